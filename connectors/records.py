@@ -1,0 +1,357 @@
+"""Normalised department records: the typed models every connector returns.
+
+Field names and vocabularies are those of the sandbox format in interfaces.md.
+Each record carries the department's own ``record_id`` as evidence. Records are
+input from outside: :func:`parse_record` checks every field before a record exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+__all__ = [
+    "DEPARTMENTS",
+    "AccountRecord",
+    "BenefitRecord",
+    "ContributionRecord",
+    "DepartmentRecord",
+    "EnterpriseRecord",
+    "InsurancePremiumRecord",
+    "PensionRecord",
+    "PersonRecord",
+    "PropertyRecord",
+    "ProvidentFundRecord",
+    "RecordError",
+    "RentalRecord",
+    "TaxIncomeRecord",
+    "VehicleRecord",
+    "parse_record",
+    "record_from_plain",
+    "record_to_plain",
+]
+
+DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
+
+_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+class RecordError(ValueError):
+    """A department record that does not match its schema."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    department: ClassVar[str]
+    kind: ClassVar[str]
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {}
+    date_fields: ClassVar[frozenset[str]] = frozenset()
+
+    record_id: str
+
+    @property
+    def subject(self) -> str:
+        """Identity number of the person the record is about."""
+        value = getattr(self, "id_number", None) or getattr(self, "owner_id", None)
+        assert isinstance(value, str)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord(_Record):
+    department: ClassVar[str] = "police"
+    kind: ClassVar[str] = "person"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "relation_to_head": frozenset({"head", "spouse", "child", "parent", "other"}),
+        "status": frozenset({"active", "deceased", "in_custody"}),
+    }
+    date_fields: ClassVar[frozenset[str]] = frozenset({"status_date"})
+    id_number: str
+    name: str
+    hukou_id: str
+    relation_to_head: str
+    status: str
+    status_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyRecord(_Record):
+    department: ClassVar[str] = "housing"
+    kind: ClassVar[str] = "property"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "usage": frozenset({"residential", "commercial", "office", "industrial"}),
+    }
+    date_fields: ClassVar[frozenset[str]] = frozenset({"acquired", "disposed"})
+    owner_id: str
+    usage: str
+    area_m2: float
+    value_fen: int
+    acquired: str | None = None
+    disposed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvidentFundRecord(_Record):
+    department: ClassVar[str] = "housing"
+    kind: ClassVar[str] = "provident_fund"
+    id_number: str
+    period: str
+    employer: str | None
+    employer_part_fen: int
+    personal_part_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class RentalRecord(_Record):
+    department: ClassVar[str] = "housing"
+    kind: ClassVar[str] = "rental"
+    owner_id: str
+    period: str
+    rent_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaxIncomeRecord(_Record):
+    department: ClassVar[str] = "tax"
+    kind: ClassVar[str] = "tax_income"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "category": frozenset({"wages", "business", "property", "other"}),
+    }
+    id_number: str
+    period: str
+    category: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseRecord(_Record):
+    department: ClassVar[str] = "tax"
+    kind: ClassVar[str] = "enterprise"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "role": frozenset({"legal_representative", "shareholder", "executive"}),
+    }
+    date_fields: ClassVar[frozenset[str]] = frozenset({"registered"})
+    id_number: str
+    enterprise: str
+    role: str
+    registered: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleRecord(_Record):
+    department: ClassVar[str] = "vehicles"
+    kind: ClassVar[str] = "vehicle"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "type": frozenset({"car", "truck", "motorcycle", "tricycle", "disability"}),
+        "use": frozenset({"private", "operating"}),
+    }
+    date_fields: ClassVar[frozenset[str]] = frozenset({"registered"})
+    owner_id: str
+    plate: str
+    type: str
+    use: str
+    value_fen: int
+    registered: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord(_Record):
+    department: ClassVar[str] = "banks"
+    kind: ClassVar[str] = "account"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "kind": frozenset({"deposit", "fund", "wealth", "securities", "insurance_cash_value"}),
+    }
+    date_fields: ClassVar[frozenset[str]] = frozenset({"as_of"})
+    id_number: str
+    institution: str
+    # ``kind`` is a record field here; the record type's kind is "account".
+    account_kind: str
+    balance_fen: int
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class InsurancePremiumRecord(_Record):
+    department: ClassVar[str] = "banks"
+    kind: ClassVar[str] = "insurance_premium"
+    id_number: str
+    insurer: str
+    period: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContributionRecord(_Record):
+    department: ClassVar[str] = "social_security"
+    kind: ClassVar[str] = "contribution"
+    vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
+        "scheme": frozenset({"enterprise_employee", "public_institution", "urban_rural_resident"}),
+    }
+    id_number: str
+    period: str
+    scheme: str
+    employer: str | None
+    base_fen: int
+    employer_part_fen: int
+    personal_part_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class PensionRecord(_Record):
+    department: ClassVar[str] = "social_security"
+    kind: ClassVar[str] = "pension"
+    id_number: str
+    period: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitRecord(_Record):
+    department: ClassVar[str] = "social_security"
+    kind: ClassVar[str] = "benefit"
+    id_number: str
+    period: str
+    kind_of_benefit: str
+    amount_fen: int
+
+
+DepartmentRecord = (
+    PersonRecord
+    | PropertyRecord
+    | ProvidentFundRecord
+    | RentalRecord
+    | TaxIncomeRecord
+    | EnterpriseRecord
+    | VehicleRecord
+    | AccountRecord
+    | InsurancePremiumRecord
+    | ContributionRecord
+    | PensionRecord
+    | BenefitRecord
+)
+
+RECORD_TYPES: Final[dict[str, type[DepartmentRecord]]] = {
+    cls.kind: cls
+    for cls in (
+        PersonRecord,
+        PropertyRecord,
+        ProvidentFundRecord,
+        RentalRecord,
+        TaxIncomeRecord,
+        EnterpriseRecord,
+        VehicleRecord,
+        AccountRecord,
+        InsurancePremiumRecord,
+        ContributionRecord,
+        PensionRecord,
+        BenefitRecord,
+    )
+}
+
+# Field names whose wire name is ``kind`` (a word the record types use themselves).
+_WIRE_NAMES: Final[dict[str, str]] = {"account_kind": "kind", "kind_of_benefit": "kind"}
+_MAX_TEXT = 500
+
+
+def _wire(field: str) -> str:
+    return _WIRE_NAMES.get(field, field)
+
+
+def _field_types(cls: type[DepartmentRecord]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _check_date(path: str, value: str) -> None:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise RecordError(path, f"{value!r} is not a date YYYY-MM-DD") from None
+    if len(value) != 10:
+        raise RecordError(path, f"{value!r} is not a date YYYY-MM-DD")
+
+
+def parse_record(cls: type[DepartmentRecord], raw: object, path: str) -> DepartmentRecord:
+    """Build a record of type ``cls`` from a JSON object, checking every field.
+
+    Unknown keys, missing keys, wrong types, negative money, values outside a
+    vocabulary and malformed dates or periods raise :class:`RecordError` naming the path.
+    """
+    if not isinstance(raw, Mapping):
+        raise RecordError(path, "must be an object")
+    hints = _field_types(cls)
+    fields = [f for f in dataclasses.fields(cls)]
+    wire_to_field = {_wire(f.name): f for f in fields}
+    unknown = sorted(set(raw) - set(wire_to_field))
+    if unknown:
+        raise RecordError(f"{path}.{unknown[0]}", "unknown field")
+    values: dict[str, object] = {}
+    for wire, f in wire_to_field.items():
+        where = f"{path}.{wire}"
+        hint = hints[f.name]
+        optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+        if wire not in raw:
+            if optional:
+                values[f.name] = None
+                continue
+            raise RecordError(where, "is required")
+        value = raw[wire]
+        if value is None:
+            if not optional:
+                raise RecordError(where, "must not be null")
+            values[f.name] = None
+            continue
+        base = typing.get_args(hint)[0] if optional else hint
+        if base is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RecordError(where, "must be an integer (money is integer fen)")
+            if f.name.endswith("_fen") and value < 0:
+                raise RecordError(where, f"must not be negative, got {value}")
+            if abs(value) > 10**15:
+                raise RecordError(where, "is out of range")
+        elif base is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise RecordError(where, "must be a number")
+            if value < 0:
+                raise RecordError(where, f"must not be negative, got {value}")
+            value = float(value)
+        elif base is str:
+            if not isinstance(value, str):
+                raise RecordError(where, "must be a string")
+            if len(value) > _MAX_TEXT:
+                raise RecordError(where, f"is longer than {_MAX_TEXT} characters")
+            allowed = cls.vocabularies.get(f.name)
+            if allowed is not None and value not in allowed:
+                raise RecordError(where, f"{value!r} is not one of {', '.join(sorted(allowed))}")
+            if f.name == "period" and not _PERIOD.match(value):
+                raise RecordError(where, f"{value!r} is not a period YYYY-MM")
+            if f.name in cls.date_fields:
+                _check_date(where, value)
+            if f.name == "record_id" and not value:
+                raise RecordError(where, "must not be empty")
+        values[f.name] = value
+    return cls(**values)  # type: ignore[arg-type]
+
+
+def record_to_plain(record: DepartmentRecord) -> dict[str, Any]:
+    """The record as a JSON object with its wire field names."""
+    return {_wire(f.name): getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
+def record_from_plain(kind: str, raw: Mapping[str, Any]) -> DepartmentRecord:
+    """Inverse of :func:`record_to_plain` for a record kind (e.g. ``"tax_income"``)."""
+    try:
+        cls = RECORD_TYPES[kind]
+    except KeyError:
+        raise RecordError(kind, "unknown record kind") from None
+    return parse_record(cls, raw, kind)

@@ -1,0 +1,265 @@
+"""Sandbox departments: built-in connectors answering from a sandbox dataset file.
+
+The file format is interfaces.md's "Sandbox dataset", including ``faults`` and
+``banks.answer_after_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import importlib.resources
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from connectors.base import (
+    ConnectorDescription,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    DepartmentUnavailable,
+    Ticket,
+)
+from connectors.records import (
+    DEPARTMENTS,
+    AccountRecord,
+    BenefitRecord,
+    ContributionRecord,
+    DepartmentRecord,
+    EnterpriseRecord,
+    InsurancePremiumRecord,
+    PensionRecord,
+    PersonRecord,
+    PropertyRecord,
+    ProvidentFundRecord,
+    RecordError,
+    RentalRecord,
+    TaxIncomeRecord,
+    VehicleRecord,
+    parse_record,
+)
+
+__all__ = ["Fault", "SandboxConnector", "SandboxDataset", "SandboxError", "sandbox_connectors"]
+
+SECTIONS: Final[dict[str, dict[str, type[DepartmentRecord]]]] = {
+    "police": {"persons": PersonRecord},
+    "housing": {
+        "properties": PropertyRecord,
+        "provident_fund": ProvidentFundRecord,
+        "rentals": RentalRecord,
+    },
+    "tax": {"income": TaxIncomeRecord, "enterprises": EnterpriseRecord},
+    "vehicles": {"vehicles": VehicleRecord},
+    "banks": {"accounts": AccountRecord, "insurance_premiums": InsurancePremiumRecord},
+    "social_security": {
+        "contributions": ContributionRecord,
+        "pensions": PensionRecord,
+        "benefits": BenefitRecord,
+    },
+}
+_FAULT_MODES: Final = ("unavailable", "slow", "flaky")
+
+
+class SandboxError(ValueError):
+    """A sandbox dataset that does not match the format; names the path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A simulated department failure: ``unavailable``, ``slow`` (``delay_ms``) or ``flaky`` (``fail_first``)."""
+
+    mode: str
+    delay_ms: int = 0
+    fail_first: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxDataset:
+    """Validated sandbox data: records per department, faults, the banks' answer delay."""
+
+    records: Mapping[str, tuple[DepartmentRecord, ...]]
+    faults: Mapping[str, Fault] = field(default_factory=dict)
+    answer_after_seconds: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> SandboxDataset:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SandboxError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SandboxError(f"{path}: cannot read: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise SandboxError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+        return cls.from_json(raw)
+
+    @classmethod
+    def demo(cls) -> SandboxDataset:
+        """The demo dataset shipped with the package."""
+        text = importlib.resources.files("connectors").joinpath("data/demo-sandbox.json").read_text("utf-8")
+        return cls.from_json(json.loads(text))
+
+    @classmethod
+    def from_json(cls, raw: object) -> SandboxDataset:
+        if not isinstance(raw, Mapping):
+            raise SandboxError("sandbox: must be a JSON object")
+        unknown = sorted(set(raw) - set(SECTIONS) - {"faults"})
+        if unknown:
+            raise SandboxError(f"{unknown[0]}: unknown section")
+        records: dict[str, tuple[DepartmentRecord, ...]] = {}
+        answer_after: dict[str, float] = {}
+        for department, lists in SECTIONS.items():
+            section = raw.get(department, {})
+            if not isinstance(section, Mapping):
+                raise SandboxError(f"{department}: must be an object")
+            allowed = set(lists) | ({"answer_after_seconds"} if department == "banks" else set())
+            extra = sorted(set(section) - allowed)
+            if extra:
+                raise SandboxError(f"{department}.{extra[0]}: unknown key")
+            found: list[DepartmentRecord] = []
+            for key, record_type in lists.items():
+                items = section.get(key, [])
+                if not isinstance(items, list):
+                    raise SandboxError(f"{department}.{key}: must be a list")
+                for index, item in enumerate(items):
+                    path = f"{department}.{key}[{index}]"
+                    if record_type is PersonRecord and isinstance(item, Mapping) and "record_id" not in item:
+                        item = {**item, "record_id": f"{item.get('hukou_id')}:{item.get('id_number')}"}
+                    try:
+                        found.append(parse_record(record_type, item, path))
+                    except RecordError as exc:
+                        raise SandboxError(str(exc)) from None
+            ids = [r.record_id for r in found]
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise SandboxError(f"{department}: duplicate record_id {duplicates[0]}")
+            records[department] = tuple(found)
+            if "answer_after_seconds" in section:
+                delay = section["answer_after_seconds"]
+                if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+                    raise SandboxError(f"{department}.answer_after_seconds: must be a number >= 0")
+                answer_after[department] = float(delay)
+        return cls(records=records, faults=_parse_faults(raw.get("faults", {})), answer_after_seconds=answer_after)
+
+
+def _parse_faults(raw: object) -> dict[str, Fault]:
+    if not isinstance(raw, Mapping):
+        raise SandboxError("faults: must be an object")
+    faults: dict[str, Fault] = {}
+    for department, spec in raw.items():
+        path = f"faults.{department}"
+        if department not in DEPARTMENTS:
+            raise SandboxError(f"{path}: unknown department")
+        if not isinstance(spec, Mapping):
+            raise SandboxError(f"{path}: must be an object")
+        mode = spec.get("mode")
+        if mode not in _FAULT_MODES:
+            raise SandboxError(f"{path}.mode: must be one of {', '.join(_FAULT_MODES)}")
+        allowed = {"mode", {"slow": "delay_ms", "flaky": "fail_first"}.get(str(mode), "mode")}
+        extra = sorted(set(spec) - allowed)
+        if extra:
+            raise SandboxError(f"{path}.{extra[0]}: unknown key for mode {mode}")
+        number_key = {"slow": "delay_ms", "flaky": "fail_first"}.get(str(mode))
+        number = 0
+        if number_key is not None:
+            value = spec.get(number_key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SandboxError(f"{path}.{number_key}: must be an integer >= 0")
+            number = value
+        faults[department] = Fault(
+            mode=str(mode),
+            delay_ms=number if mode == "slow" else 0,
+            fail_first=number if mode == "flaky" else 0,
+        )
+    return faults
+
+
+class SandboxConnector:
+    """One department of the sandbox. Answers from the dataset, with its faults."""
+
+    def __init__(self, department: str, dataset: SandboxDataset) -> None:
+        if department not in SECTIONS:
+            raise ValueError(f"unknown department {department!r}")
+        self.department = department
+        self._records = dataset.records.get(department, ())
+        self._fault = dataset.faults.get(department)
+        self._delay = dataset.answer_after_seconds.get(department, 0.0)
+        self._calls = 0
+
+    def describe(self) -> ConnectorDescription:
+        return ConnectorDescription(
+            department=self.department,
+            data_categories=tuple(SECTIONS[self.department]),
+            max_batch_size=100,
+            max_queries_per_second=50,
+            asynchronous=self._delay > 0,
+        )
+
+    async def _simulate_fault(self) -> None:
+        self._calls += 1
+        fault = self._fault
+        if fault is None:
+            return
+        if fault.mode == "unavailable":
+            raise DepartmentUnavailable(self.department, "department unavailable (sandbox fault)")
+        if fault.mode == "flaky" and self._calls <= fault.fail_first:
+            raise DepartmentUnavailable(
+                self.department, f"transient failure {self._calls} of {fault.fail_first} (sandbox fault)"
+            )
+        if fault.mode == "slow":
+            await asyncio.sleep(fault.delay_ms / 1000)
+
+    def _answer(self, id_numbers: tuple[str, ...]) -> DepartmentAnswer:
+        wanted = set(id_numbers)
+        if self.department == "police":
+            # A household-register lookup returns the whole register (户) of each person asked about.
+            registers = {r.hukou_id for r in self._records if isinstance(r, PersonRecord) and r.id_number in wanted}
+            return DepartmentAnswer(
+                department=self.department,
+                records=tuple(r for r in self._records if isinstance(r, PersonRecord) and r.hukou_id in registers),
+                answered_at=dt.datetime.now(dt.UTC),
+            )
+        return DepartmentAnswer(
+            department=self.department,
+            records=tuple(r for r in self._records if r.subject in wanted),
+            answered_at=dt.datetime.now(dt.UTC),
+        )
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        if not query.authorization_reference:
+            raise DepartmentRefused(self.department, "no authorization reference")
+        await self._simulate_fault()
+        if self._delay > 0:
+            ready = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._delay)
+            return Ticket(self.department, _encode_ticket(query.id_numbers, ready), ready)
+        return self._answer(query.id_numbers)
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        await self._simulate_fault()
+        id_numbers, ready = _decode_ticket(self.department, ticket.ticket_id)
+        if dt.datetime.now(dt.UTC) < ready:
+            return Ticket(self.department, ticket.ticket_id, ready)
+        return self._answer(id_numbers)
+
+
+def _encode_ticket(id_numbers: tuple[str, ...], ready: dt.datetime) -> str:
+    """Self-contained ticket: the sandbox keeps no state, so tickets survive restarts."""
+    body = json.dumps({"ids": list(id_numbers), "ready": ready.isoformat()}).encode()
+    return base64.urlsafe_b64encode(body).decode()
+
+
+def _decode_ticket(department: str, ticket_id: str) -> tuple[tuple[str, ...], dt.datetime]:
+    try:
+        body: dict[str, Any] = json.loads(base64.urlsafe_b64decode(ticket_id.encode()))
+        return tuple(body["ids"]), dt.datetime.fromisoformat(body["ready"])
+    except (ValueError, KeyError, TypeError):
+        raise DepartmentRefused(department, "unknown ticket") from None
+
+
+def sandbox_connectors(dataset: SandboxDataset) -> dict[str, SandboxConnector]:
+    """One sandbox connector per department."""
+    return {department: SandboxConnector(department, dataset) for department in SECTIONS}

@@ -1,0 +1,185 @@
+"""The authorization artefact (授权书): who, what, why, for whom, when, and the signing evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from consent.identity import IdentityNumberError, validate_identity_number
+
+__all__ = [
+    "ALL_DEPARTMENTS",
+    "AUTHORIZATION_PAYLOAD_TYPE",
+    "KNOWN_DEPARTMENTS",
+    "PURPOSES",
+    "AuthorizationError",
+    "AuthorizationPayload",
+    "AuthorizedMember",
+    "RegisteredAuthorization",
+    "authorization_payload",
+    "parse_authorization_payload",
+]
+
+AUTHORIZATION_PAYLOAD_TYPE: Final = "application/vnd.hedui.authorization+json; version=1"
+PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
+KNOWN_DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
+ALL_DEPARTMENTS: Final = "*"
+# Longest validity per purpose: a recheck authorization may stand for the assistance period.
+MAX_VALIDITY_DAYS: Final = {"ASSESSMENT": 366, "TEMPORARY_ASSISTANCE": 366, "RECHECK": 5 * 366}
+
+
+class AuthorizationError(ValueError):
+    """An authorization payload that is not acceptable; ``field`` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizedMember:
+    id_number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationPayload:
+    """The signed content of an authorization, as the case system wrote it."""
+
+    commissioned_by: str
+    purpose: str
+    members: tuple[AuthorizedMember, ...]
+    departments: tuple[str, ...]
+    valid_from: dt.date
+    valid_until: dt.date
+    evidence: Mapping[str, str]
+
+    def covers_department(self, department: str) -> bool:
+        return ALL_DEPARTMENTS in self.departments or department in self.departments
+
+    def member_ids(self) -> frozenset[str]:
+        return frozenset(m.id_number for m in self.members)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredAuthorization:
+    """An authorization the service accepted, with its lifecycle state."""
+
+    authorization_id: str
+    payload: AuthorizationPayload
+    signed_by: tuple[str, ...]
+    registered_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    revoke_reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"authorizations/{self.authorization_id}"
+
+
+def _text(raw: Mapping[str, object], key: str, path: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise AuthorizationError(f"{path}{key}", "is required and must be a non-empty string")
+    return value
+
+
+def _date(raw: Mapping[str, object], key: str) -> dt.date:
+    value = _text(raw, key, "")
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise AuthorizationError(key, f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def parse_authorization_payload(payload: bytes, today: dt.date) -> AuthorizationPayload:
+    """Parse and check the payload bytes of an authorization envelope."""
+    try:
+        raw = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise AuthorizationError("envelope.payload", "is not UTF-8 JSON") from None
+    if not isinstance(raw, dict):
+        raise AuthorizationError("envelope.payload", "must be a JSON object")
+    known = {"commissioned_by", "purpose", "members", "departments", "valid_from", "valid_until", "evidence"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise AuthorizationError(unknown[0], "unknown field")
+    commissioned_by = _text(raw, "commissioned_by", "")
+    purpose = _text(raw, "purpose", "")
+    if purpose not in PURPOSES:
+        raise AuthorizationError("purpose", f"{purpose!r} is not one of {', '.join(PURPOSES)}")
+    members_raw = raw.get("members")
+    if not isinstance(members_raw, list) or not members_raw:
+        raise AuthorizationError("members", "must be a non-empty list")
+    members: list[AuthorizedMember] = []
+    seen: set[str] = set()
+    for index, item in enumerate(members_raw):
+        path = f"members[{index}]."
+        if not isinstance(item, dict):
+            raise AuthorizationError(f"members[{index}]", "must be an object")
+        try:
+            number = validate_identity_number(_text(item, "id_number", path))
+        except IdentityNumberError as exc:
+            raise AuthorizationError(f"{path}id_number", str(exc)) from None
+        if number in seen:
+            raise AuthorizationError(f"{path}id_number", "duplicated member")
+        seen.add(number)
+        members.append(AuthorizedMember(number, _text(item, "name", path)))
+    departments_raw = raw.get("departments", [ALL_DEPARTMENTS])
+    if not isinstance(departments_raw, list) or not departments_raw:
+        raise AuthorizationError("departments", "must be a non-empty list")
+    for index, department in enumerate(departments_raw):
+        if department != ALL_DEPARTMENTS and department not in KNOWN_DEPARTMENTS:
+            raise AuthorizationError(f"departments[{index}]", f"unknown department {department!r}")
+    valid_from = _date(raw, "valid_from")
+    valid_until = _date(raw, "valid_until")
+    if valid_until < valid_from:
+        raise AuthorizationError("valid_until", "is before valid_from")
+    if valid_until < today:
+        raise AuthorizationError("valid_until", "the validity window is in the past")
+    longest = MAX_VALIDITY_DAYS[purpose]
+    if (valid_until - valid_from).days > longest:
+        raise AuthorizationError("valid_until", f"validity longer than {longest} days for {purpose}")
+    evidence_raw = raw.get("evidence", {})
+    if not isinstance(evidence_raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in evidence_raw.items()
+    ):
+        raise AuthorizationError("evidence", "must be an object of strings")
+    return AuthorizationPayload(
+        commissioned_by=commissioned_by,
+        purpose=purpose,
+        members=tuple(members),
+        departments=tuple(str(d) for d in departments_raw),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        evidence=dict(evidence_raw),
+    )
+
+
+def authorization_payload(
+    *,
+    commissioned_by: str,
+    purpose: str,
+    members: list[AuthorizedMember],
+    valid_from: dt.date,
+    valid_until: dt.date,
+    departments: tuple[str, ...] = (ALL_DEPARTMENTS,),
+    evidence: Mapping[str, str] | None = None,
+) -> bytes:
+    """Payload bytes of an authorization, as a case system would write them before signing."""
+    body = {
+        "commissioned_by": commissioned_by,
+        "purpose": purpose,
+        "members": [{"id_number": m.id_number, "name": m.name} for m in members],
+        "departments": list(departments),
+        "valid_from": valid_from.isoformat(),
+        "valid_until": valid_until.isoformat(),
+        "evidence": dict(evidence or {}),
+    }
+    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")

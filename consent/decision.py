@@ -1,0 +1,80 @@
+"""The one place that decides whom hedui may query: a pure function of authorizations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from consent.authorization import RegisteredAuthorization
+
+__all__ = ["ConsentDecision", "Refusal", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A member that must not be queried at a department, and why."""
+
+    id_number: str
+    department: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDecision:
+    """Per department, the members that may be queried and the authorization that allows it."""
+
+    allowed: dict[str, dict[str, str]] = field(default_factory=dict)
+    refused: tuple[Refusal, ...] = ()
+
+    def members_for(self, department: str) -> tuple[str, ...]:
+        return tuple(self.allowed.get(department, {}))
+
+    def authorizations_for(self, department: str) -> tuple[str, ...]:
+        return tuple(sorted(set(self.allowed.get(department, {}).values())))
+
+
+def _why_not(
+    auth: RegisteredAuthorization, id_number: str, department: str, commissioned_by: str, on: dt.date
+) -> str | None:
+    payload = auth.payload
+    if id_number not in payload.member_ids():
+        return "member not named in the authorization"
+    if auth.revoked_at is not None:
+        return f"authorization {auth.name} was revoked"
+    if payload.commissioned_by != commissioned_by:
+        return f"authorization {auth.name} was given to {payload.commissioned_by}, not {commissioned_by}"
+    if on < payload.valid_from:
+        return f"authorization {auth.name} is valid only from {payload.valid_from.isoformat()}"
+    if on > payload.valid_until:
+        return f"authorization {auth.name} expired on {payload.valid_until.isoformat()}"
+    if not payload.covers_department(department):
+        return f"authorization {auth.name} does not cover {department}"
+    return None
+
+
+def decide(
+    members: Sequence[str],
+    departments: Iterable[str],
+    authorizations: Sequence[RegisteredAuthorization],
+    commissioned_by: str,
+    on: dt.date,
+) -> ConsentDecision:
+    """Decide, per department and member, whether a valid authorization covers the query."""
+    allowed: dict[str, dict[str, str]] = {}
+    refused: list[Refusal] = []
+    for department in departments:
+        allowed[department] = {}
+        for id_number in members:
+            reasons: list[str] = []
+            for auth in authorizations:
+                why = _why_not(auth, id_number, department, commissioned_by, on)
+                if why is None:
+                    allowed[department][id_number] = auth.authorization_id
+                    break
+                if why != "member not named in the authorization":
+                    reasons.append(why)
+            else:
+                reason = "; ".join(reasons) if reasons else "no authorization signed by this member"
+                refused.append(Refusal(id_number, department, reason))
+    return ConsentDecision(allowed=allowed, refused=tuple(refused))

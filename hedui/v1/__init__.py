@@ -1,0 +1,1 @@
+"""Generated gRPC API of hedui (package hedui.v1)."""

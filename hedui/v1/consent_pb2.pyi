@@ -1,0 +1,114 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Envelope(_message.Message):
+    __slots__ = ("payload", "payload_type", "signatures")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    payload_type: str
+    signatures: _containers.RepeatedCompositeFieldContainer[EnvelopeSignature]
+    def __init__(self, payload: _Optional[bytes] = ..., payload_type: _Optional[str] = ..., signatures: _Optional[_Iterable[_Union[EnvelopeSignature, _Mapping]]] = ...) -> None: ...
+
+class EnvelopeSignature(_message.Message):
+    __slots__ = ("keyid", "sig")
+    KEYID_FIELD_NUMBER: _ClassVar[int]
+    SIG_FIELD_NUMBER: _ClassVar[int]
+    keyid: str
+    sig: bytes
+    def __init__(self, keyid: _Optional[str] = ..., sig: _Optional[bytes] = ...) -> None: ...
+
+class AuthorizedMember(_message.Message):
+    __slots__ = ("id_number", "name")
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    id_number: str
+    name: str
+    def __init__(self, id_number: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class Authorization(_message.Message):
+    __slots__ = ("name", "state", "commissioned_by", "purpose", "members", "departments", "valid_from", "valid_until", "create_time", "revoke_time", "revoke_reason", "signed_by", "envelope")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Authorization.State]
+        ACTIVE: _ClassVar[Authorization.State]
+        REVOKED: _ClassVar[Authorization.State]
+        EXPIRED: _ClassVar[Authorization.State]
+    STATE_UNSPECIFIED: Authorization.State
+    ACTIVE: Authorization.State
+    REVOKED: Authorization.State
+    EXPIRED: Authorization.State
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    COMMISSIONED_BY_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_REASON_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_BY_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: Authorization.State
+    commissioned_by: str
+    purpose: str
+    members: _containers.RepeatedCompositeFieldContainer[AuthorizedMember]
+    departments: _containers.RepeatedScalarFieldContainer[str]
+    valid_from: str
+    valid_until: str
+    create_time: str
+    revoke_time: str
+    revoke_reason: str
+    signed_by: _containers.RepeatedScalarFieldContainer[str]
+    envelope: Envelope
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[Authorization.State, str]] = ..., commissioned_by: _Optional[str] = ..., purpose: _Optional[str] = ..., members: _Optional[_Iterable[_Union[AuthorizedMember, _Mapping]]] = ..., departments: _Optional[_Iterable[str]] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., create_time: _Optional[str] = ..., revoke_time: _Optional[str] = ..., revoke_reason: _Optional[str] = ..., signed_by: _Optional[_Iterable[str]] = ..., envelope: _Optional[_Union[Envelope, _Mapping]] = ...) -> None: ...
+
+class RegisterAuthorizationRequest(_message.Message):
+    __slots__ = ("envelope", "request_id")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    envelope: Envelope
+    request_id: str
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetAuthorizationRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeAuthorizationRequest(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListAuthorizationsRequest(_message.Message):
+    __slots__ = ("member_id_number", "page_size", "page_token")
+    MEMBER_ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    member_id_number: str
+    page_size: int
+    page_token: str
+    def __init__(self, member_id_number: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAuthorizationsResponse(_message.Message):
+    __slots__ = ("authorizations", "next_page_token")
+    AUTHORIZATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    authorizations: _containers.RepeatedCompositeFieldContainer[Authorization]
+    next_page_token: str
+    def __init__(self, authorizations: _Optional[_Iterable[_Union[Authorization, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,351 @@
+"""The gRPC API (package hedui.v1) over :class:`verifier.service.HeduiService`, on grpc.aio.
+
+Errors carry google.rpc details: one ErrorInfo (reason, domain "hedui.v1") and, for
+invalid input, a BadRequest with a field violation per problem (AIP-193).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from consent import Envelope, EnvelopeSignature, RegisteredAuthorization
+from hedui.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    consent_pb2,
+    consent_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
+from verifier.errors import ServiceError
+from verifier.protojson import message_to_plain, plain_to_message
+from verifier.reports import report_message
+from verifier.service import Caller, HeduiService, VerificationView
+
+__all__ = ["OPERATOR_METADATA", "build_server"]
+
+log = logging.getLogger("hedui.api")
+OPERATOR_METADATA = "x-hedui-operator"
+DOMAIN = "hedui.v1"
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 30_000),
+]
+T = TypeVar("T")
+
+
+def _instant(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def caller_of(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
+    metadata = dict(context.invocation_metadata() or ())
+    operator = str(metadata.get(OPERATOR_METADATA, "") or "unknown")[:200]
+    return Caller(operator=operator, client=str(context.peer())[:200])
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceError) -> None:
+    details = []
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN))
+    details.append(info)
+    if error.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    status = status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=details)
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+async def _call(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except ServiceError as error:
+        await _abort(context, error)
+        raise AssertionError("unreachable") from None
+
+
+async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], what: str) -> None:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{what} is not implemented yet")
+
+
+def verification_message(view: VerificationView) -> verification_pb2.Verification:
+    message = verification_pb2.Verification(
+        name=view.name,
+        state=verification_pb2.Verification.State.Value(view.state),
+        authorizations=list(view.authorizations),
+        create_time=_instant(view.created_at),
+        update_time=_instant(view.updated_at),
+        latest_report=(
+            f"{view.name}/reports/{view.latest_report_version}" if view.latest_report_version else ""
+        ),
+        operator=view.operator,
+        departments=[
+            verification_pb2.DepartmentProgress(
+                department=d.department,
+                status=d.status,
+                records=d.records,
+                detail=d.detail,
+                updated_at=_instant(d.updated_at),
+            )
+            for d in view.departments
+        ],
+    )
+    plain_to_message(view.request.to_plain(), message.request)
+    return message
+
+
+def authorization_message(auth: RegisteredAuthorization, envelope: Envelope | None) -> consent_pb2.Authorization:
+    payload = auth.payload
+    today = dt.datetime.now(dt.UTC).date()
+    state = "REVOKED" if auth.revoked_at else ("EXPIRED" if payload.valid_until < today else "ACTIVE")
+    message = consent_pb2.Authorization(
+        name=auth.name,
+        state=consent_pb2.Authorization.State.Value(state),
+        commissioned_by=payload.commissioned_by,
+        purpose=payload.purpose,
+        members=[consent_pb2.AuthorizedMember(id_number=m.id_number, name=m.name) for m in payload.members],
+        departments=list(payload.departments),
+        valid_from=payload.valid_from.isoformat(),
+        valid_until=payload.valid_until.isoformat(),
+        create_time=_instant(auth.registered_at),
+        signed_by=list(auth.signed_by),
+    )
+    if auth.revoked_at is not None:
+        message.revoke_time = _instant(auth.revoked_at)
+        message.revoke_reason = auth.revoke_reason or ""
+    if envelope is not None:
+        message.envelope.CopyFrom(envelope_message(envelope))
+    return message
+
+
+def envelope_message(envelope: Envelope) -> consent_pb2.Envelope:
+    return consent_pb2.Envelope(
+        payload=envelope.payload,
+        payload_type=envelope.payload_type,
+        signatures=[consent_pb2.EnvelopeSignature(keyid=s.keyid, sig=s.sig) for s in envelope.signatures],
+    )
+
+
+class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
+    def __init__(self, service: HeduiService) -> None:
+        self._service = service
+
+    async def RegisterAuthorization(  # noqa: N802 - gRPC method names
+        self, request: consent_pb2.RegisterAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> consent_pb2.Authorization:
+        envelope = Envelope(
+            payload=request.envelope.payload,
+            payload_type=request.envelope.payload_type,
+            signatures=tuple(EnvelopeSignature(s.keyid, s.sig) for s in request.envelope.signatures),
+        )
+        auth = await _call(
+            context,
+            self._service.register_authorization(envelope, request_id=request.request_id, caller=caller_of(context)),
+        )
+        return authorization_message(auth, envelope)
+
+    async def GetAuthorization(  # noqa: N802
+        self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> consent_pb2.Authorization:
+        auth = await _call(context, self._service.get_authorization(request.name))
+        envelope = await _call(context, self._service.stored_envelope(auth.authorization_id))
+        return authorization_message(auth, envelope)
+
+    async def RevokeAuthorization(  # noqa: N802
+        self, request: consent_pb2.RevokeAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> consent_pb2.Authorization:
+        auth = await _call(context, self._service.revoke_authorization(request.name, request.reason, caller_of(context)))
+        return authorization_message(auth, None)
+
+    async def ListAuthorizations(  # noqa: N802
+        self, request: consent_pb2.ListAuthorizationsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> consent_pb2.ListAuthorizationsResponse:
+        found = await _call(context, self._service.list_authorizations(request.member_id_number))
+        return consent_pb2.ListAuthorizationsResponse(authorizations=[authorization_message(a, None) for a in found])
+
+
+class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
+    def __init__(self, service: HeduiService) -> None:
+        self._service = service
+
+    async def CreateVerification(  # noqa: N802
+        self, request: verification_pb2.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> verification_pb2.Verification:
+        async def create() -> VerificationView:
+            parsed = self._service.parse_request(message_to_plain(request.request))
+            return await self._service.create_verification(
+                parsed, list(request.authorizations), request_id=request.request_id, caller=caller_of(context)
+            )
+
+        return verification_message(await _call(context, create()))
+
+    async def GetVerification(  # noqa: N802
+        self, request: verification_pb2.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> verification_pb2.Verification:
+        return verification_message(await _call(context, self._service.get_verification(request.name)))
+
+    async def WatchVerification(  # noqa: N802
+        self, request: verification_pb2.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[verification_pb2.VerificationEvent]:
+        try:
+            async for view in self._service.watch(request.name):
+                yield verification_pb2.VerificationEvent(verification=verification_message(view))
+        except ServiceError as error:
+            await _abort(context, error)
+
+    async def GetReport(  # noqa: N802
+        self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        if request.view == verification_pb2.HTML:
+            await _unimplemented(context, "the HTML view of a report")
+        body = await _call(context, self._service.get_report(request.name, caller_of(context)))
+        return report_message(body)
+
+    async def ListVerifications(  # noqa: N802
+        self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> verification_pb2.ListVerificationsResponse:
+        views, token = await _call(
+            context,
+            self._service.list_verifications(
+                page_size=request.page_size, page_token=request.page_token, commissioned_by=request.commissioned_by
+            ),
+        )
+        return verification_pb2.ListVerificationsResponse(
+            verifications=[verification_message(v) for v in views], next_page_token=token
+        )
+
+    async def CreateRecheckBatch(  # noqa: N802
+        self, request: verification_pb2.CreateRecheckBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> verification_pb2.CreateRecheckBatchResponse:
+        await _unimplemented(context, "CreateRecheckBatch")
+        raise AssertionError("unreachable")
+
+
+class AuditApi(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, service: HeduiService) -> None:
+        self._service = service
+
+    async def ListAuditEvents(  # noqa: N802
+        self, request: audit_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> audit_pb2.ListAuditEventsResponse:
+        if request.page_size < 0:
+            await _abort(context, ServiceError.invalid([_violation("page_size", "must not be negative")]))
+        after = 0
+        if request.page_token:
+            if not request.page_token.isdigit():
+                await _abort(context, ServiceError.invalid([_violation("page_token", "is not a token this service issued")]))
+            after = int(request.page_token)
+        size = min(request.page_size or 50, 500)
+        async with self._service.db.sessions() as session:
+            entries = await self._service.audit.entries(
+                session,
+                after_seq=after,
+                limit=size + 1,
+                verification=request.verification.removeprefix("verifications/"),
+                kind=request.kind,
+                subject_id_number=request.subject_id_number,
+            )
+        page = entries[:size]
+        return audit_pb2.ListAuditEventsResponse(
+            events=[
+                audit_pb2.AuditEvent(
+                    index=e.seq - 1,
+                    kind=e.kind,
+                    time=_instant(e.recorded_at),
+                    operator=e.operator,
+                    client=e.client,
+                    verification=e.verification,
+                    authorization=e.authorization,
+                    department=e.department,
+                    subjects=list(e.subjects),
+                    entry=e.entry,
+                )
+                for e in page
+            ],
+            next_page_token=str(page[-1].seq) if len(entries) > size else "",
+        )
+
+    async def GetSignedTreeHead(  # noqa: N802
+        self, request: audit_pb2.GetSignedTreeHeadRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> audit_pb2.SignedTreeHead:
+        await _unimplemented(context, "GetSignedTreeHead")
+        raise AssertionError("unreachable")
+
+    async def GetInclusionProof(  # noqa: N802
+        self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> audit_pb2.InclusionProof:
+        await _unimplemented(context, "GetInclusionProof")
+        raise AssertionError("unreachable")
+
+    async def GetConsistencyProof(  # noqa: N802
+        self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> audit_pb2.ConsistencyProof:
+        await _unimplemented(context, "GetConsistencyProof")
+        raise AssertionError("unreachable")
+
+    async def ExportAuditLog(  # noqa: N802
+        self, request: audit_pb2.ExportAuditLogRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[audit_pb2.ExportAuditLogChunk]:
+        await _unimplemented(context, "ExportAuditLog")
+        yield audit_pb2.ExportAuditLogChunk()
+
+
+def _violation(field_name: str, description: str) -> Any:
+    from verifier.request import FieldViolation
+
+    return FieldViolation(field_name, description)
+
+
+SERVICE_NAMES = (
+    consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
+    verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+)
+
+
+async def build_server(
+    service: HeduiService, address: str
+) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
+    """An aio server with hedui's services, health checking and reflection; returns (server, port, stop)."""
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service), server)
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationApi(service), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditApi(service), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in (*SERVICE_NAMES, ""):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop() -> None:
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(grace=2.0)
+
+    return server, port, stop

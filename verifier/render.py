@@ -1,0 +1,115 @@
+"""The report as a readable table in the terminal (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+
+from consent.identity import mask
+
+__all__ = ["print_report", "yuan"]
+
+SEVERITY_STYLE = {"HIGH": "bold red", "MEDIUM": "yellow", "LOW": "cyan"}
+STATUS_STYLE = {"ok": "green", "unavailable": "bold red", "pending": "yellow", "not_queried": "magenta"}
+
+
+def yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
+
+
+def _members(report: dict[str, Any]) -> Table:
+    table = Table(title="Members 家庭成员", title_justify="left", expand=True)
+    for column in ("name", "identity no.", "relation", "status", "counted", "declared ¥", "verified ¥", "counted ¥"):
+        table.add_column(column, justify="right" if "¥" in column else "left")
+    for m in report["members"]:
+        table.add_row(
+            m["name"],
+            mask(m["id_number"]),
+            m["relation"],
+            m["status"],
+            "yes" if m["counted_in_household"] else "no",
+            yuan(m["declared_annual_income_fen"]),
+            yuan(m["verified_annual_income_fen"]),
+            yuan(m["counted_annual_income_fen"]),
+        )
+    return table
+
+
+def _sources(report: dict[str, Any]) -> Table:
+    table = Table(title="Sources 数据来源", title_justify="left", expand=True)
+    for column in ("department", "status", "records", "answered at", "detail"):
+        table.add_column(column)
+    for s in report["sources"]:
+        style = STATUS_STYLE.get(s["status"], "")
+        detail = s["detail"]
+        if s["not_queried"]:
+            detail = (detail + "; " if detail else "") + "not queried: " + ", ".join(mask(n) for n in s["not_queried"])
+        table.add_row(s["department"], f"[{style}]{s['status']}[/]", str(s["records"]), s["answered_at"] or "", detail)
+    return table
+
+
+def _figures(report: dict[str, Any]) -> Table:
+    a = report["assessment"]
+    table = Table(title=f"Assessment 核算 (window {a['window_start']} – {a['window_end']})", title_justify="left", expand=True)
+    table.add_column("figure")
+    table.add_column("¥", justify="right")
+    rows = [("household size n", str(a["household_size"]))]
+    rows += [(f"income: {k}", yuan(v)) for k, v in a["income_by_category"].items() if v]
+    rows += [
+        ("annual household income I", yuan(a["annual_income_fen"])),
+        *[
+            (f"deduction: {d['kind']} ({mask(d['id_number'])})", f"{yuan(d['allowed_fen'])}" + (f"  [{d['note']}]" if d["note"] else ""))
+            for d in a["deductions"]
+        ],
+        ("deductions D", yuan(a["deductions_fen"])),
+        ("per capita monthly, before deductions  I/12/n", yuan(a["per_capita_monthly_income_before_fen"])),
+        ("per capita monthly  (I−D)/12/n", yuan(a["per_capita_monthly_income_fen"])),
+        ("dibao standard S", yuan(a["standard_fen"])),
+        ("financial assets (limit)", f"{yuan(a['financial_assets_fen'])} ({yuan(a['financial_assets_limit_fen'])})"),
+        ("residential properties", str(a["residential_properties"])),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def _flags(report: dict[str, Any]) -> Table | str:
+    if not report["flags"]:
+        return "[green]No warning flags 无预警信息[/]"
+    table = Table(title="Warning flags 预警信息", title_justify="left", expand=True)
+    for column in ("code", "severity", "member", "department", "evidence", "message"):
+        table.add_column(column)
+    for f in report["flags"]:
+        evidence = ", ".join(f"{e['record_id'] or e['field']}={e['value']}" for e in f["evidence"])
+        table.add_row(
+            f["code"],
+            f"[{SEVERITY_STYLE.get(f['severity'], '')}]{f['severity']}[/]",
+            mask(f["id_number"]) if f["id_number"] else "household",
+            f["department"],
+            evidence,
+            f"{f['message_zh']}\n{f['message_en']}",
+        )
+    return table
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    a = report["assessment"]
+    header = (
+        f"[bold]家庭经济状况核对报告 Verification report[/]  {report['report_id']} v{report['version']}\n"
+        f"commissioned by {report['commissioned_by']} · application {report['application_date']} · {report['area']} · "
+        f"{report['purpose']} · policy {report['policy']['locality']} ({report['policy']['effective_from']})\n"
+        f"classification (indicative): [bold]{a['classification']}[/] · "
+        f"hearing required: {'yes' if report['hearing_required'] else 'no'} · "
+        f"filing for review: {'yes' if report['filing_for_review_required'] else 'no'}\n"
+        f"audit reference {report['audit_reference']} · generated {report['generated_at']}"
+    )
+    console.print(Panel(Group(header), expand=True))
+    console.print(_members(report))
+    console.print(_sources(report))
+    console.print(_figures(report))
+    console.print(_flags(report))

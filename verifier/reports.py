@@ -1,0 +1,145 @@
+"""The verification report: assembled from an assessment, in the JSON shape of interfaces.md.
+
+The report's JSON form is the ``hedui.v1.Report`` message with proto field names
+and integer fen (see :mod:`verifier.protojson`), so the gRPC message and the JSON
+carry the same fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.records import DepartmentRecord, record_to_plain
+from hedui.v1 import report_pb2
+from verifier.assessment import AssessmentResult, SourceOutcome
+from verifier.policy import Policy
+from verifier.protojson import message_to_plain, plain_to_message
+from verifier.request import VerificationRequest
+
+__all__ = ["build_report", "report_message", "report_name"]
+
+
+def report_name(verification_id: str, version: int) -> str:
+    return f"verifications/{verification_id}/reports/{version}"
+
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _record(record: DepartmentRecord) -> dict[str, Any]:
+    return {"department": record.department, record.kind: record_to_plain(record)}
+
+
+def build_report(
+    *,
+    report_id: str,
+    verification_id: str,
+    version: int,
+    generated_at: dt.datetime,
+    request: VerificationRequest,
+    policy: Policy,
+    sources: Mapping[str, SourceOutcome],
+    result: AssessmentResult,
+    authorizations: Sequence[str],
+    audit_reference: str,
+) -> dict[str, Any]:
+    """The report as a plain JSON object (normalised through the proto message)."""
+    household = result.household
+    plain: dict[str, Any] = {
+        "name": report_name(verification_id, version),
+        "report_id": report_id,
+        "verification_id": verification_id,
+        "version": version,
+        "generated_at": _instant(generated_at),
+        "policy": {"locality": policy.locality, "effective_from": policy.effective_from.isoformat()},
+        "members": [
+            {
+                "id_number": m.id_number,
+                "name": m.name,
+                "relation": m.relation,
+                "status": m.status,
+                "counted_in_household": m.counted_in_household,
+                "declared_annual_income_fen": m.declared_annual_income_fen,
+                "verified_annual_income_fen": m.verified_annual_income_fen,
+                "counted_annual_income_fen": m.counted_annual_income_fen,
+                "income_by_category": dict(m.income_by_category),
+                "records": [_record(r) for r in m.records],
+            }
+            for m in result.members
+        ],
+        "sources": [
+            {
+                "department": s.department,
+                "status": s.status,
+                "records": len(s.records) if s.status == "ok" else 0,
+                "answered_at": _instant(s.answered_at),
+                "detail": s.detail,
+                "not_queried": list(s.not_queried),
+            }
+            for s in (sources[d] for d in sorted(sources))
+        ],
+        "assessment": {
+            "classification": household.classification,
+            "household_size": household.household_size,
+            "annual_income_fen": household.annual_income_fen,
+            "income_by_category": dict(household.income_by_category),
+            "deductions_fen": household.deductions_fen,
+            "per_capita_monthly_income_before_fen": household.per_capita_monthly_income_before_fen,
+            "per_capita_monthly_income_fen": household.per_capita_monthly_income_fen,
+            "standard_fen": household.standard_fen,
+            "financial_assets_fen": household.financial_assets_fen,
+            "deductions": [
+                {
+                    "id_number": d.id_number,
+                    "kind": d.kind,
+                    "declared_fen": d.declared_fen,
+                    "allowed_fen": d.allowed_fen,
+                    "evidence": d.evidence,
+                    "note": d.note,
+                }
+                for d in household.deductions
+            ],
+            "window_start": household.window_start,
+            "window_end": household.window_end,
+            "financial_assets_limit_fen": household.financial_assets_limit_fen,
+            "residential_properties": household.residential_properties,
+            "marginal_standard_fen": household.marginal_standard_fen,
+        },
+        "flags": [
+            {
+                "code": f.code,
+                "severity": f.severity,
+                "id_number": f.id_number,
+                "department": f.department,
+                "evidence": [
+                    {"department": e.department, "record_id": e.record_id, "field": e.field, "value": e.value}
+                    for e in f.evidence
+                ],
+                "message_zh": f.message_zh,
+                "message_en": f.message_en,
+            }
+            for f in result.flags
+        ],
+        "hearing_required": result.hearing_required,
+        "filing_for_review_required": result.filing_for_review_required,
+        "changes": None,
+        "next_recheck_date": None,
+        "gradual_exit_until": None,
+        "application_date": request.application_date.isoformat(),
+        "area": request.area,
+        "purpose": request.purpose,
+        "commissioned_by": request.commissioned_by,
+        "authorizations": list(authorizations),
+        "previous_version": report_name(verification_id, version - 1) if version > 1 else None,
+        "previous_report_id": request.previous_report_id,
+        "audit_reference": audit_reference,
+        "html": None,
+    }
+    return message_to_plain(report_message(plain))
+
+
+def report_message(plain: dict[str, Any]) -> report_pb2.Report:
+    return plain_to_message(plain, report_pb2.Report())

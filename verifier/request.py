@@ -1,0 +1,295 @@
+"""The verification request: parsed and checked before anything is stored or queried."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from consent.identity import IdentityNumberError, validate_identity_number
+
+__all__ = [
+    "AREAS",
+    "DEDUCTION_KINDS",
+    "EMPLOYMENT_CATEGORIES",
+    "PURPOSES",
+    "RELATIONS",
+    "DeclaredDeduction",
+    "FieldViolation",
+    "Member",
+    "RequestError",
+    "VerificationRequest",
+    "parse_request",
+]
+
+AREAS: Final = ("urban", "rural")
+PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
+RELATIONS: Final = ("applicant", "spouse", "child", "parent", "sibling", "other")
+EMPLOYMENT_CATEGORIES: Final = ("fresh_graduate", "released_prisoner", "veteran")
+DEDUCTION_KINDS: Final = ("medical", "rehabilitation", "education", "pension_contribution", "employment_cost")
+MAX_MONEY_FEN: Final = 10**13
+MAX_MEMBERS: Final = 30
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class RequestError(ValueError):
+    """An invalid request; carries every field violation found (AIP-193 BadRequest)."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        self.violations = violations
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        super().__init__(f"{first.field}: {first.description}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id_number: str
+    name: str
+    relation: str
+    declared_annual_income_fen: int
+    employment_category: str | None = None
+    signed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredDeduction:
+    id_number: str
+    kind: str
+    amount_fen: int
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationRequest:
+    application_date: dt.date
+    area: str
+    purpose: str
+    commissioned_by: str
+    members: tuple[Member, ...]
+    deductions: tuple[DeclaredDeduction, ...] = ()
+    previous_report_id: str | None = None
+    policy: str = ""
+
+    def member(self, id_number: str) -> Member:
+        return next(m for m in self.members if m.id_number == id_number)
+
+    def to_plain(self) -> dict[str, Any]:
+        """The request in interfaces.md's JSON shape."""
+        return {
+            "application_date": self.application_date.isoformat(),
+            "area": self.area,
+            "purpose": self.purpose,
+            "previous_report_id": self.previous_report_id,
+            "commissioned_by": self.commissioned_by,
+            "policy": self.policy,
+            "members": [
+                {
+                    "id_number": m.id_number,
+                    "name": m.name,
+                    "relation": m.relation,
+                    "declared_annual_income_fen": m.declared_annual_income_fen,
+                    "employment_category": m.employment_category,
+                    "signed": m.signed,
+                }
+                for m in self.members
+            ],
+            "deductions": [
+                {"id_number": d.id_number, "kind": d.kind, "amount_fen": d.amount_fen, "evidence": d.evidence}
+                for d in self.deductions
+            ],
+        }
+
+
+@dataclass
+class _Checker:
+    violations: list[FieldViolation] = field(default_factory=list)
+
+    def fail(self, where: str, description: str) -> None:
+        self.violations.append(FieldViolation(where, description))
+
+    def text(self, raw: Mapping[str, Any], key: str, where: str, *, choices: tuple[str, ...] = ()) -> str:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, "is required and must be a non-empty string")
+            return ""
+        if len(value) > 200:
+            self.fail(where, "is longer than 200 characters")
+            return ""
+        if choices and value not in choices:
+            self.fail(where, f"{value!r} is not one of {', '.join(choices)}")
+            return ""
+        return value
+
+    def money(self, raw: Mapping[str, Any], key: str, where: str) -> int:
+        value = raw.get(key, 0 if key == "declared_annual_income_fen" else None)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(where, "must be an integer amount of fen")
+            return 0
+        if value < 0:
+            self.fail(where, f"must not be negative, got {value}")
+            return 0
+        if value > MAX_MONEY_FEN:
+            self.fail(where, "is implausibly large")
+            return 0
+        return value
+
+    def identity(self, raw: Mapping[str, Any], where: str) -> str:
+        value = raw.get("id_number")
+        if not isinstance(value, str):
+            self.fail(where, "is required and must be a string")
+            return ""
+        try:
+            return validate_identity_number(value)
+        except IdentityNumberError as exc:
+            self.fail(where, f"invalid identity number: {exc}")
+            return ""
+
+
+_TOP_KEYS: Final = {
+    "application_date",
+    "area",
+    "purpose",
+    "previous_report_id",
+    "commissioned_by",
+    "members",
+    "deductions",
+    "policy",
+}
+_MEMBER_KEYS: Final = {
+    "id_number",
+    "name",
+    "relation",
+    "declared_annual_income_fen",
+    "employment_category",
+    "signed",
+}
+_DEDUCTION_KEYS: Final = {"id_number", "kind", "amount_fen", "evidence"}
+
+
+def _unknown(check: _Checker, raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
+    for key in sorted(set(raw) - known):
+        check.fail(f"{prefix}{key}", "unknown field")
+
+
+def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationRequest:
+    """Check a request in interfaces.md's JSON shape; raise :class:`RequestError` listing every problem."""
+    check = _Checker()
+    if not isinstance(raw, Mapping):
+        raise RequestError([FieldViolation("request", "must be a JSON object")])
+    _unknown(check, raw, _TOP_KEYS, "")
+    application_date = dt.date.min
+    date_text = check.text(raw, "application_date", "application_date")
+    if date_text:
+        try:
+            if len(date_text) != 10:
+                raise ValueError
+            application_date = dt.date.fromisoformat(date_text)
+        except ValueError:
+            check.fail("application_date", f"{date_text!r} is not a date YYYY-MM-DD")
+        else:
+            latest = (today or dt.date.today()) + dt.timedelta(days=1)
+            if application_date > latest:
+                check.fail("application_date", "is in the future")
+    area = check.text(raw, "area", "area", choices=AREAS)
+    purpose = check.text(raw, "purpose", "purpose", choices=PURPOSES)
+    commissioned_by = check.text(raw, "commissioned_by", "commissioned_by")
+    previous = raw.get("previous_report_id")
+    if previous is not None and (not isinstance(previous, str) or not previous):
+        check.fail("previous_report_id", "must be a report id or null")
+        previous = None
+    if purpose == "RECHECK" and not previous:
+        check.fail("previous_report_id", "is required when purpose is RECHECK")
+    policy = raw.get("policy") or ""
+    if not isinstance(policy, str):
+        check.fail("policy", "must be a string")
+        policy = ""
+
+    members: list[Member] = []
+    members_raw = raw.get("members")
+    if not isinstance(members_raw, list) or not members_raw:
+        check.fail("members", "must be a non-empty list")
+        members_raw = []
+    elif len(members_raw) > MAX_MEMBERS:
+        check.fail("members", f"more than {MAX_MEMBERS} members")
+        members_raw = []
+    seen: set[str] = set()
+    for index, item in enumerate(members_raw):
+        prefix = f"members[{index}]."
+        if not isinstance(item, Mapping):
+            check.fail(f"members[{index}]", "must be an object")
+            continue
+        _unknown(check, item, _MEMBER_KEYS, prefix)
+        number = check.identity(item, f"{prefix}id_number")
+        if number and number in seen:
+            check.fail(f"{prefix}id_number", "duplicated member")
+        seen.add(number)
+        category = item.get("employment_category")
+        if category is not None and category not in EMPLOYMENT_CATEGORIES:
+            check.fail(f"{prefix}employment_category", f"{category!r} is not one of {', '.join(EMPLOYMENT_CATEGORIES)}")
+            category = None
+        signed = item.get("signed", True)
+        if signed is None:
+            signed = True
+        if not isinstance(signed, bool):
+            check.fail(f"{prefix}signed", "must be true or false")
+            signed = True
+        members.append(
+            Member(
+                id_number=number,
+                name=check.text(item, "name", f"{prefix}name"),
+                relation=check.text(item, "relation", f"{prefix}relation", choices=RELATIONS),
+                declared_annual_income_fen=check.money(item, "declared_annual_income_fen", f"{prefix}declared_annual_income_fen"),
+                employment_category=category,
+                signed=signed,
+            )
+        )
+    applicants = sum(1 for m in members if m.relation == "applicant")
+    if members and applicants != 1:
+        check.fail("members", f"must name exactly one applicant, found {applicants}")
+
+    deductions: list[DeclaredDeduction] = []
+    deductions_raw = raw.get("deductions", [])
+    if deductions_raw is None:
+        deductions_raw = []
+    if not isinstance(deductions_raw, list):
+        check.fail("deductions", "must be a list")
+        deductions_raw = []
+    for index, item in enumerate(deductions_raw):
+        prefix = f"deductions[{index}]."
+        if not isinstance(item, Mapping):
+            check.fail(f"deductions[{index}]", "must be an object")
+            continue
+        _unknown(check, item, _DEDUCTION_KEYS, prefix)
+        number = check.identity(item, f"{prefix}id_number")
+        if number and number not in seen:
+            check.fail(f"{prefix}id_number", "is not a declared member")
+        kind = check.text(item, "kind", f"{prefix}kind", choices=DEDUCTION_KINDS)
+        if kind == "employment_cost":
+            check.fail(f"{prefix}kind", "employment_cost is computed from verified wages, not declared")
+        deductions.append(
+            DeclaredDeduction(
+                id_number=number,
+                kind=kind,
+                amount_fen=check.money(item, "amount_fen", f"{prefix}amount_fen"),
+                evidence=check.text(item, "evidence", f"{prefix}evidence"),
+            )
+        )
+    if check.violations:
+        raise RequestError(check.violations)
+    return VerificationRequest(
+        application_date=application_date,
+        area=area,
+        purpose=purpose,
+        commissioned_by=commissioned_by,
+        members=tuple(members),
+        deductions=tuple(deductions),
+        previous_report_id=previous,
+        policy=policy,
+    )

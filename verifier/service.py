@@ -1,0 +1,571 @@
+"""The service core: authorizations, verifications and reports, behind both the gRPC API and the CLI.
+
+Everything is checked before anything is written; each state change commits with
+its audit event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from audit import AuditEvent, AuditLog
+from connectors.base import Connector
+from consent import (
+    AUTHORIZATION_PAYLOAD_TYPE,
+    AuthorizationError,
+    Envelope,
+    EnvelopeSignature,
+    RegisteredAuthorization,
+    SignatureError,
+    TrustedKey,
+    decide,
+    parse_authorization_payload,
+    verify_envelope,
+)
+from consent.envelope import key_id_for
+from verifier.errors import ServiceError
+from verifier.fanout import Changes, FanOut
+from verifier.policy import Policy, default_policy, load_policy
+from verifier.request import FieldViolation, RequestError, VerificationRequest, parse_request
+from verifier.settings import Settings
+from verifier.storage.db import Database
+from verifier.storage.models import (
+    AuthorizationMemberRow,
+    AuthorizationRow,
+    DepartmentResultRow,
+    ReportRow,
+    TrustedKeyRow,
+    VerificationRow,
+)
+
+__all__ = ["Caller", "DepartmentProgress", "HeduiService", "VerificationView"]
+
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED"})
+MAX_PAGE_SIZE = 100
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the operator (case worker) and the client (peer address or certificate name)."""
+
+    operator: str = "unknown"
+    client: str = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentProgress:
+    department: str
+    status: str
+    records: int
+    detail: str
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationView:
+    verification_id: str
+    state: str
+    request: VerificationRequest
+    authorizations: tuple[str, ...]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    departments: tuple[DepartmentProgress, ...]
+    latest_report_version: int
+    operator: str
+
+    @property
+    def name(self) -> str:
+        return f"verifications/{self.verification_id}"
+
+
+def _id_from(name: str, collection: str, field_name: str) -> str:
+    prefix = f"{collection}/"
+    if not name.startswith(prefix) or not name[len(prefix) :] or "/" in name[len(prefix) :]:
+        raise ServiceError.invalid([FieldViolation(field_name, f"must be a resource name {collection}/{{id}}")])
+    return name[len(prefix) :]
+
+
+def _stored_request(text: str) -> VerificationRequest:
+    return parse_request(json.loads(text), today=dt.date.max - dt.timedelta(days=2))
+
+
+class PolicyBook:
+    """The locality policies loaded at start; a request names one or gets the default."""
+
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        self.default = policies[0]
+        self._by_locality = {p.locality: p for p in policies}
+
+    @classmethod
+    def load(cls, files: Sequence[Path]) -> PolicyBook:
+        return cls([default_policy(), *(load_policy(f) for f in files)])
+
+    def knows(self, locality: str) -> bool:
+        return not locality or locality in self._by_locality
+
+    def for_request(self, request: VerificationRequest) -> Policy:
+        return self._by_locality.get(request.policy, self.default) if request.policy else self.default
+
+
+class HeduiService:
+    """hedui's operations, independent of transport."""
+
+    def __init__(
+        self,
+        db: Database,
+        connectors: Mapping[str, Connector],
+        settings: Settings,
+        policies: PolicyBook | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.connectors = dict(connectors)
+        self.policies = policies or PolicyBook.load(settings.policy_files)
+        self.audit = AuditLog(settings.audit_subject_key)
+        self.changes = Changes()
+        self.fanout = FanOut(
+            db,
+            self.connectors,
+            self.audit,
+            settings,
+            self.changes,
+            self.policies.for_request,
+            self._authorizations,
+            _stored_request,
+        )
+
+    async def start(self) -> None:
+        """Apply migrations, then resume work that a previous run left unfinished."""
+        await self.db.migrate()
+        await self.fanout.resume()
+
+    async def close(self) -> None:
+        await self.fanout.close()
+        await self.db.close()
+
+    # --- trust store -------------------------------------------------------------------------
+
+    async def add_trusted_key(
+        self,
+        organisation: str,
+        public_key_pem: bytes,
+        *,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        note: str = "",
+        caller: Caller = Caller(),
+    ) -> TrustedKey:
+        """Trust an organisation's public key (Ed25519 or ECDSA P-256) from ``not_before``."""
+        key = TrustedKey(
+            keyid="",
+            organisation=organisation,
+            public_key_pem=public_key_pem,
+            not_before=not_before or _now(),
+            not_after=not_after,
+        )
+        try:
+            keyid = key_id_for(key.load())
+        except ValueError as exc:
+            raise ServiceError.invalid([FieldViolation("public_key", str(exc))]) from None
+        async with self.db.sessions.begin() as session:
+            if await session.get(TrustedKeyRow, keyid) is not None:
+                raise ServiceError("ALREADY_EXISTS", "KEY_EXISTS", f"key {keyid} is already in the trust store")
+            session.add(
+                TrustedKeyRow(
+                    keyid=keyid,
+                    organisation=organisation,
+                    public_key_pem=public_key_pem,
+                    not_before=key.not_before,
+                    not_after=not_after,
+                    note=note,
+                )
+            )
+            await self.audit.append(
+                session,
+                AuditEvent(
+                    kind="TRUSTED_KEY_ADDED",
+                    operator=caller.operator,
+                    client=caller.client,
+                    details={"keyid": keyid, "organisation": organisation},
+                ),
+            )
+        return TrustedKey(keyid, organisation, public_key_pem, key.not_before, not_after)
+
+    async def _trusted_keys(self, keyids: Sequence[str]) -> dict[str, TrustedKey]:
+        async with self.db.sessions() as session:
+            rows = await session.scalars(select(TrustedKeyRow).where(TrustedKeyRow.keyid.in_(list(keyids))))
+            return {
+                r.keyid: TrustedKey(r.keyid, r.organisation, r.public_key_pem, r.not_before, r.not_after, r.revoked_at)
+                for r in rows
+            }
+
+    # --- authorizations ----------------------------------------------------------------------
+
+    async def register_authorization(
+        self, envelope: Envelope, *, request_id: str = "", caller: Caller = Caller()
+    ) -> RegisteredAuthorization:
+        """Check the envelope's signatures and payload, then store it. Nothing is stored on failure."""
+        if request_id:
+            async with self.db.sessions() as session:
+                existing = await session.scalar(select(AuthorizationRow).where(AuthorizationRow.request_id == request_id))
+            if existing is not None:
+                return self._authorization_of(existing)
+        at = _now()
+        trust = await self._trusted_keys([s.keyid for s in envelope.signatures])
+        try:
+            signers = verify_envelope(envelope, AUTHORIZATION_PAYLOAD_TYPE, trust, at)
+            payload = parse_authorization_payload(envelope.payload, at.date())
+        except SignatureError as exc:
+            raise ServiceError(
+                "INVALID_ARGUMENT", "BAD_SIGNATURE", f"{exc.field}: {exc.message}", [FieldViolation(exc.field, exc.message)]
+            ) from None
+        except AuthorizationError as exc:
+            field_name = exc.field if exc.field.startswith("envelope") else f"envelope.payload.{exc.field}"
+            raise ServiceError.invalid([FieldViolation(field_name, exc.message)], "BAD_AUTHORIZATION") from None
+        vouching = [k for k in signers if k.organisation == payload.commissioned_by]
+        if not vouching:
+            raise ServiceError.invalid(
+                [
+                    FieldViolation(
+                        "envelope.signatures",
+                        f"no valid signature by a key of the commissioning organisation {payload.commissioned_by!r}",
+                    )
+                ],
+                "BAD_SIGNATURE",
+            )
+        authorization_id = uuid.uuid4().hex
+        async with self.db.sessions.begin() as session:
+            session.add(
+                AuthorizationRow(
+                    id=authorization_id,
+                    request_id=request_id or None,
+                    payload=envelope.payload,
+                    payload_type=envelope.payload_type,
+                    signatures_json=json.dumps([{"keyid": s.keyid, "sig": s.sig.hex()} for s in envelope.signatures]),
+                    signed_by_json=json.dumps([k.keyid for k in vouching]),
+                    commissioned_by=payload.commissioned_by,
+                    purpose=payload.purpose,
+                    registered_at=at,
+                )
+            )
+            await session.flush()
+            for member in payload.members:
+                session.add(AuthorizationMemberRow(authorization_id=authorization_id, id_number=member.id_number))
+            await self.audit.append(
+                session,
+                AuditEvent(
+                    kind="AUTHORIZATION_REGISTERED",
+                    operator=caller.operator,
+                    client=caller.client,
+                    authorization=authorization_id,
+                    details={
+                        "commissioned_by": payload.commissioned_by,
+                        "purpose": payload.purpose,
+                        "departments": list(payload.departments),
+                        "valid_from": payload.valid_from.isoformat(),
+                        "valid_until": payload.valid_until.isoformat(),
+                        "signed_by": [k.keyid for k in vouching],
+                    },
+                ),
+                id_numbers=[m.id_number for m in payload.members],
+            )
+        return RegisteredAuthorization(authorization_id, payload, tuple(k.keyid for k in vouching), at)
+
+    @staticmethod
+    def _authorization_of(row: AuthorizationRow) -> RegisteredAuthorization:
+        payload = parse_authorization_payload(row.payload, dt.date.min)
+        return RegisteredAuthorization(
+            authorization_id=row.id,
+            payload=payload,
+            signed_by=tuple(json.loads(row.signed_by_json)),
+            registered_at=row.registered_at,
+            revoked_at=row.revoked_at,
+            revoke_reason=row.revoke_reason,
+        )
+
+    @staticmethod
+    def envelope_of(row_signatures: str, payload: bytes, payload_type: str) -> Envelope:
+        return Envelope(
+            payload,
+            payload_type,
+            tuple(EnvelopeSignature(s["keyid"], bytes.fromhex(s["sig"])) for s in json.loads(row_signatures)),
+        )
+
+    async def stored_envelope(self, authorization_id: str) -> Envelope:
+        async with self.db.sessions() as session:
+            row = await session.get(AuthorizationRow, authorization_id)
+        if row is None:
+            raise ServiceError.not_found(f"authorizations/{authorization_id}")
+        return self.envelope_of(row.signatures_json, row.payload, row.payload_type)
+
+    async def _authorizations(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
+        ids = [n.removeprefix("authorizations/") for n in names]
+        async with self.db.sessions() as session:
+            rows = {r.id: r for r in await session.scalars(select(AuthorizationRow).where(AuthorizationRow.id.in_(ids)))}
+        return [self._authorization_of(rows[i]) for i in ids if i in rows]
+
+    async def get_authorization(self, name: str) -> RegisteredAuthorization:
+        authorization_id = _id_from(name, "authorizations", "name")
+        found = await self._authorizations([authorization_id])
+        if not found:
+            raise ServiceError.not_found(name)
+        return found[0]
+
+    async def revoke_authorization(self, name: str, reason: str, caller: Caller = Caller()) -> RegisteredAuthorization:
+        """Revoke: queries not yet sent under it are not sent; pending answers stop being polled."""
+        authorization_id = _id_from(name, "authorizations", "name")
+        if not reason.strip():
+            raise ServiceError.invalid([FieldViolation("reason", "a revocation needs a reason")])
+        async with self.db.sessions.begin() as session:
+            row = await session.get(AuthorizationRow, authorization_id, with_for_update=True)
+            if row is None:
+                raise ServiceError.not_found(name)
+            if row.revoked_at is None:
+                row.revoked_at = _now()
+                row.revoke_reason = reason
+                members = (
+                    await session.scalars(
+                        select(AuthorizationMemberRow.id_number).where(AuthorizationMemberRow.authorization_id == authorization_id)
+                    )
+                ).all()
+                await self.audit.append(
+                    session,
+                    AuditEvent(
+                        kind="AUTHORIZATION_REVOKED",
+                        operator=caller.operator,
+                        client=caller.client,
+                        authorization=authorization_id,
+                        details={"reason": reason},
+                    ),
+                    id_numbers=members,
+                )
+        return self._authorization_of(row)
+
+    async def list_authorizations(self, member_id_number: str) -> list[RegisteredAuthorization]:
+        async with self.db.sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(AuthorizationMemberRow.authorization_id).where(AuthorizationMemberRow.id_number == member_id_number)
+                )
+            ).all()
+        found = await self._authorizations(list(ids))
+        return sorted(found, key=lambda a: a.registered_at)
+
+    # --- verifications -----------------------------------------------------------------------
+
+    def parse_request(self, raw: Mapping[str, Any]) -> VerificationRequest:
+        try:
+            request = parse_request(raw)
+        except RequestError as exc:
+            raise ServiceError.invalid([FieldViolation(f"request.{v.field}", v.description) for v in exc.violations]) from None
+        if not self.policies.knows(request.policy):
+            raise ServiceError.invalid([FieldViolation("request.policy", f"no policy for locality {request.policy!r}")])
+        return request
+
+    async def create_verification(
+        self,
+        request: VerificationRequest,
+        authorization_names: Sequence[str],
+        *,
+        request_id: str = "",
+        caller: Caller = Caller(),
+    ) -> VerificationView:
+        """Store the verification and start the fan-out in the background; returns at once."""
+        if request_id:
+            async with self.db.sessions() as session:
+                existing = await session.scalar(select(VerificationRow.id).where(VerificationRow.request_id == request_id))
+            if existing is not None:
+                return await self.get_verification(f"verifications/{existing}")
+        if not authorization_names:
+            raise ServiceError.invalid([FieldViolation("authorizations", "at least one authorization is required")])
+        for index, name in enumerate(authorization_names):
+            _id_from(name, "authorizations", f"authorizations[{index}]")
+        found = await self._authorizations(authorization_names)
+        known = {a.name for a in found}
+        for index, name in enumerate(authorization_names):
+            if name not in known:
+                raise ServiceError.precondition(f"authorizations[{index}]", f"{name} is not registered", "AUTHORIZATION_NOT_FOUND")
+        members = [m.id_number for m in request.members]
+        decision = decide(members, self.connectors, found, request.commissioned_by, _now().date())
+        if not any(decision.members_for(d) for d in self.connectors):
+            reasons = sorted({r.reason for r in decision.refused})
+            raise ServiceError.precondition(
+                "authorizations",
+                "no valid authorization covers any member: " + "; ".join(reasons),
+                "CONSENT_MISSING",
+            )
+        verification_id = uuid.uuid4().hex
+        at = _now()
+        async with self.db.sessions.begin() as session:
+            session.add(
+                VerificationRow(
+                    id=verification_id,
+                    request_id=request_id or None,
+                    request_json=json.dumps(request.to_plain(), ensure_ascii=False),
+                    authorizations_json=json.dumps(list(authorization_names)),
+                    commissioned_by=request.commissioned_by,
+                    state="RUNNING",
+                    operator=caller.operator,
+                    client=caller.client,
+                    created_at=at,
+                    updated_at=at,
+                    latest_report_version=0,
+                )
+            )
+            await session.flush()
+            for department in sorted(self.connectors):
+                session.add(
+                    DepartmentResultRow(
+                        verification_id=verification_id,
+                        department=department,
+                        status="queued",
+                        detail="",
+                        records_json="[]",
+                        record_count=0,
+                        queried_json="[]",
+                        not_queried_json="[]",
+                        updated_at=at,
+                    )
+                )
+            await self.audit.append(
+                session,
+                AuditEvent(
+                    kind="VERIFICATION_CREATED",
+                    operator=caller.operator,
+                    client=caller.client,
+                    verification=verification_id,
+                    authorization=",".join(a.removeprefix("authorizations/") for a in authorization_names),
+                    details={"purpose": request.purpose, "commissioned_by": request.commissioned_by, "members": len(members)},
+                ),
+                id_numbers=members,
+            )
+        self.fanout.spawn(self.fanout.run(verification_id), f"run {verification_id}")
+        return await self.get_verification(f"verifications/{verification_id}")
+
+    async def get_verification(self, name: str) -> VerificationView:
+        verification_id = _id_from(name, "verifications", "name")
+        async with self.db.sessions() as session:
+            row = await session.get(VerificationRow, verification_id)
+            if row is None:
+                raise ServiceError.not_found(name)
+            results = await session.scalars(
+                select(DepartmentResultRow)
+                .where(DepartmentResultRow.verification_id == verification_id)
+                .order_by(DepartmentResultRow.department)
+            )
+            departments = tuple(
+                DepartmentProgress(r.department, r.status, r.record_count, r.detail, r.updated_at) for r in results
+            )
+        return VerificationView(
+            verification_id=row.id,
+            state=row.state,
+            request=_stored_request(row.request_json),
+            authorizations=tuple(json.loads(row.authorizations_json)),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            departments=departments,
+            latest_report_version=row.latest_report_version,
+            operator=row.operator,
+        )
+
+    async def list_verifications(
+        self, *, page_size: int, page_token: str, commissioned_by: str = ""
+    ) -> tuple[list[VerificationView], str]:
+        """Newest first; ``page_token`` is opaque (the last id and creation time seen)."""
+        if page_size < 0:
+            raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
+        size = min(page_size or 20, MAX_PAGE_SIZE)
+        query = select(VerificationRow.id, VerificationRow.created_at).order_by(
+            VerificationRow.created_at.desc(), VerificationRow.id.desc()
+        )
+        if commissioned_by:
+            query = query.where(VerificationRow.commissioned_by == commissioned_by)
+        if page_token:
+            try:
+                token = json.loads(bytes.fromhex(page_token))
+                created, last_id = dt.datetime.fromisoformat(token["c"]), str(token["i"])
+            except (ValueError, KeyError, TypeError):
+                raise ServiceError.invalid([FieldViolation("page_token", "is not a token this service issued")]) from None
+            query = query.where(
+                (VerificationRow.created_at < created)
+                | ((VerificationRow.created_at == created) & (VerificationRow.id < last_id))
+            )
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query.limit(size + 1))).all()
+        views = [await self.get_verification(f"verifications/{r.id}") for r in rows[:size]]
+        next_token = ""
+        if len(rows) > size:
+            last = rows[size - 1]
+            next_token = json.dumps({"c": last.created_at.isoformat(), "i": last.id}).encode().hex()
+        return views, next_token
+
+    async def watch(self, name: str) -> AsyncIterator[VerificationView]:
+        """Yield a snapshot now and on every change, until the verification completes or fails."""
+        view = await self.get_verification(name)
+        yield view
+        last = view
+        while view.state not in TERMINAL_STATES:
+            await self.changes.wait(view.verification_id, timeout=1.0)
+            view = await self.get_verification(name)
+            if view != last:
+                yield view
+                last = view
+
+    async def wait_for_report(self, name: str, timeout: float) -> VerificationView:
+        """Wait until the first report exists and no department is still being asked."""
+        async with asyncio.timeout(timeout):
+            async for view in self.watch(name):
+                if view.latest_report_version > 0 and view.state != "RUNNING":
+                    return view
+        return await self.get_verification(name)
+
+    async def get_report(self, name: str, caller: Caller = Caller()) -> dict[str, Any]:
+        """A report version ("verifications/{id}/reports/{n|latest}"); reading it is an audit event."""
+        parts = name.split("/")
+        if len(parts) != 4 or parts[0] != "verifications" or parts[2] != "reports" or not parts[1]:
+            raise ServiceError.invalid(
+                [FieldViolation("name", "must be verifications/{id}/reports/{version} (version may be 'latest')")]
+            )
+        verification_id, version_text = parts[1], parts[3]
+        if version_text != "latest" and not version_text.isdigit():
+            raise ServiceError.invalid([FieldViolation("name", "version must be a number or 'latest'")])
+        async with self.db.sessions.begin() as session:
+            verification = await session.get(VerificationRow, verification_id)
+            if verification is None:
+                raise ServiceError.not_found(f"verifications/{verification_id}")
+            version = verification.latest_report_version if version_text == "latest" else int(version_text)
+            row = await session.scalar(
+                select(ReportRow).where(ReportRow.verification_id == verification_id, ReportRow.version == version)
+            )
+            if row is None:
+                if verification.latest_report_version == 0:
+                    raise ServiceError(
+                        "FAILED_PRECONDITION", "REPORT_NOT_READY", f"verifications/{verification_id} has no report yet"
+                    )
+                raise ServiceError.not_found(name)
+            body: dict[str, Any] = json.loads(row.body_json)
+            await self.audit.append(
+                session,
+                AuditEvent(
+                    kind="REPORT_READ",
+                    operator=caller.operator,
+                    client=caller.client,
+                    verification=verification_id,
+                    details={"report_id": row.id, "version": row.version},
+                ),
+            )
+        return body

@@ -1,0 +1,135 @@
+"""Typed SQLAlchemy models of what the service stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuthorizationMemberRow",
+    "AuthorizationRow",
+    "Base",
+    "DepartmentResultRow",
+    "ReportRow",
+    "TrustedKeyRow",
+    "VerificationRow",
+]
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TrustedKeyRow(Base):
+    """A public key of an organisation that may commission verifications."""
+
+    __tablename__ = "trusted_keys"
+    keyid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200), index=True)
+    public_key_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class AuthorizationRow(Base):
+    __tablename__ = "authorizations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_type: Mapped[str] = mapped_column(String(200))
+    signatures_json: Mapped[str] = mapped_column(Text)
+    signed_by_json: Mapped[str] = mapped_column(Text)
+    commissioned_by: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(40))
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class AuthorizationMemberRow(Base):
+    """Index from a member's identity number to the authorizations naming them."""
+
+    __tablename__ = "authorization_members"
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorizations.id"), primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), primary_key=True, index=True)
+
+
+class VerificationRow(Base):
+    __tablename__ = "verifications"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_json: Mapped[str] = mapped_column(Text)
+    authorizations_json: Mapped[str] = mapped_column(Text)
+    commissioned_by: Mapped[str] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    operator: Mapped[str] = mapped_column(String(200))
+    client: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    latest_report_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DepartmentResultRow(Base):
+    """What one department answered (or why it did not) for one verification."""
+
+    __tablename__ = "department_results"
+    verification_id: Mapped[str] = mapped_column(ForeignKey("verifications.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    records_json: Mapped[str] = mapped_column(Text, default="[]")
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    queried_json: Mapped[str] = mapped_column(Text, default="[]")
+    not_queried_json: Mapped[str] = mapped_column(Text, default="[]")
+    ticket_id: Mapped[str | None] = mapped_column(Text)
+    ticket_ready_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ReportRow(Base):
+    """One immutable version of a verification's report."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("verification_id", "version"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verification_id: Mapped[str] = mapped_column(ForeignKey("verifications.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    body_json: Mapped[str] = mapped_column(Text)
