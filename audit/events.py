@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["EVENT_KINDS", "AuditEvent", "canonical_entry", "subject_hash"]
+__all__ = ["EVENT_KINDS", "AuditEvent", "JsonValue", "canonical_entry", "subject_hash"]
 
 EVENT_KINDS: Final = frozenset(
     {
@@ -34,6 +34,7 @@ EVENT_KINDS: Final = frozenset(
 )
 
 JsonValue = str | int | bool | None | list[str]
+"""What an audit entry's details may hold: no floats, no nesting beyond a list of strings."""
 
 
 def subject_hash(key: bytes, id_number: str) -> str:

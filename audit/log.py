@@ -11,10 +11,12 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    CursorResult,
     DateTime,
     Integer,
     LargeBinary,
@@ -89,7 +91,7 @@ class AuditLog:
                 details=event.details,
             )
         now = dt.datetime.now(dt.UTC)
-        result = await session.execute(
+        result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
             insert(audit_entries).values(
                 recorded_at=now,
                 kind=event.kind,

@@ -103,9 +103,7 @@ class SigningKey:
         return key_id_for(self.public_key)
 
     def public_pem(self) -> bytes:
-        return self.public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def sign(self, message: bytes) -> bytes:
         if isinstance(self.private_key, ed25519.Ed25519PrivateKey):

@@ -92,13 +92,11 @@ async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], what: str)
 def verification_message(view: VerificationView) -> verification_pb2.Verification:
     message = verification_pb2.Verification(
         name=view.name,
-        state=verification_pb2.Verification.State.Value(view.state),
+        state=view.state,
         authorizations=list(view.authorizations),
         create_time=_instant(view.created_at),
         update_time=_instant(view.updated_at),
-        latest_report=(
-            f"{view.name}/reports/{view.latest_report_version}" if view.latest_report_version else ""
-        ),
+        latest_report=(f"{view.name}/reports/{view.latest_report_version}" if view.latest_report_version else ""),
         operator=view.operator,
         departments=[
             verification_pb2.DepartmentProgress(
@@ -121,7 +119,7 @@ def authorization_message(auth: RegisteredAuthorization, envelope: Envelope | No
     state = "REVOKED" if auth.revoked_at else ("EXPIRED" if payload.valid_until < today else "ACTIVE")
     message = consent_pb2.Authorization(
         name=auth.name,
-        state=consent_pb2.Authorization.State.Value(state),
+        state=state,
         commissioned_by=payload.commissioned_by,
         purpose=payload.purpose,
         members=[consent_pb2.AuthorizedMember(id_number=m.id_number, name=m.name) for m in payload.members],
@@ -175,7 +173,9 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     async def RevokeAuthorization(  # noqa: N802
         self, request: consent_pb2.RevokeAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
-        auth = await _call(context, self._service.revoke_authorization(request.name, request.reason, caller_of(context)))
+        auth = await _call(
+            context, self._service.revoke_authorization(request.name, request.reason, caller_of(context))
+        )
         return authorization_message(auth, None)
 
     async def ListAuthorizations(  # noqa: N802
@@ -254,7 +254,9 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         after = 0
         if request.page_token:
             if not request.page_token.isdigit():
-                await _abort(context, ServiceError.invalid([_violation("page_token", "is not a token this service issued")]))
+                await _abort(
+                    context, ServiceError.invalid([_violation("page_token", "is not a token this service issued")])
+                )
             after = int(request.page_token)
         size = min(request.page_size or 50, 500)
         async with self._service.db.sessions() as session:

@@ -47,7 +47,13 @@ __all__ = [
 
 INCOME_CATEGORIES: Final = ("wages", "business", "property", "pensions", "benefits", "other", "declared_unverified")
 ASSET_CODES: Final = frozenset(
-    {"FINANCIAL_ASSETS_ABOVE_LIMIT", "MULTIPLE_PROPERTIES", "NON_RESIDENTIAL_PROPERTY", "VEHICLE_OWNED", "BUSINESS_REGISTERED"}
+    {
+        "FINANCIAL_ASSETS_ABOVE_LIMIT",
+        "MULTIPLE_PROPERTIES",
+        "NON_RESIDENTIAL_PROPERTY",
+        "VEHICLE_OWNED",
+        "BUSINESS_REGISTERED",
+    }
 )
 EXEMPT_VEHICLE_TYPES: Final = frozenset({"motorcycle", "tricycle", "disability"})
 NOT_COUNTED: Final = frozenset({"deceased", "in_custody"})
@@ -135,7 +141,20 @@ def yuan(fen: int) -> str:
 def _months_before(day: dt.date, months: int) -> dt.date:
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
     month += 1
-    last = [31, 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    last = [
+        31,
+        29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ]
     return dt.date(year, month, min(day.day, last[month - 1]))
 
 
@@ -181,50 +200,58 @@ def _member_status(ctx: _Context, id_number: str) -> tuple[str, PersonRecord | N
     return "unknown", None
 
 
-def _monthly(records: Iterable[DepartmentRecord], amount: str, periods: frozenset[str]) -> dict[str, int]:
+def _monthly(amounts: Iterable[tuple[str, int]], periods: frozenset[str]) -> dict[str, int]:
+    """Sum (period, amount) pairs per period, keeping only periods inside the window."""
     totals: dict[str, int] = defaultdict(int)
-    for record in records:
-        period = getattr(record, "period")
+    for period, amount in amounts:
         if period in periods:
-            totals[period] += int(getattr(record, amount))
+            totals[period] += amount
     return totals
 
 
 def _income(ctx: _Context, id_number: str) -> tuple[dict[str, int], set[str]]:
     """Verified income by category for one member, and the months in which the member had wages."""
     tax = [r for r in ctx.records(TaxIncomeRecord, id_number) if isinstance(r, TaxIncomeRecord)]
-    wages_tax = _monthly((r for r in tax if r.category == "wages"), "amount_fen", ctx.periods)
-    wages_base = _monthly(
-        (
-            r
-            for r in ctx.records(ContributionRecord, id_number)
-            if isinstance(r, ContributionRecord) and r.scheme in ("enterprise_employee", "public_institution")
-        ),
-        "base_fen",
+
+    def taxed(category: str) -> dict[str, int]:
+        return _monthly(((r.period, r.amount_fen) for r in tax if r.category == category), ctx.periods)
+
+    contributions = [r for r in ctx.records(ContributionRecord, id_number) if isinstance(r, ContributionRecord)]
+    wage_bases = _monthly(
+        ((r.period, r.base_fen) for r in contributions if r.scheme in ("enterprise_employee", "public_institution")),
         ctx.periods,
     )
-    wage_months = {p: max(wages_tax.get(p, 0), wages_base.get(p, 0)) for p in ctx.periods}
-    property_tax = _monthly((r for r in tax if r.category == "property"), "amount_fen", ctx.periods)
-    rentals = _monthly(ctx.records(RentalRecord, id_number), "rent_fen", ctx.periods)
-    benefits = [
-        r
-        for r in ctx.records(BenefitRecord, id_number)
-        if isinstance(r, BenefitRecord) and r.kind_of_benefit not in ctx.policy.excluded_income_categories
-    ]
+    wages_tax = taxed("wages")
+    wage_months = {p: max(wages_tax.get(p, 0), wage_bases.get(p, 0)) for p in ctx.periods}
+    property_tax = taxed("property")
+    rentals = _monthly(
+        ((r.period, r.rent_fen) for r in ctx.records(RentalRecord, id_number) if isinstance(r, RentalRecord)),
+        ctx.periods,
+    )
+    pensions = _monthly(
+        ((r.period, r.amount_fen) for r in ctx.records(PensionRecord, id_number) if isinstance(r, PensionRecord)),
+        ctx.periods,
+    )
+    benefits = _monthly(
+        (
+            (r.period, r.amount_fen)
+            for r in ctx.records(BenefitRecord, id_number)
+            if isinstance(r, BenefitRecord) and r.kind_of_benefit not in ctx.policy.excluded_income_categories
+        ),
+        ctx.periods,
+    )
     income = {
         "wages": sum(wage_months.values()),
-        "business": sum(_monthly((r for r in tax if r.category == "business"), "amount_fen", ctx.periods).values()),
+        "business": sum(taxed("business").values()),
         "property": sum(max(property_tax.get(p, 0), rentals.get(p, 0)) for p in ctx.periods),
-        "pensions": sum(_monthly(ctx.records(PensionRecord, id_number), "amount_fen", ctx.periods).values()),
-        "benefits": sum(_monthly(benefits, "amount_fen", ctx.periods).values()),
-        "other": sum(_monthly((r for r in tax if r.category == "other"), "amount_fen", ctx.periods).values()),
+        "pensions": sum(pensions.values()),
+        "benefits": sum(benefits.values()),
+        "other": sum(taxed("other").values()),
     }
     return income, {p for p, amount in wage_months.items() if amount > 0}
 
 
-def _deductions(
-    ctx: _Context, counted: Sequence[str], wage_months: Mapping[str, set[str]]
-) -> list[DeductionLine]:
+def _deductions(ctx: _Context, counted: Sequence[str], wage_months: Mapping[str, set[str]]) -> list[DeductionLine]:
     request, policy = ctx.request, ctx.policy
     lines: list[DeductionLine] = []
     rehabilitation_used: dict[str, int] = defaultdict(int)
@@ -232,7 +259,11 @@ def _deductions(
         if item.kind == "pension_contribution":
             continue
         if item.id_number not in counted:
-            lines.append(DeductionLine(item.id_number, item.kind, item.amount_fen, 0, item.evidence, "member not counted in the household"))
+            lines.append(
+                DeductionLine(
+                    item.id_number, item.kind, item.amount_fen, 0, item.evidence, "member not counted in the household"
+                )
+            )
             continue
         allowed, note = item.amount_fen, ""
         if item.kind == "rehabilitation":
@@ -242,14 +273,27 @@ def _deductions(
             if allowed < item.amount_fen:
                 note = f"capped at {policy.rehabilitation_cap_per_year_fen} fen per disabled member per year"
         lines.append(DeductionLine(item.id_number, item.kind, item.amount_fen, allowed, item.evidence, note))
-    social_security_answered = ctx.sources.get("social_security", SourceOutcome("social_security", "unavailable")).status == "ok"
+    social_security_answered = (
+        ctx.sources.get("social_security", SourceOutcome("social_security", "unavailable")).status == "ok"
+    )
     for member in request.members:
-        declared = [d for d in request.deductions if d.kind == "pension_contribution" and d.id_number == member.id_number]
+        declared = [
+            d for d in request.deductions if d.kind == "pension_contribution" and d.id_number == member.id_number
+        ]
         declared_fen = sum(d.amount_fen for d in declared)
         evidence = "; ".join(d.evidence for d in declared)
         if member.id_number not in counted:
             if declared:
-                lines.append(DeductionLine(member.id_number, "pension_contribution", declared_fen, 0, evidence, "member not counted in the household"))
+                lines.append(
+                    DeductionLine(
+                        member.id_number,
+                        "pension_contribution",
+                        declared_fen,
+                        0,
+                        evidence,
+                        "member not counted in the household",
+                    )
+                )
             continue
         records = [
             r
@@ -270,8 +314,14 @@ def _deductions(
                 )
             )
         elif declared:
-            note = "no social-security record; declared amount" if social_security_answered else "social security did not answer; declared amount"
-            lines.append(DeductionLine(member.id_number, "pension_contribution", declared_fen, declared_fen, evidence, note))
+            note = (
+                "no social-security record; declared amount"
+                if social_security_answered
+                else "social security did not answer; declared amount"
+            )
+            lines.append(
+                DeductionLine(member.id_number, "pension_contribution", declared_fen, declared_fen, evidence, note)
+            )
     for member in request.members:
         if member.employment_category is None or member.id_number not in counted:
             continue
@@ -304,26 +354,46 @@ def _police_flags(ctx: _Context) -> None:
         record = next((p for p in persons if p.id_number == member.id_number), None)
         if record is None:
             ctx.flags.append(
-                flag("IDENTITY_MISMATCH", id_number=member.id_number, department="police",
-                     evidence=(Evidence("police", "", "id_number", mask(member.id_number)),),
-                     reason_zh="身份证号在户籍系统中不存在", reason_en="the identity number is unknown")
+                flag(
+                    "IDENTITY_MISMATCH",
+                    id_number=member.id_number,
+                    department="police",
+                    evidence=(Evidence("police", "", "id_number", mask(member.id_number)),),
+                    reason_zh="身份证号在户籍系统中不存在",
+                    reason_en="the identity number is unknown",
+                )
             )
             continue
         if record.name != member.name:
             ctx.flags.append(
-                flag("IDENTITY_MISMATCH", id_number=member.id_number, department="police",
-                     evidence=(_ev(record, "name", record.name),),
-                     reason_zh="申报姓名与登记姓名不一致", reason_en="the declared name differs from the registered name")
+                flag(
+                    "IDENTITY_MISMATCH",
+                    id_number=member.id_number,
+                    department="police",
+                    evidence=(_ev(record, "name", record.name),),
+                    reason_zh="申报姓名与登记姓名不一致",
+                    reason_en="the declared name differs from the registered name",
+                )
             )
         if record.status == "deceased":
             ctx.flags.append(
-                flag("MEMBER_DECEASED", id_number=member.id_number, department="police",
-                     evidence=(_ev(record, "status", record.status),), date=record.status_date or "?")
+                flag(
+                    "MEMBER_DECEASED",
+                    id_number=member.id_number,
+                    department="police",
+                    evidence=(_ev(record, "status", record.status),),
+                    date=record.status_date or "?",
+                )
             )
         elif record.status == "in_custody":
             ctx.flags.append(
-                flag("MEMBER_IN_CUSTODY", id_number=member.id_number, department="police",
-                     evidence=(_ev(record, "status", record.status),), date=record.status_date or "?")
+                flag(
+                    "MEMBER_IN_CUSTODY",
+                    id_number=member.id_number,
+                    department="police",
+                    evidence=(_ev(record, "status", record.status),),
+                    date=record.status_date or "?",
+                )
             )
     # Spouses and minor children on the register of a declared head or spouse who were not declared.
     households = {p.hukou_id for p in persons if p.id_number in declared and p.relation_to_head in ("head", "spouse")}
@@ -334,11 +404,15 @@ def _police_flags(ctx: _Context) -> None:
         minor = person.relation_to_head == "child" and _age_on(person.id_number, ctx.request.application_date) < 18
         if partner or minor:
             ctx.flags.append(
-                flag("UNDECLARED_MEMBER", id_number=None, department="police",
-                     evidence=(Evidence("police", person.record_id, "relation_to_head", person.relation_to_head),),
-                     relation_zh=RELATION_ZH.get(person.relation_to_head, person.relation_to_head),
-                     relation_en="spouse" if partner else "minor child",
-                     masked=mask(person.id_number))
+                flag(
+                    "UNDECLARED_MEMBER",
+                    id_number=None,
+                    department="police",
+                    evidence=(Evidence("police", person.record_id, "relation_to_head", person.relation_to_head),),
+                    relation_zh=RELATION_ZH.get(person.relation_to_head, person.relation_to_head),
+                    relation_en="spouse" if partner else "minor child",
+                    masked=mask(person.id_number),
+                )
             )
 
 
@@ -358,7 +432,9 @@ def _asset_flags(ctx: _Context, counted: Sequence[str]) -> tuple[int, int]:
             latest[key] = record
             continue
         current_as_of = dt.date.fromisoformat(current.as_of)
-        better = (as_of <= day and (current_as_of > day or as_of > current_as_of)) or (as_of > day and current_as_of > day and as_of < current_as_of)
+        better = (as_of <= day and (current_as_of > day or as_of > current_as_of)) or (
+            as_of > day and current_as_of > day and as_of < current_as_of
+        )
         if better:
             latest[key] = record
     accounts = sorted(latest.values(), key=lambda r: r.record_id)
@@ -366,9 +442,14 @@ def _asset_flags(ctx: _Context, counted: Sequence[str]) -> tuple[int, int]:
     limit_per_capita = policy.financial_assets_months * ctx.standard
     if n and financial > limit_per_capita * n:
         ctx.flags.append(
-            flag("FINANCIAL_ASSETS_ABOVE_LIMIT", id_number=None, department="banks",
-                 evidence=tuple(_ev(r, "balance_fen", r.balance_fen) for r in accounts),
-                 per_capita=yuan(round_half_up(Fraction(financial, n))), limit=yuan(limit_per_capita))
+            flag(
+                "FINANCIAL_ASSETS_ABOVE_LIMIT",
+                id_number=None,
+                department="banks",
+                evidence=tuple(_ev(r, "balance_fen", r.balance_fen) for r in accounts),
+                per_capita=yuan(round_half_up(Fraction(financial, n))),
+                limit=yuan(limit_per_capita),
+            )
         )
     owned: list[PropertyRecord] = []
     for record in ctx.records(PropertyRecord):
@@ -383,21 +464,36 @@ def _asset_flags(ctx: _Context, counted: Sequence[str]) -> tuple[int, int]:
             disposed = dt.date.fromisoformat(record.disposed)
             if _months_before(day, policy.recent_transfer_months) < disposed <= day:
                 ctx.flags.append(
-                    flag("RECENT_PROPERTY_TRANSFER", id_number=record.owner_id, department="housing",
-                         evidence=(_ev(record, "disposed", record.disposed),), date=record.disposed)
+                    flag(
+                        "RECENT_PROPERTY_TRANSFER",
+                        id_number=record.owner_id,
+                        department="housing",
+                        evidence=(_ev(record, "disposed", record.disposed),),
+                        date=record.disposed,
+                    )
                 )
     residential = [r for r in owned if r.usage == "residential"]
     if len(residential) > policy.max_residential_properties:
         ctx.flags.append(
-            flag("MULTIPLE_PROPERTIES", id_number=None, department="housing",
-                 evidence=tuple(_ev(r, "usage", r.usage) for r in residential),
-                 count=str(len(residential)), allowed=str(policy.max_residential_properties))
+            flag(
+                "MULTIPLE_PROPERTIES",
+                id_number=None,
+                department="housing",
+                evidence=tuple(_ev(r, "usage", r.usage) for r in residential),
+                count=str(len(residential)),
+                allowed=str(policy.max_residential_properties),
+            )
         )
     for record in owned:
         if record.usage != "residential":
             ctx.flags.append(
-                flag("NON_RESIDENTIAL_PROPERTY", id_number=record.owner_id, department="housing",
-                     evidence=(_ev(record, "usage", record.usage),), usage=record.usage)
+                flag(
+                    "NON_RESIDENTIAL_PROPERTY",
+                    id_number=record.owner_id,
+                    department="housing",
+                    evidence=(_ev(record, "usage", record.usage),),
+                    usage=record.usage,
+                )
             )
     for record in ctx.records(VehicleRecord):
         assert isinstance(record, VehicleRecord)
@@ -406,18 +502,29 @@ def _asset_flags(ctx: _Context, counted: Sequence[str]) -> tuple[int, int]:
         if record.use == "operating" and record.value_fen <= policy.exempt_vehicle_value_fen:
             continue
         ctx.flags.append(
-            flag("VEHICLE_OWNED", id_number=record.owner_id, department="vehicles",
-                 evidence=(_ev(record, "type", record.type), _ev(record, "value_fen", record.value_fen)),
-                 plate=record.plate, type=record.type)
+            flag(
+                "VEHICLE_OWNED",
+                id_number=record.owner_id,
+                department="vehicles",
+                evidence=(_ev(record, "type", record.type), _ev(record, "value_fen", record.value_fen)),
+                plate=record.plate,
+                type=record.type,
+            )
         )
     for record in ctx.records(EnterpriseRecord):
         assert isinstance(record, EnterpriseRecord)
         if record.id_number not in counted:
             continue
         ctx.flags.append(
-            flag("BUSINESS_REGISTERED", id_number=record.id_number, department="tax",
-                 evidence=(_ev(record, "role", record.role),), enterprise=record.enterprise,
-                 role_zh=ROLE_ZH[record.role], role_en=record.role.replace("_", " "))
+            flag(
+                "BUSINESS_REGISTERED",
+                id_number=record.id_number,
+                department="tax",
+                evidence=(_ev(record, "role", record.role),),
+                enterprise=record.enterprise,
+                role_zh=ROLE_ZH[record.role],
+                role_en=record.role.replace("_", " "),
+            )
         )
     return financial, len(residential)
 
@@ -425,41 +532,61 @@ def _asset_flags(ctx: _Context, counted: Sequence[str]) -> tuple[int, int]:
 def _employment_flags(ctx: _Context, counted: Sequence[str]) -> None:
     for id_number in counted:
         contributions = [
-            r for r in ctx.records(ContributionRecord, id_number)
+            r
+            for r in ctx.records(ContributionRecord, id_number)
             if isinstance(r, ContributionRecord) and r.period in ctx.periods
         ]
         employer_paid = [r for r in contributions if r.employer_part_fen > 0]
         if employer_paid:
             ctx.flags.append(
-                flag("EMPLOYER_CONTRIBUTIONS", id_number=id_number, department="social_security",
-                     evidence=tuple(_ev(r, "employer_part_fen", r.employer_part_fen) for r in employer_paid))
+                flag(
+                    "EMPLOYER_CONTRIBUTIONS",
+                    id_number=id_number,
+                    department="social_security",
+                    evidence=tuple(_ev(r, "employer_part_fen", r.employer_part_fen) for r in employer_paid),
+                )
             )
         fund = [
-            r for r in ctx.records(ProvidentFundRecord, id_number)
+            r
+            for r in ctx.records(ProvidentFundRecord, id_number)
             if isinstance(r, ProvidentFundRecord) and r.period in ctx.periods and r.employer_part_fen > 0
         ]
         if fund:
             ctx.flags.append(
-                flag("EMPLOYER_CONTRIBUTIONS", id_number=id_number, department="housing",
-                     evidence=tuple(_ev(r, "employer_part_fen", r.employer_part_fen) for r in fund))
+                flag(
+                    "EMPLOYER_CONTRIBUTIONS",
+                    id_number=id_number,
+                    department="housing",
+                    evidence=tuple(_ev(r, "employer_part_fen", r.employer_part_fen) for r in fund),
+                )
             )
         public = [r for r in contributions if r.scheme == "public_institution"]
         if public:
             ctx.flags.append(
-                flag("PUBLIC_EMPLOYEE", id_number=id_number, department="social_security",
-                     evidence=tuple(_ev(r, "scheme", r.scheme) for r in public))
+                flag(
+                    "PUBLIC_EMPLOYEE",
+                    id_number=id_number,
+                    department="social_security",
+                    evidence=tuple(_ev(r, "scheme", r.scheme) for r in public),
+                )
             )
     premiums = [
-        r for r in ctx.records(InsurancePremiumRecord)
+        r
+        for r in ctx.records(InsurancePremiumRecord)
         if isinstance(r, InsurancePremiumRecord) and r.id_number in counted and r.period in ctx.periods
     ]
     total = sum(r.amount_fen for r in premiums)
     limit = ctx.policy.insurance_premium_months * ctx.standard
     if total > limit:
         ctx.flags.append(
-            flag("LARGE_INSURANCE_PREMIUM", id_number=None, department="banks",
-                 evidence=tuple(_ev(r, "amount_fen", r.amount_fen) for r in premiums),
-                 amount=yuan(total), limit=yuan(limit))
+            flag(
+                "LARGE_INSURANCE_PREMIUM",
+                id_number=None,
+                department="banks",
+                evidence=tuple(_ev(r, "amount_fen", r.amount_fen) for r in premiums),
+                amount=yuan(total),
+                limit=yuan(limit),
+            )
         )
 
 
@@ -473,8 +600,12 @@ def _source_flags(ctx: _Context) -> None:
             ctx.flags.append(flag("SOURCE_PENDING", id_number=None, department=department, evidence=detail))
         for id_number in source.not_queried:
             ctx.flags.append(
-                flag("CONSENT_MISSING", id_number=id_number, department=department,
-                     evidence=(Evidence("consent", "", "department", department),))
+                flag(
+                    "CONSENT_MISSING",
+                    id_number=id_number,
+                    department=department,
+                    evidence=(Evidence("consent", "", "department", department),),
+                )
             )
 
 
@@ -520,10 +651,19 @@ def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, S
             excess = verified - member.declared_annual_income_fen
             if verified > tolerance_limit and excess > ctx.standard:
                 ctx.flags.append(
-                    flag("DECLARED_INCOME_MISMATCH", id_number=member.id_number, department="computed",
-                         evidence=(Evidence("computed", "", "verified_annual_income_fen", str(verified)),
-                                   Evidence("computed", "", "declared_annual_income_fen", str(member.declared_annual_income_fen))),
-                         verified=yuan(verified), declared=yuan(member.declared_annual_income_fen))
+                    flag(
+                        "DECLARED_INCOME_MISMATCH",
+                        id_number=member.id_number,
+                        department="computed",
+                        evidence=(
+                            Evidence("computed", "", "verified_annual_income_fen", str(verified)),
+                            Evidence(
+                                "computed", "", "declared_annual_income_fen", str(member.declared_annual_income_fen)
+                            ),
+                        ),
+                        verified=yuan(verified),
+                        declared=yuan(member.declared_annual_income_fen),
+                    )
                 )
         members.append(
             MemberFigures(
@@ -537,7 +677,9 @@ def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, S
                 counted_annual_income_fen=counted_income if is_counted else 0,
                 income_by_category=income,
                 records=tuple(
-                    r for s in sorted(sources) for r in sources[s].records
+                    r
+                    for s in sorted(sources)
+                    for r in sources[s].records
                     if sources[s].status == "ok" and r.subject == member.id_number
                 ),
             )
@@ -552,10 +694,17 @@ def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, S
     _employment_flags(ctx, counted)
     if n and after >= ctx.standard:
         ctx.flags.append(
-            flag("INCOME_ABOVE_STANDARD", id_number=None, department="computed",
-                 evidence=(Evidence("computed", "", "per_capita_monthly_income_fen", str(after)),
-                           Evidence("computed", "", "standard_fen", str(ctx.standard))),
-                 per_capita=yuan(after), standard=yuan(ctx.standard))
+            flag(
+                "INCOME_ABOVE_STANDARD",
+                id_number=None,
+                department="computed",
+                evidence=(
+                    Evidence("computed", "", "per_capita_monthly_income_fen", str(after)),
+                    Evidence("computed", "", "standard_fen", str(ctx.standard)),
+                ),
+                per_capita=yuan(after),
+                standard=yuan(ctx.standard),
+            )
         )
     _source_flags(ctx)
     household = HouseholdFigures(

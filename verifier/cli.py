@@ -149,7 +149,12 @@ def _output(report: dict[str, Any], fmt: str) -> None:
     elif fmt == "html":
         raise UsageError("--format html is not available yet (it comes with the printable report)")
     else:
-        print_report(report, Console())
+        print_report(report, _console())
+
+
+def _console() -> Console:
+    """A terminal console; 120 columns when the output is not a terminal, so tables stay readable."""
+    return Console() if sys.stdout.isatty() else Console(width=120)
 
 
 # --- serve ----------------------------------------------------------------------------------------
@@ -159,7 +164,9 @@ async def _serve(settings: Settings, dataset: SandboxDataset) -> None:
     service = HeduiService(Database(settings.database_url), sandbox_connectors(dataset), settings)
     await service.start()
     _, port, stop = await build_server(service, settings.listen)
-    logging.getLogger("hedui").info("hedui serving on %s (port %d), database %s", settings.listen, port, service.db.url.split("@")[-1])
+    logging.getLogger("hedui").info(
+        "hedui serving on %s (port %d), database %s", settings.listen, port, service.db.url.split("@")[-1]
+    )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -243,7 +250,9 @@ async def _demo_client(service: HeduiService, port: int, console: Console) -> in
     request = parse_request(json.loads(text))
     key = SigningKey.generate_ed25519()
     await service.add_trusted_key(request.commissioned_by, key.public_pem(), note="demo organisation key")
-    console.print(f"[bold]hedui demo[/] · service on 127.0.0.1:{port} · trusted key {key.keyid} for {request.commissioned_by}")
+    console.print(
+        f"[bold]hedui demo[/] · service on 127.0.0.1:{port} · trusted key {key.keyid} for {request.commissioned_by}"
+    )
     metadata = ((OPERATOR_METADATA, "demo-case-worker"),)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         consent = consent_pb2_grpc.ConsentServiceStub(channel)
@@ -284,18 +293,21 @@ async def _demo_client(service: HeduiService, port: int, console: Console) -> in
         for e in events.events:
             kinds[e.kind] = kinds.get(e.kind, 0) + 1
         sent = kinds.get("DEPARTMENT_QUERY_SENT", 0)
-        settled = sum(kinds.get(k, 0) for k in ("DEPARTMENT_ANSWER_RECEIVED", "DEPARTMENT_QUERY_FAILED", "DEPARTMENT_ANSWER_PENDING"))
+        settled = sum(
+            kinds.get(k, 0)
+            for k in ("DEPARTMENT_ANSWER_RECEIVED", "DEPARTMENT_QUERY_FAILED", "DEPARTMENT_ANSWER_PENDING")
+        )
         ok = sent > 0 and sent == settled and kinds.get("REPORT_CREATED", 0) >= 1 and kinds.get("REPORT_READ", 0) >= 1
+        console.print("5. Audit trail: " + ", ".join(f"{k} ×{v}" for k, v in sorted(kinds.items())), soft_wrap=True)
         console.print(
-            "5. Audit trail: " + ", ".join(f"{k} ×{v}" for k, v in sorted(kinds.items()))
-            + (" — every query has its answer recorded" if ok else " — [red]INCOMPLETE[/]")
+            "   every query has its answer recorded" if ok else "   [red]INCOMPLETE: a query has no recorded answer[/]"
         )
         return 0 if ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(_demo(Console()))
+    return asyncio.run(_demo(_console()))
 
 
 # --- entry point ----------------------------------------------------------------------------------

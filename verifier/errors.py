@@ -28,7 +28,9 @@ class ServiceError(Exception):
 
     @classmethod
     def precondition(cls, field_name: str, description: str, reason: str) -> ServiceError:
-        return cls("FAILED_PRECONDITION", reason, f"{field_name}: {description}", [FieldViolation(field_name, description)])
+        return cls(
+            "FAILED_PRECONDITION", reason, f"{field_name}: {description}", [FieldViolation(field_name, description)]
+        )
 
     @classmethod
     def not_found(cls, name: str) -> ServiceError:

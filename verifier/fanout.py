@@ -7,6 +7,7 @@ same transaction as the stored result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from audit import AuditEvent, AuditLog
+from audit.events import JsonValue
 from connectors.base import (
     Connector,
     DepartmentAnswer,
@@ -36,7 +38,7 @@ from verifier.settings import Settings
 from verifier.storage.db import Database
 from verifier.storage.models import DepartmentResultRow, ReportRow, VerificationRow
 
-__all__ = ["Changes", "FanOut", "MAX_RECORDS_PER_ANSWER"]
+__all__ = ["MAX_RECORDS_PER_ANSWER", "Changes", "FanOut"]
 
 log = logging.getLogger("hedui.fanout")
 MAX_RECORDS_PER_ANSWER = 10_000
@@ -60,10 +62,8 @@ class Changes:
 
     async def wait(self, verification_id: str, timeout: float) -> None:
         event = self._events.setdefault(verification_id, asyncio.Event())
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,28 @@ class _Outcome:
     detail: str = ""
     answer: DepartmentAnswer | None = None
     ticket: Ticket | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Who, for which verification, under which authorizations, at which department: shared by a query's events."""
+
+    operator: str
+    client: str
+    verification: str
+    authorization: str
+    department: str
+
+    def event(self, kind: str, details: Mapping[str, JsonValue]) -> AuditEvent:
+        return AuditEvent(
+            kind=kind,
+            operator=self.operator,
+            client=self.client,
+            verification=self.verification,
+            authorization=self.authorization,
+            department=self.department,
+            details=details,
+        )
 
 
 class AnswerRejected(Exception):
@@ -161,7 +183,9 @@ class FanOut:
     async def resume(self) -> None:
         """After a restart: finish verifications that were running, keep polling pending answers."""
         async with self._db.sessions() as session:
-            running = (await session.scalars(select(VerificationRow.id).where(VerificationRow.state == "RUNNING"))).all()
+            running = (
+                await session.scalars(select(VerificationRow.id).where(VerificationRow.state == "RUNNING"))
+            ).all()
             pending = (
                 await session.execute(
                     select(DepartmentResultRow.verification_id, DepartmentResultRow.department).where(
@@ -175,7 +199,9 @@ class FanOut:
             if verification_id not in running:
                 self.spawn(self._follow_ticket(verification_id, department), f"poll {verification_id} {department}")
 
-    async def _context(self, verification_id: str) -> tuple[VerificationRow, VerificationRequest, list[RegisteredAuthorization]]:
+    async def _context(
+        self, verification_id: str
+    ) -> tuple[VerificationRow, VerificationRequest, list[RegisteredAuthorization]]:
         async with self._db.sessions() as session:
             row = await session.get(VerificationRow, verification_id)
         if row is None:
@@ -258,18 +284,12 @@ class FanOut:
         refused: Sequence[str],
         authorizations: Sequence[str],
     ) -> None:
-        base = {
-            "operator": row.operator,
-            "client": row.client,
-            "verification": row.id,
-            "authorization": ",".join(authorizations),
-            "department": department,
-        }
+        base = _Scope(row.operator, row.client, row.id, ",".join(authorizations), department)
         if not allowed:
             await self._save(
                 row.id,
                 department,
-                AuditEvent(kind="DEPARTMENT_QUERY_FAILED", details={"reason": "no member may be queried"}, **base),
+                base.event("DEPARTMENT_QUERY_FAILED", {"reason": "no member may be queried"}),
                 refused,
                 status="not_queried",
                 detail="no valid authorization covers any member for this department",
@@ -285,7 +305,7 @@ class FanOut:
         await self._save(
             row.id,
             department,
-            AuditEvent(kind="DEPARTMENT_QUERY_SENT", details={"query_id": query.query_id, "members": len(allowed)}, **base),
+            base.event("DEPARTMENT_QUERY_SENT", {"query_id": query.query_id, "members": len(allowed)}),
             allowed,
             status="querying",
             queried_json=json.dumps(list(allowed)),
@@ -326,7 +346,7 @@ class FanOut:
         department: str,
         asked: Sequence[str],
         outcome: _Outcome,
-        base: Mapping[str, str],
+        base: _Scope,
     ) -> None:
         if outcome.status == "ok":
             assert outcome.answer is not None
@@ -334,13 +354,12 @@ class FanOut:
             await self._save(
                 verification_id,
                 department,
-                AuditEvent(
-                    kind="DEPARTMENT_ANSWER_RECEIVED",
-                    details={
+                base.event(
+                    "DEPARTMENT_ANSWER_RECEIVED",
+                    {
                         "records": len(outcome.answer.records),
                         "sha256": hashlib.sha256(body.encode()).hexdigest(),
                     },
-                    **base,
                 ),
                 asked,
                 status="ok",
@@ -355,7 +374,7 @@ class FanOut:
             await self._save(
                 verification_id,
                 department,
-                AuditEvent(kind="DEPARTMENT_ANSWER_PENDING", details={"ready_after": outcome.ticket.ready_after.isoformat()}, **base),
+                base.event("DEPARTMENT_ANSWER_PENDING", {"ready_after": outcome.ticket.ready_after.isoformat()}),
                 asked,
                 status="pending",
                 detail=outcome.detail,
@@ -368,7 +387,7 @@ class FanOut:
             await self._save(
                 verification_id,
                 department,
-                AuditEvent(kind="DEPARTMENT_QUERY_FAILED", details={"reason": outcome.detail}, **base),
+                base.event("DEPARTMENT_QUERY_FAILED", {"reason": outcome.detail}),
                 asked,
                 status="unavailable",
                 detail=outcome.detail,
@@ -387,19 +406,15 @@ class FanOut:
             asked = tuple(json.loads(result.queried_json))
             authorizations = await self._load_authorizations(json.loads(row.authorizations_json))
             decision = decide(asked, [department], authorizations, request.commissioned_by, now().date())
-            base = {
-                "operator": row.operator,
-                "client": row.client,
-                "verification": verification_id,
-                "authorization": ",".join(decision.authorizations_for(department)),
-                "department": department,
-            }
+            base = _Scope(
+                row.operator, row.client, verification_id, ",".join(decision.authorizations_for(department)), department
+            )
             if decision.refused:
                 withdrawn = tuple(r.id_number for r in decision.refused)
                 await self._save(
                     verification_id,
                     department,
-                    AuditEvent(kind="DEPARTMENT_QUERY_FAILED", details={"reason": "authorization withdrawn; polling stopped"}, **base),
+                    base.event("DEPARTMENT_QUERY_FAILED", {"reason": "authorization withdrawn; polling stopped"}),
                     withdrawn,
                     status="not_queried",
                     detail="authorization revoked or expired while the answer was pending; polling stopped",
@@ -411,7 +426,11 @@ class FanOut:
             created = result.updated_at
             if (now() - created).total_seconds() > self._settings.pending_deadline_seconds:
                 await self._record_outcome(
-                    verification_id, department, asked, _Outcome("unavailable", "no answer before the pending deadline"), base
+                    verification_id,
+                    department,
+                    asked,
+                    _Outcome("unavailable", "no answer before the pending deadline"),
+                    base,
                 )
                 await self.publish_report(verification_id)
                 return
@@ -423,7 +442,9 @@ class FanOut:
             except (TimeoutError, DepartmentUnavailable):
                 continue
             except DepartmentRefused as exc:
-                await self._record_outcome(verification_id, department, asked, _Outcome("unavailable", f"refused: {exc.reason}"), base)
+                await self._record_outcome(
+                    verification_id, department, asked, _Outcome("unavailable", f"refused: {exc.reason}"), base
+                )
                 await self.publish_report(verification_id)
                 return
             if isinstance(reply, Ticket):
@@ -494,7 +515,9 @@ class FanOut:
                     )
                 )
                 verification.latest_report_version = version
-                verification.state = "AWAITING_ANSWERS" if any(s.status == "pending" for s in sources.values()) else "COMPLETED"
+                verification.state = (
+                    "AWAITING_ANSWERS" if any(s.status == "pending" for s in sources.values()) else "COMPLETED"
+                )
                 verification.updated_at = generated
             log.info(
                 "report %s v%d for verification %s: %s",
@@ -505,4 +528,3 @@ class FanOut:
             )
             self._changes.notify(verification_id)
             return version
-

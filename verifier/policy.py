@@ -60,8 +60,16 @@ _SCHEMA: Final[dict[str, dict[str, str]]] = {
     },
     "classification": {"marginal_multiplier": "multiplier"},
     "deductions": {"rehabilitation_cap_per_year": "money", "employment_cost_rate": "rate"},
-    "recheck": {"gradual_exit_months": "months", "recheck_months_stable": "months", "recheck_months_variable": "months"},
-    "warnings": {"declared_income_tolerance": "rate", "insurance_premium_months": "months", "recent_transfer_months": "months"},
+    "recheck": {
+        "gradual_exit_months": "months",
+        "recheck_months_stable": "months",
+        "recheck_months_variable": "months",
+    },
+    "warnings": {
+        "declared_income_tolerance": "rate",
+        "insurance_premium_months": "months",
+        "recent_transfer_months": "months",
+    },
     "income": {"excluded_categories": "strings"},
     "departments": {"required": "departments"},
 }

@@ -18,7 +18,7 @@ __all__ = ["message_to_plain", "plain_to_message"]
 M = TypeVar("M", bound=Message)
 
 
-def _value(field: FieldDescriptor, value: Any) -> Any:
+def _value(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return message_to_plain(value)
     if field.type == FieldDescriptor.TYPE_ENUM:

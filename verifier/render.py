@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -49,13 +50,17 @@ def _sources(report: dict[str, Any]) -> Table:
         detail = s["detail"]
         if s["not_queried"]:
             detail = (detail + "; " if detail else "") + "not queried: " + ", ".join(mask(n) for n in s["not_queried"])
-        table.add_row(s["department"], f"[{style}]{s['status']}[/]", str(s["records"]), s["answered_at"] or "", detail)
+        table.add_row(
+            s["department"], f"[{style}]{s['status']}[/]", str(s["records"]), s["answered_at"] or "", escape(detail)
+        )
     return table
 
 
 def _figures(report: dict[str, Any]) -> Table:
     a = report["assessment"]
-    table = Table(title=f"Assessment 核算 (window {a['window_start']} – {a['window_end']})", title_justify="left", expand=True)
+    table = Table(
+        title=f"Assessment 核算 (window {a['window_start']} – {a['window_end']})", title_justify="left", expand=True
+    )
     table.add_column("figure")
     table.add_column("¥", justify="right")
     rows = [("household size n", str(a["household_size"]))]
@@ -63,7 +68,10 @@ def _figures(report: dict[str, Any]) -> Table:
     rows += [
         ("annual household income I", yuan(a["annual_income_fen"])),
         *[
-            (f"deduction: {d['kind']} ({mask(d['id_number'])})", f"{yuan(d['allowed_fen'])}" + (f"  [{d['note']}]" if d["note"] else ""))
+            (
+                f"deduction: {d['kind']} ({mask(d['id_number'])})",
+                yuan(d["allowed_fen"]) + (escape(f"  [{d['note']}]") if d["note"] else ""),
+            )
             for d in a["deductions"]
         ],
         ("deductions D", yuan(a["deductions_fen"])),
@@ -91,8 +99,8 @@ def _flags(report: dict[str, Any]) -> Table | str:
             f"[{SEVERITY_STYLE.get(f['severity'], '')}]{f['severity']}[/]",
             mask(f["id_number"]) if f["id_number"] else "household",
             f["department"],
-            evidence,
-            f"{f['message_zh']}\n{f['message_en']}",
+            escape(evidence),
+            escape(f"{f['message_zh']}\n{f['message_en']}"),
         )
     return table
 

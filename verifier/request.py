@@ -220,12 +220,15 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
         check.fail("members", f"more than {MAX_MEMBERS} members")
         members_raw = []
     seen: set[str] = set()
+    given: set[object] = set()
     for index, item in enumerate(members_raw):
         prefix = f"members[{index}]."
         if not isinstance(item, Mapping):
             check.fail(f"members[{index}]", "must be an object")
             continue
         _unknown(check, item, _MEMBER_KEYS, prefix)
+        if isinstance(item.get("id_number"), str):
+            given.add(item["id_number"])
         number = check.identity(item, f"{prefix}id_number")
         if number and number in seen:
             check.fail(f"{prefix}id_number", "duplicated member")
@@ -245,7 +248,9 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
                 id_number=number,
                 name=check.text(item, "name", f"{prefix}name"),
                 relation=check.text(item, "relation", f"{prefix}relation", choices=RELATIONS),
-                declared_annual_income_fen=check.money(item, "declared_annual_income_fen", f"{prefix}declared_annual_income_fen"),
+                declared_annual_income_fen=check.money(
+                    item, "declared_annual_income_fen", f"{prefix}declared_annual_income_fen"
+                ),
                 employment_category=category,
                 signed=signed,
             )
@@ -268,7 +273,7 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
             continue
         _unknown(check, item, _DEDUCTION_KEYS, prefix)
         number = check.identity(item, f"{prefix}id_number")
-        if number and number not in seen:
+        if number and number not in seen and item.get("id_number") not in given:
             check.fail(f"{prefix}id_number", "is not a declared member")
         kind = check.text(item, "kind", f"{prefix}kind", choices=DEDUCTION_KINDS)
         if kind == "employment_cost":

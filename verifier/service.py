@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from audit import AuditEvent, AuditLog
 from connectors.base import Connector
@@ -221,7 +220,9 @@ class HeduiService:
         """Check the envelope's signatures and payload, then store it. Nothing is stored on failure."""
         if request_id:
             async with self.db.sessions() as session:
-                existing = await session.scalar(select(AuthorizationRow).where(AuthorizationRow.request_id == request_id))
+                existing = await session.scalar(
+                    select(AuthorizationRow).where(AuthorizationRow.request_id == request_id)
+                )
             if existing is not None:
                 return self._authorization_of(existing)
         at = _now()
@@ -231,7 +232,10 @@ class HeduiService:
             payload = parse_authorization_payload(envelope.payload, at.date())
         except SignatureError as exc:
             raise ServiceError(
-                "INVALID_ARGUMENT", "BAD_SIGNATURE", f"{exc.field}: {exc.message}", [FieldViolation(exc.field, exc.message)]
+                "INVALID_ARGUMENT",
+                "BAD_SIGNATURE",
+                f"{exc.field}: {exc.message}",
+                [FieldViolation(exc.field, exc.message)],
             ) from None
         except AuthorizationError as exc:
             field_name = exc.field if exc.field.startswith("envelope") else f"envelope.payload.{exc.field}"
@@ -315,7 +319,9 @@ class HeduiService:
     async def _authorizations(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
         ids = [n.removeprefix("authorizations/") for n in names]
         async with self.db.sessions() as session:
-            rows = {r.id: r for r in await session.scalars(select(AuthorizationRow).where(AuthorizationRow.id.in_(ids)))}
+            rows = {
+                r.id: r for r in await session.scalars(select(AuthorizationRow).where(AuthorizationRow.id.in_(ids)))
+            }
         return [self._authorization_of(rows[i]) for i in ids if i in rows]
 
     async def get_authorization(self, name: str) -> RegisteredAuthorization:
@@ -339,7 +345,9 @@ class HeduiService:
                 row.revoke_reason = reason
                 members = (
                     await session.scalars(
-                        select(AuthorizationMemberRow.id_number).where(AuthorizationMemberRow.authorization_id == authorization_id)
+                        select(AuthorizationMemberRow.id_number).where(
+                            AuthorizationMemberRow.authorization_id == authorization_id
+                        )
                     )
                 ).all()
                 await self.audit.append(
@@ -359,7 +367,9 @@ class HeduiService:
         async with self.db.sessions() as session:
             ids = (
                 await session.scalars(
-                    select(AuthorizationMemberRow.authorization_id).where(AuthorizationMemberRow.id_number == member_id_number)
+                    select(AuthorizationMemberRow.authorization_id).where(
+                        AuthorizationMemberRow.id_number == member_id_number
+                    )
                 )
             ).all()
         found = await self._authorizations(list(ids))
@@ -371,7 +381,9 @@ class HeduiService:
         try:
             request = parse_request(raw)
         except RequestError as exc:
-            raise ServiceError.invalid([FieldViolation(f"request.{v.field}", v.description) for v in exc.violations]) from None
+            raise ServiceError.invalid(
+                [FieldViolation(f"request.{v.field}", v.description) for v in exc.violations]
+            ) from None
         if not self.policies.knows(request.policy):
             raise ServiceError.invalid([FieldViolation("request.policy", f"no policy for locality {request.policy!r}")])
         return request
@@ -387,7 +399,9 @@ class HeduiService:
         """Store the verification and start the fan-out in the background; returns at once."""
         if request_id:
             async with self.db.sessions() as session:
-                existing = await session.scalar(select(VerificationRow.id).where(VerificationRow.request_id == request_id))
+                existing = await session.scalar(
+                    select(VerificationRow.id).where(VerificationRow.request_id == request_id)
+                )
             if existing is not None:
                 return await self.get_verification(f"verifications/{existing}")
         if not authorization_names:
@@ -398,7 +412,9 @@ class HeduiService:
         known = {a.name for a in found}
         for index, name in enumerate(authorization_names):
             if name not in known:
-                raise ServiceError.precondition(f"authorizations[{index}]", f"{name} is not registered", "AUTHORIZATION_NOT_FOUND")
+                raise ServiceError.precondition(
+                    f"authorizations[{index}]", f"{name} is not registered", "AUTHORIZATION_NOT_FOUND"
+                )
         members = [m.id_number for m in request.members]
         decision = decide(members, self.connectors, found, request.commissioned_by, _now().date())
         if not any(decision.members_for(d) for d in self.connectors):
@@ -449,7 +465,11 @@ class HeduiService:
                     client=caller.client,
                     verification=verification_id,
                     authorization=",".join(a.removeprefix("authorizations/") for a in authorization_names),
-                    details={"purpose": request.purpose, "commissioned_by": request.commissioned_by, "members": len(members)},
+                    details={
+                        "purpose": request.purpose,
+                        "commissioned_by": request.commissioned_by,
+                        "members": len(members),
+                    },
                 ),
                 id_numbers=members,
             )
@@ -499,7 +519,9 @@ class HeduiService:
                 token = json.loads(bytes.fromhex(page_token))
                 created, last_id = dt.datetime.fromisoformat(token["c"]), str(token["i"])
             except (ValueError, KeyError, TypeError):
-                raise ServiceError.invalid([FieldViolation("page_token", "is not a token this service issued")]) from None
+                raise ServiceError.invalid(
+                    [FieldViolation("page_token", "is not a token this service issued")]
+                ) from None
             query = query.where(
                 (VerificationRow.created_at < created)
                 | ((VerificationRow.created_at == created) & (VerificationRow.id < last_id))

@@ -34,7 +34,7 @@ class Settings:
         return replace(self, **changes)
 
 
-_KEYS = {
+_KEYS: dict[str, type | tuple[type, ...]] = {
     "database_url": str,
     "listen": str,
     "sandbox": str,

@@ -1,7 +1,7 @@
 """initial schema: keys, authorizations, verifications, results, reports, audit entries
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -18,104 +17,120 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("authorizations",
-    sa.Column("id", sa.String(length=64), nullable=False),
-    sa.Column("request_id", sa.String(length=200), nullable=True),
-    sa.Column("payload", sa.LargeBinary(), nullable=False),
-    sa.Column("payload_type", sa.String(length=200), nullable=False),
-    sa.Column("signatures_json", sa.Text(), nullable=False),
-    sa.Column("signed_by_json", sa.Text(), nullable=False),
-    sa.Column("commissioned_by", sa.String(length=200), nullable=False),
-    sa.Column("purpose", sa.String(length=40), nullable=False),
-    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("revoke_reason", sa.String(length=500), nullable=True),
-    sa.PrimaryKeyConstraint("id"),
-    sa.UniqueConstraint("request_id")
+    op.create_table(
+        "authorizations",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("request_id", sa.String(length=200), nullable=True),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("payload_type", sa.String(length=200), nullable=False),
+        sa.Column("signatures_json", sa.Text(), nullable=False),
+        sa.Column("signed_by_json", sa.Text(), nullable=False),
+        sa.Column("commissioned_by", sa.String(length=200), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoke_reason", sa.String(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id"),
     )
-    op.create_table("trusted_keys",
-    sa.Column("keyid", sa.String(length=64), nullable=False),
-    sa.Column("organisation", sa.String(length=200), nullable=False),
-    sa.Column("public_key_pem", sa.LargeBinary(), nullable=False),
-    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("not_after", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("note", sa.String(length=500), nullable=False),
-    sa.PrimaryKeyConstraint("keyid")
+    op.create_table(
+        "trusted_keys",
+        sa.Column("keyid", sa.String(length=64), nullable=False),
+        sa.Column("organisation", sa.String(length=200), nullable=False),
+        sa.Column("public_key_pem", sa.LargeBinary(), nullable=False),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("not_after", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.PrimaryKeyConstraint("keyid"),
     )
     with op.batch_alter_table("trusted_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_trusted_keys_organisation"), ["organisation"], unique=False)
 
-    op.create_table("verifications",
-    sa.Column("id", sa.String(length=64), nullable=False),
-    sa.Column("request_id", sa.String(length=200), nullable=True),
-    sa.Column("request_json", sa.Text(), nullable=False),
-    sa.Column("authorizations_json", sa.Text(), nullable=False),
-    sa.Column("commissioned_by", sa.String(length=200), nullable=False),
-    sa.Column("state", sa.String(length=32), nullable=False),
-    sa.Column("operator", sa.String(length=200), nullable=False),
-    sa.Column("client", sa.String(length=200), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("latest_report_version", sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint("id"),
-    sa.UniqueConstraint("request_id")
+    op.create_table(
+        "verifications",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("request_id", sa.String(length=200), nullable=True),
+        sa.Column("request_json", sa.Text(), nullable=False),
+        sa.Column("authorizations_json", sa.Text(), nullable=False),
+        sa.Column("commissioned_by", sa.String(length=200), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("operator", sa.String(length=200), nullable=False),
+        sa.Column("client", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("latest_report_version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id"),
     )
     with op.batch_alter_table("verifications", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_verifications_commissioned_by"), ["commissioned_by"], unique=False)
         batch_op.create_index(batch_op.f("ix_verifications_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_verifications_state"), ["state"], unique=False)
 
-    op.create_table("authorization_members",
-    sa.Column("authorization_id", sa.String(length=64), nullable=False),
-    sa.Column("id_number", sa.String(length=18), nullable=False),
-    sa.ForeignKeyConstraint(["authorization_id"], ["authorizations.id"], ),
-    sa.PrimaryKeyConstraint("authorization_id", "id_number")
+    op.create_table(
+        "authorization_members",
+        sa.Column("authorization_id", sa.String(length=64), nullable=False),
+        sa.Column("id_number", sa.String(length=18), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["authorization_id"],
+            ["authorizations.id"],
+        ),
+        sa.PrimaryKeyConstraint("authorization_id", "id_number"),
     )
     with op.batch_alter_table("authorization_members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_authorization_members_id_number"), ["id_number"], unique=False)
 
-    op.create_table("department_results",
-    sa.Column("verification_id", sa.String(length=64), nullable=False),
-    sa.Column("department", sa.String(length=64), nullable=False),
-    sa.Column("status", sa.String(length=32), nullable=False),
-    sa.Column("detail", sa.Text(), nullable=False),
-    sa.Column("records_json", sa.Text(), nullable=False),
-    sa.Column("record_count", sa.Integer(), nullable=False),
-    sa.Column("queried_json", sa.Text(), nullable=False),
-    sa.Column("not_queried_json", sa.Text(), nullable=False),
-    sa.Column("ticket_id", sa.Text(), nullable=True),
-    sa.Column("ticket_ready_after", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(["verification_id"], ["verifications.id"], ),
-    sa.PrimaryKeyConstraint("verification_id", "department")
+    op.create_table(
+        "department_results",
+        sa.Column("verification_id", sa.String(length=64), nullable=False),
+        sa.Column("department", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("records_json", sa.Text(), nullable=False),
+        sa.Column("record_count", sa.Integer(), nullable=False),
+        sa.Column("queried_json", sa.Text(), nullable=False),
+        sa.Column("not_queried_json", sa.Text(), nullable=False),
+        sa.Column("ticket_id", sa.Text(), nullable=True),
+        sa.Column("ticket_ready_after", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["verification_id"],
+            ["verifications.id"],
+        ),
+        sa.PrimaryKeyConstraint("verification_id", "department"),
     )
-    op.create_table("reports",
-    sa.Column("id", sa.String(length=64), nullable=False),
-    sa.Column("verification_id", sa.String(length=64), nullable=False),
-    sa.Column("version", sa.Integer(), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("body_json", sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(["verification_id"], ["verifications.id"], ),
-    sa.PrimaryKeyConstraint("id"),
-    sa.UniqueConstraint("verification_id", "version")
+    op.create_table(
+        "reports",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("verification_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("body_json", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["verification_id"],
+            ["verifications.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("verification_id", "version"),
     )
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_reports_verification_id"), ["verification_id"], unique=False)
 
-    op.create_table("audit_entries",
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("kind", sa.String(length=64), nullable=False),
-    sa.Column("operator", sa.String(length=200), nullable=False),
-    sa.Column("client", sa.String(length=200), nullable=False),
-    sa.Column("verification", sa.String(length=100), nullable=False),
-    sa.Column("authorization", sa.String(length=100), nullable=False),
-    sa.Column("department", sa.String(length=64), nullable=False),
-    sa.Column("subjects", sa.Text(), nullable=False),
-    sa.Column("entry", sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint("seq")
+    op.create_table(
+        "audit_entries",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("operator", sa.String(length=200), nullable=False),
+        sa.Column("client", sa.String(length=200), nullable=False),
+        sa.Column("verification", sa.String(length=100), nullable=False),
+        sa.Column("authorization", sa.String(length=100), nullable=False),
+        sa.Column("department", sa.String(length=64), nullable=False),
+        sa.Column("subjects", sa.Text(), nullable=False),
+        sa.Column("entry", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
     )
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_entries_kind"), ["kind"], unique=False)

@@ -1,0 +1,216 @@
+"""Test support: example data, the throw-away PostgreSQL cluster, a running hedui service with clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from connectors import Connector, DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
+from consent import AUTHORIZATION_PAYLOAD_TYPE, AuthorizedMember, SigningKey, authorization_payload, sign_envelope
+from consent.envelope import Envelope
+from hedui.v1 import (
+    audit_pb2_grpc,
+    consent_pb2,
+    consent_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
+)
+from verifier.api import OPERATOR_METADATA, build_server, envelope_message
+from verifier.protojson import plain_to_message
+from verifier.request import VerificationRequest, parse_request
+from verifier.service import HeduiService
+from verifier.settings import Settings
+from verifier.storage.db import Database
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO.parent / "shared" / "spec"
+EXAMPLES = SPEC / "examples"
+PG_BIN = Path(os.environ.get("HEDUI_PG_BIN", "/usr/lib/postgresql/15/bin"))
+UNDER_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def example_request() -> dict[str, Any]:
+    """The spec's example household (interfaces.md), or the packaged copy of it."""
+    path = EXAMPLES / "household-zhang.json"
+    if not path.exists():
+        path = REPO / "verifier" / "data" / "demo-household.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def example_sandbox() -> dict[str, Any]:
+    path = EXAMPLES / "sandbox-small.json"
+    if not path.exists():
+        path = REPO / "connectors" / "data" / "demo-sandbox.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _as_postgres(args: Sequence[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+
+
+@dataclass
+class PostgresCluster:
+    port: int
+    directory: Path
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        name = f"hedui_{uuid.uuid4().hex[:12]}"
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name]),
+            check=True,
+            capture_output=True,
+        )
+        return self.url(name)
+
+
+# --- a running service ---------------------------------------------------------------------------
+
+
+class RecordingConnector:
+    """A real connector that also remembers which identity numbers it was asked about."""
+
+    def __init__(self, inner: Connector) -> None:
+        self.inner = inner
+        self.asked: list[str] = []
+
+    def describe(self) -> Any:
+        return self.inner.describe()
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.asked.extend(query.id_numbers)
+        return await self.inner.query(query)
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        return await self.inner.poll(ticket)
+
+
+@dataclass
+class Harness:
+    """A hedui service with its gRPC server on loopback, and clients for it."""
+
+    service: HeduiService
+    port: int
+    channel: grpc.aio.Channel
+    key: SigningKey
+    connectors: dict[str, RecordingConnector]
+    metadata: tuple[tuple[str, str], ...] = ((OPERATOR_METADATA, "test-worker"),)
+    stops: list[Any] = field(default_factory=list)
+
+    @property
+    def consent(self) -> consent_pb2_grpc.ConsentServiceStub:
+        return consent_pb2_grpc.ConsentServiceStub(self.channel)
+
+    @property
+    def verifications(self) -> verification_pb2_grpc.VerificationServiceStub:
+        return verification_pb2_grpc.VerificationServiceStub(self.channel)
+
+    @property
+    def audit(self) -> audit_pb2_grpc.AuditServiceStub:
+        return audit_pb2_grpc.AuditServiceStub(self.channel)
+
+    def envelope(
+        self, request: VerificationRequest, signers: Sequence[str] | None = None, **overrides: Any
+    ) -> Envelope:
+        today = dt.date.today()
+        members = [
+            AuthorizedMember(m.id_number, m.name)
+            for m in request.members
+            if (m.id_number in signers if signers is not None else m.signed)
+        ]
+        fields: dict[str, Any] = {
+            "commissioned_by": request.commissioned_by,
+            "purpose": request.purpose,
+            "members": members,
+            "valid_from": today,
+            "valid_until": today + dt.timedelta(days=90),
+        }
+        fields.update(overrides)
+        return sign_envelope(authorization_payload(**fields), AUTHORIZATION_PAYLOAD_TYPE, (self.key,))
+
+    async def register(self, envelope: Envelope) -> consent_pb2.Authorization:
+        return await self.consent.RegisterAuthorization(  # type: ignore[no-any-return]
+            consent_pb2.RegisterAuthorizationRequest(envelope=envelope_message(envelope)), metadata=self.metadata
+        )
+
+    async def create(
+        self, request: dict[str, Any], authorizations: Sequence[str], request_id: str = ""
+    ) -> verification_pb2.Verification:
+        message = verification_pb2.CreateVerificationRequest(authorizations=list(authorizations), request_id=request_id)
+        plain_to_message({k: v for k, v in request.items()}, message.request)
+        return await self.verifications.CreateVerification(message, metadata=self.metadata)  # type: ignore[no-any-return]
+
+    async def settle(self, name: str, timeout: float = 20.0) -> verification_pb2.Verification:
+        """Watch until the first report exists and nothing is still being asked."""
+        async with asyncio.timeout(timeout):
+            async for event in self.verifications.WatchVerification(
+                verification_pb2.WatchVerificationRequest(name=name), metadata=self.metadata
+            ):
+                v = event.verification
+                if v.latest_report and v.state != verification_pb2.Verification.RUNNING:
+                    return v  # type: ignore[no-any-return]
+        raise AssertionError("watch ended without a report")
+
+    async def run(self, request: dict[str, Any], signers: Sequence[str] | None = None) -> verification_pb2.Verification:
+        auth = await self.register(self.envelope(parse_request(request), signers))
+        created = await self.create(request, [auth.name])
+        return await self.settle(created.name)
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    url: str,
+    sandbox: dict[str, Any],
+    *,
+    deadline: float = 5.0,
+    poll: float = 0.1,
+    key: SigningKey | None = None,
+    organisation: str = "533401-civil-affairs",
+    trust: bool = True,
+) -> AsyncIterator[Harness]:
+    settings = Settings(
+        database_url=url, department_deadline_seconds=deadline, poll_interval_seconds=poll, audit_subject_key=b"k" * 32
+    )
+    connectors = {d: RecordingConnector(c) for d, c in sandbox_connectors(SandboxDataset.from_json(sandbox)).items()}
+    service = HeduiService(Database(url), connectors, settings)
+    await service.start()
+    key = key or SigningKey.generate_ed25519()
+    if trust:
+        with contextlib.suppress(Exception):
+            await service.add_trusted_key(
+                organisation, key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+            )
+    _, port, stop = await build_server(service, "127.0.0.1:0")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield Harness(service, port, channel, key, connectors)
+    finally:
+        await channel.close()
+        await stop()
+        await service.close()

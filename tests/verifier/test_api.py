@@ -1,0 +1,374 @@
+"""The spine through the real gRPC API on loopback, against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import time
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+from harness import Harness, example_request, example_sandbox, running_service
+from sqlalchemy import text
+
+from consent import SigningKey
+from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
+from verifier.protojson import message_to_plain
+from verifier.request import parse_request
+
+pytestmark = pytest.mark.integration
+
+APPLICANT = "533401197803120118"
+SPOUSE = "53340119800605022X"
+CHILD = "533401200809110310"
+
+
+def details(error: grpc.aio.AioRpcError) -> tuple[str, list[tuple[str, str]]]:
+    """(ErrorInfo reason, [(field, description)]) of a rich gRPC error."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "error carries no google.rpc.Status"
+    reason, violations = "", []
+    for item in status.details:
+        if item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            item.Unpack(info)
+            reason = info.reason
+        elif item.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            item.Unpack(bad)
+            violations = [(v.field, v.description) for v in bad.field_violations]
+    return reason, violations
+
+
+async def report_of(h: Harness, name: str) -> dict[str, Any]:
+    message = await h.verifications.GetReport(
+        verification_pb2.GetReportRequest(name=f"{name}/reports/latest"), metadata=h.metadata
+    )
+    return message_to_plain(message)
+
+
+async def audit_kinds(h: Harness, verification: str = "") -> list[str]:
+    page = await h.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(page_size=500, verification=verification), metadata=h.metadata
+    )
+    return [e.kind for e in page.events]
+
+
+async def test_example_household_end_to_end(harness: Harness) -> None:
+    v = await harness.run(example_request())
+    assert v.state == verification_pb2.Verification.COMPLETED
+    report = await report_of(harness, v.name)
+    a = report["assessment"]
+    # policy.md by hand, window 2025-11..2026-10, urban S = 85 000:
+    # applicant verified wages 150 000 + 150 000 = 300 000 < declared 3 600 000 → counted 3 600 000
+    # D = medical 1 200 000 + rehabilitation min(450 000, 300 000) + pension personal part 20 000 = 1 520 000
+    # before = 3 600 000 / 12 / 3 = 100 000 ≥ S; after = 2 080 000 / 36 = 57 777.78 → 57 778 < S
+    assert a["household_size"] == 3
+    assert a["annual_income_fen"] == 3_600_000
+    assert a["income_by_category"]["wages"] == 300_000
+    assert a["income_by_category"]["declared_unverified"] == 3_300_000
+    assert a["deductions_fen"] == 1_520_000
+    assert a["per_capita_monthly_income_before_fen"] == 100_000
+    assert a["per_capita_monthly_income_fen"] == 57_778
+    assert a["standard_fen"] == 85_000
+    assert a["financial_assets_fen"] == 1_250_000
+    assert a["classification"] == "DIBAO_AFTER_DEDUCTIONS"
+    assert report["flags"] == []
+    assert report["hearing_required"] is False
+    assert report["filing_for_review_required"] is False
+    assert report["version"] == 1
+    assert report["policy"] == {"locality": "default", "effective_from": "2026-01-01"}
+    assert {s["department"]: s["status"] for s in report["sources"]} == {
+        d: "ok" for d in ("banks", "housing", "police", "social_security", "tax", "vehicles")
+    }
+    members = {m["id_number"]: m for m in report["members"]}
+    assert members[APPLICANT]["counted_annual_income_fen"] == 3_600_000
+    evidence = {r["tax_income"]["record_id"] for r in members[APPLICANT]["records"] if "tax_income" in r}
+    assert evidence == {"TX-2026-01", "TX-2026-02"}
+    kinds = await audit_kinds(harness, v.name)
+    assert kinds.count("DEPARTMENT_QUERY_SENT") == 6
+    assert kinds.count("DEPARTMENT_ANSWER_RECEIVED") == 6
+    assert kinds.count("CONSENT_DECISION") == 6
+    assert "REPORT_CREATED" in kinds and "REPORT_READ" in kinds and "VERIFICATION_CREATED" in kinds
+
+
+async def test_audit_entries_hold_no_plaintext_identity_numbers(harness: Harness) -> None:
+    v = await harness.run(example_request())
+    await report_of(harness, v.name)
+    page = await harness.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(page_size=500), metadata=harness.metadata
+    )
+    assert len(page.events) > 10
+    for event in page.events:
+        for number in (APPLICANT, SPOUSE, CHILD, "张建国"):
+            assert number.encode() not in event.entry
+    by_person = await harness.audit.ListAuditEvents(
+        audit_pb2.ListAuditEventsRequest(page_size=500, subject_id_number=SPOUSE), metadata=harness.metadata
+    )
+    assert {e.kind for e in by_person.events} >= {"AUTHORIZATION_REGISTERED", "DEPARTMENT_QUERY_SENT"}
+
+
+async def test_health_and_reflection_are_served(harness: Harness) -> None:
+    health = health_pb2_grpc.HealthStub(harness.channel)
+    for service in ("", "hedui.v1.VerificationService", "hedui.v1.ConsentService", "hedui.v1.AuditService"):
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(harness.channel)
+    names: set[str] = set()
+    async for reply in stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])):
+        names |= {s.name for s in reply.list_services_response.service}
+    assert {"hedui.v1.VerificationService", "hedui.v1.ConsentService", "hedui.v1.AuditService"} <= names
+
+
+async def test_unimplemented_methods_say_so(harness: Harness) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.verifications.CreateRecheckBatch(verification_pb2.CreateRecheckBatchRequest())
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.audit.GetSignedTreeHead(audit_pb2.GetSignedTreeHeadRequest())
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (lambda r: r["members"][1].update(id_number="533401198006050221"), "request.members[1].id_number", "check"),
+        (lambda r: r["members"][1].update(id_number="5334011980060502"), "request.members[1].id_number", "18"),
+        (lambda r: r["members"][2].update(id_number="533401200802300310"), "request.members[2].id_number", "date"),
+        (lambda r: r.update(area="suburban"), "request.area", "urban"),
+        (lambda r: r.update(purpose="CURIOSITY"), "request.purpose", "ASSESSMENT"),
+        (lambda r: r["members"][0].update(relation="cousin"), "request.members[0].relation", "applicant"),
+        (
+            lambda r: r["members"][0].update(declared_annual_income_fen=-1),
+            "request.members[0].declared_annual_income_fen",
+            "negative",
+        ),
+        (lambda r: r["deductions"][0].update(amount_fen=-5), "request.deductions[0].amount_fen", "negative"),
+        (lambda r: r.update(members=[]), "request.members", "non-empty"),
+    ],
+)
+async def test_bad_requests_are_refused_with_field_violations_and_query_nothing(
+    harness: Harness, mutate: Any, field: str, words: str
+) -> None:
+    auth = await harness.register(harness.envelope(parse_request(example_request())))
+    request = copy.deepcopy(example_request())
+    mutate(request)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(request, [auth.name])
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    reason, violations = details(caught.value)
+    assert reason == "INVALID_REQUEST"
+    assert any(f == field and words in d for f, d in violations), violations
+    listed = await harness.verifications.ListVerifications(verification_pb2.ListVerificationsRequest())
+    assert list(listed.verifications) == []
+    assert "DEPARTMENT_QUERY_SENT" not in await audit_kinds(harness)
+    assert all(not c.asked for c in harness.connectors.values())
+
+
+async def test_verification_without_valid_authorization_is_refused(harness: Harness) -> None:
+    request = example_request()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(request, [])
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(caught.value)[1][0][0] == "authorizations"
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(request, ["authorizations/doesnotexist"])
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert details(caught.value) == (
+        "AUTHORIZATION_NOT_FOUND",
+        [("authorizations[0]", "authorizations/doesnotexist is not registered")],
+    )
+
+    auth = await harness.register(harness.envelope(parse_request(request)))
+    await harness.consent.RevokeAuthorization(
+        consent_pb2.RevokeAuthorizationRequest(name=auth.name, reason="applicant withdrew"), metadata=harness.metadata
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(request, [auth.name])
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    reason, violations = details(caught.value)
+    assert reason == "CONSENT_MISSING" and "revoked" in violations[0][1]
+    assert "DEPARTMENT_QUERY_SENT" not in await audit_kinds(harness)
+
+
+async def test_unsigned_spouse_is_never_queried_and_flagged(harness: Harness) -> None:
+    request = example_request()
+    request["members"][1]["signed"] = False
+    v = await harness.run(request)
+    report = await report_of(harness, v.name)
+    for connector in harness.connectors.values():
+        assert SPOUSE not in connector.asked
+        assert APPLICANT in connector.asked
+    missing = [f for f in report["flags"] if f["code"] == "CONSENT_MISSING"]
+    assert {(f["id_number"], f["department"]) for f in missing} == {
+        (SPOUSE, d) for d in ("banks", "housing", "police", "social_security", "tax", "vehicles")
+    }
+    assert all(f["severity"] == "HIGH" for f in missing)
+    assert all(s["not_queried"] == [SPOUSE] for s in report["sources"])
+    assert report["assessment"]["classification"] == "INCONCLUSIVE"
+    assert report["hearing_required"] is True
+
+
+async def test_tampered_or_foreign_signatures_are_refused(harness: Harness) -> None:
+    request = parse_request(example_request())
+    good = harness.envelope(request)
+    tampered = type(good)(
+        good.payload.replace(b"ASSESSMENT", b"RECHECK\x20\x20\x20"), good.payload_type, good.signatures
+    )
+    stranger = SigningKey.generate_ed25519()
+    harness_key, harness.key = harness.key, stranger
+    foreign = harness.envelope(request)
+    harness.key = harness_key
+    for envelope in (tampered, foreign):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await harness.register(envelope)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        reason, violations = details(caught.value)
+        assert reason == "BAD_SIGNATURE" and violations[0][0] == "envelope.signatures"
+    wrong_type = type(good)(good.payload, "application/json", good.signatures)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.register(wrong_type)
+    assert details(caught.value)[1][0][0] == "envelope.payload_type"
+    async with harness.service.db.sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM authorizations"))).scalar_one() == 0
+
+
+async def test_unavailable_department_gives_source_unavailable_and_a_report_for_the_rest(db_url: str) -> None:
+    sandbox = example_sandbox()
+    sandbox["faults"] = {"vehicles": {"mode": "unavailable"}}
+    async with running_service(db_url, sandbox) as h:
+        v = await h.run(example_request())
+        report = await report_of(h, v.name)
+    statuses = {s["department"]: s["status"] for s in report["sources"]}
+    assert statuses.pop("vehicles") == "unavailable"
+    assert set(statuses.values()) == {"ok"}
+    flags = [(f["code"], f["department"], f["severity"]) for f in report["flags"]]
+    assert ("SOURCE_UNAVAILABLE", "vehicles", "HIGH") in flags
+    assert report["assessment"]["classification"] == "INCONCLUSIVE"
+    assert report["assessment"]["annual_income_fen"] == 3_600_000
+
+
+async def test_slow_department_is_cut_off_at_its_deadline(db_url: str) -> None:
+    sandbox = example_sandbox()
+    sandbox["faults"] = {"tax": {"mode": "slow", "delay_ms": 5000}}
+    async with running_service(db_url, sandbox, deadline=0.5) as h:
+        auth = await h.register(h.envelope(parse_request(example_request())))
+        started = time.monotonic()
+        created = await h.create(example_request(), [auth.name])
+        v = await h.settle(created.name)
+        elapsed = time.monotonic() - started
+        report = await report_of(h, v.name)
+    assert elapsed < 2.5, f"took {elapsed:.2f} s with a 0.5 s deadline"
+    tax = next(s for s in report["sources"] if s["department"] == "tax")
+    assert tax["status"] == "unavailable" and "0.5 s" in tax["detail"]
+
+
+async def test_asynchronous_bank_answer_gives_pending_then_a_new_version_even_across_a_restart(db_url: str) -> None:
+    sandbox = example_sandbox()
+    sandbox["banks"]["answer_after_seconds"] = 1.5
+    key = SigningKey.generate_ed25519()
+    async with running_service(db_url, sandbox, deadline=0.3, key=key) as h:
+        v = await h.run(example_request())
+        assert v.state == verification_pb2.Verification.AWAITING_ANSWERS
+        first = await report_of(h, v.name)
+    banks = next(s for s in first["sources"] if s["department"] == "banks")
+    assert banks["status"] == "pending"
+    assert ("SOURCE_PENDING", "banks", "MEDIUM") in [
+        (f["code"], f["department"], f["severity"]) for f in first["flags"]
+    ]
+    assert first["version"] == 1 and first["assessment"]["classification"] == "INCONCLUSIVE"
+    # The service is gone; a new one on the same database keeps polling the bank's ticket.
+    async with running_service(db_url, sandbox, deadline=0.3, key=key, trust=False) as h:
+        async with asyncio.timeout(15):
+            while True:
+                current = await h.verifications.GetVerification(verification_pb2.GetVerificationRequest(name=v.name))
+                if current.state == verification_pb2.Verification.COMPLETED:
+                    break
+                await asyncio.sleep(0.1)
+        second = await report_of(h, v.name)
+        old = await h.verifications.GetReport(verification_pb2.GetReportRequest(name=f"{v.name}/reports/1"))
+    assert second["version"] == 2 and second["previous_version"] == f"{v.name}/reports/1"
+    assert next(s for s in second["sources"] if s["department"] == "banks")["status"] == "ok"
+    assert second["assessment"]["classification"] == "DIBAO_AFTER_DEDUCTIONS"
+    assert second["assessment"]["financial_assets_fen"] == 1_250_000
+    assert message_to_plain(old) == first
+
+
+async def test_report_names_are_checked(harness: Harness) -> None:
+    for name, code in (
+        ("reports/1", grpc.StatusCode.INVALID_ARGUMENT),
+        ("verifications/x/reports/one", grpc.StatusCode.INVALID_ARGUMENT),
+        ("verifications/nope/reports/latest", grpc.StatusCode.NOT_FOUND),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name))
+        assert caught.value.code() == code, name
+    v = await harness.run(example_request())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=f"{v.name}/reports/7"))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_create_is_idempotent_and_lists_page(harness: Harness) -> None:
+    auth = await harness.register(harness.envelope(parse_request(example_request())))
+    first = await harness.create(example_request(), [auth.name], request_id="case-42")
+    again = await harness.create(example_request(), [auth.name], request_id="case-42")
+    assert first.name == again.name
+    others = [await harness.create(example_request(), [auth.name]) for _ in range(2)]
+    names: list[str] = []
+    token = ""
+    while True:
+        page = await harness.verifications.ListVerifications(
+            verification_pb2.ListVerificationsRequest(page_size=2, page_token=token)
+        )
+        names += [v.name for v in page.verifications]
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(names) == sorted([first.name, *(o.name for o in others)])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.verifications.ListVerifications(verification_pb2.ListVerificationsRequest(page_size=-1))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for v in (first, *others):
+        await harness.settle(v.name)
+
+
+async def test_authorization_lifecycle(harness: Harness) -> None:
+    auth = await harness.register(harness.envelope(parse_request(example_request())))
+    assert auth.state == consent_pb2.Authorization.ACTIVE
+    assert {m.id_number for m in auth.members} == {APPLICANT, SPOUSE, CHILD}
+    fetched = await harness.consent.GetAuthorization(consent_pb2.GetAuthorizationRequest(name=auth.name))
+    assert fetched.envelope.payload == auth.envelope.payload
+    revoked = await harness.consent.RevokeAuthorization(
+        consent_pb2.RevokeAuthorizationRequest(name=auth.name, reason="withdrawn by applicant")
+    )
+    assert revoked.state == consent_pb2.Authorization.REVOKED and revoked.revoke_reason == "withdrawn by applicant"
+    listed = await harness.consent.ListAuthorizations(consent_pb2.ListAuthorizationsRequest(member_id_number=SPOUSE))
+    assert [a.name for a in listed.authorizations] == [auth.name]
+    assert "AUTHORIZATION_REVOKED" in await audit_kinds(harness)
+
+
+async def test_expired_window_is_refused(harness: Harness) -> None:
+    request = parse_request(example_request())
+    past = dt.date.today() - dt.timedelta(days=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.register(harness.envelope(request, valid_from=past - dt.timedelta(days=30), valid_until=past))
+    reason, violations = details(caught.value)
+    assert reason == "BAD_AUTHORIZATION" and violations[0][0] == "envelope.payload.valid_until"
+
+
+async def test_audit_table_refuses_update_and_delete(harness: Harness) -> None:
+    await harness.run(example_request())
+    for statement in ("UPDATE audit_entries SET kind = 'X'", "DELETE FROM audit_entries"):
+        with pytest.raises(Exception, match="append-only"):
+            async with harness.service.db.sessions.begin() as session:
+                await session.execute(text(statement))
+    async with harness.service.db.sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM audit_entries"))).scalar_one() > 10

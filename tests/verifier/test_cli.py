@@ -1,0 +1,159 @@
+"""The ``hedui`` command as a user runs it: a subprocess, its exit code, its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import EXAMPLES, REPO, example_request, example_sandbox
+
+pytestmark = pytest.mark.integration
+HEDUI = [sys.executable, "-m", "verifier.cli"]
+
+
+def hedui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run([*HEDUI, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+def write(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def example_files(tmp_path: Path) -> tuple[Path, Path]:
+    request = EXAMPLES / "household-zhang.json"
+    sandbox = EXAMPLES / "sandbox-small.json"
+    if not request.exists():
+        request, sandbox = (
+            write(tmp_path / "req.json", example_request()),
+            write(tmp_path / "sb.json", example_sandbox()),
+        )
+    return request, sandbox
+
+
+def test_verify_example_prints_the_hand_computed_report(
+    db_url: str, tmp_path: Path, example_files: tuple[Path, Path]
+) -> None:
+    request, sandbox = example_files
+    done = hedui("verify", str(request), "--sandbox", str(sandbox), "--db", db_url, "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    a = report["assessment"]
+    # Hand-computed from policy.md (see test_api.test_example_household_end_to_end for the working).
+    assert (a["annual_income_fen"], a["deductions_fen"]) == (3_600_000, 1_520_000)
+    assert (a["per_capita_monthly_income_before_fen"], a["per_capita_monthly_income_fen"]) == (100_000, 57_778)
+    assert a["classification"] == "DIBAO_AFTER_DEDUCTIONS"
+    assert report["flags"] == []
+    assert [s["status"] for s in report["sources"]] == ["ok"] * 6
+
+
+def test_verify_text_output_is_a_readable_table(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
+    request, sandbox = example_files
+    done = hedui("verify", str(request), "--sandbox", str(sandbox), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for words in ("DIBAO_AFTER_DEDUCTIONS", "577.78", "15,200.00", "张建国", "533401********0118", "No warning flags"):
+        assert words in done.stdout
+    assert "533401197803120118" not in done.stdout
+    assert (tmp_path / ".hedui" / "hedui.db").exists()
+
+
+def test_unsigned_member_is_reported_consent_missing(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
+    _, sandbox = example_files
+    request = example_request()
+    request["members"][1]["signed"] = False
+    path = write(tmp_path / "req.json", request)
+    done = hedui("verify", str(path), "--sandbox", str(sandbox), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    missing = {(f["id_number"], f["department"]) for f in report["flags"] if f["code"] == "CONSENT_MISSING"}
+    assert len(missing) == 6
+    assert {n for n, _ in missing} == {"53340119800605022X"}
+    assert report["assessment"]["classification"] == "INCONCLUSIVE"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda r: r["members"][0].update(id_number="533401197803120119"), "members[0].id_number"),
+        (lambda r: r.update(area="moon"), "area"),
+        (lambda r: r["members"][0].update(declared_annual_income_fen=-100), "must not be negative"),
+        (lambda r: r["members"][0].update(declared_annual_income_fen=12.5), "integer"),
+        (lambda r: [m.update(signed=False) for m in r["members"]], "no member has signed"),
+    ],
+)
+def test_invalid_request_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, example_files: tuple[Path, Path], change: Any, words: str
+) -> None:
+    _, sandbox = example_files
+    request = example_request()
+    change(request)
+    path = write(tmp_path / "req.json", request)
+    done = hedui("verify", str(path), "--sandbox", str(sandbox), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert words in done.stderr
+    assert not (tmp_path / ".hedui").exists()
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "words"),
+    [
+        ("{not json", "not JSON"),
+        (json.dumps({"police": {"persons": [{"id_number": 5}]}}), "police.persons[0]"),
+        (json.dumps({"faults": {"tax": {"mode": "sometimes"}}}), "faults.tax.mode"),
+        (json.dumps({"banks": {"accounts": [], "answer_after_seconds": -1}}), "answer_after_seconds"),
+        (json.dumps({"weather": {}}), "weather"),
+    ],
+)
+def test_malformed_sandbox_exits_2(tmp_path: Path, sandbox: str, words: str) -> None:
+    path = tmp_path / "sandbox.json"
+    path.write_text(sandbox)
+    request = write(tmp_path / "req.json", example_request())
+    done = hedui("verify", str(request), "--sandbox", str(path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / ".hedui").exists()
+
+
+def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
+    done = hedui("verify", str(tmp_path / "nope.json"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no such file" in done.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    done = hedui("verify", str(bad), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "not JSON" in done.stderr
+
+
+def test_demo_runs_through_the_grpc_api(tmp_path: Path) -> None:
+    done = hedui("demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for words in (
+        "RegisterAuthorization",
+        "CreateVerification",
+        "WatchVerification",
+        "GetReport",
+        "DIBAO_AFTER_DEDUCTIONS",
+    ):
+        assert words in done.stdout
+    assert "every query has its answer recorded" in done.stdout
+    assert not (tmp_path / ".hedui").exists()
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    blocks = readme.split("```")
+    commands = [b.strip().removeprefix("sh").strip() for b in blocks[1::2]]
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command in ci
