@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness import EXAMPLES, REPO, example_request, example_sandbox
 
 pytestmark = pytest.mark.integration
@@ -157,3 +162,39 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     commands = [b.strip().removeprefix("sh").strip() for b in blocks[1::2]]
     test_command = next(c for c in commands if "pytest" in c)
     assert test_command in ci
+
+
+def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "hedui.toml"
+    config.write_text(f'listen = "127.0.0.1:{port}"\ndatabase_url = "sqlite:///{tmp_path}/serve.db"\n')
+    server = subprocess.Popen(
+        [*HEDUI, "serve", "--config", str(config)], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            while time.monotonic() < deadline:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service="hedui.v1.VerificationService"), timeout=5
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert (tmp_path / "serve.db").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr
+    assert f"127.0.0.1:{port}" in stderr
+
+
+def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "hedui.toml"
+    config.write_text('listen = "127.0.0.1:1"\nmystery = 3\n')
+    done = hedui("serve", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "mystery: unknown key" in done.stderr
