@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import re
 import types
 import typing
@@ -39,7 +40,8 @@ __all__ = [
 
 DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
 
-_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class RecordError(ValueError):
@@ -170,7 +172,7 @@ class AccountRecord(_Record):
     department: ClassVar[str] = "banks"
     kind: ClassVar[str] = "account"
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
-        "kind": frozenset({"deposit", "fund", "wealth", "securities", "insurance_cash_value"}),
+        "account_kind": frozenset({"deposit", "fund", "wealth", "securities", "insurance_cash_value"}),
     }
     date_fields: ClassVar[frozenset[str]] = frozenset({"as_of"})
     id_number: str
@@ -274,11 +276,11 @@ def _field_types(cls: type[DepartmentRecord]) -> dict[str, Any]:
 
 def _check_date(path: str, value: str) -> None:
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
         dt.date.fromisoformat(value)
     except ValueError:
         raise RecordError(path, f"{value!r} is not a date YYYY-MM-DD") from None
-    if len(value) != 10:
-        raise RecordError(path, f"{value!r} is not a date YYYY-MM-DD")
 
 
 def parse_record(cls: type[DepartmentRecord], raw: object, path: str) -> DepartmentRecord:
@@ -322,8 +324,8 @@ def parse_record(cls: type[DepartmentRecord], raw: object, path: str) -> Departm
         elif base is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise RecordError(where, "must be a number")
-            if value < 0:
-                raise RecordError(where, f"must not be negative, got {value}")
+            if not math.isfinite(value) or value < 0:
+                raise RecordError(where, f"must be a finite number >= 0, got {value}")
             value = float(value)
         elif base is str:
             if not isinstance(value, str):
@@ -333,7 +335,7 @@ def parse_record(cls: type[DepartmentRecord], raw: object, path: str) -> Departm
             allowed = cls.vocabularies.get(f.name)
             if allowed is not None and value not in allowed:
                 raise RecordError(where, f"{value!r} is not one of {', '.join(sorted(allowed))}")
-            if f.name == "period" and not _PERIOD.match(value):
+            if f.name == "period" and not _PERIOD.fullmatch(value):
                 raise RecordError(where, f"{value!r} is not a period YYYY-MM")
             if f.name in cls.date_fields:
                 _check_date(where, value)

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import importlib.resources
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ SECTIONS: Final[dict[str, dict[str, type[DepartmentRecord]]]] = {
     },
 }
 _FAULT_MODES: Final = ("unavailable", "slow", "flaky")
+MAX_ANSWER_DELAY_SECONDS: Final = 30 * 24 * 3600
 
 
 class SandboxError(ValueError):
@@ -140,8 +142,11 @@ class SandboxDataset:
             records[department] = tuple(found)
             if "answer_after_seconds" in section:
                 delay = section["answer_after_seconds"]
-                if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-                    raise SandboxError(f"{department}.answer_after_seconds: must be a number >= 0")
+                valid = isinstance(delay, int | float) and not isinstance(delay, bool)
+                if not valid or not math.isfinite(delay) or not 0 <= delay <= MAX_ANSWER_DELAY_SECONDS:
+                    raise SandboxError(
+                        f"{department}.answer_after_seconds: must be a number from 0 to {MAX_ANSWER_DELAY_SECONDS}"
+                    )
                 answer_after[department] = float(delay)
         return cls(records=records, faults=_parse_faults(raw.get("faults", {})), answer_after_seconds=answer_after)
 

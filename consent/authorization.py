@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -28,6 +29,7 @@ PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
 KNOWN_DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
 ALL_DEPARTMENTS: Final = "*"
 # Longest validity per purpose: a recheck authorization may stand for the assistance period.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_VALIDITY_DAYS: Final = {"ASSESSMENT": 366, "TEMPORARY_ASSISTANCE": 366, "RECHECK": 5 * 366}
 
 
@@ -91,7 +93,7 @@ def _text(raw: Mapping[str, object], key: str, path: str) -> str:
 def _date(raw: Mapping[str, object], key: str) -> dt.date:
     value = _text(raw, key, "")
     try:
-        if len(value) != 10:
+        if not _DATE.fullmatch(value):
             raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:

@@ -177,7 +177,12 @@ def verify_envelope(
         if not trusted.valid_at(at):
             problems.append(f"key {sig.keyid!r} is revoked, expired or not yet valid")
             continue
-        if not _verifies(trusted.load(), sig.sig, message):
+        try:
+            public_key = trusted.load()
+        except ValueError as exc:
+            problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
+            continue
+        if not _verifies(public_key, sig.sig, message):
             problems.append(f"signature by key {sig.keyid!r} does not verify")
             continue
         if trusted not in verified:

@@ -85,6 +85,8 @@ def _check(key: str, kind: str, value: Any) -> Any:
     if kind in ("rate", "multiplier"):
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             raise PolicyError(f"{key}: must be a number")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise PolicyError(f"{key}: {value} is not a finite number")
         exact = Fraction(value)
         if kind == "rate" and not 0 <= exact <= 1:
             raise PolicyError(f"{key}: {value} is not between 0 and 1")
@@ -128,8 +130,9 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
             if key not in section:
                 raise PolicyError(f"{table}.{key}: missing")
             values[f"{table}.{key}"] = _check(f"{table}.{key}", kind, section[key])
-    if values["standard.urban"] <= 0 or values["standard.rural"] <= 0:
-        raise PolicyError("standard: the dibao standard must be positive")
+    for area in ("urban", "rural"):
+        if values[f"standard.{area}"] <= 0:
+            raise PolicyError(f"standard.{area}: the dibao standard must be positive")
     return Policy(
         locality=locality,
         effective_from=effective,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -29,6 +30,7 @@ RELATIONS: Final = ("applicant", "spouse", "child", "parent", "sibling", "other"
 EMPLOYMENT_CATEGORIES: Final = ("fresh_graduate", "released_prisoner", "veteran")
 DEDUCTION_KINDS: Final = ("medical", "rehabilitation", "education", "pension_contribution", "employment_cost")
 MAX_MONEY_FEN: Final = 10**13
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_MEMBERS: Final = 30
 
 
@@ -188,7 +190,7 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
     date_text = check.text(raw, "application_date", "application_date")
     if date_text:
         try:
-            if len(date_text) != 10:
+            if not _DATE.fullmatch(date_text):
                 raise ValueError
             application_date = dt.date.fromisoformat(date_text)
         except ValueError:

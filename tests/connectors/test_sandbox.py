@@ -1,0 +1,382 @@
+"""Sandbox departments: connectors/sandbox.py."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import (
+    Connector,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    DepartmentUnavailable,
+    Ticket,
+)
+from connectors.records import AccountRecord, PersonRecord, PropertyRecord, TaxIncomeRecord, VehicleRecord
+from connectors.sandbox import Fault, SandboxConnector, SandboxDataset, SandboxError, sandbox_connectors
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec"
+SANDBOX_SMALL = SPEC / "examples" / "sandbox-small.json"
+
+ZHANG = "533401197803120118"
+LI = "53340119800605022X"
+MING = "533401200809110310"
+DEFU = "533401194501010411"  # another household register
+DEPARTMENTS = ("police", "housing", "tax", "vehicles", "banks", "social_security")
+
+
+def small() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SANDBOX_SMALL.read_text(encoding="utf-8"))
+    return data
+
+
+def dataset(**changes: Any) -> SandboxDataset:
+    raw = small()
+    raw.update(changes)
+    return SandboxDataset.from_json(raw)
+
+
+def query(*ids: str, reference: str = "authorizations/a1") -> DepartmentQuery:
+    return DepartmentQuery(query_id="q1", id_numbers=ids, authorization_reference=reference, purpose="ASSESSMENT")
+
+
+def sandbox_error(raw: object) -> str:
+    with pytest.raises(SandboxError) as caught:
+        SandboxDataset.from_json(raw)
+    return str(caught.value)
+
+
+async def answer_of(connector: SandboxConnector, q: DepartmentQuery) -> DepartmentAnswer:
+    result = await connector.query(q)
+    assert isinstance(result, DepartmentAnswer), result
+    return result
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def test_load_the_spec_example() -> None:
+    data = SandboxDataset.load(SANDBOX_SMALL)
+    assert set(data.records) == set(DEPARTMENTS)
+    persons = data.records["police"]
+    assert [r.id_number for r in persons if isinstance(r, PersonRecord)] == [ZHANG, LI, MING, DEFU]
+    # police persons without a record_id get one from their register and number
+    assert persons[0].record_id == f"H-533401-0001:{ZHANG}"
+    assert [r.record_id for r in data.records["housing"]] == ["RE-0001"]
+    assert [r.record_id for r in data.records["tax"]] == ["TX-2026-01", "TX-2026-02"]
+    assert isinstance(data.records["vehicles"][0], VehicleRecord)
+    account = data.records["banks"][0]
+    assert isinstance(account, AccountRecord)
+    assert account.balance_fen == 1250000
+    assert [r.record_id for r in data.records["social_security"]] == ["SS-2026-03"]
+    assert data.faults == {}
+    assert data.answer_after_seconds == {"banks": 0.0}
+
+
+def test_missing_sections_are_empty() -> None:
+    data = SandboxDataset.from_json({"police": small()["police"]})
+    assert len(data.records["police"]) == 4
+    assert all(data.records[d] == () for d in DEPARTMENTS if d != "police")
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SandboxError, match="no such file"):
+        SandboxDataset.load(tmp_path / "absent.json")
+
+
+def test_load_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{police: []}", encoding="utf-8")
+    with pytest.raises(SandboxError, match="not JSON"):
+        SandboxDataset.load(path)
+
+
+def test_demo_dataset_loads() -> None:
+    assert SandboxDataset.demo().records["police"]
+
+
+# --- malformed sandboxes -------------------------------------------------------------------------
+
+
+def test_not_an_object() -> None:
+    assert sandbox_error([]).startswith("sandbox")
+
+
+def test_unknown_section() -> None:
+    raw = small()
+    raw["courts"] = {"cases": []}
+    assert sandbox_error(raw) == "courts: unknown section"
+
+
+def test_unknown_list_in_a_section() -> None:
+    raw = small()
+    raw["housing"]["mortgages"] = []
+    assert sandbox_error(raw).startswith("housing.mortgages")
+
+
+def test_answer_after_seconds_only_for_banks() -> None:
+    raw = small()
+    raw["tax"]["answer_after_seconds"] = 5
+    assert sandbox_error(raw).startswith("tax.answer_after_seconds")
+
+
+@pytest.mark.parametrize("delay", [-1, "5", True])
+def test_bad_answer_after_seconds(delay: object) -> None:
+    raw = small()
+    raw["banks"]["answer_after_seconds"] = delay
+    assert sandbox_error(raw).startswith("banks.answer_after_seconds")
+
+
+@pytest.mark.parametrize("text", ["Infinity", "NaN"])
+def test_non_finite_answer_after_seconds(tmp_path: Path, text: str) -> None:
+    # Python's json module reads these tokens; an infinite delay later overflows the ticket's ready time.
+    raw = SANDBOX_SMALL.read_text(encoding="utf-8").replace(
+        '"answer_after_seconds": 0', f'"answer_after_seconds": {text}'
+    )
+    assert text in raw
+    path = tmp_path / "sandbox.json"
+    path.write_text(raw, encoding="utf-8")
+    with pytest.raises(SandboxError, match=r"^banks\.answer_after_seconds"):
+        SandboxDataset.load(path)
+
+
+def test_section_lists_must_be_lists() -> None:
+    raw = small()
+    raw["tax"]["income"] = {}
+    assert sandbox_error(raw).startswith("tax.income")
+
+
+def test_bad_record_names_its_path() -> None:
+    raw = small()
+    raw["tax"]["income"][1]["amount_fen"] = -5
+    assert sandbox_error(raw).startswith("tax.income[1].amount_fen")
+
+
+def test_bad_person_names_its_path() -> None:
+    raw = small()
+    raw["police"]["persons"][2]["status"] = "missing"
+    assert sandbox_error(raw).startswith("police.persons[2].status")
+
+
+@pytest.mark.parametrize(
+    ("fault", "path"),
+    [
+        ({"mode": "broken"}, "faults.tax.mode"),
+        ({}, "faults.tax.mode"),
+        ({"mode": "slow"}, "faults.tax.delay_ms"),
+        ({"mode": "slow", "delay_ms": -1}, "faults.tax.delay_ms"),
+        ({"mode": "slow", "delay_ms": 1.5}, "faults.tax.delay_ms"),
+        ({"mode": "flaky", "fail_first": "2"}, "faults.tax.fail_first"),
+        ({"mode": "flaky", "fail_first": 2, "delay_ms": 5}, "faults.tax.delay_ms"),
+        ({"mode": "unavailable", "fail_first": 1}, "faults.tax.fail_first"),
+        ("unavailable", "faults.tax"),
+    ],
+)
+def test_bad_fault(fault: object, path: str) -> None:
+    raw = small()
+    raw["faults"] = {"tax": fault}
+    assert sandbox_error(raw).startswith(path)
+
+
+def test_fault_for_unknown_department() -> None:
+    raw = small()
+    raw["faults"] = {"courts": {"mode": "unavailable"}}
+    assert sandbox_error(raw).startswith("faults.courts")
+
+
+def test_faults_are_read() -> None:
+    data = dataset(
+        faults={
+            "police": {"mode": "unavailable"},
+            "tax": {"mode": "slow", "delay_ms": 20},
+            "banks": {"mode": "flaky", "fail_first": 2},
+        }
+    )
+    assert data.faults == {
+        "police": Fault("unavailable"),
+        "tax": Fault("slow", delay_ms=20),
+        "banks": Fault("flaky", fail_first=2),
+    }
+
+
+def test_duplicate_record_id() -> None:
+    raw = small()
+    raw["tax"]["income"][1]["record_id"] = "TX-2026-01"
+    message = sandbox_error(raw)
+    assert message.startswith("tax")
+    assert "duplicate record_id TX-2026-01" in message
+
+
+def test_duplicate_record_id_across_lists_of_a_department() -> None:
+    raw = small()
+    raw["housing"]["rentals"] = [{"record_id": "RE-0001", "owner_id": ZHANG, "period": "2026-01", "rent_fen": 1}]
+    message = sandbox_error(raw)
+    assert message.startswith("housing")
+    assert "RE-0001" in message
+
+
+def test_duplicate_person() -> None:
+    raw = small()
+    raw["police"]["persons"].append(copy.deepcopy(raw["police"]["persons"][0]))
+    message = sandbox_error(raw)
+    assert message.startswith("police")
+    assert ZHANG in message
+
+
+# --- the connector -------------------------------------------------------------------------------
+
+
+def test_one_connector_per_department() -> None:
+    connectors = sandbox_connectors(dataset())
+    assert set(connectors) == set(DEPARTMENTS)
+    for department, connector in connectors.items():
+        assert isinstance(connector, Connector)
+        description = connector.describe()
+        assert description.department == department
+        assert description.asynchronous is False
+    assert connectors["housing"].describe().data_categories == ("properties", "provident_fund", "rentals")
+
+
+def test_unknown_department_connector() -> None:
+    with pytest.raises(ValueError, match="courts"):
+        SandboxConnector("courts", dataset())
+
+
+async def test_answers_only_the_asked_ids() -> None:
+    tax = SandboxConnector("tax", dataset())
+    answer = await answer_of(tax, query(ZHANG))
+    assert answer.department == "tax"
+    assert [r.record_id for r in answer.records] == ["TX-2026-01", "TX-2026-02"]
+    assert all(isinstance(r, TaxIncomeRecord) and r.id_number == ZHANG for r in answer.records)
+    assert answer.answered_at.tzinfo is not None
+    assert abs(answer.answered_at - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+    nobody = await answer_of(tax, query(LI, MING))
+    assert nobody.records == ()
+
+
+async def test_owner_records_are_answered_by_owner() -> None:
+    housing = SandboxConnector("housing", dataset())
+    answer = await answer_of(housing, query(LI, ZHANG))
+    assert [type(r) for r in answer.records] == [PropertyRecord]
+    assert (await answer_of(housing, query(LI))).records == ()
+
+
+async def test_police_returns_the_whole_register_of_asked_persons() -> None:
+    police = SandboxConnector("police", dataset())
+    answer = await answer_of(police, query(MING))
+    ids = [r.id_number for r in answer.records if isinstance(r, PersonRecord)]
+    assert ids == [ZHANG, LI, MING]  # the whole register H-533401-0001, not DEFU's
+    other = await answer_of(police, query(DEFU))
+    assert [r.id_number for r in other.records if isinstance(r, PersonRecord)] == [DEFU]
+    unknown = await answer_of(police, query("110105194912310021"))
+    assert unknown.records == ()
+
+
+async def test_refuses_without_authorization_reference() -> None:
+    tax = SandboxConnector("tax", dataset())
+    with pytest.raises(DepartmentRefused) as caught:
+        await tax.query(query(ZHANG, reference=""))
+    assert caught.value.department == "tax"
+
+
+async def test_unavailable_fault() -> None:
+    data = dataset(faults={"tax": {"mode": "unavailable"}})
+    tax = SandboxConnector("tax", data)
+    for _ in range(3):
+        with pytest.raises(DepartmentUnavailable) as caught:
+            await tax.query(query(ZHANG))
+        assert caught.value.department == "tax"
+        assert caught.value.transient is True
+    # the fault is the tax department's only
+    banks = SandboxConnector("banks", data)
+    assert [r.record_id for r in (await answer_of(banks, query(ZHANG))).records] == ["BK-0001"]
+
+
+async def test_slow_fault_delays_the_answer() -> None:
+    tax = SandboxConnector("tax", dataset(faults={"tax": {"mode": "slow", "delay_ms": 200}}))
+    started = time.monotonic()
+    answer = await answer_of(tax, query(ZHANG))
+    assert time.monotonic() - started >= 0.19
+    assert len(answer.records) == 2
+
+
+async def test_slow_fault_can_be_cut_by_a_deadline() -> None:
+    tax = SandboxConnector("tax", dataset(faults={"tax": {"mode": "slow", "delay_ms": 5000}}))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(tax.query(query(ZHANG)), timeout=0.05)
+
+
+async def test_flaky_fault_fails_the_first_calls_then_succeeds() -> None:
+    tax = SandboxConnector("tax", dataset(faults={"tax": {"mode": "flaky", "fail_first": 2}}))
+    for _ in range(2):
+        with pytest.raises(DepartmentUnavailable):
+            await tax.query(query(ZHANG))
+    third = await answer_of(tax, query(ZHANG))
+    assert len(third.records) == 2
+    fourth = await answer_of(tax, query(ZHANG))
+    assert len(fourth.records) == 2
+
+
+async def test_refused_queries_do_not_use_up_flaky_failures() -> None:
+    tax = SandboxConnector("tax", dataset(faults={"tax": {"mode": "flaky", "fail_first": 1}}))
+    with pytest.raises(DepartmentRefused):
+        await tax.query(query(ZHANG, reference=""))
+    with pytest.raises(DepartmentUnavailable):
+        await tax.query(query(ZHANG))
+    assert len((await answer_of(tax, query(ZHANG))).records) == 2
+
+
+def bank_dataset(seconds: float) -> SandboxDataset:
+    raw = small()
+    raw["banks"]["answer_after_seconds"] = seconds
+    return SandboxDataset.from_json(raw)
+
+
+async def test_asynchronous_bank_answers_with_a_ticket_then_the_answer() -> None:
+    banks = SandboxConnector("banks", bank_dataset(0.3))
+    assert banks.describe().asynchronous is True
+    before = dt.datetime.now(dt.UTC)
+    ticket = await banks.query(query(ZHANG, LI))
+    assert isinstance(ticket, Ticket)
+    assert ticket.department == "banks"
+    assert (
+        before + dt.timedelta(seconds=0.3) <= ticket.ready_after <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.3)
+    )
+    early = await banks.poll(ticket)
+    assert isinstance(early, Ticket)
+    assert early.ready_after == ticket.ready_after
+    await asyncio.sleep(0.35)
+    answer = await banks.poll(early)
+    assert isinstance(answer, DepartmentAnswer)
+    assert [r.record_id for r in answer.records] == ["BK-0001"]
+
+
+async def test_ticket_survives_a_new_connector() -> None:
+    data = bank_dataset(0.05)
+    ticket = await SandboxConnector("banks", data).query(query(LI))
+    assert isinstance(ticket, Ticket)
+    await asyncio.sleep(0.1)
+    answer = await SandboxConnector("banks", data).poll(ticket)
+    assert isinstance(answer, DepartmentAnswer)
+    assert answer.records == ()  # only LI was asked: ZHANG's account is not in the answer
+
+
+async def test_unknown_ticket_is_refused() -> None:
+    banks = SandboxConnector("banks", bank_dataset(1))
+    with pytest.raises(DepartmentRefused):
+        await banks.poll(Ticket("banks", "not-a-ticket", dt.datetime.now(dt.UTC)))
+
+
+async def test_zero_answer_delay_answers_at_once() -> None:
+    banks = SandboxConnector("banks", dataset())
+    assert banks.describe().asynchronous is False
+    answer = await answer_of(banks, query(ZHANG))
+    assert [r.record_id for r in answer.records] == ["BK-0001"]
