@@ -29,7 +29,7 @@ from connectors.records import (
     VehicleRecord,
 )
 from consent.identity import mask
-from verifier.flags import Evidence, WarningFlag, flag
+from verifier.flags import Evidence, WarningFlag, department_zh, flag
 from verifier.policy import Policy
 from verifier.request import VerificationRequest
 
@@ -603,8 +603,10 @@ def _source_flags(ctx: _Context) -> None:
                 flag(
                     "CONSENT_MISSING",
                     id_number=id_number,
-                    department=department,
-                    evidence=(Evidence("consent", "", "department", department),),
+                    department="consent",
+                    evidence=(Evidence("consent", "", "department_not_queried", department),),
+                    target=department,
+                    target_zh=department_zh(department),
                 )
             )
 

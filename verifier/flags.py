@@ -118,8 +118,8 @@ CATALOGUE: Final[dict[str, tuple[str, str, str]]] = {
     ),
     "CONSENT_MISSING": (
         "HIGH",
-        "该成员没有覆盖{department_zh}的有效授权，未向该部门查询。",
-        "The member has no valid authorization covering {department}; that department was not queried.",
+        "该成员没有覆盖{target_zh}的有效授权，未向该部门查询。",
+        "The member has no valid authorization covering {target}; that department was not queried.",
     ),
     "GRADUAL_EXIT": (
         "LOW",
@@ -136,6 +136,10 @@ DEPARTMENT_ZH: Final = {
     "banks": "银行等金融机构",
     "social_security": "人力资源和社会保障部门",
 }
+
+
+def department_zh(department: str) -> str:
+    return DEPARTMENT_ZH.get(department, department)
 
 
 def flag(

@@ -207,7 +207,8 @@ async def test_unsigned_spouse_is_never_queried_and_flagged(harness: Harness) ->
         assert SPOUSE not in connector.asked
         assert APPLICANT in connector.asked
     missing = [f for f in report["flags"] if f["code"] == "CONSENT_MISSING"]
-    assert {(f["id_number"], f["department"]) for f in missing} == {
+    assert {f["department"] for f in missing} == {"consent"}
+    assert {(f["id_number"], f["evidence"][0]["value"]) for f in missing} == {
         (SPOUSE, d) for d in ("banks", "housing", "police", "social_security", "tax", "vehicles")
     }
     assert all(f["severity"] == "HIGH" for f in missing)

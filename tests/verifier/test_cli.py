@@ -77,7 +77,7 @@ def test_unsigned_member_is_reported_consent_missing(tmp_path: Path, example_fil
     done = hedui("verify", str(path), "--sandbox", str(sandbox), "--format", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    missing = {(f["id_number"], f["department"]) for f in report["flags"] if f["code"] == "CONSENT_MISSING"}
+    missing = {(f["id_number"], f["evidence"][0]["value"]) for f in report["flags"] if f["code"] == "CONSENT_MISSING"}
     assert len(missing) == 6
     assert {n for n, _ in missing} == {"53340119800605022X"}
     assert report["assessment"]["classification"] == "INCONCLUSIVE"
