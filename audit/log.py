@@ -7,6 +7,7 @@ migrations install.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -80,15 +81,8 @@ class AuditLog:
         ``id_numbers`` become keyed-hash subjects; the plaintext numbers are never stored.
         """
         if id_numbers:
-            event = AuditEvent(
-                kind=event.kind,
-                operator=event.operator,
-                client=event.client,
-                verification=event.verification,
-                authorization=event.authorization,
-                department=event.department,
-                subjects=tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)})),
-                details=event.details,
+            event = dataclasses.replace(
+                event, subjects=tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
             )
         now = dt.datetime.now(dt.UTC)
         result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
@@ -107,6 +101,30 @@ class AuditLog:
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    async def append_many(self, session: AsyncSession, events: Sequence[tuple[AuditEvent, Sequence[str]]]) -> None:
+        """Append several events (each with its identity numbers) in one statement, in order."""
+        if not events:
+            return
+        now = dt.datetime.now(dt.UTC)
+        rows = []
+        for event, id_numbers in events:
+            subjects = tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
+            event = dataclasses.replace(event, subjects=subjects)
+            rows.append(
+                {
+                    "recorded_at": now,
+                    "kind": event.kind,
+                    "operator": event.operator,
+                    "client": event.client,
+                    "verification": event.verification,
+                    "authorization": event.authorization,
+                    "department": event.department,
+                    "subjects": json.dumps(list(subjects)),
+                    "entry": canonical_entry(event, now),
+                }
+            )
+        await session.execute(insert(audit_entries), rows)
 
     async def entries(
         self,

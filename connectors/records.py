@@ -270,8 +270,14 @@ def _wire(field: str) -> str:
     return _WIRE_NAMES.get(field, field)
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _field_types(cls: type[DepartmentRecord]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _check_date(path: str, value: str) -> None:

@@ -14,9 +14,11 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent, AuditLog
 from audit.events import JsonValue
@@ -50,17 +52,29 @@ def now() -> dt.datetime:
 
 
 class Changes:
-    """Wakes watchers of a verification when something about it changes (in this process)."""
+    """Wakes watchers of a verification when something about it changes (in this process).
+
+    A counter per verification means a change that happens while a watcher is busy reading is
+    never lost: the watcher waits only until the counter passes the value it last saw.
+    """
 
     def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
         self._events: dict[str, asyncio.Event] = {}
 
+    def version(self, verification_id: str) -> int:
+        return self._versions.get(verification_id, 0)
+
     def notify(self, verification_id: str) -> None:
+        self._versions[verification_id] = self.version(verification_id) + 1
         event = self._events.pop(verification_id, None)
         if event is not None:
             event.set()
 
-    async def wait(self, verification_id: str, timeout: float) -> None:
+    async def wait_past(self, verification_id: str, seen: int, timeout: float) -> None:
+        """Return once the verification changed after version ``seen``, or after ``timeout`` seconds."""
+        if self.version(verification_id) > seen:
+            return
         event = self._events.setdefault(verification_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
@@ -124,7 +138,18 @@ def _records_json(answer: DepartmentAnswer) -> str:
     return json.dumps([{"kind": r.kind, "record": record_to_plain(r)} for r in answer.records], ensure_ascii=False)
 
 
-def outcome_of(row: DepartmentResultRow) -> SourceOutcome:
+class StoredResult(Protocol):
+    """The stored fields of a department's result (an ORM object or a Core row)."""
+
+    department: str
+    status: str
+    detail: str
+    records_json: str
+    not_queried_json: str
+    answered_at: dt.datetime | None
+
+
+def outcome_of(row: StoredResult) -> SourceOutcome:
     """Rebuild a department's outcome from its stored row."""
     records = tuple(record_from_plain(item["kind"], item["record"]) for item in json.loads(row.records_json))
     return SourceOutcome(
@@ -137,8 +162,43 @@ def outcome_of(row: DepartmentResultRow) -> SourceOutcome:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What the fan-out needs of one verification, loaded once."""
+
+    verification_id: str
+    operator: str
+    client: str
+    request: VerificationRequest
+    authorization_names: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Plan:
+    """The audit events, status updates and queries of one round of the fan-out."""
+
+    events: list[tuple[AuditEvent, Sequence[str]]] = field(default_factory=list)
+    updates: list[dict[str, object]] = field(default_factory=list)
+    queries: list[tuple[DepartmentQuery, _Scope]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A department's outcome waiting to be stored."""
+
+    department: str
+    asked: tuple[str, ...]
+    outcome: _Outcome
+    scope: _Scope
+
+
 class FanOut:
-    """Runs verifications: decides consent, queries departments concurrently, publishes report versions."""
+    """Runs verifications: decides consent, queries departments concurrently, publishes report versions.
+
+    Writes are batched: one transaction records every consent decision and every query before any
+    is sent; answers that arrive together are stored together, and the last ones in the same
+    transaction as the report they complete.
+    """
 
     def __init__(
         self,
@@ -160,7 +220,6 @@ class FanOut:
         self._load_authorizations = load_authorizations
         self._parse_request = parse_stored_request
         self._tasks: set[asyncio.Task[None]] = set()
-        self._report_locks: dict[str, asyncio.Lock] = {}
 
     def spawn(self, coroutine: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -194,125 +253,131 @@ class FanOut:
                 )
             ).all()
         for verification_id in running:
-            self.spawn(self.run(verification_id), f"run {verification_id}")
+            self.spawn(self.run(await self.load_job(verification_id)), f"run {verification_id}")
         for verification_id, department in pending:
             if verification_id not in running:
                 self.spawn(self._follow_ticket(verification_id, department), f"poll {verification_id} {department}")
 
-    async def _context(
-        self, verification_id: str
-    ) -> tuple[VerificationRow, VerificationRequest, list[RegisteredAuthorization]]:
+    async def load_job(self, verification_id: str) -> Job:
         async with self._db.sessions() as session:
             row = await session.get(VerificationRow, verification_id)
         if row is None:
             raise LookupError(verification_id)
-        request = self._parse_request(row.request_json)
-        authorizations = await self._load_authorizations(json.loads(row.authorizations_json))
-        return row, request, authorizations
+        return Job(
+            verification_id=row.id,
+            operator=row.operator,
+            client=row.client,
+            request=self._parse_request(row.request_json),
+            authorization_names=tuple(json.loads(row.authorizations_json)),
+        )
 
-    async def run(self, verification_id: str) -> None:
-        """Query every department still to be queried, then publish the first report version."""
-        row, request, authorizations = await self._context(verification_id)
-        members = [m.id_number for m in request.members]
-        async with self._db.sessions() as session:
-            results = {
-                r.department: r
-                for r in await session.scalars(
-                    select(DepartmentResultRow).where(DepartmentResultRow.verification_id == verification_id)
-                )
+    def plan(self, job: Job, departments: Sequence[str], authorizations: Sequence[RegisteredAuthorization]) -> Plan:
+        """Decide consent for each department and prepare its query; nothing is sent yet."""
+        vid = job.verification_id
+        members = [m.id_number for m in job.request.members]
+        decision = decide(members, departments, authorizations, job.request.commissioned_by, now().date())
+        plan = Plan()
+        at = now()
+        for department in departments:
+            allowed = decision.members_for(department)
+            refused = tuple(r.id_number for r in decision.refused if r.department == department)
+            scope = _Scope(job.operator, job.client, vid, ",".join(decision.authorizations_for(department)), department)
+            reasons = sorted({r.reason for r in decision.refused if r.department == department})
+            details: dict[str, JsonValue] = {"allowed": len(allowed), "refused": len(refused), "reasons": reasons}
+            plan.events.append((scope.event("CONSENT_DECISION", details), members))
+            row: dict[str, object] = {
+                "verification_id": vid,
+                "department": department,
+                "not_queried_json": json.dumps(list(refused)),
+                "updated_at": at,
             }
-        todo = [d for d, r in sorted(results.items()) if r.status in ("queued", "querying")]
-        decision = decide(members, todo, authorizations, request.commissioned_by, now().date())
-        async with self._db.sessions.begin() as session:
-            for department in todo:
-                refused = [r for r in decision.refused if r.department == department]
-                await self._audit.append(
-                    session,
-                    AuditEvent(
-                        kind="CONSENT_DECISION",
-                        operator=row.operator,
-                        client=row.client,
-                        verification=verification_id,
-                        authorization=",".join(decision.authorizations_for(department)),
-                        department=department,
-                        details={
-                            "allowed": len(decision.members_for(department)),
-                            "refused": len(refused),
-                            "reasons": sorted({r.reason for r in refused}),
-                        },
-                    ),
-                    id_numbers=members,
+            if not allowed:
+                plan.events.append(
+                    (scope.event("DEPARTMENT_QUERY_FAILED", {"reason": "no member may be queried"}), refused)
                 )
-        await asyncio.gather(
-            *(
-                self._query_department(
-                    row,
-                    request,
-                    department,
-                    decision.members_for(department),
-                    tuple(r.id_number for r in decision.refused if r.department == department),
-                    decision.authorizations_for(department),
+                row |= {
+                    "status": "not_queried",
+                    "detail": "no valid authorization covers any member for this department",
+                }
+            else:
+                query = DepartmentQuery(
+                    query_id=uuid.uuid4().hex,
+                    id_numbers=tuple(allowed),
+                    authorization_reference=scope.authorization,
+                    purpose=job.request.purpose,
                 )
-                for department in todo
-            )
-        )
-        await self.publish_report(verification_id)
+                sent: dict[str, JsonValue] = {"query_id": query.query_id, "members": len(allowed)}
+                plan.events.append((scope.event("DEPARTMENT_QUERY_SENT", sent), allowed))
+                row |= {"status": "querying", "queried_json": json.dumps(list(allowed))}
+                plan.queries.append((query, scope))
+            plan.updates.append(row)
+        return plan
 
-    async def _save(
-        self,
-        verification_id: str,
-        department: str,
-        event: AuditEvent,
-        id_numbers: Sequence[str],
-        **values: object,
-    ) -> None:
-        async with self._db.sessions.begin() as session:
-            result = await session.get(DepartmentResultRow, (verification_id, department))
-            assert result is not None
-            for key, value in values.items():
-                setattr(result, key, value)
-            result.updated_at = now()
-            await self._audit.append(session, event, id_numbers=id_numbers)
-        self._changes.notify(verification_id)
+    async def record_plan(self, session: AsyncSession, job: Job, plan: Plan) -> None:
+        """Record the consent decisions and the queries about to be sent, in the caller's transaction."""
+        await self._audit.append_many(session, plan.events)
+        if plan.updates:
+            await session.execute(update(DepartmentResultRow), plan.updates)
+        if not plan.queries:
+            await self.publish_in(session, job)
 
-    async def _query_department(
-        self,
-        row: VerificationRow,
-        request: VerificationRequest,
-        department: str,
-        allowed: Sequence[str],
-        refused: Sequence[str],
-        authorizations: Sequence[str],
-    ) -> None:
-        base = _Scope(row.operator, row.client, row.id, ",".join(authorizations), department)
-        if not allowed:
-            await self._save(
-                row.id,
-                department,
-                base.event("DEPARTMENT_QUERY_FAILED", {"reason": "no member may be queried"}),
-                refused,
-                status="not_queried",
-                detail="no valid authorization covers any member for this department",
-                not_queried_json=json.dumps(list(refused)),
+    def send(self, job: Job, plan: Plan) -> None:
+        """Send a recorded plan's queries in the background and see the verification through."""
+        if plan.queries:
+            self.spawn(self._gather_answers(job, plan.queries), f"fan-out {job.verification_id}")
+
+    async def run(self, job: Job) -> None:
+        """Query every department still to be queried (after a restart), then publish the report."""
+        async with self._db.sessions() as session:
+            statuses = dict(
+                (
+                    await session.execute(
+                        select(DepartmentResultRow.department, DepartmentResultRow.status).where(
+                            DepartmentResultRow.verification_id == job.verification_id
+                        )
+                    )
+                ).all()
             )
-            return
-        query = DepartmentQuery(
-            query_id=uuid.uuid4().hex,
-            id_numbers=tuple(allowed),
-            authorization_reference=",".join(authorizations),
-            purpose=request.purpose,
-        )
-        await self._save(
-            row.id,
-            department,
-            base.event("DEPARTMENT_QUERY_SENT", {"query_id": query.query_id, "members": len(allowed)}),
-            allowed,
-            status="querying",
-            queried_json=json.dumps(list(allowed)),
-            not_queried_json=json.dumps(list(refused)),
-        )
-        outcome = await self._ask(department, query)
-        await self._record_outcome(row.id, department, allowed, outcome, base)
+        todo = sorted(d for d, status in statuses.items() if status in ("queued", "querying"))
+        plan = self.plan(job, todo, await self._load_authorizations(job.authorization_names))
+        async with self._db.write() as session:
+            await self.record_plan(session, job, plan)
+        self._changes.notify(job.verification_id)
+        if plan.queries:
+            await self._gather_answers(job, plan.queries)
+
+    async def _gather_answers(self, job: Job, queries: Sequence[tuple[DepartmentQuery, _Scope]]) -> None:
+        """Ask every department at once; store answers in batches as they arrive, the last with the report."""
+        settled: asyncio.Queue[_Settled] = asyncio.Queue()
+
+        async def ask(query: DepartmentQuery, scope: _Scope) -> None:
+            outcome = await self._ask(scope.department, query)
+            settled.put_nowait(_Settled(scope.department, query.id_numbers, outcome, scope))
+
+        tasks = [asyncio.create_task(ask(q, s), name=f"ask {s.department}") for q, s in queries]
+        try:
+            remaining = len(tasks)
+            while remaining:
+                batch = [await settled.get()]
+                await asyncio.sleep(0)  # let answers that arrived in the same instant join this batch
+                while not settled.empty():
+                    batch.append(settled.get_nowait())
+                remaining -= len(batch)
+                async with self._db.write() as session:
+                    await self._store(session, job.verification_id, batch)
+                    if remaining == 0:
+                        await self.publish_in(session, job)
+                self._changes.notify(job.verification_id)
+                for item in batch:
+                    if item.outcome.status == "pending":
+                        self.spawn(
+                            self._follow_ticket(job.verification_id, item.department),
+                            f"poll {job.verification_id} {item.department}",
+                        )
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _ask(self, department: str, query: DepartmentQuery) -> _Outcome:
         """Send one query and wait (within the department's deadline) for an answer or a ticket's answer."""
@@ -334,69 +399,56 @@ class FanOut:
             return _Outcome("unavailable", exc.reason)
         except DepartmentRefused as exc:
             return _Outcome("unavailable", f"refused: {exc.reason}")
-        try:
-            check_answer(department, query.id_numbers, reply)
-        except AnswerRejected as exc:
-            return _Outcome("unavailable", f"answer rejected: {exc}")
-        return _Outcome("ok", answer=reply)
+        return _checked(department, query.id_numbers, reply)
 
-    async def _record_outcome(
-        self,
-        verification_id: str,
-        department: str,
-        asked: Sequence[str],
-        outcome: _Outcome,
-        base: _Scope,
-    ) -> None:
-        if outcome.status == "ok":
-            assert outcome.answer is not None
-            body = _records_json(outcome.answer)
-            await self._save(
-                verification_id,
-                department,
-                base.event(
-                    "DEPARTMENT_ANSWER_RECEIVED",
-                    {
-                        "records": len(outcome.answer.records),
-                        "sha256": hashlib.sha256(body.encode()).hexdigest(),
-                    },
-                ),
-                asked,
-                status="ok",
-                detail="",
-                records_json=body,
-                record_count=len(outcome.answer.records),
-                answered_at=outcome.answer.answered_at,
-                ticket_id=None,
-            )
-        elif outcome.status == "pending":
-            assert outcome.ticket is not None
-            await self._save(
-                verification_id,
-                department,
-                base.event("DEPARTMENT_ANSWER_PENDING", {"ready_after": outcome.ticket.ready_after.isoformat()}),
-                asked,
-                status="pending",
-                detail=outcome.detail,
-                ticket_id=outcome.ticket.ticket_id,
-                ticket_ready_after=outcome.ticket.ready_after,
-            )
-            self.spawn(self._follow_ticket(verification_id, department), f"poll {verification_id} {department}")
-        else:
-            log.info("%s unavailable for verification %s: %s", department, verification_id, outcome.detail)
-            await self._save(
-                verification_id,
-                department,
-                base.event("DEPARTMENT_QUERY_FAILED", {"reason": outcome.detail}),
-                asked,
-                status="unavailable",
-                detail=outcome.detail,
-                ticket_id=None,
-            )
+    async def _store(self, session: AsyncSession, verification_id: str, items: Sequence[_Settled]) -> None:
+        """Store departments' outcomes, each with its audit event, in the caller's transaction."""
+        rows: list[dict[str, object]] = []
+        events: list[tuple[AuditEvent, Sequence[str]]] = []
+        at = now()
+        for item in items:
+            outcome, scope = item.outcome, item.scope
+            row: dict[str, object] = {
+                "verification_id": verification_id,
+                "department": item.department,
+                "status": outcome.status,
+                "detail": outcome.detail,
+                "records_json": "[]",
+                "record_count": 0,
+                "answered_at": None,
+                "ticket_id": None,
+                "ticket_ready_after": None,
+                "updated_at": at,
+            }
+            if outcome.status == "ok":
+                assert outcome.answer is not None
+                body = _records_json(outcome.answer)
+                details: dict[str, JsonValue] = {
+                    "records": len(outcome.answer.records),
+                    "sha256": hashlib.sha256(body.encode()).hexdigest(),
+                }
+                event = scope.event("DEPARTMENT_ANSWER_RECEIVED", details)
+                row |= {
+                    "records_json": body,
+                    "record_count": len(outcome.answer.records),
+                    "answered_at": outcome.answer.answered_at,
+                }
+            elif outcome.status == "pending":
+                assert outcome.ticket is not None
+                ready = outcome.ticket.ready_after
+                event = scope.event("DEPARTMENT_ANSWER_PENDING", {"ready_after": ready.isoformat()})
+                row |= {"ticket_id": outcome.ticket.ticket_id, "ticket_ready_after": ready}
+            else:
+                log.info("%s unavailable for verification %s: %s", item.department, verification_id, outcome.detail)
+                event = scope.event("DEPARTMENT_QUERY_FAILED", {"reason": outcome.detail})
+            rows.append(row)
+            events.append((event, item.asked))
+        await session.execute(update(DepartmentResultRow), rows)
+        await self._audit.append_many(session, events)
 
     async def _follow_ticket(self, verification_id: str, department: str) -> None:
         """Poll a pending answer until it comes, the pending deadline passes, or consent is withdrawn."""
-        row, request, _ = await self._context(verification_id)
+        job = await self.load_job(verification_id)
         connector = self._connectors[department]
         while True:
             async with self._db.sessions() as session:
@@ -404,127 +456,141 @@ class FanOut:
             if result is None or result.status != "pending" or result.ticket_id is None:
                 return
             asked = tuple(json.loads(result.queried_json))
-            authorizations = await self._load_authorizations(json.loads(row.authorizations_json))
-            decision = decide(asked, [department], authorizations, request.commissioned_by, now().date())
-            base = _Scope(
-                row.operator, row.client, verification_id, ",".join(decision.authorizations_for(department)), department
+            authorizations = await self._load_authorizations(job.authorization_names)
+            decision = decide(asked, [department], authorizations, job.request.commissioned_by, now().date())
+            scope = _Scope(
+                job.operator, job.client, verification_id, ",".join(decision.authorizations_for(department)), department
             )
+            outcome: _Outcome | None = None
             if decision.refused:
                 withdrawn = tuple(r.id_number for r in decision.refused)
-                await self._save(
-                    verification_id,
-                    department,
-                    base.event("DEPARTMENT_QUERY_FAILED", {"reason": "authorization withdrawn; polling stopped"}),
-                    withdrawn,
-                    status="not_queried",
-                    detail="authorization revoked or expired while the answer was pending; polling stopped",
-                    not_queried_json=json.dumps(sorted({*json.loads(result.not_queried_json), *withdrawn})),
-                    ticket_id=None,
-                )
-                await self.publish_report(verification_id)
+                async with self._db.write() as session:
+                    await session.execute(
+                        update(DepartmentResultRow)
+                        .where(
+                            DepartmentResultRow.verification_id == verification_id,
+                            DepartmentResultRow.department == department,
+                        )
+                        .values(
+                            status="not_queried",
+                            detail="authorization revoked or expired while the answer was pending; polling stopped",
+                            not_queried_json=json.dumps(sorted({*json.loads(result.not_queried_json), *withdrawn})),
+                            ticket_id=None,
+                            updated_at=now(),
+                        )
+                    )
+                    await self._audit.append(
+                        session,
+                        scope.event("DEPARTMENT_QUERY_FAILED", {"reason": "authorization withdrawn; polling stopped"}),
+                        id_numbers=withdrawn,
+                    )
+                    await self.publish_in(session, job)
+                self._changes.notify(verification_id)
                 return
-            created = result.updated_at
-            if (now() - created).total_seconds() > self._settings.pending_deadline_seconds:
-                await self._record_outcome(
-                    verification_id,
-                    department,
-                    asked,
-                    _Outcome("unavailable", "no answer before the pending deadline"),
-                    base,
-                )
-                await self.publish_report(verification_id)
-                return
-            ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or now())
-            wait = (ticket.ready_after - now()).total_seconds()
-            await asyncio.sleep(min(max(wait, 0.05), self._settings.poll_interval_seconds))
-            try:
-                reply = await asyncio.wait_for(connector.poll(ticket), self._settings.department_deadline_seconds)
-            except (TimeoutError, DepartmentUnavailable):
-                continue
-            except DepartmentRefused as exc:
-                await self._record_outcome(
-                    verification_id, department, asked, _Outcome("unavailable", f"refused: {exc.reason}"), base
-                )
-                await self.publish_report(verification_id)
-                return
-            if isinstance(reply, Ticket):
-                continue
-            try:
-                check_answer(department, asked, reply)
-                outcome = _Outcome("ok", answer=reply)
-            except AnswerRejected as exc:
-                outcome = _Outcome("unavailable", f"answer rejected: {exc}")
-            await self._record_outcome(verification_id, department, asked, outcome, base)
-            await self.publish_report(verification_id)
+            if (now() - result.updated_at).total_seconds() > self._settings.pending_deadline_seconds:
+                outcome = _Outcome("unavailable", "no answer before the pending deadline")
+            else:
+                ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or now())
+                wait = (ticket.ready_after - now()).total_seconds()
+                await asyncio.sleep(min(max(wait, 0.05), self._settings.poll_interval_seconds))
+                try:
+                    reply = await asyncio.wait_for(connector.poll(ticket), self._settings.department_deadline_seconds)
+                except (TimeoutError, DepartmentUnavailable):
+                    continue
+                except DepartmentRefused as exc:
+                    outcome = _Outcome("unavailable", f"refused: {exc.reason}")
+                else:
+                    if isinstance(reply, Ticket):
+                        continue
+                    outcome = _checked(department, asked, reply)
+            async with self._db.write() as session:
+                await self._store(session, verification_id, [_Settled(department, asked, outcome, scope)])
+                await self.publish_in(session, job)
+            self._changes.notify(verification_id)
             return
 
-    async def publish_report(self, verification_id: str) -> int:
-        """Assess the stored answers and store the next report version (never editing an earlier one)."""
-        lock = self._report_locks.setdefault(verification_id, asyncio.Lock())
-        async with lock:
-            row, request, _ = await self._context(verification_id)
-            policy = self._policy_for(request)
-            async with self._db.sessions.begin() as session:
-                verification = await session.get(VerificationRow, verification_id, with_for_update=True)
-                assert verification is not None
-                results = list(
-                    await session.scalars(
-                        select(DepartmentResultRow).where(DepartmentResultRow.verification_id == verification_id)
-                    )
-                )
-                sources = {r.department: outcome_of(r) for r in results}
-                result = assess(request, policy, sources)
-                version = verification.latest_report_version + 1
-                report_id = uuid.uuid4().hex
-                generated = now()
-                seq = await self._audit.append(
-                    session,
-                    AuditEvent(
-                        kind="REPORT_CREATED",
-                        operator=row.operator,
-                        client=row.client,
-                        verification=verification_id,
-                        details={
-                            "report_id": report_id,
-                            "version": version,
-                            "classification": result.household.classification,
-                            "flags": sorted({f.code for f in result.flags}),
-                        },
-                    ),
-                    id_numbers=[m.id_number for m in request.members],
-                )
-                body = build_report(
-                    report_id=report_id,
-                    verification_id=verification_id,
-                    version=version,
-                    generated_at=generated,
-                    request=request,
-                    policy=policy,
-                    sources=sources,
-                    result=result,
-                    authorizations=json.loads(row.authorizations_json),
-                    audit_reference=f"audit-entries/{seq}",
-                )
-                session.add(
-                    ReportRow(
-                        id=report_id,
-                        verification_id=verification_id,
-                        version=version,
-                        created_at=generated,
-                        body_json=json.dumps(body, ensure_ascii=False, sort_keys=True),
-                    )
-                )
-                verification.latest_report_version = version
-                verification.state = (
-                    "AWAITING_ANSWERS" if any(s.status == "pending" for s in sources.values()) else "COMPLETED"
-                )
-                verification.updated_at = generated
-            log.info(
-                "report %s v%d for verification %s: %s",
-                report_id,
-                version,
-                verification_id,
-                result.household.classification,
+    async def publish_report(self, verification_id: str) -> None:
+        """Store the next report version from what is stored now (e.g. after a correction)."""
+        job = await self.load_job(verification_id)
+        async with self._db.write() as session:
+            await self.publish_in(session, job)
+        self._changes.notify(verification_id)
+
+    async def publish_in(self, session: AsyncSession, job: Job) -> None:
+        """Assess the stored answers and add the next report version, in the caller's transaction.
+
+        A report is never edited: each version is a new row naming the one before.
+        """
+        vid = job.verification_id
+        latest = await session.scalar(
+            select(VerificationRow.latest_report_version).where(VerificationRow.id == vid).with_for_update()
+        )
+        assert latest is not None
+        r = DepartmentResultRow
+        rows = await session.execute(
+            select(r.department, r.status, r.detail, r.records_json, r.not_queried_json, r.answered_at).where(
+                r.verification_id == vid
             )
-            self._changes.notify(verification_id)
-            return version
+        )
+        sources = {r.department: outcome_of(r) for r in rows}
+        policy = self._policy_for(job.request)
+        result = assess(job.request, policy, sources)
+        version = latest + 1
+        report_id = uuid.uuid4().hex
+        generated = now()
+        seq = await self._audit.append(
+            session,
+            AuditEvent(
+                kind="REPORT_CREATED",
+                operator=job.operator,
+                client=job.client,
+                verification=vid,
+                details={
+                    "report_id": report_id,
+                    "version": version,
+                    "classification": result.household.classification,
+                    "flags": sorted({f.code for f in result.flags}),
+                },
+            ),
+            id_numbers=[m.id_number for m in job.request.members],
+        )
+        body = build_report(
+            report_id=report_id,
+            verification_id=vid,
+            version=version,
+            generated_at=generated,
+            request=job.request,
+            policy=policy,
+            sources=sources,
+            result=result,
+            authorizations=job.authorization_names,
+            audit_reference=f"audit-entries/{seq}",
+        )
+        await session.execute(
+            insert(ReportRow).values(
+                id=report_id,
+                verification_id=vid,
+                version=version,
+                created_at=generated,
+                body_json=json.dumps(body, ensure_ascii=False, sort_keys=True),
+            )
+        )
+        pending = any(s.status == "pending" for s in sources.values())
+        await session.execute(
+            update(VerificationRow)
+            .where(VerificationRow.id == vid)
+            .values(
+                latest_report_version=version,
+                state="AWAITING_ANSWERS" if pending else "COMPLETED",
+                updated_at=generated,
+            )
+        )
+        log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
+
+
+def _checked(department: str, asked: Sequence[str], reply: DepartmentAnswer) -> _Outcome:
+    try:
+        check_answer(department, asked, reply)
+    except AnswerRejected as exc:
+        return _Outcome("unavailable", f"answer rejected: {exc}")
+    return _Outcome("ok", answer=reply)

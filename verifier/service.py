@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from audit import AuditEvent, AuditLog
 from connectors.base import Connector
@@ -33,7 +34,7 @@ from consent import (
 )
 from consent.envelope import key_id_for
 from verifier.errors import ServiceError
-from verifier.fanout import Changes, FanOut
+from verifier.fanout import Changes, FanOut, Job
 from verifier.policy import Policy, default_policy, load_policy
 from verifier.request import FieldViolation, RequestError, VerificationRequest, parse_request
 from verifier.settings import Settings
@@ -98,7 +99,9 @@ def _id_from(name: str, collection: str, field_name: str) -> str:
     return name[len(prefix) :]
 
 
+@functools.lru_cache(maxsize=4096)
 def _stored_request(text: str) -> VerificationRequest:
+    """A stored request, parsed again (it was checked when it was stored); cached, as it never changes."""
     return parse_request(json.loads(text), today=dt.date.max - dt.timedelta(days=2))
 
 
@@ -180,7 +183,7 @@ class HeduiService:
             keyid = key_id_for(key.load())
         except ValueError as exc:
             raise ServiceError.invalid([FieldViolation("public_key", str(exc))]) from None
-        async with self.db.sessions.begin() as session:
+        async with self.db.write() as session:
             if await session.get(TrustedKeyRow, keyid) is not None:
                 raise ServiceError("ALREADY_EXISTS", "KEY_EXISTS", f"key {keyid} is already in the trust store")
             session.add(
@@ -252,7 +255,7 @@ class HeduiService:
                 "BAD_SIGNATURE",
             )
         authorization_id = uuid.uuid4().hex
-        async with self.db.sessions.begin() as session:
+        async with self.db.write() as session:
             session.add(
                 AuthorizationRow(
                     id=authorization_id,
@@ -336,7 +339,7 @@ class HeduiService:
         authorization_id = _id_from(name, "authorizations", "name")
         if not reason.strip():
             raise ServiceError.invalid([FieldViolation("reason", "a revocation needs a reason")])
-        async with self.db.sessions.begin() as session:
+        async with self.db.write() as session:
             row = await session.get(AuthorizationRow, authorization_id, with_for_update=True)
             if row is None:
                 raise ServiceError.not_found(name)
@@ -426,9 +429,36 @@ class HeduiService:
             )
         verification_id = uuid.uuid4().hex
         at = _now()
-        async with self.db.sessions.begin() as session:
-            session.add(
-                VerificationRow(
+        job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
+        plan = self.fanout.plan(job, sorted(self.connectors), found)
+        planned = {str(u["department"]): u for u in plan.updates}
+        results: list[dict[str, object]] = [
+            {
+                "verification_id": verification_id,
+                "department": department,
+                "status": "queued",
+                "detail": "",
+                "records_json": "[]",
+                "record_count": 0,
+                "queried_json": "[]",
+                "not_queried_json": "[]",
+                "updated_at": at,
+            }
+            | planned.get(department, {})
+            for department in sorted(self.connectors)
+        ]
+        created = AuditEvent(
+            kind="VERIFICATION_CREATED",
+            operator=caller.operator,
+            client=caller.client,
+            verification=verification_id,
+            authorization=",".join(a.removeprefix("authorizations/") for a in authorization_names),
+            details={"purpose": request.purpose, "commissioned_by": request.commissioned_by, "members": len(members)},
+        )
+        # One transaction: the verification, its consent decisions and the queries about to be sent.
+        async with self.db.write() as session:
+            await session.execute(
+                insert(VerificationRow).values(
                     id=verification_id,
                     request_id=request_id or None,
                     request_json=json.dumps(request.to_plain(), ensure_ascii=False),
@@ -442,38 +472,11 @@ class HeduiService:
                     latest_report_version=0,
                 )
             )
-            await session.flush()
-            for department in sorted(self.connectors):
-                session.add(
-                    DepartmentResultRow(
-                        verification_id=verification_id,
-                        department=department,
-                        status="queued",
-                        detail="",
-                        records_json="[]",
-                        record_count=0,
-                        queried_json="[]",
-                        not_queried_json="[]",
-                        updated_at=at,
-                    )
-                )
-            await self.audit.append(
-                session,
-                AuditEvent(
-                    kind="VERIFICATION_CREATED",
-                    operator=caller.operator,
-                    client=caller.client,
-                    verification=verification_id,
-                    authorization=",".join(a.removeprefix("authorizations/") for a in authorization_names),
-                    details={
-                        "purpose": request.purpose,
-                        "commissioned_by": request.commissioned_by,
-                        "members": len(members),
-                    },
-                ),
-                id_numbers=members,
-            )
-        self.fanout.spawn(self.fanout.run(verification_id), f"run {verification_id}")
+            await session.execute(insert(DepartmentResultRow), results)
+            await self.audit.append_many(session, [(created, members), *plan.events])
+            if not plan.queries:
+                await self.fanout.publish_in(session, job)
+        self.fanout.send(job, plan)
         return await self.get_verification(f"verifications/{verification_id}")
 
     async def get_verification(self, name: str) -> VerificationView:
@@ -537,15 +540,18 @@ class HeduiService:
 
     async def watch(self, name: str) -> AsyncIterator[VerificationView]:
         """Yield a snapshot now and on every change, until the verification completes or fails."""
+        verification_id = _id_from(name, "verifications", "name")
+        seen = self.changes.version(verification_id)
         view = await self.get_verification(name)
         yield view
-        last = view
         while view.state not in TERMINAL_STATES:
-            await self.changes.wait(view.verification_id, timeout=1.0)
-            view = await self.get_verification(name)
-            if view != last:
+            # Also wakes every second, for changes made by another process on the same database.
+            await self.changes.wait_past(verification_id, seen, timeout=1.0)
+            seen = self.changes.version(verification_id)
+            latest = await self.get_verification(name)
+            if latest != view:
+                view = latest
                 yield view
-                last = view
 
     async def wait_for_report(self, name: str, timeout: float) -> VerificationView:
         """Wait until the first report exists and no department is still being asked."""
@@ -565,7 +571,7 @@ class HeduiService:
         verification_id, version_text = parts[1], parts[3]
         if version_text != "latest" and not version_text.isdigit():
             raise ServiceError.invalid([FieldViolation("name", "version must be a number or 'latest'")])
-        async with self.db.sessions.begin() as session:
+        async with self.db.write() as session:
             verification = await session.get(VerificationRow, verification_id)
             if verification is None:
                 raise ServiceError.not_found(f"verifications/{verification_id}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
@@ -51,6 +53,14 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. On SQLite, one writer at a time in this process: SQLite allows one
+        writer anyway, and queueing here is far cheaper than SQLite's busy-wait back-off."""
+        lock = self._lock if self.dialect == "sqlite" else contextlib.nullcontext()
+        async with lock, self.sessions.begin() as session:
+            yield session
 
     async def migrate(self) -> None:
         async with self.engine.begin() as connection:
