@@ -7,6 +7,7 @@ invalid input, a BadRequest with a field violation per problem (AIP-193).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -28,8 +29,9 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.errors import ServiceError
-from verifier.protojson import message_to_plain, plain_to_message
+from verifier.protojson import message_to_plain
 from verifier.reports import report_message
+from verifier.request import VerificationRequest
 from verifier.service import Caller, HeduiService, VerificationView
 
 __all__ = ["OPERATOR_METADATA", "build_server"]
@@ -109,7 +111,39 @@ def verification_message(view: VerificationView) -> verification_pb2.Verificatio
             for d in view.departments
         ],
     )
-    plain_to_message(view.request.to_plain(), message.request)
+    message.request.CopyFrom(request_message(view.request))
+    return message
+
+
+@functools.lru_cache(maxsize=4096)
+def request_message(request: VerificationRequest) -> verification_pb2.VerificationRequest:
+    """The request as its proto message (built once per request: it never changes)."""
+    message = verification_pb2.VerificationRequest(
+        application_date=request.application_date.isoformat(),
+        area=request.area,
+        purpose=request.purpose,
+        commissioned_by=request.commissioned_by,
+        policy=request.policy,
+        members=[
+            verification_pb2.Member(
+                id_number=m.id_number,
+                name=m.name,
+                relation=m.relation,
+                declared_annual_income_fen=m.declared_annual_income_fen,
+                employment_category=m.employment_category,
+                signed=m.signed,
+            )
+            for m in request.members
+        ],
+        deductions=[
+            verification_pb2.DeclaredDeduction(
+                id_number=d.id_number, kind=d.kind, amount_fen=d.amount_fen, evidence=d.evidence
+            )
+            for d in request.deductions
+        ],
+    )
+    if request.previous_report_id is not None:
+        message.previous_report_id = request.previous_report_id
     return message
 
 

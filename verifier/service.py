@@ -481,18 +481,30 @@ class HeduiService:
 
     async def get_verification(self, name: str) -> VerificationView:
         verification_id = _id_from(name, "verifications", "name")
+        v, r = VerificationRow, DepartmentResultRow
         async with self.db.sessions() as session:
-            row = await session.get(VerificationRow, verification_id)
+            row = (
+                await session.execute(
+                    select(
+                        v.id,
+                        v.state,
+                        v.request_json,
+                        v.authorizations_json,
+                        v.created_at,
+                        v.updated_at,
+                        v.latest_report_version,
+                        v.operator,
+                    ).where(v.id == verification_id)
+                )
+            ).one_or_none()
             if row is None:
                 raise ServiceError.not_found(name)
-            results = await session.scalars(
-                select(DepartmentResultRow)
-                .where(DepartmentResultRow.verification_id == verification_id)
-                .order_by(DepartmentResultRow.department)
+            results = await session.execute(
+                select(r.department, r.status, r.record_count, r.detail, r.updated_at)
+                .where(r.verification_id == verification_id)
+                .order_by(r.department)
             )
-            departments = tuple(
-                DepartmentProgress(r.department, r.status, r.record_count, r.detail, r.updated_at) for r in results
-            )
+            departments = tuple(DepartmentProgress(*result) for result in results)
         return VerificationView(
             verification_id=row.id,
             state=row.state,
