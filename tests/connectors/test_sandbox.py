@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import SANDBOX_FILE as SANDBOX_SMALL
+from harness import example_sandbox
 
 from connectors.base import (
     Connector,
@@ -23,9 +24,6 @@ from connectors.base import (
 from connectors.records import AccountRecord, PersonRecord, PropertyRecord, TaxIncomeRecord, VehicleRecord
 from connectors.sandbox import Fault, SandboxConnector, SandboxDataset, SandboxError, sandbox_connectors
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec"
-SANDBOX_SMALL = SPEC / "examples" / "sandbox-small.json"
-
 ZHANG = "533401197803120118"
 LI = "53340119800605022X"
 MING = "533401200809110310"
@@ -34,8 +32,7 @@ DEPARTMENTS = ("police", "housing", "tax", "vehicles", "banks", "social_security
 
 
 def small() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(SANDBOX_SMALL.read_text(encoding="utf-8"))
-    return data
+    return example_sandbox()
 
 
 def dataset(**changes: Any) -> SandboxDataset:

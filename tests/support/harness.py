@@ -41,6 +41,14 @@ PG_BIN = Path(os.environ.get("HEDUI_PG_BIN", "/usr/lib/postgresql/15/bin"))
 UNDER_CI = os.environ.get("CI", "").lower() == "true"
 
 
+SANDBOX_FILE = EXAMPLES / "sandbox-small.json"
+if not SANDBOX_FILE.exists():
+    SANDBOX_FILE = REPO / "connectors" / "data" / "demo-sandbox.json"
+REQUEST_FILE = EXAMPLES / "household-zhang.json"
+if not REQUEST_FILE.exists():
+    REQUEST_FILE = REPO / "verifier" / "data" / "demo-household.json"
+
+
 def example_request() -> dict[str, Any]:
     """The spec's example household (interfaces.md), or the packaged copy of it."""
     path = EXAMPLES / "household-zhang.json"

@@ -20,10 +20,10 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Final
 
 import pytest
+from harness import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -380,7 +380,7 @@ SEVERITY: Final = {  # warnings.md
 # The example household (examples/household-zhang.json with examples/sandbox-small.json), embedded
 # ---------------------------------------------------------------------------------------------------------------------
 
-SPEC_EXAMPLES: Final = Path("/work/shared/spec/examples")
+SPEC_EXAMPLES: Final = EXAMPLES
 
 ZHANG_REQUEST_JSON: Final = """
 {

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import example_request
 
 from verifier.request import DeclaredDeduction, Member, RequestError, parse_request
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec"
-EXAMPLE = SPEC / "examples" / "household-zhang.json"
 TODAY = dt.date(2026, 11, 1)
 
 ZHANG = "533401197803120118"
@@ -22,8 +19,7 @@ MING = "533401200809110310"
 
 
 def example() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    return data
+    return example_request()
 
 
 def violations(raw: object) -> list[tuple[str, str]]:
