@@ -283,26 +283,16 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def ListAuditEvents(  # noqa: N802
         self, request: audit_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.ListAuditEventsResponse:
-        if request.page_size < 0:
-            await _abort(context, ServiceError.invalid([_violation("page_size", "must not be negative")]))
-        after = 0
-        if request.page_token:
-            if not request.page_token.isdigit():
-                await _abort(
-                    context, ServiceError.invalid([_violation("page_token", "is not a token this service issued")])
-                )
-            after = int(request.page_token)
-        size = min(request.page_size or 50, 500)
-        async with self._service.db.sessions() as session:
-            entries = await self._service.audit.entries(
-                session,
-                after_seq=after,
-                limit=size + 1,
+        page, token = await _call(
+            context,
+            self._service.list_audit_events(
+                page_size=request.page_size,
+                page_token=request.page_token,
                 verification=request.verification.removeprefix("verifications/"),
                 kind=request.kind,
                 subject_id_number=request.subject_id_number,
-            )
-        page = entries[:size]
+            ),
+        )
         return audit_pb2.ListAuditEventsResponse(
             events=[
                 audit_pb2.AuditEvent(
@@ -319,7 +309,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
                 )
                 for e in page
             ],
-            next_page_token=str(page[-1].seq) if len(entries) > size else "",
+            next_page_token=token,
         )
 
     async def GetSignedTreeHead(  # noqa: N802
@@ -345,12 +335,6 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     ) -> AsyncIterator[audit_pb2.ExportAuditLogChunk]:
         await _unimplemented(context, "ExportAuditLog")
         yield audit_pb2.ExportAuditLogChunk()
-
-
-def _violation(field_name: str, description: str) -> Any:
-    from verifier.request import FieldViolation
-
-    return FieldViolation(field_name, description)
 
 
 SERVICE_NAMES = (

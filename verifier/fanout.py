@@ -572,7 +572,7 @@ class FanOut:
                 verification_id=vid,
                 version=version,
                 created_at=generated,
-                body_json=json.dumps(body, ensure_ascii=False, sort_keys=True),
+                body_json=json.dumps(body, ensure_ascii=False),
             )
         )
         pending = any(s.status == "pending" for s in sources.values())

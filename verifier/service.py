@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from audit import AuditEvent, AuditLog
+from audit import AuditEvent, AuditLog, StoredEntry
 from connectors.base import Connector
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
@@ -52,6 +52,7 @@ __all__ = ["Caller", "DepartmentProgress", "HeduiService", "VerificationView"]
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED"})
 MAX_PAGE_SIZE = 100
+MAX_AUDIT_PAGE_SIZE = 500
 
 
 def _now() -> dt.datetime:
@@ -549,6 +550,27 @@ class HeduiService:
             last = rows[size - 1]
             next_token = json.dumps({"c": last.created_at.isoformat(), "i": last.id}).encode().hex()
         return views, next_token
+
+    async def list_audit_events(
+        self, *, page_size: int, page_token: str, verification: str = "", kind: str = "", subject_id_number: str = ""
+    ) -> tuple[list[StoredEntry], str]:
+        """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash."""
+        if page_size < 0:
+            raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
+        if page_token and not page_token.isdigit():
+            raise ServiceError.invalid([FieldViolation("page_token", "is not a token this service issued")])
+        size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)
+        async with self.db.sessions() as session:
+            entries = await self.audit.entries(
+                session,
+                after_seq=int(page_token or 0),
+                limit=size + 1,
+                verification=verification,
+                kind=kind,
+                subject_id_number=subject_id_number,
+            )
+        page = entries[:size]
+        return page, str(page[-1].seq) if len(entries) > size else ""
 
     async def watch(self, name: str) -> AsyncIterator[VerificationView]:
         """Yield a snapshot now and on every change, until the verification completes or fails."""
