@@ -116,6 +116,8 @@ async def _verify(
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.format == "html":
+        raise UsageError("--format html is not available yet (it comes with the printable report)")
     raw = _read_json(args.request, "request")
     try:
         request = parse_request(raw)
@@ -146,8 +148,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _output(report: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
-    elif fmt == "html":
-        raise UsageError("--format html is not available yet (it comes with the printable report)")
     else:
         print_report(report, _console())
 

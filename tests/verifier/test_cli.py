@@ -129,6 +129,14 @@ def test_malformed_sandbox_exits_2(tmp_path: Path, sandbox: str, words: str) -> 
     assert not (tmp_path / ".hedui").exists()
 
 
+def test_html_format_is_refused_before_anything_runs(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
+    request, sandbox = example_files
+    done = hedui("verify", str(request), "--sandbox", str(sandbox), "--format", "html", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "html" in done.stderr
+    assert not (tmp_path / ".hedui").exists()
+
+
 def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
     done = hedui("verify", str(tmp_path / "nope.json"), cwd=tmp_path)
     assert done.returncode == 2
