@@ -180,6 +180,11 @@ class Plan:
     events: list[tuple[AuditEvent, Sequence[str]]] = field(default_factory=list)
     updates: list[dict[str, object]] = field(default_factory=list)
     queries: list[tuple[DepartmentQuery, _Scope]] = field(default_factory=list)
+    # Outcomes known without asking: departments no member may be queried at, and who was refused where.
+    settled: dict[str, SourceOutcome] = field(default_factory=dict)
+    refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # True when the plan covers every department of the verification (a new verification).
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +195,18 @@ class _Settled:
     asked: tuple[str, ...]
     outcome: _Outcome
     scope: _Scope
+
+    def source(self, refused: tuple[str, ...]) -> SourceOutcome:
+        """The outcome as the assessment sees it (the same as :func:`outcome_of` of its stored row)."""
+        answer = self.outcome.answer
+        return SourceOutcome(
+            department=self.department,
+            status=self.outcome.status,
+            records=answer.records if answer is not None else (),
+            detail=self.outcome.detail,
+            not_queried=refused,
+            answered_at=answer.answered_at if answer is not None else None,
+        )
 
 
 class FanOut:
@@ -291,14 +308,14 @@ class FanOut:
                 "not_queried_json": json.dumps(list(refused)),
                 "updated_at": at,
             }
+            plan.refused[department] = refused
             if not allowed:
                 plan.events.append(
                     (scope.event("DEPARTMENT_QUERY_FAILED", {"reason": "no member may be queried"}), refused)
                 )
-                row |= {
-                    "status": "not_queried",
-                    "detail": "no valid authorization covers any member for this department",
-                }
+                detail = "no valid authorization covers any member for this department"
+                row |= {"status": "not_queried", "detail": detail}
+                plan.settled[department] = SourceOutcome(department, "not_queried", detail=detail, not_queried=refused)
             else:
                 query = DepartmentQuery(
                     query_id=uuid.uuid4().hex,
@@ -324,7 +341,7 @@ class FanOut:
     def send(self, job: Job, plan: Plan) -> None:
         """Send a recorded plan's queries in the background and see the verification through."""
         if plan.queries:
-            self.spawn(self._gather_answers(job, plan.queries), f"fan-out {job.verification_id}")
+            self.spawn(self._gather_answers(job, plan), f"fan-out {job.verification_id}")
 
     async def run(self, job: Job) -> None:
         """Query every department still to be queried (after a restart), then publish the report."""
@@ -344,17 +361,18 @@ class FanOut:
             await self.record_plan(session, job, plan)
         self._changes.notify(job.verification_id)
         if plan.queries:
-            await self._gather_answers(job, plan.queries)
+            await self._gather_answers(job, plan)
 
-    async def _gather_answers(self, job: Job, queries: Sequence[tuple[DepartmentQuery, _Scope]]) -> None:
+    async def _gather_answers(self, job: Job, plan: Plan) -> None:
         """Ask every department at once; store answers in batches as they arrive, the last with the report."""
         settled: asyncio.Queue[_Settled] = asyncio.Queue()
+        known = dict(plan.settled)
 
         async def ask(query: DepartmentQuery, scope: _Scope) -> None:
             outcome = await self._ask(scope.department, query)
             settled.put_nowait(_Settled(scope.department, query.id_numbers, outcome, scope))
 
-        tasks = [asyncio.create_task(ask(q, s), name=f"ask {s.department}") for q, s in queries]
+        tasks = [asyncio.create_task(ask(q, s), name=f"ask {s.department}") for q, s in plan.queries]
         try:
             remaining = len(tasks)
             while remaining:
@@ -363,10 +381,12 @@ class FanOut:
                 while not settled.empty():
                     batch.append(settled.get_nowait())
                 remaining -= len(batch)
+                for item in batch:
+                    known[item.department] = item.source(plan.refused.get(item.department, ()))
                 async with self._db.write() as session:
                     await self._store(session, job.verification_id, batch)
                     if remaining == 0:
-                        await self.publish_in(session, job)
+                        await self.publish_in(session, job, known if plan.complete else None)
                 self._changes.notify(job.verification_id)
                 for item in batch:
                     if item.outcome.status == "pending":
@@ -516,28 +536,41 @@ class FanOut:
             await self.publish_in(session, job)
         self._changes.notify(verification_id)
 
-    async def publish_in(self, session: AsyncSession, job: Job) -> None:
-        """Assess the stored answers and add the next report version, in the caller's transaction.
+    async def publish_in(
+        self, session: AsyncSession, job: Job, sources: Mapping[str, SourceOutcome] | None = None
+    ) -> None:
+        """Assess the answers and add the next report version, in the caller's transaction.
 
-        A report is never edited: each version is a new row naming the one before.
+        ``sources`` are every department's outcomes when the caller has them all in hand (exactly
+        what is being stored); otherwise they are read back. A report is never edited: each version
+        is a new row naming the one before.
         """
         vid = job.verification_id
-        latest = await session.scalar(
-            select(VerificationRow.latest_report_version).where(VerificationRow.id == vid).with_for_update()
-        )
-        assert latest is not None
-        r = DepartmentResultRow
-        rows = await session.execute(
-            select(r.department, r.status, r.detail, r.records_json, r.not_queried_json, r.answered_at).where(
-                r.verification_id == vid
+        if sources is None:
+            r = DepartmentResultRow
+            rows = await session.execute(
+                select(r.department, r.status, r.detail, r.records_json, r.not_queried_json, r.answered_at).where(
+                    r.verification_id == vid
+                )
             )
-        )
-        sources = {r.department: outcome_of(r) for r in rows}
+            sources = {r.department: outcome_of(r) for r in rows}
         policy = self._policy_for(job.request)
         result = assess(job.request, policy, sources)
-        version = latest + 1
-        report_id = uuid.uuid4().hex
         generated = now()
+        pending = any(s.status == "pending" for s in sources.values())
+        # Taking the next version number also locks the verification until this transaction ends.
+        version = await session.scalar(
+            update(VerificationRow)
+            .where(VerificationRow.id == vid)
+            .values(
+                latest_report_version=VerificationRow.latest_report_version + 1,
+                state="AWAITING_ANSWERS" if pending else "COMPLETED",
+                updated_at=generated,
+            )
+            .returning(VerificationRow.latest_report_version)
+        )
+        assert version is not None
+        report_id = uuid.uuid4().hex
         seq = await self._audit.append(
             session,
             AuditEvent(
@@ -573,16 +606,6 @@ class FanOut:
                 version=version,
                 created_at=generated,
                 body_json=json.dumps(body, ensure_ascii=False),
-            )
-        )
-        pending = any(s.status == "pending" for s in sources.values())
-        await session.execute(
-            update(VerificationRow)
-            .where(VerificationRow.id == vid)
-            .values(
-                latest_report_version=version,
-                state="AWAITING_ANSWERS" if pending else "COMPLETED",
-                updated_at=generated,
             )
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)

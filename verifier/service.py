@@ -432,6 +432,7 @@ class HeduiService:
         at = _now()
         job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
         plan = self.fanout.plan(job, sorted(self.connectors), found)
+        plan.complete = True
         planned = {str(u["department"]): u for u in plan.updates}
         results: list[dict[str, object]] = [
             {
