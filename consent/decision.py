@@ -35,13 +35,20 @@ class ConsentDecision:
 
 
 def _why_not(
-    auth: RegisteredAuthorization, id_number: str, department: str, commissioned_by: str, on: dt.date
+    auth: RegisteredAuthorization,
+    id_number: str,
+    department: str,
+    commissioned_by: str,
+    on: dt.date,
+    purpose: str | None,
 ) -> str | None:
     payload = auth.payload
     if id_number not in payload.member_ids():
         return "member not named in the authorization"
     if auth.revoked_at is not None:
         return f"authorization {auth.name} was revoked"
+    if purpose is not None and payload.purpose != purpose:
+        return f"authorization {auth.name} was given for {payload.purpose}, not {purpose}"
     if payload.commissioned_by != commissioned_by:
         return f"authorization {auth.name} was given to {payload.commissioned_by}, not {commissioned_by}"
     if on < payload.valid_from:
@@ -59,8 +66,12 @@ def decide(
     authorizations: Sequence[RegisteredAuthorization],
     commissioned_by: str,
     on: dt.date,
+    purpose: str | None = None,
 ) -> ConsentDecision:
-    """Decide, per department and member, whether a valid authorization covers the query."""
+    """Decide, per department and member, whether a valid authorization covers the query.
+
+    With ``purpose``, an authorization covers only queries for the purpose it was given for.
+    """
     allowed: dict[str, dict[str, str]] = {}
     refused: list[Refusal] = []
     for department in departments:
@@ -68,7 +79,7 @@ def decide(
         for id_number in members:
             reasons: list[str] = []
             for auth in authorizations:
-                why = _why_not(auth, id_number, department, commissioned_by, on)
+                why = _why_not(auth, id_number, department, commissioned_by, on, purpose)
                 if why is None:
                     allowed[department][id_number] = auth.authorization_id
                     break

@@ -165,6 +165,7 @@ def window_periods(application_date: dt.date) -> tuple[str, ...]:
 
 
 def _age_on(id_number: str, day: dt.date) -> int:
+    """Age from the birth date in an identity number (which the fan-out has checked)."""
     born = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
@@ -188,6 +189,8 @@ class _Context:
             if source.status != "ok":
                 continue
             for record in source.records:
+                if record.subject in source.not_queried:
+                    continue  # a member without consent here: never use what came with another's answer
                 if isinstance(record, kind) and (id_number is None or record.subject == id_number):
                     found.append(record)
         return sorted(found, key=lambda r: r.record_id)
@@ -682,7 +685,9 @@ def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, S
                     r
                     for s in sorted(sources)
                     for r in sources[s].records
-                    if sources[s].status == "ok" and r.subject == member.id_number
+                    if sources[s].status == "ok"
+                    and r.subject == member.id_number
+                    and member.id_number not in sources[s].not_queried
                 ),
             )
         )

@@ -31,7 +31,7 @@ from connectors.base import (
     Ticket,
 )
 from connectors.records import PersonRecord, record_from_plain, record_to_plain
-from consent import RegisteredAuthorization, decide
+from consent import IdentityNumberError, RegisteredAuthorization, decide, validate_identity_number
 from verifier.assessment import SourceOutcome, assess
 from verifier.policy import Policy
 from verifier.reports import build_report
@@ -128,6 +128,10 @@ def check_answer(department: str, asked: Sequence[str], answer: DepartmentAnswer
             raise AnswerRejected(f"record {record.record_id} belongs to {record.department}")
         if record.record_id in seen:
             raise AnswerRejected(f"duplicate record id {record.record_id}")
+        try:
+            validate_identity_number(record.subject)
+        except IdentityNumberError:
+            raise AnswerRejected(f"record {record.record_id} names an invalid identity number") from None
         seen.add(record.record_id)
         same_register = isinstance(record, PersonRecord) and record.hukou_id in registers
         if record.subject not in wanted and not same_register:
@@ -272,8 +276,7 @@ class FanOut:
         for verification_id in running:
             self.spawn(self.run(await self.load_job(verification_id)), f"run {verification_id}")
         for verification_id, department in pending:
-            if verification_id not in running:
-                self.spawn(self._follow_ticket(verification_id, department), f"poll {verification_id} {department}")
+            self.spawn(self._follow_ticket(verification_id, department), f"poll {verification_id} {department}")
 
     async def load_job(self, verification_id: str) -> Job:
         async with self._db.sessions() as session:
@@ -292,7 +295,9 @@ class FanOut:
         """Decide consent for each department and prepare its query; nothing is sent yet."""
         vid = job.verification_id
         members = [m.id_number for m in job.request.members]
-        decision = decide(members, departments, authorizations, job.request.commissioned_by, now().date())
+        decision = decide(
+            members, departments, authorizations, job.request.commissioned_by, now().date(), job.request.purpose
+        )
         plan = Plan()
         at = now()
         for department in departments:
@@ -369,7 +374,11 @@ class FanOut:
         known = dict(plan.settled)
 
         async def ask(query: DepartmentQuery, scope: _Scope) -> None:
-            outcome = await self._ask(scope.department, query)
+            try:
+                outcome = await self._ask(scope.department, query)
+            except Exception as exc:  # a connector's own bug must not stall the verification
+                log.exception("connector %s failed", scope.department)
+                outcome = _Outcome("unavailable", f"connector error: {type(exc).__name__}")
             settled.put_nowait(_Settled(scope.department, query.id_numbers, outcome, scope))
 
         tasks = [asyncio.create_task(ask(q, s), name=f"ask {s.department}") for q, s in plan.queries]
@@ -477,7 +486,9 @@ class FanOut:
                 return
             asked = tuple(json.loads(result.queried_json))
             authorizations = await self._load_authorizations(job.authorization_names)
-            decision = decide(asked, [department], authorizations, job.request.commissioned_by, now().date())
+            decision = decide(
+                asked, [department], authorizations, job.request.commissioned_by, now().date(), job.request.purpose
+            )
             scope = _Scope(
                 job.operator, job.client, verification_id, ",".join(decision.authorizations_for(department)), department
             )

@@ -420,7 +420,7 @@ class HeduiService:
                     f"authorizations[{index}]", f"{name} is not registered", "AUTHORIZATION_NOT_FOUND"
                 )
         members = [m.id_number for m in request.members]
-        decision = decide(members, self.connectors, found, request.commissioned_by, _now().date())
+        decision = decide(members, self.connectors, found, request.commissioned_by, _now().date(), request.purpose)
         if not any(decision.members_for(d) for d in self.connectors):
             reasons = sorted({r.reason for r in decision.refused})
             raise ServiceError.precondition(
