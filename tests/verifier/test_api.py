@@ -373,3 +373,65 @@ async def test_audit_table_refuses_update_and_delete(harness: Harness) -> None:
                 await session.execute(text(statement))
     async with harness.service.db.sessions() as session:
         assert (await session.execute(text("SELECT count(*) FROM audit_entries"))).scalar_one() > 10
+
+
+async def test_unsigned_members_police_records_are_not_reported(harness: Harness) -> None:
+    request = example_request()
+    request["members"][1]["signed"] = False
+    v = await harness.run(request)
+    report = await report_of(harness, v.name)
+    spouse = next(m for m in report["members"] if m["id_number"] == SPOUSE)
+    assert spouse["records"] == []
+    assert spouse["status"] == "unknown"
+
+
+class _BrokenConnector:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def describe(self) -> Any:
+        return self.inner.describe()
+
+    async def query(self, query: Any) -> Any:
+        raise KeyError("bug in a department's connector")
+
+    async def poll(self, ticket: Any) -> Any:
+        raise KeyError("bug")
+
+
+async def test_connector_bug_counts_as_unavailable_and_the_report_still_comes(harness: Harness) -> None:
+    harness.service.connectors["tax"] = _BrokenConnector(harness.service.connectors["tax"])
+    harness.service.fanout._connectors = harness.service.connectors
+    v = await harness.run(example_request())
+    report = await report_of(harness, v.name)
+    tax = next(s for s in report["sources"] if s["department"] == "tax")
+    assert tax["status"] == "unavailable"
+    assert "KeyError" in tax["detail"]
+
+
+async def test_answer_with_an_invalid_identity_number_is_rejected(db_url: str) -> None:
+    sandbox = example_sandbox()
+    sandbox["police"]["persons"].append(
+        {
+            "id_number": "UNKNOWN",
+            "name": "x",
+            "hukou_id": "H-533401-0001",
+            "relation_to_head": "child",
+            "status": "active",
+        }
+    )
+    async with running_service(db_url, sandbox) as h:
+        v = await h.run(example_request())
+        report = await report_of(h, v.name)
+    police = next(s for s in report["sources"] if s["department"] == "police")
+    assert police["status"] == "unavailable"
+    assert "invalid identity number" in police["detail"]
+
+
+async def test_authorization_for_another_purpose_does_not_cover_the_query(harness: Harness) -> None:
+    request = parse_request(example_request())
+    auth = await harness.register(harness.envelope(request, purpose="RECHECK"))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(example_request(), [auth.name])
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "given for RECHECK" in details(caught.value)[1][0][1]
