@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -229,6 +230,11 @@ class HeduiService:
                 )
             if existing is not None:
                 return self._authorization_of(existing)
+        digest = hashlib.sha256(envelope.payload).hexdigest()
+        async with self.db.sessions() as session:
+            same = await session.scalar(select(AuthorizationRow).where(AuthorizationRow.payload_sha256 == digest))
+        if same is not None:
+            return self._authorization_of(same)  # a replay never revives a revoked authorization
         at = _now()
         trust = await self._trusted_keys([s.keyid for s in envelope.signatures])
         try:
@@ -262,6 +268,7 @@ class HeduiService:
                     id=authorization_id,
                     request_id=request_id or None,
                     payload=envelope.payload,
+                    payload_sha256=digest,
                     payload_type=envelope.payload_type,
                     signatures_json=json.dumps([{"keyid": s.keyid, "sig": s.sig.hex()} for s in envelope.signatures]),
                     signed_by_json=json.dumps([k.keyid for k in vouching]),

@@ -435,3 +435,17 @@ async def test_authorization_for_another_purpose_does_not_cover_the_query(harnes
         await harness.create(example_request(), [auth.name])
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "given for RECHECK" in details(caught.value)[1][0][1]
+
+
+async def test_replaying_a_revoked_envelope_does_not_revive_it(harness: Harness) -> None:
+    envelope = harness.envelope(parse_request(example_request()))
+    auth = await harness.register(envelope)
+    await harness.consent.RevokeAuthorization(
+        consent_pb2.RevokeAuthorizationRequest(name=auth.name, reason="withdrawn")
+    )
+    again = await harness.register(envelope)
+    assert again.name == auth.name
+    assert again.state == consent_pb2.Authorization.REVOKED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(example_request(), [again.name])
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -72,6 +72,8 @@ class AuthorizationRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # An envelope is registered once: registering it again returns the same (possibly revoked) authorization.
+    payload_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     payload_type: Mapped[str] = mapped_column(String(200))
     signatures_json: Mapped[str] = mapped_column(Text)
     signed_by_json: Mapped[str] = mapped_column(Text)

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("request_id", sa.String(length=200), nullable=True),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("payload_sha256", sa.String(length=64), nullable=False),
         sa.Column("payload_type", sa.String(length=200), nullable=False),
         sa.Column("signatures_json", sa.Text(), nullable=False),
         sa.Column("signed_by_json", sa.Text(), nullable=False),
@@ -32,6 +33,7 @@ def upgrade() -> None:
         sa.Column("revoke_reason", sa.String(length=500), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("request_id"),
+        sa.UniqueConstraint("payload_sha256"),
     )
     op.create_table(
         "trusted_keys",
