@@ -423,24 +423,12 @@ def _asset_flags(ctx: _Context, counted: Sequence[str]) -> tuple[int, int]:
     """Asset warnings for counted members; returns (financial assets, residential properties)."""
     day = ctx.request.application_date
     policy, n = ctx.policy, len(counted)
-    latest: dict[tuple[str, str, str], AccountRecord] = {}
-    for record in ctx.records(AccountRecord):
-        assert isinstance(record, AccountRecord)
-        if record.id_number not in counted:
-            continue
-        key = (record.id_number, record.institution, record.account_kind)
-        current = latest.get(key)
-        as_of = dt.date.fromisoformat(record.as_of)
-        if current is None:
-            latest[key] = record
-            continue
-        current_as_of = dt.date.fromisoformat(current.as_of)
-        better = (as_of <= day and (current_as_of > day or as_of > current_as_of)) or (
-            as_of > day and current_as_of > day and as_of < current_as_of
-        )
-        if better:
-            latest[key] = record
-    accounts = sorted(latest.values(), key=lambda r: r.record_id)
+    # Each account record is one holding; balances dated after the application date are not yet held then.
+    accounts = [
+        r
+        for r in ctx.records(AccountRecord)
+        if isinstance(r, AccountRecord) and r.id_number in counted and dt.date.fromisoformat(r.as_of) <= day
+    ]
     financial = sum(r.balance_fen for r in accounts)
     limit_per_capita = policy.financial_assets_months * ctx.standard
     if n and financial > limit_per_capita * n:

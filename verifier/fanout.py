@@ -395,7 +395,9 @@ class FanOut:
                 async with self._db.write() as session:
                     await self._store(session, job.verification_id, batch)
                     if remaining == 0:
-                        await self.publish_in(session, job, known if plan.complete else None)
+                        # Outcomes in hand are the whole truth only if no ticket is being followed meanwhile.
+                        alone = plan.complete and not any(o.status == "pending" for o in known.values())
+                        await self.publish_in(session, job, known if alone else None)
                 self._changes.notify(job.verification_id)
                 for item in batch:
                     if item.outcome.status == "pending":
@@ -558,6 +560,11 @@ class FanOut:
         """
         vid = job.verification_id
         if sources is None:
+            # Lock the verification before reading its results, so concurrent publishers serialise
+            # and the later one sees the earlier one's answer.
+            await session.execute(
+                select(VerificationRow.latest_report_version).where(VerificationRow.id == vid).with_for_update()
+            )
             r = DepartmentResultRow
             rows = await session.execute(
                 select(r.department, r.status, r.detail, r.records_json, r.not_queried_json, r.answered_at).where(
