@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.records import AccountRecord
 from harness import example_request
+
+from connectors.records import AccountRecord
 from verifier.assessment import SourceOutcome, assess
 from verifier.policy import default_policy
 from verifier.request import parse_request
