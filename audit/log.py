@@ -45,7 +45,7 @@ audit_entries = Table(
     Column("operator", String(200), nullable=False),
     Column("client", String(200), nullable=False),
     Column("verification", String(100), nullable=False, index=True),
-    Column("authorization", String(100), nullable=False),
+    Column("authorization", Text, nullable=False),
     Column("department", String(64), nullable=False),
     Column("subjects", Text, nullable=False),
     Column("entry", LargeBinary, nullable=False),
@@ -149,7 +149,7 @@ class AuditLog:
             StoredEntry(
                 seq=row.seq,
                 kind=row.kind,
-                recorded_at=row.recorded_at,
+                recorded_at=row.recorded_at if row.recorded_at.tzinfo else row.recorded_at.replace(tzinfo=dt.UTC),
                 operator=row.operator,
                 client=row.client,
                 verification=row.verification,

@@ -32,6 +32,7 @@ DEDUCTION_KINDS: Final = ("medical", "rehabilitation", "education", "pension_con
 MAX_MONEY_FEN: Final = 10**13
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_MEMBERS: Final = 30
+EARLIEST_APPLICATION: Final = dt.date(2000, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,8 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
             latest = (today or dt.date.today()) + dt.timedelta(days=1)
             if application_date > latest:
                 check.fail("application_date", "is in the future")
+            elif application_date < EARLIEST_APPLICATION:
+                check.fail("application_date", f"is before {EARLIEST_APPLICATION.isoformat()}")
     area = check.text(raw, "area", "area", choices=AREAS)
     purpose = check.text(raw, "purpose", "purpose", choices=PURPOSES)
     commissioned_by = check.text(raw, "commissioned_by", "commissioned_by")

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ __all__ = ["Caller", "DepartmentProgress", "HeduiService", "VerificationView"]
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED"})
 MAX_PAGE_SIZE = 100
+# Versions and audit page tokens: plain ASCII digits that fit the database's integers.
+_COUNTER = re.compile(r"[0-9]{1,9}")
+MAX_REQUEST_ID = 200
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_AUDIT_PAGE_SIZE = 500
 
 
@@ -94,9 +99,14 @@ class VerificationView:
         return f"verifications/{self.verification_id}"
 
 
+def _check_request_id(request_id: str) -> None:
+    if len(request_id) > MAX_REQUEST_ID or "\x00" in request_id:
+        raise ServiceError.invalid([FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters, no NUL")])
+
+
 def _id_from(name: str, collection: str, field_name: str) -> str:
     prefix = f"{collection}/"
-    if not name.startswith(prefix) or not name[len(prefix) :] or "/" in name[len(prefix) :]:
+    if not name.startswith(prefix) or not _RESOURCE_ID.fullmatch(name[len(prefix) :]):
         raise ServiceError.invalid([FieldViolation(field_name, f"must be a resource name {collection}/{{id}}")])
     return name[len(prefix) :]
 
@@ -223,6 +233,7 @@ class HeduiService:
         self, envelope: Envelope, *, request_id: str = "", caller: Caller = Caller()
     ) -> RegisteredAuthorization:
         """Check the envelope's signatures and payload, then store it. Nothing is stored on failure."""
+        _check_request_id(request_id)
         if request_id:
             async with self.db.sessions() as session:
                 existing = await session.scalar(
@@ -347,6 +358,8 @@ class HeduiService:
         authorization_id = _id_from(name, "authorizations", "name")
         if not reason.strip():
             raise ServiceError.invalid([FieldViolation("reason", "a revocation needs a reason")])
+        if len(reason) > 500 or "\x00" in reason:
+            raise ServiceError.invalid([FieldViolation("reason", "at most 500 characters, no NUL")])
         async with self.db.write() as session:
             row = await session.get(AuthorizationRow, authorization_id, with_for_update=True)
             if row is None:
@@ -408,6 +421,7 @@ class HeduiService:
         caller: Caller = Caller(),
     ) -> VerificationView:
         """Store the verification and start the fan-out in the background; returns at once."""
+        _check_request_id(request_id)
         if request_id:
             async with self.db.sessions() as session:
                 existing = await session.scalar(
@@ -565,7 +579,7 @@ class HeduiService:
         """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash."""
         if page_size < 0:
             raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
-        if page_token and not page_token.isdigit():
+        if page_token and not _COUNTER.fullmatch(page_token):
             raise ServiceError.invalid([FieldViolation("page_token", "is not a token this service issued")])
         size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)
         async with self.db.sessions() as session:
@@ -606,12 +620,17 @@ class HeduiService:
     async def get_report(self, name: str, caller: Caller = Caller()) -> dict[str, Any]:
         """A report version ("verifications/{id}/reports/{n|latest}"); reading it is an audit event."""
         parts = name.split("/")
-        if len(parts) != 4 or parts[0] != "verifications" or parts[2] != "reports" or not parts[1]:
+        if (
+            len(parts) != 4
+            or parts[0] != "verifications"
+            or parts[2] != "reports"
+            or not _RESOURCE_ID.fullmatch(parts[1])
+        ):
             raise ServiceError.invalid(
                 [FieldViolation("name", "must be verifications/{id}/reports/{version} (version may be 'latest')")]
             )
         verification_id, version_text = parts[1], parts[3]
-        if version_text != "latest" and not version_text.isdigit():
+        if version_text != "latest" and not _COUNTER.fullmatch(version_text):
             raise ServiceError.invalid([FieldViolation("name", "version must be a number or 'latest'")])
         async with self.db.write() as session:
             verification = await session.get(VerificationRow, verification_id)

@@ -449,3 +449,46 @@ async def test_replaying_a_revoked_envelope_does_not_revive_it(harness: Harness)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await harness.create(example_request(), [again.name])
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["verifications/x/reports/²", "verifications/x/reports/99999999999999999999", "verifications/a\x00b/reports/1"],
+)
+async def test_odd_report_names_are_invalid_arguments(harness: Harness, name: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name))
+    assert caught.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+    assert "Traceback" not in (caught.value.details() or "")
+
+
+async def test_odd_tokens_ids_and_dates_are_invalid_arguments(harness: Harness) -> None:
+    auth = await harness.register(harness.envelope(parse_request(example_request())))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(example_request(), [auth.name], request_id="r" * 201)
+    assert details(caught.value)[1][0][0] == "request_id"
+    old = example_request()
+    old["application_date"] = "0001-01-15"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(old, [auth.name])
+    assert details(caught.value)[1][0][0] == "request.application_date"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.audit.ListAuditEvents(audit_pb2.ListAuditEventsRequest(page_token="²"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.consent.GetAuthorization(consent_pb2.GetAuthorizationRequest(name="authorizations/a\x00b"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_many_authorizations_fit_the_audit_log(harness: Harness) -> None:
+    request = parse_request(example_request())
+    names = []
+    for member in request.members:
+        auth = await harness.register(harness.envelope(request, signers=[member.id_number]))
+        names.append(auth.name)
+    for member in request.members[:2]:  # each member also signed a second, department-limited form
+        auth = await harness.register(harness.envelope(request, signers=[member.id_number], departments=("police",)))
+        names.append(auth.name)
+    created = await harness.create(example_request(), names)
+    v = await harness.settle(created.name)
+    assert v.state == verification_pb2.Verification.COMPLETED

@@ -48,7 +48,12 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=self.dialect != "sqlite")
+        self.engine: AsyncEngine = create_async_engine(
+            # Never echo statement parameters into errors or logs: they hold identity numbers.
+            self.url,
+            pool_pre_ping=self.dialect != "sqlite",
+            hide_parameters=True,
+        )
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)

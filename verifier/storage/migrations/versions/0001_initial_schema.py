@@ -128,7 +128,7 @@ def upgrade() -> None:
         sa.Column("operator", sa.String(length=200), nullable=False),
         sa.Column("client", sa.String(length=200), nullable=False),
         sa.Column("verification", sa.String(length=100), nullable=False),
-        sa.Column("authorization", sa.String(length=100), nullable=False),
+        sa.Column("authorization", sa.Text(), nullable=False),
         sa.Column("department", sa.String(length=64), nullable=False),
         sa.Column("subjects", sa.Text(), nullable=False),
         sa.Column("entry", sa.LargeBinary(), nullable=False),
