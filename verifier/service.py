@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from audit import AuditEvent, AuditLog, StoredEntry
 from connectors.base import Connector
@@ -121,8 +122,9 @@ class PolicyBook:
     """The locality policies loaded at start; a request names one or gets the default."""
 
     def __init__(self, policies: Sequence[Policy]) -> None:
-        self.default = policies[0]
         self._by_locality = {p.locality: p for p in policies}
+        # A file for the built-in locality ("default") replaces the built-in policy everywhere.
+        self.default = self._by_locality[policies[0].locality]
 
     @classmethod
     def load(cls, files: Sequence[Path]) -> PolicyBook:
@@ -478,28 +480,45 @@ class HeduiService:
             authorization=",".join(a.removeprefix("authorizations/") for a in authorization_names),
             details={"purpose": request.purpose, "commissioned_by": request.commissioned_by, "members": len(members)},
         )
+
         # One transaction: the verification, its consent decisions and the queries about to be sent.
-        async with self.db.write() as session:
-            await session.execute(
-                insert(VerificationRow).values(
-                    id=verification_id,
-                    request_id=request_id or None,
-                    request_json=json.dumps(request.to_plain(), ensure_ascii=False),
-                    authorizations_json=json.dumps(list(authorization_names)),
-                    commissioned_by=request.commissioned_by,
-                    state="RUNNING",
-                    operator=caller.operator,
-                    client=caller.client,
-                    created_at=at,
-                    updated_at=at,
-                    latest_report_version=0,
+        # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
+        async def commit_and_send() -> None:
+            async with self.db.write() as session:
+                await session.execute(
+                    insert(VerificationRow).values(
+                        id=verification_id,
+                        request_id=request_id or None,
+                        request_json=json.dumps(request.to_plain(), ensure_ascii=False),
+                        authorizations_json=json.dumps(list(authorization_names)),
+                        commissioned_by=request.commissioned_by,
+                        state="RUNNING",
+                        operator=caller.operator,
+                        client=caller.client,
+                        created_at=at,
+                        updated_at=at,
+                        latest_report_version=0,
+                    )
                 )
-            )
-            await session.execute(insert(DepartmentResultRow), results)
-            await self.audit.append_many(session, [(created, members), *plan.events])
-            if not plan.queries:
-                await self.fanout.publish_in(session, job)
-        self.fanout.send(job, plan)
+                await session.execute(insert(DepartmentResultRow), results)
+                await self.audit.append_many(session, [(created, members), *plan.events])
+                if not plan.queries:
+                    await self.fanout.publish_in(session, job)
+            self.fanout.send(job, plan)
+
+        try:
+            await asyncio.shield(asyncio.ensure_future(commit_and_send()))
+        except IntegrityError:
+            if not request_id:
+                raise
+            # The same request_id was created concurrently: this call is its retry.
+            async with self.db.sessions() as session:
+                existing = await session.scalar(
+                    select(VerificationRow.id).where(VerificationRow.request_id == request_id)
+                )
+            if existing is None:
+                raise
+            verification_id = existing
         return await self.get_verification(f"verifications/{verification_id}")
 
     async def get_verification(self, name: str) -> VerificationView:

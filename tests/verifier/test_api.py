@@ -492,3 +492,12 @@ async def test_many_authorizations_fit_the_audit_log(harness: Harness) -> None:
     created = await harness.create(example_request(), names)
     v = await harness.settle(created.name)
     assert v.state == verification_pb2.Verification.COMPLETED
+
+
+async def test_concurrent_retries_with_one_request_id_make_one_verification(harness: Harness) -> None:
+    auth = await harness.register(harness.envelope(parse_request(example_request())))
+    made = await asyncio.gather(
+        *(harness.create(example_request(), [auth.name], request_id="case-7") for _ in range(5))
+    )
+    assert len({v.name for v in made}) == 1
+    await harness.settle(made[0].name)
