@@ -20,6 +20,8 @@ from typing import Any, NoReturn
 
 import grpc
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from connectors import SandboxDataset, SandboxError, sandbox_connectors
 from consent import (
@@ -115,6 +117,16 @@ async def _verify(
         await service.close()
 
 
+def _check_db_url(url: str) -> None:
+    """Only SQLite and PostgreSQL URLs; anything else is invalid input, found before anything runs."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise UsageError(f"--db {url!r} is not a database URL") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise UsageError(f"--db: {backend} is not supported (use sqlite:/// or postgresql://)")
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     if args.format == "html":
         raise UsageError("--format html is not available yet (it comes with the printable report)")
@@ -135,12 +147,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"policy: {exc}") from None
     if request.policy and not policies.knows(request.policy):
         raise UsageError(f"{args.request}: policy: no policy for locality {request.policy!r}")
+    if args.db:
+        _check_db_url(args.db)
     settings = load_settings(None)
     db_url = args.db or settings.database_url
     try:
         report = asyncio.run(_verify(request, dataset, policies, db_url, settings))
     except ServiceError as exc:
         raise UsageError(str(exc)) from None
+    except TimeoutError:
+        print("hedui: error: no report before the departments' deadline (see the service log)", file=sys.stderr)
+        return 1
     _output(report, args.format)
     return 0
 
@@ -207,6 +224,8 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
         pem = args.public_key.read_bytes()
     except OSError as exc:
         raise UsageError(f"{args.public_key}: cannot read: {exc.strerror}") from None
+    if args.db:
+        _check_db_url(args.db)
     db_url = args.db or load_settings(None).database_url
     try:
         keyid = asyncio.run(_add_key(db_url, args.organisation, pem, args.valid_days))

@@ -206,3 +206,13 @@ def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
     done = hedui("serve", "--config", str(config), cwd=tmp_path)
     assert done.returncode == 2
     assert "mystery: unknown key" in done.stderr
+
+
+@pytest.mark.parametrize("url", ["notaurl://x", "mysql://u@h/db", "::"])
+def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[Path, Path], url: str) -> None:
+    request, sandbox = example_files
+    done = hedui("verify", str(request), "--sandbox", str(sandbox), "--db", url, cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "--db" in done.stderr
+    assert not (tmp_path / ".hedui").exists()
