@@ -19,10 +19,11 @@ from consent.envelope import (
     sign_envelope,
     verify_envelope,
 )
-from consent.identity import IdentityNumberError, mask, validate_identity_number
+from consent.identity import CHINA_TIME, IdentityNumberError, china_today, mask, validate_identity_number
 
 __all__ = [
     "AUTHORIZATION_PAYLOAD_TYPE",
+    "CHINA_TIME",
     "AuthorizationError",
     "AuthorizationPayload",
     "AuthorizedMember",
@@ -36,6 +37,7 @@ __all__ = [
     "SigningKey",
     "TrustedKey",
     "authorization_payload",
+    "china_today",
     "decide",
     "mask",
     "parse_authorization_payload",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["IdentityNumberError", "check_character", "mask", "validate_identity_number"]
+__all__ = ["CHINA_TIME", "IdentityNumberError", "check_character", "china_today", "mask", "validate_identity_number"]
 
+# Calendar dates (validity windows, birthdays, application dates) are China Standard Time dates.
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
@@ -14,6 +16,11 @@ _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 
 class IdentityNumberError(ValueError):
     """An identity number that is not 18 characters, has no real birth date or a bad check character."""
+
+
+def china_today() -> dt.date:
+    """Today's date in China, whatever the server's time zone."""
+    return dt.datetime.now(CHINA_TIME).date()
 
 
 def check_character(first17: str) -> str:
@@ -33,7 +40,7 @@ def validate_identity_number(value: str) -> str:
         born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise IdentityNumberError(f"birth date {number[6:14]} is not a calendar date") from None
-    if born.year < 1900 or born > dt.date.today():
+    if born.year < 1900 or born > china_today():
         raise IdentityNumberError(f"birth date {number[6:14]} is not a possible birth date")
     expected = check_character(number[:17])
     if number[17] != expected:

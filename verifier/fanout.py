@@ -31,7 +31,7 @@ from connectors.base import (
     Ticket,
 )
 from connectors.records import PersonRecord, record_from_plain, record_to_plain
-from consent import IdentityNumberError, RegisteredAuthorization, decide, validate_identity_number
+from consent import IdentityNumberError, RegisteredAuthorization, china_today, decide, validate_identity_number
 from verifier.assessment import SourceOutcome, assess
 from verifier.policy import Policy
 from verifier.reports import build_report
@@ -296,7 +296,7 @@ class FanOut:
         vid = job.verification_id
         members = [m.id_number for m in job.request.members]
         decision = decide(
-            members, departments, authorizations, job.request.commissioned_by, now().date(), job.request.purpose
+            members, departments, authorizations, job.request.commissioned_by, china_today(), job.request.purpose
         )
         plan = Plan()
         at = now()
@@ -489,7 +489,7 @@ class FanOut:
             asked = tuple(json.loads(result.queried_json))
             authorizations = await self._load_authorizations(job.authorization_names)
             decision = decide(
-                asked, [department], authorizations, job.request.commissioned_by, now().date(), job.request.purpose
+                asked, [department], authorizations, job.request.commissioned_by, china_today(), job.request.purpose
             )
             scope = _Scope(
                 job.operator, job.client, verification_id, ",".join(decision.authorizations_for(department)), department

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from consent.identity import IdentityNumberError, validate_identity_number
+from consent.identity import IdentityNumberError, china_today, validate_identity_number
 
 __all__ = [
     "AREAS",
@@ -197,7 +197,7 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
         except ValueError:
             check.fail("application_date", f"{date_text!r} is not a date YYYY-MM-DD")
         else:
-            latest = (today or dt.date.today()) + dt.timedelta(days=1)
+            latest = (today or china_today()) + dt.timedelta(days=1)
             if application_date > latest:
                 check.fail("application_date", "is in the future")
             elif application_date < EARLIEST_APPLICATION:

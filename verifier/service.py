@@ -31,6 +31,7 @@ from consent import (
     RegisteredAuthorization,
     SignatureError,
     TrustedKey,
+    china_today,
     decide,
     parse_authorization_payload,
     verify_envelope,
@@ -252,7 +253,7 @@ class HeduiService:
         trust = await self._trusted_keys([s.keyid for s in envelope.signatures])
         try:
             signers = verify_envelope(envelope, AUTHORIZATION_PAYLOAD_TYPE, trust, at)
-            payload = parse_authorization_payload(envelope.payload, at.date())
+            payload = parse_authorization_payload(envelope.payload, china_today())
         except SignatureError as exc:
             raise ServiceError(
                 "INVALID_ARGUMENT",
@@ -443,7 +444,7 @@ class HeduiService:
                     f"authorizations[{index}]", f"{name} is not registered", "AUTHORIZATION_NOT_FOUND"
                 )
         members = [m.id_number for m in request.members]
-        decision = decide(members, self.connectors, found, request.commissioned_by, _now().date(), request.purpose)
+        decision = decide(members, self.connectors, found, request.commissioned_by, china_today(), request.purpose)
         if not any(decision.members_for(d) for d in self.connectors):
             reasons = sorted({r.reason for r in decision.refused})
             raise ServiceError.precondition(
