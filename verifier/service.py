@@ -395,7 +395,7 @@ class HeduiService:
             ids = (
                 await session.scalars(
                     select(AuthorizationMemberRow.authorization_id).where(
-                        AuthorizationMemberRow.id_number == member_id_number
+                        AuthorizationMemberRow.id_number == member_id_number.strip().upper()
                     )
                 )
             ).all()
@@ -609,7 +609,7 @@ class HeduiService:
                 limit=size + 1,
                 verification=verification,
                 kind=kind,
-                subject_id_number=subject_id_number,
+                subject_id_number=subject_id_number.strip().upper(),
             )
         page = entries[:size]
         return page, str(page[-1].seq) if len(entries) > size else ""
