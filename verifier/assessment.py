@@ -29,7 +29,7 @@ from connectors.records import (
     VehicleRecord,
 )
 from consent.identity import mask
-from verifier.flags import Evidence, WarningFlag, department_zh, flag
+from verifier.flags import Evidence, WarningFlag, department_zh, flag, yuan
 from verifier.policy import Policy
 from verifier.request import VerificationRequest
 
@@ -132,10 +132,6 @@ def round_half_up(value: Fraction | int) -> int:
         raise ValueError("money amounts here are never negative")
     whole, rest = divmod(exact.numerator, exact.denominator)
     return whole + (1 if 2 * rest >= exact.denominator else 0)
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _months_before(day: dt.date, months: int) -> dt.date:

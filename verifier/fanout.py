@@ -542,13 +542,6 @@ class FanOut:
             self._changes.notify(verification_id)
             return
 
-    async def publish_report(self, verification_id: str) -> None:
-        """Store the next report version from what is stored now (e.g. after a correction)."""
-        job = await self.load_job(verification_id)
-        async with self._db.write() as session:
-            await self.publish_in(session, job)
-        self._changes.notify(verification_id)
-
     async def publish_in(
         self, session: AsyncSession, job: Job, sources: Mapping[str, SourceOutcome] | None = None
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["CATALOGUE", "Evidence", "WarningFlag", "flag"]
+__all__ = ["CATALOGUE", "Evidence", "WarningFlag", "department_zh", "flag", "yuan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +136,12 @@ DEPARTMENT_ZH: Final = {
     "banks": "银行等金融机构",
     "social_security": "人力资源和社会保障部门",
 }
+
+
+def yuan(fen: int) -> str:
+    """Fen as yuan with two decimals and thousands separators: 1234567 → "12,345.67"."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 
 
 def department_zh(department: str) -> str:

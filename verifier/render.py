@@ -10,17 +10,12 @@ from rich.panel import Panel
 from rich.table import Table
 
 from consent.identity import mask
+from verifier.flags import yuan
 
 __all__ = ["print_report", "yuan"]
 
 SEVERITY_STYLE = {"HIGH": "bold red", "MEDIUM": "yellow", "LOW": "cyan"}
 STATUS_STYLE = {"ok": "green", "unavailable": "bold red", "pending": "yellow", "not_queried": "magenta"}
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
 
 
 def _members(report: dict[str, Any]) -> Table:
