@@ -32,7 +32,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import AuditEvent, canonical_entry, subject_hash
 
-__all__ = ["AuditLog", "StoredEntry", "audit_entries", "metadata"]
+__all__ = [
+    "AuditLog",
+    "EntryFilter",
+    "StoredEntry",
+    "audit_entries",
+    "audit_leaves",
+    "audit_pending",
+    "audit_tree_heads",
+    "metadata",
+]
 
 metadata = MetaData()
 
@@ -51,9 +60,39 @@ audit_entries = Table(
     Column("entry", LargeBinary, nullable=False),
 )
 
+# Entries committed but not yet in the Merkle tree: a work queue, the only audit table rows leave.
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+)
+
+# The tree's leaves in log order: leaf i is the entry ``entry_seq``; its hash is kept for fast reloads
+# and so that an entry edited afterwards is named exactly.
+audit_leaves = Table(
+    "audit_leaves",
+    metadata,
+    Column("leaf_index", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("entry_seq", BigInteger, nullable=False, unique=True),
+    Column("leaf_hash", LargeBinary, nullable=False),
+)
+
+# Signed tree heads (C2SP checkpoints), one per integrated batch.
+audit_tree_heads = Table(
+    "audit_tree_heads",
+    metadata,
+    Column("tree_size", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("checkpoint", Text, nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
+    """An entry as stored: ``index`` is its leaf position in the Merkle tree."""
+
+    index: int
     seq: int
     kind: str
     recorded_at: dt.datetime
@@ -66,8 +105,25 @@ class StoredEntry:
     entry: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What a supervisor searches by; empty fields match everything."""
+
+    verification: str = ""
+    kind: str = ""
+    operator: str = ""
+    department: str = ""
+    subject: str = ""  # a keyed hash, see AuditLog.subject
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 class AuditLog:
-    """Appends events and reads them back. Identity numbers become keyed hashes here."""
+    """The one place that appends to the audit log. Identity numbers become keyed hashes here."""
 
     def __init__(self, subject_key: bytes) -> None:
         self._key = subject_key
@@ -75,81 +131,83 @@ class AuditLog:
     def subject(self, id_number: str) -> str:
         return subject_hash(self._key, id_number)
 
+    def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> dict[str, Any]:
+        subjects = tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
+        event = dataclasses.replace(event, subjects=subjects)
+        return {
+            "recorded_at": now,
+            "kind": event.kind,
+            "operator": event.operator,
+            "client": event.client,
+            "verification": event.verification,
+            "authorization": event.authorization,
+            "department": event.department,
+            "subjects": json.dumps(list(subjects)),
+            "entry": canonical_entry(event, now),
+        }
+
     async def append(self, session: AsyncSession, event: AuditEvent, id_numbers: Sequence[str] = ()) -> int:
         """Append ``event`` in ``session``'s transaction and return its sequence number.
 
-        ``id_numbers`` become keyed-hash subjects; the plaintext numbers are never stored.
+        ``id_numbers`` become keyed-hash subjects; the plaintext numbers are never stored. The entry
+        joins the Merkle tree when the log next integrates (see :class:`audit.tree.TransparencyLog`).
         """
-        if id_numbers:
-            event = dataclasses.replace(
-                event, subjects=tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
-            )
-        now = dt.datetime.now(dt.UTC)
         result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
-            insert(audit_entries).values(
-                recorded_at=now,
-                kind=event.kind,
-                operator=event.operator,
-                client=event.client,
-                verification=event.verification,
-                authorization=event.authorization,
-                department=event.department,
-                subjects=json.dumps(sorted(event.subjects)),
-                entry=canonical_entry(event, now),
-            )
+            insert(audit_entries).values(**self._row(event, id_numbers, dt.datetime.now(dt.UTC)))
         )
         key = result.inserted_primary_key
         assert key is not None
-        return int(key[0])
+        seq = int(key[0])
+        await session.execute(insert(audit_pending).values(seq=seq))
+        return seq
 
     async def append_many(self, session: AsyncSession, events: Sequence[tuple[AuditEvent, Sequence[str]]]) -> None:
-        """Append several events (each with its identity numbers) in one statement, in order."""
+        """Append several events (each with its identity numbers) in ``session``'s transaction, in order."""
         if not events:
             return
         now = dt.datetime.now(dt.UTC)
-        rows = []
-        for event, id_numbers in events:
-            subjects = tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
-            event = dataclasses.replace(event, subjects=subjects)
-            rows.append(
-                {
-                    "recorded_at": now,
-                    "kind": event.kind,
-                    "operator": event.operator,
-                    "client": event.client,
-                    "verification": event.verification,
-                    "authorization": event.authorization,
-                    "department": event.department,
-                    "subjects": json.dumps(list(subjects)),
-                    "entry": canonical_entry(event, now),
-                }
-            )
-        await session.execute(insert(audit_entries), rows)
+        rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
+        result = await session.execute(
+            insert(audit_entries).returning(audit_entries.c.seq, sort_by_parameter_order=True), rows
+        )
+        await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
 
     async def entries(
         self,
         session: AsyncSession,
         *,
-        after_seq: int = 0,
+        after_index: int = -1,
         limit: int = 100,
-        verification: str = "",
-        kind: str = "",
-        subject_id_number: str = "",
+        where: EntryFilter = EntryFilter(),
     ) -> list[StoredEntry]:
-        """Entries in log order after ``after_seq``, filtered."""
-        query = select(audit_entries).where(audit_entries.c.seq > after_seq)
-        if verification:
-            query = query.where(audit_entries.c.verification == verification)
-        if kind:
-            query = query.where(audit_entries.c.kind == kind)
-        if subject_id_number:
-            query = query.where(audit_entries.c.subjects.contains(self.subject(subject_id_number)))
-        rows = (await session.execute(query.order_by(audit_entries.c.seq).limit(limit))).all()
+        """Entries already in the tree, in log order after leaf ``after_index``, filtered."""
+        e, leaves = audit_entries.c, audit_leaves.c
+        query = (
+            select(audit_entries, leaves.leaf_index)
+            .join(audit_leaves, leaves.entry_seq == e.seq)
+            .where(leaves.leaf_index > after_index)
+        )
+        for column, value in (
+            (e.verification, where.verification),
+            (e.kind, where.kind),
+            (e.operator, where.operator),
+            (e.department, where.department),
+        ):
+            if value:
+                query = query.where(column == value)
+        if where.subject:
+            query = query.where(e.subjects.contains(where.subject))
+        if where.since is not None:
+            query = query.where(e.recorded_at >= where.since)
+        if where.until is not None:
+            query = query.where(e.recorded_at < where.until)
+        rows = (await session.execute(query.order_by(leaves.leaf_index).limit(limit))).all()
         return [
             StoredEntry(
+                index=row.leaf_index,
                 seq=row.seq,
                 kind=row.kind,
-                recorded_at=row.recorded_at if row.recorded_at.tzinfo else row.recorded_at.replace(tzinfo=dt.UTC),
+                recorded_at=_utc(row.recorded_at),
                 operator=row.operator,
                 client=row.client,
                 verification=row.verification,

@@ -29,6 +29,7 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.errors import ServiceError
+from verifier.html import render_report_html
 from verifier.protojson import message_to_plain
 from verifier.reports import report_message
 from verifier.request import VerificationRequest
@@ -251,10 +252,11 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetReport(  # noqa: N802
         self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
-        if request.view == verification_pb2.HTML:
-            await _unimplemented(context, "the HTML view of a report")
         body = await _call(context, self._service.get_report(request.name, caller_of(context)))
-        return report_message(body)
+        message = report_message(body)
+        if request.view == verification_pb2.HTML:
+            message.html = render_report_html(body)
+        return message
 
     async def ListVerifications(  # noqa: N802
         self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -291,12 +293,16 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
                 verification=request.verification.removeprefix("verifications/"),
                 kind=request.kind,
                 subject_id_number=request.subject_id_number,
+                operator=request.operator,
+                department=request.department,
+                since=request.since,
+                until=request.until,
             ),
         )
         return audit_pb2.ListAuditEventsResponse(
             events=[
                 audit_pb2.AuditEvent(
-                    index=e.seq - 1,
+                    index=e.index,
                     kind=e.kind,
                     time=_instant(e.recorded_at),
                     operator=e.operator,
@@ -315,26 +321,39 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def GetSignedTreeHead(  # noqa: N802
         self, request: audit_pb2.GetSignedTreeHeadRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.SignedTreeHead:
-        await _unimplemented(context, "GetSignedTreeHead")
-        raise AssertionError("unreachable")
+        head = await _call(context, self._service.signed_tree_head())
+        return audit_pb2.SignedTreeHead(tree_size=head.tree_size, root_hash=head.root_hash, checkpoint=head.checkpoint)
 
     async def GetInclusionProof(  # noqa: N802
         self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.InclusionProof:
-        await _unimplemented(context, "GetInclusionProof")
-        raise AssertionError("unreachable")
+        proof, head, entry = await _call(context, self._service.inclusion_proof(request.index, request.tree_size))
+        return audit_pb2.InclusionProof(
+            index=request.index, tree_size=head.tree_size, hashes=proof, entry=entry, checkpoint=head.checkpoint
+        )
 
     async def GetConsistencyProof(  # noqa: N802
         self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.ConsistencyProof:
-        await _unimplemented(context, "GetConsistencyProof")
-        raise AssertionError("unreachable")
+        proof, first, second = await _call(
+            context, self._service.consistency_proof(request.first_size, request.second_size)
+        )
+        return audit_pb2.ConsistencyProof(
+            first_size=first.tree_size,
+            second_size=second.tree_size,
+            hashes=proof,
+            first_checkpoint=first.checkpoint,
+            second_checkpoint=second.checkpoint,
+        )
 
     async def ExportAuditLog(  # noqa: N802
         self, request: audit_pb2.ExportAuditLogRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[audit_pb2.ExportAuditLogChunk]:
-        await _unimplemented(context, "ExportAuditLog")
-        yield audit_pb2.ExportAuditLogChunk()
+        try:
+            async for data in self._service.export_audit_log():
+                yield audit_pb2.ExportAuditLogChunk(data=data)
+        except ServiceError as error:
+            await _abort(context, error)
 
 
 SERVICE_NAMES = (

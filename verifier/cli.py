@@ -1,4 +1,4 @@
-"""The ``hedui`` command: demo, serve, verify, keys.
+"""The ``hedui`` command: demo, serve, verify, keys, audit.
 
 Invalid input exits 2 with one line on stderr and writes nothing.
 """
@@ -23,6 +23,9 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from audit.checkpoint import NoteVerifier, open_checkpoint
+from audit.merkle import ProofError, leaf_hash, verify_inclusion
+from audit.verify import check_stored_log
 from connectors import SandboxDataset, SandboxError, sandbox_connectors
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
@@ -40,7 +43,9 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
+from verifier.audit_cli import add_audit_commands
 from verifier.errors import ServiceError
+from verifier.html import render_report_html
 from verifier.policy import PolicyError, load_policy
 from verifier.protojson import message_to_plain
 from verifier.render import print_report
@@ -128,8 +133,6 @@ def _check_db_url(url: str) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    if args.format == "html":
-        raise UsageError("--format html is not available yet (it comes with the printable report)")
     raw = _read_json(args.request, "request")
     try:
         request = parse_request(raw)
@@ -165,6 +168,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _output(report: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
+    elif fmt == "html":
+        sys.stdout.write(render_report_html(report))
     else:
         print_report(report, _console())
 
@@ -248,6 +253,32 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- db -------------------------------------------------------------------------------------------
+
+
+async def _migrate(url: str, service_role: str | None) -> None:
+    db = Database(url)
+    try:
+        await db.migrate()
+        if service_role:
+            await db.grant_service_role(service_role)
+    finally:
+        await db.close()
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    _check_db_url(args.db)
+    if args.service_role and not args.db.startswith("postgresql"):
+        raise UsageError("--service-role: database roles exist on PostgreSQL only")
+    try:
+        asyncio.run(_migrate(args.db, args.service_role))
+    except ValueError as exc:
+        raise UsageError(f"--service-role: {exc}") from None
+    granted = f"; {args.service_role} may read and insert, never change audit records" if args.service_role else ""
+    print(f"database at the newest schema{granted}")
+    return 0
+
+
 # --- demo -----------------------------------------------------------------------------------------
 
 
@@ -321,7 +352,43 @@ async def _demo_client(service: HeduiService, port: int, console: Console) -> in
         console.print(
             "   every query has its answer recorded" if ok else "   [red]INCOMPLETE: a query has no recorded answer[/]"
         )
-        return 0 if ok else 1
+        proven = await _demo_proofs(service, audit, events.events, metadata, console)
+        return 0 if ok and proven else 1
+
+
+async def _demo_proofs(
+    service: HeduiService,
+    audit: audit_pb2_grpc.AuditServiceStub,
+    events: Sequence[audit_pb2.AuditEvent],
+    metadata: tuple[tuple[str, str], ...],
+    console: Console,
+) -> bool:
+    """Prove each of the verification's audit entries against the signed tree head, then check the whole log."""
+    verifier = NoteVerifier.from_vkey(service.log.signer.verifier_key())
+    head = await audit.GetSignedTreeHead(audit_pb2.GetSignedTreeHeadRequest(), metadata=metadata)
+    checkpoint = open_checkpoint(head.checkpoint, verifier)
+    console.print(
+        f"6. GetSignedTreeHead → {checkpoint.origin} size {checkpoint.size} root {checkpoint.root_hash.hex()[:16]}…"
+        f" signed by {verifier.vkey.split('+')[1]}"
+    )
+    proven = 0
+    for event in events:
+        proof = await audit.GetInclusionProof(
+            audit_pb2.GetInclusionProofRequest(index=event.index, tree_size=checkpoint.size), metadata=metadata
+        )
+        try:
+            verify_inclusion(leaf_hash(event.entry), event.index, checkpoint.size, list(proof.hashes), head.root_hash)
+            proven += 1
+        except ProofError as exc:
+            console.print(f"   [red]entry {event.index}: {exc}[/]")
+    console.print(f"   {proven} of {len(events)} entries of this verification proven in the signed tree (RFC 9162)")
+    async with service.db.sessions() as session:
+        result = await check_stored_log(session, verifier, origin=checkpoint.origin)
+    console.print(
+        f"7. Audit log check: {result.entries} entries, {result.heads} signed heads — "
+        + ("intact" if result.intact else f"[red]NOT intact: {result.failure}[/]")
+    )
+    return proven == len(events) and result.intact
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -368,6 +435,17 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, required=True, help="private key file; the public key goes beside it")
     generate.add_argument("--algorithm", choices=("ed25519", "ecdsa-p256"), default="ed25519")
     generate.set_defaults(func=cmd_keys_generate)
+
+    db = sub.add_parser("db", help="database administration")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    migrate = db_sub.add_parser("migrate", help="create or upgrade the schema (as the tables' owner)")
+    migrate.add_argument("--db", required=True, help="database URL of the owning (migrating) role")
+    migrate.add_argument(
+        "--service-role", help="PostgreSQL role the service runs as: granted no UPDATE/DELETE/TRUNCATE on the log"
+    )
+    migrate.set_defaults(func=cmd_db_migrate)
+
+    add_audit_commands(sub, _Parser, UsageError)
     return top
 
 

@@ -34,7 +34,7 @@ from connectors.records import PersonRecord, record_from_plain, record_to_plain
 from consent import IdentityNumberError, RegisteredAuthorization, china_today, decide, validate_identity_number
 from verifier.assessment import SourceOutcome, assess
 from verifier.policy import Policy
-from verifier.reports import build_report
+from verifier.reports import build_report, report_digest
 from verifier.request import VerificationRequest
 from verifier.settings import Settings
 from verifier.storage.db import Database
@@ -582,7 +582,20 @@ class FanOut:
         )
         assert version is not None
         report_id = uuid.uuid4().hex
-        seq = await self._audit.append(
+        body = build_report(
+            report_id=report_id,
+            verification_id=vid,
+            version=version,
+            generated_at=generated,
+            request=job.request,
+            policy=policy,
+            sources=sources,
+            result=result,
+            authorizations=job.authorization_names,
+            audit_reference=f"{self._settings.audit_log_origin} REPORT_CREATED {report_id}",
+        )
+        # The entry carries the report's digest, so a printed or exported report can be checked against the log.
+        await self._audit.append(
             session,
             AuditEvent(
                 kind="REPORT_CREATED",
@@ -594,21 +607,10 @@ class FanOut:
                     "version": version,
                     "classification": result.household.classification,
                     "flags": sorted({f.code for f in result.flags}),
+                    "report_sha256": report_digest(body),
                 },
             ),
             id_numbers=[m.id_number for m in job.request.members],
-        )
-        body = build_report(
-            report_id=report_id,
-            verification_id=vid,
-            version=version,
-            generated_at=generated,
-            request=job.request,
-            policy=policy,
-            sources=sources,
-            result=result,
-            authorizations=job.authorization_names,
-            audit_reference=f"audit-entries/{seq}",
         )
         await session.execute(
             insert(ReportRow).values(

@@ -8,6 +8,8 @@ carry the same fields.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,7 +20,13 @@ from verifier.policy import Policy
 from verifier.protojson import message_to_plain, plain_to_message
 from verifier.request import VerificationRequest
 
-__all__ = ["build_report", "report_message", "report_name"]
+__all__ = ["build_report", "report_digest", "report_message", "report_name"]
+
+
+def report_digest(body: dict[str, Any]) -> str:
+    """SHA-256 of the report's canonical JSON (sorted keys, no spaces, UTF-8): what its audit entry records."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def report_name(verification_id: str, version: int) -> str:

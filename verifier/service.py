@@ -7,10 +7,12 @@ its audit event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -21,7 +23,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from audit import AuditEvent, AuditLog, StoredEntry
+from audit import EVENT_KINDS, AuditEvent, AuditLog, StoredEntry
+from audit.checkpoint import NoteSigner
+from audit.group import GroupCommit
+from audit.log import EntryFilter
+from audit.tree import ProofUnavailable, SignedTreeHead, TransparencyLog
+from audit.verify import LogCheckFailed, export_stored_log
+from audit.witness import FileWitness
 from connectors.base import Connector
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
@@ -61,6 +69,7 @@ _COUNTER = re.compile(r"[0-9]{1,9}")
 MAX_REQUEST_ID = 200
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_AUDIT_PAGE_SIZE = 500
+log = logging.getLogger("hedui.service")
 
 
 def _now() -> dt.datetime:
@@ -153,6 +162,14 @@ class HeduiService:
         self.connectors = dict(connectors)
         self.policies = policies or PolicyBook.load(settings.policy_files)
         self.audit = AuditLog(settings.audit_subject_key)
+        signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+        self.log = TransparencyLog(
+            settings.audit_log_origin,
+            signer,
+            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs],
+        )
+        self._integrator: asyncio.Task[None] | None = None
+        self.standalone_events = GroupCommit(self.audit, db.write)
         self.changes = Changes()
         self.fanout = FanOut(
             db,
@@ -166,13 +183,30 @@ class HeduiService:
         )
 
     async def start(self) -> None:
-        """Apply migrations, then resume work that a previous run left unfinished."""
+        """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
         await self.db.migrate()
         await self.fanout.resume()
+        self._integrator = asyncio.create_task(self._integrate_forever(), name="hedui-audit-integrator")
 
     async def close(self) -> None:
+        if self._integrator is not None:
+            self._integrator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._integrator
         await self.fanout.close()
-        await self.db.close()
+        try:
+            await self.log.integrate(self.db.write)
+        finally:
+            await self.db.close()
+
+    async def _integrate_forever(self) -> None:
+        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head."""
+        while True:
+            await asyncio.sleep(self.settings.audit_integrate_seconds)
+            try:
+                await self.log.integrate(self.db.write)
+            except Exception:
+                log.exception("audit log integration failed; retrying")
 
     # --- trust store -------------------------------------------------------------------------
 
@@ -594,25 +628,102 @@ class HeduiService:
         return views, next_token
 
     async def list_audit_events(
-        self, *, page_size: int, page_token: str, verification: str = "", kind: str = "", subject_id_number: str = ""
+        self,
+        *,
+        page_size: int,
+        page_token: str,
+        verification: str = "",
+        kind: str = "",
+        subject_id_number: str = "",
+        operator: str = "",
+        department: str = "",
+        since: str = "",
+        until: str = "",
     ) -> tuple[list[StoredEntry], str]:
-        """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash."""
+        """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash.
+
+        Entries are listed once they are in the tree (they carry their leaf index), so the log is
+        integrated first.
+        """
+        violations = []
         if page_size < 0:
-            raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
+            violations.append(FieldViolation("page_size", "must not be negative"))
         if page_token and not _COUNTER.fullmatch(page_token):
-            raise ServiceError.invalid([FieldViolation("page_token", "is not a token this service issued")])
+            violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        if kind and kind not in EVENT_KINDS:
+            violations.append(FieldViolation("kind", f"unknown event kind; one of {', '.join(sorted(EVENT_KINDS))}"))
+        bounds: list[dt.datetime | None] = []
+        for field_name, value in (("since", since), ("until", until)):
+            try:
+                instant = dt.datetime.fromisoformat(value) if value else None
+            except ValueError:
+                instant = None
+                violations.append(
+                    FieldViolation(field_name, "must be an RFC 3339 instant, e.g. 2026-11-23T09:00:00+08:00")
+                )
+            if instant is not None and instant.tzinfo is None:
+                violations.append(FieldViolation(field_name, "must name its time zone offset"))
+            bounds.append(instant)
+        if violations:
+            raise ServiceError.invalid(violations)
         size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)
+        await self.log.integrate(self.db.write)
+        where = EntryFilter(
+            verification=verification,
+            kind=kind,
+            operator=operator,
+            department=department,
+            subject=self.audit.subject(subject_id_number.strip().upper()) if subject_id_number else "",
+            since=bounds[0],
+            until=bounds[1],
+        )
         async with self.db.sessions() as session:
             entries = await self.audit.entries(
-                session,
-                after_seq=int(page_token or 0),
-                limit=size + 1,
-                verification=verification,
-                kind=kind,
-                subject_id_number=subject_id_number.strip().upper(),
+                session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
             )
         page = entries[:size]
-        return page, str(page[-1].seq) if len(entries) > size else ""
+        return page, str(page[-1].index) if len(entries) > size else ""
+
+    # --- the transparency log ----------------------------------------------------------------
+
+    async def signed_tree_head(self) -> SignedTreeHead:
+        """The newest signed tree head, after integrating whatever was committed before the call."""
+        await self.log.integrate(self.db.write)
+        async with self.db.sessions() as session:
+            head = await self.log.latest_head(session)
+        if head is None:
+            raise ServiceError("FAILED_PRECONDITION", "AUDIT_LOG_EMPTY", "the audit log has no entries yet")
+        return head
+
+    async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
+        """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
+        try:
+            async with self.db.sessions() as session:
+                proof, head = await self.log.inclusion_proof(session, index, tree_size)
+                entry = await self.log.entry_at(session, index)
+        except ProofUnavailable as exc:
+            raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], "NO_SUCH_PROOF") from None
+        return proof, head, entry
+
+    async def consistency_proof(
+        self, first_size: int, second_size: int
+    ) -> tuple[list[bytes], SignedTreeHead, SignedTreeHead]:
+        """Proof that one signed tree is a prefix of a later one (second 0: the latest)."""
+        try:
+            async with self.db.sessions() as session:
+                return await self.log.consistency_proof(session, first_size, second_size)
+        except ProofUnavailable as exc:
+            raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], "NO_SUCH_PROOF") from None
+
+    async def export_audit_log(self) -> AsyncIterator[bytes]:
+        """The log up to its newest signed head, as the export file `hedui audit verify` checks."""
+        await self.signed_tree_head()
+        try:
+            async for chunk in export_stored_log(self.db.sessions, log_key=self.log.signer.verifier_key()):
+                yield chunk
+        except LogCheckFailed as exc:
+            log.error("audit export stopped: %s", exc)
+            raise ServiceError("DATA_LOSS", "AUDIT_LOG_DAMAGED", f"the stored audit log is damaged: {exc}") from None
 
     async def watch(self, name: str) -> AsyncIterator[VerificationView]:
         """Yield a snapshot now and on every change, until the verification completes or fails."""
@@ -652,7 +763,7 @@ class HeduiService:
         verification_id, version_text = parts[1], parts[3]
         if version_text != "latest" and not _COUNTER.fullmatch(version_text):
             raise ServiceError.invalid([FieldViolation("name", "version must be a number or 'latest'")])
-        async with self.db.write() as session:
+        async with self.db.sessions() as session:
             verification = await session.get(VerificationRow, verification_id)
             if verification is None:
                 raise ServiceError.not_found(f"verifications/{verification_id}")
@@ -667,14 +778,14 @@ class HeduiService:
                     )
                 raise ServiceError.not_found(name)
             body: dict[str, Any] = json.loads(row.body_json)
-            await self.audit.append(
-                session,
-                AuditEvent(
-                    kind="REPORT_READ",
-                    operator=caller.operator,
-                    client=caller.client,
-                    verification=verification_id,
-                    details={"report_id": row.id, "version": row.version},
-                ),
+        # Nobody gets a report without its reading being committed to the log first.
+        await self.standalone_events.append(
+            AuditEvent(
+                kind="REPORT_READ",
+                operator=caller.operator,
+                client=caller.client,
+                verification=verification_id,
+                details={"report_id": row.id, "version": row.version},
             )
+        )
         return body

@@ -29,6 +29,13 @@ class Settings:
     pending_deadline_seconds: float = 3 * 24 * 3600.0
     # Key for the keyed hashes of identity numbers in the audit log.
     audit_subject_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Ed25519 seed of the key that signs the audit log's tree heads, and the log's name (checkpoint origin).
+    audit_log_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    audit_log_origin: str = "hedui.local/audit"
+    # How long appended entries may wait before they are integrated into the tree under a signed head.
+    audit_integrate_seconds: float = 0.2
+    # Directories of file witnesses that every new signed tree head is published to.
+    witness_dirs: tuple[Path, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -43,19 +50,28 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "poll_interval_seconds": (int, float),
     "pending_deadline_seconds": (int, float),
     "audit_subject_key_file": str,
+    "audit_log_key_file": str,
+    "audit_log_origin": str,
+    "audit_integrate_seconds": (int, float),
+    "witness_dirs": list,
 }
 
 
-def _audit_key(path: Path) -> bytes:
-    """Read the audit subject key, creating it (mode 0600) on first start."""
+def _secret_file(path: Path, setting: str, *, exact: bool = False) -> bytes:
+    """Read a 32-byte secret kept as hex, creating it (mode 0600) on first start."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
-    key = bytes.fromhex(path.read_text().strip())
-    if len(key) < 16:
-        raise ConfigError(f"audit_subject_key_file: {path} holds fewer than 16 bytes")
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise ConfigError(f"{setting}: {path} does not hold a hex key") from None
+    if len(key) < 16 or (exact and len(key) != 32):
+        raise ConfigError(
+            f"{setting}: {path} holds {len(key)} bytes, {'exactly 32' if exact else 'at least 16'} needed"
+        )
     return key
 
 
@@ -75,7 +91,12 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
             raise ConfigError(f"{key}: unknown key")
         if not isinstance(value, expected) or isinstance(value, bool):
             raise ConfigError(f"{key}: wrong type")
-    for key in ("department_deadline_seconds", "poll_interval_seconds", "pending_deadline_seconds"):
+    for key in (
+        "department_deadline_seconds",
+        "poll_interval_seconds",
+        "pending_deadline_seconds",
+        "audit_integrate_seconds",
+    ):
         if key in raw and raw[key] <= 0:
             raise ConfigError(f"{key}: must be positive")
     settings = Settings(
@@ -86,6 +107,14 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
         department_deadline_seconds=float(raw.get("department_deadline_seconds", 10.0)),
         poll_interval_seconds=float(raw.get("poll_interval_seconds", 1.0)),
         pending_deadline_seconds=float(raw.get("pending_deadline_seconds", 3 * 24 * 3600.0)),
-        audit_subject_key=_audit_key(Path(raw.get("audit_subject_key_file", base / "audit-subject.key"))),
+        audit_subject_key=_secret_file(
+            Path(raw.get("audit_subject_key_file", base / "audit-subject.key")), "audit_subject_key_file"
+        ),
+        audit_log_key=_secret_file(
+            Path(raw.get("audit_log_key_file", base / "audit-log.key")), "audit_log_key_file", exact=True
+        ),
+        audit_log_origin=raw.get("audit_log_origin", "hedui.local/audit"),
+        audit_integrate_seconds=float(raw.get("audit_integrate_seconds", 0.2)),
+        witness_dirs=tuple(Path(p) for p in raw.get("witness_dirs", [])),
     )
     return settings

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14hedui/v1/audit.proto\x12\x08hedui.v1\"\xbb\x01\n\nAuditEvent\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\t\x12\x10\n\x08operator\x18\x04 \x01(\t\x12\x0e\n\x06\x63lient\x18\x05 \x01(\t\x12\x14\n\x0cverification\x18\x06 \x01(\t\x12\x15\n\rauthorization\x18\x07 \x01(\t\x12\x12\n\ndepartment\x18\x08 \x01(\t\x12\x10\n\x08subjects\x18\t \x03(\t\x12\r\n\x05\x65ntry\x18\n \x01(\x0c\"~\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0cverification\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x19\n\x11subject_id_number\x18\x05 \x01(\t\"X\n\x17ListAuditEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.hedui.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1a\n\x18GetSignedTreeHeadRequest\"J\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x03 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"B\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"E\n\x1aGetConsistencyProofRequest\x12\x12\n\nfirst_size\x18\x01 \x01(\x03\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x03\"K\n\x10\x43onsistencyProof\x12\x12\n\nfirst_size\x18\x01 \x01(\x03\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"\x17\n\x15\x45xportAuditLogRequest\"#\n\x13\x45xportAuditLogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xb9\x03\n\x0c\x41uditService\x12V\n\x0fListAuditEvents\x12 .hedui.v1.ListAuditEventsRequest\x1a!.hedui.v1.ListAuditEventsResponse\x12Q\n\x11GetSignedTreeHead\x12\".hedui.v1.GetSignedTreeHeadRequest\x1a\x18.hedui.v1.SignedTreeHead\x12Q\n\x11GetInclusionProof\x12\".hedui.v1.GetInclusionProofRequest\x1a\x18.hedui.v1.InclusionProof\x12W\n\x13GetConsistencyProof\x12$.hedui.v1.GetConsistencyProofRequest\x1a\x1a.hedui.v1.ConsistencyProof\x12R\n\x0e\x45xportAuditLog\x12\x1f.hedui.v1.ExportAuditLogRequest\x1a\x1d.hedui.v1.ExportAuditLogChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14hedui/v1/audit.proto\x12\x08hedui.v1\"\xbb\x01\n\nAuditEvent\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\t\x12\x10\n\x08operator\x18\x04 \x01(\t\x12\x0e\n\x06\x63lient\x18\x05 \x01(\t\x12\x14\n\x0cverification\x18\x06 \x01(\t\x12\x15\n\rauthorization\x18\x07 \x01(\t\x12\x12\n\ndepartment\x18\x08 \x01(\t\x12\x10\n\x08subjects\x18\t \x03(\t\x12\r\n\x05\x65ntry\x18\n \x01(\x0c\"\xc2\x01\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0cverification\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x19\n\x11subject_id_number\x18\x05 \x01(\t\x12\x10\n\x08operator\x18\x06 \x01(\t\x12\x12\n\ndepartment\x18\x07 \x01(\t\x12\r\n\x05since\x18\x08 \x01(\t\x12\r\n\x05until\x18\t \x01(\t\"X\n\x17ListAuditEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.hedui.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1a\n\x18GetSignedTreeHeadRequest\"J\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x03 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"e\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\r\n\x05\x65ntry\x18\x04 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x05 \x01(\t\"E\n\x1aGetConsistencyProofRequest\x12\x12\n\nfirst_size\x18\x01 \x01(\x03\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x03\"\x80\x01\n\x10\x43onsistencyProof\x12\x12\n\nfirst_size\x18\x01 \x01(\x03\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x03\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x18\n\x10\x66irst_checkpoint\x18\x04 \x01(\t\x12\x19\n\x11second_checkpoint\x18\x05 \x01(\t\"\x17\n\x15\x45xportAuditLogRequest\"#\n\x13\x45xportAuditLogChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xb9\x03\n\x0c\x41uditService\x12V\n\x0fListAuditEvents\x12 .hedui.v1.ListAuditEventsRequest\x1a!.hedui.v1.ListAuditEventsResponse\x12Q\n\x11GetSignedTreeHead\x12\".hedui.v1.GetSignedTreeHeadRequest\x1a\x18.hedui.v1.SignedTreeHead\x12Q\n\x11GetInclusionProof\x12\".hedui.v1.GetInclusionProofRequest\x1a\x18.hedui.v1.InclusionProof\x12W\n\x13GetConsistencyProof\x12$.hedui.v1.GetConsistencyProofRequest\x1a\x1a.hedui.v1.ConsistencyProof\x12R\n\x0e\x45xportAuditLog\x12\x1f.hedui.v1.ExportAuditLogRequest\x1a\x1d.hedui.v1.ExportAuditLogChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,26 +33,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AUDITEVENT']._serialized_start=35
   _globals['_AUDITEVENT']._serialized_end=222
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=224
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=350
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=352
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=440
-  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_start=442
-  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_end=468
-  _globals['_SIGNEDTREEHEAD']._serialized_start=470
-  _globals['_SIGNEDTREEHEAD']._serialized_end=544
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=546
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=606
-  _globals['_INCLUSIONPROOF']._serialized_start=608
-  _globals['_INCLUSIONPROOF']._serialized_end=674
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=676
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=745
-  _globals['_CONSISTENCYPROOF']._serialized_start=747
-  _globals['_CONSISTENCYPROOF']._serialized_end=822
-  _globals['_EXPORTAUDITLOGREQUEST']._serialized_start=824
-  _globals['_EXPORTAUDITLOGREQUEST']._serialized_end=847
-  _globals['_EXPORTAUDITLOGCHUNK']._serialized_start=849
-  _globals['_EXPORTAUDITLOGCHUNK']._serialized_end=884
-  _globals['_AUDITSERVICE']._serialized_start=887
-  _globals['_AUDITSERVICE']._serialized_end=1328
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=225
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=419
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=421
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=509
+  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_start=511
+  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_end=537
+  _globals['_SIGNEDTREEHEAD']._serialized_start=539
+  _globals['_SIGNEDTREEHEAD']._serialized_end=613
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=615
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=675
+  _globals['_INCLUSIONPROOF']._serialized_start=677
+  _globals['_INCLUSIONPROOF']._serialized_end=778
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=780
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=849
+  _globals['_CONSISTENCYPROOF']._serialized_start=852
+  _globals['_CONSISTENCYPROOF']._serialized_end=980
+  _globals['_EXPORTAUDITLOGREQUEST']._serialized_start=982
+  _globals['_EXPORTAUDITLOGREQUEST']._serialized_end=1005
+  _globals['_EXPORTAUDITLOGCHUNK']._serialized_start=1007
+  _globals['_EXPORTAUDITLOGCHUNK']._serialized_end=1042
+  _globals['_AUDITSERVICE']._serialized_start=1045
+  _globals['_AUDITSERVICE']._serialized_end=1486
 # @@protoc_insertion_point(module_scope)

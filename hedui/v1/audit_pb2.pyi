@@ -31,18 +31,26 @@ class AuditEvent(_message.Message):
     def __init__(self, index: _Optional[int] = ..., kind: _Optional[str] = ..., time: _Optional[str] = ..., operator: _Optional[str] = ..., client: _Optional[str] = ..., verification: _Optional[str] = ..., authorization: _Optional[str] = ..., department: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., entry: _Optional[bytes] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "verification", "kind", "subject_id_number")
+    __slots__ = ("page_size", "page_token", "verification", "kind", "subject_id_number", "operator", "department", "since", "until")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     verification: str
     kind: str
     subject_id_number: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., verification: _Optional[str] = ..., kind: _Optional[str] = ..., subject_id_number: _Optional[str] = ...) -> None: ...
+    operator: str
+    department: str
+    since: str
+    until: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., verification: _Optional[str] = ..., kind: _Optional[str] = ..., subject_id_number: _Optional[str] = ..., operator: _Optional[str] = ..., department: _Optional[str] = ..., since: _Optional[str] = ..., until: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
     __slots__ = ("events", "next_page_token")
@@ -75,14 +83,18 @@ class GetInclusionProofRequest(_message.Message):
     def __init__(self, index: _Optional[int] = ..., tree_size: _Optional[int] = ...) -> None: ...
 
 class InclusionProof(_message.Message):
-    __slots__ = ("index", "tree_size", "hashes")
+    __slots__ = ("index", "tree_size", "hashes", "entry", "checkpoint")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
     HASHES_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     index: int
     tree_size: int
     hashes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, index: _Optional[int] = ..., tree_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    entry: bytes
+    checkpoint: str
+    def __init__(self, index: _Optional[int] = ..., tree_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ..., entry: _Optional[bytes] = ..., checkpoint: _Optional[str] = ...) -> None: ...
 
 class GetConsistencyProofRequest(_message.Message):
     __slots__ = ("first_size", "second_size")
@@ -93,14 +105,18 @@ class GetConsistencyProofRequest(_message.Message):
     def __init__(self, first_size: _Optional[int] = ..., second_size: _Optional[int] = ...) -> None: ...
 
 class ConsistencyProof(_message.Message):
-    __slots__ = ("first_size", "second_size", "hashes")
+    __slots__ = ("first_size", "second_size", "hashes", "first_checkpoint", "second_checkpoint")
     FIRST_SIZE_FIELD_NUMBER: _ClassVar[int]
     SECOND_SIZE_FIELD_NUMBER: _ClassVar[int]
     HASHES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    SECOND_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     first_size: int
     second_size: int
     hashes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, first_size: _Optional[int] = ..., second_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    first_checkpoint: str
+    second_checkpoint: str
+    def __init__(self, first_size: _Optional[int] = ..., second_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ..., first_checkpoint: _Optional[str] = ..., second_checkpoint: _Optional[str] = ...) -> None: ...
 
 class ExportAuditLogRequest(_message.Message):
     __slots__ = ()

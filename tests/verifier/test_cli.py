@@ -129,11 +129,17 @@ def test_malformed_sandbox_exits_2(tmp_path: Path, sandbox: str, words: str) -> 
     assert not (tmp_path / ".hedui").exists()
 
 
-def test_html_format_is_refused_before_anything_runs(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
-    request, sandbox = example_files
-    done = hedui("verify", str(request), "--sandbox", str(sandbox), "--format", "html", cwd=tmp_path)
+def test_html_format_with_invalid_input_exits_2_before_anything_runs(
+    tmp_path: Path, example_files: tuple[Path, Path]
+) -> None:
+    _, sandbox = example_files
+    request = example_request()
+    request["area"] = "moon"
+    path = write(tmp_path / "req.json", request)
+    done = hedui("verify", str(path), "--sandbox", str(sandbox), "--format", "html", cwd=tmp_path)
     assert done.returncode == 2
-    assert "html" in done.stderr
+    assert done.stdout == ""
+    assert "area" in done.stderr
     assert not (tmp_path / ".hedui").exists()
 
 

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from audit.log import metadata as audit_metadata
+from verifier.storage.models import Base
 
 __all__ = ["Database", "async_url", "run_migrations"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+APPEND_ONLY_TABLES = frozenset({"audit_entries", "audit_leaves", "audit_tree_heads"})
+_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def async_url(url: str) -> str:
@@ -70,6 +76,37 @@ class Database:
     async def migrate(self) -> None:
         async with self.engine.begin() as connection:
             await connection.run_sync(run_migrations)
+
+    async def grant_service_role(self, role: str) -> None:
+        """PostgreSQL: let ``role`` run the service but never change or remove audit records.
+
+        The tables belong to the migrating role; the service's role may read and insert everywhere,
+        update and delete the service's working tables, and only take rows off the integration queue.
+        """
+        if self.dialect != "postgresql":
+            raise ValueError("database roles exist on PostgreSQL only")
+        if not _ROLE.fullmatch(role):
+            raise ValueError(f"{role!r} is not a plain role name")
+        tables = [t.name for t in (*Base.metadata.sorted_tables, *audit_metadata.sorted_tables)]
+        statements = [
+            f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"',
+            f'GRANT USAGE ON SCHEMA public TO "{role}"',
+        ]
+        for table in tables:
+            if table in APPEND_ONLY_TABLES:
+                rights = "SELECT, INSERT"
+            elif table == "audit_pending":
+                rights = "SELECT, INSERT, DELETE"
+            else:
+                rights = "SELECT, INSERT, UPDATE, DELETE"
+            statements.append(f'GRANT {rights} ON "{table}" TO "{role}"')
+        statements += [
+            f'GRANT SELECT ON alembic_version TO "{role}"',
+            f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+        ]
+        async with self.engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
 
     async def close(self) -> None:
         await self.engine.dispose()

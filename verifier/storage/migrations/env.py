@@ -11,7 +11,7 @@ target_metadata = [Base.metadata, audit_metadata]
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("hedui runs its migrations itself, on start; use `hedui migrate`")
+    raise RuntimeError("hedui runs its migrations itself, on start; use `hedui db migrate`")
 context.configure(
     connection=connection,
     target_metadata=target_metadata,

@@ -1,0 +1,326 @@
+"""Checking a whole audit log: every entry against the tree, every signed head, witnessed heads.
+
+The checker is fed the log in order — entries by leaf index, each signed head right after the
+entry that completes it — and stops at the first thing that is wrong, naming the entry (or the
+head) where the log stops being what its signatures say it is. The same checker reads an
+export file offline and the stored tables of a running service.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from audit.log import audit_entries, audit_leaves, audit_pending, audit_tree_heads
+from audit.merkle import RootAccumulator, leaf_hash
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "CheckResult",
+    "Failure",
+    "LogCheckFailed",
+    "LogChecker",
+    "check_export",
+    "check_stored_log",
+    "export_entry_line",
+    "export_head_line",
+    "export_header_line",
+    "export_stored_log",
+]
+
+EXPORT_FORMAT = "hedui-audit-export/v1"
+_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The first thing found wrong: the entry's leaf index (or ``None`` for the file itself) and why."""
+
+    index: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message if self.index is None else f"entry {self.index}: {self.message}"
+
+
+class LogCheckFailed(Exception):
+    """Raised by :class:`LogChecker` at the first failure."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What was checked, and the first failure if any; ``pending`` entries await integration."""
+
+    entries: int
+    heads: int
+    witnessed: int
+    failure: Failure | None
+    pending: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return self.failure is None
+
+
+def _canonical(entry: bytes) -> bool:
+    try:
+        body = json.loads(entry.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    again = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return again == entry and isinstance(body, dict)
+
+
+class LogChecker:
+    """Recomputes the tree entry by entry and checks each signed head as the log reaches its size."""
+
+    def __init__(
+        self, verifier: NoteVerifier, *, origin: str | None = None, witnessed: Sequence[Checkpoint] = ()
+    ) -> None:
+        self._verifier = verifier
+        self._origin = origin
+        self._tree = RootAccumulator()
+        self._heads = 0
+        self._last_head = 0
+        self._witnessed = sorted(witnessed, key=lambda c: c.size)
+        self._witnessed_checked = 0
+
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    @property
+    def heads(self) -> int:
+        return self._heads
+
+    def fail(self, index: int | None, message: str) -> LogCheckFailed:
+        return LogCheckFailed(Failure(index, message))
+
+    def entry(self, index: int, entry: bytes, stored_leaf: bytes | None = None) -> None:
+        """The next entry; ``stored_leaf`` is the leaf hash recorded when it was integrated, if known."""
+        expected = self._tree.size
+        if index != expected:
+            if index > expected:
+                raise self.fail(expected, f"missing (the log goes on with entry {index})")
+            raise self.fail(expected, f"out of order or duplicated (found entry {index} in its place)")
+        if not _canonical(entry):
+            raise self.fail(index, "not in the canonical encoding (UTF-8 JSON object, sorted keys, no spaces)")
+        leaf = leaf_hash(entry)
+        if stored_leaf is not None and stored_leaf != leaf:
+            raise self.fail(index, "its bytes do not hash to the leaf recorded when it was integrated (altered)")
+        self._tree.push(leaf)
+        self._check_witnessed()
+
+    def head(self, tree_size: int, note: str, stored_root: bytes | None = None) -> None:
+        """A signed tree head, given right after the entry that completes its tree."""
+        first_unproven = self._last_head
+        where = f"signed tree head at size {tree_size}"
+        try:
+            checkpoint = open_checkpoint(note, self._verifier, self._origin)
+        except CheckpointError as exc:
+            raise self.fail(None, f"{where}: {exc}") from None
+        if checkpoint.size != tree_size:
+            raise self.fail(None, f"{where}: its checkpoint says size {checkpoint.size}")
+        if tree_size <= self._last_head:
+            raise self.fail(None, f"{where}: heads must grow (previous head at size {self._last_head})")
+        if tree_size > self._tree.size:
+            raise self.fail(
+                self._tree.size, f"missing: the {where} covers {tree_size} entries, the log has {self._tree.size}"
+            )
+        if tree_size < self._tree.size:
+            raise self.fail(tree_size, f"not covered by the {where} that should follow entry {tree_size - 1}")
+        if stored_root is not None and stored_root != checkpoint.root_hash:
+            raise self.fail(None, f"{where}: the stored root differs from the signed one")
+        if self._tree.root() != checkpoint.root_hash:
+            raise self.fail(
+                first_unproven,
+                f"entries {first_unproven}..{tree_size - 1} do not match the {where}: one of them was "
+                "altered, removed, inserted or moved",
+            )
+        self._heads += 1
+        self._last_head = tree_size
+
+    def _check_witnessed(self) -> None:
+        while self._witnessed_checked < len(self._witnessed):
+            seen = self._witnessed[self._witnessed_checked]
+            if seen.size > self._tree.size:
+                return
+            if seen.size == self._tree.size and self._tree.root() != seen.root_hash:
+                raise self.fail(
+                    None, f"the tree at size {seen.size} differs from the head a witness recorded: log rewritten"
+                )
+            self._witnessed_checked += 1
+
+    def finish(self) -> CheckResult:
+        """The end of the log: everything must be under a signed head, and no witness may have seen more."""
+        self._check_witnessed()
+        if self._tree.size > self._last_head:
+            raise self.fail(self._last_head, "not covered by any signed tree head (inserted after the last head)")
+        for seen in self._witnessed[self._witnessed_checked :]:
+            if seen.size > self._tree.size:
+                raise self.fail(
+                    self._tree.size,
+                    f"missing: a witness recorded a signed head of size {seen.size}, the log has {self._tree.size} "
+                    "entries (the tail was removed)",
+                )
+        return CheckResult(self._tree.size, self._heads, len(self._witnessed), None)
+
+
+def export_header_line(origin: str, log_key: str, tree_size: int) -> bytes:
+    header = {"format": EXPORT_FORMAT, "origin": origin, "log_key": log_key, "tree_size": tree_size}
+    return json.dumps(header, sort_keys=True).encode() + b"\n"
+
+
+def export_entry_line(index: int, entry: bytes) -> bytes:
+    return json.dumps({"index": index, "entry": base64.b64encode(entry).decode()}).encode() + b"\n"
+
+
+def export_head_line(tree_size: int, checkpoint: str) -> bytes:
+    return json.dumps({"head": tree_size, "checkpoint": checkpoint}).encode() + b"\n"
+
+
+def check_export(
+    lines: Iterable[bytes], verifier: NoteVerifier, *, witnessed: Sequence[Checkpoint] = ()
+) -> CheckResult:
+    """Check an export (JSON lines: a header, entries in order, each head after its last entry)."""
+    checker: LogChecker | None = None
+    try:
+        for number, line in enumerate(lines, start=1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise LogCheckFailed(Failure(None, f"line {number}: not JSON")) from None
+            if not isinstance(record, dict):
+                raise LogCheckFailed(Failure(None, f"line {number}: not a JSON object"))
+            if checker is None:
+                if record.get("format") != EXPORT_FORMAT:
+                    raise LogCheckFailed(Failure(None, f"line 1: not a {EXPORT_FORMAT} file"))
+                origin = record.get("origin")
+                checker = LogChecker(verifier, origin=origin if isinstance(origin, str) else None, witnessed=witnessed)
+            elif "entry" in record:
+                index, encoded = record.get("index"), record.get("entry")
+                if not isinstance(index, int) or not isinstance(encoded, str):
+                    raise LogCheckFailed(Failure(checker.size, f"line {number}: malformed entry record"))
+                try:
+                    entry = base64.b64decode(encoded, validate=True)
+                except (binascii.Error, ValueError):
+                    raise LogCheckFailed(Failure(index, f"line {number}: entry is not base64")) from None
+                checker.entry(index, entry)
+            elif "checkpoint" in record:
+                size, note = record.get("head"), record.get("checkpoint")
+                if not isinstance(size, int) or not isinstance(note, str):
+                    raise LogCheckFailed(Failure(None, f"line {number}: malformed head record"))
+                checker.head(size, note)
+            else:
+                raise LogCheckFailed(Failure(None, f"line {number}: neither an entry nor a head"))
+        if checker is None:
+            raise LogCheckFailed(Failure(None, "empty file"))
+        return checker.finish()
+    except LogCheckFailed as failed:
+        size = checker.size if checker else 0
+        return CheckResult(size, checker.heads if checker else 0, len(witnessed), failed.failure)
+
+
+async def check_stored_log(
+    session: AsyncSession, verifier: NoteVerifier, *, origin: str | None = None, witnessed: Sequence[Checkpoint] = ()
+) -> CheckResult:
+    """Check the log tables as stored: leaves against entries, heads against the tree, strays.
+
+    Entries still waiting for integration are counted, not failed; an entry that is neither in
+    the tree nor waiting was put there behind the log's back.
+    """
+    checker = LogChecker(verifier, origin=origin, witnessed=witnessed)
+    heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
+    next_head = 0
+    e, leaves = audit_entries.c, audit_leaves.c
+    try:
+        after = -1
+        while True:
+            rows = (
+                await session.execute(
+                    select(leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq, e.entry)
+                    .outerjoin(audit_entries, e.seq == leaves.entry_seq)
+                    .where(leaves.leaf_index > after)
+                    .order_by(leaves.leaf_index)
+                    .limit(_PAGE)
+                )
+            ).all()
+            for row in rows:
+                while next_head < len(heads) and heads[next_head].tree_size <= checker.size:
+                    head = heads[next_head]
+                    checker.head(head.tree_size, head.checkpoint, head.root_hash)
+                    next_head += 1
+                if row.entry is None:
+                    raise checker.fail(row.leaf_index, f"its stored entry (seq {row.entry_seq}) is gone (deleted)")
+                checker.entry(row.leaf_index, row.entry, row.leaf_hash)
+            if len(rows) < _PAGE:
+                break
+            after = rows[-1].leaf_index
+        for head in heads[next_head:]:
+            checker.head(head.tree_size, head.checkpoint, head.root_hash)
+        stray = (
+            await session.execute(
+                select(e.seq)
+                .where(~e.seq.in_(select(leaves.entry_seq)), ~e.seq.in_(select(audit_pending.c.seq)))
+                .order_by(e.seq)
+                .limit(1)
+            )
+        ).scalar()
+        if stray is not None:
+            raise checker.fail(None, f"stored entry seq {stray} is in no tree and not waiting to be (inserted)")
+        result = checker.finish()
+    except LogCheckFailed as failed:
+        return CheckResult(checker.size, checker.heads, len(witnessed), failed.failure)
+    pending = (await session.execute(select(func.count()).select_from(audit_pending))).scalar_one()
+    return CheckResult(result.entries, result.heads, result.witnessed, None, pending)
+
+
+async def export_stored_log(
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], *, log_key: str = ""
+) -> AsyncIterator[bytes]:
+    """The stored log up to its newest signed head, as export lines in pieces of a few thousand entries.
+
+    Entries below a signed head never change, so the pieces need no common snapshot.
+    """
+    async with sessions() as session:
+        heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
+    if not heads:
+        raise LogCheckFailed(Failure(None, "the log has no signed tree head to export"))
+    size = heads[-1].tree_size
+    origin = heads[-1].checkpoint.split("\n", 1)[0]
+    yield export_header_line(origin, log_key, size)
+    e, leaves = audit_entries.c, audit_leaves.c
+    next_head, index = 0, -1
+    while index + 1 < size:
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(leaves.leaf_index, e.entry)
+                    .join(audit_entries, e.seq == leaves.entry_seq)
+                    .where(leaves.leaf_index > index, leaves.leaf_index < size)
+                    .order_by(leaves.leaf_index)
+                    .limit(_PAGE)
+                )
+            ).all()
+        if not rows:
+            raise LogCheckFailed(Failure(index + 1, "missing from the stored log"))
+        chunk = bytearray()
+        for row in rows:
+            chunk += export_entry_line(row.leaf_index, row.entry)
+            index = row.leaf_index
+            while next_head < len(heads) and heads[next_head].tree_size <= index + 1:
+                chunk += export_head_line(heads[next_head].tree_size, heads[next_head].checkpoint)
+                next_head += 1
+        yield bytes(chunk)

@@ -1,0 +1,352 @@
+"""``hedui audit ...``: the supervisor's tools — list, export, verify, anomalies, public-key.
+
+They read the database directly (read-only) or an export file, so a supervisor can check the
+log without the service running and without trusting it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
+
+from audit.anomalies import find_anomalies
+from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier, open_checkpoint
+from audit.log import AuditLog, EntryFilter, StoredEntry
+from audit.verify import CheckResult, LogCheckFailed, check_export, check_stored_log, export_stored_log
+from audit.witness import FileWitness
+from consent.identity import CHINA_TIME
+from verifier.settings import ConfigError, Settings, load_settings
+from verifier.storage.db import Database
+
+__all__ = ["add_audit_commands"]
+
+Fail = Callable[[str], Exception]
+
+
+class AuditUsageError(Exception):
+    """Invalid input to an audit command: exit 2 with this one line."""
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise AuditUsageError(str(exc)) from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AuditUsageError(f"{what} {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
+    """The log's public key: a file given by the supervisor, else the one the configured service signs with."""
+    if args.public_key is not None:
+        try:
+            return NoteVerifier.from_vkey(_read_text(args.public_key, "--public-key").strip())
+        except CheckpointError as exc:
+            raise AuditUsageError(f"--public-key {args.public_key}: {exc}") from None
+    key_file = _log_key_file(args.config)
+    if not key_file.exists():
+        raise AuditUsageError(f"give --public-key: there is no log key at {key_file} to take it from")
+    settings = _settings(args.config)
+    signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+    return NoteVerifier.from_vkey(signer.verifier_key())
+
+
+def _log_key_file(config: Path | None) -> Path:
+    if config is not None:
+        try:
+            import tomllib
+
+            raw = tomllib.loads(config.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AuditUsageError(f"--config {config}: {exc}") from None
+        if "audit_log_key_file" in raw:
+            return Path(str(raw["audit_log_key_file"]))
+    return Path(".hedui") / "audit-log.key"
+
+
+async def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoint]:
+    seen = []
+    for directory in directories:
+        if not directory.is_dir():
+            raise AuditUsageError(f"--witness {directory}: not a directory")
+        note = await FileWitness.open(directory, verifier.vkey).latest(verifier.name)
+        if note is not None:
+            try:
+                seen.append(open_checkpoint(note, verifier))
+            except CheckpointError as exc:
+                raise AuditUsageError(f"--witness {directory}: its checkpoint does not verify: {exc}") from None
+    return seen
+
+
+async def _open_db(url: str) -> Database:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+    except (DBAPIError, OSError) as exc:
+        await db.close()
+        raise AuditUsageError(f"--db: cannot open the database: {type(exc).__name__}") from None
+    if not {"audit_entries", "audit_leaves", "audit_tree_heads"} <= tables:
+        await db.close()
+        raise AuditUsageError("--db: not a hedui database with an audit log (run hedui serve once to create it)")
+    return db
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    return str(args.db or _settings(args.config).database_url)
+
+
+# --- verify -----------------------------------------------------------------------------------------
+
+
+async def _verify(args: argparse.Namespace) -> CheckResult:
+    verifier = _log_verifier(args)
+    witnessed = await _witnessed(args.witness or [], verifier)
+    if args.export is not None:
+        try:
+            with args.export.open("rb") as handle:
+                return check_export(handle, verifier, witnessed=witnessed)
+        except OSError as exc:
+            raise AuditUsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
+    db = await _open_db(_db_url(args))
+    try:
+        async with db.sessions() as session:
+            return await check_stored_log(session, verifier, origin=verifier.name, witnessed=witnessed)
+    finally:
+        await db.close()
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if args.export is not None and args.db is not None:
+        raise AuditUsageError("give --db or --export, not both")
+    if args.export is not None and args.public_key is None:
+        raise AuditUsageError("--export needs --public-key: the log's key, from a source you trust")
+    result = asyncio.run(_verify(args))
+    source = str(args.export) if args.export is not None else "the database"
+    if result.failure is not None:
+        print(f"audit log NOT intact ({source}): {result.failure}")
+        print(f"checked before the failure: {result.entries} entries, {result.heads} signed tree heads")
+        return 1
+    witnessed = f", consistent with {result.witnessed} witnessed heads" if result.witnessed else ""
+    pending = f"; {result.pending} newer entries await integration" if result.pending else ""
+    print(
+        f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree heads{witnessed}{pending}"
+    )
+    return 0
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+
+async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
+    db = await _open_db(url)
+    lines = 0
+    try:
+        async for chunk in export_stored_log(db.sessions, log_key=log_key):
+            handle.write(chunk)
+            lines += chunk.count(b"\n")
+    except LogCheckFailed as exc:
+        raise AuditUsageError(f"cannot export: {exc}") from None
+    finally:
+        await db.close()
+    return lines
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if not args.out.parent.is_dir():
+        raise AuditUsageError(f"--out: {args.out.parent} is not a directory")
+    log_key = ""
+    if _log_key_file(args.config).exists():
+        settings = _settings(args.config)
+        log_key = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key).verifier_key()
+    # Written beside the target and renamed into place: a failed export leaves no half file.
+    fd, tmp = tempfile.mkstemp(prefix=".hedui-export-", dir=args.out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            lines = asyncio.run(_export(_db_url(args), handle, log_key))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, args.out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"wrote {args.out}: {lines} lines, {args.out.stat().st_size} bytes")
+    return 0
+
+
+# --- list and anomalies ------------------------------------------------------------------------------
+
+
+def _instant(value: str | None, option: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise AuditUsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=CHINA_TIME)
+
+
+async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
+    settings = _settings(args.config)
+    log = AuditLog(settings.audit_subject_key)
+    person = getattr(args, "person", None)
+    if person:
+        where = dataclasses.replace(where, subject=log.subject(person.strip().upper()))
+    db = await _open_db(_db_url(args))
+    try:
+        async with db.sessions() as session:
+            return await log.entries(session, limit=limit, where=where)
+    finally:
+        await db.close()
+
+
+def _filter(args: argparse.Namespace) -> EntryFilter:
+    return EntryFilter(
+        verification=(args.verification or "").removeprefix("verifications/"),
+        kind=args.kind or "",
+        operator=args.operator or "",
+        department=args.department or "",
+        since=_instant(args.since, "--since"),
+        until=_instant(args.until, "--until"),
+    )
+
+
+def _event_json(entry: StoredEntry) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(entry.entry)
+    return {"index": entry.index, **body}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    entries = asyncio.run(_entries(args, _filter(args), args.limit))
+    if args.format == "json":
+        for entry in entries:
+            print(json.dumps(_event_json(entry), ensure_ascii=False, sort_keys=True))
+        return 0
+    table = Table(title=f"audit events ({len(entries)})")
+    for column in ("#", "time (China)", "kind", "operator", "client", "verification", "department"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            str(entry.index),
+            entry.recorded_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S"),
+            entry.kind,
+            entry.operator,
+            entry.client,
+            entry.verification,
+            entry.department,
+        )
+    Console(soft_wrap=True).print(table)
+    return 0
+
+
+def cmd_anomalies(args: argparse.Namespace) -> int:
+    since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
+    # The rules look at the whole log (a case opened before --since is still a case), then keep the
+    # findings with evidence inside the time range.
+    entries = asyncio.run(_entries(args, EntryFilter(), 100_000_000))
+    times = {e.index: e.recorded_at for e in entries}
+    anomalies = [
+        a
+        for a in find_anomalies(entries)
+        if any((since is None or times[i] >= since) and (until is None or times[i] < until) for i in a.entries)
+    ]
+    if args.format == "json":
+        for anomaly in anomalies:
+            print(json.dumps(anomaly.to_plain(), ensure_ascii=False, sort_keys=True))
+        return 0
+    console = Console(soft_wrap=True)
+    if not anomalies:
+        console.print(f"no anomalies in {len(entries)} audit events")
+        return 0
+    table = Table(title=f"anomalies ({len(anomalies)} in {len(entries)} audit events)")
+    for column in ("kind", "what", "entries"):
+        table.add_column(column)
+    for anomaly in anomalies:
+        table.add_row(anomaly.kind, anomaly.description, ", ".join(str(i) for i in anomaly.entries[:10]))
+    console.print(table)
+    return 0
+
+
+def cmd_public_key(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    print(NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key).verifier_key())
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------------
+
+
+def _run(command: Callable[[argparse.Namespace], int], fail: Fail) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except AuditUsageError as exc:
+            raise fail(str(exc)) from None
+
+    return run
+
+
+def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fail: Fail) -> None:
+    """Register ``hedui audit ...``; ``fail`` turns a usage error into the CLI's exit-2 error."""
+    audit = sub.add_parser("audit", help="supervisor tools: list, export and verify the audit log")
+    commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=parser_class)
+
+    def common(p: argparse.ArgumentParser, *, db: bool = True) -> None:
+        if db:
+            p.add_argument("--db", help="database URL (default: the configured one, sqlite:///.hedui/hedui.db)")
+        p.add_argument("--config", type=Path, help="the service's TOML config (keys, database)")
+
+    verify = commands.add_parser("verify", help="check every entry, signed head and witnessed head; exit 1 if not")
+    common(verify)
+    verify.add_argument("--export", type=Path, help="check an export file offline instead of a database")
+    verify.add_argument("--public-key", type=Path, help="the log's public key (note verifier key, one line)")
+    verify.add_argument("--witness", type=Path, action="append", help="a file witness directory (repeatable)")
+    verify.set_defaults(func=_run(cmd_verify, fail))
+
+    export = commands.add_parser("export", help="write the log and its signed heads to a file for offline checks")
+    common(export)
+    export.add_argument("--out", type=Path, required=True)
+    export.set_defaults(func=_run(cmd_export, fail))
+
+    listing = commands.add_parser("list", help="list audit events by person, operator, case, department, time")
+    common(listing)
+    listing.add_argument("--person", help="identity number (matched through its keyed hash)")
+    listing.add_argument("--operator")
+    listing.add_argument("--verification", help="the case: verifications/{id} or {id}")
+    listing.add_argument("--department")
+    listing.add_argument("--kind")
+    listing.add_argument("--since", help="from this time (ISO 8601; China time if no offset)")
+    listing.add_argument("--until", help="before this time")
+    listing.add_argument("--limit", type=int, default=200)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(func=_run(cmd_list, fail))
+
+    anomalies = commands.add_parser("anomalies", help="report look-ups a supervisor should ask about")
+    common(anomalies)
+    anomalies.add_argument("--since")
+    anomalies.add_argument("--until")
+    anomalies.add_argument("--format", choices=("text", "json"), default="text")
+    anomalies.set_defaults(func=_run(cmd_anomalies, fail))
+
+    public_key = commands.add_parser("public-key", help="print the log's public key (to give to supervisors)")
+    common(public_key, db=False)
+    public_key.set_defaults(func=_run(cmd_public_key, fail))
