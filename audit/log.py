@@ -168,7 +168,7 @@ class AuditLog:
         now = dt.datetime.now(dt.UTC)
         rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
         result = await session.execute(
-            insert(audit_entries).returning(audit_entries.c.seq, sort_by_parameter_order=True), rows
+            insert(audit_entries).returning(audit_entries.c.seq), rows
         )
         await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
 
