@@ -167,9 +167,7 @@ class AuditLog:
             return
         now = dt.datetime.now(dt.UTC)
         rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
-        result = await session.execute(
-            insert(audit_entries).returning(audit_entries.c.seq), rows
-        )
+        result = await session.execute(insert(audit_entries).returning(audit_entries.c.seq), rows)
         await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
 
     async def entries(
