@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from audit.checkpoint import NoteSigner, NoteVerifier, open_checkpoint
 from audit.verify import check_export
+from audit.witness import FileWitness
 from hedui.v1 import audit_pb2
 from verifier.cli import main
 
@@ -346,3 +347,36 @@ async def test_tampering_with_an_export_is_caught_and_located(
     assert code == 1, out
     assert expected in out, out
     del size
+
+
+async def test_a_witness_catches_a_log_cut_back_to_an_earlier_signed_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'hedui.db'}"
+    witness = tmp_path / "witness"
+    async with running_service(db_url, example_sandbox(), witness_dirs=[witness]) as h:
+        await h.run(example_request())
+        first = await h.service.signed_tree_head()
+        await h.run(example_request())
+        last = await h.service.signed_tree_head()
+        vkey = tmp_path / "log.vkey"
+        vkey.write_text(h.service.log.signer.verifier_key() + "\n")
+    assert last.tree_size > first.tree_size
+    witnessed = await FileWitness.open(witness, vkey.read_text().strip()).latest(h.service.log.origin)
+    assert witnessed is not None
+    # The administrator cuts the log back to an earlier signed head — entries, leaves and heads alike:
+    # what is left is a smaller log that is consistent with itself and signed by the right key.
+    cut = first.tree_size
+    await _behind_the_back(
+        db_url,
+        f"DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= {cut})",
+        f"DELETE FROM audit_leaves WHERE leaf_index >= {cut}",
+        f"DELETE FROM audit_tree_heads WHERE tree_size > {cut}",
+    )
+    code, out = await _run_cli(["audit", "verify", "--db", db_url, "--public-key", str(vkey)], capsys)
+    assert code == 0, out  # without a witness, nothing shows
+    code, out = await _run_cli(
+        ["audit", "verify", "--db", db_url, "--public-key", str(vkey), "--witness", str(witness)], capsys
+    )
+    assert code == 1, out
+    assert f"entry {cut}: missing: a witness recorded a signed head of size" in out, out

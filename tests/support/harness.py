@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import socket
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import rfc9162
 
+from audit.checkpoint import open_checkpoint
 from connectors import Connector, DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
 from consent import AUTHORIZATION_PAYLOAD_TYPE, AuthorizedMember, SigningKey, authorization_payload, sign_envelope
 from consent.envelope import Envelope
@@ -201,9 +204,14 @@ async def running_service(
     key: SigningKey | None = None,
     organisation: str = "533401-civil-affairs",
     trust: bool = True,
+    witness_dirs: Sequence[Path] = (),
 ) -> AsyncIterator[Harness]:
     settings = Settings(
-        database_url=url, department_deadline_seconds=deadline, poll_interval_seconds=poll, audit_subject_key=b"k" * 32
+        database_url=url,
+        department_deadline_seconds=deadline,
+        poll_interval_seconds=poll,
+        audit_subject_key=b"k" * 32,
+        witness_dirs=tuple(witness_dirs),
     )
     connectors = {d: RecordingConnector(c) for d, c in sandbox_connectors(SandboxDataset.from_json(sandbox)).items()}
     service = HeduiService(Database(url), connectors, settings)
@@ -216,9 +224,36 @@ async def running_service(
             )
     _, port, stop = await build_server(service, "127.0.0.1:0")
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    finished = False
     try:
         yield Harness(service, port, channel, key, connectors)
+        finished = True
     finally:
         await channel.close()
         await stop()
-        await service.close()
+        try:
+            if finished:
+                await prove_every_entry(service)
+        finally:
+            await service.close()
+
+
+async def prove_every_entry(service: HeduiService) -> int:
+    """Every entry the service logged is in its newest signed tree: checked with ``rfc9162``, not ``audit/``.
+
+    Runs at the end of every test that uses a running service, so every verification in the
+    integration tests leaves entries whose inclusion proofs verify against a signed head.
+    """
+    await service.log.integrate(service.db.write)
+    async with service.db.sessions() as session:
+        head = await service.log.latest_head(session)
+        if head is None:
+            return 0
+        checkpoint = open_checkpoint(head.checkpoint, service.log.signer.verifier(), service.log.origin)
+        assert (checkpoint.size, checkpoint.root_hash) == (head.tree_size, head.root_hash)
+        for index in range(head.tree_size):
+            proof, _ = await service.log.inclusion_proof(session, index, head.tree_size)
+            entry = await service.log.entry_at(session, index)
+            leaf = hashlib.sha256(b"\x00" + entry).digest()
+            assert rfc9162.verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash), index
+    return head.tree_size
