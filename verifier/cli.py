@@ -385,7 +385,7 @@ async def _demo_proofs(
     async with service.db.sessions() as session:
         result = await check_stored_log(session, verifier, origin=checkpoint.origin)
     console.print(
-        f"7. Audit log check: {result.entries} entries, {result.heads} signed heads — "
+        f"7. Audit log check: {result.entries} entries, {result.heads} signed tree head(s) — "
         + ("intact" if result.intact else f"[red]NOT intact: {result.failure}[/]")
     )
     return proven == len(events) and result.intact

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+_ORIGIN = re.compile(r"[^\s+]{1,200}")
 
 
 class ConfigError(ValueError):
@@ -91,6 +95,9 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
             raise ConfigError(f"{key}: unknown key")
         if not isinstance(value, expected) or isinstance(value, bool):
             raise ConfigError(f"{key}: wrong type")
+    origin = raw.get("audit_log_origin", "hedui.local/audit")
+    if not _ORIGIN.fullmatch(origin):
+        raise ConfigError("audit_log_origin: must be a name without spaces or '+', e.g. hedui.county.example/audit")
     for key in (
         "department_deadline_seconds",
         "poll_interval_seconds",
@@ -113,7 +120,7 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
         audit_log_key=_secret_file(
             Path(raw.get("audit_log_key_file", base / "audit-log.key")), "audit_log_key_file", exact=True
         ),
-        audit_log_origin=raw.get("audit_log_origin", "hedui.local/audit"),
+        audit_log_origin=origin,
         audit_integrate_seconds=float(raw.get("audit_integrate_seconds", 0.2)),
         witness_dirs=tuple(Path(p) for p in raw.get("witness_dirs", [])),
     )
