@@ -21,13 +21,21 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ConnectorDescription:
-    """What a connector says about itself."""
+    """What a connector says about itself; hedui keeps to these limits whatever the load.
+
+    ``max_identities_per_second`` caps identity numbers asked about per second (0: only the query
+    rate limits). ``shared_batches`` says whether identity numbers of several verifications (under
+    their own authorization references, joined by commas) may share one call.
+    """
 
     department: str
     data_categories: tuple[str, ...]
     max_batch_size: int = 100
     max_queries_per_second: int = 50
     asynchronous: bool = False
+    max_identities_per_second: int = 0
+    max_concurrent_queries: int = 8
+    shared_batches: bool = False
 
 
 @dataclass(frozen=True, slots=True)

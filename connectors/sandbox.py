@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import functools
 import importlib.resources
 import json
 import math
@@ -202,6 +203,7 @@ class SandboxConnector:
             max_batch_size=100,
             max_queries_per_second=50,
             asynchronous=self._delay > 0,
+            shared_batches=self._delay == 0,
         )
 
     async def _simulate_fault(self) -> None:
@@ -268,3 +270,21 @@ def _decode_ticket(department: str, ticket_id: str) -> tuple[tuple[str, ...], dt
 def sandbox_connectors(dataset: SandboxDataset) -> dict[str, SandboxConnector]:
     """One sandbox connector per department."""
     return {department: SandboxConnector(department, dataset) for department in SECTIONS}
+
+
+def connector_factory(department: str, options: Mapping[str, Any]) -> SandboxConnector:
+    """Entry point ``sandbox`` (group ``hedui.connectors``): one department of a sandbox dataset.
+
+    Options: ``dataset`` (a :class:`SandboxDataset`), or ``sandbox`` (a dataset file), or neither
+    for the built-in demo data.
+    """
+    dataset = options.get("dataset")
+    if not isinstance(dataset, SandboxDataset):
+        path = options.get("sandbox")
+        dataset = _load_cached(str(path)) if path else SandboxDataset.demo()
+    return SandboxConnector(department, dataset)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: str) -> SandboxDataset:
+    return SandboxDataset.load(Path(path))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from consent.identity import IdentityNumberError, validate_identity_number
+from consent.signers import Signer, parse_rfc3339
 
 __all__ = [
     "ALL_DEPARTMENTS",
@@ -22,6 +23,7 @@ __all__ = [
     "RegisteredAuthorization",
     "authorization_payload",
     "parse_authorization_payload",
+    "parse_instant",
 ]
 
 AUTHORIZATION_PAYLOAD_TYPE: Final = "application/vnd.hedui.authorization+json; version=1"
@@ -59,6 +61,8 @@ class AuthorizationPayload:
     valid_from: dt.date
     valid_until: dt.date
     evidence: Mapping[str, str]
+    # When the signatures were made, as the signer claims it (optional): every key must be valid then too.
+    signed_at: dt.datetime | None = None
 
     def covers_department(self, department: str) -> bool:
         return ALL_DEPARTMENTS in self.departments or department in self.departments
@@ -69,7 +73,12 @@ class AuthorizationPayload:
 
 @dataclass(frozen=True, slots=True)
 class RegisteredAuthorization:
-    """An authorization the service accepted, with its lifecycle state."""
+    """An authorization the service accepted, with its lifecycle state.
+
+    ``signers`` are the signatures that hold now (checked again against the trust store each time the
+    authorization is loaded); ``signature_problem`` says why none does any more (a key revoked with
+    effect from before the registration). A member counts as having signed only through ``signers``.
+    """
 
     authorization_id: str
     payload: AuthorizationPayload
@@ -77,10 +86,16 @@ class RegisteredAuthorization:
     registered_at: dt.datetime
     revoked_at: dt.datetime | None = None
     revoke_reason: str | None = None
+    signers: tuple[Signer, ...] = ()
+    signature_problem: str | None = None
 
     @property
     def name(self) -> str:
         return f"authorizations/{self.authorization_id}"
+
+    def signed_for(self, id_number: str) -> bool:
+        """Whether a valid signature covers this member: the organisation's, or the member's own."""
+        return self.signature_problem is None and any(s.covers(id_number) for s in self.signers)
 
 
 def _text(raw: Mapping[str, object], key: str, path: str) -> str:
@@ -100,6 +115,14 @@ def _date(raw: Mapping[str, object], key: str) -> dt.date:
         raise AuthorizationError(key, f"{value!r} is not a date YYYY-MM-DD") from None
 
 
+def parse_instant(value: object, field: str) -> dt.datetime:
+    """An RFC 3339 instant with its offset (``2026-11-01T09:30:00+08:00`` or ``…Z``), as UTC."""
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        raise AuthorizationError(field, str(exc)) from None
+
+
 def parse_authorization_payload(payload: bytes, today: dt.date) -> AuthorizationPayload:
     """Parse and check the payload bytes of an authorization envelope."""
     try:
@@ -108,7 +131,16 @@ def parse_authorization_payload(payload: bytes, today: dt.date) -> Authorization
         raise AuthorizationError("envelope.payload", "is not UTF-8 JSON") from None
     if not isinstance(raw, dict):
         raise AuthorizationError("envelope.payload", "must be a JSON object")
-    known = {"commissioned_by", "purpose", "members", "departments", "valid_from", "valid_until", "evidence"}
+    known = {
+        "commissioned_by",
+        "purpose",
+        "members",
+        "departments",
+        "valid_from",
+        "valid_until",
+        "evidence",
+        "signed_at",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise AuthorizationError(unknown[0], "unknown field")
@@ -139,6 +171,8 @@ def parse_authorization_payload(payload: bytes, today: dt.date) -> Authorization
     for index, department in enumerate(departments_raw):
         if department != ALL_DEPARTMENTS and department not in KNOWN_DEPARTMENTS:
             raise AuthorizationError(f"departments[{index}]", f"unknown department {department!r}")
+    if len(set(departments_raw)) != len(departments_raw):
+        raise AuthorizationError("departments", "a department is named twice")
     valid_from = _date(raw, "valid_from")
     valid_until = _date(raw, "valid_until")
     if valid_until < valid_from:
@@ -153,6 +187,7 @@ def parse_authorization_payload(payload: bytes, today: dt.date) -> Authorization
         isinstance(k, str) and isinstance(v, str) for k, v in evidence_raw.items()
     ):
         raise AuthorizationError("evidence", "must be an object of strings")
+    signed_at = parse_instant(raw["signed_at"], "signed_at") if "signed_at" in raw else None
     return AuthorizationPayload(
         commissioned_by=commissioned_by,
         purpose=purpose,
@@ -161,6 +196,7 @@ def parse_authorization_payload(payload: bytes, today: dt.date) -> Authorization
         valid_from=valid_from,
         valid_until=valid_until,
         evidence=dict(evidence_raw),
+        signed_at=signed_at,
     )
 
 
@@ -173,9 +209,10 @@ def authorization_payload(
     valid_until: dt.date,
     departments: tuple[str, ...] = (ALL_DEPARTMENTS,),
     evidence: Mapping[str, str] | None = None,
+    signed_at: dt.datetime | None = None,
 ) -> bytes:
     """Payload bytes of an authorization, as a case system would write them before signing."""
-    body = {
+    body: dict[str, object] = {
         "commissioned_by": commissioned_by,
         "purpose": purpose,
         "members": [{"id_number": m.id_number, "name": m.name} for m in members],
@@ -184,4 +221,8 @@ def authorization_payload(
         "valid_until": valid_until.isoformat(),
         "evidence": dict(evidence or {}),
     }
+    if signed_at is not None:
+        if signed_at.tzinfo is None:
+            raise ValueError("signed_at must be timezone-aware")
+        body["signed_at"] = signed_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -1,4 +1,11 @@
-"""The one place that decides whom hedui may query: a pure function of authorizations."""
+"""The one place that decides whom hedui may query: a pure function of authorizations.
+
+A member may be queried at a department when one of the named authorizations names the member, is not
+revoked, was given for this purpose and to this organisation, is valid on the day, covers the
+department, and holds a valid signature for the member: the commissioning organisation's (vouching
+for the paper form) or the member's own certified key. Signatures are checked when an authorization is
+loaded (:func:`consent.check.registered_authorization`), so a key revoked since counts here.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +54,10 @@ def _why_not(
         return "member not named in the authorization"
     if auth.revoked_at is not None:
         return f"authorization {auth.name} was revoked"
+    if auth.signature_problem is not None:
+        return f"authorization {auth.name} is no longer validly signed: {auth.signature_problem}"
+    if not auth.signed_for(id_number):
+        return f"authorization {auth.name} names this member but holds neither their signature nor the organisation's"
     if purpose is not None and payload.purpose != purpose:
         return f"authorization {auth.name} was given for {payload.purpose}, not {purpose}"
     if payload.commissioned_by != commissioned_by:

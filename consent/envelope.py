@@ -6,10 +6,14 @@ ECDSA P-256 (SHA-256) keys are supported.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,14 +21,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
     "Envelope",
+    "EnvelopeFormatError",
     "EnvelopeSignature",
     "SignatureError",
     "SigningKey",
     "TrustedKey",
+    "envelope_from_json",
+    "envelope_to_json",
     "key_id_for",
+    "load_public_key",
     "pae",
     "sign_envelope",
     "verify_envelope",
+    "verify_signature",
 ]
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
@@ -123,19 +132,37 @@ class TrustedKey:
     revoked_at: dt.datetime | None = None
 
     def load(self) -> PublicKey:
-        key = serialization.load_pem_public_key(self.public_key_pem)
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            return key
-        if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-            return key
-        raise ValueError("only Ed25519 and ECDSA P-256 keys are supported")
+        return load_public_key(self.public_key_pem)
 
     def valid_at(self, at: dt.datetime) -> bool:
+        return self.why_not_valid_at(at) is None
+
+    def why_not_valid_at(self, at: dt.datetime) -> str | None:
+        """Why the key may not be used for a signature made at ``at`` (None: it may)."""
+        if self.revoked_at is not None and at >= self.revoked_at:
+            return f"key {self.keyid!r} of {self.organisation} was revoked at {_instant(self.revoked_at)}"
         if at < self.not_before:
-            return False
+            return f"key {self.keyid!r} of {self.organisation} is not valid before {_instant(self.not_before)}"
         if self.not_after is not None and at >= self.not_after:
-            return False
-        return self.revoked_at is None or at < self.revoked_at
+            return f"key {self.keyid!r} of {self.organisation} expired at {_instant(self.not_after)}"
+        return None
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def load_public_key(pem: bytes) -> PublicKey:
+    """A PEM SubjectPublicKeyInfo that is Ed25519 or ECDSA P-256; anything else raises ``ValueError``."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        raise ValueError("not a PEM public key") from None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
+    raise ValueError("only Ed25519 and ECDSA P-256 keys are supported")
 
 
 def sign_envelope(payload: bytes, payload_type: str, keys: tuple[SigningKey, ...]) -> Envelope:
@@ -143,7 +170,8 @@ def sign_envelope(payload: bytes, payload_type: str, keys: tuple[SigningKey, ...
     return Envelope(payload, payload_type, tuple(EnvelopeSignature(k.keyid, k.sign(message)) for k in keys))
 
 
-def _verifies(key: PublicKey, sig: bytes, message: bytes) -> bool:
+def verify_signature(key: PublicKey, sig: bytes, message: bytes) -> bool:
+    """One signature over ``message`` (the PAE) with an Ed25519 or ECDSA P-256 (SHA-256) key."""
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, message)
@@ -174,15 +202,16 @@ def verify_envelope(
         if trusted is None:
             problems.append(f"key {sig.keyid!r} is not in the trust store")
             continue
-        if not trusted.valid_at(at):
-            problems.append(f"key {sig.keyid!r} is revoked, expired or not yet valid")
+        why = trusted.why_not_valid_at(at)
+        if why is not None:
+            problems.append(why)
             continue
         try:
             public_key = trusted.load()
         except ValueError as exc:
             problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
             continue
-        if not _verifies(public_key, sig.sig, message):
+        if not verify_signature(public_key, sig.sig, message):
             problems.append(f"signature by key {sig.keyid!r} does not verify")
             continue
         if trusted not in verified:
@@ -190,3 +219,77 @@ def verify_envelope(
     if not verified:
         raise SignatureError("envelope.signatures", "; ".join(problems))
     return tuple(verified)
+
+
+# --- the DSSE JSON envelope (what `hedui consent sign` writes and case systems may send as files) -------
+
+
+class EnvelopeFormatError(ValueError):
+    """A DSSE JSON envelope that is malformed; ``field`` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+_STANDARD_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+MAX_SIGNATURES = 16
+
+
+def _b64decode(value: object, field: str) -> bytes:
+    """Strict, canonical base64 (standard or URL-safe alphabet, padded): one text for one byte string."""
+    if not isinstance(value, str):
+        raise EnvelopeFormatError(field, "must be a base64 string")
+    try:
+        if _STANDARD_B64.fullmatch(value):
+            data = base64.b64decode(value, validate=True)
+            canonical = base64.b64encode(data).decode("ascii")
+        elif _URLSAFE_B64.fullmatch(value):
+            data = base64.urlsafe_b64decode(value)
+            canonical = base64.urlsafe_b64encode(data).decode("ascii")
+        else:
+            raise EnvelopeFormatError(field, "is not base64")
+    except binascii.Error:
+        raise EnvelopeFormatError(field, "is not base64") from None
+    if canonical != value:
+        raise EnvelopeFormatError(field, "is not canonical, padded base64")
+    return data
+
+
+def envelope_to_json(envelope: Envelope) -> dict[str, Any]:
+    """The DSSE JSON envelope: ``payload`` and ``sig`` in standard base64, ``payloadType`` as text."""
+    return {
+        "payload": base64.b64encode(envelope.payload).decode("ascii"),
+        "payloadType": envelope.payload_type,
+        "signatures": [{"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")} for s in envelope.signatures],
+    }
+
+
+def envelope_from_json(data: object, field: str = "envelope") -> Envelope:
+    """Read a DSSE JSON envelope strictly: unknown fields, non-canonical base64 or wrong types are refused."""
+    if not isinstance(data, dict):
+        raise EnvelopeFormatError(field, "must be a JSON object")
+    unknown = sorted(set(data) - {"payload", "payloadType", "signatures"})
+    if unknown:
+        raise EnvelopeFormatError(f"{field}.{unknown[0]}", "unknown field")
+    payload = _b64decode(data.get("payload"), f"{field}.payload")
+    payload_type = data.get("payloadType")
+    if not isinstance(payload_type, str):
+        raise EnvelopeFormatError(f"{field}.payloadType", "must be a string")
+    raw_signatures = data.get("signatures")
+    if not isinstance(raw_signatures, list):
+        raise EnvelopeFormatError(f"{field}.signatures", "must be a list")
+    if len(raw_signatures) > MAX_SIGNATURES:
+        raise EnvelopeFormatError(f"{field}.signatures", f"at most {MAX_SIGNATURES} signatures")
+    signatures = []
+    for index, item in enumerate(raw_signatures):
+        path = f"{field}.signatures[{index}]"
+        if not isinstance(item, dict) or set(item) - {"keyid", "sig"}:
+            raise EnvelopeFormatError(path, "must be an object with keyid and sig")
+        keyid = item.get("keyid", "")
+        if not isinstance(keyid, str):
+            raise EnvelopeFormatError(f"{path}.keyid", "must be a string")
+        signatures.append(EnvelopeSignature(keyid, _b64decode(item.get("sig"), f"{path}.sig")))
+    return Envelope(payload, payload_type, tuple(signatures))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -19,7 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from consent import Envelope, EnvelopeSignature, RegisteredAuthorization
+from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
 from hedui.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -148,22 +148,39 @@ def request_message(request: VerificationRequest) -> verification_pb2.Verificati
     return message
 
 
-def authorization_message(auth: RegisteredAuthorization, envelope: Envelope | None) -> consent_pb2.Authorization:
+def authorization_message(
+    auth: RegisteredAuthorization, envelope: Envelope | None, certificates: Sequence[Envelope] = ()
+) -> consent_pb2.Authorization:
     payload = auth.payload
-    today = dt.datetime.now(dt.UTC).date()
-    state = "REVOKED" if auth.revoked_at else ("EXPIRED" if payload.valid_until < today else "ACTIVE")
+    state = "REVOKED" if auth.revoked_at else ("EXPIRED" if payload.valid_until < china_today() else "ACTIVE")
     message = consent_pb2.Authorization(
         name=auth.name,
         state=state,
         commissioned_by=payload.commissioned_by,
         purpose=payload.purpose,
-        members=[consent_pb2.AuthorizedMember(id_number=m.id_number, name=m.name) for m in payload.members],
+        members=[
+            consent_pb2.AuthorizedMember(id_number=m.id_number, name=m.name, signed=auth.signed_for(m.id_number))
+            for m in payload.members
+        ],
         departments=list(payload.departments),
         valid_from=payload.valid_from.isoformat(),
         valid_until=payload.valid_until.isoformat(),
         create_time=_instant(auth.registered_at),
         signed_by=list(auth.signed_by),
+        signers=[
+            consent_pb2.Signer(
+                keyid=s.keyid,
+                kind=s.kind,
+                organisation=s.organisation,
+                member_id_number=s.id_number,
+                certified_by=s.certified_by,
+            )
+            for s in auth.signers
+        ],
+        member_key_certificates=[envelope_message(c) for c in certificates],
     )
+    if auth.signature_problem is not None:
+        message.signature_problem = auth.signature_problem
     if auth.revoked_at is not None:
         message.revoke_time = _instant(auth.revoked_at)
         message.revoke_reason = auth.revoke_reason or ""
@@ -180,6 +197,14 @@ def envelope_message(envelope: Envelope) -> consent_pb2.Envelope:
     )
 
 
+def envelope_of(message: consent_pb2.Envelope) -> Envelope:
+    return Envelope(
+        payload=message.payload,
+        payload_type=message.payload_type,
+        signatures=tuple(EnvelopeSignature(s.keyid, s.sig) for s in message.signatures),
+    )
+
+
 class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     def __init__(self, service: HeduiService) -> None:
         self._service = service
@@ -187,23 +212,23 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     async def RegisterAuthorization(  # noqa: N802 - gRPC method names
         self, request: consent_pb2.RegisterAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
-        envelope = Envelope(
-            payload=request.envelope.payload,
-            payload_type=request.envelope.payload_type,
-            signatures=tuple(EnvelopeSignature(s.keyid, s.sig) for s in request.envelope.signatures),
-        )
+        envelope = envelope_of(request.envelope)
+        certificates = [envelope_of(c) for c in request.member_key_certificates]
         auth = await _call(
             context,
-            self._service.register_authorization(envelope, request_id=request.request_id, caller=caller_of(context)),
+            self._service.register_authorization(
+                envelope, certificates=certificates, request_id=request.request_id, caller=caller_of(context)
+            ),
         )
-        return authorization_message(auth, envelope)
+        return authorization_message(auth, envelope, certificates)
 
     async def GetAuthorization(  # noqa: N802
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
         auth = await _call(context, self._service.get_authorization(request.name))
         envelope = await _call(context, self._service.stored_envelope(auth.authorization_id))
-        return authorization_message(auth, envelope)
+        certificates = await _call(context, self._service.stored_certificates(auth.authorization_id))
+        return authorization_message(auth, envelope, certificates)
 
     async def RevokeAuthorization(  # noqa: N802
         self, request: consent_pb2.RevokeAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]

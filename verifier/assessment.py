@@ -31,6 +31,17 @@ from connectors.records import (
 from consent.identity import mask
 from verifier.flags import Evidence, WarningFlag, department_zh, flag, yuan
 from verifier.policy import Policy
+from verifier.recheck import (
+    ASSISTED_CLASSIFICATIONS,
+    WORKING_AGE,
+    Changes,
+    CurrentMember,
+    PreviousFlag,
+    PreviousReport,
+    age_on,
+    compare,
+    months_after,
+)
 from verifier.request import VerificationRequest
 
 __all__ = [
@@ -123,6 +134,10 @@ class AssessmentResult:
     flags: tuple[WarningFlag, ...]
     hearing_required: bool
     filing_for_review_required: bool
+    # Rechecks only (policy.md "Rechecks").
+    changes: Changes | None = None
+    next_recheck_date: dt.date | None = None
+    gradual_exit_until: dt.date | None = None
 
 
 def round_half_up(value: Fraction | int) -> int:
@@ -158,12 +173,6 @@ def window_periods(application_date: dt.date) -> tuple[str, ...]:
     """The 12 calendar months before the application month, oldest first ("YYYY-MM")."""
     first = application_date.year * 12 + application_date.month - 1 - 12
     return tuple(f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, first + 12))
-
-
-def _age_on(id_number: str, day: dt.date) -> int:
-    """Age from the birth date in an identity number (which the fan-out has checked)."""
-    born = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def _ev(record: DepartmentRecord, field_name: str, value: object) -> Evidence:
@@ -400,7 +409,7 @@ def _police_flags(ctx: _Context) -> None:
         if person.hukou_id not in households or person.id_number in declared or person.status != "active":
             continue
         partner = person.relation_to_head in ("head", "spouse")
-        minor = person.relation_to_head == "child" and _age_on(person.id_number, ctx.request.application_date) < 18
+        minor = person.relation_to_head == "child" and age_on(person.id_number, ctx.request.application_date) < 18
         if partner or minor:
             ctx.flags.append(
                 flag(
@@ -615,8 +624,69 @@ def _classify(ctx: _Context, before: int, after: int) -> str:
     return "NOT_ELIGIBLE_INCOME"
 
 
-def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, SourceOutcome]) -> AssessmentResult:
-    """Compute the report's figures, flags and indicative classification from verified records."""
+def _gradual_exit(
+    ctx: _Context, previous: PreviousReport, n: int, annual: int, wages: int, deducted: int, after: int
+) -> dt.date | None:
+    """GRADUAL_EXIT (policy.md): previously DIBAO or DIBAO_AFTER_DEDUCTIONS, now not below S, through wages.
+
+    "Through wages": the household's wages rose, and without the part of the income increase that the
+    rise in wages explains, the per-capita income (after deductions, same n and D) would still be below S.
+    """
+    if previous.classification not in ASSISTED_CLASSIFICATIONS or n == 0 or after < ctx.standard:
+        return None
+    wages_before = previous.income_by_category.get("wages", 0)
+    wage_rise = wages - wages_before
+    income_rise = annual - previous.annual_income_fen
+    explained = min(wage_rise, income_rise)
+    if wage_rise <= 0 or explained <= 0:
+        return None
+    without = round_half_up(Fraction(max(annual - explained - deducted, 0), 12 * n))
+    if without >= ctx.standard:
+        return None
+    until = months_after(ctx.request.application_date, ctx.policy.gradual_exit_months)
+    ctx.flags.append(
+        flag(
+            "GRADUAL_EXIT",
+            id_number=None,
+            department="computed",
+            evidence=(
+                Evidence("computed", previous.report_id, "classification", previous.classification),
+                Evidence("computed", previous.report_id, "wages_fen", str(wages_before)),
+                Evidence("computed", "", "wages_fen", str(wages)),
+                Evidence("computed", "", "per_capita_monthly_income_fen", str(after)),
+                Evidence("computed", "", "per_capita_monthly_income_without_wage_rise_fen", str(without)),
+                Evidence("computed", "", "standard_fen", str(ctx.standard)),
+                Evidence("computed", "", "gradual_exit_until", until.isoformat()),
+            ),
+            until=until.isoformat(),
+        )
+    )
+    return until
+
+
+def _next_recheck(ctx: _Context, members: Sequence[MemberFigures]) -> dt.date:
+    """policy.md: ``recheck_months_variable`` when a counted member of working age (16–59) has income."""
+    low, high = WORKING_AGE
+    day = ctx.request.application_date
+    variable = any(
+        m.counted_in_household and m.counted_annual_income_fen > 0 and low <= age_on(m.id_number, day) <= high
+        for m in members
+    )
+    months = ctx.policy.recheck_months_variable if variable else ctx.policy.recheck_months_stable
+    return months_after(day, months)
+
+
+def assess(
+    request: VerificationRequest,
+    policy: Policy,
+    sources: Mapping[str, SourceOutcome],
+    previous: PreviousReport | None = None,
+) -> AssessmentResult:
+    """Compute the report's figures, flags and indicative classification from verified records.
+
+    ``previous`` is the report a recheck names (read by the service); with it the result carries the
+    change section and, when it applies, GRADUAL_EXIT with its end date.
+    """
     periods = window_periods(request.application_date)
     ctx = _Context(request, policy, sources, frozenset(periods), policy.standard_fen(request.area))
     _police_flags(ctx)
@@ -697,6 +767,10 @@ def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, S
                 standard=yuan(ctx.standard),
             )
         )
+    recheck = request.purpose == "RECHECK"
+    gradual_exit_until = None
+    if recheck and previous is not None:
+        gradual_exit_until = _gradual_exit(ctx, previous, n, annual, household_income["wages"], deducted, after)
     _source_flags(ctx)
     household = HouseholdFigures(
         classification=_classify(ctx, before, after),
@@ -716,10 +790,37 @@ def assess(request: VerificationRequest, policy: Policy, sources: Mapping[str, S
         window_end=periods[-1],
     )
     flags = tuple(ctx.flags)
+    changes = None
+    if recheck and previous is not None:
+        changes = compare(
+            previous,
+            classification=household.classification,
+            members=[
+                CurrentMember(
+                    m.id_number,
+                    m.name,
+                    m.counted_in_household,
+                    m.counted_annual_income_fen,
+                    m.income_by_category.get("wages", 0) if m.counted_in_household else 0,
+                )
+                for m in members
+            ],
+            household_size=n,
+            income_by_category=household_income,
+            annual_income_fen=annual,
+            deductions_fen=deducted,
+            per_capita_monthly_income_fen=after,
+            financial_assets_fen=financial,
+            residential_properties=residential,
+            flags=[PreviousFlag(f.code, f.severity, f.id_number, f.department, f.message_zh) for f in flags],
+        )
     return AssessmentResult(
         members=tuple(members),
         household=household,
         flags=flags,
         hearing_required=any(f.severity in ("HIGH", "MEDIUM") for f in flags),
         filing_for_review_required=any(f.code == "PUBLIC_EMPLOYEE" for f in flags),
+        changes=changes,
+        next_recheck_date=_next_recheck(ctx, members) if recheck else None,
+        gradual_exit_until=gradual_exit_until,
     )

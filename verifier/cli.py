@@ -14,11 +14,12 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
+import prometheus_client
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,7 +27,8 @@ from sqlalchemy.exc import ArgumentError
 from audit.checkpoint import NoteVerifier, open_checkpoint
 from audit.merkle import ProofError, leaf_hash, verify_inclusion
 from audit.verify import check_stored_log
-from connectors import SandboxDataset, SandboxError, sandbox_connectors
+from connectors import Connector, SandboxDataset, SandboxError, sandbox_connectors
+from connectors.registry import ConnectorConfigError, build_connectors
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
     AuthorizedMember,
@@ -44,9 +46,12 @@ from hedui.v1 import (
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
 from verifier.audit_cli import add_audit_commands
+from verifier.connector_cli import add_connector_commands
+from verifier.consent_cli import add_consent_commands
 from verifier.errors import ServiceError
 from verifier.html import render_report_html
 from verifier.policy import PolicyError, load_policy
+from verifier.policy_cli import add_policy_commands
 from verifier.protojson import message_to_plain
 from verifier.render import print_report
 from verifier.request import RequestError, VerificationRequest, parse_request
@@ -182,8 +187,8 @@ def _console() -> Console:
 # --- serve ----------------------------------------------------------------------------------------
 
 
-async def _serve(settings: Settings, dataset: SandboxDataset) -> None:
-    service = HeduiService(Database(settings.database_url), sandbox_connectors(dataset), settings)
+async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> None:
+    service = HeduiService(Database(settings.database_url), connectors, settings)
     await service.start()
     _, port, stop = await build_server(service, settings.listen)
     logging.getLogger("hedui").info(
@@ -203,53 +208,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
         dataset = SandboxDataset.load(settings.sandbox) if settings.sandbox else SandboxDataset.demo()
         PolicyBook.load(settings.policy_files)
-    except (ConfigError, SandboxError, PolicyError) as exc:
+        connectors = build_connectors(settings.departments, {"dataset": dataset})
+    except (ConfigError, SandboxError, PolicyError, ConnectorConfigError) as exc:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_serve(settings, dataset))
-    return 0
-
-
-# --- keys -----------------------------------------------------------------------------------------
-
-
-async def _add_key(db_url: str, organisation: str, pem: bytes, days: int | None) -> str:
-    service = HeduiService(Database(db_url), {}, load_settings(None))
-    try:
-        await service.start()
-        not_after = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
-        key = await service.add_trusted_key(organisation, pem, not_after=not_after, caller=Caller("hedui-keys", "cli"))
-        return key.keyid
-    finally:
-        await service.close()
-
-
-def cmd_keys_add(args: argparse.Namespace) -> int:
-    try:
-        pem = args.public_key.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{args.public_key}: cannot read: {exc.strerror}") from None
-    if args.db:
-        _check_db_url(args.db)
-    db_url = args.db or load_settings(None).database_url
-    try:
-        keyid = asyncio.run(_add_key(db_url, args.organisation, pem, args.valid_days))
-    except ServiceError as exc:
-        raise UsageError(str(exc)) from None
-    print(keyid)
-    return 0
-
-
-def cmd_keys_generate(args: argparse.Namespace) -> int:
-    key = SigningKey.generate_p256() if args.algorithm == "ecdsa-p256" else SigningKey.generate_ed25519()
-    private = args.out
-    public = private.with_suffix(".pub.pem")
-    if private.exists() or public.exists():
-        raise UsageError(f"{private} or {public} exists; not overwriting a key")
-    private.write_bytes(key.private_pem())
-    private.chmod(0o600)
-    public.write_bytes(key.public_pem())
-    print(f"{key.keyid}  private {private}  public {public}")
+    if settings.metrics_listen:
+        host, _, port = settings.metrics_listen.rpartition(":")
+        if not port.isdigit():
+            raise UsageError(f"metrics_listen: {settings.metrics_listen!r} is not host:port")
+        prometheus_client.start_http_server(int(port), addr=host or "127.0.0.1")
+    asyncio.run(_serve(settings, connectors))
     return 0
 
 
@@ -423,19 +391,7 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--format", choices=("text", "json", "html"), default="text")
     verify.set_defaults(func=cmd_verify)
 
-    keys = sub.add_parser("keys", help="manage the trust store of organisations' keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
-    add = keys_sub.add_parser("add", help="trust an organisation's public key")
-    add.add_argument("--organisation", required=True)
-    add.add_argument("--public-key", type=Path, required=True, help="PEM file (Ed25519 or ECDSA P-256)")
-    add.add_argument("--valid-days", type=int, help="expire the key after this many days")
-    add.add_argument("--db", help="database URL")
-    add.set_defaults(func=cmd_keys_add)
-    generate = keys_sub.add_parser("generate", help="generate a signing key pair for a case system")
-    generate.add_argument("--out", type=Path, required=True, help="private key file; the public key goes beside it")
-    generate.add_argument("--algorithm", choices=("ed25519", "ecdsa-p256"), default="ed25519")
-    generate.set_defaults(func=cmd_keys_generate)
-
+    add_consent_commands(sub, _Parser, UsageError)  # hedui keys ..., hedui consent ...
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     migrate = db_sub.add_parser("migrate", help="create or upgrade the schema (as the tables' owner)")
@@ -446,6 +402,8 @@ def parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_db_migrate)
 
     add_audit_commands(sub, _Parser, UsageError)
+    add_connector_commands(sub, _Parser, UsageError)
+    add_policy_commands(sub, _Parser, UsageError)
     return top
 
 

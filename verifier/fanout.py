@@ -30,11 +30,12 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
-from connectors.records import PersonRecord, record_from_plain, record_to_plain
+from connectors.metrics import DepartmentMetrics
+from connectors.records import PersonRecord, RecordError, record_from_plain, record_to_plain
 from consent import IdentityNumberError, RegisteredAuthorization, china_today, decide, validate_identity_number
 from verifier.assessment import SourceOutcome, assess
 from verifier.policy import Policy
-from verifier.reports import build_report, report_digest
+from verifier.reports import build_report, load_previous_report, report_digest
 from verifier.request import VerificationRequest
 from verifier.settings import Settings
 from verifier.storage.db import Database
@@ -128,6 +129,11 @@ def check_answer(department: str, asked: Sequence[str], answer: DepartmentAnswer
             raise AnswerRejected(f"record {record.record_id} belongs to {record.department}")
         if record.record_id in seen:
             raise AnswerRejected(f"duplicate record id {record.record_id}")
+        try:
+            # A connector in Python can build any record; every field is checked again as if it came as JSON.
+            record_from_plain(record.kind, record_to_plain(record))
+        except RecordError as exc:
+            raise AnswerRejected(f"record {record.record_id}: {exc}") from None
         try:
             validate_identity_number(record.subject)
         except IdentityNumberError:
@@ -415,7 +421,7 @@ class FanOut:
         connector = self._connectors[department]
         ticket: Ticket | None = None
         try:
-            async with asyncio.timeout(self._settings.department_deadline_seconds):
+            async with asyncio.timeout(self._settings.deadline(department)):
                 reply = await connector.query(query)
                 while isinstance(reply, Ticket):
                     ticket = reply
@@ -425,7 +431,7 @@ class FanOut:
         except TimeoutError:
             if ticket is not None:
                 return _Outcome("pending", "accepted; the answer comes later", ticket=ticket)
-            return _Outcome("unavailable", f"no answer within {self._settings.department_deadline_seconds:g} s")
+            return _Outcome("unavailable", f"no answer within {self._settings.deadline(department):g} s")
         except DepartmentUnavailable as exc:
             return _Outcome("unavailable", exc.reason)
         except DepartmentRefused as exc:
@@ -479,6 +485,14 @@ class FanOut:
 
     async def _follow_ticket(self, verification_id: str, department: str) -> None:
         """Poll a pending answer until it comes, the pending deadline passes, or consent is withdrawn."""
+        metrics = DepartmentMetrics.for_department(department)
+        metrics.pending(1)
+        try:
+            await self._poll_until_settled(verification_id, department)
+        finally:
+            metrics.pending(-1)
+
+    async def _poll_until_settled(self, verification_id: str, department: str) -> None:
         job = await self.load_job(verification_id)
         connector = self._connectors[department]
         while True:
@@ -527,7 +541,7 @@ class FanOut:
                 wait = (ticket.ready_after - now()).total_seconds()
                 await asyncio.sleep(min(max(wait, 0.05), self._settings.poll_interval_seconds))
                 try:
-                    reply = await asyncio.wait_for(connector.poll(ticket), self._settings.department_deadline_seconds)
+                    reply = await asyncio.wait_for(connector.poll(ticket), self._settings.deadline(department))
                 except (TimeoutError, DepartmentUnavailable):
                     continue
                 except DepartmentRefused as exc:
@@ -566,7 +580,11 @@ class FanOut:
             )
             sources = {r.department: outcome_of(r) for r in rows}
         policy = self._policy_for(job.request)
-        result = assess(job.request, policy, sources)
+        # A recheck is compared with the report it names (checked to exist when the verification was created).
+        previous = None
+        if job.request.previous_report_id is not None:
+            previous = await load_previous_report(session, job.request.previous_report_id)
+        result = assess(job.request, policy, sources, previous)
         generated = now()
         pending = any(s.status == "pending" for s in sources.values())
         # Taking the next version number also locks the verification until this transaction ends.

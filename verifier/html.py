@@ -250,14 +250,39 @@ class Computation:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberChangeRow:
+    member: str
+    id_masked: str
+    change: str
+    counted: str
+    income: str
+    wages: str
+
+
+@dataclass(frozen=True, slots=True)
+class WarningChangeRow:
+    code: str
+    severity: str
+    severity_code: str
+    member: str
+    change: str
+    change_code: str
+    message_zh: str
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
     previous_report_id: str
+    previous_report: str
     rows: tuple[FigureRow, ...]
     members_added: tuple[str, ...]
     members_removed: tuple[str, ...]
     warnings_appeared: tuple[str, ...]
     warnings_cleared: tuple[str, ...]
     classification_before: str
+    classification_after: str = ""
+    member_rows: tuple[MemberChangeRow, ...] = ()
+    warning_rows: tuple[WarningChangeRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +296,8 @@ class Document:
     authorizations: tuple[str, ...]
     policy_locality: str
     policy_effective_from: str
+    policy_version: str
+    policy_sha256: str
     application_date: str
     area: str
     purpose: str
@@ -678,27 +705,89 @@ def _flags(report: Mapping[str, Any], people: _People) -> tuple[FlagRow, ...]:
     )
 
 
+MEMBER_CHANGE_ZH: Final = {"joined": "新增", "left": "减少", "stayed": "未变"}
+WARNING_CHANGE_ZH: Final = {"appeared": "新出现", "cleared": "已消除"}
+
+
+def _arrow(before: int, after: int) -> str:
+    return f"{yuan(before)} → {yuan(after)}"
+
+
 def _changes(report: Mapping[str, Any], people: _People) -> Changes | None:
     c = report.get("changes")
     if not c:
         return None
-    before: Mapping[str, int] = c["income_by_category_before"]
-    after: Mapping[str, int] = c["income_by_category_after"]
-    rows = [
-        FigureRow(_zh(INCOME_CATEGORY_ZH, k), f"{yuan(before.get(k, 0))} → {yuan(after.get(k, 0))}")
-        for k in sorted(set(before) | set(after))
+    before: Mapping[str, int] = c.get("income_by_category_before") or {}
+    after: Mapping[str, int] = c.get("income_by_category_after") or {}
+    rows: list[FigureRow] = []
+    if "household_size_before" in c:
+        rows.append(FigureRow("家庭人口（计入）", f"{c['household_size_before']} → {c['household_size_after']}"))
+    categories = set(before) | set(after)
+    ordered = dict.fromkeys([*(k for k in INCOME_CATEGORY_ORDER if k in categories), *sorted(categories)])
+    rows += [
+        FigureRow(_zh(INCOME_CATEGORY_ZH, k), _arrow(before.get(k, 0), after.get(k, 0)))
+        for k in ordered
         if before.get(k, 0) or after.get(k, 0)
     ]
-    assets = f"{yuan(c['financial_assets_before_fen'])} → {yuan(c['financial_assets_after_fen'])}"
-    rows.append(FigureRow("家庭金融资产", assets))
+    if "annual_income_before_fen" in c:
+        rows.append(
+            FigureRow("家庭年收入 I", _arrow(c["annual_income_before_fen"], c["annual_income_after_fen"]), total=True)
+        )
+        rows.append(FigureRow("刚性支出扣减 D", _arrow(c["deductions_before_fen"], c["deductions_after_fen"])))
+        rows.append(
+            FigureRow(
+                "扣减后月人均收入",
+                _arrow(c["per_capita_monthly_income_before_fen"], c["per_capita_monthly_income_after_fen"]),
+                total=True,
+            )
+        )
+    rows.append(FigureRow("家庭金融资产", _arrow(c["financial_assets_before_fen"], c["financial_assets_after_fen"])))
+    if "residential_properties_before" in c:
+        rows.append(
+            FigureRow("住房（套）", f"{c['residential_properties_before']} → {c['residential_properties_after']}")
+        )
+    member_rows = tuple(
+        MemberChangeRow(
+            member=people.name(m["id_number"]) if m.get("name") is None else masked_text(str(m["name"])),
+            id_masked=mask(m["id_number"]),
+            change=_zh(MEMBER_CHANGE_ZH, m["change"]),
+            counted=f"{'是' if m['counted_before'] else '否'} → {'是' if m['counted_after'] else '否'}",
+            income=_arrow(m["counted_annual_income_before_fen"], m["counted_annual_income_after_fen"]),
+            wages=_arrow(m["wages_before_fen"], m["wages_after_fen"]),
+        )
+        for m in c.get("member_changes") or ()
+    )
+    warning_rows = tuple(
+        WarningChangeRow(
+            code=w["code"],
+            severity=_zh(SEVERITY_ZH, w["severity"]),
+            severity_code=_css_safe(w["severity"]),
+            member=people(w.get("id_number")),
+            change=_zh(WARNING_CHANGE_ZH, w["change"]),
+            change_code=_css_safe(w["change"]),
+            message_zh=masked_text(w.get("message_zh") or ""),
+        )
+        for w in c.get("warning_changes") or ()
+    )
+    previous_version = c.get("previous_version") or 0
+    previous = c["previous_report_id"]
+    if previous_version:
+        previous = (
+            f"{c['previous_report_id']}（核对 {c.get('previous_verification_id', '')} 第 {previous_version} 版，"
+            f"申请日期 {c.get('previous_application_date', '')}）"
+        )
     return Changes(
         previous_report_id=c["previous_report_id"],
+        previous_report=previous,
         rows=tuple(rows),
-        members_added=tuple(people(n) for n in c["members_added"]),
-        members_removed=tuple(people(n) for n in c["members_removed"]),
-        warnings_appeared=tuple(c["warnings_appeared"]),
-        warnings_cleared=tuple(c["warnings_cleared"]),
+        members_added=tuple(people(n) for n in c.get("members_added") or ()),
+        members_removed=tuple(people(n) for n in c.get("members_removed") or ()),
+        warnings_appeared=tuple(c.get("warnings_appeared") or ()),
+        warnings_cleared=tuple(c.get("warnings_cleared") or ()),
         classification_before=_zh(CLASSIFICATION_ZH, c["classification_before"]),
+        classification_after=_zh(CLASSIFICATION_ZH, c["classification_after"]) if c.get("classification_after") else "",
+        member_rows=member_rows,
+        warning_rows=warning_rows,
     )
 
 
@@ -720,6 +809,8 @@ def _document(report: Mapping[str, Any]) -> Document:
         authorizations=tuple(report["authorizations"]),
         policy_locality=report["policy"]["locality"],
         policy_effective_from=report["policy"]["effective_from"],
+        policy_version=str(report.get("policy_version") or ""),
+        policy_sha256=_css_safe(str(report.get("policy_sha256") or "")),
         application_date=report["application_date"],
         area=_zh(AREA_ZH, report["area"]),
         purpose=_zh(PURPOSE_ZH, report["purpose"]),

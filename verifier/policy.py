@@ -6,10 +6,14 @@ Rates and multipliers are read as exact decimals (never floats) and kept as
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import importlib.resources
+import json
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -17,8 +21,27 @@ from pathlib import Path
 from typing import Any, Final
 
 from connectors.records import DEPARTMENTS
+from verifier.request import VerificationRequest
 
-__all__ = ["Policy", "PolicyError", "default_policy", "load_policy", "parse_policy"]
+__all__ = [
+    "DEFAULT_LOCALITY",
+    "Policy",
+    "PolicyBook",
+    "PolicyError",
+    "area_code_of",
+    "default_policy",
+    "load_policy",
+    "parse_policy",
+]
+
+DEFAULT_LOCALITY: Final = "default"
+_AREA_CODE: Final = re.compile(r"[0-9]{6}")
+_LOCALITY: Final = re.compile(r"[^\s/\\\x00-\x1f\x7f]{1,64}")
+_VERSION: Final = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_CATEGORY: Final = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
+# Upper bounds that no locality's figure can reach (fen): a monthly standard, a cap or a vehicle value.
+MAX_MONEY_FEN: Final = 10**12
+MAX_MULTIPLIER: Final = 10
 
 
 class PolicyError(ValueError):
@@ -45,9 +68,34 @@ class Policy:
     recent_transfer_months: int
     excluded_income_categories: frozenset[str]
     required_departments: tuple[str, ...]
+    # Optional keys: the version the locality gives its file (default: the effective date) and the
+    # 6-digit area codes whose organisations it applies to (default: the locality, when it is one).
+    version: str = ""
+    area_codes: tuple[str, ...] = ()
 
     def standard_fen(self, area: str) -> int:
         return self.standard_urban_fen if area == "urban" else self.standard_rural_fen
+
+    @property
+    def version_label(self) -> str:
+        return self.version or self.effective_from.isoformat()
+
+    def sha256(self) -> str:
+        """SHA-256 of the policy's values as canonical JSON: which numbers a report was computed with."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Fraction):
+                value = f"{value.numerator}/{value.denominator}"
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            elif isinstance(value, frozenset):
+                value = sorted(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            values[f.name] = value
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # key path → (kind, check) where kind is the TOML type expected.
@@ -81,6 +129,10 @@ def _check(key: str, kind: str, value: Any) -> Any:
             raise PolicyError(f"{key}: must be an integer")
         if value < 0 or (kind == "months" and not 1 <= value <= 120):
             raise PolicyError(f"{key}: {value} is not a possible value")
+        if kind == "money" and value > MAX_MONEY_FEN:
+            raise PolicyError(f"{key}: {value} fen is not a possible amount")
+        if kind == "count" and value > 1000:
+            raise PolicyError(f"{key}: {value} is not a possible value")
         return value
     if kind in ("rate", "multiplier"):
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
@@ -90,26 +142,54 @@ def _check(key: str, kind: str, value: Any) -> Any:
         exact = Fraction(value)
         if kind == "rate" and not 0 <= exact <= 1:
             raise PolicyError(f"{key}: {value} is not between 0 and 1")
-        if kind == "multiplier" and exact < 1:
-            raise PolicyError(f"{key}: {value} must be at least 1")
+        if kind == "multiplier" and not 1 <= exact <= MAX_MULTIPLIER:
+            raise PolicyError(f"{key}: {value} must be at least 1 and at most {MAX_MULTIPLIER}")
         return exact
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise PolicyError(f"{key}: must be a list of strings")
-    if kind == "departments":
-        for item in value:
-            if item not in DEPARTMENTS:
-                raise PolicyError(f"{key}: unknown department {item!r}")
+    for item in value:
+        if value.count(item) > 1:
+            raise PolicyError(f"{key}: {item!r} is listed twice")
+        if kind == "departments" and item not in DEPARTMENTS:
+            raise PolicyError(f"{key}: unknown department {item!r}")
+        if kind == "strings" and not _CATEGORY.fullmatch(item):
+            raise PolicyError(f"{key}: {item!r} is not a category name (1 to 64 characters, no spaces)")
     return value
+
+
+def _area_codes(raw: Mapping[str, Any], locality: str) -> tuple[str, ...]:
+    if "area_codes" not in raw:
+        return (locality,) if _AREA_CODE.fullmatch(locality) else ()
+    value = raw["area_codes"]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError("area_codes: must be a list of strings")
+    if locality == DEFAULT_LOCALITY and value:
+        raise PolicyError("area_codes: the default policy applies everywhere; it names no area codes")
+    for code in value:
+        if not _AREA_CODE.fullmatch(code):
+            raise PolicyError(f"area_codes: {code!r} is not a 6-digit administrative area code")
+        if value.count(code) > 1:
+            raise PolicyError(f"area_codes: {code!r} is listed twice")
+    return tuple(value)
 
 
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Build a policy from parsed TOML (floats read as ``Decimal``), checking every key."""
-    unknown = sorted(set(raw) - {"locality", "effective_from", *_SCHEMA})
+    unknown = sorted(set(raw) - {"locality", "effective_from", "version", "area_codes", *_SCHEMA})
     if unknown:
         raise PolicyError(f"{unknown[0]}: unknown key")
     locality = raw.get("locality")
     if not isinstance(locality, str) or not locality:
         raise PolicyError("locality: must be a non-empty string")
+    if not _LOCALITY.fullmatch(locality):
+        raise PolicyError(f"locality: {locality!r} must be at most 64 characters without spaces, '/' or controls")
+    version = raw.get("version", "")
+    if isinstance(version, int) and not isinstance(version, bool):
+        version = str(version)
+    if not isinstance(version, str):
+        raise PolicyError("version: must be a string")
+    if "version" in raw and not _VERSION.fullmatch(version):
+        raise PolicyError("version: must be 1 to 64 characters without control characters")
     effective = raw.get("effective_from")
     if isinstance(effective, str):
         try:
@@ -121,8 +201,10 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
     values: dict[str, Any] = {}
     for table, keys in _SCHEMA.items():
         section = raw.get(table)
-        if not isinstance(section, Mapping):
+        if section is None:
             raise PolicyError(f"{table}: missing table")
+        if not isinstance(section, Mapping):
+            raise PolicyError(f"{table}: must be a table [{table}]")
         extra = sorted(set(section) - set(keys))
         if extra:
             raise PolicyError(f"{table}.{extra[0]}: unknown key")
@@ -133,6 +215,11 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
     for area in ("urban", "rural"):
         if values[f"standard.{area}"] <= 0:
             raise PolicyError(f"standard.{area}: the dibao standard must be positive")
+    if values["recheck.recheck_months_variable"] > values["recheck.recheck_months_stable"]:
+        raise PolicyError(
+            "recheck.recheck_months_variable: households with variable income are rechecked at least as often "
+            "as stable ones (must not exceed recheck.recheck_months_stable)"
+        )
     return Policy(
         locality=locality,
         effective_from=effective,
@@ -152,6 +239,8 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
         recent_transfer_months=values["warnings.recent_transfer_months"],
         excluded_income_categories=frozenset(values["income.excluded_categories"]),
         required_departments=tuple(values["departments.required"]),
+        version=version,
+        area_codes=_area_codes(raw, locality),
     )
 
 
@@ -175,3 +264,97 @@ def default_policy() -> Policy:
     """The policy shipped with the package."""
     text = importlib.resources.files("verifier").joinpath("policies/default.toml").read_text("utf-8")
     return _parse_text(text, "default.toml")
+
+
+def area_code_of(commissioned_by: str) -> str | None:
+    """The commissioning organisation's administrative area code: the first 6 characters, when digits."""
+    code = commissioned_by[:6]
+    return code if _AREA_CODE.fullmatch(code) else None
+
+
+def _areas_from_specific(code: str) -> tuple[str, ...]:
+    """A county code and the prefecture and province codes above it (GB/T 2260): 533401, 533400, 530000."""
+    return tuple(dict.fromkeys((code, code[:4] + "00", code[:2] + "0000")))
+
+
+class PolicyBook:
+    """The locality policies in force, chosen per verification.
+
+    The first policy given is the built-in default; a policy whose locality is the default's
+    replaces it. Several files of one locality are its versions: a verification gets the one in
+    effect on its application date (the latest ``effective_from`` not after it; the earliest when
+    none is yet). Which locality: the one the request names, else the one whose ``area_codes``
+    hold the commissioning organisation's area code (county, then its prefecture, then its
+    province), else the default.
+    """
+
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        if not policies:
+            raise ValueError("a policy book needs at least the default policy")
+        builtin, files = policies[0], list(policies[1:])
+        self.default_locality = builtin.locality
+        if not any(p.locality == builtin.locality for p in files):
+            files.insert(0, builtin)
+        self._versions: dict[str, list[Policy]] = {}
+        for policy in files:
+            versions = self._versions.setdefault(policy.locality, [])
+            if any(v.effective_from == policy.effective_from for v in versions):
+                raise PolicyError(
+                    f"effective_from: locality {policy.locality!r} has two policies effective "
+                    f"{policy.effective_from.isoformat()}"
+                )
+            versions.append(policy)
+            versions.sort(key=lambda v: v.effective_from)
+        self._by_area: dict[str, str] = {}
+        for locality, versions in self._versions.items():
+            for code in sorted({c for v in versions for c in v.area_codes}):
+                other = self._by_area.setdefault(code, locality)
+                if other != locality:
+                    raise PolicyError(f"area_codes: {code} is claimed by localities {other!r} and {locality!r}")
+
+    @classmethod
+    def load(cls, files: Sequence[Path]) -> PolicyBook:
+        """The built-in default and the policy files (an error names the file and the key)."""
+        loaded = [default_policy()]
+        for path in files:
+            try:
+                loaded.append(load_policy(path))
+            except PolicyError as exc:
+                message = str(exc)
+                raise PolicyError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        return cls(loaded)
+
+    @property
+    def default(self) -> Policy:
+        return self._versions[self.default_locality][-1]
+
+    def localities(self) -> tuple[str, ...]:
+        return tuple(sorted(self._versions))
+
+    def versions(self, locality: str) -> tuple[Policy, ...]:
+        """A locality's policies, oldest first."""
+        return tuple(self._versions.get(locality, ()))
+
+    def knows(self, locality: str) -> bool:
+        return not locality or locality in self._versions
+
+    def locality_for(self, commissioned_by: str, explicit: str = "") -> str:
+        if explicit:
+            if explicit not in self._versions:
+                raise PolicyError(f"policy: no policy for locality {explicit!r}")
+            return explicit
+        code = area_code_of(commissioned_by)
+        if code is not None:
+            for candidate in _areas_from_specific(code):
+                if candidate in self._by_area:
+                    return self._by_area[candidate]
+        return self.default_locality
+
+    def choose(self, commissioned_by: str, application_date: dt.date, explicit: str = "") -> Policy:
+        versions = self._versions[self.locality_for(commissioned_by, explicit)]
+        in_effect = [v for v in versions if v.effective_from <= application_date]
+        return in_effect[-1] if in_effect else versions[0]
+
+    def for_request(self, request: VerificationRequest) -> Policy:
+        """The policy of a verification request: named, or by its commissioning organisation's area."""
+        return self.choose(request.commissioned_by, request.application_date, request.policy)

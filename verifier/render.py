@@ -100,19 +100,97 @@ def _flags(report: dict[str, Any]) -> Table | str:
     return table
 
 
+def _arrow(before: int, after: int) -> str:
+    return f"{yuan(before)} → {yuan(after)}"
+
+
+def _changes(report: dict[str, Any]) -> Group | None:
+    """The change section of a recheck: previous report → this one."""
+    c = report.get("changes")
+    if not c:
+        return None
+    table = Table(
+        title=(
+            f"Changes since report {c['previous_report_id']} 复核变化 "
+            f"(v{c['previous_version']}, application {c['previous_application_date']})"
+        ),
+        title_justify="left",
+        expand=True,
+    )
+    table.add_column("figure")
+    table.add_column("before → after", justify="right")
+    before, after = c["income_by_category_before"], c["income_by_category_after"]
+    rows = [
+        ("classification", f"{c['classification_before']} → {c['classification_after']}"),
+        ("household size n", f"{c['household_size_before']} → {c['household_size_after']}"),
+        *[
+            (f"income: {k}", _arrow(before.get(k, 0), after.get(k, 0)))
+            for k in dict.fromkeys([*before, *after])
+            if before.get(k, 0) or after.get(k, 0)
+        ],
+        ("annual household income I", _arrow(c["annual_income_before_fen"], c["annual_income_after_fen"])),
+        ("deductions D", _arrow(c["deductions_before_fen"], c["deductions_after_fen"])),
+        (
+            "per capita monthly  (I−D)/12/n",
+            _arrow(c["per_capita_monthly_income_before_fen"], c["per_capita_monthly_income_after_fen"]),
+        ),
+        ("financial assets", _arrow(c["financial_assets_before_fen"], c["financial_assets_after_fen"])),
+        ("residential properties", f"{c['residential_properties_before']} → {c['residential_properties_after']}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    members = Table(title="Members 成员变化", title_justify="left", expand=True)
+    for column in ("name", "identity no.", "change", "counted", "counted income ¥", "wages ¥"):
+        members.add_column(column, justify="right" if "¥" in column else "left")
+    for m in c["member_changes"]:
+        members.add_row(
+            m["name"],
+            mask(m["id_number"]),
+            m["change"],
+            f"{'yes' if m['counted_before'] else 'no'} → {'yes' if m['counted_after'] else 'no'}",
+            _arrow(m["counted_annual_income_before_fen"], m["counted_annual_income_after_fen"]),
+            _arrow(m["wages_before_fen"], m["wages_after_fen"]),
+        )
+    warnings = Table(title="Warnings 预警变化", title_justify="left", expand=True)
+    for column in ("change", "code", "severity", "member", "department"):
+        warnings.add_column(column)
+    for w in c["warning_changes"]:
+        style = "red" if w["change"] == "appeared" else "green"
+        warnings.add_row(
+            f"[{style}]{w['change']}[/]",
+            w["code"],
+            w["severity"],
+            mask(w["id_number"]) if w["id_number"] else "household",
+            w["department"],
+        )
+    parts: list[Any] = [table, members]
+    parts.append(warnings if c["warning_changes"] else "[green]No warning appeared or cleared 预警无变化[/]")
+    return Group(*parts)
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
     a = report["assessment"]
+    recheck = ""
+    if report.get("next_recheck_date"):
+        recheck += f"next recheck 下次复核 {report['next_recheck_date']}"
+    if report.get("gradual_exit_until"):
+        recheck += f"{' · ' if recheck else ''}[bold]gradual exit 渐退期 until {report['gradual_exit_until']}[/]"
+    version = f" version {report['policy_version']}" if report.get("policy_version") else ""
     header = (
         f"[bold]家庭经济状况核对报告 Verification report[/]  {report['report_id']} v{report['version']}\n"
         f"commissioned by {report['commissioned_by']} · application {report['application_date']} · {report['area']} · "
-        f"{report['purpose']} · policy {report['policy']['locality']} ({report['policy']['effective_from']})\n"
+        f"{report['purpose']} · policy {report['policy']['locality']} ({report['policy']['effective_from']}){version}\n"
         f"classification (indicative): [bold]{a['classification']}[/] · "
         f"hearing required: {'yes' if report['hearing_required'] else 'no'} · "
         f"filing for review: {'yes' if report['filing_for_review_required'] else 'no'}\n"
-        f"audit reference {report['audit_reference']} · generated {report['generated_at']}"
+        + (f"{recheck}\n" if recheck else "")
+        + f"audit reference {report['audit_reference']} · generated {report['generated_at']}"
     )
     console.print(Panel(Group(header), expand=True))
     console.print(_members(report))
     console.print(_sources(report))
     console.print(_figures(report))
     console.print(_flags(report))
+    changes = _changes(report)
+    if changes is not None:
+        console.print(changes)

@@ -13,14 +13,19 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from connectors.records import DepartmentRecord, record_to_plain
 from hedui.v1 import report_pb2
 from verifier.assessment import AssessmentResult, SourceOutcome
 from verifier.policy import Policy
 from verifier.protojson import message_to_plain, plain_to_message
+from verifier.recheck import Changes, PreviousReport, previous_from_report
 from verifier.request import VerificationRequest
+from verifier.storage.models import ReportRow
 
-__all__ = ["build_report", "report_digest", "report_message", "report_name"]
+__all__ = ["build_report", "load_previous_report", "report_digest", "report_message", "report_name"]
 
 
 def report_digest(body: dict[str, Any]) -> str:
@@ -39,6 +44,65 @@ def _instant(value: dt.datetime | None) -> str | None:
 
 def _record(record: DepartmentRecord) -> dict[str, Any]:
     return {"department": record.department, record.kind: record_to_plain(record)}
+
+
+def _date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _changes(c: Changes) -> dict[str, Any]:
+    """The change section of a recheck (``hedui.v1.ReportChanges``)."""
+    return {
+        "previous_report_id": c.previous_report_id,
+        "previous_verification_id": c.previous_verification_id,
+        "previous_version": c.previous_version,
+        "previous_application_date": c.previous_application_date,
+        "classification_before": c.classification_before,
+        "classification_after": c.classification_after,
+        "members_added": list(c.members_added),
+        "members_removed": list(c.members_removed),
+        "member_changes": [
+            {
+                "id_number": m.id_number,
+                "name": m.name,
+                "change": m.change,
+                "counted_before": m.counted_before,
+                "counted_after": m.counted_after,
+                "counted_annual_income_before_fen": m.counted_annual_income_before_fen,
+                "counted_annual_income_after_fen": m.counted_annual_income_after_fen,
+                "wages_before_fen": m.wages_before_fen,
+                "wages_after_fen": m.wages_after_fen,
+            }
+            for m in c.member_changes
+        ],
+        "household_size_before": c.household_size_before,
+        "household_size_after": c.household_size_after,
+        "income_by_category_before": dict(c.income_by_category_before),
+        "income_by_category_after": dict(c.income_by_category_after),
+        "annual_income_before_fen": c.annual_income_before_fen,
+        "annual_income_after_fen": c.annual_income_after_fen,
+        "deductions_before_fen": c.deductions_before_fen,
+        "deductions_after_fen": c.deductions_after_fen,
+        "per_capita_monthly_income_before_fen": c.per_capita_monthly_income_before_fen,
+        "per_capita_monthly_income_after_fen": c.per_capita_monthly_income_after_fen,
+        "financial_assets_before_fen": c.financial_assets_before_fen,
+        "financial_assets_after_fen": c.financial_assets_after_fen,
+        "residential_properties_before": c.residential_properties_before,
+        "residential_properties_after": c.residential_properties_after,
+        "warnings_appeared": list(c.warnings_appeared),
+        "warnings_cleared": list(c.warnings_cleared),
+        "warning_changes": [
+            {
+                "code": w.code,
+                "severity": w.severity,
+                "id_number": w.id_number,
+                "department": w.department,
+                "change": w.change,
+                "message_zh": w.message_zh,
+            }
+            for w in c.warning_changes
+        ],
+    }
 
 
 def build_report(
@@ -133,9 +197,9 @@ def build_report(
         ],
         "hearing_required": result.hearing_required,
         "filing_for_review_required": result.filing_for_review_required,
-        "changes": None,
-        "next_recheck_date": None,
-        "gradual_exit_until": None,
+        "changes": _changes(result.changes) if result.changes is not None else None,
+        "next_recheck_date": _date(result.next_recheck_date),
+        "gradual_exit_until": _date(result.gradual_exit_until),
         "application_date": request.application_date.isoformat(),
         "area": request.area,
         "purpose": request.purpose,
@@ -144,9 +208,17 @@ def build_report(
         "previous_version": report_name(verification_id, version - 1) if version > 1 else None,
         "previous_report_id": request.previous_report_id,
         "audit_reference": audit_reference,
+        "policy_version": policy.version_label,
+        "policy_sha256": policy.sha256(),
         "html": None,
     }
     return message_to_plain(report_message(plain))
+
+
+async def load_previous_report(session: AsyncSession, report_id: str) -> PreviousReport | None:
+    """The stored report a recheck names, as data for the assessment; None when there is none."""
+    body = await session.scalar(select(ReportRow.body_json).where(ReportRow.id == report_id))
+    return None if body is None else previous_from_report(json.loads(body))
 
 
 def report_message(plain: dict[str, Any]) -> report_pb2.Report:

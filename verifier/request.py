@@ -211,6 +211,8 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
         previous = None
     if purpose == "RECHECK" and not previous:
         check.fail("previous_report_id", "is required when purpose is RECHECK")
+    elif purpose and purpose != "RECHECK" and previous:
+        check.fail("previous_report_id", "only a RECHECK names a previous report")
     policy = raw.get("policy") or ""
     if not isinstance(policy, str):
         check.fail("policy", "must be a string")

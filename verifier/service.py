@@ -17,7 +17,6 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -31,23 +30,27 @@ from audit.tree import ProofUnavailable, SignedTreeHead, TransparencyLog
 from audit.verify import LogCheckFailed, export_stored_log
 from audit.witness import FileWitness
 from connectors.base import Connector
+from connectors.resilience import ResilientConnector, SharedBatches
 from consent import (
-    AUTHORIZATION_PAYLOAD_TYPE,
     AuthorizationError,
     Envelope,
     EnvelopeSignature,
     RegisteredAuthorization,
     SignatureError,
     TrustedKey,
+    check_authorization,
     china_today,
     decide,
-    parse_authorization_payload,
-    verify_envelope,
+    envelope_from_json,
+    envelope_to_json,
+    keyids_to_look_up,
+    registered_authorization,
 )
 from consent.envelope import key_id_for
 from verifier.errors import ServiceError
 from verifier.fanout import Changes, FanOut, Job
-from verifier.policy import Policy, default_policy, load_policy
+from verifier.policy import PolicyBook
+from verifier.reports import load_previous_report
 from verifier.request import FieldViolation, RequestError, VerificationRequest, parse_request
 from verifier.settings import Settings
 from verifier.storage.db import Database
@@ -60,7 +63,7 @@ from verifier.storage.models import (
     VerificationRow,
 )
 
-__all__ = ["Caller", "DepartmentProgress", "HeduiService", "VerificationView"]
+__all__ = ["Caller", "DepartmentProgress", "HeduiService", "PolicyBook", "VerificationView"]
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED"})
 MAX_PAGE_SIZE = 100
@@ -128,25 +131,6 @@ def _stored_request(text: str) -> VerificationRequest:
     return parse_request(json.loads(text), today=dt.date.max - dt.timedelta(days=2))
 
 
-class PolicyBook:
-    """The locality policies loaded at start; a request names one or gets the default."""
-
-    def __init__(self, policies: Sequence[Policy]) -> None:
-        self._by_locality = {p.locality: p for p in policies}
-        # A file for the built-in locality ("default") replaces the built-in policy everywhere.
-        self.default = self._by_locality[policies[0].locality]
-
-    @classmethod
-    def load(cls, files: Sequence[Path]) -> PolicyBook:
-        return cls([default_policy(), *(load_policy(f) for f in files)])
-
-    def knows(self, locality: str) -> bool:
-        return not locality or locality in self._by_locality
-
-    def for_request(self, request: VerificationRequest) -> Policy:
-        return self._by_locality.get(request.policy, self.default) if request.policy else self.default
-
-
 class HeduiService:
     """hedui's operations, independent of transport."""
 
@@ -159,7 +143,10 @@ class HeduiService:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.connectors = dict(connectors)
+        # Every department call goes through the resilience layer: limits, retries, breaker, shared batches.
+        self.connectors: dict[str, Connector] = {
+            department: SharedBatches(ResilientConnector(connector)) for department, connector in connectors.items()
+        }
         self.policies = policies or PolicyBook.load(settings.policy_files)
         self.audit = AuditLog(settings.audit_subject_key)
         signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
@@ -267,9 +254,17 @@ class HeduiService:
     # --- authorizations ----------------------------------------------------------------------
 
     async def register_authorization(
-        self, envelope: Envelope, *, request_id: str = "", caller: Caller = Caller()
+        self,
+        envelope: Envelope,
+        *,
+        certificates: Sequence[Envelope] = (),
+        request_id: str = "",
+        caller: Caller = Caller(),
     ) -> RegisteredAuthorization:
-        """Check the envelope's signatures and payload, then store it. Nothing is stored on failure."""
+        """Check the envelope's signatures and payload, then store it. Nothing is stored on failure.
+
+        ``certificates`` are member-key certificates for members' own signatures (consent.signers).
+        """
         _check_request_id(request_id)
         if request_id:
             async with self.db.sessions() as session:
@@ -277,17 +272,17 @@ class HeduiService:
                     select(AuthorizationRow).where(AuthorizationRow.request_id == request_id)
                 )
             if existing is not None:
-                return self._authorization_of(existing)
+                return await self._loaded(existing)
         digest = hashlib.sha256(envelope.payload).hexdigest()
         async with self.db.sessions() as session:
             same = await session.scalar(select(AuthorizationRow).where(AuthorizationRow.payload_sha256 == digest))
         if same is not None:
-            return self._authorization_of(same)  # a replay never revives a revoked authorization
+            return await self._loaded(same)  # a replay never revives a revoked authorization
         at = _now()
-        trust = await self._trusted_keys([s.keyid for s in envelope.signatures])
+        certificates = tuple(certificates)
+        trust = await self._trusted_keys(keyids_to_look_up(envelope, certificates))
         try:
-            signers = verify_envelope(envelope, AUTHORIZATION_PAYLOAD_TYPE, trust, at)
-            payload = parse_authorization_payload(envelope.payload, china_today())
+            checked = check_authorization(envelope, certificates, trust, at, china_today())
         except SignatureError as exc:
             raise ServiceError(
                 "INVALID_ARGUMENT",
@@ -298,17 +293,7 @@ class HeduiService:
         except AuthorizationError as exc:
             field_name = exc.field if exc.field.startswith("envelope") else f"envelope.payload.{exc.field}"
             raise ServiceError.invalid([FieldViolation(field_name, exc.message)], "BAD_AUTHORIZATION") from None
-        vouching = [k for k in signers if k.organisation == payload.commissioned_by]
-        if not vouching:
-            raise ServiceError.invalid(
-                [
-                    FieldViolation(
-                        "envelope.signatures",
-                        f"no valid signature by a key of the commissioning organisation {payload.commissioned_by!r}",
-                    )
-                ],
-                "BAD_SIGNATURE",
-            )
+        payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
         authorization_id = uuid.uuid4().hex
         async with self.db.write() as session:
             session.add(
@@ -319,7 +304,8 @@ class HeduiService:
                     payload_sha256=digest,
                     payload_type=envelope.payload_type,
                     signatures_json=json.dumps([{"keyid": s.keyid, "sig": s.sig.hex()} for s in envelope.signatures]),
-                    signed_by_json=json.dumps([k.keyid for k in vouching]),
+                    signed_by_json=json.dumps(signed_by),
+                    certificates_json=json.dumps([envelope_to_json(c) for c in certificates]),
                     commissioned_by=payload.commissioned_by,
                     purpose=payload.purpose,
                     registered_at=at,
@@ -341,24 +327,42 @@ class HeduiService:
                         "departments": list(payload.departments),
                         "valid_from": payload.valid_from.isoformat(),
                         "valid_until": payload.valid_until.isoformat(),
-                        "signed_by": [k.keyid for k in vouching],
+                        "signed_by": signed_by,
+                        "signer_kinds": [s.kind for s in checked.signers],
                     },
                 ),
                 id_numbers=[m.id_number for m in payload.members],
             )
-        return RegisteredAuthorization(authorization_id, payload, tuple(k.keyid for k in vouching), at)
+        return RegisteredAuthorization(authorization_id, payload, tuple(signed_by), at, signers=checked.signers)
 
-    @staticmethod
-    def _authorization_of(row: AuthorizationRow) -> RegisteredAuthorization:
-        payload = parse_authorization_payload(row.payload, dt.date.min)
-        return RegisteredAuthorization(
-            authorization_id=row.id,
-            payload=payload,
-            signed_by=tuple(json.loads(row.signed_by_json)),
-            registered_at=row.registered_at,
-            revoked_at=row.revoked_at,
-            revoke_reason=row.revoke_reason,
-        )
+    async def _loaded(self, *rows: AuthorizationRow) -> RegisteredAuthorization:
+        return (await self._authorizations_of(rows))[0]
+
+    async def _authorizations_of(self, rows: Sequence[AuthorizationRow]) -> list[RegisteredAuthorization]:
+        """Stored authorizations with their signatures checked again against the trust store as it is now."""
+        stored = [(row, self.envelope_of(row.signatures_json, row.payload, row.payload_type)) for row in rows]
+        certificates = {row.id: [envelope_from_json(c) for c in json.loads(row.certificates_json)] for row in rows}
+        keyids = {k for row, envelope in stored for k in keyids_to_look_up(envelope, certificates[row.id])}
+        trust = await self._trusted_keys(sorted(keyids)) if keyids else {}
+        return [
+            registered_authorization(
+                row.id,
+                envelope,
+                certificates[row.id],
+                trust,
+                row.registered_at,
+                revoked_at=row.revoked_at,
+                revoke_reason=row.revoke_reason,
+            )
+            for row, envelope in stored
+        ]
+
+    async def stored_certificates(self, authorization_id: str) -> list[Envelope]:
+        async with self.db.sessions() as session:
+            row = await session.get(AuthorizationRow, authorization_id)
+        if row is None:
+            raise ServiceError.not_found(f"authorizations/{authorization_id}")
+        return [envelope_from_json(c) for c in json.loads(row.certificates_json)]
 
     @staticmethod
     def envelope_of(row_signatures: str, payload: bytes, payload_type: str) -> Envelope:
@@ -381,7 +385,7 @@ class HeduiService:
             rows = {
                 r.id: r for r in await session.scalars(select(AuthorizationRow).where(AuthorizationRow.id.in_(ids)))
             }
-        return [self._authorization_of(rows[i]) for i in ids if i in rows]
+        return await self._authorizations_of([rows[i] for i in ids if i in rows])
 
     async def get_authorization(self, name: str) -> RegisteredAuthorization:
         authorization_id = _id_from(name, "authorizations", "name")
@@ -422,7 +426,7 @@ class HeduiService:
                     ),
                     id_numbers=members,
                 )
-        return self._authorization_of(row)
+        return await self._loaded(row)
 
     async def list_authorizations(self, member_id_number: str) -> list[RegisteredAuthorization]:
         async with self.db.sessions() as session:
@@ -448,6 +452,29 @@ class HeduiService:
         if not self.policies.knows(request.policy):
             raise ServiceError.invalid([FieldViolation("request.policy", f"no policy for locality {request.policy!r}")])
         return request
+
+    async def _check_previous_report(self, request: VerificationRequest) -> None:
+        """A recheck's previous report exists, is of the same household (a member in common), and is not later."""
+        report_id = request.previous_report_id
+        if report_id is None:
+            return
+        where = "request.previous_report_id"
+        if not _RESOURCE_ID.fullmatch(report_id):
+            raise ServiceError.invalid([FieldViolation(where, "must be the report_id of an earlier report")])
+        async with self.db.sessions() as session:
+            previous = await load_previous_report(session, report_id)
+        if previous is None:
+            raise ServiceError.precondition(where, f"there is no report {report_id}", "PREVIOUS_REPORT_NOT_FOUND")
+        if not set(previous.member_ids()) & {m.id_number for m in request.members}:
+            raise ServiceError.precondition(
+                where, "the previous report is of another household (no member in common)", "PREVIOUS_REPORT_MISMATCH"
+            )
+        if previous.application_date > request.application_date:
+            raise ServiceError.precondition(
+                where,
+                f"the previous report's application date {previous.application_date.isoformat()} is after this one's",
+                "PREVIOUS_REPORT_MISMATCH",
+            )
 
     async def create_verification(
         self,
@@ -477,6 +504,7 @@ class HeduiService:
                 raise ServiceError.precondition(
                     f"authorizations[{index}]", f"{name} is not registered", "AUTHORIZATION_NOT_FOUND"
                 )
+        await self._check_previous_report(request)
         members = [m.id_number for m in request.members]
         decision = decide(members, self.connectors, found, request.commissioned_by, china_today(), request.purpose)
         if not any(decision.members_for(d) for d in self.connectors):

@@ -6,9 +6,12 @@ import os
 import re
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from connectors.records import DEPARTMENTS
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -28,6 +31,8 @@ class Settings:
     policy_files: tuple[Path, ...] = ()
     # Each department gets this long to answer before it counts as unavailable (or pending, if it gave a ticket).
     department_deadline_seconds: float = 10.0
+    # Deadlines of particular departments, overriding department_deadline_seconds.
+    department_deadlines: Mapping[str, float] = field(default_factory=dict)
     # How often a pending (asynchronous) answer is polled, and for how long before giving up.
     poll_interval_seconds: float = 1.0
     pending_deadline_seconds: float = 3 * 24 * 3600.0
@@ -40,6 +45,14 @@ class Settings:
     audit_integrate_seconds: float = 0.2
     # Directories of file witnesses that every new signed tree head is published to.
     witness_dirs: tuple[Path, ...] = ()
+    # Per department: the connector entry point ("connector"), its options, "deadline_seconds".
+    departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Where Prometheus scrapes the metrics ("127.0.0.1:9464"); empty: no metrics endpoint.
+    metrics_listen: str = ""
+
+    def deadline(self, department: str) -> float:
+        """How long ``department`` gets to answer one query (retries included)."""
+        return self.department_deadlines.get(department, self.department_deadline_seconds)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -58,6 +71,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "audit_log_origin": str,
     "audit_integrate_seconds": (int, float),
     "witness_dirs": list,
+    "departments": dict,
+    "metrics_listen": str,
 }
 
 
@@ -106,6 +121,20 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
     ):
         if key in raw and raw[key] <= 0:
             raise ConfigError(f"{key}: must be positive")
+    departments: dict[str, dict[str, Any]] = raw.get("departments", {})
+    deadlines: dict[str, float] = {}
+    for department, spec in departments.items():
+        if department not in DEPARTMENTS:
+            raise ConfigError(f"departments.{department}: unknown department (one of {', '.join(DEPARTMENTS)})")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"departments.{department}: must be a table")
+        if not isinstance(spec.get("connector", ""), str):
+            raise ConfigError(f"departments.{department}.connector: must be an entry point name")
+        if "deadline_seconds" in spec:
+            value = spec["deadline_seconds"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"departments.{department}.deadline_seconds: must be a positive number")
+            deadlines[department] = float(value)
     settings = Settings(
         database_url=raw.get("database_url", f"sqlite:///{base / 'hedui.db'}"),
         listen=raw.get("listen", "127.0.0.1:50051"),
@@ -123,5 +152,8 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
         audit_log_origin=origin,
         audit_integrate_seconds=float(raw.get("audit_integrate_seconds", 0.2)),
         witness_dirs=tuple(Path(p) for p in raw.get("witness_dirs", [])),
+        departments=departments,
+        department_deadlines=deadlines,
+        metrics_listen=raw.get("metrics_listen", ""),
     )
     return settings

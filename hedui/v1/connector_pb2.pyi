@@ -12,18 +12,24 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ConnectorDescription(_message.Message):
-    __slots__ = ("department", "data_categories", "max_batch_size", "max_queries_per_second", "asynchronous")
+    __slots__ = ("department", "data_categories", "max_batch_size", "max_queries_per_second", "asynchronous", "max_identities_per_second", "max_concurrent_queries", "shared_batches")
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_QUERIES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     ASYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    MAX_IDENTITIES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_QUERIES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_BATCHES_FIELD_NUMBER: _ClassVar[int]
     department: str
     data_categories: _containers.RepeatedScalarFieldContainer[str]
     max_batch_size: int
     max_queries_per_second: int
     asynchronous: bool
-    def __init__(self, department: _Optional[str] = ..., data_categories: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., max_queries_per_second: _Optional[int] = ..., asynchronous: _Optional[bool] = ...) -> None: ...
+    max_identities_per_second: int
+    max_concurrent_queries: int
+    shared_batches: bool
+    def __init__(self, department: _Optional[str] = ..., data_categories: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., max_queries_per_second: _Optional[int] = ..., asynchronous: _Optional[bool] = ..., max_identities_per_second: _Optional[int] = ..., max_concurrent_queries: _Optional[int] = ..., shared_batches: _Optional[bool] = ...) -> None: ...
 
 class QueryRequest(_message.Message):
     __slots__ = ("id_numbers", "authorization_reference", "purpose", "query_id")

@@ -26,7 +26,19 @@ if _version_not_supported:
 
 
 class ConnectorServiceStub:
-    """Implemented by a department's own connector server, called by hedui.
+    """Implemented by a department's own connector server, called by hedui over TLS (the department's
+    certificate is pinned in hedui's config). `hedui connector serve` is a reference server in Python;
+    `hedui connector check --address HOST:PORT --cert PEM` runs the conformance kit against any server.
+
+    Status codes hedui understands (the message is shown in the report and the audit log):
+    PERMISSION_DENIED   the query has no (or an unacceptable) authorization reference; not retried
+    INVALID_ARGUMENT    a malformed request (e.g. more identity numbers than max_batch_size); not retried
+    UNAUTHENTICATED     the caller is not accepted; not retried
+    NOT_FOUND           Poll: the ticket is unknown; not retried
+    UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED
+    transient: hedui retries with backoff
+    anything else       the department cannot answer (not retried for this query)
+    An identity number the department does not know is not an error: answer with no records for it.
     """
 
     def __init__(self, channel):
@@ -53,7 +65,19 @@ class ConnectorServiceStub:
 
 
 class ConnectorServiceServicer:
-    """Implemented by a department's own connector server, called by hedui.
+    """Implemented by a department's own connector server, called by hedui over TLS (the department's
+    certificate is pinned in hedui's config). `hedui connector serve` is a reference server in Python;
+    `hedui connector check --address HOST:PORT --cert PEM` runs the conformance kit against any server.
+
+    Status codes hedui understands (the message is shown in the report and the audit log):
+    PERMISSION_DENIED   the query has no (or an unacceptable) authorization reference; not retried
+    INVALID_ARGUMENT    a malformed request (e.g. more identity numbers than max_batch_size); not retried
+    UNAUTHENTICATED     the caller is not accepted; not retried
+    NOT_FOUND           Poll: the ticket is unknown; not retried
+    UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED
+    transient: hedui retries with backoff
+    anything else       the department cannot answer (not retried for this query)
+    An identity number the department does not know is not an error: answer with no records for it.
     """
 
     def Describe(self, request, context):
@@ -103,7 +127,19 @@ def add_ConnectorServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ConnectorService:
-    """Implemented by a department's own connector server, called by hedui.
+    """Implemented by a department's own connector server, called by hedui over TLS (the department's
+    certificate is pinned in hedui's config). `hedui connector serve` is a reference server in Python;
+    `hedui connector check --address HOST:PORT --cert PEM` runs the conformance kit against any server.
+
+    Status codes hedui understands (the message is shown in the report and the audit log):
+    PERMISSION_DENIED   the query has no (or an unacceptable) authorization reference; not retried
+    INVALID_ARGUMENT    a malformed request (e.g. more identity numbers than max_batch_size); not retried
+    UNAUTHENTICATED     the caller is not accepted; not retried
+    NOT_FOUND           Poll: the ticket is unknown; not retried
+    UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED
+    transient: hedui retries with backoff
+    anything else       the department cannot answer (not retried for this query)
+    An identity number the department does not know is not an error: answer with no records for it.
     """
 
     @staticmethod

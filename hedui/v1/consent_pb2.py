@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hedui/v1/consent.proto\x12\x08hedui.v1\"b\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x14\n\x0cpayload_type\x18\x02 \x01(\t\x12/\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.hedui.v1.EnvelopeSignature\"/\n\x11\x45nvelopeSignature\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"3\n\x10\x41uthorizedMember\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xcc\x03\n\rAuthorization\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.hedui.v1.Authorization.State\x12\x17\n\x0f\x63ommissioned_by\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12+\n\x07members\x18\x05 \x03(\x0b\x32\x1a.hedui.v1.AuthorizedMember\x12\x13\n\x0b\x64\x65partments\x18\x06 \x03(\t\x12\x12\n\nvalid_from\x18\x07 \x01(\t\x12\x13\n\x0bvalid_until\x18\x08 \x01(\t\x12\x13\n\x0b\x63reate_time\x18\t \x01(\t\x12\x18\n\x0brevoke_time\x18\n \x01(\tH\x00\x88\x01\x01\x12\x1a\n\rrevoke_reason\x18\x0b \x01(\tH\x01\x88\x01\x01\x12\x11\n\tsigned_by\x18\x0c \x03(\t\x12$\n\x08\x65nvelope\x18\r \x01(\x0b\x32\x12.hedui.v1.Envelope\"D\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07REVOKED\x10\x02\x12\x0b\n\x07\x45XPIRED\x10\x03\x42\x0e\n\x0c_revoke_timeB\x10\n\x0e_revoke_reason\"X\n\x1cRegisterAuthorizationRequest\x12$\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x12.hedui.v1.Envelope\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\'\n\x17GetAuthorizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x1aRevokeAuthorizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\\\n\x19ListAuthorizationsRequest\x12\x18\n\x10member_id_number\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"f\n\x1aListAuthorizationsResponse\x12/\n\x0e\x61uthorizations\x18\x01 \x03(\x0b\x32\x17.hedui.v1.Authorization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf1\x02\n\x0e\x43onsentService\x12X\n\x15RegisterAuthorization\x12&.hedui.v1.RegisterAuthorizationRequest\x1a\x17.hedui.v1.Authorization\x12N\n\x10GetAuthorization\x12!.hedui.v1.GetAuthorizationRequest\x1a\x17.hedui.v1.Authorization\x12T\n\x13RevokeAuthorization\x12$.hedui.v1.RevokeAuthorizationRequest\x1a\x17.hedui.v1.Authorization\x12_\n\x12ListAuthorizations\x12#.hedui.v1.ListAuthorizationsRequest\x1a$.hedui.v1.ListAuthorizationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hedui/v1/consent.proto\x12\x08hedui.v1\"b\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x14\n\x0cpayload_type\x18\x02 \x01(\t\x12/\n\nsignatures\x18\x03 \x03(\x0b\x32\x1b.hedui.v1.EnvelopeSignature\"/\n\x11\x45nvelopeSignature\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"C\n\x10\x41uthorizedMember\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06signed\x18\x03 \x01(\x08\"k\n\x06Signer\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0corganisation\x18\x03 \x01(\t\x12\x18\n\x10member_id_number\x18\x04 \x01(\t\x12\x14\n\x0c\x63\x65rtified_by\x18\x05 \x01(\t\"\xda\x04\n\rAuthorization\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.hedui.v1.Authorization.State\x12\x17\n\x0f\x63ommissioned_by\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12+\n\x07members\x18\x05 \x03(\x0b\x32\x1a.hedui.v1.AuthorizedMember\x12\x13\n\x0b\x64\x65partments\x18\x06 \x03(\t\x12\x12\n\nvalid_from\x18\x07 \x01(\t\x12\x13\n\x0bvalid_until\x18\x08 \x01(\t\x12\x13\n\x0b\x63reate_time\x18\t \x01(\t\x12\x18\n\x0brevoke_time\x18\n \x01(\tH\x00\x88\x01\x01\x12\x1a\n\rrevoke_reason\x18\x0b \x01(\tH\x01\x88\x01\x01\x12\x11\n\tsigned_by\x18\x0c \x03(\t\x12$\n\x08\x65nvelope\x18\r \x01(\x0b\x32\x12.hedui.v1.Envelope\x12\x33\n\x17member_key_certificates\x18\x0e \x03(\x0b\x32\x12.hedui.v1.Envelope\x12!\n\x07signers\x18\x0f \x03(\x0b\x32\x10.hedui.v1.Signer\x12\x1e\n\x11signature_problem\x18\x10 \x01(\tH\x02\x88\x01\x01\"D\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07REVOKED\x10\x02\x12\x0b\n\x07\x45XPIRED\x10\x03\x42\x0e\n\x0c_revoke_timeB\x10\n\x0e_revoke_reasonB\x14\n\x12_signature_problem\"\x8d\x01\n\x1cRegisterAuthorizationRequest\x12$\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x12.hedui.v1.Envelope\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x33\n\x17member_key_certificates\x18\x03 \x03(\x0b\x32\x12.hedui.v1.Envelope\"\'\n\x17GetAuthorizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x1aRevokeAuthorizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\\\n\x19ListAuthorizationsRequest\x12\x18\n\x10member_id_number\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"f\n\x1aListAuthorizationsResponse\x12/\n\x0e\x61uthorizations\x18\x01 \x03(\x0b\x32\x17.hedui.v1.Authorization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf1\x02\n\x0e\x43onsentService\x12X\n\x15RegisterAuthorization\x12&.hedui.v1.RegisterAuthorizationRequest\x1a\x17.hedui.v1.Authorization\x12N\n\x10GetAuthorization\x12!.hedui.v1.GetAuthorizationRequest\x1a\x17.hedui.v1.Authorization\x12T\n\x13RevokeAuthorization\x12$.hedui.v1.RevokeAuthorizationRequest\x1a\x17.hedui.v1.Authorization\x12_\n\x12ListAuthorizations\x12#.hedui.v1.ListAuthorizationsRequest\x1a$.hedui.v1.ListAuthorizationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,21 +36,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVELOPESIGNATURE']._serialized_start=136
   _globals['_ENVELOPESIGNATURE']._serialized_end=183
   _globals['_AUTHORIZEDMEMBER']._serialized_start=185
-  _globals['_AUTHORIZEDMEMBER']._serialized_end=236
-  _globals['_AUTHORIZATION']._serialized_start=239
-  _globals['_AUTHORIZATION']._serialized_end=699
-  _globals['_AUTHORIZATION_STATE']._serialized_start=597
-  _globals['_AUTHORIZATION_STATE']._serialized_end=665
-  _globals['_REGISTERAUTHORIZATIONREQUEST']._serialized_start=701
-  _globals['_REGISTERAUTHORIZATIONREQUEST']._serialized_end=789
-  _globals['_GETAUTHORIZATIONREQUEST']._serialized_start=791
-  _globals['_GETAUTHORIZATIONREQUEST']._serialized_end=830
-  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_start=832
-  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_end=890
-  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_start=892
-  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_end=984
-  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_start=986
-  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_end=1088
-  _globals['_CONSENTSERVICE']._serialized_start=1091
-  _globals['_CONSENTSERVICE']._serialized_end=1460
+  _globals['_AUTHORIZEDMEMBER']._serialized_end=252
+  _globals['_SIGNER']._serialized_start=254
+  _globals['_SIGNER']._serialized_end=361
+  _globals['_AUTHORIZATION']._serialized_start=364
+  _globals['_AUTHORIZATION']._serialized_end=966
+  _globals['_AUTHORIZATION_STATE']._serialized_start=842
+  _globals['_AUTHORIZATION_STATE']._serialized_end=910
+  _globals['_REGISTERAUTHORIZATIONREQUEST']._serialized_start=969
+  _globals['_REGISTERAUTHORIZATIONREQUEST']._serialized_end=1110
+  _globals['_GETAUTHORIZATIONREQUEST']._serialized_start=1112
+  _globals['_GETAUTHORIZATIONREQUEST']._serialized_end=1151
+  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_start=1153
+  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_end=1211
+  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_start=1213
+  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_end=1305
+  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_start=1307
+  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_end=1409
+  _globals['_CONSENTSERVICE']._serialized_start=1412
+  _globals['_CONSENTSERVICE']._serialized_end=1781
 # @@protoc_insertion_point(module_scope)

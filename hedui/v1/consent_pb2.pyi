@@ -26,15 +26,31 @@ class EnvelopeSignature(_message.Message):
     def __init__(self, keyid: _Optional[str] = ..., sig: _Optional[bytes] = ...) -> None: ...
 
 class AuthorizedMember(_message.Message):
-    __slots__ = ("id_number", "name")
+    __slots__ = ("id_number", "name", "signed")
     ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_FIELD_NUMBER: _ClassVar[int]
     id_number: str
     name: str
-    def __init__(self, id_number: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    signed: bool
+    def __init__(self, id_number: _Optional[str] = ..., name: _Optional[str] = ..., signed: _Optional[bool] = ...) -> None: ...
+
+class Signer(_message.Message):
+    __slots__ = ("keyid", "kind", "organisation", "member_id_number", "certified_by")
+    KEYID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ORGANISATION_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CERTIFIED_BY_FIELD_NUMBER: _ClassVar[int]
+    keyid: str
+    kind: str
+    organisation: str
+    member_id_number: str
+    certified_by: str
+    def __init__(self, keyid: _Optional[str] = ..., kind: _Optional[str] = ..., organisation: _Optional[str] = ..., member_id_number: _Optional[str] = ..., certified_by: _Optional[str] = ...) -> None: ...
 
 class Authorization(_message.Message):
-    __slots__ = ("name", "state", "commissioned_by", "purpose", "members", "departments", "valid_from", "valid_until", "create_time", "revoke_time", "revoke_reason", "signed_by", "envelope")
+    __slots__ = ("name", "state", "commissioned_by", "purpose", "members", "departments", "valid_from", "valid_until", "create_time", "revoke_time", "revoke_reason", "signed_by", "envelope", "member_key_certificates", "signers", "signature_problem")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Authorization.State]
@@ -58,6 +74,9 @@ class Authorization(_message.Message):
     REVOKE_REASON_FIELD_NUMBER: _ClassVar[int]
     SIGNED_BY_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_KEY_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    SIGNERS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_PROBLEM_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: Authorization.State
     commissioned_by: str
@@ -71,15 +90,20 @@ class Authorization(_message.Message):
     revoke_reason: str
     signed_by: _containers.RepeatedScalarFieldContainer[str]
     envelope: Envelope
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[Authorization.State, str]] = ..., commissioned_by: _Optional[str] = ..., purpose: _Optional[str] = ..., members: _Optional[_Iterable[_Union[AuthorizedMember, _Mapping]]] = ..., departments: _Optional[_Iterable[str]] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., create_time: _Optional[str] = ..., revoke_time: _Optional[str] = ..., revoke_reason: _Optional[str] = ..., signed_by: _Optional[_Iterable[str]] = ..., envelope: _Optional[_Union[Envelope, _Mapping]] = ...) -> None: ...
+    member_key_certificates: _containers.RepeatedCompositeFieldContainer[Envelope]
+    signers: _containers.RepeatedCompositeFieldContainer[Signer]
+    signature_problem: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[Authorization.State, str]] = ..., commissioned_by: _Optional[str] = ..., purpose: _Optional[str] = ..., members: _Optional[_Iterable[_Union[AuthorizedMember, _Mapping]]] = ..., departments: _Optional[_Iterable[str]] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., create_time: _Optional[str] = ..., revoke_time: _Optional[str] = ..., revoke_reason: _Optional[str] = ..., signed_by: _Optional[_Iterable[str]] = ..., envelope: _Optional[_Union[Envelope, _Mapping]] = ..., member_key_certificates: _Optional[_Iterable[_Union[Envelope, _Mapping]]] = ..., signers: _Optional[_Iterable[_Union[Signer, _Mapping]]] = ..., signature_problem: _Optional[str] = ...) -> None: ...
 
 class RegisterAuthorizationRequest(_message.Message):
-    __slots__ = ("envelope", "request_id")
+    __slots__ = ("envelope", "request_id", "member_key_certificates")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_KEY_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
     envelope: Envelope
     request_id: str
-    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    member_key_certificates: _containers.RepeatedCompositeFieldContainer[Envelope]
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request_id: _Optional[str] = ..., member_key_certificates: _Optional[_Iterable[_Union[Envelope, _Mapping]]] = ...) -> None: ...
 
 class GetAuthorizationRequest(_message.Message):
     __slots__ = ("name",)

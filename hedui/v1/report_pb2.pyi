@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Report(_message.Message):
-    __slots__ = ("name", "report_id", "verification_id", "version", "generated_at", "policy", "members", "sources", "assessment", "flags", "hearing_required", "filing_for_review_required", "changes", "next_recheck_date", "gradual_exit_until", "application_date", "area", "purpose", "commissioned_by", "authorizations", "previous_version", "previous_report_id", "audit_reference", "html")
+    __slots__ = ("name", "report_id", "verification_id", "version", "generated_at", "policy", "members", "sources", "assessment", "flags", "hearing_required", "filing_for_review_required", "changes", "next_recheck_date", "gradual_exit_until", "application_date", "area", "purpose", "commissioned_by", "authorizations", "previous_version", "previous_report_id", "audit_reference", "policy_version", "policy_sha256", "html")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,8 @@ class Report(_message.Message):
     PREVIOUS_VERSION_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POLICY_SHA256_FIELD_NUMBER: _ClassVar[int]
     HTML_FIELD_NUMBER: _ClassVar[int]
     name: str
     report_id: str
@@ -56,8 +58,10 @@ class Report(_message.Message):
     previous_version: str
     previous_report_id: str
     audit_reference: str
+    policy_version: str
+    policy_sha256: str
     html: str
-    def __init__(self, name: _Optional[str] = ..., report_id: _Optional[str] = ..., verification_id: _Optional[str] = ..., version: _Optional[int] = ..., generated_at: _Optional[str] = ..., policy: _Optional[_Union[ReportPolicy, _Mapping]] = ..., members: _Optional[_Iterable[_Union[MemberReport, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., assessment: _Optional[_Union[Assessment, _Mapping]] = ..., flags: _Optional[_Iterable[_Union[WarningFlag, _Mapping]]] = ..., hearing_required: _Optional[bool] = ..., filing_for_review_required: _Optional[bool] = ..., changes: _Optional[_Union[ReportChanges, _Mapping]] = ..., next_recheck_date: _Optional[str] = ..., gradual_exit_until: _Optional[str] = ..., application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., authorizations: _Optional[_Iterable[str]] = ..., previous_version: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., audit_reference: _Optional[str] = ..., html: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., report_id: _Optional[str] = ..., verification_id: _Optional[str] = ..., version: _Optional[int] = ..., generated_at: _Optional[str] = ..., policy: _Optional[_Union[ReportPolicy, _Mapping]] = ..., members: _Optional[_Iterable[_Union[MemberReport, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., assessment: _Optional[_Union[Assessment, _Mapping]] = ..., flags: _Optional[_Iterable[_Union[WarningFlag, _Mapping]]] = ..., hearing_required: _Optional[bool] = ..., filing_for_review_required: _Optional[bool] = ..., changes: _Optional[_Union[ReportChanges, _Mapping]] = ..., next_recheck_date: _Optional[str] = ..., gradual_exit_until: _Optional[str] = ..., application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., authorizations: _Optional[_Iterable[str]] = ..., previous_version: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., audit_reference: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., html: _Optional[str] = ...) -> None: ...
 
 class ReportPolicy(_message.Message):
     __slots__ = ("locality", "effective_from")
@@ -202,7 +206,7 @@ class WarningFlag(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[str] = ..., id_number: _Optional[str] = ..., department: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., message_zh: _Optional[str] = ..., message_en: _Optional[str] = ...) -> None: ...
 
 class ReportChanges(_message.Message):
-    __slots__ = ("previous_report_id", "members_added", "members_removed", "income_by_category_before", "income_by_category_after", "financial_assets_before_fen", "financial_assets_after_fen", "warnings_appeared", "warnings_cleared", "classification_before")
+    __slots__ = ("previous_report_id", "members_added", "members_removed", "income_by_category_before", "income_by_category_after", "financial_assets_before_fen", "financial_assets_after_fen", "warnings_appeared", "warnings_cleared", "classification_before", "classification_after", "previous_verification_id", "previous_version", "previous_application_date", "household_size_before", "household_size_after", "annual_income_before_fen", "annual_income_after_fen", "deductions_before_fen", "deductions_after_fen", "per_capita_monthly_income_before_fen", "per_capita_monthly_income_after_fen", "residential_properties_before", "residential_properties_after", "member_changes", "warning_changes")
     class IncomeByCategoryBeforeEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +231,22 @@ class ReportChanges(_message.Message):
     WARNINGS_APPEARED_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_CLEARED_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_APPLICATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    HOUSEHOLD_SIZE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    HOUSEHOLD_SIZE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_INCOME_BEFORE_FEN_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_INCOME_AFTER_FEN_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTIONS_BEFORE_FEN_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTIONS_AFTER_FEN_FIELD_NUMBER: _ClassVar[int]
+    PER_CAPITA_MONTHLY_INCOME_BEFORE_FEN_FIELD_NUMBER: _ClassVar[int]
+    PER_CAPITA_MONTHLY_INCOME_AFTER_FEN_FIELD_NUMBER: _ClassVar[int]
+    RESIDENTIAL_PROPERTIES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    RESIDENTIAL_PROPERTIES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    WARNING_CHANGES_FIELD_NUMBER: _ClassVar[int]
     previous_report_id: str
     members_added: _containers.RepeatedScalarFieldContainer[str]
     members_removed: _containers.RepeatedScalarFieldContainer[str]
@@ -237,4 +257,58 @@ class ReportChanges(_message.Message):
     warnings_appeared: _containers.RepeatedScalarFieldContainer[str]
     warnings_cleared: _containers.RepeatedScalarFieldContainer[str]
     classification_before: str
-    def __init__(self, previous_report_id: _Optional[str] = ..., members_added: _Optional[_Iterable[str]] = ..., members_removed: _Optional[_Iterable[str]] = ..., income_by_category_before: _Optional[_Mapping[str, int]] = ..., income_by_category_after: _Optional[_Mapping[str, int]] = ..., financial_assets_before_fen: _Optional[int] = ..., financial_assets_after_fen: _Optional[int] = ..., warnings_appeared: _Optional[_Iterable[str]] = ..., warnings_cleared: _Optional[_Iterable[str]] = ..., classification_before: _Optional[str] = ...) -> None: ...
+    classification_after: str
+    previous_verification_id: str
+    previous_version: int
+    previous_application_date: str
+    household_size_before: int
+    household_size_after: int
+    annual_income_before_fen: int
+    annual_income_after_fen: int
+    deductions_before_fen: int
+    deductions_after_fen: int
+    per_capita_monthly_income_before_fen: int
+    per_capita_monthly_income_after_fen: int
+    residential_properties_before: int
+    residential_properties_after: int
+    member_changes: _containers.RepeatedCompositeFieldContainer[MemberChange]
+    warning_changes: _containers.RepeatedCompositeFieldContainer[WarningChange]
+    def __init__(self, previous_report_id: _Optional[str] = ..., members_added: _Optional[_Iterable[str]] = ..., members_removed: _Optional[_Iterable[str]] = ..., income_by_category_before: _Optional[_Mapping[str, int]] = ..., income_by_category_after: _Optional[_Mapping[str, int]] = ..., financial_assets_before_fen: _Optional[int] = ..., financial_assets_after_fen: _Optional[int] = ..., warnings_appeared: _Optional[_Iterable[str]] = ..., warnings_cleared: _Optional[_Iterable[str]] = ..., classification_before: _Optional[str] = ..., classification_after: _Optional[str] = ..., previous_verification_id: _Optional[str] = ..., previous_version: _Optional[int] = ..., previous_application_date: _Optional[str] = ..., household_size_before: _Optional[int] = ..., household_size_after: _Optional[int] = ..., annual_income_before_fen: _Optional[int] = ..., annual_income_after_fen: _Optional[int] = ..., deductions_before_fen: _Optional[int] = ..., deductions_after_fen: _Optional[int] = ..., per_capita_monthly_income_before_fen: _Optional[int] = ..., per_capita_monthly_income_after_fen: _Optional[int] = ..., residential_properties_before: _Optional[int] = ..., residential_properties_after: _Optional[int] = ..., member_changes: _Optional[_Iterable[_Union[MemberChange, _Mapping]]] = ..., warning_changes: _Optional[_Iterable[_Union[WarningChange, _Mapping]]] = ...) -> None: ...
+
+class MemberChange(_message.Message):
+    __slots__ = ("id_number", "name", "change", "counted_before", "counted_after", "counted_annual_income_before_fen", "counted_annual_income_after_fen", "wages_before_fen", "wages_after_fen")
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_ANNUAL_INCOME_BEFORE_FEN_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_ANNUAL_INCOME_AFTER_FEN_FIELD_NUMBER: _ClassVar[int]
+    WAGES_BEFORE_FEN_FIELD_NUMBER: _ClassVar[int]
+    WAGES_AFTER_FEN_FIELD_NUMBER: _ClassVar[int]
+    id_number: str
+    name: str
+    change: str
+    counted_before: bool
+    counted_after: bool
+    counted_annual_income_before_fen: int
+    counted_annual_income_after_fen: int
+    wages_before_fen: int
+    wages_after_fen: int
+    def __init__(self, id_number: _Optional[str] = ..., name: _Optional[str] = ..., change: _Optional[str] = ..., counted_before: _Optional[bool] = ..., counted_after: _Optional[bool] = ..., counted_annual_income_before_fen: _Optional[int] = ..., counted_annual_income_after_fen: _Optional[int] = ..., wages_before_fen: _Optional[int] = ..., wages_after_fen: _Optional[int] = ...) -> None: ...
+
+class WarningChange(_message.Message):
+    __slots__ = ("code", "severity", "id_number", "department", "change", "message_zh")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ZH_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    severity: str
+    id_number: str
+    department: str
+    change: str
+    message_zh: str
+    def __init__(self, code: _Optional[str] = ..., severity: _Optional[str] = ..., id_number: _Optional[str] = ..., department: _Optional[str] = ..., change: _Optional[str] = ..., message_zh: _Optional[str] = ...) -> None: ...

@@ -7,6 +7,7 @@ import datetime as dt
 
 from consent.authorization import AuthorizationPayload, AuthorizedMember, RegisteredAuthorization
 from consent.decision import ConsentDecision, Refusal, decide
+from consent.signers import Signer
 
 ORG = "533401-civil-affairs"
 ON = dt.date(2026, 11, 1)
@@ -25,6 +26,8 @@ def authorization(
     valid_from: dt.date = dt.date(2026, 10, 1),
     valid_until: dt.date = dt.date(2026, 12, 31),
     revoked_at: dt.datetime | None = None,
+    signers: tuple[Signer, ...] = (Signer("k1", "organisation", ORG),),
+    signature_problem: str | None = None,
 ) -> RegisteredAuthorization:
     payload = AuthorizationPayload(
         commissioned_by=commissioned_by,
@@ -42,6 +45,8 @@ def authorization(
         registered_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
         revoked_at=revoked_at,
         revoke_reason="withdrawn by the applicant" if revoked_at else None,
+        signers=signers,
+        signature_problem=signature_problem,
     )
 
 
@@ -155,3 +160,44 @@ def test_decision_does_not_depend_on_the_registration_time() -> None:
     auth = authorization("a1")
     later = dataclasses.replace(auth, registered_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
     assert decide([ZHANG], ["tax"], [later], ORG, ON) == decide([ZHANG], ["tax"], [auth], ORG, ON)
+
+
+# --- who signed: the organisation for everyone, a member for themselves ---------------------------
+
+
+def test_an_authorization_without_holding_signatures_covers_nobody() -> None:
+    unsigned = authorization("a1", signers=())
+    decision = decide([ZHANG, LI], ["police"], [unsigned], ORG, ON)
+    assert decision.allowed == {"police": {}}
+    assert all("neither their signature nor the organisation's" in r.reason for r in decision.refused)
+
+
+def test_a_member_signature_covers_that_member_only() -> None:
+    own = authorization("a1", signers=(Signer("m1", "member", ORG, ZHANG, "k1"),))
+    decision = decide([ZHANG, LI], ["police", "banks"], [own], ORG, ON)
+    assert decision.allowed == {"police": {ZHANG: "a1"}, "banks": {ZHANG: "a1"}}
+    assert {(r.id_number, r.department) for r in decision.refused} == {(LI, "police"), (LI, "banks")}
+    assert all("authorizations/a1 names this member" in r.reason for r in decision.refused)
+
+
+def test_two_member_signatures_cover_both() -> None:
+    both = authorization(
+        "a1", signers=(Signer("m1", "member", ORG, ZHANG, "k1"), Signer("m2", "member", ORG, LI, "k1"))
+    )
+    assert decide([ZHANG, LI], ["tax"], [both], ORG, ON).allowed == {"tax": {ZHANG: "a1", LI: "a1"}}
+
+
+def test_an_authorization_whose_signature_no_longer_holds_refuses_everyone() -> None:
+    broken = authorization(
+        "a1", signature_problem="key 'k1' of 533401-civil-affairs was revoked at 2026-10-01T00:00:00Z"
+    )
+    decision = decide([ZHANG, LI], ["tax"], [broken], ORG, ON)
+    assert decision.allowed == {"tax": {}}
+    assert all("no longer validly signed" in r.reason and "revoked" in r.reason for r in decision.refused)
+
+
+def test_member_signed_authorization_and_organisation_signed_one_combine() -> None:
+    own = authorization("own", members=(ZHANG, LI), signers=(Signer("m2", "member", ORG, LI, "k1"),))
+    paper = authorization("paper", members=(ZHANG,))
+    decision = decide([ZHANG, LI], ["banks"], [own, paper], ORG, ON)
+    assert decision.allowed == {"banks": {ZHANG: "paper", LI: "own"}}

@@ -105,11 +105,12 @@ class PostgresCluster:
 
 
 class RecordingConnector:
-    """A real connector that also remembers which identity numbers it was asked about."""
+    """A real connector that also remembers which identity numbers it was asked about, and its polls."""
 
     def __init__(self, inner: Connector) -> None:
         self.inner = inner
         self.asked: list[str] = []
+        self.polls: list[str] = []  # ticket ids, one per poll
 
     def describe(self) -> Any:
         return self.inner.describe()
@@ -119,6 +120,7 @@ class RecordingConnector:
         return await self.inner.query(query)
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        self.polls.append(ticket.ticket_id)
         return await self.inner.poll(ticket)
 
 

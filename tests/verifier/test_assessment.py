@@ -48,6 +48,8 @@ from consent.identity import check_character, validate_identity_number
 from verifier.assessment import AssessmentResult, SourceOutcome, assess
 from verifier.flags import WarningFlag
 from verifier.policy import Policy, default_policy
+from verifier.recheck import PreviousFlag, PreviousMember, PreviousReport, previous_from_report
+from verifier.reports import build_report
 from verifier.request import VerificationRequest, parse_request
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -296,14 +298,15 @@ class Household:
     not_queried: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     persons: tuple[PersonRecord, ...] | None = None  # None: every declared member registered, active
     policy: Policy | None = None
+    previous: PreviousReport | None = None  # a recheck's previous report (purpose RECHECK when given)
 
     def request(self) -> VerificationRequest:
         return parse_request(
             {
                 "application_date": self.application_date,
                 "area": self.area,
-                "purpose": "ASSESSMENT",
-                "previous_report_id": None,
+                "purpose": "ASSESSMENT" if self.previous is None else "RECHECK",
+                "previous_report_id": None if self.previous is None else self.previous.report_id,
                 "commissioned_by": "533401-civil-affairs",
                 "members": list(self.members),
                 "deductions": list(self.deductions),
@@ -329,7 +332,7 @@ class Household:
         return sources
 
     def assess(self) -> AssessmentResult:
-        return assess(self.request(), self.policy or default_policy(), self.sources())
+        return assess(self.request(), self.policy or default_policy(), self.sources(), self.previous)
 
 
 def codes(result: AssessmentResult) -> tuple[str, ...]:
@@ -1166,7 +1169,7 @@ def test_member_not_counted_changes_the_per_capita_figure(status: str, code: str
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Warnings: one case per code the data supports (GRADUAL_EXIT is for rechecks, not built yet)
+# Warnings: one case per code the data supports (GRADUAL_EXIT: see "Rechecks" below)
 # ---------------------------------------------------------------------------------------------------------------------
 
 
@@ -1596,6 +1599,532 @@ def test_no_warning_means_no_hearing_and_no_filing() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Rechecks (policy.md "Rechecks", warnings.md GRADUAL_EXIT): the change section, gradual exit, the next recheck date
+# ---------------------------------------------------------------------------------------------------------------------
+#
+# The previous report is input, written here by hand as the data the service reads from the stored report.
+# Recheck application date 2026-11-01: window 2025-11 .. 2026-10, S = 85_000, 1.5 × S = 127_500.
+# GRADUAL_EXIT (hedui's reading, README "Decisions"): previous classification DIBAO or DIBAO_AFTER_DEDUCTIONS;
+# now per-capita after deductions ≥ S; household wages rose (Δw > 0); and taking away the part of the income
+# increase the wage rise explains, min(Δw, ΔI), the per-capita figure would still be below S.
+# End date and next recheck date: the application date plus the policy's months (same day of the month, or the
+# month's last day when shorter).
+
+HALF_YEAR: Final = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
+
+
+def previous_report(
+    classification: str,
+    *,
+    income: int,
+    n: int = 2,
+    wages: int = 0,
+    deductions: int = 0,
+    members: Sequence[tuple[str, int]] = ((A, 720_000), (B, 0)),  # (identity number, counted annual income)
+    member_wages: Mapping[str, int] | None = None,
+    flags: Sequence[tuple[str, str | None, str]] = (),  # (code, member, department)
+    financial: int = 0,
+    residential: int = 1,
+    report_id: str = "prev-report-1",
+) -> PreviousReport:
+    """The previous report of a recheck, as hand-written data (application 2026-05-01)."""
+    per_capita = half_up(max(income - deductions, 0), 12 * n)
+    member_wages = member_wages or {}
+    return PreviousReport(
+        report_id=report_id,
+        verification_id="prev-verification-1",
+        version=1,
+        application_date=dt.date(2026, 5, 1),
+        classification=classification,
+        household_size=n,
+        annual_income_fen=income,
+        income_by_category={"wages": wages, "declared_unverified": income - wages},
+        deductions_fen=deductions,
+        per_capita_monthly_income_fen=per_capita,
+        standard_fen=S_URBAN,
+        financial_assets_fen=financial,
+        residential_properties=residential,
+        members=tuple(
+            PreviousMember(i, NAMES[i], True, counted, {"wages": member_wages.get(i, 0)}) for i, counted in members
+        ),
+        flags=tuple(PreviousFlag(code, SEVERITY[code], m, d, "") for code, m, d in flags),
+    )
+
+
+@dataclass(frozen=True)
+class RecheckExpected:
+    classification: str
+    income: int
+    after: int  # per-capita monthly income after deductions
+    flags: tuple[str, ...]  # sorted codes, exactly
+    gradual_exit_until: str | None
+    next_recheck_date: str
+    wages_before_after: tuple[int, int]
+
+
+DIBAO_BEFORE: Final = previous_report("DIBAO", income=720_000)  # A declared 720_000, no wages: 30_000 per capita
+
+RECHECK_CASES: Final = [
+    pytest.param(
+        # The issue's case. A: wages 400_000 × 6 (2026-05..10) = 2_400_000 verified > declared 720_000 -> counted
+        # 2_400_000. I = 2_400_000, n = 2, D = 0: after = 2_400_000 / 24 = 100_000 ≥ S -> INCOME_ABOVE_STANDARD;
+        # 100_000 < 127_500 -> MARGINAL. Verified 2_400_000 > 720_000 × 1.1 = 792_000 and by 1_680_000 > S ->
+        # DECLARED_INCOME_MISMATCH. Δw = 2_400_000 − 0, ΔI = 2_400_000 − 720_000 = 1_680_000, explained
+        # min = 1_680_000; without it (2_400_000 − 1_680_000) / 24 = 30_000 < S -> GRADUAL_EXIT, until
+        # 2026-11-01 + 6 months = 2027-05-01. A (born 1978-03-12) is 48 and has income -> next recheck + 6 months.
+        Household(
+            members=(member(A, 720_000), member(B)), records=monthly_wages(A, 400_000, HALF_YEAR), previous=DIBAO_BEFORE
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            2_400_000,
+            100_000,
+            ("DECLARED_INCOME_MISMATCH", "GRADUAL_EXIT", "INCOME_ABOVE_STANDARD"),
+            "2027-05-01",
+            "2027-05-01",
+            (0, 2_400_000),
+        ),
+        id="gradual-exit-through-wages",
+    ),
+    pytest.param(
+        # Previously DIBAO_AFTER_DEDUCTIONS: wages 200_000 × 12 = 2_400_000, medical 600_000, after 75_000.
+        # Now wages 250_000 × 12 = 3_000_000 (declared the same), medical 600_000 again:
+        # after = 2_400_000 / 24 = 100_000 ≥ S; before = 3_000_000 / 24 = 125_000; 100_000 < 127_500 -> MARGINAL.
+        # Δw = ΔI = 600_000; without: (3_000_000 − 600_000 − 600_000) / 24 = 75_000 < S -> GRADUAL_EXIT.
+        Household(
+            members=(member(A, 3_000_000), member(B)),
+            records=monthly_wages(A, 250_000),
+            deductions=(deduction(B, "medical", 600_000),),
+            previous=previous_report(
+                "DIBAO_AFTER_DEDUCTIONS",
+                income=2_400_000,
+                wages=2_400_000,
+                deductions=600_000,
+                members=((A, 2_400_000), (B, 0)),
+                member_wages={A: 2_400_000},
+            ),
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            3_000_000,
+            100_000,
+            ("GRADUAL_EXIT", "INCOME_ABOVE_STANDARD"),
+            "2027-05-01",
+            "2027-05-01",
+            (2_400_000, 3_000_000),
+        ),
+        id="gradual-exit-from-dibao-after-deductions",
+    ),
+    pytest.param(
+        # The first case's household, but the previous report was MARGINAL: no household left dibao.
+        Household(
+            members=(member(A, 720_000), member(B)),
+            records=monthly_wages(A, 400_000, HALF_YEAR),
+            previous=previous_report("MARGINAL", income=720_000),
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            2_400_000,
+            100_000,
+            ("DECLARED_INCOME_MISMATCH", "INCOME_ABOVE_STANDARD"),
+            None,
+            "2027-05-01",
+            (0, 2_400_000),
+        ),
+        id="previously-marginal-no-gradual-exit",
+    ),
+    pytest.param(
+        # Income rose through P's pension, not wages: P (born 1950) pension 200_000 × 12 = 2_400_000, declared the
+        # same. I = 720_000 (A declared) + 2_400_000 = 3_120_000, n = 2: 130_000 ≥ 127_500 -> NOT_ELIGIBLE_INCOME.
+        # Δw = 0 -> no GRADUAL_EXIT. A (48) has income (declared) -> + 6 months.
+        Household(
+            members=(member(A, 720_000), member(P, 2_400_000)),
+            records=tuple(pension(P, p, 200_000) for p in WINDOW),
+            previous=previous_report("DIBAO", income=720_000, members=((A, 720_000), (P, 0))),
+        ),
+        RecheckExpected(
+            "NOT_ELIGIBLE_INCOME", 3_120_000, 130_000, ("INCOME_ABOVE_STANDARD",), None, "2027-05-01", (0, 0)
+        ),
+        id="rise-through-pension-no-gradual-exit",
+    ),
+    pytest.param(
+        # Wages rose but not above S: A wages 80_000 × 12 = 960_000 (declared the same); after = 960_000 / 24
+        # = 40_000 < S -> DIBAO, no warning at all.
+        Household(members=(member(A, 960_000), member(B)), records=monthly_wages(A, 80_000), previous=DIBAO_BEFORE),
+        RecheckExpected("DIBAO", 960_000, 40_000, (), None, "2027-05-01", (0, 960_000)),
+        id="wages-rose-still-below-S",
+    ),
+    pytest.param(
+        # Wages and business both rose, business alone lifts the household: A wages 100_000 × 6 = 600_000,
+        # business 200_000 × 12 = 2_400_000: verified 3_000_000 > declared 720_000 -> I = 3_000_000,
+        # after = 3_000_000 / 24 = 125_000 ≥ S; < 127_500 -> MARGINAL. ΔI = 2_280_000, Δw = 600_000,
+        # explained 600_000; without: 2_400_000 / 24 = 100_000 ≥ S -> not through wages: no GRADUAL_EXIT.
+        # 3_000_000 > 792_000 and by 2_280_000 > S -> DECLARED_INCOME_MISMATCH.
+        Household(
+            members=(member(A, 720_000), member(B)),
+            records=(
+                *monthly_wages(A, 100_000, HALF_YEAR),
+                *(tax(A, p, 200_000, "business") for p in WINDOW),
+            ),
+            previous=DIBAO_BEFORE,
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            3_000_000,
+            125_000,
+            ("DECLARED_INCOME_MISMATCH", "INCOME_ABOVE_STANDARD"),
+            None,
+            "2027-05-01",
+            (0, 600_000),
+        ),
+        id="rise-mostly-through-business-no-gradual-exit",
+    ),
+    pytest.param(
+        # Wages and business both rose, the wages are what lifts it: wages 300_000 × 6 = 1_800_000, business
+        # 30_000 × 12 = 360_000: I = 2_160_000, after = 90_000 ≥ S; MARGINAL. ΔI = 1_440_000, Δw = 1_800_000,
+        # explained 1_440_000; without: 720_000 / 24 = 30_000 < S -> GRADUAL_EXIT.
+        Household(
+            members=(member(A, 720_000), member(B)),
+            records=(
+                *monthly_wages(A, 300_000, HALF_YEAR),
+                *(tax(A, p, 30_000, "business") for p in WINDOW),
+            ),
+            previous=DIBAO_BEFORE,
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            2_160_000,
+            90_000,
+            ("DECLARED_INCOME_MISMATCH", "GRADUAL_EXIT", "INCOME_ABOVE_STANDARD"),
+            "2027-05-01",
+            "2027-05-01",
+            (0, 1_800_000),
+        ),
+        id="rise-through-wages-and-business-gradual-exit",
+    ),
+    pytest.param(
+        # A member left: previously A, B, C with A's wages 180_000 × 12 = 2_160_000 -> 2_160_000 / 36 = 60_000,
+        # DIBAO. Now C is gone, the same wages (declared the same): 2_160_000 / 24 = 90_000 ≥ S; MARGINAL.
+        # Δw = 0: the rise per capita comes from n, not wages -> no GRADUAL_EXIT.
+        Household(
+            members=(member(A, 2_160_000), member(B)),
+            records=monthly_wages(A, 180_000),
+            previous=previous_report(
+                "DIBAO",
+                income=2_160_000,
+                n=3,
+                wages=2_160_000,
+                members=((A, 2_160_000), (B, 0), (C, 0)),
+                member_wages={A: 2_160_000},
+            ),
+        ),
+        RecheckExpected(
+            "MARGINAL", 2_160_000, 90_000, ("INCOME_ABOVE_STANDARD",), None, "2027-05-01", (2_160_000, 2_160_000)
+        ),
+        id="member-left-no-gradual-exit",
+    ),
+    pytest.param(
+        # Boundary: wages 170_000 × 12 = 2_040_000 (declared the same) -> after 2_040_000 / 24 = 85_000 = S:
+        # no longer below S -> GRADUAL_EXIT (ΔI = 1_320_000, Δw = 2_040_000; without: 720_000 / 24 = 30_000).
+        Household(members=(member(A, 2_040_000), member(B)), records=monthly_wages(A, 170_000), previous=DIBAO_BEFORE),
+        RecheckExpected(
+            "MARGINAL",
+            2_040_000,
+            85_000,
+            ("GRADUAL_EXIT", "INCOME_ABOVE_STANDARD"),
+            "2027-05-01",
+            "2027-05-01",
+            (0, 2_040_000),
+        ),
+        id="exactly-S-gradual-exit",
+    ),
+    pytest.param(
+        # Just below: wages 169_998 × 12 = 2_039_976 (declared the same) -> 2_039_976 / 24 = 84_999 < S:
+        # still DIBAO, no warning, no GRADUAL_EXIT. (169_999 × 12 = 2_039_988 would give 84_999.5, which rounds
+        # half up to 85_000 = S.)
+        Household(members=(member(A, 2_039_976), member(B)), records=monthly_wages(A, 169_998), previous=DIBAO_BEFORE),
+        RecheckExpected("DIBAO", 2_039_976, 84_999, (), None, "2027-05-01", (0, 2_039_976)),
+        id="one-fen-below-S-no-gradual-exit",
+    ),
+    pytest.param(
+        # Previously INCONCLUSIVE (say banks had not answered): no dibao to exit from.
+        Household(
+            members=(member(A, 720_000), member(B)),
+            records=monthly_wages(A, 400_000, HALF_YEAR),
+            previous=previous_report("INCONCLUSIVE", income=720_000),
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            2_400_000,
+            100_000,
+            ("DECLARED_INCOME_MISMATCH", "INCOME_ABOVE_STANDARD"),
+            None,
+            "2027-05-01",
+            (0, 2_400_000),
+        ),
+        id="previously-inconclusive-no-gradual-exit",
+    ),
+    pytest.param(
+        # A locality with a 3-month gradual exit and 3-month rechecks of variable households (policy TOML):
+        # the first case, until 2026-11-01 + 3 months = 2027-02-01, next recheck the same.
+        Household(
+            members=(member(A, 720_000), member(B)),
+            records=monthly_wages(A, 400_000, HALF_YEAR),
+            previous=DIBAO_BEFORE,
+            policy=replace(default_policy(), gradual_exit_months=3, recheck_months_variable=3),
+        ),
+        RecheckExpected(
+            "MARGINAL",
+            2_400_000,
+            100_000,
+            ("DECLARED_INCOME_MISMATCH", "GRADUAL_EXIT", "INCOME_ABOVE_STANDARD"),
+            "2027-02-01",
+            "2027-02-01",
+            (0, 2_400_000),
+        ),
+        id="locality-months",
+    ),
+]
+
+
+@pytest.mark.parametrize(("household", "expected"), RECHECK_CASES)
+def test_recheck(household: Household, expected: RecheckExpected) -> None:
+    result = household.assess()
+    h = result.household
+    assert result.changes is not None
+    got = RecheckExpected(
+        classification=h.classification,
+        income=h.annual_income_fen,
+        after=h.per_capita_monthly_income_fen,
+        flags=codes(result),
+        gradual_exit_until=result.gradual_exit_until.isoformat() if result.gradual_exit_until else None,
+        next_recheck_date=result.next_recheck_date.isoformat() if result.next_recheck_date else "",
+        wages_before_after=(
+            result.changes.income_by_category_before.get("wages", 0),
+            result.changes.income_by_category_after["wages"],
+        ),
+    )
+    assert got == expected
+    assert result.changes.classification_after == h.classification
+    assert result.changes.classification_before == household.previous.classification  # type: ignore[union-attr]
+    gradual = flags_with(result, "GRADUAL_EXIT")
+    if expected.gradual_exit_until is None:
+        assert gradual == []
+    else:
+        (f,) = gradual
+        assert (f.severity, f.id_number, f.department) == ("LOW", None, "computed")
+        assert expected.gradual_exit_until in f.message_zh and expected.gradual_exit_until in f.message_en
+        evidence = {(e.record_id, e.field): e.value for e in f.evidence}
+        assert evidence[("prev-report-1", "classification")] == household.previous.classification  # type: ignore[union-attr]
+        assert evidence[("", "gradual_exit_until")] == expected.gradual_exit_until
+        assert evidence[("", "per_capita_monthly_income_fen")] == str(expected.after)
+        assert "GRADUAL_EXIT" in result.changes.warnings_appeared
+        # LOW: by itself no hearing; here INCOME_ABOVE_STANDARD (HIGH) comes with it anyway
+        assert result.hearing_required
+
+
+def test_recheck_change_section() -> None:
+    # Previously: A, B, C declared; A's car (VEHICLE_OWNED), B not covered for banks (CONSENT_MISSING);
+    # one residential property, financial assets 500_000; DIBAO, I = 720_000, n = 3.
+    # Now: A, B, K (C left, K joined); the car is B's now; banks answered for everyone; B holds 300_000;
+    # A still owns the one residential property.
+    previous = previous_report(
+        "DIBAO",
+        income=720_000,
+        n=3,
+        members=((A, 720_000), (B, 0), (C, 0)),
+        flags=(("VEHICLE_OWNED", A, "vehicles"), ("CONSENT_MISSING", B, "consent")),
+        financial=500_000,
+        residential=1,
+    )
+    result = Household(
+        members=(member(A, 720_000), member(B), member(K)),
+        records=(vehicle(B), account(B, 300_000), real_estate(A)),
+        previous=previous,
+    ).assess()
+    c = result.changes
+    assert c is not None
+    assert (c.previous_report_id, c.previous_verification_id, c.previous_version) == (
+        "prev-report-1",
+        "prev-verification-1",
+        1,
+    )
+    assert c.previous_application_date == "2026-05-01"
+    assert c.members_added == (K,)
+    assert c.members_removed == (C,)
+    assert [(m.id_number, m.change) for m in c.member_changes] == [
+        (A, "stayed"),
+        (B, "stayed"),
+        (K, "joined"),
+        (C, "left"),
+    ]
+    # n: 3 -> 3 (K in, C out); I = 720_000 both times; after = 720_000 / 36 = 20_000 both times
+    assert (c.household_size_before, c.household_size_after) == (3, 3)
+    assert (c.annual_income_before_fen, c.annual_income_after_fen) == (720_000, 720_000)
+    assert (c.per_capita_monthly_income_before_fen, c.per_capita_monthly_income_after_fen) == (20_000, 20_000)
+    assert (c.financial_assets_before_fen, c.financial_assets_after_fen) == (500_000, 300_000)
+    assert (c.residential_properties_before, c.residential_properties_after) == (1, 1)
+    assert c.income_by_category_before == {"wages": 0, "declared_unverified": 720_000}
+    assert c.income_by_category_after["declared_unverified"] == 720_000
+    # The car is now B's: A's VEHICLE_OWNED cleared, B's appeared; B's CONSENT_MISSING cleared.
+    # The vehicle keeps the household NOT_ELIGIBLE_ASSETS.
+    assert c.warnings_appeared == ("VEHICLE_OWNED",)
+    assert c.warnings_cleared == ("CONSENT_MISSING", "VEHICLE_OWNED")
+    assert sorted((w.change, w.code, w.id_number) for w in c.warning_changes) == [
+        ("appeared", "VEHICLE_OWNED", B),
+        ("cleared", "CONSENT_MISSING", B),
+        ("cleared", "VEHICLE_OWNED", A),
+    ]
+    assert (c.classification_before, c.classification_after) == ("DIBAO", "NOT_ELIGIBLE_ASSETS")
+    assert result.gradual_exit_until is None
+
+
+def _born(birth: str, sequence: int) -> tuple[dict[str, Any], PersonRecord]:
+    """A member aged by birth date (relation child or parent), and the police record registering them."""
+    number = make_id(birth, sequence)
+    name = f"成员{sequence}"
+    relation = "child" if birth >= "2000" else "parent"
+    return (
+        {
+            "id_number": number,
+            "name": name,
+            "relation": relation,
+            "declared_annual_income_fen": 0,
+            "employment_category": None,
+            "signed": True,
+        },
+        person(number, name=name, relation_to_head=relation),
+    )
+
+
+@pytest.mark.parametrize(
+    ("birth", "variable"),
+    [
+        # ages on the recheck's application date 2026-11-01
+        ("20101101", True),  # 16 today: working age
+        ("20101102", False),  # 15 until tomorrow
+        ("19671101", True),  # 59 today
+        ("19661102", True),  # 59 until tomorrow
+        ("19661101", False),  # 60 today
+    ],
+)
+def test_next_recheck_date_working_age_bounds(birth: str, variable: bool) -> None:
+    # The applicant A has no income at all (declared 0, no records); the member born on ``birth`` has
+    # wages 10_000 × 12. Working age 16–59 with income -> recheck_months_variable (6): 2027-05-01;
+    # otherwise recheck_months_stable (12): 2027-11-01.
+    other, registered = _born(birth, 71)
+    household = Household(
+        members=(member(A), other),
+        records=monthly_wages(other["id_number"], 10_000),
+        persons=(person(A), registered),
+        previous=previous_report("DIBAO", income=0, members=((A, 0),), n=1),
+    )
+    result = household.assess()
+    assert result.next_recheck_date == (dt.date(2027, 5, 1) if variable else dt.date(2027, 11, 1))
+
+
+def test_next_recheck_date_stable_household() -> None:
+    # A (48) declared 0 and has no records; P (76) a pension of 60_000 × 12. No working-age member has income
+    # -> 12 months: 2027-11-01. Income 720_000 / 24 = 30_000 -> still DIBAO.
+    result = Household(
+        members=(member(A), member(P, 720_000)),
+        records=tuple(pension(P, p, 60_000) for p in WINDOW),
+        previous=previous_report("DIBAO", income=720_000, members=((A, 0), (P, 720_000))),
+    ).assess()
+    assert result.household.classification == "DIBAO"
+    assert result.next_recheck_date == dt.date(2027, 11, 1)
+
+
+def test_next_recheck_date_ignores_members_not_counted() -> None:
+    # B (46) has wages 50_000 × 12 but is in custody: not counted, so no working-age member with counted
+    # income (A declared 0, no records) -> 12 months.
+    result = Household(
+        members=(member(A), member(B)),
+        records=monthly_wages(B, 50_000),
+        persons=(person(A), person(B, status="in_custody", status_date="2026-02-01")),
+        previous=previous_report("DIBAO", income=0),
+    ).assess()
+    assert result.household.household_size == 1
+    assert result.next_recheck_date == dt.date(2027, 11, 1)
+
+
+@pytest.mark.parametrize(
+    ("application_date", "stable", "variable"),
+    [
+        ("2026-08-31", "2027-08-31", "2027-02-28"),  # February has no 31st: its last day
+        ("2023-08-31", "2024-08-31", "2024-02-29"),  # leap year
+        ("2026-12-15", "2027-12-15", "2027-06-15"),  # across the year end
+    ],
+)
+def test_next_recheck_date_calendar(application_date: str, stable: str, variable: str) -> None:
+    previous = previous_report("DIBAO", income=0)
+    quiet = Household(members=(member(A), member(B)), application_date=application_date, previous=previous)
+    working = replace(quiet, members=(member(A, 120_000), member(B)))  # A (48) declared income
+    assert quiet.assess().next_recheck_date == dt.date.fromisoformat(stable)
+    assert working.assess().next_recheck_date == dt.date.fromisoformat(variable)
+
+
+def test_an_assessment_has_no_recheck_sections() -> None:
+    result = Household(members=(member(A, 720_000), member(B)), records=monthly_wages(A, 400_000, HALF_YEAR)).assess()
+    assert result.changes is None
+    assert result.next_recheck_date is None
+    assert result.gradual_exit_until is None
+    assert "GRADUAL_EXIT" not in codes(result)
+
+
+def test_recheck_against_a_built_report() -> None:
+    # The path the service takes: the first verification's report (built and read back) is the previous one.
+    # First (2026-05-01, window 2025-05..2026-04): A's wages from 2026-05 are outside: I = 720_000 (declared),
+    # 720_000 / 24 = 30_000 -> DIBAO. Recheck 2026-11-01: the gradual-exit case above.
+    records = monthly_wages(A, 400_000, HALF_YEAR)
+    first = Household(members=(member(A, 720_000), member(B)), records=records, application_date="2026-05-01")
+    first_result = first.assess()
+    assert first_result.household.classification == "DIBAO"
+    body = build_report(
+        report_id="r-first",
+        verification_id="v-first",
+        version=1,
+        generated_at=dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC),
+        request=first.request(),
+        policy=default_policy(),
+        sources=first.sources(),
+        result=first_result,
+        authorizations=["authorizations/a-1"],
+        audit_reference="test",
+    )
+    previous = previous_from_report(body)
+    assert (previous.report_id, previous.classification, previous.annual_income_fen) == ("r-first", "DIBAO", 720_000)
+    recheck = Household(members=(member(A, 720_000), member(B)), records=records, previous=previous)
+    result = recheck.assess()
+    assert result.gradual_exit_until == dt.date(2027, 5, 1)
+    assert result.changes is not None
+    assert result.changes.income_by_category_before["declared_unverified"] == 720_000
+    assert result.changes.income_by_category_after["wages"] == 2_400_000
+    built = build_report(
+        report_id="r-recheck",
+        verification_id="v-recheck",
+        version=1,
+        generated_at=dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC),
+        request=recheck.request(),
+        policy=default_policy(),
+        sources=recheck.sources(),
+        result=result,
+        authorizations=["authorizations/a-2"],
+        audit_reference="test",
+    )
+    assert built["gradual_exit_until"] == "2027-05-01"
+    assert built["next_recheck_date"] == "2027-05-01"
+    assert built["previous_report_id"] == "r-first"
+    assert built["changes"]["previous_report_id"] == "r-first"
+    assert built["changes"]["warnings_appeared"] == [
+        "DECLARED_INCOME_MISMATCH",
+        "GRADUAL_EXIT",
+        "INCOME_ABOVE_STANDARD",
+    ]
+    assert built["changes"]["classification_after"] == "MARGINAL"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Properties (hypothesis)
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -1846,3 +2375,56 @@ def test_property_invariant_to_record_order(
     shuffler.shuffle(names)
     reordered = {name: reordered_records[name] for name in names}
     assert _normalised(assess(request, policy, sources)) == _normalised(assess(request, policy, reordered))
+
+
+def _recheck_normalised(result: AssessmentResult) -> tuple[Any, ...]:
+    c = result.changes
+    assert c is not None
+    return (
+        _normalised(result),
+        result.gradual_exit_until,
+        result.next_recheck_date,
+        tuple(sorted(c.income_by_category_after.items())),
+        c.warnings_appeared,
+        c.warnings_cleared,
+        tuple(sorted((w.change, w.code, w.id_number or "", w.department) for w in c.warning_changes)),
+        c.member_changes,
+    )
+
+
+@HYPOTHESIS
+@given(
+    ledger=ledgers,
+    previous_class=st.sampled_from(("DIBAO", "DIBAO_AFTER_DEDUCTIONS", "MARGINAL", "NOT_ELIGIBLE_INCOME")),
+    previous_income=st.integers(0, 3_000_000),
+    previous_wages=st.integers(0, 3_000_000),
+    shuffler=st.randoms(use_true_random=False),
+)
+def test_property_recheck_invariant_to_record_order_and_gradual_exit_only_through_wages(
+    ledger: Ledger, previous_class: str, previous_income: int, previous_wages: int, shuffler: random.Random
+) -> None:
+    wages_before = min(previous_wages, previous_income)
+    household = Household(
+        members=(member(A, 300_000), member(B)),
+        records=tuple(ledger.records()),
+        previous=previous_report(previous_class, income=previous_income, wages=wages_before),
+    )
+    request, policy, sources = household.request(), default_policy(), household.sources()
+    reordered = {
+        name: replace(source, records=tuple(shuffler.sample(list(source.records), len(source.records))))
+        for name, source in sources.items()
+    }
+    result = assess(request, policy, sources, household.previous)
+    assert _recheck_normalised(result) == _recheck_normalised(assess(request, policy, reordered, household.previous))
+    h = result.household
+    if result.gradual_exit_until is not None:
+        # policy.md: previously on dibao, now not below S, and the increase came from wages
+        assert previous_class in ("DIBAO", "DIBAO_AFTER_DEDUCTIONS")
+        assert h.per_capita_monthly_income_fen >= S_URBAN
+        assert h.income_by_category["wages"] > wages_before
+        assert h.annual_income_fen > previous_income
+        assert result.gradual_exit_until == dt.date(2027, 5, 1)
+        assert "GRADUAL_EXIT" in codes(result)
+    else:
+        assert "GRADUAL_EXIT" not in codes(result)
+    assert result.next_recheck_date in (dt.date(2027, 5, 1), dt.date(2027, 11, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from fractions import Fraction
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier.policy import PolicyError, default_policy, load_policy
+from verifier.cli import main
+from verifier.policy import PolicyBook, PolicyError, default_policy, load_policy
 
 DEFAULT_TOML = """\
 locality = "default"
@@ -218,3 +220,195 @@ def test_not_toml(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read"):
         load_policy(tmp_path / "absent.toml")
+
+
+# --- further checks on load ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (replace_line("urban", "urban = 1000000000001"), "standard.urban"),
+        (replace_line("exempt_vehicle_value", "exempt_vehicle_value = 1000000000001"), "assets.exempt_vehicle_value"),
+        (replace_line("financial_assets_months", "financial_assets_months = 1001"), "assets.financial_assets_months"),
+        (replace_line("marginal_multiplier", "marginal_multiplier = 10.5"), "classification.marginal_multiplier"),
+        (replace_line("recheck_months_variable", "recheck_months_variable = 13"), "recheck.recheck_months_variable"),
+        (replace_line("required", 'required = ["police", "police"]'), "departments.required"),
+        (replace_line("excluded_categories", 'excluded_categories = ["award", "award"]'), "income.excluded_categories"),
+        (replace_line("excluded_categories", 'excluded_categories = [""]'), "income.excluded_categories"),
+        (replace_line("locality", 'locality = "a b"'), "locality"),
+        (replace_line("locality", 'locality = "../etc"'), "locality"),
+        ('version = ""\n' + DEFAULT_TOML, "version"),
+        ("version = 1.5\n" + DEFAULT_TOML, "version"),
+        ('area_codes = "533401"\n' + DEFAULT_TOML.replace('"default"', '"chuxiong"'), "area_codes"),
+        ('area_codes = ["5334"]\n' + DEFAULT_TOML.replace('"default"', '"chuxiong"'), "area_codes"),
+        ('area_codes = ["533401", "533401"]\n' + DEFAULT_TOML.replace('"default"', '"chuxiong"'), "area_codes"),
+        ('area_codes = ["533401"]\n' + DEFAULT_TOML, "area_codes"),  # the default applies everywhere
+    ],
+)
+def test_more_impossible_values(tmp_path: Path, text: str, named: str) -> None:
+    assert policy_error(tmp_path, text).startswith(named)
+
+
+def test_a_table_given_as_a_value_is_named(tmp_path: Path) -> None:
+    # a key before the first table header is top-level: ``income = 3`` where the table [income] belongs
+    text = "income = 3\n" + DEFAULT_TOML.replace(
+        '[income]\nexcluded_categories = ["disability_allowance", "award"]\n', ""
+    )
+    assert policy_error(tmp_path, text) == "income: must be a table [income]"
+
+
+def test_version_and_area_codes(tmp_path: Path) -> None:
+    text = 'version = "2026-2"\narea_codes = ["532301", "532300"]\n' + DEFAULT_TOML.replace('"default"', '"chuxiong"')
+    policy = load_policy(write(tmp_path, text))
+    assert policy.version == "2026-2" and policy.version_label == "2026-2"
+    assert policy.area_codes == ("532301", "532300")
+    # A locality named by its area code applies there without saying so.
+    county = load_policy(write(tmp_path, replace_line("locality", 'locality = "533401"')))
+    assert county.area_codes == ("533401",)
+    assert county.version_label == "2026-01-01"  # no version key: the effective date
+    assert default_policy().area_codes == ()
+
+
+def test_sha256_names_the_numbers() -> None:
+    policy = default_policy()
+    assert len(policy.sha256()) == 64
+    assert policy.sha256() == default_policy().sha256()
+    assert dataclasses.replace(policy, standard_urban_fen=85001).sha256() != policy.sha256()
+    assert dataclasses.replace(policy, employment_cost_rate=Fraction(31, 100)).sha256() != policy.sha256()
+
+
+# --- several policies, chosen per verification ---------------------------------------------------------------------
+
+
+def locality(tmp_path: Path, name: str, *, effective: str = "2026-01-01", urban: int = 85000, extra: str = "") -> Path:
+    text = replace_line("locality", f'locality = "{name}"')
+    text = text.replace('effective_from = "2026-01-01"', f'effective_from = "{effective}"')
+    text = text.replace("urban = 85000", f"urban = {urban}")
+    path = tmp_path / f"{name}-{effective}.toml"
+    path.write_text(extra + text, encoding="utf-8")
+    return path
+
+
+def choose(book: PolicyBook, commissioned_by: str, day: str = "2026-11-01", explicit: str = "") -> tuple[str, int]:
+    policy = book.choose(commissioned_by, dt.date.fromisoformat(day), explicit)
+    return policy.locality, policy.standard_urban_fen
+
+
+def test_policy_is_chosen_by_the_commissioning_organisations_area(tmp_path: Path) -> None:
+    book = PolicyBook.load(
+        [
+            locality(tmp_path, "533401", urban=90000),  # a county
+            locality(tmp_path, "yunnan", urban=80000, extra='area_codes = ["530000"]\n'),  # a province
+            locality(tmp_path, "dehong", urban=88000, extra='area_codes = ["533100"]\n'),  # a prefecture
+        ]
+    )
+    assert choose(book, "533401-civil-affairs") == ("533401", 90000)
+    assert choose(book, "533102-civil-affairs") == ("dehong", 88000)  # county 533102 → prefecture 533100
+    assert choose(book, "530102-civil-affairs") == ("yunnan", 80000)  # → province 530000
+    assert choose(book, "110101-civil-affairs") == ("default", 85000)  # Beijing: nothing loaded for it
+    assert choose(book, "civil-affairs") == ("default", 85000)  # no area code at all
+    assert choose(book, "533401-civil-affairs", explicit="yunnan") == ("yunnan", 80000)  # named explicitly
+    assert book.knows("dehong") and not book.knows("kunming") and book.knows("")
+    with pytest.raises(PolicyError, match="kunming"):
+        book.choose("533401-x", dt.date(2026, 11, 1), "kunming")
+
+
+def test_a_locality_s_versions_are_chosen_by_application_date(tmp_path: Path) -> None:
+    book = PolicyBook.load(
+        [locality(tmp_path, "533401", urban=90000), locality(tmp_path, "533401", effective="2027-01-01", urban=95000)]
+    )
+    assert choose(book, "533401-civil-affairs", "2026-12-31") == ("533401", 90000)
+    assert choose(book, "533401-civil-affairs", "2027-01-01") == ("533401", 95000)
+    assert choose(book, "533401-civil-affairs", "2025-06-01") == ("533401", 90000)  # before any: the earliest
+    assert [p.standard_urban_fen for p in book.versions("533401")] == [90000, 95000]
+
+
+def test_a_default_file_replaces_the_built_in_default(tmp_path: Path) -> None:
+    book = PolicyBook.load([locality(tmp_path, "default", urban=99000)])
+    assert choose(book, "533401-civil-affairs") == ("default", 99000)
+    assert book.default.standard_urban_fen == 99000
+
+
+def test_conflicting_policies_are_refused_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"^effective_from: locality '533401' has two policies"):
+        PolicyBook.load([locality(tmp_path, "533401"), locality(tmp_path / "..", "533401")])
+    with pytest.raises(PolicyError, match=r"^area_codes: 533401 is claimed"):
+        PolicyBook.load(
+            [locality(tmp_path, "533401"), locality(tmp_path, "chuxiong", extra='area_codes = ["533401"]\n')]
+        )
+
+
+def test_a_bad_file_among_several_is_named(tmp_path: Path) -> None:
+    bad = locality(tmp_path, "533401")
+    bad.write_text(bad.read_text().replace("urban = 85000", "urban = -1"))
+    with pytest.raises(PolicyError) as caught:
+        PolicyBook.load([bad])
+    assert str(caught.value).startswith(f"{bad}: standard.urban")
+
+
+# --- hedui policy check / list ---------------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> int:
+    try:
+        return main(list(args))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+
+
+def test_cli_policy_check_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, replace_line("locality", 'locality = "533401"'))
+    assert run_cli("policy", "check", str(path)) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.count("\n") == 1
+    assert out.startswith(f"{path}: valid: locality 533401 version 2026-01-01")
+    assert "area codes 533401" in out and "850.00" in out and "sha256 " in out
+
+
+@pytest.mark.parametrize(
+    ("line_key", "line", "named"),
+    [
+        ("urban", 'urban = "85000"', "standard.urban"),
+        ("employment_cost_rate", "employment_cost_rate = 1.5", "deductions.employment_cost_rate"),
+        ("gradual_exit_months", "gradual_exit_months = 0", "recheck.gradual_exit_months"),
+    ],
+)
+def test_cli_policy_check_invalid_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line_key: str, line: str, named: str
+) -> None:
+    path = write(tmp_path, replace_line(line_key, line))
+    assert run_cli("policy", "check", str(path)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"hedui: error: {path}: {named}")
+
+
+@pytest.mark.parametrize("text", ["[standard\n", 'currency = "CNY"\n' + DEFAULT_TOML])
+def test_cli_policy_check_not_toml_or_unknown_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    assert run_cli("policy", "check", str(write(tmp_path, text))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("not TOML" in err or "currency: unknown key" in err)
+
+
+def test_cli_policy_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("policy", "check", str(tmp_path / "absent.toml")) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_cli_policy_list_shows_the_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    county = locality(tmp_path, "533401", urban=90000)
+    config = tmp_path / "hedui.toml"
+    config.write_text(f'policy_files = ["{county}"]\n', encoding="utf-8")
+    code = run_cli(
+        "policy", "list", "--config", str(config), "--commissioned-by", "533401-civil-affairs", "--date", "2026-11-01"
+    )
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("locality 533401 ") for line in out)
+    assert any(line.startswith("locality default ") and line.endswith("(default)") for line in out)
+    assert out[-1] == "533401-civil-affairs on 2026-11-01 → locality 533401 version 2026-01-01"

@@ -65,6 +65,9 @@ class TrustedKeyRow(Base):
     not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(String(500), default="")
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
+    # Rotation: the key this one replaced (whose not_after the rotation set).
+    replaces: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuthorizationRow(Base):
@@ -77,6 +80,8 @@ class AuthorizationRow(Base):
     payload_type: Mapped[str] = mapped_column(String(200))
     signatures_json: Mapped[str] = mapped_column(Text)
     signed_by_json: Mapped[str] = mapped_column(Text)
+    # Member-key certificates carried with the envelope (DSSE JSON envelopes), for members' own signatures.
+    certificates_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     commissioned_by: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(String(40))
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,515 @@
+"""The conformance kit: standard checks any department connector must pass before hedui uses it.
+
+Modelled on Singer's tap tests and Airbyte's acceptance tests: one run asks the connector about a
+sample of people (one by one, then as one full batch), then standard suites look at everything it
+answered. Run it on any :class:`~connectors.base.Connector` — a Python connector from an entry point
+or a :class:`~connectors.remote.RemoteConnector` in front of a department's server::
+
+    results = await check_connector(connector, id_numbers=people_the_department_knows)
+    assert all(r.passed for r in results)
+
+or from the command line: ``hedui connector check --entry-point NAME`` / ``--address HOST:PORT --cert PEM``.
+
+The checks (:data:`CHECKS`, always reported in this order):
+
+``describe``
+    ``describe()`` names a known department (the expected one, if given), at least one data category,
+    a batch size, query rate and concurrency of at least 1 and no negative identity rate.
+``records-schema``
+    Every record of every answer is one of the department's typed records and passes
+    :func:`~connectors.records.parse_record` (types, vocabularies, dates, periods, no negative money),
+    names a valid identity number, and the answer is labelled with the department.
+``evidence-ids``
+    Every record has its department record id, unique within its answer.
+``records-about-asked``
+    Records are only about the people asked about — except police, whose answer is the whole household
+    register (户) of each person asked about.
+``batching``
+    A batch of ``max_batch_size`` identity numbers is answered by one call, with the same records as
+    the single queries of the same people.
+``refusal``
+    A query without an authorization reference raises :class:`~connectors.base.DepartmentRefused`.
+``unknown-identities``
+    Identity numbers the department does not know give an answer without records, not an error.
+``deadline``
+    Every call is answered (or ticketed) within ``deadline_seconds``.
+``async-tickets``
+    An asynchronous connector returns tickets from ``query``, answers them through ``poll``, and a ticket
+    still works on a new connector instance (a restart of hedui); a synchronous one never returns tickets.
+
+Transient :class:`~connectors.base.DepartmentUnavailable` errors are retried a few times, as hedui does.
+If the connector has an ``async def start()`` (as :class:`~connectors.remote.RemoteConnector` has), the
+kit awaits it before ``describe()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, TypeVar
+
+from connectors.base import (
+    Connector,
+    ConnectorDescription,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    DepartmentUnavailable,
+    Ticket,
+)
+from connectors.records import DEPARTMENTS, RECORD_TYPES, PersonRecord, RecordError, parse_record, record_to_plain
+from consent.identity import IdentityNumberError, check_character, validate_identity_number
+
+__all__ = [
+    "CHECKS",
+    "CheckResult",
+    "ConnectorOpener",
+    "check_connector",
+    "unknown_identity_numbers",
+]
+
+CHECKS: Final = (
+    "describe",
+    "records-schema",
+    "evidence-ids",
+    "records-about-asked",
+    "batching",
+    "refusal",
+    "unknown-identities",
+    "deadline",
+    "async-tickets",
+)
+AUTHORIZATION_REFERENCE: Final = "authorizations/conformance-kit"
+PURPOSE: Final = "ASSESSMENT"
+ATTEMPTS: Final = 3
+MAX_GENERATED: Final = 10_000
+MAX_PROBLEMS_SHOWN: Final = 3
+
+ConnectorOpener = Callable[[], Awaitable[Connector]]
+"""Opens a new instance of the connector under test (a restart, for the ticket check)."""
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check: its name (one of :data:`CHECKS`), whether it passed, and what was seen."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+class _Failed(Exception):
+    """A call of the connector under test that did not give what the protocol promises."""
+
+
+def unknown_identity_numbers(count: int, exclude: Iterable[str] = ()) -> list[str]:
+    """Valid identity numbers (check character and all) that no department should know.
+
+    Region 990000 is no real administrative division; birth dates count up from 1900-01-01.
+    """
+    excluded = set(exclude)
+    numbers: list[str] = []
+    day = 0
+    while len(numbers) < count:
+        born = (dt.date(1900, 1, 1) + dt.timedelta(days=day)).strftime("%Y%m%d")
+        for sequence in range(1000):
+            first17 = f"990000{born}{sequence:03d}"
+            number = first17 + check_character(first17)
+            if number not in excluded:
+                numbers.append(number)
+            if len(numbers) == count:
+                break
+        day += 1
+    return numbers
+
+
+async def _maybe_start(connector: object) -> None:
+    start = getattr(connector, "start", None)
+    if start is not None and inspect.iscoroutinefunction(start):
+        await start()
+
+
+async def _maybe_close(connector: object) -> None:
+    close = getattr(connector, "close", None)
+    if close is not None and inspect.iscoroutinefunction(close):
+        await close()
+
+
+def _summary(problems: Sequence[str]) -> str:
+    shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def _describe_problems(description: object, expected: str | None) -> list[str]:
+    if not isinstance(description, ConnectorDescription):
+        return [f"describe() returned {type(description).__name__}, not a ConnectorDescription"]
+    d = description
+    problems = []
+    if d.department not in DEPARTMENTS:
+        problems.append(f"department {d.department!r} is not one of {', '.join(DEPARTMENTS)}")
+    elif expected is not None and d.department != expected:
+        problems.append(f"department is {d.department}, expected {expected}")
+    categories = d.data_categories
+    if not isinstance(categories, tuple) or not categories:
+        problems.append("names no data categories")
+    elif not all(isinstance(c, str) and c for c in categories):
+        problems.append("data categories must be non-empty strings")
+    for name in ("max_batch_size", "max_queries_per_second", "max_concurrent_queries"):
+        value = getattr(d, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{name} must be an integer >= 1, got {value!r}")
+    value = d.max_identities_per_second
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(f"max_identities_per_second must be an integer >= 0, got {value!r}")
+    if not isinstance(d.asynchronous, bool) or not isinstance(d.shared_batches, bool):
+        problems.append("asynchronous and shared_batches must be booleans")
+    return problems
+
+
+@dataclass
+class _Run:
+    connector: Connector
+    description: ConnectorDescription
+    deadline: float
+    ticket_timeout: float
+    reopen: ConnectorOpener | None
+    problems: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in CHECKS})
+    durations: list[tuple[str, float]] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+    tickets: int = 0
+    direct_answers: int = 0
+    retried: int = 0
+    answers: int = 0
+    records: int = 0
+    _next_call: float = 0.0
+    _pacing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def department(self) -> str:
+        return self.description.department
+
+    # --- calling the connector, within its limits and the deadline -----------------------------------
+
+    async def _pace(self, identities: int) -> None:
+        """Keep to the connector's query and identity rates."""
+        d = self.description
+        interval = 1 / d.max_queries_per_second
+        if d.max_identities_per_second:
+            interval = max(interval, identities / d.max_identities_per_second)
+        async with self._pacing:
+            now = time.monotonic()
+            start = max(now, self._next_call)
+            self._next_call = start + interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    async def call(self, what: str, identities: int, work: Callable[[], Awaitable[R]]) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
+            await self._pace(identities)
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.deadline):
+                    result = await work()
+            except TimeoutError:
+                self.late.append(f"{what}: no answer within {self.deadline:g} s")
+                raise _Failed(f"{what}: no answer within {self.deadline:g} s") from None
+            except DepartmentUnavailable as exc:
+                if exc.transient and attempt < ATTEMPTS:
+                    self.retried += 1
+                    await asyncio.sleep(0.2 * attempt)
+                    continue
+                raise
+            finally:
+                self.durations.append((what, time.monotonic() - started))
+            return result
+        raise AssertionError("unreachable")
+
+    async def ask(
+        self, what: str, id_numbers: Sequence[str], *, reference: str = AUTHORIZATION_REFERENCE
+    ) -> DepartmentAnswer | Ticket:
+        query = DepartmentQuery(
+            query_id=f"conformance-{what.replace(' ', '-')}",
+            id_numbers=tuple(id_numbers),
+            authorization_reference=reference,
+            purpose=PURPOSE,
+        )
+        return await self.call(f"query ({what})", len(id_numbers), lambda: self.connector.query(query))
+
+    async def resolve(
+        self, what: str, result: DepartmentAnswer | Ticket, connector: Connector | None = None
+    ) -> DepartmentAnswer:
+        """Poll a ticket until its answer comes (within ``ticket_timeout``); check the answer's records."""
+        poller = connector or self.connector
+        if isinstance(result, Ticket):
+            self.tickets += 1
+        else:
+            self.direct_answers += 1
+        give_up = time.monotonic() + self.ticket_timeout
+        while isinstance(result, Ticket):
+            ticket = result
+            if not isinstance(ticket.ticket_id, str) or not ticket.ticket_id:
+                raise _Failed(f"{what}: a ticket without a ticket id")
+            if ticket.department != self.department:
+                self.problems["async-tickets"].append(f"{what}: ticket of department {ticket.department!r}")
+            if ticket.ready_after.tzinfo is None:
+                raise _Failed(f"{what}: ticket.ready_after has no time zone")
+            wait = (ticket.ready_after - dt.datetime.now(dt.UTC)).total_seconds()
+            if time.monotonic() + wait > give_up:
+                raise _Failed(
+                    f"{what}: ticket ready only after {ticket.ready_after.isoformat()}, "
+                    f"later than the kit waits ({self.ticket_timeout:g} s)"
+                )
+            await asyncio.sleep(min(max(wait, 0.05), 1.0))
+            result = await self.call(f"poll ({what})", 0, functools.partial(poller.poll, ticket))
+        self.answers += 1
+        self.records += len(result.records)
+        return result
+
+    async def answer(self, what: str, id_numbers: Sequence[str]) -> DepartmentAnswer:
+        answer = await self.resolve(what, await self.ask(what, id_numbers))
+        self.inspect(what, id_numbers, answer)
+        return answer
+
+    # --- what every answer must look like -------------------------------------------------------------
+
+    def inspect(self, what: str, asked: Sequence[str], answer: object) -> None:
+        schema, evidence, about = (self.problems[n] for n in ("records-schema", "evidence-ids", "records-about-asked"))
+        if not isinstance(answer, DepartmentAnswer):
+            schema.append(f"{what}: answered {type(answer).__name__}, not a DepartmentAnswer")
+            return
+        if answer.department != self.department:
+            schema.append(f"{what}: the answer is labelled {answer.department!r}")
+        if not isinstance(answer.answered_at, dt.datetime) or answer.answered_at.tzinfo is None:
+            schema.append(f"{what}: answered_at must be a datetime with a time zone")
+        wanted = set(asked)
+        registers = {r.hukou_id for r in answer.records if isinstance(r, PersonRecord) and r.id_number in wanted}
+        seen: set[str] = set()
+        for index, record in enumerate(answer.records):
+            where = f"{what}: record {index}"
+            kind = getattr(record, "kind", None)
+            if not isinstance(kind, str) or RECORD_TYPES.get(kind) is not type(record):
+                schema.append(f"{where} is a {type(record).__name__}, not a department record")
+                continue
+            where = f"{what}: record {index} ({record.record_id!r})"
+            if record.department != self.department:
+                schema.append(f"{where} is a {kind} record, which belongs to {record.department}")
+            try:
+                parse_record(type(record), record_to_plain(record), f"{self.department}.{kind}")
+            except RecordError as exc:
+                schema.append(f"{where}: {exc}")
+                continue
+            try:
+                validate_identity_number(record.subject)
+            except IdentityNumberError as exc:
+                schema.append(f"{where} names an invalid identity number: {exc}")
+            if not record.record_id:
+                evidence.append(f"{where} has no record id")
+            elif record.record_id in seen:
+                evidence.append(f"{what}: record id {record.record_id!r} appears twice")
+            seen.add(record.record_id)
+            register_mate = (
+                self.department == "police" and isinstance(record, PersonRecord) and record.hukou_id in registers
+            )
+            if record.subject not in wanted and not register_mate:
+                about.append(f"{where} is about a person not asked about")
+
+
+def _ids(answer: DepartmentAnswer) -> set[str]:
+    return {r.record_id for r in answer.records}
+
+
+async def check_connector(
+    connector: Connector,
+    *,
+    department: str | None = None,
+    id_numbers: Sequence[str] = (),
+    reopen: ConnectorOpener | None = None,
+    deadline_seconds: float = 10.0,
+    ticket_timeout_seconds: float = 60.0,
+    sample_size: int = 20,
+) -> list[CheckResult]:
+    """Run every check of :data:`CHECKS` against ``connector``; one result per check, in that order.
+
+    ``id_numbers`` are people the department knows (e.g. everyone in its test data; up to
+    ``sample_size`` are asked about), so that there are records to check; ``department`` is the
+    department the connector must describe; ``reopen`` opens a new instance of the same connector
+    for the restart check of tickets.
+    """
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            await _maybe_start(connector)
+        description: object = connector.describe()
+        problems = _describe_problems(description, department)
+    except Exception as exc:  # the connector under test may fail in any way
+        problems = [f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__]
+    if problems or not isinstance(description, ConnectorDescription):
+        return [CheckResult("describe", False, _summary(problems))] + [
+            CheckResult(name, False, "not run: describe() failed") for name in CHECKS[1:]
+        ]
+    run = _Run(connector, description, deadline_seconds, ticket_timeout_seconds, reopen)
+    d = description
+    notes: dict[str, str] = {}
+    known = list(dict.fromkeys(n.strip().upper() for n in id_numbers if n.strip()))[:sample_size]
+
+    # 1. One query per known person: the reference answers.
+    singles: dict[str, DepartmentAnswer] = {}
+    semaphore = asyncio.Semaphore(d.max_concurrent_queries)
+
+    async def single(index: int, number: str) -> None:
+        async with semaphore:
+            try:
+                singles[number] = await run.answer(f"single {index + 1}", [number])
+            except (_Failed, DepartmentUnavailable, DepartmentRefused) as exc:
+                run.problems["records-schema"].append(f"query of one known person failed: {exc}")
+            except Exception as exc:
+                run.problems["records-schema"].append(f"query of one known person raised {type(exc).__name__}: {exc}")
+
+    await asyncio.gather(*(single(i, n) for i, n in enumerate(known)))
+
+    # 2. One full batch.
+    size = min(d.max_batch_size, MAX_GENERATED)
+    batch = known[:size] + unknown_identity_numbers(size - len(known[:size]), known)
+    try:
+        answer = await run.answer(f"batch of {len(batch)}", batch)
+        missing, extra = set(), set()
+        if all(n in singles for n in known[:size]):
+            expected = set().union(*(_ids(singles[n]) for n in known[:size])) if known else set()
+            missing, extra = expected - _ids(answer), _ids(answer) - expected
+        if missing or extra:
+            run.problems["batching"].append(
+                f"the batch answer differs from the single answers: missing {sorted(missing)[:3]}, "
+                f"extra {sorted(extra)[:3]}"
+            )
+        capped = " (capped by the kit)" if size < d.max_batch_size else ""
+        notes["batching"] = (
+            f"{len(batch)} identity numbers{capped} in one query: {len(answer.records)} records, "
+            f"the same as {len(known[:size])} single queries"
+        )
+    except Exception as exc:
+        run.problems["batching"].append(f"a batch of {len(batch)} identity numbers failed: {type(exc).__name__}: {exc}")
+
+    # 3. No authorization reference: refused.
+    probe = known[:1] or unknown_identity_numbers(1)
+    try:
+        result = await run.ask("without authorization reference", probe, reference="")
+    except DepartmentRefused as exc:
+        notes["refusal"] = f"refused: {exc.reason}"
+    except Exception as exc:
+        run.problems["refusal"].append(f"raised {type(exc).__name__} ({exc}), not DepartmentRefused")
+    else:
+        given = "a ticket" if isinstance(result, Ticket) else f"an answer with {len(result.records)} records"
+        run.problems["refusal"].append(f"a query without authorization reference was accepted ({given})")
+
+    # 4. Unknown people: an empty answer.
+    strangers = unknown_identity_numbers(3, known)
+    try:
+        answer = await run.answer("unknown people", strangers)
+        if answer.records:
+            run.problems["unknown-identities"].append(
+                f"{len(answer.records)} records for identity numbers the department cannot know ({strangers[0]} …)"
+            )
+        notes["unknown-identities"] = f"{len(strangers)} unknown identity numbers: an answer without records"
+    except Exception as exc:
+        run.problems["unknown-identities"].append(f"raised {type(exc).__name__}: {exc} (expected an empty answer)")
+
+    # 5. Tickets: answered through poll, and still valid on a new instance.
+    await _check_tickets(run, known, singles, notes)
+
+    # Summaries of the checks that look at everything.
+    notes["records-schema"] = (
+        f"{run.records} records in {run.answers} answers, every one valid"
+        if run.records
+        else f"{run.answers} answers, no records to check (give identity numbers the department knows)"
+    )
+    notes["evidence-ids"] = f"{run.records} records, each with a record id unique in its answer"
+    notes["records-about-asked"] = "every record is about a person asked about" + (
+        " (or a household-register mate)" if d.department == "police" else ""
+    )
+    if run.late:
+        run.problems["deadline"].extend(run.late)
+    slowest = max(run.durations, key=lambda x: x[1], default=("", 0.0))
+    notes["deadline"] = f"{len(run.durations)} calls, the slowest {slowest[1]:.3f} s (limit {deadline_seconds:g} s)"
+    if run.retried:
+        notes["deadline"] += f"; {run.retried} transient errors retried"
+
+    results = [CheckResult("describe", True, _describe_summary(d))]
+    for name in CHECKS[1:]:
+        found = run.problems[name]
+        results.append(CheckResult(name, not found, _summary(found) if found else notes.get(name, "")))
+    return results
+
+
+def _describe_summary(d: ConnectorDescription) -> str:
+    mode = "asynchronous" if d.asynchronous else "synchronous"
+    return (
+        f"{d.department} ({', '.join(d.data_categories)}): batches of {d.max_batch_size}, "
+        f"{d.max_queries_per_second} queries/s, {d.max_concurrent_queries} at once, {mode}"
+    )
+
+
+async def _check_tickets(
+    run: _Run, known: Sequence[str], singles: dict[str, DepartmentAnswer], notes: dict[str, str]
+) -> None:
+    problems = run.problems["async-tickets"]
+    if not run.description.asynchronous:
+        if run.tickets:
+            problems.append(f"describe() says synchronous, but {run.tickets} queries returned a ticket")
+        else:
+            notes["async-tickets"] = f"synchronous: {run.direct_answers} queries answered directly"
+        return
+    if not run.tickets:
+        problems.append("describe() says asynchronous, but no query returned a ticket")
+        return
+    probe = known[:1] or unknown_identity_numbers(1)
+    try:
+        result = await run.ask("ticket across a restart", probe)
+    except Exception as exc:
+        problems.append(f"query raised {type(exc).__name__}: {exc}")
+        return
+    if not isinstance(result, Ticket):
+        problems.append("an asynchronous query answered at once; could not check a ticket across a restart")
+        return
+    if run.reopen is None:
+        await _resolve_checked(run, result, run.connector, probe, singles, problems)
+        notes["async-tickets"] = (
+            f"{run.tickets} tickets answered through poll; restart not checked (no way to open a new instance)"
+        )
+        return
+    try:
+        fresh = await run.reopen()
+        await _maybe_start(fresh)
+    except Exception as exc:
+        problems.append(f"could not open a new instance: {type(exc).__name__}: {exc}")
+        return
+    try:
+        await _resolve_checked(run, result, fresh, probe, singles, problems)
+    finally:
+        await _maybe_close(fresh)
+    notes["async-tickets"] = f"{run.tickets} tickets answered through poll, one of them by a new connector instance"
+
+
+async def _resolve_checked(
+    run: _Run,
+    ticket: Ticket,
+    connector: Connector,
+    probe: Sequence[str],
+    singles: dict[str, DepartmentAnswer],
+    problems: list[str],
+) -> None:
+    try:
+        answer = await run.resolve("ticket across a restart", ticket, connector)
+    except Exception as exc:
+        problems.append(f"polling the ticket on a new instance failed: {type(exc).__name__}: {exc}")
+        return
+    run.inspect("ticket across a restart", probe, answer)
+    reference = singles.get(probe[0])
+    if reference is not None and _ids(reference) != _ids(answer):
+        problems.append("the ticket's answer on a new instance differs from the answer to the same query")

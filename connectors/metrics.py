@@ -1,0 +1,59 @@
+"""Per-department metrics (Prometheus): queries, errors by kind, latency, breaker state, pending tickets."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = ["DepartmentMetrics"]
+
+_QUERIES = Counter("hedui_department_queries", "Calls sent to a department (queries and polls)", ["department"])
+_IDENTITIES = Counter("hedui_department_identities", "Identity numbers asked about", ["department"])
+_ERRORS = Counter(
+    "hedui_department_errors",
+    "Failed department calls by kind: unavailable, refused, invalid_answer, breaker_open, timeout_or_cancelled",
+    ["department", "kind"],
+)
+_RETRIES = Counter("hedui_department_retries", "Retried calls after a transient failure", ["department"])
+_LATENCY = Histogram(
+    "hedui_department_call_seconds",
+    "Time a department took to answer one call",
+    ["department"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+_BREAKER = Gauge("hedui_department_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["department"])
+_PENDING = Gauge("hedui_department_pending_tickets", "Asynchronous answers being waited for", ["department"])
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentMetrics:
+    """The metric children of one department (label values bound once)."""
+
+    department: str
+
+    @classmethod
+    @functools.cache
+    def for_department(cls, department: str) -> DepartmentMetrics:
+        return cls(department)
+
+    def sent(self, identities: int) -> None:
+        _QUERIES.labels(self.department).inc()
+        if identities:
+            _IDENTITIES.labels(self.department).inc(identities)
+
+    def error(self, kind: str) -> None:
+        _ERRORS.labels(self.department, kind).inc()
+
+    def retried(self) -> None:
+        _RETRIES.labels(self.department).inc()
+
+    def latency(self, seconds: float) -> None:
+        _LATENCY.labels(self.department).observe(seconds)
+
+    def breaker(self, state: int) -> None:
+        _BREAKER.labels(self.department).set(int(state))
+
+    def pending(self, delta: int) -> None:
+        _PENDING.labels(self.department).inc(delta)

@@ -1,0 +1,194 @@
+"""The protobuf form (``hedui.v1``) of connector descriptions, answers, tickets and records.
+
+Shared by the remote-connector client (:mod:`connectors.remote`) and the reference connector server
+(:mod:`connectors.server`). Everything read from the wire is checked: a ``*_from_message`` function
+either returns a valid typed value or raises :class:`WireError` naming the field that is wrong.
+The oneof case of ``DepartmentRecord`` is the record type's ``kind`` (``tax_income``, ``person`` …)
+and the record message's fields are the wire names of :func:`connectors.records.record_to_plain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from connectors.base import ConnectorDescription, DepartmentAnswer, Ticket
+from connectors.records import DEPARTMENTS, RECORD_TYPES, DepartmentRecord, RecordError, parse_record, record_to_plain
+from hedui.v1 import connector_pb2, records_pb2
+
+__all__ = [
+    "MAX_TICKET_ID_LENGTH",
+    "WireError",
+    "answer_from_message",
+    "answer_to_message",
+    "description_from_message",
+    "description_to_message",
+    "format_instant",
+    "parse_instant",
+    "record_from_message",
+    "record_to_message",
+    "ticket_from_message",
+    "ticket_to_message",
+]
+
+MAX_TICKET_ID_LENGTH: Final = 4096
+DEFAULT_MAX_CONCURRENT_QUERIES: Final = ConnectorDescription("tax", ()).max_concurrent_queries
+
+
+class WireError(ValueError):
+    """A message from the other side that breaks the contract; ``path`` names the field."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def format_instant(instant: dt.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, e.g. ``2026-11-23T08:00:00.000Z``."""
+    if instant.tzinfo is None:
+        raise ValueError("instant without a time zone")
+    return instant.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_instant(value: str, path: str) -> dt.datetime:
+    """An RFC 3339 instant with an offset (``Z`` or ``+08:00``); anything else is a :class:`WireError`."""
+    try:
+        if len(value) > 40:
+            raise ValueError
+        instant = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise WireError(path, f"{value[:40]!r} is not an RFC 3339 instant") from None
+    if instant.tzinfo is None:
+        raise WireError(path, f"{value!r} has no time zone offset")
+    return instant.astimezone(dt.UTC)
+
+
+# --- records ------------------------------------------------------------------------------------------
+
+
+def record_to_message(record: DepartmentRecord) -> records_pb2.DepartmentRecord:
+    """The record as a ``hedui.v1.DepartmentRecord``: its department and the oneof case of its kind."""
+    message = records_pb2.DepartmentRecord(department=record.department)
+    body = getattr(message, record.kind)
+    body.SetInParent()
+    for name, value in record_to_plain(record).items():
+        if value is not None:
+            setattr(body, name, value)
+    return message
+
+
+def record_from_message(message: records_pb2.DepartmentRecord, department: str, path: str) -> DepartmentRecord:
+    """A typed record from the wire, checked like any department input (:func:`~connectors.records.parse_record`).
+
+    The record must be of one of ``department``'s record kinds and labelled with that department.
+    """
+    kind = message.WhichOneof("record")
+    if kind is None:
+        raise WireError(path, "holds no record (no oneof case set)")
+    record_type = RECORD_TYPES[kind]
+    if message.department != department:
+        raise WireError(f"{path}.department", f"is {message.department[:40]!r}, the answer is from {department}")
+    if record_type.department != department:
+        raise WireError(f"{path}.{kind}", f"a {kind} record is not one of {department}'s record kinds")
+    body = getattr(message, kind)
+    plain: dict[str, Any] = {}
+    for field in body.DESCRIPTOR.fields:
+        if field.has_presence and not body.HasField(field.name):
+            continue  # an unset ``optional`` field: absent (None)
+        plain[field.name] = getattr(body, field.name)
+    try:
+        return parse_record(record_type, plain, f"{path}.{kind}")
+    except RecordError as exc:
+        raise WireError(exc.path, exc.message) from None
+
+
+# --- descriptions -------------------------------------------------------------------------------------
+
+
+def description_to_message(description: ConnectorDescription) -> connector_pb2.ConnectorDescription:
+    return connector_pb2.ConnectorDescription(
+        department=description.department,
+        data_categories=list(description.data_categories),
+        max_batch_size=description.max_batch_size,
+        max_queries_per_second=description.max_queries_per_second,
+        asynchronous=description.asynchronous,
+        max_identities_per_second=description.max_identities_per_second,
+        max_concurrent_queries=description.max_concurrent_queries,
+        shared_batches=description.shared_batches,
+    )
+
+
+def description_from_message(message: connector_pb2.ConnectorDescription) -> ConnectorDescription:
+    """A checked description: a known department, a batch size and query rate of at least 1.
+
+    ``max_concurrent_queries`` 0 (a server that predates the field) means hedui's default.
+    """
+    if message.department not in DEPARTMENTS:
+        raise WireError("department", f"{message.department[:40]!r} is not one of {', '.join(DEPARTMENTS)}")
+    for name in ("max_batch_size", "max_queries_per_second"):
+        if getattr(message, name) < 1:
+            raise WireError(name, f"must be at least 1, got {getattr(message, name)}")
+    for name in ("max_identities_per_second", "max_concurrent_queries"):
+        if getattr(message, name) < 0:
+            raise WireError(name, f"must not be negative, got {getattr(message, name)}")
+    if len(message.data_categories) > 100 or any(not c or len(c) > 100 for c in message.data_categories):
+        raise WireError("data_categories", "must be up to 100 non-empty names")
+    return ConnectorDescription(
+        department=message.department,
+        data_categories=tuple(message.data_categories),
+        max_batch_size=message.max_batch_size,
+        max_queries_per_second=message.max_queries_per_second,
+        asynchronous=message.asynchronous,
+        max_identities_per_second=message.max_identities_per_second,
+        max_concurrent_queries=message.max_concurrent_queries or DEFAULT_MAX_CONCURRENT_QUERIES,
+        shared_batches=message.shared_batches,
+    )
+
+
+# --- answers and tickets ------------------------------------------------------------------------------
+
+
+def answer_to_message(answer: DepartmentAnswer) -> connector_pb2.QueryResponse:
+    return connector_pb2.QueryResponse(
+        answer=connector_pb2.Answer(
+            records=[record_to_message(r) for r in answer.records],
+            answered_at=format_instant(answer.answered_at),
+        )
+    )
+
+
+def ticket_to_message(ticket: Ticket) -> connector_pb2.QueryResponse:
+    return connector_pb2.QueryResponse(
+        ticket=connector_pb2.Ticket(ticket_id=ticket.ticket_id, ready_after=format_instant(ticket.ready_after))
+    )
+
+
+def answer_from_message(message: connector_pb2.Answer, department: str) -> DepartmentAnswer:
+    records = tuple(record_from_message(r, department, f"answer.records[{i}]") for i, r in enumerate(message.records))
+    return DepartmentAnswer(
+        department=department,
+        records=records,
+        answered_at=parse_instant(message.answered_at, "answer.answered_at"),
+    )
+
+
+def ticket_from_message(message: connector_pb2.Ticket, department: str) -> Ticket:
+    """A checked ticket; an empty ``ready_after`` means "now"."""
+    ticket_id = message.ticket_id
+    if not ticket_id:
+        raise WireError("ticket.ticket_id", "must not be empty")
+    if len(ticket_id) > MAX_TICKET_ID_LENGTH or not ticket_id.isprintable():
+        raise WireError("ticket.ticket_id", f"must be up to {MAX_TICKET_ID_LENGTH} printable characters")
+    ready = parse_instant(message.ready_after, "ticket.ready_after") if message.ready_after else dt.datetime.now(dt.UTC)
+    return Ticket(department=department, ticket_id=ticket_id, ready_after=ready)
+
+
+def response_from_message(message: connector_pb2.QueryResponse, department: str) -> DepartmentAnswer | Ticket:
+    """The answer or ticket of a ``Query``/``Poll`` response."""
+    case = message.WhichOneof("result")
+    if case == "answer":
+        return answer_from_message(message.answer, department)
+    if case == "ticket":
+        return ticket_from_message(message.ticket, department)
+    raise WireError("result", "holds neither an answer nor a ticket")

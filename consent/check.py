@@ -1,0 +1,247 @@
+"""Checking an authorization envelope: its signatures against the trust store, then its payload.
+
+The signing time a signature is judged at is the time hedui received it (registration): an upper bound
+of when it was really made, which a thief of a key cannot move back. Every key in a signature's chain
+(the organisation key; for a member, the member key's certificate and the organisation key that
+certified it) must be valid — not before its start, not after its end, not revoked — at that time,
+and also at the payload's own ``signed_at`` when it gives one. ``signed_at`` may not be later than
+the registration (beyond a few minutes of clock difference).
+
+The same check runs again whenever a stored authorization is loaded for a consent decision, against
+the trust store as it is then, at the stored registration time: a key revoked with effect from before
+a registration takes that authorization's signatures with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from consent.authorization import (
+    AUTHORIZATION_PAYLOAD_TYPE,
+    AuthorizationError,
+    AuthorizationPayload,
+    RegisteredAuthorization,
+    parse_authorization_payload,
+)
+from consent.envelope import (
+    Envelope,
+    SignatureError,
+    TrustedKey,
+    load_public_key,
+    pae,
+    verify_envelope,
+    verify_signature,
+)
+from consent.signers import (
+    MEMBER_KEY_PAYLOAD_TYPE,
+    CertificateError,
+    MemberKeyCertificate,
+    Signer,
+    parse_member_key_certificate,
+)
+
+__all__ = [
+    "CLOCK_SKEW",
+    "MAX_CERTIFICATES",
+    "CheckedAuthorization",
+    "check_authorization",
+    "keyids_to_look_up",
+    "registered_authorization",
+]
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_CERTIFICATES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAuthorization:
+    """An authorization whose signatures hold: the payload, who signed, and the signatures that did not count."""
+
+    payload: AuthorizationPayload
+    signers: tuple[Signer, ...]
+    problems: tuple[str, ...] = ()
+
+    def signed_for(self, id_number: str) -> bool:
+        return any(s.covers(id_number) for s in self.signers)
+
+
+@dataclass(frozen=True, slots=True)
+class _CertifiedKey:
+    certificate: MemberKeyCertificate
+    issuers: tuple[TrustedKey, ...]
+
+
+def keyids_to_look_up(envelope: Envelope, certificates: Iterable[Envelope]) -> list[str]:
+    """Key ids whose trust-store entries a check of this envelope and its certificates needs."""
+    ids = {s.keyid for s in envelope.signatures}
+    for certificate in certificates:
+        ids |= {s.keyid for s in certificate.signatures}
+    return sorted(ids)
+
+
+def _certified_keys(
+    certificates: Sequence[Envelope], trust: Mapping[str, TrustedKey], at: dt.datetime, problems: list[str]
+) -> dict[str, _CertifiedKey]:
+    """Member keys whose certificates verify against the trust store at ``at``, by key id."""
+    found: dict[str, _CertifiedKey] = {}
+    for index, envelope in enumerate(certificates):
+        where = f"member_key_certificates[{index}]"
+        try:
+            issuers = verify_envelope(envelope, MEMBER_KEY_PAYLOAD_TYPE, trust, at)
+            certificate = parse_member_key_certificate(envelope.payload)
+        except SignatureError as exc:
+            problems.append(f"{where}: {exc.message}")
+            continue
+        except CertificateError as exc:
+            problems.append(f"{where}.payload.{exc.field}: {exc.message}")
+            continue
+        issuers = tuple(k for k in issuers if k.organisation == certificate.organisation)
+        if not issuers:
+            problems.append(f"{where}: not signed by a key of {certificate.organisation}, which it names")
+            continue
+        found.setdefault(certificate.keyid, _CertifiedKey(certificate, issuers))
+    return found
+
+
+def _chain_problem(
+    signer: Signer, trust: Mapping[str, TrustedKey], certified: Mapping[str, _CertifiedKey], at: dt.datetime
+) -> str | None:
+    """Why a signer's keys were not all valid at ``at`` (None: they were)."""
+    if signer.kind == "organisation":
+        return trust[signer.keyid].why_not_valid_at(at)
+    held = certified[signer.keyid]
+    why = held.certificate.why_not_valid_at(at)
+    if why is not None:
+        return why
+    reasons = [k.why_not_valid_at(at) for k in held.issuers]
+    return None if any(r is None for r in reasons) else reasons[0]
+
+
+def check_authorization(
+    envelope: Envelope,
+    certificates: Sequence[Envelope],
+    trust: Mapping[str, TrustedKey],
+    at: dt.datetime,
+    today: dt.date,
+) -> CheckedAuthorization:
+    """Check an authorization envelope received at ``at``; raise :class:`SignatureError` or
+    :class:`AuthorizationError` (each naming the field) when no signature for it holds or its payload is bad.
+
+    A signature holds when it verifies over the DSSE PAE of the exact payload bytes with a key that is
+    either (a) a trusted key of the commissioning organisation, vouching for every member named, or
+    (b) a member's key certified by such a key, covering that member only; every key in its chain
+    valid at ``at`` and at the payload's ``signed_at``. Signatures that do not hold are listed in
+    ``problems``; one that holds is enough.
+    """
+    if envelope.payload_type != AUTHORIZATION_PAYLOAD_TYPE:
+        raise SignatureError("envelope.payload_type", f"must be {AUTHORIZATION_PAYLOAD_TYPE!r}")
+    if not envelope.signatures:
+        raise SignatureError("envelope.signatures", "no signature")
+    if len(certificates) > MAX_CERTIFICATES:
+        raise SignatureError("member_key_certificates", f"at most {MAX_CERTIFICATES} certificates")
+    problems: list[str] = []
+    certified = _certified_keys(certificates, trust, at, problems)
+    message = pae(envelope.payload_type, envelope.payload)
+    signers: list[Signer] = []
+    for sig in envelope.signatures:
+        trusted = trust.get(sig.keyid)
+        held = certified.get(sig.keyid)
+        if trusted is not None:
+            signer = Signer(sig.keyid, "organisation", trusted.organisation)
+            try:
+                key = trusted.load()
+            except ValueError as exc:
+                problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
+                continue
+        elif held is not None:
+            cert = held.certificate
+            signer = Signer(sig.keyid, "member", cert.organisation, cert.id_number, held.issuers[0].keyid)
+            key = load_public_key(cert.public_key_pem)
+        else:
+            problems.append(f"key {sig.keyid!r} is not in the trust store and no member-key certificate names it")
+            continue
+        why = _chain_problem(signer, trust, certified, at)
+        if why is not None:
+            problems.append(why)
+            continue
+        if not verify_signature(key, sig.sig, message):
+            problems.append(f"signature by key {sig.keyid!r} does not verify")
+            continue
+        if signer not in signers:
+            signers.append(signer)
+    if not signers:
+        raise SignatureError("envelope.signatures", "; ".join(problems))
+    payload = parse_authorization_payload(envelope.payload, today)
+    if payload.signed_at is not None and payload.signed_at > at + CLOCK_SKEW:
+        raise AuthorizationError("signed_at", "is later than the time hedui received the signature")
+    holding: list[Signer] = []
+    for signer in signers:
+        why = _chain_problem(signer, trust, certified, payload.signed_at) if payload.signed_at else None
+        if why is not None:
+            problems.append(f"{why} (signed_at {payload.signed_at:%Y-%m-%dT%H:%M:%SZ})")
+        elif signer.organisation != payload.commissioned_by:
+            problems.append(f"key {signer.keyid!r} speaks for {signer.organisation}, not for {payload.commissioned_by}")
+        elif signer.kind == "member" and signer.id_number not in payload.member_ids():
+            problems.append(f"member key {signer.keyid!r} belongs to a person the authorization does not name")
+        else:
+            holding.append(signer)
+    if not holding:
+        raise SignatureError(
+            "envelope.signatures",
+            f"no valid signature by a key of the commissioning organisation {payload.commissioned_by!r} "
+            "or by a member's key it certified: " + "; ".join(problems),
+        )
+    return CheckedAuthorization(payload, tuple(holding), tuple(problems))
+
+
+@functools.lru_cache(maxsize=8192)
+def _recheck(
+    envelope: Envelope, certificates: tuple[Envelope, ...], trust: frozenset[TrustedKey], at: dt.datetime
+) -> CheckedAuthorization | str:
+    """The check of a stored authorization (cached: a pure function of its arguments); a str says why it fails."""
+    try:
+        return check_authorization(envelope, certificates, {k.keyid: k for k in trust}, at, dt.date.min)
+    except (SignatureError, AuthorizationError) as exc:
+        return str(exc)
+
+
+def registered_authorization(
+    authorization_id: str,
+    envelope: Envelope,
+    certificates: Sequence[Envelope],
+    trust: Mapping[str, TrustedKey],
+    registered_at: dt.datetime,
+    *,
+    revoked_at: dt.datetime | None = None,
+    revoke_reason: str | None = None,
+) -> RegisteredAuthorization:
+    """A stored authorization, its signatures checked again against the trust store as it is now."""
+    needed = keyids_to_look_up(envelope, certificates)
+    result = _recheck(envelope, tuple(certificates), frozenset(trust[k] for k in needed if k in trust), registered_at)
+    if isinstance(result, str):
+        try:
+            payload = parse_authorization_payload(envelope.payload, dt.date.min)
+        except AuthorizationError:
+            payload = AuthorizationPayload("", "", (), (), dt.date.min, dt.date.min, {})
+        return RegisteredAuthorization(
+            authorization_id,
+            payload,
+            (),
+            registered_at,
+            revoked_at,
+            revoke_reason,
+            signers=(),
+            signature_problem=result,
+        )
+    return RegisteredAuthorization(
+        authorization_id,
+        result.payload,
+        tuple(s.keyid for s in result.signers),
+        registered_at,
+        revoked_at,
+        revoke_reason,
+        signers=result.signers,
+    )

@@ -1,0 +1,165 @@
+"""Who signed an authorization: an organisation, or a member with a key an organisation certified.
+
+An **organisation** signature (the case system's key, in hedui's trust store) vouches for every member
+named in the payload: the organisation collected their wet signatures and fingerprints on the paper
+form, whose hash is in the payload's evidence.
+
+A **member** signature is made on the member's own phone with a key that the organisation certified:
+a *member-key certificate*, itself a DSSE envelope (payload type :data:`MEMBER_KEY_PAYLOAD_TYPE`) signed
+by a trusted key of the organisation, binding the member's identity number to the public key for a
+validity period. It is carried with the authorization and covers that one member only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from consent.envelope import key_id_for, load_public_key
+from consent.identity import IdentityNumberError, validate_identity_number
+
+__all__ = [
+    "MAX_CERTIFICATE_DAYS",
+    "MEMBER_KEY_PAYLOAD_TYPE",
+    "CertificateError",
+    "MemberKeyCertificate",
+    "Signer",
+    "member_key_certificate",
+    "parse_member_key_certificate",
+    "parse_rfc3339",
+]
+
+MEMBER_KEY_PAYLOAD_TYPE: Final = "application/vnd.hedui.member-key+json; version=1"
+MAX_CERTIFICATE_DAYS: Final = 5 * 366
+SignerKind = Literal["organisation", "member"]
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def parse_rfc3339(value: object) -> dt.datetime:
+    """An RFC 3339 instant with its offset (``2026-11-01T09:30:00+08:00`` or ``…Z``), as UTC; else ValueError."""
+    if not isinstance(value, str) or not _INSTANT.fullmatch(value):
+        raise ValueError("must be an RFC 3339 instant with offset, e.g. 2026-11-01T09:30:00+08:00")
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real instant") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """A signature on an authorization that holds: whose key, and for whom it speaks."""
+
+    keyid: str
+    kind: SignerKind
+    organisation: str
+    # member signers: whose key it is, and the organisation key that certified it
+    id_number: str = ""
+    certified_by: str = ""
+
+    def covers(self, id_number: str) -> bool:
+        return self.kind == "organisation" or self.id_number == id_number
+
+
+class CertificateError(ValueError):
+    """A member-key certificate payload that is not acceptable; ``field`` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class MemberKeyCertificate:
+    """The signed content of a member-key certificate."""
+
+    organisation: str
+    id_number: str
+    name: str
+    public_key_pem: bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+    @property
+    def keyid(self) -> str:
+        return key_id_for(load_public_key(self.public_key_pem))
+
+    def why_not_valid_at(self, at: dt.datetime) -> str | None:
+        if at < self.not_before:
+            return f"member key {self.keyid!r} is certified only from {_instant(self.not_before)}"
+        if at >= self.not_after:
+            return f"member key {self.keyid!r} was certified until {_instant(self.not_after)}"
+        return None
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _text(raw: dict[str, object], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CertificateError(key, "is required and must be a non-empty string")
+    return value
+
+
+def _parse_instant(raw: dict[str, object], key: str) -> dt.datetime:
+    try:
+        return parse_rfc3339(raw.get(key))
+    except ValueError as exc:
+        raise CertificateError(key, str(exc)) from None
+
+
+def parse_member_key_certificate(payload: bytes) -> MemberKeyCertificate:
+    """Parse and check the payload bytes of a member-key certificate."""
+    try:
+        raw = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CertificateError("payload", "is not UTF-8 JSON") from None
+    if not isinstance(raw, dict):
+        raise CertificateError("payload", "must be a JSON object")
+    unknown = sorted(set(raw) - {"organisation", "id_number", "name", "public_key", "not_before", "not_after"})
+    if unknown:
+        raise CertificateError(unknown[0], "unknown field")
+    organisation = _text(raw, "organisation")
+    try:
+        id_number = validate_identity_number(_text(raw, "id_number"))
+    except IdentityNumberError as exc:
+        raise CertificateError("id_number", str(exc)) from None
+    name = _text(raw, "name")
+    pem = _text(raw, "public_key").encode("ascii", errors="replace")
+    try:
+        load_public_key(pem)
+    except ValueError as exc:
+        raise CertificateError("public_key", str(exc)) from None
+    not_before = _parse_instant(raw, "not_before")
+    not_after = _parse_instant(raw, "not_after")
+    if not_after <= not_before:
+        raise CertificateError("not_after", "is not after not_before")
+    if (not_after - not_before).days > MAX_CERTIFICATE_DAYS:
+        raise CertificateError("not_after", f"a member key is certified for at most {MAX_CERTIFICATE_DAYS} days")
+    return MemberKeyCertificate(organisation, id_number, name, pem, not_before, not_after)
+
+
+def member_key_certificate(
+    *,
+    organisation: str,
+    id_number: str,
+    name: str,
+    public_key_pem: bytes,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> bytes:
+    """Payload bytes of a member-key certificate, as the organisation writes them before signing."""
+    body = {
+        "organisation": organisation,
+        "id_number": id_number,
+        "name": name,
+        "public_key": public_key_pem.decode("ascii"),
+        "not_before": _instant(not_before),
+        "not_after": _instant(not_after),
+    }
+    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -1,0 +1,245 @@
+"""The resilience layer: retries of transient failures only, the breaker, limits in any second, shared batches."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from connectors.base import (
+    ConnectorDescription,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    DepartmentUnavailable,
+    Ticket,
+)
+from connectors.records import PersonRecord, TaxIncomeRecord
+from connectors.resilience import (
+    BreakerState,
+    CircuitBreaker,
+    ResiliencePolicy,
+    ResilientConnector,
+    SharedBatches,
+    WindowLimiter,
+)
+from connectors.sandbox import SandboxConnector, SandboxDataset
+
+FAST = ResiliencePolicy(backoff_initial_seconds=0.001, backoff_max_seconds=0.005, breaker_reset_seconds=0.2)
+APPLICANT, SPOUSE, CHILD = "533401198501010018", "533401198703150026", "533401201005200011"
+
+
+def query(*ids: str, reference: str = "authorizations/a", purpose: str = "ASSESSMENT") -> DepartmentQuery:
+    return DepartmentQuery(query_id="q", id_numbers=ids, authorization_reference=reference, purpose=purpose)
+
+
+@dataclass
+class ScriptedDepartment:
+    """A department that fails as scripted and remembers when it was called with how many identity numbers."""
+
+    description: ConnectorDescription
+    failures: list[BaseException] = field(default_factory=list)
+    calls: list[tuple[float, int, str]] = field(default_factory=list)
+    records: Sequence[object] = ()
+    delay: float = 0.0
+
+    def describe(self) -> ConnectorDescription:
+        return self.description
+
+    async def query(self, q: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.calls.append((time.monotonic(), len(q.id_numbers), q.authorization_reference))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.failures:
+            raise self.failures.pop(0)
+        wanted = set(q.id_numbers)
+        return DepartmentAnswer(
+            self.description.department,
+            tuple(r for r in self.records if getattr(r, "subject", None) in wanted),  # type: ignore[misc]
+            dt.datetime.now(dt.UTC),
+        )
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        raise DepartmentRefused(self.description.department, "no tickets here")
+
+
+def tax(**limits: int | bool) -> ConnectorDescription:
+    return ConnectorDescription("tax", ("income",), **limits)  # type: ignore[arg-type]
+
+
+async def test_transient_failures_are_retried_until_success() -> None:
+    department = ScriptedDepartment(
+        tax(), failures=[DepartmentUnavailable("tax", "blip"), DepartmentUnavailable("tax", "blip")]
+    )
+    answer = await ResilientConnector(department, FAST).query(query(APPLICANT))
+    assert isinstance(answer, DepartmentAnswer)
+    assert len(department.calls) == 3
+
+
+async def test_refusals_and_permanent_failures_are_not_retried() -> None:
+    for failure in (DepartmentRefused("tax", "no"), DepartmentUnavailable("tax", "bad answer", transient=False)):
+        department = ScriptedDepartment(tax(), failures=[failure])
+        with pytest.raises(type(failure)):
+            await ResilientConnector(department, FAST).query(query(APPLICANT))
+        assert len(department.calls) == 1
+
+
+async def test_retries_stop_after_the_policy_attempts() -> None:
+    department = ScriptedDepartment(tax(), failures=[DepartmentUnavailable("tax", "down")] * 10)
+    with pytest.raises(DepartmentUnavailable, match="down"):
+        await ResilientConnector(department, FAST).query(query(APPLICANT))
+    assert len(department.calls) == FAST.attempts
+
+
+async def test_the_breaker_fails_fast_while_open_and_recovers_on_its_own() -> None:
+    department = ScriptedDepartment(tax(), failures=[DepartmentUnavailable("tax", "down")] * 5)
+    connector = ResilientConnector(
+        department, ResiliencePolicy(attempts=1, breaker_failures=5, breaker_reset_seconds=0.2)
+    )
+    for _ in range(5):
+        with pytest.raises(DepartmentUnavailable, match="down"):
+            await connector.query(query(APPLICANT))
+    assert connector.breaker.state is BreakerState.OPEN
+    started = time.monotonic()
+    with pytest.raises(DepartmentUnavailable, match="circuit open"):
+        await connector.query(query(APPLICANT))
+    assert time.monotonic() - started < 0.05
+    assert len(department.calls) == 5  # the department was not bothered
+    await asyncio.sleep(0.25)
+    assert isinstance(await connector.query(query(APPLICANT)), DepartmentAnswer)  # the trial call succeeds
+    assert connector.breaker.state is BreakerState.CLOSED
+
+
+def test_a_failed_trial_opens_the_breaker_again() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("tax", failures=2, reset_seconds=10, clock=lambda: now[0])
+    breaker.failed()
+    breaker.failed()
+    assert breaker.state is BreakerState.OPEN
+    now[0] = 10.5
+    breaker.before_call()
+    assert breaker.state is BreakerState.HALF_OPEN
+    with pytest.raises(DepartmentUnavailable, match="half-open"):
+        breaker.before_call()  # only one trial at a time
+    breaker.failed()
+    assert breaker.state is BreakerState.OPEN
+    now[0] = 15
+    with pytest.raises(DepartmentUnavailable, match="circuit open"):
+        breaker.before_call()
+
+
+async def test_window_limiter_never_lets_more_than_the_limit_into_any_window() -> None:
+    limiter = WindowLimiter(10, window=0.2)
+    stamps: list[float] = []
+
+    async def take(units: int) -> None:
+        await limiter.acquire(units)
+        stamps.extend([time.monotonic()] * units)
+
+    started = time.monotonic()
+    await asyncio.gather(*(take(n) for n in [3, 4, 2, 5, 1, 3, 4, 2, 3, 3]))  # 30 units
+    elapsed = time.monotonic() - started
+    assert len(stamps) == 30
+    for first in stamps:
+        assert sum(1 for t in stamps if first <= t < first + 0.2) <= 10
+    # 30 units at 10 per 0.2 s cannot take less than two full windows, and should not take much more.
+    assert 0.4 <= elapsed < 0.8
+    with pytest.raises(ValueError, match="exceed the limit"):
+        await limiter.acquire(11)
+
+
+async def test_identity_rate_limit_holds_for_concurrent_queries() -> None:
+    department = ScriptedDepartment(tax(max_identities_per_second=20, max_queries_per_second=100))
+    connector = ResilientConnector(department, ResiliencePolicy(window_margin_seconds=0.0))
+    await asyncio.gather(*(connector.query(query(APPLICANT, SPOUSE, CHILD)) for _ in range(20)))  # 60 numbers
+    times = [(t, n) for t, n, _ in department.calls]
+    for start, _ in times:
+        assert sum(n for t, n in times if start <= t < start + 1.0) <= 20
+    assert times[-1][0] - times[0][0] >= 2.0 - 0.05
+
+
+async def test_concurrency_limit_holds() -> None:
+    department = ScriptedDepartment(tax(max_concurrent_queries=2, max_queries_per_second=1000), delay=0.05)
+    inside = 0
+    most = 0
+    original = department.query
+
+    async def counting(q: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        try:
+            return await original(q)
+        finally:
+            inside -= 1
+
+    department.query = counting  # type: ignore[method-assign]
+    connector = ResilientConnector(department, FAST)
+    await asyncio.gather(*(connector.query(query(APPLICANT)) for _ in range(8)))
+    assert most == 2
+
+
+async def test_oversized_batches_are_refused_before_anything_is_sent() -> None:
+    department = ScriptedDepartment(tax(max_batch_size=2))
+    with pytest.raises(DepartmentRefused, match="batch size"):
+        await ResilientConnector(department, FAST).query(query(APPLICANT, SPOUSE, CHILD))
+    assert department.calls == []
+
+
+def income(record_id: str, who: str) -> TaxIncomeRecord:
+    return TaxIncomeRecord(record_id=record_id, id_number=who, period="2026-01", category="wages", amount_fen=100_000)
+
+
+async def test_shared_batches_join_concurrent_verifications_and_split_the_answer() -> None:
+    records = [income("T1", APPLICANT), income("T2", SPOUSE), income("T3", CHILD)]
+    department = ScriptedDepartment(tax(shared_batches=True, max_batch_size=10), records=records)
+    shared = SharedBatches(department)
+    answers = await asyncio.gather(
+        shared.query(query(APPLICANT, reference="authorizations/a")),
+        shared.query(query(SPOUSE, CHILD, reference="authorizations/b")),
+    )
+    assert len(department.calls) == 1
+    assert department.calls[0][1] == 3
+    assert department.calls[0][2] == "authorizations/a,authorizations/b"
+    assert [r.record_id for r in answers[0].records] == ["T1"]  # type: ignore[union-attr]
+    assert [r.record_id for r in answers[1].records] == ["T2", "T3"]  # type: ignore[union-attr]
+
+
+async def test_shared_batches_respect_batch_size_and_purpose() -> None:
+    department = ScriptedDepartment(tax(shared_batches=True, max_batch_size=2))
+    shared = SharedBatches(department)
+    await asyncio.gather(
+        shared.query(query(APPLICANT)),
+        shared.query(query(SPOUSE)),
+        shared.query(query(CHILD)),
+        shared.query(query(APPLICANT, purpose="RECHECK")),
+    )
+    assert sorted(n for _, n, _ in department.calls) == [1, 1, 2]
+
+
+async def test_a_shared_answer_with_strangers_is_rejected_for_everyone_in_it() -> None:
+    stranger = "110101199003077777"
+    department = ScriptedDepartment(tax(shared_batches=True), records=[income("T9", stranger)])
+
+    async def leaky(q: DepartmentQuery) -> DepartmentAnswer:
+        return DepartmentAnswer("tax", (income("T9", stranger),), dt.datetime.now(dt.UTC))
+
+    department.query = leaky  # type: ignore[method-assign]
+    shared = SharedBatches(department)
+    results = await asyncio.gather(shared.query(query(APPLICANT)), shared.query(query(SPOUSE)), return_exceptions=True)
+    assert all(isinstance(r, DepartmentUnavailable) and "not asked about" in str(r) for r in results)
+
+
+async def test_police_shares_carry_each_persons_household_register() -> None:
+    dataset = SandboxDataset.demo()
+    police = SharedBatches(SandboxConnector("police", dataset))
+    members = [r for r in dataset.records["police"] if isinstance(r, PersonRecord)]
+    first, other = members[0], next(m for m in members if m.hukou_id != members[0].hukou_id)
+    a, b = await asyncio.gather(police.query(query(first.id_number)), police.query(query(other.id_number)))
+    assert police.calls == 1
+    assert {r.hukou_id for r in a.records} == {first.hukou_id}  # type: ignore[union-attr]
+    assert {r.hukou_id for r in b.records} == {other.hukou_id}  # type: ignore[union-attr]

@@ -1,0 +1,113 @@
+"""``hedui policy ...``: check a locality policy file before it is deployed; see which policy applies.
+
+``hedui policy check FILE`` exits 0 with a one-line summary, or 2 with one line on stderr naming
+the key that is wrong. ``hedui policy list`` shows the policies a service would load (the built-in
+default and its config's ``policy_files``) and, with ``--commissioned-by``, which one a
+verification commissioned by that organisation gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from consent.identity import china_today
+from verifier.flags import yuan
+from verifier.policy import Policy, PolicyBook, PolicyError, load_policy
+
+__all__ = ["add_policy_commands", "summary"]
+
+Fail = Callable[[str], Exception]
+
+
+class PolicyUsageError(Exception):
+    """Invalid input to a policy command: exit 2 with this one line."""
+
+
+def summary(policy: Policy) -> str:
+    """One line: what the policy is and its main numbers."""
+    areas = ", ".join(policy.area_codes) if policy.area_codes else "none (chosen by name or as the default)"
+    return (
+        f"locality {policy.locality} version {policy.version_label} effective {policy.effective_from.isoformat()}; "
+        f"area codes {areas}; standard urban {yuan(policy.standard_urban_fen)} / rural "
+        f"{yuan(policy.standard_rural_fen)} yuan per person per month; sha256 {policy.sha256()[:16]}"
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(args.file)
+    except PolicyError as exc:
+        message = str(exc)
+        raise PolicyUsageError(message if message.startswith(str(args.file)) else f"{args.file}: {message}") from None
+    print(f"{args.file}: valid: {summary(policy)}")
+    return 0
+
+
+def _policy_files(config: Path | None) -> list[Path]:
+    """The config's ``policy_files`` (read without loading the rest of the settings, which creates keys)."""
+    if config is None:
+        return []
+    try:
+        raw = tomllib.loads(config.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyUsageError(f"--config {config}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyUsageError(f"--config {config}: not TOML: {exc}") from None
+    files = raw.get("policy_files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise PolicyUsageError(f"--config {config}: policy_files: must be a list of file names")
+    return [Path(f) for f in files]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    files = [*_policy_files(args.config), *(args.policy or [])]
+    try:
+        book = PolicyBook.load(files)
+    except PolicyError as exc:
+        raise PolicyUsageError(str(exc)) from None
+    for locality in book.localities():
+        for policy in book.versions(locality):
+            marker = " (default)" if locality == book.default_locality else ""
+            print(f"{summary(policy)}{marker}")
+    if args.commissioned_by is not None:
+        try:
+            day = dt.date.fromisoformat(args.date) if args.date else china_today()
+        except ValueError:
+            raise PolicyUsageError(f"--date {args.date!r} is not a date YYYY-MM-DD") from None
+        chosen = book.choose(args.commissioned_by, day)
+        print(
+            f"{args.commissioned_by} on {day.isoformat()} → locality {chosen.locality} version {chosen.version_label}"
+        )
+    return 0
+
+
+def _run(command: Callable[[argparse.Namespace], int], fail: Fail) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except PolicyUsageError as exc:
+            raise fail(str(exc)) from None
+
+    return run
+
+
+def add_policy_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fail: Fail) -> None:
+    """Register ``hedui policy ...``; ``fail`` turns a usage error into the CLI's exit-2 error."""
+    policy = sub.add_parser("policy", help="locality policies: check a file, list what a service would use")
+    commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=parser_class)
+
+    check = commands.add_parser("check", help="validate a locality policy TOML file (exit 2 naming a bad key)")
+    check.add_argument("file", type=Path, help="policy TOML file")
+    check.set_defaults(func=_run(cmd_check, fail))
+
+    listing = commands.add_parser("list", help="the policies a service loads, and which one an organisation gets")
+    listing.add_argument("--config", type=Path, help="the service's TOML config (its policy_files)")
+    listing.add_argument("--policy", type=Path, action="append", help="a further policy file (repeatable)")
+    listing.add_argument("--commissioned-by", help="show the policy a verification by this organisation gets")
+    listing.add_argument("--date", help="application date for --commissioned-by (default: today in China)")
+    listing.set_defaults(func=_run(cmd_list, fail))
