@@ -143,12 +143,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = str(args.export) if args.export is not None else "the database"
     if result.failure is not None:
         print(f"audit log NOT intact ({source}): {result.failure}")
-        print(f"checked before the failure: {result.entries} entries, {result.heads} signed tree heads")
+        print(f"checked before the failure: {result.entries} entries, {result.heads} signed tree head(s)")
         return 1
     witnessed = f", consistent with {result.witnessed} witnessed heads" if result.witnessed else ""
     pending = f"; {result.pending} newer entries await integration" if result.pending else ""
     print(
-        f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree heads{witnessed}{pending}"
+        f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree head(s){witnessed}{pending}"
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -57,6 +58,13 @@ def test_verify_example_prints_the_hand_computed_report(
     assert a["classification"] == "DIBAO_AFTER_DEDUCTIONS"
     assert report["flags"] == []
     assert [s["status"] for s in report["sources"]] == ["ok"] * 6
+    # The run left an intact audit log, and its REPORT_CREATED entry holds the digest of exactly this report.
+    checked = hedui("audit", "verify", "--db", db_url, cwd=tmp_path)
+    assert checked.returncode == 0 and "audit log intact" in checked.stdout, checked.stdout + checked.stderr
+    listed = hedui("audit", "list", "--db", db_url, "--kind", "REPORT_CREATED", "--format", "json", cwd=tmp_path)
+    created = [json.loads(line) for line in listed.stdout.splitlines()]
+    canonical = json.dumps(report, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert [e["details"]["report_sha256"] for e in created] == [hashlib.sha256(canonical).hexdigest()]
 
 
 def test_verify_text_output_is_a_readable_table(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
