@@ -142,6 +142,10 @@ async def _maybe_close(connector: object) -> None:
         await close()
 
 
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
 def _summary(problems: Sequence[str]) -> str:
     shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
     more = len(problems) - MAX_PROBLEMS_SHOWN
@@ -290,9 +294,12 @@ class _Run:
         if not isinstance(answer.answered_at, dt.datetime) or answer.answered_at.tzinfo is None:
             schema.append(f"{what}: answered_at must be a datetime with a time zone")
         wanted = set(asked)
-        registers = {r.hukou_id for r in answer.records if isinstance(r, PersonRecord) and r.id_number in wanted}
+        records = answer.records if isinstance(answer.records, tuple | list) else ()
+        if records is not answer.records:
+            schema.append(f"{what}: records must be a tuple of records")
+        registers = {r.hukou_id for r in records if isinstance(r, PersonRecord) and r.id_number in wanted}
         seen: set[str] = set()
-        for index, record in enumerate(answer.records):
+        for index, record in enumerate(records):
             where = f"{what}: record {index}"
             kind = getattr(record, "kind", None)
             if not isinstance(kind, str) or RECORD_TYPES.get(kind) is not type(record):
@@ -305,20 +312,24 @@ class _Run:
                 parse_record(type(record), record_to_plain(record), f"{self.department}.{kind}")
             except RecordError as exc:
                 schema.append(f"{where}: {exc}")
-                continue
+            record_id = record.record_id
+            if not isinstance(record_id, str) or not record_id:
+                evidence.append(f"{where} has no record id")
+            elif record_id in seen:
+                evidence.append(f"{what}: record id {record_id!r} appears twice")
+            else:
+                seen.add(record_id)
+            subject = getattr(record, "id_number", None) or getattr(record, "owner_id", None)
+            if not isinstance(subject, str):
+                continue  # a schema problem, reported above
             try:
-                validate_identity_number(record.subject)
+                validate_identity_number(subject)
             except IdentityNumberError as exc:
                 schema.append(f"{where} names an invalid identity number: {exc}")
-            if not record.record_id:
-                evidence.append(f"{where} has no record id")
-            elif record.record_id in seen:
-                evidence.append(f"{what}: record id {record.record_id!r} appears twice")
-            seen.add(record.record_id)
             register_mate = (
                 self.department == "police" and isinstance(record, PersonRecord) and record.hukou_id in registers
             )
-            if record.subject not in wanted and not register_mate:
+            if subject not in wanted and not register_mate:
                 about.append(f"{where} is about a person not asked about")
 
 
@@ -390,8 +401,8 @@ async def check_connector(
             )
         capped = " (capped by the kit)" if size < d.max_batch_size else ""
         notes["batching"] = (
-            f"{len(batch)} identity numbers{capped} in one query: {len(answer.records)} records, "
-            f"the same as {len(known[:size])} single queries"
+            f"{len(batch)} identity numbers{capped} in one query: {_n(len(answer.records), 'record')}, "
+            f"the same as {_n(len(known[:size]), 'single query', 'single queries')}"
         )
     except Exception as exc:
         run.problems["batching"].append(f"a batch of {len(batch)} identity numbers failed: {type(exc).__name__}: {exc}")
@@ -405,7 +416,7 @@ async def check_connector(
     except Exception as exc:
         run.problems["refusal"].append(f"raised {type(exc).__name__} ({exc}), not DepartmentRefused")
     else:
-        given = "a ticket" if isinstance(result, Ticket) else f"an answer with {len(result.records)} records"
+        given = "a ticket" if isinstance(result, Ticket) else f"an answer with {_n(len(result.records), 'record')}"
         run.problems["refusal"].append(f"a query without authorization reference was accepted ({given})")
 
     # 4. Unknown people: an empty answer.
@@ -414,7 +425,7 @@ async def check_connector(
         answer = await run.answer("unknown people", strangers)
         if answer.records:
             run.problems["unknown-identities"].append(
-                f"{len(answer.records)} records for identity numbers the department cannot know ({strangers[0]} …)"
+                f"{_n(len(answer.records), 'record')} for identity numbers no department knows ({strangers[0]} …)"
             )
         notes["unknown-identities"] = f"{len(strangers)} unknown identity numbers: an answer without records"
     except Exception as exc:
@@ -425,11 +436,11 @@ async def check_connector(
 
     # Summaries of the checks that look at everything.
     notes["records-schema"] = (
-        f"{run.records} records in {run.answers} answers, every one valid"
+        f"{_n(run.records, 'record')} in {_n(run.answers, 'answer')}, every one valid"
         if run.records
-        else f"{run.answers} answers, no records to check (give identity numbers the department knows)"
+        else f"{_n(run.answers, 'answer')}, no records to check (give identity numbers the department knows)"
     )
-    notes["evidence-ids"] = f"{run.records} records, each with a record id unique in its answer"
+    notes["evidence-ids"] = f"{_n(run.records, 'record')}, each with a record id unique in its answer"
     notes["records-about-asked"] = "every record is about a person asked about" + (
         " (or a household-register mate)" if d.department == "police" else ""
     )

@@ -63,7 +63,7 @@ _REFUSED: Final = frozenset(
         grpc.StatusCode.NOT_FOUND,
     }
 )
-_TLS_FAILURE: Final = ("ssl", "tls", "handshake", "certificate")
+_TLS_FAILURE: Final = ("ssl", "tls", "handshake", "certificate", "verification check")
 _MAX_DETAIL = 300
 
 Resp = TypeVar("Resp", bound=Message)
@@ -76,8 +76,14 @@ def _clean(text: str | None) -> str:
     return flat[:_MAX_DETAIL] + ("…" if len(flat) > _MAX_DETAIL else "")
 
 
-def rpc_error(department: str, method: str, error: grpc.aio.AioRpcError) -> DepartmentUnavailable | DepartmentRefused:
-    """The connector exception for a failed call, with the status code and the server's message."""
+def rpc_error(
+    department: str, method: str, error: grpc.aio.AioRpcError, *, tls_name: str = ""
+) -> DepartmentUnavailable | DepartmentRefused:
+    """The connector exception for a failed call, with the status code and the server's message.
+
+    ``tls_name`` is the name the server's certificate is checked against, for the message of a
+    failed TLS handshake.
+    """
     code = error.code()
     details = _clean(error.details())
     reason = f"{method}: {code.name}: {details}" if details else f"{method}: {code.name}"
@@ -91,8 +97,9 @@ def rpc_error(department: str, method: str, error: grpc.aio.AioRpcError) -> Depa
     if code is grpc.StatusCode.UNAVAILABLE and any(word in lowered for word in _TLS_FAILURE):
         return DepartmentUnavailable(
             department,
-            f"{method}: TLS handshake failed: the server's certificate is not the pinned one, or the server does "
-            f"not speak TLS ({details})",
+            f"{method}: TLS handshake failed: the server must present the pinned certificate"
+            + (f" for {tls_name}" if tls_name else "")
+            + f" ({details})",
             transient=False,
         )
     return DepartmentUnavailable(department, reason, transient=code in _TRANSIENT)
@@ -242,7 +249,8 @@ class RemoteConnector:
         try:
             response: Resp = await call(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as error:
-            raise rpc_error(self.department or "connector", method, error) from None
+            tls_name = self._server_name or split_address(self.address)[0]
+            raise rpc_error(self.department or "connector", method, error, tls_name=tls_name) from None
         return response
 
     def _result(self, message: connector_pb2.QueryResponse) -> DepartmentAnswer | Ticket:

@@ -27,6 +27,7 @@ from consent.authorization import (
     parse_authorization_payload,
 )
 from consent.envelope import (
+    MAX_SIGNATURES,
     Envelope,
     SignatureError,
     TrustedKey,
@@ -87,8 +88,12 @@ def _certified_keys(
 ) -> dict[str, _CertifiedKey]:
     """Member keys whose certificates verify against the trust store at ``at``, by key id."""
     found: dict[str, _CertifiedKey] = {}
+    ambiguous: set[str] = set()
     for index, envelope in enumerate(certificates):
         where = f"member_key_certificates[{index}]"
+        if len(envelope.signatures) > MAX_SIGNATURES:
+            problems.append(f"{where}: at most {MAX_SIGNATURES} signatures")
+            continue
         try:
             issuers = verify_envelope(envelope, MEMBER_KEY_PAYLOAD_TYPE, trust, at)
             certificate = parse_member_key_certificate(envelope.payload)
@@ -102,7 +107,12 @@ def _certified_keys(
         if not issuers:
             problems.append(f"{where}: not signed by a key of {certificate.organisation}, which it names")
             continue
-        found.setdefault(certificate.keyid, _CertifiedKey(certificate, issuers))
+        held = found.setdefault(certificate.keyid, _CertifiedKey(certificate, issuers))
+        if held.certificate.id_number != certificate.id_number:
+            ambiguous.add(certificate.keyid)
+    for keyid in ambiguous:
+        problems.append(f"member key {keyid!r} is certified for more than one person: not used")
+        del found[keyid]
     return found
 
 
@@ -140,6 +150,8 @@ def check_authorization(
         raise SignatureError("envelope.payload_type", f"must be {AUTHORIZATION_PAYLOAD_TYPE!r}")
     if not envelope.signatures:
         raise SignatureError("envelope.signatures", "no signature")
+    if len(envelope.signatures) > MAX_SIGNATURES:
+        raise SignatureError("envelope.signatures", f"at most {MAX_SIGNATURES} signatures")
     if len(certificates) > MAX_CERTIFICATES:
         raise SignatureError("member_key_certificates", f"at most {MAX_CERTIFICATES} certificates")
     problems: list[str] = []

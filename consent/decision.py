@@ -41,17 +41,21 @@ class ConsentDecision:
         return tuple(sorted(set(self.allowed.get(department, {}).values())))
 
 
-def _why_not(
+_NOT_NAMED = "member not named in the authorization"
+
+
+def _why_not_member(
     auth: RegisteredAuthorization,
+    named: frozenset[str],
     id_number: str,
-    department: str,
     commissioned_by: str,
     on: dt.date,
     purpose: str | None,
 ) -> str | None:
+    """Why ``auth`` does not cover this member at any department (None: it may, department permitting)."""
     payload = auth.payload
-    if id_number not in payload.member_ids():
-        return "member not named in the authorization"
+    if id_number not in named:
+        return _NOT_NAMED
     if auth.revoked_at is not None:
         return f"authorization {auth.name} was revoked"
     if auth.signature_problem is not None:
@@ -66,8 +70,6 @@ def _why_not(
         return f"authorization {auth.name} is valid only from {payload.valid_from.isoformat()}"
     if on > payload.valid_until:
         return f"authorization {auth.name} expired on {payload.valid_until.isoformat()}"
-    if not payload.covers_department(department):
-        return f"authorization {auth.name} does not cover {department}"
     return None
 
 
@@ -83,18 +85,28 @@ def decide(
 
     With ``purpose``, an authorization covers only queries for the purpose it was given for.
     """
+    named = [auth.payload.member_ids() for auth in authorizations]
+    # What holds for a member whatever the department, computed once per member and authorization.
+    member_reasons = {
+        id_number: [
+            _why_not_member(auth, names, id_number, commissioned_by, on, purpose)
+            for auth, names in zip(authorizations, named, strict=True)
+        ]
+        for id_number in members
+    }
     allowed: dict[str, dict[str, str]] = {}
     refused: list[Refusal] = []
     for department in departments:
         allowed[department] = {}
         for id_number in members:
             reasons: list[str] = []
-            for auth in authorizations:
-                why = _why_not(auth, id_number, department, commissioned_by, on, purpose)
+            for auth, why in zip(authorizations, member_reasons[id_number], strict=True):
+                if why is None and not auth.payload.covers_department(department):
+                    why = f"authorization {auth.name} does not cover {department}"
                 if why is None:
                     allowed[department][id_number] = auth.authorization_id
                     break
-                if why != "member not named in the authorization":
+                if why != _NOT_NAMED:
                     reasons.append(why)
             else:
                 reason = "; ".join(reasons) if reasons else "no authorization signed by this member"

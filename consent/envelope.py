@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -152,8 +153,12 @@ def _instant(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=1024)
 def load_public_key(pem: bytes) -> PublicKey:
-    """A PEM SubjectPublicKeyInfo that is Ed25519 or ECDSA P-256; anything else raises ``ValueError``."""
+    """A PEM SubjectPublicKeyInfo that is Ed25519 or ECDSA P-256; anything else raises ``ValueError``.
+
+    Cached: the trust store's few keys are parsed once, not at every check.
+    """
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError):

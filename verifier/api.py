@@ -241,8 +241,15 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     async def ListAuthorizations(  # noqa: N802
         self, request: consent_pb2.ListAuthorizationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.ListAuthorizationsResponse:
-        found = await _call(context, self._service.list_authorizations(request.member_id_number))
-        return consent_pb2.ListAuthorizationsResponse(authorizations=[authorization_message(a, None) for a in found])
+        found, token = await _call(
+            context,
+            self._service.list_authorizations(
+                request.member_id_number, page_size=request.page_size, page_token=request.page_token
+            ),
+        )
+        return consent_pb2.ListAuthorizationsResponse(
+            authorizations=[authorization_message(a, None) for a in found], next_page_token=token
+        )
 
 
 class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):

@@ -201,6 +201,10 @@ async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> Non
     await done.wait()
     await stop()
     await service.close()
+    for connector in connectors.values():
+        close = getattr(connector, "close", None)
+        if close is not None:
+            await close()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

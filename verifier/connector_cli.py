@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import logging
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +27,7 @@ from rich.table import Table
 from connectors.base import Connector
 from connectors.conformance import CheckResult, check_connector
 from connectors.records import DEPARTMENTS
+from connectors.registry import ENTRY_POINT_GROUP, installed
 from connectors.remote import RemoteConnector
 from connectors.sandbox import SandboxConnector, SandboxDataset, SandboxError
 from connectors.server import start_connector_server
@@ -40,9 +40,8 @@ from connectors.tls import (
 )
 from consent.identity import IdentityNumberError, mask, validate_identity_number
 
-__all__ = ["ENTRY_POINT_GROUP", "add_connector_commands"]
+__all__ = ["add_connector_commands"]
 
-ENTRY_POINT_GROUP = "hedui.connectors"
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
 SELF_SIGNED_NAMES = ("127.0.0.1", "localhost")
@@ -123,10 +122,10 @@ async def _serve(connector: Connector, listen: str, certificate: bytes, key: byt
     host, _ = split_address(listen)
     shown = f"[{host}]" if ":" in host else host
     department = connector.describe().department
-    print(f"connector server for {department} listening on {shown}:{server.port} (TLS)", flush=True)
-    print(f"certificate SHA-256 fingerprint: {certificate_fingerprint(certificate)}", flush=True)
     for line in lines:
         print(line, flush=True)
+    print(f"connector server for {department} listening on {shown}:{server.port} (TLS)", flush=True)
+    print(f"certificate SHA-256 fingerprint: {certificate_fingerprint(certificate)}", flush=True)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -143,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     dataset = _dataset(args.sandbox)
     certificate, key, origin = _key_pair(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    data = f"sandbox data from {args.sandbox}" if args.sandbox else "the built-in demo sandbox data"
+    data = f"serving sandbox data from {args.sandbox}" if args.sandbox else "serving the built-in demo sandbox data"
     asyncio.run(_serve(SandboxConnector(args.department, dataset), args.listen, certificate, key, [origin, data]))
     return 0
 
@@ -160,19 +159,18 @@ class _Outcome:
 
 
 def _factory(name: str) -> Factory:
-    found = [ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not found:
-        installed = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
-        listed = ", ".join(installed) if installed else "none"
+    entry_points = installed()
+    found = entry_points.get(name)
+    if found is None:
+        listed = ", ".join(sorted(entry_points)) or "none"
         raise ConnectorUsageError(f"--entry-point: no {name!r} in group {ENTRY_POINT_GROUP} (installed: {listed})")
     try:
-        factory = found[0].load()
+        factory = found.load()
     except Exception as exc:
-        raise ConnectorUsageError(
-            f"--entry-point {name}: cannot load {found[0].value}: {type(exc).__name__}: {exc}"
-        ) from None
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ConnectorUsageError(f"--entry-point {name}: cannot load {found.value}: {reason}") from None
     if not callable(factory):
-        raise ConnectorUsageError(f"--entry-point {name}: {found[0].value} is not callable")
+        raise ConnectorUsageError(f"--entry-point {name}: {found.value} is not callable")
     return factory  # type: ignore[no-any-return]
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from audit.checkpoint import CheckpointError, open_checkpoint
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
     MEMBER_KEY_PAYLOAD_TYPE,
@@ -71,6 +72,7 @@ Fail = Callable[[str], Exception]
 CALLER = Caller(operator="hedui-keys", client="cli")
 PAYLOAD_TYPES = {"authorization": AUTHORIZATION_PAYLOAD_TYPE, "member-key": MEMBER_KEY_PAYLOAD_TYPE}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+DEFAULT_BASE = Path(".hedui")
 
 
 class ConsentUsageError(Exception):
@@ -132,12 +134,17 @@ def _check_db_url(url: str) -> str:
 
 
 def _settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
-    """The config's settings when --config is given; otherwise defaults (no key files are created).
+    """The service's settings: from --config, else from ./.hedui if the service keeps its keys there.
 
-    ``existing``: the database must exist already (only ``keys add`` creates one).
+    No key file is created. ``existing``: the database must exist already (only ``keys add`` creates one).
     """
     try:
-        settings = load_settings(args.config) if args.config else Settings()
+        if args.config:
+            settings = load_settings(args.config)
+        elif (DEFAULT_BASE / "audit-log.key").exists() and (DEFAULT_BASE / "audit-subject.key").exists():
+            settings = load_settings(None, DEFAULT_BASE)
+        else:
+            settings = Settings()
     except ConfigError as exc:
         raise ConsentUsageError(str(exc)) from None
     if args.db:
@@ -161,11 +168,25 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 async def _with_service(settings: Settings, work: Callable[[HeduiService], Any]) -> Any:
-    """Run ``work`` on a service over the database (migrated first), without starting its background work."""
+    """Run ``work`` on a service over the database (migrated first), without starting its background work.
+
+    The audit entries it appends are integrated into the signed log here only when the log's newest
+    head verifies with this service's log key (the same config as the server); otherwise the running
+    service integrates them — an admin command never signs a tree head with a key of its own.
+    """
     service = HeduiService(Database(settings.database_url), {}, settings)
     try:
         await service.db.migrate()
-        return await work(service)
+        result = await work(service)
+        async with service.db.sessions() as session:
+            head = await service.log.latest_head(session)
+        if head is not None:
+            try:
+                open_checkpoint(head.checkpoint, service.log.verifier, service.log.origin)
+            except CheckpointError:
+                return result
+            await service.log.integrate(service.db.write)
+        return result
     finally:
         await service.db.close()
 
@@ -206,14 +227,21 @@ def _public_key(path: Path) -> bytes:
     return pem
 
 
+def _organisation(value: str) -> str:
+    try:
+        return check_organisation(value)
+    except ServiceError as exc:
+        raise ConsentUsageError(f"--organisation: {exc}") from None
+
+
 def cmd_keys_add(args: argparse.Namespace) -> int:
     pem = _public_key(args.public_key)
     settings = _settings(args)
     if args.valid_days is not None and args.valid_days <= 0:
         raise ConsentUsageError("--valid-days must be positive")
+    organisation = _organisation(args.organisation)
 
     async def add(service: HeduiService) -> str:
-        organisation = check_organisation(args.organisation)
         now = dt.datetime.now(dt.UTC)
         not_after = now + dt.timedelta(days=args.valid_days) if args.valid_days else None
         key = await service.add_trusted_key(organisation, pem, not_after=not_after, note=args.note, caller=CALLER)
@@ -271,6 +299,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    _organisation(args.organisation)
     pem = _public_key(args.public_key)
     settings = _settings(args, existing=True)
     until = _instant(args.old_valid_until, "--old-valid-until")

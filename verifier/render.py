@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from consent.identity import mask
+from verifier.assessment import INCOME_CATEGORIES
 from verifier.flags import yuan
 
 __all__ = ["print_report", "yuan"]
@@ -125,7 +126,7 @@ def _changes(report: dict[str, Any]) -> Group | None:
         ("household size n", f"{c['household_size_before']} → {c['household_size_after']}"),
         *[
             (f"income: {k}", _arrow(before.get(k, 0), after.get(k, 0)))
-            for k in dict.fromkeys([*before, *after])
+            for k in dict.fromkeys([*(c for c in INCOME_CATEGORIES if c in before or c in after), *before, *after])
             if before.get(k, 0) or after.get(k, 0)
         ],
         ("annual household income I", _arrow(c["annual_income_before_fen"], c["annual_income_after_fen"])),

@@ -144,6 +144,7 @@ class HeduiService:
         self.db = db
         self.settings = settings
         # Every department call goes through the resilience layer: limits, retries, breaker, shared batches.
+        self._departments = dict(connectors)
         self.connectors: dict[str, Connector] = {
             department: SharedBatches(ResilientConnector(connector)) for department, connector in connectors.items()
         }
@@ -172,8 +173,25 @@ class HeduiService:
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
         await self.db.migrate()
+        await self._connect_departments()
         await self.fanout.resume()
         self._integrator = asyncio.create_task(self._integrate_forever(), name="hedui-audit-integrator")
+
+    async def _connect_departments(self) -> None:
+        """Connectors that learn their limits from the department (remote ones) ask now, then get wrapped anew.
+
+        A department that cannot be reached keeps its provisional limits; its calls fail and are retried.
+        """
+        for department, connector in self._departments.items():
+            start = getattr(connector, "start", None)
+            if start is None:
+                continue
+            try:
+                await start()
+            except Exception as exc:
+                log.warning("department %s not reachable at start: %s", department, exc)
+                continue
+            self.connectors[department] = SharedBatches(ResilientConnector(connector))
 
     async def close(self) -> None:
         if self._integrator is not None:
@@ -428,7 +446,18 @@ class HeduiService:
                 )
         return await self._loaded(row)
 
-    async def list_authorizations(self, member_id_number: str) -> list[RegisteredAuthorization]:
+    async def list_authorizations(
+        self, member_id_number: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[RegisteredAuthorization], str]:
+        """A member's authorizations, oldest first, a page at a time (AIP-158; the token is an offset)."""
+        violations = []
+        if page_size < 0:
+            violations.append(FieldViolation("page_size", "must not be negative"))
+        if page_token and not _COUNTER.fullmatch(page_token):
+            violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        if violations:
+            raise ServiceError.invalid(violations)
+        size, start = min(page_size or 20, MAX_PAGE_SIZE), int(page_token or 0)
         async with self.db.sessions() as session:
             ids = (
                 await session.scalars(
@@ -437,8 +466,9 @@ class HeduiService:
                     )
                 )
             ).all()
-        found = await self._authorizations(list(ids))
-        return sorted(found, key=lambda a: a.registered_at)
+        found = sorted(await self._authorizations(list(ids)), key=lambda a: (a.registered_at, a.authorization_id))
+        page = found[start : start + size]
+        return page, str(start + size) if start + size < len(found) else ""
 
     # --- verifications -----------------------------------------------------------------------
 

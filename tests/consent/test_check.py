@@ -29,6 +29,7 @@ from consent import (
     sign_envelope,
 )
 from consent.check import CLOCK_SKEW, MAX_CERTIFICATES
+from consent.envelope import MAX_SIGNATURES
 from consent.signers import Signer
 
 ORG = "533401-civil-affairs"
@@ -366,3 +367,20 @@ def test_a_stored_payload_that_no_longer_parses_covers_nobody() -> None:
     stored = registered_authorization("a1", envelope, (), TRUST, AT)
     assert stored.signature_problem is not None
     assert stored.payload.members == ()
+
+
+def test_a_member_key_certified_for_two_people_is_not_used() -> None:
+    certificates = (certificate(ZHANG, ZHANG_PHONE), certificate(LI, ZHANG_PHONE))
+    error = refusal(signed(ZHANG_PHONE), certificates)
+    assert "certified for more than one person" in error.message
+    checked = check(signed(ZHANG_PHONE, ORG_KEY), certificates)
+    assert [s.kind for s in checked.signers] == ["organisation"]
+
+
+def test_signatures_are_bounded() -> None:
+    many = dataclasses.replace(signed(ORG_KEY), signatures=signed(ORG_KEY).signatures * (MAX_SIGNATURES + 1))
+    assert "at most" in refusal(many).message
+    heavy = dataclasses.replace(
+        certificate(ZHANG, ZHANG_PHONE), signatures=certificate(ZHANG, ZHANG_PHONE).signatures * (MAX_SIGNATURES + 1)
+    )
+    assert "at most" in refusal(signed(ZHANG_PHONE), (heavy,)).message

@@ -115,6 +115,11 @@ class RecordingConnector:
     def describe(self) -> Any:
         return self.inner.describe()
 
+    async def start(self) -> None:
+        start = getattr(self.inner, "start", None)
+        if start is not None:
+            await start()
+
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
         self.asked.extend(query.id_numbers)
         return await self.inner.query(query)
@@ -207,7 +212,9 @@ async def running_service(
     organisation: str = "533401-civil-affairs",
     trust: bool = True,
     witness_dirs: Sequence[Path] = (),
+    connectors: dict[str, Connector] | None = None,
 ) -> AsyncIterator[Harness]:
+    """``connectors`` replace the sandbox connectors of their departments (e.g. a RemoteConnector for tax)."""
     settings = Settings(
         database_url=url,
         department_deadline_seconds=deadline,
@@ -215,8 +222,9 @@ async def running_service(
         audit_subject_key=b"k" * 32,
         witness_dirs=tuple(witness_dirs),
     )
-    connectors = {d: RecordingConnector(c) for d, c in sandbox_connectors(SandboxDataset.from_json(sandbox)).items()}
-    service = HeduiService(Database(url), connectors, settings)
+    chosen = {**sandbox_connectors(SandboxDataset.from_json(sandbox)), **(connectors or {})}
+    recording = {d: RecordingConnector(c) for d, c in chosen.items()}
+    service = HeduiService(Database(url), recording, settings)
     await service.start()
     key = key or SigningKey.generate_ed25519()
     if trust:
@@ -228,7 +236,7 @@ async def running_service(
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     finished = False
     try:
-        yield Harness(service, port, channel, key, connectors)
+        yield Harness(service, port, channel, key, recording)
         finished = True
     finally:
         await channel.close()

@@ -9,9 +9,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from harness import example_request, example_sandbox
 
-from verifier.cli import main
+from connectors import SandboxDataset
+from verifier.cli import _verify, main
 from verifier.policy import PolicyBook, PolicyError, default_policy, load_policy
+from verifier.request import parse_request
+from verifier.settings import Settings
 
 DEFAULT_TOML = """\
 locality = "default"
@@ -412,3 +416,28 @@ def test_cli_policy_list_shows_the_choice(tmp_path: Path, capsys: pytest.Capture
     assert any(line.startswith("locality 533401 ") for line in out)
     assert any(line.startswith("locality default ") and line.endswith("(default)") for line in out)
     assert out[-1] == "533401-civil-affairs on 2026-11-01 → locality 533401 version 2026-01-01"
+
+
+# --- through the service ---------------------------------------------------------------------------------------------
+
+
+async def test_the_service_applies_the_area_s_policy_and_the_report_names_it(tmp_path: Path) -> None:
+    # The example household, commissioned by 533401-civil-affairs, under a county policy with S = 90_000:
+    # before = 3_600_000 / 36 = 100_000; after = 2_080_000 / 36 = 57_778 (as with the default policy);
+    # 57_778 < 90_000 -> DIBAO_AFTER_DEDUCTIONS, and the report shows S = 90_000 and the county's policy.
+    county = locality(tmp_path, "533401", urban=90000, extra='version = "2026-县-1"\n')
+    request = parse_request(example_request())
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'hedui.db'}", audit_subject_key=b"k" * 32)
+    book = PolicyBook.load([county])
+    report = await _verify(request, SandboxDataset.from_json(example_sandbox()), book, settings.database_url, settings)
+    assert report["policy"] == {"locality": "533401", "effective_from": "2026-01-01"}
+    assert report["policy_version"] == "2026-县-1"
+    assert report["policy_sha256"] == book.choose("533401-x", dt.date(2026, 11, 1)).sha256()
+    assert report["assessment"]["standard_fen"] == 90000
+    assert report["assessment"]["per_capita_monthly_income_fen"] == 57_778
+    assert report["assessment"]["classification"] == "DIBAO_AFTER_DEDUCTIONS"
+    # Another county's organisation gets the default policy.
+    other = parse_request(dict(example_request(), commissioned_by="530102-civil-affairs"))
+    report = await _verify(other, SandboxDataset.from_json(example_sandbox()), book, settings.database_url, settings)
+    assert report["policy"]["locality"] == "default" and report["assessment"]["standard_fen"] == 85000
+    assert report["policy_version"] == "2026-01-01"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import re
 from typing import Any, Final
 
@@ -11,9 +12,11 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from harness import Harness, example_request, example_sandbox, running_service
+from rich.console import Console
 
 from hedui.v1 import verification_pb2
 from verifier.protojson import message_to_plain
+from verifier.render import print_report
 from verifier.request import parse_request
 
 pytestmark = pytest.mark.integration
@@ -44,7 +47,8 @@ def recheck_of(request: dict[str, Any], previous_report_id: str, date: str = "20
 
 async def report_of(h: Harness, name: str, view: int = verification_pb2.STRUCTURED) -> dict[str, Any]:
     message = await h.verifications.GetReport(
-        verification_pb2.GetReportRequest(name=f"{name}/reports/latest", view=view), metadata=h.metadata  # type: ignore[arg-type]
+        verification_pb2.GetReportRequest(name=f"{name}/reports/latest", view=view),
+        metadata=h.metadata,  # type: ignore[arg-type]
     )
     return message_to_plain(message)
 
@@ -119,16 +123,29 @@ async def test_recheck_with_gradual_exit_end_to_end(db_url: str) -> None:
     assert c["warnings_appeared"] == ["DECLARED_INCOME_MISMATCH", "GRADUAL_EXIT", "INCOME_ABOVE_STANDARD"]
     assert c["warnings_cleared"] == ["UNDECLARED_MEMBER"]
     applicant = next(m for m in c["member_changes"] if m["id_number"] == APPLICANT)
-    assert (applicant["change"], applicant["wages_before_fen"], applicant["wages_after_fen"]) == ("stayed", 0, 2_400_000)
+    assert (applicant["change"], applicant["wages_before_fen"], applicant["wages_after_fen"]) == (
+        "stayed",
+        0,
+        2_400_000,
+    )
     # The printed report carries the change section.
     changes = re.search(r'<section id="changes">(.*?)</section>', html, re.S)
     assert changes is not None
     text = changes.group(1)
     assert "八、复核变化" in text and "0.00 → 24,000.00" in text and "291.67 → 991.67" in text
-    assert "符合低保收入条件 → 低保边缘家庭" in text
+    assert "符合低保收入条件 → <b>低保边缘家庭</b>" in text
     assert "渐退期至 2027-05-01" in text and "下次复核日期：2027-05-01" in text
     assert "GRADUAL_EXIT" in text and "UNDECLARED_MEMBER" in text and "已消除" in text
     assert APPLICANT not in html
+    # And the terminal table.
+    console = Console(file=io.StringIO(), width=160)
+    print_report(report, console)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert f"Changes since report {first['report_id']}" in out
+    assert "DIBAO → MARGINAL" in out and "0.00 → 24,000.00" in out and "291.67 → 991.67" in out
+    assert "gradual exit 渐退期 until 2027-05-01" in out and "next recheck 下次复核 2027-05-01" in out
+    assert "appeared" in out and "cleared" in out and "UNDECLARED_MEMBER" in out
+    assert APPLICANT not in out
 
 
 async def test_recheck_names_a_report_that_exists_of_the_same_household_and_not_later(harness: Harness) -> None:
