@@ -3,17 +3,21 @@
 The checker is fed the log in order — entries by leaf index, each signed head right after the
 entry that completes it — and stops at the first thing that is wrong, naming the entry (or the
 head) where the log stops being what its signatures say it is. The same checker reads an
-export file offline and the stored tables of a running service.
+export file offline and the stored tables of a running service. Nothing here writes: a file
+witness's directory is read as it lies (:func:`witnessed_checkpoint`), without taking its lock.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
 from audit.log import audit_entries, audit_leaves, audit_pending, audit_tree_heads
 from audit.merkle import RootAccumulator, leaf_hash
+from audit.witness import HISTORY_FILE, WitnessError
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -34,6 +39,7 @@ __all__ = [
     "export_head_line",
     "export_header_line",
     "export_stored_log",
+    "witnessed_checkpoint",
 ]
 
 EXPORT_FORMAT = "hedui-audit-export/v1"
@@ -61,7 +67,11 @@ class LogCheckFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """What was checked, and the first failure if any; ``pending`` entries await integration."""
+    """What was checked, and the first failure if any.
+
+    ``pending`` counts the entries newer than the signed heads the check started from, not checked:
+    those awaiting integration and those integrated while the check ran.
+    """
 
     entries: int
     heads: int
@@ -194,8 +204,14 @@ def export_head_line(tree_size: int, checkpoint: str) -> bytes:
 def check_export(
     lines: Iterable[bytes], verifier: NoteVerifier, *, witnessed: Sequence[Checkpoint] = ()
 ) -> CheckResult:
-    """Check an export (JSON lines: a header, entries in order, each head after its last entry)."""
+    """Check an export (JSON lines: a header, entries in order, each head after its last entry).
+
+    The file is untrusted, header included: its heads must carry ``verifier``'s log name as their
+    origin, and it must hold exactly the ``tree_size`` entries its header announces (a file cut
+    right after a signed head is otherwise a smaller log consistent with itself).
+    """
     checker: LogChecker | None = None
+    tree_size = 0
     try:
         for number, line in enumerate(lines, start=1):
             try:
@@ -205,10 +221,8 @@ def check_export(
             if not isinstance(record, dict):
                 raise LogCheckFailed(Failure(None, f"line {number}: not a JSON object"))
             if checker is None:
-                if record.get("format") != EXPORT_FORMAT:
-                    raise LogCheckFailed(Failure(None, f"line 1: not a {EXPORT_FORMAT} file"))
-                origin = record.get("origin")
-                checker = LogChecker(verifier, origin=origin if isinstance(origin, str) else None, witnessed=witnessed)
+                tree_size = _check_header(record, verifier)
+                checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed)
             elif "entry" in record:
                 index, encoded = record.get("index"), record.get("entry")
                 if not isinstance(index, int) or not isinstance(encoded, str):
@@ -218,6 +232,8 @@ def check_export(
                 except (binascii.Error, ValueError):
                     raise LogCheckFailed(Failure(index, f"line {number}: entry is not base64")) from None
                 checker.entry(index, entry)
+                if checker.size > tree_size:
+                    raise checker.fail(index, f"beyond the {tree_size} entries the file's header announces")
             elif "checkpoint" in record:
                 size, note = record.get("head"), record.get("checkpoint")
                 if not isinstance(size, int) or not isinstance(note, str):
@@ -227,10 +243,29 @@ def check_export(
                 raise LogCheckFailed(Failure(None, f"line {number}: neither an entry nor a head"))
         if checker is None:
             raise LogCheckFailed(Failure(None, "empty file"))
+        if checker.size < tree_size:
+            raise checker.fail(
+                checker.size,
+                f"missing: the file's header announces {tree_size} entries, the file ends after {checker.size}",
+            )
         return checker.finish()
     except LogCheckFailed as failed:
         size = checker.size if checker else 0
         return CheckResult(size, checker.heads if checker else 0, len(witnessed), failed.failure)
+
+
+def _check_header(record: dict[str, object], verifier: NoteVerifier) -> int:
+    """The tree size an export's header announces, once the header is found to be for this log."""
+    if record.get("format") != EXPORT_FORMAT:
+        raise LogCheckFailed(Failure(None, f"line 1: not a {EXPORT_FORMAT} file"))
+    origin, tree_size = record.get("origin"), record.get("tree_size")
+    if origin != verifier.name:
+        raise LogCheckFailed(
+            Failure(None, f"line 1: the header's origin {origin!r} is not the log of the key given ({verifier.name!r})")
+        )
+    if isinstance(tree_size, bool) or not isinstance(tree_size, int) or tree_size < 0:
+        raise LogCheckFailed(Failure(None, f"line 1: the header's tree_size {tree_size!r} is not a size"))
+    return tree_size
 
 
 async def check_stored_log(
@@ -238,11 +273,15 @@ async def check_stored_log(
 ) -> CheckResult:
     """Check the log tables as stored: leaves against entries, heads against the tree, strays.
 
-    Entries still waiting for integration are counted, not failed; an entry that is neither in
-    the tree nor waiting was put there behind the log's back.
+    The service may integrate while this runs: the signed heads are read once, and the leaves
+    under the newest of them are checked. Entries still waiting for integration, and those
+    integrated after the heads were read, are counted (``pending``), not failed. An entry that is
+    neither in the tree nor waiting was put there behind the log's back, and so was a leaf that no
+    signed head covers even when the check is over (the log stores each batch of leaves with its head).
     """
     checker = LogChecker(verifier, origin=origin, witnessed=witnessed)
     heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
+    size = heads[-1].tree_size if heads else 0
     next_head = 0
     e, leaves = audit_entries.c, audit_leaves.c
     try:
@@ -252,7 +291,7 @@ async def check_stored_log(
                 await session.execute(
                     select(leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq, e.entry)
                     .outerjoin(audit_entries, e.seq == leaves.entry_seq)
-                    .where(leaves.leaf_index > after)
+                    .where(leaves.leaf_index > after, leaves.leaf_index < size)
                     .order_by(leaves.leaf_index)
                     .limit(_PAGE)
                 )
@@ -270,6 +309,8 @@ async def check_stored_log(
             after = rows[-1].leaf_index
         for head in heads[next_head:]:
             checker.head(head.tree_size, head.checkpoint, head.root_hash)
+        # One statement, so one snapshot: an entry integrated meanwhile is in the leaves (beyond the
+        # heads read, unchecked) or still pending, never neither.
         stray = (
             await session.execute(
                 select(e.seq)
@@ -280,11 +321,62 @@ async def check_stored_log(
         ).scalar()
         if stray is not None:
             raise checker.fail(None, f"stored entry seq {stray} is in no tree and not waiting to be (inserted)")
+        counts = (
+            await session.execute(
+                select(
+                    select(func.coalesce(func.max(leaves.leaf_index), -1) + 1).scalar_subquery(),
+                    select(func.count()).select_from(audit_leaves).where(leaves.leaf_index >= size).scalar_subquery(),
+                    select(func.count()).select_from(audit_pending).scalar_subquery(),
+                )
+            )
+        ).one()
+        stored, newer, waiting = (int(n) for n in counts)
+        # Read after the leaves: a leaf seen above was committed with its head, so that head shows now.
+        signed = (await session.execute(select(func.coalesce(func.max(audit_tree_heads.c.tree_size), 0)))).scalar_one()
+        if stored > signed:
+            raise checker.fail(signed, "not covered by any signed tree head (inserted after the last head)")
         result = checker.finish()
     except LogCheckFailed as failed:
         return CheckResult(checker.size, checker.heads, len(witnessed), failed.failure)
-    pending = (await session.execute(select(func.count()).select_from(audit_pending))).scalar_one()
-    return CheckResult(result.entries, result.heads, result.witnessed, None, pending)
+    return CheckResult(result.entries, result.heads, result.witnessed, None, newer + waiting)
+
+
+def witnessed_checkpoint(
+    directory: str | os.PathLike[str], verifier: NoteVerifier, *, origin: str | None = None
+) -> Checkpoint | None:
+    """The latest checkpoint a :class:`~audit.witness.FileWitness` keeps for the log, read without writing.
+
+    ``FileWitness.open`` would create the witness's key in a directory that has none and take its
+    lock; a supervisor's check must change nothing. The state file (``<sha256(origin)>.checkpoint``,
+    replaced atomically by the witness) is read as it lies and must be signed by the log's key for
+    ``origin`` (the key's name by default). ``None`` if the witness never cosigned for the log.
+    Raises :class:`~audit.witness.WitnessError` if the state file is lost although the witness's
+    history records cosignatures, and :class:`~audit.checkpoint.CheckpointError` if it does not verify.
+    """
+    origin = verifier.name if origin is None else origin
+    path = Path(directory) / (hashlib.sha256(origin.encode("utf-8")).hexdigest() + ".checkpoint")
+    try:
+        stored = path.read_bytes()
+    except FileNotFoundError:
+        if _history_has_cosigned(Path(directory) / HISTORY_FILE, origin):
+            raise WitnessError(f"{path} is missing, yet {HISTORY_FILE} records cosignatures for {origin!r}") from None
+        return None
+    return open_checkpoint(stored, verifier, origin)
+
+
+def _history_has_cosigned(history: Path, origin: str) -> bool:
+    try:
+        with history.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("outcome") == "cosigned" and record.get("origin") == origin:
+                    return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 async def export_stored_log(

@@ -25,8 +25,9 @@ The checks (:data:`CHECKS`, always reported in this order):
     Records are only about the people asked about — except police, whose answer is the whole household
     register (户) of each person asked about.
 ``batching``
-    A batch of ``max_batch_size`` identity numbers is answered by one call, with the same records as
-    the single queries of the same people.
+    A batch of ``max_batch_size`` identity numbers (fewer if ``max_identities_per_second`` is smaller:
+    :func:`~connectors.resilience.effective_batch_size`) is answered by one call, with the same records
+    as the single queries of the same people.
 ``refusal``
     A query without an authorization reference raises :class:`~connectors.base.DepartmentRefused`.
 ``unknown-identities``
@@ -62,7 +63,16 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
-from connectors.records import DEPARTMENTS, RECORD_TYPES, PersonRecord, RecordError, parse_record, record_to_plain
+from connectors.records import (
+    DEPARTMENTS,
+    RECORD_TYPES,
+    RecordError,
+    is_about,
+    parse_record,
+    record_to_plain,
+    registers_of,
+)
+from connectors.resilience import effective_batch_size
 from consent.identity import IdentityNumberError, check_character, validate_identity_number
 
 __all__ = [
@@ -297,7 +307,7 @@ class _Run:
         records = answer.records if isinstance(answer.records, tuple | list) else ()
         if records is not answer.records:
             schema.append(f"{what}: records must be a tuple of records")
-        registers = {r.hukou_id for r in records if isinstance(r, PersonRecord) and r.id_number in wanted}
+        registers = registers_of(records, wanted)
         seen: set[str] = set()
         for index, record in enumerate(records):
             where = f"{what}: record {index}"
@@ -326,10 +336,7 @@ class _Run:
                 validate_identity_number(subject)
             except IdentityNumberError as exc:
                 schema.append(f"{where} names an invalid identity number: {exc}")
-            register_mate = (
-                self.department == "police" and isinstance(record, PersonRecord) and record.hukou_id in registers
-            )
-            if subject not in wanted and not register_mate:
+            if not is_about(self.department, record, wanted, registers):
                 about.append(f"{where} is about a person not asked about")
 
 
@@ -386,7 +393,7 @@ async def check_connector(
     await asyncio.gather(*(single(i, n) for i, n in enumerate(known)))
 
     # 2. One full batch.
-    size = min(d.max_batch_size, MAX_GENERATED)
+    size = min(effective_batch_size(d), MAX_GENERATED)
     batch = known[:size] + unknown_identity_numbers(size - len(known[:size]), known)
     try:
         answer = await run.answer(f"batch of {len(batch)}", batch)
@@ -399,7 +406,11 @@ async def check_connector(
                 f"the batch answer differs from the single answers: missing {sorted(missing)[:3]}, "
                 f"extra {sorted(extra)[:3]}"
             )
-        capped = " (capped by the kit)" if size < d.max_batch_size else ""
+        capped = ""
+        if size < effective_batch_size(d):
+            capped = " (capped by the kit)"
+        elif size < d.max_batch_size:
+            capped = f" (capped by the limit of {d.max_identities_per_second} identity numbers per second)"
         notes["batching"] = (
             f"{len(batch)} identity numbers{capped} in one query: {_n(len(answer.records), 'record')}, "
             f"the same as {_n(len(known[:size]), 'single query', 'single queries')}"

@@ -13,7 +13,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -33,9 +33,12 @@ __all__ = [
     "RentalRecord",
     "TaxIncomeRecord",
     "VehicleRecord",
+    "is_about",
     "parse_record",
     "record_from_plain",
     "record_to_plain",
+    "records_about",
+    "registers_of",
 ]
 
 DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
@@ -363,3 +366,39 @@ def record_from_plain(kind: str, raw: Mapping[str, Any]) -> DepartmentRecord:
     except KeyError:
         raise RecordError(kind, "unknown record kind") from None
     return parse_record(cls, raw, kind)
+
+
+# --- who a record is about ------------------------------------------------------------------------------
+
+
+def registers_of(records: Iterable[object], id_numbers: Collection[str]) -> frozenset[str]:
+    """The household registers (户) of the people in ``id_numbers``, as the police person records name them."""
+    return frozenset(r.hukou_id for r in records if isinstance(r, PersonRecord) and r.id_number in id_numbers)
+
+
+def is_about(
+    department: str, record: DepartmentRecord, id_numbers: Collection[str], registers: Collection[str]
+) -> bool:
+    """Whether ``record``, in an answer of ``department``, is about the people asked about.
+
+    A record is about its subject. A household-register lookup (police) returns the whole register of
+    each person asked about, so the police — and only the police — may add the person records of their
+    register mates; ``registers`` is :func:`registers_of` the same answer.
+    """
+    if record.subject in id_numbers:
+        return True
+    return department == "police" and isinstance(record, PersonRecord) and record.hukou_id in registers
+
+
+def records_about(
+    department: str, records: Iterable[DepartmentRecord], id_numbers: Iterable[str]
+) -> tuple[DepartmentRecord, ...]:
+    """The records of ``department``'s answer (or data) that are about ``id_numbers``: see :func:`is_about`.
+
+    The one rule for "records about the people asked about", shared by the sandbox (what it answers),
+    the resilience layer (how a shared answer is split back) and the conformance kit (what it accepts).
+    """
+    records = tuple(records)
+    wanted = frozenset(id_numbers)
+    registers = registers_of(records, wanted) if department == "police" else frozenset()
+    return tuple(r for r in records if is_about(department, r, wanted, registers))

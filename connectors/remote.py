@@ -39,7 +39,8 @@ from hedui.v1 import connector_pb2
 __all__ = ["DEFAULT_CALL_TIMEOUT", "MAX_MESSAGE_BYTES", "RemoteConnector", "connector_factory"]
 
 MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
-DEFAULT_CALL_TIMEOUT: Final = 30.0
+DEFAULT_CALL_TIMEOUT: Final = 10.0
+"""Seconds a call may take unless configured (option ``timeout``): a hung department is a failure by then."""
 SERVICE: Final = "/hedui.v1.ConnectorService/"
 CHANNEL_OPTIONS: Final = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -116,8 +117,13 @@ class RemoteConnector:
     ``Describe`` is fetched once, by :meth:`start` (called by :meth:`connect` and by the first query or
     poll) and cached. Until then :meth:`describe` gives a provisional description with the library's
     default limits. ``department`` may be ``None`` only with :meth:`connect`, which learns it from the
-    server. Every call has a deadline of ``timeout`` seconds (a caller's shorter ``asyncio`` timeout
-    cancels the call too).
+    server. Every call has a deadline of ``timeout`` seconds (default :data:`DEFAULT_CALL_TIMEOUT`; a
+    caller's shorter ``asyncio`` timeout cancels the call too); a call past it is a transient
+    ``DEADLINE_EXCEEDED``, which counts towards opening the department's circuit breaker.
+
+    The description is checked (:func:`~connectors.wire.description_problems`: a known department,
+    whole-number limits of at least 1, an identity rate of at least 0); a server describing itself
+    otherwise gets no query.
     """
 
     def __init__(
@@ -269,7 +275,7 @@ def connector_factory(department: str, options: Mapping[str, Any]) -> RemoteConn
     """Entry-point factory for remote connectors (group ``hedui.connectors``).
 
     Options: ``address`` (``HOST:PORT``), ``certificate`` (path of the department's pinned PEM),
-    optionally ``server_name`` and ``timeout`` (seconds per call).
+    optionally ``server_name`` and ``timeout`` (seconds per call, default :data:`DEFAULT_CALL_TIMEOUT`).
     """
     address = options.get("address")
     certificate = options.get("certificate")
@@ -287,8 +293,8 @@ def connector_factory(department: str, options: Mapping[str, Any]) -> RemoteConn
         raise ValueError(f"remote connector: certificate {certificate}: {exc}") from None
     server_name = options.get("server_name")
     timeout = options.get("timeout", DEFAULT_CALL_TIMEOUT)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool):
-        raise ValueError("remote connector: option 'timeout' must be a number of seconds")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout < float("inf"):
+        raise ValueError("remote connector: option 'timeout' must be a positive number of seconds")
     return RemoteConnector(
         address,
         pem,

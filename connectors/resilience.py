@@ -2,11 +2,16 @@
 
 Departments are slow, down, or strict about load. :class:`ResilientConnector` wraps any
 :class:`~connectors.base.Connector` so that hedui retries only transient failures (exponential
-backoff with jitter, by ``tenacity``), fails fast while a department is down and finds out on its
-own when it is back (a circuit breaker), and never sends more than the department said it takes:
-queries and identity numbers per second in *any* one-second window, and calls at once.
-:class:`SharedBatches` goes one step further for departments that allow it: identity numbers
-of concurrent verifications travel in one call.
+backoff with jitter, by ``tenacity``), fails fast while a department is down or hangs and finds out
+on its own when it is back (a circuit breaker), and never sends more than the department said it
+takes: queries and identity numbers per second in *any* one-second window — both admitted together,
+under one lock and with one timestamp (:class:`CallLimiter`) — and calls at once. Limits follow the
+department's current ``describe()``: a remote department learns its own on its first answer, even
+if it was unreachable when hedui started.
+
+:class:`SharedBatches` goes one step further for departments that allow it: identity numbers of
+concurrent verifications travel in one call. A call carries at most :func:`effective_batch_size`
+identity numbers, and only of callers still waiting when the limits let it go.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -31,11 +38,36 @@ from connectors.base import (
     Ticket,
 )
 from connectors.metrics import DepartmentMetrics
-from connectors.records import PersonRecord
+from connectors.records import records_about
+from connectors.wire import description_problems
 
-__all__ = ["BreakerState", "CircuitBreaker", "ResiliencePolicy", "ResilientConnector", "SharedBatches", "WindowLimiter"]
+__all__ = [
+    "BreakerState",
+    "CallLimiter",
+    "CircuitBreaker",
+    "ResiliencePolicy",
+    "ResilientConnector",
+    "SharedBatches",
+    "WindowLimiter",
+    "effective_batch_size",
+]
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+Reply = DepartmentAnswer | Ticket
+
+
+def effective_batch_size(description: ConnectorDescription) -> int:
+    """Identity numbers one call may carry: ``max_batch_size``, and no more than ``max_identities_per_second``.
+
+    A call of more identity numbers than the department takes in a second could never be sent
+    without breaking its identity limit, so the smaller of the two limits applies.
+    """
+    size = description.max_batch_size
+    if description.max_identities_per_second > 0:
+        size = min(size, description.max_identities_per_second)
+    return max(1, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +91,13 @@ class BreakerState(enum.IntEnum):
 
 
 class CircuitBreaker:
-    """Opens after ``failures`` transient failures in a row; after ``reset_seconds`` lets one trial through."""
+    """Opens after ``failures`` failures in a row; after ``reset_seconds`` lets one trial through.
+
+    A failure is a transient :class:`DepartmentUnavailable`, or a call cut off (timed out or
+    cancelled) after it was sent: a department that never answers opens the breaker like one that
+    answers "unavailable". While the breaker is open, calls fail at once with a
+    :class:`DepartmentUnavailable` that is not transient, so that no retry waits for it.
+    """
 
     def __init__(self, department: str, failures: int, reset_seconds: float, clock: Clock = time.monotonic) -> None:
         self.department = department
@@ -75,11 +113,15 @@ class CircuitBreaker:
         """Raise :class:`DepartmentUnavailable` at once while the department is known to be down."""
         if self.state is BreakerState.OPEN:
             if self._clock() - self._opened_at < self._reset:
-                raise DepartmentUnavailable(self.department, "circuit open: the department failed repeatedly")
+                raise DepartmentUnavailable(
+                    self.department, "circuit open: the department failed repeatedly", transient=False
+                )
             self.state = BreakerState.HALF_OPEN
         if self.state is BreakerState.HALF_OPEN:
             if self._trial_running:
-                raise DepartmentUnavailable(self.department, "circuit half-open: a trial call is under way")
+                raise DepartmentUnavailable(
+                    self.department, "circuit half-open: a trial call is under way", transient=False
+                )
             self._trial_running = True
 
     def succeeded(self) -> None:
@@ -95,53 +137,205 @@ class CircuitBreaker:
             self._opened_at = self._clock()
 
     def released(self) -> None:
-        """A call ended without telling anything about the department (cancelled, refused)."""
+        """A call ended without telling anything about the department (refused, or cut off before it was sent)."""
         self._trial_running = False
         if self.state is BreakerState.HALF_OPEN:
             self.state = BreakerState.OPEN
 
 
-class WindowLimiter:
+@dataclass(eq=False, slots=True)
+class Grant:
+    """Units let into a window at ``at``; given back with :meth:`CallLimiter.release` if nothing was sent."""
+
+    at: float
+    units: list[int]
+
+
+class _SlidingLog:
+    """At most ``limits[i]`` units of kind ``i`` in any window of ``window`` seconds; 0: no limit for that kind.
+
+    A sliding log: exact, first come first served (a caller waits holding the lock). All kinds are
+    checked and recorded together, with one timestamp.
+    """
+
+    def __init__(self, limits: Sequence[int], window: float, clock: Clock) -> None:
+        self._limits = list(limits)
+        self._window = window
+        self._clock = clock
+        self._sent: collections.deque[Grant] = collections.deque()
+        self._used = [0] * len(self._limits)
+        self._lock = asyncio.Lock()
+
+    def _configure(self, limits: Sequence[int]) -> None:
+        """New limits, the same log: what was sent still counts against them."""
+        self._limits = list(limits)
+
+    def _too_many(self, units: Sequence[int]) -> str | None:
+        for limit, n in zip(self._limits, units, strict=True):
+            if limit and n > limit:
+                return f"{n} units exceed the limit of {limit} per window"
+        return None
+
+    async def _acquire(self, units: Sequence[int]) -> Grant:
+        problem = self._too_many(units)
+        if problem:
+            raise ValueError(problem)
+        async with self._lock:
+            while True:
+                problem = self._too_many(units)  # the limits may have changed while waiting
+                if problem:
+                    raise ValueError(problem)
+                now = self._clock()
+                while self._sent and self._sent[0].at <= now - self._window:
+                    old = self._sent.popleft()
+                    self._used = [u - n for u, n in zip(self._used, old.units, strict=True)]
+                wait = self._wait(units, now)
+                if wait is None:
+                    grant = Grant(now, list(units))
+                    self._sent.append(grant)
+                    self._used = [u + n for u, n in zip(self._used, units, strict=True)]
+                    return grant
+                await asyncio.sleep(max(wait, 0.001))
+
+    def _wait(self, units: Sequence[int], now: float) -> float | None:
+        """Seconds until every kind has room for ``units`` (as the log stands), or None if it has now."""
+        until: float | None = None
+        for kind, (limit, n) in enumerate(zip(self._limits, units, strict=True)):
+            if not limit or self._used[kind] + n <= limit:
+                continue
+            # Wait until enough of the oldest sends leave the window.
+            freed = limit - self._used[kind]
+            for grant in self._sent:
+                freed += grant.units[kind]
+                if freed >= n:
+                    until = grant.at if until is None else max(until, grant.at)
+                    break
+        return None if until is None else until + self._window - now
+
+    def _release(self, grant: Grant, units: Sequence[int] | None = None) -> None:
+        """Give back a grant (``units`` None) or the part of it above ``units``: nothing, or less, was sent."""
+        keep = [0] * len(grant.units) if units is None else [min(a, b) for a, b in zip(grant.units, units, strict=True)]
+        if grant in self._sent:
+            self._used = [u - (g - k) for u, g, k in zip(self._used, grant.units, keep, strict=True)]
+            if units is None:
+                self._sent.remove(grant)
+        grant.units = keep
+
+
+class WindowLimiter(_SlidingLog):
     """At most ``limit`` units in any window of ``window`` seconds (a sliding log, exact, first come first served)."""
 
     def __init__(self, limit: int, window: float = 1.0, clock: Clock = time.monotonic) -> None:
         if limit <= 0:
             raise ValueError("limit must be positive")
+        super().__init__([limit], window, clock)
         self.limit = limit
-        self._window = window
-        self._clock = clock
-        self._sent: collections.deque[tuple[float, int]] = collections.deque()
-        self._used = 0
-        self._lock = asyncio.Lock()
 
     async def acquire(self, units: int) -> None:
-        if units > self.limit:
-            raise ValueError(f"{units} units exceed the limit of {self.limit} per window")
-        async with self._lock:
-            while True:
-                now = self._clock()
-                while self._sent and self._sent[0][0] <= now - self._window:
-                    self._used -= self._sent.popleft()[1]
-                if self._used + units <= self.limit:
-                    self._sent.append((now, units))
-                    self._used += units
-                    return
-                # Wait until enough of the oldest sends leave the window.
-                freed, until = self.limit - self._used, now
-                for at, n in self._sent:
-                    freed += n
-                    until = at
-                    if freed >= units:
-                        break
-                await asyncio.sleep(max(until + self._window - now, 0.001))
+        await self._acquire([units])
+
+
+class CallLimiter(_SlidingLog):
+    """A department's rate limits: ``queries`` calls and ``identities`` identity numbers in any window.
+
+    Both are admitted atomically: one lock, both windows checked, both recorded with the same
+    timestamp — a call never holds an identity slot while it waits for a query slot (which would let
+    the department see more identity numbers in one of its seconds than it takes). ``identities`` 0:
+    only the query rate limits.
+    """
+
+    def __init__(self, queries: int, identities: int = 0, window: float = 1.0, clock: Clock = time.monotonic) -> None:
+        _check_limits(queries, identities)
+        super().__init__([queries, identities], window, clock)
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        """(queries, identities) per window."""
+        return self._limits[0], self._limits[1]
+
+    def configure(self, queries: int, identities: int = 0) -> None:
+        """New limits; calls already let in still count against them."""
+        _check_limits(queries, identities)
+        self._configure([queries, identities])
+
+    async def acquire(self, identities: int) -> Grant:
+        """Wait until one call of ``identities`` identity numbers fits both windows; record it."""
+        return await self._acquire([1, identities])
+
+    def release(self, grant: Grant, identities: int | None = None) -> None:
+        """Nothing was sent after all (``identities`` None), or only ``identities`` numbers: give back the rest."""
+        self._release(grant, None if identities is None else [1, identities])
+
+
+def _check_limits(queries: int, identities: int) -> None:
+    if queries <= 0 or identities < 0:
+        raise ValueError("the query limit must be positive and the identity limit not negative")
+
+
+class _Gate:
+    """At most ``limit`` holders at once, first come first served; the limit can change while in use."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._inside = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._inside < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._inside += 1  # handed over to the waiter
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> None:
+        if self._inside < self.limit and not self._waiters:
+            self._inside += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._exit()  # the place was handed over just before the cancellation: pass it on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._exit()
+
+    def _exit(self) -> None:
+        self._inside -= 1
+        self._wake()
 
 
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, DepartmentUnavailable) and exc.transient
 
 
+class _Withdrawn(Exception):
+    """Nothing to send any more: everyone the call was for has gone (see :meth:`ResilientConnector.query_admitted`)."""
+
+
+Prepare = Callable[[], tuple[Awaitable[Reply], int] | None]
+
+
 class ResilientConnector:
-    """A connector that keeps to the department's limits and retries only what is worth retrying."""
+    """A connector that keeps to the department's limits and retries only what is worth retrying.
+
+    The limits are those of the connector's current ``describe()``: read again before and after
+    every call (connectors cache their description, so this is cheap), and applied at once when
+    they change — e.g. a remote department that was unreachable when hedui started and answers its
+    description with its first call. A description that breaks the contract is not applied (the
+    previous one stays, with a warning in the log); one that does at construction is a ``ValueError``.
+    """
 
     def __init__(
         self, inner: Connector, policy: ResiliencePolicy = ResiliencePolicy(), metrics: DepartmentMetrics | None = None
@@ -149,36 +343,91 @@ class ResilientConnector:
         self.inner = inner
         self.policy = policy
         description = inner.describe()
+        problems = description_problems(description)
+        if problems:
+            raise ValueError(f"{description.department} connector: invalid description: {'; '.join(problems)}")
         self._description = description
+        self._refused: ConnectorDescription | None = None
         self.department = description.department
         self.breaker = CircuitBreaker(description.department, policy.breaker_failures, policy.breaker_reset_seconds)
-        window = 1.0 + policy.window_margin_seconds
-        self._queries = WindowLimiter(max(1, description.max_queries_per_second), window)
-        self._identities = (
-            WindowLimiter(description.max_identities_per_second, window)
-            if description.max_identities_per_second > 0
-            else None
+        self._limits = CallLimiter(
+            description.max_queries_per_second,
+            description.max_identities_per_second,
+            1.0 + policy.window_margin_seconds,
         )
-        self._concurrency = asyncio.Semaphore(max(1, description.max_concurrent_queries))
+        self._concurrency = _Gate(description.max_concurrent_queries)
         self.metrics = metrics or DepartmentMetrics.for_department(description.department)
         self.metrics.breaker(self.breaker.state)
 
     def describe(self) -> ConnectorDescription:
+        self._refresh()
         return self._description
 
-    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
-        if len(query.id_numbers) > self._description.max_batch_size:
-            raise DepartmentRefused(
-                self.department, f"{len(query.id_numbers)} identity numbers exceed the batch size of the department"
-            )
-        return await self._call(lambda: self.inner.query(query), len(query.id_numbers))
+    def _refresh(self) -> None:
+        """Take up the connector's current description if it changed (and is valid)."""
+        current = self.inner.describe()
+        if current == self._description or current == self._refused:
+            return
+        problems = description_problems(current)
+        if current.department != self.department:
+            problems.append(f"department: was {self.department}, now {current.department!r:.40}")
+        if problems:
+            self._refused = current
+            log.warning("%s: kept the previous limits; its new description is invalid: %s", self.department, problems)
+            return
+        self._description = current
+        self._limits.configure(current.max_queries_per_second, current.max_identities_per_second)
+        self._concurrency.resize(current.max_concurrent_queries)
 
-    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
-        return await self._call(lambda: self.inner.poll(ticket), 0)
+    def _check_size(self, identities: int) -> None:
+        size = effective_batch_size(self._description)
+        if identities > size:
+            d = self._description
+            within = f"the batch size of the department ({d.max_batch_size}"
+            if size < d.max_batch_size:
+                within += f", capped by its limit of {d.max_identities_per_second} identity numbers per second"
+            raise DepartmentRefused(self.department, f"{identities} identity numbers exceed {within})")
 
-    async def _call(
-        self, send: Callable[[], Awaitable[DepartmentAnswer | Ticket]], identities: int
-    ) -> DepartmentAnswer | Ticket:
+    async def query(self, query: DepartmentQuery) -> Reply:
+        self._refresh()
+        self._check_size(len(query.id_numbers))
+        reply = await self._call(lambda: (self.inner.query(query), len(query.id_numbers)), len(query.id_numbers))
+        self._refresh()
+        return reply
+
+    async def query_admitted(self, build: Callable[[], DepartmentQuery | None], identities: int) -> Reply | None:
+        """Send the query ``build`` makes at the moment the limits let a call go (again on each retry).
+
+        ``identities`` bounds the identity numbers of any query ``build`` makes: the units held while
+        waiting. When ``build`` returns ``None`` (everyone the query was for has gone), nothing is
+        sent, the units are given back and the result is ``None``. :class:`SharedBatches` builds its
+        calls this way, so that a caller cancelled while its call waited is never asked about.
+        """
+        self._refresh()
+        self._check_size(identities)
+
+        def prepare() -> tuple[Awaitable[Reply], int] | None:
+            query = build()
+            if query is None:
+                return None
+            if len(query.id_numbers) > identities:
+                raise ValueError(f"the query holds {len(query.id_numbers)} identity numbers, more than {identities}")
+            return self.inner.query(query), len(query.id_numbers)
+
+        try:
+            reply = await self._call(prepare, identities)
+        except _Withdrawn:
+            return None
+        self._refresh()
+        return reply
+
+    async def poll(self, ticket: Ticket) -> Reply:
+        self._refresh()
+        reply = await self._call(lambda: (self.inner.poll(ticket), 0), 0)
+        self._refresh()
+        return reply
+
+    async def _call(self, prepare: Prepare, identities: int) -> Reply:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.attempts),
             wait=wait_exponential_jitter(
@@ -193,12 +442,10 @@ class ResilientConnector:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     self.metrics.retried()
-                return await self._once(send, identities)
+                return await self._once(prepare, identities)
         raise AssertionError("unreachable")  # pragma: no cover - tenacity reraises
 
-    async def _once(
-        self, send: Callable[[], Awaitable[DepartmentAnswer | Ticket]], identities: int
-    ) -> DepartmentAnswer | Ticket:
+    async def _once(self, prepare: Prepare, identities: int) -> Reply:
         try:
             self.breaker.before_call()
         except DepartmentUnavailable:
@@ -207,12 +454,24 @@ class ResilientConnector:
         started = 0.0
         try:
             async with self._concurrency:
-                if self._identities is not None and identities:
-                    await self._identities.acquire(identities)
-                await self._queries.acquire(1)
+                try:
+                    grant = await self._limits.acquire(identities)
+                except ValueError:
+                    # The department's limits shrank below this call while it waited.
+                    self._check_size(identities)
+                    raise
+                prepared = prepare()
+                if prepared is None:
+                    self._limits.release(grant)
+                    raise _Withdrawn
+                work, sent = prepared
+                self._limits.release(grant, sent)
                 started = time.perf_counter()
-                self.metrics.sent(identities)
-                reply = await send()
+                self.metrics.sent(sent)
+                reply = await work
+        except _Withdrawn:
+            self.breaker.released()
+            raise
         except DepartmentUnavailable as exc:
             self.breaker.failed() if exc.transient else self.breaker.released()
             self.metrics.error("unavailable" if exc.transient else "invalid_answer")
@@ -220,6 +479,13 @@ class ResilientConnector:
         except DepartmentRefused:
             self.breaker.released()
             self.metrics.error("refused")
+            raise
+        except (asyncio.CancelledError, TimeoutError):
+            # Cut off after it was sent: the department did not answer in time — a failure, so that a
+            # department that never answers opens the breaker. Before: it tells nothing.
+            self.breaker.failed() if started else self.breaker.released()
+            if started:
+                self.metrics.error("timeout_or_cancelled")
             raise
         except BaseException:
             self.breaker.released()
@@ -237,56 +503,88 @@ class ResilientConnector:
         return reply
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class _Waiting:
     query: DepartmentQuery
     done: asyncio.Future[DepartmentAnswer]
+    batch: _Batch | None = None
+
+
+@dataclass(eq=False, slots=True)
+class _Batch:
+    members: list[_Waiting]
+    ids: tuple[str, ...] = ()
+    call: asyncio.Future[Reply | None] | None = None
 
 
 class SharedBatches:
     """Identity numbers of concurrent verifications in one department call, where the department allows it.
 
     Queries wait in a queue while the department's limits hold the calls back; each call takes as
-    many whole queries of one purpose as fit its batch size, and the answer is split back by the
-    people each query asked about (police: their whole household registers). Only for departments
-    that answer at once; an asynchronous department gets each query as it comes.
+    many whole queries of one purpose as fit :func:`effective_batch_size` (of the department's
+    current description), and the answer is split back by the people each query asked about
+    (police: their whole household registers). Only for departments that answer at once; an
+    asynchronous department gets each query as it comes.
+
+    A query whose caller has gone (cancelled: its deadline passed, its consent was withdrawn) is
+    never sent: it leaves the queue, and a call already formed is built again, without it, at the
+    moment the limits let it go (over a :class:`ResilientConnector`; any other connector is called
+    at once). A call nobody waits for any more is cancelled.
     """
 
     def __init__(self, inner: Connector) -> None:
         self.inner = inner
-        self._description = inner.describe()
-        self.department = self._description.department
+        self.department = inner.describe().department
         self._queue: list[_Waiting] = []
         self._senders = 0
-        self._max_senders = max(1, self._description.max_concurrent_queries)
         self.calls = 0
+        """Calls sent to the department for shared batches."""
 
     def describe(self) -> ConnectorDescription:
-        return self._description
+        return self.inner.describe()
 
-    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+    async def poll(self, ticket: Ticket) -> Reply:
         return await self.inner.poll(ticket)
 
-    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
-        if not self._description.shared_batches or len(query.id_numbers) >= self._description.max_batch_size:
+    async def query(self, query: DepartmentQuery) -> Reply:
+        description = self.inner.describe()
+        if not description.shared_batches or len(query.id_numbers) >= effective_batch_size(description):
             return await self.inner.query(query)
         waiting = _Waiting(query, asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
-        if self._senders < self._max_senders:
+        if self._senders < max(1, description.max_concurrent_queries):
             self._senders += 1
             asyncio.get_running_loop().create_task(self._send_batches())
-        return await asyncio.shield(waiting.done)
+        try:
+            return await asyncio.shield(waiting.done)
+        except asyncio.CancelledError:
+            self._withdraw(waiting)
+            raise
+
+    def _withdraw(self, waiting: _Waiting) -> None:
+        """The caller has gone: out of the queue, out of any call still to be built; a call nobody awaits ends."""
+        waiting.done.cancel()
+        if waiting in self._queue:
+            self._queue.remove(waiting)
+        batch = waiting.batch
+        if batch is not None and batch.call is not None and all(w.done.done() for w in batch.members):
+            batch.call.cancel()
 
     def _next_batch(self) -> list[_Waiting]:
+        limit = effective_batch_size(self.inner.describe())
         purpose = self._queue[0].query.purpose
         batch: list[_Waiting] = []
         size = 0
         rest: list[_Waiting] = []
         for waiting in self._queue:
             n = len(waiting.query.id_numbers)
-            if waiting.query.purpose == purpose and size + n <= self._description.max_batch_size:
+            if waiting.query.purpose == purpose and size + n <= limit:
                 batch.append(waiting)
                 size += n
+            elif not batch and n > limit:
+                # The limits shrank after it queued: it goes alone, and is refused as too large.
+                batch.append(waiting)
+                size = limit
             else:
                 rest.append(waiting)
         self._queue = rest
@@ -296,48 +594,66 @@ class SharedBatches:
         try:
             await asyncio.sleep(0)  # let the queries of this instant join the first call
             while self._queue:
-                batch = self._next_batch()
-                await self._send(batch)
+                await self._send(_Batch(self._next_batch()))
         finally:
             self._senders -= 1
 
-    async def _send(self, batch: Sequence[_Waiting]) -> None:
-        ids = tuple(dict.fromkeys(n for w in batch for n in w.query.id_numbers))
-        references = ",".join(dict.fromkeys(w.query.authorization_reference for w in batch))
-        shared = DepartmentQuery(
-            query_id=f"shared-{uuid.uuid4().hex}",
-            id_numbers=ids,
-            authorization_reference=references,
-            purpose=batch[0].query.purpose,
-        )
+    def _build(self, batch: _Batch) -> DepartmentQuery | None:
+        """The call for the members still waiting, or None if none is."""
+        waiting = [w for w in batch.members if not w.done.done()]
+        if not waiting:
+            return None
+        batch.ids = tuple(dict.fromkeys(n for w in waiting for n in w.query.id_numbers))
         self.calls += 1
+        return DepartmentQuery(
+            query_id=f"shared-{uuid.uuid4().hex}",
+            id_numbers=batch.ids,
+            authorization_reference=",".join(dict.fromkeys(w.query.authorization_reference for w in waiting)),
+            purpose=waiting[0].query.purpose,
+        )
+
+    async def _call(self, batch: _Batch) -> Reply | None:
+        if isinstance(self.inner, ResilientConnector):
+            upper = len({n for w in batch.members for n in w.query.id_numbers})
+            return await self.inner.query_admitted(lambda: self._build(batch), upper)
+        query = self._build(batch)
+        return None if query is None else await self.inner.query(query)
+
+    async def _send(self, batch: _Batch) -> None:
+        for waiting in batch.members:
+            waiting.batch = batch
+        batch.call = call = asyncio.ensure_future(self._call(batch))
         try:
-            reply = await self.inner.query(shared)
+            try:
+                reply = await call
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if call.cancelled() and (task is None or not task.cancelling()):
+                    return  # every caller of the batch has gone (see _withdraw)
+                raise
+            if reply is None:
+                return  # every caller had gone before the call could be sent
             if isinstance(reply, Ticket):
                 raise DepartmentUnavailable(
                     self.department, "the department answered a shared batch with a ticket", transient=False
                 )
-            if len(_share(reply, ids).records) != len(reply.records):
+            if len(_share(self.department, reply, batch.ids).records) != len(reply.records):
                 raise DepartmentUnavailable(
                     self.department, "answer holds records of people not asked about", transient=False
                 )
         except BaseException as exc:
-            for waiting in batch:
+            for waiting in batch.members:
                 if not waiting.done.done():
                     waiting.done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
             if not isinstance(exc, Exception):
                 raise
             return
-        for waiting in batch:
+        for waiting in batch.members:
             if not waiting.done.done():
-                waiting.done.set_result(_share(reply, waiting.query.id_numbers))
+                waiting.done.set_result(_share(self.department, reply, waiting.query.id_numbers))
 
 
-def _share(answer: DepartmentAnswer, id_numbers: Sequence[str]) -> DepartmentAnswer:
+def _share(department: str, answer: DepartmentAnswer, id_numbers: Sequence[str]) -> DepartmentAnswer:
     """The part of a shared answer about ``id_numbers`` (for police, their household registers)."""
-    wanted = set(id_numbers)
-    registers = {r.hukou_id for r in answer.records if isinstance(r, PersonRecord) and r.id_number in wanted}
-    records = tuple(
-        r for r in answer.records if (r.hukou_id in registers if isinstance(r, PersonRecord) else r.subject in wanted)
-    )
+    records = records_about(department, answer.records, id_numbers)
     return DepartmentAnswer(department=answer.department, records=records, answered_at=answer.answered_at)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import importlib.resources
 import json
 import math
@@ -43,9 +46,19 @@ from connectors.records import (
     TaxIncomeRecord,
     VehicleRecord,
     parse_record,
+    record_to_plain,
+    records_about,
 )
 
-__all__ = ["Fault", "SandboxConnector", "SandboxDataset", "SandboxError", "sandbox_connectors"]
+__all__ = [
+    "MIN_TICKET_KEY_BYTES",
+    "Fault",
+    "SandboxConnector",
+    "SandboxDataset",
+    "SandboxError",
+    "dataset_ticket_key",
+    "sandbox_connectors",
+]
 
 SECTIONS: Final[dict[str, dict[str, type[DepartmentRecord]]]] = {
     "police": {"persons": PersonRecord},
@@ -65,6 +78,9 @@ SECTIONS: Final[dict[str, dict[str, type[DepartmentRecord]]]] = {
 }
 _FAULT_MODES: Final = ("unavailable", "slow", "flaky")
 MAX_ANSWER_DELAY_SECONDS: Final = 30 * 24 * 3600
+MIN_TICKET_KEY_BYTES: Final = 16
+_TICKET_MAC_LABEL: Final = b"hedui sandbox ticket v1\0"
+_TICKET_KEY_LABEL: Final = b"hedui sandbox ticket key v1\0"
 
 
 class SandboxError(ValueError):
@@ -185,16 +201,41 @@ def _parse_faults(raw: object) -> dict[str, Fault]:
 
 
 class SandboxConnector:
-    """One department of the sandbox. Answers from the dataset, with its faults."""
+    """One department of the sandbox. Answers from the dataset, with its faults.
 
-    def __init__(self, department: str, dataset: SandboxDataset) -> None:
+    Asynchronous answers (``banks.answer_after_seconds``) come as tickets that hold the question
+    itself (identity numbers and ready time): the sandbox keeps no state, so a ticket still works
+    after hedui, or a connector server in front of the sandbox, restarts. Anyone could write such a
+    ticket, and ``poll`` answers whoever holds one, so tickets are signed (HMAC-SHA256) and a ticket
+    whose signature fails is an unknown ticket (:class:`DepartmentRefused`).
+
+    ``ticket_key`` is the signing key (at least :data:`MIN_TICKET_KEY_BYTES` bytes). Without one, the
+    key is derived from the dataset's canonical content (:func:`dataset_ticket_key`): every process
+    that loads the same data signs and accepts the same tickets — hedui and the reference server
+    after a restart, hedui's test fixtures — with no key file to share. That key is no secret from
+    whoever has the dataset, but whoever has the dataset can read every record in it anyway: what a
+    ticket opens is exactly what the key derives from (for the built-in demo data: public data).
+    ``hedui connector serve`` signs with a random key kept beside its self-signed certificate, or
+    with ``--ticket-key FILE``.
+    """
+
+    def __init__(self, department: str, dataset: SandboxDataset, *, ticket_key: bytes | None = None) -> None:
         if department not in SECTIONS:
             raise ValueError(f"unknown department {department!r}")
+        if ticket_key is not None and len(ticket_key) < MIN_TICKET_KEY_BYTES:
+            raise ValueError(f"the ticket key must be at least {MIN_TICKET_KEY_BYTES} bytes")
         self.department = department
         self._records = dataset.records.get(department, ())
         self._fault = dataset.faults.get(department)
         self._delay = dataset.answer_after_seconds.get(department, 0.0)
         self._calls = 0
+        self._dataset = dataset
+        self._given_ticket_key = ticket_key
+
+    @functools.cached_property
+    def _ticket_key(self) -> bytes:
+        # Derived on first use: only asynchronous departments sign tickets.
+        return self._given_ticket_key or dataset_ticket_key(self._dataset)
 
     def describe(self) -> ConnectorDescription:
         return ConnectorDescription(
@@ -221,18 +262,10 @@ class SandboxConnector:
             await asyncio.sleep(fault.delay_ms / 1000)
 
     def _answer(self, id_numbers: tuple[str, ...]) -> DepartmentAnswer:
-        wanted = set(id_numbers)
-        if self.department == "police":
-            # A household-register lookup returns the whole register (户) of each person asked about.
-            registers = {r.hukou_id for r in self._records if isinstance(r, PersonRecord) and r.id_number in wanted}
-            return DepartmentAnswer(
-                department=self.department,
-                records=tuple(r for r in self._records if isinstance(r, PersonRecord) and r.hukou_id in registers),
-                answered_at=dt.datetime.now(dt.UTC),
-            )
+        # Police: a household-register lookup returns the whole register (户) of each person asked about.
         return DepartmentAnswer(
             department=self.department,
-            records=tuple(r for r in self._records if r.subject in wanted),
+            records=records_about(self.department, self._records, id_numbers),
             answered_at=dt.datetime.now(dt.UTC),
         )
 
@@ -242,29 +275,61 @@ class SandboxConnector:
         await self._simulate_fault()
         if self._delay > 0:
             ready = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._delay)
-            return Ticket(self.department, _encode_ticket(query.id_numbers, ready), ready)
+            return Ticket(self.department, self._encode_ticket(query.id_numbers, ready), ready)
         return self._answer(query.id_numbers)
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
         await self._simulate_fault()
-        id_numbers, ready = _decode_ticket(self.department, ticket.ticket_id)
+        id_numbers, ready = self._decode_ticket(ticket.ticket_id)
         if dt.datetime.now(dt.UTC) < ready:
             return Ticket(self.department, ticket.ticket_id, ready)
         return self._answer(id_numbers)
 
+    def _mac(self, body: bytes) -> bytes:
+        return hmac.digest(self._ticket_key, _TICKET_MAC_LABEL + body, "sha256")
 
-def _encode_ticket(id_numbers: tuple[str, ...], ready: dt.datetime) -> str:
-    """Self-contained ticket: the sandbox keeps no state, so tickets survive restarts."""
-    body = json.dumps({"ids": list(id_numbers), "ready": ready.isoformat()}).encode()
-    return base64.urlsafe_b64encode(body).decode()
+    def _encode_ticket(self, id_numbers: tuple[str, ...], ready: dt.datetime) -> str:
+        """``BODY.MAC``: the question (department, identity numbers, ready time) and its HMAC-SHA256, base64url."""
+        plain = {"department": self.department, "ids": list(id_numbers), "ready": ready.isoformat()}
+        body = base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).rstrip(b"=")
+        return (body + b"." + base64.urlsafe_b64encode(self._mac(body)).rstrip(b"=")).decode()
+
+    def _decode_ticket(self, ticket_id: str) -> tuple[tuple[str, ...], dt.datetime]:
+        """The question of a ticket this department signed; anything else is an unknown ticket."""
+        unknown = DepartmentRefused(self.department, "unknown ticket")
+        try:
+            body, _, mac = ticket_id.encode("ascii").partition(b".")
+            if not hmac.compare_digest(_b64decode(mac), self._mac(body)):
+                raise unknown
+            plain: dict[str, Any] = json.loads(_b64decode(body))
+            ids, ready = plain["ids"], dt.datetime.fromisoformat(plain["ready"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise unknown from None
+        if plain.get("department") != self.department or not isinstance(ids, list) or ready.tzinfo is None:
+            raise unknown
+        return tuple(str(n) for n in ids), ready
 
 
-def _decode_ticket(department: str, ticket_id: str) -> tuple[tuple[str, ...], dt.datetime]:
-    try:
-        body: dict[str, Any] = json.loads(base64.urlsafe_b64decode(ticket_id.encode()))
-        return tuple(body["ids"]), dt.datetime.fromisoformat(body["ready"])
-    except (ValueError, KeyError, TypeError):
-        raise DepartmentRefused(department, "unknown ticket") from None
+def _b64decode(text: bytes) -> bytes:
+    return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+
+
+def _record_id(entry: Mapping[str, Any]) -> str:
+    return str(entry["record"]["record_id"])
+
+
+def dataset_ticket_key(dataset: SandboxDataset) -> bytes:
+    """The default ticket key of a sandbox: SHA-256 of the dataset's records in canonical JSON.
+
+    Canonical: departments and records sorted, keys sorted, no whitespace — the same records give
+    the same key whatever the file's layout, order, faults or answer delays.
+    """
+    content = {
+        department: sorted(({"type": r.kind, "record": record_to_plain(r)} for r in records), key=_record_id)
+        for department, records in dataset.records.items()
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(_TICKET_KEY_LABEL + canonical).digest()
 
 
 def sandbox_connectors(dataset: SandboxDataset) -> dict[str, SandboxConnector]:
@@ -276,13 +341,17 @@ def connector_factory(department: str, options: Mapping[str, Any]) -> SandboxCon
     """Entry point ``sandbox`` (group ``hedui.connectors``): one department of a sandbox dataset.
 
     Options: ``dataset`` (a :class:`SandboxDataset`), or ``sandbox`` (a dataset file), or neither
-    for the built-in demo data.
+    for the built-in demo data; ``ticket_key`` (text or bytes, at least 16 bytes) signs tickets
+    instead of the key derived from the dataset.
     """
     dataset = options.get("dataset")
     if not isinstance(dataset, SandboxDataset):
         path = options.get("sandbox")
         dataset = _load_cached(str(path)) if path else SandboxDataset.demo()
-    return SandboxConnector(department, dataset)
+    key = options.get("ticket_key")
+    if key is not None and not isinstance(key, str | bytes):
+        raise ValueError("sandbox connector: option 'ticket_key' must be text")
+    return SandboxConnector(department, dataset, ticket_key=key.encode() if isinstance(key, str) else key)
 
 
 @functools.lru_cache(maxsize=8)

@@ -89,7 +89,13 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     async def Describe(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.DescribeRequest, context: Context
     ) -> connector_pb2.ConnectorDescription:
-        return description_to_message(self.connector.describe())
+        try:
+            return description_to_message(self.connector.describe())
+        except ValueError as exc:
+            # hedui would refuse it anyway; say what is wrong where the department's developer looks.
+            log.error("the connector's description breaks the contract: %s", exc)
+            await abort(context, grpc.StatusCode.INTERNAL, "BAD_DESCRIPTION", str(exc))
+        raise AssertionError("unreachable: abort raises")
 
     async def Query(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.QueryRequest, context: Context

@@ -22,6 +22,7 @@ __all__ = [
     "answer_from_message",
     "answer_to_message",
     "description_from_message",
+    "description_problems",
     "description_to_message",
     "format_instant",
     "parse_instant",
@@ -33,6 +34,8 @@ __all__ = [
 
 MAX_TICKET_ID_LENGTH: Final = 4096
 DEFAULT_MAX_CONCURRENT_QUERIES: Final = ConnectorDescription("tax", ()).max_concurrent_queries
+MAX_LIMIT: Final = 1_000_000
+"""The largest batch size, rate or concurrency a description may declare."""
 
 
 class WireError(ValueError):
@@ -106,7 +109,39 @@ def record_from_message(message: records_pb2.DepartmentRecord, department: str, 
 # --- descriptions -------------------------------------------------------------------------------------
 
 
+def description_problems(description: ConnectorDescription) -> list[str]:
+    """What is wrong with a description's department and limits (empty when nothing is).
+
+    A known department; ``max_batch_size``, ``max_queries_per_second`` and ``max_concurrent_queries``
+    whole numbers of at least 1, ``max_identities_per_second`` a whole number of at least 0 (0: no
+    identity limit); ``asynchronous`` and ``shared_batches`` booleans. Used on both sides of the
+    wire, and by the resilience layer for any connector's ``describe()``.
+    """
+    problems = []
+    if description.department not in DEPARTMENTS:
+        problems.append(f"department: {str(description.department)[:40]!r} is not one of {', '.join(DEPARTMENTS)}")
+    for name, least in (
+        ("max_batch_size", 1),
+        ("max_queries_per_second", 1),
+        ("max_concurrent_queries", 1),
+        ("max_identities_per_second", 0),
+    ):
+        value = getattr(description, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{name}: must be a whole number, got {value!r:.40}")
+        elif not least <= value <= MAX_LIMIT:
+            problems.append(f"{name}: must be from {least} to {MAX_LIMIT}, got {value}")
+    for name in ("asynchronous", "shared_batches"):
+        if not isinstance(getattr(description, name), bool):
+            problems.append(f"{name}: must be true or false")
+    return problems
+
+
 def description_to_message(description: ConnectorDescription) -> connector_pb2.ConnectorDescription:
+    """The description as sent by a connector server; a description that breaks the contract is a ``ValueError``."""
+    problems = description_problems(description)
+    if problems:
+        raise ValueError(f"invalid connector description: {'; '.join(problems)}")
     return connector_pb2.ConnectorDescription(
         department=description.department,
         data_categories=list(description.data_categories),
@@ -120,7 +155,7 @@ def description_to_message(description: ConnectorDescription) -> connector_pb2.C
 
 
 def description_from_message(message: connector_pb2.ConnectorDescription) -> ConnectorDescription:
-    """A checked description: a known department, a batch size and query rate of at least 1.
+    """A checked description (:func:`description_problems`); a :class:`WireError` names the first wrong field.
 
     ``max_concurrent_queries`` 0 (a server that predates the field) means hedui's default.
     """
@@ -134,7 +169,7 @@ def description_from_message(message: connector_pb2.ConnectorDescription) -> Con
             raise WireError(name, f"must not be negative, got {getattr(message, name)}")
     if len(message.data_categories) > 100 or any(not c or len(c) > 100 for c in message.data_categories):
         raise WireError("data_categories", "must be up to 100 non-empty names")
-    return ConnectorDescription(
+    description = ConnectorDescription(
         department=message.department,
         data_categories=tuple(message.data_categories),
         max_batch_size=message.max_batch_size,
@@ -144,6 +179,10 @@ def description_from_message(message: connector_pb2.ConnectorDescription) -> Con
         max_concurrent_queries=message.max_concurrent_queries or DEFAULT_MAX_CONCURRENT_QUERIES,
         shared_batches=message.shared_batches,
     )
+    for problem in description_problems(description):
+        path, _, text = problem.partition(": ")
+        raise WireError(path, text)
+    return description
 
 
 # --- answers and tickets ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from consent.envelope import (
     sign_envelope,
     verify_envelope,
 )
-from consent.identity import CHINA_TIME, IdentityNumberError, china_today, mask, validate_identity_number
+from consent.identity import CHINA_TIME, IdentityNumberError, china_today, mask, scrub, validate_identity_number
 from consent.signers import (
     MEMBER_KEY_PAYLOAD_TYPE,
     CertificateError,
@@ -66,6 +66,7 @@ __all__ = [
     "parse_authorization_payload",
     "parse_member_key_certificate",
     "registered_authorization",
+    "scrub",
     "sign_envelope",
     "validate_identity_number",
     "verify_envelope",

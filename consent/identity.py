@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["CHINA_TIME", "IdentityNumberError", "check_character", "china_today", "mask", "validate_identity_number"]
+__all__ = [
+    "CHINA_TIME",
+    "IdentityNumberError",
+    "check_character",
+    "china_today",
+    "mask",
+    "scrub",
+    "validate_identity_number",
+]
 
 # Calendar dates (validity windows, birthdays, application dates) are China Standard Time dates.
 CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -53,3 +61,15 @@ def mask(value: str) -> str:
     if len(value) <= 10:
         return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+# 18-character numbers, and the 15-digit numbers of the first-generation cards.
+_ANY_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
+
+
+def scrub(text: str) -> str:
+    """``text`` from outside (a department's error, a typed reason) with every identity number in it masked.
+
+    For free text that goes into reports, logs or the permanent audit log.
+    """
+    return _ANY_ID_NUMBER.sub(lambda m: mask(m.group(0)), text)

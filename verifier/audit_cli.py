@@ -1,7 +1,9 @@
 """``hedui audit ...``: the supervisor's tools — list, export, verify, anomalies, public-key.
 
 They read the database directly (read-only) or an export file, so a supervisor can check the
-log without the service running and without trusting it.
+log without the service running and without trusting it. They change nothing on disk but the
+export they are asked to write: a missing key file is refused, never created (the service creates
+its keys on first start), and a witness's directory is only read.
 """
 
 from __future__ import annotations
@@ -20,13 +22,21 @@ from typing import Any, BinaryIO
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import inspect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from audit.anomalies import find_anomalies
-from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier, open_checkpoint
+from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
 from audit.log import AuditLog, EntryFilter, StoredEntry
-from audit.verify import CheckResult, LogCheckFailed, check_export, check_stored_log, export_stored_log
-from audit.witness import FileWitness
+from audit.verify import (
+    CheckResult,
+    LogCheckFailed,
+    check_export,
+    check_stored_log,
+    export_stored_log,
+    witnessed_checkpoint,
+)
+from audit.witness import WitnessError
 from consent.identity import CHINA_TIME
 from verifier.settings import ConfigError, Settings, load_settings
 from verifier.storage.db import Database
@@ -41,10 +51,30 @@ class AuditUsageError(Exception):
 
 
 def _settings(config: Path | None) -> Settings:
+    """The configured settings, read-only: key files that do not exist stay missing (see :func:`_require`)."""
     try:
-        return load_settings(config)
+        return load_settings(config, create_keys=False)
     except ConfigError as exc:
         raise AuditUsageError(str(exc)) from None
+
+
+def _require(settings: Settings, setting: str) -> None:
+    """Refuse when the key file of ``setting`` does not exist (it would hash or sign with no real key)."""
+    missing = settings.missing_key_files.get(setting)
+    if missing is not None:
+        raise AuditUsageError(
+            f"{setting}: {missing} does not exist (the audit commands never create keys; hedui serve does)"
+        )
+
+
+def _subject_key(settings: Settings) -> bytes:
+    _require(settings, "audit_subject_key_file")
+    return settings.audit_subject_key
+
+
+def _log_signer(settings: Settings) -> NoteSigner:
+    _require(settings, "audit_log_key_file")
+    return NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -61,42 +91,42 @@ def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
             return NoteVerifier.from_vkey(_read_text(args.public_key, "--public-key").strip())
         except CheckpointError as exc:
             raise AuditUsageError(f"--public-key {args.public_key}: {exc}") from None
-    key_file = _log_key_file(args.config)
-    if not key_file.exists():
-        raise AuditUsageError(f"give --public-key: there is no log key at {key_file} to take it from")
     settings = _settings(args.config)
-    signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
-    return NoteVerifier.from_vkey(signer.verifier_key())
+    missing = settings.missing_key_files.get("audit_log_key_file")
+    if missing is not None:
+        raise AuditUsageError(f"give --public-key: there is no log key at {missing} to take it from")
+    return _log_signer(settings).verifier()
 
 
-def _log_key_file(config: Path | None) -> Path:
-    if config is not None:
-        try:
-            import tomllib
-
-            raw = tomllib.loads(config.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AuditUsageError(f"--config {config}: {exc}") from None
-        if "audit_log_key_file" in raw:
-            return Path(str(raw["audit_log_key_file"]))
-    return Path(".hedui") / "audit-log.key"
-
-
-async def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoint]:
+def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoint]:
     seen = []
     for directory in directories:
         if not directory.is_dir():
             raise AuditUsageError(f"--witness {directory}: not a directory")
-        note = await FileWitness.open(directory, verifier.vkey).latest(verifier.name)
-        if note is not None:
-            try:
-                seen.append(open_checkpoint(note, verifier))
-            except CheckpointError as exc:
-                raise AuditUsageError(f"--witness {directory}: its checkpoint does not verify: {exc}") from None
+        try:
+            checkpoint = witnessed_checkpoint(directory, verifier)
+        except CheckpointError as exc:
+            raise AuditUsageError(f"--witness {directory}: its checkpoint does not verify: {exc}") from None
+        except (WitnessError, OSError, ValueError) as exc:
+            raise AuditUsageError(f"--witness {directory}: {getattr(exc, 'strerror', None) or exc}") from None
+        if checkpoint is not None:
+            seen.append(checkpoint)
     return seen
 
 
+def _refuse_missing_sqlite(url: str) -> None:
+    """A SQLite database that does not exist: opening it would create it, and its directory."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise AuditUsageError(f"--db: {url!r} is not a database URL") from None
+    name = parsed.database
+    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:") and not Path(name).is_file():
+        raise AuditUsageError(f"--db: there is no database at {name} (run hedui serve once to create it)")
+
+
 async def _open_db(url: str) -> Database:
+    _refuse_missing_sqlite(url)
     db = Database(url)
     try:
         async with db.engine.connect() as connection:
@@ -119,7 +149,7 @@ def _db_url(args: argparse.Namespace) -> str:
 
 async def _verify(args: argparse.Namespace) -> CheckResult:
     verifier = _log_verifier(args)
-    witnessed = await _witnessed(args.witness or [], verifier)
+    witnessed = _witnessed(args.witness or [], verifier)
     if args.export is not None:
         try:
             with args.export.open("rb") as handle:
@@ -146,7 +176,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"checked before the failure: {result.entries} entries, {result.heads} signed tree head(s)")
         return 1
     witnessed = f", consistent with {result.witnessed} witnessed heads" if result.witnessed else ""
-    pending = f"; {result.pending} newer entries await integration" if result.pending else ""
+    pending = (
+        f"; {result.pending} newer entries not checked (awaiting integration, or integrated during the check)"
+        if result.pending
+        else ""
+    )
     print(
         f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree head(s){witnessed}{pending}"
     )
@@ -173,10 +207,9 @@ async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         raise AuditUsageError(f"--out: {args.out.parent} is not a directory")
-    log_key = ""
-    if _log_key_file(args.config).exists():
-        settings = _settings(args.config)
-        log_key = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key).verifier_key()
+    # The header's log_key is a convenience for the reader (who must get the key elsewhere anyway).
+    settings = _settings(args.config)
+    log_key = "" if "audit_log_key_file" in settings.missing_key_files else _log_signer(settings).verifier_key()
     # Written beside the target and renamed into place: a failed export leaves no half file.
     fd, tmp = tempfile.mkstemp(prefix=".hedui-export-", dir=args.out.parent)
     try:
@@ -206,9 +239,9 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
 
 
 async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
-    settings = _settings(args.config)
-    log = AuditLog(settings.audit_subject_key)
     person = getattr(args, "person", None)
+    # Reading needs no key; matching a person needs the service's own subject key, never a new one.
+    log = AuditLog(_subject_key(_settings(args.config)) if person else b"")
     if person:
         where = dataclasses.replace(where, subject=log.subject(person.strip().upper()))
     db = await _open_db(_db_url(args))
@@ -287,8 +320,7 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
 
 
 def cmd_public_key(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
-    print(NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key).verifier_key())
+    print(_log_signer(_settings(args.config)).verifier_key())
     return 0
 
 

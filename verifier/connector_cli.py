@@ -1,8 +1,12 @@
 """``hedui connector ...``: the reference connector server and the conformance kit, for departments.
 
 - ``hedui connector serve --department tax [--sandbox FILE] [--listen HOST:PORT] (--cert FILE --key FILE |
-  --self-signed-out DIR)`` serves one sandbox department as ``hedui.v1.ConnectorService`` over TLS and
-  prints the address it listens on and its certificate's SHA-256 fingerprint.
+  --self-signed-out DIR) [--ticket-key FILE]`` serves one sandbox department as
+  ``hedui.v1.ConnectorService`` over TLS and prints the address it listens on and its certificate's
+  SHA-256 fingerprint. Tickets are signed with the key in ``--ticket-key FILE``, else with a random
+  key kept in ``DIR/ticket.key`` beside the self-signed certificate (so that tickets survive a
+  restart of the server), else with the key derived from the dataset
+  (:func:`connectors.sandbox.dataset_ticket_key`).
 - ``hedui connector check (--entry-point NAME | --address HOST:PORT --cert PEM) [--department D]
   [--sandbox FILE]`` runs the conformance kit (:mod:`connectors.conformance`) and prints a table:
   exit 0 when every check passes, 1 when one fails, 2 for invalid input.
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ from connectors.conformance import CheckResult, check_connector
 from connectors.records import DEPARTMENTS
 from connectors.registry import ENTRY_POINT_GROUP, installed
 from connectors.remote import RemoteConnector
-from connectors.sandbox import SandboxConnector, SandboxDataset, SandboxError
+from connectors.sandbox import MIN_TICKET_KEY_BYTES, SandboxConnector, SandboxDataset, SandboxError
 from connectors.server import start_connector_server
 from connectors.tls import (
     CertificateError,
@@ -44,6 +49,7 @@ __all__ = ["add_connector_commands"]
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
+TICKET_KEY_FILE = "ticket.key"
 SELF_SIGNED_NAMES = ("127.0.0.1", "localhost")
 
 Fail = Callable[[str], Exception]
@@ -99,6 +105,30 @@ def _key_pair(args: argparse.Namespace) -> tuple[bytes, bytes, str]:
     return certificate, key, f"certificate {args.cert}"
 
 
+def _ticket_key(args: argparse.Namespace) -> tuple[bytes | None, str]:
+    """(the key that signs tickets, or None for the dataset's; a line saying where it came from).
+
+    A key file holds the key as text (whitespace around it ignored), at least 16 bytes of it.
+    """
+    path: Path | None = args.ticket_key
+    what = "--ticket-key"
+    if path is None and args.self_signed_out is not None:
+        path, what = args.self_signed_out / TICKET_KEY_FILE, "--self-signed-out"
+        if not path.exists():
+            try:
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+            except OSError as exc:
+                raise ConnectorUsageError(f"{what} {path}: {exc.strerror}") from None
+            return path.read_bytes().strip(), f"wrote a random ticket key: {path}"
+    if path is None:
+        return None, "tickets signed with the key derived from the dataset"
+    key = _read(path, what).strip()
+    if len(key) < MIN_TICKET_KEY_BYTES:
+        raise ConnectorUsageError(f"{what} {path}: a ticket key must be at least {MIN_TICKET_KEY_BYTES} bytes")
+    return key, f"tickets signed with the key in {path}"
+
+
 def _check_pair(certificate: bytes, key: bytes, where: str) -> None:
     try:
         first = load_certificates(certificate)[0]
@@ -141,9 +171,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConnectorUsageError(f"--listen: {exc}") from None
     dataset = _dataset(args.sandbox)
     certificate, key, origin = _key_pair(args)
+    ticket_key, tickets = _ticket_key(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     data = f"serving sandbox data from {args.sandbox}" if args.sandbox else "serving the built-in demo sandbox data"
-    asyncio.run(_serve(SandboxConnector(args.department, dataset), args.listen, certificate, key, [origin, data]))
+    connector = SandboxConnector(args.department, dataset, ticket_key=ticket_key)
+    asyncio.run(_serve(connector, args.listen, certificate, key, [origin, data, tickets]))
     return 0
 
 
@@ -320,6 +352,13 @@ def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]
         type=Path,
         metavar="DIR",
         help=f"use DIR/{CERT_FILE} and DIR/{KEY_FILE}, generating a self-signed pair for 127.0.0.1/localhost first",
+    )
+    serve.add_argument(
+        "--ticket-key",
+        type=Path,
+        metavar="FILE",
+        help=f"the key that signs tickets (default: DIR/{TICKET_KEY_FILE} with --self-signed-out, generated first; "
+        "else derived from the dataset)",
     )
     serve.set_defaults(func=_run(cmd_serve, fail))
 

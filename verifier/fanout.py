@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -31,8 +32,15 @@ from connectors.base import (
     Ticket,
 )
 from connectors.metrics import DepartmentMetrics
-from connectors.records import PersonRecord, RecordError, record_from_plain, record_to_plain
-from consent import IdentityNumberError, RegisteredAuthorization, china_today, decide, validate_identity_number
+from connectors.records import (
+    RecordError,
+    is_about,
+    record_from_plain,
+    record_to_plain,
+    records_about,
+    registers_of,
+)
+from consent import IdentityNumberError, RegisteredAuthorization, china_today, decide, scrub, validate_identity_number
 from verifier.assessment import SourceOutcome, assess
 from verifier.policy import Policy
 from verifier.reports import build_report, load_previous_report, report_digest
@@ -45,6 +53,8 @@ __all__ = ["MAX_RECORDS_PER_ANSWER", "Changes", "FanOut"]
 
 log = logging.getLogger("hedui.fanout")
 MAX_RECORDS_PER_ANSWER = 10_000
+POLLING_STOPPED = "authorization revoked or expired while the answer was pending; polling stopped"
+ANSWER_DISCARDED = "authorization revoked or expired before the answer was stored; the answer was discarded"
 FINAL = frozenset({"ok", "unavailable", "not_queried"})
 
 
@@ -87,6 +97,8 @@ class _Outcome:
     detail: str = ""
     answer: DepartmentAnswer | None = None
     ticket: Ticket | None = None
+    # Members whose consent ended after the plan: never asked, or their answer discarded.
+    withdrawn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +133,8 @@ def check_answer(department: str, asked: Sequence[str], answer: DepartmentAnswer
         raise AnswerRejected(f"answer is labelled {answer.department!r}")
     if len(answer.records) > MAX_RECORDS_PER_ANSWER:
         raise AnswerRejected(f"more than {MAX_RECORDS_PER_ANSWER} records")
-    wanted = set(asked)
-    registers = {r.hukou_id for r in answer.records if isinstance(r, PersonRecord) and r.id_number in wanted}
+    wanted = frozenset(asked)
+    registers = registers_of(answer.records, wanted)
     seen: set[str] = set()
     for record in answer.records:
         if record.department != department:
@@ -139,8 +151,7 @@ def check_answer(department: str, asked: Sequence[str], answer: DepartmentAnswer
         except IdentityNumberError:
             raise AnswerRejected(f"record {record.record_id} names an invalid identity number") from None
         seen.add(record.record_id)
-        same_register = isinstance(record, PersonRecord) and record.hukou_id in registers
-        if record.subject not in wanted and not same_register:
+        if not is_about(department, record, wanted, registers):
             raise AnswerRejected(f"record {record.record_id} is about a person not asked about")
 
 
@@ -205,8 +216,10 @@ class _Settled:
     asked: tuple[str, ...]
     outcome: _Outcome
     scope: _Scope
+    # Members not queried at this department: refused when planned, and withdrawn since.
+    not_queried: tuple[str, ...] = ()
 
-    def source(self, refused: tuple[str, ...]) -> SourceOutcome:
+    def source(self) -> SourceOutcome:
         """The outcome as the assessment sees it (the same as :func:`outcome_of` of its stored row)."""
         answer = self.outcome.answer
         return SourceOutcome(
@@ -214,7 +227,7 @@ class _Settled:
             status=self.outcome.status,
             records=answer.records if answer is not None else (),
             detail=self.outcome.detail,
-            not_queried=refused,
+            not_queried=self.not_queried,
             answered_at=answer.answered_at if answer is not None else None,
         )
 
@@ -235,7 +248,7 @@ class FanOut:
         settings: Settings,
         changes: Changes,
         policy_for: Callable[[VerificationRequest], Policy],
-        load_authorizations: Callable[[Sequence[str]], Awaitable[list[RegisteredAuthorization]]],
+        load_authorizations: Callable[[Sequence[str], AsyncSession | None], Awaitable[list[RegisteredAuthorization]]],
         parse_stored_request: Callable[[str], VerificationRequest],
     ) -> None:
         self._db = db
@@ -367,12 +380,27 @@ class FanOut:
                 ).all()
             )
         todo = sorted(d for d, status in statuses.items() if status in ("queued", "querying"))
-        plan = self.plan(job, todo, await self._load_authorizations(job.authorization_names))
+        plan = self.plan(job, todo, await self._load_authorizations(job.authorization_names, None))
         async with self._db.write() as session:
             await self.record_plan(session, job, plan)
         self._changes.notify(job.verification_id)
         if plan.queries:
             await self._gather_answers(job, plan)
+
+    async def _consented(
+        self, job: Job, department: str, ids: Sequence[str], session: AsyncSession | None = None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Consent decided again, now: (members that may still be asked about, members withdrawn).
+
+        With ``session``, the authorizations are read (and on PostgreSQL share-locked) in that
+        transaction, so a revocation either commits before it and is seen, or waits for it.
+        """
+        authorizations = await self._load_authorizations(job.authorization_names, session)
+        decision = decide(
+            ids, [department], authorizations, job.request.commissioned_by, china_today(), job.request.purpose
+        )
+        allowed = tuple(decision.members_for(department))
+        return allowed, tuple(n for n in ids if n not in allowed)
 
     async def _gather_answers(self, job: Job, plan: Plan) -> None:
         """Ask every department at once; store answers in batches as they arrive, the last with the report."""
@@ -381,11 +409,12 @@ class FanOut:
 
         async def ask(query: DepartmentQuery, scope: _Scope) -> None:
             try:
-                outcome = await self._ask(scope.department, query)
+                outcome = await self._ask(job, scope.department, query)
             except Exception as exc:  # a connector's own bug must not stall the verification
                 log.exception("connector %s failed", scope.department)
                 outcome = _Outcome("unavailable", f"connector error: {type(exc).__name__}")
-            settled.put_nowait(_Settled(scope.department, query.id_numbers, outcome, scope))
+            refused = plan.refused.get(scope.department, ())
+            settled.put_nowait(_Settled(scope.department, query.id_numbers, outcome, scope, refused))
 
         tasks = [asyncio.create_task(ask(q, s), name=f"ask {s.department}") for q, s in plan.queries]
         try:
@@ -396,9 +425,10 @@ class FanOut:
                 while not settled.empty():
                     batch.append(settled.get_nowait())
                 remaining -= len(batch)
-                for item in batch:
-                    known[item.department] = item.source(plan.refused.get(item.department, ()))
                 async with self._db.write() as session:
+                    batch = [await self._still_consented(session, job, item) for item in batch]
+                    for item in batch:
+                        known[item.department] = item.source()
                     await self._store(session, job.verification_id, batch)
                     if remaining == 0:
                         # Outcomes in hand are the whole truth only if no ticket is being followed meanwhile.
@@ -416,8 +446,17 @@ class FanOut:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _ask(self, department: str, query: DepartmentQuery) -> _Outcome:
-        """Send one query and wait (within the department's deadline) for an answer or a ticket's answer."""
+    async def _ask(self, job: Job, department: str, query: DepartmentQuery) -> _Outcome:
+        """Send one query and wait (within the department's deadline) for an answer or a ticket's answer.
+
+        Consent is decided again right before the query leaves and before every poll: a member whose
+        authorization ended since the plan is never asked about, and polling stops when one ends.
+        """
+        allowed, withdrawn = await self._consented(job, department, query.id_numbers)
+        if not allowed:
+            return _Outcome("not_queried", "authorization withdrawn before the query was sent", withdrawn=withdrawn)
+        if withdrawn:
+            query = dataclasses.replace(query, id_numbers=allowed)
         connector = self._connectors[department]
         ticket: Ticket | None = None
         try:
@@ -427,16 +466,44 @@ class FanOut:
                     ticket = reply
                     wait = (reply.ready_after - now()).total_seconds()
                     await asyncio.sleep(min(max(wait, 0.05), self._settings.poll_interval_seconds))
+                    _, ended = await self._consented(job, department, query.id_numbers)
+                    if ended:
+                        return _Outcome("not_queried", POLLING_STOPPED, withdrawn=(*withdrawn, *query.id_numbers))
                     reply = await connector.poll(reply)
         except TimeoutError:
             if ticket is not None:
-                return _Outcome("pending", "accepted; the answer comes later", ticket=ticket)
-            return _Outcome("unavailable", f"no answer within {self._settings.deadline(department):g} s")
+                return _Outcome("pending", "accepted; the answer comes later", ticket=ticket, withdrawn=withdrawn)
+            return _Outcome(
+                "unavailable", f"no answer within {self._settings.deadline(department):g} s", withdrawn=withdrawn
+            )
         except DepartmentUnavailable as exc:
-            return _Outcome("unavailable", exc.reason)
+            return _Outcome("unavailable", scrub(exc.reason), withdrawn=withdrawn)
         except DepartmentRefused as exc:
-            return _Outcome("unavailable", f"refused: {exc.reason}")
-        return _checked(department, query.id_numbers, reply)
+            return _Outcome("unavailable", f"refused: {scrub(exc.reason)}", withdrawn=withdrawn)
+        return dataclasses.replace(_checked(department, query.id_numbers, reply), withdrawn=withdrawn)
+
+    async def _still_consented(self, session: AsyncSession, job: Job, item: _Settled) -> _Settled:
+        """Before an answer is stored (in the storing transaction): drop what is about members withdrawn since."""
+        outcome = item.outcome
+        asked = tuple(n for n in item.asked if n not in outcome.withdrawn)
+        if outcome.status in ("ok", "pending") and asked:
+            allowed, ended = await self._consented(job, item.department, asked, session)
+            if ended:
+                if outcome.status == "pending" or not allowed:
+                    detail = POLLING_STOPPED if outcome.status == "pending" else ANSWER_DISCARDED
+                    outcome = _Outcome("not_queried", detail, withdrawn=(*outcome.withdrawn, *asked))
+                else:
+                    assert outcome.answer is not None
+                    kept = records_about(item.department, outcome.answer.records, allowed)
+                    outcome = dataclasses.replace(
+                        outcome,
+                        answer=dataclasses.replace(outcome.answer, records=kept),
+                        withdrawn=(*outcome.withdrawn, *ended),
+                    )
+        if not outcome.withdrawn:
+            return item
+        not_queried = tuple(dict.fromkeys((*item.not_queried, *outcome.withdrawn)))
+        return dataclasses.replace(item, outcome=outcome, not_queried=not_queried)
 
     async def _store(self, session: AsyncSession, verification_id: str, items: Sequence[_Settled]) -> None:
         """Store departments' outcomes, each with its audit event, in the caller's transaction."""
@@ -455,6 +522,7 @@ class FanOut:
                 "answered_at": None,
                 "ticket_id": None,
                 "ticket_ready_after": None,
+                "not_queried_json": json.dumps(list(item.not_queried)),
                 "updated_at": at,
             }
             if outcome.status == "ok":
@@ -480,6 +548,11 @@ class FanOut:
                 event = scope.event("DEPARTMENT_QUERY_FAILED", {"reason": outcome.detail})
             rows.append(row)
             events.append((event, item.asked))
+            if outcome.withdrawn:
+                withdrawn = scope.event(
+                    "CONSENT_DECISION", {"withdrawn": len(outcome.withdrawn), "when": outcome.detail}
+                )
+                events.append((withdrawn, outcome.withdrawn))
         await session.execute(update(DepartmentResultRow), rows)
         await self._audit.append_many(session, events)
 
@@ -495,66 +568,67 @@ class FanOut:
     async def _poll_until_settled(self, verification_id: str, department: str) -> None:
         job = await self.load_job(verification_id)
         connector = self._connectors[department]
+        pause = 0.0
         while True:
+            await asyncio.sleep(pause)
             async with self._db.sessions() as session:
                 result = await session.get(DepartmentResultRow, (verification_id, department))
             if result is None or result.status != "pending" or result.ticket_id is None:
                 return
             asked = tuple(json.loads(result.queried_json))
-            authorizations = await self._load_authorizations(job.authorization_names)
-            decision = decide(
-                asked, [department], authorizations, job.request.commissioned_by, china_today(), job.request.purpose
-            )
-            scope = _Scope(
-                job.operator, job.client, verification_id, ",".join(decision.authorizations_for(department)), department
-            )
-            outcome: _Outcome | None = None
-            if decision.refused:
-                withdrawn = tuple(r.id_number for r in decision.refused)
-                async with self._db.write() as session:
-                    await session.execute(
-                        update(DepartmentResultRow)
-                        .where(
-                            DepartmentResultRow.verification_id == verification_id,
-                            DepartmentResultRow.department == department,
-                        )
-                        .values(
-                            status="not_queried",
-                            detail="authorization revoked or expired while the answer was pending; polling stopped",
-                            not_queried_json=json.dumps(sorted({*json.loads(result.not_queried_json), *withdrawn})),
-                            ticket_id=None,
-                            updated_at=now(),
-                        )
-                    )
-                    await self._audit.append(
-                        session,
-                        scope.event("DEPARTMENT_QUERY_FAILED", {"reason": "authorization withdrawn; polling stopped"}),
-                        id_numbers=withdrawn,
-                    )
-                    await self.publish_in(session, job)
-                self._changes.notify(verification_id)
-                return
-            if (now() - result.updated_at).total_seconds() > self._settings.pending_deadline_seconds:
+            not_queried = tuple(json.loads(result.not_queried_json))
+            _, ended = await self._consented(job, department, asked)
+            scope = _Scope(job.operator, job.client, verification_id, ",".join(job.authorization_names), department)
+            outcome: _Outcome
+            if ended:
+                outcome = _Outcome("not_queried", POLLING_STOPPED, withdrawn=asked)
+            elif (now() - result.updated_at).total_seconds() > self._settings.pending_deadline_seconds:
                 outcome = _Outcome("unavailable", "no answer before the pending deadline")
             else:
                 ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or now())
                 wait = (ticket.ready_after - now()).total_seconds()
-                await asyncio.sleep(min(max(wait, 0.05), self._settings.poll_interval_seconds))
+                await asyncio.sleep(min(max(wait, 0.0), self._settings.poll_interval_seconds))
+                # Never faster than the poll interval, whatever the department says about readiness.
+                pause = self._settings.poll_interval_seconds
+                _, ended = await self._consented(job, department, asked)
+                if ended:
+                    continue  # decided at the top of the loop, in one place
                 try:
                     reply = await asyncio.wait_for(connector.poll(ticket), self._settings.deadline(department))
-                except (TimeoutError, DepartmentUnavailable):
+                except TimeoutError:
                     continue
+                except DepartmentUnavailable as exc:
+                    if exc.transient:
+                        continue
+                    outcome = _Outcome("unavailable", scrub(exc.reason))
                 except DepartmentRefused as exc:
-                    outcome = _Outcome("unavailable", f"refused: {exc.reason}")
+                    outcome = _Outcome("unavailable", f"refused: {scrub(exc.reason)}")
                 else:
                     if isinstance(reply, Ticket):
+                        await self._renew_ticket(verification_id, department, reply)
                         continue
                     outcome = _checked(department, asked, reply)
             async with self._db.write() as session:
-                await self._store(session, verification_id, [_Settled(department, asked, outcome, scope)])
+                item = await self._still_consented(
+                    session, job, _Settled(department, asked, outcome, scope, not_queried)
+                )
+                await self._store(session, verification_id, [item])
                 await self.publish_in(session, job)
             self._changes.notify(verification_id)
             return
+
+    async def _renew_ticket(self, verification_id: str, department: str, ticket: Ticket) -> None:
+        """A department that is not ready may hand out a new ticket or a new time: keep what it said."""
+        async with self._db.write() as session:
+            await session.execute(
+                update(DepartmentResultRow)
+                .where(
+                    DepartmentResultRow.verification_id == verification_id,
+                    DepartmentResultRow.department == department,
+                    DepartmentResultRow.status == "pending",
+                )
+                .values(ticket_id=ticket.ticket_id, ticket_ready_after=ticket.ready_after)
+            )
 
     async def publish_in(
         self, session: AsyncSession, job: Job, sources: Mapping[str, SourceOutcome] | None = None
@@ -646,5 +720,5 @@ def _checked(department: str, asked: Sequence[str], reply: DepartmentAnswer) -> 
     try:
         check_answer(department, asked, reply)
     except AnswerRejected as exc:
-        return _Outcome("unavailable", f"answer rejected: {exc}")
+        return _Outcome("unavailable", scrub(f"answer rejected: {exc}"))
     return _Outcome("ok", answer=reply)

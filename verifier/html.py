@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import jinja2
 
-from consent.identity import mask
+from consent.identity import mask, scrub
 from verifier.flags import department_zh, yuan
 
 __all__ = ["TEMPLATE", "render_report_html"]
@@ -28,7 +28,6 @@ TEMPLATE: Final = "report.html.j2"
 
 # An 18-character identity number standing on its own (also inside record ids such as
 # "H-533401-0001:533401197803120118"); 15-digit numbers of the first generation too.
-_ID_NUMBER: Final = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[0-9Xx]|\d{15})(?![0-9A-Za-z])")
 
 RELATION_ZH: Final = {
     "applicant": "申请人",
@@ -118,7 +117,7 @@ _NOTES_ZH: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 
 def masked_text(text: str) -> str:
     """``text`` with every identity number in it masked (first 6, last 4)."""
-    return _ID_NUMBER.sub(lambda m: mask(m.group(0)), text)
+    return scrub(text)
 
 
 def instant(value: str | None) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from consent.identity import IdentityNumberError, china_today, validate_identity_number
+from consent.identity import IdentityNumberError, china_today, scrub, validate_identity_number
 
 __all__ = [
     "AREAS",
@@ -22,6 +22,7 @@ __all__ = [
     "RequestError",
     "VerificationRequest",
     "parse_request",
+    "revocation_reason",
 ]
 
 AREAS: Final = ("urban", "rural")
@@ -49,6 +50,16 @@ class RequestError(ValueError):
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         super().__init__(f"{first.field}: {first.description}{more}")
+
+
+def revocation_reason(reason: str) -> str:
+    """A revocation's reason as it will be kept for good (in the audit log too): required, bounded,
+    and with any identity number typed into it masked."""
+    if not reason.strip():
+        raise RequestError([FieldViolation("reason", "a revocation needs a reason")])
+    if len(reason) > 500 or "\x00" in reason:
+        raise RequestError([FieldViolation("reason", "at most 500 characters, no NUL")])
+    return scrub(reason.strip())
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import EVENT_KINDS, AuditEvent, AuditLog, StoredEntry
 from audit.checkpoint import NoteSigner
@@ -51,7 +52,7 @@ from verifier.errors import ServiceError
 from verifier.fanout import Changes, FanOut, Job
 from verifier.policy import PolicyBook
 from verifier.reports import load_previous_report
-from verifier.request import FieldViolation, RequestError, VerificationRequest, parse_request
+from verifier.request import FieldViolation, RequestError, VerificationRequest, parse_request, revocation_reason
 from verifier.settings import Settings
 from verifier.storage.db import Database
 from verifier.storage.models import (
@@ -397,12 +398,22 @@ class HeduiService:
             raise ServiceError.not_found(f"authorizations/{authorization_id}")
         return self.envelope_of(row.signatures_json, row.payload, row.payload_type)
 
-    async def _authorizations(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
+    async def _authorizations(
+        self, names: Sequence[str], session: AsyncSession | None = None
+    ) -> list[RegisteredAuthorization]:
+        """Authorizations by name, checked again against the trust store.
+
+        In a caller's ``session`` the rows are share-locked (PostgreSQL), so a revocation cannot
+        commit between this read and the caller's commit: it waits, or it came first and is seen.
+        """
         ids = [n.removeprefix("authorizations/") for n in names]
-        async with self.db.sessions() as session:
-            rows = {
-                r.id: r for r in await session.scalars(select(AuthorizationRow).where(AuthorizationRow.id.in_(ids)))
-            }
+        query = select(AuthorizationRow).where(AuthorizationRow.id.in_(ids))
+        if session is not None:
+            found = await session.scalars(query.with_for_update(read=True))
+            rows = {r.id: r for r in found}
+        else:
+            async with self.db.sessions() as own:
+                rows = {r.id: r for r in await own.scalars(query)}
         return await self._authorizations_of([rows[i] for i in ids if i in rows])
 
     async def get_authorization(self, name: str) -> RegisteredAuthorization:
@@ -415,10 +426,10 @@ class HeduiService:
     async def revoke_authorization(self, name: str, reason: str, caller: Caller = Caller()) -> RegisteredAuthorization:
         """Revoke: queries not yet sent under it are not sent; pending answers stop being polled."""
         authorization_id = _id_from(name, "authorizations", "name")
-        if not reason.strip():
-            raise ServiceError.invalid([FieldViolation("reason", "a revocation needs a reason")])
-        if len(reason) > 500 or "\x00" in reason:
-            raise ServiceError.invalid([FieldViolation("reason", "at most 500 characters, no NUL")])
+        try:
+            reason = revocation_reason(reason)
+        except RequestError as exc:
+            raise ServiceError.invalid(exc.violations) from None
         async with self.db.write() as session:
             row = await session.get(AuthorizationRow, authorization_id, with_for_update=True)
             if row is None:
@@ -484,7 +495,8 @@ class HeduiService:
         return request
 
     async def _check_previous_report(self, request: VerificationRequest) -> None:
-        """A recheck's previous report exists, is of the same household (a member in common), and is not later."""
+        """A recheck's previous report exists, was commissioned by the same organisation, is of the same
+        household (a member in common), and is not later."""
         report_id = request.previous_report_id
         if report_id is None:
             return
@@ -493,7 +505,13 @@ class HeduiService:
             raise ServiceError.invalid([FieldViolation(where, "must be the report_id of an earlier report")])
         async with self.db.sessions() as session:
             previous = await load_previous_report(session, report_id)
-        if previous is None:
+            commissioned_by = await session.scalar(
+                select(VerificationRow.commissioned_by)
+                .join(ReportRow, ReportRow.verification_id == VerificationRow.id)
+                .where(ReportRow.id == report_id)
+            )
+        # Another organisation's report is not found either: a recheck must not reveal it, nor who left it.
+        if previous is None or commissioned_by != request.commissioned_by:
             raise ServiceError.precondition(where, f"there is no report {report_id}", "PREVIOUS_REPORT_NOT_FOUND")
         if not set(previous.member_ids()) & {m.id_number for m in request.members}:
             raise ServiceError.precondition(

@@ -49,6 +49,8 @@ class Settings:
     departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Where Prometheus scrapes the metrics ("127.0.0.1:9464"); empty: no metrics endpoint.
     metrics_listen: str = ""
+    # Loaded with create_keys=False: the key files that did not exist (setting → path); their keys are empty.
+    missing_key_files: Mapping[str, Path] = field(default_factory=dict)
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""
@@ -76,8 +78,14 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _secret_file(path: Path, setting: str, *, exact: bool = False) -> bytes:
-    """Read a 32-byte secret kept as hex, creating it (mode 0600) on first start."""
+def _secret_file(path: Path, setting: str, *, exact: bool = False, missing: dict[str, Path] | None = None) -> bytes:
+    """Read a 32-byte secret kept as hex, creating it (mode 0600) on first start.
+
+    With ``missing`` given, a file that does not exist is not created: it is recorded there and the key is empty.
+    """
+    if missing is not None and not path.exists():
+        missing[setting] = path
+        return b""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -94,8 +102,12 @@ def _secret_file(path: Path, setting: str, *, exact: bool = False) -> bytes:
     return key
 
 
-def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
-    """Settings from a TOML file (all keys optional), with the audit key kept under ``base``."""
+def load_settings(path: Path | None, base: Path = Path(".hedui"), *, create_keys: bool = True) -> Settings:
+    """Settings from a TOML file (all keys optional), with the audit key kept under ``base``.
+
+    The service creates missing key files (``create_keys``); read-only tools pass ``create_keys=False``
+    and get the missing ones in :attr:`Settings.missing_key_files`, with empty keys, to refuse if they need them.
+    """
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -135,6 +147,7 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"departments.{department}.deadline_seconds: must be a positive number")
             deadlines[department] = float(value)
+    missing: dict[str, Path] | None = None if create_keys else {}
     settings = Settings(
         database_url=raw.get("database_url", f"sqlite:///{base / 'hedui.db'}"),
         listen=raw.get("listen", "127.0.0.1:50051"),
@@ -144,10 +157,15 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
         poll_interval_seconds=float(raw.get("poll_interval_seconds", 1.0)),
         pending_deadline_seconds=float(raw.get("pending_deadline_seconds", 3 * 24 * 3600.0)),
         audit_subject_key=_secret_file(
-            Path(raw.get("audit_subject_key_file", base / "audit-subject.key")), "audit_subject_key_file"
+            Path(raw.get("audit_subject_key_file", base / "audit-subject.key")),
+            "audit_subject_key_file",
+            missing=missing,
         ),
         audit_log_key=_secret_file(
-            Path(raw.get("audit_log_key_file", base / "audit-log.key")), "audit_log_key_file", exact=True
+            Path(raw.get("audit_log_key_file", base / "audit-log.key")),
+            "audit_log_key_file",
+            exact=True,
+            missing=missing,
         ),
         audit_log_origin=origin,
         audit_integrate_seconds=float(raw.get("audit_integrate_seconds", 0.2)),
@@ -155,5 +173,6 @@ def load_settings(path: Path | None, base: Path = Path(".hedui")) -> Settings:
         departments=departments,
         department_deadlines=deadlines,
         metrics_listen=raw.get("metrics_listen", ""),
+        missing_key_files=missing or {},
     )
     return settings

@@ -18,7 +18,7 @@ from audit import AuditEvent
 from consent import TrustedKey
 from consent.envelope import key_id_for, load_public_key
 from verifier.errors import ServiceError
-from verifier.request import FieldViolation
+from verifier.request import FieldViolation, RequestError, revocation_reason
 from verifier.service import Caller, HeduiService
 from verifier.storage.models import AuthorizationRow, TrustedKeyRow
 
@@ -84,11 +84,10 @@ def check_organisation(organisation: str) -> str:
 
 
 def _check_reason(reason: str) -> str:
-    if not reason.strip():
-        raise ServiceError.invalid([FieldViolation("reason", "a revocation needs a reason")])
-    if len(reason) > 500 or "\x00" in reason:
-        raise ServiceError.invalid([FieldViolation("reason", "at most 500 characters, no NUL")])
-    return reason.strip()
+    try:
+        return revocation_reason(reason)
+    except RequestError as exc:
+        raise ServiceError.invalid(exc.violations) from None
 
 
 async def list_trusted_keys(service: HeduiService, organisation: str = "") -> list[KeyEntry]:

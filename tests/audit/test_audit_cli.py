@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 from harness import example_request, example_sandbox, running_service
 
-from audit.checkpoint import NoteVerifier
+from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from audit.events import AuditEvent
 from audit.log import AuditLog
+from audit.merkle import MerkleTree, leaf_hash
+from audit.verify import export_entry_line, export_head_line, export_header_line
+from audit.witness import FileWitness
 from verifier.cli import main
+from verifier.settings import load_settings
 from verifier.storage.db import Database
 
 pytestmark = pytest.mark.integration
@@ -43,7 +47,7 @@ def config(tmp_path: Path) -> Path:
 
 
 async def test_list_by_person_operator_department_and_time(
-    db_url: str, config: Path, capsys: pytest.CaptureFixture[str]
+    db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     request = example_request()
     spouse = request["members"][1]["id_number"]
@@ -65,6 +69,7 @@ async def test_list_by_person_operator_department_and_time(
     assert code == 0 and out == ""
     code, _, err = await run([*base, "--since", "next tuesday"], capsys)
     assert code == 2 and "--since" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "log.key").exists()  # listing needs the subject key only, and creates none
 
 
 async def test_anomalies_name_a_query_without_a_case(
@@ -97,12 +102,114 @@ async def test_anomalies_name_a_query_without_a_case(
 
 
 async def test_public_key_is_the_verifier_key_of_the_configured_log(
-    config: Path, capsys: pytest.CaptureFixture[str]
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    seed = bytes(range(32))
+    (tmp_path / "log.key").write_text(seed.hex())
     code, out, _ = await run(["audit", "public-key", "--config", str(config)], capsys)
     assert code == 0
     verifier = NoteVerifier.from_vkey(out.strip())
     assert verifier.name == "test.hedui/audit"
+    assert out.strip() == NoteSigner.from_private_bytes("test.hedui/audit", seed).verifier_key()
+
+
+async def test_read_only_commands_refuse_a_missing_key_and_create_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a directory where no service ever ran, nothing is created: no .hedui, no key, no database."""
+    monkeypatch.chdir(tmp_path)
+    cases = [
+        (["audit", "public-key"], "audit_log_key_file: .hedui/audit-log.key does not exist"),
+        (["audit", "list", "--person", "110101199003077777"], "audit_subject_key_file: .hedui/audit-subject.key"),
+        (["audit", "verify"], "give --public-key: there is no log key at .hedui/audit-log.key"),
+        (["audit", "export", "--out", "x.jsonl"], "--db: there is no database at .hedui/hedui.db"),
+        (["audit", "anomalies"], "--db: there is no database at .hedui/hedui.db"),
+    ]
+    for argv, words in cases:
+        code, out, err = await run(argv, capsys)
+        assert code == 2, (argv, out, err)
+        assert words in err and len(err.strip().splitlines()) == 1, err
+    assert _contents(tmp_path) == []
+
+
+def test_the_service_creates_its_keys_and_the_read_only_loader_does_not(tmp_path: Path) -> None:
+    readonly = load_settings(None, tmp_path / "supervisor", create_keys=False)
+    assert dict(readonly.missing_key_files) == {
+        "audit_subject_key_file": tmp_path / "supervisor" / "audit-subject.key",
+        "audit_log_key_file": tmp_path / "supervisor" / "audit-log.key",
+    }
+    assert (readonly.audit_subject_key, readonly.audit_log_key) == (b"", b"")
+    assert not (tmp_path / "supervisor").exists()
+    service = load_settings(None, tmp_path / "service")
+    assert service.missing_key_files == {} and len(service.audit_log_key) == 32
+    assert sorted(p.name for p in (tmp_path / "service").iterdir()) == ["audit-log.key", "audit-subject.key"]
+    again = load_settings(None, tmp_path / "service", create_keys=False)
+    assert again.missing_key_files == {}
+    assert (again.audit_subject_key, again.audit_log_key) == (service.audit_subject_key, service.audit_log_key)
+
+
+async def test_list_by_person_refuses_the_configured_subject_key_if_missing(
+    db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh random key would hash the number to nothing in the log: refused instead of finding nothing."""
+    async with running_service(db_url, example_sandbox()) as h:
+        await h.run(example_request())
+    (tmp_path / "subject.key").unlink()
+    person = example_request()["members"][0]["id_number"]
+    code, _, err = await run(["audit", "list", "--db", db_url, "--config", str(config), "--person", person], capsys)
+    assert code == 2
+    assert f"audit_subject_key_file: {tmp_path / 'subject.key'} does not exist" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "subject.key").exists()
+
+
+def _contents(directory: Path) -> list[tuple[str, int]]:
+    """The files in ``directory`` with their modification times."""
+    return sorted((p.name, p.stat().st_mtime_ns) for p in directory.iterdir())
+
+
+def _offline_log(tmp_path: Path, size: int) -> tuple[Path, Path, NoteSigner, MerkleTree]:
+    """An export of ``size`` entries under one signed head, and the log's public key file."""
+    signer = NoteSigner.generate("test.hedui/audit")
+    tree = MerkleTree()
+    lines = [export_header_line(signer.name, signer.verifier_key(), size)]
+    for i in range(size):
+        entry = json.dumps({"i": i}, separators=(",", ":")).encode()
+        tree.append(leaf_hash(entry))
+        lines.append(export_entry_line(i, entry))
+    lines.append(export_head_line(size, sign_checkpoint(Checkpoint(signer.name, size, tree.root()), signer)))
+    export, vkey = tmp_path / "export.jsonl", tmp_path / "log.vkey"
+    export.write_bytes(b"".join(lines))
+    vkey.write_text(signer.verifier_key() + "\n")
+    return export, vkey, signer, tree
+
+
+async def test_verify_reads_witness_directories_without_writing_to_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export, vkey, signer, tree = _offline_log(tmp_path, 6)
+    agreeing, ahead, empty = tmp_path / "w-agreeing", tmp_path / "w-ahead", tmp_path / "w-empty"
+    empty.mkdir()
+    note = sign_checkpoint(Checkpoint(signer.name, 6, tree.root()), signer)
+    await FileWitness.open(agreeing, signer.verifier_key()).add_checkpoint(0, [], note)
+    for i in range(6, 9):
+        tree.append(leaf_hash(b"%d" % i))  # a witness saw a bigger tree than the export holds
+    await FileWitness.open(ahead, signer.verifier_key()).add_checkpoint(
+        0, [], sign_checkpoint(Checkpoint(signer.name, 9, tree.root()), signer)
+    )
+    before = {d: _contents(d) for d in (agreeing, ahead, empty)}
+    base = ["audit", "verify", "--export", str(export), "--public-key", str(vkey)]
+    code, out, err = await run([*base, "--witness", str(agreeing), "--witness", str(empty)], capsys)
+    assert code == 0, out + err
+    assert "consistent with 1 witnessed heads" in out, out
+    code, out, _ = await run([*base, "--witness", str(ahead)], capsys)
+    assert code == 1 and "entry 6: missing: a witness recorded a signed head of size 9" in out, out
+    after = {d: _contents(d) for d in (agreeing, ahead, empty)}
+    assert after == before and before[empty] == []  # no witness.key, no lock file
+    # A witness whose state file is gone, though its history shows it cosigned: exit 2, not "intact".
+    next(agreeing.glob("*.checkpoint")).unlink()
+    code, _, err = await run([*base, "--witness", str(agreeing)], capsys)
+    assert code == 2 and "is missing" in err and len(err.strip().splitlines()) == 1, err
 
 
 async def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

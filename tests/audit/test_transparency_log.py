@@ -341,7 +341,7 @@ async def test_tampering_with_an_export_is_caught_and_located(
         expected = f"entry {index}:"
     else:
         lines = lines[: target + 1]
-        expected = "not covered by any signed tree head"
+        expected = f"entry {index + 1}: missing: the file's header announces"
     export.write_bytes(b"".join(lines))
     code, out = await _run_cli(["audit", "verify", "--export", str(export), "--public-key", str(vkey)], capsys)
     assert code == 1, out

@@ -430,3 +430,23 @@ def test_check_an_asynchronous_entry_point_with_a_sandbox_file(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "one of them by a new connector instance" in done.stdout
+
+
+async def test_the_batch_check_keeps_to_an_identity_limit_below_the_batch_size() -> None:
+    sizes: list[int] = []
+    data = dataset()
+
+    class Capped(SandboxConnector):
+        def describe(self) -> ConnectorDescription:
+            return dataclasses.replace(super().describe(), max_batch_size=100, max_identities_per_second=20)
+
+        async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+            sizes.append(len(query.id_numbers))
+            return await super().query(query)
+
+    results = await asyncio.wait_for(check_connector(Capped("tax", data), id_numbers=people(data)), 20)
+    assert failed(results) == set()
+    assert max(sizes) == 20  # hedui never sends more in one call, nor should the kit
+    assert "20 identity numbers (capped by the limit of 20 identity numbers per second)" in (
+        by_name(results)["batching"].detail
+    )

@@ -16,9 +16,12 @@ from connectors.records import (
     RecordError,
     TaxIncomeRecord,
     VehicleRecord,
+    is_about,
     parse_record,
     record_from_plain,
     record_to_plain,
+    records_about,
+    registers_of,
 )
 
 ZHANG = "533401197803120118"
@@ -293,3 +296,37 @@ def test_vocabulary(cls: type[DepartmentRecord], raw: dict[str, Any], path: str)
     error = error_for(cls, raw, "t")
     assert error.path == path
     assert "is not one of" in error.message
+
+
+# --- who a record is about ----------------------------------------------------------------------------
+
+SPOUSE, CHILD, NEIGHBOUR = "53340119800605022X", "533401200809110310", "533401194501010411"
+
+
+def person(id_number: str, register: str) -> PersonRecord:
+    return PersonRecord(
+        record_id=f"{register}:{id_number}",
+        id_number=id_number,
+        name="某",
+        hukou_id=register,
+        relation_to_head="other",
+        status="active",
+    )
+
+
+def test_police_answers_carry_the_household_registers_of_the_people_asked_about() -> None:
+    records = [person(ZHANG, "H1"), person(SPOUSE, "H1"), person(CHILD, "H1"), person(NEIGHBOUR, "H2")]
+    assert registers_of(records, {ZHANG}) == {"H1"}
+    about = records_about("police", records, [ZHANG])
+    assert [r.id_number for r in about] == [ZHANG, SPOUSE, CHILD]  # type: ignore[union-attr]
+    assert records_about("police", records, [NEIGHBOUR]) == (records[3],)
+    assert records_about("police", records, ["110105194912310021"]) == ()
+
+
+def test_register_mates_count_only_in_a_police_answer() -> None:
+    records = [person(ZHANG, "H1"), person(SPOUSE, "H1")]
+    assert not is_about("tax", records[1], {ZHANG}, registers_of(records, {ZHANG}))
+    assert records_about("tax", records, [ZHANG]) == (records[0],)
+    income = TaxIncomeRecord(record_id="T1", id_number=SPOUSE, period="2026-01", category="wages", amount_fen=1)
+    # Other departments' records are about their subject only, even in a police answer.
+    assert records_about("police", [*records, income], [ZHANG]) == tuple(records)

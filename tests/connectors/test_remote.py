@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import datetime as dt
@@ -520,6 +521,44 @@ async def test_tickets_go_over_the_wire_and_unknown_tickets_are_refused(key_pair
             await remote.poll(Ticket("tax", ticket.ticket_id, dt.datetime.now(dt.UTC)))
 
 
+async def test_forged_tickets_are_refused_over_the_wire(key_pair: tuple[bytes, bytes]) -> None:
+    raw = example_sandbox()
+    raw["banks"]["answer_after_seconds"] = 0.05
+    data = SandboxDataset.from_json(raw)
+    async with (
+        serving(SandboxConnector("banks", data, ticket_key=b"server-secret-0123456789"), key_pair) as server,
+        client(server, key_pair[0], department="banks") as remote,
+    ):
+        ticket = await remote.query(ask(LI))
+        assert isinstance(ticket, Ticket)
+        await asyncio.sleep(0.06)
+        # Someone else's records, with a ticket of one's own making: unsigned, or signed with the dataset's key.
+        unsigned = base64.urlsafe_b64encode(json.dumps({"ids": [ZHANG], "ready": "2020-01-01T00:00:00+00:00"}).encode())
+        own = await SandboxConnector("banks", data).query(ask(ZHANG))
+        assert isinstance(own, Ticket)
+        for forged in (unsigned.decode(), own.ticket_id):
+            with pytest.raises(DepartmentRefused, match="PERMISSION_DENIED: unknown ticket"):
+                await remote.poll(Ticket("banks", forged, dt.datetime.now(dt.UTC)))
+        answer = await remote.poll(ticket)
+    assert isinstance(answer, DepartmentAnswer) and answer.records == ()
+
+
+async def test_a_server_with_an_invalid_description_says_so(key_pair: tuple[bytes, bytes]) -> None:
+    class Broken(SandboxConnector):
+        def describe(self) -> ConnectorDescription:
+            return dataclasses.replace(super().describe(), max_queries_per_second=0)
+
+    async with serving(Broken("tax", sandbox()), key_pair) as server, client(server, key_pair[0]) as remote:
+        with pytest.raises(DepartmentUnavailable) as caught:
+            await remote.start()
+    assert caught.value.transient is False
+    assert "invalid connector description: max_queries_per_second: must be from 1" in caught.value.reason
+
+
+def test_the_default_call_deadline_is_ten_seconds(key_pair: tuple[bytes, bytes]) -> None:
+    assert RemoteConnector("127.0.0.1:1", key_pair[0], department="tax").timeout == 10.0
+
+
 # --- pinning ------------------------------------------------------------------------------------------
 
 
@@ -620,6 +659,9 @@ async def test_a_ticket_survives_a_restart_of_the_department_server(tmp_path: Pa
             await remote.close()
     assert isinstance(answer, DepartmentAnswer)
     assert [r.record_id for r in answer.records] == ["BK-0001"]
+    # the tickets' signing key is kept beside the self-signed certificate, private
+    assert oct((directory / "ticket.key").stat().st_mode & 0o777) == "0o600"
+    assert any("wrote a random ticket key" in line for line in first.output)
 
 
 @pytest.mark.parametrize(
@@ -630,6 +672,8 @@ async def test_a_ticket_survives_a_restart_of_the_department_server(tmp_path: Pa
         (["--department", "tax", "--self-signed-out", "tls", "--listen", "nowhere"], "--listen: 'nowhere' is not"),
         (["--department", "tax", "--self-signed-out", "tls", "--sandbox", "missing.json"], "missing.json: no such"),
         (["--department", "tax", "--cert", "cert.pem", "--key", "other.pem"], "the key does not belong"),
+        (["--department", "tax", "--self-signed-out", "tls", "--ticket-key", "short.key"], "at least 16 bytes"),
+        (["--department", "tax", "--self-signed-out", "tls", "--ticket-key", "none.key"], "none.key: cannot read"),
     ],
 )
 def test_serve_with_bad_input_exits_2(
@@ -638,6 +682,7 @@ def test_serve_with_bad_input_exits_2(
     certificate, _ = self_signed_certificate()
     (tmp_path / "cert.pem").write_bytes(certificate)
     (tmp_path / "other.pem").write_bytes(self_signed_certificate()[1])
+    (tmp_path / "short.key").write_text("0123456789\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:
         main(["connector", "serve", *args])

@@ -21,11 +21,13 @@ from connectors.base import (
 from connectors.records import PersonRecord, TaxIncomeRecord
 from connectors.resilience import (
     BreakerState,
+    CallLimiter,
     CircuitBreaker,
     ResiliencePolicy,
     ResilientConnector,
     SharedBatches,
     WindowLimiter,
+    effective_batch_size,
 )
 from connectors.sandbox import SandboxConnector, SandboxDataset
 
@@ -97,21 +99,67 @@ async def test_retries_stop_after_the_policy_attempts() -> None:
 
 async def test_the_breaker_fails_fast_while_open_and_recovers_on_its_own() -> None:
     department = ScriptedDepartment(tax(), failures=[DepartmentUnavailable("tax", "down")] * 5)
-    connector = ResilientConnector(
-        department, ResiliencePolicy(attempts=1, breaker_failures=5, breaker_reset_seconds=0.2)
-    )
-    for _ in range(5):
-        with pytest.raises(DepartmentUnavailable, match="down"):
+    # The default attempts: an open circuit must not be retried like a transient failure.
+    connector = ResilientConnector(department, ResiliencePolicy(breaker_failures=5, breaker_reset_seconds=0.5))
+    for _ in range(2):  # 4 attempts, then 1 more that opens the circuit
+        with pytest.raises(DepartmentUnavailable):
             await connector.query(query(APPLICANT))
+    assert connector.breaker.state is BreakerState.OPEN
+    assert len(department.calls) == 5
+    started = time.monotonic()
+    with pytest.raises(DepartmentUnavailable, match="circuit open") as caught:
+        await connector.query(query(APPLICANT))
+    assert time.monotonic() - started < 0.05
+    assert caught.value.transient is False
+    assert len(department.calls) == 5  # the department was not bothered
+    await asyncio.sleep(0.55)
+    assert isinstance(await connector.query(query(APPLICANT)), DepartmentAnswer)  # the trial call succeeds
+    assert connector.breaker.state is BreakerState.CLOSED
+
+
+async def test_a_department_that_never_answers_opens_the_breaker() -> None:
+    department = ScriptedDepartment(tax(), delay=100)
+    connector = ResilientConnector(department, ResiliencePolicy(breaker_failures=5))
+    for _ in range(5):
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await connector.query(query(APPLICANT))
     assert connector.breaker.state is BreakerState.OPEN
     started = time.monotonic()
     with pytest.raises(DepartmentUnavailable, match="circuit open"):
         await connector.query(query(APPLICANT))
     assert time.monotonic() - started < 0.05
-    assert len(department.calls) == 5  # the department was not bothered
-    await asyncio.sleep(0.25)
-    assert isinstance(await connector.query(query(APPLICANT)), DepartmentAnswer)  # the trial call succeeds
+    assert len(department.calls) == 5
+
+
+async def test_a_call_cut_off_before_it_was_sent_tells_nothing_about_the_department() -> None:
+    department = ScriptedDepartment(tax(max_queries_per_second=1))
+    connector = ResilientConnector(department, ResiliencePolicy(breaker_failures=2))
+    await connector.query(query(APPLICANT))
+    for _ in range(3):  # each waits for the query rate and is cut off before it is sent
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await connector.query(query(APPLICANT))
     assert connector.breaker.state is BreakerState.CLOSED
+    assert len(department.calls) == 1
+
+
+async def test_a_hanging_department_opens_the_breaker_through_shared_batches_too() -> None:
+    department = ScriptedDepartment(tax(shared_batches=True, max_concurrent_queries=2), delay=100)
+    shared = SharedBatches(ResilientConnector(department, ResiliencePolicy(breaker_failures=5)))
+    for _ in range(5):
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await shared.query(query(APPLICANT))
+    await asyncio.sleep(0.01)
+    # Nobody waits for those calls any more: they were cut off, and count as failures.
+    inner = shared.inner
+    assert isinstance(inner, ResilientConnector)
+    assert inner.breaker.state is BreakerState.OPEN
+    with pytest.raises(DepartmentUnavailable, match="circuit open"):
+        async with asyncio.timeout(1):
+            await shared.query(query(APPLICANT))
+    assert len(department.calls) == 5
 
 
 def test_a_failed_trial_opens_the_breaker_again() -> None:
@@ -160,6 +208,138 @@ async def test_identity_rate_limit_holds_for_concurrent_queries() -> None:
     for start, _ in times:
         assert sum(n for t, n in times if start <= t < start + 1.0) <= 20
     assert times[-1][0] - times[0][0] >= 2.0 - 0.05
+
+
+def most_in_any_window(calls: Sequence[tuple[float, int, str]], window: float = 1.0) -> tuple[int, int]:
+    """(calls, identity numbers) in the busiest window of ``window`` seconds, as the department saw them."""
+    busiest = [
+        (sum(1 for u, _, _ in calls if t <= u < t + window), sum(n for u, n, _ in calls if t <= u < t + window))
+        for t, _, _ in calls
+    ]
+    return max(c for c, _ in busiest), max(n for _, n in busiest)
+
+
+async def test_query_and_identity_limits_hold_together_in_every_window() -> None:
+    # Both limits bind: 2 queries and 100 identity numbers per second. An identity slot taken while
+    # the call then waited for a query slot would let 160 numbers into one second.
+    department = ScriptedDepartment(
+        tax(max_batch_size=100, max_queries_per_second=2, max_identities_per_second=100, max_concurrent_queries=10)
+    )
+    connector = ResilientConnector(department, FAST)
+    sizes = [10, 10, 10, 10, 60, 100, 100]
+    people = [tuple(f"{k}-{i}" for i in range(n)) for k, n in enumerate(sizes)]
+    await asyncio.gather(*(connector.query(query(*ids)) for ids in people))
+    assert sorted(n for _, n, _ in department.calls) == sorted(sizes)
+    calls, identities = most_in_any_window(department.calls)
+    assert calls <= 2
+    assert identities <= 100
+
+
+async def test_the_call_limiter_admits_both_kinds_at_once_and_takes_back_what_was_not_sent() -> None:
+    now = [0.0]
+    limiter = CallLimiter(queries=2, identities=10, window=1.0, clock=lambda: now[0])
+    first = await limiter.acquire(8)
+    limiter.release(first, 3)  # only 3 of the 8 were sent
+    await asyncio.wait_for(limiter.acquire(7), 0.1)  # 3 + 7 = 10
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(limiter.acquire(0), 0.05)  # a third query waits for the window, numbers or not
+    now[0] = 1.0
+    second = await asyncio.wait_for(limiter.acquire(10), 0.1)
+    assert second.at == 1.0
+    limiter.release(second)  # nothing was sent: its query and numbers are free again
+    await asyncio.wait_for(limiter.acquire(10), 0.1)
+    with pytest.raises(ValueError, match="exceed the limit"):
+        await limiter.acquire(11)
+
+
+def test_the_effective_batch_size_is_capped_by_the_identity_limit() -> None:
+    assert effective_batch_size(tax(max_batch_size=100)) == 100
+    assert effective_batch_size(tax(max_batch_size=100, max_identities_per_second=50)) == 50
+    assert effective_batch_size(tax(max_batch_size=10, max_identities_per_second=50)) == 10
+
+
+async def test_an_identity_limit_below_the_batch_size_caps_shared_batches() -> None:
+    department = ScriptedDepartment(
+        tax(max_batch_size=100, max_identities_per_second=50, max_queries_per_second=100, shared_batches=True)
+    )
+    shared = SharedBatches(ResilientConnector(department, FAST))
+    answers = await asyncio.gather(
+        *(shared.query(query(*(f"{i}-{k}" for k in range(3)), reference=f"a/{i}")) for i in range(20))
+    )
+    assert all(isinstance(a, DepartmentAnswer) for a in answers)
+    assert sum(n for _, n, _ in department.calls) == 60
+    assert max(n for _, n, _ in department.calls) <= 50
+    assert most_in_any_window(department.calls)[1] <= 50
+    with pytest.raises(DepartmentRefused, match=r"51 identity numbers exceed .* 50 identity numbers per second"):
+        await shared.query(query(*(f"x-{k}" for k in range(51))))
+    assert sum(n for _, n, _ in department.calls) == 60
+
+
+@dataclass
+class LearningDepartment(ScriptedDepartment):
+    """Describes itself with default limits until its first answer, like a remote department unreachable at start."""
+
+    learned: ConnectorDescription = field(default_factory=tax)
+
+    def describe(self) -> ConnectorDescription:
+        return self.learned if self.calls else self.description
+
+
+async def test_limits_follow_a_description_that_changes_after_the_first_call() -> None:
+    department = LearningDepartment(
+        tax(), learned=tax(max_batch_size=2, max_queries_per_second=1, max_concurrent_queries=1, shared_batches=True)
+    )
+    resilient = ResilientConnector(department, FAST)
+    shared = SharedBatches(resilient)
+    assert shared.describe().max_batch_size == 100
+    await shared.query(query(APPLICANT, SPOUSE, CHILD))  # the defaults: one call of 3
+    assert shared.describe().max_batch_size == 2
+    with pytest.raises(DepartmentRefused, match="batch size"):
+        await shared.query(query(APPLICANT, SPOUSE, CHILD))
+    started = time.monotonic()
+    await asyncio.gather(*(shared.query(query(who, reference=f"a/{who}")) for who in (APPLICANT, SPOUSE, CHILD)))
+    calls = department.calls[1:]
+    assert sorted(n for _, n, _ in calls) == [1, 2]  # shared, in batches of the new size
+    assert calls[1][0] - calls[0][0] >= 0.95  # one query per second
+    assert time.monotonic() - started >= 0.95
+
+
+async def test_an_invalid_description_is_refused_and_a_later_invalid_one_ignored() -> None:
+    with pytest.raises(ValueError, match="max_batch_size: must be from 1"):
+        ResilientConnector(ScriptedDepartment(tax(max_batch_size=0)))
+    department = LearningDepartment(tax(max_batch_size=5), learned=tax(max_queries_per_second=-1))
+    connector = ResilientConnector(department, FAST)
+    await connector.query(query(APPLICANT))
+    assert connector.describe().max_batch_size == 5  # kept: the new description breaks the contract
+
+
+async def test_a_cancelled_caller_is_never_sent() -> None:
+    department = ScriptedDepartment(tax(shared_batches=True, max_batch_size=2, max_queries_per_second=1))
+    shared = SharedBatches(ResilientConnector(department, FAST))
+    a = asyncio.create_task(shared.query(query("A1", "A2", reference="auth/a")))
+    b = asyncio.create_task(shared.query(query("B1", reference="auth/b")))
+    c = asyncio.create_task(shared.query(query("C1", reference="auth/c")))
+    await asyncio.sleep(0.2)  # A was sent; B and C share the next call, held back by the query rate
+    b.cancel()  # B's deadline passed, or its consent was withdrawn
+    answers = await asyncio.gather(a, c)
+    assert b.cancelled()
+    assert [(n, ref) for _, n, ref in department.calls] == [(2, "auth/a"), (1, "auth/c")]
+    assert all(isinstance(x, DepartmentAnswer) for x in answers)
+
+
+async def test_a_cancelled_caller_leaves_the_queue() -> None:
+    department = ScriptedDepartment(
+        tax(shared_batches=True, max_batch_size=2, max_concurrent_queries=1, max_queries_per_second=100), delay=0.2
+    )
+    shared = SharedBatches(ResilientConnector(department, FAST))
+    a = asyncio.create_task(shared.query(query("A1", "A2", reference="auth/a")))
+    await asyncio.sleep(0.05)  # A is at the department; the one sender is busy
+    b = asyncio.create_task(shared.query(query("B1", reference="auth/b")))
+    await asyncio.sleep(0.01)
+    b.cancel()
+    await a
+    await asyncio.sleep(0.05)
+    assert [ref for _, _, ref in department.calls] == ["auth/a"]
 
 
 async def test_concurrency_limit_holds() -> None:

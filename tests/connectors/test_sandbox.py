@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import datetime as dt
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,15 @@ from connectors.base import (
     Ticket,
 )
 from connectors.records import AccountRecord, PersonRecord, PropertyRecord, TaxIncomeRecord, VehicleRecord
-from connectors.sandbox import Fault, SandboxConnector, SandboxDataset, SandboxError, sandbox_connectors
+from connectors.sandbox import (
+    Fault,
+    SandboxConnector,
+    SandboxDataset,
+    SandboxError,
+    connector_factory,
+    dataset_ticket_key,
+    sandbox_connectors,
+)
 
 ZHANG = "533401197803120118"
 LI = "53340119800605022X"
@@ -370,6 +380,61 @@ async def test_unknown_ticket_is_refused() -> None:
     banks = SandboxConnector("banks", bank_dataset(1))
     with pytest.raises(DepartmentRefused):
         await banks.poll(Ticket("banks", "not-a-ticket", dt.datetime.now(dt.UTC)))
+
+
+async def test_forged_and_tampered_tickets_are_unknown_tickets() -> None:
+    data = bank_dataset(0.01)
+    banks = SandboxConnector("banks", data)
+    ticket = await banks.query(query(LI))
+    assert isinstance(ticket, Ticket)
+    await asyncio.sleep(0.02)
+    body, _, mac = ticket.ticket_id.partition(".")
+    plain = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert plain["ids"] == [LI]
+    # Anyone can write a ticket for someone else's records: unsigned (the old format), or signed wrongly.
+    unsigned = base64.urlsafe_b64encode(json.dumps({"ids": [ZHANG], "ready": plain["ready"]}).encode()).decode()
+    tampered = base64.urlsafe_b64encode(json.dumps({**plain, "ids": [ZHANG]}).encode()).decode().rstrip("=")
+    for forged in (unsigned, f"{tampered}.{mac}", f"{body}.{mac[:-2]}", f"{body}.", "not a ticket ☃"):
+        with pytest.raises(DepartmentRefused, match="unknown ticket"):
+            await banks.poll(Ticket("banks", forged, dt.datetime.now(dt.UTC)))
+    answer = await banks.poll(ticket)
+    assert isinstance(answer, DepartmentAnswer) and answer.records == ()
+
+
+async def test_tickets_are_signed_with_the_given_key_or_one_derived_from_the_data() -> None:
+    data = bank_dataset(0.01)
+    key = b"k" * 32
+    keyed = SandboxConnector("banks", data, ticket_key=key)
+    ticket = await keyed.query(query(ZHANG))
+    assert isinstance(ticket, Ticket)
+    await asyncio.sleep(0.02)
+    with pytest.raises(DepartmentRefused, match="unknown ticket"):
+        await SandboxConnector("banks", data).poll(ticket)  # the dataset's key is another one
+    answer = await connector_factory("banks", {"dataset": data, "ticket_key": key.decode()}).poll(ticket)
+    assert isinstance(answer, DepartmentAnswer) and [r.record_id for r in answer.records] == ["BK-0001"]
+    # Another dataset, another key: its tickets are not this sandbox's.
+    other = small()
+    other["banks"]["accounts"][0]["balance_fen"] += 1
+    other["banks"]["answer_after_seconds"] = 0.01
+    foreign = await SandboxConnector("banks", SandboxDataset.from_json(other)).query(query(ZHANG))
+    assert isinstance(foreign, Ticket)
+    with pytest.raises(DepartmentRefused, match="unknown ticket"):
+        await SandboxConnector("banks", data).poll(foreign)
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        SandboxConnector("banks", data, ticket_key=b"short")
+
+
+def test_the_derived_ticket_key_depends_on_the_records_only() -> None:
+    raw = small()
+    shuffled = copy.deepcopy(raw)
+    shuffled["tax"]["income"].reverse()
+    shuffled["banks"]["answer_after_seconds"] = 5
+    shuffled["faults"] = {"tax": {"mode": "unavailable"}}
+    key = dataset_ticket_key(SandboxDataset.from_json(raw))
+    assert len(key) == 32
+    assert dataset_ticket_key(SandboxDataset.from_json(shuffled)) == key
+    raw["tax"]["income"][0]["amount_fen"] += 1
+    assert dataset_ticket_key(SandboxDataset.from_json(raw)) != key
 
 
 async def test_zero_answer_delay_answers_at_once() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
 import re
 from typing import Any, Final
@@ -14,6 +15,7 @@ from grpc_status import rpc_status
 from harness import Harness, example_request, example_sandbox, running_service
 from rich.console import Console
 
+from consent import SigningKey
 from hedui.v1 import verification_pb2
 from verifier.protojson import message_to_plain
 from verifier.render import print_report
@@ -198,3 +200,27 @@ async def test_recheck_names_a_report_that_exists_of_the_same_household_and_not_
     assert ok["gradual_exit_until"] is None
     # Applicant (48) declared 3_600_000 -> a working-age member with income: 2026-11-01 + 6 months
     assert ok["next_recheck_date"] == "2027-05-01"
+
+
+async def test_another_organisations_report_cannot_be_named_by_a_recheck(harness: Harness) -> None:
+    """Neither the report nor the people who left the household since may be shown to another organisation."""
+    request = example_request()
+    zhang = await report_of(harness, (await harness.run(request)).name)
+    elsewhere = "533402-civil-affairs"
+    other_key = SigningKey.generate_ed25519()
+    await harness.service.add_trusted_key(
+        elsewhere, other_key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    )
+    raw = {**recheck_of(request, zhang["report_id"]), "commissioned_by": elsewhere}
+    own_key, harness.key = harness.key, other_key
+    try:
+        auth = await harness.register(harness.envelope(parse_request(raw)))
+    finally:
+        harness.key = own_key
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await harness.create(raw, [auth.name])
+    assert error_of(caught) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PREVIOUS_REPORT_NOT_FOUND",
+        ["request.previous_report_id"],
+    )
