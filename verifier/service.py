@@ -635,8 +635,9 @@ class HeduiService:
     async def get_verification(self, name: str) -> VerificationView:
         verification_id = _id_from(name, "verifications", "name")
         v, r = VerificationRow, DepartmentResultRow
+        # One statement, so the state and the departments' progress come from one snapshot.
         async with self.db.sessions() as session:
-            row = (
+            rows = (
                 await session.execute(
                     select(
                         v.id,
@@ -647,17 +648,25 @@ class HeduiService:
                         v.updated_at,
                         v.latest_report_version,
                         v.operator,
-                    ).where(v.id == verification_id)
+                        r.department,
+                        r.status,
+                        r.record_count,
+                        r.detail,
+                        r.updated_at.label("department_updated_at"),
+                    )
+                    .outerjoin(r, r.verification_id == v.id)
+                    .where(v.id == verification_id)
+                    .order_by(r.department)
                 )
-            ).one_or_none()
-            if row is None:
-                raise ServiceError.not_found(name)
-            results = await session.execute(
-                select(r.department, r.status, r.record_count, r.detail, r.updated_at)
-                .where(r.verification_id == verification_id)
-                .order_by(r.department)
-            )
-            departments = tuple(DepartmentProgress(*result) for result in results)
+            ).all()
+        if not rows:
+            raise ServiceError.not_found(name)
+        row = rows[0]
+        departments = tuple(
+            DepartmentProgress(x.department, x.status, x.record_count, x.detail, x.department_updated_at)
+            for x in rows
+            if x.department is not None
+        )
         return VerificationView(
             verification_id=row.id,
             state=row.state,
