@@ -18,6 +18,8 @@ from typing import Any
 
 import grpc
 import rfc9162
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from audit.checkpoint import open_checkpoint
 from connectors import Connector, DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
@@ -246,6 +248,23 @@ async def running_service(
                 await prove_every_entry(service)
         finally:
             await service.close()
+
+
+def error_details(error: grpc.aio.AioRpcError) -> tuple[str, list[tuple[str, str]]]:
+    """(ErrorInfo reason, [(field, description)]) of a rich gRPC error (google.rpc.Status details)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "error carries no google.rpc.Status"
+    reason, violations = "", []
+    for item in status.details:
+        if item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            item.Unpack(info)
+            reason = info.reason
+        elif item.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            item.Unpack(bad)
+            violations = [(v.field, v.description) for v in bad.field_violations]
+    return reason, violations
 
 
 async def prove_every_entry(service: HeduiService) -> int:

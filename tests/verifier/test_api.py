@@ -10,11 +10,9 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from grpc_status import rpc_status
-from harness import Harness, example_request, example_sandbox, running_service
+from harness import Harness, error_details, example_request, example_sandbox, running_service
 from sqlalchemy import text
 
 from consent import SigningKey
@@ -29,21 +27,7 @@ SPOUSE = "53340119800605022X"
 CHILD = "533401200809110310"
 
 
-def details(error: grpc.aio.AioRpcError) -> tuple[str, list[tuple[str, str]]]:
-    """(ErrorInfo reason, [(field, description)]) of a rich gRPC error."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "error carries no google.rpc.Status"
-    reason, violations = "", []
-    for item in status.details:
-        if item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            item.Unpack(info)
-            reason = info.reason
-        elif item.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            item.Unpack(bad)
-            violations = [(v.field, v.description) for v in bad.field_violations]
-    return reason, violations
+details = error_details
 
 
 async def report_of(h: Harness, name: str) -> dict[str, Any]:

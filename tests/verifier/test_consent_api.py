@@ -10,9 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from harness import Harness, example_request, example_sandbox, running_service
+from harness import Harness, error_details, example_request, example_sandbox, running_service
 from sqlalchemy import text
 
 from consent import (
@@ -41,20 +39,7 @@ MEMBERS = (APPLICANT, SPOUSE, CHILD)
 DEPARTMENTS = ("banks", "housing", "police", "social_security", "tax", "vehicles")
 
 
-def details(error: grpc.aio.AioRpcError) -> tuple[str, list[tuple[str, str]]]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "error carries no google.rpc.Status"
-    reason, violations = "", []
-    for item in status.details:
-        if item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            item.Unpack(info)
-            reason = info.reason
-        elif item.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            item.Unpack(bad)
-            violations = [(v.field, v.description) for v in bad.field_violations]
-    return reason, violations
+details = error_details
 
 
 def body(**overrides: Any) -> bytes:

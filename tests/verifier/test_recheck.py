@@ -10,9 +10,7 @@ from typing import Any, Final
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from harness import Harness, example_request, example_sandbox, running_service
+from harness import Harness, error_details, example_request, example_sandbox, running_service
 from rich.console import Console
 
 from consent import SigningKey
@@ -56,19 +54,8 @@ async def report_of(h: Harness, name: str, view: int = verification_pb2.STRUCTUR
 
 
 def error_of(caught: pytest.ExceptionInfo[grpc.aio.AioRpcError]) -> tuple[grpc.StatusCode, str, list[str]]:
-    status = rpc_status.from_call(caught.value)  # type: ignore[arg-type]
-    assert status is not None
-    reason, fields = "", []
-    for item in status.details:
-        if item.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            item.Unpack(info)
-            reason = info.reason
-        elif item.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            item.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return caught.value.code(), reason, fields
+    reason, violations = error_details(caught.value)
+    return caught.value.code(), reason, [field for field, _ in violations]
 
 
 async def test_recheck_with_gradual_exit_end_to_end(db_url: str) -> None:
