@@ -53,6 +53,8 @@ __all__ = ["MAX_RECORDS_PER_ANSWER", "Changes", "FanOut"]
 
 log = logging.getLogger("hedui.fanout")
 MAX_RECORDS_PER_ANSWER = 10_000
+NOT_SENT = "authorization revoked or expired before the query was sent"
+CALLED_BACK = "authorization revoked while the query was on its way: called back, no answer is used"
 POLLING_STOPPED = "authorization revoked or expired while the answer was pending; polling stopped"
 ANSWER_DISCARDED = "authorization revoked or expired before the answer was stored; the answer was discarded"
 FINAL = frozenset({"ok", "unavailable", "not_queried"})
@@ -260,6 +262,8 @@ class FanOut:
         self._load_authorizations = load_authorizations
         self._parse_request = parse_stored_request
         self._tasks: set[asyncio.Task[None]] = set()
+        # Queries on their way to departments, by the authorizations of their verification.
+        self._sending: dict[tuple[str, ...], set[asyncio.Future[DepartmentAnswer | Ticket]]] = {}
 
     def spawn(self, coroutine: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -452,16 +456,25 @@ class FanOut:
         Consent is decided again right before the query leaves and before every poll: a member whose
         authorization ended since the plan is never asked about, and polling stops when one ends.
         """
-        allowed, withdrawn = await self._consented(job, department, query.id_numbers)
-        if not allowed:
-            return _Outcome("not_queried", "authorization withdrawn before the query was sent", withdrawn=withdrawn)
-        if withdrawn:
-            query = dataclasses.replace(query, id_numbers=allowed)
         connector = self._connectors[department]
         ticket: Ticket | None = None
+        planned = query.id_numbers
+        withdrawn: tuple[str, ...] = ()
         try:
             async with asyncio.timeout(self._settings.deadline(department)):
-                reply = await connector.query(query)
+                called_back = False
+                while True:
+                    allowed, ended = await self._consented(job, department, planned)
+                    withdrawn = tuple(n for n in planned if n in ended)
+                    if not allowed:
+                        detail = CALLED_BACK if called_back else NOT_SENT
+                        return _Outcome("not_queried", detail, withdrawn=withdrawn)
+                    query = dataclasses.replace(query, id_numbers=allowed)
+                    reply = await self._send_unless_withdrawn(job, connector, query)
+                    if reply is not None:
+                        break
+                    called_back = True
+                    # A revocation in this process called the query back (see withdraw): decide again.
                 while isinstance(reply, Ticket):
                     ticket = reply
                     wait = (reply.ready_after - now()).total_seconds()
@@ -481,6 +494,32 @@ class FanOut:
         except DepartmentRefused as exc:
             return _Outcome("unavailable", f"refused: {scrub(exc.reason)}", withdrawn=withdrawn)
         return dataclasses.replace(_checked(department, query.id_numbers, reply), withdrawn=withdrawn)
+
+    async def _send_unless_withdrawn(
+        self, job: Job, connector: Connector, query: DepartmentQuery
+    ) -> DepartmentAnswer | Ticket | None:
+        """Send ``query``; ``None`` when a revocation called it back while it waited (then it was not sent,
+        or its answer is not wanted): queries wait for a department's rate limit, a revocation may not."""
+        sending = asyncio.ensure_future(connector.query(query))
+        self._sending.setdefault(job.authorization_names, set()).add(sending)
+        try:
+            return await sending
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if sending.cancelled() and (task is None or not task.cancelling()):
+                return None
+            raise
+        finally:
+            self._sending[job.authorization_names].discard(sending)
+            if not self._sending[job.authorization_names]:
+                del self._sending[job.authorization_names]
+
+    def withdraw(self, authorization_name: str) -> None:
+        """An authorization was revoked here: call back its queries still waiting to be sent."""
+        for names, sending in list(self._sending.items()):
+            if authorization_name in names:
+                for future in sending:
+                    future.cancel()
 
     async def _still_consented(self, session: AsyncSession, job: Job, item: _Settled) -> _Settled:
         """Before an answer is stored (in the storing transaction): drop what is about members withdrawn since."""

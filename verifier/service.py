@@ -455,6 +455,7 @@ class HeduiService:
                     ),
                     id_numbers=members,
                 )
+        self.fanout.withdraw(f"authorizations/{authorization_id}")
         return await self._loaded(row)
 
     async def list_authorizations(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from harness import Harness, example_request, example_sandbox, running_service
+from sqlalchemy import update
 
 from connectors import SandboxDataset, sandbox_connectors
 from connectors.base import (
@@ -23,6 +24,7 @@ from connectors.base import (
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier.protojson import message_to_plain
 from verifier.request import parse_request
+from verifier.storage.models import AuthorizationRow
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +100,13 @@ async def test_an_answer_that_arrives_after_the_revocation_is_discarded(db_url: 
         auth = await h.register(h.envelope(parse_request(request)))
         created = await h.create(request, [auth.name])
         await until(lambda: tax.asked > 0)
-        await revoke(h, auth.name)
+        # Revoked by another hedui process on the same database: this one only sees it in the database.
+        async with h.service.db.write() as session:
+            await session.execute(
+                update(AuthorizationRow)
+                .where(AuthorizationRow.id == auth.name.removeprefix("authorizations/"))
+                .values(revoked_at=dt.datetime.now(dt.UTC), revoke_reason="withdrawn at the township office")
+            )
         tax.release.set()
         v = await h.settle(created.name)
         report = await report_of(h, v.name)
@@ -182,3 +190,50 @@ async def test_identity_numbers_in_a_departments_error_are_masked_everywhere(db_
     assert source["status"] == "unavailable"
     assert f"{applicant[:6]}********{applicant[-4:]}" in source["detail"]
     assert all(applicant.encode() not in e.entry for e in events.events)
+
+
+class OneCallASecond:
+    """A tax department that takes one call a second and remembers under which authorization each came."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.references: list[str] = []
+
+    def describe(self) -> ConnectorDescription:
+        return dataclasses.replace(self.inner.describe(), max_queries_per_second=1, shared_batches=False)
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.references.append(query.authorization_reference)
+        return await self.inner.query(query)  # type: ignore[no-any-return]
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        raise AssertionError("no tickets")
+
+
+@pytest.mark.parametrize("shared", [False, True])
+async def test_a_query_waiting_for_the_departments_rate_limit_is_not_sent_after_a_revocation(
+    tmp_path: Any, shared: bool
+) -> None:
+    sandbox = example_sandbox()
+    tax = OneCallASecond(sandbox_connectors(SandboxDataset.from_json(sandbox))["tax"])
+    if shared:
+        tax.describe = lambda: dataclasses.replace(  # type: ignore[method-assign]
+            OneCallASecond.describe(tax), shared_batches=True, max_batch_size=3
+        )
+    async with running_service(f"sqlite:///{tmp_path}/h.db", sandbox, connectors={"tax": tax}) as h:
+        request = example_request()
+        first = await h.register(h.envelope(parse_request(request)))
+        second = await h.register(
+            h.envelope(parse_request(request), valid_until=dt.date.today() + dt.timedelta(days=80))
+        )
+        one = await h.create(request, [first.name])
+        await until(lambda: len(tax.references) == 1)
+        two = await h.create(request, [second.name])  # its tax query now waits for the next second
+        await asyncio.sleep(0.2)
+        await revoke(h, second.name)
+        await h.settle(one.name)
+        v = await h.settle(two.name)
+        report = await report_of(h, v.name)
+    assert all(second.name.removeprefix("authorizations/") not in r for r in tax.references), tax.references
+    source = next(s for s in report["sources"] if s["department"] == "tax")
+    assert source["status"] == "not_queried" and source["records"] == 0
