@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,14 +39,9 @@ from audit.witness import WitnessError
 from consent.identity import CHINA_TIME
 from verifier.settings import ConfigError, Settings, load_settings
 from verifier.storage.db import Database
+from verifier.usage import UsageError
 
 __all__ = ["add_audit_commands"]
-
-Fail = Callable[[str], Exception]
-
-
-class AuditUsageError(Exception):
-    """Invalid input to an audit command: exit 2 with this one line."""
 
 
 def _settings(config: Path | None) -> Settings:
@@ -55,14 +49,14 @@ def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config, create_keys=False)
     except ConfigError as exc:
-        raise AuditUsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _require(settings: Settings, setting: str) -> None:
     """Refuse when the key file of ``setting`` does not exist (it would hash or sign with no real key)."""
     missing = settings.missing_key_files.get(setting)
     if missing is not None:
-        raise AuditUsageError(
+        raise UsageError(
             f"{setting}: {missing} does not exist (the audit commands never create keys; hedui serve does)"
         )
 
@@ -81,7 +75,7 @@ def _read_text(path: Path, what: str) -> str:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise AuditUsageError(f"{what} {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UsageError(f"{what} {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
@@ -90,11 +84,11 @@ def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
         try:
             return NoteVerifier.from_vkey(_read_text(args.public_key, "--public-key").strip())
         except CheckpointError as exc:
-            raise AuditUsageError(f"--public-key {args.public_key}: {exc}") from None
+            raise UsageError(f"--public-key {args.public_key}: {exc}") from None
     settings = _settings(args.config)
     missing = settings.missing_key_files.get("audit_log_key_file")
     if missing is not None:
-        raise AuditUsageError(f"give --public-key: there is no log key at {missing} to take it from")
+        raise UsageError(f"give --public-key: there is no log key at {missing} to take it from")
     return _log_signer(settings).verifier()
 
 
@@ -102,13 +96,13 @@ def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoi
     seen = []
     for directory in directories:
         if not directory.is_dir():
-            raise AuditUsageError(f"--witness {directory}: not a directory")
+            raise UsageError(f"--witness {directory}: not a directory")
         try:
             checkpoint = witnessed_checkpoint(directory, verifier)
         except CheckpointError as exc:
-            raise AuditUsageError(f"--witness {directory}: its checkpoint does not verify: {exc}") from None
+            raise UsageError(f"--witness {directory}: its checkpoint does not verify: {exc}") from None
         except (WitnessError, OSError, ValueError) as exc:
-            raise AuditUsageError(f"--witness {directory}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise UsageError(f"--witness {directory}: {getattr(exc, 'strerror', None) or exc}") from None
         if checkpoint is not None:
             seen.append(checkpoint)
     return seen
@@ -119,10 +113,10 @@ def _refuse_missing_sqlite(url: str) -> None:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise AuditUsageError(f"--db: {url!r} is not a database URL") from None
+        raise UsageError(f"--db: {url!r} is not a database URL") from None
     name = parsed.database
     if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:") and not Path(name).is_file():
-        raise AuditUsageError(f"--db: there is no database at {name} (run hedui serve once to create it)")
+        raise UsageError(f"--db: there is no database at {name} (run hedui serve once to create it)")
 
 
 async def _open_db(url: str) -> Database:
@@ -133,10 +127,10 @@ async def _open_db(url: str) -> Database:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
     except (DBAPIError, OSError) as exc:
         await db.close()
-        raise AuditUsageError(f"--db: cannot open the database: {type(exc).__name__}") from None
+        raise UsageError(f"--db: cannot open the database: {type(exc).__name__}") from None
     if not {"audit_entries", "audit_leaves", "audit_tree_heads"} <= tables:
         await db.close()
-        raise AuditUsageError("--db: not a hedui database with an audit log (run hedui serve once to create it)")
+        raise UsageError("--db: not a hedui database with an audit log (run hedui serve once to create it)")
     return db
 
 
@@ -155,7 +149,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
             with args.export.open("rb") as handle:
                 return check_export(handle, verifier, witnessed=witnessed)
         except OSError as exc:
-            raise AuditUsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
+            raise UsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
     db = await _open_db(_db_url(args))
     try:
         async with db.sessions() as session:
@@ -166,9 +160,9 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     if args.export is not None and args.db is not None:
-        raise AuditUsageError("give --db or --export, not both")
+        raise UsageError("give --db or --export, not both")
     if args.export is not None and args.public_key is None:
-        raise AuditUsageError("--export needs --public-key: the log's key, from a source you trust")
+        raise UsageError("--export needs --public-key: the log's key, from a source you trust")
     result = asyncio.run(_verify(args))
     source = str(args.export) if args.export is not None else "the database"
     if result.failure is not None:
@@ -198,7 +192,7 @@ async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
             handle.write(chunk)
             lines += chunk.count(b"\n")
     except LogCheckFailed as exc:
-        raise AuditUsageError(f"cannot export: {exc}") from None
+        raise UsageError(f"cannot export: {exc}") from None
     finally:
         await db.close()
     return lines
@@ -206,7 +200,7 @@ async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
-        raise AuditUsageError(f"--out: {args.out.parent} is not a directory")
+        raise UsageError(f"--out: {args.out.parent} is not a directory")
     # The header's log_key is a convenience for the reader (who must get the key elsewhere anyway).
     settings = _settings(args.config)
     log_key = "" if "audit_log_key_file" in settings.missing_key_files else _log_signer(settings).verifier_key()
@@ -234,7 +228,7 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
     try:
         instant = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise AuditUsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
+        raise UsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
     return instant if instant.tzinfo else instant.replace(tzinfo=CHINA_TIME)
 
 
@@ -327,18 +321,8 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------------------------
 
 
-def _run(command: Callable[[argparse.Namespace], int], fail: Fail) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except AuditUsageError as exc:
-            raise fail(str(exc)) from None
-
-    return run
-
-
-def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fail: Fail) -> None:
-    """Register ``hedui audit ...``; ``fail`` turns a usage error into the CLI's exit-2 error."""
+def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``hedui audit ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
     audit = sub.add_parser("audit", help="supervisor tools: list, export and verify the audit log")
     commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=parser_class)
 
@@ -352,12 +336,12 @@ def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fa
     verify.add_argument("--export", type=Path, help="check an export file offline instead of a database")
     verify.add_argument("--public-key", type=Path, help="the log's public key (note verifier key, one line)")
     verify.add_argument("--witness", type=Path, action="append", help="a file witness directory (repeatable)")
-    verify.set_defaults(func=_run(cmd_verify, fail))
+    verify.set_defaults(func=cmd_verify)
 
     export = commands.add_parser("export", help="write the log and its signed heads to a file for offline checks")
     common(export)
     export.add_argument("--out", type=Path, required=True)
-    export.set_defaults(func=_run(cmd_export, fail))
+    export.set_defaults(func=cmd_export)
 
     listing = commands.add_parser("list", help="list audit events by person, operator, case, department, time")
     common(listing)
@@ -370,15 +354,15 @@ def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fa
     listing.add_argument("--until", help="before this time")
     listing.add_argument("--limit", type=int, default=200)
     listing.add_argument("--format", choices=("text", "json"), default="text")
-    listing.set_defaults(func=_run(cmd_list, fail))
+    listing.set_defaults(func=cmd_list)
 
     anomalies = commands.add_parser("anomalies", help="report look-ups a supervisor should ask about")
     common(anomalies)
     anomalies.add_argument("--since")
     anomalies.add_argument("--until")
     anomalies.add_argument("--format", choices=("text", "json"), default="text")
-    anomalies.set_defaults(func=_run(cmd_anomalies, fail))
+    anomalies.set_defaults(func=cmd_anomalies)
 
     public_key = commands.add_parser("public-key", help="print the log's public key (to give to supervisors)")
     common(public_key, db=False)
-    public_key.set_defaults(func=_run(cmd_public_key, fail))
+    public_key.set_defaults(func=cmd_public_key)

@@ -58,14 +58,11 @@ from verifier.request import RequestError, VerificationRequest, parse_request
 from verifier.service import Caller, HeduiService, PolicyBook
 from verifier.settings import ConfigError, Settings, load_settings
 from verifier.storage.db import Database
+from verifier.usage import UsageError
 
 __all__ = ["main"]
 
 VERIFY_TIMEOUT_MARGIN = 30.0
-
-
-class UsageError(Exception):
-    """Invalid input to a command: exit 2 with this one line."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -395,7 +392,7 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--format", choices=("text", "json", "html"), default="text")
     verify.set_defaults(func=cmd_verify)
 
-    add_consent_commands(sub, _Parser, UsageError)  # hedui keys ..., hedui consent ...
+    add_consent_commands(sub, _Parser)  # hedui keys ..., hedui consent ...
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     migrate = db_sub.add_parser("migrate", help="create or upgrade the schema (as the tables' owner)")
@@ -405,9 +402,9 @@ def parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(func=cmd_db_migrate)
 
-    add_audit_commands(sub, _Parser, UsageError)
-    add_connector_commands(sub, _Parser, UsageError)
-    add_policy_commands(sub, _Parser, UsageError)
+    add_audit_commands(sub, _Parser)
+    add_connector_commands(sub, _Parser)
+    add_policy_commands(sub, _Parser)
     return top
 
 

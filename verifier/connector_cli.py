@@ -44,6 +44,7 @@ from connectors.tls import (
     split_address,
 )
 from consent.identity import IdentityNumberError, mask, validate_identity_number
+from verifier.usage import UsageError
 
 __all__ = ["add_connector_commands"]
 
@@ -52,26 +53,21 @@ KEY_FILE = "key.pem"
 TICKET_KEY_FILE = "ticket.key"
 SELF_SIGNED_NAMES = ("127.0.0.1", "localhost")
 
-Fail = Callable[[str], Exception]
 Factory = Callable[[str, Mapping[str, Any]], Connector]
-
-
-class ConnectorUsageError(Exception):
-    """Invalid input to a connector command: exit 2 with this one line."""
 
 
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ConnectorUsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
 
 
 def _dataset(path: Path | None) -> SandboxDataset:
     try:
         return SandboxDataset.load(path) if path is not None else SandboxDataset.demo()
     except SandboxError as exc:
-        raise ConnectorUsageError(f"--sandbox: {exc}") from None
+        raise UsageError(f"--sandbox: {exc}") from None
 
 
 # --- serve ------------------------------------------------------------------------------------------
@@ -81,7 +77,7 @@ def _key_pair(args: argparse.Namespace) -> tuple[bytes, bytes, str]:
     """(certificate PEM, key PEM, a line saying where they came from)."""
     if args.self_signed_out is not None:
         if args.cert is not None or args.key is not None:
-            raise ConnectorUsageError("give --cert and --key, or --self-signed-out, not both")
+            raise UsageError("give --cert and --key, or --self-signed-out, not both")
         directory: Path = args.self_signed_out
         cert_file, key_file = directory / CERT_FILE, directory / KEY_FILE
         if cert_file.exists() and key_file.exists():
@@ -95,11 +91,11 @@ def _key_pair(args: argparse.Namespace) -> tuple[bytes, bytes, str]:
             key_file.touch(mode=0o600)
             key_file.write_bytes(key)
         except OSError as exc:
-            raise ConnectorUsageError(f"--self-signed-out {directory}: {exc.strerror}") from None
+            raise UsageError(f"--self-signed-out {directory}: {exc.strerror}") from None
         names = ", ".join(SELF_SIGNED_NAMES)
         return certificate, key, f"wrote a self-signed certificate for {names}: {cert_file} (key {key_file})"
     if args.cert is None or args.key is None:
-        raise ConnectorUsageError("give --cert FILE --key FILE, or --self-signed-out DIR for a development certificate")
+        raise UsageError("give --cert FILE --key FILE, or --self-signed-out DIR for a development certificate")
     certificate, key = _read(args.cert, "--cert"), _read(args.key, "--key")
     _check_pair(certificate, key, str(args.cert))
     return certificate, key, f"certificate {args.cert}"
@@ -119,13 +115,13 @@ def _ticket_key(args: argparse.Namespace) -> tuple[bytes | None, str]:
                 path.touch(mode=0o600)
                 path.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
             except OSError as exc:
-                raise ConnectorUsageError(f"{what} {path}: {exc.strerror}") from None
+                raise UsageError(f"{what} {path}: {exc.strerror}") from None
             return path.read_bytes().strip(), f"wrote a random ticket key: {path}"
     if path is None:
         return None, "tickets signed with the key derived from the dataset"
     key = _read(path, what).strip()
     if len(key) < MIN_TICKET_KEY_BYTES:
-        raise ConnectorUsageError(f"{what} {path}: a ticket key must be at least {MIN_TICKET_KEY_BYTES} bytes")
+        raise UsageError(f"{what} {path}: a ticket key must be at least {MIN_TICKET_KEY_BYTES} bytes")
     return key, f"tickets signed with the key in {path}"
 
 
@@ -133,22 +129,22 @@ def _check_pair(certificate: bytes, key: bytes, where: str) -> None:
     try:
         first = load_certificates(certificate)[0]
     except CertificateError as exc:
-        raise ConnectorUsageError(f"{where}: {exc}") from None
+        raise UsageError(f"{where}: {exc}") from None
     try:
         private = serialization.load_pem_private_key(key, password=None)
     except (ValueError, TypeError) as exc:
-        raise ConnectorUsageError(f"the key for {where} is not an unencrypted PEM private key: {exc}") from None
+        raise UsageError(f"the key for {where} is not an unencrypted PEM private key: {exc}") from None
     info = serialization.PublicFormat.SubjectPublicKeyInfo
     public = first.public_key().public_bytes(serialization.Encoding.PEM, info)
     if private.public_key().public_bytes(serialization.Encoding.PEM, info) != public:
-        raise ConnectorUsageError(f"the key does not belong to the certificate {where}")
+        raise UsageError(f"the key does not belong to the certificate {where}")
 
 
 async def _serve(connector: Connector, listen: str, certificate: bytes, key: bytes, lines: Sequence[str]) -> None:
     try:
         server = await start_connector_server(connector, listen, certificate, key)
     except OSError as exc:
-        raise ConnectorUsageError(f"--listen: {exc}") from None
+        raise UsageError(f"--listen: {exc}") from None
     host, _ = split_address(listen)
     shown = f"[{host}]" if ":" in host else host
     department = connector.describe().department
@@ -168,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         split_address(args.listen)
     except ValueError as exc:
-        raise ConnectorUsageError(f"--listen: {exc}") from None
+        raise UsageError(f"--listen: {exc}") from None
     dataset = _dataset(args.sandbox)
     certificate, key, origin = _key_pair(args)
     ticket_key, tickets = _ticket_key(args)
@@ -195,14 +191,14 @@ def _factory(name: str) -> Factory:
     found = entry_points.get(name)
     if found is None:
         listed = ", ".join(sorted(entry_points)) or "none"
-        raise ConnectorUsageError(f"--entry-point: no {name!r} in group {ENTRY_POINT_GROUP} (installed: {listed})")
+        raise UsageError(f"--entry-point: no {name!r} in group {ENTRY_POINT_GROUP} (installed: {listed})")
     try:
         factory = found.load()
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
-        raise ConnectorUsageError(f"--entry-point {name}: cannot load {found.value}: {reason}") from None
+        raise UsageError(f"--entry-point {name}: cannot load {found.value}: {reason}") from None
     if not callable(factory):
-        raise ConnectorUsageError(f"--entry-point {name}: {found.value} is not callable")
+        raise UsageError(f"--entry-point {name}: {found.value} is not callable")
     return factory  # type: ignore[no-any-return]
 
 
@@ -212,7 +208,7 @@ def _known_people(args: argparse.Namespace) -> list[str]:
         try:
             people.append(validate_identity_number(number))
         except IdentityNumberError as exc:
-            raise ConnectorUsageError(f"--id-number {mask(number)}: {exc}") from None
+            raise UsageError(f"--id-number {mask(number)}: {exc}") from None
     if args.sandbox is not None or not people:
         dataset = _dataset(args.sandbox)
         people.extend(sorted({r.subject for records in dataset.records.values() for r in records}))
@@ -254,14 +250,14 @@ async def _check_entry_point(args: argparse.Namespace, people: list[str]) -> lis
 
 async def _check_address(args: argparse.Namespace, people: list[str]) -> list[_Outcome]:
     if args.cert is None:
-        raise ConnectorUsageError("--address needs --cert: the department's certificate PEM to pin")
+        raise UsageError("--address needs --cert: the department's certificate PEM to pin")
     pem = _read(args.cert, "--cert")
     try:
         connector = RemoteConnector(
             args.address, pem, department=args.department, server_name=args.server_name, timeout=args.deadline
         )
     except (ValueError, CertificateError) as exc:
-        raise ConnectorUsageError(f"--address/--cert: {exc}") from None
+        raise UsageError(f"--address/--cert: {exc}") from None
 
     async def reopen() -> Connector:
         return await RemoteConnector.connect(
@@ -302,14 +298,14 @@ def _print(outcomes: list[_Outcome]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     if args.entry_point is not None and (args.cert is not None or args.server_name is not None):
-        raise ConnectorUsageError("--cert and --server-name go with --address, not --entry-point")
+        raise UsageError("--cert and --server-name go with --address, not --entry-point")
     if not args.deadline > 0 or not args.ticket_timeout > 0:
-        raise ConnectorUsageError("--deadline and --ticket-timeout must be positive numbers of seconds")
+        raise UsageError("--deadline and --ticket-timeout must be positive numbers of seconds")
     if args.address is not None:
         try:
             split_address(args.address)
         except ValueError as exc:
-            raise ConnectorUsageError(f"--address: {exc}") from None
+            raise UsageError(f"--address: {exc}") from None
     people = _known_people(args)
     check = _check_entry_point if args.entry_point is not None else _check_address
     outcomes = asyncio.run(check(args, people))
@@ -324,18 +320,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 # --- parser -----------------------------------------------------------------------------------------
 
 
-def _run(command: Callable[[argparse.Namespace], int], fail: Fail) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except ConnectorUsageError as exc:
-            raise fail(str(exc)) from None
-
-    return run
-
-
-def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fail: Fail) -> None:
-    """Register ``hedui connector ...``; ``fail`` turns a usage error into the CLI's exit-2 error."""
+def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``hedui connector ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
     connector = sub.add_parser("connector", help="department connectors: a reference server and the conformance kit")
     commands = connector.add_subparsers(dest="connector_command", required=True, parser_class=parser_class)
 
@@ -360,7 +346,7 @@ def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]
         help=f"the key that signs tickets (default: DIR/{TICKET_KEY_FILE} with --self-signed-out, generated first; "
         "else derived from the dataset)",
     )
-    serve.set_defaults(func=_run(cmd_serve, fail))
+    serve.set_defaults(func=cmd_serve)
 
     check = commands.add_parser("check", help="run the conformance kit against a connector; exit 1 if a check fails")
     target = check.add_mutually_exclusive_group(required=True)
@@ -375,4 +361,4 @@ def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]
     check.add_argument("--id-number", action="append", help="a person the department knows (repeatable)")
     check.add_argument("--deadline", type=float, default=10.0, help="seconds each call may take (default 10)")
     check.add_argument("--ticket-timeout", type=float, default=60.0, help="seconds to wait for a ticket's answer")
-    check.set_defaults(func=_run(cmd_check, fail))
+    check.set_defaults(func=cmd_check)

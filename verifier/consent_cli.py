@@ -65,18 +65,14 @@ from verifier.trust_store import (
     revoke_trusted_key,
     rotate_trusted_key,
 )
+from verifier.usage import UsageError
 
 __all__ = ["add_consent_commands"]
 
-Fail = Callable[[str], Exception]
 CALLER = Caller(operator="hedui-keys", client="cli")
 PAYLOAD_TYPES = {"authorization": AUTHORIZATION_PAYLOAD_TYPE, "member-key": MEMBER_KEY_PAYLOAD_TYPE}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 DEFAULT_BASE = Path(".hedui")
-
-
-class ConsentUsageError(Exception):
-    """Invalid input to a keys or consent command: exit 2 with this one line."""
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -86,7 +82,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ConsentUsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -94,14 +90,14 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConsentUsageError(f"{what} {path}: not UTF-8 JSON: {exc}") from None
+        raise UsageError(f"{what} {path}: not UTF-8 JSON: {exc}") from None
 
 
 def _read_envelope(path: Path, what: str) -> Envelope:
     try:
         return envelope_from_json(_read_json(path, what))
     except EnvelopeFormatError as exc:
-        raise ConsentUsageError(f"{what} {path}: {exc}") from None
+        raise UsageError(f"{what} {path}: {exc}") from None
 
 
 def _instant(value: str | None, option: str) -> dt.datetime | None:
@@ -111,7 +107,7 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
     try:
         instant = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise ConsentUsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
+        raise UsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
     return instant if instant.tzinfo else instant.replace(tzinfo=CHINA_TIME)
 
 
@@ -127,9 +123,9 @@ def _check_db_url(url: str) -> str:
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError:
-        raise ConsentUsageError(f"--db {url!r} is not a database URL") from None
+        raise UsageError(f"--db {url!r} is not a database URL") from None
     if backend not in ("sqlite", "postgresql"):
-        raise ConsentUsageError(f"--db: {backend} is not supported (use sqlite:/// or postgresql://)")
+        raise UsageError(f"--db: {backend} is not supported (use sqlite:/// or postgresql://)")
     return url
 
 
@@ -146,7 +142,7 @@ def _settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
         else:
             settings = Settings()
     except ConfigError as exc:
-        raise ConsentUsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if args.db:
         settings = settings.with_overrides(database_url=_check_db_url(args.db))
     if existing:
@@ -156,7 +152,7 @@ def _settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     if not path.parent.is_dir():
-        raise ConsentUsageError(f"--out: {path.parent} is not a directory")
+        raise UsageError(f"--out: {path.parent} is not a directory")
     fd, tmp = tempfile.mkstemp(prefix=".hedui-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -195,9 +191,9 @@ def _run_service(settings: Settings, work: Callable[[HeduiService], Any]) -> Any
     try:
         return asyncio.run(_with_service(settings, work))
     except ServiceError as exc:
-        raise ConsentUsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     except (DBAPIError, OSError) as exc:
-        raise ConsentUsageError(f"database: {type(exc).__name__}") from None
+        raise UsageError(f"database: {type(exc).__name__}") from None
 
 
 # --- keys -----------------------------------------------------------------------------------------
@@ -208,9 +204,9 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     private = args.out
     public = private.with_suffix(".pub.pem")
     if private.exists() or public.exists():
-        raise ConsentUsageError(f"{private} or {public} exists; not overwriting a key")
+        raise UsageError(f"{private} or {public} exists; not overwriting a key")
     if not private.parent.is_dir():
-        raise ConsentUsageError(f"--out: {private.parent} is not a directory")
+        raise UsageError(f"--out: {private.parent} is not a directory")
     private.write_bytes(key.private_pem())
     private.chmod(0o600)
     public.write_bytes(key.public_pem())
@@ -223,7 +219,7 @@ def _public_key(path: Path) -> bytes:
     try:
         load_public_key(pem)
     except ValueError as exc:
-        raise ConsentUsageError(f"--public-key {path}: {exc}") from None
+        raise UsageError(f"--public-key {path}: {exc}") from None
     return pem
 
 
@@ -231,14 +227,14 @@ def _organisation(value: str) -> str:
     try:
         return check_organisation(value)
     except ServiceError as exc:
-        raise ConsentUsageError(f"--organisation: {exc}") from None
+        raise UsageError(f"--organisation: {exc}") from None
 
 
 def cmd_keys_add(args: argparse.Namespace) -> int:
     pem = _public_key(args.public_key)
     settings = _settings(args)
     if args.valid_days is not None and args.valid_days <= 0:
-        raise ConsentUsageError("--valid-days must be positive")
+        raise UsageError("--valid-days must be positive")
     organisation = _organisation(args.organisation)
 
     async def add(service: HeduiService) -> str:
@@ -345,30 +341,30 @@ def _check_artefact(payload: bytes, payload_type: str, what: str) -> None:
         else:
             parse_member_key_certificate(payload)
     except (AuthorizationError, CertificateError) as exc:
-        raise ConsentUsageError(f"{what}: {exc}") from None
+        raise UsageError(f"{what}: {exc}") from None
 
 
 def cmd_consent_sign(args: argparse.Namespace) -> int:
     try:
         key = SigningKey.from_pem(_read_bytes(args.key, "--key"))
     except ValueError as exc:
-        raise ConsentUsageError(f"--key {args.key}: {exc}") from None
+        raise UsageError(f"--key {args.key}: {exc}") from None
     data = _read_bytes(args.artefact, "artefact")
     try:
         parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConsentUsageError(f"{args.artefact}: not UTF-8 JSON: {exc}") from None
+        raise UsageError(f"{args.artefact}: not UTF-8 JSON: {exc}") from None
     if _is_envelope(parsed):
         try:
             envelope = envelope_from_json(parsed)
         except EnvelopeFormatError as exc:
-            raise ConsentUsageError(f"{args.artefact}: {exc}") from None
+            raise UsageError(f"{args.artefact}: {exc}") from None
         if envelope.payload_type not in PAYLOAD_TYPES.values():
-            raise ConsentUsageError(f"{args.artefact}: payload type {envelope.payload_type!r} is not hedui's")
+            raise UsageError(f"{args.artefact}: payload type {envelope.payload_type!r} is not hedui's")
         if args.type and PAYLOAD_TYPES[args.type] != envelope.payload_type:
-            raise ConsentUsageError(f"--type {args.type}: the envelope holds {envelope.payload_type!r}")
+            raise UsageError(f"--type {args.type}: the envelope holds {envelope.payload_type!r}")
         if any(s.keyid == key.keyid for s in envelope.signatures):
-            raise ConsentUsageError(f"{args.artefact}: already signed by key {key.keyid}")
+            raise UsageError(f"{args.artefact}: already signed by key {key.keyid}")
     else:
         envelope = Envelope(data, PAYLOAD_TYPES[args.type or "authorization"], ())
     _check_artefact(envelope.payload, envelope.payload_type, str(args.artefact))
@@ -411,7 +407,7 @@ def _check_exists(url: str) -> str:
     if make_url(url).get_backend_name() == "sqlite":
         database = make_url(url).database
         if not database or not Path(database).exists():
-            raise ConsentUsageError(f"--db: no database at {database}")
+            raise UsageError(f"--db: no database at {database}")
     return url
 
 
@@ -421,7 +417,7 @@ async def _trust_from_db(url: str, keyids: list[str]) -> dict[str, TrustedKey]:
         async with db.engine.connect() as connection:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         if "trusted_keys" not in tables:
-            raise ConsentUsageError("--db: not a hedui database (no trust store)")
+            raise UsageError("--db: not a hedui database (no trust store)")
         async with db.sessions() as session:
             rows = await session.scalars(select(TrustedKeyRow).where(TrustedKeyRow.keyid.in_(keyids)))
             return {
@@ -429,7 +425,7 @@ async def _trust_from_db(url: str, keyids: list[str]) -> dict[str, TrustedKey]:
                 for r in rows
             }
     except (DBAPIError, OSError) as exc:
-        raise ConsentUsageError(f"--db: cannot read the trust store: {type(exc).__name__}") from None
+        raise UsageError(f"--db: cannot read the trust store: {type(exc).__name__}") from None
     finally:
         await db.close()
 
@@ -439,7 +435,7 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     certificates = [_read_envelope(path, "--certificate") for path in args.certificate or []]
     at = _instant(args.at, "--at") or dt.datetime.now(dt.UTC)
     if args.public_key and args.db:
-        raise ConsentUsageError("give --public-key or --db, not both")
+        raise UsageError("give --public-key or --db, not both")
     if args.public_key:
         trust = _trust_from_files(args, envelope)
     else:
@@ -500,18 +496,8 @@ def _verify_certificate(envelope: Envelope, trust: dict[str, TrustedKey], at: dt
 # --- parser -----------------------------------------------------------------------------------------
 
 
-def _run(command: Callable[[argparse.Namespace], int], fail: Fail) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except ConsentUsageError as exc:
-            raise fail(str(exc)) from None
-
-    return run
-
-
-def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fail: Fail) -> None:
-    """Register ``hedui keys ...`` and ``hedui consent ...``; ``fail`` turns a usage error into exit 2."""
+def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``hedui keys ...`` and ``hedui consent ...``; invalid input raises ``UsageError`` (exit 2)."""
 
     def database(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="database URL (default: the config's, else sqlite:///.hedui/hedui.db)")
@@ -523,7 +509,7 @@ def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser], 
     generate = keys_sub.add_parser("generate", help="generate a signing key pair for a case system or a member")
     generate.add_argument("--out", type=Path, required=True, help="private key file; the public key goes beside it")
     generate.add_argument("--algorithm", choices=("ed25519", "ecdsa-p256"), default="ed25519")
-    generate.set_defaults(func=_run(cmd_keys_generate, fail))
+    generate.set_defaults(func=cmd_keys_generate)
 
     add = keys_sub.add_parser("add", help="trust an organisation's public key from now")
     add.add_argument("--organisation", required=True)
@@ -531,13 +517,13 @@ def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser], 
     add.add_argument("--valid-days", type=int, help="expire the key after this many days")
     add.add_argument("--note", default="", help="a note kept with the key")
     database(add)
-    add.set_defaults(func=_run(cmd_keys_add, fail))
+    add.set_defaults(func=cmd_keys_add)
 
     listing = keys_sub.add_parser("list", help="list the trusted keys with their validity and revocations")
     listing.add_argument("--organisation")
     listing.add_argument("--format", choices=("text", "json"), default="text")
     database(listing)
-    listing.set_defaults(func=_run(cmd_keys_list, fail))
+    listing.set_defaults(func=cmd_keys_list)
 
     rotate = keys_sub.add_parser("rotate", help="trust a new key of an organisation; its old key ends at a given time")
     rotate.add_argument("--organisation", required=True)
@@ -546,14 +532,14 @@ def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser], 
     rotate.add_argument("--old-valid-until", help="when the old key stops being trusted (ISO 8601; China time)")
     rotate.add_argument("--overlap-days", type=float, default=7.0, help="without --old-valid-until: now + this")
     database(rotate)
-    rotate.set_defaults(func=_run(cmd_keys_rotate, fail))
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     revoke = keys_sub.add_parser("revoke", help="stop trusting a key (from now, or from an earlier time)")
     revoke.add_argument("keyid")
     revoke.add_argument("--reason", required=True)
     revoke.add_argument("--at", help="revoked from this time, e.g. when it was stolen (ISO 8601; default now)")
     database(revoke)
-    revoke.set_defaults(func=_run(cmd_keys_revoke, fail))
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     consent = sub.add_parser("consent", help="tools for case systems: sign and verify authorization envelopes")
     consent_sub = consent.add_subparsers(dest="consent_command", required=True, parser_class=parser_class)
@@ -563,7 +549,7 @@ def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser], 
     sign.add_argument("--key", type=Path, required=True, help="private key PEM (hedui keys generate)")
     sign.add_argument("--type", choices=sorted(PAYLOAD_TYPES), help="the artefact's kind (default: authorization)")
     sign.add_argument("--out", type=Path, help="envelope file to write (default: standard output)")
-    sign.set_defaults(func=_run(cmd_consent_sign, fail))
+    sign.set_defaults(func=cmd_consent_sign)
 
     verify = consent_sub.add_parser("verify", help="check an envelope as registration would; exit 1 if not valid")
     verify.add_argument("envelope", type=Path)
@@ -572,4 +558,4 @@ def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser], 
     verify.add_argument("--certificate", type=Path, action="append", help="a member-key certificate (repeatable)")
     verify.add_argument("--at", help="judge the keys at this time (default now)")
     database(verify)
-    verify.set_defaults(func=_run(cmd_consent_verify, fail))
+    verify.set_defaults(func=cmd_consent_verify)

@@ -11,21 +11,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from consent.identity import china_today
 from verifier.flags import yuan
 from verifier.policy import Policy, PolicyBook, PolicyError, load_policy
+from verifier.usage import UsageError
 
 __all__ = ["add_policy_commands", "summary"]
-
-Fail = Callable[[str], Exception]
-
-
-class PolicyUsageError(Exception):
-    """Invalid input to a policy command: exit 2 with this one line."""
 
 
 def summary(policy: Policy) -> str:
@@ -43,7 +37,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         policy = load_policy(args.file)
     except PolicyError as exc:
         message = str(exc)
-        raise PolicyUsageError(message if message.startswith(str(args.file)) else f"{args.file}: {message}") from None
+        raise UsageError(message if message.startswith(str(args.file)) else f"{args.file}: {message}") from None
     print(f"{args.file}: valid: {summary(policy)}")
     return 0
 
@@ -55,12 +49,12 @@ def _policy_files(config: Path | None) -> list[Path]:
     try:
         raw = tomllib.loads(config.read_text("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyUsageError(f"--config {config}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UsageError(f"--config {config}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyUsageError(f"--config {config}: not TOML: {exc}") from None
+        raise UsageError(f"--config {config}: not TOML: {exc}") from None
     files = raw.get("policy_files", [])
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise PolicyUsageError(f"--config {config}: policy_files: must be a list of file names")
+        raise UsageError(f"--config {config}: policy_files: must be a list of file names")
     return [Path(f) for f in files]
 
 
@@ -69,7 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         book = PolicyBook.load(files)
     except PolicyError as exc:
-        raise PolicyUsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     for locality in book.localities():
         for policy in book.versions(locality):
             marker = " (default)" if locality == book.default_locality else ""
@@ -78,7 +72,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             day = dt.date.fromisoformat(args.date) if args.date else china_today()
         except ValueError:
-            raise PolicyUsageError(f"--date {args.date!r} is not a date YYYY-MM-DD") from None
+            raise UsageError(f"--date {args.date!r} is not a date YYYY-MM-DD") from None
         chosen = book.choose(args.commissioned_by, day)
         print(
             f"{args.commissioned_by} on {day.isoformat()} → locality {chosen.locality} version {chosen.version_label}"
@@ -86,28 +80,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(command: Callable[[argparse.Namespace], int], fail: Fail) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except PolicyUsageError as exc:
-            raise fail(str(exc)) from None
-
-    return run
-
-
-def add_policy_commands(sub: Any, parser_class: type[argparse.ArgumentParser], fail: Fail) -> None:
-    """Register ``hedui policy ...``; ``fail`` turns a usage error into the CLI's exit-2 error."""
+def add_policy_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``hedui policy ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
     policy = sub.add_parser("policy", help="locality policies: check a file, list what a service would use")
     commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=parser_class)
 
     check = commands.add_parser("check", help="validate a locality policy TOML file (exit 2 naming a bad key)")
     check.add_argument("file", type=Path, help="policy TOML file")
-    check.set_defaults(func=_run(cmd_check, fail))
+    check.set_defaults(func=cmd_check)
 
     listing = commands.add_parser("list", help="the policies a service loads, and which one an organisation gets")
     listing.add_argument("--config", type=Path, help="the service's TOML config (its policy_files)")
     listing.add_argument("--policy", type=Path, action="append", help="a further policy file (repeatable)")
     listing.add_argument("--commissioned-by", help="show the policy a verification by this organisation gets")
     listing.add_argument("--date", help="application date for --commissioned-by (default: today in China)")
-    listing.set_defaults(func=_run(cmd_list, fail))
+    listing.set_defaults(func=cmd_list)
