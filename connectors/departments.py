@@ -95,7 +95,12 @@ DEFAULT_DEPARTMENTS: Final[tuple[Department, ...]] = (
     ),
     Department("tax", "税务部门", "Taxation", frozenset({K.TAX_INCOME, K.ENTERPRISE})),
     Department("vehicles", "车辆管理部门", "Vehicle administration", frozenset({K.VEHICLE})),
-    Department("banks", "银行等金融机构", "Banks and financial institutions", frozenset({K.ACCOUNT, K.INSURANCE_PREMIUM})),
+    Department(
+        "banks",
+        "银行等金融机构",
+        "Banks and financial institutions",
+        frozenset({K.ACCOUNT, K.INSURANCE_PREMIUM}),
+    ),
     Department(
         "social_security",
         "人力资源和社会保障部门",
