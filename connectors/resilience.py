@@ -37,8 +37,9 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import Department
 from connectors.metrics import DepartmentMetrics
-from connectors.records import records_about
+from connectors.records import AnswersWith, records_about
 from connectors.wire import description_problems
 
 __all__ = [
@@ -530,11 +531,16 @@ class SharedBatches:
     never sent: it leaves the queue, and a call already formed is built again, without it, at the
     moment the limits let it go (over a :class:`ResilientConnector`; any other connector is called
     at once). A call nobody waits for any more is cancelled.
+
+    ``declaration`` is the department's :class:`~connectors.departments.Department`: whether its
+    answers hold household-register mates is read from it (deprecated default: the default
+    declaration of the described department's id).
     """
 
-    def __init__(self, inner: Connector) -> None:
+    def __init__(self, inner: Connector, declaration: Department | None = None) -> None:
         self.inner = inner
         self.department = inner.describe().department
+        self._whose: AnswersWith = declaration if declaration is not None else self.department
         self._queue: list[_Waiting] = []
         self._senders = 0
         self.calls = 0
@@ -637,7 +643,7 @@ class SharedBatches:
                 raise DepartmentUnavailable(
                     self.department, "the department answered a shared batch with a ticket", transient=False
                 )
-            if len(_share(self.department, reply, batch.ids).records) != len(reply.records):
+            if len(_share(self._whose, reply, batch.ids).records) != len(reply.records):
                 raise DepartmentUnavailable(
                     self.department, "answer holds records of people not asked about", transient=False
                 )
@@ -650,10 +656,10 @@ class SharedBatches:
             return
         for waiting in batch.members:
             if not waiting.done.done():
-                waiting.done.set_result(_share(self.department, reply, waiting.query.id_numbers))
+                waiting.done.set_result(_share(self._whose, reply, waiting.query.id_numbers))
 
 
-def _share(department: str, answer: DepartmentAnswer, id_numbers: Sequence[str]) -> DepartmentAnswer:
+def _share(department: AnswersWith, answer: DepartmentAnswer, id_numbers: Sequence[str]) -> DepartmentAnswer:
     """The part of a shared answer about ``id_numbers`` (for police, their household registers)."""
     records = records_about(department, answer.records, id_numbers)
     return DepartmentAnswer(department=answer.department, records=records, answered_at=answer.answered_at)
