@@ -670,7 +670,10 @@ async def test_a_ticket_survives_a_restart_of_the_department_server(tmp_path: Pa
     ("args", "message"),
     [
         (["--department", "tax"], "give --cert FILE --key FILE, or --self-signed-out DIR"),
-        (["--department", "customs", "--self-signed-out", "tls"], "invalid choice: 'customs'"),
+        # any declared department, no argparse choices of six: customs is declared nowhere
+        (["--department", "customs", "--self-signed-out", "tls"], "--department 'customs': not a declared department"),
+        (["--department", "tax", "--entry-point", "sandbox", "--ticket-key", "short.key"], "go with the sandbox"),
+        (["--department", "tax", "--entry-point", "nothing", "--self-signed-out", "tls"], "no entry point 'nothing'"),
         (["--department", "tax", "--self-signed-out", "tls", "--listen", "nowhere"], "--listen: 'nowhere' is not"),
         (["--department", "tax", "--self-signed-out", "tls", "--sandbox", "missing.json"], "missing.json: no such"),
         (["--department", "tax", "--cert", "cert.pem", "--key", "other.pem"], "the key does not belong"),
