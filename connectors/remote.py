@@ -189,6 +189,7 @@ class RemoteConnector:
     # --- the Connector protocol ---------------------------------------------------------------------
 
     def describe(self) -> ConnectorDescription:
+        """The server's description once fetched; before that, a provisional one with the default limits."""
         if self._description is not None:
             return self._description
         if self.department is None:
@@ -227,6 +228,7 @@ class RemoteConnector:
             self._description = description
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        """Ask the server (fetching its description first); its answer is checked like any department input."""
         await self.start()
         request = connector_pb2.QueryRequest(
             id_numbers=list(query.id_numbers),
@@ -237,6 +239,7 @@ class RemoteConnector:
         return self._result(await self._call("Query", request, connector_pb2.QueryResponse))
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        """Poll one of this department's tickets on the server."""
         await self.start()
         department = self._known_department()
         if ticket.department != department:

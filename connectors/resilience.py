@@ -86,6 +86,8 @@ class ResiliencePolicy:
 
 
 class BreakerState(enum.IntEnum):
+    """A circuit breaker's state, as the ``hedui_department_breaker_state`` gauge shows it."""
+
     CLOSED = 0
     HALF_OPEN = 1
     OPEN = 2
@@ -126,11 +128,13 @@ class CircuitBreaker:
             self._trial_running = True
 
     def succeeded(self) -> None:
+        """A call answered: the breaker closes, the failure count starts again."""
         self._failures = 0
         self._trial_running = False
         self.state = BreakerState.CLOSED
 
     def failed(self) -> None:
+        """A call failed: one more in a row; enough of them open the breaker."""
         self._trial_running = False
         self._failures += 1
         if self.state is BreakerState.HALF_OPEN or self._failures >= self._failures_to_open:
@@ -233,6 +237,7 @@ class WindowLimiter(_SlidingLog):
         self.limit = limit
 
     async def acquire(self, units: int) -> None:
+        """Wait until ``units`` more fit the window, then record them."""
         await self._acquire([units])
 
 
@@ -361,6 +366,7 @@ class ResilientConnector:
         self.metrics.breaker(self.breaker.state)
 
     def describe(self) -> ConnectorDescription:
+        """The inner connector's current description (its last valid one)."""
         self._refresh()
         return self._description
 
@@ -390,6 +396,7 @@ class ResilientConnector:
             raise DepartmentRefused(self.department, f"{identities} identity numbers exceed {within})")
 
     async def query(self, query: DepartmentQuery) -> Reply:
+        """One query within the limits, retried and guarded by the breaker."""
         self._refresh()
         self._check_size(len(query.id_numbers))
         reply = await self._call(lambda: (self.inner.query(query), len(query.id_numbers)), len(query.id_numbers))
@@ -408,6 +415,7 @@ class ResilientConnector:
         self._check_size(identities)
 
         def prepare() -> tuple[Awaitable[Reply], int] | None:
+            """The query to send now, or ``None`` if its caller has gone."""
             query = build()
             if query is None:
                 return None
@@ -423,6 +431,7 @@ class ResilientConnector:
         return reply
 
     async def poll(self, ticket: Ticket) -> Reply:
+        """Poll a ticket within the limits, retried and guarded by the breaker."""
         self._refresh()
         reply = await self._call(lambda: (self.inner.poll(ticket), 0), 0)
         self._refresh()
@@ -547,12 +556,15 @@ class SharedBatches:
         """Calls sent to the department for shared batches."""
 
     def describe(self) -> ConnectorDescription:
+        """The inner connector's description."""
         return self.inner.describe()
 
     async def poll(self, ticket: Ticket) -> Reply:
+        """Poll a ticket (tickets are never shared)."""
         return await self.inner.poll(ticket)
 
     async def query(self, query: DepartmentQuery) -> Reply:
+        """Wait for a shared call with the queries of other verifications, or call at once."""
         description = self.inner.describe()
         if not description.shared_batches or len(query.id_numbers) >= effective_batch_size(description):
             return await self.inner.query(query)

@@ -261,6 +261,7 @@ class SandboxConnector:
         return self._given_ticket_key or dataset_ticket_key(self._dataset)
 
     def describe(self) -> ConnectorDescription:
+        """The department's record kinds as data categories; asynchronous when its answers are delayed."""
         return ConnectorDescription(
             department=self.department,
             data_categories=tuple(sections_of(self._declaration)),
@@ -293,6 +294,7 @@ class SandboxConnector:
         )
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        """Answer from the dataset (after its simulated fault), or a signed ticket when answers are delayed."""
         if not query.authorization_reference:
             raise DepartmentRefused(self.department, "no authorization reference")
         await self._simulate_fault()
@@ -302,6 +304,7 @@ class SandboxConnector:
         return self._answer(query.id_numbers)
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        """A ticket's answer once it is ready; the same ticket until then."""
         await self._simulate_fault()
         id_numbers, ready = self._decode_ticket(ticket.ticket_id)
         if dt.datetime.now(dt.UTC) < ready:
