@@ -13,17 +13,18 @@ or from the command line: ``hedui connector check --entry-point NAME`` / ``--add
 The checks (:data:`CHECKS`, always reported in this order):
 
 ``describe``
-    ``describe()`` names a known department (the expected one, if given), at least one data category,
-    a batch size, query rate and concurrency of at least 1 and no negative identity rate.
+    ``describe()`` names a declared department (of the ``catalogue``; the expected one, if given), at
+    least one data category, each a record kind the department declares, a batch size, query rate
+    and concurrency of at least 1 and no negative identity rate.
 ``records-schema``
-    Every record of every answer is one of the department's typed records and passes
+    Every record of every answer is of a kind the department declares and passes
     :func:`~connectors.records.parse_record` (types, vocabularies, dates, periods, no negative money),
     names a valid identity number, and the answer is labelled with the department.
 ``evidence-ids``
     Every record has its department record id, unique within its answer.
 ``records-about-asked``
-    Records are only about the people asked about — except police, whose answer is the whole household
-    register (户) of each person asked about.
+    Records are only about the people asked about — except for a department answering ``person``
+    records (the police), whose answer is the whole household register (户) of each person asked about.
 ``batching``
     A batch of ``max_batch_size`` identity numbers (fewer if ``max_identities_per_second`` is smaller:
     :func:`~connectors.resilience.effective_batch_size`) is answered by one call, with the same records
