@@ -9,19 +9,24 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import DEFAULT_DEPARTMENTS, Department, DepartmentCatalogue, RecordKind
 from connectors.records import DEPARTMENTS, DepartmentRecord, RecordError
 from connectors.sandbox import SandboxConnector, SandboxDataset, SandboxError, sandbox_connectors
 
 __all__ = [
+    "DEFAULT_DEPARTMENTS",
     "DEPARTMENTS",
     "Connector",
     "ConnectorDescription",
+    "Department",
     "DepartmentAnswer",
+    "DepartmentCatalogue",
     "DepartmentQuery",
     "DepartmentRecord",
     "DepartmentRefused",
     "DepartmentUnavailable",
     "RecordError",
+    "RecordKind",
     "SandboxConnector",
     "SandboxDataset",
     "SandboxError",

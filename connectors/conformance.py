@@ -13,17 +13,18 @@ or from the command line: ``hedui connector check --entry-point NAME`` / ``--add
 The checks (:data:`CHECKS`, always reported in this order):
 
 ``describe``
-    ``describe()`` names a known department (the expected one, if given), at least one data category,
-    a batch size, query rate and concurrency of at least 1 and no negative identity rate.
+    ``describe()`` names a declared department (of the ``catalogue``; the expected one, if given), at
+    least one data category, each a record kind the department declares, a batch size, query rate
+    and concurrency of at least 1 and no negative identity rate.
 ``records-schema``
-    Every record of every answer is one of the department's typed records and passes
+    Every record of every answer is of a kind the department declares and passes
     :func:`~connectors.records.parse_record` (types, vocabularies, dates, periods, no negative money),
     names a valid identity number, and the answer is labelled with the department.
 ``evidence-ids``
     Every record has its department record id, unique within its answer.
 ``records-about-asked``
-    Records are only about the people asked about — except police, whose answer is the whole household
-    register (户) of each person asked about.
+    Records are only about the people asked about — except for a department answering ``person``
+    records (the police), whose answer is the whole household register (户) of each person asked about.
 ``batching``
     A batch of ``max_batch_size`` identity numbers (fewer if ``max_identities_per_second`` is smaller:
     :func:`~connectors.resilience.effective_batch_size`) is answered by one call, with the same records
@@ -63,15 +64,17 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import Department, DepartmentCatalogue
 from connectors.records import (
-    DEPARTMENTS,
     RECORD_TYPES,
     RecordError,
+    adds_register_mates,
     is_about,
     parse_record,
     record_to_plain,
     registers_of,
 )
+from connectors.registry import category_problem
 from connectors.resilience import effective_batch_size
 from consent.identity import IdentityNumberError, check_character, validate_identity_number
 
@@ -162,20 +165,27 @@ def _summary(problems: Sequence[str]) -> str:
     return shown + (f" (and {more} more)" if more > 0 else "")
 
 
-def _describe_problems(description: object, expected: str | None) -> list[str]:
+def _department_problems(d: ConnectorDescription, expected: str | None, catalogue: DepartmentCatalogue) -> list[str]:
+    """The described department: declared (the expected one, if given); data categories it declares."""
+    if d.department not in catalogue:
+        return [f"department {d.department!r} is not one of {', '.join(catalogue)}"]
+    if expected is not None and d.department != expected:
+        return [f"department is {d.department}, expected {expected}"]
+    categories = d.data_categories
+    if not isinstance(categories, tuple) or not categories:
+        return ["names no data categories"]
+    if not all(isinstance(c, str) and c for c in categories):
+        return ["data categories must be non-empty strings"]
+    problem = category_problem(catalogue[d.department], d)
+    return [f"data_categories: {problem}"] if problem else []
+
+
+def _describe_problems(description: object, expected: str | None, catalogue: DepartmentCatalogue) -> list[str]:
+    """Everything wrong with a connector's ``describe()``: its department, categories and limits."""
     if not isinstance(description, ConnectorDescription):
         return [f"describe() returned {type(description).__name__}, not a ConnectorDescription"]
     d = description
-    problems = []
-    if d.department not in DEPARTMENTS:
-        problems.append(f"department {d.department!r} is not one of {', '.join(DEPARTMENTS)}")
-    elif expected is not None and d.department != expected:
-        problems.append(f"department is {d.department}, expected {expected}")
-    categories = d.data_categories
-    if not isinstance(categories, tuple) or not categories:
-        problems.append("names no data categories")
-    elif not all(isinstance(c, str) and c for c in categories):
-        problems.append("data categories must be non-empty strings")
+    problems = _department_problems(d, expected, catalogue)
     for name in ("max_batch_size", "max_queries_per_second", "max_concurrent_queries"):
         value = getattr(d, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -190,7 +200,10 @@ def _describe_problems(description: object, expected: str | None) -> list[str]:
 
 @dataclass
 class _Run:
+    """One run of the kit: the connector under test, what it said, and the problems seen so far."""
+
     connector: Connector
+    declaration: Department
     description: ConnectorDescription
     deadline: float
     ticket_timeout: float
@@ -208,6 +221,7 @@ class _Run:
 
     @property
     def department(self) -> str:
+        """The id of the department under test."""
         return self.description.department
 
     # --- calling the connector, within its limits and the deadline -----------------------------------
@@ -226,6 +240,7 @@ class _Run:
             await asyncio.sleep(start - now)
 
     async def call(self, what: str, identities: int, work: Callable[[], Awaitable[R]]) -> R:
+        """One call within the connector's limits and the deadline; transient errors retried a few times."""
         for attempt in range(1, ATTEMPTS + 1):
             await self._pace(identities)
             started = time.monotonic()
@@ -249,6 +264,7 @@ class _Run:
     async def ask(
         self, what: str, id_numbers: Sequence[str], *, reference: str = AUTHORIZATION_REFERENCE
     ) -> DepartmentAnswer | Ticket:
+        """Query the connector about ``id_numbers`` under ``reference``."""
         query = DepartmentQuery(
             query_id=f"conformance-{what.replace(' ', '-')}",
             id_numbers=tuple(id_numbers),
@@ -288,6 +304,7 @@ class _Run:
         return result
 
     async def answer(self, what: str, id_numbers: Sequence[str]) -> DepartmentAnswer:
+        """Ask, resolve any ticket and inspect the answer."""
         answer = await self.resolve(what, await self.ask(what, id_numbers))
         self.inspect(what, id_numbers, answer)
         return answer
@@ -316,8 +333,8 @@ class _Run:
                 schema.append(f"{where} is a {type(record).__name__}, not a department record")
                 continue
             where = f"{what}: record {index} ({record.record_id!r})"
-            if record.department != self.department:
-                schema.append(f"{where} is a {kind} record, which belongs to {record.department}")
+            if not self.declaration.answers_with(kind):
+                schema.append(f"{where} is a {kind} record, not one of {self.department}'s record kinds")
             try:
                 parse_record(type(record), record_to_plain(record), f"{self.department}.{kind}")
             except RecordError as exc:
@@ -336,7 +353,7 @@ class _Run:
                 validate_identity_number(subject)
             except IdentityNumberError as exc:
                 schema.append(f"{where} names an invalid identity number: {exc}")
-            if not is_about(self.department, record, wanted, registers):
+            if not is_about(self.declaration, record, wanted, registers):
                 about.append(f"{where} is about a person not asked about")
 
 
@@ -353,33 +370,59 @@ async def check_connector(
     deadline_seconds: float = 10.0,
     ticket_timeout_seconds: float = 60.0,
     sample_size: int = 20,
+    catalogue: DepartmentCatalogue | None = None,
 ) -> list[CheckResult]:
     """Run every check of :data:`CHECKS` against ``connector``; one result per check, in that order.
 
     ``id_numbers`` are people the department knows (e.g. everyone in its test data; up to
     ``sample_size`` are asked about), so that there are records to check; ``department`` is the
     department the connector must describe; ``reopen`` opens a new instance of the same connector
-    for the restart check of tickets.
+    for the restart check of tickets; ``catalogue`` holds the declared departments (default: the six).
     """
-    try:
-        async with asyncio.timeout(deadline_seconds):
-            await _maybe_start(connector)
-        description: object = connector.describe()
-        problems = _describe_problems(description, department)
-    except Exception as exc:  # the connector under test may fail in any way
-        problems = [f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__]
-    if problems or not isinstance(description, ConnectorDescription):
+    departments = catalogue if catalogue is not None else DepartmentCatalogue()
+    description, problems = await _described(connector, department, departments, deadline_seconds)
+    if description is None:
         return [CheckResult("describe", False, _summary(problems))] + [
             CheckResult(name, False, "not run: describe() failed") for name in CHECKS[1:]
         ]
-    run = _Run(connector, description, deadline_seconds, ticket_timeout_seconds, reopen)
-    d = description
+    run = _Run(
+        connector, departments[description.department], description, deadline_seconds, ticket_timeout_seconds, reopen
+    )
     notes: dict[str, str] = {}
     known = list(dict.fromkeys(n.strip().upper() for n in id_numbers if n.strip()))[:sample_size]
+    singles = await _ask_singles(run, known)
+    await _check_batch(run, known, singles, notes)
+    await _check_refusal(run, known, notes)
+    await _check_unknown_people(run, known, notes)
+    await _check_tickets(run, known, singles, notes)
+    _summarise(run, notes)
+    results = [CheckResult("describe", True, _describe_summary(description))]
+    for name in CHECKS[1:]:
+        found = run.problems[name]
+        results.append(CheckResult(name, not found, _summary(found) if found else notes.get(name, "")))
+    return results
 
-    # 1. One query per known person: the reference answers.
+
+async def _described(
+    connector: Connector, department: str | None, catalogue: DepartmentCatalogue, deadline: float
+) -> tuple[ConnectorDescription | None, list[str]]:
+    """The connector's description (started first, if it has ``start``), or ``None`` and what is wrong."""
+    try:
+        async with asyncio.timeout(deadline):
+            await _maybe_start(connector)
+        description: object = connector.describe()
+        problems = _describe_problems(description, department, catalogue)
+    except Exception as exc:  # the connector under test may fail in any way
+        return None, [f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__]
+    if problems or not isinstance(description, ConnectorDescription):
+        return None, problems
+    return description, []
+
+
+async def _ask_singles(run: _Run, known: Sequence[str]) -> dict[str, DepartmentAnswer]:
+    """1. One query per known person: the reference answers, within the connector's concurrency."""
     singles: dict[str, DepartmentAnswer] = {}
-    semaphore = asyncio.Semaphore(d.max_concurrent_queries)
+    semaphore = asyncio.Semaphore(run.description.max_concurrent_queries)
 
     async def single(index: int, number: str) -> None:
         async with semaphore:
@@ -391,35 +434,44 @@ async def check_connector(
                 run.problems["records-schema"].append(f"query of one known person raised {type(exc).__name__}: {exc}")
 
     await asyncio.gather(*(single(i, n) for i, n in enumerate(known)))
+    return singles
 
-    # 2. One full batch.
+
+async def _check_batch(
+    run: _Run, known: Sequence[str], singles: dict[str, DepartmentAnswer], notes: dict[str, str]
+) -> None:
+    """2. One full batch: the same records as the single queries of the same people."""
+    d = run.description
     size = min(effective_batch_size(d), MAX_GENERATED)
-    batch = known[:size] + unknown_identity_numbers(size - len(known[:size]), known)
+    batch = list(known[:size]) + unknown_identity_numbers(size - len(known[:size]), known)
     try:
         answer = await run.answer(f"batch of {len(batch)}", batch)
-        missing, extra = set(), set()
-        if all(n in singles for n in known[:size]):
-            expected = set().union(*(_ids(singles[n]) for n in known[:size])) if known else set()
-            missing, extra = expected - _ids(answer), _ids(answer) - expected
-        if missing or extra:
-            run.problems["batching"].append(
-                f"the batch answer differs from the single answers: missing {sorted(missing)[:3]}, "
-                f"extra {sorted(extra)[:3]}"
-            )
-        capped = ""
-        if size < effective_batch_size(d):
-            capped = " (capped by the kit)"
-        elif size < d.max_batch_size:
-            capped = f" (capped by the limit of {d.max_identities_per_second} identity numbers per second)"
-        notes["batching"] = (
-            f"{len(batch)} identity numbers{capped} in one query: {_n(len(answer.records), 'record')}, "
-            f"the same as {_n(len(known[:size]), 'single query', 'single queries')}"
-        )
     except Exception as exc:
         run.problems["batching"].append(f"a batch of {len(batch)} identity numbers failed: {type(exc).__name__}: {exc}")
+        return
+    missing, extra = set(), set()
+    if all(n in singles for n in known[:size]):
+        expected = set().union(*(_ids(singles[n]) for n in known[:size])) if known else set()
+        missing, extra = expected - _ids(answer), _ids(answer) - expected
+    if missing or extra:
+        run.problems["batching"].append(
+            f"the batch answer differs from the single answers: missing {sorted(missing)[:3]}, "
+            f"extra {sorted(extra)[:3]}"
+        )
+    capped = ""
+    if size < effective_batch_size(d):
+        capped = " (capped by the kit)"
+    elif size < d.max_batch_size:
+        capped = f" (capped by the limit of {d.max_identities_per_second} identity numbers per second)"
+    notes["batching"] = (
+        f"{len(batch)} identity numbers{capped} in one query: {_n(len(answer.records), 'record')}, "
+        f"the same as {_n(len(known[:size]), 'single query', 'single queries')}"
+    )
 
-    # 3. No authorization reference: refused.
-    probe = known[:1] or unknown_identity_numbers(1)
+
+async def _check_refusal(run: _Run, known: Sequence[str], notes: dict[str, str]) -> None:
+    """3. No authorization reference: refused."""
+    probe = list(known[:1]) or unknown_identity_numbers(1)
     try:
         result = await run.ask("without authorization reference", probe, reference="")
     except DepartmentRefused as exc:
@@ -430,22 +482,24 @@ async def check_connector(
         given = "a ticket" if isinstance(result, Ticket) else f"an answer with {_n(len(result.records), 'record')}"
         run.problems["refusal"].append(f"a query without authorization reference was accepted ({given})")
 
-    # 4. Unknown people: an empty answer.
+
+async def _check_unknown_people(run: _Run, known: Sequence[str], notes: dict[str, str]) -> None:
+    """4. Unknown people: an empty answer, not an error."""
     strangers = unknown_identity_numbers(3, known)
     try:
         answer = await run.answer("unknown people", strangers)
-        if answer.records:
-            run.problems["unknown-identities"].append(
-                f"{_n(len(answer.records), 'record')} for identity numbers no department knows ({strangers[0]} …)"
-            )
-        notes["unknown-identities"] = f"{len(strangers)} unknown identity numbers: an answer without records"
     except Exception as exc:
         run.problems["unknown-identities"].append(f"raised {type(exc).__name__}: {exc} (expected an empty answer)")
+        return
+    if answer.records:
+        run.problems["unknown-identities"].append(
+            f"{_n(len(answer.records), 'record')} for identity numbers no department knows ({strangers[0]} …)"
+        )
+    notes["unknown-identities"] = f"{len(strangers)} unknown identity numbers: an answer without records"
 
-    # 5. Tickets: answered through poll, and still valid on a new instance.
-    await _check_tickets(run, known, singles, notes)
 
-    # Summaries of the checks that look at everything.
+def _summarise(run: _Run, notes: dict[str, str]) -> None:
+    """The details of the checks that look at everything the connector answered."""
     notes["records-schema"] = (
         f"{_n(run.records, 'record')} in {_n(run.answers, 'answer')}, every one valid"
         if run.records
@@ -453,20 +507,14 @@ async def check_connector(
     )
     notes["evidence-ids"] = f"{_n(run.records, 'record')}, each with a record id unique in its answer"
     notes["records-about-asked"] = "every record is about a person asked about" + (
-        " (or a household-register mate)" if d.department == "police" else ""
+        " (or a household-register mate)" if adds_register_mates(run.declaration) else ""
     )
     if run.late:
         run.problems["deadline"].extend(run.late)
     slowest = max(run.durations, key=lambda x: x[1], default=("", 0.0))
-    notes["deadline"] = f"{len(run.durations)} calls, the slowest {slowest[1]:.3f} s (limit {deadline_seconds:g} s)"
+    notes["deadline"] = f"{len(run.durations)} calls, the slowest {slowest[1]:.3f} s (limit {run.deadline:g} s)"
     if run.retried:
         notes["deadline"] += f"; {run.retried} transient errors retried"
-
-    results = [CheckResult("describe", True, _describe_summary(d))]
-    for name in CHECKS[1:]:
-        found = run.problems[name]
-        results.append(CheckResult(name, not found, _summary(found) if found else notes.get(name, "")))
-    return results
 
 
 def _describe_summary(d: ConnectorDescription) -> str:

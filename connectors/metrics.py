@@ -36,24 +36,31 @@ class DepartmentMetrics:
     @classmethod
     @functools.cache
     def for_department(cls, department: str) -> DepartmentMetrics:
+        """The metrics of one department (its label on every series)."""
         return cls(department)
 
     def sent(self, identities: int) -> None:
+        """A call sent, about ``identities`` identity numbers."""
         _QUERIES.labels(self.department).inc()
         if identities:
             _IDENTITIES.labels(self.department).inc(identities)
 
     def error(self, kind: str) -> None:
+        """A failed call, by kind (unavailable, refused, invalid_answer, breaker_open, timeout_or_cancelled)."""
         _ERRORS.labels(self.department, kind).inc()
 
     def retried(self) -> None:
+        """A transient failure tried again."""
         _RETRIES.labels(self.department).inc()
 
     def latency(self, seconds: float) -> None:
+        """How long one call took, in seconds."""
         _LATENCY.labels(self.department).observe(seconds)
 
     def breaker(self, state: int) -> None:
+        """The circuit breaker's state (0 closed, 1 half-open, 2 open)."""
         _BREAKER.labels(self.department).set(int(state))
 
     def pending(self, delta: int) -> None:
+        """Tickets waiting for their answer, up or down by ``delta``."""
         _PENDING.labels(self.department).inc(delta)

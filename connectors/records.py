@@ -17,8 +17,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+from connectors.departments import DEFAULT_DEPARTMENTS, Department, RecordKind
+
 __all__ = [
+    "DATA_CATEGORIES",
     "DEPARTMENTS",
+    "RECORD_TYPES",
     "AccountRecord",
     "BenefitRecord",
     "ContributionRecord",
@@ -33,6 +37,8 @@ __all__ = [
     "RentalRecord",
     "TaxIncomeRecord",
     "VehicleRecord",
+    "adds_register_mates",
+    "declared_kinds",
     "is_about",
     "parse_record",
     "record_from_plain",
@@ -41,7 +47,12 @@ __all__ = [
     "registers_of",
 ]
 
-DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
+DEPARTMENTS: Final = tuple(d.id for d in DEFAULT_DEPARTMENTS)
+"""Deprecated: the ids of the six default departments, for ``verifier/`` code not yet reading a catalogue.
+
+Nothing in ``connectors/`` decides from it: departments are :class:`~connectors.departments.Department`
+declarations in a :class:`~connectors.departments.DepartmentCatalogue`.
+"""
 
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -58,8 +69,11 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _Record:
+    """What every record type has: its kind, its vocabularies and date fields, and its record id."""
+
+    # Deprecated: the default department of the record type, read by verifier/ code only (removed at merge).
     department: ClassVar[str]
-    kind: ClassVar[str]
+    kind: ClassVar[RecordKind]
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {}
     date_fields: ClassVar[frozenset[str]] = frozenset()
 
@@ -75,8 +89,10 @@ class _Record:
 
 @dataclass(frozen=True, slots=True)
 class PersonRecord(_Record):
+    """A person in a household register (户): who, which register, their relation to its head and status."""
+
     department: ClassVar[str] = "police"
-    kind: ClassVar[str] = "person"
+    kind: ClassVar[RecordKind] = RecordKind.PERSON
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "relation_to_head": frozenset({"head", "spouse", "child", "parent", "other"}),
         "status": frozenset({"active", "deceased", "in_custody"}),
@@ -92,8 +108,10 @@ class PersonRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class PropertyRecord(_Record):
+    """A property registered to its owner: usage, floor area, value, when acquired and disposed of."""
+
     department: ClassVar[str] = "housing"
-    kind: ClassVar[str] = "property"
+    kind: ClassVar[RecordKind] = RecordKind.PROPERTY
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "usage": frozenset({"residential", "commercial", "office", "industrial"}),
     }
@@ -108,8 +126,10 @@ class PropertyRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class ProvidentFundRecord(_Record):
+    """One month's housing provident fund contributions of a person."""
+
     department: ClassVar[str] = "housing"
-    kind: ClassVar[str] = "provident_fund"
+    kind: ClassVar[RecordKind] = RecordKind.PROVIDENT_FUND
     id_number: str
     period: str
     employer: str | None
@@ -119,8 +139,10 @@ class ProvidentFundRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class RentalRecord(_Record):
+    """One month's rent a property owner received."""
+
     department: ClassVar[str] = "housing"
-    kind: ClassVar[str] = "rental"
+    kind: ClassVar[RecordKind] = RecordKind.RENTAL
     owner_id: str
     period: str
     rent_fen: int
@@ -128,8 +150,10 @@ class RentalRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class TaxIncomeRecord(_Record):
+    """One month's income of a person as the tax bureau knows it, by category."""
+
     department: ClassVar[str] = "tax"
-    kind: ClassVar[str] = "tax_income"
+    kind: ClassVar[RecordKind] = RecordKind.TAX_INCOME
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "category": frozenset({"wages", "business", "property", "other"}),
     }
@@ -141,8 +165,10 @@ class TaxIncomeRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class EnterpriseRecord(_Record):
+    """A person's role in a registered enterprise (legal representative, shareholder, executive)."""
+
     department: ClassVar[str] = "tax"
-    kind: ClassVar[str] = "enterprise"
+    kind: ClassVar[RecordKind] = RecordKind.ENTERPRISE
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "role": frozenset({"legal_representative", "shareholder", "executive"}),
     }
@@ -155,8 +181,10 @@ class EnterpriseRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class VehicleRecord(_Record):
+    """A vehicle registered to its owner: plate, type, use and value."""
+
     department: ClassVar[str] = "vehicles"
-    kind: ClassVar[str] = "vehicle"
+    kind: ClassVar[RecordKind] = RecordKind.VEHICLE
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "type": frozenset({"car", "truck", "motorcycle", "tricycle", "disability"}),
         "use": frozenset({"private", "operating"}),
@@ -172,8 +200,10 @@ class VehicleRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class AccountRecord(_Record):
+    """A financial account's balance on a date: deposits, funds, wealth products, securities."""
+
     department: ClassVar[str] = "banks"
-    kind: ClassVar[str] = "account"
+    kind: ClassVar[RecordKind] = RecordKind.ACCOUNT
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "account_kind": frozenset({"deposit", "fund", "wealth", "securities", "insurance_cash_value"}),
     }
@@ -188,8 +218,10 @@ class AccountRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class InsurancePremiumRecord(_Record):
+    """One month's commercial insurance premium a person paid."""
+
     department: ClassVar[str] = "banks"
-    kind: ClassVar[str] = "insurance_premium"
+    kind: ClassVar[RecordKind] = RecordKind.INSURANCE_PREMIUM
     id_number: str
     insurer: str
     period: str
@@ -198,8 +230,10 @@ class InsurancePremiumRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class ContributionRecord(_Record):
+    """One month's social insurance contribution of a person, with its base and the two parts."""
+
     department: ClassVar[str] = "social_security"
-    kind: ClassVar[str] = "contribution"
+    kind: ClassVar[RecordKind] = RecordKind.CONTRIBUTION
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "scheme": frozenset({"enterprise_employee", "public_institution", "urban_rural_resident"}),
     }
@@ -214,8 +248,10 @@ class ContributionRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class PensionRecord(_Record):
+    """One month's pension paid to a person."""
+
     department: ClassVar[str] = "social_security"
-    kind: ClassVar[str] = "pension"
+    kind: ClassVar[RecordKind] = RecordKind.PENSION
     id_number: str
     period: str
     amount_fen: int
@@ -223,8 +259,10 @@ class PensionRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class BenefitRecord(_Record):
+    """One month's benefit paid to a person (unemployment, injury …)."""
+
     department: ClassVar[str] = "social_security"
-    kind: ClassVar[str] = "benefit"
+    kind: ClassVar[RecordKind] = RecordKind.BENEFIT
     id_number: str
     period: str
     kind_of_benefit: str
@@ -264,12 +302,30 @@ RECORD_TYPES: Final[dict[str, type[DepartmentRecord]]] = {
     )
 }
 
+DATA_CATEGORIES: Final[dict[str, RecordKind]] = {
+    **{kind.value: kind for kind in RecordKind},
+    # interfaces.md's sandbox list names, which connectors also use as data categories ("income", "enterprises")
+    "persons": RecordKind.PERSON,
+    "properties": RecordKind.PROPERTY,
+    "rentals": RecordKind.RENTAL,
+    "income": RecordKind.TAX_INCOME,
+    "enterprises": RecordKind.ENTERPRISE,
+    "vehicles": RecordKind.VEHICLE,
+    "accounts": RecordKind.ACCOUNT,
+    "insurance_premiums": RecordKind.INSURANCE_PREMIUM,
+    "contributions": RecordKind.CONTRIBUTION,
+    "pensions": RecordKind.PENSION,
+    "benefits": RecordKind.BENEFIT,
+}
+"""What a connector's ``describe().data_categories`` may name: a record kind, or a sandbox list's name of one."""
+
 # Field names whose wire name is ``kind`` (a word the record types use themselves).
 _WIRE_NAMES: Final[dict[str, str]] = {"account_kind": "kind", "kind_of_benefit": "kind"}
 _MAX_TEXT = 500
 
 
 def _wire(field: str) -> str:
+    """The wire name of a record field."""
     return _WIRE_NAMES.get(field, field)
 
 
@@ -277,6 +333,7 @@ _HINTS: dict[type, dict[str, Any]] = {}
 
 
 def _field_types(cls: type[DepartmentRecord]) -> dict[str, Any]:
+    """The resolved type hints of a record type, cached."""
     hints = _HINTS.get(cls)
     if hints is None:
         hints = _HINTS[cls] = typing.get_type_hints(cls)
@@ -284,12 +341,76 @@ def _field_types(cls: type[DepartmentRecord]) -> dict[str, Any]:
 
 
 def _check_date(path: str, value: str) -> None:
+    """A real calendar date written ``YYYY-MM-DD``."""
     try:
         if not _DATE.fullmatch(value):
             raise ValueError
         dt.date.fromisoformat(value)
     except ValueError:
         raise RecordError(path, f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def _check_int(name: str, value: object, where: str) -> int:
+    """An integer field: no bools, no negative money, within range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(where, "must be an integer (money is integer fen)")
+    if name.endswith("_fen") and value < 0:
+        raise RecordError(where, f"must not be negative, got {value}")
+    if abs(value) > 10**15:
+        raise RecordError(where, "is out of range")
+    return value
+
+
+def _check_float(value: object, where: str) -> float:
+    """A measure (floor area): a finite number of at least 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(where, "must be a number")
+    if not math.isfinite(value) or value < 0:
+        raise RecordError(where, f"must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+def _check_str(cls: type[DepartmentRecord], name: str, value: object, where: str) -> str:
+    """A text field: bounded, in its vocabulary, a valid period or date where the field is one."""
+    if not isinstance(value, str):
+        raise RecordError(where, "must be a string")
+    if len(value) > _MAX_TEXT:
+        raise RecordError(where, f"is longer than {_MAX_TEXT} characters")
+    allowed = cls.vocabularies.get(name)
+    if allowed is not None and value not in allowed:
+        raise RecordError(where, f"{value!r} is not one of {', '.join(sorted(allowed))}")
+    if name == "period" and not _PERIOD.fullmatch(value):
+        raise RecordError(where, f"{value!r} is not a period YYYY-MM")
+    if name in cls.date_fields:
+        _check_date(where, value)
+    if name == "record_id" and not value:
+        raise RecordError(where, "must not be empty")
+    return value
+
+
+def _check_field(cls: type[DepartmentRecord], name: str, raw: Mapping[str, object], path: str) -> object:
+    """The checked value of field ``name`` of ``raw`` (the record at ``path``), or ``None`` for an absent optional."""
+    hint = _field_types(cls)[name]
+    optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+    wire = _wire(name)
+    where = f"{path}.{wire}"
+    if wire not in raw:
+        if optional:
+            return None
+        raise RecordError(where, "is required")
+    value = raw[wire]
+    if value is None:
+        if not optional:
+            raise RecordError(where, "must not be null")
+        return None
+    base = typing.get_args(hint)[0] if optional else hint
+    if base is int:
+        return _check_int(name, value, where)
+    if base is float:
+        return _check_float(value, where)
+    if base is str:
+        return _check_str(cls, name, value, where)
+    return value
 
 
 def parse_record(cls: type[DepartmentRecord], raw: object, path: str) -> DepartmentRecord:
@@ -300,57 +421,11 @@ def parse_record(cls: type[DepartmentRecord], raw: object, path: str) -> Departm
     """
     if not isinstance(raw, Mapping):
         raise RecordError(path, "must be an object")
-    hints = _field_types(cls)
-    fields = [f for f in dataclasses.fields(cls)]
-    wire_to_field = {_wire(f.name): f for f in fields}
+    wire_to_field = {_wire(f.name): f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(wire_to_field))
     if unknown:
         raise RecordError(f"{path}.{unknown[0]}", "unknown field")
-    values: dict[str, object] = {}
-    for wire, f in wire_to_field.items():
-        where = f"{path}.{wire}"
-        hint = hints[f.name]
-        optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
-        if wire not in raw:
-            if optional:
-                values[f.name] = None
-                continue
-            raise RecordError(where, "is required")
-        value = raw[wire]
-        if value is None:
-            if not optional:
-                raise RecordError(where, "must not be null")
-            values[f.name] = None
-            continue
-        base = typing.get_args(hint)[0] if optional else hint
-        if base is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise RecordError(where, "must be an integer (money is integer fen)")
-            if f.name.endswith("_fen") and value < 0:
-                raise RecordError(where, f"must not be negative, got {value}")
-            if abs(value) > 10**15:
-                raise RecordError(where, "is out of range")
-        elif base is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise RecordError(where, "must be a number")
-            if not math.isfinite(value) or value < 0:
-                raise RecordError(where, f"must be a finite number >= 0, got {value}")
-            value = float(value)
-        elif base is str:
-            if not isinstance(value, str):
-                raise RecordError(where, "must be a string")
-            if len(value) > _MAX_TEXT:
-                raise RecordError(where, f"is longer than {_MAX_TEXT} characters")
-            allowed = cls.vocabularies.get(f.name)
-            if allowed is not None and value not in allowed:
-                raise RecordError(where, f"{value!r} is not one of {', '.join(sorted(allowed))}")
-            if f.name == "period" and not _PERIOD.fullmatch(value):
-                raise RecordError(where, f"{value!r} is not a period YYYY-MM")
-            if f.name in cls.date_fields:
-                _check_date(where, value)
-            if f.name == "record_id" and not value:
-                raise RecordError(where, "must not be empty")
-        values[f.name] = value
+    values = {f.name: _check_field(cls, f.name, raw, path) for f in wire_to_field.values()}
     return cls(**values)  # type: ignore[arg-type]
 
 
@@ -370,35 +445,61 @@ def record_from_plain(kind: str, raw: Mapping[str, Any]) -> DepartmentRecord:
 
 # --- who a record is about ------------------------------------------------------------------------------
 
+AnswersWith = Department | Collection[str] | str
+"""Whose answer: a :class:`~connectors.departments.Department`, the record kinds it declares, or (deprecated,
+for ``verifier/`` callers until the lead switches them) the id of one of the six default departments."""
+
+_DEFAULT_KINDS: Final = {d.id: d.record_kinds for d in DEFAULT_DEPARTMENTS}
+
+
+def declared_kinds(department: AnswersWith) -> frozenset[str]:
+    """The record kinds a department answers with, from its declaration (or its kinds, or a default's id)."""
+    if isinstance(department, Department):
+        return frozenset(department.record_kinds)
+    if isinstance(department, str):
+        return frozenset(_DEFAULT_KINDS.get(department, frozenset()))
+    return frozenset(department)
+
+
+def adds_register_mates(department: AnswersWith) -> bool:
+    """Whether a department's answer may hold its household-register mates: it answers with ``person`` records.
+
+    A household-register lookup returns the whole register (户) of each person asked about; today only
+    the police declare ``person`` records.
+    """
+    return RecordKind.PERSON in declared_kinds(department)
+
 
 def registers_of(records: Iterable[object], id_numbers: Collection[str]) -> frozenset[str]:
-    """The household registers (户) of the people in ``id_numbers``, as the police person records name them."""
+    """The household registers (户) of the people in ``id_numbers``, as the person records name them."""
     return frozenset(r.hukou_id for r in records if isinstance(r, PersonRecord) and r.id_number in id_numbers)
 
 
 def is_about(
-    department: str, record: DepartmentRecord, id_numbers: Collection[str], registers: Collection[str]
+    department: AnswersWith, record: DepartmentRecord, id_numbers: Collection[str], registers: Collection[str]
 ) -> bool:
     """Whether ``record``, in an answer of ``department``, is about the people asked about.
 
-    A record is about its subject. A household-register lookup (police) returns the whole register of
-    each person asked about, so the police — and only the police — may add the person records of their
-    register mates; ``registers`` is :func:`registers_of` the same answer.
+    A record is about its subject. A household-register lookup returns the whole register of each
+    person asked about, so a department answering with ``person`` records (the police) — and only
+    such a department — may add the person records of their register mates; ``registers`` is
+    :func:`registers_of` the same answer.
     """
     if record.subject in id_numbers:
         return True
-    return department == "police" and isinstance(record, PersonRecord) and record.hukou_id in registers
+    return adds_register_mates(department) and isinstance(record, PersonRecord) and record.hukou_id in registers
 
 
 def records_about(
-    department: str, records: Iterable[DepartmentRecord], id_numbers: Iterable[str]
+    department: AnswersWith, records: Iterable[DepartmentRecord], id_numbers: Iterable[str]
 ) -> tuple[DepartmentRecord, ...]:
     """The records of ``department``'s answer (or data) that are about ``id_numbers``: see :func:`is_about`.
 
     The one rule for "records about the people asked about", shared by the sandbox (what it answers),
-    the resilience layer (how a shared answer is split back) and the conformance kit (what it accepts).
+    the resilience layer (how a shared answer is split back), the conformance kit (what it accepts)
+    and :mod:`connectors.answers` (what hedui accepts).
     """
     records = tuple(records)
     wanted = frozenset(id_numbers)
-    registers = registers_of(records, wanted) if department == "police" else frozenset()
+    registers = registers_of(records, wanted) if adds_register_mates(department) else frozenset()
     return tuple(r for r in records if is_about(department, r, wanted, registers))

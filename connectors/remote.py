@@ -31,7 +31,8 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
-from connectors.records import DEPARTMENTS
+from connectors.departments import DepartmentCatalogue
+from connectors.registry import category_problem
 from connectors.tls import CertificateError, load_certificates, split_address, target_name_override
 from connectors.wire import WireError, description_from_message, response_from_message
 from hedui.v1 import connector_pb2
@@ -121,7 +122,10 @@ class RemoteConnector:
     caller's shorter ``asyncio`` timeout cancels the call too); a call past it is a transient
     ``DEADLINE_EXCEEDED``, which counts towards opening the department's circuit breaker.
 
-    The description is checked (:func:`~connectors.wire.description_problems`: a known department,
+    ``catalogue`` holds the departments hedui declares (default: the six of interfaces.md): the server
+    must serve one of them, and its answers may hold only the record kinds that department declares.
+
+    The description is checked (:func:`~connectors.wire.description_problems`: a declared department,
     whole-number limits of at least 1, an identity rate of at least 0); a server describing itself
     otherwise gets no query.
     """
@@ -134,10 +138,12 @@ class RemoteConnector:
         department: str | None = None,
         server_name: str | None = None,
         timeout: float = DEFAULT_CALL_TIMEOUT,
+        catalogue: DepartmentCatalogue | None = None,
     ) -> None:
         split_address(address)
         load_certificates(pinned_certificate)
-        if department is not None and department not in DEPARTMENTS:
+        self.catalogue = catalogue if catalogue is not None else DepartmentCatalogue()
+        if department is not None and department not in self.catalogue:
             raise ValueError(f"unknown department {department!r}")
         if not timeout > 0:
             raise ValueError("timeout must be positive")
@@ -159,9 +165,17 @@ class RemoteConnector:
         department: str | None = None,
         server_name: str | None = None,
         timeout: float = DEFAULT_CALL_TIMEOUT,
+        catalogue: DepartmentCatalogue | None = None,
     ) -> RemoteConnector:
         """A connector whose description has been fetched; raises like :meth:`start`."""
-        connector = cls(address, pinned_certificate, department=department, server_name=server_name, timeout=timeout)
+        connector = cls(
+            address,
+            pinned_certificate,
+            department=department,
+            server_name=server_name,
+            timeout=timeout,
+            catalogue=catalogue,
+        )
         try:
             await connector.start()
         except BaseException:
@@ -175,6 +189,7 @@ class RemoteConnector:
     # --- the Connector protocol ---------------------------------------------------------------------
 
     def describe(self) -> ConnectorDescription:
+        """The server's description once fetched; before that, a provisional one with the default limits."""
         if self._description is not None:
             return self._description
         if self.department is None:
@@ -195,9 +210,14 @@ class RemoteConnector:
             expected = self.department or "connector"
             message = await self._call("Describe", connector_pb2.DescribeRequest(), connector_pb2.ConnectorDescription)
             try:
-                description = description_from_message(message)
+                description = description_from_message(message, self.catalogue)
             except WireError as exc:
                 raise DepartmentUnavailable(expected, f"malformed description: {exc}", transient=False) from None
+            problem = category_problem(self.catalogue[description.department], description)
+            if problem is not None:
+                raise DepartmentUnavailable(
+                    expected, f"malformed description: data_categories: {problem}", transient=False
+                )
             if self.department is not None and description.department != self.department:
                 raise DepartmentUnavailable(
                     expected,
@@ -208,6 +228,7 @@ class RemoteConnector:
             self._description = description
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        """Ask the server (fetching its description first); its answer is checked like any department input."""
         await self.start()
         request = connector_pb2.QueryRequest(
             id_numbers=list(query.id_numbers),
@@ -218,6 +239,7 @@ class RemoteConnector:
         return self._result(await self._call("Query", request, connector_pb2.QueryResponse))
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        """Poll one of this department's tickets on the server."""
         await self.start()
         department = self._known_department()
         if ticket.department != department:
@@ -262,7 +284,7 @@ class RemoteConnector:
     def _result(self, message: connector_pb2.QueryResponse) -> DepartmentAnswer | Ticket:
         department = self._known_department()
         try:
-            return response_from_message(message, department)
+            return response_from_message(message, department, self.catalogue[department])
         except WireError as exc:
             raise DepartmentUnavailable(department, f"malformed answer: {exc}", transient=False) from None
 
@@ -271,11 +293,14 @@ def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
 
 
-def connector_factory(department: str, options: Mapping[str, Any]) -> RemoteConnector:
+def connector_factory(
+    department: str, options: Mapping[str, Any], *, catalogue: DepartmentCatalogue | None = None
+) -> RemoteConnector:
     """Entry-point factory for remote connectors (group ``hedui.connectors``).
 
     Options: ``address`` (``HOST:PORT``), ``certificate`` (path of the department's pinned PEM),
     optionally ``server_name`` and ``timeout`` (seconds per call, default :data:`DEFAULT_CALL_TIMEOUT`).
+    ``catalogue``: the departments hedui declares (:func:`connectors.registry.make_connector` passes it).
     """
     address = options.get("address")
     certificate = options.get("certificate")
@@ -301,4 +326,5 @@ def connector_factory(department: str, options: Mapping[str, Any]) -> RemoteConn
         department=department,
         server_name=str(server_name) if server_name else None,
         timeout=float(timeout),
+        catalogue=catalogue,
     )

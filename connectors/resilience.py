@@ -37,8 +37,9 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import Department
 from connectors.metrics import DepartmentMetrics
-from connectors.records import records_about
+from connectors.records import AnswersWith, records_about
 from connectors.wire import description_problems
 
 __all__ = [
@@ -85,6 +86,8 @@ class ResiliencePolicy:
 
 
 class BreakerState(enum.IntEnum):
+    """A circuit breaker's state, as the ``hedui_department_breaker_state`` gauge shows it."""
+
     CLOSED = 0
     HALF_OPEN = 1
     OPEN = 2
@@ -125,11 +128,13 @@ class CircuitBreaker:
             self._trial_running = True
 
     def succeeded(self) -> None:
+        """A call answered: the breaker closes, the failure count starts again."""
         self._failures = 0
         self._trial_running = False
         self.state = BreakerState.CLOSED
 
     def failed(self) -> None:
+        """A call failed: one more in a row; enough of them open the breaker."""
         self._trial_running = False
         self._failures += 1
         if self.state is BreakerState.HALF_OPEN or self._failures >= self._failures_to_open:
@@ -232,6 +237,7 @@ class WindowLimiter(_SlidingLog):
         self.limit = limit
 
     async def acquire(self, units: int) -> None:
+        """Wait until ``units`` more fit the window, then record them."""
         await self._acquire([units])
 
 
@@ -360,6 +366,7 @@ class ResilientConnector:
         self.metrics.breaker(self.breaker.state)
 
     def describe(self) -> ConnectorDescription:
+        """The inner connector's current description (its last valid one)."""
         self._refresh()
         return self._description
 
@@ -389,6 +396,7 @@ class ResilientConnector:
             raise DepartmentRefused(self.department, f"{identities} identity numbers exceed {within})")
 
     async def query(self, query: DepartmentQuery) -> Reply:
+        """One query within the limits, retried and guarded by the breaker."""
         self._refresh()
         self._check_size(len(query.id_numbers))
         reply = await self._call(lambda: (self.inner.query(query), len(query.id_numbers)), len(query.id_numbers))
@@ -407,6 +415,7 @@ class ResilientConnector:
         self._check_size(identities)
 
         def prepare() -> tuple[Awaitable[Reply], int] | None:
+            """The query to send now, or ``None`` if its caller has gone."""
             query = build()
             if query is None:
                 return None
@@ -422,6 +431,7 @@ class ResilientConnector:
         return reply
 
     async def poll(self, ticket: Ticket) -> Reply:
+        """Poll a ticket within the limits, retried and guarded by the breaker."""
         self._refresh()
         reply = await self._call(lambda: (self.inner.poll(ticket), 0), 0)
         self._refresh()
@@ -530,23 +540,31 @@ class SharedBatches:
     never sent: it leaves the queue, and a call already formed is built again, without it, at the
     moment the limits let it go (over a :class:`ResilientConnector`; any other connector is called
     at once). A call nobody waits for any more is cancelled.
+
+    ``declaration`` is the department's :class:`~connectors.departments.Department`: whether its
+    answers hold household-register mates is read from it (deprecated default: the default
+    declaration of the described department's id).
     """
 
-    def __init__(self, inner: Connector) -> None:
+    def __init__(self, inner: Connector, declaration: Department | None = None) -> None:
         self.inner = inner
         self.department = inner.describe().department
+        self._whose: AnswersWith = declaration if declaration is not None else self.department
         self._queue: list[_Waiting] = []
         self._senders = 0
         self.calls = 0
         """Calls sent to the department for shared batches."""
 
     def describe(self) -> ConnectorDescription:
+        """The inner connector's description."""
         return self.inner.describe()
 
     async def poll(self, ticket: Ticket) -> Reply:
+        """Poll a ticket (tickets are never shared)."""
         return await self.inner.poll(ticket)
 
     async def query(self, query: DepartmentQuery) -> Reply:
+        """Wait for a shared call with the queries of other verifications, or call at once."""
         description = self.inner.describe()
         if not description.shared_batches or len(query.id_numbers) >= effective_batch_size(description):
             return await self.inner.query(query)
@@ -637,7 +655,7 @@ class SharedBatches:
                 raise DepartmentUnavailable(
                     self.department, "the department answered a shared batch with a ticket", transient=False
                 )
-            if len(_share(self.department, reply, batch.ids).records) != len(reply.records):
+            if len(_share(self._whose, reply, batch.ids).records) != len(reply.records):
                 raise DepartmentUnavailable(
                     self.department, "answer holds records of people not asked about", transient=False
                 )
@@ -650,10 +668,10 @@ class SharedBatches:
             return
         for waiting in batch.members:
             if not waiting.done.done():
-                waiting.done.set_result(_share(self.department, reply, waiting.query.id_numbers))
+                waiting.done.set_result(_share(self._whose, reply, waiting.query.id_numbers))
 
 
-def _share(department: str, answer: DepartmentAnswer, id_numbers: Sequence[str]) -> DepartmentAnswer:
+def _share(department: AnswersWith, answer: DepartmentAnswer, id_numbers: Sequence[str]) -> DepartmentAnswer:
     """The part of a shared answer about ``id_numbers`` (for police, their household registers)."""
     records = records_about(department, answer.records, id_numbers)
     return DepartmentAnswer(department=answer.department, records=records, answered_at=answer.answered_at)

@@ -29,22 +29,12 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import Department, DepartmentCatalogue, RecordKind
 from connectors.records import (
-    DEPARTMENTS,
-    AccountRecord,
-    BenefitRecord,
-    ContributionRecord,
+    RECORD_TYPES,
     DepartmentRecord,
-    EnterpriseRecord,
-    InsurancePremiumRecord,
-    PensionRecord,
     PersonRecord,
-    PropertyRecord,
-    ProvidentFundRecord,
     RecordError,
-    RentalRecord,
-    TaxIncomeRecord,
-    VehicleRecord,
     parse_record,
     record_to_plain,
     records_about,
@@ -58,24 +48,32 @@ __all__ = [
     "SandboxError",
     "dataset_ticket_key",
     "sandbox_connectors",
+    "sections_of",
 ]
 
-SECTIONS: Final[dict[str, dict[str, type[DepartmentRecord]]]] = {
-    "police": {"persons": PersonRecord},
-    "housing": {
-        "properties": PropertyRecord,
-        "provident_fund": ProvidentFundRecord,
-        "rentals": RentalRecord,
-    },
-    "tax": {"income": TaxIncomeRecord, "enterprises": EnterpriseRecord},
-    "vehicles": {"vehicles": VehicleRecord},
-    "banks": {"accounts": AccountRecord, "insurance_premiums": InsurancePremiumRecord},
-    "social_security": {
-        "contributions": ContributionRecord,
-        "pensions": PensionRecord,
-        "benefits": BenefitRecord,
-    },
+SECTION_KINDS: Final[dict[str, RecordKind]] = {
+    "persons": RecordKind.PERSON,
+    "properties": RecordKind.PROPERTY,
+    "provident_fund": RecordKind.PROVIDENT_FUND,
+    "rentals": RecordKind.RENTAL,
+    "income": RecordKind.TAX_INCOME,
+    "enterprises": RecordKind.ENTERPRISE,
+    "vehicles": RecordKind.VEHICLE,
+    "accounts": RecordKind.ACCOUNT,
+    "insurance_premiums": RecordKind.INSURANCE_PREMIUM,
+    "contributions": RecordKind.CONTRIBUTION,
+    "pensions": RecordKind.PENSION,
+    "benefits": RecordKind.BENEFIT,
 }
+"""The list of a department's section that holds each record kind (interfaces.md's names), in kind order."""
+_ASYNCHRONOUS_SECTION: Final = "banks"  # interfaces.md: only the banks' section may set answer_after_seconds
+
+
+def sections_of(department: Department) -> dict[str, type[DepartmentRecord]]:
+    """The lists a department's sandbox section may hold (section name → record type), in kind order."""
+    return {name: RECORD_TYPES[kind] for name, kind in SECTION_KINDS.items() if department.answers_with(kind)}
+
+
 _FAULT_MODES: Final = ("unavailable", "slow", "flaky")
 MAX_ANSWER_DELAY_SECONDS: Final = 30 * 24 * 3600
 MIN_TICKET_KEY_BYTES: Final = 16
@@ -98,14 +96,21 @@ class Fault:
 
 @dataclass(frozen=True, slots=True)
 class SandboxDataset:
-    """Validated sandbox data: records per department, faults, the banks' answer delay."""
+    """Validated sandbox data: records per department, faults, the banks' answer delay.
+
+    ``catalogue`` is the departments the data was read for (by default the six of interfaces.md):
+    the dataset holds a section for each (empty if the file has none), and a section of any other
+    name is an error.
+    """
 
     records: Mapping[str, tuple[DepartmentRecord, ...]]
     faults: Mapping[str, Fault] = field(default_factory=dict)
     answer_after_seconds: Mapping[str, float] = field(default_factory=dict)
+    catalogue: DepartmentCatalogue = field(default_factory=DepartmentCatalogue, compare=False)
 
     @classmethod
-    def load(cls, path: Path) -> SandboxDataset:
+    def load(cls, path: Path, catalogue: DepartmentCatalogue | None = None) -> SandboxDataset:
+        """Read and check a dataset file; :class:`SandboxError` names the file or the wrong path."""
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -114,7 +119,7 @@ class SandboxDataset:
             raise SandboxError(f"{path}: cannot read: {exc}") from None
         except json.JSONDecodeError as exc:
             raise SandboxError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
-        return cls.from_json(raw)
+        return cls.from_json(raw, catalogue)
 
     @classmethod
     def demo(cls) -> SandboxDataset:
@@ -123,58 +128,75 @@ class SandboxDataset:
         return cls.from_json(json.loads(text))
 
     @classmethod
-    def from_json(cls, raw: object) -> SandboxDataset:
+    def from_json(cls, raw: object, catalogue: DepartmentCatalogue | None = None) -> SandboxDataset:
+        """Check a parsed dataset: a section per department of ``catalogue`` (default: the six), and ``faults``."""
+        departments = catalogue if catalogue is not None else DepartmentCatalogue()
         if not isinstance(raw, Mapping):
             raise SandboxError("sandbox: must be a JSON object")
-        unknown = sorted(set(raw) - set(SECTIONS) - {"faults"})
+        unknown = sorted(set(raw) - set(departments) - {"faults"})
         if unknown:
             raise SandboxError(f"{unknown[0]}: unknown section")
         records: dict[str, tuple[DepartmentRecord, ...]] = {}
         answer_after: dict[str, float] = {}
-        for department, lists in SECTIONS.items():
-            section = raw.get(department, {})
-            if not isinstance(section, Mapping):
-                raise SandboxError(f"{department}: must be an object")
-            allowed = set(lists) | ({"answer_after_seconds"} if department == "banks" else set())
-            extra = sorted(set(section) - allowed)
-            if extra:
-                raise SandboxError(f"{department}.{extra[0]}: unknown key")
-            found: list[DepartmentRecord] = []
-            for key, record_type in lists.items():
-                items = section.get(key, [])
-                if not isinstance(items, list):
-                    raise SandboxError(f"{department}.{key}: must be a list")
-                for index, item in enumerate(items):
-                    path = f"{department}.{key}[{index}]"
-                    if record_type is PersonRecord and isinstance(item, Mapping) and "record_id" not in item:
-                        item = {**item, "record_id": f"{item.get('hukou_id')}:{item.get('id_number')}"}
-                    try:
-                        found.append(parse_record(record_type, item, path))
-                    except RecordError as exc:
-                        raise SandboxError(str(exc)) from None
-            ids = [r.record_id for r in found]
-            duplicates = sorted({i for i in ids if ids.count(i) > 1})
-            if duplicates:
-                raise SandboxError(f"{department}: duplicate record_id {duplicates[0]}")
-            records[department] = tuple(found)
-            if "answer_after_seconds" in section:
-                delay = section["answer_after_seconds"]
-                valid = isinstance(delay, int | float) and not isinstance(delay, bool)
-                if not valid or not math.isfinite(delay) or not 0 <= delay <= MAX_ANSWER_DELAY_SECONDS:
-                    raise SandboxError(
-                        f"{department}.answer_after_seconds: must be a number from 0 to {MAX_ANSWER_DELAY_SECONDS}"
-                    )
-                answer_after[department] = float(delay)
-        return cls(records=records, faults=_parse_faults(raw.get("faults", {})), answer_after_seconds=answer_after)
+        for department in departments.values():
+            section = raw.get(department.id, {})
+            records[department.id] = _parse_section(department, section)
+            if isinstance(section, Mapping) and "answer_after_seconds" in section:
+                answer_after[department.id] = _answer_delay(department.id, section["answer_after_seconds"])
+        faults = _parse_faults(raw.get("faults", {}), departments)
+        return cls(records=records, faults=faults, answer_after_seconds=answer_after, catalogue=departments)
 
 
-def _parse_faults(raw: object) -> dict[str, Fault]:
+def _parse_section(department: Department, section: object) -> tuple[DepartmentRecord, ...]:
+    """The records of one department's section: its lists, each record checked, record ids unique."""
+    if not isinstance(section, Mapping):
+        raise SandboxError(f"{department.id}: must be an object")
+    lists = sections_of(department)
+    allowed = set(lists) | ({"answer_after_seconds"} if department.id == _ASYNCHRONOUS_SECTION else set())
+    extra = sorted(set(section) - allowed)
+    if extra:
+        raise SandboxError(f"{department.id}.{extra[0]}: unknown key")
+    found: list[DepartmentRecord] = []
+    for key, record_type in lists.items():
+        items = section.get(key, [])
+        if not isinstance(items, list):
+            raise SandboxError(f"{department.id}.{key}: must be a list")
+        found.extend(
+            _parse_item(record_type, item, f"{department.id}.{key}[{index}]") for index, item in enumerate(items)
+        )
+    ids = [r.record_id for r in found]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise SandboxError(f"{department.id}: duplicate record_id {duplicates[0]}")
+    return tuple(found)
+
+
+def _parse_item(record_type: type[DepartmentRecord], item: object, path: str) -> DepartmentRecord:
+    """One record of a list; a person without ``record_id`` gets ``HUKOU:ID`` (interfaces.md)."""
+    if record_type is PersonRecord and isinstance(item, Mapping) and "record_id" not in item:
+        item = {**item, "record_id": f"{item.get('hukou_id')}:{item.get('id_number')}"}
+    try:
+        return parse_record(record_type, item, path)
+    except RecordError as exc:
+        raise SandboxError(str(exc)) from None
+
+
+def _answer_delay(department: str, delay: object) -> float:
+    """``answer_after_seconds``: a finite number of seconds from 0 to :data:`MAX_ANSWER_DELAY_SECONDS`."""
+    number = isinstance(delay, int | float) and not isinstance(delay, bool)
+    if number and math.isfinite(delay) and 0 <= delay <= MAX_ANSWER_DELAY_SECONDS:  # type: ignore[arg-type,operator]
+        return float(delay)  # type: ignore[arg-type]
+    raise SandboxError(f"{department}.answer_after_seconds: must be a number from 0 to {MAX_ANSWER_DELAY_SECONDS}")
+
+
+def _parse_faults(raw: object, departments: DepartmentCatalogue) -> dict[str, Fault]:
+    """``faults``: per declared department, a mode and its number (``delay_ms``, ``fail_first``)."""
     if not isinstance(raw, Mapping):
         raise SandboxError("faults: must be an object")
     faults: dict[str, Fault] = {}
     for department, spec in raw.items():
         path = f"faults.{department}"
-        if department not in DEPARTMENTS:
+        if department not in departments:
             raise SandboxError(f"{path}: unknown department")
         if not isinstance(spec, Mapping):
             raise SandboxError(f"{path}: must be an object")
@@ -220,11 +242,12 @@ class SandboxConnector:
     """
 
     def __init__(self, department: str, dataset: SandboxDataset, *, ticket_key: bytes | None = None) -> None:
-        if department not in SECTIONS:
+        if department not in dataset.catalogue:
             raise ValueError(f"unknown department {department!r}")
         if ticket_key is not None and len(ticket_key) < MIN_TICKET_KEY_BYTES:
             raise ValueError(f"the ticket key must be at least {MIN_TICKET_KEY_BYTES} bytes")
         self.department = department
+        self._declaration = dataset.catalogue[department]
         self._records = dataset.records.get(department, ())
         self._fault = dataset.faults.get(department)
         self._delay = dataset.answer_after_seconds.get(department, 0.0)
@@ -238,9 +261,10 @@ class SandboxConnector:
         return self._given_ticket_key or dataset_ticket_key(self._dataset)
 
     def describe(self) -> ConnectorDescription:
+        """The department's record kinds as data categories; asynchronous when its answers are delayed."""
         return ConnectorDescription(
             department=self.department,
-            data_categories=tuple(SECTIONS[self.department]),
+            data_categories=tuple(sections_of(self._declaration)),
             max_batch_size=100,
             max_queries_per_second=50,
             asynchronous=self._delay > 0,
@@ -265,11 +289,12 @@ class SandboxConnector:
         # Police: a household-register lookup returns the whole register (户) of each person asked about.
         return DepartmentAnswer(
             department=self.department,
-            records=records_about(self.department, self._records, id_numbers),
+            records=records_about(self._declaration, self._records, id_numbers),
             answered_at=dt.datetime.now(dt.UTC),
         )
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        """Answer from the dataset (after its simulated fault), or a signed ticket when answers are delayed."""
         if not query.authorization_reference:
             raise DepartmentRefused(self.department, "no authorization reference")
         await self._simulate_fault()
@@ -279,6 +304,7 @@ class SandboxConnector:
         return self._answer(query.id_numbers)
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        """A ticket's answer once it is ready; the same ticket until then."""
         await self._simulate_fault()
         id_numbers, ready = self._decode_ticket(ticket.ticket_id)
         if dt.datetime.now(dt.UTC) < ready:
@@ -333,21 +359,25 @@ def dataset_ticket_key(dataset: SandboxDataset) -> bytes:
 
 
 def sandbox_connectors(dataset: SandboxDataset) -> dict[str, SandboxConnector]:
-    """One sandbox connector per department."""
-    return {department: SandboxConnector(department, dataset) for department in SECTIONS}
+    """One sandbox connector per department of the dataset's catalogue."""
+    return {department: SandboxConnector(department, dataset) for department in dataset.catalogue}
 
 
-def connector_factory(department: str, options: Mapping[str, Any]) -> SandboxConnector:
+def connector_factory(
+    department: str, options: Mapping[str, Any], *, catalogue: DepartmentCatalogue | None = None
+) -> SandboxConnector:
     """Entry point ``sandbox`` (group ``hedui.connectors``): one department of a sandbox dataset.
 
-    Options: ``dataset`` (a :class:`SandboxDataset`), or ``sandbox`` (a dataset file), or neither
-    for the built-in demo data; ``ticket_key`` (text or bytes, at least 16 bytes) signs tickets
-    instead of the key derived from the dataset.
+    Options: ``dataset`` (a :class:`SandboxDataset`), or ``sandbox`` (a dataset file, read for the
+    departments of ``catalogue``, default the six), or neither for the built-in demo data;
+    ``ticket_key`` (text or bytes, at least 16 bytes) signs tickets instead of the key derived from
+    the dataset. :func:`connectors.registry.make_connector` passes ``catalogue``.
     """
     dataset = options.get("dataset")
     if not isinstance(dataset, SandboxDataset):
         path = options.get("sandbox")
-        dataset = _load_cached(str(path)) if path else SandboxDataset.demo()
+        declared = tuple((catalogue or DepartmentCatalogue()).values())
+        dataset = _load_cached(str(path), declared) if path else SandboxDataset.demo()
     key = options.get("ticket_key")
     if key is not None and not isinstance(key, str | bytes):
         raise ValueError("sandbox connector: option 'ticket_key' must be text")
@@ -355,5 +385,6 @@ def connector_factory(department: str, options: Mapping[str, Any]) -> SandboxCon
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(path: str) -> SandboxDataset:
-    return SandboxDataset.load(Path(path))
+def _load_cached(path: str, departments: tuple[Department, ...]) -> SandboxDataset:
+    """A dataset file read once per process (every sandbox department reads the same file)."""
+    return SandboxDataset.load(Path(path), DepartmentCatalogue(departments))

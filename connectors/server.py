@@ -89,6 +89,7 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     async def Describe(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.DescribeRequest, context: Context
     ) -> connector_pb2.ConnectorDescription:
+        """The connector's description on the wire; one that breaks the contract is INTERNAL."""
         try:
             return description_to_message(self.connector.describe())
         except ValueError as exc:
@@ -100,6 +101,7 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     async def Query(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.QueryRequest, context: Context
     ) -> connector_pb2.QueryResponse:
+        """Ask the connector; its answer or ticket on the wire, its errors as the status codes hedui understands."""
         if not request.authorization_reference.strip():
             # Every query is made under the applicants' signed authorization: never answer without one.
             await abort(
@@ -137,6 +139,7 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     async def Poll(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.PollRequest, context: Context
     ) -> connector_pb2.QueryResponse:
+        """Poll a ticket of the connector."""
         if not request.ticket_id or len(request.ticket_id) > MAX_TICKET_ID_LENGTH:
             await abort(
                 context,

@@ -10,10 +10,20 @@ and the record message's fields are the wire names of :func:`connectors.records.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any, Final
 
 from connectors.base import ConnectorDescription, DepartmentAnswer, Ticket
-from connectors.records import DEPARTMENTS, RECORD_TYPES, DepartmentRecord, RecordError, parse_record, record_to_plain
+from connectors.departments import DEPARTMENT_ID, RecordKind
+from connectors.records import (
+    RECORD_TYPES,
+    AnswersWith,
+    DepartmentRecord,
+    RecordError,
+    declared_kinds,
+    parse_record,
+    record_to_plain,
+)
 from hedui.v1 import connector_pb2, records_pb2
 
 __all__ = [
@@ -33,7 +43,7 @@ __all__ = [
 ]
 
 MAX_TICKET_ID_LENGTH: Final = 4096
-DEFAULT_MAX_CONCURRENT_QUERIES: Final = ConnectorDescription("tax", ()).max_concurrent_queries
+DEFAULT_MAX_CONCURRENT_QUERIES: Final = ConnectorDescription("default", ()).max_concurrent_queries
 MAX_LIMIT: Final = 1_000_000
 """The largest batch size, rate or concurrency a description may declare."""
 
@@ -70,9 +80,9 @@ def parse_instant(value: str, path: str) -> dt.datetime:
 # --- records ------------------------------------------------------------------------------------------
 
 
-def record_to_message(record: DepartmentRecord) -> records_pb2.DepartmentRecord:
-    """The record as a ``hedui.v1.DepartmentRecord``: its department and the oneof case of its kind."""
-    message = records_pb2.DepartmentRecord(department=record.department)
+def record_to_message(record: DepartmentRecord, department: str) -> records_pb2.DepartmentRecord:
+    """The record, in an answer of ``department``, as a ``hedui.v1.DepartmentRecord``: the oneof case of its kind."""
+    message = records_pb2.DepartmentRecord(department=department)
     body = getattr(message, record.kind)
     body.SetInParent()
     for name, value in record_to_plain(record).items():
@@ -81,10 +91,15 @@ def record_to_message(record: DepartmentRecord) -> records_pb2.DepartmentRecord:
     return message
 
 
-def record_from_message(message: records_pb2.DepartmentRecord, department: str, path: str) -> DepartmentRecord:
+def record_from_message(
+    message: records_pb2.DepartmentRecord, department: str, path: str, kinds: AnswersWith | None = None
+) -> DepartmentRecord:
     """A typed record from the wire, checked like any department input (:func:`~connectors.records.parse_record`).
 
-    The record must be of one of ``department``'s record kinds and labelled with that department.
+    The record must be labelled with ``department`` and be of one of the record kinds ``kinds`` names
+    (the department's declaration or its kinds). Without ``kinds``: those of the default declaration
+    of a default department's id, any kind hedui knows for another id (whose answers
+    :func:`connectors.answers.check_answer` checks against its declaration).
     """
     kind = message.WhichOneof("record")
     if kind is None:
@@ -92,7 +107,8 @@ def record_from_message(message: records_pb2.DepartmentRecord, department: str, 
     record_type = RECORD_TYPES[kind]
     if message.department != department:
         raise WireError(f"{path}.department", f"is {message.department[:40]!r}, the answer is from {department}")
-    if record_type.department != department:
+    allowed = declared_kinds(department) or frozenset(RecordKind) if kinds is None else declared_kinds(kinds)
+    if kind not in allowed:
         raise WireError(f"{path}.{kind}", f"a {kind} record is not one of {department}'s record kinds")
     body = getattr(message, kind)
     plain: dict[str, Any] = {}
@@ -109,17 +125,30 @@ def record_from_message(message: records_pb2.DepartmentRecord, department: str, 
 # --- descriptions -------------------------------------------------------------------------------------
 
 
-def description_problems(description: ConnectorDescription) -> list[str]:
+def _department_problem(department: object, catalogue: Collection[str] | None) -> str | None:
+    """What is wrong with a described department: not a declared one (``catalogue``), or not an id at all."""
+    if catalogue is not None:
+        if department in catalogue:
+            return None
+        return f"{str(department)[:40]!r} is not one of {', '.join(catalogue)}"
+    if isinstance(department, str) and DEPARTMENT_ID.fullmatch(department):
+        return None
+    return f"{str(department)[:40]!r} is not a department id"
+
+
+def description_problems(description: ConnectorDescription, catalogue: Collection[str] | None = None) -> list[str]:
     """What is wrong with a description's department and limits (empty when nothing is).
 
-    A known department; ``max_batch_size``, ``max_queries_per_second`` and ``max_concurrent_queries``
-    whole numbers of at least 1, ``max_identities_per_second`` a whole number of at least 0 (0: no
-    identity limit); ``asynchronous`` and ``shared_batches`` booleans. Used on both sides of the
-    wire, and by the resilience layer for any connector's ``describe()``.
+    One of the departments of ``catalogue`` (the ids hedui declares), or without it any department
+    id (:data:`~connectors.departments.DEPARTMENT_ID`); ``max_batch_size``, ``max_queries_per_second``
+    and ``max_concurrent_queries`` whole numbers of at least 1, ``max_identities_per_second`` a whole
+    number of at least 0 (0: no identity limit); ``asynchronous`` and ``shared_batches`` booleans.
+    Used on both sides of the wire, and by the resilience layer for any connector's ``describe()``.
     """
     problems = []
-    if description.department not in DEPARTMENTS:
-        problems.append(f"department: {str(description.department)[:40]!r} is not one of {', '.join(DEPARTMENTS)}")
+    department = _department_problem(description.department, catalogue)
+    if department is not None:
+        problems.append(f"department: {department}")
     for name, least in (
         ("max_batch_size", 1),
         ("max_queries_per_second", 1),
@@ -154,13 +183,16 @@ def description_to_message(description: ConnectorDescription) -> connector_pb2.C
     )
 
 
-def description_from_message(message: connector_pb2.ConnectorDescription) -> ConnectorDescription:
+def description_from_message(
+    message: connector_pb2.ConnectorDescription, catalogue: Collection[str] | None = None
+) -> ConnectorDescription:
     """A checked description (:func:`description_problems`); a :class:`WireError` names the first wrong field.
 
     ``max_concurrent_queries`` 0 (a server that predates the field) means hedui's default.
     """
-    if message.department not in DEPARTMENTS:
-        raise WireError("department", f"{message.department[:40]!r} is not one of {', '.join(DEPARTMENTS)}")
+    department = _department_problem(message.department, catalogue)
+    if department is not None:
+        raise WireError("department", department)
     for name in ("max_batch_size", "max_queries_per_second"):
         if getattr(message, name) < 1:
             raise WireError(name, f"must be at least 1, got {getattr(message, name)}")
@@ -179,7 +211,7 @@ def description_from_message(message: connector_pb2.ConnectorDescription) -> Con
         max_concurrent_queries=message.max_concurrent_queries or DEFAULT_MAX_CONCURRENT_QUERIES,
         shared_batches=message.shared_batches,
     )
-    for problem in description_problems(description):
+    for problem in description_problems(description, catalogue):
         path, _, text = problem.partition(": ")
         raise WireError(path, text)
     return description
@@ -189,22 +221,29 @@ def description_from_message(message: connector_pb2.ConnectorDescription) -> Con
 
 
 def answer_to_message(answer: DepartmentAnswer) -> connector_pb2.QueryResponse:
+    """An answer as a connector server sends it: every record labelled with the answer's department."""
     return connector_pb2.QueryResponse(
         answer=connector_pb2.Answer(
-            records=[record_to_message(r) for r in answer.records],
+            records=[record_to_message(r, answer.department) for r in answer.records],
             answered_at=format_instant(answer.answered_at),
         )
     )
 
 
 def ticket_to_message(ticket: Ticket) -> connector_pb2.QueryResponse:
+    """A ticket as a connector server sends it."""
     return connector_pb2.QueryResponse(
         ticket=connector_pb2.Ticket(ticket_id=ticket.ticket_id, ready_after=format_instant(ticket.ready_after))
     )
 
 
-def answer_from_message(message: connector_pb2.Answer, department: str) -> DepartmentAnswer:
-    records = tuple(record_from_message(r, department, f"answer.records[{i}]") for i, r in enumerate(message.records))
+def answer_from_message(
+    message: connector_pb2.Answer, department: str, kinds: AnswersWith | None = None
+) -> DepartmentAnswer:
+    """A checked answer of ``department``: every record of one of ``kinds`` (see :func:`record_from_message`)."""
+    records = tuple(
+        record_from_message(r, department, f"answer.records[{i}]", kinds) for i, r in enumerate(message.records)
+    )
     return DepartmentAnswer(
         department=department,
         records=records,
@@ -223,11 +262,13 @@ def ticket_from_message(message: connector_pb2.Ticket, department: str) -> Ticke
     return Ticket(department=department, ticket_id=ticket_id, ready_after=ready)
 
 
-def response_from_message(message: connector_pb2.QueryResponse, department: str) -> DepartmentAnswer | Ticket:
+def response_from_message(
+    message: connector_pb2.QueryResponse, department: str, kinds: AnswersWith | None = None
+) -> DepartmentAnswer | Ticket:
     """The answer or ticket of a ``Query``/``Poll`` response."""
     case = message.WhichOneof("result")
     if case == "answer":
-        return answer_from_message(message.answer, department)
+        return answer_from_message(message.answer, department, kinds)
     if case == "ticket":
         return ticket_from_message(message.ticket, department)
     raise WireError("result", "holds neither an answer nor a ticket")

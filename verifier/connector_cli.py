@@ -1,15 +1,22 @@
 """``hedui connector ...``: the reference connector server and the conformance kit, for departments.
 
-- ``hedui connector serve --department tax [--sandbox FILE] [--listen HOST:PORT] (--cert FILE --key FILE |
-  --self-signed-out DIR) [--ticket-key FILE]`` serves one sandbox department as
-  ``hedui.v1.ConnectorService`` over TLS and prints the address it listens on and its certificate's
-  SHA-256 fingerprint. Tickets are signed with the key in ``--ticket-key FILE``, else with a random
-  key kept in ``DIR/ticket.key`` beside the self-signed certificate (so that tickets survive a
-  restart of the server), else with the key derived from the dataset
-  (:func:`connectors.sandbox.dataset_ticket_key`).
-- ``hedui connector check (--entry-point NAME | --address HOST:PORT --cert PEM) [--department D]
-  [--sandbox FILE]`` runs the conformance kit (:mod:`connectors.conformance`) and prints a table:
-  exit 0 when every check passes, 1 when one fails, 2 for invalid input.
+- ``hedui connector serve --department D [--entry-point NAME] [--config FILE] [--sandbox FILE]
+  [--listen HOST:PORT] (--cert FILE --key FILE | --self-signed-out DIR) [--ticket-key FILE]`` serves
+  one department as ``hedui.v1.ConnectorService`` over TLS and prints the address it listens on and
+  its certificate's SHA-256 fingerprint: the department's own connector (``--entry-point``, with the
+  options of its ``[departments.D]`` table in ``--config``), or else the sandbox. Sandbox tickets
+  are signed with the key in ``--ticket-key FILE``, else with a random key kept in
+  ``DIR/ticket.key`` beside the self-signed certificate (so that tickets survive a restart of the
+  server), else with the key derived from the dataset (:func:`connectors.sandbox.dataset_ticket_key`).
+- ``hedui connector check (--entry-point NAME | --address HOST:PORT --cert PEM | --config FILE)
+  [--department D] [--sandbox FILE]`` runs the conformance kit (:mod:`connectors.conformance`) and
+  prints a table: exit 0 when every check passes, 1 when one fails, 2 for invalid input. With
+  ``--config``, each department is checked through the connector its table configures, built with
+  the table's own options, as ``hedui serve`` would load it (a connector hedui would refuse to load
+  is invalid input: exit 2).
+
+``--department`` is any department the config declares (``[departments.*]``, see
+:meth:`connectors.departments.DepartmentCatalogue.declare`), or one of the six without ``--config``.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ import asyncio
 import logging
 import secrets
 import signal
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
 from rich.console import Console
@@ -30,9 +38,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import Connector
-from connectors.conformance import CheckResult, check_connector
-from connectors.records import DEPARTMENTS
-from connectors.registry import ENTRY_POINT_GROUP, installed
+from connectors.conformance import CheckResult, ConnectorOpener, check_connector
+from connectors.departments import DepartmentCatalogue, DepartmentDeclarationError
+from connectors.registry import (
+    ENTRY_POINT_GROUP,
+    SANDBOX_DEPARTMENTS,
+    ConnectorConfigError,
+    Factory,
+    department_options,
+    installed,
+    load_connector,
+    make_connector,
+)
 from connectors.remote import RemoteConnector
 from connectors.sandbox import MIN_TICKET_KEY_BYTES, SandboxConnector, SandboxDataset, SandboxError
 from connectors.server import start_connector_server
@@ -46,28 +63,87 @@ from connectors.tls import (
 from consent.identity import IdentityNumberError, mask, validate_identity_number
 from verifier.usage import UsageError
 
-__all__ = ["add_connector_commands"]
+__all__ = ["DepartmentConfig", "add_connector_commands", "read_department_config"]
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
 TICKET_KEY_FILE = "ticket.key"
 SELF_SIGNED_NAMES = ("127.0.0.1", "localhost")
 
-Factory = Callable[[str, Mapping[str, Any]], Connector]
-
 
 def _read(path: Path, what: str) -> bytes:
+    """The bytes of a file named on the command line; a problem is invalid input naming the option."""
     try:
         return path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
 
 
-def _dataset(path: Path | None) -> SandboxDataset:
+def _dataset(path: Path | None, catalogue: DepartmentCatalogue | None = None) -> SandboxDataset:
+    """The ``--sandbox`` dataset (read for the declared departments), or the built-in demo data."""
     try:
-        return SandboxDataset.load(path) if path is not None else SandboxDataset.demo()
+        return SandboxDataset.load(path, catalogue) if path is not None else SandboxDataset.demo()
     except SandboxError as exc:
         raise UsageError(f"--sandbox: {exc}") from None
+
+
+# --- the centre's config: which departments, which connectors, which options -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentConfig:
+    """What the kit reads of a hedui config: the declared departments and their ``[departments.*]`` tables."""
+
+    catalogue: DepartmentCatalogue = field(default_factory=DepartmentCatalogue)
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def connector_of(self, department: str) -> str:
+        """The entry point that serves ``department``: its table's ``connector``, else the sandbox for the six."""
+        name = self.tables.get(department, {}).get("connector")
+        if isinstance(name, str) and name:
+            return name
+        if department in SANDBOX_DEPARTMENTS:
+            return "sandbox"
+        raise UsageError(f"departments.{department}.connector: name the entry point of {department}'s connector")
+
+    def options_of(self, department: str) -> dict[str, Any]:
+        """The department's own options: its table without hedui's keys (connector, deadline, names, kinds)."""
+        return department_options(self.tables.get(department, {}))
+
+
+def read_department_config(path: Path | None) -> DepartmentConfig:
+    """The departments a config file declares and their tables (no file: the six, unconfigured).
+
+    The one place the kit reads a config. Today's :func:`verifier.settings.load_settings` refuses
+    every department beyond the six, so the ``[departments.*]`` tables are read here with tomllib;
+    once the typed settings schema declares departments, this becomes ``settings =
+    load_settings(path, create_keys=False)`` and ``DepartmentConfig(settings.catalogue, settings.departments)``.
+    """
+    if path is None:
+        return DepartmentConfig()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not TOML: {exc}") from None
+    tables = raw.get("departments", {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise UsageError("departments: must be tables, [departments.<id>]")
+    try:
+        catalogue = DepartmentCatalogue.declare(tables)
+    except DepartmentDeclarationError as exc:
+        raise UsageError(str(exc)) from None
+    return DepartmentConfig(catalogue, tables)
+
+
+def _declared(department: str, config: DepartmentConfig, given: Path | None) -> str:
+    """``--department``: a department the config declares (or one of the six without a config)."""
+    if department in config.catalogue:
+        return department
+    where = f"declare it in {given}" if given else "declare it with --config FILE"
+    known = ", ".join(config.catalogue)
+    raise UsageError(f"--department {department[:40]!r}: not a declared department (one of {known}; {where})")
 
 
 # --- serve ------------------------------------------------------------------------------------------
@@ -160,18 +236,43 @@ async def _serve(connector: Connector, listen: str, certificate: bytes, key: byt
     await server.stop()
 
 
+def _served_connector(
+    args: argparse.Namespace, config: DepartmentConfig, dataset: SandboxDataset | None
+) -> tuple[Connector, list[str]]:
+    """The connector ``serve`` serves: the department's own (``--entry-point``) or the sandbox; and what it says."""
+    department = args.department
+    if dataset is None:
+        try:
+            connector = load_connector(department, args.entry_point, config.options_of(department), config.catalogue)
+        except ConnectorConfigError as exc:
+            raise UsageError(str(exc)) from None
+        return connector, [f"serving {department} through entry point {args.entry_point}"]
+    ticket_key, tickets = _ticket_key(args)
+    data = f"serving sandbox data from {args.sandbox}" if args.sandbox else "serving the built-in demo sandbox data"
+    try:
+        connector = SandboxConnector(department, dataset, ticket_key=ticket_key)
+    except ValueError as exc:
+        raise UsageError(f"--department {department}: {exc}") from None
+    return connector, [data, tickets]
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    """``hedui connector serve``: one department's connector over TLS until SIGINT or SIGTERM."""
     try:
         split_address(args.listen)
     except ValueError as exc:
         raise UsageError(f"--listen: {exc}") from None
-    dataset = _dataset(args.sandbox)
+    config = read_department_config(args.config)
+    _declared(args.department, config, args.config)
+    dataset = None
+    if args.entry_point is None:
+        dataset = _dataset(args.sandbox, config.catalogue)
+    elif args.ticket_key is not None or args.sandbox is not None:
+        raise UsageError("--ticket-key and --sandbox go with the sandbox, not --entry-point")
     certificate, key, origin = _key_pair(args)
-    ticket_key, tickets = _ticket_key(args)
+    connector, lines = _served_connector(args, config, dataset)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    data = f"serving sandbox data from {args.sandbox}" if args.sandbox else "serving the built-in demo sandbox data"
-    connector = SandboxConnector(args.department, dataset, ticket_key=ticket_key)
-    asyncio.run(_serve(connector, args.listen, certificate, key, [origin, data, tickets]))
+    asyncio.run(_serve(connector, args.listen, certificate, key, [origin, *lines]))
     return 0
 
 
@@ -180,6 +281,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 @dataclass
 class _Outcome:
+    """The checks of one department's connector, or why it was skipped."""
+
     department: str
     source: str
     results: list[CheckResult]
@@ -187,6 +290,7 @@ class _Outcome:
 
 
 def _factory(name: str) -> Factory:
+    """The factory of entry point ``name``; one that is not installed or does not load is invalid input."""
     entry_points = installed()
     found = entry_points.get(name)
     if found is None:
@@ -202,7 +306,8 @@ def _factory(name: str) -> Factory:
     return factory  # type: ignore[no-any-return]
 
 
-def _known_people(args: argparse.Namespace) -> list[str]:
+def _known_people(args: argparse.Namespace, catalogue: DepartmentCatalogue) -> list[str]:
+    """Whom to ask about: ``--id-number``s, and everyone in ``--sandbox`` (or the demo data, if none is given)."""
     people: list[str] = []
     for number in args.id_number or ():
         try:
@@ -210,19 +315,49 @@ def _known_people(args: argparse.Namespace) -> list[str]:
         except IdentityNumberError as exc:
             raise UsageError(f"--id-number {mask(number)}: {exc}") from None
     if args.sandbox is not None or not people:
-        dataset = _dataset(args.sandbox)
+        dataset = _dataset(args.sandbox, catalogue)
         people.extend(sorted({r.subject for records in dataset.records.values() for r in records}))
     return list(dict.fromkeys(people))
 
 
-async def _check_entry_point(args: argparse.Namespace, people: list[str]) -> list[_Outcome]:
+@dataclass(frozen=True, slots=True)
+class _Kit:
+    """One ``check`` run: its arguments, the config's departments and the people to ask about."""
+
+    args: argparse.Namespace
+    config: DepartmentConfig
+    people: list[str]
+
+    def options(self, department: str) -> dict[str, Any]:
+        """A department's own options from the config, and ``--sandbox`` if given."""
+        options = self.config.options_of(department)
+        if self.args.sandbox is not None:
+            options["sandbox"] = str(self.args.sandbox)
+        return options
+
+    async def check(self, department: str | None, connector: Connector, reopen: ConnectorOpener) -> list[CheckResult]:
+        """The conformance kit on one connector of ``department``."""
+        return await check_connector(
+            connector,
+            department=department,
+            id_numbers=self.people,
+            reopen=reopen,
+            deadline_seconds=self.args.deadline,
+            ticket_timeout_seconds=self.args.ticket_timeout,
+            catalogue=self.config.catalogue,
+        )
+
+
+async def _check_entry_point(kit: _Kit) -> list[_Outcome]:
+    """``--entry-point``: the factory for the ``--department``, or for every declared one it serves."""
+    args, catalogue = kit.args, kit.config.catalogue
     factory = _factory(args.entry_point)
-    options: dict[str, Any] = {"sandbox": str(args.sandbox) if args.sandbox is not None else None}
     outcomes = []
-    for department in [args.department] if args.department else DEPARTMENTS:
+    for department in [args.department] if args.department else list(catalogue):
         source = f"entry point {args.entry_point}"
+        options = kit.options(department)
         try:
-            connector = factory(department, options)
+            connector = make_connector(factory, department, options, catalogue)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if args.department is None and isinstance(exc, LookupError | ValueError):
@@ -233,52 +368,80 @@ async def _check_entry_point(args: argparse.Namespace, people: list[str]) -> lis
             )
             continue
 
-        async def reopen(department: str = department) -> Connector:
-            return factory(department, options)
+        async def reopen(department: str = department, options: Mapping[str, Any] = options) -> Connector:
+            return cast(Connector, make_connector(factory, department, options, catalogue))
 
-        results = await check_connector(
-            connector,
-            department=department,
-            id_numbers=people,
-            reopen=reopen,
-            deadline_seconds=args.deadline,
-            ticket_timeout_seconds=args.ticket_timeout,
-        )
-        outcomes.append(_Outcome(department, source, results))
+        if not isinstance(connector, Connector):
+            failed = CheckResult("describe", False, f"the factory gave a {type(connector).__name__}, not a Connector")
+            outcomes.append(_Outcome(department, source, [failed]))
+            continue
+        outcomes.append(_Outcome(department, source, await kit.check(department, connector, reopen)))
     return outcomes
 
 
-async def _check_address(args: argparse.Namespace, people: list[str]) -> list[_Outcome]:
+async def _check_configured(kit: _Kit) -> list[_Outcome]:
+    """``--config`` alone: each department through the connector its table configures, loaded as hedui loads it.
+
+    The ``--department``, else every department the config has a table for (else the six).
+    """
+    config = kit.config
+    departments = [kit.args.department] if kit.args.department else list(config.tables) or list(config.catalogue)
+    outcomes = []
+    for department in departments:
+        name = config.connector_of(department)
+        options = kit.options(department)
+        try:
+            connector = load_connector(department, name, options, config.catalogue)
+        except ConnectorConfigError as exc:
+            raise UsageError(str(exc)) from None
+
+        async def reopen(
+            department: str = department, name: str = name, options: Mapping[str, Any] = options
+        ) -> Connector:
+            return load_connector(department, name, options, config.catalogue)
+
+        source = f"entry point {name}, departments.{department} of {kit.args.config}"
+        outcomes.append(_Outcome(department, source, await kit.check(department, connector, reopen)))
+    return outcomes
+
+
+async def _check_address(kit: _Kit) -> list[_Outcome]:
+    """``--address``: a connector server, its certificate pinned."""
+    args, catalogue = kit.args, kit.config.catalogue
     if args.cert is None:
         raise UsageError("--address needs --cert: the department's certificate PEM to pin")
     pem = _read(args.cert, "--cert")
     try:
         connector = RemoteConnector(
-            args.address, pem, department=args.department, server_name=args.server_name, timeout=args.deadline
+            args.address,
+            pem,
+            department=args.department,
+            server_name=args.server_name,
+            timeout=args.deadline,
+            catalogue=catalogue,
         )
     except (ValueError, CertificateError) as exc:
         raise UsageError(f"--address/--cert: {exc}") from None
 
     async def reopen() -> Connector:
         return await RemoteConnector.connect(
-            args.address, pem, department=connector.department, server_name=args.server_name, timeout=args.deadline
+            args.address,
+            pem,
+            department=connector.department,
+            server_name=args.server_name,
+            timeout=args.deadline,
+            catalogue=catalogue,
         )
 
     try:
-        results = await check_connector(
-            connector,
-            department=args.department,
-            id_numbers=people,
-            reopen=reopen,
-            deadline_seconds=args.deadline,
-            ticket_timeout_seconds=args.ticket_timeout,
-        )
+        results = await kit.check(args.department, connector, reopen)
     finally:
         await connector.close()
     return [_Outcome(connector.department or args.department or "?", f"server at {args.address}", results)]
 
 
 def _print(outcomes: list[_Outcome]) -> None:
+    """One table of checks per department, and a line of how many passed."""
     console = Console(soft_wrap=True)
     for outcome in outcomes:
         if outcome.skipped:
@@ -296,8 +459,11 @@ def _print(outcomes: list[_Outcome]) -> None:
         console.print(f"{outcome.department}: {passed} of {len(outcome.results)} checks passed")
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    if args.entry_point is not None and (args.cert is not None or args.server_name is not None):
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Options that do not go together, or values out of range: invalid input."""
+    if args.entry_point is None and args.address is None and args.config is None:
+        raise UsageError("one of the arguments --entry-point --address is required (or --config FILE)")
+    if args.address is None and (args.cert is not None or args.server_name is not None):
         raise UsageError("--cert and --server-name go with --address, not --entry-point")
     if not args.deadline > 0 or not args.ticket_timeout > 0:
         raise UsageError("--deadline and --ticket-timeout must be positive numbers of seconds")
@@ -306,13 +472,25 @@ def cmd_check(args: argparse.Namespace) -> int:
             split_address(args.address)
         except ValueError as exc:
             raise UsageError(f"--address: {exc}") from None
-    people = _known_people(args)
-    check = _check_entry_point if args.entry_point is not None else _check_address
-    outcomes = asyncio.run(check(args, people))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``hedui connector check``: the conformance kit; exit 0 when every check passes, 1 when one fails."""
+    _check_arguments(args)
+    config = read_department_config(args.config)
+    if args.department is not None:
+        _declared(args.department, config, args.config)
+    kit = _Kit(args, config, _known_people(args, config.catalogue))
+    if args.entry_point is not None:
+        outcomes = asyncio.run(_check_entry_point(kit))
+    elif args.address is not None:
+        outcomes = asyncio.run(_check_address(kit))
+    else:
+        outcomes = asyncio.run(_check_configured(kit))
     _print(outcomes)
     checked = [o for o in outcomes if not o.skipped]
     if not checked:
-        print(f"entry point {args.entry_point} serves none of the departments {', '.join(DEPARTMENTS)}")
+        print(f"entry point {args.entry_point} serves none of the departments {', '.join(config.catalogue)}")
         return 1
     return 0 if all(r.passed for o in checked for r in o.results) else 1
 
@@ -320,15 +498,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 # --- parser -----------------------------------------------------------------------------------------
 
 
-def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register ``hedui connector ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
-    connector = sub.add_parser("connector", help="department connectors: a reference server and the conformance kit")
-    commands = connector.add_subparsers(dest="connector_command", required=True, parser_class=parser_class)
-
+def _add_serve(commands: Any) -> None:
+    """``hedui connector serve``'s options."""
     serve = commands.add_parser(
-        "serve", help="serve one sandbox department as hedui.v1.ConnectorService over TLS (reference server)"
+        "serve", help="serve one department's connector as hedui.v1.ConnectorService over TLS (reference server)"
     )
-    serve.add_argument("--department", required=True, choices=DEPARTMENTS)
+    serve.add_argument("--department", required=True, help="a department the config declares (or one of the six)")
+    serve.add_argument("--entry-point", metavar="NAME", help=f"the department's own connector, in {ENTRY_POINT_GROUP}")
+    serve.add_argument("--config", type=Path, help="hedui config: [departments.*] declarations and connector options")
     serve.add_argument("--sandbox", type=Path, help="sandbox dataset JSON (default: the built-in demo data)")
     serve.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (default 127.0.0.1:0, a free port)")
     serve.add_argument("--cert", type=Path, help="the server's certificate (chain) PEM")
@@ -343,18 +520,24 @@ def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]
         "--ticket-key",
         type=Path,
         metavar="FILE",
-        help=f"the key that signs tickets (default: DIR/{TICKET_KEY_FILE} with --self-signed-out, generated first; "
-        "else derived from the dataset)",
+        help=f"the key that signs sandbox tickets (default: DIR/{TICKET_KEY_FILE} with --self-signed-out, "
+        "generated first; else derived from the dataset)",
     )
     serve.set_defaults(func=cmd_serve)
 
+
+def _add_check(commands: Any) -> None:
+    """``hedui connector check``'s options."""
     check = commands.add_parser("check", help="run the conformance kit against a connector; exit 1 if a check fails")
-    target = check.add_mutually_exclusive_group(required=True)
+    target = check.add_mutually_exclusive_group()
     target.add_argument("--entry-point", metavar="NAME", help=f"a connector factory installed in {ENTRY_POINT_GROUP}")
     target.add_argument("--address", metavar="HOST:PORT", help="a connector server (hedui.v1.ConnectorService)")
+    check.add_argument(
+        "--config", type=Path, help="hedui config: declared departments, and alone, the connectors to check"
+    )
     check.add_argument("--cert", type=Path, help="with --address: the department's certificate PEM, pinned")
     check.add_argument("--server-name", help="with --address: the name to check the certificate against")
-    check.add_argument("--department", choices=DEPARTMENTS, help="the department (default: every one / the server's)")
+    check.add_argument("--department", help="the department (default: every one / the config's / the server's)")
     check.add_argument(
         "--sandbox", type=Path, help="sandbox dataset: the entry point's data and the people to ask about"
     )
@@ -362,3 +545,11 @@ def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]
     check.add_argument("--deadline", type=float, default=10.0, help="seconds each call may take (default 10)")
     check.add_argument("--ticket-timeout", type=float, default=60.0, help="seconds to wait for a ticket's answer")
     check.set_defaults(func=cmd_check)
+
+
+def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``hedui connector ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
+    connector = sub.add_parser("connector", help="department connectors: a reference server and the conformance kit")
+    commands = connector.add_subparsers(dest="connector_command", required=True, parser_class=parser_class)
+    _add_serve(commands)
+    _add_check(commands)

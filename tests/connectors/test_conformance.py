@@ -330,6 +330,22 @@ def test_check_the_built_in_sandbox_entry_point_exits_0(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+def test_check_through_the_config_passes_the_department_s_own_options(tmp_path: Path) -> None:
+    raw = example_sandbox()
+    extra = {"record_id": "TX-2026-03", "id_number": ZHANG, "period": "2026-03", "category": "wages", "amount_fen": 1}
+    raw["tax"]["income"].append(extra)  # three records for ZHANG: the demo data has two
+    sandbox = tmp_path / "sandbox.json"
+    sandbox.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    config = tmp_path / "hedui.toml"
+    config.write_text(f'[departments.tax]\nconnector = "sandbox"\nsandbox = "{sandbox}"\ndeadline_seconds = 5\n')
+    done = hedui("connector", "check", "--config", str(config), "--id-number", ZHANG, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tax: 9 of 9 checks passed" in done.stdout
+    assert "police" not in done.stdout  # only the departments the config configures
+    assert "in one query: 3 records, the same as 1 single query" in done.stdout  # the table's sandbox option
+
+
+@pytest.mark.integration
 def test_check_a_department_package_that_does_not_refuse_exits_1(tmp_path: Path) -> None:
     env = install_entry_point(
         tmp_path,

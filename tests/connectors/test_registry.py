@@ -8,6 +8,7 @@ import pytest
 from harness import example_request, example_sandbox, running_service
 from prometheus_client import REGISTRY
 
+from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors, installed, load_connector
 from connectors.sandbox import SandboxConnector, SandboxDataset
 from verifier.settings import ConfigError, load_settings
@@ -22,7 +23,9 @@ def test_the_builtin_sandbox_is_an_installed_entry_point() -> None:
 def test_every_department_gets_a_connector_with_its_options(tmp_path: Path) -> None:
     sandbox = tmp_path / "sandbox.json"
     sandbox.write_text('{"tax": {"income": []}}')
-    built = build_connectors({"tax": {"connector": "sandbox", "sandbox": str(sandbox), "deadline_seconds": 3}})
+    built = build_connectors(
+        DepartmentCatalogue(), {"tax": {"connector": "sandbox", "sandbox": str(sandbox), "deadline_seconds": 3}}
+    )
     assert sorted(built) == sorted(["police", "housing", "tax", "vehicles", "banks", "social_security"])
     assert all(c.describe().department == d for d, c in built.items())
 
@@ -37,7 +40,7 @@ def test_every_department_gets_a_connector_with_its_options(tmp_path: Path) -> N
 )
 def test_bad_connector_config_names_the_department(departments: dict[str, dict[str, str]], words: str) -> None:
     with pytest.raises(ConnectorConfigError, match=words):
-        build_connectors(departments)
+        build_connectors(DepartmentCatalogue(), departments)
 
 
 @pytest.mark.parametrize(

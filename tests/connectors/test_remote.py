@@ -30,6 +30,7 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue
 from connectors.records import RECORD_TYPES, TaxIncomeRecord, record_from_plain
 from connectors.registry import build_connectors
 from connectors.remote import RemoteConnector, connector_factory, rpc_error
@@ -114,14 +115,15 @@ def test_every_record_kind_has_an_example() -> None:
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
 def test_every_record_kind_survives_the_wire(kind: str) -> None:
     record = record_from_plain(kind, EXAMPLES[kind])
-    message = records_pb2.DepartmentRecord.FromString(record_to_message(record).SerializeToString())
+    department = next(d.id for d in DEFAULT_DEPARTMENTS if d.answers_with(kind))
+    message = records_pb2.DepartmentRecord.FromString(record_to_message(record, department).SerializeToString())
     assert message.WhichOneof("record") == kind
-    assert record_from_message(message, record.department, "r") == record
+    assert message.department == department
+    assert record_from_message(message, department, "r") == record
 
 
 def _message(kind: str, department: str, **fields: Any) -> records_pb2.DepartmentRecord:
-    message = record_to_message(record_from_plain(kind, EXAMPLES[kind]))
-    message.department = department
+    message = record_to_message(record_from_plain(kind, EXAMPLES[kind]), department)
     for name, value in fields.items():
         setattr(getattr(message, kind), name, value)
     return message
@@ -668,7 +670,10 @@ async def test_a_ticket_survives_a_restart_of_the_department_server(tmp_path: Pa
     ("args", "message"),
     [
         (["--department", "tax"], "give --cert FILE --key FILE, or --self-signed-out DIR"),
-        (["--department", "customs", "--self-signed-out", "tls"], "invalid choice: 'customs'"),
+        # any declared department, no argparse choices of six: customs is declared nowhere
+        (["--department", "customs", "--self-signed-out", "tls"], "--department 'customs': not a declared department"),
+        (["--department", "tax", "--entry-point", "sandbox", "--ticket-key", "short.key"], "go with the sandbox"),
+        (["--department", "tax", "--entry-point", "nothing", "--self-signed-out", "tls"], "no entry point 'nothing'"),
         (["--department", "tax", "--self-signed-out", "tls", "--listen", "nowhere"], "--listen: 'nowhere' is not"),
         (["--department", "tax", "--self-signed-out", "tls", "--sandbox", "missing.json"], "missing.json: no such"),
         (["--department", "tax", "--cert", "cert.pem", "--key", "other.pem"], "the key does not belong"),
@@ -725,7 +730,8 @@ async def test_a_remote_department_from_config_learns_its_limits_when_the_servic
         pinned = tmp_path / "tax.pem"
         pinned.write_bytes(server.certificate)
         remote = build_connectors(
-            {"tax": {"connector": "remote", "address": server.address, "certificate": str(pinned)}}
+            DepartmentCatalogue(),
+            {"tax": {"connector": "remote", "address": server.address, "certificate": str(pinned)}},
         )["tax"]
         served = SandboxConnector("tax", SandboxDataset.load(SANDBOX_FILE)).describe()
         try:

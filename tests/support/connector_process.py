@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -64,17 +64,19 @@ def connector_server(
     sandbox: Path | None = None,
     extra: Sequence[str] = (),
     timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[ConnectorProcess]:
     """Run ``hedui connector serve --self-signed-out DIRECTORY --listen 127.0.0.1:0`` until the block ends.
 
     Reads the address and fingerprint the server prints; stops it with SIGTERM and checks it exits 0.
+    ``env`` replaces the environment (e.g. one that finds an installed department package).
     """
     args = [*HEDUI, "connector", "serve", "--department", department, "--listen", "127.0.0.1:0"]
     args += ["--self-signed-out", str(directory)]
     if sandbox is not None:
         args += ["--sandbox", str(sandbox)]
     args += list(extra)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     # stderr to a file, so that a chatty server never blocks on a full pipe
     log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed after the process ends
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True, env=env)

@@ -1,0 +1,77 @@
+"""The connector kit's reading of the centre's config (verifier/connector_cli.py): declarations and options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from verifier.connector_cli import DepartmentConfig, read_department_config
+from verifier.usage import UsageError
+
+MARKET = """\
+database_url = "sqlite:///hedui.db"
+
+[departments.tax]
+connector = "tax-bureau-533401"
+dsn = "postgresql://tax"
+deadline_seconds = 20
+
+[departments.market_regulation]
+name_zh = "市场监督管理部门"
+name_en = "Market regulation"
+record_kinds = ["enterprise"]
+connector = "market-regulation"
+batch_size = 25
+"""
+
+
+def read(tmp_path: Path, text: str) -> DepartmentConfig:
+    path = tmp_path / "hedui.toml"
+    path.write_text(text, encoding="utf-8")
+    return read_department_config(path)
+
+
+def test_no_config_is_the_six_with_the_sandbox() -> None:
+    config = read_department_config(None)
+    assert list(config.catalogue) == ["police", "housing", "tax", "vehicles", "banks", "social_security"]
+    assert config.connector_of("banks") == "sandbox" and config.options_of("banks") == {}
+
+
+def test_the_config_declares_departments_and_gives_each_its_own_options(tmp_path: Path) -> None:
+    config = read(tmp_path, MARKET)
+    assert list(config.catalogue)[-1] == "market_regulation"
+    assert config.catalogue.name_zh("market_regulation") == "市场监督管理部门"
+    assert config.connector_of("market_regulation") == "market-regulation"
+    assert config.options_of("market_regulation") == {"batch_size": 25}
+    assert config.connector_of("tax") == "tax-bureau-533401"
+    assert config.options_of("tax") == {"dsn": "postgresql://tax"}
+    assert config.connector_of("police") == "sandbox"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[departments\n", "not TOML"),
+        ('departments = "tax"\n', "departments: must be tables, [departments.<id>]"),
+        ('[departments.courts]\nconnector = "x"\n', "departments.courts.name_zh/name_en: a department needs"),
+        (
+            '[departments.courts]\nname_zh = "法院"\nname_en = "Courts"\nrecord_kinds = ["verdict"]\n',
+            "departments.courts.record_kinds: 'verdict' is not a record kind hedui knows",
+        ),
+    ],
+)
+def test_a_bad_config_is_invalid_input_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        read(tmp_path, text)
+
+
+def test_a_declared_department_without_a_connector_names_the_key(tmp_path: Path) -> None:
+    config = read(tmp_path, MARKET.replace('connector = "market-regulation"\n', ""))
+    with pytest.raises(UsageError, match=r"^departments\.market_regulation\.connector: "):
+        config.connector_of("market_regulation")
+
+
+def test_a_missing_config_file_is_invalid_input(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot read"):
+        read_department_config(tmp_path / "absent.toml")
