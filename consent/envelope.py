@@ -52,12 +52,16 @@ class SignatureError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeSignature:
+    """One DSSE signature: the key id it names and the signature bytes."""
+
     keyid: str
     sig: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
+    """A DSSE envelope: the exact payload bytes, their type, and the signatures over their PAE."""
+
     payload: bytes
     payload_type: str
     signatures: tuple[EnvelopeSignature, ...]
@@ -86,36 +90,44 @@ class SigningKey:
 
     @classmethod
     def generate_ed25519(cls) -> SigningKey:
+        """A new Ed25519 key (tests, sandboxes and `hedui consent keygen`)."""
         return cls(ed25519.Ed25519PrivateKey.generate())
 
     @classmethod
     def generate_p256(cls) -> SigningKey:
+        """A new ECDSA P-256 key."""
         return cls(ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
     def from_pem(cls, data: bytes) -> SigningKey:
+        """A key read from unencrypted PKCS#8 PEM; only Ed25519 and P-256 are accepted."""
         key = serialization.load_pem_private_key(data, password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("only Ed25519 and ECDSA P-256 keys are supported")
         return cls(key)
 
     def private_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM."""
         return self.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
 
     @property
     def public_key(self) -> PublicKey:
+        """The public half of the key."""
         return self.private_key.public_key()
 
     @property
     def keyid(self) -> str:
+        """The key id its signatures carry (:func:`key_id_for`)."""
         return key_id_for(self.public_key)
 
     def public_pem(self) -> bytes:
+        """The public key as SubjectPublicKeyInfo PEM, as the trust store holds it."""
         return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def sign(self, message: bytes) -> bytes:
+        """Sign ``message`` (the PAE): Ed25519, or ECDSA P-256 over SHA-256."""
         if isinstance(self.private_key, ed25519.Ed25519PrivateKey):
             return self.private_key.sign(message)
         return self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
@@ -133,9 +145,11 @@ class TrustedKey:
     revoked_at: dt.datetime | None = None
 
     def load(self) -> PublicKey:
+        """The public key, checked to be Ed25519 or P-256."""
         return load_public_key(self.public_key_pem)
 
     def valid_at(self, at: dt.datetime) -> bool:
+        """Whether a signature made at ``at`` may use the key."""
         return self.why_not_valid_at(at) is None
 
     def why_not_valid_at(self, at: dt.datetime) -> str | None:
@@ -171,6 +185,7 @@ def load_public_key(pem: bytes) -> PublicKey:
 
 
 def sign_envelope(payload: bytes, payload_type: str, keys: tuple[SigningKey, ...]) -> Envelope:
+    """An envelope of ``payload`` signed by each of ``keys`` over its DSSE PAE."""
     message = pae(payload_type, payload)
     return Envelope(payload, payload_type, tuple(EnvelopeSignature(k.keyid, k.sign(message)) for k in keys))
 

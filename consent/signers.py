@@ -60,6 +60,7 @@ class Signer:
     certified_by: str = ""
 
     def covers(self, id_number: str) -> bool:
+        """Whether this signature vouches for the member: an organisation's covers everyone, a member's only them."""
         return self.kind == "organisation" or self.id_number == id_number
 
 
@@ -85,9 +86,11 @@ class MemberKeyCertificate:
 
     @property
     def keyid(self) -> str:
+        """The key id of the certified member key."""
         return key_id_for(load_public_key(self.public_key_pem))
 
     def why_not_valid_at(self, at: dt.datetime) -> str | None:
+        """Why the certified key may not be used at ``at`` (None: it may)."""
         if at < self.not_before:
             return f"member key {self.keyid!r} is certified only from {_instant(self.not_before)}"
         if at >= self.not_after:
