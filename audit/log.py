@@ -129,6 +129,7 @@ class AuditLog:
         self._key = subject_key
 
     def subject(self, id_number: str) -> str:
+        """The keyed hash that stands for a person's identity number in the log (never the number itself)."""
         return subject_hash(self._key, id_number)
 
     def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> dict[str, Any]:
