@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from consent.departments import ALL_DEPARTMENTS, is_department_id
+from consent.errors import FieldError, json_object
 from consent.identity import IdentityNumberError, validate_identity_number
 from consent.signers import Signer, parse_rfc3339
 
@@ -39,13 +40,8 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_VALIDITY_DAYS: Final = {"ASSESSMENT": 366, "TEMPORARY_ASSISTANCE": 366, "RECHECK": 5 * 366}
 
 
-class AuthorizationError(ValueError):
+class AuthorizationError(FieldError):
     """An authorization payload that is not acceptable; ``field`` names where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,20 +133,6 @@ _FIELDS: Final = frozenset(
 )
 
 
-def _json_object(payload: bytes) -> dict[str, object]:
-    """The payload as a JSON object with only the fields an authorization has."""
-    try:
-        raw = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise AuthorizationError("envelope.payload", "is not UTF-8 JSON") from None
-    if not isinstance(raw, dict):
-        raise AuthorizationError("envelope.payload", "must be a JSON object")
-    unknown = sorted(set(raw) - _FIELDS)
-    if unknown:
-        raise AuthorizationError(unknown[0], "unknown field")
-    return raw
-
-
 def _purpose(raw: Mapping[str, object]) -> str:
     """The purpose, one of :data:`PURPOSES`."""
     purpose = _text(raw, "purpose", "")
@@ -233,7 +215,7 @@ def parse_authorization_payload(
     declares (its catalogue's ids); one it does not is an error ``unknown department``. ``None`` leaves that to
     the caller (:func:`unknown_departments`); the default, today's six, is deprecated: pass the catalogue's ids.
     """
-    raw = _json_object(payload)
+    raw = json_object(payload, _FIELDS, where="envelope.payload", error=AuthorizationError)
     commissioned_by = _text(raw, "commissioned_by", "")
     purpose = _purpose(raw)
     members = _members(raw)

@@ -36,8 +36,9 @@ from consent.envelope import (
     TrustedKey,
     load_public_key,
     pae,
+    signature_holds,
+    usable_key,
     verify_envelope,
-    verify_signature,
 )
 from consent.signers import (
     MEMBER_KEY_PAYLOAD_TYPE,
@@ -154,11 +155,8 @@ def _signer_and_key(
     trusted = trust.get(sig.keyid)
     held = certified.get(sig.keyid)
     if trusted is not None:
-        try:
-            return Signer(sig.keyid, "organisation", trusted.organisation), trusted.load()
-        except ValueError as exc:
-            problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
-            return None
+        key = usable_key(sig, trusted, problems)
+        return None if key is None else (Signer(sig.keyid, "organisation", trusted.organisation), key)
     if held is not None:
         cert = held.certificate
         signer = Signer(sig.keyid, "member", cert.organisation, cert.id_number, held.issuers[0].keyid)
@@ -186,8 +184,7 @@ def _verified_signers(
         if why is not None:
             problems.append(why)
             continue
-        if not verify_signature(key, sig.sig, message):
-            problems.append(f"signature by key {sig.keyid!r} does not verify")
+        if not signature_holds(key, sig, message, problems):
             continue
         if signer not in signers:
             signers.append(signer)

@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from consent.errors import FieldError
+
 __all__ = [
     "Envelope",
     "EnvelopeFormatError",
@@ -33,6 +35,8 @@ __all__ = [
     "load_public_key",
     "pae",
     "sign_envelope",
+    "signature_holds",
+    "usable_key",
     "verify_envelope",
     "verify_signature",
 ]
@@ -41,13 +45,13 @@ PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
-class SignatureError(ValueError):
-    """An envelope whose signatures do not verify against the trust store."""
+class SignatureError(FieldError):
+    """An envelope whose signatures do not verify against the trust store; ``str()`` is the message alone."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    @staticmethod
+    def describe(field: str, message: str) -> str:
+        """The message alone: it names the keys and why each signature failed."""
+        return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,23 @@ def verify_signature(key: PublicKey, sig: bytes, message: bytes) -> bool:
     return True
 
 
+def usable_key(sig: EnvelopeSignature, trusted: TrustedKey, problems: list[str]) -> PublicKey | None:
+    """The trusted key ``sig`` names, loaded; None, with why in ``problems``, when it cannot be used."""
+    try:
+        return trusted.load()
+    except ValueError as exc:
+        problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
+        return None
+
+
+def signature_holds(key: PublicKey, sig: EnvelopeSignature, message: bytes, problems: list[str]) -> bool:
+    """Whether ``sig`` verifies over ``message`` (the PAE) with ``key``; when not, ``problems`` says so."""
+    if verify_signature(key, sig.sig, message):
+        return True
+    problems.append(f"signature by key {sig.keyid!r} does not verify")
+    return False
+
+
 def verify_envelope(
     envelope: Envelope, payload_type: str, trust: Mapping[str, TrustedKey], at: dt.datetime
 ) -> tuple[TrustedKey, ...]:
@@ -226,13 +247,8 @@ def verify_envelope(
         if why is not None:
             problems.append(why)
             continue
-        try:
-            public_key = trusted.load()
-        except ValueError as exc:
-            problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
-            continue
-        if not verify_signature(public_key, sig.sig, message):
-            problems.append(f"signature by key {sig.keyid!r} does not verify")
+        public_key = usable_key(sig, trusted, problems)
+        if public_key is None or not signature_holds(public_key, sig, message, problems):
             continue
         if trusted not in verified:
             verified.append(trusted)
@@ -244,13 +260,8 @@ def verify_envelope(
 # --- the DSSE JSON envelope (what `hedui consent sign` writes and case systems may send as files) -------
 
 
-class EnvelopeFormatError(ValueError):
+class EnvelopeFormatError(FieldError):
     """A DSSE JSON envelope that is malformed; ``field`` names where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 _STANDARD_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from consent.envelope import key_id_for, load_public_key
+from consent.errors import FieldError, json_object
 from consent.identity import IdentityNumberError, validate_identity_number
 
 __all__ = [
@@ -64,13 +65,8 @@ class Signer:
         return self.kind == "organisation" or self.id_number == id_number
 
 
-class CertificateError(ValueError):
+class CertificateError(FieldError):
     """A member-key certificate payload that is not acceptable; ``field`` names where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +112,12 @@ def _parse_instant(raw: dict[str, object], key: str) -> dt.datetime:
         raise CertificateError(key, str(exc)) from None
 
 
+_CERTIFICATE_FIELDS: Final = frozenset({"organisation", "id_number", "name", "public_key", "not_before", "not_after"})
+
+
 def parse_member_key_certificate(payload: bytes) -> MemberKeyCertificate:
     """Parse and check the payload bytes of a member-key certificate."""
-    try:
-        raw = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CertificateError("payload", "is not UTF-8 JSON") from None
-    if not isinstance(raw, dict):
-        raise CertificateError("payload", "must be a JSON object")
-    unknown = sorted(set(raw) - {"organisation", "id_number", "name", "public_key", "not_before", "not_after"})
-    if unknown:
-        raise CertificateError(unknown[0], "unknown field")
+    raw = json_object(payload, _CERTIFICATE_FIELDS, where="payload", error=CertificateError)
     organisation = _text(raw, "organisation")
     try:
         id_number = validate_identity_number(_text(raw, "id_number"))
