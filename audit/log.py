@@ -36,6 +36,7 @@ __all__ = [
     "AuditLog",
     "EntryFilter",
     "StoredEntry",
+    "as_utc",
     "audit_entries",
     "audit_leaves",
     "audit_pending",
@@ -118,7 +119,8 @@ class EntryFilter:
     until: dt.datetime | None = None
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An instant read from the database as an aware one: SQLite hands back naive UTC, PostgreSQL aware."""
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -206,7 +208,7 @@ class AuditLog:
                 index=row.leaf_index,
                 seq=row.seq,
                 kind=row.kind,
-                recorded_at=_utc(row.recorded_at),
+                recorded_at=as_utc(row.recorded_at),
                 operator=row.operator,
                 client=row.client,
                 verification=row.verification,

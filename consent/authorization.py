@@ -12,7 +12,8 @@ from typing import Final
 from consent.departments import ALL_DEPARTMENTS, is_department_id
 from consent.errors import FieldError, json_object
 from consent.identity import IdentityNumberError, validate_identity_number
-from consent.signers import Signer, parse_rfc3339
+from consent.instants import format_rfc3339, parse_rfc3339
+from consent.signers import Signer
 
 __all__ = [
     "ALL_DEPARTMENTS",
@@ -276,5 +277,5 @@ def authorization_payload(
     if signed_at is not None:
         if signed_at.tzinfo is None:
             raise ValueError("signed_at must be timezone-aware")
-        body["signed_at"] = signed_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body["signed_at"] = format_rfc3339(signed_at)
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")

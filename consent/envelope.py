@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from consent.errors import FieldError
+from consent.instants import format_rfc3339
 
 __all__ = [
     "Envelope",
@@ -159,16 +160,12 @@ class TrustedKey:
     def why_not_valid_at(self, at: dt.datetime) -> str | None:
         """Why the key may not be used for a signature made at ``at`` (None: it may)."""
         if self.revoked_at is not None and at >= self.revoked_at:
-            return f"key {self.keyid!r} of {self.organisation} was revoked at {_instant(self.revoked_at)}"
+            return f"key {self.keyid!r} of {self.organisation} was revoked at {format_rfc3339(self.revoked_at)}"
         if at < self.not_before:
-            return f"key {self.keyid!r} of {self.organisation} is not valid before {_instant(self.not_before)}"
+            return f"key {self.keyid!r} of {self.organisation} is not valid before {format_rfc3339(self.not_before)}"
         if self.not_after is not None and at >= self.not_after:
-            return f"key {self.keyid!r} of {self.organisation} expired at {_instant(self.not_after)}"
+            return f"key {self.keyid!r} of {self.organisation} expired at {format_rfc3339(self.not_after)}"
         return None
-
-
-def _instant(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @functools.lru_cache(maxsize=1024)
