@@ -208,3 +208,27 @@ def test_the_repository_passes_its_quality_gates() -> None:
     run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
 
     assert run.returncode == 0, f"scripts/quality.py --strict failed:\n{run.stdout}\n{run.stderr}"
+
+
+def test_a_contract_lint_imports_cannot_check_fails_too(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "pyproject.toml",
+        """
+        [tool.importlinter]
+        root_packages = ["low"]
+
+        [[tool.importlinter.contracts]]
+        name = "low never imports a module that does not exist"
+        type = "forbidden"
+        source_modules = ["low.missing"]
+        forbidden_modules = ["low"]
+        """,
+    )
+    _write(tmp_path, "low/__init__.py", "")
+
+    offenders, report = quality.measure_imports(tmp_path)
+
+    assert [(o.key, o.detail) for o in offenders] == [("low never imports a module that does not exist", "not run")], (
+        report
+    )
