@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from audit.log import StoredEntry
+from audit.log import StoredEntry, as_utc
 from consent.identity import CHINA_TIME
 
 __all__ = [
@@ -206,7 +206,7 @@ def _people_queried_by_many_operators(entries: Sequence[StoredEntry], rules: Ano
     touches: dict[str, list[tuple[dt.datetime, int, str, str]]] = defaultdict(list)
     for e in entries:
         if e.kind in (_QUERY_SENT, _CREATED):
-            when = _utc(e.recorded_at)
+            when = as_utc(e.recorded_at)
             for subject in set(e.subjects):
                 touches[subject].append((when, e.index, e.operator, e.verification))
     found: list[Anomaly] = []
@@ -332,12 +332,8 @@ def _reports_read_by_other_clients(entries: Sequence[StoredEntry]) -> list[Anoma
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _utc(instant: dt.datetime) -> dt.datetime:
-    return instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
-
-
 def _china(instant: dt.datetime) -> dt.datetime:
-    return _utc(instant).astimezone(CHINA_TIME)
+    return as_utc(instant).astimezone(CHINA_TIME)
 
 
 def _indices(group: Iterable[StoredEntry]) -> tuple[int, ...]:

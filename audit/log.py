@@ -36,6 +36,7 @@ __all__ = [
     "AuditLog",
     "EntryFilter",
     "StoredEntry",
+    "as_utc",
     "audit_entries",
     "audit_leaves",
     "audit_pending",
@@ -118,7 +119,8 @@ class EntryFilter:
     until: dt.datetime | None = None
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An instant read from the database as an aware one: SQLite hands back naive UTC, PostgreSQL aware."""
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -129,6 +131,7 @@ class AuditLog:
         self._key = subject_key
 
     def subject(self, id_number: str) -> str:
+        """The keyed hash that stands for a person's identity number in the log (never the number itself)."""
         return subject_hash(self._key, id_number)
 
     def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> dict[str, Any]:
@@ -205,7 +208,7 @@ class AuditLog:
                 index=row.leaf_index,
                 seq=row.seq,
                 kind=row.kind,
-                recorded_at=_utc(row.recorded_at),
+                recorded_at=as_utc(row.recorded_at),
                 operator=row.operator,
                 client=row.client,
                 verification=row.verification,

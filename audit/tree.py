@@ -161,16 +161,19 @@ class TransparencyLog:
     # --- reading -------------------------------------------------------------------------
 
     async def latest_head(self, session: AsyncSession) -> SignedTreeHead | None:
+        """The newest signed tree head (None: the log has signed none yet)."""
         row = (
             await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size.desc()).limit(1))
         ).first()
         return _head(row) if row is not None else None
 
     async def head_at(self, session: AsyncSession, tree_size: int) -> SignedTreeHead | None:
+        """The signed tree head of exactly ``tree_size`` entries, if the log signed one."""
         row = (await session.execute(select(audit_tree_heads).where(audit_tree_heads.c.tree_size == tree_size))).first()
         return _head(row) if row is not None else None
 
     async def entry_at(self, session: AsyncSession, index: int) -> bytes:
+        """The entry at leaf ``index``; :class:`ProofUnavailable` when the tree has none there."""
         entry: bytes | None = (
             await session.execute(
                 select(audit_entries.c.entry)
@@ -183,6 +186,7 @@ class TransparencyLog:
         return entry
 
     async def heads(self, session: AsyncSession) -> list[SignedTreeHead]:
+        """Every signed tree head, smallest first."""
         rows = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
         return [_head(row) for row in rows]
 

@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
@@ -81,6 +82,7 @@ class CheckResult:
 
     @property
     def intact(self) -> bool:
+        """Whether everything checked held."""
         return self.failure is None
 
 
@@ -109,13 +111,16 @@ class LogChecker:
 
     @property
     def size(self) -> int:
+        """How many entries the checker has taken so far."""
         return self._tree.size
 
     @property
     def heads(self) -> int:
+        """How many signed heads it has checked so far."""
         return self._heads
 
     def fail(self, index: int | None, message: str) -> LogCheckFailed:
+        """The failure to raise at entry ``index`` (None: not one entry's)."""
         return LogCheckFailed(Failure(index, message))
 
     def entry(self, index: int, entry: bytes, stored_leaf: bytes | None = None) -> None:
@@ -189,15 +194,18 @@ class LogChecker:
 
 
 def export_header_line(origin: str, log_key: str, tree_size: int) -> bytes:
+    """An export's first line: its format, the log's origin and key, and how many entries follow."""
     header = {"format": EXPORT_FORMAT, "origin": origin, "log_key": log_key, "tree_size": tree_size}
     return json.dumps(header, sort_keys=True).encode() + b"\n"
 
 
 def export_entry_line(index: int, entry: bytes) -> bytes:
+    """One entry of an export, base64 in JSON."""
     return json.dumps({"index": index, "entry": base64.b64encode(entry).decode()}).encode() + b"\n"
 
 
 def export_head_line(tree_size: int, checkpoint: str) -> bytes:
+    """A signed head of an export, written after its last entry."""
     return json.dumps({"head": tree_size, "checkpoint": checkpoint}).encode() + b"\n"
 
 
@@ -282,63 +290,76 @@ async def check_stored_log(
     checker = LogChecker(verifier, origin=origin, witnessed=witnessed)
     heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
     size = heads[-1].tree_size if heads else 0
-    next_head = 0
-    e, leaves = audit_entries.c, audit_leaves.c
     try:
-        after = -1
-        while True:
-            rows = (
-                await session.execute(
-                    select(leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq, e.entry)
-                    .outerjoin(audit_entries, e.seq == leaves.entry_seq)
-                    .where(leaves.leaf_index > after, leaves.leaf_index < size)
-                    .order_by(leaves.leaf_index)
-                    .limit(_PAGE)
-                )
-            ).all()
-            for row in rows:
-                while next_head < len(heads) and heads[next_head].tree_size <= checker.size:
-                    head = heads[next_head]
-                    checker.head(head.tree_size, head.checkpoint, head.root_hash)
-                    next_head += 1
-                if row.entry is None:
-                    raise checker.fail(row.leaf_index, f"its stored entry (seq {row.entry_seq}) is gone (deleted)")
-                checker.entry(row.leaf_index, row.entry, row.leaf_hash)
-            if len(rows) < _PAGE:
-                break
-            after = rows[-1].leaf_index
-        for head in heads[next_head:]:
-            checker.head(head.tree_size, head.checkpoint, head.root_hash)
-        # One statement, so one snapshot: an entry integrated meanwhile is in the leaves (beyond the
-        # heads read, unchecked) or still pending, never neither.
-        stray = (
-            await session.execute(
-                select(e.seq)
-                .where(~e.seq.in_(select(leaves.entry_seq)), ~e.seq.in_(select(audit_pending.c.seq)))
-                .order_by(e.seq)
-                .limit(1)
-            )
-        ).scalar()
-        if stray is not None:
-            raise checker.fail(None, f"stored entry seq {stray} is in no tree and not waiting to be (inserted)")
-        counts = (
-            await session.execute(
-                select(
-                    select(func.coalesce(func.max(leaves.leaf_index), -1) + 1).scalar_subquery(),
-                    select(func.count()).select_from(audit_leaves).where(leaves.leaf_index >= size).scalar_subquery(),
-                    select(func.count()).select_from(audit_pending).scalar_subquery(),
-                )
-            )
-        ).one()
-        stored, newer, waiting = (int(n) for n in counts)
-        # Read after the leaves: a leaf seen above was committed with its head, so that head shows now.
-        signed = (await session.execute(select(func.coalesce(func.max(audit_tree_heads.c.tree_size), 0)))).scalar_one()
-        if stored > signed:
-            raise checker.fail(signed, "not covered by any signed tree head (inserted after the last head)")
+        await _check_leaves(session, checker, heads, size)
+        pending = await _check_nothing_behind_the_logs_back(session, checker, size)
         result = checker.finish()
     except LogCheckFailed as failed:
         return CheckResult(checker.size, checker.heads, len(witnessed), failed.failure)
-    return CheckResult(result.entries, result.heads, result.witnessed, None, newer + waiting)
+    return CheckResult(result.entries, result.heads, result.witnessed, None, pending)
+
+
+async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Sequence[Row[Any]], size: int) -> None:
+    """Feed the checker the stored leaves under ``size``, page by page, each signed head as the tree reaches it."""
+    e, leaves = audit_entries.c, audit_leaves.c
+    next_head = 0
+    after = -1
+    while True:
+        rows = (
+            await session.execute(
+                select(leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq, e.entry)
+                .outerjoin(audit_entries, e.seq == leaves.entry_seq)
+                .where(leaves.leaf_index > after, leaves.leaf_index < size)
+                .order_by(leaves.leaf_index)
+                .limit(_PAGE)
+            )
+        ).all()
+        for row in rows:
+            while next_head < len(heads) and heads[next_head].tree_size <= checker.size:
+                head = heads[next_head]
+                checker.head(head.tree_size, head.checkpoint, head.root_hash)
+                next_head += 1
+            if row.entry is None:
+                raise checker.fail(row.leaf_index, f"its stored entry (seq {row.entry_seq}) is gone (deleted)")
+            checker.entry(row.leaf_index, row.entry, row.leaf_hash)
+        if len(rows) < _PAGE:
+            break
+        after = rows[-1].leaf_index
+    for head in heads[next_head:]:
+        checker.head(head.tree_size, head.checkpoint, head.root_hash)
+
+
+async def _check_nothing_behind_the_logs_back(session: AsyncSession, checker: LogChecker, size: int) -> int:
+    """Fail on an entry in no tree and not waiting, or a leaf no signed head covers; return how many entries are
+    newer than the heads read (integrated meanwhile, or still waiting)."""
+    e, leaves = audit_entries.c, audit_leaves.c
+    # One statement, so one snapshot: an entry integrated meanwhile is in the leaves (beyond the
+    # heads read, unchecked) or still pending, never neither.
+    stray = (
+        await session.execute(
+            select(e.seq)
+            .where(~e.seq.in_(select(leaves.entry_seq)), ~e.seq.in_(select(audit_pending.c.seq)))
+            .order_by(e.seq)
+            .limit(1)
+        )
+    ).scalar()
+    if stray is not None:
+        raise checker.fail(None, f"stored entry seq {stray} is in no tree and not waiting to be (inserted)")
+    counts = (
+        await session.execute(
+            select(
+                select(func.coalesce(func.max(leaves.leaf_index), -1) + 1).scalar_subquery(),
+                select(func.count()).select_from(audit_leaves).where(leaves.leaf_index >= size).scalar_subquery(),
+                select(func.count()).select_from(audit_pending).scalar_subquery(),
+            )
+        )
+    ).one()
+    stored, newer, waiting = (int(n) for n in counts)
+    # Read after the leaves: a leaf seen above was committed with its head, so that head shows now.
+    signed = (await session.execute(select(func.coalesce(func.max(audit_tree_heads.c.tree_size), 0)))).scalar_one()
+    if stored > signed:
+        raise checker.fail(signed, "not covered by any signed tree head (inserted after the last head)")
+    return newer + waiting
 
 
 def witnessed_checkpoint(

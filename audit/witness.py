@@ -186,13 +186,25 @@ class FileWitness:
     # --- the work, in a thread ----------------------------------------------------------------
 
     def _add(self, old_size: int, proof: list[bytes], note: str) -> str:
-        if isinstance(old_size, bool) or not isinstance(old_size, int) or old_size < 0:
-            raise WitnessRejected(f"old size {old_size!r} is not a non-negative integer")
-        if len(proof) > MAX_PROOF_HASHES:
-            raise WitnessRejected(f"consistency proof has {len(proof)} hashes, more than {MAX_PROOF_HASHES}")
-        for index, node in enumerate(proof):
-            if not isinstance(node, bytes) or len(node) != HASH_SIZE:
-                raise WitnessRejected(f"consistency proof hash {index} is not {HASH_SIZE} bytes")
+        """Check a checkpoint against the request and the state kept, then cosign it and record the outcome."""
+        _check_request_shape(old_size, proof)
+        checkpoint = self._opened(note, old_size)
+        with self._locked():
+            known = self._load(checkpoint.origin)
+            known_size = known.size if known is not None else 0
+            if old_size != known_size:
+                raise WitnessConflict(known_size)
+            if proof and old_size in (0, checkpoint.size):
+                raise WitnessRejected(f"consistency proof from size {old_size} must be empty")
+            if known is not None:
+                self._check_extends(known, checkpoint, old_size, proof, note)
+            cosignature = signature_line(checkpoint.body(), self.signer)
+            _write_atomically(self._path(checkpoint.origin), self._stored_note(note, cosignature).encode("utf-8"))
+            self._record("cosigned", checkpoint, old_size, proof, note, cosignature=cosignature)
+            return cosignature
+
+    def _opened(self, note: str, old_size: int) -> Checkpoint:
+        """The checkpoint the log signed, of an origin this witness tracks, at least ``old_size`` large."""
         try:
             checkpoint = open_checkpoint(note, self.log_verifier)
         except CheckpointError as exc:
@@ -201,30 +213,23 @@ class FileWitness:
             raise WitnessRejected(f"unknown origin {checkpoint.origin!r}")
         if old_size > checkpoint.size:
             raise WitnessRejected(f"old size {old_size} is larger than the checkpoint size {checkpoint.size}")
+        return checkpoint
 
-        with self._locked():
-            known = self._load(checkpoint.origin)
-            known_size = known.size if known is not None else 0
-            if old_size != known_size:
-                raise WitnessConflict(known_size)
-            if proof and old_size in (0, checkpoint.size):
-                raise WitnessRejected(f"consistency proof from size {old_size} must be empty")
-            if known is not None and known.size == checkpoint.size and known.root_hash != checkpoint.root_hash:
-                reason = f"fork: a different root hash for tree size {known.size}"
+    def _check_extends(
+        self, known: Checkpoint, checkpoint: Checkpoint, old_size: int, proof: list[bytes], note: str
+    ) -> None:
+        """Refuse (and record) a checkpoint that forks the one cosigned last or does not provably extend it."""
+        if known.size == checkpoint.size and known.root_hash != checkpoint.root_hash:
+            reason = f"fork: a different root hash for tree size {known.size}"
+            self._record("refused", checkpoint, old_size, proof, note, reason=reason)
+            raise WitnessRejected(reason)
+        if 0 < known.size < checkpoint.size:
+            try:
+                verify_consistency(known.size, checkpoint.size, known.root_hash, checkpoint.root_hash, proof)
+            except ProofError as exc:
+                reason = f"consistency proof from size {known.size} to {checkpoint.size} does not verify: {exc}"
                 self._record("refused", checkpoint, old_size, proof, note, reason=reason)
-                raise WitnessRejected(reason)
-            if known is not None and 0 < known.size < checkpoint.size:
-                try:
-                    verify_consistency(known.size, checkpoint.size, known.root_hash, checkpoint.root_hash, proof)
-                except ProofError as exc:
-                    reason = f"consistency proof from size {known.size} to {checkpoint.size} does not verify: {exc}"
-                    self._record("refused", checkpoint, old_size, proof, note, reason=reason)
-                    raise WitnessRejected(reason) from exc
-
-            cosignature = signature_line(checkpoint.body(), self.signer)
-            _write_atomically(self._path(checkpoint.origin), self._stored_note(note, cosignature).encode("utf-8"))
-            self._record("cosigned", checkpoint, old_size, proof, note, cosignature=cosignature)
-            return cosignature
+                raise WitnessRejected(reason) from exc
 
     def _latest(self, origin: str) -> str | None:
         with self._locked():
@@ -325,6 +330,17 @@ class FileWitness:
         except FileNotFoundError:
             return False
         return False
+
+
+def _check_request_shape(old_size: object, proof: Sequence[object]) -> None:
+    """Refuse a request whose old size is not a count or whose proof is too long or not of hashes."""
+    if isinstance(old_size, bool) or not isinstance(old_size, int) or old_size < 0:
+        raise WitnessRejected(f"old size {old_size!r} is not a non-negative integer")
+    if len(proof) > MAX_PROOF_HASHES:
+        raise WitnessRejected(f"consistency proof has {len(proof)} hashes, more than {MAX_PROOF_HASHES}")
+    for index, node in enumerate(proof):
+        if not isinstance(node, bytes) or len(node) != HASH_SIZE:
+            raise WitnessRejected(f"consistency proof hash {index} is not {HASH_SIZE} bytes")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

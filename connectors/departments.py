@@ -9,11 +9,12 @@ asks for ``enterprise`` records, whichever department supplied them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+
+from consent.departments import DEPARTMENT_ID
 
 __all__ = [
     "DEFAULT_DEPARTMENTS",
@@ -23,9 +24,6 @@ __all__ = [
     "DepartmentDeclarationError",
     "RecordKind",
 ]
-
-# A department id: lower-case ASCII, digits and underscores, as config table keys and audit entries use it.
-DEPARTMENT_ID: Final = re.compile(r"[a-z][a-z0-9_]{1,39}")
 
 
 class RecordKind(StrEnum):

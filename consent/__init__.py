@@ -8,9 +8,12 @@ from consent.authorization import (
     RegisteredAuthorization,
     authorization_payload,
     parse_authorization_payload,
+    require_declared_departments,
+    unknown_departments,
 )
 from consent.check import CheckedAuthorization, check_authorization, keyids_to_look_up, registered_authorization
 from consent.decision import ConsentDecision, Refusal, decide
+from consent.departments import ALL_DEPARTMENTS, DEPARTMENT_ID, is_department_id
 from consent.envelope import (
     Envelope,
     EnvelopeFormatError,
@@ -23,6 +26,7 @@ from consent.envelope import (
     sign_envelope,
     verify_envelope,
 )
+from consent.errors import FieldError
 from consent.identity import CHINA_TIME, IdentityNumberError, china_today, mask, scrub, validate_identity_number
 from consent.signers import (
     MEMBER_KEY_PAYLOAD_TYPE,
@@ -34,8 +38,10 @@ from consent.signers import (
 )
 
 __all__ = [
+    "ALL_DEPARTMENTS",
     "AUTHORIZATION_PAYLOAD_TYPE",
     "CHINA_TIME",
+    "DEPARTMENT_ID",
     "MEMBER_KEY_PAYLOAD_TYPE",
     "AuthorizationError",
     "AuthorizationPayload",
@@ -46,6 +52,7 @@ __all__ = [
     "Envelope",
     "EnvelopeFormatError",
     "EnvelopeSignature",
+    "FieldError",
     "IdentityNumberError",
     "MemberKeyCertificate",
     "Refusal",
@@ -60,14 +67,17 @@ __all__ = [
     "decide",
     "envelope_from_json",
     "envelope_to_json",
+    "is_department_id",
     "keyids_to_look_up",
     "mask",
     "member_key_certificate",
     "parse_authorization_payload",
     "parse_member_key_certificate",
     "registered_authorization",
+    "require_declared_departments",
     "scrub",
     "sign_envelope",
+    "unknown_departments",
     "validate_identity_number",
     "verify_envelope",
 ]

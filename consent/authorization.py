@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from consent.departments import ALL_DEPARTMENTS, is_department_id
+from consent.errors import FieldError, json_object
 from consent.identity import IdentityNumberError, validate_identity_number
-from consent.signers import Signer, parse_rfc3339
+from consent.instants import format_rfc3339, parse_rfc3339
+from consent.signers import Signer
 
 __all__ = [
     "ALL_DEPARTMENTS",
@@ -24,28 +27,28 @@ __all__ = [
     "authorization_payload",
     "parse_authorization_payload",
     "parse_instant",
+    "require_declared_departments",
+    "unknown_departments",
 ]
 
 AUTHORIZATION_PAYLOAD_TYPE: Final = "application/vnd.hedui.authorization+json; version=1"
 PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
+# Deprecated: which departments exist is configuration (connectors.departments.DepartmentCatalogue). Kept as the
+# default of parse_authorization_payload's `declared` until the service passes its catalogue's ids.
 KNOWN_DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
-ALL_DEPARTMENTS: Final = "*"
-# Longest validity per purpose: a recheck authorization may stand for the assistance period.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Longest validity per purpose: a recheck authorization may stand for the assistance period.
 MAX_VALIDITY_DAYS: Final = {"ASSESSMENT": 366, "TEMPORARY_ASSISTANCE": 366, "RECHECK": 5 * 366}
 
 
-class AuthorizationError(ValueError):
+class AuthorizationError(FieldError):
     """An authorization payload that is not acceptable; ``field`` names where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
 class AuthorizedMember:
+    """A household member the authorization names: identity number and name, as signed."""
+
     id_number: str
     name: str
 
@@ -65,9 +68,11 @@ class AuthorizationPayload:
     signed_at: dt.datetime | None = None
 
     def covers_department(self, department: str) -> bool:
+        """Whether the authorization lets hedui ask ``department`` (named, or all departments)."""
         return ALL_DEPARTMENTS in self.departments or department in self.departments
 
     def member_ids(self) -> frozenset[str]:
+        """The identity numbers of the members named."""
         return frozenset(m.id_number for m in self.members)
 
 
@@ -91,6 +96,7 @@ class RegisteredAuthorization:
 
     @property
     def name(self) -> str:
+        """The resource name, ``authorizations/{id}``."""
         return f"authorizations/{self.authorization_id}"
 
     def signed_for(self, id_number: str) -> bool:
@@ -123,31 +129,21 @@ def parse_instant(value: object, field: str) -> dt.datetime:
         raise AuthorizationError(field, str(exc)) from None
 
 
-def parse_authorization_payload(payload: bytes, today: dt.date) -> AuthorizationPayload:
-    """Parse and check the payload bytes of an authorization envelope."""
-    try:
-        raw = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise AuthorizationError("envelope.payload", "is not UTF-8 JSON") from None
-    if not isinstance(raw, dict):
-        raise AuthorizationError("envelope.payload", "must be a JSON object")
-    known = {
-        "commissioned_by",
-        "purpose",
-        "members",
-        "departments",
-        "valid_from",
-        "valid_until",
-        "evidence",
-        "signed_at",
-    }
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise AuthorizationError(unknown[0], "unknown field")
-    commissioned_by = _text(raw, "commissioned_by", "")
+_FIELDS: Final = frozenset(
+    {"commissioned_by", "purpose", "members", "departments", "valid_from", "valid_until", "evidence", "signed_at"}
+)
+
+
+def _purpose(raw: Mapping[str, object]) -> str:
+    """The purpose, one of :data:`PURPOSES`."""
     purpose = _text(raw, "purpose", "")
     if purpose not in PURPOSES:
         raise AuthorizationError("purpose", f"{purpose!r} is not one of {', '.join(PURPOSES)}")
+    return purpose
+
+
+def _members(raw: Mapping[str, object]) -> tuple[AuthorizedMember, ...]:
+    """The members named, each with a valid identity number named once."""
     members_raw = raw.get("members")
     if not isinstance(members_raw, list) or not members_raw:
         raise AuthorizationError("members", "must be a non-empty list")
@@ -165,14 +161,30 @@ def parse_authorization_payload(payload: bytes, today: dt.date) -> Authorization
             raise AuthorizationError(f"{path}id_number", "duplicated member")
         seen.add(number)
         members.append(AuthorizedMember(number, _text(item, "name", path)))
+    return tuple(members)
+
+
+def _departments(raw: Mapping[str, object], declared: Collection[str] | None) -> tuple[str, ...]:
+    """The departments named (default: all), each a well-formed id named once and, when ``declared`` is given,
+    one of those."""
     departments_raw = raw.get("departments", [ALL_DEPARTMENTS])
     if not isinstance(departments_raw, list) or not departments_raw:
         raise AuthorizationError("departments", "must be a non-empty list")
     for index, department in enumerate(departments_raw):
-        if department != ALL_DEPARTMENTS and department not in KNOWN_DEPARTMENTS:
+        if department != ALL_DEPARTMENTS and not is_department_id(department):
+            raise AuthorizationError(
+                f"departments[{index}]",
+                f"{department!r} is not a department id (2-40 of a-z, 0-9 and _, starting with a letter; or *)",
+            )
+        if declared is not None and department != ALL_DEPARTMENTS and department not in declared:
             raise AuthorizationError(f"departments[{index}]", f"unknown department {department!r}")
     if len(set(departments_raw)) != len(departments_raw):
         raise AuthorizationError("departments", "a department is named twice")
+    return tuple(str(d) for d in departments_raw)
+
+
+def _validity(raw: Mapping[str, object], purpose: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The validity window: in order, not over by ``today``, no longer than the purpose allows."""
     valid_from = _date(raw, "valid_from")
     valid_until = _date(raw, "valid_until")
     if valid_until < valid_from:
@@ -182,22 +194,63 @@ def parse_authorization_payload(payload: bytes, today: dt.date) -> Authorization
     longest = MAX_VALIDITY_DAYS[purpose]
     if (valid_until - valid_from).days > longest:
         raise AuthorizationError("valid_until", f"validity longer than {longest} days for {purpose}")
+    return valid_from, valid_until
+
+
+def _evidence(raw: Mapping[str, object]) -> dict[str, str]:
+    """The evidence references: an object of strings (default: none)."""
     evidence_raw = raw.get("evidence", {})
     if not isinstance(evidence_raw, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in evidence_raw.items()
     ):
         raise AuthorizationError("evidence", "must be an object of strings")
+    return dict(evidence_raw)
+
+
+def parse_authorization_payload(
+    payload: bytes, today: dt.date, *, declared: Collection[str] | None = KNOWN_DEPARTMENTS
+) -> AuthorizationPayload:
+    """Parse and check the payload bytes of an authorization envelope.
+
+    Every department named must be a well-formed id (or ``*``). ``declared`` are the departments the service
+    declares (its catalogue's ids); one it does not is an error ``unknown department``. ``None`` leaves that to
+    the caller (:func:`unknown_departments`); the default, today's six, is deprecated: pass the catalogue's ids.
+    """
+    raw = json_object(payload, _FIELDS, where="envelope.payload", error=AuthorizationError)
+    commissioned_by = _text(raw, "commissioned_by", "")
+    purpose = _purpose(raw)
+    members = _members(raw)
+    departments = _departments(raw, declared)
+    valid_from, valid_until = _validity(raw, purpose, today)
+    evidence = _evidence(raw)
     signed_at = parse_instant(raw["signed_at"], "signed_at") if "signed_at" in raw else None
     return AuthorizationPayload(
         commissioned_by=commissioned_by,
         purpose=purpose,
-        members=tuple(members),
-        departments=tuple(str(d) for d in departments_raw),
+        members=members,
+        departments=departments,
         valid_from=valid_from,
         valid_until=valid_until,
-        evidence=dict(evidence_raw),
+        evidence=evidence,
         signed_at=signed_at,
     )
+
+
+def unknown_departments(payload: AuthorizationPayload, catalogue_ids: Collection[str]) -> tuple[str, ...]:
+    """The departments an authorization names that the service does not declare (``*`` names none), in its order.
+
+    The service calls this at registration with its catalogue's ids; an authorization naming one is refused
+    (``departments[i]: unknown department 'x'``, :func:`require_declared_departments`).
+    """
+    return tuple(d for d in payload.departments if d != ALL_DEPARTMENTS and d not in catalogue_ids)
+
+
+def require_declared_departments(payload: AuthorizationPayload, catalogue_ids: Collection[str]) -> None:
+    """Raise :class:`AuthorizationError` at the first department the service does not declare."""
+    unknown = unknown_departments(payload, catalogue_ids)
+    if unknown:
+        index = payload.departments.index(unknown[0])
+        raise AuthorizationError(f"departments[{index}]", f"unknown department {unknown[0]!r}")
 
 
 def authorization_payload(
@@ -224,5 +277,5 @@ def authorization_payload(
     if signed_at is not None:
         if signed_at.tzinfo is None:
             raise ValueError("signed_at must be timezone-aware")
-        body["signed_at"] = signed_at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body["signed_at"] = format_rfc3339(signed_at)
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from consent.authorization import (
     AUTHORIZATION_PAYLOAD_TYPE,
+    KNOWN_DEPARTMENTS,
     AuthorizationError,
     AuthorizationPayload,
     RegisteredAuthorization,
@@ -29,12 +30,15 @@ from consent.authorization import (
 from consent.envelope import (
     MAX_SIGNATURES,
     Envelope,
+    EnvelopeSignature,
+    PublicKey,
     SignatureError,
     TrustedKey,
     load_public_key,
     pae,
+    signature_holds,
+    usable_key,
     verify_envelope,
-    verify_signature,
 )
 from consent.signers import (
     MEMBER_KEY_PAYLOAD_TYPE,
@@ -66,6 +70,7 @@ class CheckedAuthorization:
     problems: tuple[str, ...] = ()
 
     def signed_for(self, id_number: str) -> bool:
+        """Whether a signature that holds covers this member: the organisation's, or the member's own."""
         return any(s.covers(id_number) for s in self.signers)
 
 
@@ -130,22 +135,8 @@ def _chain_problem(
     return None if any(r is None for r in reasons) else reasons[0]
 
 
-def check_authorization(
-    envelope: Envelope,
-    certificates: Sequence[Envelope],
-    trust: Mapping[str, TrustedKey],
-    at: dt.datetime,
-    today: dt.date,
-) -> CheckedAuthorization:
-    """Check an authorization envelope received at ``at``; raise :class:`SignatureError` or
-    :class:`AuthorizationError` (each naming the field) when no signature for it holds or its payload is bad.
-
-    A signature holds when it verifies over the DSSE PAE of the exact payload bytes with a key that is
-    either (a) a trusted key of the commissioning organisation, vouching for every member named, or
-    (b) a member's key certified by such a key, covering that member only; every key in its chain
-    valid at ``at`` and at the payload's ``signed_at``. Signatures that do not hold are listed in
-    ``problems``; one that holds is enough.
-    """
+def _check_shape(envelope: Envelope, certificates: Sequence[Envelope]) -> None:
+    """Refuse an envelope that is not an authorization, has no signature or carries more than the limits."""
     if envelope.payload_type != AUTHORIZATION_PAYLOAD_TYPE:
         raise SignatureError("envelope.payload_type", f"must be {AUTHORIZATION_PAYLOAD_TYPE!r}")
     if not envelope.signatures:
@@ -154,41 +145,61 @@ def check_authorization(
         raise SignatureError("envelope.signatures", f"at most {MAX_SIGNATURES} signatures")
     if len(certificates) > MAX_CERTIFICATES:
         raise SignatureError("member_key_certificates", f"at most {MAX_CERTIFICATES} certificates")
-    problems: list[str] = []
-    certified = _certified_keys(certificates, trust, at, problems)
+
+
+def _signer_and_key(
+    sig: EnvelopeSignature, trust: Mapping[str, TrustedKey], certified: Mapping[str, _CertifiedKey], problems: list[str]
+) -> tuple[Signer, PublicKey] | None:
+    """Who a signature's key speaks for and the key itself: a trusted organisation key or a certified member key
+    (None, with the reason in ``problems``: neither, or a trusted key that cannot be loaded)."""
+    trusted = trust.get(sig.keyid)
+    held = certified.get(sig.keyid)
+    if trusted is not None:
+        key = usable_key(sig, trusted, problems)
+        return None if key is None else (Signer(sig.keyid, "organisation", trusted.organisation), key)
+    if held is not None:
+        cert = held.certificate
+        signer = Signer(sig.keyid, "member", cert.organisation, cert.id_number, held.issuers[0].keyid)
+        return signer, load_public_key(cert.public_key_pem)
+    problems.append(f"key {sig.keyid!r} is not in the trust store and no member-key certificate names it")
+    return None
+
+
+def _verified_signers(
+    envelope: Envelope,
+    trust: Mapping[str, TrustedKey],
+    certified: Mapping[str, _CertifiedKey],
+    at: dt.datetime,
+    problems: list[str],
+) -> list[Signer]:
+    """The signers whose signatures verify over the payload's PAE with a key whose chain is valid at ``at``."""
     message = pae(envelope.payload_type, envelope.payload)
     signers: list[Signer] = []
     for sig in envelope.signatures:
-        trusted = trust.get(sig.keyid)
-        held = certified.get(sig.keyid)
-        if trusted is not None:
-            signer = Signer(sig.keyid, "organisation", trusted.organisation)
-            try:
-                key = trusted.load()
-            except ValueError as exc:
-                problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
-                continue
-        elif held is not None:
-            cert = held.certificate
-            signer = Signer(sig.keyid, "member", cert.organisation, cert.id_number, held.issuers[0].keyid)
-            key = load_public_key(cert.public_key_pem)
-        else:
-            problems.append(f"key {sig.keyid!r} is not in the trust store and no member-key certificate names it")
+        found = _signer_and_key(sig, trust, certified, problems)
+        if found is None:
             continue
+        signer, key = found
         why = _chain_problem(signer, trust, certified, at)
         if why is not None:
             problems.append(why)
             continue
-        if not verify_signature(key, sig.sig, message):
-            problems.append(f"signature by key {sig.keyid!r} does not verify")
+        if not signature_holds(key, sig, message, problems):
             continue
         if signer not in signers:
             signers.append(signer)
-    if not signers:
-        raise SignatureError("envelope.signatures", "; ".join(problems))
-    payload = parse_authorization_payload(envelope.payload, today)
-    if payload.signed_at is not None and payload.signed_at > at + CLOCK_SKEW:
-        raise AuthorizationError("signed_at", "is later than the time hedui received the signature")
+    return signers
+
+
+def _holding_signers(
+    signers: Sequence[Signer],
+    payload: AuthorizationPayload,
+    trust: Mapping[str, TrustedKey],
+    certified: Mapping[str, _CertifiedKey],
+    problems: list[str],
+) -> list[Signer]:
+    """The signers that count for this payload: valid at its ``signed_at`` too, speaking for the commissioning
+    organisation, and (for a member's key) belonging to a member it names."""
     holding: list[Signer] = []
     for signer in signers:
         why = _chain_problem(signer, trust, certified, payload.signed_at) if payload.signed_at else None
@@ -200,6 +211,38 @@ def check_authorization(
             problems.append(f"member key {signer.keyid!r} belongs to a person the authorization does not name")
         else:
             holding.append(signer)
+    return holding
+
+
+def check_authorization(
+    envelope: Envelope,
+    certificates: Sequence[Envelope],
+    trust: Mapping[str, TrustedKey],
+    at: dt.datetime,
+    today: dt.date,
+    *,
+    declared: Collection[str] | None = KNOWN_DEPARTMENTS,
+) -> CheckedAuthorization:
+    """Check an authorization envelope received at ``at``; raise :class:`SignatureError` or
+    :class:`AuthorizationError` (each naming the field) when no signature for it holds or its payload is bad.
+
+    A signature holds when it verifies over the DSSE PAE of the exact payload bytes with a key that is
+    either (a) a trusted key of the commissioning organisation, vouching for every member named, or
+    (b) a member's key certified by such a key, covering that member only; every key in its chain
+    valid at ``at`` and at the payload's ``signed_at``. Signatures that do not hold are listed in
+    ``problems``; one that holds is enough. ``declared`` is passed to :func:`parse_authorization_payload`:
+    the departments the service declares (``None``: not checked here).
+    """
+    _check_shape(envelope, certificates)
+    problems: list[str] = []
+    certified = _certified_keys(certificates, trust, at, problems)
+    signers = _verified_signers(envelope, trust, certified, at, problems)
+    if not signers:
+        raise SignatureError("envelope.signatures", "; ".join(problems))
+    payload = parse_authorization_payload(envelope.payload, today, declared=declared)
+    if payload.signed_at is not None and payload.signed_at > at + CLOCK_SKEW:
+        raise AuthorizationError("signed_at", "is later than the time hedui received the signature")
+    holding = _holding_signers(signers, payload, trust, certified, problems)
     if not holding:
         raise SignatureError(
             "envelope.signatures",
@@ -215,7 +258,8 @@ def _recheck(
 ) -> CheckedAuthorization | str:
     """The check of a stored authorization (cached: a pure function of its arguments); a str says why it fails."""
     try:
-        return check_authorization(envelope, certificates, {k.keyid: k for k in trust}, at, dt.date.min)
+        # Which departments it names was checked at registration: a stored one is judged on its signatures.
+        return check_authorization(envelope, certificates, {k.keyid: k for k in trust}, at, dt.date.min, declared=None)
     except (SignatureError, AuthorizationError) as exc:
         return str(exc)
 
@@ -235,7 +279,7 @@ def registered_authorization(
     result = _recheck(envelope, tuple(certificates), frozenset(trust[k] for k in needed if k in trust), registered_at)
     if isinstance(result, str):
         try:
-            payload = parse_authorization_payload(envelope.payload, dt.date.min)
+            payload = parse_authorization_payload(envelope.payload, dt.date.min, declared=None)
         except AuthorizationError:
             payload = AuthorizationPayload("", "", (), (), dt.date.min, dt.date.min, {})
         return RegisteredAuthorization(

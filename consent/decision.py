@@ -35,9 +35,11 @@ class ConsentDecision:
     refused: tuple[Refusal, ...] = ()
 
     def members_for(self, department: str) -> tuple[str, ...]:
+        """The identity numbers of the members that may be asked about at ``department``."""
         return tuple(self.allowed.get(department, {}))
 
     def authorizations_for(self, department: str) -> tuple[str, ...]:
+        """The ids of the authorizations that allow asking ``department``, sorted."""
         return tuple(sorted(set(self.allowed.get(department, {}).values())))
 
 

@@ -20,6 +20,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from consent.errors import FieldError
+from consent.instants import format_rfc3339
+
 __all__ = [
     "Envelope",
     "EnvelopeFormatError",
@@ -33,6 +36,8 @@ __all__ = [
     "load_public_key",
     "pae",
     "sign_envelope",
+    "signature_holds",
+    "usable_key",
     "verify_envelope",
     "verify_signature",
 ]
@@ -41,23 +46,27 @@ PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
-class SignatureError(ValueError):
-    """An envelope whose signatures do not verify against the trust store."""
+class SignatureError(FieldError):
+    """An envelope whose signatures do not verify against the trust store; ``str()`` is the message alone."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    @staticmethod
+    def describe(field: str, message: str) -> str:
+        """The message alone: it names the keys and why each signature failed."""
+        return message
 
 
 @dataclass(frozen=True, slots=True)
 class EnvelopeSignature:
+    """One DSSE signature: the key id it names and the signature bytes."""
+
     keyid: str
     sig: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
+    """A DSSE envelope: the exact payload bytes, their type, and the signatures over their PAE."""
+
     payload: bytes
     payload_type: str
     signatures: tuple[EnvelopeSignature, ...]
@@ -86,36 +95,44 @@ class SigningKey:
 
     @classmethod
     def generate_ed25519(cls) -> SigningKey:
+        """A new Ed25519 key (tests, sandboxes and `hedui consent keygen`)."""
         return cls(ed25519.Ed25519PrivateKey.generate())
 
     @classmethod
     def generate_p256(cls) -> SigningKey:
+        """A new ECDSA P-256 key."""
         return cls(ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
     def from_pem(cls, data: bytes) -> SigningKey:
+        """A key read from unencrypted PKCS#8 PEM; only Ed25519 and P-256 are accepted."""
         key = serialization.load_pem_private_key(data, password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("only Ed25519 and ECDSA P-256 keys are supported")
         return cls(key)
 
     def private_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM."""
         return self.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
 
     @property
     def public_key(self) -> PublicKey:
+        """The public half of the key."""
         return self.private_key.public_key()
 
     @property
     def keyid(self) -> str:
+        """The key id its signatures carry (:func:`key_id_for`)."""
         return key_id_for(self.public_key)
 
     def public_pem(self) -> bytes:
+        """The public key as SubjectPublicKeyInfo PEM, as the trust store holds it."""
         return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def sign(self, message: bytes) -> bytes:
+        """Sign ``message`` (the PAE): Ed25519, or ECDSA P-256 over SHA-256."""
         if isinstance(self.private_key, ed25519.Ed25519PrivateKey):
             return self.private_key.sign(message)
         return self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
@@ -133,24 +150,22 @@ class TrustedKey:
     revoked_at: dt.datetime | None = None
 
     def load(self) -> PublicKey:
+        """The public key, checked to be Ed25519 or P-256."""
         return load_public_key(self.public_key_pem)
 
     def valid_at(self, at: dt.datetime) -> bool:
+        """Whether a signature made at ``at`` may use the key."""
         return self.why_not_valid_at(at) is None
 
     def why_not_valid_at(self, at: dt.datetime) -> str | None:
         """Why the key may not be used for a signature made at ``at`` (None: it may)."""
         if self.revoked_at is not None and at >= self.revoked_at:
-            return f"key {self.keyid!r} of {self.organisation} was revoked at {_instant(self.revoked_at)}"
+            return f"key {self.keyid!r} of {self.organisation} was revoked at {format_rfc3339(self.revoked_at)}"
         if at < self.not_before:
-            return f"key {self.keyid!r} of {self.organisation} is not valid before {_instant(self.not_before)}"
+            return f"key {self.keyid!r} of {self.organisation} is not valid before {format_rfc3339(self.not_before)}"
         if self.not_after is not None and at >= self.not_after:
-            return f"key {self.keyid!r} of {self.organisation} expired at {_instant(self.not_after)}"
+            return f"key {self.keyid!r} of {self.organisation} expired at {format_rfc3339(self.not_after)}"
         return None
-
-
-def _instant(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -171,6 +186,7 @@ def load_public_key(pem: bytes) -> PublicKey:
 
 
 def sign_envelope(payload: bytes, payload_type: str, keys: tuple[SigningKey, ...]) -> Envelope:
+    """An envelope of ``payload`` signed by each of ``keys`` over its DSSE PAE."""
     message = pae(payload_type, payload)
     return Envelope(payload, payload_type, tuple(EnvelopeSignature(k.keyid, k.sign(message)) for k in keys))
 
@@ -185,6 +201,23 @@ def verify_signature(key: PublicKey, sig: bytes, message: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+def usable_key(sig: EnvelopeSignature, trusted: TrustedKey, problems: list[str]) -> PublicKey | None:
+    """The trusted key ``sig`` names, loaded; None, with why in ``problems``, when it cannot be used."""
+    try:
+        return trusted.load()
+    except ValueError as exc:
+        problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
+        return None
+
+
+def signature_holds(key: PublicKey, sig: EnvelopeSignature, message: bytes, problems: list[str]) -> bool:
+    """Whether ``sig`` verifies over ``message`` (the PAE) with ``key``; when not, ``problems`` says so."""
+    if verify_signature(key, sig.sig, message):
+        return True
+    problems.append(f"signature by key {sig.keyid!r} does not verify")
+    return False
 
 
 def verify_envelope(
@@ -211,13 +244,8 @@ def verify_envelope(
         if why is not None:
             problems.append(why)
             continue
-        try:
-            public_key = trusted.load()
-        except ValueError as exc:
-            problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
-            continue
-        if not verify_signature(public_key, sig.sig, message):
-            problems.append(f"signature by key {sig.keyid!r} does not verify")
+        public_key = usable_key(sig, trusted, problems)
+        if public_key is None or not signature_holds(public_key, sig, message, problems):
             continue
         if trusted not in verified:
             verified.append(trusted)
@@ -229,13 +257,8 @@ def verify_envelope(
 # --- the DSSE JSON envelope (what `hedui consent sign` writes and case systems may send as files) -------
 
 
-class EnvelopeFormatError(ValueError):
+class EnvelopeFormatError(FieldError):
     """A DSSE JSON envelope that is malformed; ``field`` names where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 _STANDARD_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")

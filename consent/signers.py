@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from consent.envelope import key_id_for, load_public_key
+from consent.errors import FieldError, json_object
 from consent.identity import IdentityNumberError, validate_identity_number
+from consent.instants import format_rfc3339, parse_rfc3339
 
 __all__ = [
     "MAX_CERTIFICATE_DAYS",
@@ -35,17 +36,6 @@ __all__ = [
 MEMBER_KEY_PAYLOAD_TYPE: Final = "application/vnd.hedui.member-key+json; version=1"
 MAX_CERTIFICATE_DAYS: Final = 5 * 366
 SignerKind = Literal["organisation", "member"]
-_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
-
-
-def parse_rfc3339(value: object) -> dt.datetime:
-    """An RFC 3339 instant with its offset (``2026-11-01T09:30:00+08:00`` or ``…Z``), as UTC; else ValueError."""
-    if not isinstance(value, str) or not _INSTANT.fullmatch(value):
-        raise ValueError("must be an RFC 3339 instant with offset, e.g. 2026-11-01T09:30:00+08:00")
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a real instant") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +50,12 @@ class Signer:
     certified_by: str = ""
 
     def covers(self, id_number: str) -> bool:
+        """Whether this signature vouches for the member: an organisation's covers everyone, a member's only them."""
         return self.kind == "organisation" or self.id_number == id_number
 
 
-class CertificateError(ValueError):
+class CertificateError(FieldError):
     """A member-key certificate payload that is not acceptable; ``field`` names where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +71,16 @@ class MemberKeyCertificate:
 
     @property
     def keyid(self) -> str:
+        """The key id of the certified member key."""
         return key_id_for(load_public_key(self.public_key_pem))
 
     def why_not_valid_at(self, at: dt.datetime) -> str | None:
+        """Why the certified key may not be used at ``at`` (None: it may)."""
         if at < self.not_before:
-            return f"member key {self.keyid!r} is certified only from {_instant(self.not_before)}"
+            return f"member key {self.keyid!r} is certified only from {format_rfc3339(self.not_before)}"
         if at >= self.not_after:
-            return f"member key {self.keyid!r} was certified until {_instant(self.not_after)}"
+            return f"member key {self.keyid!r} was certified until {format_rfc3339(self.not_after)}"
         return None
-
-
-def _instant(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _text(raw: dict[str, object], key: str) -> str:
@@ -113,17 +97,12 @@ def _parse_instant(raw: dict[str, object], key: str) -> dt.datetime:
         raise CertificateError(key, str(exc)) from None
 
 
+_CERTIFICATE_FIELDS: Final = frozenset({"organisation", "id_number", "name", "public_key", "not_before", "not_after"})
+
+
 def parse_member_key_certificate(payload: bytes) -> MemberKeyCertificate:
     """Parse and check the payload bytes of a member-key certificate."""
-    try:
-        raw = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CertificateError("payload", "is not UTF-8 JSON") from None
-    if not isinstance(raw, dict):
-        raise CertificateError("payload", "must be a JSON object")
-    unknown = sorted(set(raw) - {"organisation", "id_number", "name", "public_key", "not_before", "not_after"})
-    if unknown:
-        raise CertificateError(unknown[0], "unknown field")
+    raw = json_object(payload, _CERTIFICATE_FIELDS, where="payload", error=CertificateError)
     organisation = _text(raw, "organisation")
     try:
         id_number = validate_identity_number(_text(raw, "id_number"))
@@ -159,7 +138,7 @@ def member_key_certificate(
         "id_number": id_number,
         "name": name,
         "public_key": public_key_pem.decode("ascii"),
-        "not_before": _instant(not_before),
-        "not_after": _instant(not_after),
+        "not_before": format_rfc3339(not_before),
+        "not_after": format_rfc3339(not_after),
     }
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")

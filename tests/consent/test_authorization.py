@@ -15,6 +15,8 @@ from consent.authorization import (
     AuthorizedMember,
     authorization_payload,
     parse_authorization_payload,
+    require_declared_departments,
+    unknown_departments,
 )
 
 TODAY = dt.date(2026, 11, 1)
@@ -188,6 +190,73 @@ def test_unknown_department() -> None:
     error = error_for(body(departments=["police", "courts"]))
     assert error.field == "departments[1]"
     assert "courts" in error.message
+
+
+@pytest.mark.parametrize(
+    ("departments", "field"),
+    [(["police", "Courts"], "departments[1]"), (["tax-office"], "departments[0]"), (["police", 5], "departments[1]")],
+)
+def test_malformed_department_ids_are_refused_even_when_the_caller_checks_declarations(
+    departments: list[object], field: str
+) -> None:
+    with pytest.raises(AuthorizationError) as caught:
+        parse_authorization_payload(encode(body(departments=departments)), TODAY, declared=None)
+    assert caught.value.field == field
+    assert "is not a department id" in caught.value.message
+
+
+def test_any_well_formed_department_is_accepted_when_the_service_checks_declarations() -> None:
+    raw = body(departments=["police", "market_regulation"])
+
+    parsed = parse_authorization_payload(encode(raw), TODAY, declared=None)
+
+    assert parsed.departments == ("police", "market_regulation")
+    assert parsed.covers_department("market_regulation")
+
+
+def test_a_declared_department_beyond_the_six_is_accepted() -> None:
+    declared = ("police", "market_regulation")
+
+    parsed = parse_authorization_payload(encode(body(departments=["market_regulation"])), TODAY, declared=declared)
+
+    assert parsed.departments == ("market_regulation",)
+    error = error_for_declared(body(departments=["market_regulation", "tax"]), declared)
+    assert (error.field, error.message) == ("departments[1]", "unknown department 'tax'")
+
+
+def error_for_declared(raw: object, declared: tuple[str, ...]) -> AuthorizationError:
+    with pytest.raises(AuthorizationError) as caught:
+        parse_authorization_payload(encode(raw), TODAY, declared=declared)
+    return caught.value
+
+
+def test_unknown_departments_are_those_the_catalogue_does_not_declare_in_the_payloads_order() -> None:
+    parsed = parse_authorization_payload(
+        encode(body(departments=["courts", "police", "weather"])), TODAY, declared=None
+    )
+    catalogue = ("police", "housing", "tax", "vehicles", "banks", "social_security", "market_regulation")
+
+    assert unknown_departments(parsed, catalogue) == ("courts", "weather")
+    assert unknown_departments(parsed, ("courts", "police", "weather")) == ()
+
+
+def test_all_departments_names_no_unknown_department() -> None:
+    parsed = parse_authorization_payload(encode(body(departments=["*"])), TODAY, declared=None)
+
+    assert unknown_departments(parsed, ()) == ()
+    require_declared_departments(parsed, ())
+
+
+def test_require_declared_departments_names_the_first_unknown_one_as_the_parser_did() -> None:
+    raw = body(departments=["police", "courts", "weather"])
+    parsed = parse_authorization_payload(encode(raw), TODAY, declared=None)
+
+    with pytest.raises(AuthorizationError) as caught:
+        require_declared_departments(parsed, ("police", "tax"))
+
+    assert caught.value.field == "departments[1]"
+    assert caught.value.message == "unknown department 'courts'"
+    assert str(error_for(body(departments=["police", "courts"]))) == str(caught.value)
 
 
 @pytest.mark.parametrize("departments", [[], "police", None])

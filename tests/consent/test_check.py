@@ -384,3 +384,28 @@ def test_signatures_are_bounded() -> None:
         certificate(ZHANG, ZHANG_PHONE), signatures=certificate(ZHANG, ZHANG_PHONE).signatures * (MAX_SIGNATURES + 1)
     )
     assert "at most" in refusal(signed(ZHANG_PHONE), (heavy,)).message
+
+
+# --- which departments: the service's declarations -------------------------------------------------
+
+
+def test_the_service_passes_the_departments_it_declares() -> None:
+    envelope = signed(ORG_KEY, body=payload(departments=("police", "market_regulation")))
+    declared = ("police", "market_regulation")
+
+    checked = check_authorization(envelope, (), TRUST, AT, TODAY, declared=declared)
+
+    assert checked.payload.departments == ("police", "market_regulation")
+    with pytest.raises(AuthorizationError) as caught:
+        check(envelope)  # the deprecated default: today's six
+    assert (caught.value.field, caught.value.message) == ("departments[1]", "unknown department 'market_regulation'")
+
+
+def test_a_stored_authorization_is_judged_on_its_signatures_not_on_todays_declarations() -> None:
+    envelope = signed(ORG_KEY, body=payload(departments=("market_regulation",)))
+
+    stored = registered_authorization("a1", envelope, (), TRUST, AT)
+
+    assert stored.signature_problem is None
+    assert stored.payload.departments == ("market_regulation",)
+    assert stored.signed_for(ZHANG.id_number)
