@@ -11,18 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import DBAPIError
 
 from audit.anomalies import find_anomalies
 from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
@@ -37,19 +33,16 @@ from audit.verify import (
 )
 from audit.witness import WitnessError
 from consent.identity import CHINA_TIME
-from verifier.settings import ConfigError, Settings, load_settings
+from verifier.cli._common import UsageError, atomic_output, instant, read_only_settings, require_database
+from verifier.config import Settings
 from verifier.storage.db import Database
-from verifier.usage import UsageError
 
 __all__ = ["add_audit_commands"]
 
 
 def _settings(config: Path | None) -> Settings:
     """The configured settings, read-only: key files that do not exist stay missing (see :func:`_require`)."""
-    try:
-        return load_settings(config, create_keys=False)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    return read_only_settings(config)
 
 
 def _require(settings: Settings, setting: str) -> None:
@@ -108,19 +101,9 @@ def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoi
     return seen
 
 
-def _refuse_missing_sqlite(url: str) -> None:
-    """A SQLite database that does not exist: opening it would create it, and its directory."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise UsageError(f"--db: {url!r} is not a database URL") from None
-    name = parsed.database
-    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:") and not Path(name).is_file():
-        raise UsageError(f"--db: there is no database at {name} (run hedui serve once to create it)")
-
-
 async def _open_db(url: str) -> Database:
-    _refuse_missing_sqlite(url)
+    """The database holding the audit log, opened read-only in spirit: a missing one is refused, not created."""
+    require_database(url)
     db = Database(url)
     try:
         async with db.engine.connect() as connection:
@@ -184,7 +167,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # --- export -----------------------------------------------------------------------------------------
 
 
-async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
+async def _export(url: str, handle: IO[bytes], log_key: str) -> int:
     db = await _open_db(url)
     lines = 0
     try:
@@ -205,31 +188,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     log_key = "" if "audit_log_key_file" in settings.missing_key_files else _log_signer(settings).verifier_key()
     # Written beside the target and renamed into place: a failed export leaves no half file.
-    fd, tmp = tempfile.mkstemp(prefix=".hedui-export-", dir=args.out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            lines = asyncio.run(_export(_db_url(args), handle, log_key))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(args.out) as handle:
+        lines = asyncio.run(_export(_db_url(args), handle, log_key))
     print(f"wrote {args.out}: {lines} lines, {args.out.stat().st_size} bytes")
     return 0
 
 
 # --- list and anomalies ------------------------------------------------------------------------------
-
-
-def _instant(value: str | None, option: str) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        instant = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=CHINA_TIME)
 
 
 async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
@@ -252,8 +217,8 @@ def _filter(args: argparse.Namespace) -> EntryFilter:
         kind=args.kind or "",
         operator=args.operator or "",
         department=args.department or "",
-        since=_instant(args.since, "--since"),
-        until=_instant(args.until, "--until"),
+        since=instant(args.since, "--since"),
+        until=instant(args.until, "--until"),
     )
 
 
@@ -286,7 +251,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_anomalies(args: argparse.Namespace) -> int:
-    since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
+    since, until = instant(args.since, "--since"), instant(args.until, "--until")
     # The rules look at the whole log (a case opened before --since is still a case), then keep the
     # findings with evidence inside the time range.
     entries = asyncio.run(_entries(args, EntryFilter(), 100_000_000))
@@ -322,7 +287,7 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 
 
 def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register ``hedui audit ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
+    """Register ``hedui audit ...``; invalid input raises ``UsageError`` (exit 2)."""
     audit = sub.add_parser("audit", help="supervisor tools: list, export and verify the audit log")
     commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=parser_class)
 
