@@ -21,7 +21,8 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from connectors import Connector
+from connectors import Connector, SandboxDataset, SandboxError
+from connectors.registry import ConnectorConfigError, build_connectors
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
@@ -35,6 +36,7 @@ __all__ = [
     "atomic_output",
     "check_db_url",
     "close_connectors",
+    "configured_connectors",
     "console",
     "fail",
     "instant",
@@ -207,6 +209,22 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
     """``--db`` and ``--config``, as every command reading the trust store takes them."""
     p.add_argument("--db", help="database URL (default: the config's, else sqlite:///.hedui/hedui.db)")
     p.add_argument("--config", type=Path, help="the service's TOML config")
+
+
+def configured_connectors(settings: Settings, sandbox: Path | None) -> dict[str, Connector]:
+    """One connector per department as configured (entry point and options), checked before anything runs.
+
+    ``sandbox`` (``--sandbox`` or the config's ``sandbox``) is the dataset every sandbox connector answers
+    from; without it, each takes its own ``sandbox`` option, else the built-in demo data.
+    """
+    try:
+        defaults = {"dataset": SandboxDataset.load(sandbox)} if sandbox else {}
+    except SandboxError as exc:
+        raise UsageError(f"sandbox {sandbox}: {exc}") from None
+    try:
+        return build_connectors(settings.departments, defaults)
+    except ConnectorConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def close_connectors(connectors: Mapping[str, Connector]) -> None:

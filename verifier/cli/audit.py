@@ -55,16 +55,19 @@ def _require(settings: Settings, setting: str) -> None:
 
 
 def _subject_key(settings: Settings) -> bytes:
+    """The service's subject key (to match a person), refused if its file does not exist."""
     _require(settings, "audit_subject_key_file")
     return settings.audit_subject_key
 
 
 def _log_signer(settings: Settings) -> NoteSigner:
+    """The log's signer from the configured key file, refused if it does not exist."""
     _require(settings, "audit_log_key_file")
     return NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
 
 
 def _read_text(path: Path, what: str) -> str:
+    """A UTF-8 text input file."""
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -86,6 +89,7 @@ def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
 
 
 def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoint]:
+    """The newest checkpoint of each file witness directory that holds one, each verified."""
     seen = []
     for directory in directories:
         if not directory.is_dir():
@@ -118,6 +122,7 @@ async def _open_db(url: str) -> Database:
 
 
 def _db_url(args: argparse.Namespace) -> str:
+    """``--db``, else the configured database."""
     return str(args.db or _settings(args.config).database_url)
 
 
@@ -125,6 +130,7 @@ def _db_url(args: argparse.Namespace) -> str:
 
 
 async def _verify(args: argparse.Namespace) -> CheckResult:
+    """Check the export file or the database against the log's key and the witnesses."""
     verifier = _log_verifier(args)
     witnessed = _witnessed(args.witness or [], verifier)
     if args.export is not None:
@@ -142,6 +148,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """``hedui audit verify``: exit 0 when the log (database or export) is intact, 1 naming the first failure."""
     if args.export is not None and args.db is not None:
         raise UsageError("give --db or --export, not both")
     if args.export is not None and args.public_key is None:
@@ -168,6 +175,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 async def _export(url: str, handle: IO[bytes], log_key: str) -> int:
+    """Write the stored log to ``handle``; the number of lines written."""
     db = await _open_db(url)
     lines = 0
     try:
@@ -182,6 +190,7 @@ async def _export(url: str, handle: IO[bytes], log_key: str) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``hedui audit export``: the log and its signed heads as JSON lines, written atomically."""
     if not args.out.parent.is_dir():
         raise UsageError(f"--out: {args.out.parent} is not a directory")
     # The header's log_key is a convenience for the reader (who must get the key elsewhere anyway).
@@ -198,6 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
+    """The stored entries matching ``where`` (and ``--person``, through the subject key)."""
     person = getattr(args, "person", None)
     # Reading needs no key; matching a person needs the service's own subject key, never a new one.
     log = AuditLog(_subject_key(_settings(args.config)) if person else b"")
@@ -212,6 +222,7 @@ async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> 
 
 
 def _filter(args: argparse.Namespace) -> EntryFilter:
+    """The options of ``audit list`` as an entry filter."""
     return EntryFilter(
         verification=(args.verification or "").removeprefix("verifications/"),
         kind=args.kind or "",
@@ -223,11 +234,13 @@ def _filter(args: argparse.Namespace) -> EntryFilter:
 
 
 def _event_json(entry: StoredEntry) -> dict[str, Any]:
+    """One entry as a JSON line: its index and its canonical body."""
     body: dict[str, Any] = json.loads(entry.entry)
     return {"index": entry.index, **body}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``hedui audit list``: audit events by person, operator, case, department, kind and time."""
     entries = asyncio.run(_entries(args, _filter(args), args.limit))
     if args.format == "json":
         for entry in entries:
@@ -251,6 +264,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_anomalies(args: argparse.Namespace) -> int:
+    """``hedui audit anomalies``: the look-ups a supervisor should ask about, with evidence in the time range."""
     since, until = instant(args.since, "--since"), instant(args.until, "--until")
     # The rules look at the whole log (a case opened before --since is still a case), then keep the
     # findings with evidence inside the time range.
@@ -279,6 +293,7 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
 
 
 def cmd_public_key(args: argparse.Namespace) -> int:
+    """``hedui audit public-key``: the log's note verifier key, to hand to supervisors."""
     print(_log_signer(_settings(args.config)).verifier_key())
     return 0
 
@@ -292,6 +307,7 @@ def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=parser_class)
 
     def common(p: argparse.ArgumentParser, *, db: bool = True) -> None:
+        """``--db`` (unless the command reads no database) and ``--config``."""
         if db:
             p.add_argument("--db", help="database URL (default: the configured one, sqlite:///.hedui/hedui.db)")
         p.add_argument("--config", type=Path, help="the service's TOML config (keys, database)")

@@ -113,6 +113,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
     organisation = _organisation(args.organisation)
 
     async def add(service: HeduiService) -> str:
+        """Add the key; its key id."""
         now = dt.datetime.now(dt.UTC)
         not_after = now + dt.timedelta(days=args.valid_days) if args.valid_days else None
         key = await service.add_trusted_key(organisation, pem, not_after=not_after, note=args.note, caller=CALLER)
@@ -126,6 +127,7 @@ def _entry_plain(entry: KeyEntry, now: dt.datetime) -> dict[str, Any]:
     """One trusted key as a JSON line."""
 
     def iso(value: dt.datetime | None) -> str | None:
+        """An instant as ISO 8601, or null."""
         return None if value is None else value.isoformat()
 
     return {
@@ -146,6 +148,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     settings = trust_store_settings(args, existing=True)
 
     async def listing(service: HeduiService) -> list[KeyEntry]:
+        """The trusted keys, of one organisation if asked."""
         return await list_trusted_keys(service, args.organisation or "")
 
     entries: list[KeyEntry] = _run_service(settings, listing)
@@ -182,6 +185,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         until = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.overlap_days)
 
     async def rotate(service: HeduiService) -> tuple[TrustedKey, KeyEntry]:
+        """Trust the new key and end the old one."""
         return await rotate_trusted_key(
             service, args.organisation, pem, old_valid_until=until, old_keyid=args.old or "", caller=CALLER
         )
@@ -197,6 +201,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     at = instant(args.at, "--at")
 
     async def revoke(service: HeduiService) -> tuple[KeyEntry, int]:
+        """Revoke the key; with how many authorizations lose its signatures."""
         return await revoke_trusted_key(service, args.keyid, reason=args.reason, at=at, caller=CALLER)
 
     entry, affected = _run_service(settings, revoke)

@@ -16,10 +16,15 @@ from typing import Any
 
 import prometheus_client
 
-from connectors import Connector, SandboxDataset, SandboxError
-from connectors.registry import ConnectorConfigError, build_connectors
+from connectors import Connector
 from verifier.api import build_server
-from verifier.cli._common import UsageError, close_connectors, read_only_settings, service_settings
+from verifier.cli._common import (
+    UsageError,
+    close_connectors,
+    configured_connectors,
+    read_only_settings,
+    service_settings,
+)
 from verifier.config import Settings
 from verifier.policy import PolicyBook, PolicyError
 from verifier.service import HeduiService
@@ -50,12 +55,10 @@ def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:
     """Every part of the configuration checked (policies, sandbox, connectors) before a key file is created."""
     configured = read_only_settings(config)
     try:
-        dataset = SandboxDataset.load(configured.sandbox) if configured.sandbox else SandboxDataset.demo()
         PolicyBook.load(configured.policy_files)
-        connectors = build_connectors(configured.departments, {"dataset": dataset})
-    except (SandboxError, PolicyError, ConnectorConfigError) as exc:
+    except PolicyError as exc:
         raise UsageError(str(exc)) from None
-    return service_settings(config), connectors
+    return service_settings(config), configured_connectors(configured, configured.sandbox)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

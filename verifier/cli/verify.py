@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from connectors import Connector, SandboxDataset, SandboxError, sandbox_connectors
-from connectors.registry import ConnectorConfigError, build_connectors
+from connectors import Connector, SandboxDataset, sandbox_connectors
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
     AuthorizedMember,
@@ -32,6 +31,7 @@ from verifier.cli._common import (
     UsageError,
     check_db_url,
     close_connectors,
+    configured_connectors,
     console,
     read_json,
     read_only_settings,
@@ -113,28 +113,12 @@ def _request(path: Path) -> VerificationRequest:
     return request
 
 
-def _dataset(path: Path | None) -> SandboxDataset:
-    """The sandbox dataset the sandbox connectors answer from (the built-in demo data if none)."""
-    try:
-        return SandboxDataset.load(path) if path else SandboxDataset.demo()
-    except SandboxError as exc:
-        raise UsageError(f"sandbox {path}: {exc}") from None
-
-
 def _policies(policy: Path | None, settings: Settings) -> PolicyBook:
     """``--policy`` alone if given, else the configuration's policy files beside the built-in default."""
     try:
         return PolicyBook([load_policy(policy)]) if policy else PolicyBook.load(settings.policy_files)
     except PolicyError as exc:
         raise UsageError(f"policy: {exc}") from None
-
-
-def _connectors(settings: Settings, dataset: SandboxDataset) -> dict[str, Connector]:
-    """The configured connectors, the sandbox ones answering from ``dataset``."""
-    try:
-        return build_connectors(settings.departments, {"dataset": dataset})
-    except ConnectorConfigError as exc:
-        raise UsageError(str(exc)) from None
 
 
 async def _run(
@@ -151,13 +135,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """``hedui verify``: check every input, then verify and print the report (exit 1 if none came in time)."""
     request = _request(args.request)
     configured = read_only_settings(args.config)
-    dataset = _dataset(args.sandbox or configured.sandbox)
     policies = _policies(args.policy, configured)
     if request.policy and not policies.knows(request.policy):
         raise UsageError(f"{args.request}: policy: no policy for locality {request.policy!r}")
     if args.db:
         check_db_url(args.db)
-    connectors = _connectors(configured, dataset)
+    connectors = configured_connectors(configured, args.sandbox or configured.sandbox)
     settings = with_database(service_settings(args.config), args.db)
     try:
         report = asyncio.run(_run(request, connectors, policies, settings))

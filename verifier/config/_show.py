@@ -52,6 +52,7 @@ def _toml(value: Any) -> str:
 
 
 def _source(loaded: LoadedConfig, key: str) -> Source:
+    """Where a dotted key's value came from: the environment wins over the file."""
     if key in loaded.from_env:
         return Source.ENV
     return Source.FILE if key in loaded.from_file else Source.DEFAULT
