@@ -56,9 +56,9 @@ def _quiet_broken_pipe() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command: its exit code; exit 2 and one line for invalid input."""
-    args = parser().parse_args(argv)
+    """Run one command: its exit code; exit 2 and one line for invalid input; quiet when the reader goes away."""
     try:
+        args = parser().parse_args(argv)
         code: int = args.func(args)
         sys.stdout.flush()
     except UsageError as exc:
