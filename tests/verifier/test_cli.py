@@ -298,10 +298,14 @@ def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple
     request, sandbox = example_files
     config = tmp_path / "hedui.toml"
     config.write_text(
-        f'sandbox = "{tmp_path / "absent.json"}"\ndatabase_url = "sqlite:///{tmp_path / "config.db"}"\n',
+        f'sandbox = "{tmp_path / "absent.json"}"\ndatabase_url = "sqlite:///{tmp_path / "config.db"}"\n'
+        f'policy_files = ["{tmp_path / "absent-policy.toml"}"]\n',
         encoding="utf-8",
     )
     refused = hedui("verify", str(request), "--config", str(config), cwd=tmp_path)
+    assert refused.returncode == 2 and "absent-policy.toml" in refused.stderr  # the config's policies are read
+    policy = REPO / "verifier" / "policies" / "default.toml"
+    refused = hedui("verify", str(request), "--config", str(config), "--policy", str(policy), cwd=tmp_path)
     assert refused.returncode == 2 and "absent.json" in refused.stderr  # the config's sandbox is the one read
     db = f"sqlite:///{tmp_path / 'flag.db'}"
     done = hedui(
@@ -311,6 +315,8 @@ def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple
         str(config),
         "--sandbox",
         str(sandbox),
+        "--policy",
+        str(policy),
         "--db",
         db,
         "--format",
