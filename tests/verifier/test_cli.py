@@ -214,6 +214,37 @@ def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> Non
     assert f"127.0.0.1:{port}" in stderr
 
 
+def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "HEDUI_LISTEN": f"127.0.0.1:{port}",
+        "HEDUI_DATABASE_URL": f"sqlite:///{tmp_path}/env.db",
+        "HEDUI_AUDIT_LOG_KEY_FILE": str(tmp_path / "keys" / "log.key"),
+        "HEDUI_AUDIT_SUBJECT_KEY_FILE": str(tmp_path / "keys" / "subject.key"),
+        "HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS": "30",
+    }
+    shown = subprocess.run(
+        [*HEDUI, "config", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f'listen = "127.0.0.1:{port}"  # env HEDUI_LISTEN' in shown.stdout.splitlines()
+    assert "deadline_seconds = 30.0  # env HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS" in shown.stdout
+    server = subprocess.Popen([*HEDUI, "serve"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+        assert (tmp_path / "env.db").exists()
+        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
+        assert not (tmp_path / ".hedui").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr
+
+
 def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "hedui.toml"
     config.write_text('listen = "127.0.0.1:1"\nmystery = 3\n')
@@ -229,4 +260,82 @@ def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[P
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "--db" in done.stderr
+    assert not (tmp_path / ".hedui").exists()
+
+
+DEPARTMENT_IDS = ("police", "housing", "tax", "vehicles", "banks", "social_security")
+
+
+def test_verify_with_a_config_runs_through_its_connectors_and_options(
+    tmp_path: Path, example_files: tuple[Path, Path]
+) -> None:
+    """Every department on the built-in sandbox entry point, each given its own dataset as an option.
+
+    Five departments answer from the example data; the vehicle office's option is a copy of it where that
+    office is down. Neither the demo data nor a single shared dataset would give this report.
+    """
+    request, sandbox = example_files
+    broken = json.loads(sandbox.read_text(encoding="utf-8"))
+    broken["faults"] = {"vehicles": {"mode": "unavailable"}}
+    broken_sandbox = write(tmp_path / "vehicles-down.json", broken)
+    tables = "".join(
+        f'[departments.{d}]\nconnector = "sandbox"\nsandbox = "{broken_sandbox if d == "vehicles" else sandbox}"\n'
+        for d in DEPARTMENT_IDS
+    )
+    config = tmp_path / "hedui.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "config.db"}"\n{tables}', encoding="utf-8")
+    done = hedui("verify", str(request), "--config", str(config), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    statuses = {s["department"]: s["status"] for s in report["sources"]}
+    assert statuses == {**dict.fromkeys(DEPARTMENT_IDS, "ok"), "vehicles": "unavailable"}
+    # The other departments' records are the example household's: its hand-computed income (policy.md).
+    assert report["assessment"]["annual_income_fen"] == 3_600_000
+    assert (tmp_path / "config.db").exists()  # the config's database
+
+
+def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
+    request, sandbox = example_files
+    config = tmp_path / "hedui.toml"
+    config.write_text(
+        f'sandbox = "{tmp_path / "absent.json"}"\ndatabase_url = "sqlite:///{tmp_path / "config.db"}"\n'
+        f'policy_files = ["{tmp_path / "absent-policy.toml"}"]\n',
+        encoding="utf-8",
+    )
+    refused = hedui("verify", str(request), "--config", str(config), cwd=tmp_path)
+    assert refused.returncode == 2 and "absent-policy.toml" in refused.stderr  # the config's policies are read
+    policy = REPO / "verifier" / "policies" / "default.toml"
+    refused = hedui("verify", str(request), "--config", str(config), "--policy", str(policy), cwd=tmp_path)
+    assert refused.returncode == 2 and "absent.json" in refused.stderr  # the config's sandbox is the one read
+    db = f"sqlite:///{tmp_path / 'flag.db'}"
+    done = hedui(
+        "verify",
+        str(request),
+        "--config",
+        str(config),
+        "--sandbox",
+        str(sandbox),
+        "--policy",
+        str(policy),
+        "--db",
+        db,
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["assessment"]["annual_income_fen"] == 3_600_000
+    assert (tmp_path / "flag.db").exists() and not (tmp_path / "config.db").exists()
+
+
+def test_verify_with_a_config_naming_a_connector_not_installed_exits_2(
+    tmp_path: Path, example_files: tuple[Path, Path]
+) -> None:
+    request, _ = example_files
+    config = tmp_path / "hedui.toml"
+    config.write_text('[departments.tax]\nconnector = "tax-bureau-533401"\n', encoding="utf-8")
+    done = hedui("verify", str(request), "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "departments.tax.connector: no entry point 'tax-bureau-533401'" in done.stderr
     assert not (tmp_path / ".hedui").exists()

@@ -237,6 +237,34 @@ def test_sign_then_verify_against_a_public_key_and_the_trust_store(tmp_path: Pat
     assert refused.returncode == 1 and "not in the trust store" in refused.stdout
 
 
+def test_verify_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``hedui consent verify … | head`` when head has gone: no BrokenPipe traceback, the shell's SIGPIPE status."""
+    private, public, _ = keys(tmp_path, "case-system")
+    artefact = write(tmp_path / "auth.json", authorization())
+    ok(
+        hedui(
+            "consent", "sign", str(artefact), "--key", str(private), "--out", str(tmp_path / "env.json"), cwd=tmp_path
+        )
+    )
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the command writes its first line
+    try:
+        done = subprocess.run(
+            [*HEDUI, "consent", "verify", str(tmp_path / "env.json"), "--public-key", str(public)],
+            cwd=tmp_path,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.stderr == ""
+    assert done.returncode == 141
+
+
 def test_verify_refuses_tampered_and_relabelled_envelopes(tmp_path: Path) -> None:
     private, public, _ = keys(tmp_path, "org")
     artefact = write(tmp_path / "auth.json", authorization())

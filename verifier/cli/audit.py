@@ -11,18 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import DBAPIError
 
 from audit.anomalies import find_anomalies
 from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
@@ -37,19 +33,16 @@ from audit.verify import (
 )
 from audit.witness import WitnessError
 from consent.identity import CHINA_TIME
-from verifier.settings import ConfigError, Settings, load_settings
+from verifier.cli._common import UsageError, atomic_output, instant, read_only_settings, require_database
+from verifier.config import Settings
 from verifier.storage.db import Database
-from verifier.usage import UsageError
 
 __all__ = ["add_audit_commands"]
 
 
 def _settings(config: Path | None) -> Settings:
     """The configured settings, read-only: key files that do not exist stay missing (see :func:`_require`)."""
-    try:
-        return load_settings(config, create_keys=False)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    return read_only_settings(config)
 
 
 def _require(settings: Settings, setting: str) -> None:
@@ -62,16 +55,19 @@ def _require(settings: Settings, setting: str) -> None:
 
 
 def _subject_key(settings: Settings) -> bytes:
+    """The service's subject key (to match a person), refused if its file does not exist."""
     _require(settings, "audit_subject_key_file")
     return settings.audit_subject_key
 
 
 def _log_signer(settings: Settings) -> NoteSigner:
+    """The log's signer from the configured key file, refused if it does not exist."""
     _require(settings, "audit_log_key_file")
     return NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
 
 
 def _read_text(path: Path, what: str) -> str:
+    """A UTF-8 text input file."""
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -93,6 +89,7 @@ def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
 
 
 def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoint]:
+    """The newest checkpoint of each file witness directory that holds one, each verified."""
     seen = []
     for directory in directories:
         if not directory.is_dir():
@@ -108,19 +105,9 @@ def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoi
     return seen
 
 
-def _refuse_missing_sqlite(url: str) -> None:
-    """A SQLite database that does not exist: opening it would create it, and its directory."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise UsageError(f"--db: {url!r} is not a database URL") from None
-    name = parsed.database
-    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:") and not Path(name).is_file():
-        raise UsageError(f"--db: there is no database at {name} (run hedui serve once to create it)")
-
-
 async def _open_db(url: str) -> Database:
-    _refuse_missing_sqlite(url)
+    """The database holding the audit log, opened read-only in spirit: a missing one is refused, not created."""
+    require_database(url)
     db = Database(url)
     try:
         async with db.engine.connect() as connection:
@@ -135,6 +122,7 @@ async def _open_db(url: str) -> Database:
 
 
 def _db_url(args: argparse.Namespace) -> str:
+    """``--db``, else the configured database."""
     return str(args.db or _settings(args.config).database_url)
 
 
@@ -142,6 +130,7 @@ def _db_url(args: argparse.Namespace) -> str:
 
 
 async def _verify(args: argparse.Namespace) -> CheckResult:
+    """Check the export file or the database against the log's key and the witnesses."""
     verifier = _log_verifier(args)
     witnessed = _witnessed(args.witness or [], verifier)
     if args.export is not None:
@@ -159,6 +148,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """``hedui audit verify``: exit 0 when the log (database or export) is intact, 1 naming the first failure."""
     if args.export is not None and args.db is not None:
         raise UsageError("give --db or --export, not both")
     if args.export is not None and args.public_key is None:
@@ -184,7 +174,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # --- export -----------------------------------------------------------------------------------------
 
 
-async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
+async def _export(url: str, handle: IO[bytes], log_key: str) -> int:
+    """Write the stored log to ``handle``; the number of lines written."""
     db = await _open_db(url)
     lines = 0
     try:
@@ -199,22 +190,15 @@ async def _export(url: str, handle: BinaryIO, log_key: str) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``hedui audit export``: the log and its signed heads as JSON lines, written atomically."""
     if not args.out.parent.is_dir():
         raise UsageError(f"--out: {args.out.parent} is not a directory")
     # The header's log_key is a convenience for the reader (who must get the key elsewhere anyway).
     settings = _settings(args.config)
     log_key = "" if "audit_log_key_file" in settings.missing_key_files else _log_signer(settings).verifier_key()
     # Written beside the target and renamed into place: a failed export leaves no half file.
-    fd, tmp = tempfile.mkstemp(prefix=".hedui-export-", dir=args.out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            lines = asyncio.run(_export(_db_url(args), handle, log_key))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(args.out) as handle:
+        lines = asyncio.run(_export(_db_url(args), handle, log_key))
     print(f"wrote {args.out}: {lines} lines, {args.out.stat().st_size} bytes")
     return 0
 
@@ -222,17 +206,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 # --- list and anomalies ------------------------------------------------------------------------------
 
 
-def _instant(value: str | None, option: str) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        instant = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=CHINA_TIME)
-
-
 async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
+    """The stored entries matching ``where`` (and ``--person``, through the subject key)."""
     person = getattr(args, "person", None)
     # Reading needs no key; matching a person needs the service's own subject key, never a new one.
     log = AuditLog(_subject_key(_settings(args.config)) if person else b"")
@@ -247,22 +222,25 @@ async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> 
 
 
 def _filter(args: argparse.Namespace) -> EntryFilter:
+    """The options of ``audit list`` as an entry filter."""
     return EntryFilter(
         verification=(args.verification or "").removeprefix("verifications/"),
         kind=args.kind or "",
         operator=args.operator or "",
         department=args.department or "",
-        since=_instant(args.since, "--since"),
-        until=_instant(args.until, "--until"),
+        since=instant(args.since, "--since"),
+        until=instant(args.until, "--until"),
     )
 
 
 def _event_json(entry: StoredEntry) -> dict[str, Any]:
+    """One entry as a JSON line: its index and its canonical body."""
     body: dict[str, Any] = json.loads(entry.entry)
     return {"index": entry.index, **body}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``hedui audit list``: audit events by person, operator, case, department, kind and time."""
     entries = asyncio.run(_entries(args, _filter(args), args.limit))
     if args.format == "json":
         for entry in entries:
@@ -286,7 +264,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_anomalies(args: argparse.Namespace) -> int:
-    since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
+    """``hedui audit anomalies``: the look-ups a supervisor should ask about, with evidence in the time range."""
+    since, until = instant(args.since, "--since"), instant(args.until, "--until")
     # The rules look at the whole log (a case opened before --since is still a case), then keep the
     # findings with evidence inside the time range.
     entries = asyncio.run(_entries(args, EntryFilter(), 100_000_000))
@@ -314,6 +293,7 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
 
 
 def cmd_public_key(args: argparse.Namespace) -> int:
+    """``hedui audit public-key``: the log's note verifier key, to hand to supervisors."""
     print(_log_signer(_settings(args.config)).verifier_key())
     return 0
 
@@ -322,11 +302,12 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 
 
 def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register ``hedui audit ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
+    """Register ``hedui audit ...``; invalid input raises ``UsageError`` (exit 2)."""
     audit = sub.add_parser("audit", help="supervisor tools: list, export and verify the audit log")
     commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=parser_class)
 
     def common(p: argparse.ArgumentParser, *, db: bool = True) -> None:
+        """``--db`` (unless the command reads no database) and ``--config``."""
         if db:
             p.add_argument("--db", help="database URL (default: the configured one, sqlite:///.hedui/hedui.db)")
         p.add_argument("--config", type=Path, help="the service's TOML config (keys, database)")

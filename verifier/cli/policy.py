@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from consent.identity import china_today
+from verifier.cli._common import UsageError, read_only_settings
 from verifier.flags import yuan
 from verifier.policy import Policy, PolicyBook, PolicyError, load_policy
-from verifier.usage import UsageError
 
 __all__ = ["add_policy_commands", "summary"]
 
@@ -33,6 +32,7 @@ def summary(policy: Policy) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """``hedui policy check FILE``: exit 0 with the policy's summary, or 2 naming the bad key."""
     try:
         policy = load_policy(args.file)
     except PolicyError as exc:
@@ -43,22 +43,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _policy_files(config: Path | None) -> list[Path]:
-    """The config's ``policy_files`` (read without loading the rest of the settings, which creates keys)."""
-    if config is None:
-        return []
-    try:
-        raw = tomllib.loads(config.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {config}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"--config {config}: not TOML: {exc}") from None
-    files = raw.get("policy_files", [])
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise UsageError(f"--config {config}: policy_files: must be a list of file names")
-    return [Path(f) for f in files]
+    """The configuration's ``policy_files`` (file and ``HEDUI_POLICY_FILES``), read without creating key files."""
+    return list(read_only_settings(config).policy_files) if config is not None else []
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``hedui policy list``: the policies a service loads, and which one an organisation's verification gets."""
     files = [*_policy_files(args.config), *(args.policy or [])]
     try:
         book = PolicyBook.load(files)
@@ -81,7 +71,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def add_policy_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register ``hedui policy ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
+    """Register ``hedui policy ...``; invalid input raises ``UsageError`` (exit 2)."""
     policy = sub.add_parser("policy", help="locality policies: check a file, list what a service would use")
     commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=parser_class)
 

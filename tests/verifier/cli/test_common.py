@@ -1,0 +1,123 @@
+"""The helpers every command shares: input files, option values, databases, settings, atomic output."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from connectors.sandbox import SandboxConnector
+from consent.identity import CHINA_TIME
+from verifier.cli._common import (
+    HeduiParser,
+    UsageError,
+    atomic_output,
+    check_db_url,
+    configured_connectors,
+    instant,
+    read_json,
+    require_database,
+    shown,
+    trust_store_settings,
+)
+from verifier.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_hedui_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("HEDUI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(None, "request {path}: no such file"), (b"\xff", "not UTF-8"), (b"[1,", "not JSON: Expecting value at line 1")],
+)
+def test_read_json_names_the_file_and_what_is_wrong(tmp_path: Path, content: bytes | None, words: str) -> None:
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UsageError) as caught:
+        read_json(path, "request")
+    assert words.format(path=path) in str(caught.value)
+
+
+def test_instants_without_an_offset_are_china_time() -> None:
+    assert instant("2026-11-23T09:00", "--at") == dt.datetime(2026, 11, 23, 9, 0, tzinfo=CHINA_TIME)
+    assert instant("2026-11-23T01:00+00:00", "--at") == dt.datetime(2026, 11, 23, 1, tzinfo=dt.UTC)
+    assert instant(None, "--at") is None
+    with pytest.raises(UsageError, match="--since: 'yesterday' is not a date or time"):
+        instant("yesterday", "--since")
+    assert shown(dt.datetime(2026, 11, 23, 1, tzinfo=dt.UTC)) == "2026-11-23 09:00"
+
+
+@pytest.mark.parametrize(("url", "words"), [("mysql://u@h/db", "mysql is not supported"), ("::", "not a database URL")])
+def test_only_sqlite_and_postgresql(url: str, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        check_db_url(url)
+    assert check_db_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_reading_a_database_never_creates_one(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--db: there is no database at"):
+        require_database(f"sqlite:///{tmp_path / 'none' / 'h.db'}")
+    assert not (tmp_path / "none").exists()
+    (tmp_path / "h.db").write_bytes(b"")
+    assert require_database(f"sqlite:///{tmp_path / 'h.db'}")
+
+
+def test_atomic_output_leaves_no_half_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+
+    def interrupted() -> None:
+        with atomic_output(target) as handle:
+            handle.write(b"half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert list(tmp_path.iterdir()) == []
+    with atomic_output(target) as handle:
+        handle.write(b"whole\n")
+    assert target.read_bytes() == b"whole\n" and list(tmp_path.iterdir()) == [target]
+    with pytest.raises(UsageError, match=r"--out: .* is not a directory"), atomic_output(tmp_path / "no" / "x"):
+        pass
+
+
+def test_trust_store_settings_take_the_service_keys_only_when_both_exist(tmp_path: Path) -> None:
+    args = argparse.Namespace(config=None, db=None)
+    fresh = trust_store_settings(args)
+    assert len(fresh.audit_log_key) == 32 and fresh.missing_key_files == {}
+    assert not (tmp_path / ".hedui").exists()
+    (tmp_path / ".hedui").mkdir()
+    (tmp_path / ".hedui" / "audit-log.key").write_text("11" * 32)
+    (tmp_path / ".hedui" / "audit-subject.key").write_text("22" * 32)
+    kept = trust_store_settings(argparse.Namespace(config=None, db="sqlite:///other.db"))
+    assert (kept.audit_log_key, kept.audit_subject_key) == (b"\x11" * 32, b"\x22" * 32)
+    assert kept.database_url == "sqlite:///other.db"
+
+
+def test_configured_connectors_follow_the_config(tmp_path: Path) -> None:
+    settings = Settings(departments={"tax": {"connector": "sandbox", "deadline_seconds": 3}})
+    built = configured_connectors(settings, None)
+    assert sorted(built) == sorted(["police", "housing", "tax", "vehicles", "banks", "social_security"])
+    assert isinstance(built["tax"], SandboxConnector)
+    with pytest.raises(UsageError, match=r"departments\.tax\.connector: no entry point 'nowhere'"):
+        configured_connectors(Settings(departments={"tax": {"connector": "nowhere"}}), None)
+    with pytest.raises(UsageError, match=r"sandbox .*absent\.json"):
+        configured_connectors(Settings(), tmp_path / "absent.json")
+
+
+def test_a_bad_command_line_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = HeduiParser(prog="hedui")
+    parser.add_argument("--n", type=int)
+    with pytest.raises(SystemExit) as caught:
+        parser.parse_args(["--n", "many"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hedui: error: argument --n: invalid int value") and err.count("\n") == 1

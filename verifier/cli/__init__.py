@@ -1,0 +1,68 @@
+"""The ``hedui`` command: one module per command group, sharing the helpers of :mod:`verifier.cli._common`.
+
+``demo``, ``serve``, ``verify``, ``keys``, ``consent``, ``audit``, ``policy``, ``db``, ``config`` and
+``connector`` (:mod:`verifier.connector_cli`). Invalid input exits 2 with one line on stderr and writes
+nothing; a reader that stops early (``hedui consent verify … | head``) ends the command quietly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from verifier.cli._common import HeduiParser, UsageError, fail
+from verifier.cli.audit import add_audit_commands
+from verifier.cli.config import add_config_commands
+from verifier.cli.consent import add_consent_commands
+from verifier.cli.db import add_db_commands
+from verifier.cli.demo import add_demo_command
+from verifier.cli.keys import add_keys_commands
+from verifier.cli.policy import add_policy_commands
+from verifier.cli.serve import add_serve_command
+from verifier.cli.verify import _verify, add_verify_command, run_verification, signed_authorization
+from verifier.connector_cli import add_connector_commands
+
+# ``_verify`` stays importable from here for the tests that run a verification on a sandbox dataset.
+__all__ = ["_verify", "main", "parser", "run_verification", "signed_authorization"]
+
+# The exit status of a process ended by SIGPIPE, as a shell reports it.
+BROKEN_PIPE_EXIT = 128 + 13
+
+
+def parser() -> HeduiParser:
+    """The whole command line: every group registered on one parser."""
+    top = HeduiParser(prog="hedui", description="Household financial verification (核对) service.")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=HeduiParser)
+    add_demo_command(sub)
+    add_serve_command(sub)
+    add_verify_command(sub)
+    add_keys_commands(sub, HeduiParser)
+    add_consent_commands(sub, HeduiParser)
+    add_db_commands(sub, HeduiParser)
+    add_audit_commands(sub, HeduiParser)
+    add_connector_commands(sub, HeduiParser)
+    add_policy_commands(sub, HeduiParser)
+    add_config_commands(sub, HeduiParser)
+    return top
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away: point stdout at /dev/null so the interpreter's last flush cannot fail either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE_EXIT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: its exit code; exit 2 and one line for invalid input; quiet when the reader goes away."""
+    try:
+        args = parser().parse_args(argv)
+        code: int = args.func(args)
+        sys.stdout.flush()
+    except UsageError as exc:
+        fail(str(exc))
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    return code

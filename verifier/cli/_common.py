@@ -1,0 +1,248 @@
+"""The helpers every ``hedui`` command shares: reading input files, option types, settings, output.
+
+Invalid input is a :class:`~verifier.usage.UsageError`; :func:`verifier.cli.main` turns it into exit 2
+and one line on stderr. Nothing here writes before the input is known to be valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from connectors import Connector, SandboxDataset, SandboxError
+from connectors.registry import ConnectorConfigError, build_connectors
+from consent.envelope import load_public_key
+from consent.identity import CHINA_TIME
+from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
+from verifier.usage import UsageError
+
+__all__ = [
+    "DEFAULT_BASE",
+    "HeduiParser",
+    "UsageError",
+    "add_database_options",
+    "atomic_output",
+    "check_db_url",
+    "close_connectors",
+    "configured_connectors",
+    "console",
+    "fail",
+    "instant",
+    "public_key",
+    "read_bytes",
+    "read_json",
+    "read_only_settings",
+    "require_database",
+    "service_settings",
+    "shown",
+    "trust_store_settings",
+    "with_database",
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Exit 2 with the first line of ``message`` on stderr (``hedui: error: ...``)."""
+    first_line = message.strip().splitlines()[0] if message.strip() else "error"
+    print(f"hedui: error: {first_line}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+class HeduiParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2, like every other invalid input."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a bad command line as :func:`fail` does."""
+        fail(message)
+
+
+# --- input files ------------------------------------------------------------------------------------
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of an input file; a missing or unreadable one names ``what`` and the path."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+
+
+def read_json(path: Path, what: str) -> Any:
+    """An input file parsed as UTF-8 JSON."""
+    data = read_bytes(path, what)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path}: not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} {path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, option: str = "--out") -> Iterator[IO[bytes]]:
+    """A file written beside ``path`` and renamed into place when done: a failure leaves no half file."""
+    if not path.parent.is_dir():
+        raise UsageError(f"{option}: {path.parent} is not a directory")
+    fd, tmp = tempfile.mkstemp(prefix=".hedui-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --- option values ----------------------------------------------------------------------------------
+
+
+def instant(value: str | None, option: str) -> dt.datetime | None:
+    """An ISO 8601 date or time; China time when it names no offset; ``None`` when not given."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option}: {value!r} is not a date or time (e.g. 2026-11-23T09:00+08:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TIME)
+
+
+def shown(moment: dt.datetime | None) -> str:
+    """A time as the tables show it: China time to the minute; empty for none."""
+    return "" if moment is None else moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def check_db_url(url: str) -> str:
+    """Only SQLite and PostgreSQL URLs; anything else is invalid input, found before anything runs."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise UsageError(f"--db {url!r} is not a database URL") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise UsageError(f"--db: {backend} is not supported (use sqlite:/// or postgresql://)")
+    return url
+
+
+def require_database(url: str) -> str:
+    """A SQLite URL must name an existing file: reading never creates a database (nor its directory)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"--db: {url!r} is not a database URL") from None
+    name = parsed.database
+    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:") and not Path(name).is_file():
+        raise UsageError(f"--db: there is no database at {name} (run hedui serve once to create it)")
+    return url
+
+
+# --- settings ---------------------------------------------------------------------------------------
+
+
+def service_settings(config: Path | None, base: Path = DEFAULT_BASE) -> Settings:
+    """The settings a service runs with: key files that do not exist are created (under ``base``)."""
+    try:
+        return load_settings(config, base)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def read_only_settings(config: Path | None, base: Path = DEFAULT_BASE) -> Settings:
+    """The settings read without creating anything: missing key files are in ``missing_key_files``."""
+    try:
+        return load_settings(config, base, create_keys=False)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def with_database(settings: Settings, db: str | None) -> Settings:
+    """``--db`` over the configured database URL (checked first)."""
+    return settings.with_overrides(database_url=check_db_url(db)) if db else settings
+
+
+def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
+    """The service's settings: from --config, else from ./.hedui if the service keeps its keys there.
+
+    Without either, the keys are fresh random ones (the entries then wait for the service to integrate
+    them). ``existing``: the database must exist already (only ``keys add`` creates one).
+    """
+    if args.config:
+        settings = service_settings(args.config)
+    else:
+        settings = read_only_settings(None, DEFAULT_BASE)
+        if settings.missing_key_files:
+            fresh = Settings()
+            settings = settings.with_overrides(
+                audit_subject_key=fresh.audit_subject_key, audit_log_key=fresh.audit_log_key, missing_key_files={}
+            )
+    settings = with_database(settings, args.db)
+    if existing:
+        require_database(settings.database_url)
+    return settings
+
+
+def public_key(path: Path, option: str = "--public-key") -> bytes:
+    """A public key PEM file (Ed25519 or ECDSA P-256), checked."""
+    pem = read_bytes(path, option)
+    try:
+        load_public_key(pem)
+    except ValueError as exc:
+        raise UsageError(f"{option} {path}: {exc}") from None
+    return pem
+
+
+def add_database_options(p: argparse.ArgumentParser) -> None:
+    """``--db`` and ``--config``, as every command reading the trust store takes them."""
+    p.add_argument("--db", help="database URL (default: the config's, else sqlite:///.hedui/hedui.db)")
+    p.add_argument("--config", type=Path, help="the service's TOML config")
+
+
+def configured_connectors(settings: Settings, sandbox: Path | None) -> dict[str, Connector]:
+    """One connector per department as configured (entry point and options), checked before anything runs.
+
+    ``sandbox`` (``--sandbox`` or the config's ``sandbox``) is the dataset every sandbox connector answers
+    from; without it, each takes its own ``sandbox`` option, else the built-in demo data.
+    """
+    try:
+        defaults = {"dataset": SandboxDataset.load(sandbox)} if sandbox else {}
+    except SandboxError as exc:
+        raise UsageError(f"sandbox {sandbox}: {exc}") from None
+    try:
+        return build_connectors(settings.departments, defaults)
+    except ConnectorConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def close_connectors(connectors: Mapping[str, Connector]) -> None:
+    """Close the connectors that hold a connection (remote ones); the others have nothing to close."""
+    for connector in connectors.values():
+        close = getattr(connector, "close", None)
+        if close is not None:
+            await close()
+
+
+# --- output -----------------------------------------------------------------------------------------
+
+
+def console(width: int | None = 120, *, soft_wrap: bool = False) -> Console:
+    """A terminal console; ``width`` columns when the output is not a terminal, so tables stay readable.
+
+    ``width=None``: rich's own width (the terminal's, else ``COLUMNS``) either way.
+    """
+    if width is None or sys.stdout.isatty():
+        return Console(soft_wrap=soft_wrap)
+    return Console(width=width, soft_wrap=soft_wrap)

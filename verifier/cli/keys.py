@@ -1,0 +1,253 @@
+"""``hedui keys ...``: signing key pairs for case systems, and the trust store of organisations' keys.
+
+``keys generate`` makes a signing key pair; ``keys add|list|rotate|revoke`` manage the organisations'
+keys in the database, each change with its audit event. The entries are integrated into the signed
+log by the running service (an admin command never signs tree heads with a key of its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+
+from audit.checkpoint import CheckpointError, open_checkpoint
+from consent import SigningKey, TrustedKey
+from verifier.cli._common import (
+    UsageError,
+    add_database_options,
+    console,
+    instant,
+    public_key,
+    shown,
+    trust_store_settings,
+)
+from verifier.config import Settings
+from verifier.errors import ServiceError
+from verifier.service import Caller, HeduiService
+from verifier.storage.db import Database
+from verifier.trust_store import (
+    KeyEntry,
+    check_organisation,
+    list_trusted_keys,
+    revoke_trusted_key,
+    rotate_trusted_key,
+)
+
+__all__ = ["add_keys_commands"]
+
+CALLER = Caller(operator="hedui-keys", client="cli")
+
+
+def _organisation(value: str) -> str:
+    """An organisation name as the trust store accepts it."""
+    try:
+        return check_organisation(value)
+    except ServiceError as exc:
+        raise UsageError(f"--organisation: {exc}") from None
+
+
+async def _with_service(settings: Settings, work: Callable[[HeduiService], Any]) -> Any:
+    """Run ``work`` on a service over the database (migrated first), without starting its background work.
+
+    The audit entries it appends are integrated into the signed log here only when the log's newest
+    head verifies with this service's log key (the same config as the server); otherwise the running
+    service integrates them — an admin command never signs a tree head with a key of its own.
+    """
+    service = HeduiService(Database(settings.database_url), {}, settings)
+    try:
+        await service.db.migrate()
+        result = await work(service)
+        async with service.db.sessions() as session:
+            head = await service.log.latest_head(session)
+        if head is not None:
+            try:
+                open_checkpoint(head.checkpoint, service.log.verifier, service.log.origin)
+            except CheckpointError:
+                return result
+            await service.log.integrate(service.db.write)
+        return result
+    finally:
+        await service.db.close()
+
+
+def _run_service(settings: Settings, work: Callable[[HeduiService], Any]) -> Any:
+    """:func:`_with_service` from a command: service and database failures are invalid input."""
+    try:
+        return asyncio.run(_with_service(settings, work))
+    except ServiceError as exc:
+        raise UsageError(str(exc)) from None
+    except (DBAPIError, OSError) as exc:
+        raise UsageError(f"database: {type(exc).__name__}") from None
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    """``hedui keys generate``: a new key pair, the private key readable by its owner only."""
+    key = SigningKey.generate_p256() if args.algorithm == "ecdsa-p256" else SigningKey.generate_ed25519()
+    private = args.out
+    public = private.with_suffix(".pub.pem")
+    if private.exists() or public.exists():
+        raise UsageError(f"{private} or {public} exists; not overwriting a key")
+    if not private.parent.is_dir():
+        raise UsageError(f"--out: {private.parent} is not a directory")
+    private.write_bytes(key.private_pem())
+    private.chmod(0o600)
+    public.write_bytes(key.public_pem())
+    print(f"{key.keyid}  private {private}  public {public}")
+    return 0
+
+
+def cmd_keys_add(args: argparse.Namespace) -> int:
+    """``hedui keys add``: trust an organisation's public key from now."""
+    pem = public_key(args.public_key)
+    settings = trust_store_settings(args)
+    if args.valid_days is not None and args.valid_days <= 0:
+        raise UsageError("--valid-days must be positive")
+    organisation = _organisation(args.organisation)
+
+    async def add(service: HeduiService) -> str:
+        """Add the key; its key id."""
+        now = dt.datetime.now(dt.UTC)
+        not_after = now + dt.timedelta(days=args.valid_days) if args.valid_days else None
+        key = await service.add_trusted_key(organisation, pem, not_after=not_after, note=args.note, caller=CALLER)
+        return key.keyid
+
+    print(_run_service(settings, add))
+    return 0
+
+
+def _entry_plain(entry: KeyEntry, now: dt.datetime) -> dict[str, Any]:
+    """One trusted key as a JSON line."""
+
+    def iso(value: dt.datetime | None) -> str | None:
+        """An instant as ISO 8601, or null."""
+        return None if value is None else value.isoformat()
+
+    return {
+        "keyid": entry.keyid,
+        "organisation": entry.organisation,
+        "state": entry.state(now),
+        "not_before": iso(entry.not_before),
+        "not_after": iso(entry.not_after),
+        "revoked_at": iso(entry.revoked_at),
+        "revoke_reason": entry.revoke_reason,
+        "replaces": entry.replaces,
+        "note": entry.note,
+    }
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    """``hedui keys list``: every trusted key with its validity and revocation, as a table or JSON lines."""
+    settings = trust_store_settings(args, existing=True)
+
+    async def listing(service: HeduiService) -> list[KeyEntry]:
+        """The trusted keys, of one organisation if asked."""
+        return await list_trusted_keys(service, args.organisation or "")
+
+    entries: list[KeyEntry] = _run_service(settings, listing)
+    now = dt.datetime.now(dt.UTC)
+    if args.format == "json":
+        for entry in entries:
+            print(json.dumps(_entry_plain(entry, now), ensure_ascii=False, sort_keys=True))
+        return 0
+    table = Table(title=f"trusted keys ({len(entries)})")
+    for column in ("key id", "organisation", "state", "from (China)", "until", "revoked at", "reason", "replaces"):
+        table.add_column(column, no_wrap=column != "reason")
+    for e in entries:
+        table.add_row(
+            e.keyid,
+            e.organisation,
+            e.state(now),
+            shown(e.not_before),
+            shown(e.not_after),
+            shown(e.revoked_at),
+            e.revoke_reason or "",
+            e.replaces or "",
+        )
+    console(180).print(table)
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """``hedui keys rotate``: trust a new key of an organisation; the old one ends at a given time."""
+    _organisation(args.organisation)
+    pem = public_key(args.public_key)
+    settings = trust_store_settings(args, existing=True)
+    until = instant(args.old_valid_until, "--old-valid-until")
+    if until is None:
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.overlap_days)
+
+    async def rotate(service: HeduiService) -> tuple[TrustedKey, KeyEntry]:
+        """Trust the new key and end the old one."""
+        return await rotate_trusted_key(
+            service, args.organisation, pem, old_valid_until=until, old_keyid=args.old or "", caller=CALLER
+        )
+
+    new, old = _run_service(settings, rotate)
+    print(f"{new.keyid} trusted for {new.organisation} from now; {old.keyid} valid until {shown(old.not_after)}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    """``hedui keys revoke``: stop trusting a key from now or from an earlier time."""
+    settings = trust_store_settings(args, existing=True)
+    at = instant(args.at, "--at")
+
+    async def revoke(service: HeduiService) -> tuple[KeyEntry, int]:
+        """Revoke the key; with how many authorizations lose its signatures."""
+        return await revoke_trusted_key(service, args.keyid, reason=args.reason, at=at, caller=CALLER)
+
+    entry, affected = _run_service(settings, revoke)
+    print(
+        f"{entry.keyid} of {entry.organisation} revoked from {shown(entry.revoked_at)} (China time); "
+        f"{affected} registered authorizations lose its signatures"
+    )
+    return 0
+
+
+def add_keys_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Register ``hedui keys ...``; invalid input raises ``UsageError`` (exit 2)."""
+    keys = sub.add_parser("keys", help="manage the trust store of organisations' keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=parser_class)
+
+    generate = keys_sub.add_parser("generate", help="generate a signing key pair for a case system or a member")
+    generate.add_argument("--out", type=Path, required=True, help="private key file; the public key goes beside it")
+    generate.add_argument("--algorithm", choices=("ed25519", "ecdsa-p256"), default="ed25519")
+    generate.set_defaults(func=cmd_keys_generate)
+
+    add = keys_sub.add_parser("add", help="trust an organisation's public key from now")
+    add.add_argument("--organisation", required=True)
+    add.add_argument("--public-key", type=Path, required=True, help="PEM file (Ed25519 or ECDSA P-256)")
+    add.add_argument("--valid-days", type=int, help="expire the key after this many days")
+    add.add_argument("--note", default="", help="a note kept with the key")
+    add_database_options(add)
+    add.set_defaults(func=cmd_keys_add)
+
+    listing = keys_sub.add_parser("list", help="list the trusted keys with their validity and revocations")
+    listing.add_argument("--organisation")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    add_database_options(listing)
+    listing.set_defaults(func=cmd_keys_list)
+
+    rotate = keys_sub.add_parser("rotate", help="trust a new key of an organisation; its old key ends at a given time")
+    rotate.add_argument("--organisation", required=True)
+    rotate.add_argument("--public-key", type=Path, required=True, help="the new key's PEM file")
+    rotate.add_argument("--old", help="key id of the key being replaced (needed if the organisation has several)")
+    rotate.add_argument("--old-valid-until", help="when the old key stops being trusted (ISO 8601; China time)")
+    rotate.add_argument("--overlap-days", type=float, default=7.0, help="without --old-valid-until: now + this")
+    add_database_options(rotate)
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    revoke = keys_sub.add_parser("revoke", help="stop trusting a key (from now, or from an earlier time)")
+    revoke.add_argument("keyid")
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--at", help="revoked from this time, e.g. when it was stolen (ISO 8601; default now)")
+    add_database_options(revoke)
+    revoke.set_defaults(func=cmd_keys_revoke)

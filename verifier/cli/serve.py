@@ -1,0 +1,85 @@
+"""``hedui serve``: the gRPC server with the configured departments, until SIGINT or SIGTERM.
+
+The configuration is ``--config FILE`` and ``HEDUI_*`` variables (``hedui config show`` prints the
+effective one). The service creates its key files on first start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import prometheus_client
+
+from connectors import Connector
+from verifier.api import build_server
+from verifier.cli._common import (
+    UsageError,
+    close_connectors,
+    configured_connectors,
+    read_only_settings,
+    service_settings,
+)
+from verifier.config import Settings
+from verifier.policy import PolicyBook, PolicyError
+from verifier.service import HeduiService
+from verifier.storage.db import Database
+
+__all__ = ["add_serve_command"]
+
+
+async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> None:
+    """Start the service and its gRPC server; stop both (and the connectors) on SIGINT or SIGTERM."""
+    service = HeduiService(Database(settings.database_url), connectors, settings)
+    await service.start()
+    _, port, stop = await build_server(service, settings.listen)
+    logging.getLogger("hedui").info(
+        "hedui serving on %s (port %d), database %s", settings.listen, port, service.db.url.split("@")[-1]
+    )
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    await stop()
+    await service.close()
+    await close_connectors(connectors)
+
+
+def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:
+    """Every part of the configuration checked (policies, sandbox, connectors) before a key file is created."""
+    configured = read_only_settings(config)
+    try:
+        PolicyBook.load(configured.policy_files)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    return service_settings(config), configured_connectors(configured, configured.sandbox)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``hedui serve``: run the service until it is told to stop."""
+    settings, connectors = _checked(args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.metrics_listen:
+        host, _, port = settings.metrics_listen.rpartition(":")
+        prometheus_client.start_http_server(int(port), addr=host or "127.0.0.1")
+    asyncio.run(_serve(settings, connectors))
+    return 0
+
+
+def add_serve_command(sub: Any) -> None:
+    """Register ``hedui serve``."""
+    serve = sub.add_parser(
+        "serve",
+        help="run the gRPC server",
+        description="Run the gRPC server. Every key of the TOML config can also be set by a HEDUI_* variable "
+        "(nested tables with __, e.g. HEDUI_DEPARTMENTS__TAX__DEADLINE_SECONDS=20); "
+        "`hedui config show` prints the effective configuration and where each value came from.",
+    )
+    serve.add_argument("--config", type=Path, help="TOML config file (keys: README's Config section)")
+    serve.set_defaults(func=cmd_serve)

@@ -1,0 +1,36 @@
+"""The audit key files: 32 random bytes kept as hex, created by the service on first start, read by the tools."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from verifier.config._schema import ConfigError
+
+__all__ = ["secret_file"]
+
+
+def secret_file(path: Path, setting: str, *, exact: bool = False, missing: dict[str, Path] | None = None) -> bytes:
+    """Read a secret kept as hex, creating it (mode 0600) when it does not exist.
+
+    With ``missing`` given (read-only tools), a file that does not exist is not created: it is recorded
+    there under ``setting`` and the key is empty. ``exact``: exactly 32 bytes (an Ed25519 seed), else 16 or more.
+    """
+    if missing is not None and not path.exists():
+        missing[setting] = path
+        return b""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise ConfigError(f"{setting}: {path} does not hold a hex key") from None
+    if len(key) < 16 or (exact and len(key) != 32):
+        raise ConfigError(
+            f"{setting}: {path} holds {len(key)} bytes, {'exactly 32' if exact else 'at least 16'} needed"
+        )
+    return key

@@ -1,0 +1,126 @@
+"""From a TOML file and the environment to :class:`Settings`: read, validate, declare departments, open keys."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import EnvSettingsSource
+
+from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue, DepartmentDeclarationError, RecordKind
+from verifier.config._keys import secret_file
+from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error
+from verifier.config._settings import Settings
+
+__all__ = ["DEFAULT_BASE", "LoadedConfig", "dotted_keys", "load_settings", "read_config", "read_toml"]
+
+DEFAULT_BASE = Path(".hedui")
+_DEFAULT_IDS = tuple(d.id for d in DEFAULT_DEPARTMENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """The validated configuration with what the file and the environment each set (dotted keys)."""
+
+    config: HeduiConfig
+    catalogue: DepartmentCatalogue
+    from_file: frozenset[str]
+    from_env: frozenset[str]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables; a file that cannot be read or is not TOML is a :class:`ConfigError` naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not TOML: {exc}") from None
+
+
+def dotted_keys(tables: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Every key of nested tables as ``a.b.c`` (the tables themselves included)."""
+    keys: set[str] = set()
+    for key, value in tables.items():
+        dotted = f"{prefix}{key}"
+        keys.add(dotted)
+        if isinstance(value, Mapping):
+            keys |= dotted_keys(value, f"{dotted}.")
+    return keys
+
+
+def _catalogue(config: HeduiConfig) -> DepartmentCatalogue:
+    """The six defaults plus the declared departments; a new one must name its record kinds."""
+    for department, table in config.departments.items():
+        if department not in _DEFAULT_IDS and table.record_kinds is None:
+            kinds = ", ".join(k.value for k in RecordKind)
+            raise ConfigError(
+                f"departments.{department}.record_kinds: required, since {department!r} is not one of hedui's "
+                f"departments ({', '.join(_DEFAULT_IDS)}): declare name_zh, name_en and the record kinds it "
+                f"answers with ({kinds})"
+            )
+    try:
+        return DepartmentCatalogue.declare({d: t.declaration() for d, t in config.departments.items()})
+    except DepartmentDeclarationError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def read_config(path: Path | None, *, environ: bool = True) -> LoadedConfig:
+    """Validate the file at ``path`` (none: defaults only), overridden by ``HEDUI_*`` variables if ``environ``."""
+    raw = read_toml(path) if path is not None else {}
+    private = sorted(k for k in raw if k.startswith("_"))
+    if private:  # pydantic-settings would take these as its own init options
+        raise ConfigError(f"{private[0]}: unknown key")
+    from_env = frozenset(dotted_keys(EnvSettingsSource(HeduiConfig)())) if environ else frozenset()
+    schema = HeduiConfig if environ else FileOnlyConfig
+    try:
+        config = schema(**raw)
+    except ValidationError as exc:
+        raise config_error(exc, from_env) from None
+    return LoadedConfig(config, _catalogue(config), frozenset(dotted_keys(raw)), from_env)
+
+
+def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Settings:
+    """The :class:`Settings` of a validated configuration, the key files read (or created) under ``base``."""
+    config = loaded.config
+    missing: dict[str, Path] | None = None if create_keys else {}
+    subject_file = Path(config.audit_subject_key_file or base / "audit-subject.key")
+    log_file = Path(config.audit_log_key_file or base / "audit-log.key")
+    return Settings(
+        database_url=config.database_url or f"sqlite:///{base / 'hedui.db'}",
+        listen=config.listen,
+        sandbox=Path(config.sandbox) if config.sandbox is not None else None,
+        policy_files=tuple(Path(p) for p in config.policy_files),
+        department_deadline_seconds=float(config.department_deadline_seconds),
+        poll_interval_seconds=float(config.poll_interval_seconds),
+        pending_deadline_seconds=float(config.pending_deadline_seconds),
+        audit_subject_key=secret_file(subject_file, "audit_subject_key_file", missing=missing),
+        audit_log_key=secret_file(log_file, "audit_log_key_file", exact=True, missing=missing),
+        audit_log_origin=config.audit_log_origin,
+        audit_integrate_seconds=float(config.audit_integrate_seconds),
+        witness_dirs=tuple(Path(p) for p in config.witness_dirs),
+        departments={d: t.options() for d, t in config.departments.items()},
+        department_deadlines={
+            d: float(t.deadline_seconds) for d, t in config.departments.items() if t.deadline_seconds is not None
+        },
+        metrics_listen=config.metrics_listen,
+        missing_key_files=missing or {},
+        catalogue=loaded.catalogue,
+    )
+
+
+def load_settings(
+    path: Path | None, base: Path = DEFAULT_BASE, *, create_keys: bool = True, environ: bool = True
+) -> Settings:
+    """Settings from a TOML file (all keys optional) and ``HEDUI_*`` variables, the audit keys kept under ``base``.
+
+    The service creates missing key files (``create_keys``); read-only tools pass ``create_keys=False``
+    and get the missing ones in :attr:`Settings.missing_key_files`, with empty keys, to refuse if they need them.
+    """
+    return settings_of(read_config(path, environ=environ), base, create_keys=create_keys)

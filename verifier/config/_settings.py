@@ -1,0 +1,60 @@
+"""The settings a running hedui reads: a frozen value built once from the configuration (or by tests directly)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from connectors.departments import DepartmentCatalogue
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where the data lives, how long departments get, the audit keys and the declared departments.
+
+    Built by :func:`verifier.config.load_settings` from the TOML file and ``HEDUI_*`` variables; tests and
+    benches build one directly (every field has a default, the keys a fresh random one).
+    """
+
+    database_url: str = "sqlite:///.hedui/hedui.db"
+    listen: str = "127.0.0.1:50051"
+    sandbox: Path | None = None
+    policy_files: tuple[Path, ...] = ()
+    # Each department gets this long to answer before it counts as unavailable (or pending, if it gave a ticket).
+    department_deadline_seconds: float = 10.0
+    # Deadlines of particular departments, overriding department_deadline_seconds.
+    department_deadlines: Mapping[str, float] = field(default_factory=dict)
+    # How often a pending (asynchronous) answer is polled, and for how long before giving up.
+    poll_interval_seconds: float = 1.0
+    pending_deadline_seconds: float = 3 * 24 * 3600.0
+    # Key for the keyed hashes of identity numbers in the audit log.
+    audit_subject_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Ed25519 seed of the key that signs the audit log's tree heads, and the log's name (checkpoint origin).
+    audit_log_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    audit_log_origin: str = "hedui.local/audit"
+    # How long appended entries may wait before they are integrated into the tree under a signed head.
+    audit_integrate_seconds: float = 0.2
+    # Directories of file witnesses that every new signed tree head is published to.
+    witness_dirs: tuple[Path, ...] = ()
+    # Per department: the connector entry point ("connector"), "deadline_seconds" and the connector's options
+    # (the declaration keys name_zh, name_en and record_kinds are in ``catalogue`` instead).
+    departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Where Prometheus scrapes the metrics ("127.0.0.1:9464"); empty: no metrics endpoint.
+    metrics_listen: str = ""
+    # Loaded with create_keys=False: the key files that did not exist (setting → path); their keys are empty.
+    missing_key_files: Mapping[str, Path] = field(default_factory=dict)
+    # The departments this service may query: the six defaults plus those the configuration declares.
+    catalogue: DepartmentCatalogue = field(default_factory=DepartmentCatalogue)
+
+    def deadline(self, department: str) -> float:
+        """How long ``department`` gets to answer one query (retries included)."""
+        return self.department_deadlines.get(department, self.department_deadline_seconds)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the named fields replaced (e.g. ``database_url`` from ``--db``)."""
+        return replace(self, **changes)
