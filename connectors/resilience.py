@@ -344,7 +344,12 @@ class ResilientConnector:
     """
 
     def __init__(
-        self, inner: Connector, policy: ResiliencePolicy = ResiliencePolicy(), metrics: DepartmentMetrics | None = None
+        self,
+        inner: Connector,
+        policy: ResiliencePolicy = ResiliencePolicy(),
+        metrics: DepartmentMetrics | None = None,
+        *,
+        breaker_clock: Clock = time.monotonic,
     ) -> None:
         self.inner = inner
         self.policy = policy
@@ -355,7 +360,9 @@ class ResilientConnector:
         self._description = description
         self._refused: ConnectorDescription | None = None
         self.department = description.department
-        self.breaker = CircuitBreaker(description.department, policy.breaker_failures, policy.breaker_reset_seconds)
+        self.breaker = CircuitBreaker(
+            description.department, policy.breaker_failures, policy.breaker_reset_seconds, breaker_clock
+        )
         self._limits = CallLimiter(
             description.max_queries_per_second,
             description.max_identities_per_second,
