@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.records import DepartmentRecord, record_to_plain
+from connectors.records import record_to_plain
 from hedui.v1 import report_pb2
-from verifier.assessment import AssessmentResult, SourceOutcome
+from verifier.assessment import AssessmentResult, SourceOutcome, SuppliedRecord
+from verifier.assessment.recheck import PreviousReport, ReportChanges, previous_from_report
 from verifier.policy import Policy
 from verifier.protojson import message_to_plain, plain_to_message
-from verifier.recheck import Changes, PreviousReport, previous_from_report
 from verifier.request import VerificationRequest
 from verifier.storage.models import ReportRow
 
@@ -42,15 +42,15 @@ def _instant(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _record(record: DepartmentRecord) -> dict[str, Any]:
-    return {"department": record.department, record.kind: record_to_plain(record)}
+def _record(supplied: SuppliedRecord) -> dict[str, Any]:
+    return {"department": supplied.department, supplied.record.kind: record_to_plain(supplied.record)}
 
 
 def _date(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _changes(c: Changes) -> dict[str, Any]:
+def _changes(c: ReportChanges) -> dict[str, Any]:
     """The change section of a recheck (``hedui.v1.ReportChanges``)."""
     return {
         "previous_report_id": c.previous_report_id,
@@ -138,7 +138,7 @@ def build_report(
                 "verified_annual_income_fen": m.verified_annual_income_fen,
                 "counted_annual_income_fen": m.counted_annual_income_fen,
                 "income_by_category": dict(m.income_by_category),
-                "records": [_record(r) for r in m.records],
+                "records": [_record(r) for r in m.supplied],
             }
             for m in result.members
         ],
@@ -170,7 +170,7 @@ def build_report(
                     "declared_fen": d.declared_fen,
                     "allowed_fen": d.allowed_fen,
                     "evidence": d.evidence,
-                    "note": d.note,
+                    "note": d.note_text,
                 }
                 for d in household.deductions
             ],

@@ -46,9 +46,9 @@ from connectors.records import (
 from connectors.sandbox import SandboxDataset
 from consent.identity import check_character, validate_identity_number
 from verifier.assessment import AssessmentResult, SourceOutcome, assess
-from verifier.flags import WarningFlag
+from verifier.assessment.flags import WarningFlag
+from verifier.assessment.recheck import PreviousFlag, PreviousMember, PreviousReport, previous_from_report
 from verifier.policy import Policy, default_policy
-from verifier.recheck import PreviousFlag, PreviousMember, PreviousReport, previous_from_report
 from verifier.reports import build_report
 from verifier.request import VerificationRequest, parse_request
 
