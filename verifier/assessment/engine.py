@@ -23,6 +23,7 @@ from verifier.assessment.deductions import deduction_lines
 from verifier.assessment.figures import (
     INCOME_CATEGORIES,
     AssessmentResult,
+    DeductionLine,
     HouseholdFigures,
     MemberFigures,
     SourceOutcome,
@@ -46,7 +47,7 @@ from verifier.policy import Policy
 from verifier.request import VerificationRequest
 from verifier.vocabulary import Purpose, Severity
 
-__all__ = ["assess"]
+__all__ = ["Measured", "assess", "measure"]
 
 NOT_COUNTED: Final = frozenset({"deceased", "in_custody"})
 
@@ -141,6 +142,7 @@ def _facts(ctx: Context, members: _Members, now: HouseholdNow, previous: Previou
         financial_assets_fen=sum(r.balance_fen for r in accounts),
         properties=properties,
         owned=tuple(r for r in properties if owned_on(r, ctx.day)),
+        previous=previous,
         gradual_exit=(
             gradual_exit(previous, now, standard=ctx.standard, policy=ctx.policy, day=ctx.day)
             if previous is not None
@@ -158,6 +160,32 @@ def _next_recheck(ctx: Context, members: _Members) -> dt.date:
     return next_recheck_date(ctx.policy, ctx.day, variable)
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """The figures before any warning: members, deduction lines, per-capita income, and the rules' facts."""
+
+    members: _Members
+    lines: tuple[DeductionLine, ...]
+    before: int  # per-capita monthly income before deductions
+    now: HouseholdNow
+    facts: Facts
+
+
+def measure(ctx: Context, previous: PreviousReport | None = None) -> Measured:
+    """Members' status and income, deductions, per-capita figures and assets held: what the rules read.
+
+    ``previous`` is a recheck's previous report (for gradual exit).
+    """
+    members = _members(ctx)
+    counted = tuple(members.incomes)
+    annual = sum(members.household_income.values())
+    lines = deduction_lines(ctx, counted, {i: len(income.wage_months) for i, income in members.incomes.items()})
+    deducted = sum(line.allowed_fen for line in lines)
+    before, after = _per_capita(annual, deducted, len(counted))
+    now = HouseholdNow(len(counted), annual, members.household_income["wages"], deducted, after)
+    return Measured(members, tuple(lines), before, now, _facts(ctx, members, now, previous))
+
+
 def assess(
     request: VerificationRequest,
     policy: Policy,
@@ -173,15 +201,9 @@ def assess(
     departments: which record kinds each answers with, and their names in the messages.
     """
     ctx = Context.of(request, policy, sources, catalogue)
-    members = _members(ctx)
-    counted = tuple(members.incomes)
-    annual = sum(members.household_income.values())
-    lines = deduction_lines(ctx, counted, {i: len(income.wage_months) for i, income in members.incomes.items()})
-    deducted = sum(line.allowed_fen for line in lines)
-    before, after = _per_capita(annual, deducted, len(counted))
-    recheck = request.purpose == Purpose.RECHECK and previous is not None
-    now = HouseholdNow(len(counted), annual, members.household_income["wages"], deducted, after)
-    facts = _facts(ctx, members, now, previous if recheck else None)
+    m = measure(ctx, previous if request.purpose == Purpose.RECHECK else None)
+    members, facts, lines = m.members, m.facts, m.lines
+    annual, deducted, before, after = m.now.annual_income_fen, m.now.deductions_fen, m.before, m.now.per_capita_fen
     flags = tuple(f for rule in RULES for f in rule.flags(ctx, facts))
     periods = window_periods(request.application_date)
     household = HouseholdFigures(
@@ -207,7 +229,7 @@ def assess(
         flags=flags,
         hearing_required=any(f.severity in (Severity.HIGH, Severity.MEDIUM) for f in flags),
         filing_for_review_required=any(f.code == WarningCode.PUBLIC_EMPLOYEE for f in flags),
-        changes=_changes(previous, members, household, flags) if recheck and previous is not None else None,
+        changes=_changes(facts.previous, members, household, flags) if facts.previous is not None else None,
         next_recheck_date=_next_recheck(ctx, members) if request.purpose == Purpose.RECHECK else None,
         gradual_exit_until=facts.gradual_exit.until if facts.gradual_exit is not None else None,
     )

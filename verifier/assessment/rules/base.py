@@ -14,7 +14,7 @@ from connectors.records import AccountRecord, PropertyRecord
 from verifier.assessment.context import Context
 from verifier.assessment.flags import WarningCode, WarningFlag
 from verifier.assessment.income import MemberIncome
-from verifier.assessment.recheck import GradualExitFigures
+from verifier.assessment.recheck import GradualExitFigures, PreviousReport
 
 __all__ = ["Facts", "GradualExitFigures", "Rule"]
 
@@ -30,6 +30,7 @@ class Facts:
     financial_assets_fen: int
     properties: tuple[PropertyRecord, ...]  # the counted members' property records (owned or not)
     owned: tuple[PropertyRecord, ...]  # of those, the ones held on the application date
+    previous: PreviousReport | None = None  # a recheck's previous report
     gradual_exit: GradualExitFigures | None = None
 
     @property
