@@ -11,17 +11,23 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from harness import example_request, example_sandbox
+
 from connectors.departments import DepartmentCatalogue
 from connectors.records import (
+    DEPARTMENTS,
     ContributionRecord,
     DepartmentRecord,
     EnterpriseRecord,
     PersonRecord,
     TaxIncomeRecord,
 )
-from verifier.assessment import SourceOutcome
+from connectors.sandbox import SandboxDataset
+from hedui.v1 import report_pb2
+from verifier.assessment import SourceOutcome, assess
 from verifier.assessment.context import Context
 from verifier.policy import Policy, default_policy
+from verifier.report.build import build_report
 from verifier.request import VerificationRequest, parse_request
 
 APPLICANT: Final = "533401197803120118"
@@ -45,7 +51,9 @@ MARKET_REGULATION: Final = DepartmentCatalogue.declare(
 )
 
 
-def member(id_number: str, declared: int = 0, *, category: str | None = None, name: str | None = None) -> dict[str, Any]:
+def member(
+    id_number: str, declared: int = 0, *, category: str | None = None, name: str | None = None
+) -> dict[str, Any]:
     """A declared member of the request."""
     return {
         "id_number": id_number,
@@ -91,10 +99,18 @@ def tax(id_number: str, period: str, amount: int, category: str = "wages", rid: 
 
 
 def contribution(
-    id_number: str, period: str, *, base: int = 0, employer: int = 0, personal: int = 0, scheme: str = "enterprise_employee"
+    id_number: str,
+    period: str,
+    *,
+    base: int = 0,
+    employer: int = 0,
+    personal: int = 0,
+    scheme: str = "enterprise_employee",
 ) -> ContributionRecord:
     """A social-security contribution record."""
-    return ContributionRecord(f"SS-{id_number[-4:]}-{period}", id_number, period, scheme, "厂", base, employer, personal)
+    return ContributionRecord(
+        f"SS-{id_number[-4:]}-{period}", id_number, period, scheme, "厂", base, employer, personal
+    )
 
 
 def enterprise(id_number: str, role: str = "legal_representative", rid: str = "EN-1") -> EnterpriseRecord:
@@ -138,3 +154,35 @@ def context(
     return Context.of(
         req or request(), policy or default_policy(), srcs or sources(), catalogue or DepartmentCatalogue()
     )
+
+
+ANSWERED = dt.datetime(2026, 11, 1, 1, 59, 30, tzinfo=dt.UTC)
+
+
+def example_report(**overrides: Any) -> report_pb2.Report:
+    """The spec's example household, every department answering (as the fixture was written)."""
+    req = parse_request(example_request(), today=dt.date(2026, 12, 31))
+    dataset = SandboxDataset.from_json(example_sandbox())
+    wanted = {m.id_number for m in req.members}
+    srcs: dict[str, SourceOutcome] = {}
+    for department in DEPARTMENTS:
+        records = dataset.records.get(department, ())
+        if department == "police":
+            registers = {r.hukou_id for r in records if isinstance(r, PersonRecord) and r.id_number in wanted}
+            kept = tuple(r for r in records if isinstance(r, PersonRecord) and r.hukou_id in registers)
+        else:
+            kept = tuple(r for r in records if r.subject in wanted)
+        srcs[department] = SourceOutcome(department, "ok", kept, answered_at=ANSWERED)
+    arguments: dict[str, Any] = {
+        "report_id": "r-zhang",
+        "verification_id": "v-zhang",
+        "version": 1,
+        "generated_at": dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC),
+        "request": req,
+        "policy": default_policy(),
+        "sources": srcs,
+        "result": assess(req, default_policy(), srcs),
+        "authorizations": ["authorizations/a-1", "authorizations/a-2"],
+        "audit_reference": "hedui-audit REPORT_CREATED r-zhang",
+    }
+    return build_report(**{**arguments, **overrides})

@@ -49,7 +49,7 @@ from verifier.assessment import AssessmentResult, SourceOutcome, assess
 from verifier.assessment.flags import WarningFlag
 from verifier.assessment.recheck import PreviousFlag, PreviousMember, PreviousReport, previous_from_report
 from verifier.policy import Policy, default_policy
-from verifier.reports import build_report
+from verifier.report.build import build_report, report_plain
 from verifier.request import VerificationRequest, parse_request
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -2092,7 +2092,7 @@ def test_recheck_against_a_built_report() -> None:
         authorizations=["authorizations/a-1"],
         audit_reference="test",
     )
-    previous = previous_from_report(body)
+    previous = previous_from_report(report_plain(body))
     assert (previous.report_id, previous.classification, previous.annual_income_fen) == ("r-first", "DIBAO", 720_000)
     recheck = Household(members=(member(A, 720_000), member(B)), records=records, previous=previous)
     result = recheck.assess()
@@ -2100,7 +2100,7 @@ def test_recheck_against_a_built_report() -> None:
     assert result.changes is not None
     assert result.changes.income_by_category_before["declared_unverified"] == 720_000
     assert result.changes.income_by_category_after["wages"] == 2_400_000
-    built = build_report(
+    built_report = build_report(
         report_id="r-recheck",
         verification_id="v-recheck",
         version=1,
@@ -2112,6 +2112,7 @@ def test_recheck_against_a_built_report() -> None:
         authorizations=["authorizations/a-2"],
         audit_reference="test",
     )
+    built = report_plain(built_report)
     assert built["gradual_exit_until"] == "2027-05-01"
     assert built["next_recheck_date"] == "2027-05-01"
     assert built["previous_report_id"] == "r-first"
