@@ -21,13 +21,14 @@ from typing import Any, Final
 import jinja2
 
 from connectors.departments import DepartmentCatalogue
-from consent.identity import mask, scrub
+from consent.identity import mask
 from hedui.v1 import report_pb2
 from verifier.assessment.flags import DEFAULT_CATALOGUE, yuan
 from verifier.report.build import report_from_plain
+from verifier.report.display import css_safe, instant, masked_text
 from verifier.report.html_changes import changes_view
 from verifier.report.html_computation import computation
-from verifier.report.html_model import Document, EvidenceLine, FlagRow, MemberRow, SourceRow, css_safe
+from verifier.report.html_model import Document, EvidenceLine, FlagRow, MemberRow, SourceRow
 from verifier.report.html_records import record_rows
 from verifier.report.labels_zh import (
     AREA_ZH,
@@ -46,22 +47,10 @@ from verifier.report.labels_zh import (
     label,
 )
 
-__all__ = ["TEMPLATE", "People", "default_audit_reference", "instant", "masked_text", "render_report_html"]
+__all__ = ["TEMPLATE", "People", "default_audit_reference", "render_report_html"]
 
 TEMPLATE: Final = "report.html.j2"
 _SEVERITY_ORDER: Final = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
-
-
-def masked_text(text: str) -> str:
-    """``text`` with every identity number in it masked (first 6, last 4)."""
-    return scrub(text)
-
-
-def instant(value: str | None) -> str:
-    """An RFC 3339 UTC instant as "2026-11-23 12:51:13 UTC"; empty for none."""
-    if not value:
-        return ""
-    return value.replace("T", " ").removesuffix("Z") + " UTC" if value.endswith("Z") else value.replace("T", " ")
 
 
 class People:

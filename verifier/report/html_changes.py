@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from consent.identity import mask, scrub
+from consent.identity import mask
 from hedui.v1 import report_pb2
-from verifier.assessment.flags import yuan
+from verifier.report.display import arrow, css_safe, masked_text
 from verifier.report.html_computation import ordered_categories
-from verifier.report.html_model import ChangesView, FigureRow, MemberChangeRow, WarningChangeRow, css_safe
+from verifier.report.html_model import ChangesView, FigureRow, MemberChangeRow, WarningChangeRow
 from verifier.report.labels_zh import (
     CLASSIFICATION_ZH,
     INCOME_CATEGORY_ZH,
@@ -21,11 +21,6 @@ from verifier.report.labels_zh import (
 __all__ = ["changes_view"]
 
 
-def _arrow(before: int, after: int) -> str:
-    """Two amounts, before → after, in yuan."""
-    return f"{yuan(before)} → {yuan(after)}"
-
-
 def _yes(value: bool) -> str:
     """是 or 否."""
     return "是" if value else "否"
@@ -36,19 +31,19 @@ def _rows(c: report_pb2.ReportChanges) -> list[FigureRow]:
     before, after = dict(c.income_by_category_before), dict(c.income_by_category_after)
     rows = [FigureRow("家庭人口（计入）", f"{c.household_size_before} → {c.household_size_after}")]
     rows += [
-        FigureRow(label(INCOME_CATEGORY_ZH, k), _arrow(before.get(k, 0), after.get(k, 0)))
+        FigureRow(label(INCOME_CATEGORY_ZH, k), arrow(before.get(k, 0), after.get(k, 0)))
         for k in ordered_categories(set(before) | set(after))
         if before.get(k, 0) or after.get(k, 0)
     ]
     rows += [
-        FigureRow("家庭年收入 I", _arrow(c.annual_income_before_fen, c.annual_income_after_fen), total=True),
-        FigureRow("刚性支出扣减 D", _arrow(c.deductions_before_fen, c.deductions_after_fen)),
+        FigureRow("家庭年收入 I", arrow(c.annual_income_before_fen, c.annual_income_after_fen), total=True),
+        FigureRow("刚性支出扣减 D", arrow(c.deductions_before_fen, c.deductions_after_fen)),
         FigureRow(
             "扣减后月人均收入",
-            _arrow(c.per_capita_monthly_income_before_fen, c.per_capita_monthly_income_after_fen),
+            arrow(c.per_capita_monthly_income_before_fen, c.per_capita_monthly_income_after_fen),
             total=True,
         ),
-        FigureRow("家庭金融资产", _arrow(c.financial_assets_before_fen, c.financial_assets_after_fen)),
+        FigureRow("家庭金融资产", arrow(c.financial_assets_before_fen, c.financial_assets_after_fen)),
         FigureRow("住房（套）", f"{c.residential_properties_before} → {c.residential_properties_after}"),
     ]
     return rows
@@ -58,12 +53,12 @@ def _member_rows(c: report_pb2.ReportChanges) -> tuple[MemberChangeRow, ...]:
     """Each member who joined, left or stayed."""
     return tuple(
         MemberChangeRow(
-            member=scrub(m.name),
+            member=masked_text(m.name),
             id_masked=mask(m.id_number),
             change=label(MEMBER_CHANGE_ZH, m.change),
             counted=f"{_yes(m.counted_before)} → {_yes(m.counted_after)}",
-            income=_arrow(m.counted_annual_income_before_fen, m.counted_annual_income_after_fen),
-            wages=_arrow(m.wages_before_fen, m.wages_after_fen),
+            income=arrow(m.counted_annual_income_before_fen, m.counted_annual_income_after_fen),
+            wages=arrow(m.wages_before_fen, m.wages_after_fen),
         )
         for m in c.member_changes
     )
@@ -79,7 +74,7 @@ def _warning_rows(c: report_pb2.ReportChanges, people: Callable[[str | None], st
             member=people(w.id_number),
             change=label(WARNING_CHANGE_ZH, w.change),
             change_code=css_safe(w.change),
-            message_zh=scrub(w.message_zh),
+            message_zh=masked_text(w.message_zh),
         )
         for w in c.warning_changes
     )

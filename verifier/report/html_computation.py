@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from consent.identity import scrub
 from hedui.v1 import report_pb2
 from verifier.assessment.figures import INCOME_CATEGORIES
 from verifier.assessment.flags import yuan
 from verifier.assessment.notes import DeductionNote
+from verifier.report.display import masked_text
 from verifier.report.html_model import Computation, DeductionRow, FigureRow, Step
 from verifier.report.labels_zh import AREA_ZH, CLASSIFICATION_ZH, DEDUCTION_KIND_ZH, INCOME_CATEGORY_ZH, label
 from verifier.vocabulary import Classification
@@ -33,7 +33,7 @@ def ordered_categories(categories: Mapping[str, int] | set[str]) -> list[str]:
 def note_zh(note: str) -> str:
     """A deduction note in Chinese, from its code; a text no code writes as it is (masked)."""
     decoded = DeductionNote.from_text(note)
-    return decoded.zh if decoded is not None else scrub(note)
+    return decoded.zh if decoded is not None else masked_text(note)
 
 
 def _lt(a: int, b: int) -> str:
@@ -120,7 +120,7 @@ def computation(report: report_pb2.Report, name: Callable[[str], str]) -> Comput
             declared=yuan(d.declared_fen),
             allowed=yuan(d.allowed_fen),
             capped=d.allowed_fen < d.declared_fen,
-            evidence=scrub(d.evidence),
+            evidence=masked_text(d.evidence),
             note=note_zh(d.note) if d.note else "",
         )
         for d in a.deductions

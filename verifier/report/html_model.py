@@ -5,7 +5,6 @@ Each type is one block of the document; :mod:`verifier.report.html` fills them f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "SourceRow",
     "Step",
     "WarningChangeRow",
-    "css_safe",
 ]
 
 
@@ -218,8 +216,3 @@ class Document:
     computation: Computation
     flags: tuple[FlagRow, ...]
     changes: ChangesView | None = None
-
-
-def css_safe(text: str, allowed: Sequence[str] = ("-", "_", ".", " ", "/")) -> str:
-    """Only characters that need no escaping inside a CSS string or class name (the page footer, badges)."""
-    return "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch in allowed))

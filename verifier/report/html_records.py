@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from connectors.departments import DepartmentCatalogue
-from consent.identity import scrub
 from hedui.v1 import records_pb2, report_pb2
 from verifier.assessment.flags import yuan
+from verifier.report.display import masked_text
 from verifier.report.html_model import RecordRow
 from verifier.report.labels_zh import (
     ACCOUNT_KIND_ZH,
@@ -140,7 +140,7 @@ def record_rows(
                 continue  # a person record: shown with the member
             body = getattr(record, kind)
             department = department_short_zh(record.department, catalogue)
-            cell = _Cell(people(m.id_number), department, scrub(str(body.record_id)), window)
+            cell = _Cell(people(m.id_number), department, masked_text(str(body.record_id)), window)
             order, build = _ROWS[kind]
             row = build(cell, body)
             if order is None:

@@ -15,6 +15,7 @@ from hedui.v1 import report_pb2
 from verifier.assessment.figures import INCOME_CATEGORIES
 from verifier.assessment.flags import yuan
 from verifier.report.build import report_from_plain
+from verifier.report.display import arrow
 
 __all__ = ["print_report", "yuan"]
 
@@ -111,11 +112,6 @@ def _flags(report: report_pb2.Report) -> Table | str:
     return table
 
 
-def _arrow(before: int, after: int) -> str:
-    """Two amounts, before → after, in yuan."""
-    return f"{yuan(before)} → {yuan(after)}"
-
-
 def _change_figures(c: report_pb2.ReportChanges) -> Table:
     """A recheck's figures, before → after."""
     table = Table(
@@ -134,17 +130,17 @@ def _change_figures(c: report_pb2.ReportChanges) -> Table:
         ("classification", f"{c.classification_before} → {c.classification_after}"),
         ("household size n", f"{c.household_size_before} → {c.household_size_after}"),
         *[
-            (f"income: {k}", _arrow(before.get(k, 0), after.get(k, 0)))
+            (f"income: {k}", arrow(before.get(k, 0), after.get(k, 0)))
             for k in dict.fromkeys([*known, *before, *after])
             if before.get(k, 0) or after.get(k, 0)
         ],
-        ("annual household income I", _arrow(c.annual_income_before_fen, c.annual_income_after_fen)),
-        ("deductions D", _arrow(c.deductions_before_fen, c.deductions_after_fen)),
+        ("annual household income I", arrow(c.annual_income_before_fen, c.annual_income_after_fen)),
+        ("deductions D", arrow(c.deductions_before_fen, c.deductions_after_fen)),
         (
             "per capita monthly  (I−D)/12/n",
-            _arrow(c.per_capita_monthly_income_before_fen, c.per_capita_monthly_income_after_fen),
+            arrow(c.per_capita_monthly_income_before_fen, c.per_capita_monthly_income_after_fen),
         ),
-        ("financial assets", _arrow(c.financial_assets_before_fen, c.financial_assets_after_fen)),
+        ("financial assets", arrow(c.financial_assets_before_fen, c.financial_assets_after_fen)),
         ("residential properties", f"{c.residential_properties_before} → {c.residential_properties_after}"),
     ]
     for label, value in rows:
@@ -163,8 +159,8 @@ def _member_changes(c: report_pb2.ReportChanges) -> Table:
             mask(m.id_number),
             m.change,
             f"{_yes(m.counted_before)} → {_yes(m.counted_after)}",
-            _arrow(m.counted_annual_income_before_fen, m.counted_annual_income_after_fen),
-            _arrow(m.wages_before_fen, m.wages_after_fen),
+            arrow(m.counted_annual_income_before_fen, m.counted_annual_income_after_fen),
+            arrow(m.wages_before_fen, m.wages_after_fen),
         )
     return members
 
