@@ -13,9 +13,8 @@ from typing import Any, Final
 
 from harness import example_request, example_sandbox
 
-from connectors.departments import DepartmentCatalogue
+from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue
 from connectors.records import (
-    DEPARTMENTS,
     ContributionRecord,
     DepartmentRecord,
     EnterpriseRecord,
@@ -36,7 +35,7 @@ CHILD: Final = "533401200809110310"  # 18 on 2026-09-11
 NAMES: Final = {APPLICANT: "张建国", SPOUSE: "李秀英", CHILD: "张小明"}
 RELATIONS: Final = {APPLICANT: "applicant", SPOUSE: "spouse", CHILD: "child"}
 TO_HEAD: Final = {APPLICANT: "head", SPOUSE: "spouse", CHILD: "child"}
-DEFAULT_SIX: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
+DEFAULT_SIX: Final = tuple(d.id for d in DEFAULT_DEPARTMENTS)
 S_URBAN: Final = 85_000
 
 # A centre that declares market regulation (市场监管), answering with enterprise records.
@@ -165,7 +164,7 @@ def example_report(**overrides: Any) -> report_pb2.Report:
     dataset = SandboxDataset.from_json(example_sandbox())
     wanted = {m.id_number for m in req.members}
     srcs: dict[str, SourceOutcome] = {}
-    for department in DEPARTMENTS:
+    for department in DEFAULT_SIX:
         records = dataset.records.get(department, ())
         if department == "police":
             registers = {r.hukou_id for r in records if isinstance(r, PersonRecord) and r.id_number in wanted}

@@ -27,8 +27,8 @@ from harness import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.departments import DEFAULT_DEPARTMENTS
 from connectors.records import (
-    DEPARTMENTS,
     AccountRecord,
     BenefitRecord,
     ContributionRecord,
@@ -55,6 +55,11 @@ from verifier.request import VerificationRequest, parse_request
 # ---------------------------------------------------------------------------------------------------------------------
 # Identity numbers and members
 # ---------------------------------------------------------------------------------------------------------------------
+
+
+# The six departments of interfaces.md, and which of them supplies each record kind (records name no department).
+DEPARTMENTS: Final = tuple(d.id for d in DEFAULT_DEPARTMENTS)
+SUPPLIER: Final = {kind: d.id for d in DEFAULT_DEPARTMENTS for kind in d.record_kinds}
 
 
 def make_id(birth: str, sequence: int, area: str = "533401") -> str:
@@ -320,7 +325,7 @@ class Household:
         )
         by_department: dict[str, list[DepartmentRecord]] = defaultdict(list)
         for record in (*persons, *self.records):
-            by_department[record.department].append(record)
+            by_department[SUPPLIER[record.kind]].append(record)
         sources: dict[str, SourceOutcome] = {}
         for department in DEPARTMENTS:
             status = self.statuses.get(department, "ok")
