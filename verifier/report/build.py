@@ -55,7 +55,7 @@ def _set(**fields: Any) -> dict[str, Any]:
 
 
 def _record(supplied: SuppliedRecord) -> records_pb2.DepartmentRecord:
-    """A record under the department that supplied it."""
+    """A record under the department that supplied it (each record type has its message of the same name)."""
     record: DepartmentRecord = supplied.record
     body = getattr(records_pb2, type(record).__name__)(**_set(**record_to_plain(record)))
     return records_pb2.DepartmentRecord(department=supplied.department, **{record.kind: body})
