@@ -58,42 +58,51 @@ def _employer(name: str) -> str:
 
 
 def _tax_income(c: _Cell, r: records_pb2.TaxIncomeRecord) -> RecordRow:
+    """A tax return: category and amount."""
     return c.row(r.period, f"纳税申报：{label(TAX_CATEGORY_ZH, r.category)}", yuan(r.amount_fen), period=True)
 
 
 def _contribution(c: _Cell, r: records_pb2.ContributionRecord) -> RecordRow:
+    """A social-security contribution: scheme and employer, the base, both parts."""
     parts = f"缴费基数；单位缴 {yuan(r.employer_part_fen)}，个人缴 {yuan(r.personal_part_fen)}"
     item = f"社保缴费：{label(SCHEME_ZH, r.scheme)}" + _employer(r.employer)
     return c.row(r.period, item, yuan(r.base_fen), parts, period=True)
 
 
 def _provident_fund(c: _Cell, r: records_pb2.ProvidentFundRecord) -> RecordRow:
+    """A provident-fund deposit: both parts."""
     parts = f"单位缴 {yuan(r.employer_part_fen)}，个人缴 {yuan(r.personal_part_fen)}"
     amount = yuan(r.employer_part_fen + r.personal_part_fen)
     return c.row(r.period, "住房公积金缴存" + _employer(r.employer), amount, parts, period=True)
 
 
 def _pension(c: _Cell, r: records_pb2.PensionRecord) -> RecordRow:
+    """A pension payment."""
     return c.row(r.period, "养老金", yuan(r.amount_fen), period=True)
 
 
 def _benefit(c: _Cell, r: records_pb2.BenefitRecord) -> RecordRow:
+    """A social-security benefit, by its kind."""
     return c.row(r.period, f"社会保障待遇：{r.kind}", yuan(r.amount_fen), period=True)
 
 
 def _rental(c: _Cell, r: records_pb2.RentalRecord) -> RecordRow:
+    """Rent received."""
     return c.row(r.period, "房屋租金", yuan(r.rent_fen), period=True)
 
 
 def _account(c: _Cell, r: records_pb2.AccountRecord) -> RecordRow:
+    """A holding: its kind, the institution, the balance."""
     return c.row(r.as_of, f"{label(ACCOUNT_KIND_ZH, r.kind)}（{r.institution}）", yuan(r.balance_fen), "余额")
 
 
 def _premium(c: _Cell, r: records_pb2.InsurancePremiumRecord) -> RecordRow:
+    """A commercial insurance premium."""
     return c.row(r.period, f"商业保险保费（{r.insurer}）", yuan(r.amount_fen), "保费")
 
 
 def _property(c: _Cell, r: records_pb2.PropertyRecord) -> RecordRow:
+    """Real estate: usage, value, area, when acquired and disposed of."""
     note = f"{r.area_m2:g} 平方米"
     note += f"；{r.acquired} 取得" if r.acquired else ""
     note += f"；{r.disposed} 转让" if r.disposed else ""
@@ -101,11 +110,13 @@ def _property(c: _Cell, r: records_pb2.PropertyRecord) -> RecordRow:
 
 
 def _vehicle(c: _Cell, r: records_pb2.VehicleRecord) -> RecordRow:
+    """A vehicle: plate, type, use and value."""
     item = f"车辆：{r.plate}，{label(VEHICLE_TYPE_ZH, r.type)}，{label(VEHICLE_USE_ZH, r.use)}"
     return c.row(r.registered, item, yuan(r.value_fen), "登记日期")
 
 
 def _enterprise(c: _Cell, r: records_pb2.EnterpriseRecord) -> RecordRow:
+    """An enterprise registration and the member's role."""
     return c.row(r.registered, f"企业：{r.enterprise}（{label(ENTERPRISE_ROLE_ZH, r.role)}）", "—", "工商登记")
 
 

@@ -57,6 +57,7 @@ class EmploymentEvidence:
     def _employer(
         ctx: Context, id_number: str, records: Sequence[ContributionRecord | ProvidentFundRecord]
     ) -> Iterator[WarningFlag]:
+        """One EMPLOYER_CONTRIBUTIONS flag per supplying department of ``records``."""
         for department, group in _by_supplier(ctx, records):
             yield ctx.flag(
                 WarningCode.EMPLOYER_CONTRIBUTIONS,

@@ -55,6 +55,7 @@ class RegisterIdentity:
 
     @staticmethod
     def _member(ctx: Context, department: str, member: Member, persons: list[PersonRecord]) -> Iterator[WarningFlag]:
+        """One member against the register's records."""
         record = next((p for p in persons if p.id_number == member.id_number), None)
         if record is None:
             yield ctx.flag(
