@@ -13,14 +13,14 @@ import importlib.resources
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from connectors.records import DEPARTMENTS
+from connectors.departments import DEFAULT_DEPARTMENTS
 from verifier.request import VerificationRequest
 
 __all__ = [
@@ -41,6 +41,8 @@ _VERSION: Final = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _CATEGORY: Final = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 # Upper bounds that no locality's figure can reach (fen): a monthly standard, a cap or a vehicle value.
 MAX_MONEY_FEN: Final = 10**12
+# The departments a policy may require unless the service declares more.
+DEFAULT_DEPARTMENT_IDS: Final = frozenset(d.id for d in DEFAULT_DEPARTMENTS)
 MAX_MULTIPLIER: Final = 10
 
 
@@ -123,7 +125,7 @@ _SCHEMA: Final[dict[str, dict[str, str]]] = {
 }
 
 
-def _check(key: str, kind: str, value: Any) -> Any:
+def _check(key: str, kind: str, value: Any, departments: Collection[str]) -> Any:
     if kind in ("money", "count", "months"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise PolicyError(f"{key}: must be an integer")
@@ -150,7 +152,7 @@ def _check(key: str, kind: str, value: Any) -> Any:
     for item in value:
         if value.count(item) > 1:
             raise PolicyError(f"{key}: {item!r} is listed twice")
-        if kind == "departments" and item not in DEPARTMENTS:
+        if kind == "departments" and item not in departments:
             raise PolicyError(f"{key}: unknown department {item!r}")
         if kind == "strings" and not _CATEGORY.fullmatch(item):
             raise PolicyError(f"{key}: {item!r} is not a category name (1 to 64 characters, no spaces)")
@@ -173,8 +175,12 @@ def _area_codes(raw: Mapping[str, Any], locality: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_policy(raw: Mapping[str, Any]) -> Policy:
-    """Build a policy from parsed TOML (floats read as ``Decimal``), checking every key."""
+def parse_policy(raw: Mapping[str, Any], *, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> Policy:
+    """Build a policy from parsed TOML (floats read as ``Decimal``), checking every key.
+
+    ``departments`` are the ids ``departments.required`` may name: the declared departments (a
+    :class:`~connectors.departments.DepartmentCatalogue` will do); the six defaults unless given.
+    """
     unknown = sorted(set(raw) - {"locality", "effective_from", "version", "area_codes", *_SCHEMA})
     if unknown:
         raise PolicyError(f"{unknown[0]}: unknown key")
@@ -211,7 +217,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
         for key, kind in keys.items():
             if key not in section:
                 raise PolicyError(f"{table}.{key}: missing")
-            values[f"{table}.{key}"] = _check(f"{table}.{key}", kind, section[key])
+            values[f"{table}.{key}"] = _check(f"{table}.{key}", kind, section[key], departments)
     for area in ("urban", "rural"):
         if values[f"standard.{area}"] <= 0:
             raise PolicyError(f"standard.{area}: the dibao standard must be positive")
@@ -244,20 +250,20 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
     )
 
 
-def _parse_text(text: str, where: str) -> Policy:
+def _parse_text(text: str, where: str, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> Policy:
     try:
         raw = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{where}: not TOML: {exc}") from None
-    return parse_policy(raw)
+    return parse_policy(raw, departments=departments)
 
 
-def load_policy(path: Path) -> Policy:
+def load_policy(path: Path, *, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read: {exc.strerror}") from None
-    return _parse_text(text, str(path))
+    return _parse_text(text, str(path), departments)
 
 
 def default_policy() -> Policy:
@@ -313,12 +319,15 @@ class PolicyBook:
                     raise PolicyError(f"area_codes: {code} is claimed by localities {other!r} and {locality!r}")
 
     @classmethod
-    def load(cls, files: Sequence[Path]) -> PolicyBook:
-        """The built-in default and the policy files (an error names the file and the key)."""
+    def load(cls, files: Sequence[Path], *, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> PolicyBook:
+        """The built-in default and the policy files (an error names the file and the key).
+
+        ``departments``: the declared department ids a policy may require (:func:`parse_policy`).
+        """
         loaded = [default_policy()]
         for path in files:
             try:
-                loaded.append(load_policy(path))
+                loaded.append(load_policy(path, departments=departments))
             except PolicyError as exc:
                 message = str(exc)
                 raise PolicyError(message if message.startswith(str(path)) else f"{path}: {message}") from None

@@ -19,6 +19,7 @@ M = TypeVar("M", bound=Message)
 
 
 def _value(field: Any, value: Any) -> Any:
+    """One field value as plain JSON: messages recursively, enums by name, bytes as base64."""
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return message_to_plain(value)
     if field.type == FieldDescriptor.TYPE_ENUM:
@@ -51,6 +52,7 @@ def message_to_plain(message: Message) -> dict[str, Any]:
 
 
 def _strip_none(value: Any) -> Any:
+    """``value`` without its ``None`` entries (unset fields), at every depth."""
     if isinstance(value, dict):
         return {k: _strip_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):

@@ -27,8 +27,8 @@ from harness import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.departments import DEFAULT_DEPARTMENTS
 from connectors.records import (
-    DEPARTMENTS,
     AccountRecord,
     BenefitRecord,
     ContributionRecord,
@@ -46,15 +46,20 @@ from connectors.records import (
 from connectors.sandbox import SandboxDataset
 from consent.identity import check_character, validate_identity_number
 from verifier.assessment import AssessmentResult, SourceOutcome, assess
-from verifier.flags import WarningFlag
+from verifier.assessment.flags import WarningFlag
+from verifier.assessment.recheck import PreviousFlag, PreviousMember, PreviousReport, previous_from_report
 from verifier.policy import Policy, default_policy
-from verifier.recheck import PreviousFlag, PreviousMember, PreviousReport, previous_from_report
-from verifier.reports import build_report
+from verifier.report.build import build_report, report_plain
 from verifier.request import VerificationRequest, parse_request
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Identity numbers and members
 # ---------------------------------------------------------------------------------------------------------------------
+
+
+# The six departments of interfaces.md, and which of them supplies each record kind (records name no department).
+DEPARTMENTS: Final = tuple(d.id for d in DEFAULT_DEPARTMENTS)
+SUPPLIER: Final = {kind: d.id for d in DEFAULT_DEPARTMENTS for kind in d.record_kinds}
 
 
 def make_id(birth: str, sequence: int, area: str = "533401") -> str:
@@ -320,7 +325,7 @@ class Household:
         )
         by_department: dict[str, list[DepartmentRecord]] = defaultdict(list)
         for record in (*persons, *self.records):
-            by_department[record.department].append(record)
+            by_department[SUPPLIER[record.kind]].append(record)
         sources: dict[str, SourceOutcome] = {}
         for department in DEPARTMENTS:
             status = self.statuses.get(department, "ok")
@@ -2092,7 +2097,7 @@ def test_recheck_against_a_built_report() -> None:
         authorizations=["authorizations/a-1"],
         audit_reference="test",
     )
-    previous = previous_from_report(body)
+    previous = previous_from_report(report_plain(body))
     assert (previous.report_id, previous.classification, previous.annual_income_fen) == ("r-first", "DIBAO", 720_000)
     recheck = Household(members=(member(A, 720_000), member(B)), records=records, previous=previous)
     result = recheck.assess()
@@ -2100,7 +2105,7 @@ def test_recheck_against_a_built_report() -> None:
     assert result.changes is not None
     assert result.changes.income_by_category_before["declared_unverified"] == 720_000
     assert result.changes.income_by_category_after["wages"] == 2_400_000
-    built = build_report(
+    built_report = build_report(
         report_id="r-recheck",
         verification_id="v-recheck",
         version=1,
@@ -2112,6 +2117,7 @@ def test_recheck_against_a_built_report() -> None:
         authorizations=["authorizations/a-2"],
         audit_reference="test",
     )
+    built = report_plain(built_report)
     assert built["gradual_exit_until"] == "2027-05-01"
     assert built["next_recheck_date"] == "2027-05-01"
     assert built["previous_report_id"] == "r-first"

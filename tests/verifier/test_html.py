@@ -18,9 +18,9 @@ import pytest
 from harness import EXAMPLES, UNDER_CI, Harness, example_request, example_sandbox
 
 from hedui.v1 import verification_pb2
-from verifier.html import render_report_html
 from verifier.protojson import message_to_plain
-from verifier.reports import report_message
+from verifier.report.build import report_from_plain
+from verifier.report.html import render_report_html
 
 APPLICANT = "533401197803120118"
 SPOUSE = "53340119800605022X"
@@ -311,7 +311,7 @@ def hand_made_report(**changes: Any) -> dict[str, Any]:
         },
     }
     plain.update(changes)
-    return message_to_plain(report_message(plain))  # the shape GetReport gives
+    return message_to_plain(report_from_plain(plain))  # the shape GetReport gives
 
 
 def test_names_and_messages_are_html_escaped() -> None:

@@ -12,6 +12,7 @@ import pytest
 from harness import example_request, example_sandbox
 
 from connectors import SandboxDataset
+from connectors.departments import DepartmentCatalogue
 from verifier.cli import _verify, main
 from verifier.policy import PolicyBook, PolicyError, default_policy, load_policy
 from verifier.request import parse_request
@@ -158,6 +159,25 @@ def test_unknown_table(tmp_path: Path) -> None:
 )
 def test_wrong_type(tmp_path: Path, key: str, line: str, named: str) -> None:
     assert policy_error(tmp_path, replace_line(key, line)).startswith(named)
+
+
+def test_a_policy_may_require_a_declared_department(tmp_path: Path) -> None:
+    text = replace_line("required", 'required = ["police", "market_regulation"]')
+    declared = DepartmentCatalogue.declare(
+        {
+            "market_regulation": {
+                "name_zh": "市场监督管理部门",
+                "name_en": "Market regulation",
+                "record_kinds": ["enterprise"],
+            }
+        }
+    )
+    policy = load_policy(write(tmp_path, text), departments=declared)
+    assert policy.required_departments == ("police", "market_regulation")
+    with pytest.raises(PolicyError, match=r"departments\.required: unknown department 'market_regulation'"):
+        load_policy(write(tmp_path, text))  # the six defaults only
+    book = PolicyBook.load([write(tmp_path, text)], departments=declared)
+    assert book.default.required_departments == ("police", "market_regulation")
 
 
 @pytest.mark.parametrize(

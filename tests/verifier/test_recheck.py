@@ -16,7 +16,7 @@ from rich.console import Console
 from consent import SigningKey
 from hedui.v1 import verification_pb2
 from verifier.protojson import message_to_plain
-from verifier.render import print_report
+from verifier.report.text import print_report
 from verifier.request import parse_request
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,84 @@
+"""The typed report: built directly from the assessment, its JSON exactly as before, its digest stable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from assessment_kit import ANSWERED, APPLICANT, MARKET_REGULATION, enterprise, example_report, member, request, sources
+
+from verifier.assessment import assess
+from verifier.policy import default_policy
+from verifier.report.build import (
+    build_report,
+    report_digest,
+    report_from_plain,
+    report_json,
+    report_name,
+    report_plain,
+)
+
+FIXTURE = Path(__file__).parent / "data" / "household-zhang.report.json"
+# The digest REPORT_CREATED recorded for this report before the report was typed (the previous code's).
+FIXTURE_DIGEST = "b0187e0588527fc522b30cde320410a7bbcda0d0559c239040d9132360b79bef"
+
+
+def test_report_json_is_byte_identical_to_the_previous_encoding() -> None:
+    assert report_json(example_report()) == FIXTURE.read_text(encoding="utf-8")
+
+
+def test_report_digest_is_stable_and_is_the_canonical_json_of_the_same_value() -> None:
+    report = example_report()
+    assert report_digest(report) == FIXTURE_DIGEST
+    assert report_digest(report) == report_digest(example_report())
+    plain = json.loads(report_json(report))
+    assert report_digest(plain) == FIXTURE_DIGEST
+    canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert hashlib.sha256(canonical).hexdigest() == FIXTURE_DIGEST
+
+
+def test_the_json_value_reads_back_into_the_same_report() -> None:
+    report = example_report()
+    assert report_from_plain(report_plain(report)) == report
+
+
+def test_unset_optional_fields_are_null_and_a_second_version_names_the_first() -> None:
+    first = report_plain(example_report())
+    assert (first["changes"], first["previous_version"], first["html"], first["next_recheck_date"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert [f.get("id_number") for f in first["flags"]] == []  # the example household raises no warning
+    second = example_report(version=2)
+    assert second.previous_version == report_name("v-zhang", 1) == "verifications/v-zhang/reports/1"
+    assert second.name == "verifications/v-zhang/reports/2"
+
+
+def test_records_carry_the_department_that_supplied_them() -> None:
+    req = request(member(APPLICANT))
+    srcs = sources({"market_regulation": [enterprise(APPLICANT)]})
+    result = assess(req, default_policy(), srcs, catalogue=MARKET_REGULATION)
+    report = build_report(
+        report_id="r-1",
+        verification_id="v-1",
+        version=1,
+        generated_at=ANSWERED,
+        request=req,
+        policy=default_policy(),
+        sources=srcs,
+        result=result,
+        authorizations=[],
+        audit_reference="",
+    )
+    [record] = [r for r in report.members[0].records if r.WhichOneof("record") == "enterprise"]
+    assert record.department == "market_regulation" and record.enterprise.role == "legal_representative"
+    assert [s.department for s in report.sources][-1] == "vehicles"  # by department id
+    [flag] = report.flags
+    assert (flag.code, flag.department, flag.HasField("id_number")) == (
+        "BUSINESS_REGISTERED",
+        "market_regulation",
+        True,
+    )
