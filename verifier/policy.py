@@ -52,6 +52,8 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """One locality's figures and rules (policy.md), read from its TOML file; every rate an exact fraction."""
+
     locality: str
     effective_from: dt.date
     standard_urban_fen: int
@@ -76,10 +78,12 @@ class Policy:
     area_codes: tuple[str, ...] = ()
 
     def standard_fen(self, area: str) -> int:
+        """The monthly dibao standard per person for an urban or rural household, in fen."""
         return self.standard_urban_fen if area == "urban" else self.standard_rural_fen
 
     @property
     def version_label(self) -> str:
+        """The version a report names: the file's own label, else its effective date."""
         return self.version or self.effective_from.isoformat()
 
     def sha256(self) -> str:
@@ -125,28 +129,35 @@ _SCHEMA: Final[dict[str, dict[str, str]]] = {
 }
 
 
-def _check(key: str, kind: str, value: Any, departments: Collection[str]) -> Any:
-    if kind in ("money", "count", "months"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PolicyError(f"{key}: must be an integer")
-        if value < 0 or (kind == "months" and not 1 <= value <= 120):
-            raise PolicyError(f"{key}: {value} is not a possible value")
-        if kind == "money" and value > MAX_MONEY_FEN:
-            raise PolicyError(f"{key}: {value} fen is not a possible amount")
-        if kind == "count" and value > 1000:
-            raise PolicyError(f"{key}: {value} is not a possible value")
-        return value
-    if kind in ("rate", "multiplier"):
-        if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            raise PolicyError(f"{key}: must be a number")
-        if isinstance(value, Decimal) and not value.is_finite():
-            raise PolicyError(f"{key}: {value} is not a finite number")
-        exact = Fraction(value)
-        if kind == "rate" and not 0 <= exact <= 1:
-            raise PolicyError(f"{key}: {value} is not between 0 and 1")
-        if kind == "multiplier" and not 1 <= exact <= MAX_MULTIPLIER:
-            raise PolicyError(f"{key}: {value} must be at least 1 and at most {MAX_MULTIPLIER}")
-        return exact
+def _whole(key: str, kind: str, value: Any) -> int:
+    """An amount in fen, a count or a number of months: a plain integer in its possible range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(f"{key}: must be an integer")
+    if value < 0 or (kind == "months" and not 1 <= value <= 120):
+        raise PolicyError(f"{key}: {value} is not a possible value")
+    if kind == "money" and value > MAX_MONEY_FEN:
+        raise PolicyError(f"{key}: {value} fen is not a possible amount")
+    if kind == "count" and value > 1000:
+        raise PolicyError(f"{key}: {value} is not a possible value")
+    return value
+
+
+def _exact(key: str, kind: str, value: Any) -> Fraction:
+    """A rate (0 to 1) or a multiplier (1 to MAX_MULTIPLIER), kept exact as a fraction."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise PolicyError(f"{key}: must be a number")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise PolicyError(f"{key}: {value} is not a finite number")
+    exact = Fraction(value)
+    if kind == "rate" and not 0 <= exact <= 1:
+        raise PolicyError(f"{key}: {value} is not between 0 and 1")
+    if kind == "multiplier" and not 1 <= exact <= MAX_MULTIPLIER:
+        raise PolicyError(f"{key}: {value} must be at least 1 and at most {MAX_MULTIPLIER}")
+    return exact
+
+
+def _names(key: str, kind: str, value: Any, departments: Collection[str]) -> list[str]:
+    """A list of distinct department ids (declared ones) or income category names."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise PolicyError(f"{key}: must be a list of strings")
     for item in value:
@@ -157,6 +168,15 @@ def _check(key: str, kind: str, value: Any, departments: Collection[str]) -> Any
         if kind == "strings" and not _CATEGORY.fullmatch(item):
             raise PolicyError(f"{key}: {item!r} is not a category name (1 to 64 characters, no spaces)")
     return value
+
+
+def _check(key: str, kind: str, value: Any, departments: Collection[str]) -> Any:
+    """One policy value of the schema's ``kind``, checked; a :class:`PolicyError` names ``key``."""
+    if kind in ("money", "count", "months"):
+        return _whole(key, kind, value)
+    if kind in ("rate", "multiplier"):
+        return _exact(key, kind, value)
+    return _names(key, kind, value, departments)
 
 
 def _area_codes(raw: Mapping[str, Any], locality: str) -> tuple[str, ...]:
@@ -175,20 +195,18 @@ def _area_codes(raw: Mapping[str, Any], locality: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_policy(raw: Mapping[str, Any], *, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> Policy:
-    """Build a policy from parsed TOML (floats read as ``Decimal``), checking every key.
-
-    ``departments`` are the ids ``departments.required`` may name: the declared departments (a
-    :class:`~connectors.departments.DepartmentCatalogue` will do); the six defaults unless given.
-    """
-    unknown = sorted(set(raw) - {"locality", "effective_from", "version", "area_codes", *_SCHEMA})
-    if unknown:
-        raise PolicyError(f"{unknown[0]}: unknown key")
+def _locality(raw: Mapping[str, Any]) -> str:
+    """The policy's locality: a short name without spaces or '/', or a 6-digit area code."""
     locality = raw.get("locality")
     if not isinstance(locality, str) or not locality:
         raise PolicyError("locality: must be a non-empty string")
     if not _LOCALITY.fullmatch(locality):
         raise PolicyError(f"locality: {locality!r} must be at most 64 characters without spaces, '/' or controls")
+    return locality
+
+
+def _version(raw: Mapping[str, Any]) -> str:
+    """The policy's optional version label (a TOML integer is read as its digits)."""
     version = raw.get("version", "")
     if isinstance(version, int) and not isinstance(version, bool):
         version = str(version)
@@ -196,6 +214,11 @@ def parse_policy(raw: Mapping[str, Any], *, departments: Collection[str] = DEFAU
         raise PolicyError("version: must be a string")
     if "version" in raw and not _VERSION.fullmatch(version):
         raise PolicyError("version: must be 1 to 64 characters without control characters")
+    return version
+
+
+def _effective_from(raw: Mapping[str, Any]) -> dt.date:
+    """The date the policy takes effect: a TOML date or an ISO date string."""
     effective = raw.get("effective_from")
     if isinstance(effective, str):
         try:
@@ -204,6 +227,11 @@ def parse_policy(raw: Mapping[str, Any], *, departments: Collection[str] = DEFAU
             raise PolicyError("effective_from: must be a date YYYY-MM-DD") from None
     if not isinstance(effective, dt.date) or isinstance(effective, dt.datetime):
         raise PolicyError("effective_from: must be a date YYYY-MM-DD")
+    return effective
+
+
+def _tables(raw: Mapping[str, Any], departments: Collection[str]) -> dict[str, Any]:
+    """Every value of the schema's tables, checked, by dotted key; then the rules across values."""
     values: dict[str, Any] = {}
     for table, keys in _SCHEMA.items():
         section = raw.get(table)
@@ -226,6 +254,22 @@ def parse_policy(raw: Mapping[str, Any], *, departments: Collection[str] = DEFAU
             "recheck.recheck_months_variable: households with variable income are rechecked at least as often "
             "as stable ones (must not exceed recheck.recheck_months_stable)"
         )
+    return values
+
+
+def parse_policy(raw: Mapping[str, Any], *, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> Policy:
+    """Build a policy from parsed TOML (floats read as ``Decimal``), checking every key.
+
+    ``departments`` are the ids ``departments.required`` may name: the declared departments (a
+    :class:`~connectors.departments.DepartmentCatalogue` will do); the six defaults unless given.
+    """
+    unknown = sorted(set(raw) - {"locality", "effective_from", "version", "area_codes", *_SCHEMA})
+    if unknown:
+        raise PolicyError(f"{unknown[0]}: unknown key")
+    locality = _locality(raw)
+    version = _version(raw)
+    effective = _effective_from(raw)
+    values = _tables(raw, departments)
     return Policy(
         locality=locality,
         effective_from=effective,
@@ -259,6 +303,7 @@ def _parse_text(text: str, where: str, departments: Collection[str] = DEFAULT_DE
 
 
 def load_policy(path: Path, *, departments: Collection[str] = DEFAULT_DEPARTMENT_IDS) -> Policy:
+    """One policy file, checked (:func:`parse_policy`); an error names the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -335,9 +380,11 @@ class PolicyBook:
 
     @property
     def default(self) -> Policy:
+        """The default locality's newest policy."""
         return self._versions[self.default_locality][-1]
 
     def localities(self) -> tuple[str, ...]:
+        """Every locality with a policy, sorted."""
         return tuple(sorted(self._versions))
 
     def versions(self, locality: str) -> tuple[Policy, ...]:
@@ -345,9 +392,11 @@ class PolicyBook:
         return tuple(self._versions.get(locality, ()))
 
     def knows(self, locality: str) -> bool:
+        """Whether a request may name ``locality`` (empty: no locality named)."""
         return not locality or locality in self._versions
 
     def locality_for(self, commissioned_by: str, explicit: str = "") -> str:
+        """The locality whose policy applies: the one named, else by area code (county, prefecture, province)."""
         if explicit:
             if explicit not in self._versions:
                 raise PolicyError(f"policy: no policy for locality {explicit!r}")
@@ -360,6 +409,7 @@ class PolicyBook:
         return self.default_locality
 
     def choose(self, commissioned_by: str, application_date: dt.date, explicit: str = "") -> Policy:
+        """The version in effect on the application date (the earliest when none is yet)."""
         versions = self._versions[self.locality_for(commissioned_by, explicit)]
         in_effect = [v for v in versions if v.effective_from <= application_date]
         return in_effect[-1] if in_effect else versions[0]
