@@ -382,7 +382,6 @@ class _BrokenConnector:
 
 async def test_connector_bug_counts_as_unavailable_and_the_report_still_comes(harness: Harness) -> None:
     harness.service.connectors["tax"] = _BrokenConnector(harness.service.connectors["tax"])
-    harness.service.fanout._connectors = harness.service.connectors
     v = await harness.run(example_request())
     report = await report_of(harness, v.name)
     tax = next(s for s in report["sources"] if s["department"] == "tax")
