@@ -63,6 +63,7 @@ def _instant(value: dt.datetime | None) -> str:
 
 
 def caller_of(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
+    """Who calls: the operator from the request's metadata, the client from its peer (both bounded)."""
     metadata = dict(context.invocation_metadata() or ())
     operator = str(metadata.get(OPERATOR_METADATA, "") or "unknown")[:200]
     return Caller(operator=operator, client=str(context.peer())[:200])
@@ -100,6 +101,7 @@ async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], what: str)
 
 
 def verification_message(view: VerificationView) -> verification_pb2.Verification:
+    """A verification view as its hedui.v1.Verification message."""
     message = verification_pb2.Verification(
         name=view.name,
         state=view.state,
@@ -158,6 +160,7 @@ def request_message(request: VerificationRequest) -> verification_pb2.Verificati
 def authorization_message(
     auth: RegisteredAuthorization, envelope: Envelope | None, certificates: Sequence[Envelope] = ()
 ) -> consent_pb2.Authorization:
+    """A registered authorization as its message; the envelope and certificates when asked for."""
     payload = auth.payload
     message = consent_pb2.Authorization(
         name=auth.name,
@@ -196,6 +199,7 @@ def authorization_message(
 
 
 def envelope_message(envelope: Envelope) -> consent_pb2.Envelope:
+    """An envelope as its message."""
     return consent_pb2.Envelope(
         payload=envelope.payload,
         payload_type=envelope.payload_type,
@@ -204,6 +208,7 @@ def envelope_message(envelope: Envelope) -> consent_pb2.Envelope:
 
 
 def envelope_of(message: consent_pb2.Envelope) -> Envelope:
+    """An envelope message as the consent package's envelope."""
     return Envelope(
         payload=message.payload,
         payload_type=message.payload_type,
@@ -215,11 +220,13 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     """hedui.v1.ConsentService over the authorizations operations."""
 
     def __init__(self, authorizations: Authorizations) -> None:
+        """Serve ``authorizations``."""
         self._authorizations = authorizations
 
     async def RegisterAuthorization(  # noqa: N802 - gRPC method names
         self, request: consent_pb2.RegisterAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
+        """Check and store a signed authorization."""
         envelope = envelope_of(request.envelope)
         certificates = [envelope_of(c) for c in request.member_key_certificates]
         auth = await _call(
@@ -233,6 +240,7 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     async def GetAuthorization(  # noqa: N802
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
+        """One authorization with its envelope and certificates."""
         auth = await _call(context, self._authorizations.get(request.name))
         envelope = await _call(context, self._authorizations.stored_envelope(auth.authorization_id))
         certificates = await _call(context, self._authorizations.stored_certificates(auth.authorization_id))
@@ -241,12 +249,14 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     async def RevokeAuthorization(  # noqa: N802
         self, request: consent_pb2.RevokeAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
+        """Revoke an authorization."""
         auth = await _call(context, self._authorizations.revoke(request.name, request.reason, caller_of(context)))
         return authorization_message(auth, None)
 
     async def ListAuthorizations(  # noqa: N802
         self, request: consent_pb2.ListAuthorizationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.ListAuthorizationsResponse:
+        """A member's authorizations, a page at a time."""
         found, token = await _call(
             context,
             self._authorizations.list(
@@ -268,7 +278,10 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def CreateVerification(  # noqa: N802
         self, request: verification_pb2.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.Verification:
+        """Start a verification; returns at once."""
+
         async def create() -> VerificationView:
+            """Parse the request, then create the verification (both refuse with a ServiceError)."""
             parsed = self._verifications.parse_request(message_to_plain(request.request))
             return await self._verifications.create(
                 parsed, list(request.authorizations), request_id=request.request_id, caller=caller_of(context)
@@ -279,11 +292,13 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetVerification(  # noqa: N802
         self, request: verification_pb2.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.Verification:
+        """A verification's state and its departments' progress."""
         return verification_message(await _call(context, self._verifications.get(request.name)))
 
     async def WatchVerification(  # noqa: N802
         self, request: verification_pb2.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[verification_pb2.VerificationEvent]:
+        """A snapshot now and on every change until the verification ends."""
         try:
             async for view in self._verifications.watch(request.name):
                 yield verification_pb2.VerificationEvent(verification=verification_message(view))
@@ -293,12 +308,14 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetReport(  # noqa: N802
         self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
+        """A report version, with its HTML view when asked for."""
         html = request.view == verification_pb2.HTML
         return await _call(context, self._reports.message(request.name, caller_of(context), html=html))
 
     async def ListVerifications(  # noqa: N802
         self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.ListVerificationsResponse:
+        """Verifications, newest first, a page at a time."""
         views, token = await _call(
             context,
             self._verifications.list(
@@ -312,6 +329,7 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def CreateRecheckBatch(  # noqa: N802
         self, request: verification_pb2.CreateRecheckBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.CreateRecheckBatchResponse:
+        """Not implemented yet."""
         await _unimplemented(context, "CreateRecheckBatch")
         raise AssertionError("unreachable")
 
@@ -325,6 +343,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def ListAuditEvents(  # noqa: N802
         self, request: audit_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.ListAuditEventsResponse:
+        """Audit entries in log order, filtered."""
         page, token = await _call(
             context,
             self._audit.list_events(
@@ -361,12 +380,14 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def GetSignedTreeHead(  # noqa: N802
         self, request: audit_pb2.GetSignedTreeHeadRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.SignedTreeHead:
+        """The newest signed tree head."""
         head = await _call(context, self._audit.signed_tree_head())
         return audit_pb2.SignedTreeHead(tree_size=head.tree_size, root_hash=head.root_hash, checkpoint=head.checkpoint)
 
     async def GetInclusionProof(  # noqa: N802
         self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.InclusionProof:
+        """An entry's inclusion proof."""
         proof, head, entry = await _call(context, self._audit.inclusion_proof(request.index, request.tree_size))
         return audit_pb2.InclusionProof(
             index=request.index, tree_size=head.tree_size, hashes=proof, entry=entry, checkpoint=head.checkpoint
@@ -375,6 +396,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def GetConsistencyProof(  # noqa: N802
         self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.ConsistencyProof:
+        """A consistency proof between two signed tree sizes."""
         proof, first, second = await _call(
             context, self._audit.consistency_proof(request.first_size, request.second_size)
         )
@@ -389,6 +411,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def ExportAuditLog(  # noqa: N802
         self, request: audit_pb2.ExportAuditLogRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[audit_pb2.ExportAuditLogChunk]:
+        """The log as the export file, in chunks."""
         try:
             async for data in self._audit.export():
                 yield audit_pb2.ExportAuditLogChunk(data=data)
@@ -426,6 +449,7 @@ async def build_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop() -> None:
+        """Report NOT_SERVING, then stop with a short grace period."""
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=2.0)
 

@@ -62,6 +62,8 @@ def revocation_reason(reason: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A declared household member."""
+
     id_number: str
     name: str
     relation: str
@@ -72,6 +74,8 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class DeclaredDeduction:
+    """A rigid expenditure the household declares, with its evidence."""
+
     id_number: str
     kind: str
     amount_fen: int
@@ -80,6 +84,8 @@ class DeclaredDeduction:
 
 @dataclass(frozen=True, slots=True)
 class VerificationRequest:
+    """A checked verification request: the household, its declarations and what it is for."""
+
     application_date: dt.date
     area: str
     purpose: str
@@ -90,6 +96,7 @@ class VerificationRequest:
     policy: str = ""
 
     def member(self, id_number: str) -> Member:
+        """The declared member with this identity number."""
         return next(m for m in self.members if m.id_number == id_number)
 
     def to_plain(self) -> dict[str, Any]:

@@ -115,36 +115,14 @@ class Verifications:
                 Reason.CONSENT_MISSING,
             )
         at = dt.datetime.now(dt.UTC)
-        values = {
-            "id": verification_id,
-            "request_id": request_id or None,
-            "request_json": json.dumps(request.to_plain(), ensure_ascii=False),
-            "authorizations_json": json.dumps(list(authorization_names)),
-            "commissioned_by": request.commissioned_by,
-            "state": VerificationState.RUNNING,
-            "operator": caller.operator,
-            "client": caller.client,
-            "created_at": at,
-            "updated_at": at,
-            "latest_report_version": 0,
-        }
-        created = AuditEvent(
-            kind="VERIFICATION_CREATED",
-            operator=caller.operator,
-            client=caller.client,
-            verification=verification_id,
-            authorization=",".join(a.removeprefix("authorizations/") for a in authorization_names),
-            details={
-                "purpose": request.purpose,
-                "commissioned_by": request.commissioned_by,
-                "members": len(request.members),
-            },
-        )
+        values = _verification_values(job, request_id, at)
+        created = _created_event(job)
         members = [m.id_number for m in request.members]
 
         # One transaction: the verification, its consent decisions and the queries about to be sent.
         # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
         async def commit_and_send() -> None:
+            """Commit the verification with its plan, then send the plan's queries."""
             async with self._db.write() as session:
                 await stored.add(session, values, plan.new_rows(verification_id, departments, at))
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
@@ -253,6 +231,41 @@ class Verifications:
                 if view.latest_report_version > 0 and view.state != VerificationState.RUNNING:
                     return view
         return await self.get(name)
+
+
+def _verification_values(job: Job, request_id: str, at: dt.datetime) -> dict[str, object]:
+    """The columns of a new verification (running, no report yet)."""
+    request = job.request
+    return {
+        "id": job.verification_id,
+        "request_id": request_id or None,
+        "request_json": json.dumps(request.to_plain(), ensure_ascii=False),
+        "authorizations_json": json.dumps(list(job.authorization_names)),
+        "commissioned_by": request.commissioned_by,
+        "state": VerificationState.RUNNING,
+        "operator": job.operator,
+        "client": job.client,
+        "created_at": at,
+        "updated_at": at,
+        "latest_report_version": 0,
+    }
+
+
+def _created_event(job: Job) -> AuditEvent:
+    """The VERIFICATION_CREATED entry."""
+    request = job.request
+    return AuditEvent(
+        kind="VERIFICATION_CREATED",
+        operator=job.operator,
+        client=job.client,
+        verification=job.verification_id,
+        authorization=",".join(a.removeprefix("authorizations/") for a in job.authorization_names),
+        details={
+            "purpose": request.purpose,
+            "commissioned_by": request.commissioned_by,
+            "members": len(request.members),
+        },
+    )
 
 
 async def _check_previous_report(db: Database, request: VerificationRequest) -> None:

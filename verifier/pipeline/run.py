@@ -69,6 +69,7 @@ class Pipeline:
         """Run ``coroutine`` in the background until it ends or :meth:`close`; its failure is logged."""
 
         async def guarded() -> None:
+            """Run the coroutine; log its failure instead of losing it."""
             try:
                 await coroutine
             except asyncio.CancelledError:
@@ -178,6 +179,7 @@ class Pipeline:
         known = dict(plan.settled)
 
         async def ask(query: DepartmentQuery, scope: Scope) -> None:
+            """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome)."""
             try:
                 outcome = await self._sender.ask(job, scope.department, query)
             except Exception as exc:  # a connector's own bug must not stall the verification
