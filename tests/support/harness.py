@@ -286,3 +286,42 @@ async def prove_every_entry(service: HeduiService) -> int:
             leaf = hashlib.sha256(b"\x00" + entry).digest()
             assert rfc9162.verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash), index
     return head.tree_size
+
+
+# --- unit-test helpers for the pipeline and the operations ------------------------------------------
+
+
+def registered_for(
+    request: VerificationRequest,
+    *,
+    signers: Sequence[str] | None = None,
+    departments: tuple[str, ...] | None = None,
+    authorization_id: str = "a1",
+    revoked: bool = False,
+) -> Any:
+    """A RegisteredAuthorization as the service would load it: the members in ``signers`` (default: those
+    who signed) consent to ``departments`` (default: all) for the request's organisation and purpose."""
+    from consent import TrustedKey, registered_authorization
+
+    key = SigningKey.generate_ed25519()
+    today = dt.date.today()
+    members = [
+        AuthorizedMember(m.id_number, m.name)
+        for m in request.members
+        if (m.id_number in signers if signers is not None else m.signed)
+    ]
+    extra: dict[str, Any] = {} if departments is None else {"departments": departments}
+    payload = authorization_payload(
+        commissioned_by=request.commissioned_by,
+        purpose=request.purpose,
+        members=members,
+        valid_from=today,
+        valid_until=today + dt.timedelta(days=90),
+        **extra,
+    )
+    envelope = sign_envelope(payload, AUTHORIZATION_PAYLOAD_TYPE, (key,))
+    now = dt.datetime.now(dt.UTC)
+    trust = {key.keyid: TrustedKey(key.keyid, request.commissioned_by, key.public_pem(), now - dt.timedelta(hours=1))}
+    return registered_authorization(
+        authorization_id, envelope, (), trust, now, revoked_at=now if revoked else None, revoke_reason=None
+    )

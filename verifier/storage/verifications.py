@@ -41,7 +41,8 @@ async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequenc
     A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
     """
     await session.execute(insert(VerificationRow).values(**values))
-    await session.execute(insert(DepartmentResultRow), list(results))
+    if results:
+        await session.execute(insert(DepartmentResultRow), list(results))
 
 
 async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
