@@ -106,6 +106,66 @@ class PostgresCluster:
 # --- a running service ---------------------------------------------------------------------------
 
 
+def signed_envelope(
+    request: VerificationRequest, key: SigningKey, signers: Sequence[str] | None = None, **overrides: Any
+) -> Envelope:
+    """An authorization envelope for ``request`` signed by ``key``: the members in ``signers`` (default: those
+    who signed) consent for 90 days from today; ``overrides`` change payload fields."""
+    today = dt.date.today()
+    members = [
+        AuthorizedMember(m.id_number, m.name)
+        for m in request.members
+        if (m.id_number in signers if signers is not None else m.signed)
+    ]
+    fields: dict[str, Any] = {
+        "commissioned_by": request.commissioned_by,
+        "purpose": request.purpose,
+        "members": members,
+        "valid_from": today,
+        "valid_until": today + dt.timedelta(days=90),
+    }
+    fields.update(overrides)
+    return sign_envelope(authorization_payload(**fields), AUTHORIZATION_PAYLOAD_TYPE, (key,))
+
+
+async def seed_verification(db: Database, job: Any, results: dict[str, dict[str, Any]]) -> None:
+    """Store a running verification of ``job`` with one result row per department (``queued`` unless the
+    department's values say otherwise), as the pipeline's stages find it."""
+    from verifier.storage import verifications
+
+    at = dt.datetime.now(dt.UTC)
+    values = {
+        "id": job.verification_id,
+        "request_id": None,
+        "request_json": json.dumps(job.request.to_plain(), ensure_ascii=False),
+        "authorizations_json": json.dumps(list(job.authorization_names)),
+        "commissioned_by": job.request.commissioned_by,
+        "state": "RUNNING",
+        "operator": job.operator,
+        "client": job.client,
+        "created_at": at,
+        "updated_at": at,
+        "latest_report_version": 0,
+    }
+    rows = [
+        {
+            "verification_id": job.verification_id,
+            "department": department,
+            "status": "queued",
+            "detail": "",
+            "records_json": "[]",
+            "record_count": 0,
+            "queried_json": "[]",
+            "not_queried_json": "[]",
+            "updated_at": at,
+        }
+        | extra
+        for department, extra in results.items()
+    ]
+    async with db.write() as session:
+        await verifications.add(session, values, rows)
+
+
 class RecordingConnector:
     """A real connector that also remembers which identity numbers it was asked about, and its polls."""
 
@@ -158,21 +218,7 @@ class Harness:
     def envelope(
         self, request: VerificationRequest, signers: Sequence[str] | None = None, **overrides: Any
     ) -> Envelope:
-        today = dt.date.today()
-        members = [
-            AuthorizedMember(m.id_number, m.name)
-            for m in request.members
-            if (m.id_number in signers if signers is not None else m.signed)
-        ]
-        fields: dict[str, Any] = {
-            "commissioned_by": request.commissioned_by,
-            "purpose": request.purpose,
-            "members": members,
-            "valid_from": today,
-            "valid_until": today + dt.timedelta(days=90),
-        }
-        fields.update(overrides)
-        return sign_envelope(authorization_payload(**fields), AUTHORIZATION_PAYLOAD_TYPE, (self.key,))
+        return signed_envelope(request, self.key, signers, **overrides)
 
     async def register(self, envelope: Envelope) -> consent_pb2.Authorization:
         return await self.consent.RegisterAuthorization(  # type: ignore[no-any-return]
