@@ -371,3 +371,19 @@ def registered_for(
     return registered_authorization(
         authorization_id, envelope, (), trust, now, revoked_at=now if revoked else None, revoke_reason=None
     )
+
+
+async def registered_in(
+    db: Database, request: VerificationRequest, count: int = 1
+) -> tuple[HeduiService, Any, list[str]]:
+    """A service without departments over ``db`` (migrated), a key its trust store holds, and ``count``
+    authorizations for ``request`` registered through it (their names)."""
+    service = HeduiService(db, {}, Settings(database_url=db.url, audit_subject_key=b"k" * 32))
+    key = SigningKey.generate_ed25519()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
+    names = []
+    for days in range(count):
+        envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30 + days))
+        names.append((await service.authorizations.register(envelope)).name)
+    return service, key, names

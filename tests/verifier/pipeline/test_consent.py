@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from harness import example_request, example_sandbox, signed_envelope
+from harness import example_request, example_sandbox, registered_in
 
 from connectors import DepartmentAnswer, DepartmentQuery, SandboxDataset, sandbox_connectors
 from consent import SigningKey
@@ -13,7 +13,6 @@ from verifier.pipeline.consent import AuthorizationReader, ConsentGate
 from verifier.pipeline.plan import Job, Scope
 from verifier.request import parse_request
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 from verifier.vocabulary import DepartmentStatus
 
@@ -22,16 +21,7 @@ MEMBERS = tuple(m.id_number for m in REQUEST.members)
 
 
 async def registered(db: Database, count: int = 1) -> tuple[HeduiService, SigningKey, list[str]]:
-    """Authorizations registered through the service, under a key its trust store holds."""
-    service = HeduiService(db, {}, Settings(database_url=db.url, audit_subject_key=b"k" * 32))
-    key = SigningKey.generate_ed25519()
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    await service.trust_store.add(REQUEST.commissioned_by, key.public_pem(), not_before=since)
-    names = []
-    for days in range(count):
-        envelope = signed_envelope(REQUEST, key, valid_until=dt.date.today() + dt.timedelta(days=30 + days))
-        names.append((await service.authorizations.register(envelope)).name)
-    return service, key, names
+    return await registered_in(db, REQUEST, count)  # type: ignore[no-any-return]
 
 
 async def test_authorizations_are_read_in_the_order_asked_and_missing_ones_left_out(db: Database) -> None:
