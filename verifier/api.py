@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -40,7 +40,9 @@ from verifier.operations import (
 from verifier.operations.authorizations import state_of
 from verifier.protojson import message_to_plain
 from verifier.request import VerificationRequest
-from verifier.service import HeduiService
+
+if TYPE_CHECKING:
+    from verifier.service import HeduiService
 
 __all__ = ["OPERATOR_METADATA", "build_server"]
 

@@ -10,11 +10,13 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from consent import TrustedKey
-from verifier.operations._names import NOBODY, Caller
+from verifier.operations import Caller
 from verifier.operations.trust_store import CLOCK_SKEW, KeyEntry, check_organisation
 
 if TYPE_CHECKING:
     from verifier.service import HeduiService
+
+_NOBODY = Caller()
 
 __all__ = [
     "CLOCK_SKEW",
@@ -39,7 +41,7 @@ async def rotate_trusted_key(
     old_valid_until: dt.datetime,
     old_keyid: str = "",
     note: str = "",
-    caller: Caller = NOBODY,
+    caller: Caller = _NOBODY,
 ) -> tuple[TrustedKey, KeyEntry]:
     """Delegate of :meth:`TrustStore.rotate`."""
     return await service.trust_store.rotate(
@@ -48,7 +50,7 @@ async def rotate_trusted_key(
 
 
 async def revoke_trusted_key(
-    service: HeduiService, keyid: str, *, reason: str, at: dt.datetime | None = None, caller: Caller = NOBODY
+    service: HeduiService, keyid: str, *, reason: str, at: dt.datetime | None = None, caller: Caller = _NOBODY
 ) -> tuple[KeyEntry, int]:
     """Delegate of :meth:`TrustStore.revoke`."""
     return await service.trust_store.revoke(keyid, reason=reason, at=at, caller=caller)
