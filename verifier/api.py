@@ -1,4 +1,4 @@
-"""The gRPC API (package hedui.v1) over :class:`verifier.service.HeduiService`, on grpc.aio.
+"""The gRPC API (package hedui.v1) over hedui's operations (:mod:`verifier.operations`), on grpc.aio.
 
 Errors carry google.rpc details: one ErrorInfo (reason, domain "hedui.v1") and, for
 invalid input, a BadRequest with a field violation per problem (AIP-193).
@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -29,11 +29,20 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.errors import ServiceError
-from verifier.html import render_report_html
+from verifier.operations import (
+    AuditQueries,
+    Authorizations,
+    Caller,
+    Reports,
+    Verifications,
+    VerificationView,
+)
+from verifier.operations.authorizations import state_of
 from verifier.protojson import message_to_plain
-from verifier.reports import report_message
 from verifier.request import VerificationRequest
-from verifier.service import Caller, HeduiService, VerificationView
+
+if TYPE_CHECKING:
+    from verifier.service import HeduiService
 
 __all__ = ["OPERATOR_METADATA", "build_server"]
 
@@ -56,6 +65,7 @@ def _instant(value: dt.datetime | None) -> str:
 
 
 def caller_of(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
+    """Who calls: the operator from the request's metadata, the client from its peer (both bounded)."""
     metadata = dict(context.invocation_metadata() or ())
     operator = str(metadata.get(OPERATOR_METADATA, "") or "unknown")[:200]
     return Caller(operator=operator, client=str(context.peer())[:200])
@@ -93,6 +103,7 @@ async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], what: str)
 
 
 def verification_message(view: VerificationView) -> verification_pb2.Verification:
+    """A verification view as its hedui.v1.Verification message."""
     message = verification_pb2.Verification(
         name=view.name,
         state=view.state,
@@ -151,11 +162,11 @@ def request_message(request: VerificationRequest) -> verification_pb2.Verificati
 def authorization_message(
     auth: RegisteredAuthorization, envelope: Envelope | None, certificates: Sequence[Envelope] = ()
 ) -> consent_pb2.Authorization:
+    """A registered authorization as its message; the envelope and certificates when asked for."""
     payload = auth.payload
-    state = "REVOKED" if auth.revoked_at else ("EXPIRED" if payload.valid_until < china_today() else "ACTIVE")
     message = consent_pb2.Authorization(
         name=auth.name,
-        state=state,
+        state=state_of(auth, china_today()),
         commissioned_by=payload.commissioned_by,
         purpose=payload.purpose,
         members=[
@@ -190,6 +201,7 @@ def authorization_message(
 
 
 def envelope_message(envelope: Envelope) -> consent_pb2.Envelope:
+    """An envelope as its message."""
     return consent_pb2.Envelope(
         payload=envelope.payload,
         payload_type=envelope.payload_type,
@@ -198,6 +210,7 @@ def envelope_message(envelope: Envelope) -> consent_pb2.Envelope:
 
 
 def envelope_of(message: consent_pb2.Envelope) -> Envelope:
+    """An envelope message as the consent package's envelope."""
     return Envelope(
         payload=message.payload,
         payload_type=message.payload_type,
@@ -206,17 +219,21 @@ def envelope_of(message: consent_pb2.Envelope) -> Envelope:
 
 
 class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
-    def __init__(self, service: HeduiService) -> None:
-        self._service = service
+    """hedui.v1.ConsentService over the authorizations operations."""
+
+    def __init__(self, authorizations: Authorizations) -> None:
+        """Serve ``authorizations``."""
+        self._authorizations = authorizations
 
     async def RegisterAuthorization(  # noqa: N802 - gRPC method names
         self, request: consent_pb2.RegisterAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
+        """Check and store a signed authorization."""
         envelope = envelope_of(request.envelope)
         certificates = [envelope_of(c) for c in request.member_key_certificates]
         auth = await _call(
             context,
-            self._service.register_authorization(
+            self._authorizations.register(
                 envelope, certificates=certificates, request_id=request.request_id, caller=caller_of(context)
             ),
         )
@@ -225,25 +242,26 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
     async def GetAuthorization(  # noqa: N802
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
-        auth = await _call(context, self._service.get_authorization(request.name))
-        envelope = await _call(context, self._service.stored_envelope(auth.authorization_id))
-        certificates = await _call(context, self._service.stored_certificates(auth.authorization_id))
+        """One authorization with its envelope and certificates."""
+        auth = await _call(context, self._authorizations.get(request.name))
+        envelope = await _call(context, self._authorizations.stored_envelope(auth.authorization_id))
+        certificates = await _call(context, self._authorizations.stored_certificates(auth.authorization_id))
         return authorization_message(auth, envelope, certificates)
 
     async def RevokeAuthorization(  # noqa: N802
         self, request: consent_pb2.RevokeAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
-        auth = await _call(
-            context, self._service.revoke_authorization(request.name, request.reason, caller_of(context))
-        )
+        """Revoke an authorization."""
+        auth = await _call(context, self._authorizations.revoke(request.name, request.reason, caller_of(context)))
         return authorization_message(auth, None)
 
     async def ListAuthorizations(  # noqa: N802
         self, request: consent_pb2.ListAuthorizationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.ListAuthorizationsResponse:
+        """A member's authorizations, a page at a time."""
         found, token = await _call(
             context,
-            self._service.list_authorizations(
+            self._authorizations.list(
                 request.member_id_number, page_size=request.page_size, page_token=request.page_token
             ),
         )
@@ -253,15 +271,21 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
 
 
 class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
-    def __init__(self, service: HeduiService) -> None:
-        self._service = service
+    """hedui.v1.VerificationService over the verifications and reports operations."""
+
+    def __init__(self, verifications: Verifications, reports: Reports) -> None:
+        self._verifications = verifications
+        self._reports = reports
 
     async def CreateVerification(  # noqa: N802
         self, request: verification_pb2.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.Verification:
+        """Start a verification; returns at once."""
+
         async def create() -> VerificationView:
-            parsed = self._service.parse_request(message_to_plain(request.request))
-            return await self._service.create_verification(
+            """Parse the request, then create the verification (both refuse with a ServiceError)."""
+            parsed = self._verifications.parse_request(message_to_plain(request.request))
+            return await self._verifications.create(
                 parsed, list(request.authorizations), request_id=request.request_id, caller=caller_of(context)
             )
 
@@ -270,13 +294,15 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetVerification(  # noqa: N802
         self, request: verification_pb2.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.Verification:
-        return verification_message(await _call(context, self._service.get_verification(request.name)))
+        """A verification's state and its departments' progress."""
+        return verification_message(await _call(context, self._verifications.get(request.name)))
 
     async def WatchVerification(  # noqa: N802
         self, request: verification_pb2.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[verification_pb2.VerificationEvent]:
+        """A snapshot now and on every change until the verification ends."""
         try:
-            async for view in self._service.watch(request.name):
+            async for view in self._verifications.watch(request.name):
                 yield verification_pb2.VerificationEvent(verification=verification_message(view))
         except ServiceError as error:
             await _abort(context, error)
@@ -284,18 +310,17 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetReport(  # noqa: N802
         self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
-        body = await _call(context, self._service.get_report(request.name, caller_of(context)))
-        message = report_message(body)
-        if request.view == verification_pb2.HTML:
-            message.html = render_report_html(body)
-        return message
+        """A report version, with its HTML view when asked for."""
+        html = request.view == verification_pb2.HTML
+        return await _call(context, self._reports.message(request.name, caller_of(context), html=html))
 
     async def ListVerifications(  # noqa: N802
         self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.ListVerificationsResponse:
+        """Verifications, newest first, a page at a time."""
         views, token = await _call(
             context,
-            self._service.list_verifications(
+            self._verifications.list(
                 page_size=request.page_size, page_token=request.page_token, commissioned_by=request.commissioned_by
             ),
         )
@@ -306,20 +331,24 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def CreateRecheckBatch(  # noqa: N802
         self, request: verification_pb2.CreateRecheckBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.CreateRecheckBatchResponse:
+        """Not implemented yet."""
         await _unimplemented(context, "CreateRecheckBatch")
         raise AssertionError("unreachable")
 
 
 class AuditApi(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, service: HeduiService) -> None:
-        self._service = service
+    """hedui.v1.AuditService over the audit queries."""
+
+    def __init__(self, audit_queries: AuditQueries) -> None:
+        self._audit = audit_queries
 
     async def ListAuditEvents(  # noqa: N802
         self, request: audit_pb2.ListAuditEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.ListAuditEventsResponse:
+        """Audit entries in log order, filtered."""
         page, token = await _call(
             context,
-            self._service.list_audit_events(
+            self._audit.list_events(
                 page_size=request.page_size,
                 page_token=request.page_token,
                 verification=request.verification.removeprefix("verifications/"),
@@ -353,13 +382,15 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def GetSignedTreeHead(  # noqa: N802
         self, request: audit_pb2.GetSignedTreeHeadRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.SignedTreeHead:
-        head = await _call(context, self._service.signed_tree_head())
+        """The newest signed tree head."""
+        head = await _call(context, self._audit.signed_tree_head())
         return audit_pb2.SignedTreeHead(tree_size=head.tree_size, root_hash=head.root_hash, checkpoint=head.checkpoint)
 
     async def GetInclusionProof(  # noqa: N802
         self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.InclusionProof:
-        proof, head, entry = await _call(context, self._service.inclusion_proof(request.index, request.tree_size))
+        """An entry's inclusion proof."""
+        proof, head, entry = await _call(context, self._audit.inclusion_proof(request.index, request.tree_size))
         return audit_pb2.InclusionProof(
             index=request.index, tree_size=head.tree_size, hashes=proof, entry=entry, checkpoint=head.checkpoint
         )
@@ -367,8 +398,9 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def GetConsistencyProof(  # noqa: N802
         self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.ConsistencyProof:
+        """A consistency proof between two signed tree sizes."""
         proof, first, second = await _call(
-            context, self._service.consistency_proof(request.first_size, request.second_size)
+            context, self._audit.consistency_proof(request.first_size, request.second_size)
         )
         return audit_pb2.ConsistencyProof(
             first_size=first.tree_size,
@@ -381,8 +413,9 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     async def ExportAuditLog(  # noqa: N802
         self, request: audit_pb2.ExportAuditLogRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[audit_pb2.ExportAuditLogChunk]:
+        """The log as the export file, in chunks."""
         try:
-            async for data in self._service.export_audit_log():
+            async for data in self._audit.export():
                 yield audit_pb2.ExportAuditLogChunk(data=data)
         except ServiceError as error:
             await _abort(context, error)
@@ -400,9 +433,11 @@ async def build_server(
 ) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
     """An aio server with hedui's services, health checking and reflection; returns (server, port, stop)."""
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service), server)
-    verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationApi(service), server)
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditApi(service), server)
+    consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(
+        VerificationApi(service.verifications, service.reports), server
+    )
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditApi(service.audit_queries), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -416,6 +451,7 @@ async def build_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop() -> None:
+        """Report NOT_SERVING, then stop with a short grace period."""
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=2.0)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from consent.identity import IdentityNumberError, china_today, scrub, validate_identity_number
+from verifier.errors import FieldViolation
 
 __all__ = [
     "AREAS",
@@ -23,6 +26,7 @@ __all__ = [
     "VerificationRequest",
     "parse_request",
     "revocation_reason",
+    "stored_request",
 ]
 
 AREAS: Final = ("urban", "rural")
@@ -34,12 +38,6 @@ MAX_MONEY_FEN: Final = 10**13
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_MEMBERS: Final = 30
 EARLIEST_APPLICATION: Final = dt.date(2000, 1, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class FieldViolation:
-    field: str
-    description: str
 
 
 class RequestError(ValueError):
@@ -64,6 +62,8 @@ def revocation_reason(reason: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A declared household member."""
+
     id_number: str
     name: str
     relation: str
@@ -74,6 +74,8 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class DeclaredDeduction:
+    """A rigid expenditure the household declares, with its evidence."""
+
     id_number: str
     kind: str
     amount_fen: int
@@ -82,6 +84,8 @@ class DeclaredDeduction:
 
 @dataclass(frozen=True, slots=True)
 class VerificationRequest:
+    """A checked verification request: the household, its declarations and what it is for."""
+
     application_date: dt.date
     area: str
     purpose: str
@@ -92,6 +96,7 @@ class VerificationRequest:
     policy: str = ""
 
     def member(self, id_number: str) -> Member:
+        """The declared member with this identity number."""
         return next(m for m in self.members if m.id_number == id_number)
 
     def to_plain(self) -> dict[str, Any]:
@@ -123,6 +128,8 @@ class VerificationRequest:
 
 @dataclass
 class _Checker:
+    """Collects every violation of one request, so a caller learns all its problems at once."""
+
     violations: list[FieldViolation] = field(default_factory=list)
 
     def fail(self, where: str, description: str) -> None:
@@ -198,24 +205,53 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
     if not isinstance(raw, Mapping):
         raise RequestError([FieldViolation("request", "must be a JSON object")])
     _unknown(check, raw, _TOP_KEYS, "")
-    application_date = dt.date.min
-    date_text = check.text(raw, "application_date", "application_date")
-    if date_text:
-        try:
-            if not _DATE.fullmatch(date_text):
-                raise ValueError
-            application_date = dt.date.fromisoformat(date_text)
-        except ValueError:
-            check.fail("application_date", f"{date_text!r} is not a date YYYY-MM-DD")
-        else:
-            latest = (today or china_today()) + dt.timedelta(days=1)
-            if application_date > latest:
-                check.fail("application_date", "is in the future")
-            elif application_date < EARLIEST_APPLICATION:
-                check.fail("application_date", f"is before {EARLIEST_APPLICATION.isoformat()}")
+    application_date = _application_date(check, raw, today)
     area = check.text(raw, "area", "area", choices=AREAS)
     purpose = check.text(raw, "purpose", "purpose", choices=PURPOSES)
     commissioned_by = check.text(raw, "commissioned_by", "commissioned_by")
+    previous = _previous_report(check, raw, purpose)
+    policy = raw.get("policy") or ""
+    if not isinstance(policy, str):
+        check.fail("policy", "must be a string")
+        policy = ""
+    members, seen, given = _members(check, raw)
+    deductions = _deductions(check, raw, seen, given)
+    if check.violations:
+        raise RequestError(check.violations)
+    return VerificationRequest(
+        application_date=application_date,
+        area=area,
+        purpose=purpose,
+        commissioned_by=commissioned_by,
+        members=tuple(members),
+        deductions=tuple(deductions),
+        previous_report_id=previous,
+        policy=policy,
+    )
+
+
+def _application_date(check: _Checker, raw: Mapping[str, Any], today: dt.date | None) -> dt.date:
+    """The application date: a real date, not in the future (a day's grace), not before 2000."""
+    date_text = check.text(raw, "application_date", "application_date")
+    if not date_text:
+        return dt.date.min
+    try:
+        if not _DATE.fullmatch(date_text):
+            raise ValueError
+        application_date = dt.date.fromisoformat(date_text)
+    except ValueError:
+        check.fail("application_date", f"{date_text!r} is not a date YYYY-MM-DD")
+        return dt.date.min
+    latest = (today or china_today()) + dt.timedelta(days=1)
+    if application_date > latest:
+        check.fail("application_date", "is in the future")
+    elif application_date < EARLIEST_APPLICATION:
+        check.fail("application_date", f"is before {EARLIEST_APPLICATION.isoformat()}")
+    return application_date
+
+
+def _previous_report(check: _Checker, raw: Mapping[str, Any], purpose: str) -> str | None:
+    """The previous report a RECHECK names (and only a RECHECK)."""
     previous = raw.get("previous_report_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
         check.fail("previous_report_id", "must be a report id or null")
@@ -224,12 +260,11 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
         check.fail("previous_report_id", "is required when purpose is RECHECK")
     elif purpose and purpose != "RECHECK" and previous:
         check.fail("previous_report_id", "only a RECHECK names a previous report")
-    policy = raw.get("policy") or ""
-    if not isinstance(policy, str):
-        check.fail("policy", "must be a string")
-        policy = ""
+    return previous
 
-    members: list[Member] = []
+
+def _members(check: _Checker, raw: Mapping[str, Any]) -> tuple[list[Member], set[str], set[object]]:
+    """The declared members (exactly one applicant), the identity numbers seen, and those given as typed."""
     members_raw = raw.get("members")
     if not isinstance(members_raw, list) or not members_raw:
         check.fail("members", "must be a non-empty list")
@@ -237,53 +272,60 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
     elif len(members_raw) > MAX_MEMBERS:
         check.fail("members", f"more than {MAX_MEMBERS} members")
         members_raw = []
+    members: list[Member] = []
     seen: set[str] = set()
     given: set[object] = set()
     for index, item in enumerate(members_raw):
-        prefix = f"members[{index}]."
         if not isinstance(item, Mapping):
             check.fail(f"members[{index}]", "must be an object")
             continue
-        _unknown(check, item, _MEMBER_KEYS, prefix)
-        if isinstance(item.get("id_number"), str):
-            given.add(item["id_number"])
-        number = check.identity(item, f"{prefix}id_number")
-        if number and number in seen:
-            check.fail(f"{prefix}id_number", "duplicated member")
-        seen.add(number)
-        category = item.get("employment_category")
-        if category is not None and category not in EMPLOYMENT_CATEGORIES:
-            check.fail(f"{prefix}employment_category", f"{category!r} is not one of {', '.join(EMPLOYMENT_CATEGORIES)}")
-            category = None
-        signed = item.get("signed", True)
-        if signed is None:
-            signed = True
-        if not isinstance(signed, bool):
-            check.fail(f"{prefix}signed", "must be true or false")
-            signed = True
-        members.append(
-            Member(
-                id_number=number,
-                name=check.text(item, "name", f"{prefix}name"),
-                relation=check.text(item, "relation", f"{prefix}relation", choices=RELATIONS),
-                declared_annual_income_fen=check.money(
-                    item, "declared_annual_income_fen", f"{prefix}declared_annual_income_fen"
-                ),
-                employment_category=category,
-                signed=signed,
-            )
-        )
+        members.append(_member(check, item, f"members[{index}].", seen, given))
     applicants = sum(1 for m in members if m.relation == "applicant")
     if members and applicants != 1:
         check.fail("members", f"must name exactly one applicant, found {applicants}")
+    return members, seen, given
 
-    deductions: list[DeclaredDeduction] = []
+
+def _member(check: _Checker, item: Mapping[str, Any], prefix: str, seen: set[str], given: set[object]) -> Member:
+    """One declared member; adds its identity number to ``seen`` (and as typed to ``given``)."""
+    _unknown(check, item, _MEMBER_KEYS, prefix)
+    if isinstance(item.get("id_number"), str):
+        given.add(item["id_number"])
+    number = check.identity(item, f"{prefix}id_number")
+    if number and number in seen:
+        check.fail(f"{prefix}id_number", "duplicated member")
+    seen.add(number)
+    category = item.get("employment_category")
+    if category is not None and category not in EMPLOYMENT_CATEGORIES:
+        check.fail(f"{prefix}employment_category", f"{category!r} is not one of {', '.join(EMPLOYMENT_CATEGORIES)}")
+        category = None
+    signed = item.get("signed", True)
+    if signed is None:
+        signed = True
+    if not isinstance(signed, bool):
+        check.fail(f"{prefix}signed", "must be true or false")
+        signed = True
+    return Member(
+        id_number=number,
+        name=check.text(item, "name", f"{prefix}name"),
+        relation=check.text(item, "relation", f"{prefix}relation", choices=RELATIONS),
+        declared_annual_income_fen=check.money(
+            item, "declared_annual_income_fen", f"{prefix}declared_annual_income_fen"
+        ),
+        employment_category=category,
+        signed=signed,
+    )
+
+
+def _deductions(check: _Checker, raw: Mapping[str, Any], seen: set[str], given: set[object]) -> list[DeclaredDeduction]:
+    """The declared deductions, each of a declared member; employment cost is never declared."""
     deductions_raw = raw.get("deductions", [])
     if deductions_raw is None:
         deductions_raw = []
     if not isinstance(deductions_raw, list):
         check.fail("deductions", "must be a list")
         deductions_raw = []
+    deductions: list[DeclaredDeduction] = []
     for index, item in enumerate(deductions_raw):
         prefix = f"deductions[{index}]."
         if not isinstance(item, Mapping):
@@ -304,15 +346,10 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
                 evidence=check.text(item, "evidence", f"{prefix}evidence"),
             )
         )
-    if check.violations:
-        raise RequestError(check.violations)
-    return VerificationRequest(
-        application_date=application_date,
-        area=area,
-        purpose=purpose,
-        commissioned_by=commissioned_by,
-        members=tuple(members),
-        deductions=tuple(deductions),
-        previous_report_id=previous,
-        policy=policy,
-    )
+    return deductions
+
+
+@functools.lru_cache(maxsize=4096)
+def stored_request(text: str) -> VerificationRequest:
+    """A stored request, parsed again (it was checked when it was stored); cached, as it never changes."""
+    return parse_request(json.loads(text), today=dt.date.max - dt.timedelta(days=2))

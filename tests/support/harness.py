@@ -106,6 +106,66 @@ class PostgresCluster:
 # --- a running service ---------------------------------------------------------------------------
 
 
+def signed_envelope(
+    request: VerificationRequest, key: SigningKey, signers: Sequence[str] | None = None, **overrides: Any
+) -> Envelope:
+    """An authorization envelope for ``request`` signed by ``key``: the members in ``signers`` (default: those
+    who signed) consent for 90 days from today; ``overrides`` change payload fields."""
+    today = dt.date.today()
+    members = [
+        AuthorizedMember(m.id_number, m.name)
+        for m in request.members
+        if (m.id_number in signers if signers is not None else m.signed)
+    ]
+    fields: dict[str, Any] = {
+        "commissioned_by": request.commissioned_by,
+        "purpose": request.purpose,
+        "members": members,
+        "valid_from": today,
+        "valid_until": today + dt.timedelta(days=90),
+    }
+    fields.update(overrides)
+    return sign_envelope(authorization_payload(**fields), AUTHORIZATION_PAYLOAD_TYPE, (key,))
+
+
+async def seed_verification(db: Database, job: Any, results: dict[str, dict[str, Any]]) -> None:
+    """Store a running verification of ``job`` with one result row per department (``queued`` unless the
+    department's values say otherwise), as the pipeline's stages find it."""
+    from verifier.storage import verifications
+
+    at = dt.datetime.now(dt.UTC)
+    values = {
+        "id": job.verification_id,
+        "request_id": None,
+        "request_json": json.dumps(job.request.to_plain(), ensure_ascii=False),
+        "authorizations_json": json.dumps(list(job.authorization_names)),
+        "commissioned_by": job.request.commissioned_by,
+        "state": "RUNNING",
+        "operator": job.operator,
+        "client": job.client,
+        "created_at": at,
+        "updated_at": at,
+        "latest_report_version": 0,
+    }
+    rows = [
+        {
+            "verification_id": job.verification_id,
+            "department": department,
+            "status": "queued",
+            "detail": "",
+            "records_json": "[]",
+            "record_count": 0,
+            "queried_json": "[]",
+            "not_queried_json": "[]",
+            "updated_at": at,
+        }
+        | extra
+        for department, extra in results.items()
+    ]
+    async with db.write() as session:
+        await verifications.add(session, values, rows)
+
+
 class RecordingConnector:
     """A real connector that also remembers which identity numbers it was asked about, and its polls."""
 
@@ -158,21 +218,7 @@ class Harness:
     def envelope(
         self, request: VerificationRequest, signers: Sequence[str] | None = None, **overrides: Any
     ) -> Envelope:
-        today = dt.date.today()
-        members = [
-            AuthorizedMember(m.id_number, m.name)
-            for m in request.members
-            if (m.id_number in signers if signers is not None else m.signed)
-        ]
-        fields: dict[str, Any] = {
-            "commissioned_by": request.commissioned_by,
-            "purpose": request.purpose,
-            "members": members,
-            "valid_from": today,
-            "valid_until": today + dt.timedelta(days=90),
-        }
-        fields.update(overrides)
-        return sign_envelope(authorization_payload(**fields), AUTHORIZATION_PAYLOAD_TYPE, (self.key,))
+        return signed_envelope(request, self.key, signers, **overrides)
 
     async def register(self, envelope: Envelope) -> consent_pb2.Authorization:
         return await self.consent.RegisterAuthorization(  # type: ignore[no-any-return]
@@ -286,3 +332,58 @@ async def prove_every_entry(service: HeduiService) -> int:
             leaf = hashlib.sha256(b"\x00" + entry).digest()
             assert rfc9162.verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash), index
     return head.tree_size
+
+
+# --- unit-test helpers for the pipeline and the operations ------------------------------------------
+
+
+def registered_for(
+    request: VerificationRequest,
+    *,
+    signers: Sequence[str] | None = None,
+    departments: tuple[str, ...] | None = None,
+    authorization_id: str = "a1",
+    revoked: bool = False,
+) -> Any:
+    """A RegisteredAuthorization as the service would load it: the members in ``signers`` (default: those
+    who signed) consent to ``departments`` (default: all) for the request's organisation and purpose."""
+    from consent import TrustedKey, registered_authorization
+
+    key = SigningKey.generate_ed25519()
+    today = dt.date.today()
+    members = [
+        AuthorizedMember(m.id_number, m.name)
+        for m in request.members
+        if (m.id_number in signers if signers is not None else m.signed)
+    ]
+    extra: dict[str, Any] = {} if departments is None else {"departments": departments}
+    payload = authorization_payload(
+        commissioned_by=request.commissioned_by,
+        purpose=request.purpose,
+        members=members,
+        valid_from=today,
+        valid_until=today + dt.timedelta(days=90),
+        **extra,
+    )
+    envelope = sign_envelope(payload, AUTHORIZATION_PAYLOAD_TYPE, (key,))
+    now = dt.datetime.now(dt.UTC)
+    trust = {key.keyid: TrustedKey(key.keyid, request.commissioned_by, key.public_pem(), now - dt.timedelta(hours=1))}
+    return registered_authorization(
+        authorization_id, envelope, (), trust, now, revoked_at=now if revoked else None, revoke_reason=None
+    )
+
+
+async def registered_in(
+    db: Database, request: VerificationRequest, count: int = 1
+) -> tuple[HeduiService, Any, list[str]]:
+    """A service without departments over ``db`` (migrated), a key its trust store holds, and ``count``
+    authorizations for ``request`` registered through it (their names)."""
+    service = HeduiService(db, {}, Settings(database_url=db.url, audit_subject_key=b"k" * 32))
+    key = SigningKey.generate_ed25519()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
+    names = []
+    for days in range(count):
+        envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30 + days))
+        names.append((await service.authorizations.register(envelope)).name)
+    return service, key, names

@@ -239,24 +239,26 @@ async def test_unavailable_department_gives_source_unavailable_and_a_report_for_
 
 async def test_slow_department_is_cut_off_at_its_deadline(db_url: str) -> None:
     sandbox = example_sandbox()
-    sandbox["faults"] = {"tax": {"mode": "slow", "delay_ms": 5000}}
-    async with running_service(db_url, sandbox, deadline=0.5) as h:
+    # Generous figures, so a busy machine changes nothing: the others answer well within 2 s, tax would take 60 s.
+    sandbox["faults"] = {"tax": {"mode": "slow", "delay_ms": 60_000}}
+    async with running_service(db_url, sandbox, deadline=2.0) as h:
         auth = await h.register(h.envelope(parse_request(example_request())))
         started = time.monotonic()
         created = await h.create(example_request(), [auth.name])
         v = await h.settle(created.name)
         elapsed = time.monotonic() - started
         report = await report_of(h, v.name)
-    assert elapsed < 2.5, f"took {elapsed:.2f} s with a 0.5 s deadline"
+    assert elapsed < 30, f"took {elapsed:.2f} s with a 2 s deadline (tax takes 60 s)"
     tax = next(s for s in report["sources"] if s["department"] == "tax")
-    assert tax["status"] == "unavailable" and "0.5 s" in tax["detail"]
+    assert tax["status"] == "unavailable" and "within 2 s" in tax["detail"]
 
 
 async def test_asynchronous_bank_answer_gives_pending_then_a_new_version_even_across_a_restart(db_url: str) -> None:
     sandbox = example_sandbox()
-    sandbox["banks"]["answer_after_seconds"] = 1.5
+    # The bank's answer comes well after its (generous) deadline: pending in the first report, whatever the load.
+    sandbox["banks"]["answer_after_seconds"] = 8
     key = SigningKey.generate_ed25519()
-    async with running_service(db_url, sandbox, deadline=0.3, key=key) as h:
+    async with running_service(db_url, sandbox, deadline=2.0, key=key) as h:
         v = await h.run(example_request())
         assert v.state == verification_pb2.Verification.AWAITING_ANSWERS
         first = await report_of(h, v.name)
@@ -267,8 +269,8 @@ async def test_asynchronous_bank_answer_gives_pending_then_a_new_version_even_ac
     ]
     assert first["version"] == 1 and first["assessment"]["classification"] == "INCONCLUSIVE"
     # The service is gone; a new one on the same database keeps polling the bank's ticket.
-    async with running_service(db_url, sandbox, deadline=0.3, key=key, trust=False) as h:
-        async with asyncio.timeout(15):
+    async with running_service(db_url, sandbox, deadline=2.0, key=key, trust=False) as h:
+        async with asyncio.timeout(40):
             while True:
                 current = await h.verifications.GetVerification(verification_pb2.GetVerificationRequest(name=v.name))
                 if current.state == verification_pb2.Verification.COMPLETED:
@@ -382,7 +384,6 @@ class _BrokenConnector:
 
 async def test_connector_bug_counts_as_unavailable_and_the_report_still_comes(harness: Harness) -> None:
     harness.service.connectors["tax"] = _BrokenConnector(harness.service.connectors["tax"])
-    harness.service.fanout._connectors = harness.service.connectors
     v = await harness.run(example_request())
     report = await report_of(harness, v.name)
     tax = next(s for s in report["sources"] if s["department"] == "tax")

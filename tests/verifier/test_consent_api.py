@@ -316,22 +316,25 @@ async def test_a_revocation_from_before_the_registration_withdraws_stored_author
 async def test_revoking_while_bank_answers_are_pending_stops_bank_polling(db_url: str) -> None:
     sandbox = example_sandbox()
     sandbox["banks"]["answer_after_seconds"] = 120
-    async with running_service(db_url, sandbox, deadline=0.3, poll=0.05) as h:
+    # A generous deadline (the bank must hand out its ticket within it, on however busy a machine);
+    # the bank then holds the verification until the deadline, after which its answer is pending.
+    async with running_service(db_url, sandbox, deadline=3.0, poll=0.05) as h:
         auth = await register(h, sign_envelope(body(), AUTHORIZATION_PAYLOAD_TYPE, (h.key,)))
         created = await h.create(example_request(), [auth.name])
         v = await h.settle(created.name)
         assert v.state == verification_pb2.Verification.AWAITING_ANSWERS
         banks = h.connectors["banks"]
-        async with asyncio.timeout(10):
+        polls_at_settle = len(banks.polls)
+        async with asyncio.timeout(30):
             while True:
-                if len(banks.polls) >= 3:  # the background poller is at work
+                if len(banks.polls) >= polls_at_settle + 3:  # the background poller is at work
                     break
                 await asyncio.sleep(0.05)
         await h.consent.RevokeAuthorization(
             consent_pb2.RevokeAuthorizationRequest(name=auth.name, reason="applicant withdrew consent"),
             metadata=h.metadata,
         )
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):
             while True:
                 current = await h.verifications.GetVerification(verification_pb2.GetVerificationRequest(name=v.name))
                 bank = next(d for d in current.departments if d.department == "banks")

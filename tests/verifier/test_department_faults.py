@@ -14,7 +14,7 @@ from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQu
 from connectors.records import TaxIncomeRecord
 from connectors.resilience import ResilientConnector, SharedBatches
 from hedui.v1 import audit_pb2, verification_pb2
-from verifier.fanout import MAX_RECORDS_PER_ANSWER
+from verifier.pipeline.answers import MAX_RECORDS_PER_ANSWER
 from verifier.protojson import message_to_plain
 
 pytestmark = pytest.mark.integration

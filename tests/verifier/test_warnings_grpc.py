@@ -223,7 +223,7 @@ CASES: Final[dict[str, Case]] = {
     "RECENT_PROPERTY_TRANSFER": Case(_transfer, APPLICANT, "housing"),
     "LARGE_INSURANCE_PREMIUM": Case(_premium, None, "banks"),
     "SOURCE_UNAVAILABLE": Case(_vehicles_down, None, "vehicles"),
-    "SOURCE_PENDING": Case(_bank_in_batches, None, "banks", deadline=0.5),
+    "SOURCE_PENDING": Case(_bank_in_batches, None, "banks", deadline=2.0),
     "CONSENT_MISSING": Case(_spouse_unsigned, SPOUSE, "consent"),
     "GRADUAL_EXIT": Case(_wages_from_may, None, "computed", recheck_from="2026-05-01"),
 }

@@ -1,0 +1,1 @@
+"""Storage: the models, the database and its migrations, and one module per aggregate holding its SQL."""

@@ -74,6 +74,7 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
+        """Upgrade the schema to the newest migration."""
         async with self.engine.begin() as connection:
             await connection.run_sync(run_migrations)
 
@@ -109,6 +110,7 @@ class Database:
                 await connection.execute(text(statement))
 
     async def close(self) -> None:
+        """Close every pooled connection."""
         await self.engine.dispose()
 
 

@@ -36,6 +36,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Store in UTC (naive on SQLite); a naive value is refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -44,6 +45,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Read back as an aware UTC datetime."""
         if value is None:
             return None
         assert isinstance(value, dt.datetime)
@@ -51,7 +53,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of every hedui table."""
 
 
 class TrustedKeyRow(Base):
@@ -71,6 +73,8 @@ class TrustedKeyRow(Base):
 
 
 class AuthorizationRow(Base):
+    """A registered authorization: the signed envelope as received, and its revocation."""
+
     __tablename__ = "authorizations"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -98,6 +102,8 @@ class AuthorizationMemberRow(Base):
 
 
 class VerificationRow(Base):
+    """A verification: the request, the authorizations it runs under, its state and latest report version."""
+
     __tablename__ = "verifications"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_id: Mapped[str | None] = mapped_column(String(200), unique=True)

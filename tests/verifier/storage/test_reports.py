@@ -1,0 +1,54 @@
+"""verifier.storage.reports against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from verifier.storage import reports as stored
+from verifier.storage import verifications
+from verifier.storage.db import Database
+
+AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+
+
+async def add_verification(db: Database, verification_id: str, organisation: str) -> None:
+    values = {
+        "id": verification_id,
+        "request_id": None,
+        "request_json": "{}",
+        "authorizations_json": "[]",
+        "commissioned_by": organisation,
+        "state": "RUNNING",
+        "operator": "w",
+        "client": "c",
+        "created_at": AT,
+        "updated_at": AT,
+        "latest_report_version": 0,
+    }
+    async with db.write() as session:
+        await verifications.add(session, values, [])
+
+
+async def test_a_report_version_is_stored_read_and_traced_to_its_organisation(db: Database) -> None:
+    await add_verification(db, "v1", "org-a")
+    async with db.write() as session:
+        await stored.add(session, report_id="r1", verification_id="v1", version=1, created_at=AT, body_json='{"a": 1}')
+        await stored.add(session, report_id="r2", verification_id="v1", version=2, created_at=AT, body_json='{"a": 2}')
+    async with db.sessions() as session:
+        second = await stored.get(session, "v1", 2)
+        assert second is not None and second.id == "r2" and second.body_json == '{"a": 2}'
+        assert await stored.get(session, "v1", 3) is None
+        assert await stored.commissioned_by(session, "r1") == "org-a"
+        assert await stored.commissioned_by(session, "r9") is None
+
+
+async def test_a_version_is_never_written_twice(db: Database) -> None:
+    await add_verification(db, "v1", "org-a")
+    async with db.write() as session:
+        await stored.add(session, report_id="r1", verification_id="v1", version=1, created_at=AT, body_json="{}")
+    with pytest.raises(IntegrityError):
+        async with db.write() as session:
+            await stored.add(session, report_id="r2", verification_id="v1", version=1, created_at=AT, body_json="{}")

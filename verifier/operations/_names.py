@@ -1,0 +1,41 @@
+"""What every operation checks the same way: who calls, resource names, request ids, page tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from verifier.errors import FieldViolation, ServiceError
+
+__all__ = ["COUNTER", "MAX_PAGE_SIZE", "MAX_REQUEST_ID", "RESOURCE_ID", "Caller", "check_request_id", "id_from"]
+
+MAX_PAGE_SIZE = 100
+MAX_REQUEST_ID = 200
+# Versions and audit page tokens: plain ASCII digits that fit the database's integers.
+COUNTER = re.compile(r"[0-9]{1,9}")
+RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the operator (case worker) and the client (peer address or certificate name)."""
+
+    operator: str = "unknown"
+    client: str = "unknown"
+
+
+NOBODY = Caller()
+
+
+def check_request_id(request_id: str) -> None:
+    """A caller's idempotency key: bounded, no NUL."""
+    if len(request_id) > MAX_REQUEST_ID or "\x00" in request_id:
+        raise ServiceError.invalid([FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters, no NUL")])
+
+
+def id_from(name: str, collection: str, field_name: str) -> str:
+    """The id of a resource name ``{collection}/{id}``; ``field_name`` is blamed when it is not one."""
+    prefix = f"{collection}/"
+    if not name.startswith(prefix) or not RESOURCE_ID.fullmatch(name[len(prefix) :]):
+        raise ServiceError.invalid([FieldViolation(field_name, f"must be a resource name {collection}/{{id}}")])
+    return name[len(prefix) :]

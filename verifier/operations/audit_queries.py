@@ -1,0 +1,140 @@
+"""The audit resource: entries listed and filtered, signed tree heads, inclusion and consistency proofs,
+and the export file ``hedui audit verify`` checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+
+from audit import EVENT_KINDS, AuditLog, StoredEntry
+from audit.log import EntryFilter
+from audit.tree import ProofUnavailable, SignedTreeHead, TransparencyLog
+from audit.verify import LogCheckFailed, export_stored_log
+from verifier.errors import FieldViolation, Reason, ServiceError
+from verifier.operations._names import COUNTER
+from verifier.storage.db import Database
+
+__all__ = ["AuditQueries", "EventQuery"]
+
+MAX_AUDIT_PAGE_SIZE = 500
+log = logging.getLogger("hedui.service")
+
+
+class EventQuery:
+    """A ListAuditEvents call's filters, checked; every problem is a field violation."""
+
+    __slots__ = ("bounds", "fields", "violations")
+
+    def __init__(self, page_size: int, page_token: str, kind: str, since: str, until: str) -> None:
+        """Check the page, the event kind and the time bounds."""
+        self.violations: list[FieldViolation] = []
+        if page_size < 0:
+            self.violations.append(FieldViolation("page_size", "must not be negative"))
+        if page_token and not COUNTER.fullmatch(page_token):
+            self.violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        if kind and kind not in EVENT_KINDS:
+            known = ", ".join(sorted(EVENT_KINDS))
+            self.violations.append(FieldViolation("kind", f"unknown event kind; one of {known}"))
+        self.bounds = (self._instant("since", since), self._instant("until", until))
+
+    def _instant(self, field_name: str, value: str) -> dt.datetime | None:
+        """An RFC 3339 bound with its offset, or ``None`` (a violation is noted when it is not one)."""
+        try:
+            instant = dt.datetime.fromisoformat(value) if value else None
+        except ValueError:
+            self.violations.append(
+                FieldViolation(field_name, "must be an RFC 3339 instant, e.g. 2026-11-23T09:00:00+08:00")
+            )
+            return None
+        if instant is not None and instant.tzinfo is None:
+            self.violations.append(FieldViolation(field_name, "must name its time zone offset"))
+        return instant
+
+
+class AuditQueries:
+    """Read the audit log and prove what it holds."""
+
+    def __init__(self, db: Database, audit: AuditLog, transparency_log: TransparencyLog) -> None:
+        """Read entries through ``audit``; prove them with ``transparency_log``."""
+        self._db = db
+        self._audit = audit
+        self._log = transparency_log
+
+    async def list_events(
+        self,
+        *,
+        page_size: int,
+        page_token: str,
+        verification: str = "",
+        kind: str = "",
+        subject_id_number: str = "",
+        operator: str = "",
+        department: str = "",
+        since: str = "",
+        until: str = "",
+    ) -> tuple[list[StoredEntry], str]:
+        """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash.
+
+        Entries are listed once they are in the tree (they carry their leaf index), so the log is
+        integrated first.
+        """
+        checked = EventQuery(page_size, page_token, kind, since, until)
+        if checked.violations:
+            raise ServiceError.invalid(checked.violations)
+        size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)
+        await self._log.integrate(self._db.write)
+        where = EntryFilter(
+            verification=verification,
+            kind=kind,
+            operator=operator,
+            department=department,
+            subject=self._audit.subject(subject_id_number.strip().upper()) if subject_id_number else "",
+            since=checked.bounds[0],
+            until=checked.bounds[1],
+        )
+        async with self._db.sessions() as session:
+            entries = await self._audit.entries(
+                session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
+            )
+        page = entries[:size]
+        return page, str(page[-1].index) if len(entries) > size else ""
+
+    async def signed_tree_head(self) -> SignedTreeHead:
+        """The newest signed tree head, after integrating whatever was committed before the call."""
+        await self._log.integrate(self._db.write)
+        async with self._db.sessions() as session:
+            head = await self._log.latest_head(session)
+        if head is None:
+            raise ServiceError(Reason.AUDIT_LOG_EMPTY, "the audit log has no entries yet")
+        return head
+
+    async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
+        """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
+        try:
+            async with self._db.sessions() as session:
+                proof, head = await self._log.inclusion_proof(session, index, tree_size)
+                entry = await self._log.entry_at(session, index)
+        except ProofUnavailable as exc:
+            raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
+        return proof, head, entry
+
+    async def consistency_proof(
+        self, first_size: int, second_size: int
+    ) -> tuple[list[bytes], SignedTreeHead, SignedTreeHead]:
+        """Proof that one signed tree is a prefix of a later one (second 0: the latest)."""
+        try:
+            async with self._db.sessions() as session:
+                return await self._log.consistency_proof(session, first_size, second_size)
+        except ProofUnavailable as exc:
+            raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
+
+    async def export(self) -> AsyncIterator[bytes]:
+        """The log up to its newest signed head, as the export file `hedui audit verify` checks."""
+        await self.signed_tree_head()
+        try:
+            async for chunk in export_stored_log(self._db.sessions, log_key=self._log.signer.verifier_key()):
+                yield chunk
+        except LogCheckFailed as exc:
+            log.error("audit export stopped: %s", exc)
+            raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log is damaged: {exc}") from None

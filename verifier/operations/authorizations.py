@@ -1,0 +1,226 @@
+"""The authorizations resource: register a signed consent, read it, list a member's, revoke one.
+
+Everything is checked before anything is written; each change commits with its audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+
+from audit import AuditEvent, AuditLog
+from consent import (
+    AuthorizationError,
+    Envelope,
+    RegisteredAuthorization,
+    SignatureError,
+    check_authorization,
+    china_today,
+    envelope_from_json,
+    envelope_to_json,
+    keyids_to_look_up,
+)
+from consent.check import CheckedAuthorization
+from verifier.errors import FieldViolation, Reason, ServiceError
+from verifier.operations._names import COUNTER, MAX_PAGE_SIZE, NOBODY, Caller, check_request_id, id_from
+from verifier.pipeline.consent import AuthorizationReader, envelope_of
+from verifier.request import RequestError, revocation_reason
+from verifier.storage import authorizations as stored
+from verifier.storage.db import Database
+from verifier.storage.models import AuthorizationRow
+
+__all__ = ["AuthorizationState", "Authorizations", "state_of"]
+
+
+class AuthorizationState(StrEnum):
+    """An authorization's state as the API shows it (interfaces.md)."""
+
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+def state_of(auth: RegisteredAuthorization, today: dt.date) -> AuthorizationState:
+    """Revoked, else expired after its last valid day (China time), else active."""
+    if auth.revoked_at:
+        return AuthorizationState.REVOKED
+    return AuthorizationState.EXPIRED if auth.payload.valid_until < today else AuthorizationState.ACTIVE
+
+
+class Authorizations:
+    """Register, read, list and revoke authorizations (consent envelopes)."""
+
+    def __init__(
+        self, db: Database, audit: AuditLog, reader: AuthorizationReader, withdraw: Callable[[str], None]
+    ) -> None:
+        """``withdraw`` calls back the queries still waiting under a revoked authorization."""
+        self._db = db
+        self._audit = audit
+        self._reader = reader
+        self._withdraw = withdraw
+
+    async def register(
+        self,
+        envelope: Envelope,
+        *,
+        certificates: Sequence[Envelope] = (),
+        request_id: str = "",
+        caller: Caller = NOBODY,
+    ) -> RegisteredAuthorization:
+        """Check the envelope's signatures and payload, then store it. Nothing is stored on failure.
+
+        ``certificates`` are member-key certificates for members' own signatures (consent.signers).
+        A retried ``request_id`` or an envelope registered before returns the stored authorization
+        (a replay never revives a revoked one).
+        """
+        check_request_id(request_id)
+        digest = hashlib.sha256(envelope.payload).hexdigest()
+        existing = await self._already_registered(request_id, digest)
+        if existing is not None:
+            return (await self._reader.registered([existing]))[0]
+        at = dt.datetime.now(dt.UTC)
+        certificates = tuple(certificates)
+        checked = await self._checked(envelope, certificates, at)
+        payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
+        row = AuthorizationRow(
+            id=uuid.uuid4().hex,
+            request_id=request_id or None,
+            payload=envelope.payload,
+            payload_sha256=digest,
+            payload_type=envelope.payload_type,
+            signatures_json=json.dumps([{"keyid": s.keyid, "sig": s.sig.hex()} for s in envelope.signatures]),
+            signed_by_json=json.dumps(signed_by),
+            certificates_json=json.dumps([envelope_to_json(c) for c in certificates]),
+            commissioned_by=payload.commissioned_by,
+            purpose=payload.purpose,
+            registered_at=at,
+        )
+        async with self._db.write() as session:
+            await stored.add(session, row, [m.id_number for m in payload.members])
+            await self._audit.append(
+                session, _registered_event(row.id, checked, caller), id_numbers=[m.id_number for m in payload.members]
+            )
+        return RegisteredAuthorization(row.id, payload, tuple(signed_by), at, signers=checked.signers)
+
+    async def _already_registered(self, request_id: str, digest: str) -> AuthorizationRow | None:
+        """The authorization a retried call or a replayed envelope registered before, if any."""
+        if request_id:
+            async with self._db.sessions() as session:
+                existing = await stored.by_request_id(session, request_id)
+            if existing is not None:
+                return existing
+        async with self._db.sessions() as session:
+            return await stored.by_payload_digest(session, digest)
+
+    async def _checked(
+        self, envelope: Envelope, certificates: Sequence[Envelope], at: dt.datetime
+    ) -> CheckedAuthorization:
+        """The envelope checked against the trust store: BAD_SIGNATURE or BAD_AUTHORIZATION when it fails."""
+        trust = await self._reader.trusted_keys(keyids_to_look_up(envelope, certificates))
+        try:
+            return check_authorization(envelope, certificates, trust, at, china_today())
+        except SignatureError as exc:
+            raise ServiceError(
+                Reason.BAD_SIGNATURE, f"{exc.field}: {exc.message}", [FieldViolation(exc.field, exc.message)]
+            ) from None
+        except AuthorizationError as exc:
+            field_name = exc.field if exc.field.startswith("envelope") else f"envelope.payload.{exc.field}"
+            raise ServiceError.invalid([FieldViolation(field_name, exc.message)], Reason.BAD_AUTHORIZATION) from None
+
+    async def get(self, name: str) -> RegisteredAuthorization:
+        """One authorization by name, judged against the trust store as it is now."""
+        authorization_id = id_from(name, "authorizations", "name")
+        found = await self._reader.by_names([authorization_id])
+        if not found:
+            raise ServiceError.not_found(name)
+        return found[0]
+
+    async def by_names(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
+        """Authorizations by name, in the order asked; unregistered ones are left out."""
+        return await self._reader.by_names(names)
+
+    async def stored_envelope(self, authorization_id: str) -> Envelope:
+        """The envelope as it was registered."""
+        row = await self._row(authorization_id)
+        return envelope_of(row.signatures_json, row.payload, row.payload_type)
+
+    async def stored_certificates(self, authorization_id: str) -> list[Envelope]:
+        """The member-key certificates registered with the envelope."""
+        row = await self._row(authorization_id)
+        return [envelope_from_json(c) for c in json.loads(row.certificates_json)]
+
+    async def _row(self, authorization_id: str) -> AuthorizationRow:
+        """The stored row, or NOT_FOUND."""
+        async with self._db.sessions() as session:
+            row = await stored.get(session, authorization_id)
+        if row is None:
+            raise ServiceError.not_found(f"authorizations/{authorization_id}")
+        return row
+
+    async def revoke(self, name: str, reason: str, caller: Caller = NOBODY) -> RegisteredAuthorization:
+        """Revoke: queries not yet sent under it are not sent; pending answers stop being polled."""
+        authorization_id = id_from(name, "authorizations", "name")
+        try:
+            reason = revocation_reason(reason)
+        except RequestError as exc:
+            raise ServiceError.invalid(exc.violations) from None
+        async with self._db.write() as session:
+            row = await stored.get(session, authorization_id, for_update=True)
+            if row is None:
+                raise ServiceError.not_found(name)
+            if row.revoked_at is None:
+                row.revoked_at = dt.datetime.now(dt.UTC)
+                row.revoke_reason = reason
+                members = await stored.member_ids(session, authorization_id)
+                revoked = AuditEvent(
+                    kind="AUTHORIZATION_REVOKED",
+                    operator=caller.operator,
+                    client=caller.client,
+                    authorization=authorization_id,
+                    details={"reason": reason},
+                )
+                await self._audit.append(session, revoked, id_numbers=members)
+        self._withdraw(f"authorizations/{authorization_id}")
+        return (await self._reader.registered([row]))[0]
+
+    async def list(
+        self, member_id_number: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[RegisteredAuthorization], str]:
+        """A member's authorizations, oldest first, a page at a time (AIP-158; the token is an offset)."""
+        violations = []
+        if page_size < 0:
+            violations.append(FieldViolation("page_size", "must not be negative"))
+        if page_token and not COUNTER.fullmatch(page_token):
+            violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        if violations:
+            raise ServiceError.invalid(violations)
+        size, start = min(page_size or 20, MAX_PAGE_SIZE), int(page_token or 0)
+        async with self._db.sessions() as session:
+            ids = await stored.ids_naming(session, member_id_number.strip().upper())
+        found = sorted(await self._reader.by_names(ids), key=lambda a: (a.registered_at, a.authorization_id))
+        page = found[start : start + size]
+        return page, str(start + size) if start + size < len(found) else ""
+
+
+def _registered_event(authorization_id: str, checked: CheckedAuthorization, caller: Caller) -> AuditEvent:
+    """The AUTHORIZATION_REGISTERED entry: what was consented to and who signed."""
+    payload = checked.payload
+    return AuditEvent(
+        kind="AUTHORIZATION_REGISTERED",
+        operator=caller.operator,
+        client=caller.client,
+        authorization=authorization_id,
+        details={
+            "commissioned_by": payload.commissioned_by,
+            "purpose": payload.purpose,
+            "departments": list(payload.departments),
+            "valid_from": payload.valid_from.isoformat(),
+            "valid_until": payload.valid_until.isoformat(),
+            "signed_by": [s.keyid for s in checked.signers],
+            "signer_kinds": [s.kind for s in checked.signers],
+        },
+    )

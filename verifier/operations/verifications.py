@@ -1,0 +1,295 @@
+"""The verifications resource: create one (checked, recorded with its plan in one transaction, then sent),
+read it, list them, watch it change.
+
+One transaction records the verification, its consent decisions and its queries before anything is
+sent; concurrent retries with one ``request_id`` return one verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from audit import AuditEvent
+from consent import RegisteredAuthorization
+from verifier.errors import FieldViolation, Reason, ServiceError
+from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
+from verifier.pipeline import Job, Pipeline
+from verifier.policy import PolicyBook
+from verifier.reports import load_previous_report
+from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
+from verifier.storage import reports as stored_reports
+from verifier.storage import verifications as stored
+from verifier.storage.db import Database
+from verifier.vocabulary import VerificationState
+
+__all__ = ["DepartmentProgress", "VerificationView", "Verifications"]
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentProgress:
+    """Where one department's part of a verification stands."""
+
+    department: str
+    status: str
+    records: int
+    detail: str
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationView:
+    """A verification as callers see it: its state and every department's progress, from one snapshot."""
+
+    verification_id: str
+    state: str
+    request: VerificationRequest
+    authorizations: tuple[str, ...]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    departments: tuple[DepartmentProgress, ...]
+    latest_report_version: int
+    operator: str
+
+    @property
+    def name(self) -> str:
+        """The resource name ``verifications/{id}``."""
+        return f"verifications/{self.verification_id}"
+
+
+class Verifications:
+    """Create, read, list and watch verifications; the pipeline does the work in the background."""
+
+    def __init__(
+        self, db: Database, pipeline: Pipeline, departments: Mapping[str, object], policies: PolicyBook
+    ) -> None:
+        """``departments``: the service's connectors by department (its keys are asked, as they are now)."""
+        self._db = db
+        self._pipeline = pipeline
+        self._departments = departments
+        self._policies = policies
+
+    def parse_request(self, raw: Mapping[str, Any]) -> VerificationRequest:
+        """A request checked field by field (violations named ``request.…``), under a known policy."""
+        try:
+            request = parse_request(raw)
+        except RequestError as exc:
+            raise ServiceError.invalid(
+                [FieldViolation(f"request.{v.field}", v.description) for v in exc.violations]
+            ) from None
+        if not self._policies.knows(request.policy):
+            raise ServiceError.invalid([FieldViolation("request.policy", f"no policy for locality {request.policy!r}")])
+        return request
+
+    async def create(
+        self,
+        request: VerificationRequest,
+        authorization_names: Sequence[str],
+        *,
+        request_id: str = "",
+        caller: Caller = NOBODY,
+    ) -> VerificationView:
+        """Store the verification and start the pipeline in the background; returns at once."""
+        check_request_id(request_id)
+        if request_id:
+            existing = await self._created_under(request_id)
+            if existing is not None:
+                return await self.get(f"verifications/{existing}")
+        found = await self._authorizations_named(authorization_names)
+        await _check_previous_report(self._db, request)
+        verification_id = uuid.uuid4().hex
+        job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
+        departments = sorted(self._departments)
+        plan = self._pipeline.plan(job, departments, found, complete=True)
+        if not plan.queries:
+            raise ServiceError.precondition(
+                "authorizations",
+                "no valid authorization covers any member: " + "; ".join(plan.reasons),
+                Reason.CONSENT_MISSING,
+            )
+        at = dt.datetime.now(dt.UTC)
+        values = _verification_values(job, request_id, at)
+        created = _created_event(job)
+        members = [m.id_number for m in request.members]
+
+        # One transaction: the verification, its consent decisions and the queries about to be sent.
+        # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
+        async def commit_and_send() -> None:
+            """Commit the verification with its plan, then send the plan's queries."""
+            async with self._db.write() as session:
+                await stored.add(session, values, plan.new_rows(verification_id, departments, at))
+                await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
+            self._pipeline.send(job, plan)
+
+        try:
+            await asyncio.shield(asyncio.ensure_future(commit_and_send()))
+        except IntegrityError:
+            # The same request_id was created concurrently: this call is its retry.
+            existing = await self._created_under(request_id) if request_id else None
+            if existing is None:
+                raise
+            verification_id = existing
+        return await self.get(f"verifications/{verification_id}")
+
+    async def _created_under(self, request_id: str) -> str | None:
+        """The verification a call with this ``request_id`` created, if any."""
+        async with self._db.sessions() as session:
+            return await stored.id_for_request(session, request_id)
+
+    async def _authorizations_named(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
+        """The authorizations a verification names: at least one, each a resource name, each registered."""
+        if not names:
+            raise ServiceError.invalid([FieldViolation("authorizations", "at least one authorization is required")])
+        for index, name in enumerate(names):
+            id_from(name, "authorizations", f"authorizations[{index}]")
+        found = await self._pipeline.authorizations.by_names(names)
+        known = {a.name for a in found}
+        for index, name in enumerate(names):
+            if name not in known:
+                raise ServiceError.precondition(
+                    f"authorizations[{index}]", f"{name} is not registered", Reason.AUTHORIZATION_NOT_FOUND
+                )
+        return found
+
+    async def get(self, name: str) -> VerificationView:
+        """A verification's state and its departments' progress, read in one statement."""
+        verification_id = id_from(name, "verifications", "name")
+        async with self._db.sessions() as session:
+            rows = await stored.snapshot(session, verification_id)
+        if not rows:
+            raise ServiceError.not_found(name)
+        row = rows[0]
+        departments = tuple(
+            DepartmentProgress(x.department, x.status, x.record_count, x.detail, x.department_updated_at)
+            for x in rows
+            if x.department is not None
+        )
+        return VerificationView(
+            verification_id=row.id,
+            state=row.state,
+            request=stored_request(row.request_json),
+            authorizations=tuple(json.loads(row.authorizations_json)),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            departments=departments,
+            latest_report_version=row.latest_report_version,
+            operator=row.operator,
+        )
+
+    async def list(
+        self, *, page_size: int, page_token: str, commissioned_by: str = ""
+    ) -> tuple[list[VerificationView], str]:
+        """Newest first; ``page_token`` is opaque (the last id and creation time seen)."""
+        if page_size < 0:
+            raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
+        size = min(page_size or 20, MAX_PAGE_SIZE)
+        before = None
+        if page_token:
+            try:
+                token = json.loads(bytes.fromhex(page_token))
+                before = (dt.datetime.fromisoformat(token["c"]), str(token["i"]))
+            except (ValueError, KeyError, TypeError):
+                raise ServiceError.invalid(
+                    [FieldViolation("page_token", "is not a token this service issued")]
+                ) from None
+        async with self._db.sessions() as session:
+            rows = await stored.page(session, limit=size + 1, commissioned_by=commissioned_by, before=before)
+        views = [await self.get(f"verifications/{r.id}") for r in rows[:size]]
+        next_token = ""
+        if len(rows) > size:
+            last = rows[size - 1]
+            next_token = json.dumps({"c": last.created_at.isoformat(), "i": last.id}).encode().hex()
+        return views, next_token
+
+    async def watch(self, name: str) -> AsyncIterator[VerificationView]:
+        """Yield a snapshot now and on every change, until the verification completes or fails."""
+        verification_id = id_from(name, "verifications", "name")
+        signals = self._pipeline.signals
+        seen = signals.version(verification_id)
+        view = await self.get(name)
+        yield view
+        while not VerificationState(view.state).terminal:
+            # Also wakes every second, for changes made by another process on the same database.
+            await signals.wait_past(verification_id, seen, timeout=1.0)
+            seen = signals.version(verification_id)
+            latest = await self.get(name)
+            if latest != view:
+                view = latest
+                yield view
+
+    async def wait_for_report(self, name: str, timeout: float) -> VerificationView:
+        """Wait until the first report exists and no department is still being asked."""
+        async with asyncio.timeout(timeout):
+            async for view in self.watch(name):
+                if view.latest_report_version > 0 and view.state != VerificationState.RUNNING:
+                    return view
+        return await self.get(name)
+
+
+def _verification_values(job: Job, request_id: str, at: dt.datetime) -> dict[str, object]:
+    """The columns of a new verification (running, no report yet)."""
+    request = job.request
+    return {
+        "id": job.verification_id,
+        "request_id": request_id or None,
+        "request_json": json.dumps(request.to_plain(), ensure_ascii=False),
+        "authorizations_json": json.dumps(list(job.authorization_names)),
+        "commissioned_by": request.commissioned_by,
+        "state": VerificationState.RUNNING,
+        "operator": job.operator,
+        "client": job.client,
+        "created_at": at,
+        "updated_at": at,
+        "latest_report_version": 0,
+    }
+
+
+def _created_event(job: Job) -> AuditEvent:
+    """The VERIFICATION_CREATED entry."""
+    request = job.request
+    return AuditEvent(
+        kind="VERIFICATION_CREATED",
+        operator=job.operator,
+        client=job.client,
+        verification=job.verification_id,
+        authorization=",".join(a.removeprefix("authorizations/") for a in job.authorization_names),
+        details={
+            "purpose": request.purpose,
+            "commissioned_by": request.commissioned_by,
+            "members": len(request.members),
+        },
+    )
+
+
+async def _check_previous_report(db: Database, request: VerificationRequest) -> None:
+    """A recheck's previous report exists, was commissioned by the same organisation, is of the same
+    household (a member in common), and is not later."""
+    report_id = request.previous_report_id
+    if report_id is None:
+        return
+    where = "request.previous_report_id"
+    if not RESOURCE_ID.fullmatch(report_id):
+        raise ServiceError.invalid([FieldViolation(where, "must be the report_id of an earlier report")])
+    async with db.sessions() as session:
+        previous = await load_previous_report(session, report_id)
+        commissioned_by = await stored_reports.commissioned_by(session, report_id)
+    # Another organisation's report is not found either: a recheck must not reveal it, nor who left it.
+    if previous is None or commissioned_by != request.commissioned_by:
+        raise ServiceError.precondition(where, f"there is no report {report_id}", Reason.PREVIOUS_REPORT_NOT_FOUND)
+    if not set(previous.member_ids()) & {m.id_number for m in request.members}:
+        raise ServiceError.precondition(
+            where, "the previous report is of another household (no member in common)", Reason.PREVIOUS_REPORT_MISMATCH
+        )
+    if previous.application_date > request.application_date:
+        raise ServiceError.precondition(
+            where,
+            f"the previous report's application date {previous.application_date.isoformat()} is after this one's",
+            Reason.PREVIOUS_REPORT_MISMATCH,
+        )

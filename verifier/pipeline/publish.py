@@ -1,0 +1,110 @@
+"""Publishing: assess the answers, build the next report version, store it with its audit entry.
+
+The one place that calls the assessment and the report builder (``assess``, ``build_report``,
+``report_digest``, ``load_previous_report``), so they can be swapped in one function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit import AuditEvent, AuditLog
+from verifier.assessment import SourceOutcome, assess
+from verifier.pipeline.answers import outcome_of
+from verifier.pipeline.plan import Job
+from verifier.policy import Policy
+from verifier.reports import build_report, load_previous_report, report_digest
+from verifier.request import VerificationRequest
+from verifier.settings import Settings
+from verifier.storage import reports as stored_reports
+from verifier.storage import verifications as stored_verifications
+from verifier.vocabulary import DepartmentStatus, VerificationState
+
+__all__ = ["Publisher"]
+
+log = logging.getLogger("hedui.fanout")
+
+
+class Publisher:
+    """Adds report versions: a report is never edited, each version is a new row naming the one before."""
+
+    def __init__(
+        self, audit: AuditLog, settings: Settings, policy_for: Callable[[VerificationRequest], Policy]
+    ) -> None:
+        """Publish with ``audit`` entries, under the policy ``policy_for`` picks for a request."""
+        self._audit = audit
+        self._settings = settings
+        self._policy_for = policy_for
+
+    async def sources(self, session: AsyncSession, verification_id: str) -> dict[str, SourceOutcome]:
+        """Every department's stored outcome, read after locking the verification, so concurrent
+        publishers serialise and the later one sees the earlier one's answer."""
+        await stored_verifications.lock(session, verification_id)
+        rows = await stored_verifications.results_for_report(session, verification_id)
+        return {r.department: outcome_of(r) for r in rows}
+
+    async def publish_in(
+        self, session: AsyncSession, job: Job, sources: Mapping[str, SourceOutcome] | None = None
+    ) -> None:
+        """Assess the answers and add the next report version, in the caller's transaction.
+
+        ``sources`` are every department's outcomes when the caller has them all in hand (exactly
+        what is being stored); otherwise they are read back.
+        """
+        vid = job.verification_id
+        if sources is None:
+            sources = await self.sources(session, vid)
+        policy = self._policy_for(job.request)
+        # A recheck is compared with the report it names (checked to exist when the verification was created).
+        previous = None
+        if job.request.previous_report_id is not None:
+            previous = await load_previous_report(session, job.request.previous_report_id)
+        result = assess(job.request, policy, sources, previous)
+        generated = dt.datetime.now(dt.UTC)
+        pending = any(s.status == DepartmentStatus.PENDING for s in sources.values())
+        state = VerificationState.AWAITING_ANSWERS if pending else VerificationState.COMPLETED
+        # Taking the next version number also locks the verification until this transaction ends.
+        version = await stored_verifications.next_report_version(session, vid, state, generated)
+        report_id = uuid.uuid4().hex
+        body = build_report(
+            report_id=report_id,
+            verification_id=vid,
+            version=version,
+            generated_at=generated,
+            request=job.request,
+            policy=policy,
+            sources=sources,
+            result=result,
+            authorizations=job.authorization_names,
+            audit_reference=f"{self._settings.audit_log_origin} REPORT_CREATED {report_id}",
+        )
+        # The entry carries the report's digest, so a printed or exported report can be checked against the log.
+        created = AuditEvent(
+            kind="REPORT_CREATED",
+            operator=job.operator,
+            client=job.client,
+            verification=vid,
+            details={
+                "report_id": report_id,
+                "version": version,
+                "classification": result.household.classification,
+                "flags": sorted({f.code for f in result.flags}),
+                "report_sha256": report_digest(body),
+            },
+        )
+        await self._audit.append(session, created, id_numbers=[m.id_number for m in job.request.members])
+        await stored_reports.add(
+            session,
+            report_id=report_id,
+            verification_id=vid,
+            version=version,
+            created_at=generated,
+            body_json=json.dumps(body, ensure_ascii=False),
+        )
+        log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)

@@ -1,0 +1,129 @@
+"""Sending one department's query within its deadline: consent decided right before it leaves, a revocation
+calls back queries still waiting, and a ticket's answer is awaited until the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+
+from connectors.base import (
+    Connector,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    DepartmentUnavailable,
+    Ticket,
+)
+from consent import scrub
+from verifier.pipeline.answers import CALLED_BACK, NOT_SENT, POLLING_STOPPED, Outcome, checked
+from verifier.pipeline.consent import ConsentGate
+from verifier.pipeline.plan import Job
+from verifier.settings import Settings
+from verifier.vocabulary import DepartmentStatus
+
+__all__ = ["Sender"]
+
+_UNAVAILABLE, _NOT_QUERIED = DepartmentStatus.UNAVAILABLE, DepartmentStatus.NOT_QUERIED
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Sender:
+    """Sends queries to departments and follows their tickets until the department's deadline."""
+
+    def __init__(self, connectors: Mapping[str, Connector], settings: Settings, gate: ConsentGate) -> None:
+        """Send through ``connectors`` (shared with the service: replacing one there replaces it here)."""
+        self._connectors = connectors
+        self._settings = settings
+        self._gate = gate
+        # Queries on their way to departments, by the authorizations of their verification.
+        self._sending: dict[tuple[str, ...], set[asyncio.Future[DepartmentAnswer | Ticket]]] = {}
+
+    async def ask(self, job: Job, department: str, query: DepartmentQuery) -> Outcome:
+        """Send one query and wait (within the department's deadline) for an answer or a ticket's answer.
+
+        Consent is decided again right before the query leaves and before every poll: a member whose
+        authorization ended since the plan is never asked about, and polling stops when one ends.
+        """
+        progress = _Progress()
+        try:
+            async with asyncio.timeout(self._settings.deadline(department)):
+                return await self._ask_within(job, department, query, progress)
+        except TimeoutError:
+            if progress.ticket is not None:
+                return Outcome(
+                    DepartmentStatus.PENDING,
+                    "accepted; the answer comes later",
+                    ticket=progress.ticket,
+                    withdrawn=progress.withdrawn,
+                )
+            detail = f"no answer within {self._settings.deadline(department):g} s"
+            return Outcome(_UNAVAILABLE, detail, withdrawn=progress.withdrawn)
+        except DepartmentUnavailable as exc:
+            return Outcome(_UNAVAILABLE, scrub(exc.reason), withdrawn=progress.withdrawn)
+        except DepartmentRefused as exc:
+            return Outcome(_UNAVAILABLE, f"refused: {scrub(exc.reason)}", withdrawn=progress.withdrawn)
+
+    async def _ask_within(self, job: Job, department: str, query: DepartmentQuery, progress: _Progress) -> Outcome:
+        """The body of :meth:`ask`, inside its deadline; ``progress`` keeps what the deadline's handler needs."""
+        connector = self._connectors[department]
+        planned = query.id_numbers
+        called_back = False
+        while True:
+            allowed, ended = await self._gate.allowed_now(job, department, planned)
+            progress.withdrawn = tuple(n for n in planned if n in ended)
+            if not allowed:
+                return Outcome(_NOT_QUERIED, CALLED_BACK if called_back else NOT_SENT, withdrawn=progress.withdrawn)
+            query = dataclasses.replace(query, id_numbers=allowed)
+            reply = await self._send_unless_withdrawn(job, connector, query)
+            if reply is not None:
+                break
+            called_back = True
+            # A revocation in this process called the query back (see withdraw): decide again.
+        while isinstance(reply, Ticket):
+            progress.ticket = reply
+            wait = (reply.ready_after - _now()).total_seconds()
+            await asyncio.sleep(min(max(wait, 0.05), self._settings.poll_interval_seconds))
+            _, ended = await self._gate.allowed_now(job, department, query.id_numbers)
+            if ended:
+                return Outcome(_NOT_QUERIED, POLLING_STOPPED, withdrawn=(*progress.withdrawn, *query.id_numbers))
+            reply = await connector.poll(reply)
+        return dataclasses.replace(checked(department, query.id_numbers, reply), withdrawn=progress.withdrawn)
+
+    async def _send_unless_withdrawn(
+        self, job: Job, connector: Connector, query: DepartmentQuery
+    ) -> DepartmentAnswer | Ticket | None:
+        """Send ``query``; ``None`` when a revocation called it back while it waited (then it was not sent,
+        or its answer is not wanted): queries wait for a department's rate limit, a revocation may not."""
+        sending = asyncio.ensure_future(connector.query(query))
+        self._sending.setdefault(job.authorization_names, set()).add(sending)
+        try:
+            return await sending
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if sending.cancelled() and (task is None or not task.cancelling()):
+                return None
+            raise
+        finally:
+            self._sending[job.authorization_names].discard(sending)
+            if not self._sending[job.authorization_names]:
+                del self._sending[job.authorization_names]
+
+    def withdraw(self, authorization_name: str) -> None:
+        """An authorization was revoked here: call back its queries still waiting to be sent."""
+        for names, sending in list(self._sending.items()):
+            if authorization_name in names:
+                for future in sending:
+                    future.cancel()
+
+
+@dataclasses.dataclass(slots=True)
+class _Progress:
+    """How far one :meth:`Sender.ask` got: the last ticket handed out, members withdrawn before sending."""
+
+    ticket: Ticket | None = None
+    withdrawn: tuple[str, ...] = ()

@@ -1,0 +1,45 @@
+"""Every SQL statement about stored report versions (immutable: a new version is a new row)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verifier.storage.models import ReportRow, VerificationRow
+
+__all__ = ["add", "commissioned_by", "get"]
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    report_id: str,
+    verification_id: str,
+    version: int,
+    created_at: dt.datetime,
+    body_json: str,
+) -> None:
+    """Store one report version in the caller's transaction."""
+    await session.execute(
+        insert(ReportRow).values(
+            id=report_id, verification_id=verification_id, version=version, created_at=created_at, body_json=body_json
+        )
+    )
+
+
+async def get(session: AsyncSession, verification_id: str, version: int) -> ReportRow | None:
+    """One version of a verification's report, if it exists."""
+    return await session.scalar(
+        select(ReportRow).where(ReportRow.verification_id == verification_id, ReportRow.version == version)
+    )
+
+
+async def commissioned_by(session: AsyncSession, report_id: str) -> str | None:
+    """The organisation that commissioned the verification a report belongs to (``None``: no such report)."""
+    return await session.scalar(
+        select(VerificationRow.commissioned_by)
+        .join(ReportRow, ReportRow.verification_id == VerificationRow.id)
+        .where(ReportRow.id == report_id)
+    )

@@ -1,0 +1,172 @@
+"""Every SQL statement about verifications and their departments' results (one aggregate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verifier.storage.models import DepartmentResultRow, VerificationRow
+from verifier.vocabulary import DepartmentStatus, VerificationState
+
+__all__ = [
+    "add",
+    "get",
+    "id_for_request",
+    "lock",
+    "next_report_version",
+    "page",
+    "pending_tickets",
+    "renew_ticket",
+    "result",
+    "results_for_report",
+    "running_ids",
+    "snapshot",
+    "statuses",
+    "update_results",
+]
+
+
+async def id_for_request(session: AsyncSession, request_id: str) -> str | None:
+    """The verification created under ``request_id`` (a retried call), if any."""
+    return await session.scalar(select(VerificationRow.id).where(VerificationRow.request_id == request_id))
+
+
+async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
+    """Store a new verification and one result row per department, in the caller's transaction.
+
+    A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
+    """
+    await session.execute(insert(VerificationRow).values(**values))
+    if results:
+        await session.execute(insert(DepartmentResultRow), list(results))
+
+
+async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
+    """One verification by id."""
+    return await session.get(VerificationRow, verification_id)
+
+
+async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]:
+    """The verification and its departments' progress, one row per department, read in ONE statement
+    (so the state and the progress come from one snapshot); empty when there is no such verification."""
+    v, r = VerificationRow, DepartmentResultRow
+    query = (
+        select(
+            v.id,
+            v.state,
+            v.request_json,
+            v.authorizations_json,
+            v.created_at,
+            v.updated_at,
+            v.latest_report_version,
+            v.operator,
+            r.department,
+            r.status,
+            r.record_count,
+            r.detail,
+            r.updated_at.label("department_updated_at"),
+        )
+        .outerjoin(r, r.verification_id == v.id)
+        .where(v.id == verification_id)
+        .order_by(r.department)
+    )
+    return (await session.execute(query)).all()
+
+
+async def page(
+    session: AsyncSession, *, limit: int, commissioned_by: str = "", before: tuple[dt.datetime, str] | None = None
+) -> Sequence[Any]:
+    """Up to ``limit`` (id, created_at), newest first, optionally of one organisation and after a
+    (created_at, id) seen on the previous page."""
+    query = select(VerificationRow.id, VerificationRow.created_at).order_by(
+        VerificationRow.created_at.desc(), VerificationRow.id.desc()
+    )
+    if commissioned_by:
+        query = query.where(VerificationRow.commissioned_by == commissioned_by)
+    if before is not None:
+        created, last_id = before
+        query = query.where(
+            (VerificationRow.created_at < created)
+            | ((VerificationRow.created_at == created) & (VerificationRow.id < last_id))
+        )
+    return (await session.execute(query.limit(limit))).all()
+
+
+async def running_ids(session: AsyncSession) -> list[str]:
+    """Verifications a previous run left running."""
+    found = await session.scalars(select(VerificationRow.id).where(VerificationRow.state == VerificationState.RUNNING))
+    return list(found.all())
+
+
+async def pending_tickets(session: AsyncSession) -> list[tuple[str, str]]:
+    """(verification id, department) of every answer still pending on a ticket."""
+    r = DepartmentResultRow
+    rows = await session.execute(
+        select(r.verification_id, r.department).where(r.status == DepartmentStatus.PENDING, r.ticket_id.is_not(None))
+    )
+    return [(row.verification_id, row.department) for row in rows]
+
+
+async def statuses(session: AsyncSession, verification_id: str) -> dict[str, str]:
+    """Each department's status in one verification."""
+    r = DepartmentResultRow
+    rows = await session.execute(select(r.department, r.status).where(r.verification_id == verification_id))
+    return {row.department: row.status for row in rows}
+
+
+async def result(session: AsyncSession, verification_id: str, department: str) -> DepartmentResultRow | None:
+    """One department's result row."""
+    return await session.get(DepartmentResultRow, (verification_id, department))
+
+
+async def update_results(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
+    """Update result rows by primary key (``verification_id``, ``department``) with the values given."""
+    if rows:
+        await session.execute(update(DepartmentResultRow), list(rows))
+
+
+async def renew_ticket(
+    session: AsyncSession, verification_id: str, department: str, ticket_id: str, ready_after: dt.datetime
+) -> None:
+    """Keep a department's new ticket (or new ready time) for an answer that is still pending."""
+    r = DepartmentResultRow
+    await session.execute(
+        update(r)
+        .where(r.verification_id == verification_id, r.department == department, r.status == DepartmentStatus.PENDING)
+        .values(ticket_id=ticket_id, ticket_ready_after=ready_after)
+    )
+
+
+async def lock(session: AsyncSession, verification_id: str) -> None:
+    """Lock the verification row until the transaction ends (publishers serialise on it)."""
+    await session.execute(
+        select(VerificationRow.latest_report_version).where(VerificationRow.id == verification_id).with_for_update()
+    )
+
+
+async def results_for_report(session: AsyncSession, verification_id: str) -> Sequence[Any]:
+    """What the assessment reads of each department's result."""
+    r = DepartmentResultRow
+    query = select(r.department, r.status, r.detail, r.records_json, r.not_queried_json, r.answered_at).where(
+        r.verification_id == verification_id
+    )
+    return (await session.execute(query)).all()
+
+
+async def next_report_version(
+    session: AsyncSession, verification_id: str, state: VerificationState, at: dt.datetime
+) -> int:
+    """Take the next report version number and set the state; this also locks the verification."""
+    version = await session.scalar(
+        update(VerificationRow)
+        .where(VerificationRow.id == verification_id)
+        .values(latest_report_version=VerificationRow.latest_report_version + 1, state=state, updated_at=at)
+        .returning(VerificationRow.latest_report_version)
+    )
+    if version is None:
+        raise LookupError(verification_id)
+    return int(version)
