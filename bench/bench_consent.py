@@ -131,8 +131,8 @@ def recheck(
 
 
 async def registrations(url: str, count: int, key: SigningKey) -> float:
+    from verifier.config import Settings
     from verifier.service import HeduiService
-    from verifier.settings import Settings
     from verifier.storage.db import Database
 
     service = HeduiService(Database(url), {}, Settings(database_url=url))

@@ -46,10 +46,10 @@ from consent import SigningKey
 from hedui.v1 import consent_pb2, consent_pb2_grpc, verification_pb2, verification_pb2_grpc
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
 from verifier.cli import signed_authorization
+from verifier.config import Settings
 from verifier.protojson import plain_to_message
 from verifier.request import VerificationRequest, parse_request
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 
 REPO = Path(__file__).resolve().parents[1]

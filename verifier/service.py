@@ -23,6 +23,7 @@ from audit.witness import FileWitness
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
 from consent import Envelope, RegisteredAuthorization, TrustedKey
+from verifier.config import Settings
 from verifier.operations import (
     AuditQueries,
     Authorizations,
@@ -37,7 +38,6 @@ from verifier.pipeline import Pipeline
 from verifier.pipeline.consent import envelope_of
 from verifier.policy import PolicyBook
 from verifier.request import VerificationRequest
-from verifier.settings import Settings
 from verifier.storage.db import Database
 
 __all__ = ["Caller", "DepartmentProgress", "HeduiService", "PolicyBook", "VerificationView"]
@@ -60,11 +60,14 @@ class HeduiService:
         self.db = db
         self.settings = settings
         # Every department call goes through the resilience layer: limits, retries, breaker, shared batches.
+        undeclared = sorted(set(connectors) - set(settings.catalogue))
+        if undeclared:
+            raise ValueError(f"departments.{undeclared[0]}: a connector for a department that is not declared")
         self._departments = dict(connectors)
         self.connectors: dict[str, Connector] = {
-            department: SharedBatches(ResilientConnector(connector)) for department, connector in connectors.items()
+            department: self._resilient(department, connector) for department, connector in connectors.items()
         }
-        self.policies = policies or PolicyBook.load(settings.policy_files)
+        self.policies = policies or PolicyBook.load(settings.policy_files, departments=settings.catalogue)
         self.audit = AuditLog(settings.audit_subject_key)
         signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
         self.log = TransparencyLog(
@@ -75,10 +78,12 @@ class HeduiService:
         self._integrator: asyncio.Task[None] | None = None
         self.standalone_events = GroupCommit(self.audit, db.write)
         self.pipeline = Pipeline(db, self.connectors, self.audit, settings, self.policies.for_request)
-        self.authorizations = Authorizations(db, self.audit, self.pipeline.authorizations, self.pipeline.withdraw)
+        self.authorizations = Authorizations(
+            db, self.audit, self.pipeline.authorizations, self.pipeline.withdraw, tuple(settings.catalogue)
+        )
         self.trust_store = TrustStore(db, self.audit)
         self.verifications = Verifications(db, self.pipeline, self.connectors, self.policies)
-        self.reports = Reports(db, self.standalone_events)
+        self.reports = Reports(db, self.standalone_events, settings.catalogue)
         self.audit_queries = AuditQueries(db, self.audit, self.log)
 
     async def start(self) -> None:
@@ -102,7 +107,11 @@ class HeduiService:
             except Exception as exc:
                 log.warning("department %s not reachable at start: %s", department, exc)
                 continue
-            self.connectors[department] = SharedBatches(ResilientConnector(connector))
+            self.connectors[department] = self._resilient(department, connector)
+
+    def _resilient(self, department: str, connector: Connector) -> Connector:
+        """The connector as every call sees it: limits, retries, breaker, shared batches (connectors.resilience)."""
+        return SharedBatches(ResilientConnector(connector), self.settings.catalogue[department])
 
     async def close(self) -> None:
         """Stop the background work, integrate what is left of the audit log, close the database."""

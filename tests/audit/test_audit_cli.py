@@ -16,7 +16,7 @@ from audit.merkle import MerkleTree, leaf_hash
 from audit.verify import export_entry_line, export_head_line, export_header_line
 from audit.witness import FileWitness
 from verifier.cli import main
-from verifier.settings import load_settings
+from verifier.config import load_settings
 from verifier.storage.db import Database
 
 pytestmark = pytest.mark.integration

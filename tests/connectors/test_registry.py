@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors, installed, load_connector
 from connectors.sandbox import SandboxConnector, SandboxDataset
-from verifier.settings import ConfigError, load_settings
+from verifier.config import ConfigError, load_settings
 
 
 def test_the_builtin_sandbox_is_an_installed_entry_point() -> None:

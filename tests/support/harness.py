@@ -33,10 +33,10 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
+from verifier.config import Settings
 from verifier.protojson import plain_to_message
 from verifier.request import VerificationRequest, parse_request
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 
 REPO = Path(__file__).resolve().parents[2]

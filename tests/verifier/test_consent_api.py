@@ -27,7 +27,6 @@ from consent import (
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier.api import envelope_message
 from verifier.protojson import message_to_plain
-from verifier.trust_store import revoke_trusted_key, rotate_trusted_key
 
 pytestmark = pytest.mark.integration
 
@@ -219,7 +218,7 @@ async def test_bad_authorizations_are_refused_precisely_and_leave_no_trace(
 
 
 async def test_a_revoked_key_cannot_register_and_its_revocation_is_audited(harness: Harness) -> None:
-    await revoke_trusted_key(harness.service, harness.key.keyid, reason="case-system laptop stolen")
+    await harness.service.trust_store.revoke(harness.key.keyid, reason="case-system laptop stolen")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await register(harness, sign_envelope(body(), AUTHORIZATION_PAYLOAD_TYPE, (harness.key,)))
     reason, violations = details(caught.value)
@@ -273,8 +272,8 @@ async def test_member_signature_without_a_certificate_is_refused(harness: Harnes
 async def test_rotation_keeps_earlier_authorizations_and_refuses_the_old_key_after_its_end(harness: Harness) -> None:
     earlier = await register(harness, sign_envelope(body(), AUTHORIZATION_PAYLOAD_TYPE, (harness.key,)))
     new_key = SigningKey.generate_ed25519()
-    _, old = await rotate_trusted_key(
-        harness.service, ORG, new_key.public_pem(), old_valid_until=dt.datetime.now(dt.UTC)
+    _, old = await harness.service.trust_store.rotate(
+        ORG, new_key.public_pem(), old_valid_until=dt.datetime.now(dt.UTC)
     )
     assert old.keyid == harness.key.keyid
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -293,8 +292,7 @@ async def test_rotation_keeps_earlier_authorizations_and_refuses_the_old_key_aft
 
 async def test_a_revocation_from_before_the_registration_withdraws_stored_authorizations(harness: Harness) -> None:
     auth = await register(harness, sign_envelope(body(), AUTHORIZATION_PAYLOAD_TYPE, (harness.key,)))
-    await revoke_trusted_key(
-        harness.service,
+    await harness.service.trust_store.revoke(
         harness.key.keyid,
         reason="key found on a public share",
         at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from harness import Harness, example_request, example_sandbox, running_service
 
+from connectors.answers import MAX_RECORDS_PER_ANSWER
 from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQuery, Ticket
 from connectors.records import TaxIncomeRecord
 from connectors.resilience import ResilientConnector, SharedBatches
 from hedui.v1 import audit_pb2, verification_pb2
-from verifier.pipeline.answers import MAX_RECORDS_PER_ANSWER
 from verifier.protojson import message_to_plain
 
 pytestmark = pytest.mark.integration

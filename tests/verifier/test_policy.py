@@ -14,9 +14,9 @@ from harness import example_request, example_sandbox
 from connectors import SandboxDataset
 from connectors.departments import DepartmentCatalogue
 from verifier.cli import _verify, main
+from verifier.config import Settings
 from verifier.policy import PolicyBook, PolicyError, default_policy, load_policy
 from verifier.request import parse_request
-from verifier.settings import Settings
 
 DEFAULT_TOML = """\
 locality = "default"

@@ -18,7 +18,7 @@ import pytest
 from harness import SPEC, Harness, example_request, example_sandbox, running_service
 
 from hedui.v1 import verification_pb2
-from verifier.flags import CATALOGUE
+from verifier.assessment.flags import CATALOGUE
 from verifier.protojson import message_to_plain
 
 WARNINGS_MD: Final = SPEC / "warnings.md"

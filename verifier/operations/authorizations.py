@@ -9,10 +9,11 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from enum import StrEnum
 
 from audit import AuditEvent, AuditLog
+from connectors.departments import DEFAULT_DEPARTMENTS
 from consent import (
     AuthorizationError,
     Envelope,
@@ -35,6 +36,8 @@ from verifier.storage.models import AuthorizationRow
 
 __all__ = ["AuthorizationState", "Authorizations", "state_of"]
 
+DEFAULT_DEPARTMENT_IDS = tuple(d.id for d in DEFAULT_DEPARTMENTS)
+
 
 class AuthorizationState(StrEnum):
     """An authorization's state as the API shows it (interfaces.md)."""
@@ -55,13 +58,20 @@ class Authorizations:
     """Register, read, list and revoke authorizations (consent envelopes)."""
 
     def __init__(
-        self, db: Database, audit: AuditLog, reader: AuthorizationReader, withdraw: Callable[[str], None]
+        self,
+        db: Database,
+        audit: AuditLog,
+        reader: AuthorizationReader,
+        withdraw: Callable[[str], None],
+        departments: Collection[str] = DEFAULT_DEPARTMENT_IDS,
     ) -> None:
-        """``withdraw`` calls back the queries still waiting under a revoked authorization."""
+        """``withdraw`` calls back the queries still waiting under a revoked authorization; an authorization
+        may name only the ``departments`` this service declares (or ``*``)."""
         self._db = db
         self._audit = audit
         self._reader = reader
         self._withdraw = withdraw
+        self._departments = tuple(departments)
 
     async def register(
         self,
@@ -122,7 +132,7 @@ class Authorizations:
         """The envelope checked against the trust store: BAD_SIGNATURE or BAD_AUTHORIZATION when it fails."""
         trust = await self._reader.trusted_keys(keyids_to_look_up(envelope, certificates))
         try:
-            return check_authorization(envelope, certificates, trust, at, china_today())
+            return check_authorization(envelope, certificates, trust, at, china_today(), declared=self._departments)
         except SignatureError as exc:
             raise ServiceError(
                 Reason.BAD_SIGNATURE, f"{exc.field}: {exc.message}", [FieldViolation(exc.field, exc.message)]

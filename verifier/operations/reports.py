@@ -8,15 +8,18 @@ from typing import Any
 
 from audit import AuditEvent
 from audit.group import GroupCommit
+from connectors.departments import DepartmentCatalogue
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.html import render_report_html
 from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller
-from verifier.reports import report_message
+from verifier.report.build import report_from_plain
+from verifier.report.html import render_report_html
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored_verifications
 from verifier.storage.db import Database
 
 __all__ = ["Reports"]
+
+DEFAULT_CATALOGUE = DepartmentCatalogue()
 
 
 def _parse_name(name: str) -> tuple[str, str]:
@@ -34,10 +37,13 @@ def _parse_name(name: str) -> tuple[str, str]:
 class Reports:
     """Read report versions; each reading is a REPORT_READ entry (group-committed)."""
 
-    def __init__(self, db: Database, standalone_events: GroupCommit) -> None:
-        """Read from ``db``; commit REPORT_READ through ``standalone_events``."""
+    def __init__(
+        self, db: Database, standalone_events: GroupCommit, catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE
+    ) -> None:
+        """Read from ``db``; commit REPORT_READ through ``standalone_events``; ``catalogue`` names departments."""
         self._db = db
         self._events = standalone_events
+        self._catalogue = catalogue
 
     async def get(self, name: str, caller: Caller = NOBODY) -> dict[str, Any]:
         """A report version as its JSON body; REPORT_NOT_READY before the first one exists."""
@@ -67,7 +73,7 @@ class Reports:
     async def message(self, name: str, caller: Caller = NOBODY, *, html: bool = False) -> Any:
         """A report version as its ``hedui.v1.Report`` message, with its HTML view when ``html``."""
         body = await self.get(name, caller)
-        message = report_message(body)
+        message = report_from_plain(body)
         if html:
-            message.html = render_report_html(body)
+            message.html = render_report_html(message, catalogue=self._catalogue)
         return message

@@ -22,8 +22,8 @@ from consent import RegisteredAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
 from verifier.pipeline import Job, Pipeline
+from verifier.pipeline.publish import load_previous_report
 from verifier.policy import PolicyBook
-from verifier.reports import load_previous_report
 from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored

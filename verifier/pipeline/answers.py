@@ -1,7 +1,7 @@
 """What departments' outcomes are, which answers are accepted, and what is stored of each outcome.
 
-Pure: the storing stage (:mod:`verifier.pipeline.store`) writes what :func:`stored_rows` returns.
-``check_answer`` and ``AnswerRejected`` move to :mod:`connectors` when the connectors' rules are merged.
+Pure: the storing stage (:mod:`verifier.pipeline.store`) writes what :func:`stored_rows` returns. Whether an
+answer is accepted is :func:`connectors.answers.check_answer`'s decision, against the department's declaration.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import Protocol
 
 from audit import AuditEvent
 from audit.events import JsonValue
+from connectors.answers import MAX_RECORDS_PER_ANSWER, AnswerRejected, check_answer
 from connectors.base import DepartmentAnswer, Ticket
-from connectors.records import RecordError, is_about, record_from_plain, record_to_plain, records_about, registers_of
-from consent import IdentityNumberError, scrub, validate_identity_number
+from connectors.departments import Department
+from connectors.records import record_from_plain, record_to_plain, records_about
+from consent import scrub
 from verifier.assessment import SourceOutcome
 from verifier.pipeline.plan import Scope
 from verifier.vocabulary import DepartmentStatus
@@ -30,11 +32,9 @@ __all__ = [
     "MAX_RECORDS_PER_ANSWER",
     "NOT_SENT",
     "POLLING_STOPPED",
-    "AnswerRejected",
     "Outcome",
     "Settled",
     "StoredResult",
-    "check_answer",
     "checked",
     "outcome_of",
     "stored_rows",
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("hedui.fanout")
-MAX_RECORDS_PER_ANSWER = 10_000
 NOT_SENT = "authorization revoked or expired before the query was sent"
 CALLED_BACK = "authorization revoked while the query was on its way: called back, no answer is used"
 POLLING_STOPPED = "authorization revoked or expired while the answer was pending; polling stopped"
@@ -88,40 +87,9 @@ class Settled:
         )
 
 
-class AnswerRejected(Exception):
-    """A department's answer that breaks the record rules; never merged into a report."""
-
-
-def check_answer(department: str, asked: Sequence[str], answer: DepartmentAnswer) -> None:
-    """Refuse answers with foreign records, records of people not asked about, duplicates or oversize."""
-    if answer.department != department:
-        raise AnswerRejected(f"answer is labelled {answer.department!r}")
-    if len(answer.records) > MAX_RECORDS_PER_ANSWER:
-        raise AnswerRejected(f"more than {MAX_RECORDS_PER_ANSWER} records")
-    wanted = frozenset(asked)
-    registers = registers_of(answer.records, wanted)
-    seen: set[str] = set()
-    for record in answer.records:
-        if record.department != department:
-            raise AnswerRejected(f"record {record.record_id} belongs to {record.department}")
-        if record.record_id in seen:
-            raise AnswerRejected(f"duplicate record id {record.record_id}")
-        try:
-            # A connector in Python can build any record; every field is checked again as if it came as JSON.
-            record_from_plain(record.kind, record_to_plain(record))
-        except RecordError as exc:
-            raise AnswerRejected(f"record {record.record_id}: {exc}") from None
-        try:
-            validate_identity_number(record.subject)
-        except IdentityNumberError:
-            raise AnswerRejected(f"record {record.record_id} names an invalid identity number") from None
-        seen.add(record.record_id)
-        if not is_about(department, record, wanted, registers):
-            raise AnswerRejected(f"record {record.record_id} is about a person not asked about")
-
-
-def checked(department: str, asked: Sequence[str], reply: DepartmentAnswer) -> Outcome:
-    """The outcome of an answer: ok, or unavailable when it breaks the record rules."""
+def checked(department: Department, asked: Sequence[str], reply: DepartmentAnswer) -> Outcome:
+    """The outcome of an answer: ok, or unavailable when it breaks the department's declaration or the record
+    rules (:func:`connectors.answers.check_answer`)."""
     try:
         check_answer(department, asked, reply)
     except AnswerRejected as exc:
@@ -153,9 +121,10 @@ def outcome_of(row: StoredResult) -> SourceOutcome:
     )
 
 
-def withdrawn_from(item: Settled, allowed: Sequence[str], ended: Sequence[str]) -> Settled:
+def withdrawn_from(item: Settled, allowed: Sequence[str], ended: Sequence[str], department: Department) -> Settled:
     """An outcome after consent was decided again before storing it: ``allowed`` of the members still
-    asked about may be kept, ``ended`` were withdrawn since (their records are dropped)."""
+    asked about may be kept, ``ended`` were withdrawn since (their records are dropped). ``department``
+    is the declaration of ``item.department``: whose records are about whom (:func:`records_about`)."""
     outcome = item.outcome
     if ended:
         if outcome.status == DepartmentStatus.PENDING or not allowed:
@@ -165,7 +134,7 @@ def withdrawn_from(item: Settled, allowed: Sequence[str], ended: Sequence[str]) 
             outcome = Outcome(DepartmentStatus.NOT_QUERIED, detail, withdrawn=(*outcome.withdrawn, *still_asked))
         else:
             assert outcome.answer is not None
-            kept = records_about(item.department, outcome.answer.records, allowed)
+            kept = records_about(department, outcome.answer.records, allowed)
             outcome = dataclasses.replace(
                 outcome,
                 answer=dataclasses.replace(outcome.answer, records=kept),

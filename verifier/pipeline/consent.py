@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.departments import DepartmentCatalogue
 from consent import (
     Envelope,
     EnvelopeSignature,
@@ -27,6 +28,8 @@ from verifier.storage.models import AuthorizationRow
 from verifier.vocabulary import DepartmentStatus
 
 __all__ = ["AuthorizationReader", "ConsentGate", "envelope_of"]
+
+DEFAULT_CATALOGUE = DepartmentCatalogue()
 
 
 def envelope_of(row_signatures: str, payload: bytes, payload_type: str) -> Envelope:
@@ -93,9 +96,10 @@ class AuthorizationReader:
 class ConsentGate:
     """Decides consent again, now, for one department's members (the decision itself is :mod:`.plan`'s)."""
 
-    def __init__(self, reader: AuthorizationReader) -> None:
-        """Read authorizations with ``reader``."""
+    def __init__(self, reader: AuthorizationReader, catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE) -> None:
+        """Read authorizations with ``reader``; ``catalogue`` declares whose records are about whom."""
         self._reader = reader
+        self._catalogue = catalogue
 
     async def allowed_now(
         self, job: Job, department: str, ids: Sequence[str], session: AsyncSession | None = None
@@ -112,6 +116,6 @@ class ConsentGate:
         """In the storing transaction: drop what is about members withdrawn since the outcome came."""
         asked = tuple(n for n in item.asked if n not in item.outcome.withdrawn)
         if item.outcome.status not in (DepartmentStatus.OK, DepartmentStatus.PENDING) or not asked:
-            return withdrawn_from(item, (), ())
+            return withdrawn_from(item, (), (), self._catalogue[item.department])
         allowed, ended = await self.allowed_now(job, item.department, asked, session)
-        return withdrawn_from(item, allowed, ended)
+        return withdrawn_from(item, allowed, ended, self._catalogue[item.department])

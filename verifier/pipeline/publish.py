@@ -1,7 +1,8 @@
 """Publishing: assess the answers, build the next report version, store it with its audit entry.
 
-The one place that calls the assessment and the report builder (``assess``, ``build_report``,
-``report_digest``, ``load_previous_report``), so they can be swapped in one function.
+The one place that calls the assessment and the report builder: :func:`~verifier.assessment.assess`
+gives the figures and flags, :func:`~verifier.report.build.build_report` the one typed report, whose
+JSON (:func:`~verifier.report.build.report_json`) is stored and whose digest goes into ``REPORT_CREATED``.
 """
 
 from __future__ import annotations
@@ -16,19 +17,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent, AuditLog
 from verifier.assessment import SourceOutcome, assess
+from verifier.assessment.recheck import PreviousReport, previous_from_report
+from verifier.config import Settings
 from verifier.pipeline.answers import outcome_of
 from verifier.pipeline.plan import Job
 from verifier.policy import Policy
-from verifier.reports import build_report, load_previous_report, report_digest
+from verifier.report.build import build_report, report_digest, report_json
 from verifier.request import VerificationRequest
-from verifier.settings import Settings
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored_verifications
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
-__all__ = ["Publisher"]
+__all__ = ["Publisher", "load_previous_report"]
 
 log = logging.getLogger("hedui.fanout")
+
+
+async def load_previous_report(session: AsyncSession, report_id: str) -> PreviousReport | None:
+    """The stored report a recheck names, as data for the assessment; ``None`` when there is none."""
+    body = await stored_reports.body_of(session, report_id)
+    return None if body is None else previous_from_report(json.loads(body))
 
 
 class Publisher:
@@ -65,14 +73,14 @@ class Publisher:
         previous = None
         if job.request.previous_report_id is not None:
             previous = await load_previous_report(session, job.request.previous_report_id)
-        result = assess(job.request, policy, sources, previous)
+        result = assess(job.request, policy, sources, previous, catalogue=self._settings.catalogue)
         generated = dt.datetime.now(dt.UTC)
         pending = any(s.status == DepartmentStatus.PENDING for s in sources.values())
         state = VerificationState.AWAITING_ANSWERS if pending else VerificationState.COMPLETED
         # Taking the next version number also locks the verification until this transaction ends.
         version = await stored_verifications.next_report_version(session, vid, state, generated)
         report_id = uuid.uuid4().hex
-        body = build_report(
+        report = build_report(
             report_id=report_id,
             verification_id=vid,
             version=version,
@@ -95,7 +103,7 @@ class Publisher:
                 "version": version,
                 "classification": result.household.classification,
                 "flags": sorted({f.code for f in result.flags}),
-                "report_sha256": report_digest(body),
+                "report_sha256": report_digest(report),
             },
         )
         await self._audit.append(session, created, id_numbers=[m.id_number for m in job.request.members])
@@ -105,6 +113,6 @@ class Publisher:
             verification_id=vid,
             version=version,
             created_at=generated,
-            body_json=json.dumps(body, ensure_ascii=False),
+            body_json=report_json(report),
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)

@@ -20,6 +20,7 @@ from audit import AuditEvent, AuditLog
 from connectors.base import Connector, DepartmentQuery
 from consent import RegisteredAuthorization, china_today
 from verifier.assessment import SourceOutcome
+from verifier.config import Settings
 from verifier.pipeline.answers import Outcome, Settled
 from verifier.pipeline.consent import AuthorizationReader, ConsentGate
 from verifier.pipeline.plan import Job, Plan, Scope, plan_round
@@ -30,7 +31,6 @@ from verifier.pipeline.store import AnswerStore
 from verifier.pipeline.tickets import TicketPoller
 from verifier.policy import Policy
 from verifier.request import VerificationRequest, stored_request
-from verifier.settings import Settings
 from verifier.storage import verifications as stored_verifications
 from verifier.storage.db import Database
 from verifier.vocabulary import DepartmentStatus
@@ -56,7 +56,7 @@ class Pipeline:
         self._db = db
         self.signals = VerificationSignals()
         self.authorizations = AuthorizationReader(db)
-        gate = ConsentGate(self.authorizations)
+        gate = ConsentGate(self.authorizations, settings.catalogue)
         self.publisher = Publisher(audit, settings, policy_for)
         self._store = AnswerStore(audit, gate)
         self._sender = Sender(connectors, settings, gate)

@@ -17,10 +17,10 @@ from connectors.base import (
     Ticket,
 )
 from consent import scrub
+from verifier.config import Settings
 from verifier.pipeline.answers import CALLED_BACK, NOT_SENT, POLLING_STOPPED, Outcome, checked
 from verifier.pipeline.consent import ConsentGate
 from verifier.pipeline.plan import Job
-from verifier.settings import Settings
 from verifier.vocabulary import DepartmentStatus
 
 __all__ = ["Sender"]
@@ -92,7 +92,8 @@ class Sender:
             if ended:
                 return Outcome(_NOT_QUERIED, POLLING_STOPPED, withdrawn=(*progress.withdrawn, *query.id_numbers))
             reply = await connector.poll(reply)
-        return dataclasses.replace(checked(department, query.id_numbers, reply), withdrawn=progress.withdrawn)
+        outcome = checked(self._settings.catalogue[department], query.id_numbers, reply)
+        return dataclasses.replace(outcome, withdrawn=progress.withdrawn)
 
     async def _send_unless_withdrawn(
         self, job: Job, connector: Connector, query: DepartmentQuery

@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from connectors.base import Connector, DepartmentRefused, DepartmentUnavailable, Ticket
 from connectors.metrics import DepartmentMetrics
 from consent import scrub
+from verifier.config import Settings
 from verifier.pipeline.answers import POLLING_STOPPED, Outcome, Settled, checked
 from verifier.pipeline.consent import ConsentGate
 from verifier.pipeline.plan import Job, Scope
 from verifier.pipeline.publish import Publisher
 from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
-from verifier.settings import Settings
 from verifier.storage import verifications as stored_verifications
 from verifier.storage.db import Database
 from verifier.storage.models import DepartmentResultRow
@@ -114,7 +114,7 @@ class TicketPoller:
         if isinstance(reply, Ticket):
             await self._renew(job.verification_id, department, reply)
             raise _Again
-        return checked(department, asked, reply)
+        return checked(self._settings.catalogue[department], asked, reply)
 
     async def _settle(self, job: Job, department: str, result: DepartmentResultRow, outcome: Outcome) -> None:
         """Store the settled outcome (consent decided again in the same transaction) and publish."""

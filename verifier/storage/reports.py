@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import ReportRow, VerificationRow
 
-__all__ = ["add", "commissioned_by", "get"]
+__all__ = ["add", "body_of", "commissioned_by", "get"]
 
 
 async def add(
@@ -34,6 +34,11 @@ async def get(session: AsyncSession, verification_id: str, version: int) -> Repo
     return await session.scalar(
         select(ReportRow).where(ReportRow.verification_id == verification_id, ReportRow.version == version)
     )
+
+
+async def body_of(session: AsyncSession, report_id: str) -> str | None:
+    """The stored JSON body of the report ``report_id`` (``None``: no such report)."""
+    return await session.scalar(select(ReportRow.body_json).where(ReportRow.id == report_id))
 
 
 async def commissioned_by(session: AsyncSession, report_id: str) -> str | None:

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from audit import AuditEvent
+from verifier.config import Settings
 from verifier.errors import Reason, ServiceError
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 
 

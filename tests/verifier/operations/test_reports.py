@@ -7,12 +7,12 @@ from harness import example_request, seed_verification
 from sqlalchemy import select
 
 from audit.log import audit_entries
+from verifier.config import Settings
 from verifier.errors import Reason, ServiceError
 from verifier.operations import Caller
 from verifier.pipeline import Job
 from verifier.request import parse_request
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 
 REQUEST = parse_request(example_request())

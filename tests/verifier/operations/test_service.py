@@ -9,9 +9,9 @@ import json
 from harness import example_request, signed_envelope
 
 from consent import SigningKey
+from verifier.config import Settings
 from verifier.request import parse_request
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 from verifier.trust_store import list_trusted_keys, revoke_trusted_key, rotate_trusted_key
 

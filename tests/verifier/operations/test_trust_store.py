@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from consent import SigningKey
+from verifier.config import Settings
 from verifier.errors import Reason, ServiceError
 from verifier.operations.trust_store import KeyState, TrustStore, check_organisation
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 
 ORG = "533401-civil-affairs"

@@ -11,11 +11,11 @@ import pytest
 from harness import example_request, example_sandbox, registered_in
 
 from connectors import SandboxDataset, sandbox_connectors
+from verifier.config import Settings
 from verifier.errors import Reason, ServiceError
 from verifier.operations import Caller
 from verifier.request import parse_request
 from verifier.service import HeduiService
-from verifier.settings import Settings
 from verifier.storage.db import Database
 from verifier.vocabulary import VerificationState
 

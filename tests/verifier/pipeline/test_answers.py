@@ -13,15 +13,14 @@ import pytest
 from harness import example_request, example_sandbox
 
 from connectors import DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
+from connectors.answers import MAX_RECORDS_PER_ANSWER, AnswerRejected, check_answer
+from connectors.departments import DepartmentCatalogue
 from connectors.records import TaxIncomeRecord
 from verifier.pipeline.answers import (
     ANSWER_DISCARDED,
-    MAX_RECORDS_PER_ANSWER,
     POLLING_STOPPED,
-    AnswerRejected,
     Outcome,
     Settled,
-    check_answer,
     checked,
     outcome_of,
     stored_rows,
@@ -36,6 +35,7 @@ MEMBERS = tuple(m.id_number for m in REQUEST.members)
 APPLICANT, SPOUSE = MEMBERS[0], MEMBERS[1]
 SCOPE = Scope("worker", "peer", "v1", "a1", "tax")
 AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+TAX_DEPARTMENT = DepartmentCatalogue()["tax"]
 
 
 def answer_of(department: str, ids: tuple[str, ...] = MEMBERS) -> DepartmentAnswer:
@@ -53,8 +53,8 @@ def tax_record(record_id: str, id_number: str) -> TaxIncomeRecord:
 
 
 def test_a_sound_answer_is_accepted() -> None:
-    check_answer("tax", MEMBERS, TAX)
-    assert checked("tax", MEMBERS, TAX) == Outcome(DepartmentStatus.OK, answer=TAX)
+    check_answer(TAX_DEPARTMENT, MEMBERS, TAX)
+    assert checked(TAX_DEPARTMENT, MEMBERS, TAX) == Outcome(DepartmentStatus.OK, answer=TAX)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_a_sound_answer_is_accepted() -> None:
     [
         (dataclasses.replace(TAX, department="banks"), "answer is labelled 'banks'"),
         (dataclasses.replace(TAX, records=TAX.records * (MAX_RECORDS_PER_ANSWER + 1)), "more than 10000 records"),
-        (dataclasses.replace(TAX, records=answer_of("banks").records), "belongs to banks"),
+        (dataclasses.replace(TAX, records=answer_of("banks").records), "is a account record, not one of tax's"),
         (dataclasses.replace(TAX, records=(TAX.records[0], TAX.records[0])), "duplicate record id"),
         (dataclasses.replace(TAX, records=(tax_record("TX-9", "110101199003070000"),)), "invalid identity number"),
         (dataclasses.replace(TAX, records=(tax_record("TX-9", "110101199003070011"),)), "person not asked about"),
@@ -75,8 +75,8 @@ def test_a_sound_answer_is_accepted() -> None:
 )
 def test_an_answer_breaking_the_record_rules_is_rejected(answer: DepartmentAnswer, message: str) -> None:
     with pytest.raises(AnswerRejected, match=message):
-        check_answer("tax", MEMBERS, answer)
-    outcome = checked("tax", MEMBERS, answer)
+        check_answer(TAX_DEPARTMENT, MEMBERS, answer)
+    outcome = checked(TAX_DEPARTMENT, MEMBERS, answer)
     assert outcome.status == DepartmentStatus.UNAVAILABLE and outcome.detail.startswith("answer rejected: ")
     assert outcome.answer is None
 
@@ -87,18 +87,20 @@ def settled(outcome: Outcome, asked: tuple[str, ...] = MEMBERS, not_queried: tup
 
 def test_nothing_withdrawn_leaves_the_outcome_as_it_is() -> None:
     item = settled(Outcome(DepartmentStatus.OK, answer=TAX))
-    assert withdrawn_from(item, MEMBERS, ()) is item
+    assert withdrawn_from(item, MEMBERS, (), TAX_DEPARTMENT) is item
 
 
 def test_a_pending_answer_whose_consent_ended_stops_being_polled() -> None:
     ticket = Ticket("tax", "t-1", AT)
-    item = withdrawn_from(settled(Outcome(DepartmentStatus.PENDING, ticket=ticket), not_queried=("X",)), (), MEMBERS)
+    item = withdrawn_from(
+        settled(Outcome(DepartmentStatus.PENDING, ticket=ticket), not_queried=("X",)), (), MEMBERS, TAX_DEPARTMENT
+    )
     assert (item.outcome.status, item.outcome.detail) == (DepartmentStatus.NOT_QUERIED, POLLING_STOPPED)
     assert item.outcome.withdrawn == MEMBERS and item.not_queried == ("X", *MEMBERS)
 
 
 def test_an_answer_about_nobody_still_consenting_is_discarded() -> None:
-    item = withdrawn_from(settled(Outcome(DepartmentStatus.OK, answer=TAX)), (), MEMBERS)
+    item = withdrawn_from(settled(Outcome(DepartmentStatus.OK, answer=TAX)), (), MEMBERS, TAX_DEPARTMENT)
     assert (item.outcome.status, item.outcome.detail, item.outcome.answer) == (
         DepartmentStatus.NOT_QUERIED,
         ANSWER_DISCARDED,
@@ -108,7 +110,7 @@ def test_an_answer_about_nobody_still_consenting_is_discarded() -> None:
 
 def test_only_the_records_of_members_still_consenting_are_kept() -> None:
     mixed = dataclasses.replace(TAX, records=(*TAX.records, tax_record("TX-S", SPOUSE)))
-    item = withdrawn_from(settled(Outcome(DepartmentStatus.OK, answer=mixed)), (APPLICANT,), (SPOUSE,))
+    item = withdrawn_from(settled(Outcome(DepartmentStatus.OK, answer=mixed)), (APPLICANT,), (SPOUSE,), TAX_DEPARTMENT)
     assert item.outcome.status == DepartmentStatus.OK
     assert item.outcome.answer is not None and {r.subject for r in item.outcome.answer.records} == {APPLICANT}
     assert item.outcome.withdrawn == (SPOUSE,) and item.not_queried == (SPOUSE,)

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from audit import AuditLog
 from audit.log import audit_entries
 from verifier.assessment import SourceOutcome
+from verifier.config import Settings
 from verifier.pipeline.plan import Job
 from verifier.pipeline.publish import Publisher
 from verifier.policy import PolicyBook
-from verifier.reports import report_digest
+from verifier.report.build import report_digest
 from verifier.request import parse_request
-from verifier.settings import Settings
 from verifier.storage import reports, verifications
 from verifier.storage.db import Database
 from verifier.vocabulary import DepartmentStatus, VerificationState

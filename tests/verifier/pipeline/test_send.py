@@ -13,11 +13,11 @@ from harness import example_request, example_sandbox
 
 from connectors import DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
 from connectors.base import DepartmentRefused, DepartmentUnavailable
+from verifier.config import Settings
 from verifier.pipeline.answers import CALLED_BACK, NOT_SENT, POLLING_STOPPED
 from verifier.pipeline.plan import Job
 from verifier.pipeline.send import Sender
 from verifier.request import parse_request
-from verifier.settings import Settings
 from verifier.vocabulary import DepartmentStatus
 
 REQUEST = parse_request(example_request())

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from audit import AuditLog
 from audit.log import audit_entries
 from connectors import DepartmentQuery, SandboxDataset, sandbox_connectors
+from connectors.departments import DepartmentCatalogue
 from verifier.pipeline.answers import ANSWER_DISCARDED, Outcome, Settled, withdrawn_from
 from verifier.pipeline.plan import Job, Scope
 from verifier.pipeline.store import AnswerStore
@@ -34,7 +35,7 @@ class Gate:
 
     async def before_store(self, session: Any, job: Job, item: Settled) -> Settled:
         self.judged.append(item.department)
-        return withdrawn_from(item, (), item.asked) if self.ended else item
+        return withdrawn_from(item, (), item.asked, DepartmentCatalogue()[item.department]) if self.ended else item
 
 
 def settled(department: str, outcome: Outcome) -> Settled:

@@ -15,13 +15,14 @@ from harness import example_request, example_sandbox, seed_verification
 from audit import AuditLog
 from connectors import DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
 from connectors.base import DepartmentRefused, DepartmentUnavailable
+from connectors.departments import DepartmentCatalogue
+from verifier.config import Settings
 from verifier.pipeline.answers import POLLING_STOPPED, Settled, withdrawn_from
 from verifier.pipeline.plan import Job
 from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
 from verifier.pipeline.tickets import TicketPoller
 from verifier.request import parse_request
-from verifier.settings import Settings
 from verifier.storage import verifications
 from verifier.storage.db import Database
 
@@ -43,7 +44,7 @@ class Gate:
         return (tuple(ids), ()) if self.consenting >= 0 else ((), tuple(ids))
 
     async def before_store(self, session: Any, job: Job, item: Settled) -> Settled:
-        return withdrawn_from(item, item.asked, ())
+        return withdrawn_from(item, item.asked, (), DepartmentCatalogue()[item.department])
 
 
 class Banks:
