@@ -24,6 +24,7 @@ import sys
 import time
 
 from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQuery, Ticket
+from connectors.departments import DepartmentCatalogue
 from connectors.records import TaxIncomeRecord
 from connectors.resilience import ResilientConnector, SharedBatches
 
@@ -79,7 +80,7 @@ def _id(i: int) -> str:
 
 async def run(verifications: int, limit: int, shared: bool) -> tuple[float, int, int, StrictDepartment]:
     department = StrictDepartment(limit, shared)
-    layer = SharedBatches(ResilientConnector(department))
+    layer = SharedBatches(ResilientConnector(department), DepartmentCatalogue()["tax"])
 
     async def verification(v: int) -> None:
         ids = tuple(_id(v * HOUSEHOLD + k) for k in range(HOUSEHOLD))

@@ -10,12 +10,11 @@ from connectors.base import (
     Ticket,
 )
 from connectors.departments import DEFAULT_DEPARTMENTS, Department, DepartmentCatalogue, RecordKind
-from connectors.records import DEPARTMENTS, DepartmentRecord, RecordError
+from connectors.records import DepartmentRecord, RecordError
 from connectors.sandbox import SandboxConnector, SandboxDataset, SandboxError, sandbox_connectors
 
 __all__ = [
     "DEFAULT_DEPARTMENTS",
-    "DEPARTMENTS",
     "Connector",
     "ConnectorDescription",
     "Department",

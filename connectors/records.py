@@ -17,11 +17,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from connectors.departments import DEFAULT_DEPARTMENTS, Department, RecordKind
+from connectors.departments import Department, RecordKind
 
 __all__ = [
     "DATA_CATEGORIES",
-    "DEPARTMENTS",
     "RECORD_TYPES",
     "AccountRecord",
     "BenefitRecord",
@@ -47,13 +46,6 @@ __all__ = [
     "registers_of",
 ]
 
-DEPARTMENTS: Final = tuple(d.id for d in DEFAULT_DEPARTMENTS)
-"""Deprecated: the ids of the six default departments, for ``verifier/`` code not yet reading a catalogue.
-
-Nothing in ``connectors/`` decides from it: departments are :class:`~connectors.departments.Department`
-declarations in a :class:`~connectors.departments.DepartmentCatalogue`.
-"""
-
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -71,8 +63,6 @@ class RecordError(ValueError):
 class _Record:
     """What every record type has: its kind, its vocabularies and date fields, and its record id."""
 
-    # Deprecated: the default department of the record type, read by verifier/ code only (removed at merge).
-    department: ClassVar[str]
     kind: ClassVar[RecordKind]
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {}
     date_fields: ClassVar[frozenset[str]] = frozenset()
@@ -91,7 +81,6 @@ class _Record:
 class PersonRecord(_Record):
     """A person in a household register (户): who, which register, their relation to its head and status."""
 
-    department: ClassVar[str] = "police"
     kind: ClassVar[RecordKind] = RecordKind.PERSON
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "relation_to_head": frozenset({"head", "spouse", "child", "parent", "other"}),
@@ -110,7 +99,6 @@ class PersonRecord(_Record):
 class PropertyRecord(_Record):
     """A property registered to its owner: usage, floor area, value, when acquired and disposed of."""
 
-    department: ClassVar[str] = "housing"
     kind: ClassVar[RecordKind] = RecordKind.PROPERTY
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "usage": frozenset({"residential", "commercial", "office", "industrial"}),
@@ -128,7 +116,6 @@ class PropertyRecord(_Record):
 class ProvidentFundRecord(_Record):
     """One month's housing provident fund contributions of a person."""
 
-    department: ClassVar[str] = "housing"
     kind: ClassVar[RecordKind] = RecordKind.PROVIDENT_FUND
     id_number: str
     period: str
@@ -141,7 +128,6 @@ class ProvidentFundRecord(_Record):
 class RentalRecord(_Record):
     """One month's rent a property owner received."""
 
-    department: ClassVar[str] = "housing"
     kind: ClassVar[RecordKind] = RecordKind.RENTAL
     owner_id: str
     period: str
@@ -152,7 +138,6 @@ class RentalRecord(_Record):
 class TaxIncomeRecord(_Record):
     """One month's income of a person as the tax bureau knows it, by category."""
 
-    department: ClassVar[str] = "tax"
     kind: ClassVar[RecordKind] = RecordKind.TAX_INCOME
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "category": frozenset({"wages", "business", "property", "other"}),
@@ -167,7 +152,6 @@ class TaxIncomeRecord(_Record):
 class EnterpriseRecord(_Record):
     """A person's role in a registered enterprise (legal representative, shareholder, executive)."""
 
-    department: ClassVar[str] = "tax"
     kind: ClassVar[RecordKind] = RecordKind.ENTERPRISE
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "role": frozenset({"legal_representative", "shareholder", "executive"}),
@@ -183,7 +167,6 @@ class EnterpriseRecord(_Record):
 class VehicleRecord(_Record):
     """A vehicle registered to its owner: plate, type, use and value."""
 
-    department: ClassVar[str] = "vehicles"
     kind: ClassVar[RecordKind] = RecordKind.VEHICLE
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "type": frozenset({"car", "truck", "motorcycle", "tricycle", "disability"}),
@@ -202,7 +185,6 @@ class VehicleRecord(_Record):
 class AccountRecord(_Record):
     """A financial account's balance on a date: deposits, funds, wealth products, securities."""
 
-    department: ClassVar[str] = "banks"
     kind: ClassVar[RecordKind] = RecordKind.ACCOUNT
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "account_kind": frozenset({"deposit", "fund", "wealth", "securities", "insurance_cash_value"}),
@@ -220,7 +202,6 @@ class AccountRecord(_Record):
 class InsurancePremiumRecord(_Record):
     """One month's commercial insurance premium a person paid."""
 
-    department: ClassVar[str] = "banks"
     kind: ClassVar[RecordKind] = RecordKind.INSURANCE_PREMIUM
     id_number: str
     insurer: str
@@ -232,7 +213,6 @@ class InsurancePremiumRecord(_Record):
 class ContributionRecord(_Record):
     """One month's social insurance contribution of a person, with its base and the two parts."""
 
-    department: ClassVar[str] = "social_security"
     kind: ClassVar[RecordKind] = RecordKind.CONTRIBUTION
     vocabularies: ClassVar[Mapping[str, frozenset[str]]] = {
         "scheme": frozenset({"enterprise_employee", "public_institution", "urban_rural_resident"}),
@@ -250,7 +230,6 @@ class ContributionRecord(_Record):
 class PensionRecord(_Record):
     """One month's pension paid to a person."""
 
-    department: ClassVar[str] = "social_security"
     kind: ClassVar[RecordKind] = RecordKind.PENSION
     id_number: str
     period: str
@@ -261,7 +240,6 @@ class PensionRecord(_Record):
 class BenefitRecord(_Record):
     """One month's benefit paid to a person (unemployment, injury …)."""
 
-    department: ClassVar[str] = "social_security"
     kind: ClassVar[RecordKind] = RecordKind.BENEFIT
     id_number: str
     period: str
@@ -445,19 +423,17 @@ def record_from_plain(kind: str, raw: Mapping[str, Any]) -> DepartmentRecord:
 
 # --- who a record is about ------------------------------------------------------------------------------
 
-AnswersWith = Department | Collection[str] | str
-"""Whose answer: a :class:`~connectors.departments.Department`, the record kinds it declares, or (deprecated,
-for ``verifier/`` callers until the lead switches them) the id of one of the six default departments."""
-
-_DEFAULT_KINDS: Final = {d.id: d.record_kinds for d in DEFAULT_DEPARTMENTS}
+AnswersWith = Department | Collection[str]
+"""Whose answer: a :class:`~connectors.departments.Department`, or the record kinds it declares."""
 
 
 def declared_kinds(department: AnswersWith) -> frozenset[str]:
-    """The record kinds a department answers with, from its declaration (or its kinds, or a default's id)."""
+    """The record kinds a department answers with, from its declaration (or its kinds)."""
     if isinstance(department, Department):
         return frozenset(department.record_kinds)
     if isinstance(department, str):
-        return frozenset(_DEFAULT_KINDS.get(department, frozenset()))
+        # A department id would pass as a collection of its letters: whose answer it is must be declared.
+        raise TypeError(f"whose answer: a Department or its record kinds, not the id {department!r}")
     return frozenset(department)
 
 

@@ -549,14 +549,15 @@ class SharedBatches:
     at once). A call nobody waits for any more is cancelled.
 
     ``declaration`` is the department's :class:`~connectors.departments.Department`: whether its
-    answers hold household-register mates is read from it (deprecated default: the default
-    declaration of the described department's id).
+    answers hold household-register mates is read from it.
     """
 
-    def __init__(self, inner: Connector, declaration: Department | None = None) -> None:
+    def __init__(self, inner: Connector, declaration: Department) -> None:
         self.inner = inner
         self.department = inner.describe().department
-        self._whose: AnswersWith = declaration if declaration is not None else self.department
+        if declaration.id != self.department:
+            raise ValueError(f"{self.department} connector: declared as {declaration.id!r}")
+        self._whose: AnswersWith = declaration
         self._queue: list[_Waiting] = []
         self._senders = 0
         self.calls = 0

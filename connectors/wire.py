@@ -14,7 +14,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from connectors.base import ConnectorDescription, DepartmentAnswer, Ticket
-from connectors.departments import DEPARTMENT_ID, RecordKind
+from connectors.departments import DEPARTMENT_ID
 from connectors.records import (
     RECORD_TYPES,
     AnswersWith,
@@ -92,14 +92,12 @@ def record_to_message(record: DepartmentRecord, department: str) -> records_pb2.
 
 
 def record_from_message(
-    message: records_pb2.DepartmentRecord, department: str, path: str, kinds: AnswersWith | None = None
+    message: records_pb2.DepartmentRecord, department: str, path: str, kinds: AnswersWith
 ) -> DepartmentRecord:
     """A typed record from the wire, checked like any department input (:func:`~connectors.records.parse_record`).
 
     The record must be labelled with ``department`` and be of one of the record kinds ``kinds`` names
-    (the department's declaration or its kinds). Without ``kinds``: those of the default declaration
-    of a default department's id, any kind hedui knows for another id (whose answers
-    :func:`connectors.answers.check_answer` checks against its declaration).
+    (the department's declaration or its kinds).
     """
     kind = message.WhichOneof("record")
     if kind is None:
@@ -107,7 +105,7 @@ def record_from_message(
     record_type = RECORD_TYPES[kind]
     if message.department != department:
         raise WireError(f"{path}.department", f"is {message.department[:40]!r}, the answer is from {department}")
-    allowed = declared_kinds(department) or frozenset(RecordKind) if kinds is None else declared_kinds(kinds)
+    allowed = declared_kinds(kinds)
     if kind not in allowed:
         raise WireError(f"{path}.{kind}", f"a {kind} record is not one of {department}'s record kinds")
     body = getattr(message, kind)
@@ -237,9 +235,7 @@ def ticket_to_message(ticket: Ticket) -> connector_pb2.QueryResponse:
     )
 
 
-def answer_from_message(
-    message: connector_pb2.Answer, department: str, kinds: AnswersWith | None = None
-) -> DepartmentAnswer:
+def answer_from_message(message: connector_pb2.Answer, department: str, kinds: AnswersWith) -> DepartmentAnswer:
     """A checked answer of ``department``: every record of one of ``kinds`` (see :func:`record_from_message`)."""
     records = tuple(
         record_from_message(r, department, f"answer.records[{i}]", kinds) for i, r in enumerate(message.records)
@@ -263,7 +259,7 @@ def ticket_from_message(message: connector_pb2.Ticket, department: str) -> Ticke
 
 
 def response_from_message(
-    message: connector_pb2.QueryResponse, department: str, kinds: AnswersWith | None = None
+    message: connector_pb2.QueryResponse, department: str, kinds: AnswersWith
 ) -> DepartmentAnswer | Ticket:
     """The answer or ticket of a ``Query``/``Poll`` response."""
     case = message.WhichOneof("result")

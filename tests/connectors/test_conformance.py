@@ -25,7 +25,8 @@ from connectors.base import (
     Ticket,
 )
 from connectors.conformance import CHECKS, CheckResult, check_connector, unknown_identity_numbers
-from connectors.records import DEPARTMENTS, TaxIncomeRecord
+from connectors.departments import DEFAULT_DEPARTMENTS
+from connectors.records import TaxIncomeRecord
 from connectors.remote import RemoteConnector
 from connectors.sandbox import SandboxConnector, SandboxDataset, connector_factory
 from connectors.server import start_connector_server
@@ -70,7 +71,7 @@ def test_unknown_identity_numbers_are_valid_distinct_and_unknown() -> None:
 # --- the built-in connectors pass ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("department", DEPARTMENTS)
+@pytest.mark.parametrize("department", [d.id for d in DEFAULT_DEPARTMENTS])
 async def test_every_sandbox_department_passes(department: str) -> None:
     data = dataset()
 
@@ -324,7 +325,7 @@ def install_entry_point(directory: Path, name: str, module: str, source: str) ->
 def test_check_the_built_in_sandbox_entry_point_exits_0(tmp_path: Path) -> None:
     done = hedui("connector", "check", "--entry-point", "sandbox", "--sandbox", str(SANDBOX_FILE), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    for department in DEPARTMENTS:
+    for department in (d.id for d in DEFAULT_DEPARTMENTS):
         assert f"{department}: 9 of 9 checks passed" in done.stdout
     assert "FAIL" not in done.stdout
 

@@ -82,9 +82,10 @@ def query(*ids: str) -> DepartmentQuery:
 def test_the_kinds_of_a_department_come_from_its_declaration() -> None:
     assert declared_kinds(MARKET) == {"enterprise"}
     assert declared_kinds(["vehicle"]) == {"vehicle"}
-    assert declared_kinds("housing") == {"property", "provident_fund", "rental"}  # deprecated: a default's id
-    assert declared_kinds("market_regulation") == frozenset()  # not a default: nothing without its declaration
-    assert adds_register_mates(HUKOU) and adds_register_mates("police")
+    assert declared_kinds(CATALOGUE["housing"]) == {"property", "provident_fund", "rental"}
+    with pytest.raises(TypeError, match="not the id 'housing'"):  # an id is not a declaration
+        declared_kinds("housing")
+    assert adds_register_mates(HUKOU) and adds_register_mates(CATALOGUE["police"])
     assert not adds_register_mates(MARKET) and not adds_register_mates(CATALOGUE["tax"])
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from connectors.departments import DepartmentCatalogue
 from connectors.records import (
     AccountRecord,
     BenefitRecord,
@@ -59,6 +60,9 @@ def error_for(cls: type[DepartmentRecord], raw: object, path: str = "tax.income[
     return caught.value
 
 
+POLICE, TAX = DepartmentCatalogue()["police"], DepartmentCatalogue()["tax"]
+
+
 # --- valid records -------------------------------------------------------------------------------
 
 
@@ -66,7 +70,8 @@ def test_tax_income_record() -> None:
     record = parse_record(TaxIncomeRecord, tax(), "tax.income[0]")
     assert record == TaxIncomeRecord("TX-2026-01", ZHANG, "2026-01", "wages", 150000)
     assert record.subject == ZHANG
-    assert (record.department, record.kind) == ("tax", "tax_income")
+    # A record is typed by its kind; which department supplied it is the answer's, not the record's.
+    assert record.kind == "tax_income" and not hasattr(record, "department")
 
 
 def test_property_record_with_optional_dates() -> None:
@@ -317,16 +322,16 @@ def person(id_number: str, register: str) -> PersonRecord:
 def test_police_answers_carry_the_household_registers_of_the_people_asked_about() -> None:
     records = [person(ZHANG, "H1"), person(SPOUSE, "H1"), person(CHILD, "H1"), person(NEIGHBOUR, "H2")]
     assert registers_of(records, {ZHANG}) == {"H1"}
-    about = records_about("police", records, [ZHANG])
+    about = records_about(POLICE, records, [ZHANG])
     assert [r.id_number for r in about] == [ZHANG, SPOUSE, CHILD]  # type: ignore[union-attr]
-    assert records_about("police", records, [NEIGHBOUR]) == (records[3],)
-    assert records_about("police", records, ["110105194912310021"]) == ()
+    assert records_about(POLICE, records, [NEIGHBOUR]) == (records[3],)
+    assert records_about(POLICE, records, ["110105194912310021"]) == ()
 
 
 def test_register_mates_count_only_in_a_police_answer() -> None:
     records = [person(ZHANG, "H1"), person(SPOUSE, "H1")]
-    assert not is_about("tax", records[1], {ZHANG}, registers_of(records, {ZHANG}))
-    assert records_about("tax", records, [ZHANG]) == (records[0],)
+    assert not is_about(TAX, records[1], {ZHANG}, registers_of(records, {ZHANG}))
+    assert records_about(TAX, records, [ZHANG]) == (records[0],)
     income = TaxIncomeRecord(record_id="T1", id_number=SPOUSE, period="2026-01", category="wages", amount_fen=1)
     # Other departments' records are about their subject only, even in a police answer.
-    assert records_about("police", [*records, income], [ZHANG]) == tuple(records)
+    assert records_about(POLICE, [*records, income], [ZHANG]) == tuple(records)

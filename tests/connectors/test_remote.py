@@ -46,6 +46,8 @@ ZHANG = "533401197803120118"
 LI = "53340119800605022X"
 STRANGER = "990000190001010016"
 
+CATALOGUE = DepartmentCatalogue()
+
 
 def ask(*ids: str, reference: str = "authorizations/a1") -> DepartmentQuery:
     return DepartmentQuery(query_id="q1", id_numbers=ids, authorization_reference=reference, purpose="ASSESSMENT")
@@ -119,7 +121,7 @@ def test_every_record_kind_survives_the_wire(kind: str) -> None:
     message = records_pb2.DepartmentRecord.FromString(record_to_message(record, department).SerializeToString())
     assert message.WhichOneof("record") == kind
     assert message.department == department
-    assert record_from_message(message, department, "r") == record
+    assert record_from_message(message, department, "r", CATALOGUE[department]) == record
 
 
 def _message(kind: str, department: str, **fields: Any) -> records_pb2.DepartmentRecord:
@@ -144,7 +146,7 @@ def _message(kind: str, department: str, **fields: Any) -> records_pb2.Departmen
 )
 def test_records_from_the_wire_are_checked(message: records_pb2.DepartmentRecord, path: str, text: str) -> None:
     with pytest.raises(WireError) as caught:
-        record_from_message(message, "tax", "r")
+        record_from_message(message, "tax", "r", CATALOGUE["tax"])
     assert caught.value.path == path
     assert text in caught.value.message
 
@@ -152,11 +154,11 @@ def test_records_from_the_wire_are_checked(message: records_pb2.DepartmentRecord
 def test_an_unset_optional_field_is_absent_not_empty() -> None:
     message = _message("vehicle", "vehicles")
     message.vehicle.ClearField("registered")
-    record = record_from_message(message, "vehicles", "r")
+    record = record_from_message(message, "vehicles", "r", CATALOGUE["vehicles"])
     assert record.registered is None  # type: ignore[union-attr]
     message.vehicle.registered = "2021-02-30"
     with pytest.raises(WireError, match="is not a date"):
-        record_from_message(message, "vehicles", "r")
+        record_from_message(message, "vehicles", "r", CATALOGUE["vehicles"])
 
 
 # --- the reference server and the client, in process --------------------------------------------------

@@ -19,6 +19,7 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.departments import DepartmentCatalogue
 from connectors.records import PersonRecord, TaxIncomeRecord
 from connectors.resilience import (
     BreakerState,
@@ -34,6 +35,8 @@ from connectors.sandbox import SandboxConnector, SandboxDataset
 
 FAST = ResiliencePolicy(backoff_initial_seconds=0.001, backoff_max_seconds=0.005, breaker_reset_seconds=0.2)
 APPLICANT, SPOUSE, CHILD = "533401198501010018", "533401198703150026", "533401201005200011"
+
+TAX_DEPARTMENT = DepartmentCatalogue()["tax"]
 
 
 def query(*ids: str, reference: str = "authorizations/a", purpose: str = "ASSESSMENT") -> DepartmentQuery:
@@ -158,7 +161,7 @@ async def test_a_call_cut_off_before_it_was_sent_tells_nothing_about_the_departm
 
 async def test_a_hanging_department_opens_the_breaker_through_shared_batches_too() -> None:
     department = ScriptedDepartment(tax(shared_batches=True, max_concurrent_queries=2), delay=100)
-    shared = SharedBatches(ResilientConnector(department, ResiliencePolicy(breaker_failures=5)))
+    shared = SharedBatches(ResilientConnector(department, ResiliencePolicy(breaker_failures=5)), TAX_DEPARTMENT)
     for _ in range(5):
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.05):
@@ -275,7 +278,7 @@ async def test_an_identity_limit_below_the_batch_size_caps_shared_batches() -> N
     department = ScriptedDepartment(
         tax(max_batch_size=100, max_identities_per_second=50, max_queries_per_second=100, shared_batches=True)
     )
-    shared = SharedBatches(ResilientConnector(department, FAST))
+    shared = SharedBatches(ResilientConnector(department, FAST), TAX_DEPARTMENT)
     answers = await asyncio.gather(
         *(shared.query(query(*(f"{i}-{k}" for k in range(3)), reference=f"a/{i}")) for i in range(20))
     )
@@ -303,7 +306,7 @@ async def test_limits_follow_a_description_that_changes_after_the_first_call() -
         tax(), learned=tax(max_batch_size=2, max_queries_per_second=1, max_concurrent_queries=1, shared_batches=True)
     )
     resilient = ResilientConnector(department, FAST)
-    shared = SharedBatches(resilient)
+    shared = SharedBatches(resilient, TAX_DEPARTMENT)
     assert shared.describe().max_batch_size == 100
     await shared.query(query(APPLICANT, SPOUSE, CHILD))  # the defaults: one call of 3
     assert shared.describe().max_batch_size == 2
@@ -328,7 +331,7 @@ async def test_an_invalid_description_is_refused_and_a_later_invalid_one_ignored
 
 async def test_a_cancelled_caller_is_never_sent() -> None:
     department = ScriptedDepartment(tax(shared_batches=True, max_batch_size=2, max_queries_per_second=1))
-    shared = SharedBatches(ResilientConnector(department, FAST))
+    shared = SharedBatches(ResilientConnector(department, FAST), TAX_DEPARTMENT)
     a = asyncio.create_task(shared.query(query("A1", "A2", reference="auth/a")))
     b = asyncio.create_task(shared.query(query("B1", reference="auth/b")))
     c = asyncio.create_task(shared.query(query("C1", reference="auth/c")))
@@ -344,7 +347,7 @@ async def test_a_cancelled_caller_leaves_the_queue() -> None:
     department = ScriptedDepartment(
         tax(shared_batches=True, max_batch_size=2, max_concurrent_queries=1, max_queries_per_second=100), delay=0.2
     )
-    shared = SharedBatches(ResilientConnector(department, FAST))
+    shared = SharedBatches(ResilientConnector(department, FAST), TAX_DEPARTMENT)
     a = asyncio.create_task(shared.query(query("A1", "A2", reference="auth/a")))
     await asyncio.sleep(0.05)  # A is at the department; the one sender is busy
     b = asyncio.create_task(shared.query(query("B1", reference="auth/b")))
@@ -390,7 +393,7 @@ def income(record_id: str, who: str) -> TaxIncomeRecord:
 async def test_shared_batches_join_concurrent_verifications_and_split_the_answer() -> None:
     records = [income("T1", APPLICANT), income("T2", SPOUSE), income("T3", CHILD)]
     department = ScriptedDepartment(tax(shared_batches=True, max_batch_size=10), records=records)
-    shared = SharedBatches(department)
+    shared = SharedBatches(department, TAX_DEPARTMENT)
     answers = await asyncio.gather(
         shared.query(query(APPLICANT, reference="authorizations/a")),
         shared.query(query(SPOUSE, CHILD, reference="authorizations/b")),
@@ -404,7 +407,7 @@ async def test_shared_batches_join_concurrent_verifications_and_split_the_answer
 
 async def test_shared_batches_respect_batch_size_and_purpose() -> None:
     department = ScriptedDepartment(tax(shared_batches=True, max_batch_size=2))
-    shared = SharedBatches(department)
+    shared = SharedBatches(department, TAX_DEPARTMENT)
     await asyncio.gather(
         shared.query(query(APPLICANT)),
         shared.query(query(SPOUSE)),
@@ -422,14 +425,14 @@ async def test_a_shared_answer_with_strangers_is_rejected_for_everyone_in_it() -
         return DepartmentAnswer("tax", (income("T9", stranger),), dt.datetime.now(dt.UTC))
 
     department.query = leaky  # type: ignore[method-assign]
-    shared = SharedBatches(department)
+    shared = SharedBatches(department, TAX_DEPARTMENT)
     results = await asyncio.gather(shared.query(query(APPLICANT)), shared.query(query(SPOUSE)), return_exceptions=True)
     assert all(isinstance(r, DepartmentUnavailable) and "not asked about" in str(r) for r in results)
 
 
 async def test_police_shares_carry_each_persons_household_register() -> None:
     dataset = SandboxDataset.demo()
-    police = SharedBatches(SandboxConnector("police", dataset))
+    police = SharedBatches(SandboxConnector("police", dataset), DepartmentCatalogue()["police"])
     members = [r for r in dataset.records["police"] if isinstance(r, PersonRecord)]
     first, other = members[0], next(m for m in members if m.hukou_id != members[0].hukou_id)
     a, b = await asyncio.gather(police.query(query(first.id_number)), police.query(query(other.id_number)))

@@ -12,6 +12,7 @@ from harness import Harness, example_request, example_sandbox, running_service
 
 from connectors.answers import MAX_RECORDS_PER_ANSWER
 from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQuery, Ticket
+from connectors.departments import DepartmentCatalogue
 from connectors.records import TaxIncomeRecord
 from connectors.resilience import ResilientConnector, SharedBatches
 from hedui.v1 import audit_pb2, verification_pb2
@@ -84,7 +85,7 @@ WRONG_ANSWERS = {
 async def test_a_wrong_answer_is_rejected_for_its_department_and_the_rest_stands(db_url: str, case: str) -> None:
     records, reason = WRONG_ANSWERS[case]
     async with running_service(db_url, example_sandbox()) as h:
-        h.service.connectors["tax"] = SharedBatches(ResilientConnector(WrongTax(records)))
+        h.service.connectors["tax"] = SharedBatches(ResilientConnector(WrongTax(records)), DepartmentCatalogue()["tax"])
         v = await h.run(example_request())
         report = await report_of(h, v.name)
         failed = await h.audit.ListAuditEvents(
