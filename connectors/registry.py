@@ -22,7 +22,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final
 
 from connectors.base import Connector, ConnectorDescription
-from connectors.departments import DEFAULT_DEPARTMENTS, Department, DepartmentCatalogue, DepartmentDeclarationError
+from connectors.departments import DEFAULT_DEPARTMENTS, Department, DepartmentCatalogue
 from connectors.records import DATA_CATEGORIES
 
 __all__ = [
@@ -149,21 +149,17 @@ def _connector_name(department: Department, table: Mapping[str, Any]) -> str:
 
 
 def build_connectors(
-    catalogue: DepartmentCatalogue | Mapping[str, Mapping[str, Any]],
+    catalogue: DepartmentCatalogue,
     department_tables: Mapping[str, Any] | None = None,
-    defaults: Mapping[str, Any] | None = None,
+    sandbox_defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Connector]:
     """One connector per declared department: its configured entry point with its table's options.
 
-    ``department_tables`` are the ``[departments.<id>]`` tables; ``defaults`` are options every
-    factory gets unless the table sets them. A table of a department the catalogue does not declare
-    is an error, and so is a department beyond the six without a ``connector``.
-
-    Deprecated form, for ``verifier/`` callers until the lead switches them:
-    ``build_connectors(department_tables, defaults)``, the catalogue declared from the tables.
+    ``department_tables`` are the ``[departments.<id>]`` tables; ``sandbox_defaults`` are options the
+    built-in ``sandbox`` connectors get unless the table sets them (the shared dataset): a department's
+    own factory gets its own table's options and nothing else. A table of a department the catalogue does
+    not declare is an error, and so is a department beyond the six without a ``connector``.
     """
-    if not isinstance(catalogue, DepartmentCatalogue):
-        return build_connectors(_declared(catalogue), catalogue, department_tables)
     tables: Mapping[str, Mapping[str, Any]] = department_tables or {}
     unknown = sorted(set(tables) - set(catalogue))
     if unknown:
@@ -172,14 +168,7 @@ def build_connectors(
     for department in catalogue.values():
         table = tables.get(department.id, {})
         name = _connector_name(department, table)
-        options = {**(defaults or {}), **department_options(table)}
+        shared = (sandbox_defaults or {}) if name == "sandbox" else {}
+        options = {**shared, **department_options(table)}
         built[department.id] = load_connector(department, name, options, catalogue)
     return built
-
-
-def _declared(tables: Mapping[str, Mapping[str, Any]]) -> DepartmentCatalogue:
-    """The catalogue the config tables declare (the deprecated call of :func:`build_connectors`)."""
-    try:
-        return DepartmentCatalogue.declare(tables)
-    except DepartmentDeclarationError as exc:
-        raise ConnectorConfigError(str(exc)) from None

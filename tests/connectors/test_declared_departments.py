@@ -165,13 +165,6 @@ def test_a_table_of_an_undeclared_department_is_refused() -> None:
         build_connectors(DepartmentCatalogue(), {"customs": {"connector": "sandbox"}})
 
 
-def test_the_deprecated_call_declares_from_the_tables() -> None:
-    built = build_connectors({"tax": {"connector": "sandbox", "deadline_seconds": 3}}, {})
-    assert sorted(built) == sorted(["police", "housing", "tax", "vehicles", "banks", "social_security"])
-    with pytest.raises(ConnectorConfigError, match=r"departments\.taxes\.name_zh/name_en"):
-        build_connectors({"taxes": {}})
-
-
 def test_a_department_s_options_leave_out_hedui_s_keys() -> None:
     table = {**MARKET_TABLES["market_regulation"], "deadline_seconds": 5, "dsn": "postgresql://x", "batch_size": 7}
     assert department_options(table) == {"dsn": "postgresql://x", "batch_size": 7}

@@ -222,7 +222,7 @@ def configured_connectors(settings: Settings, sandbox: Path | None) -> dict[str,
     except SandboxError as exc:
         raise UsageError(f"sandbox {sandbox}: {exc}") from None
     try:
-        return build_connectors(settings.departments, defaults)
+        return build_connectors(settings.catalogue, settings.departments, defaults)
     except ConnectorConfigError as exc:
         raise UsageError(str(exc)) from None
 
