@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from consent.identity import IdentityNumberError, china_today, scrub, validate_identity_number
 from verifier.errors import FieldViolation
+from verifier.vocabulary import Area, DeductionKind, EmploymentCategory, Purpose, Relation
 
 __all__ = [
     "AREAS",
@@ -29,11 +30,12 @@ __all__ = [
     "stored_request",
 ]
 
-AREAS: Final = ("urban", "rural")
-PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
-RELATIONS: Final = ("applicant", "spouse", "child", "parent", "sibling", "other")
-EMPLOYMENT_CATEGORIES: Final = ("fresh_graduate", "released_prisoner", "veteran")
-DEDUCTION_KINDS: Final = ("medical", "rehabilitation", "education", "pension_contribution", "employment_cost")
+# The request's vocabularies, in interfaces.md's order: the StrEnums of verifier.vocabulary, each once.
+AREAS: Final = tuple(Area)
+PURPOSES: Final = tuple(Purpose)
+RELATIONS: Final = tuple(Relation)
+EMPLOYMENT_CATEGORIES: Final = tuple(EmploymentCategory)
+DEDUCTION_KINDS: Final = tuple(DeductionKind)
 MAX_MONEY_FEN: Final = 10**13
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_MEMBERS: Final = 30
