@@ -1,4 +1,4 @@
-"""The connector kit's reading of the centre's config (verifier/connector_cli.py): declarations and options."""
+"""The connector kit's reading of the centre's config (verifier/cli/connector.py): declarations and options."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier.connector_cli import DepartmentConfig, read_department_config
-from verifier.usage import UsageError
+from verifier.cli._common import UsageError
+from verifier.cli.connector import DepartmentConfig, read_department_config
 
 MARKET = """\
 database_url = "sqlite:///hedui.db"
@@ -53,8 +53,12 @@ def test_the_config_declares_departments_and_gives_each_its_own_options(tmp_path
     ("text", "message"),
     [
         ("[departments\n", "not TOML"),
-        ('departments = "tax"\n', "departments: must be tables, [departments.<id>]"),
-        ('[departments.courts]\nconnector = "x"\n', "departments.courts.name_zh/name_en: a department needs"),
+        # The typed config's own messages (verifier.config), each naming the key: one reader for every command.
+        ('departments = "tax"\n', "departments: wrong type"),
+        (
+            '[departments.courts]\nconnector = "x"\n',
+            "departments.courts.record_kinds: required, since 'courts' is not one of hedui's departments",
+        ),
         (
             '[departments.courts]\nname_zh = "法院"\nname_en = "Courts"\nrecord_kinds = ["verdict"]\n',
             "departments.courts.record_kinds: 'verdict' is not a record kind hedui knows",

@@ -1,7 +1,7 @@
 """The ``hedui`` command: one module per command group, sharing the helpers of :mod:`verifier.cli._common`.
 
 ``demo``, ``serve``, ``verify``, ``keys``, ``consent``, ``audit``, ``policy``, ``db``, ``config`` and
-``connector`` (:mod:`verifier.connector_cli`). Invalid input exits 2 with one line on stderr and writes
+``connector`` (:mod:`verifier.cli.connector`). Invalid input exits 2 with one line on stderr and writes
 nothing; a reader that stops early (``hedui consent verify … | head``) ends the command quietly.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from verifier.cli._common import HeduiParser, UsageError, fail
 from verifier.cli.audit import add_audit_commands
 from verifier.cli.config import add_config_commands
+from verifier.cli.connector import add_connector_commands
 from verifier.cli.consent import add_consent_commands
 from verifier.cli.db import add_db_commands
 from verifier.cli.demo import add_demo_command
@@ -21,7 +22,6 @@ from verifier.cli.keys import add_keys_commands
 from verifier.cli.policy import add_policy_commands
 from verifier.cli.serve import add_serve_command
 from verifier.cli.verify import _verify, add_verify_command, run_verification, signed_authorization
-from verifier.connector_cli import add_connector_commands
 
 # ``_verify`` stays importable from here for the tests that run a verification on a sandbox dataset.
 __all__ = ["_verify", "main", "parser", "run_verification", "signed_authorization"]

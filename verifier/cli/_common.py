@@ -2,6 +2,10 @@
 
 Invalid input is a :class:`~verifier.usage.UsageError`; :func:`verifier.cli.main` turns it into exit 2
 and one line on stderr. Nothing here writes before the input is known to be valid.
+
+The commands call the operations (``service.trust_store``, ``service.authorizations``, …) and nothing
+else; the two things no operation offers yet are :class:`AdminService`, the one place a command reaches
+past them.
 """
 
 from __future__ import annotations
@@ -13,23 +17,31 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypeVar
 
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from audit.checkpoint import CheckpointError, NoteSigner, NoteVerifier, open_checkpoint
+from audit.verify import CheckResult, check_stored_log
 from connectors import Connector, SandboxDataset, SandboxError
+from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors
+from consent import TrustedKey
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
+from verifier.pipeline.consent import AuthorizationReader
+from verifier.service import HeduiService
+from verifier.storage.db import Database
 from verifier.usage import UsageError
 
 __all__ = [
     "DEFAULT_BASE",
+    "AdminService",
     "HeduiParser",
     "UsageError",
     "add_database_options",
@@ -40,11 +52,13 @@ __all__ = [
     "console",
     "fail",
     "instant",
+    "log_signer",
     "public_key",
     "read_bytes",
     "read_json",
     "read_only_settings",
     "require_database",
+    "sandbox_dataset",
     "service_settings",
     "shown",
     "trust_store_settings",
@@ -70,11 +84,16 @@ class HeduiParser(argparse.ArgumentParser):
 # --- input files ------------------------------------------------------------------------------------
 
 
-def read_bytes(path: Path, what: str) -> bytes:
-    """The bytes of an input file; a missing or unreadable one names ``what`` and the path."""
+def read_bytes(path: Path, what: str, *, name_missing: bool = True) -> bytes:
+    """The bytes of an input file; a missing or unreadable one names ``what`` and the path.
+
+    ``name_missing=False``: a missing file is "cannot read" like any other (as ``hedui connector`` says it).
+    """
     try:
         return path.read_bytes()
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if not name_missing:
+            raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
         raise UsageError(f"{what} {path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
@@ -211,16 +230,24 @@ def add_database_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="the service's TOML config")
 
 
+def sandbox_dataset(path: Path | None, what: str, catalogue: DepartmentCatalogue | None = None) -> SandboxDataset:
+    """A sandbox dataset file (read for ``catalogue``'s departments), else the built-in demo data.
+
+    A file that is not a dataset is invalid input, its message after ``what``.
+    """
+    try:
+        return SandboxDataset.load(path, catalogue) if path is not None else SandboxDataset.demo()
+    except SandboxError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
 def configured_connectors(settings: Settings, sandbox: Path | None) -> dict[str, Connector]:
     """One connector per department as configured (entry point and options), checked before anything runs.
 
     ``sandbox`` (``--sandbox`` or the config's ``sandbox``) is the dataset every sandbox connector answers
     from; without it, each takes its own ``sandbox`` option, else the built-in demo data.
     """
-    try:
-        defaults = {"dataset": SandboxDataset.load(sandbox)} if sandbox else {}
-    except SandboxError as exc:
-        raise UsageError(f"sandbox {sandbox}: {exc}") from None
+    defaults = {"dataset": sandbox_dataset(sandbox, f"sandbox {sandbox}")} if sandbox else {}
     try:
         return build_connectors(settings.catalogue, settings.departments, defaults)
     except ConnectorConfigError as exc:
@@ -233,6 +260,65 @@ async def close_connectors(connectors: Mapping[str, Connector]) -> None:
         close = getattr(connector, "close", None)
         if close is not None:
             await close()
+
+
+def log_signer(settings: Settings) -> NoteSigner:
+    """The note signer of the service's audit log, from its configured origin and key."""
+    return NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+
+
+# --- past the operations ----------------------------------------------------------------------------
+
+Result = TypeVar("Result")
+
+
+class AdminService:
+    """A service for one admin command: the one place a command reaches past the operations.
+
+    What no operation offers yet, each to become an operation method (the lead's list): opening the
+    service without its background work, and integrating the audit log only when its newest head
+    verifies with this service's key (:meth:`run`, awaiting e.g. ``AuditQueries.integrate_own_log``);
+    checking the stored log (:meth:`check_log`, awaiting ``AuditQueries.check_log``); trusted keys
+    with their PEMs, read without a service (:meth:`trusted_keys`, awaiting ``TrustStore.trusted``).
+    """
+
+    def __init__(self, service: HeduiService) -> None:
+        """Reach into ``service``'s database and transparency log (nothing else)."""
+        self.service = service
+
+    @staticmethod
+    async def run(settings: Settings, work: Callable[[HeduiService], Awaitable[Result]]) -> Result:
+        """Run ``work`` on a service over the database (migrated first), without starting its background work.
+
+        The audit entries it appends are integrated into the signed log here only when the log's newest
+        head verifies with this service's log key (the same config as the server); otherwise the running
+        service integrates them — an admin command never signs a tree head with a key of its own.
+        """
+        service = HeduiService(Database(settings.database_url), {}, settings)
+        try:
+            await service.db.migrate()
+            result = await work(service)
+            async with service.db.sessions() as session:
+                head = await service.log.latest_head(session)
+            if head is not None:
+                try:
+                    open_checkpoint(head.checkpoint, service.log.verifier, service.log.origin)
+                except CheckpointError:
+                    return result
+                await service.log.integrate(service.db.write)
+            return result
+        finally:
+            await service.db.close()
+
+    @staticmethod
+    async def trusted_keys(db: Database, keyids: Sequence[str]) -> dict[str, TrustedKey]:
+        """The trust store's keys of these ids, whatever their state (``hedui consent verify --db``)."""
+        return await AuthorizationReader(db).trusted_keys(keyids)
+
+    async def check_log(self, verifier: NoteVerifier, origin: str) -> CheckResult:
+        """The stored audit log checked as ``hedui audit verify`` checks it (leaves, heads, strays)."""
+        async with self.service.db.sessions() as session:
+            return await check_stored_log(session, verifier, origin=origin)
 
 
 # --- output -----------------------------------------------------------------------------------------

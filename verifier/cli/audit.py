@@ -33,7 +33,14 @@ from audit.verify import (
 )
 from audit.witness import WitnessError
 from consent.identity import CHINA_TIME
-from verifier.cli._common import UsageError, atomic_output, instant, read_only_settings, require_database
+from verifier.cli._common import (
+    UsageError,
+    atomic_output,
+    instant,
+    log_signer,
+    read_only_settings,
+    require_database,
+)
 from verifier.config import Settings
 from verifier.storage.db import Database
 
@@ -63,7 +70,7 @@ def _subject_key(settings: Settings) -> bytes:
 def _log_signer(settings: Settings) -> NoteSigner:
     """The log's signer from the configured key file, refused if it does not exist."""
     _require(settings, "audit_log_key_file")
-    return NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+    return log_signer(settings)
 
 
 def _read_text(path: Path, what: str) -> str:

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
 from consent import (
@@ -42,6 +42,7 @@ from consent import (
 )
 from consent.envelope import EnvelopeSignature, key_id_for, load_public_key, pae
 from verifier.cli._common import (
+    AdminService,
     UsageError,
     add_database_options,
     atomic_output,
@@ -53,7 +54,6 @@ from verifier.cli._common import (
     trust_store_settings,
 )
 from verifier.storage.db import Database
-from verifier.storage.models import TrustedKeyRow
 
 __all__ = ["add_consent_commands"]
 
@@ -160,12 +160,7 @@ async def _trust_from_db(url: str, keyids: list[str]) -> dict[str, TrustedKey]:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         if "trusted_keys" not in tables:
             raise UsageError("--db: not a hedui database (no trust store)")
-        async with db.sessions() as session:
-            rows = await session.scalars(select(TrustedKeyRow).where(TrustedKeyRow.keyid.in_(keyids)))
-            return {
-                r.keyid: TrustedKey(r.keyid, r.organisation, r.public_key_pem, r.not_before, r.not_after, r.revoked_at)
-                for r in rows
-            }
+        return await AdminService.trusted_keys(db, keyids)
     except (DBAPIError, OSError) as exc:
         raise UsageError(f"--db: cannot read the trust store: {type(exc).__name__}") from None
     finally:

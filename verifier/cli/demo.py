@@ -23,7 +23,6 @@ from rich.console import Console
 
 from audit.checkpoint import NoteVerifier, open_checkpoint
 from audit.merkle import ProofError, leaf_hash, verify_inclusion
-from audit.verify import check_stored_log
 from connectors import SandboxDataset, sandbox_connectors
 from consent import SigningKey
 from hedui.v1 import (
@@ -35,11 +34,11 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
-from verifier.cli._common import console
+from verifier.cli._common import AdminService, console, log_signer
 from verifier.cli.verify import signed_authorization
 from verifier.config import Settings
 from verifier.protojson import message_to_plain, plain_to_message
-from verifier.render import print_report
+from verifier.report.text import print_report
 from verifier.request import parse_request
 from verifier.service import HeduiService
 from verifier.storage.db import Database
@@ -101,7 +100,7 @@ async def _demo_client(service: HeduiService, port: int, out: Console) -> int:
     text = importlib.resources.files("verifier").joinpath("data/demo-household.json").read_text("utf-8")
     request = parse_request(json.loads(text))
     key = SigningKey.generate_ed25519()
-    await service.add_trusted_key(request.commissioned_by, key.public_pem(), note="demo organisation key")
+    await service.trust_store.add(request.commissioned_by, key.public_pem(), note="demo organisation key")
     out.print(
         f"[bold]hedui demo[/] · service on 127.0.0.1:{port} · trusted key {key.keyid} for {request.commissioned_by}"
     )
@@ -142,7 +141,7 @@ async def _demo_proofs(
     out: Console,
 ) -> bool:
     """Prove each of the verification's audit entries against the signed tree head, then check the whole log."""
-    verifier = NoteVerifier.from_vkey(service.log.signer.verifier_key())
+    verifier = NoteVerifier.from_vkey(log_signer(service.settings).verifier_key())
     head = await audit.GetSignedTreeHead(audit_pb2.GetSignedTreeHeadRequest(), metadata=metadata)
     checkpoint = open_checkpoint(head.checkpoint, verifier)
     out.print(
@@ -160,8 +159,7 @@ async def _demo_proofs(
         except ProofError as exc:
             out.print(f"   [red]entry {event.index}: {exc}[/]")
     out.print(f"   {proven} of {len(events)} entries of this verification proven in the signed tree (RFC 9162)")
-    async with service.db.sessions() as session:
-        result = await check_stored_log(session, verifier, origin=checkpoint.origin)
+    result = await AdminService(service).check_log(verifier, checkpoint.origin)
     out.print(
         f"7. Audit log check: {result.entries} entries, {result.heads} signed tree head(s) — "
         + ("intact" if result.intact else f"[red]NOT intact: {result.failure}[/]")

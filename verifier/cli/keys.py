@@ -11,16 +11,16 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
-from audit.checkpoint import CheckpointError, open_checkpoint
 from consent import SigningKey, TrustedKey
 from verifier.cli._common import (
+    AdminService,
     UsageError,
     add_database_options,
     console,
@@ -31,19 +31,14 @@ from verifier.cli._common import (
 )
 from verifier.config import Settings
 from verifier.errors import ServiceError
-from verifier.service import Caller, HeduiService
-from verifier.storage.db import Database
-from verifier.trust_store import (
-    KeyEntry,
-    check_organisation,
-    list_trusted_keys,
-    revoke_trusted_key,
-    rotate_trusted_key,
-)
+from verifier.operations import Caller
+from verifier.operations.trust_store import KeyEntry, check_organisation
+from verifier.service import HeduiService
 
 __all__ = ["add_keys_commands"]
 
 CALLER = Caller(operator="hedui-keys", client="cli")
+Result = TypeVar("Result")
 
 
 def _organisation(value: str) -> str:
@@ -54,34 +49,10 @@ def _organisation(value: str) -> str:
         raise UsageError(f"--organisation: {exc}") from None
 
 
-async def _with_service(settings: Settings, work: Callable[[HeduiService], Any]) -> Any:
-    """Run ``work`` on a service over the database (migrated first), without starting its background work.
-
-    The audit entries it appends are integrated into the signed log here only when the log's newest
-    head verifies with this service's log key (the same config as the server); otherwise the running
-    service integrates them — an admin command never signs a tree head with a key of its own.
-    """
-    service = HeduiService(Database(settings.database_url), {}, settings)
+def _run_service(settings: Settings, work: Callable[[HeduiService], Awaitable[Result]]) -> Result:
+    """:meth:`AdminService.run` from a command: service and database failures are invalid input."""
     try:
-        await service.db.migrate()
-        result = await work(service)
-        async with service.db.sessions() as session:
-            head = await service.log.latest_head(session)
-        if head is not None:
-            try:
-                open_checkpoint(head.checkpoint, service.log.verifier, service.log.origin)
-            except CheckpointError:
-                return result
-            await service.log.integrate(service.db.write)
-        return result
-    finally:
-        await service.db.close()
-
-
-def _run_service(settings: Settings, work: Callable[[HeduiService], Any]) -> Any:
-    """:func:`_with_service` from a command: service and database failures are invalid input."""
-    try:
-        return asyncio.run(_with_service(settings, work))
+        return asyncio.run(AdminService.run(settings, work))
     except ServiceError as exc:
         raise UsageError(str(exc)) from None
     except (DBAPIError, OSError) as exc:
@@ -116,7 +87,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
         """Add the key; its key id."""
         now = dt.datetime.now(dt.UTC)
         not_after = now + dt.timedelta(days=args.valid_days) if args.valid_days else None
-        key = await service.add_trusted_key(organisation, pem, not_after=not_after, note=args.note, caller=CALLER)
+        key = await service.trust_store.add(organisation, pem, not_after=not_after, note=args.note, caller=CALLER)
         return key.keyid
 
     print(_run_service(settings, add))
@@ -149,9 +120,9 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
     async def listing(service: HeduiService) -> list[KeyEntry]:
         """The trusted keys, of one organisation if asked."""
-        return await list_trusted_keys(service, args.organisation or "")
+        return await service.trust_store.list(args.organisation or "")
 
-    entries: list[KeyEntry] = _run_service(settings, listing)
+    entries = _run_service(settings, listing)
     now = dt.datetime.now(dt.UTC)
     if args.format == "json":
         for entry in entries:
@@ -186,8 +157,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     async def rotate(service: HeduiService) -> tuple[TrustedKey, KeyEntry]:
         """Trust the new key and end the old one."""
-        return await rotate_trusted_key(
-            service, args.organisation, pem, old_valid_until=until, old_keyid=args.old or "", caller=CALLER
+        return await service.trust_store.rotate(
+            args.organisation, pem, old_valid_until=until, old_keyid=args.old or "", caller=CALLER
         )
 
     new, old = _run_service(settings, rotate)
@@ -202,7 +173,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
     async def revoke(service: HeduiService) -> tuple[KeyEntry, int]:
         """Revoke the key; with how many authorizations lose its signatures."""
-        return await revoke_trusted_key(service, args.keyid, reason=args.reason, at=at, caller=CALLER)
+        return await service.trust_store.revoke(args.keyid, reason=args.reason, at=at, caller=CALLER)
 
     entry, affected = _run_service(settings, revoke)
     print(

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from consent.identity import china_today
+from verifier.assessment.flags import yuan
 from verifier.cli._common import UsageError, read_only_settings
-from verifier.flags import yuan
 from verifier.policy import Policy, PolicyBook, PolicyError, load_policy
 
 __all__ = ["add_policy_commands", "summary"]

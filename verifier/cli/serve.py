@@ -28,7 +28,7 @@ from verifier.cli._common import (
 from verifier.config import Settings
 from verifier.policy import PolicyBook, PolicyError
 from verifier.service import HeduiService
-from verifier.storage.db import Database
+from verifier.storage.db import Database, async_url
 
 __all__ = ["add_serve_command"]
 
@@ -39,7 +39,10 @@ async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> Non
     await service.start()
     _, port, stop = await build_server(service, settings.listen)
     logging.getLogger("hedui").info(
-        "hedui serving on %s (port %d), database %s", settings.listen, port, service.db.url.split("@")[-1]
+        "hedui serving on %s (port %d), database %s",
+        settings.listen,
+        port,
+        async_url(settings.database_url).split("@")[-1],
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -40,11 +40,12 @@ from verifier.cli._common import (
 )
 from verifier.config import Settings
 from verifier.errors import ServiceError
-from verifier.html import render_report_html
+from verifier.operations import Caller
 from verifier.policy import PolicyBook, PolicyError, load_policy
-from verifier.render import print_report
+from verifier.report.html import render_report_html
+from verifier.report.text import print_report
 from verifier.request import RequestError, VerificationRequest, parse_request
-from verifier.service import Caller, HeduiService
+from verifier.service import HeduiService
 from verifier.storage.db import Database
 
 __all__ = ["add_verify_command", "run_verification", "signed_authorization"]
@@ -77,7 +78,7 @@ async def run_verification(
         caller = Caller(operator="hedui-verify", client="cli")
         key = SigningKey.generate_ed25519()
         now = dt.datetime.now(dt.UTC)
-        await service.add_trusted_key(
+        await service.trust_store.add(
             request.commissioned_by,
             key.public_pem(),
             not_before=now - dt.timedelta(minutes=1),
@@ -85,11 +86,11 @@ async def run_verification(
             note="hedui verify: local development key",
             caller=caller,
         )
-        auth = await service.register_authorization(signed_authorization(request, key, now.date()), caller=caller)
-        view = await service.create_verification(request, [auth.name], caller=caller)
+        auth = await service.authorizations.register(signed_authorization(request, key, now.date()), caller=caller)
+        view = await service.verifications.create(request, [auth.name], caller=caller)
         slowest = max((settings.deadline(d) for d in connectors), default=settings.department_deadline_seconds)
-        await service.wait_for_report(view.name, slowest + VERIFY_TIMEOUT_MARGIN)
-        return await service.get_report(f"{view.name}/reports/latest", caller)
+        await service.verifications.wait_for_report(view.name, slowest + VERIFY_TIMEOUT_MARGIN)
+        return await service.reports.get(f"{view.name}/reports/latest", caller)
     finally:
         await service.close()
 

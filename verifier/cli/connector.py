@@ -17,6 +17,8 @@
 
 ``--department`` is any department the config declares (``[departments.*]``, see
 :meth:`connectors.departments.DepartmentCatalogue.declare`), or one of the six without ``--config``.
+The config is read as every command reads it (:func:`verifier.config.load_settings`, ``HEDUI_*``
+variables included), without creating its key files.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import asyncio
 import logging
 import secrets
 import signal
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from rich.table import Table
 
 from connectors.base import Connector
 from connectors.conformance import CheckResult, ConnectorOpener, check_connector
-from connectors.departments import DepartmentCatalogue, DepartmentDeclarationError
+from connectors.departments import DepartmentCatalogue
 from connectors.registry import (
     ENTRY_POINT_GROUP,
     SANDBOX_DEPARTMENTS,
@@ -51,7 +52,7 @@ from connectors.registry import (
     make_connector,
 )
 from connectors.remote import RemoteConnector
-from connectors.sandbox import MIN_TICKET_KEY_BYTES, SandboxConnector, SandboxDataset, SandboxError
+from connectors.sandbox import MIN_TICKET_KEY_BYTES, SandboxConnector, SandboxDataset
 from connectors.server import start_connector_server
 from connectors.tls import (
     CertificateError,
@@ -61,7 +62,7 @@ from connectors.tls import (
     split_address,
 )
 from consent.identity import IdentityNumberError, mask, validate_identity_number
-from verifier.usage import UsageError
+from verifier.cli._common import UsageError, read_bytes, read_only_settings, sandbox_dataset
 
 __all__ = ["DepartmentConfig", "add_connector_commands", "read_department_config"]
 
@@ -69,22 +70,6 @@ CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
 TICKET_KEY_FILE = "ticket.key"
 SELF_SIGNED_NAMES = ("127.0.0.1", "localhost")
-
-
-def _read(path: Path, what: str) -> bytes:
-    """The bytes of a file named on the command line; a problem is invalid input naming the option."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
-
-
-def _dataset(path: Path | None, catalogue: DepartmentCatalogue | None = None) -> SandboxDataset:
-    """The ``--sandbox`` dataset (read for the declared departments), or the built-in demo data."""
-    try:
-        return SandboxDataset.load(path, catalogue) if path is not None else SandboxDataset.demo()
-    except SandboxError as exc:
-        raise UsageError(f"--sandbox: {exc}") from None
 
 
 # --- the centre's config: which departments, which connectors, which options -----------------------
@@ -114,27 +99,11 @@ class DepartmentConfig:
 def read_department_config(path: Path | None) -> DepartmentConfig:
     """The departments a config file declares and their tables (no file: the six, unconfigured).
 
-    The one place the kit reads a config. Today's :func:`verifier.settings.load_settings` refuses
-    every department beyond the six, so the ``[departments.*]`` tables are read here with tomllib;
-    once the typed settings schema declares departments, this becomes ``settings =
-    load_settings(path, create_keys=False)`` and ``DepartmentConfig(settings.catalogue, settings.departments)``.
+    Read as every command reads the config (the typed settings, without creating key files); an
+    invalid config is invalid input naming the key.
     """
-    if path is None:
-        return DepartmentConfig()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: not TOML: {exc}") from None
-    tables = raw.get("departments", {})
-    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
-        raise UsageError("departments: must be tables, [departments.<id>]")
-    try:
-        catalogue = DepartmentCatalogue.declare(tables)
-    except DepartmentDeclarationError as exc:
-        raise UsageError(str(exc)) from None
-    return DepartmentConfig(catalogue, tables)
+    settings = read_only_settings(path)
+    return DepartmentConfig(settings.catalogue, settings.departments)
 
 
 def _declared(department: str, config: DepartmentConfig, given: Path | None) -> str:
@@ -144,6 +113,11 @@ def _declared(department: str, config: DepartmentConfig, given: Path | None) -> 
     where = f"declare it in {given}" if given else "declare it with --config FILE"
     known = ", ".join(config.catalogue)
     raise UsageError(f"--department {department[:40]!r}: not a declared department (one of {known}; {where})")
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    """A file named on the command line; a missing one is "cannot read" too, naming the option."""
+    return read_bytes(path, what, name_missing=False)
 
 
 # --- serve ------------------------------------------------------------------------------------------
@@ -157,7 +131,7 @@ def _key_pair(args: argparse.Namespace) -> tuple[bytes, bytes, str]:
         directory: Path = args.self_signed_out
         cert_file, key_file = directory / CERT_FILE, directory / KEY_FILE
         if cert_file.exists() and key_file.exists():
-            certificate, key = _read(cert_file, "--self-signed-out"), _read(key_file, "--self-signed-out")
+            certificate, key = _read_file(cert_file, "--self-signed-out"), _read_file(key_file, "--self-signed-out")
             _check_pair(certificate, key, str(cert_file))
             return certificate, key, f"using the certificate {cert_file} and key {key_file}"
         try:
@@ -172,7 +146,7 @@ def _key_pair(args: argparse.Namespace) -> tuple[bytes, bytes, str]:
         return certificate, key, f"wrote a self-signed certificate for {names}: {cert_file} (key {key_file})"
     if args.cert is None or args.key is None:
         raise UsageError("give --cert FILE --key FILE, or --self-signed-out DIR for a development certificate")
-    certificate, key = _read(args.cert, "--cert"), _read(args.key, "--key")
+    certificate, key = _read_file(args.cert, "--cert"), _read_file(args.key, "--key")
     _check_pair(certificate, key, str(args.cert))
     return certificate, key, f"certificate {args.cert}"
 
@@ -195,7 +169,7 @@ def _ticket_key(args: argparse.Namespace) -> tuple[bytes | None, str]:
             return path.read_bytes().strip(), f"wrote a random ticket key: {path}"
     if path is None:
         return None, "tickets signed with the key derived from the dataset"
-    key = _read(path, what).strip()
+    key = _read_file(path, what).strip()
     if len(key) < MIN_TICKET_KEY_BYTES:
         raise UsageError(f"{what} {path}: a ticket key must be at least {MIN_TICKET_KEY_BYTES} bytes")
     return key, f"tickets signed with the key in {path}"
@@ -266,7 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _declared(args.department, config, args.config)
     dataset = None
     if args.entry_point is None:
-        dataset = _dataset(args.sandbox, config.catalogue)
+        dataset = sandbox_dataset(args.sandbox, "--sandbox", config.catalogue)
     elif args.ticket_key is not None or args.sandbox is not None:
         raise UsageError("--ticket-key and --sandbox go with the sandbox, not --entry-point")
     certificate, key, origin = _key_pair(args)
@@ -315,7 +289,7 @@ def _known_people(args: argparse.Namespace, catalogue: DepartmentCatalogue) -> l
         except IdentityNumberError as exc:
             raise UsageError(f"--id-number {mask(number)}: {exc}") from None
     if args.sandbox is not None or not people:
-        dataset = _dataset(args.sandbox, catalogue)
+        dataset = sandbox_dataset(args.sandbox, "--sandbox", catalogue)
         people.extend(sorted({r.subject for records in dataset.records.values() for r in records}))
     return list(dict.fromkeys(people))
 
@@ -410,28 +384,32 @@ async def _check_address(kit: _Kit) -> list[_Outcome]:
     args, catalogue = kit.args, kit.config.catalogue
     if args.cert is None:
         raise UsageError("--address needs --cert: the department's certificate PEM to pin")
-    pem = _read(args.cert, "--cert")
-    try:
-        connector = RemoteConnector(
+    pem = _read_file(args.cert, "--cert")
+
+    def remote(department: str | None) -> RemoteConnector:
+        return RemoteConnector(
             args.address,
             pem,
-            department=args.department,
+            department=department,
             server_name=args.server_name,
             timeout=args.deadline,
             catalogue=catalogue,
         )
+
+    try:
+        connector = remote(args.department)
     except (ValueError, CertificateError) as exc:
         raise UsageError(f"--address/--cert: {exc}") from None
 
     async def reopen() -> Connector:
-        return await RemoteConnector.connect(
-            args.address,
-            pem,
-            department=connector.department,
-            server_name=args.server_name,
-            timeout=args.deadline,
-            catalogue=catalogue,
-        )
+        # As RemoteConnector.connect: the server's description fetched, the channel closed if that fails.
+        reopened = remote(connector.department)
+        try:
+            await reopened.start()
+        except BaseException:
+            await reopened.close()
+            raise
+        return reopened
 
     try:
         results = await kit.check(args.department, connector, reopen)
