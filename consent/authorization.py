@@ -18,7 +18,6 @@ from consent.signers import Signer
 __all__ = [
     "ALL_DEPARTMENTS",
     "AUTHORIZATION_PAYLOAD_TYPE",
-    "KNOWN_DEPARTMENTS",
     "PURPOSES",
     "AuthorizationError",
     "AuthorizationPayload",
@@ -33,9 +32,6 @@ __all__ = [
 
 AUTHORIZATION_PAYLOAD_TYPE: Final = "application/vnd.hedui.authorization+json; version=1"
 PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
-# Deprecated: which departments exist is configuration (connectors.departments.DepartmentCatalogue). Kept as the
-# default of parse_authorization_payload's `declared` until the service passes its catalogue's ids.
-KNOWN_DEPARTMENTS: Final = ("police", "housing", "tax", "vehicles", "banks", "social_security")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Longest validity per purpose: a recheck authorization may stand for the assistance period.
 MAX_VALIDITY_DAYS: Final = {"ASSESSMENT": 366, "TEMPORARY_ASSISTANCE": 366, "RECHECK": 5 * 366}
@@ -208,7 +204,7 @@ def _evidence(raw: Mapping[str, object]) -> dict[str, str]:
 
 
 def parse_authorization_payload(
-    payload: bytes, today: dt.date, *, declared: Collection[str] | None = KNOWN_DEPARTMENTS
+    payload: bytes, today: dt.date, *, declared: Collection[str] | None
 ) -> AuthorizationPayload:
     """Parse and check the payload bytes of an authorization envelope.
 

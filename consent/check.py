@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from consent.authorization import (
     AUTHORIZATION_PAYLOAD_TYPE,
-    KNOWN_DEPARTMENTS,
     AuthorizationError,
     AuthorizationPayload,
     RegisteredAuthorization,
@@ -221,7 +220,7 @@ def check_authorization(
     at: dt.datetime,
     today: dt.date,
     *,
-    declared: Collection[str] | None = KNOWN_DEPARTMENTS,
+    declared: Collection[str] | None,
 ) -> CheckedAuthorization:
     """Check an authorization envelope received at ``at``; raise :class:`SignatureError` or
     :class:`AuthorizationError` (each naming the field) when no signature for it holds or its payload is bad.

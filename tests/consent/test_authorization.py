@@ -19,6 +19,8 @@ from consent.authorization import (
     unknown_departments,
 )
 
+SIX = ("police", "housing", "tax", "vehicles", "banks", "social_security")  # the departments hedui ships
+
 TODAY = dt.date(2026, 11, 1)
 ZHANG = AuthorizedMember("533401197803120118", "张建国")
 LI = AuthorizedMember("53340119800605022X", "李秀英")
@@ -44,7 +46,7 @@ def encode(raw: object) -> bytes:
 
 def error_for(raw: object, today: dt.date = TODAY) -> AuthorizationError:
     with pytest.raises(AuthorizationError) as caught:
-        parse_authorization_payload(encode(raw), today)
+        parse_authorization_payload(encode(raw), today, declared=SIX)
     return caught.value
 
 
@@ -61,7 +63,7 @@ def test_round_trip() -> None:
         departments=("police", "banks"),
         evidence={"channel": "remote", "video": "vid-7"},
     )
-    parsed = parse_authorization_payload(payload, TODAY)
+    parsed = parse_authorization_payload(payload, TODAY, declared=SIX)
     assert parsed == AuthorizationPayload(
         commissioned_by="533401-civil-affairs",
         purpose="RECHECK",
@@ -96,7 +98,7 @@ def test_payload_bytes_are_deterministic_utf8_json() -> None:
 def test_departments_default_to_all() -> None:
     raw = body()
     del raw["departments"]
-    parsed = parse_authorization_payload(encode(raw), TODAY)
+    parsed = parse_authorization_payload(encode(raw), TODAY, declared=SIX)
     assert parsed.departments == (ALL_DEPARTMENTS,)
     assert all(
         parsed.covers_department(d) for d in ("police", "housing", "tax", "vehicles", "banks", "social_security")
@@ -105,7 +107,7 @@ def test_departments_default_to_all() -> None:
 
 def test_lower_case_x_is_normalised() -> None:
     raw = body(members=[{"id_number": "53340119800605022x", "name": "李秀英"}])
-    assert parse_authorization_payload(encode(raw), TODAY).members == (LI,)
+    assert parse_authorization_payload(encode(raw), TODAY, declared=SIX).members == (LI,)
 
 
 # --- errors name their field ---------------------------------------------------------------------
@@ -152,7 +154,9 @@ def test_validity_window_in_the_past() -> None:
 
 
 def test_validity_ending_today_is_accepted() -> None:
-    parsed = parse_authorization_payload(encode(body(valid_from="2026-10-01", valid_until="2026-11-01")), TODAY)
+    parsed = parse_authorization_payload(
+        encode(body(valid_from="2026-10-01", valid_until="2026-11-01")), TODAY, declared=SIX
+    )
     assert parsed.valid_until == TODAY
 
 
@@ -169,7 +173,7 @@ def test_valid_until_before_valid_from() -> None:
     ],
 )
 def test_longer_than_allowed(purpose: str, until_ok: str, until_too_long: str) -> None:
-    ok = parse_authorization_payload(encode(body(purpose=purpose, valid_until=until_ok)), TODAY)
+    ok = parse_authorization_payload(encode(body(purpose=purpose, valid_until=until_ok)), TODAY, declared=SIX)
     assert ok.valid_until == dt.date.fromisoformat(until_ok)
     error = error_for(body(purpose=purpose, valid_until=until_too_long))
     assert error.field == "valid_until"
@@ -290,7 +294,7 @@ def test_evidence_must_be_an_object_of_strings(evidence: object) -> None:
 @pytest.mark.parametrize("payload", [b"\xff\xfe", b"{not json", b"[1, 2]", b'"text"'])
 def test_payload_not_a_json_object(payload: bytes) -> None:
     with pytest.raises(AuthorizationError) as caught:
-        parse_authorization_payload(payload, TODAY)
+        parse_authorization_payload(payload, TODAY, declared=SIX)
     assert caught.value.field == "envelope.payload"
 
 

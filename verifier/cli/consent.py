@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
+from connectors.departments import DepartmentCatalogue
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
     MEMBER_KEY_PAYLOAD_TYPE,
@@ -50,6 +51,7 @@ from verifier.cli._common import (
     public_key,
     read_bytes,
     read_json,
+    read_only_settings,
     shown,
     trust_store_settings,
 )
@@ -79,11 +81,16 @@ def _is_envelope(data: Any) -> bool:
     return isinstance(data, dict) and {"payload", "payloadType", "signatures"} <= set(data)
 
 
-def _check_artefact(payload: bytes, payload_type: str, what: str) -> None:
+def _declared(config: Path | None) -> tuple[str, ...]:
+    """The departments an authorization may name: those the centre's ``--config`` declares, else the six."""
+    return tuple(read_only_settings(config).catalogue) if config is not None else tuple(DepartmentCatalogue())
+
+
+def _check_artefact(payload: bytes, payload_type: str, what: str, declared: tuple[str, ...]) -> None:
     """Refuse to sign an artefact that registration would refuse."""
     try:
         if payload_type == AUTHORIZATION_PAYLOAD_TYPE:
-            parse_authorization_payload(payload, china_today())
+            parse_authorization_payload(payload, china_today(), declared=declared)
         else:
             parse_member_key_certificate(payload)
     except (AuthorizationError, CertificateError) as exc:
@@ -114,7 +121,7 @@ def cmd_consent_sign(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.artefact}: already signed by key {key.keyid}")
     else:
         envelope = Envelope(data, PAYLOAD_TYPES[args.type or "authorization"], ())
-    _check_artefact(envelope.payload, envelope.payload_type, str(args.artefact))
+    _check_artefact(envelope.payload, envelope.payload_type, str(args.artefact), _declared(args.config))
     signature = EnvelopeSignature(key.keyid, key.sign(pae(envelope.payload_type, envelope.payload)))
     signed = Envelope(envelope.payload, envelope.payload_type, (*envelope.signatures, signature))
     text = json.dumps(envelope_to_json(signed), indent=2) + "\n"
@@ -182,7 +189,7 @@ def cmd_consent_verify(args: argparse.Namespace) -> int:
     if envelope.payload_type == MEMBER_KEY_PAYLOAD_TYPE:
         return _verify_certificate(envelope, trust, at)
     try:
-        checked = check_authorization(envelope, certificates, trust, at, china_today())
+        checked = check_authorization(envelope, certificates, trust, at, china_today(), declared=_declared(args.config))
     except SignatureError as exc:
         print(f"NOT valid: {exc.field}: {exc.message}")
         return 1
@@ -242,6 +249,7 @@ def add_consent_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) 
     sign.add_argument("--key", type=Path, required=True, help="private key PEM (hedui keys generate)")
     sign.add_argument("--type", choices=sorted(PAYLOAD_TYPES), help="the artefact's kind (default: authorization)")
     sign.add_argument("--out", type=Path, help="envelope file to write (default: standard output)")
+    sign.add_argument("--config", type=Path, help="the centre's TOML config: the departments it declares")
     sign.set_defaults(func=cmd_consent_sign)
 
     verify = consent_sub.add_parser("verify", help="check an envelope as registration would; exit 1 if not valid")

@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from connectors.departments import DepartmentCatalogue
 from consent.identity import china_today
 from verifier.assessment.flags import yuan
 from verifier.cli._common import UsageError, read_only_settings
@@ -42,16 +43,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy_files(config: Path | None) -> list[Path]:
-    """The configuration's ``policy_files`` (file and ``HEDUI_POLICY_FILES``), read without creating key files."""
-    return list(read_only_settings(config).policy_files) if config is not None else []
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     """``hedui policy list``: the policies a service loads, and which one an organisation's verification gets."""
-    files = [*_policy_files(args.config), *(args.policy or [])]
+    settings = read_only_settings(args.config) if args.config is not None else None
+    files = [*(settings.policy_files if settings else ()), *(args.policy or [])]
     try:
-        book = PolicyBook.load(files)
+        book = PolicyBook.load(files, departments=settings.catalogue if settings else DepartmentCatalogue())
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     for locality in book.localities():

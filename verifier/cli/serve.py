@@ -58,7 +58,7 @@ def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:
     """Every part of the configuration checked (policies, sandbox, connectors) before a key file is created."""
     configured = read_only_settings(config)
     try:
-        PolicyBook.load(configured.policy_files)
+        PolicyBook.load(configured.policy_files, departments=configured.catalogue)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     return service_settings(config), configured_connectors(configured, configured.sandbox)

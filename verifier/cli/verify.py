@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors import Connector, SandboxDataset, sandbox_connectors
+from connectors.departments import DepartmentCatalogue
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
     AuthorizedMember,
@@ -117,7 +118,9 @@ def _request(path: Path) -> VerificationRequest:
 def _policies(policy: Path | None, settings: Settings) -> PolicyBook:
     """``--policy`` alone if given, else the configuration's policy files beside the built-in default."""
     try:
-        return PolicyBook([load_policy(policy)]) if policy else PolicyBook.load(settings.policy_files)
+        if policy:
+            return PolicyBook([load_policy(policy, departments=settings.catalogue)])
+        return PolicyBook.load(settings.policy_files, departments=settings.catalogue)
     except PolicyError as exc:
         raise UsageError(f"policy: {exc}") from None
 
@@ -150,16 +153,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except TimeoutError:
         print("hedui: error: no report before the departments' deadline (see the service log)", file=sys.stderr)
         return 1
-    output_report(report, args.format)
+    output_report(report, args.format, settings.catalogue)
     return 0
 
 
-def output_report(report: dict[str, Any], fmt: str) -> None:
-    """The report on standard output as JSON, the printable HTML document or the terminal tables."""
+def output_report(report: dict[str, Any], fmt: str, catalogue: DepartmentCatalogue) -> None:
+    """The report on standard output as JSON, the printable HTML document (departments named from the
+    ``catalogue``) or the terminal tables."""
     if fmt == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
     elif fmt == "html":
-        sys.stdout.write(render_report_html(report))
+        sys.stdout.write(render_report_html(report, catalogue=catalogue))
     else:
         print_report(report, console())
 
