@@ -141,12 +141,12 @@ async def registrations(url: str, count: int, key: SigningKey) -> float:
     service = HeduiService(Database(url), {}, Settings(database_url=url))
     await service.start()
     try:
-        await service.add_trusted_key(ORG, key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+        await service.trust_store.add(ORG, key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
         today = china_today()
         envelopes = [sign_envelope(payload(today, i + 1), AUTHORIZATION_PAYLOAD_TYPE, (key,)) for i in range(count)]
         started = time.perf_counter()
         for envelope in envelopes:
-            await service.register_authorization(envelope)
+            await service.authorizations.register(envelope)
         return count / (time.perf_counter() - started)
     finally:
         await service.close()

@@ -98,7 +98,7 @@ async def _serve(spec: ServerSpec, conn: Connection, stop: EventType) -> None:
     service = HeduiService(Database(settings.database_url), sandbox_connectors(dataset), settings)
     await service.start()
     try:
-        await service.add_trusted_key(spec.organisation, spec.public_pem, note="bench_spine key")
+        await service.trust_store.add(spec.organisation, spec.public_pem, note="bench_spine key")
         _, port, stop_server = await build_server(service, "127.0.0.1:0")
         try:
             conn.send(("port", port))

@@ -28,7 +28,7 @@ async def test_service_role_may_insert_but_never_update_delete_or_truncate_the_l
     service_url = owner_url.replace("postgres@", f"{role}@")
     async with running_service(service_url, example_sandbox()) as h:
         await h.run(example_request())
-        head = await h.service.signed_tree_head()
+        head = await h.service.audit_queries.signed_tree_head()
         assert head.tree_size > 5
         db = h.service.db
         # Disabling the triggers is not enough for this role: it has no right to these statements at all.

@@ -159,7 +159,7 @@ async def test_export_over_grpc_verifies_offline(harness: Harness, tmp_path: Pat
 
 async def test_log_tables_refuse_update_and_delete(harness: Harness) -> None:
     await harness.run(example_request())
-    await harness.service.signed_tree_head()
+    await harness.service.audit_queries.signed_tree_head()
     for statement in (
         "UPDATE audit_leaves SET leaf_hash = leaf_hash",
         "DELETE FROM audit_leaves",
@@ -190,7 +190,7 @@ async def _logged_service(db_url: str, tmp_path: Path) -> tuple[Path, int]:
     async with running_service(db_url, example_sandbox()) as h:
         await h.run(example_request())
         await h.run(example_request())
-        head = await h.service.signed_tree_head()
+        head = await h.service.audit_queries.signed_tree_head()
         vkey = tmp_path / "log.vkey"
         vkey.write_text(h.service.log.signer.verifier_key() + "\n")
     return vkey, head.tree_size
@@ -356,9 +356,9 @@ async def test_a_witness_catches_a_log_cut_back_to_an_earlier_signed_head(
     witness = tmp_path / "witness"
     async with running_service(db_url, example_sandbox(), witness_dirs=[witness]) as h:
         await h.run(example_request())
-        first = await h.service.signed_tree_head()
+        first = await h.service.audit_queries.signed_tree_head()
         await h.run(example_request())
-        last = await h.service.signed_tree_head()
+        last = await h.service.audit_queries.signed_tree_head()
         vkey = tmp_path / "log.vkey"
         vkey.write_text(h.service.log.signer.verifier_key() + "\n")
     assert last.tree_size > first.tree_size

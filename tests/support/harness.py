@@ -277,7 +277,7 @@ async def running_service(
     key = key or SigningKey.generate_ed25519()
     if trust:
         with contextlib.suppress(Exception):
-            await service.add_trusted_key(
+            await service.trust_store.add(
                 organisation, key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
             )
     _, port, stop = await build_server(service, "127.0.0.1:0")

@@ -195,7 +195,7 @@ async def test_another_organisations_report_cannot_be_named_by_a_recheck(harness
     zhang = await report_of(harness, (await harness.run(request)).name)
     elsewhere = "533402-civil-affairs"
     other_key = SigningKey.generate_ed25519()
-    await harness.service.add_trusted_key(
+    await harness.service.trust_store.add(
         elsewhere, other_key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     )
     raw = {**recheck_of(request, zhang["report_id"]), "commissioned_by": elsewhere}

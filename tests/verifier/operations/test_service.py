@@ -1,19 +1,19 @@
-"""verifier.service (the composition root) and verifier.trust_store (the commands' delegates): the parts are
-built once and shared, start/close run the lifecycle, and every delegate reaches its operation."""
+"""verifier.service, the composition root: the parts are built once and share one database, one audit log and
+the connectors; start and close run the lifecycle; a connector for an undeclared department is refused."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
+import pytest
 from harness import example_request, signed_envelope
 
+from connectors import SandboxDataset, sandbox_connectors
 from consent import SigningKey
 from verifier.config import Settings
 from verifier.request import parse_request
 from verifier.service import HeduiService
 from verifier.storage.db import Database
-from verifier.trust_store import list_trusted_keys, revoke_trusted_key, rotate_trusted_key
 
 REQUEST = parse_request(example_request())
 
@@ -27,30 +27,19 @@ async def test_the_parts_share_one_database_one_audit_log_and_the_connectors(db_
     try:
         key = SigningKey.generate_ed25519()
         since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        await service.add_trusted_key(REQUEST.commissioned_by, key.public_pem(), not_before=since)
-        auth = await service.register_authorization(signed_envelope(REQUEST, key))
-        assert (await service.get_authorization(auth.name)).name == auth.name
-        stored = await service.stored_envelope(auth.authorization_id)
-        signature = stored.signatures[0]
-        columns = json.dumps([{"keyid": signature.keyid, "sig": signature.sig.hex()}])
-        assert stored == service.envelope_of(columns, stored.payload, stored.payload_type)
-        assert await service.stored_certificates(auth.authorization_id) == []
-        listed, _ = await service.list_authorizations(REQUEST.members[0].id_number)
-        assert [a.name for a in listed] == [auth.name]
-        head = await service.signed_tree_head()
-        events, _ = await service.list_audit_events(page_size=10, page_token="")
-        assert head.tree_size == len(events) == 2  # the key added, the authorization registered
-        assert (await service.inclusion_proof(0, 0))[1].tree_size == 2
-        assert (await service.consistency_proof(2, 0))[1].tree_size == 2
-        assert [chunk async for chunk in service.export_audit_log()]
-        (entry,) = await list_trusted_keys(service)
-        new = SigningKey.generate_ed25519()
-        until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-        _, ended = await rotate_trusted_key(service, REQUEST.commissioned_by, new.public_pem(), old_valid_until=until)
-        assert ended.keyid == entry.keyid
-        revoked, _ = await revoke_trusted_key(service, new.keyid, reason="test")
-        assert revoked.revoked_at is not None
-        assert (await service.revoke_authorization(auth.name, "done")).revoked_at is not None
-        assert await service.list_verifications(page_size=1, page_token="") == ([], "")
+        await service.trust_store.add(REQUEST.commissioned_by, key.public_pem(), not_before=since)
+        auth = await service.authorizations.register(signed_envelope(REQUEST, key))
+        # What one part wrote, the others read: the pipeline's reader, the audit queries, the tree.
+        assert [a.name for a in await service.pipeline.authorizations.by_names([auth.name])] == [auth.name]
+        events, _ = await service.audit_queries.list_events(page_size=10, page_token="")
+        assert [e.kind for e in events] == ["TRUSTED_KEY_ADDED", "AUTHORIZATION_REGISTERED"]
+        assert (await service.audit_queries.signed_tree_head()).tree_size == 2
     finally:
         await service.close()
+
+
+async def test_a_connector_for_a_department_that_is_not_declared_is_refused(tmp_path: object) -> None:
+    connectors = sandbox_connectors(SandboxDataset.demo())
+    settings = Settings(database_url="sqlite:///unused.db", audit_subject_key=b"k" * 32)
+    with pytest.raises(ValueError, match=r"departments\.customs: a connector for a department that is not declared"):
+        HeduiService(Database(settings.database_url), {**connectors, "customs": connectors["tax"]}, settings)
