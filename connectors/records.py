@@ -22,6 +22,7 @@ from connectors.departments import Department, RecordKind
 __all__ = [
     "DATA_CATEGORIES",
     "RECORD_TYPES",
+    "SANDBOX_SECTIONS",
     "AccountRecord",
     "BenefitRecord",
     "ContributionRecord",
@@ -280,11 +281,10 @@ RECORD_TYPES: Final[dict[str, type[DepartmentRecord]]] = {
     )
 }
 
-DATA_CATEGORIES: Final[dict[str, RecordKind]] = {
-    **{kind.value: kind for kind in RecordKind},
-    # interfaces.md's sandbox list names, which connectors also use as data categories ("income", "enterprises")
+SANDBOX_SECTIONS: Final[dict[str, RecordKind]] = {
     "persons": RecordKind.PERSON,
     "properties": RecordKind.PROPERTY,
+    "provident_fund": RecordKind.PROVIDENT_FUND,
     "rentals": RecordKind.RENTAL,
     "income": RecordKind.TAX_INCOME,
     "enterprises": RecordKind.ENTERPRISE,
@@ -295,6 +295,10 @@ DATA_CATEGORIES: Final[dict[str, RecordKind]] = {
     "pensions": RecordKind.PENSION,
     "benefits": RecordKind.BENEFIT,
 }
+"""interfaces.md's sandbox list names and the record kind each list holds; connectors also use them as data
+categories ("income", "enterprises")."""
+
+DATA_CATEGORIES: Final[dict[str, RecordKind]] = {**{kind.value: kind for kind in RecordKind}, **SANDBOX_SECTIONS}
 """What a connector's ``describe().data_categories`` may name: a record kind, or a sandbox list's name of one."""
 
 # Field names whose wire name is ``kind`` (a word the record types use themselves).

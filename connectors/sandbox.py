@@ -29,9 +29,10 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
-from connectors.departments import Department, DepartmentCatalogue, RecordKind
+from connectors.departments import Department, DepartmentCatalogue
 from connectors.records import (
     RECORD_TYPES,
+    SANDBOX_SECTIONS,
     DepartmentRecord,
     PersonRecord,
     RecordError,
@@ -51,20 +52,7 @@ __all__ = [
     "sections_of",
 ]
 
-SECTION_KINDS: Final[dict[str, RecordKind]] = {
-    "persons": RecordKind.PERSON,
-    "properties": RecordKind.PROPERTY,
-    "provident_fund": RecordKind.PROVIDENT_FUND,
-    "rentals": RecordKind.RENTAL,
-    "income": RecordKind.TAX_INCOME,
-    "enterprises": RecordKind.ENTERPRISE,
-    "vehicles": RecordKind.VEHICLE,
-    "accounts": RecordKind.ACCOUNT,
-    "insurance_premiums": RecordKind.INSURANCE_PREMIUM,
-    "contributions": RecordKind.CONTRIBUTION,
-    "pensions": RecordKind.PENSION,
-    "benefits": RecordKind.BENEFIT,
-}
+SECTION_KINDS: Final = SANDBOX_SECTIONS
 """The list of a department's section that holds each record kind (interfaces.md's names), in kind order."""
 _ASYNCHRONOUS_SECTION: Final = "banks"  # interfaces.md: only the banks' section may set answer_after_seconds
 

@@ -21,6 +21,8 @@ from harness import (
     running_service,
 )
 
+from verifier.storage.db import Database
+
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
@@ -67,6 +69,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'hedui.db'}"
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     return cluster.create_database()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty database of each kind (SQLite and PostgreSQL), for the rooms' unit tests."""
+    database = Database(db_url)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture

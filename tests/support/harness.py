@@ -34,6 +34,7 @@ from hedui.v1 import (
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
 from verifier.config import Settings
+from verifier.pipeline.plan import Plan
 from verifier.protojson import plain_to_message
 from verifier.request import VerificationRequest, parse_request
 from verifier.service import HeduiService
@@ -147,21 +148,8 @@ async def seed_verification(db: Database, job: Any, results: dict[str, dict[str,
         "updated_at": at,
         "latest_report_version": 0,
     }
-    rows = [
-        {
-            "verification_id": job.verification_id,
-            "department": department,
-            "status": "queued",
-            "detail": "",
-            "records_json": "[]",
-            "record_count": 0,
-            "queried_json": "[]",
-            "not_queried_json": "[]",
-            "updated_at": at,
-        }
-        | extra
-        for department, extra in results.items()
-    ]
+    queued = Plan().new_rows(job.verification_id, list(results), at)  # every department queued, as a new one is
+    rows = [row | results[str(row["department"])] for row in queued]
     async with db.write() as session:
         await verifications.add(session, values, rows)
 

@@ -23,43 +23,12 @@ REQUEST = SPEC / "household-zhang.json"
 SANDBOX = SPEC / "sandbox-small.json"
 APPLICANT = "533401197803120118"  # 张建国, who holds two roles in the bureau's register
 
-POLICY = """\
-locality = "533401"
-effective_from = "2026-01-01"
-version = "2026-market"
-
-[standard]
-urban = 85000
-rural = 65000
-
-[assets]
-financial_assets_months = 24
-max_residential_properties = 1
-exempt_vehicle_value = 5000000
-
-[classification]
-marginal_multiplier = 1.5
-
-[deductions]
-rehabilitation_cap_per_year = 300000
-employment_cost_rate = 0.30
-
-[recheck]
-gradual_exit_months = 6
-recheck_months_stable = 12
-recheck_months_variable = 6
-
-[warnings]
-declared_income_tolerance = 0.10
-insurance_premium_months = 12
-recent_transfer_months = 12
-
-[income]
-excluded_categories = ["disability_allowance", "award"]
-
-[departments]
-required = ["police", "housing", "tax", "vehicles", "banks", "social_security", "market_regulation"]
-"""
+DEFAULT_POLICY = (Path(__file__).resolve().parents[2] / "verifier" / "policies" / "default.toml").read_text("utf-8")
+SIX = '"police", "housing", "tax", "vehicles", "banks", "social_security"'
+# The county's policy: the default figures, its own locality, and the new department among the required ones.
+POLICY = DEFAULT_POLICY.replace('locality = "default"', 'locality = "533401"\nversion = "2026-market"').replace(
+    f"required = [{SIX}]", f'required = [{SIX}, "market_regulation"]'
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +37,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> tuple[Installed, Path]:
     base = tmp_path_factory.mktemp("centre")
     source = shutil.copytree(PACKAGES / "hedui-market-regulation", base / "src", ignore=shutil.ignore_patterns("build"))
     installed = install(source, base / "site")
+    assert "market_regulation" in POLICY and 'locality = "533401"' in POLICY
     (base / "533401.toml").write_text(POLICY, encoding="utf-8")
     (base / "hedui.toml").write_text(
         f"""\
