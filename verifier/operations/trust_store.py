@@ -95,6 +95,28 @@ def _keyid_of(public_key_pem: bytes) -> str:
         raise ServiceError.invalid([FieldViolation("public_key", str(exc))]) from None
 
 
+def _key_row(
+    keyid: str,
+    organisation: str,
+    public_key_pem: bytes,
+    not_before: dt.datetime,
+    not_after: dt.datetime | None,
+    note: str,
+    *,
+    replaces: str | None = None,
+) -> TrustedKeyRow:
+    """The stored row of a key trusted from ``not_before`` (``replaces``: the key a rotation ends)."""
+    return TrustedKeyRow(
+        keyid=keyid,
+        organisation=organisation,
+        public_key_pem=public_key_pem,
+        not_before=not_before,
+        not_after=not_after,
+        note=note,
+        replaces=replaces,
+    )
+
+
 def _key_added(caller: Caller, keyid: str, organisation: str) -> AuditEvent:
     """The TRUSTED_KEY_ADDED entry."""
     return AuditEvent(
@@ -129,32 +151,13 @@ class TrustStore:
         caller: Caller = NOBODY,
     ) -> TrustedKey:
         """Trust an organisation's public key (Ed25519 or ECDSA P-256) from ``not_before``."""
-        key = TrustedKey(
-            keyid="",
-            organisation=organisation,
-            public_key_pem=public_key_pem,
-            not_before=not_before or dt.datetime.now(dt.UTC),
-            not_after=not_after,
-        )
-        try:
-            keyid = key_id_for(key.load())
-        except ValueError as exc:
-            raise ServiceError.invalid([FieldViolation("public_key", str(exc))]) from None
+        keyid = _keyid_of(public_key_pem)
+        since = not_before or dt.datetime.now(dt.UTC)
         async with self._db.write() as session:
             await self._refuse_existing(session, keyid)
-            stored.add(
-                session,
-                TrustedKeyRow(
-                    keyid=keyid,
-                    organisation=organisation,
-                    public_key_pem=public_key_pem,
-                    not_before=key.not_before,
-                    not_after=not_after,
-                    note=note,
-                ),
-            )
+            stored.add(session, _key_row(keyid, organisation, public_key_pem, since, not_after, note))
             await self._audit.append(session, _key_added(caller, keyid, organisation))
-        return TrustedKey(keyid, organisation, public_key_pem, key.not_before, not_after)
+        return TrustedKey(keyid, organisation, public_key_pem, since, not_after)
 
     async def list(self, organisation: str = "") -> list[KeyEntry]:
         """Every key, oldest first (also revoked and expired ones: they still judge older signatures)."""
@@ -189,18 +192,7 @@ class TrustStore:
             await self._refuse_existing(session, keyid)
             old = await self._one_valid_key(session, organisation, old_keyid, now)
             old.not_after = min(old_valid_until, old.not_after) if old.not_after else old_valid_until
-            stored.add(
-                session,
-                TrustedKeyRow(
-                    keyid=keyid,
-                    organisation=organisation,
-                    public_key_pem=public_key_pem,
-                    not_before=now,
-                    not_after=None,
-                    note=note,
-                    replaces=old.keyid,
-                ),
-            )
+            stored.add(session, _key_row(keyid, organisation, public_key_pem, now, None, note, replaces=old.keyid))
             rotated = AuditEvent(
                 kind="TRUSTED_KEY_ROTATED",
                 operator=caller.operator,
