@@ -119,20 +119,24 @@ class Source(_message.Message):
     def __init__(self, department: _Optional[str] = ..., status: _Optional[str] = ..., records: _Optional[int] = ..., answered_at: _Optional[str] = ..., detail: _Optional[str] = ..., not_queried: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Deduction(_message.Message):
-    __slots__ = ("id_number", "kind", "declared_fen", "allowed_fen", "evidence", "note")
+    __slots__ = ("id_number", "kind", "declared_fen", "allowed_fen", "evidence", "note", "note_code", "note_zh")
     ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DECLARED_FEN_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_FEN_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_CODE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_ZH_FIELD_NUMBER: _ClassVar[int]
     id_number: str
     kind: str
     declared_fen: int
     allowed_fen: int
     evidence: str
     note: str
-    def __init__(self, id_number: _Optional[str] = ..., kind: _Optional[str] = ..., declared_fen: _Optional[int] = ..., allowed_fen: _Optional[int] = ..., evidence: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    note_code: str
+    note_zh: str
+    def __init__(self, id_number: _Optional[str] = ..., kind: _Optional[str] = ..., declared_fen: _Optional[int] = ..., allowed_fen: _Optional[int] = ..., evidence: _Optional[str] = ..., note: _Optional[str] = ..., note_code: _Optional[str] = ..., note_zh: _Optional[str] = ...) -> None: ...
 
 class Assessment(_message.Message):
     __slots__ = ("classification", "household_size", "annual_income_fen", "income_by_category", "deductions_fen", "per_capita_monthly_income_before_fen", "per_capita_monthly_income_fen", "standard_fen", "financial_assets_fen", "deductions", "window_start", "window_end", "financial_assets_limit_fen", "residential_properties", "marginal_standard_fen")

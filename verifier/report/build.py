@@ -92,7 +92,7 @@ def _source(s: SourceOutcome) -> report_pb2.Source:
 
 
 def _deduction(d: DeductionLine) -> report_pb2.Deduction:
-    """One deduction line; its note as the English text of its code."""
+    """One deduction line; its note as its code with the English and the Chinese text."""
     return report_pb2.Deduction(
         id_number=d.id_number,
         kind=d.kind,
@@ -100,6 +100,8 @@ def _deduction(d: DeductionLine) -> report_pb2.Deduction:
         allowed_fen=d.allowed_fen,
         evidence=d.evidence,
         note=d.note_text,
+        note_code=d.note.code if d.note is not None else "",
+        note_zh=d.note.zh if d.note is not None else "",
     )
 
 

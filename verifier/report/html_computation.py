@@ -30,10 +30,14 @@ def ordered_categories(categories: Mapping[str, int] | set[str]) -> list[str]:
     return known + sorted(c for c in categories if c not in INCOME_CATEGORIES)
 
 
-def note_zh(note: str) -> str:
-    """A deduction note in Chinese, from its code; a text no code writes as it is (masked)."""
-    decoded = DeductionNote.from_text(note)
-    return decoded.zh if decoded is not None else masked_text(note)
+def note_zh(deduction: report_pb2.Deduction) -> str:
+    """A deduction's note in Chinese: the text the report carries with its code. A report made before notes
+    carried codes has the English text only: its code is read back from it (:meth:`DeductionNote.from_text`),
+    and a text no code writes is shown as it is (masked)."""
+    if deduction.note_code:
+        return deduction.note_zh
+    decoded = DeductionNote.from_text(deduction.note)
+    return decoded.zh if decoded is not None else masked_text(deduction.note)
 
 
 def _lt(a: int, b: int) -> str:
@@ -121,7 +125,7 @@ def computation(report: report_pb2.Report, name: Callable[[str], str]) -> Comput
             allowed=yuan(d.allowed_fen),
             capped=d.allowed_fen < d.declared_fen,
             evidence=masked_text(d.evidence),
-            note=note_zh(d.note) if d.note else "",
+            note=note_zh(d) if d.note else "",
         )
         for d in a.deductions
     )

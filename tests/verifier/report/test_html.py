@@ -66,10 +66,21 @@ def test_deduction_notes_are_shown_from_their_codes() -> None:
     assert "capped at" not in computation
 
 
-def test_note_zh_for_every_code_and_a_text_no_code_writes() -> None:
-    assert note_zh("member not counted in the household") == "该成员不计入家庭人口，不予扣减"
-    assert note_zh("3/10 × standard 85000 × 2 months") == "3/10 × standard 85000 × 2 months"
-    assert note_zh(f"checked by hand for {APPLICANT}") == "checked by hand for 533401********0118"
+def test_note_zh_of_a_report_made_before_notes_carried_codes() -> None:
+    """Old reports carry the English text alone: its code is read back from it."""
+
+    def old(note: str) -> report_pb2.Deduction:
+        return report_pb2.Deduction(note=note)
+
+    assert note_zh(old("member not counted in the household")) == "该成员不计入家庭人口，不予扣减"
+    assert note_zh(old("3/10 × standard 85000 × 2 months")) == "3/10 × standard 85000 × 2 months"
+    assert note_zh(old(f"checked by hand for {APPLICANT}")) == "checked by hand for 533401********0118"
+
+
+def test_note_zh_is_the_text_the_report_carries_with_its_code() -> None:
+    """A report's note carries its code and Chinese text: the document shows that, parsing nothing."""
+    deduction = report_pb2.Deduction(note="anything", note_code="not_counted", note_zh="该成员不计入家庭人口，不予扣减")
+    assert note_zh(deduction) == "该成员不计入家庭人口，不予扣减"
 
 
 def test_severity_order_and_counts() -> None:
