@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from harness import example_request, registered_for
 
-from consent import Envelope, EnvelopeSignature
+from consent import Envelope, EnvelopeSignature, china_today
 from consent.signers import Signer
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier import api
@@ -322,6 +322,8 @@ def test_an_authorization_past_its_last_day_is_expired_unless_revoked() -> None:
     auth = registered_for(request())
     lapsed = dataclasses.replace(auth, payload=dataclasses.replace(auth.payload, valid_until=dt.date(2020, 1, 31)))
     assert authorization_message(lapsed, None).state == consent_pb2.Authorization.EXPIRED
+    last_day = dataclasses.replace(auth, payload=dataclasses.replace(auth.payload, valid_until=china_today()))
+    assert authorization_message(last_day, None).state == consent_pb2.Authorization.ACTIVE  # its last day counts
     revoked = dataclasses.replace(lapsed, revoked_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     assert authorization_message(revoked, None).state == consent_pb2.Authorization.REVOKED
 
