@@ -19,11 +19,13 @@ M = TypeVar("M", bound=Message)
 
 
 def _value(field: Any, value: Any) -> Any:
-    """One field value as plain JSON: messages recursively, enums by name, bytes as base64."""
+    """One field value as plain JSON: messages recursively, enums by name (a number the proto does not name as
+    the number, as protobuf's own JSON does), bytes as base64."""
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return message_to_plain(value)
     if field.type == FieldDescriptor.TYPE_ENUM:
-        return field.enum_type.values_by_number[value].name
+        named = field.enum_type.values_by_number.get(value)
+        return named.name if named is not None else value
     if field.type == FieldDescriptor.TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")
     return value

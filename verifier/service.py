@@ -38,7 +38,6 @@ from verifier.storage.db import Database
 __all__ = ["Caller", "DepartmentProgress", "HeduiService", "PolicyBook", "VerificationView"]
 
 log = logging.getLogger("hedui.service")
-_NOBODY = Caller()
 
 
 class HeduiService:

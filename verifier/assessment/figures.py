@@ -1,4 +1,4 @@
-"""The assessment's inputs and results as frozen value types, and its two pieces of calendar and fen arithmetic.
+"""The assessment's inputs and results as frozen value types: what departments gave, the figures, the deductions.
 
 Money is integer fen throughout (the arithmetic: :mod:`verifier.assessment.arithmetic`).
 """

@@ -7,12 +7,24 @@ from dataclasses import dataclass
 
 from verifier.errors import FieldViolation, ServiceError
 
-__all__ = ["COUNTER", "MAX_PAGE_SIZE", "MAX_REQUEST_ID", "RESOURCE_ID", "Caller", "check_request_id", "id_from"]
+__all__ = [
+    "COUNTER",
+    "LEAF_INDEX",
+    "MAX_PAGE_SIZE",
+    "MAX_REQUEST_ID",
+    "NOBODY",
+    "RESOURCE_ID",
+    "Caller",
+    "check_request_id",
+    "id_from",
+]
 
 MAX_PAGE_SIZE = 100
 MAX_REQUEST_ID = 200
-# Versions and audit page tokens: plain ASCII digits that fit the database's integers.
+# Report versions and page offsets: plain ASCII digits that fit the database's 32-bit integers.
 COUNTER = re.compile(r"[0-9]{1,9}")
+# Audit page tokens: the last entry's leaf index, a 64-bit integer (18 digits always fit).
+LEAF_INDEX = re.compile(r"[0-9]{1,18}")
 RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 

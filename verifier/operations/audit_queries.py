@@ -12,7 +12,7 @@ from audit.log import EntryFilter
 from audit.tree import ProofUnavailable, SignedTreeHead, TransparencyLog
 from audit.verify import LogCheckFailed, export_stored_log
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import COUNTER
+from verifier.operations._names import LEAF_INDEX
 from verifier.storage.db import Database
 
 __all__ = ["AuditQueries", "EventQuery"]
@@ -31,7 +31,7 @@ class EventQuery:
         self.violations: list[FieldViolation] = []
         if page_size < 0:
             self.violations.append(FieldViolation("page_size", "must not be negative"))
-        if page_token and not COUNTER.fullmatch(page_token):
+        if page_token and not LEAF_INDEX.fullmatch(page_token):
             self.violations.append(FieldViolation("page_token", "is not a token this service issued"))
         if kind and kind not in EVENT_KINDS:
             known = ", ".join(sorted(EVENT_KINDS))

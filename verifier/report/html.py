@@ -100,7 +100,6 @@ def _sources(report: report_pb2.Report, catalogue: DepartmentCatalogue) -> tuple
     return tuple(
         SourceRow(
             department=catalogue.name_zh(s.department),
-            department_code=s.department,
             status=label(SOURCE_STATUS_ZH, s.status),
             status_code=s.status,
             records=s.records,
@@ -152,7 +151,6 @@ def _flags(report: report_pb2.Report, people: People, catalogue: DepartmentCatal
                     department=department_short_zh(e.department, catalogue),
                     record_id=masked_text(e.record_id),
                     field=label(EVIDENCE_FIELD_ZH, e.field),
-                    field_code=e.field,
                     value=_evidence_value(e.field, e.value, vocabularies),
                 )
                 for e in f.evidence

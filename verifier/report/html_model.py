@@ -45,7 +45,6 @@ class SourceRow:
     """A row of the sources table."""
 
     department: str
-    department_code: str
     status: str
     status_code: str
     records: int
@@ -107,7 +106,6 @@ class EvidenceLine:
     department: str
     record_id: str
     field: str
-    field_code: str
     value: str
 
 
