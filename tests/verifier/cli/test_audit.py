@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from harness import example_request, example_sandbox, running_service
+from hedui_cli import hedui_captured
 
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from audit.events import AuditEvent
@@ -15,7 +16,6 @@ from audit.log import AuditLog
 from audit.merkle import MerkleTree, leaf_hash
 from audit.verify import export_entry_line, export_head_line, export_header_line
 from audit.witness import FileWitness
-from verifier.cli import main
 from verifier.config import load_settings
 from verifier.storage.db import Database
 
@@ -25,13 +25,8 @@ KEY = b"k" * 32  # the subject key running_service gives the service
 
 
 async def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = await asyncio.to_thread(main, argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    """The command in a thread of this process (its ``asyncio.run`` beside the test's loop), under capture."""
+    return await asyncio.to_thread(hedui_captured, capsys, *argv)
 
 
 @pytest.fixture

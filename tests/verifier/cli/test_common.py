@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,7 @@ from verifier.cli._common import (
 )
 from verifier.config import Settings
 
-
-@pytest.fixture(autouse=True)
-def _no_hedui_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("HEDUI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_hedui_variables")
 
 
 @pytest.mark.parametrize(

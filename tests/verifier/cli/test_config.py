@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from hedui_cli import hedui_captured as run
 
-from verifier.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _no_hedui_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("HEDUI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("no_hedui_variables")
 
 
 def test_show_prints_each_value_with_its_source_and_no_secret(
@@ -119,9 +101,3 @@ def test_check_refuses_a_key_file_without_a_key(tmp_path: Path, capsys: pytest.C
     config.write_text(f'audit_log_key_file = "{key}"\n')
     code, _, err = run(capsys, "config", "check", str(config))
     assert code == 2 and f"audit_log_key_file: {key} does not hold a hex key" in err
-
-
-def test_serve_help_points_to_config_show(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "serve", "--help")
-    assert code == 0
-    assert "hedui config show" in out and "HEDUI_" in out

@@ -1,66 +1,23 @@
-"""``hedui keys ...`` and ``hedui consent ...`` as an administrator and a case system run them (subprocess)."""
+"""``hedui consent sign`` and ``hedui consent verify`` as a case system runs them."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import datetime as dt
-import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import EXAMPLES, example_request, example_sandbox
-from sqlalchemy import select
+from hedui_cli import APPLICANT, HEDUI, ORG, SPOUSE, keys, ok, usage_error, write
+from hedui_cli import hedui_here as hedui
+from hedui_cli import hedui_process as subprocess_hedui
 
-from audit.log import audit_entries
 from consent import china_today
-from verifier.cli import main
-from verifier.storage.db import Database
 
 pytestmark = pytest.mark.integration
-HEDUI = [sys.executable, "-m", "verifier.cli"]
-ORG = "533401-civil-affairs"
-APPLICANT = "533401197803120118"
-SPOUSE = "53340119800605022X"
-
-
-def subprocess_hedui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it, in its own process."""
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([*HEDUI, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env, check=False)
-
-
-def hedui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The same command run in this process (a second each saved on start-up), with its exit code and output."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return subprocess.CompletedProcess([*HEDUI, *args], code, out.getvalue(), err.getvalue())
-
-
-def ok(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    return done.stdout
-
-
-def usage_error(done: subprocess.CompletedProcess[str], words: str) -> None:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert words in done.stderr, done.stderr
-
-
-def write(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    return path
 
 
 def authorization(**overrides: Any) -> dict[str, Any]:
@@ -76,133 +33,6 @@ def authorization(**overrides: Any) -> dict[str, Any]:
     }
     raw.update(overrides)
     return raw
-
-
-def keys(tmp_path: Path, name: str) -> tuple[Path, Path, str]:
-    out = ok(hedui("keys", "generate", "--out", str(tmp_path / f"{name}.pem"), cwd=tmp_path))
-    return tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem", out.split()[0]
-
-
-def audit_events(tmp_path: Path, db_url: str, *args: str) -> list[dict[str, Any]]:
-    out = ok(hedui("audit", "list", "--db", db_url, "--format", "json", *args, cwd=tmp_path))
-    return [json.loads(line) for line in out.splitlines()]
-
-
-# --- the trust store ------------------------------------------------------------------------------------
-
-
-def test_keys_add_list_rotate_revoke(db_url: str, tmp_path: Path) -> None:
-    _, old_pub, old_id = keys(tmp_path, "old")
-    _, new_pub, new_id = keys(tmp_path, "new")
-    assert ok(hedui("keys", "add", "--organisation", ORG, "--public-key", str(old_pub), "--db", db_url, cwd=tmp_path))
-    listed = [
-        json.loads(x)
-        for x in ok(hedui("keys", "list", "--db", db_url, "--format", "json", cwd=tmp_path)).split("\n")
-        if x
-    ]
-    assert [(k["keyid"], k["state"]) for k in listed] == [(old_id, "valid")]
-
-    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat(timespec="seconds")
-    out = ok(
-        hedui(
-            "keys", "rotate", "--organisation", ORG, "--public-key", str(new_pub), "--old-valid-until", until,
-            "--db", db_url, cwd=tmp_path,
-        )
-    )  # fmt: skip
-    assert new_id in out and old_id in out
-    listed = [
-        json.loads(x)
-        for x in ok(hedui("keys", "list", "--db", db_url, "--format", "json", cwd=tmp_path)).split("\n")
-        if x
-    ]
-    by_id = {k["keyid"]: k for k in listed}
-    assert dt.datetime.fromisoformat(by_id[old_id]["not_after"]) == dt.datetime.fromisoformat(until)
-    assert by_id[new_id]["replaces"] == old_id and by_id[new_id]["state"] == "valid"
-
-    out = ok(hedui("keys", "revoke", new_id, "--reason", "laptop stolen", "--db", db_url, cwd=tmp_path))
-    assert "revoked" in out
-    text_listing = ok(hedui("keys", "list", "--db", db_url, cwd=tmp_path))
-    assert "laptop stolen" in text_listing and "revoked" in text_listing
-    usage_error(hedui("keys", "revoke", new_id, "--reason", "again", "--db", db_url, cwd=tmp_path), "already revoked")
-    usage_error(hedui("keys", "revoke", "feedbeef", "--reason", "x", "--db", db_url, cwd=tmp_path), "not found")
-    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
-    usage_error(
-        hedui("keys", "revoke", old_id, "--reason", "x", "--at", future, "--db", db_url, cwd=tmp_path), "future"
-    )
-    usage_error(hedui("keys", "revoke", old_id, "--reason", " ", "--db", db_url, cwd=tmp_path), "needs a reason")
-
-    # No service has signed a tree head yet: the entries wait for it to integrate them.
-    entries = stored_entries(db_url)
-    assert [e["kind"] for e in entries] == [
-        "TRUSTED_KEY_ADDED",
-        "TRUSTED_KEY_ADDED",
-        "TRUSTED_KEY_ROTATED",
-        "TRUSTED_KEY_REVOKED",
-    ]
-    assert entries[3]["details"]["reason"] == "laptop stolen" and entries[3]["details"]["keyid"] == new_id
-    assert entries[2]["details"]["old_keyid"] == old_id and entries[2]["details"]["new_keyid"] == new_id
-    assert all(e["operator"] == "hedui-keys" for e in entries)
-
-
-def test_key_changes_join_the_signed_log_when_the_service_keys_are_at_hand(tmp_path: Path) -> None:
-    """After a service signed the log with the keys in ./.hedui, `hedui keys` integrates its entries too."""
-    db = f"sqlite:///{tmp_path / 'h.db'}"
-    request = write(tmp_path / "req.json", example_request())
-    sandbox = write(tmp_path / "sb.json", example_sandbox())
-    ok(hedui("verify", str(request), "--sandbox", str(sandbox), "--db", db, "--format", "json", cwd=tmp_path))
-    dev_key = json.loads(ok(hedui("keys", "list", "--db", db, "--format", "json", cwd=tmp_path)))["keyid"]
-    ok(hedui("keys", "revoke", dev_key, "--reason", "development key", "--db", db, cwd=tmp_path))
-    revoked = audit_events(tmp_path, db, "--kind", "TRUSTED_KEY_REVOKED")
-    assert [e["details"]["keyid"] for e in revoked] == [dev_key]
-    assert "audit log intact" in ok(hedui("audit", "verify", "--db", db, cwd=tmp_path))
-
-
-def stored_entries(db_url: str) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        db = Database(db_url)
-        try:
-            async with db.sessions() as session:
-                rows = await session.execute(select(audit_entries.c.entry).order_by(audit_entries.c.seq))
-                return [json.loads(row.entry) for row in rows]
-        finally:
-            await db.close()
-
-    return asyncio.run(read())
-
-
-def test_keys_commands_refuse_bad_input(tmp_path: Path) -> None:
-    _, pub, _ = keys(tmp_path, "org")
-    db = f"sqlite:///{tmp_path / 'h.db'}"
-    (tmp_path / "junk.pem").write_text("not a key")
-    usage_error(
-        hedui(
-            "keys", "add", "--organisation", ORG, "--public-key", str(tmp_path / "junk.pem"), "--db", db, cwd=tmp_path
-        ),
-        "not a PEM public key",
-    )
-    usage_error(
-        hedui("keys", "add", "--organisation", " ", "--public-key", str(pub), "--db", db, cwd=tmp_path), "organisation"
-    )
-    usage_error(hedui("keys", "list", "--db", db, cwd=tmp_path), "no database")
-    usage_error(
-        hedui("keys", "add", "--organisation", ORG, "--public-key", str(pub), "--db", "mysql://x/y", cwd=tmp_path),
-        "--db",
-    )
-    usage_error(hedui("keys", "generate", "--out", str(tmp_path / "org.pem"), cwd=tmp_path), "exists")
-    ok(hedui("keys", "add", "--organisation", ORG, "--public-key", str(pub), "--db", db, cwd=tmp_path))
-    usage_error(
-        hedui("keys", "rotate", "--organisation", "other", "--public-key", str(pub), "--db", db, cwd=tmp_path),
-        "already in the trust store",
-    )
-    _, second, _ = keys(tmp_path, "second")
-    usage_error(
-        hedui("keys", "rotate", "--organisation", "other", "--public-key", str(second), "--db", db, cwd=tmp_path),
-        "no valid key",
-    )
-    assert not (tmp_path / ".hedui").exists()
-
-
-# --- consent sign and verify --------------------------------------------------------------------------------
 
 
 def test_sign_then_verify_against_a_public_key_and_the_trust_store(tmp_path: Path) -> None:
@@ -387,36 +217,3 @@ def test_member_signs_on_their_phone_with_a_certified_key(tmp_path: Path) -> Non
     usage_error(
         hedui("consent", "sign", str(tmp_path / "env2.json"), "--key", str(org_private), cwd=tmp_path), "already signed"
     )
-
-
-# --- Done when: `hedui verify` with "signed": false queries nothing about the spouse -----------------------
-
-
-def test_hedui_verify_queries_nothing_about_an_unsigned_spouse(db_url: str, tmp_path: Path) -> None:
-    request = example_request()
-    assert request["members"][1]["id_number"] == SPOUSE
-    request["members"][1]["signed"] = False
-    path = write(tmp_path / "req.json", request)
-    sandbox = EXAMPLES / "sandbox-small.json"
-    if not sandbox.exists():
-        sandbox = write(tmp_path / "sb.json", example_sandbox())
-    report = json.loads(
-        ok(
-            subprocess_hedui(
-                "verify", str(path), "--sandbox", str(sandbox), "--db", db_url, "--format", "json", cwd=tmp_path
-            )
-        )
-    )
-    missing = {(f["id_number"], f["evidence"][0]["value"]) for f in report["flags"] if f["code"] == "CONSENT_MISSING"}
-    assert missing == {(SPOUSE, d) for d in ("banks", "housing", "police", "social_security", "tax", "vehicles")}
-    assert all(s["not_queried"] == [SPOUSE] for s in report["sources"])
-    spouse = next(m for m in report["members"] if m["id_number"] == SPOUSE)
-    assert spouse["records"] == []
-    # The audit log, searched by person: six queries about the applicant, none about the spouse.
-    sent_applicant = audit_events(tmp_path, db_url, "--person", APPLICANT, "--kind", "DEPARTMENT_QUERY_SENT")
-    sent_spouse = audit_events(tmp_path, db_url, "--person", SPOUSE, "--kind", "DEPARTMENT_QUERY_SENT")
-    assert len(sent_applicant) == 6
-    assert sent_spouse == []
-    refused = audit_events(tmp_path, db_url, "--person", SPOUSE, "--kind", "CONSENT_DECISION")
-    assert len(refused) == 6
-    assert all(e["details"]["refused"] == 1 for e in refused)
