@@ -41,6 +41,7 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.integration
 async def test_list_by_person_operator_department_and_time(
     db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -67,6 +68,7 @@ async def test_list_by_person_operator_department_and_time(
     assert not (tmp_path / "log.key").exists()  # listing needs the subject key only, and creates none
 
 
+@pytest.mark.integration
 async def test_anomalies_name_a_query_without_a_case(
     db_url: str, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,6 +98,7 @@ async def test_anomalies_name_a_query_without_a_case(
     assert any("night-owl" in a["description"] for a in found)
 
 
+@pytest.mark.integration
 async def test_public_key_is_the_verifier_key_of_the_configured_log(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,6 +111,7 @@ async def test_public_key_is_the_verifier_key_of_the_configured_log(
     assert out.strip() == NoteSigner.from_private_bytes("test.hedui/audit", seed).verifier_key()
 
 
+@pytest.mark.integration
 async def test_read_only_commands_refuse_a_missing_key_and_create_none(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,6 +131,7 @@ async def test_read_only_commands_refuse_a_missing_key_and_create_none(
     assert _contents(tmp_path) == []
 
 
+@pytest.mark.integration
 def test_the_service_creates_its_keys_and_the_read_only_loader_does_not(tmp_path: Path) -> None:
     readonly = load_settings(None, tmp_path / "supervisor", create_keys=False)
     assert dict(readonly.missing_key_files) == {
@@ -143,6 +148,7 @@ def test_the_service_creates_its_keys_and_the_read_only_loader_does_not(tmp_path
     assert (again.audit_subject_key, again.audit_log_key) == (service.audit_subject_key, service.audit_log_key)
 
 
+@pytest.mark.integration
 async def test_list_by_person_refuses_the_configured_subject_key_if_missing(
     db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -179,6 +185,7 @@ def _offline_log(tmp_path: Path, size: int) -> tuple[Path, Path, NoteSigner, Mer
     return export, vkey, signer, tree
 
 
+@pytest.mark.integration
 async def test_verify_reads_witness_directories_without_writing_to_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -207,6 +214,7 @@ async def test_verify_reads_witness_directories_without_writing_to_them(
     assert code == 2 and "is missing" in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.integration
 async def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = [
         (["audit", "verify", "--export", str(tmp_path / "x.jsonl")], "--public-key"),

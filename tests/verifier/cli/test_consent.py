@@ -17,8 +17,6 @@ from hedui_cli import hedui_process as subprocess_hedui
 
 from consent import china_today
 
-pytestmark = pytest.mark.integration
-
 
 def authorization(**overrides: Any) -> dict[str, Any]:
     today = china_today()
@@ -35,6 +33,7 @@ def authorization(**overrides: Any) -> dict[str, Any]:
     return raw
 
 
+@pytest.mark.integration
 def test_sign_then_verify_against_a_public_key_and_the_trust_store(tmp_path: Path) -> None:
     private, public, keyid = keys(tmp_path, "case-system")
     artefact = write(tmp_path / "auth.json", authorization())
@@ -67,6 +66,7 @@ def test_sign_then_verify_against_a_public_key_and_the_trust_store(tmp_path: Pat
     assert refused.returncode == 1 and "not in the trust store" in refused.stdout
 
 
+@pytest.mark.integration
 def test_verify_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     """``hedui consent verify … | head`` when head has gone: no BrokenPipe traceback, the shell's SIGPIPE status."""
     private, public, _ = keys(tmp_path, "case-system")
@@ -95,6 +95,7 @@ def test_verify_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert done.returncode == 141
 
 
+@pytest.mark.integration
 def test_verify_refuses_tampered_and_relabelled_envelopes(tmp_path: Path) -> None:
     private, public, _ = keys(tmp_path, "org")
     artefact = write(tmp_path / "auth.json", authorization())
@@ -112,6 +113,7 @@ def test_verify_refuses_tampered_and_relabelled_envelopes(tmp_path: Path) -> Non
     usage_error(hedui("consent", "verify", str(noisy), "--public-key", str(public), cwd=tmp_path), "envelope.payload")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("artefact", "words"),
     [
@@ -134,6 +136,7 @@ def test_sign_refuses_an_invalid_artefact(tmp_path: Path, artefact: dict[str, An
     assert not (tmp_path / "env.json").exists()
 
 
+@pytest.mark.integration
 def test_member_signs_on_their_phone_with_a_certified_key(tmp_path: Path) -> None:
     org_private, org_public, org_id = keys(tmp_path, "org")
     phone_private, phone_public, phone_id = keys(tmp_path, "phone")

@@ -8,9 +8,8 @@ import pytest
 from harness import REPO
 from hedui_cli import hedui_process as hedui
 
-pytestmark = pytest.mark.integration
 
-
+@pytest.mark.integration
 def test_demo_runs_through_the_grpc_api(tmp_path: Path) -> None:
     done = hedui("demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -26,6 +25,7 @@ def test_demo_runs_through_the_grpc_api(tmp_path: Path) -> None:
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")

@@ -17,9 +17,8 @@ from sqlalchemy import select
 from audit.log import audit_entries
 from verifier.storage.db import Database
 
-pytestmark = pytest.mark.integration
 
-
+@pytest.mark.integration
 def test_keys_add_list_rotate_revoke(db_url: str, tmp_path: Path) -> None:
     _, old_pub, old_id = keys(tmp_path, "old")
     _, new_pub, new_id = keys(tmp_path, "new")
@@ -73,6 +72,7 @@ def test_keys_add_list_rotate_revoke(db_url: str, tmp_path: Path) -> None:
     assert all(e["operator"] == "hedui-keys" for e in entries)
 
 
+@pytest.mark.integration
 def test_key_changes_join_the_signed_log_when_the_service_keys_are_at_hand(tmp_path: Path) -> None:
     """After a service signed the log with the keys in ./.hedui, `hedui keys` integrates its entries too."""
     db = f"sqlite:///{tmp_path / 'h.db'}"
@@ -99,6 +99,7 @@ def stored_entries(db_url: str) -> list[dict[str, Any]]:
     return asyncio.run(read())
 
 
+@pytest.mark.integration
 def test_keys_commands_refuse_bad_input(tmp_path: Path) -> None:
     _, pub, _ = keys(tmp_path, "org")
     db = f"sqlite:///{tmp_path / 'h.db'}"

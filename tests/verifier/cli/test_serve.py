@@ -16,9 +16,8 @@ from hedui_cli import HEDUI
 from hedui_cli import hedui_captured as run
 from hedui_cli import hedui_process as hedui
 
-pytestmark = pytest.mark.integration
 
-
+@pytest.mark.integration
 def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,6 +46,7 @@ def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> Non
     assert f"127.0.0.1:{port}" in stderr
 
 
+@pytest.mark.integration
 def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,6 +78,7 @@ def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path
     assert server.returncode == 0, stderr
 
 
+@pytest.mark.integration
 def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "hedui.toml"
     config.write_text('listen = "127.0.0.1:1"\nmystery = 3\n')

@@ -12,8 +12,6 @@ from harness import EXAMPLES, REPO, example_request, example_sandbox
 from hedui_cli import APPLICANT, SPOUSE, audit_events, ok, write
 from hedui_cli import hedui_process as hedui
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def example_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -27,6 +25,7 @@ def example_files(tmp_path: Path) -> tuple[Path, Path]:
     return request, sandbox
 
 
+@pytest.mark.integration
 def test_verify_example_prints_the_hand_computed_report(
     db_url: str, tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -50,6 +49,7 @@ def test_verify_example_prints_the_hand_computed_report(
     assert [e["details"]["report_sha256"] for e in created] == [hashlib.sha256(canonical).hexdigest()]
 
 
+@pytest.mark.integration
 def test_verify_text_output_is_a_readable_table(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
     request, sandbox = example_files
     done = hedui("verify", str(request), "--sandbox", str(sandbox), cwd=tmp_path)
@@ -60,6 +60,7 @@ def test_verify_text_output_is_a_readable_table(tmp_path: Path, example_files: t
     assert (tmp_path / ".hedui" / "hedui.db").exists()
 
 
+@pytest.mark.integration
 def test_unsigned_member_is_reported_consent_missing(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
     _, sandbox = example_files
     request = example_request()
@@ -74,6 +75,7 @@ def test_unsigned_member_is_reported_consent_missing(tmp_path: Path, example_fil
     assert report["assessment"]["classification"] == "INCONCLUSIVE"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("change", "words"),
     [
@@ -99,6 +101,7 @@ def test_invalid_request_exits_2_with_one_line_and_writes_nothing(
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("sandbox", "words"),
     [
@@ -120,6 +123,7 @@ def test_malformed_sandbox_exits_2(tmp_path: Path, sandbox: str, words: str) -> 
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 def test_html_format_with_invalid_input_exits_2_before_anything_runs(
     tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -134,6 +138,7 @@ def test_html_format_with_invalid_input_exits_2_before_anything_runs(
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
     done = hedui("verify", str(tmp_path / "nope.json"), cwd=tmp_path)
     assert done.returncode == 2
@@ -145,6 +150,7 @@ def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
     assert "not JSON" in done.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("url", ["notaurl://x", "mysql://u@h/db", "::"])
 def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[Path, Path], url: str) -> None:
     request, sandbox = example_files
@@ -158,6 +164,7 @@ def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[P
 DEPARTMENT_IDS = ("police", "housing", "tax", "vehicles", "banks", "social_security")
 
 
+@pytest.mark.integration
 def test_verify_with_a_config_runs_through_its_connectors_and_options(
     tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -186,6 +193,7 @@ def test_verify_with_a_config_runs_through_its_connectors_and_options(
     assert (tmp_path / "config.db").exists()  # the config's database
 
 
+@pytest.mark.integration
 def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
     request, sandbox = example_files
     config = tmp_path / "hedui.toml"
@@ -220,6 +228,7 @@ def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple
     assert (tmp_path / "flag.db").exists() and not (tmp_path / "config.db").exists()
 
 
+@pytest.mark.integration
 def test_verify_with_a_config_naming_a_connector_not_installed_exits_2(
     tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -236,6 +245,7 @@ def test_verify_with_a_config_naming_a_connector_not_installed_exits_2(
 # --- Done when: `hedui verify` with "signed": false queries nothing about the spouse -----------------------
 
 
+@pytest.mark.integration
 def test_hedui_verify_queries_nothing_about_an_unsigned_spouse(db_url: str, tmp_path: Path) -> None:
     request = example_request()
     assert request["members"][1]["id_number"] == SPOUSE
