@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,14 +14,15 @@ from hedui_cli import hedui_captured
 
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from audit.events import AuditEvent
-from audit.log import AuditLog
+from audit.log import AuditLog, EntryFilter, StoredEntry
 from audit.merkle import MerkleTree, leaf_hash
 from audit.verify import export_entry_line, export_head_line, export_header_line
 from audit.witness import FileWitness
+from consent.identity import CHINA_TIME
+from verifier.cli import audit as audit_command
+from verifier.cli._common import UsageError
 from verifier.config import load_settings
 from verifier.storage.db import Database
-
-pytestmark = pytest.mark.integration
 
 KEY = b"k" * 32  # the subject key running_service gives the service
 
@@ -226,3 +229,51 @@ async def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Ca
         assert code == 2, (argv, out, err)
         assert words in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "none.db").exists()
+
+
+# --- the command's own helpers (verifier/cli/audit.py), in-process ------------------------------------------
+
+
+def test_the_list_options_become_an_entry_filter() -> None:
+    args = argparse.Namespace(
+        verification="verifications/v-1",
+        kind="DEPARTMENT_QUERY_SENT",
+        operator=None,
+        department="banks",
+        since="2026-11-23",
+        until=None,
+    )
+    assert audit_command._filter(args) == EntryFilter(
+        verification="v-1",
+        kind="DEPARTMENT_QUERY_SENT",
+        department="banks",
+        since=dt.datetime(2026, 11, 23, tzinfo=CHINA_TIME),
+    )
+    with pytest.raises(UsageError, match="--until: 'soon' is not a date or time"):
+        audit_command._filter(argparse.Namespace(**{**vars(args), "until": "soon"}))
+
+
+def test_an_event_line_is_its_index_and_its_canonical_body() -> None:
+    at = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    entry = StoredEntry(4, 5, "REPORT_READ", at, "op", "cli", "v-1", "", "", (), b'{"kind":"REPORT_READ","seq":5}')
+    assert audit_command._event_json(entry) == {"index": 4, "kind": "REPORT_READ", "seq": 5}
+
+
+def test_a_missing_key_file_is_refused_naming_its_setting(tmp_path: Path) -> None:
+    settings = load_settings(None, tmp_path / "keys", create_keys=False)
+    with pytest.raises(UsageError, match=r"^audit_subject_key_file: .*audit-subject\.key does not exist"):
+        audit_command._subject_key(settings)
+    with pytest.raises(UsageError, match=r"^audit_log_key_file: .*audit-log\.key does not exist"):
+        audit_command._log_signer(settings)
+    assert not (tmp_path / "keys").exists()
+
+
+def test_unreadable_inputs_name_their_option(tmp_path: Path) -> None:
+    (tmp_path / "k.vkey").write_bytes(b"\xff")
+    with pytest.raises(UsageError, match=r"^--public-key .*k\.vkey: cannot read: "):
+        audit_command._read_text(tmp_path / "k.vkey", "--public-key")
+    verifier = NoteSigner.generate("test.hedui/audit").verifier()
+    with pytest.raises(UsageError, match=r"^--witness .*absent: not a directory$"):
+        audit_command._witnessed([tmp_path / "absent"], verifier)
+    (tmp_path / "w").mkdir()
+    assert audit_command._witnessed([tmp_path / "w"], verifier) == []

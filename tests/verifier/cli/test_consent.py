@@ -16,6 +16,8 @@ from hedui_cli import hedui_here as hedui
 from hedui_cli import hedui_process as subprocess_hedui
 
 from consent import china_today
+from verifier.cli import consent as consent_command
+from verifier.cli._common import UsageError
 
 
 def authorization(**overrides: Any) -> dict[str, Any]:
@@ -220,3 +222,39 @@ def test_member_signs_on_their_phone_with_a_certified_key(tmp_path: Path) -> Non
     usage_error(
         hedui("consent", "sign", str(tmp_path / "env2.json"), "--key", str(org_private), cwd=tmp_path), "already signed"
     )
+
+
+# --- the command's own helpers (verifier/cli/consent.py), in-process ----------------------------------------
+
+
+@pytest.mark.parametrize(("name", "shortened"), [("张建国", "张**"), ("李秀英", "李**"), ("张", "张*"), ("", "*")])
+def test_names_are_shortened_to_their_first_character(name: str, shortened: str) -> None:
+    assert consent_command._short_name(name) == shortened
+
+
+def test_an_envelope_is_told_from_an_artefact_by_its_three_fields() -> None:
+    assert consent_command._is_envelope({"payload": "", "payloadType": "x", "signatures": []})
+    assert not consent_command._is_envelope({"payload": "", "payloadType": "x"})
+    assert not consent_command._is_envelope(authorization())
+    assert not consent_command._is_envelope(["payload", "payloadType", "signatures"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "claimed"),
+    [
+        (b'{"commissioned_by": "533401-civil-affairs"}', "533401-civil-affairs"),
+        (b'{"commissioned_by": 7}', ""),
+        (b'{"organisation": "x"}', ""),
+        (b"[1, 2]", ""),
+        (b"\xff", ""),
+        (b"{", ""),
+    ],
+)
+def test_the_claimed_organisation_is_empty_unless_the_payload_names_one(payload: bytes, claimed: str) -> None:
+    assert consent_command._claimed(payload, "commissioned_by") == claimed
+
+
+def test_an_envelope_file_that_is_no_envelope_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "env.json", {"payload": "not base64!", "payloadType": "x", "signatures": []})
+    with pytest.raises(UsageError, match=r"^envelope .*env\.json: "):
+        consent_command._read_envelope(path, "envelope")

@@ -15,6 +15,9 @@ from hedui_cli import hedui_here as hedui
 from sqlalchemy import select
 
 from audit.log import audit_entries
+from verifier.cli import keys as keys_command
+from verifier.cli._common import UsageError
+from verifier.operations.trust_store import KeyEntry
 from verifier.storage.db import Database
 
 
@@ -130,3 +133,32 @@ def test_keys_commands_refuse_bad_input(tmp_path: Path) -> None:
         "no valid key",
     )
     assert not (tmp_path / ".hedui").exists()
+
+
+# --- the command's own helpers (verifier/cli/keys.py), in-process -------------------------------------------
+
+
+def test_an_organisation_is_trimmed_and_a_blank_one_names_the_option() -> None:
+    assert keys_command._organisation("  533401-civil-affairs ") == "533401-civil-affairs"
+    for bad in (" ", "x" * 201, "tab\there"):
+        with pytest.raises(UsageError, match=r"^--organisation: "):
+            keys_command._organisation(bad)
+
+
+def test_a_key_as_a_json_line_carries_its_state_at_the_moment_asked() -> None:
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    revoked = start + dt.timedelta(days=2)
+    entry = KeyEntry("ab12", ORG, start, None, revoked, "laptop stolen", "cd34", "rotated in")
+    assert keys_command._entry_plain(entry, start + dt.timedelta(days=1)) == {
+        "keyid": "ab12",
+        "organisation": ORG,
+        "state": "valid",
+        "not_before": "2026-11-01T00:00:00+00:00",
+        "not_after": None,
+        "revoked_at": "2026-11-03T00:00:00+00:00",
+        "revoke_reason": "laptop stolen",
+        "replaces": "cd34",
+        "note": "rotated in",
+    }
+    assert keys_command._entry_plain(entry, revoked)["state"] == "revoked"
+    assert keys_command._entry_plain(entry, start - dt.timedelta(seconds=1))["state"] == "not yet valid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -11,6 +12,14 @@ import pytest
 from harness import EXAMPLES, REPO, example_request, example_sandbox
 from hedui_cli import APPLICANT, SPOUSE, audit_events, ok, write
 from hedui_cli import hedui_process as hedui
+
+from connectors.departments import DepartmentCatalogue
+from consent import SigningKey
+from verifier.cli import verify as verify_command
+from verifier.cli._common import UsageError
+from verifier.cli.verify import signed_authorization
+from verifier.config import Settings
+from verifier.request import parse_request
 
 
 @pytest.fixture
@@ -270,3 +279,52 @@ def test_hedui_verify_queries_nothing_about_an_unsigned_spouse(db_url: str, tmp_
     refused = audit_events(tmp_path, db_url, "--person", SPOUSE, "--kind", "CONSENT_DECISION")
     assert len(refused) == 6
     assert all(e["details"]["refused"] == 1 for e in refused)
+
+
+# --- the command's own helpers (verifier/cli/verify.py), in-process -----------------------------------------
+
+
+def test_the_development_authorization_covers_the_signed_members_only() -> None:
+    raw = example_request()
+    raw["members"][1]["signed"] = False
+    key = SigningKey.generate_ed25519()
+    envelope = signed_authorization(parse_request(raw), key, dt.date(2026, 11, 1))
+    assert envelope.payload_type == "application/vnd.hedui.authorization+json; version=1"
+    assert [s.keyid for s in envelope.signatures] == [key.keyid]
+    payload = json.loads(envelope.payload)
+    assert [m["id_number"] for m in payload["members"]] == [APPLICANT, "533401200809110310"]
+    assert SPOUSE not in envelope.payload.decode()
+    # 180 days from 1 November 2026: 29 + 31 + 31 + 28 + 31 + 30.
+    assert (payload["valid_from"], payload["valid_until"]) == ("2026-11-01", "2027-04-30")
+    assert (payload["commissioned_by"], payload["purpose"]) == ("533401-civil-affairs", "ASSESSMENT")
+
+
+def test_a_request_is_checked_and_one_nobody_signed_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "req.json", example_request())
+    assert verify_command._request(path).members[0].id_number == APPLICANT
+    raw = example_request()
+    for member in raw["members"]:
+        member["signed"] = False
+    write(path, raw)
+    with pytest.raises(UsageError, match=r"req\.json: no member has signed; nothing may be queried$"):
+        verify_command._request(path)
+    raw["area"] = "moon"
+    write(path, raw)
+    with pytest.raises(UsageError, match=r"req\.json: .*area"):
+        verify_command._request(path)
+
+
+def test_policy_is_the_given_file_alone_else_the_configured_ones(tmp_path: Path) -> None:
+    default = REPO / "verifier" / "policies" / "default.toml"
+    local = tmp_path / "533401.toml"
+    local.write_text(default.read_text(encoding="utf-8").replace('locality = "default"', 'locality = "533401"'))
+    settings = Settings(policy_files=(local,))
+    assert sorted(verify_command._policies(None, settings).localities()) == ["533401", "default"]
+    assert list(verify_command._policies(local, settings).localities()) == ["533401"]
+    with pytest.raises(UsageError, match=r"^policy: .*absent\.toml"):
+        verify_command._policies(tmp_path / "absent.toml", settings)
+
+
+def test_the_json_report_is_indented_and_keeps_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    verify_command.output_report({"members": [{"name": "张建国"}]}, "json", DepartmentCatalogue())
+    assert capsys.readouterr().out == '{\n  "members": [\n    {\n      "name": "张建国"\n    }\n  ]\n}\n'
