@@ -1,6 +1,6 @@
 """The helpers every ``hedui`` command shares: reading input files, option types, settings, output.
 
-Invalid input is a :class:`~verifier.usage.UsageError`; :func:`verifier.cli.main` turns it into exit 2
+Invalid input is a :class:`UsageError`; :func:`verifier.cli.main` turns it into exit 2
 and one line on stderr. Nothing here writes before the input is known to be valid.
 
 The commands call the operations (``service.trust_store``, ``service.authorizations``, …) and nothing
@@ -37,7 +37,6 @@ from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
 from verifier.pipeline.consent import AuthorizationReader
 from verifier.service import HeduiService
 from verifier.storage.db import Database
-from verifier.usage import UsageError
 
 __all__ = [
     "DEFAULT_BASE",
@@ -64,6 +63,10 @@ __all__ = [
     "trust_store_settings",
     "with_database",
 ]
+
+
+class UsageError(Exception):
+    """Invalid input to a command: ``hedui`` exits 2 with this one line and has written nothing."""
 
 
 def fail(message: str) -> NoReturn:

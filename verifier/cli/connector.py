@@ -526,7 +526,7 @@ def _add_check(commands: Any) -> None:
 
 
 def add_connector_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Register ``hedui connector ...``; invalid input raises :class:`verifier.usage.UsageError` (exit 2)."""
+    """Register ``hedui connector ...``; invalid input raises :class:`verifier.cli._common.UsageError` (exit 2)."""
     connector = sub.add_parser("connector", help="department connectors: a reference server and the conformance kit")
     commands = connector.add_subparsers(dest="connector_command", required=True, parser_class=parser_class)
     _add_serve(commands)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
+import importlib
 from pathlib import Path
 
 import pytest
 
+from connectors import SandboxDataset
 from connectors.sandbox import SandboxConnector
+from consent import SigningKey
 from consent.identity import CHINA_TIME
 from verifier.cli._common import (
     HeduiParser,
@@ -17,21 +19,23 @@ from verifier.cli._common import (
     atomic_output,
     check_db_url,
     configured_connectors,
+    console,
+    fail,
     instant,
+    public_key,
+    read_bytes,
     read_json,
+    read_only_settings,
     require_database,
+    sandbox_dataset,
+    service_settings,
     shown,
     trust_store_settings,
+    with_database,
 )
 from verifier.config import Settings
 
-
-@pytest.fixture(autouse=True)
-def _no_hedui_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("HEDUI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_hedui_variables")
 
 
 @pytest.mark.parametrize(
@@ -121,3 +125,82 @@ def test_a_bad_command_line_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("hedui: error: argument --n: invalid int value") and err.count("\n") == 1
+
+
+def test_usage_error_has_one_definition_here() -> None:
+    assert UsageError.__module__ == "verifier.cli._common"
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("verifier.usage")
+
+
+@pytest.mark.parametrize(
+    ("message", "line"),
+    [("first\nsecond\n", "hedui: error: first\n"), ("  \n", "hedui: error: error\n")],
+)
+def test_fail_prints_one_line_and_exits_2(capsys: pytest.CaptureFixture[str], message: str, line: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        fail(message)
+    assert caught.value.code == 2
+    assert capsys.readouterr() == ("", line)
+
+
+def test_read_bytes_names_what_could_not_be_read(tmp_path: Path) -> None:
+    (tmp_path / "k.pem").write_bytes(b"pem")
+    assert read_bytes(tmp_path / "k.pem", "--key") == b"pem"
+    with pytest.raises(UsageError, match=r"^--key .*absent\.pem: no such file$"):
+        read_bytes(tmp_path / "absent.pem", "--key")
+    with pytest.raises(UsageError, match=r"^--key .*absent\.pem: cannot read: No such file or directory$"):
+        read_bytes(tmp_path / "absent.pem", "--key", name_missing=False)
+    with pytest.raises(UsageError, match=r"^--key .*: cannot read: Is a directory$"):
+        read_bytes(tmp_path, "--key")
+
+
+def test_a_public_key_file_must_hold_a_public_key(tmp_path: Path) -> None:
+    (tmp_path / "junk.pem").write_text("not a key")
+    with pytest.raises(UsageError, match=r"^--public-key .*junk\.pem: not a PEM public key"):
+        public_key(tmp_path / "junk.pem")
+    pem = SigningKey.generate_ed25519().public_pem()
+    (tmp_path / "org.pub.pem").write_bytes(pem)
+    assert public_key(tmp_path / "org.pub.pem", "--certificate") == pem
+
+
+def test_a_sandbox_file_that_is_no_dataset_names_its_option(tmp_path: Path) -> None:
+    (tmp_path / "sb.json").write_text('{"weather": {}}')
+    with pytest.raises(UsageError, match=r"^--sandbox: weather: unknown section$"):
+        sandbox_dataset(tmp_path / "sb.json", "--sandbox")
+    assert sandbox_dataset(None, "--sandbox") == SandboxDataset.demo()
+
+
+# --- config resolution ----------------------------------------------------------------------------------
+
+
+def test_settings_readers_turn_a_bad_config_into_one_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "hedui.toml"
+    config.write_text("mystery = 1\n")
+    for read in (read_only_settings, service_settings):
+        with pytest.raises(UsageError, match=r"^mystery: unknown key$"):
+            read(config)
+    assert not (tmp_path / ".hedui").exists()
+
+
+def test_read_only_settings_create_no_key_and_service_settings_do(tmp_path: Path) -> None:
+    readonly = read_only_settings(None, tmp_path / "keys")
+    assert set(readonly.missing_key_files) == {"audit_subject_key_file", "audit_log_key_file"}
+    assert not (tmp_path / "keys").exists()
+    service = service_settings(None, tmp_path / "keys")
+    assert service.missing_key_files == {}
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["audit-log.key", "audit-subject.key"]
+
+
+def test_db_overrides_the_configured_database_after_its_check() -> None:
+    settings = Settings(database_url="sqlite:///configured.db")
+    assert with_database(settings, None).database_url == "sqlite:///configured.db"
+    assert with_database(settings, "postgresql://h/db").database_url == "postgresql://h/db"
+    with pytest.raises(UsageError, match="--db: mysql is not supported"):
+        with_database(settings, "mysql://u@h/db")
+
+
+def test_tables_have_a_fixed_width_when_the_output_is_no_terminal() -> None:
+    # pytest captures stdout: it is no terminal.
+    assert console().width == 120
+    assert console(180).width == 180

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from verifier.cli._common import UsageError
-from verifier.cli.connector import DepartmentConfig, read_department_config
+from verifier.cli.connector import DepartmentConfig, _check_arguments, _declared, read_department_config
 
 MARKET = """\
 database_url = "sqlite:///hedui.db"
@@ -79,3 +80,51 @@ def test_a_declared_department_without_a_connector_names_the_key(tmp_path: Path)
 def test_a_missing_config_file_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read"):
         read_department_config(tmp_path / "absent.toml")
+
+
+# --- the kit's argument checks (verifier/cli/connector.py), in-process --------------------------------------
+
+
+def check_args(**given: object) -> argparse.Namespace:
+    """``hedui connector check``'s parsed options: the defaults, ``given`` over them."""
+    defaults: dict[str, object] = {
+        "entry_point": None,
+        "address": None,
+        "config": None,
+        "cert": None,
+        "server_name": None,
+        "deadline": 10.0,
+        "ticket_timeout": 30.0,
+    }
+    return argparse.Namespace(**{**defaults, **given})
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({}, "one of the arguments --entry-point --address is required (or --config FILE)"),
+        ({"entry_point": "sandbox", "cert": Path("ca.pem")}, "--cert and --server-name go with --address"),
+        ({"entry_point": "sandbox", "server_name": "tax"}, "--cert and --server-name go with --address"),
+        ({"entry_point": "sandbox", "deadline": 0.0}, "--deadline and --ticket-timeout must be positive"),
+        ({"entry_point": "sandbox", "ticket_timeout": -1.0}, "--deadline and --ticket-timeout must be positive"),
+        ({"address": "no-port"}, "--address: "),
+    ],
+)
+def test_options_that_do_not_go_together_are_invalid_input(given: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        _check_arguments(check_args(**given))
+    assert str(caught.value).startswith(message)
+
+
+def test_options_that_go_together_pass() -> None:
+    for given in ({"entry_point": "sandbox"}, {"config": Path("hedui.toml")}, {"address": "127.0.0.1:7000"}):
+        _check_arguments(check_args(**given))
+
+
+def test_a_department_must_be_declared(tmp_path: Path) -> None:
+    config = read(tmp_path, MARKET)
+    assert _declared("market_regulation", config, tmp_path / "hedui.toml") == "market_regulation"
+    with pytest.raises(UsageError, match=r"^--department 'courts': not a declared department \(one of police, "):
+        _declared("courts", config, tmp_path / "hedui.toml")
+    with pytest.raises(UsageError, match=r"declare it with --config FILE\)$"):
+        _declared("market_regulation", read_department_config(None), None)

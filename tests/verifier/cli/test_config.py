@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from hedui_cli import hedui_captured as run
 
-from verifier.cli import main
+from verifier.cli.config import render_text
+from verifier.config import Source, Value
 
-
-@pytest.fixture(autouse=True)
-def _no_hedui_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("HEDUI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("no_hedui_variables")
 
 
 def test_show_prints_each_value_with_its_source_and_no_secret(
@@ -121,7 +106,38 @@ def test_check_refuses_a_key_file_without_a_key(tmp_path: Path, capsys: pytest.C
     assert code == 2 and f"audit_log_key_file: {key} does not hold a hex key" in err
 
 
-def test_serve_help_points_to_config_show(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "serve", "--help")
-    assert code == 0
-    assert "hedui config show" in out and "HEDUI_" in out
+# --- rendering (verifier/cli/config.py's render_text), in-process -------------------------------------------
+
+
+def test_render_text_groups_department_keys_under_their_tables() -> None:
+    values = [
+        Value("listen", '"127.0.0.1:6000"', Source.FILE),
+        Value("departments.tax.connector", '"sandbox"', Source.DEFAULT),
+        Value("departments.tax.deadline_seconds", "20.0", Source.FILE),
+        Value("departments.banks.ticket_key", '"<redacted>"', Source.ENV, note="a secret"),
+    ]
+    assert render_text(values, Path("hedui.toml")).splitlines() == [
+        "# hedui's effective configuration: file hedui.toml, overridden by HEDUI_* variables; "
+        "after each value, where it came from",
+        'listen = "127.0.0.1:6000"  # file',
+        "",
+        "[departments.tax]",
+        'connector = "sandbox"  # default',
+        "deadline_seconds = 20.0  # file",
+        "",
+        "[departments.banks]",
+        'ticket_key = "<redacted>"  # env HEDUI_DEPARTMENTS__BANKS__TICKET_KEY; a secret',
+    ]
+
+
+def test_render_text_says_when_there_is_no_config_file() -> None:
+    assert render_text([], None) == (
+        "# hedui's effective configuration: no config file, overridden by HEDUI_* variables; "
+        "after each value, where it came from"
+    )
+
+
+def test_show_refuses_a_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "config", "show", "--config", str(tmp_path / "absent.toml"))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "absent.toml" in err, err

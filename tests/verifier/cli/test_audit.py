@@ -2,36 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 from harness import example_request, example_sandbox, running_service
+from hedui_cli import hedui_captured
 
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from audit.events import AuditEvent
-from audit.log import AuditLog
+from audit.log import AuditLog, EntryFilter, StoredEntry
 from audit.merkle import MerkleTree, leaf_hash
 from audit.verify import export_entry_line, export_head_line, export_header_line
 from audit.witness import FileWitness
-from verifier.cli import main
+from consent.identity import CHINA_TIME
+from verifier.cli import audit as audit_command
+from verifier.cli._common import UsageError
 from verifier.config import load_settings
 from verifier.storage.db import Database
-
-pytestmark = pytest.mark.integration
 
 KEY = b"k" * 32  # the subject key running_service gives the service
 
 
 async def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = await asyncio.to_thread(main, argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    """The command in a thread of this process (its ``asyncio.run`` beside the test's loop), under capture."""
+    return await asyncio.to_thread(hedui_captured, capsys, *argv)
 
 
 @pytest.fixture
@@ -46,6 +44,7 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.integration
 async def test_list_by_person_operator_department_and_time(
     db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,6 +71,7 @@ async def test_list_by_person_operator_department_and_time(
     assert not (tmp_path / "log.key").exists()  # listing needs the subject key only, and creates none
 
 
+@pytest.mark.integration
 async def test_anomalies_name_a_query_without_a_case(
     db_url: str, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -101,6 +101,7 @@ async def test_anomalies_name_a_query_without_a_case(
     assert any("night-owl" in a["description"] for a in found)
 
 
+@pytest.mark.integration
 async def test_public_key_is_the_verifier_key_of_the_configured_log(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -113,6 +114,7 @@ async def test_public_key_is_the_verifier_key_of_the_configured_log(
     assert out.strip() == NoteSigner.from_private_bytes("test.hedui/audit", seed).verifier_key()
 
 
+@pytest.mark.integration
 async def test_read_only_commands_refuse_a_missing_key_and_create_none(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +134,7 @@ async def test_read_only_commands_refuse_a_missing_key_and_create_none(
     assert _contents(tmp_path) == []
 
 
+@pytest.mark.integration
 def test_the_service_creates_its_keys_and_the_read_only_loader_does_not(tmp_path: Path) -> None:
     readonly = load_settings(None, tmp_path / "supervisor", create_keys=False)
     assert dict(readonly.missing_key_files) == {
@@ -148,6 +151,7 @@ def test_the_service_creates_its_keys_and_the_read_only_loader_does_not(tmp_path
     assert (again.audit_subject_key, again.audit_log_key) == (service.audit_subject_key, service.audit_log_key)
 
 
+@pytest.mark.integration
 async def test_list_by_person_refuses_the_configured_subject_key_if_missing(
     db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,6 +188,7 @@ def _offline_log(tmp_path: Path, size: int) -> tuple[Path, Path, NoteSigner, Mer
     return export, vkey, signer, tree
 
 
+@pytest.mark.integration
 async def test_verify_reads_witness_directories_without_writing_to_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -212,6 +217,7 @@ async def test_verify_reads_witness_directories_without_writing_to_them(
     assert code == 2 and "is missing" in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.integration
 async def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = [
         (["audit", "verify", "--export", str(tmp_path / "x.jsonl")], "--public-key"),
@@ -223,3 +229,51 @@ async def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Ca
         assert code == 2, (argv, out, err)
         assert words in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "none.db").exists()
+
+
+# --- the command's own helpers (verifier/cli/audit.py), in-process ------------------------------------------
+
+
+def test_the_list_options_become_an_entry_filter() -> None:
+    args = argparse.Namespace(
+        verification="verifications/v-1",
+        kind="DEPARTMENT_QUERY_SENT",
+        operator=None,
+        department="banks",
+        since="2026-11-23",
+        until=None,
+    )
+    assert audit_command._filter(args) == EntryFilter(
+        verification="v-1",
+        kind="DEPARTMENT_QUERY_SENT",
+        department="banks",
+        since=dt.datetime(2026, 11, 23, tzinfo=CHINA_TIME),
+    )
+    with pytest.raises(UsageError, match="--until: 'soon' is not a date or time"):
+        audit_command._filter(argparse.Namespace(**{**vars(args), "until": "soon"}))
+
+
+def test_an_event_line_is_its_index_and_its_canonical_body() -> None:
+    at = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    entry = StoredEntry(4, 5, "REPORT_READ", at, "op", "cli", "v-1", "", "", (), b'{"kind":"REPORT_READ","seq":5}')
+    assert audit_command._event_json(entry) == {"index": 4, "kind": "REPORT_READ", "seq": 5}
+
+
+def test_a_missing_key_file_is_refused_naming_its_setting(tmp_path: Path) -> None:
+    settings = load_settings(None, tmp_path / "keys", create_keys=False)
+    with pytest.raises(UsageError, match=r"^audit_subject_key_file: .*audit-subject\.key does not exist"):
+        audit_command._subject_key(settings)
+    with pytest.raises(UsageError, match=r"^audit_log_key_file: .*audit-log\.key does not exist"):
+        audit_command._log_signer(settings)
+    assert not (tmp_path / "keys").exists()
+
+
+def test_unreadable_inputs_name_their_option(tmp_path: Path) -> None:
+    (tmp_path / "k.vkey").write_bytes(b"\xff")
+    with pytest.raises(UsageError, match=r"^--public-key .*k\.vkey: cannot read: "):
+        audit_command._read_text(tmp_path / "k.vkey", "--public-key")
+    verifier = NoteSigner.generate("test.hedui/audit").verifier()
+    with pytest.raises(UsageError, match=r"^--witness .*absent: not a directory$"):
+        audit_command._witnessed([tmp_path / "absent"], verifier)
+    (tmp_path / "w").mkdir()
+    assert audit_command._witnessed([tmp_path / "w"], verifier) == []

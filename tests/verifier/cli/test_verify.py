@@ -1,35 +1,25 @@
-"""The ``hedui`` command as a user runs it: a subprocess, its exit code, its output."""
+"""``hedui verify REQUEST.json`` as a user runs it: a subprocess, its exit code, its output."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness import EXAMPLES, REPO, example_request, example_sandbox
+from hedui_cli import APPLICANT, SPOUSE, audit_events, ok, write
+from hedui_cli import hedui_process as hedui
 
-pytestmark = pytest.mark.integration
-HEDUI = [sys.executable, "-m", "verifier.cli"]
-
-
-def hedui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run([*HEDUI, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env, check=False)
-
-
-def write(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return path
+from connectors.departments import DepartmentCatalogue
+from consent import SigningKey
+from verifier.cli import verify as verify_command
+from verifier.cli._common import UsageError
+from verifier.cli.verify import signed_authorization
+from verifier.config import Settings
+from verifier.request import parse_request
 
 
 @pytest.fixture
@@ -44,6 +34,7 @@ def example_files(tmp_path: Path) -> tuple[Path, Path]:
     return request, sandbox
 
 
+@pytest.mark.integration
 def test_verify_example_prints_the_hand_computed_report(
     db_url: str, tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -67,6 +58,7 @@ def test_verify_example_prints_the_hand_computed_report(
     assert [e["details"]["report_sha256"] for e in created] == [hashlib.sha256(canonical).hexdigest()]
 
 
+@pytest.mark.integration
 def test_verify_text_output_is_a_readable_table(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
     request, sandbox = example_files
     done = hedui("verify", str(request), "--sandbox", str(sandbox), cwd=tmp_path)
@@ -77,6 +69,7 @@ def test_verify_text_output_is_a_readable_table(tmp_path: Path, example_files: t
     assert (tmp_path / ".hedui" / "hedui.db").exists()
 
 
+@pytest.mark.integration
 def test_unsigned_member_is_reported_consent_missing(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
     _, sandbox = example_files
     request = example_request()
@@ -91,6 +84,7 @@ def test_unsigned_member_is_reported_consent_missing(tmp_path: Path, example_fil
     assert report["assessment"]["classification"] == "INCONCLUSIVE"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("change", "words"),
     [
@@ -116,6 +110,7 @@ def test_invalid_request_exits_2_with_one_line_and_writes_nothing(
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("sandbox", "words"),
     [
@@ -137,6 +132,7 @@ def test_malformed_sandbox_exits_2(tmp_path: Path, sandbox: str, words: str) -> 
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 def test_html_format_with_invalid_input_exits_2_before_anything_runs(
     tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -151,6 +147,7 @@ def test_html_format_with_invalid_input_exits_2_before_anything_runs(
     assert not (tmp_path / ".hedui").exists()
 
 
+@pytest.mark.integration
 def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
     done = hedui("verify", str(tmp_path / "nope.json"), cwd=tmp_path)
     assert done.returncode == 2
@@ -162,97 +159,7 @@ def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
     assert "not JSON" in done.stderr
 
 
-def test_demo_runs_through_the_grpc_api(tmp_path: Path) -> None:
-    done = hedui("demo", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    for words in (
-        "RegisterAuthorization",
-        "CreateVerification",
-        "WatchVerification",
-        "GetReport",
-        "DIBAO_AFTER_DEDUCTIONS",
-    ):
-        assert words in done.stdout
-    assert "every query has its answer recorded" in done.stdout
-    assert not (tmp_path / ".hedui").exists()
-
-
-def test_readme_test_command_is_what_ci_runs() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    blocks = readme.split("```")
-    commands = [b.strip().removeprefix("sh").strip() for b in blocks[1::2]]
-    test_command = next(c for c in commands if "pytest" in c)
-    assert test_command in ci
-
-
-def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = tmp_path / "hedui.toml"
-    config.write_text(f'listen = "127.0.0.1:{port}"\ndatabase_url = "sqlite:///{tmp_path}/serve.db"\n')
-    server = subprocess.Popen(
-        [*HEDUI, "serve", "--config", str(config)], cwd=tmp_path, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=30)
-            while time.monotonic() < deadline:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service="hedui.v1.VerificationService"), timeout=5
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    break
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert (tmp_path / "serve.db").exists()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
-    assert server.returncode == 0, stderr
-    assert f"127.0.0.1:{port}" in stderr
-
-
-def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "HEDUI_LISTEN": f"127.0.0.1:{port}",
-        "HEDUI_DATABASE_URL": f"sqlite:///{tmp_path}/env.db",
-        "HEDUI_AUDIT_LOG_KEY_FILE": str(tmp_path / "keys" / "log.key"),
-        "HEDUI_AUDIT_SUBJECT_KEY_FILE": str(tmp_path / "keys" / "subject.key"),
-        "HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS": "30",
-    }
-    shown = subprocess.run(
-        [*HEDUI, "config", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert shown.returncode == 0, shown.stderr
-    assert f'listen = "127.0.0.1:{port}"  # env HEDUI_LISTEN' in shown.stdout.splitlines()
-    assert "deadline_seconds = 30.0  # env HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS" in shown.stdout
-    server = subprocess.Popen([*HEDUI, "serve"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=60)
-        assert (tmp_path / "env.db").exists()
-        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
-        assert not (tmp_path / ".hedui").exists()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
-    assert server.returncode == 0, stderr
-
-
-def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
-    config = tmp_path / "hedui.toml"
-    config.write_text('listen = "127.0.0.1:1"\nmystery = 3\n')
-    done = hedui("serve", "--config", str(config), cwd=tmp_path)
-    assert done.returncode == 2
-    assert "mystery: unknown key" in done.stderr
-
-
+@pytest.mark.integration
 @pytest.mark.parametrize("url", ["notaurl://x", "mysql://u@h/db", "::"])
 def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[Path, Path], url: str) -> None:
     request, sandbox = example_files
@@ -266,6 +173,7 @@ def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[P
 DEPARTMENT_IDS = ("police", "housing", "tax", "vehicles", "banks", "social_security")
 
 
+@pytest.mark.integration
 def test_verify_with_a_config_runs_through_its_connectors_and_options(
     tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -294,6 +202,7 @@ def test_verify_with_a_config_runs_through_its_connectors_and_options(
     assert (tmp_path / "config.db").exists()  # the config's database
 
 
+@pytest.mark.integration
 def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple[Path, Path]) -> None:
     request, sandbox = example_files
     config = tmp_path / "hedui.toml"
@@ -328,6 +237,7 @@ def test_verify_options_override_the_config(tmp_path: Path, example_files: tuple
     assert (tmp_path / "flag.db").exists() and not (tmp_path / "config.db").exists()
 
 
+@pytest.mark.integration
 def test_verify_with_a_config_naming_a_connector_not_installed_exits_2(
     tmp_path: Path, example_files: tuple[Path, Path]
 ) -> None:
@@ -339,3 +249,82 @@ def test_verify_with_a_config_naming_a_connector_not_installed_exits_2(
     assert len(done.stderr.strip().splitlines()) == 1
     assert "departments.tax.connector: no entry point 'tax-bureau-533401'" in done.stderr
     assert not (tmp_path / ".hedui").exists()
+
+
+# --- Done when: `hedui verify` with "signed": false queries nothing about the spouse -----------------------
+
+
+@pytest.mark.integration
+def test_hedui_verify_queries_nothing_about_an_unsigned_spouse(db_url: str, tmp_path: Path) -> None:
+    request = example_request()
+    assert request["members"][1]["id_number"] == SPOUSE
+    request["members"][1]["signed"] = False
+    path = write(tmp_path / "req.json", request)
+    sandbox = EXAMPLES / "sandbox-small.json"
+    if not sandbox.exists():
+        sandbox = write(tmp_path / "sb.json", example_sandbox())
+    report = json.loads(
+        ok(hedui("verify", str(path), "--sandbox", str(sandbox), "--db", db_url, "--format", "json", cwd=tmp_path))
+    )
+    missing = {(f["id_number"], f["evidence"][0]["value"]) for f in report["flags"] if f["code"] == "CONSENT_MISSING"}
+    assert missing == {(SPOUSE, d) for d in ("banks", "housing", "police", "social_security", "tax", "vehicles")}
+    assert all(s["not_queried"] == [SPOUSE] for s in report["sources"])
+    spouse = next(m for m in report["members"] if m["id_number"] == SPOUSE)
+    assert spouse["records"] == []
+    # The audit log, searched by person: six queries about the applicant, none about the spouse.
+    sent_applicant = audit_events(tmp_path, db_url, "--person", APPLICANT, "--kind", "DEPARTMENT_QUERY_SENT")
+    sent_spouse = audit_events(tmp_path, db_url, "--person", SPOUSE, "--kind", "DEPARTMENT_QUERY_SENT")
+    assert len(sent_applicant) == 6
+    assert sent_spouse == []
+    refused = audit_events(tmp_path, db_url, "--person", SPOUSE, "--kind", "CONSENT_DECISION")
+    assert len(refused) == 6
+    assert all(e["details"]["refused"] == 1 for e in refused)
+
+
+# --- the command's own helpers (verifier/cli/verify.py), in-process -----------------------------------------
+
+
+def test_the_development_authorization_covers_the_signed_members_only() -> None:
+    raw = example_request()
+    raw["members"][1]["signed"] = False
+    key = SigningKey.generate_ed25519()
+    envelope = signed_authorization(parse_request(raw), key, dt.date(2026, 11, 1))
+    assert envelope.payload_type == "application/vnd.hedui.authorization+json; version=1"
+    assert [s.keyid for s in envelope.signatures] == [key.keyid]
+    payload = json.loads(envelope.payload)
+    assert [m["id_number"] for m in payload["members"]] == [APPLICANT, "533401200809110310"]
+    assert SPOUSE not in envelope.payload.decode()
+    # 180 days from 1 November 2026: 29 + 31 + 31 + 28 + 31 + 30.
+    assert (payload["valid_from"], payload["valid_until"]) == ("2026-11-01", "2027-04-30")
+    assert (payload["commissioned_by"], payload["purpose"]) == ("533401-civil-affairs", "ASSESSMENT")
+
+
+def test_a_request_is_checked_and_one_nobody_signed_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "req.json", example_request())
+    assert verify_command._request(path).members[0].id_number == APPLICANT
+    raw = example_request()
+    for member in raw["members"]:
+        member["signed"] = False
+    write(path, raw)
+    with pytest.raises(UsageError, match=r"req\.json: no member has signed; nothing may be queried$"):
+        verify_command._request(path)
+    raw["area"] = "moon"
+    write(path, raw)
+    with pytest.raises(UsageError, match=r"req\.json: .*area"):
+        verify_command._request(path)
+
+
+def test_policy_is_the_given_file_alone_else_the_configured_ones(tmp_path: Path) -> None:
+    default = REPO / "verifier" / "policies" / "default.toml"
+    local = tmp_path / "533401.toml"
+    local.write_text(default.read_text(encoding="utf-8").replace('locality = "default"', 'locality = "533401"'))
+    settings = Settings(policy_files=(local,))
+    assert sorted(verify_command._policies(None, settings).localities()) == ["533401", "default"]
+    assert list(verify_command._policies(local, settings).localities()) == ["533401"]
+    with pytest.raises(UsageError, match=r"^policy: .*absent\.toml"):
+        verify_command._policies(tmp_path / "absent.toml", settings)
+
+
+def test_the_json_report_is_indented_and_keeps_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    verify_command.output_report({"members": [{"name": "张建国"}]}, "json", DepartmentCatalogue())
+    assert capsys.readouterr().out == '{\n  "members": [\n    {\n      "name": "张建国"\n    }\n  ]\n}\n'
