@@ -78,7 +78,7 @@ def test_a_verification_runs_through_the_guide_s_department(tmp_path: Path) -> N
         "provident_fund_centre",
     )
     assert [e["record_id"] for e in flag["evidence"]] == ["GJJ-2026-02-0118", "GJJ-2026-03-0118"]
-    # A LOW warning changes no figure: the example's classification stands (tests/verifier/test_cli.py).
+    # A LOW warning changes no figure: the example's classification stands (tests/verifier/cli/test_verify.py).
     assert report["assessment"]["classification"] == "DIBAO_AFTER_DEDUCTIONS"
     html = hedui(installed, *_guide_line(doc_files(GUIDE), "verify.sh")[:-1], "html", cwd=centre)
     assert html.returncode == 0, html.stderr

@@ -1,6 +1,6 @@
 """audit/verify.py on its own: a check while the service integrates, exports that lie, witnesses read as they lie.
 
-The command-line side (``hedui audit verify``) is in test_transparency_log.py and test_audit_cli.py.
+The command-line side (``hedui audit verify``) is in test_transparency_log.py and tests/verifier/cli/test_audit.py.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:
         PolicyBook.load(configured.policy_files, departments=configured.catalogue)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
-    return service_settings(config), configured_connectors(configured, configured.sandbox)
+    connectors = configured_connectors(configured, configured.sandbox)  # checked before any key file exists
+    return service_settings(config), connectors
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

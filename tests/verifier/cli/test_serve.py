@@ -99,24 +99,14 @@ def test_serve_help_points_to_config_show(capsys: pytest.CaptureFixture[str]) ->
 
 # --- the configuration checked before anything is created (verifier/cli/serve.py), in-process ----------------
 
-# serve._checked returns (service_settings(config), configured_connectors(...)): the service settings, which
-# create the key files, are built before the sandbox and the connectors are checked. Swapping the two fixes it.
-KEYS_BEFORE_CONNECTORS = pytest.mark.xfail(
-    strict=True, reason="serve._checked creates the key files before it checks the sandbox and the connectors"
-)
-
 
 @pytest.mark.usefixtures("no_hedui_variables")
 @pytest.mark.parametrize(
     ("toml", "words"),
     [
         ('policy_files = ["absent-policy.toml"]\n', "absent-policy.toml"),
-        pytest.param('sandbox = "absent-sandbox.json"\n', "absent-sandbox.json", marks=KEYS_BEFORE_CONNECTORS),
-        pytest.param(
-            '[departments.tax]\nconnector = "nowhere"\n',
-            "departments.tax.connector: no entry point 'nowhere'",
-            marks=KEYS_BEFORE_CONNECTORS,
-        ),
+        ('sandbox = "absent-sandbox.json"\n', "absent-sandbox.json"),
+        ('[departments.tax]\nconnector = "nowhere"\n', "departments.tax.connector: no entry point 'nowhere'"),
     ],
 )
 def test_every_part_of_the_config_is_checked_before_a_key_file_is_created(
