@@ -99,7 +99,7 @@ def test_the_new_department_s_records_are_in_the_report_under_its_name(centre: t
         ),
     ]
     assert report["flags"][0]["message_zh"] == "该成员是企业“凤庆县张记茶叶经营部”的法定代表人。"
-    # policy.md: an asset warning decides before income; the figures are the example's (tests/verifier/cli/test_verify.py).
+    # policy.md: an asset warning decides before income; the figures are the example's (cli/test_verify.py).
     figures = report["assessment"]
     assert figures["classification"] == "NOT_ELIGIBLE_ASSETS"
     assert (figures["annual_income_fen"], figures["deductions_fen"]) == (3_600_000, 1_520_000)
