@@ -51,7 +51,9 @@ def check_answer(department: Department, asked: Sequence[str], answer: Departmen
     seen: set[str] = set()
     for record in answer.records:
         if not department.answers_with(record.kind):
-            raise AnswerRejected(f"record {record.record_id} is a {record.kind} record, not one of {department.id}'s")
+            raise AnswerRejected(
+                f"record {record.record_id} is of kind {record.kind}, which {department.id} does not declare"
+            )
         if record.record_id in seen:
             raise AnswerRejected(f"duplicate record id {record.record_id}")
         _check_fields(record)

@@ -334,7 +334,7 @@ class _Run:
                 continue
             where = f"{what}: record {index} ({record.record_id!r})"
             if not self.declaration.answers_with(kind):
-                schema.append(f"{where} is a {kind} record, not one of {self.department}'s record kinds")
+                schema.append(f"{where} is of kind {kind}, not one of {self.department}'s record kinds")
             try:
                 parse_record(type(record), record_to_plain(record), f"{self.department}.{kind}")
             except RecordError as exc:

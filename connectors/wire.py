@@ -107,7 +107,7 @@ def record_from_message(
         raise WireError(f"{path}.department", f"is {message.department[:40]!r}, the answer is from {department}")
     allowed = declared_kinds(kinds)
     if kind not in allowed:
-        raise WireError(f"{path}.{kind}", f"a {kind} record is not one of {department}'s record kinds")
+        raise WireError(f"{path}.{kind}", f"kind {kind} is not one of {department}'s record kinds")
     body = getattr(message, kind)
     plain: dict[str, Any] = {}
     for field in body.DESCRIPTOR.fields:

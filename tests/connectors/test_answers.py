@@ -68,9 +68,9 @@ def test_more_than_the_maximum_of_records_is_refused() -> None:
 
 def test_a_record_of_a_kind_the_department_does_not_declare_is_refused() -> None:
     assert rejection(MARKET, [ZHANG], answer("market_regulation", wages())) == (
-        "record T1 is a tax_income record, not one of market_regulation's"
+        "record T1 is of kind tax_income, which market_regulation does not declare"
     )
-    assert "person record, not one of tax's" in rejection(TAX, [ZHANG], answer("tax", person(ZHANG)))
+    assert "of kind person, which tax does not declare" in rejection(TAX, [ZHANG], answer("tax", person(ZHANG)))
 
 
 def test_a_new_department_answers_with_the_kinds_it_declares() -> None:
@@ -110,4 +110,4 @@ def test_only_a_department_answering_person_records_may_add_register_mates() -> 
     assert "is about a person not asked about" in rejection(POLICE, [ZHANG], other)
     # Market regulation declares no person records: a person record is refused for its kind first.
     market = answer("market_regulation", enterprise(), person(MATE))
-    assert "is a person record" in rejection(MARKET, [ZHANG], market)
+    assert "is of kind person" in rejection(MARKET, [ZHANG], market)

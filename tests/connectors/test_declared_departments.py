@@ -236,7 +236,7 @@ def test_records_on_the_wire_are_of_the_declared_kinds() -> None:
     assert message.department == "market_regulation"
     assert record_from_message(message, "market_regulation", "r", MARKET) == record
     wages = record_to_message(TaxIncomeRecord("T1", ZHANG, "2026-03", "wages", 1), "market_regulation")
-    with pytest.raises(WireError, match="a tax_income record is not one of market_regulation's record kinds"):
+    with pytest.raises(WireError, match="kind tax_income is not one of market_regulation's record kinds"):
         record_from_message(wages, "market_regulation", "r", MARKET)
 
 

@@ -411,7 +411,7 @@ def _answer(*records: records_pb2.DepartmentRecord, answered_at: str = "2026-11-
         (_answer(_message("tax_income", "tax", amount_fen=-1)),
          "malformed answer: answer.records[0].tax_income.amount_fen: must not be negative, got -1"),
         (_answer(_message("tax_income", "tax"), _message("account", "tax")),
-         "malformed answer: answer.records[1].account: a account record is not one of tax's record kinds"),
+         "malformed answer: answer.records[1].account: kind account is not one of tax's record kinds"),
         (_answer(_message("tax_income", "tax"), answered_at=""),
          "malformed answer: answer.answered_at: '' is not an RFC 3339 instant"),
         (_answer(answered_at="2026-11-23T08:00:00"),

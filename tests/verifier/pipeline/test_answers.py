@@ -62,7 +62,10 @@ def test_a_sound_answer_is_accepted() -> None:
     [
         (dataclasses.replace(TAX, department="banks"), "answer is labelled 'banks'"),
         (dataclasses.replace(TAX, records=TAX.records * (MAX_RECORDS_PER_ANSWER + 1)), "more than 10000 records"),
-        (dataclasses.replace(TAX, records=answer_of("banks").records), "is a account record, not one of tax's"),
+        (
+            dataclasses.replace(TAX, records=answer_of("banks").records),
+            "kind account, which tax does not declare",
+        ),
         (dataclasses.replace(TAX, records=(TAX.records[0], TAX.records[0])), "duplicate record id"),
         (dataclasses.replace(TAX, records=(tax_record("TX-9", "110101199003070000"),)), "invalid identity number"),
         (dataclasses.replace(TAX, records=(tax_record("TX-9", "110101199003070011"),)), "person not asked about"),
