@@ -106,6 +106,18 @@ def test_a_record_kind_hedui_does_not_know_is_refused_when_loaded(medical: Insta
     assert "FAIL" not in done.stdout and not done.stdout.strip()
 
 
+def test_the_service_refuses_to_start_with_a_record_kind_hedui_does_not_know(
+    medical: Installed, tmp_path: Path
+) -> None:
+    done = hedui(medical, "serve", "--config", str(config(tmp_path, MEDICAL_CONFIG)), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("hedui: error: departments.medical_insurance.connector: 'medical-bills' answers with")
+    assert "'medical_bill', a record kind hedui does not know" in lines[0]
+    assert not (tmp_path / ".hedui").exists()  # refused before anything was written, key files included
+
+
 def test_a_kind_the_department_does_not_declare_is_refused_when_loaded(market: Installed, tmp_path: Path) -> None:
     text = MARKET_CONFIG.replace('record_kinds = ["enterprise"]', 'record_kinds = ["vehicle"]')
     done = hedui(market, "connector", "check", "--config", str(config(tmp_path, text)), cwd=tmp_path)

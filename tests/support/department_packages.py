@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -32,7 +33,14 @@ class Installed:
 
 
 def install(package: Path, target: Path) -> Installed:
-    """Build and install the package in directory ``package`` into ``target`` with pip; fail the test if pip fails."""
+    """Build and install the package in directory ``package`` into ``target`` with pip; fail the test if pip fails.
+
+    The package is built from a copy beside ``target``: a build leaves ``build/`` and ``*.egg-info`` behind, and the
+    checked-in packages under tests/packages stay as they are.
+    """
+    package = shutil.copytree(
+        package, target.parent / f"{package.name}-source", ignore=shutil.ignore_patterns("build", "*.egg-info")
+    )
     done = subprocess.run(
         [
             sys.executable,

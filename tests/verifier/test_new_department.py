@@ -10,7 +10,6 @@ audit log under the bureau's name, and a locality policy may require the new dep
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -33,10 +32,9 @@ POLICY = DEFAULT_POLICY.replace('locality = "default"', 'locality = "533401"\nve
 
 @pytest.fixture(scope="module")
 def centre(tmp_path_factory: pytest.TempPathFactory) -> tuple[Installed, Path]:
-    """The bureau's package installed (from a copy, so the build leaves the source tree alone) and the config."""
+    """The bureau's package installed (pip, from a copy of tests/packages/hedui-market-regulation) and the config."""
     base = tmp_path_factory.mktemp("centre")
-    source = shutil.copytree(PACKAGES / "hedui-market-regulation", base / "src", ignore=shutil.ignore_patterns("build"))
-    installed = install(source, base / "site")
+    installed = install(PACKAGES / "hedui-market-regulation", base / "site")
     assert "market_regulation" in POLICY and 'locality = "533401"' in POLICY
     (base / "533401.toml").write_text(POLICY, encoding="utf-8")
     (base / "hedui.toml").write_text(
