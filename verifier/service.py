@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from audit import AuditLog
 from audit.checkpoint import NoteSigner
@@ -106,6 +106,20 @@ class HeduiService:
     def _resilient(self, department: str, connector: Connector) -> Connector:
         """The connector as every call sees it: limits, retries, breaker, shared batches (connectors.resilience)."""
         return SharedBatches(ResilientConnector(connector), self.settings.catalogue[department])
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def administering(cls, settings: Settings) -> AsyncIterator[HeduiService]:
+        """A service for one admin command (``hedui keys …``): the schema migrated, no departments and no
+        background work. What the command appended is integrated only under this service's own log key
+        (:meth:`~verifier.operations.AuditQueries.integrate_own_log`); the database is closed at the end."""
+        service = cls(Database(settings.database_url), {}, settings)
+        try:
+            await service.db.migrate()
+            yield service
+            await service.audit_queries.integrate_own_log()
+        finally:
+            await service.db.close()
 
     async def close(self) -> None:
         """Stop the background work, integrate what is left of the audit log, close the database."""

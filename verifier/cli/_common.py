@@ -4,8 +4,9 @@ Invalid input is a :class:`UsageError`; :func:`verifier.cli.main` turns it into 
 and one line on stderr. Nothing here writes before the input is known to be valid.
 
 The commands call the operations (``service.trust_store``, ``service.authorizations``, …) and nothing
-else; the two things no operation offers yet are :class:`AdminService`, the one place a command reaches
-past them.
+else; an admin command opens its service with :meth:`verifier.service.HeduiService.administering`. The
+``audit`` commands read the log's tables directly on purpose: a supervisor checks the log without a
+running service and without trusting one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
 
@@ -25,22 +26,16 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from audit.checkpoint import CheckpointError, NoteSigner, NoteVerifier, open_checkpoint
-from audit.verify import CheckResult, check_stored_log
+from audit.checkpoint import NoteSigner
 from connectors import Connector, SandboxDataset, SandboxError
 from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors
-from consent import TrustedKey
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
-from verifier.pipeline.consent import AuthorizationReader
-from verifier.service import HeduiService
-from verifier.storage.db import Database
 
 __all__ = [
     "DEFAULT_BASE",
-    "AdminService",
     "HeduiParser",
     "UsageError",
     "add_database_options",
@@ -273,55 +268,6 @@ def log_signer(settings: Settings) -> NoteSigner:
 # --- past the operations ----------------------------------------------------------------------------
 
 Result = TypeVar("Result")
-
-
-class AdminService:
-    """A service for one admin command: the one place a command reaches past the operations.
-
-    What no operation offers yet, each to become an operation method (the lead's list): opening the
-    service without its background work, and integrating the audit log only when its newest head
-    verifies with this service's key (:meth:`run`, awaiting e.g. ``AuditQueries.integrate_own_log``);
-    checking the stored log (:meth:`check_log`, awaiting ``AuditQueries.check_log``); trusted keys
-    with their PEMs, read without a service (:meth:`trusted_keys`, awaiting ``TrustStore.trusted``).
-    """
-
-    def __init__(self, service: HeduiService) -> None:
-        """Reach into ``service``'s database and transparency log (nothing else)."""
-        self.service = service
-
-    @staticmethod
-    async def run(settings: Settings, work: Callable[[HeduiService], Awaitable[Result]]) -> Result:
-        """Run ``work`` on a service over the database (migrated first), without starting its background work.
-
-        The audit entries it appends are integrated into the signed log here only when the log's newest
-        head verifies with this service's log key (the same config as the server); otherwise the running
-        service integrates them — an admin command never signs a tree head with a key of its own.
-        """
-        service = HeduiService(Database(settings.database_url), {}, settings)
-        try:
-            await service.db.migrate()
-            result = await work(service)
-            async with service.db.sessions() as session:
-                head = await service.log.latest_head(session)
-            if head is not None:
-                try:
-                    open_checkpoint(head.checkpoint, service.log.verifier, service.log.origin)
-                except CheckpointError:
-                    return result
-                await service.log.integrate(service.db.write)
-            return result
-        finally:
-            await service.db.close()
-
-    @staticmethod
-    async def trusted_keys(db: Database, keyids: Sequence[str]) -> dict[str, TrustedKey]:
-        """The trust store's keys of these ids, whatever their state (``hedui consent verify --db``)."""
-        return await AuthorizationReader(db).trusted_keys(keyids)
-
-    async def check_log(self, verifier: NoteVerifier, origin: str) -> CheckResult:
-        """The stored audit log checked as ``hedui audit verify`` checks it (leaves, heads, strays)."""
-        async with self.service.db.sessions() as session:
-            return await check_stored_log(session, verifier, origin=origin)
 
 
 # --- output -----------------------------------------------------------------------------------------

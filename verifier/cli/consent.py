@@ -43,7 +43,6 @@ from consent import (
 )
 from consent.envelope import EnvelopeSignature, key_id_for, load_public_key, pae
 from verifier.cli._common import (
-    AdminService,
     UsageError,
     add_database_options,
     atomic_output,
@@ -55,6 +54,7 @@ from verifier.cli._common import (
     shown,
     trust_store_settings,
 )
+from verifier.operations.trust_store import trusted_keys
 from verifier.storage.db import Database
 
 __all__ = ["add_consent_commands"]
@@ -167,7 +167,7 @@ async def _trust_from_db(url: str, keyids: list[str]) -> dict[str, TrustedKey]:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         if "trusted_keys" not in tables:
             raise UsageError("--db: not a hedui database (no trust store)")
-        return await AdminService.trusted_keys(db, keyids)
+        return await trusted_keys(db, keyids)
     except (DBAPIError, OSError) as exc:
         raise UsageError(f"--db: cannot read the trust store: {type(exc).__name__}") from None
     finally:

@@ -34,7 +34,7 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
-from verifier.cli._common import AdminService, console, log_signer
+from verifier.cli._common import console, log_signer
 from verifier.cli.verify import signed_authorization
 from verifier.config import Settings
 from verifier.protojson import message_to_plain, plain_to_message
@@ -159,7 +159,7 @@ async def _demo_proofs(
         except ProofError as exc:
             out.print(f"   [red]entry {event.index}: {exc}[/]")
     out.print(f"   {proven} of {len(events)} entries of this verification proven in the signed tree (RFC 9162)")
-    result = await AdminService(service).check_log(verifier, checkpoint.origin)
+    result = await service.audit_queries.check_log()
     out.print(
         f"7. Audit log check: {result.entries} entries, {result.heads} signed tree head(s) — "
         + ("intact" if result.intact else f"[red]NOT intact: {result.failure}[/]")

@@ -20,7 +20,6 @@ from sqlalchemy.exc import DBAPIError
 
 from consent import SigningKey, TrustedKey
 from verifier.cli._common import (
-    AdminService,
     UsageError,
     add_database_options,
     console,
@@ -49,10 +48,16 @@ def _organisation(value: str) -> str:
         raise UsageError(f"--organisation: {exc}") from None
 
 
+async def _administer(settings: Settings, work: Callable[[HeduiService], Awaitable[Result]]) -> Result:
+    """``work`` on a service opened for an admin command (:meth:`HeduiService.administering`)."""
+    async with HeduiService.administering(settings) as service:
+        return await work(service)
+
+
 def _run_service(settings: Settings, work: Callable[[HeduiService], Awaitable[Result]]) -> Result:
-    """:meth:`AdminService.run` from a command: service and database failures are invalid input."""
+    """``work`` on an admin service from a command: service and database failures are invalid input."""
     try:
-        return asyncio.run(AdminService.run(settings, work))
+        return asyncio.run(_administer(settings, work))
     except ServiceError as exc:
         raise UsageError(str(exc)) from None
     except (DBAPIError, OSError) as exc:

@@ -8,9 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from audit import EVENT_KINDS, AuditLog, StoredEntry
+from audit.checkpoint import CheckpointError, open_checkpoint
 from audit.log import EntryFilter
 from audit.tree import ProofUnavailable, SignedTreeHead, TransparencyLog
-from audit.verify import LogCheckFailed, export_stored_log
+from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
 from verifier.storage.db import Database
@@ -99,6 +100,30 @@ class AuditQueries:
             )
         page = entries[:size]
         return page, str(page[-1].index) if len(entries) > size else ""
+
+    async def check_log(self) -> CheckResult:
+        """The stored log checked as ``hedui audit verify`` checks it (every leaf, every head, no strays),
+        against this service's own log key."""
+        async with self._db.sessions() as session:
+            return await check_stored_log(session, self._log.verifier, origin=self._log.origin)
+
+    async def integrate_own_log(self) -> bool:
+        """Integrate the pending entries only when the newest signed head verifies with this service's key.
+
+        For an admin command (``hedui keys …``) run beside the server: with the server's config it integrates
+        what it appended; with another key (or on a log with no head yet) it leaves them to the running
+        service, so a command never signs a tree head with a key of its own. Whether it integrated.
+        """
+        async with self._db.sessions() as session:
+            head = await self._log.latest_head(session)
+        if head is None:
+            return False
+        try:
+            open_checkpoint(head.checkpoint, self._log.verifier, self._log.origin)
+        except CheckpointError:
+            return False
+        await self._log.integrate(self._db.write)
+        return True
 
     async def signed_tree_head(self) -> SignedTreeHead:
         """The newest signed tree head, after integrating whatever was committed before the call."""

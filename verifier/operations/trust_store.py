@@ -10,6 +10,7 @@ already stored.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,7 +28,7 @@ from verifier.storage import trust_store as stored
 from verifier.storage.db import Database
 from verifier.storage.models import TrustedKeyRow
 
-__all__ = ["CLOCK_SKEW", "KeyEntry", "KeyState", "TrustStore", "check_organisation"]
+__all__ = ["CLOCK_SKEW", "KeyEntry", "KeyState", "TrustStore", "check_organisation", "trusted_keys"]
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_ORGANISATION = 200
@@ -93,6 +94,16 @@ def _keyid_of(public_key_pem: bytes) -> str:
         return key_id_for(load_public_key(public_key_pem))
     except ValueError as exc:
         raise ServiceError.invalid([FieldViolation("public_key", str(exc))]) from None
+
+
+async def trusted_keys(db: Database, keyids: Sequence[str]) -> dict[str, TrustedKey]:
+    """The trust store's keys of these ids, whatever their state, read without a service (``consent verify --db``)."""
+    async with db.sessions() as session:
+        rows = await stored.by_ids(session, keyids)
+    return {
+        r.keyid: TrustedKey(r.keyid, r.organisation, r.public_key_pem, r.not_before, r.not_after, r.revoked_at)
+        for r in rows
+    }
 
 
 def _key_row(

@@ -6,8 +6,10 @@ import base64
 import json
 
 import pytest
+from sqlalchemy import text
 
 from audit import AuditEvent
+from consent import SigningKey
 from verifier.config import Settings
 from verifier.errors import Reason, ServiceError
 from verifier.service import HeduiService
@@ -58,3 +60,29 @@ async def test_entries_are_listed_filtered_and_proved(db: Database) -> None:
     assert records[0]["tree_size"] == 3
     kinds = [json.loads(base64.b64decode(r["entry"]))["kind"] for r in records if "entry" in r]
     assert kinds == ["REPORT_READ", "AUTHORIZATION_REVOKED", "REPORT_READ"]
+
+
+async def pending(db: Database) -> int:
+    """Entries appended but not yet under a signed head."""
+    async with db.sessions() as session:
+        return int(await session.scalar(text("SELECT count(*) FROM audit_pending")) or 0)
+
+
+async def test_an_admin_command_integrates_only_under_the_service_s_own_key(db: Database) -> None:
+    own = service(db)
+    key = SigningKey.generate_ed25519().public_pem()
+    await own.trust_store.add("533401-civil-affairs", key)
+    assert await own.audit_queries.integrate_own_log() is False  # no head yet: left to the running service
+    assert await pending(db) == 1
+    first = await own.audit_queries.signed_tree_head()  # the service itself integrates and signs
+    assert (first.tree_size, await pending(db)) == (1, 0)
+    # Another process with another log key appends: it must not sign this log.
+    stranger = HeduiService(db, {}, Settings(database_url=db.url, audit_subject_key=b"k" * 32))
+    await stranger.trust_store.add("533401-civil-affairs", SigningKey.generate_ed25519().public_pem())
+    assert await stranger.audit_queries.integrate_own_log() is False
+    assert await pending(db) == 1
+    # The same key (the server's config) integrates what it appended, under a new head that checks.
+    assert await own.audit_queries.integrate_own_log() is True
+    assert await pending(db) == 0
+    checked = await own.audit_queries.check_log()
+    assert (checked.intact, checked.entries, checked.heads) == (True, 2, 2)

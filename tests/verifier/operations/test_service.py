@@ -43,3 +43,14 @@ async def test_a_connector_for_a_department_that_is_not_declared_is_refused(tmp_
     settings = Settings(database_url="sqlite:///unused.db", audit_subject_key=b"k" * 32)
     with pytest.raises(ValueError, match=r"departments\.customs: a connector for a department that is not declared"):
         HeduiService(Database(settings.database_url), {**connectors, "customs": connectors["tax"]}, settings)
+
+
+async def test_an_admin_service_migrates_works_and_closes_without_background_work(db_url: str) -> None:
+    settings = Settings(database_url=db_url, audit_subject_key=b"k" * 32)
+    key = SigningKey.generate_ed25519()
+    async with HeduiService.administering(settings) as admin:
+        assert admin.connectors == {} and admin._integrator is None  # no departments, no integrator
+        await admin.trust_store.add(REQUEST.commissioned_by, key.public_pem())
+    # The database outlives the command: the key is there for the server (and the entry waits for it).
+    async with HeduiService.administering(settings) as again:
+        assert [k.keyid for k in await again.trust_store.list()] == [key.keyid]

@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
+from audit import AuditLog
 from consent import SigningKey
 from verifier.config import Settings
 from verifier.errors import Reason, ServiceError
-from verifier.operations.trust_store import KeyState, TrustStore, check_organisation
+from verifier.operations.trust_store import KeyState, TrustStore, check_organisation, trusted_keys
 from verifier.service import HeduiService
 from verifier.storage.db import Database
 
@@ -86,3 +87,14 @@ def test_an_organisations_name_is_trimmed_and_bounded() -> None:
     for bad in ("", "   ", "x" * 201, "a\x00b"):
         with pytest.raises(ServiceError):
             check_organisation(bad)
+
+
+async def test_trusted_keys_are_read_without_a_service_whatever_their_state(db: Database) -> None:
+    store = TrustStore(db, AuditLog(b"k" * 32))
+    kept = await store.add("533401-civil-affairs", SigningKey.generate_ed25519().public_pem())
+    gone = await store.add("533401-civil-affairs", SigningKey.generate_ed25519().public_pem())
+    await store.revoke(gone.keyid, reason="laptop stolen")
+    found = await trusted_keys(db, [kept.keyid, gone.keyid, "0" * 64])
+    assert set(found) == {kept.keyid, gone.keyid}  # an unknown id is simply absent
+    assert found[kept.keyid].public_key_pem == kept.public_key_pem and found[kept.keyid].revoked_at is None
+    assert found[gone.keyid].revoked_at is not None
