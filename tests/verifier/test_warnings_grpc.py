@@ -252,7 +252,7 @@ def test_the_spec_table_is_read() -> None:
 
 @pytest.mark.parametrize("code", _codes_for_parametrize())
 def test_catalogue_has_the_spec_severity(code: str) -> None:
-    assert code in CATALOGUE, f"warnings.md defines {code}; verifier/flags.py does not"
+    assert code in CATALOGUE, f"warnings.md defines {code}; verifier/assessment/flags.py does not"
     assert CATALOGUE[code][0] == spec_codes()[code]
 
 

@@ -41,7 +41,7 @@ __all__ = [
     "withdrawn_from",
 ]
 
-log = logging.getLogger("hedui.fanout")
+log = logging.getLogger("hedui.pipeline")
 NOT_SENT = "authorization revoked or expired before the query was sent"
 CALLED_BACK = "authorization revoked while the query was on its way: called back, no answer is used"
 POLLING_STOPPED = "authorization revoked or expired while the answer was pending; polling stopped"

@@ -30,7 +30,7 @@ from verifier.vocabulary import DepartmentStatus, VerificationState
 
 __all__ = ["Publisher", "load_previous_report"]
 
-log = logging.getLogger("hedui.fanout")
+log = logging.getLogger("hedui.pipeline")
 
 
 async def load_previous_report(session: AsyncSession, report_id: str) -> PreviousReport | None:

@@ -37,7 +37,7 @@ from verifier.vocabulary import DepartmentStatus
 
 __all__ = ["Pipeline"]
 
-log = logging.getLogger("hedui.fanout")
+log = logging.getLogger("hedui.pipeline")
 _TO_ASK = frozenset({DepartmentStatus.QUEUED, DepartmentStatus.QUERYING})
 
 
