@@ -32,11 +32,6 @@ class DepartmentStatus(StrEnum):
     PENDING = "pending"  # accepted with a ticket; the answer comes later
     NOT_QUERIED = "not_queried"  # no member may be asked there (consent)
 
-    @property
-    def settled(self) -> bool:
-        """Whether nothing more will happen for this department (pending answers still may)."""
-        return self in (DepartmentStatus.OK, DepartmentStatus.UNAVAILABLE, DepartmentStatus.NOT_QUERIED)
-
 
 class VerificationState(StrEnum):
     """A verification's lifecycle (interfaces.md)."""

@@ -29,6 +29,29 @@ from verifier.policy import Policy, default_policy
 from verifier.report.build import build_report
 from verifier.request import VerificationRequest, parse_request
 
+# Every warning code's severity: warnings.md's table, by hand.
+WARNINGS_MD_SEVERITY: Final = {
+    "INCOME_ABOVE_STANDARD": "HIGH",
+    "FINANCIAL_ASSETS_ABOVE_LIMIT": "HIGH",
+    "MULTIPLE_PROPERTIES": "HIGH",
+    "NON_RESIDENTIAL_PROPERTY": "HIGH",
+    "VEHICLE_OWNED": "MEDIUM",
+    "BUSINESS_REGISTERED": "HIGH",
+    "PUBLIC_EMPLOYEE": "MEDIUM",
+    "MEMBER_DECEASED": "HIGH",
+    "MEMBER_IN_CUSTODY": "MEDIUM",
+    "IDENTITY_MISMATCH": "HIGH",
+    "UNDECLARED_MEMBER": "MEDIUM",
+    "DECLARED_INCOME_MISMATCH": "MEDIUM",
+    "EMPLOYER_CONTRIBUTIONS": "LOW",
+    "RECENT_PROPERTY_TRANSFER": "HIGH",
+    "LARGE_INSURANCE_PREMIUM": "MEDIUM",
+    "SOURCE_UNAVAILABLE": "HIGH",
+    "SOURCE_PENDING": "MEDIUM",
+    "CONSENT_MISSING": "HIGH",
+    "GRADUAL_EXIT": "LOW",
+}
+
 APPLICANT: Final = "533401197803120118"
 SPOUSE: Final = "53340119800605022X"
 CHILD: Final = "533401200809110310"  # 18 on 2026-09-11

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import pytest
+from assessment_kit import WARNINGS_MD_SEVERITY
 from harness import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -361,27 +362,7 @@ ASSET_CODES: Final = {
     "VEHICLE_OWNED",
     "BUSINESS_REGISTERED",
 }
-SEVERITY: Final = {  # warnings.md
-    "INCOME_ABOVE_STANDARD": "HIGH",
-    "FINANCIAL_ASSETS_ABOVE_LIMIT": "HIGH",
-    "MULTIPLE_PROPERTIES": "HIGH",
-    "NON_RESIDENTIAL_PROPERTY": "HIGH",
-    "VEHICLE_OWNED": "MEDIUM",
-    "BUSINESS_REGISTERED": "HIGH",
-    "PUBLIC_EMPLOYEE": "MEDIUM",
-    "MEMBER_DECEASED": "HIGH",
-    "MEMBER_IN_CUSTODY": "MEDIUM",
-    "IDENTITY_MISMATCH": "HIGH",
-    "UNDECLARED_MEMBER": "MEDIUM",
-    "DECLARED_INCOME_MISMATCH": "MEDIUM",
-    "EMPLOYER_CONTRIBUTIONS": "LOW",
-    "RECENT_PROPERTY_TRANSFER": "HIGH",
-    "LARGE_INSURANCE_PREMIUM": "MEDIUM",
-    "SOURCE_UNAVAILABLE": "HIGH",
-    "SOURCE_PENDING": "MEDIUM",
-    "CONSENT_MISSING": "HIGH",
-    "GRADUAL_EXIT": "LOW",
-}
+SEVERITY: Final = WARNINGS_MD_SEVERITY
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -64,13 +64,6 @@ def test_an_unknown_string_is_not_a_member() -> None:
         VerificationState("running")
 
 
-def test_settled_statuses_are_the_final_ones_pending_is_not() -> None:
-    settled = {s for s in DepartmentStatus if s.settled}
-    assert settled == {"ok", "unavailable", "not_queried"}
-    assert not DepartmentStatus.PENDING.settled  # a ticket's answer may still come
-    assert not DepartmentStatus.QUEUED.settled and not DepartmentStatus.QUERYING.settled
-
-
 def test_terminal_states_are_completed_and_failed() -> None:
     assert {s for s in VerificationState if s.terminal} == {"COMPLETED", "FAILED"}
     assert not VerificationState.AWAITING_ANSWERS.terminal  # a late answer makes a new report version

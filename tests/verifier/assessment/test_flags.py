@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-from assessment_kit import MARKET_REGULATION
+from assessment_kit import MARKET_REGULATION, WARNINGS_MD_SEVERITY
 
 from verifier.assessment.flags import CATALOGUE, Evidence, WarningCode, flag, yuan
 from verifier.vocabulary import Severity
 
-# warnings.md's table, by hand.
-SEVERITIES = {
-    "INCOME_ABOVE_STANDARD": "HIGH",
-    "FINANCIAL_ASSETS_ABOVE_LIMIT": "HIGH",
-    "MULTIPLE_PROPERTIES": "HIGH",
-    "NON_RESIDENTIAL_PROPERTY": "HIGH",
-    "VEHICLE_OWNED": "MEDIUM",
-    "BUSINESS_REGISTERED": "HIGH",
-    "PUBLIC_EMPLOYEE": "MEDIUM",
-    "MEMBER_DECEASED": "HIGH",
-    "MEMBER_IN_CUSTODY": "MEDIUM",
-    "IDENTITY_MISMATCH": "HIGH",
-    "UNDECLARED_MEMBER": "MEDIUM",
-    "DECLARED_INCOME_MISMATCH": "MEDIUM",
-    "EMPLOYER_CONTRIBUTIONS": "LOW",
-    "RECENT_PROPERTY_TRANSFER": "HIGH",
-    "LARGE_INSURANCE_PREMIUM": "MEDIUM",
-    "SOURCE_UNAVAILABLE": "HIGH",
-    "SOURCE_PENDING": "MEDIUM",
-    "CONSENT_MISSING": "HIGH",
-    "GRADUAL_EXIT": "LOW",
-}
-
 
 def test_every_code_has_its_severity_and_both_messages() -> None:
-    assert set(WarningCode) == set(CATALOGUE) == set(SEVERITIES)
+    assert set(WarningCode) == set(CATALOGUE) == set(WARNINGS_MD_SEVERITY)
     for code, definition in CATALOGUE.items():
-        assert definition.severity == SEVERITIES[code]
+        assert definition.severity == WARNINGS_MD_SEVERITY[code]
         assert isinstance(definition.severity, Severity)
         assert definition.message_zh and definition.message_en
 
