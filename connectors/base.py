@@ -46,6 +46,7 @@ class DepartmentQuery:
     id_numbers: tuple[str, ...]
     authorization_reference: str
     purpose: str
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,6 +194,7 @@ class Authorizations:
                     details={"reason": reason},
                 )
                 await self._audit.append(session, revoked, id_numbers=members)
+                await stored.bump_consent_epoch(session)
         self._withdraw(f"authorizations/{authorization_id}")
         return (await self._reader.registered([row]))[0]
 

@@ -287,5 +287,6 @@ class TrustStore:
                 kind="TRUSTED_KEY_REVOKED", operator=caller.operator, client=caller.client, details=details
             )
             await self._audit.append(session, revoked)
+            await stored_authorizations.bump_consent_epoch(session)
             entry = _entry(row)
         return entry, affected

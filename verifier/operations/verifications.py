@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from audit import AuditEvent
-from consent import RegisteredAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
 from verifier.pipeline import Job, Pipeline
+from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
 from verifier.policy import PolicyBook
 from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
@@ -102,12 +102,12 @@ class Verifications:
             existing = await self._created_under(request_id)
             if existing is not None:
                 return await self.get(f"verifications/{existing}")
-        found = await self._authorizations_named(authorization_names)
+        consent = await self._authorizations_named(authorization_names)
         await _check_previous_report(self._db, request)
         verification_id = uuid.uuid4().hex
         job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
         departments = sorted(self._departments)
-        plan = self._pipeline.plan(job, departments, found, complete=True)
+        plan = self._pipeline.plan(job, departments, consent.authorizations, complete=True)
         if not plan.queries:
             raise ServiceError.precondition(
                 "authorizations",
@@ -126,6 +126,7 @@ class Verifications:
             async with self._db.write() as session:
                 await stored.add(session, values, plan.new_rows(verification_id, departments, at))
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
+            self._pipeline.gate.remember(verification_id, consent)
             self._pipeline.send(job, plan)
 
         try:
@@ -143,20 +144,20 @@ class Verifications:
         async with self._db.sessions() as session:
             return await stored.id_for_request(session, request_id)
 
-    async def _authorizations_named(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
+    async def _authorizations_named(self, names: Sequence[str]) -> Consent:
         """The authorizations a verification names: at least one, each a resource name, each registered."""
         if not names:
             raise ServiceError.invalid([FieldViolation("authorizations", "at least one authorization is required")])
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
-        found = await self._pipeline.authorizations.by_names(names)
-        known = {a.name for a in found}
+        consent = await self._pipeline.authorizations.current(names)
+        known = {a.name for a in consent.authorizations}
         for index, name in enumerate(names):
             if name not in known:
                 raise ServiceError.precondition(
                     f"authorizations[{index}]", f"{name} is not registered", Reason.AUTHORIZATION_NOT_FOUND
                 )
-        return found
+        return consent
 
     async def get(self, name: str) -> VerificationView:
         """A verification's state and its departments' progress, read in one statement."""

@@ -22,6 +22,7 @@ __all__ = [
     "pending_tickets",
     "renew_ticket",
     "result",
+    "results",
     "results_for_report",
     "running_ids",
     "snapshot",
@@ -116,6 +117,12 @@ async def statuses(session: AsyncSession, verification_id: str) -> dict[str, str
     r = DepartmentResultRow
     rows = await session.execute(select(r.department, r.status).where(r.verification_id == verification_id))
     return {row.department: row.status for row in rows}
+
+
+async def results(session: AsyncSession, verification_id: str) -> Sequence[DepartmentResultRow]:
+    """Every department's result row of one verification."""
+    r = DepartmentResultRow
+    return (await session.scalars(select(r).where(r.verification_id == verification_id))).all()
 
 
 async def result(session: AsyncSession, verification_id: str, department: str) -> DepartmentResultRow | None:

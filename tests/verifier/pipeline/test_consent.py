@@ -61,10 +61,10 @@ async def test_an_answer_is_discarded_in_the_storing_transaction_after_a_revocat
     ok = Settled("tax", MEMBERS, Outcome(DepartmentStatus.OK, answer=answer), scope)
     down = Settled("tax", MEMBERS, Outcome(DepartmentStatus.UNAVAILABLE, "down"), scope)
     async with db.write() as session:
-        assert await gate.before_store(session, job, ok) is ok
+        assert await gate.before_store(session, job, [ok]) == [ok]
     await service.authorizations.revoke(name, "applicant withdrew consent")
     async with db.write() as session:
-        discarded = await gate.before_store(session, job, ok)
-        assert await gate.before_store(session, job, down) is down  # nothing of it is kept anyway
+        discarded, kept_down = await gate.before_store(session, job, [ok, down])
+        assert kept_down is down  # nothing of it is kept anyway
     assert (discarded.outcome.status, discarded.outcome.detail) == (DepartmentStatus.NOT_QUERIED, ANSWER_DISCARDED)
     assert discarded.not_queried == MEMBERS
