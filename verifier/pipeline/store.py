@@ -34,7 +34,7 @@ class AnswerStore:
 
     def __init__(self, audit: AuditLog, gate: ConsentGate, worker: str, poll_interval: float) -> None:
         """Append audit events to ``audit``; decide consent with ``gate``; finish steps held by ``worker``
-        (a pending outcome's step is next due ``poll_interval`` seconds on, or when its ticket is ready)."""
+        (a pending outcome's step is next due ``poll_interval`` seconds on)."""
         self._audit = audit
         self._gate = gate
         self._worker = worker
@@ -56,8 +56,7 @@ class AnswerStore:
         return kept
 
     def _next(self, item: Settled, now: dt.datetime) -> tuple[StepPhase, dt.datetime]:
-        """Done, or (pending on a ticket) polled when it is ready, never sooner than the poll interval."""
-        ticket = item.outcome.ticket
-        if item.outcome.status != DepartmentStatus.PENDING or ticket is None:
+        """Done, or (pending on a ticket) polled again one poll interval on."""
+        if item.outcome.status != DepartmentStatus.PENDING or item.outcome.ticket is None:
             return StepPhase.DONE, now
-        return StepPhase.POLL, max(ticket.ready_after, now + dt.timedelta(seconds=self._poll_interval))
+        return StepPhase.POLL, now + dt.timedelta(seconds=self._poll_interval)
