@@ -326,7 +326,7 @@ def test_check_the_built_in_sandbox_entry_point_exits_0(tmp_path: Path) -> None:
     done = hedui("connector", "check", "--entry-point", "sandbox", "--sandbox", str(SANDBOX_FILE), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     for department in (d.id for d in DEFAULT_DEPARTMENTS):
-        assert f"{department}: 9 of 9 checks passed" in done.stdout
+        assert f"{department}: 10 of 10 checks passed" in done.stdout
     assert "FAIL" not in done.stdout
 
 
@@ -341,7 +341,7 @@ def test_check_through_the_config_passes_the_department_s_own_options(tmp_path: 
     config.write_text(f'[departments.tax]\nconnector = "sandbox"\nsandbox = "{sandbox}"\ndeadline_seconds = 5\n')
     done = hedui("connector", "check", "--config", str(config), "--id-number", ZHANG, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "tax: 9 of 9 checks passed" in done.stdout
+    assert "tax: 10 of 10 checks passed" in done.stdout
     assert "police" not in done.stdout  # only the departments the config configures
     assert "in one query: 3 records, the same as 1 single query" in done.stdout  # the table's sandbox option
 
@@ -368,7 +368,7 @@ def test_check_a_department_package_that_does_not_refuse_exits_1(tmp_path: Path)
     )
     done = hedui("connector", "check", "--entry-point", "lenient-tax", cwd=tmp_path, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "tax: 8 of 9 checks passed" in done.stdout
+    assert "tax: 9 of 10 checks passed" in done.stdout
     assert "refusal" in done.stdout and "FAIL" in done.stdout
     assert "police (entry point lenient-tax): skipped, not served by this entry point" in done.stdout
     # with --department, a factory that refuses the department is a failure
@@ -391,7 +391,7 @@ def test_check_the_reference_server_in_another_process(tmp_path: Path) -> None:
             "connector", "check", "--address", server.address, "--cert", cert, "--department", "tax", cwd=tmp_path
         )
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "social_security: 9 of 9 checks passed" in good.stdout
+    assert "social_security: 10 of 10 checks passed" in good.stdout
     assert wrong_pin.returncode == 1
     assert "TLS handshake failed" in wrong_pin.stdout
     assert wrong_department.returncode == 1

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
-from connector_process import connector_server
+from connector_process import connector_server, new_key
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from harness import SANDBOX_FILE, example_request, example_sandbox, running_service
@@ -49,8 +49,15 @@ STRANGER = "990000190001010016"
 CATALOGUE = DepartmentCatalogue()
 
 
-def ask(*ids: str, reference: str = "authorizations/a1") -> DepartmentQuery:
-    return DepartmentQuery(query_id="q1", id_numbers=ids, authorization_reference=reference, purpose="ASSESSMENT")
+def ask(*ids: str, reference: str = "authorizations/a1", key: str | None = None) -> DepartmentQuery:
+    """A query; a new asking (its own idempotency key) unless ``key`` is given."""
+    return DepartmentQuery(
+        query_id="q1",
+        id_numbers=ids,
+        authorization_reference=reference,
+        purpose="ASSESSMENT",
+        idempotency_key=key or new_key(),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
+from connector_process import new_key
 
 from connectors.base import (
     ConnectorDescription,
@@ -39,8 +40,17 @@ APPLICANT, SPOUSE, CHILD = "533401198501010018", "533401198703150026", "53340120
 TAX_DEPARTMENT = DepartmentCatalogue()["tax"]
 
 
-def query(*ids: str, reference: str = "authorizations/a", purpose: str = "ASSESSMENT") -> DepartmentQuery:
-    return DepartmentQuery(query_id="q", id_numbers=ids, authorization_reference=reference, purpose=purpose)
+def query(
+    *ids: str, reference: str = "authorizations/a", purpose: str = "ASSESSMENT", key: str | None = None
+) -> DepartmentQuery:
+    """A query; a new asking (its own idempotency key) unless ``key`` is given."""
+    return DepartmentQuery(
+        query_id="q",
+        id_numbers=ids,
+        authorization_reference=reference,
+        purpose=purpose,
+        idempotency_key=key or new_key(),
+    )
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_process import new_key
 from harness import SANDBOX_FILE as SANDBOX_SMALL
 from harness import example_sandbox
 
@@ -51,8 +52,15 @@ def dataset(**changes: Any) -> SandboxDataset:
     return SandboxDataset.from_json(raw)
 
 
-def query(*ids: str, reference: str = "authorizations/a1") -> DepartmentQuery:
-    return DepartmentQuery(query_id="q1", id_numbers=ids, authorization_reference=reference, purpose="ASSESSMENT")
+def query(*ids: str, reference: str = "authorizations/a1", key: str | None = None) -> DepartmentQuery:
+    """A query; a new asking (its own idempotency key) unless ``key`` is given."""
+    return DepartmentQuery(
+        query_id="q1",
+        id_numbers=ids,
+        authorization_reference=reference,
+        purpose="ASSESSMENT",
+        idempotency_key=key or new_key(),
+    )
 
 
 def sandbox_error(raw: object) -> str:

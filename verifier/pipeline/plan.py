@@ -163,6 +163,7 @@ def _plan_department(
             id_numbers=tuple(allowed),
             authorization_reference=scope.authorization,
             purpose=job.request.purpose,
+            idempotency_key=f"{job.verification_id}.{department}.1",
         )
         sent: dict[str, JsonValue] = {"query_id": query.query_id, "members": len(allowed)}
         plan.events.append((scope.event("DEPARTMENT_QUERY_SENT", sent), allowed))

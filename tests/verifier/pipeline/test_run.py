@@ -95,7 +95,7 @@ async def test_work_a_previous_run_left_is_resumed(db: Database) -> None:
     pipeline, job = await pipeline_for(db, connectors)
     # v1 was running with tax still queued; v2 waits for the bank's ticket (its answer is ready now).
     await seed_verification(db, job, {"tax": {}, "police": {"status": "ok"}})
-    banks_query = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT")
+    banks_query = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.banks.1")
     ticket = await connectors["banks"].query(banks_query)
     assert isinstance(ticket, Ticket)
     pending = {"status": "pending", "ticket_id": ticket.ticket_id, "queried_json": json.dumps(MEMBERS)}
