@@ -342,10 +342,12 @@ class SandboxConnector:
         return result
 
     def _ticket(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
-        """A new signed ticket; for a repeated key, the same ticket (or its answer once ready)."""
+        """A new signed ticket; for a repeated key, the same ticket (or its answer once ready, or the kept answer)."""
         known = self._store.ticket_for(query.idempotency_key, query.id_numbers)
         if known is not None:
             return self._resolve(known.ticket_id)
+        if not self._store.missing(idempotency_keys(query.idempotency_key), query.id_numbers):
+            return self._answer(query.idempotency_key, query.id_numbers)  # all answered under the key already
         ready = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._delay)
         ticket = Ticket(self.department, self._encode_ticket(query.id_numbers, ready, query.idempotency_key), ready)
         self._store.keep_ticket(query.idempotency_key, query.id_numbers, ticket)
