@@ -72,8 +72,9 @@ class AnswerStore:
     """The first answer per (key, identity number), and the ticket per asking: in memory, bounded.
 
     Bounded: at most ``max_pairs`` (key, identity number) pairs and as many tickets; when a new one
-    would pass the bound, the oldest is forgotten (first in, first out). Each pair holds references
-    to the records about one person, so the memory is about ``max_pairs`` small tuples. A pair
+    would pass the bound, the oldest is forgotten (first in, first out). A pair holds references to
+    the records about one person (the records themselves are the connector's), some 300 bytes, and
+    a ticket its id (some 500 bytes for a household): at the default bound, a few tens of MB. A pair
     forgotten — after ``max_pairs`` newer ones, or when the process restarts — is looked up again if
     asked again: keep the bound above the pairs hedui can have in doubt at once (a few verifications'
     worth per second of its lease time; the default :data:`DEFAULT_MAX_PAIRS` is far above that).
@@ -133,8 +134,9 @@ class AnswerStore:
             parts[number] = kept
         answered_at = min(kept.answered_at for kept in parts.values())
         for number, kept in parts.items():
+            shared = KeptAnswer(kept.records, answered_at)  # one object for every key of the call
             for key in keys:
-                self._pairs.add((key, number), KeptAnswer(kept.records, answered_at))
+                self._pairs.add((key, number), shared)
         records = {r.record_id: r for kept in parts.values() for r in kept.records}
         return DepartmentAnswer(department=department, records=tuple(records.values()), answered_at=answered_at)
 
