@@ -55,7 +55,7 @@ async def test_an_answer_is_discarded_in_the_storing_transaction_after_a_revocat
     gate = ConsentGate(AuthorizationReader(db))
     job = Job("v1", "worker", "peer", REQUEST, (name,))
     tax = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["tax"]
-    answer = await tax.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT"))
+    answer = await tax.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.tax.1"))
     assert isinstance(answer, DepartmentAnswer)
     scope = Scope("worker", "peer", "v1", name, "tax")
     ok = Settled("tax", MEMBERS, Outcome(DepartmentStatus.OK, answer=answer), scope)

@@ -72,7 +72,7 @@ async def test_what_consent_no_longer_covers_is_stored_as_discarded(db: Database
     await seed_verification(db, JOB, {"tax": ASKING}, leased_to="me")
     store = AnswerStore(AuditLog(b"k" * 32), Gate(ended=True), "me", 1.0)  # type: ignore[arg-type]
     answer = await sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["tax"].query(
-        DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT")
+        DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.tax.1")
     )
     async with db.write() as session:
         (kept,) = await store.keep(session, JOB, [settled("tax", Outcome(DepartmentStatus.OK, answer=answer))])  # type: ignore[arg-type]

@@ -79,7 +79,7 @@ class Publisher:
 
 def bank_answer() -> DepartmentAnswer:
     connector = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["banks"]
-    reply = asyncio.run(connector.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT")))
+    reply = asyncio.run(connector.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.banks.1")))
     assert isinstance(reply, DepartmentAnswer)
     return reply
 
