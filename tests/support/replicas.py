@@ -422,15 +422,25 @@ def _add(found: list[str], items: Sequence[str], what: str) -> None:
         found.append(f"{len(items)} {what}: {shown}")
 
 
-async def _bounded(concurrency: int, calls: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
-    """Run ``calls`` with at most ``concurrency`` at once; their results in order."""
+async def _bounded(concurrency: int, calls: Sequence[Callable[[], Awaitable[Any]]], what: str) -> list[Any]:
+    """Run ``calls`` with at most ``concurrency`` at once; their results in order. Any call that fails with a
+    gRPC error fails the drill, saying how many of ``what`` failed and with which codes."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(call: Callable[[], Awaitable[Any]]) -> Any:
         async with gate:
-            return await call()
+            try:
+                return await call()
+            except grpc.aio.AioRpcError as exc:
+                return exc
 
-    return await asyncio.gather(*(one(c) for c in calls))
+    results = await asyncio.gather(*(one(c) for c in calls))
+    failed = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    if failed:
+        codes = Counter(f"{r.code().name}: {(r.details() or '')[:160]}" for r in failed)
+        shown = "; ".join(f"{n}× {text}" for text, n in codes.most_common(3))
+        raise AssertionError(f"{len(failed)} of {len(results)} {what} calls failed: {shown}")
+    return results
 
 
 class CrashDrill:
@@ -502,7 +512,7 @@ class CrashDrill:
         self.replicas.append(replica)
         return replica
 
-    async def submit(self, count: int, via: Sequence[Replica], concurrency: int = 24) -> list[Submitted]:
+    async def submit(self, count: int, via: Sequence[Replica], concurrency: int = 48) -> list[Submitted]:
         """Register an authorization for each of ``count`` fresh households, then create their verifications,
         household *i* through ``via[i % len(via)]`` (all registered first, then the creates in one burst)."""
         households = fresh_households(count)
@@ -517,7 +527,7 @@ class CrashDrill:
 
             return call
 
-        authorizations = await _bounded(concurrency, [register(i) for i in range(count)])
+        authorizations = await _bounded(concurrency, [register(i) for i in range(count)], "RegisterAuthorization")
 
         def create(i: int) -> Callable[[], Awaitable[Submitted]]:
             async def call() -> Submitted:
@@ -529,7 +539,7 @@ class CrashDrill:
 
             return call
 
-        submitted = await _bounded(concurrency, [create(i) for i in range(count)])
+        submitted = await _bounded(concurrency, [create(i) for i in range(count)], "CreateVerification")
         self.submitted += submitted
         return submitted
 
@@ -598,7 +608,7 @@ class CrashDrill:
 
             return call
 
-        views = await _bounded(16, [get(s) for s in self.submitted])
+        views = await _bounded(16, [get(s) for s in self.submitted], "GetVerification (on the survivor)")
         for view in views:
             state = verification_pb2.Verification.State.Name(view.state)
             statuses = {d.department: d.status for d in view.departments}

@@ -31,9 +31,9 @@ from replicas import CrashDrill, DepartmentServer, department_servers
 
 pytestmark = pytest.mark.integration
 
-DELAY_SECONDS = 0.5  # every department's answer: long enough that queries are on the wire at the kill
+DELAY_SECONDS = 1.0  # every department's answer: long enough that queries are on the wire at the kill
 LEASES: dict[str, object] = {"work_lease_seconds": 3.0, "work_claim_interval_seconds": 0.2}
-WAIT_SECONDS = 120.0  # for every verification to complete after the kill: generous, only a failure waits it out
+WAIT_SECONDS = 90.0  # for every verification to complete after the kill: generous, only a failure waits it out
 
 
 @pytest.fixture(scope="module")
