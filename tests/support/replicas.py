@@ -186,13 +186,13 @@ def department_servers(
         for process, _, _, _ in started.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process, _, _, errors in started.values():
+        for process, _, _, stderr in started.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            errors.close()
+            stderr.close()
 
 
 def _listening(
@@ -302,13 +302,13 @@ class Replica:
     def consent(self) -> consent_pb2_grpc.ConsentServiceStub:
         """Its ConsentService."""
         assert self.channel is not None, f"{self.name} is not running"
-        return consent_pb2_grpc.ConsentServiceStub(self.channel)
+        return consent_pb2_grpc.ConsentServiceStub(self.channel)  # type: ignore[no-untyped-call]
 
     @property
     def verifications(self) -> verification_pb2_grpc.VerificationServiceStub:
         """Its VerificationService."""
         assert self.channel is not None, f"{self.name} is not running"
-        return verification_pb2_grpc.VerificationServiceStub(self.channel)
+        return verification_pb2_grpc.VerificationServiceStub(self.channel)  # type: ignore[no-untyped-call]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no last integration, its connections cut."""
@@ -356,6 +356,7 @@ class Findings:
 
     verifications: int
     unfinished_at_kill: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
     without_report: list[str] = field(default_factory=list)
     not_completed: list[str] = field(default_factory=list)
     not_answered: list[str] = field(default_factory=list)
@@ -401,7 +402,8 @@ class Findings:
         """The counts, one line each (printed by the drill; the failure message of the tests)."""
         n = self.verifications
         lines = [
-            f"verifications: {n}; unfinished when killed: {self.unfinished_at_kill}",
+            f"verifications: {n}; unfinished when killed: {self.unfinished_at_kill}; "
+            + ", ".join(f"{what} {seconds:.1f} s" for what, seconds in self.timings.items()),
             f"lost (no report): {len(self.without_report)}; not completed: {len(self.not_completed)}; "
             f"a department not ok: {len(self.not_answered)}",
             f"look-ups logged: {self.lookups}; duplicate (key, subject): {len(self.duplicate_lookups)}; "
@@ -477,6 +479,7 @@ class CrashDrill:
         self.submitted: list[Submitted] = []
         self.unfinished_at_kill: int | None = None
         self.notes: list[str] = []
+        self.timings: dict[str, float] = {}
         self.db = Database(database_url)
 
     async def __aenter__(self) -> CrashDrill:
@@ -516,6 +519,7 @@ class CrashDrill:
         """Register an authorization for each of ``count`` fresh households, then create their verifications,
         household *i* through ``via[i % len(via)]`` (all registered first, then the creates in one burst)."""
         households = fresh_households(count)
+        started = time.monotonic()
         metadata = (OPERATOR,)
 
         def register(i: int) -> Callable[[], Awaitable[str]]:
@@ -541,6 +545,7 @@ class CrashDrill:
 
         submitted = await _bounded(concurrency, [create(i) for i in range(count)], "CreateVerification")
         self.submitted += submitted
+        self.timings["submitted in"] = time.monotonic() - started
         return submitted
 
     async def states(self) -> dict[str, tuple[str, int]]:
@@ -555,9 +560,11 @@ class CrashDrill:
         return sum(1 for state, version in (await self.states()).values() if state != "COMPLETED" or version < 1)
 
     async def _asked(self) -> int:
-        """Look-ups the departments logged, or (without query logs) queries the audit log says were sent."""
+        """Look-ups of this drill's people the departments logged (the servers may be shared by several drills),
+        or (without query logs) queries the audit log says were sent."""
         if any(s.query_log is not None for s in self.departments.values()):
-            return len(read_query_logs(self.departments))
+            ours = {subject for s in self.submitted for subject in s.subjects}
+            return sum(1 for line in read_query_logs(self.departments) if line.get("subject") in ours)
         async with self.db.sessions() as session:
             found = await session.execute(
                 select(audit_entries.c.seq).where(audit_entries.c.kind == "DEPARTMENT_QUERY_SENT").limit(1)
@@ -566,13 +573,15 @@ class CrashDrill:
 
     async def kill_when_in_flight(self, replica: Replica, deadline: float = 60.0) -> int:
         """SIGKILL ``replica`` as soon as a department has been asked; the verifications unfinished then."""
-        give_up = time.monotonic() + deadline
+        started = time.monotonic()
+        give_up = started + deadline
         while await self._asked() == 0:
             if time.monotonic() > give_up:
                 self.notes.append(f"no department was asked within {deadline:.0f} s of the last CreateVerification")
                 break
             await asyncio.sleep(0.05)
         replica.kill()
+        self.timings["killed after"] = time.monotonic() - started
         self.unfinished_at_kill = await self._unfinished()
         return self.unfinished_at_kill
 
@@ -582,12 +591,13 @@ class CrashDrill:
         started = time.monotonic()
         while True:
             if not await self._unfinished() or time.monotonic() - started > deadline:
-                return time.monotonic() - started
+                self.timings["waited for the rest"] = took = time.monotonic() - started
+                return took
             await asyncio.sleep(0.25)
 
     async def findings(self, survivor: Replica) -> Findings:
         """Every check of issue 11, from the survivor's API, the database, the query logs and ``audit verify``."""
-        found = Findings(len(self.submitted), self.unfinished_at_kill, notes=list(self.notes))
+        found = Findings(len(self.submitted), self.unfinished_at_kill, dict(self.timings), notes=list(self.notes))
         await self._check_views(survivor, found)
         code = await survivor.stop()
         if code != 0:

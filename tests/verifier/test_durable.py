@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from harness import PostgresCluster
-from replicas import CrashDrill, DepartmentServer, department_servers
+from replicas import CrashDrill, DepartmentServer, Findings, department_servers
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,13 @@ def departments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     """The six departments, shared by the drills of this module (each drill's households are its own)."""
     with department_servers(tmp_path_factory.mktemp("departments"), delay_seconds=DELAY_SECONDS) as servers:
         yield servers
+
+
+def assert_nothing_lost_or_asked_twice(findings: Findings) -> None:
+    """Fail with the drill's counts and its problems (lost, duplicate queries by key, duplicate reports)."""
+    print(findings.summary())
+    if findings.problems():
+        pytest.fail(findings.summary(), pytrace=False)
 
 
 def sqlite_url(directory: Path) -> str:
@@ -61,8 +68,7 @@ async def test_a_replica_killed_for_good_loses_nothing_and_no_department_is_aske
         await drill.kill_when_in_flight(doomed)
         await drill.wait_until_done(WAIT_SECONDS)
         findings = await drill.findings(survivor)
-    print(findings.summary())
-    assert not findings.problems(), findings.summary()
+    assert_nothing_lost_or_asked_twice(findings)
 
 
 @pytest.mark.slow
@@ -77,8 +83,7 @@ async def test_a_single_sqlite_process_killed_and_restarted_loses_nothing_and_as
         restarted = await drill.start("restarted")
         await drill.wait_until_done(WAIT_SECONDS)
         findings = await drill.findings(restarted)
-    print(findings.summary())
-    assert not findings.problems(), findings.summary()
+    assert_nothing_lost_or_asked_twice(findings)
 
 
 async def test_fifty_in_flight_through_a_kill_and_a_restart_none_lost_asked_twice_or_reported_twice(
@@ -92,5 +97,4 @@ async def test_fifty_in_flight_through_a_kill_and_a_restart_none_lost_asked_twic
         restarted = await drill.start("restarted")
         await drill.wait_until_done(WAIT_SECONDS)
         findings = await drill.findings(restarted)
-    print(findings.summary())
-    assert not findings.problems(), findings.summary()
+    assert_nothing_lost_or_asked_twice(findings)
