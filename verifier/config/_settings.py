@@ -44,10 +44,6 @@ class Settings:
     # Per department: the connector entry point ("connector"), "deadline_seconds" and the connector's options
     # (the declaration keys name_zh, name_en and record_kinds are in ``catalogue`` instead).
     departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    # Durable work: how long a process's claim on a department query lasts without its heartbeat, and how
-    # often a process looks for queries that are due or whose process died.
-    work_lease_seconds: float = 30.0
-    work_claim_interval_seconds: float = 0.5
     # Where Prometheus scrapes the metrics ("127.0.0.1:9464"); empty: no metrics endpoint.
     metrics_listen: str = ""
     # The database's connection pool (PostgreSQL): connections kept open, connections opened beyond them under load,
