@@ -9,13 +9,16 @@ the same ``answered_at`` — without looking the person up again.
 server's): per (key, identity number) the records about that person and the answer's time, so
 that a shared batch (keys joined by commas) and a later query of one of its parts agree. It also
 remembers the tickets of asynchronous askings, so that a repeated key gets the same ticket.
-:class:`QueryLog` writes one line per identity number actually looked up
-(``hedui connector serve --query-log``), for a test or an auditor to count.
+:class:`OncePerKey` keeps the rule in front of any connector (``hedui connector serve --entry-point``
+serves a department's own connector through it). :class:`QueryLog` writes one line per identity
+number actually looked up (``hedui connector serve --query-log``), for a test or an auditor to count.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -25,11 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Generic, TypeVar
 
-from connectors.base import DepartmentAnswer, Ticket
+from connectors.base import (
+    Connector,
+    ConnectorDescription,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    Ticket,
+    idempotency_keys,
+)
 from connectors.records import AnswersWith, DepartmentRecord, records_about
 from connectors.wire import format_instant
 
-__all__ = ["DEFAULT_MAX_PAIRS", "AnswerStore", "KeptAnswer", "QueryLog", "subject_digest"]
+__all__ = ["DEFAULT_MAX_PAIRS", "AnswerStore", "KeptAnswer", "OncePerKey", "QueryLog", "subject_digest"]
 
 DEFAULT_MAX_PAIRS: Final = 100_000
 """(key, identity number) pairs an :class:`AnswerStore` keeps by default (and as many tickets)."""
@@ -147,6 +158,133 @@ class AnswerStore:
     def keep_ticket(self, key: str, id_numbers: Sequence[str], ticket: Ticket) -> None:
         """Remember the ticket of an asking, so that asking again gives the same ticket."""
         self._tickets.add((key, frozenset(id_numbers)), ticket)
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What a ticket of the inner connector was handed out for: the whole key and everyone asked."""
+
+    key: str
+    id_numbers: tuple[str, ...]
+
+
+class OncePerKey:
+    """Any connector behind the rule: each (key, identity number) is passed on to it at most once.
+
+    A query asks ``inner`` only about the people not yet answered under its keys (and not being
+    looked up under them right now: a repeat that arrives while the first asking is still under way
+    waits for it), and the answer is kept in an :class:`AnswerStore` (in memory, bounded like it).
+    Once passed on, a look-up runs to its end even if the caller goes (hedui's process dies, its call
+    is cancelled), so that its answer is kept for the repeat. A ticket of ``inner`` is handed out
+    again for a repeated key, and its answer, once polled, is kept too. ``query_log`` gets a line
+    per identity number passed on. What ``inner`` raises passes through, and nothing is kept: the
+    people were not answered. A malformed key is refused (:class:`DepartmentRefused`).
+
+    ``about`` is the department's declaration (or its record kinds): whose records an answer holds.
+    """
+
+    def __init__(
+        self,
+        inner: Connector,
+        about: AnswersWith,
+        *,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        query_log: QueryLog | None = None,
+    ) -> None:
+        self.inner = inner
+        self.department = inner.describe().department
+        self._store = AnswerStore(about, max_pairs)
+        self._asked: _FirstIn[str, _Asked] = _FirstIn(max_pairs)
+        self._under_way: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._query_log = query_log
+        self.passed_on = 0
+        """Identity numbers passed on to the inner connector."""
+
+    def describe(self) -> ConnectorDescription:
+        """The inner connector's description."""
+        return self.inner.describe()
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        """The kept answer (or ticket) for whoever was answered under the key; the inner connector for the rest."""
+        try:
+            keys = idempotency_keys(query.idempotency_key, self.inner.describe().max_batch_size)
+        except ValueError as exc:
+            raise DepartmentRefused(self.department, f"idempotency_key: {exc}") from None
+        ticket = self._store.ticket_for(query.idempotency_key, query.id_numbers)
+        if ticket is not None:
+            kept = self._kept(ticket)
+            return ticket if kept is None else kept
+        await self._wait_for_others(keys, query.id_numbers)
+        fresh = self._store.missing(keys, query.id_numbers)
+        if not fresh:
+            return self._store.settle(self.department, keys, query.id_numbers)
+        # Under way from now on (before any await): a repeat arriving meanwhile waits for this look-up.
+        pairs = [(k, n) for k in keys for n in fresh]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for pair in pairs:
+            self._under_way[pair] = done
+        asked = _Asked(query.idempotency_key, query.id_numbers)
+        work = asyncio.ensure_future(self._pass_on(dataclasses.replace(query, id_numbers=fresh), asked))
+        work.add_done_callback(lambda task: self._finished(task, pairs, done))
+        return await asyncio.shield(work)
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        """The kept answer of a ticket already answered; else the inner connector's, kept."""
+        kept = self._kept(ticket)
+        if kept is not None:
+            return kept
+        reply = await self.inner.poll(ticket)
+        asked = self._asked.get(ticket.ticket_id)
+        if asked is None:
+            return reply  # a ticket handed out before this process started: nothing to keep it under
+        return self._settled(reply, asked)
+
+    def _kept(self, ticket: Ticket) -> DepartmentAnswer | None:
+        asked = self._asked.get(ticket.ticket_id)
+        if asked is None:
+            return None
+        keys = idempotency_keys(asked.key)
+        if self._store.missing(keys, asked.id_numbers):
+            return None
+        return self._store.settle(self.department, keys, asked.id_numbers)
+
+    async def _wait_for_others(self, keys: Sequence[str], id_numbers: Sequence[str]) -> None:
+        """Until nobody of ``id_numbers`` is being looked up under ``keys`` by another caller."""
+        while True:
+            others = {self._under_way[(k, n)] for k in keys for n in id_numbers if (k, n) in self._under_way}
+            if not others:
+                return
+            await asyncio.wait(others)
+
+    async def _pass_on(self, query: DepartmentQuery, asked: _Asked) -> DepartmentAnswer | Ticket:
+        """Ask the inner connector about the fresh people of ``asked``; keep its answer or ticket."""
+        for number in query.id_numbers:
+            self.passed_on += 1
+            if self._query_log is not None:
+                self._query_log.looked_up(self.department, query.idempotency_key, number)
+        reply = await self.inner.query(query)
+        if isinstance(reply, Ticket):
+            self._store.keep_ticket(asked.key, asked.id_numbers, reply)
+        return self._settled(reply, asked)
+
+    def _finished(
+        self, task: asyncio.Future[DepartmentAnswer | Ticket], pairs: list[tuple[str, str]], done: asyncio.Future[None]
+    ) -> None:
+        """A look-up ended (answered, failed, or never started): its pairs are no longer under way."""
+        for pair in pairs:
+            if self._under_way.get(pair) is done:
+                del self._under_way[pair]
+        done.set_result(None)
+        if not task.cancelled():
+            task.exception()  # a caller gone: its look-up's failure is nobody's to report
+
+    def _settled(self, reply: DepartmentAnswer | Ticket, asked: _Asked) -> DepartmentAnswer | Ticket:
+        """An answer of the inner connector, kept, and completed with what was kept before; a ticket as it is."""
+        if isinstance(reply, Ticket):
+            self._asked.add(reply.ticket_id, asked)
+            return reply
+        keys = idempotency_keys(asked.key)
+        return self._store.settle(self.department, keys, asked.id_numbers, reply.records, reply.answered_at)
 
 
 def subject_digest(id_number: str) -> str:

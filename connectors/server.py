@@ -17,10 +17,12 @@ message (the traceback goes to the server's log). Every error carries a ``google
 (domain ``hedui.connectors``) whose reason a client can match on.
 
 The rule of ``QueryRequest.idempotency_key`` — an identity number is looked up at most once per
-key, a repeated (key, identity number) answered from the first answer — is the connector's to keep:
-the sandbox keeps it (:class:`~connectors.sandbox.SandboxConnector`, in memory), and a department's
-own connector can keep its first answers in a :class:`~connectors.idempotency.AnswerStore` (or,
-better, in its own database, so that they survive a restart). The servicer passes the key on.
+key, a repeated (key, identity number) answered from the first answer — is the connector's to keep;
+the servicer checks the key and passes it on. The sandbox keeps it itself
+(:class:`~connectors.sandbox.SandboxConnector`, in memory); ``hedui connector serve --entry-point``
+serves a department's own connector behind :class:`~connectors.idempotency.OncePerKey`, which keeps
+it in front of any connector (in memory: a department that must keep it across restarts keeps its
+first answers in its own database).
 
 Run it with ``hedui connector serve --department tax --sandbox FILE --cert FILE --key FILE`` (or
 ``--self-signed-out DIR`` for a development certificate), and check it with ``hedui connector check

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_process import HEDUI, connector_server
+from connector_process import HEDUI, connector_server, query_log_lines, repeated_look_ups
 from harness import SANDBOX_FILE, example_sandbox
 
 from connectors.base import (
@@ -538,3 +538,36 @@ async def test_a_server_that_looks_up_again_fails_over_the_wire() -> None:
         await server.stop(0)
     assert failed(results) == {"idempotency"}, results
     assert "looked up again, not answered from the first answer" in by_name(results)["idempotency"].detail
+
+
+@pytest.mark.integration
+def test_the_reference_server_keeps_the_rule_in_front_of_a_department_s_own_connector(tmp_path: Path) -> None:
+    """A connector that looks everyone up every time, served by ``hedui connector serve --entry-point``: it passes."""
+    env = install_entry_point(
+        tmp_path,
+        "forgetful-tax",
+        "forgetful_tax",
+        """
+        import dataclasses, itertools
+        from connectors.sandbox import SandboxConnector, SandboxDataset
+
+        FRESH = itertools.count()
+
+        class Forgetful(SandboxConnector):
+            async def query(self, query):
+                return await super().query(dataclasses.replace(query, idempotency_key=f"fresh.{next(FRESH)}"))
+
+        def factory(department, options):
+            return Forgetful(department, SandboxDataset.demo())
+        """,
+    )
+    log = tmp_path / "queries.jsonl"
+    extra = ["--entry-point", "forgetful-tax", "--query-log", str(log)]
+    with connector_server(tmp_path / "tls", "tax", extra=extra, env={**os.environ, **env}) as server:
+        assert any(f"logging every identity number looked up to {log}" in line for line in server.output)
+        cert = str(tmp_path / "tls" / "cert.pem")
+        done = hedui("connector", "check", "--address", server.address, "--cert", cert, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tax: 10 of 10 checks passed" in done.stdout
+    assert query_log_lines(log), "the kit's look-ups are logged"
+    assert repeated_look_ups(log) == {}

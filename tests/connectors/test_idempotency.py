@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from connectors.base import IDEMPOTENCY_KEY, idempotency_keys
+from connectors.base import (
+    IDEMPOTENCY_KEY,
+    ConnectorDescription,
+    DepartmentAnswer,
+    DepartmentQuery,
+    DepartmentRefused,
+    DepartmentUnavailable,
+    Ticket,
+    idempotency_keys,
+)
 from connectors.departments import DepartmentCatalogue
-from connectors.idempotency import AnswerStore, QueryLog, subject_digest
+from connectors.idempotency import AnswerStore, OncePerKey, QueryLog, subject_digest
 from connectors.records import PersonRecord, TaxIncomeRecord
 from connectors.wire import parse_instant
 
@@ -174,3 +185,141 @@ def test_the_query_log_has_a_line_per_look_up_flushed_at_once(tmp_path: Path) ->
     assert ZHANG not in text and LI not in text
     QueryLog(path).close()  # opened again: appended to, not truncated
     assert path.read_text(encoding="utf-8") == text
+
+
+# --- any connector behind the rule ---------------------------------------------------------------------
+
+
+class Forgetful:
+    """A department that looks everyone up every time (answered_at: a new instant per call), remembering whom."""
+
+    def __init__(self, *, tickets: bool = False, hold: asyncio.Event | None = None, fail: int = 0) -> None:
+        self.asked: list[tuple[str, ...]] = []
+        self.polls = 0
+        self.tickets = tickets
+        self.hold = hold
+        self.fail = fail
+        self.calls = 0
+
+    def describe(self) -> ConnectorDescription:
+        return ConnectorDescription("tax", ("income",), asynchronous=self.tickets)
+
+    def _answer(self, id_numbers: Sequence[str]) -> DepartmentAnswer:
+        records = tuple(income(f"TX-{n[-4:]}", n) for n in id_numbers if n != LI)  # LI has no income
+        self.calls += 1
+        return DepartmentAnswer("tax", records, T0 + dt.timedelta(seconds=self.calls))
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.asked.append(query.id_numbers)
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.fail:
+            self.fail -= 1
+            raise DepartmentUnavailable("tax", "down")
+        if self.tickets:
+            return Ticket("tax", "T-" + "-".join(query.id_numbers), T0)
+        return self._answer(query.id_numbers)
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        self.polls += 1
+        return self._answer(ticket.ticket_id.removeprefix("T-").split("-"))
+
+
+def ask(*ids: str, key: str = "v1.tax.1") -> DepartmentQuery:
+    return DepartmentQuery("q1", ids, "authorizations/a1", "ASSESSMENT", key)
+
+
+TAX = DepartmentCatalogue()["tax"]
+
+
+async def test_a_repeated_key_does_not_reach_the_department_again() -> None:
+    inner = Forgetful()
+    kept = OncePerKey(inner, TAX)
+    first = await kept.query(ask(ZHANG, LI))
+    again = await kept.query(ask(LI, ZHANG))
+    assert inner.asked == [(ZHANG, LI)]
+    assert isinstance(first, DepartmentAnswer) and isinstance(again, DepartmentAnswer)
+    assert again.answered_at == first.answered_at == T0 + dt.timedelta(seconds=1)
+    assert again.records == first.records == (income(f"TX-{ZHANG[-4:]}", ZHANG),)
+    newcomer = await kept.query(ask(ZHANG, DEFU))
+    assert inner.asked == [(ZHANG, LI), (DEFU,)]  # only the newcomer reaches the department
+    assert isinstance(newcomer, DepartmentAnswer) and len(newcomer.records) == 2
+    assert kept.passed_on == 3
+
+
+async def test_a_repeat_while_the_first_is_under_way_waits_for_it() -> None:
+    hold = asyncio.Event()
+    inner = Forgetful(hold=hold)
+    kept = OncePerKey(inner, TAX)
+    first = asyncio.ensure_future(kept.query(ask(ZHANG)))
+    second = asyncio.ensure_future(kept.query(ask(ZHANG)))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    hold.set()
+    assert await first == await second
+    assert inner.asked == [(ZHANG,)]
+
+
+async def test_a_look_up_whose_caller_went_is_finished_and_kept() -> None:
+    hold = asyncio.Event()
+    inner = Forgetful(hold=hold)
+    kept = OncePerKey(inner, TAX)
+    gone = asyncio.ensure_future(kept.query(ask(ZHANG)))
+    await asyncio.sleep(0)
+    gone.cancel()  # hedui's call cut off: its process died
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    hold.set()
+    answer = await kept.query(ask(ZHANG))  # waits for the look-up under way, then its answer
+    assert inner.asked == [(ZHANG,)]
+    assert isinstance(answer, DepartmentAnswer) and answer.answered_at == T0 + dt.timedelta(seconds=1)
+
+
+async def test_a_failed_look_up_keeps_nothing() -> None:
+    inner = Forgetful(fail=1)
+    kept = OncePerKey(inner, TAX)
+    with pytest.raises(DepartmentUnavailable):
+        await kept.query(ask(ZHANG))
+    assert isinstance(await kept.query(ask(ZHANG)), DepartmentAnswer)
+    assert inner.asked == [(ZHANG,), (ZHANG,)]  # nobody was answered the first time: asked again
+
+
+async def test_every_key_of_a_shared_call_is_kept_in_front_of_any_connector() -> None:
+    inner = Forgetful()
+    kept = OncePerKey(inner, TAX)
+    batch = await kept.query(ask(ZHANG, DEFU, key="v1.tax.1,v2.tax.1"))
+    part = await kept.query(ask(DEFU, key="v2.tax.1"))
+    assert inner.asked == [(ZHANG, DEFU)]
+    assert isinstance(batch, DepartmentAnswer) and isinstance(part, DepartmentAnswer)
+    assert part.answered_at == batch.answered_at
+    assert [r.subject for r in part.records] == [DEFU]
+
+
+async def test_a_repeated_key_gets_the_departments_ticket_again_and_its_answer_is_kept() -> None:
+    inner = Forgetful(tickets=True)
+    kept = OncePerKey(inner, TAX)
+    ticket = await kept.query(ask(ZHANG, LI))
+    assert isinstance(ticket, Ticket)
+    assert await kept.query(ask(LI, ZHANG)) == ticket
+    answer = await kept.poll(ticket)
+    assert isinstance(answer, DepartmentAnswer) and inner.polls == 1
+    assert await kept.poll(ticket) == answer  # polled again: kept, not asked again
+    assert await kept.query(ask(ZHANG, LI)) == answer  # asked again: the answer
+    assert inner.polls == 1 and inner.asked == [(ZHANG, LI)]
+
+
+async def test_a_malformed_key_never_reaches_the_department(tmp_path: Path) -> None:
+    inner = Forgetful()
+    log = QueryLog(tmp_path / "q.jsonl")
+    kept = OncePerKey(inner, TAX, query_log=log)
+    with pytest.raises(DepartmentRefused, match="idempotency_key: the key must be"):
+        await kept.query(ask(ZHANG, key="v1 tax"))
+    await kept.query(ask(ZHANG, LI))
+    await kept.query(ask(ZHANG, LI))
+    log.close()
+    assert inner.asked == [(ZHANG, LI)]
+    lines = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [(line["key"], line["subject"]) for line in lines] == [
+        ("v1.tax.1", subject_digest(ZHANG)),
+        ("v1.tax.1", subject_digest(LI)),
+    ]

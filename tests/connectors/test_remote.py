@@ -920,8 +920,8 @@ def test_the_query_log_counts_look_ups_after_the_asker_is_killed(tmp_path: Path)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--entry-point", "sandbox", "--query-log", "q.jsonl"], "go with the sandbox, not --entry-point"),
         (["--query-log", "missing/q.jsonl"], "--query-log missing/q.jsonl: No such file or directory"),
+        (["--entry-point", "sandbox", "--query-log", "."], "--query-log .: Is a directory"),
     ],
 )
 def test_serve_with_a_bad_query_log_exits_2(

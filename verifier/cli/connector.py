@@ -9,8 +9,10 @@
   are signed with the key in ``--ticket-key FILE``, else with a random key kept in
   ``DIR/ticket.key`` beside the self-signed certificate (so that tickets survive a restart of the
   server), else with the key derived from the dataset (:func:`connectors.sandbox.dataset_ticket_key`).
-  The sandbox looks a person up at most once per idempotency key; ``--query-log FILE`` appends a
-  JSON line for each identity number it actually looks up (:class:`connectors.idempotency.QueryLog`).
+  The server looks a person up at most once per idempotency key: the sandbox keeps the rule itself,
+  a department's own connector is served through :class:`connectors.idempotency.OncePerKey`.
+  ``--query-log FILE`` appends a JSON line for each identity number actually looked up (passed on to
+  the department's connector) (:class:`connectors.idempotency.QueryLog`).
   To slow its answers, give the dataset a ``slow`` fault (``"faults": {"tax": {"mode": "slow",
   "delay_ms": 2000}}``): the person is looked up at once, the answer comes ``delay_ms`` later.
 - ``hedui connector check (--entry-point NAME | --address HOST:PORT --cert PEM | --config FILE)
@@ -46,7 +48,7 @@ from rich.table import Table
 from connectors.base import Connector
 from connectors.conformance import CheckResult, ConnectorOpener, check_connector
 from connectors.departments import DepartmentCatalogue
-from connectors.idempotency import QueryLog
+from connectors.idempotency import OncePerKey, QueryLog
 from connectors.registry import (
     ENTRY_POINT_GROUP,
     SANDBOX_DEPARTMENTS,
@@ -231,22 +233,22 @@ def _served_connector(
 ) -> tuple[Connector, list[str]]:
     """The connector ``serve`` serves: the department's own (``--entry-point``) or the sandbox; and what it says."""
     department = args.department
+    logged = [] if query_log is None else [f"logging every identity number looked up to {query_log.path}"]
     if dataset is None:
         try:
             connector = load_connector(department, args.entry_point, config.options_of(department), config.catalogue)
         except ConnectorConfigError as exc:
             raise UsageError(str(exc)) from None
-        return connector, [f"serving {department} through entry point {args.entry_point}"]
+        # The department's connector behind the rule: each (key, identity number) reaches it at most once.
+        kept = OncePerKey(connector, config.catalogue[department], query_log=query_log)
+        return kept, [f"serving {department} through entry point {args.entry_point}", *logged]
     ticket_key, tickets = _ticket_key(args)
     data = f"serving sandbox data from {args.sandbox}" if args.sandbox else "serving the built-in demo sandbox data"
     try:
         connector = SandboxConnector(department, dataset, ticket_key=ticket_key, query_log=query_log)
     except ValueError as exc:
         raise UsageError(f"--department {department}: {exc}") from None
-    lines = [data, tickets]
-    if query_log is not None:
-        lines.append(f"logging every identity number looked up to {query_log.path}")
-    return connector, lines
+    return connector, [data, tickets, *logged]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -260,8 +262,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     dataset = None
     if args.entry_point is None:
         dataset = sandbox_dataset(args.sandbox, "--sandbox", config.catalogue)
-    elif args.ticket_key is not None or args.sandbox is not None or args.query_log is not None:
-        raise UsageError("--ticket-key, --sandbox and --query-log go with the sandbox, not --entry-point")
+    elif args.ticket_key is not None or args.sandbox is not None:
+        raise UsageError("--ticket-key and --sandbox go with the sandbox, not --entry-point")
     certificate, key, origin = _key_pair(args)
     query_log = _query_log(args.query_log)
     try:
@@ -529,7 +531,7 @@ def _add_serve(commands: Any) -> None:
         "--query-log",
         type=Path,
         metavar="FILE",
-        help="append one JSON line per identity number the sandbox actually looks up "
+        help="append one JSON line per identity number actually looked up "
         "(not for answers given again under the same idempotency key), flushed at once",
     )
     serve.set_defaults(func=cmd_serve)
