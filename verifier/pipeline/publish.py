@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,12 +58,18 @@ class Publisher:
         return {r.department: outcome_of(r) for r in rows}
 
     async def publish_in(
-        self, session: AsyncSession, job: Job, sources: Mapping[str, SourceOutcome] | None = None
+        self,
+        session: AsyncSession,
+        job: Job,
+        sources: Mapping[str, SourceOutcome] | None = None,
+        *,
+        before: Sequence[tuple[AuditEvent, Sequence[str]]] = (),
     ) -> None:
         """Assess the answers and add the next report version, in the caller's transaction.
 
         ``sources`` are every department's outcomes when the caller has them all in hand (exactly
-        what is being stored); otherwise they are read back.
+        what is being stored); otherwise they are read back. ``before``: audit entries of the answers
+        this report completes, appended with its ``REPORT_CREATED`` in one statement.
         """
         vid = job.verification_id
         if sources is None:
@@ -106,7 +112,7 @@ class Publisher:
                 "report_sha256": report_digest(report),
             },
         )
-        await self._audit.append(session, created, id_numbers=[m.id_number for m in job.request.members])
+        await self._audit.append_many(session, [*before, (created, [m.id_number for m in job.request.members])])
         await stored_reports.add(
             session,
             report_id=report_id,

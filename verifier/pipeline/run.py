@@ -265,24 +265,25 @@ class Pipeline:
                 while not settled.empty():
                     batch.append(settled.get_nowait())
                 remaining -= len(batch)
-                await self._keep_batch(job, plan, batch, known, last=remaining == 0)
+                await self._keep_batch(job, plan, batch, known)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _keep_batch(
-        self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome], *, last: bool
-    ) -> None:
+    async def _keep_batch(self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome]) -> None:
         """Store one batch of outcomes; the batch that leaves no query of the verification open publishes."""
         async with self._db.write() as session:
-            batch = await self._store.keep(session, job, batch)
+            batch, events = await self._store.keep_unaudited(session, job, batch)
             for item in batch:
                 known[item.department] = item.source()
-            if batch and not await work.open_sends(session, job.verification_id):
-                # Outcomes in hand are the whole truth only if this process asked every department itself
-                # and no ticket is being followed meanwhile.
+            # This process finished every query of a new verification itself: nothing else can be open.
+            alone = plan.complete and len(known) == len(plan.updates)
+            if batch and (alone or not await work.open_sends(session, job.verification_id)):
+                # Outcomes in hand are the whole truth only then, and if no ticket is being followed meanwhile.
                 pending = any(o.status == DepartmentStatus.PENDING for o in known.values())
-                alone = last and plan.complete and not pending and len(known) == len(plan.updates)
-                await self.publisher.publish_in(session, job, known if alone else None)
+                whole = alone and not pending
+                await self.publisher.publish_in(session, job, known if whole else None, before=events)
+            else:
+                await self._audit.append_many(session, events)
         self.signals.notify(job.verification_id)

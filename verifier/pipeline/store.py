@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit import AuditLog
+from audit import AuditEvent, AuditLog
 from verifier.pipeline.answers import Settled, stored_rows
 from verifier.pipeline.consent import ConsentGate
 from verifier.pipeline.plan import Job, query_key
@@ -41,9 +41,18 @@ class AnswerStore:
         self._poll_interval = poll_interval
 
     async def keep(self, session: AsyncSession, job: Job, items: Sequence[Settled]) -> list[Settled]:
-        """Decide consent again, finish the steps still held, then store what remains; returns the outcomes as
-        stored (those of steps another process took over are left out). Locks the verification first, so
-        concurrent storers of one verification serialise (and the last one sees it is the last)."""
+        """Decide consent again, finish the steps still held, then store what remains with its audit entries;
+        returns the outcomes as stored (those of steps another process took over are left out)."""
+        kept, events = await self.keep_unaudited(session, job, items)
+        await self._audit.append_many(session, events)
+        return kept
+
+    async def keep_unaudited(
+        self, session: AsyncSession, job: Job, items: Sequence[Settled]
+    ) -> tuple[list[Settled], list[tuple[AuditEvent, Sequence[str]]]]:
+        """:meth:`keep`, leaving the audit entries to the caller, who appends them in this transaction (with
+        the report they complete, in one statement). Locks the verification first, so concurrent storers of
+        one verification serialise (and the last one sees it is the last)."""
         kept = await self._gate.before_store(session, job, items)
         await stored_verifications.lock(session, job.verification_id)
         now = dt.datetime.now(dt.UTC)
@@ -52,8 +61,7 @@ class AnswerStore:
         kept = [item for item in kept if key_of(job, item) in mine]
         rows, events = stored_rows(job.verification_id, kept, now)
         await stored_verifications.update_results(session, rows)
-        await self._audit.append_many(session, events)
-        return kept
+        return kept, events
 
     def _next(self, item: Settled, now: dt.datetime) -> tuple[StepPhase, dt.datetime]:
         """Done, or (pending on a ticket) polled again one poll interval on."""
