@@ -62,9 +62,21 @@ class Consent:
 class AuthorizationReader:
     """Stored authorizations, with their signatures checked again against the trust store as it is now."""
 
+    KEEP = 10_000
+    """Registered authorizations kept across verifications (per consent epoch), the oldest forgotten first."""
+
     def __init__(self, db: Database) -> None:
         """Read from ``db``."""
         self.db = db
+        self._known: dict[str, tuple[int, RegisteredAuthorization]] = {}
+
+    def keep(self, epoch: int, authorization: RegisteredAuthorization) -> None:
+        """Remember an authorization as judged at consent epoch ``epoch`` (its registration, or a read)."""
+        key = authorization.name.removeprefix("authorizations/")
+        self._known.pop(key, None)
+        self._known[key] = (epoch, authorization)
+        while len(self._known) > self.KEEP:
+            del self._known[next(iter(self._known))]
 
     async def trusted_keys(self, keyids: Sequence[str], session: AsyncSession | None = None) -> dict[str, TrustedKey]:
         """The trust store's keys with these ids, whatever their state (in ``session`` if given)."""
@@ -114,12 +126,20 @@ class AuthorizationReader:
 
     async def current(self, names: Sequence[str], session: AsyncSession | None = None) -> Consent:
         """The consent epoch, then the authorizations named (read after it: a revocation between the two
-        reads is seen now or, having bumped the epoch, at the next check)."""
+        reads is seen now or, having bumped the epoch, at the next check). An authorization judged at this
+        same epoch before (registered here, or read for another verification) is not read again: nothing
+        that could change its judgement has happened since (every such change bumps the epoch)."""
         if session is None:
             async with self.db.sessions() as own:
                 return await self.current(names, own)
         epoch = await stored_authorizations.consent_epoch(session)
-        return Consent(epoch, tuple(await self.by_names(names, session)), time.monotonic())
+        ids = [n.removeprefix("authorizations/") for n in names]
+        judged = {i: kept[1] for i in ids if (kept := self._known.get(i)) is not None and kept[0] == epoch}
+        missing = [i for i in ids if i not in judged]
+        for authorization in await self.by_names(missing, session) if missing else []:
+            self.keep(epoch, authorization)
+            judged[authorization.name.removeprefix("authorizations/")] = authorization
+        return Consent(epoch, tuple(judged[i] for i in ids if i in judged), time.monotonic())
 
 
 class ConsentGate:
