@@ -585,15 +585,27 @@ class CrashDrill:
         self.unfinished_at_kill = await self._unfinished()
         return self.unfinished_at_kill
 
-    async def wait_until_done(self, deadline: float) -> float:
-        """Poll the database until every submitted verification is COMPLETED with a report, or ``deadline`` s
-        pass (the checks then say what is missing); the seconds it took."""
-        started = time.monotonic()
+    async def wait_until_done(self, deadline: float, stalled: float = 45.0) -> float:
+        """Poll the database until every submitted verification is COMPLETED with a report; give up after
+        ``deadline`` s, or after ``stalled`` s in which none more finished (the checks then say what is
+        missing). The seconds it took."""
+        started = last_progress = time.monotonic()
+        left = await self._unfinished()
         while True:
-            if not await self._unfinished() or time.monotonic() - started > deadline:
-                self.timings["waited for the rest"] = took = time.monotonic() - started
-                return took
+            now = time.monotonic()
+            if not left or now - started > deadline or now - last_progress > stalled:
+                if left:
+                    why = (
+                        f"{deadline:.0f} s passed" if now - started > deadline else f"none finished for {stalled:.0f} s"
+                    )
+                    self.notes.append(f"gave up waiting with {left} unfinished: {why}")
+                self.timings["waited for the rest"] = now - started
+                return now - started
             await asyncio.sleep(0.25)
+            still = await self._unfinished()
+            if still < left:
+                last_progress = time.monotonic()
+            left = still
 
     async def findings(self, survivor: Replica) -> Findings:
         """Every check of issue 11, from the survivor's API, the database, the query logs and ``audit verify``."""

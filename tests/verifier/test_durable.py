@@ -16,8 +16,9 @@ What each drill asserts, after the kill and the wait (tests/support/replicas.py,
 - 0 duplicate reports: exactly one ``REPORT_CREATED`` per verification, version 1 (and one stored report);
 - ``hedui audit verify`` exits 0.
 
-The waits poll the database with generous deadlines (a failure waits them out); a leased step outlives
-its dead holder by ``work_lease_seconds`` (3 s here), so a passing drill takes seconds, not minutes.
+The waits poll the database with generous deadlines: 90 s for the rest to finish after the kill, given up
+earlier only when none has finished for 45 s (15 leases); a leased step outlives its dead holder by
+``work_lease_seconds`` (3 s here), so a passing drill takes seconds, not minutes.
 """
 
 from __future__ import annotations
