@@ -63,7 +63,10 @@ async def _drill(args: argparse.Namespace, directory: Path) -> int:
     )
     url = args.db or f"sqlite:///{directory / 'hedui.db'}"
     with department_servers(
-        directory / "departments", delay_seconds=args.delay, query_logs=not args.without_query_log
+        directory / "departments",
+        delay_seconds=args.delay,
+        households=args.count,
+        query_logs=not args.without_query_log,
     ) as d:
         say(f"six departments serving, each answering after {args.delay} s")
         async with CrashDrill(directory / "drill", url, d, settings) as drill:

@@ -10,7 +10,9 @@ about by one verification only: each (department, member) must be looked up exac
 
 What each drill asserts, after the kill and the wait (tests/support/replicas.py, ``Findings``):
 
-- 0 lost: every verification COMPLETED with a report on the process left (or restarted), every department ok;
+- 0 lost: every verification COMPLETED with a report on the process left (or restarted), every department ok
+  with the records the departments hold for its household (the example household's, moved to its own
+  identity numbers: police 3, housing 1, tax 2, vehicles 1, banks 1, social security 1);
 - 0 duplicate queries: no (key, subject) twice in any department's query log, none missing, none under
   another key; exactly one ``DEPARTMENT_QUERY_SENT`` per key in the audit log;
 - 0 duplicate reports: exactly one ``REPORT_CREATED`` per verification, version 1 (and one stored report);
@@ -34,13 +36,15 @@ pytestmark = pytest.mark.integration
 
 DELAY_SECONDS = 1.0  # every department's answer: long enough that queries are on the wire at the kill
 LEASES: dict[str, object] = {"work_lease_seconds": 3.0, "work_claim_interval_seconds": 0.2}
+HOUSEHOLDS = 500  # the drills' 200 + 200 + 50 + 50, each with the example household's records
 WAIT_SECONDS = 90.0  # for every verification to complete after the kill: generous, only a failure waits it out
 
 
 @pytest.fixture(scope="module")
 def departments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DepartmentServer]]:
     """The six departments, shared by the drills of this module (each drill's households are its own)."""
-    with department_servers(tmp_path_factory.mktemp("departments"), delay_seconds=DELAY_SECONDS) as servers:
+    directory = tmp_path_factory.mktemp("departments")
+    with department_servers(directory, delay_seconds=DELAY_SECONDS, households=HOUSEHOLDS) as servers:
         yield servers
 
 
