@@ -9,12 +9,12 @@ duplicate look-ups by (key, subject) in the departments' query logs, ``DEPARTMEN
 reports per verification, and ``hedui audit verify``. The machinery is tests/support/replicas.py.
 
     .venv/bin/python bench/crash_drill.py [--count 1000] [--replicas 2] [--db postgresql://...] [--restart]
-        [--delay 1.0] [--lease 3] [--wait 300] [--legacy]
+        [--delay 1.0] [--lease 3] [--wait 300] [--without-query-log] [--without-work-settings]
 
 Without ``--db``, a new SQLite database in a temporary directory (then one replica, killed and restarted,
-is the meaningful drill). ``--legacy`` runs against a hedui without issue 11's options: no
-``--query-log`` for the departments and no ``work_*`` settings (the audit log's counts only). Exit 0
-when no problem was found, 1 otherwise.
+is the meaningful drill). For a hedui without issue 11's options: ``--without-query-log`` (the
+departments keep no query log; the audit log's counts only) and ``--without-work-settings`` (no
+``work_*`` keys in the config). Exit 0 when no problem was found, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--claim", type=float, default=0.2, help="work_claim_interval_seconds (default 0.2)")
     parser.add_argument("--wait", type=float, default=300.0, help="seconds to wait for every verification")
     parser.add_argument("--concurrency", type=int, default=48, help="calls in flight while submitting")
-    parser.add_argument("--legacy", action="store_true", help="no --query-log, no work_* settings")
+    parser.add_argument("--without-query-log", action="store_true", help="departments without --query-log")
+    parser.add_argument("--without-work-settings", action="store_true", help="no work_* keys in the config")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (printed)")
     return parser.parse_args()
 
@@ -56,10 +57,17 @@ async def _drill(args: argparse.Namespace, directory: Path) -> int:
         print(f"[{time.monotonic() - started:6.1f} s] {what}", flush=True)
 
     settings: dict[str, object] = (
-        {} if args.legacy else {"work_lease_seconds": args.lease, "work_claim_interval_seconds": args.claim}
+        {}
+        if args.without_work_settings
+        else {"work_lease_seconds": args.lease, "work_claim_interval_seconds": args.claim}
     )
     url = args.db or f"sqlite:///{directory / 'hedui.db'}"
-    with department_servers(directory / "departments", delay_seconds=args.delay, query_logs=not args.legacy) as d:
+    with department_servers(
+        directory / "departments",
+        delay_seconds=args.delay,
+        households=args.count,
+        query_logs=not args.without_query_log,
+    ) as d:
         say(f"six departments serving, each answering after {args.delay} s")
         async with CrashDrill(directory / "drill", url, d, settings) as drill:
             replicas: list[Replica] = [await drill.start(f"replica-{i}") for i in range(max(1, args.replicas))]

@@ -15,7 +15,9 @@ check that nothing was lost or asked twice. The pieces, each a real process as a
   is done, and gathers :class:`Findings` from the public surfaces: the verifications and reports in the
   database, the audit log's entries, the departments' query logs and ``hedui audit verify``.
 
-A verification of household *n* asks each of the six departments about its three members once, under
+Household *n* is the example household with its identity numbers moved to area code 110000 + *n*, and the
+departments hold a copy of the example household's records for it. Its verification asks each of the six
+departments about its three members once, under
 the idempotency key ``{verification_id}.{department}.1`` (the contract of issue 11): so every
 (department, member) is looked up exactly once, every key has exactly one ``DEPARTMENT_QUERY_SENT``,
 and every verification has exactly one report, version 1 (no department answers with a ticket).
@@ -66,6 +68,11 @@ LISTENING = re.compile(r"listening on (\S+:\d+)")
 FINGERPRINT = re.compile(r"fingerprint: ([0-9A-F:]{95})")
 SHOWN = 8  # examples shown per kind of problem
 RPC = 60.0  # seconds any one call of the drill may take: generous, but a hung replica fails the drill
+FIRST_AREA = 110_000  # household n lives in area code 110000 + n (the example's people live in 533401)
+# The example household's records in the example sandbox (interfaces.md's sandbox-small.json), counted by hand:
+# police: the three members' person records (the fourth person, 张德福, is of another hukou); housing: RE-0001;
+# tax: TX-2026-01 and TX-2026-02; vehicles: VH-0001; banks: BK-0001; social security: SS-2026-03.
+RECORDS_PER_HOUSEHOLD = {"police": 3, "housing": 1, "tax": 2, "vehicles": 1, "banks": 1, "social_security": 1}
 
 
 def quiet_environment() -> dict[str, str]:
@@ -98,8 +105,8 @@ def _renumbered(id_number: str, area: int) -> str:
 def household(area: int) -> dict[str, Any]:
     """The example household (interfaces.md) with every identity number moved to area code ``area``.
 
-    Its members' ages, declarations and deductions stay the example's; the departments hold no records
-    about them (the sandbox's people live in area 533401), so every department answers "nothing found".
+    Its members' ages, declarations and deductions stay the example's; :func:`slowed_sandbox` gives the
+    departments a copy of the example household's records for it.
     """
     request = copy.deepcopy(example_request())
     moved = {m["id_number"]: _renumbered(m["id_number"], area) for m in request["members"]}
@@ -112,7 +119,7 @@ def household(area: int) -> dict[str, Any]:
 
 def fresh_households(count: int) -> list[dict[str, Any]]:
     """``count`` households no other call in this process has handed out (area codes 110001, 110002, ...)."""
-    return [household(110_000 + next(_household_numbers)) for _ in range(count)]
+    return [household(FIRST_AREA + next(_household_numbers)) for _ in range(count)]
 
 
 # --- departments -----------------------------------------------------------------------------------
@@ -126,6 +133,8 @@ class DepartmentServer:
     address: str
     certificate: Path
     query_log: Path | None
+    households: int
+    """How many of :func:`fresh_households` (the first ones) its data holds the example's records for."""
 
     def table(self, timeout: float) -> dict[str, Any]:
         """Its ``[departments.<id>]`` table in hedui's config: the remote connector, pinned to its certificate."""
@@ -137,11 +146,39 @@ class DepartmentServer:
         }
 
 
-def slowed_sandbox(delay_seconds: float) -> dict[str, Any]:
-    """The example sandbox, every department slowed by ``delay_seconds`` (its ``slow`` fault), none with tickets."""
+_PERSON_FIELDS = ("id_number", "owner_id")
+
+
+def _moved_record(record: Mapping[str, Any], members: frozenset[str], area: int) -> dict[str, Any] | None:
+    """A copy of an example record about one of the example's ``members``, moved to household ``area``."""
+    person = next((record[f] for f in _PERSON_FIELDS if f in record), None)
+    if person not in members:
+        return None
+    moved = dict(record)
+    for name in _PERSON_FIELDS:
+        if name in moved:
+            moved[name] = _renumbered(moved[name], area)
+    for name in ("record_id", "hukou_id"):  # a person's record id is HUKOU:ID, unique with its hukou
+        if name in moved:
+            moved[name] = f"{moved[name]}-{area}"
+    return moved
+
+
+def slowed_sandbox(delay_seconds: float, households: int) -> dict[str, Any]:
+    """The example sandbox, every department slowed by ``delay_seconds`` (its ``slow`` fault), none with tickets,
+    holding for each of the first ``households`` of :func:`fresh_households` a copy of the example household's
+    records (:data:`RECORDS_PER_HOUSEHOLD`), its identity numbers, hukou and record ids moved to its area."""
     data = example_sandbox()
     data["banks"].pop("answer_after_seconds", None)
     data["faults"] = {d: {"mode": "slow", "delay_ms": round(delay_seconds * 1000)} for d in DEPARTMENTS}
+    members = frozenset(m["id_number"] for m in example_request()["members"])
+    for department in DEPARTMENTS:
+        for records in data[department].values():
+            if not isinstance(records, list):
+                continue
+            originals = list(records)
+            for area in range(FIRST_AREA + 1, FIRST_AREA + households + 1):
+                records += [m for r in originals if (m := _moved_record(r, members, area)) is not None]
     return data
 
 
@@ -155,16 +192,19 @@ def _drain(stream: IO[str], into: list[str], seen: threading.Event) -> None:
 
 @contextlib.contextmanager
 def department_servers(
-    directory: Path, *, delay_seconds: float, query_logs: bool = True, timeout: float = 90.0
+    directory: Path, *, delay_seconds: float, households: int, query_logs: bool = True, timeout: float = 90.0
 ) -> Iterator[dict[str, DepartmentServer]]:
     """The six departments as ``hedui connector serve`` processes, started together, stopped with SIGTERM.
+
+    Their data holds the example household's records for each of the first ``households`` households
+    :func:`fresh_households` hands out (:func:`slowed_sandbox`).
 
     ``query_logs``: pass ``--query-log`` (issue 11's contract); without it the drill can run against a
     server that does not know the option yet, and checks the audit log alone.
     """
     directory.mkdir(parents=True, exist_ok=True)
     data = directory / "sandbox.json"
-    data.write_text(json.dumps(slowed_sandbox(delay_seconds), ensure_ascii=False), encoding="utf-8")
+    data.write_text(json.dumps(slowed_sandbox(delay_seconds, households), ensure_ascii=False), encoding="utf-8")
     started: dict[str, tuple[subprocess.Popen[str], list[str], threading.Event, IO[str]]] = {}
     try:
         for department in DEPARTMENTS:
@@ -181,7 +221,10 @@ def department_servers(
             assert process.stdout is not None
             threading.Thread(target=_drain, args=(process.stdout, lines, seen), daemon=True).start()
             started[department] = (process, lines, seen, errors)
-        yield {d: _listening(d, directory, *started[d][:3], timeout=timeout, query_logs=query_logs) for d in started}
+        yield {
+            d: _listening(d, directory, *started[d][:3], timeout=timeout, query_logs=query_logs, households=households)
+            for d in started
+        }
     finally:
         for process, _, _, _ in started.values():
             if process.poll() is None:
@@ -204,6 +247,7 @@ def _listening(
     *,
     timeout: float,
     query_logs: bool,
+    households: int,
 ) -> DepartmentServer:
     """The address a started connector server printed, or an error saying why it did not start."""
     seen.wait(timeout)
@@ -214,7 +258,7 @@ def _listening(
         why = f"exited {code}" if code is not None else f"said nothing within {timeout:.0f} s"
         raise AssertionError(f"the {department} connector server did not start ({why}): {lines} {errors}")
     log = directory / f"{department}.queries.jsonl" if query_logs else None
-    return DepartmentServer(department, address, directory / department / "cert.pem", log)
+    return DepartmentServer(department, address, directory / department / "cert.pem", log, households)
 
 
 def read_query_logs(servers: Mapping[str, DepartmentServer]) -> list[dict[str, Any]]:
@@ -345,6 +389,11 @@ class Submitted:
     via: str
 
     @property
+    def area(self) -> int:
+        """Its number among :func:`fresh_households` (1, 2, ...)."""
+        return int(self.request["members"][0]["id_number"][:6]) - FIRST_AREA
+
+    @property
     def subjects(self) -> dict[str, str]:
         """Its members as the query log names them (subject → identity number)."""
         return {subject_of(m["id_number"]): m["id_number"] for m in self.request["members"]}
@@ -360,6 +409,7 @@ class Findings:
     without_report: list[str] = field(default_factory=list)
     not_completed: list[str] = field(default_factory=list)
     not_answered: list[str] = field(default_factory=list)
+    wrong_records: list[str] = field(default_factory=list)
     lookups: int | None = None
     duplicate_lookups: dict[tuple[str, str], int] = field(default_factory=dict)
     missing_lookups: list[str] = field(default_factory=list)
@@ -380,6 +430,7 @@ class Findings:
         _add(found, self.without_report, f"verifications LOST (no report) of {n}")
         _add(found, self.not_completed, f"verifications not COMPLETED on the survivor of {n}")
         _add(found, self.not_answered, f"verifications with a department not answered (status not ok) of {n}")
+        _add(found, self.wrong_records, f"verifications whose records are not the departments' {RECORDS_PER_HOUSEHOLD}")
         if self.lookups is None:
             found.append("no department query log to check (the connector server was run without --query-log)")
         dup = [
@@ -405,7 +456,8 @@ class Findings:
             f"verifications: {n}; unfinished when killed: {self.unfinished_at_kill}; "
             + ", ".join(f"{what} {seconds:.1f} s" for what, seconds in self.timings.items()),
             f"lost (no report): {len(self.without_report)}; not completed: {len(self.not_completed)}; "
-            f"a department not ok: {len(self.not_answered)}",
+            f"a department not ok: {len(self.not_answered)}; records not as the departments hold them: "
+            f"{len(self.wrong_records)}",
             f"look-ups logged: {self.lookups}; duplicate (key, subject): {len(self.duplicate_lookups)}; "
             f"missing: {len(self.missing_lookups)}; under a foreign key: {len(self.foreign_keys)}",
             f"DEPARTMENT_QUERY_SENT: {self.query_sent} for {n * len(DEPARTMENTS)} keys; "
@@ -585,15 +637,27 @@ class CrashDrill:
         self.unfinished_at_kill = await self._unfinished()
         return self.unfinished_at_kill
 
-    async def wait_until_done(self, deadline: float) -> float:
-        """Poll the database until every submitted verification is COMPLETED with a report, or ``deadline`` s
-        pass (the checks then say what is missing); the seconds it took."""
-        started = time.monotonic()
+    async def wait_until_done(self, deadline: float, stalled: float = 45.0) -> float:
+        """Poll the database until every submitted verification is COMPLETED with a report; give up after
+        ``deadline`` s, or after ``stalled`` s in which none more finished (the checks then say what is
+        missing). The seconds it took."""
+        started = last_progress = time.monotonic()
+        left = await self._unfinished()
         while True:
-            if not await self._unfinished() or time.monotonic() - started > deadline:
-                self.timings["waited for the rest"] = took = time.monotonic() - started
-                return took
+            now = time.monotonic()
+            if not left or now - started > deadline or now - last_progress > stalled:
+                if left:
+                    why = (
+                        f"{deadline:.0f} s passed" if now - started > deadline else f"none finished for {stalled:.0f} s"
+                    )
+                    self.notes.append(f"gave up waiting with {left} unfinished: {why}")
+                self.timings["waited for the rest"] = now - started
+                return now - started
             await asyncio.sleep(0.25)
+            still = await self._unfinished()
+            if still < left:
+                last_progress = time.monotonic()
+            left = still
 
     async def findings(self, survivor: Replica) -> Findings:
         """Every check of issue 11, from the survivor's API, the database, the query logs and ``audit verify``."""
@@ -619,7 +683,7 @@ class CrashDrill:
             return call
 
         views = await _bounded(16, [get(s) for s in self.submitted], "GetVerification (on the survivor)")
-        for view in views:
+        for submitted, view in zip(self.submitted, views, strict=True):
             state = verification_pb2.Verification.State.Name(view.state)
             statuses = {d.department: d.status for d in view.departments}
             if not view.latest_report:
@@ -628,6 +692,11 @@ class CrashDrill:
                 found.not_completed.append(f"{view.name} {state}")
             if view.latest_report and any(statuses.get(d) != "ok" for d in DEPARTMENTS):
                 found.not_answered.append(f"{view.name} {statuses}")
+            elif view.latest_report:
+                counts = {d.department: d.records for d in view.departments}
+                covered = all(submitted.area <= server.households for server in self.departments.values())
+                if covered and counts != RECORDS_PER_HOUSEHOLD:
+                    found.wrong_records.append(f"{view.name} records {counts}")
 
     async def _check_reports(self, found: Findings) -> None:
         """The reports stored: one a verification, version 1 (REPORT_CREATED is counted in ``_check_audit``)."""

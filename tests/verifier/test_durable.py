@@ -10,14 +10,17 @@ about by one verification only: each (department, member) must be looked up exac
 
 What each drill asserts, after the kill and the wait (tests/support/replicas.py, ``Findings``):
 
-- 0 lost: every verification COMPLETED with a report on the process left (or restarted), every department ok;
+- 0 lost: every verification COMPLETED with a report on the process left (or restarted), every department ok
+  with the records the departments hold for its household (the example household's, moved to its own
+  identity numbers: police 3, housing 1, tax 2, vehicles 1, banks 1, social security 1);
 - 0 duplicate queries: no (key, subject) twice in any department's query log, none missing, none under
   another key; exactly one ``DEPARTMENT_QUERY_SENT`` per key in the audit log;
 - 0 duplicate reports: exactly one ``REPORT_CREATED`` per verification, version 1 (and one stored report);
 - ``hedui audit verify`` exits 0.
 
-The waits poll the database with generous deadlines (a failure waits them out); a leased step outlives
-its dead holder by ``work_lease_seconds`` (3 s here), so a passing drill takes seconds, not minutes.
+The waits poll the database with generous deadlines: 90 s for the rest to finish after the kill, given up
+earlier only when none has finished for 45 s (15 leases); a leased step outlives its dead holder by
+``work_lease_seconds`` (3 s here), so a passing drill takes seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ pytestmark = pytest.mark.integration
 
 DELAY_SECONDS = 1.0  # every department's answer: long enough that queries are on the wire at the kill
 LEASES: dict[str, object] = {"work_lease_seconds": 3.0, "work_claim_interval_seconds": 0.2}
+HOUSEHOLDS = 500  # the drills' 200 + 200 + 50 + 50, each with the example household's records
 WAIT_SECONDS = 90.0  # for every verification to complete after the kill: generous, only a failure waits it out
 
 
 @pytest.fixture(scope="module")
 def departments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DepartmentServer]]:
     """The six departments, shared by the drills of this module (each drill's households are its own)."""
-    with department_servers(tmp_path_factory.mktemp("departments"), delay_seconds=DELAY_SECONDS) as servers:
+    directory = tmp_path_factory.mktemp("departments")
+    with department_servers(directory, delay_seconds=DELAY_SECONDS, households=HOUSEHOLDS) as servers:
         yield servers
 
 
