@@ -86,6 +86,9 @@ class Leases:
         if room <= 0:
             return []
         now = dt.datetime.now(dt.UTC)
+        async with self._db.sessions() as session:
+            if not await work.anything_due(session, now):
+                return []  # the common case: no write lock taken, nothing else held up
         async with self._db.write() as session:
             claimed = await work.claim(session, self.worker, now=now, until=now + self._lease, limit=room)
         if claimed:

@@ -14,14 +14,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verifier.storage.models import UTCDateTime, WorkStepRow
+from verifier.storage.models import WorkStepRow
 from verifier.vocabulary import StepPhase
 
-__all__ = ["ADOPT", "Claimed", "Finish", "add", "adopt", "claim", "finish", "open_sends", "release", "renew"]
+__all__ = [
+    "ADOPT",
+    "Claimed",
+    "Finish",
+    "add",
+    "adopt",
+    "anything_due",
+    "claim",
+    "finish",
+    "open_sends",
+    "release",
+    "renew",
+]
 
 _LIVE = (StepPhase.SEND, StepPhase.POLL)
 # Queries left querying (sent, outcome unknown) or pending without a step (an earlier version's): they become steps.
@@ -118,24 +130,34 @@ async def release(session: AsyncSession, worker: str, keys: Sequence[str] | None
 
 async def finish(session: AsyncSession, worker: str, ends: Sequence[Finish]) -> set[str]:
     """End this round of held steps, in the transaction that stores their outcomes; returns the keys that were
-    still ``worker``'s (an outcome of any other key must not be stored: another process took the step over)."""
-    if not ends:
-        return set()
+    still ``worker``'s (an outcome of any other key must not be stored: another process took the step over).
+    One statement for each distinct (phase, due) among ``ends`` (usually one: all done)."""
     w = WorkStepRow
-    keys = [e.key for e in ends]
-    result = await session.execute(
-        update(w)
-        .where(w.key.in_(keys), w.leased_by == worker, w.phase.in_(list(_LIVE)))
-        .values(
-            phase=case({e.key: str(e.phase) for e in ends}, value=w.key),
-            due_at=case({e.key: literal(e.due_at, UTCDateTime()) for e in ends}, value=w.key),
-            leased_by=None,
-            lease_until=None,
+    groups: dict[tuple[StepPhase, dt.datetime], list[str]] = {}
+    for end in ends:
+        groups.setdefault((end.phase, end.due_at), []).append(end.key)
+    mine: set[str] = set()
+    for (phase, due_at), keys in groups.items():
+        result = await session.execute(
+            update(w)
+            .where(w.key.in_(keys), w.leased_by == worker, w.phase.in_(list(_LIVE)))
+            .values(phase=phase, due_at=due_at, leased_by=None, lease_until=None)
+            .returning(w.key)
+            .execution_options(synchronize_session=False)
         )
-        .returning(w.key)
-        .execution_options(synchronize_session=False)
+        mine.update(result.scalars())
+    return mine
+
+
+async def anything_due(session: AsyncSession, now: dt.datetime) -> bool:
+    """Whether any step is due or orphaned (a read: the claim's write lock is taken only when one is)."""
+    w = WorkStepRow
+    found = await session.scalar(
+        select(w.key)
+        .where(w.phase.in_(list(_LIVE)), w.due_at <= now, (w.leased_by.is_(None)) | (w.lease_until < now))
+        .limit(1)
     )
-    return set(result.scalars())
+    return found is not None
 
 
 async def open_sends(session: AsyncSession, verification_id: str) -> int:
