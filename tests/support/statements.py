@@ -52,16 +52,23 @@ class Statement:
 
     @property
     def verb(self) -> str:
-        """The statement's first word and table, e.g. ``INSERT audit_entries`` or ``SELECT verifications``."""
-        words = self.sql.split()
-        if not words:
-            return "?"
-        verb = words[0].upper()
-        upper = [w.upper() for w in words]
-        for keyword in ("FROM", "INTO", "UPDATE"):
-            if keyword in upper and upper.index(keyword) + 1 < len(words):
-                return f"{verb} {words[upper.index(keyword) + 1].strip(chr(34) + '(')}"
-        return verb
+        """The statement's first word and its table, e.g. ``INSERT audit_entries`` or ``SELECT verifications``
+        (the first table named outside parentheses; a ``WITH`` statement is named by its main statement)."""
+        words = self.sql.replace("(", " ( ").replace(")", " ) ").split()
+        depth, verb, table = 0, "", ""
+        for index, word in enumerate(words):
+            upper = word.upper()
+            if word == "(":
+                depth += 1
+            elif word == ")":
+                depth -= 1
+            elif depth == 0 and not verb and upper in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+                verb = upper
+                if upper == "UPDATE" and index + 1 < len(words):
+                    table = words[index + 1]
+            elif depth == 0 and verb and not table and upper in ("FROM", "INTO") and index + 1 < len(words):
+                table = words[index + 1]
+        return f"{verb or (words[0].upper() if words else '?')} {table.strip(chr(34))}".strip()
 
     @property
     def caller(self) -> str:
