@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     CursorResult,
     DateTime,
+    Insert,
     Integer,
     LargeBinary,
     MetaData,
@@ -124,6 +125,21 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+# Entries of one multi-row INSERT on PostgreSQL: 9 parameters each, well under its 65,535 a statement.
+_ROWS_A_STATEMENT = 2_000
+
+
+def _one_statement(session: AsyncSession) -> bool:
+    """PostgreSQL queues an appended entry in the same statement (a data-modifying WITH); SQLite cannot."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _appending(rows: Sequence[dict[str, Any]]) -> Insert:
+    """``WITH appended AS (INSERT INTO audit_entries … RETURNING seq) INSERT INTO audit_pending SELECT seq``."""
+    appended = insert(audit_entries).values(list(rows)).returning(audit_entries.c.seq).cte("appended")
+    return insert(audit_pending).from_select(["seq"], select(appended.c.seq))
+
+
 class AuditLog:
     """The one place that appends to the audit log. Identity numbers become keyed hashes here."""
 
@@ -154,9 +170,15 @@ class AuditLog:
 
         ``id_numbers`` become keyed-hash subjects; the plaintext numbers are never stored. The entry
         joins the Merkle tree when the log next integrates (see :class:`audit.tree.TransparencyLog`).
+        On PostgreSQL the entry and its place in the integration queue are one statement.
         """
+        row = self._row(event, id_numbers, dt.datetime.now(dt.UTC))
+        if _one_statement(session):
+            queued = await session.scalar(_appending([row]).returning(audit_pending.c.seq))
+            assert queued is not None
+            return int(queued)
         result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
-            insert(audit_entries).values(**self._row(event, id_numbers, dt.datetime.now(dt.UTC)))
+            insert(audit_entries).values(**row)
         )
         key = result.inserted_primary_key
         assert key is not None
@@ -170,6 +192,10 @@ class AuditLog:
             return
         now = dt.datetime.now(dt.UTC)
         rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
+        if _one_statement(session):
+            for start in range(0, len(rows), _ROWS_A_STATEMENT):
+                await session.execute(_appending(rows[start : start + _ROWS_A_STATEMENT]))
+            return
         result = await session.execute(insert(audit_entries).returning(audit_entries.c.seq), rows)
         await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
 
