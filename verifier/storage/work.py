@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,7 +72,7 @@ class Finish:
 async def add(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store new steps (already leased by the process that will send them at once), in the caller's transaction."""
     if rows:
-        await session.execute(insert(WorkStepRow), list(rows))
+        await session.execute(insert(cast(Table, WorkStepRow.__table__)), list(rows))
 
 
 async def adopt(session: AsyncSession) -> int:
