@@ -2,7 +2,8 @@
 
 The one place that calls the assessment and the report builder: :func:`~verifier.assessment.assess`
 gives the figures and flags, :func:`~verifier.report.build.build_report` the one typed report, whose
-JSON (:func:`~verifier.report.build.report_json`) is stored and whose digest goes into ``REPORT_CREATED``.
+JSON and digest (:func:`~verifier.report.build.encode_report`, one conversion) are stored and go into
+``REPORT_CREATED``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from verifier.config import Settings
 from verifier.pipeline.answers import outcome_of
 from verifier.pipeline.plan import Job
 from verifier.policy import Policy
-from verifier.report.build import build_report, report_digest, report_json
+from verifier.report.build import build_report, encode_report
 from verifier.request import VerificationRequest
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored_verifications
@@ -98,6 +99,7 @@ class Publisher:
             authorizations=job.authorization_names,
             audit_reference=f"{self._settings.audit_log_origin} REPORT_CREATED {report_id}",
         )
+        encoded = encode_report(report)
         # The entry carries the report's digest, so a printed or exported report can be checked against the log.
         created = AuditEvent(
             kind="REPORT_CREATED",
@@ -109,7 +111,7 @@ class Publisher:
                 "version": version,
                 "classification": result.household.classification,
                 "flags": sorted({f.code for f in result.flags}),
-                "report_sha256": report_digest(report),
+                "report_sha256": encoded.sha256,
             },
         )
         await self._audit.append_many(session, [*before, (created, [m.id_number for m in job.request.members])])
@@ -119,6 +121,6 @@ class Publisher:
             verification_id=vid,
             version=version,
             created_at=generated,
-            body_json=report_json(report),
+            body_json=encoded.json,
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)

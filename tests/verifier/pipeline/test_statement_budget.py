@@ -38,8 +38,7 @@ CREATE = [
     "INSERT audit_entries",  # VERIFICATION_CREATED, six CONSENT_DECISION, six DEPARTMENT_QUERY_SENT
     "INSERT audit_pending",
     "INSERT work_steps",  # six steps, leased to this process
-    "SELECT verifications",  # the view CreateVerification answers with (one snapshot)
-]
+]  # CreateVerification answers with the verification as committed: nothing is read back
 SEND = ["SELECT consent_epoch"]  # decided again before the queries leave (six decisions, one read)
 STORE = [
     "SELECT consent_epoch",  # share-locked on PostgreSQL: a revocation commits before or waits
