@@ -179,10 +179,14 @@ class Pipeline:
         if not plan.queries:
             await self.publisher.publish_in(session, job)
 
-    def send(self, job: Job, plan: Plan) -> None:
-        """Send a recorded plan's queries in the background and see the verification through."""
+    def send(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
+        """Send a recorded plan's queries in the background and see the verification through.
+
+        ``confirmed``: the transaction that recorded the plan (just committed) found the consent epoch the
+        plan was decided at, share-locked: the queries leave on that decision without reading it again.
+        """
         if plan.queries:
-            self.spawn(self._carry_plan(job, plan), f"fan-out {job.verification_id}")
+            self.spawn(self._carry_plan(job, plan, confirmed), f"fan-out {job.verification_id}")
         else:
             self.gate.forget(job.verification_id)
 
@@ -231,24 +235,25 @@ class Pipeline:
         await asyncio.gather(*(self._tickets.poll_step(job, step) for step in polls))
         self.gate.forget(verification_id)
 
-    async def _carry_plan(self, job: Job, plan: Plan) -> None:
+    async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool) -> None:
         """Send a freshly recorded plan's queries (held by this process) and see them stored."""
         self.leases.held += len(plan.queries)
         try:
-            await self._gather_answers(job, plan)
+            await self._gather_answers(job, plan, confirmed=confirmed)
         finally:
             self.leases.held -= len(plan.queries)
             self.gate.forget(job.verification_id)
 
-    async def _gather_answers(self, job: Job, plan: Plan) -> None:
-        """Ask every department at once; store answers in batches as they arrive, the last with the report."""
+    async def _gather_answers(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
+        """Ask every department at once; store answers in batches as they arrive, the last with the report.
+        ``confirmed``: consent was confirmed at the commit just made (see :meth:`send`)."""
         settled: asyncio.Queue[Settled] = asyncio.Queue()
         known = dict(plan.settled)
 
         async def ask(query: DepartmentQuery, scope: Scope) -> None:
             """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome)."""
             try:
-                outcome = await self._sender.ask(job, scope.department, query)
+                outcome = await self._sender.ask(job, scope.department, query, confirmed=confirmed)
             except Exception as exc:  # a connector's own bug must not stall the verification
                 log.exception("connector %s failed", scope.department)
                 outcome = Outcome(DepartmentStatus.UNAVAILABLE, f"connector error: {type(exc).__name__}")
