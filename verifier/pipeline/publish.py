@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent, AuditLog
-from verifier.assessment import SourceOutcome, assess
+from verifier.assessment import AssessmentResult, SourceOutcome, assess
 from verifier.assessment.recheck import PreviousReport, previous_from_report
 from verifier.config import Settings
 from verifier.pipeline.answers import outcome_of
@@ -100,20 +100,7 @@ class Publisher:
             audit_reference=f"{self._settings.audit_log_origin} REPORT_CREATED {report_id}",
         )
         encoded = encode_report(report)
-        # The entry carries the report's digest, so a printed or exported report can be checked against the log.
-        created = AuditEvent(
-            kind="REPORT_CREATED",
-            operator=job.operator,
-            client=job.client,
-            verification=vid,
-            details={
-                "report_id": report_id,
-                "version": version,
-                "classification": result.household.classification,
-                "flags": sorted({f.code for f in result.flags}),
-                "report_sha256": encoded.sha256,
-            },
-        )
+        created = _created_event(job, report_id, version, result, encoded.sha256)
         await self._audit.append_many(session, [*before, (created, [m.id_number for m in job.request.members])])
         await stored_reports.add(
             session,
@@ -124,3 +111,21 @@ class Publisher:
             body_json=encoded.json,
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
+
+
+def _created_event(job: Job, report_id: str, version: int, result: AssessmentResult, sha256: str) -> AuditEvent:
+    """``REPORT_CREATED``: it carries the report's digest, so a printed or exported report can be checked
+    against the log."""
+    return AuditEvent(
+        kind="REPORT_CREATED",
+        operator=job.operator,
+        client=job.client,
+        verification=job.verification_id,
+        details={
+            "report_id": report_id,
+            "version": version,
+            "classification": result.household.classification,
+            "flags": sorted({f.code for f in result.flags}),
+            "report_sha256": sha256,
+        },
+    )
