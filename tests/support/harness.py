@@ -390,3 +390,23 @@ async def registered_in(
         envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30 + days))
         names.append((await service.authorizations.register(envelope)).name)
     return service, key, names
+
+
+@contextlib.asynccontextmanager
+async def sandbox_service(settings: Settings) -> AsyncIterator[tuple[HeduiService, VerificationRequest, str]]:
+    """A started service over ``settings.database_url`` with the example sandbox's departments, the example
+    request and one authorization for it registered through the service (its name), as a case system does
+    before creating a verification; closed at the end."""
+    service = HeduiService(
+        Database(settings.database_url), sandbox_connectors(SandboxDataset.from_json(example_sandbox())), settings
+    )
+    await service.start()
+    try:
+        request = parse_request(example_request())
+        key = SigningKey.generate_ed25519()
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
+        envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30))
+        yield service, request, (await service.authorizations.register(envelope)).name
+    finally:
+        await service.close()

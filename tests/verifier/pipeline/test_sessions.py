@@ -4,18 +4,13 @@ while it has one checked out (a transaction that opens another session is how th
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections import Counter
 from typing import Any
 
-from harness import example_request, example_sandbox, signed_envelope
+from harness import sandbox_service
 from sqlalchemy import event
 
-from connectors import SandboxDataset, sandbox_connectors
-from consent import SigningKey
 from verifier.config import Settings
-from verifier.request import parse_request
-from verifier.service import HeduiService
 from verifier.storage.db import Database
 from verifier.vocabulary import VerificationState
 
@@ -48,18 +43,9 @@ class ConnectionsPerTask:
 
 
 async def test_no_task_holds_two_connections_through_concurrent_verifications(db_url: str) -> None:
-    db = Database(db_url)
     settings = Settings(database_url=db_url, audit_subject_key=b"k" * 32, audit_integrate_seconds=0.05)
-    service = HeduiService(db, sandbox_connectors(SandboxDataset.from_json(example_sandbox())), settings)
-    await service.start()
-    try:
-        request = parse_request(example_request())
-        key = SigningKey.generate_ed25519()
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
-        envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30))
-        name = (await service.authorizations.register(envelope)).name
-        watch = ConnectionsPerTask(db)
+    async with sandbox_service(settings) as (service, request, name):
+        watch = ConnectionsPerTask(service.db)
 
         async def one(i: int) -> str:
             view = await service.verifications.create(request, [name], request_id=f"sessions-{i}")
@@ -67,7 +53,5 @@ async def test_no_task_holds_two_connections_through_concurrent_verifications(db
             return done.state
 
         states = await asyncio.gather(*(one(i) for i in range(24)))
-    finally:
-        await service.close()
     assert states == [VerificationState.COMPLETED] * 24
     assert watch.most == 1, f"a task held {watch.most} connections at once: {watch.where}"
