@@ -125,8 +125,10 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-# Entries of one multi-row INSERT on PostgreSQL: 9 parameters each, well under its 65,535 a statement.
-_ROWS_A_STATEMENT = 2_000
+# Up to this many entries an append on PostgreSQL is one multi-row statement (the entries and their queue rows:
+# one round trip for a state change's few entries); beyond, a cached executemany of each is faster (a group
+# commit of 1,000 entries: 19,500 appends/s against 5,300 for one 1,000-row statement compiled afresh).
+_ROWS_A_STATEMENT = 64
 
 
 def _one_statement(session: AsyncSession) -> bool:
@@ -192,9 +194,8 @@ class AuditLog:
             return
         now = dt.datetime.now(dt.UTC)
         rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
-        if _one_statement(session):
-            for start in range(0, len(rows), _ROWS_A_STATEMENT):
-                await session.execute(_appending(rows[start : start + _ROWS_A_STATEMENT]))
+        if _one_statement(session) and len(rows) <= _ROWS_A_STATEMENT:
+            await session.execute(_appending(rows))
             return
         result = await session.execute(insert(audit_entries).returning(audit_entries.c.seq), rows)
         await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
