@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     CursorResult,
     DateTime,
+    Insert,
     Integer,
     LargeBinary,
     MetaData,
@@ -124,6 +125,23 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+# Up to this many entries an append on PostgreSQL is one multi-row statement (the entries and their queue rows:
+# one round trip for a state change's few entries); beyond, a cached executemany of each is faster (a group
+# commit of 1,000 entries: 19,500 appends/s against 5,300 for one 1,000-row statement compiled afresh).
+_ROWS_A_STATEMENT = 64
+
+
+def _one_statement(session: AsyncSession) -> bool:
+    """PostgreSQL queues an appended entry in the same statement (a data-modifying WITH); SQLite cannot."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _appending(rows: Sequence[dict[str, Any]]) -> Insert:
+    """``WITH appended AS (INSERT INTO audit_entries … RETURNING seq) INSERT INTO audit_pending SELECT seq``."""
+    appended = insert(audit_entries).values(list(rows)).returning(audit_entries.c.seq).cte("appended")
+    return insert(audit_pending).from_select(["seq"], select(appended.c.seq))
+
+
 class AuditLog:
     """The one place that appends to the audit log. Identity numbers become keyed hashes here."""
 
@@ -154,9 +172,15 @@ class AuditLog:
 
         ``id_numbers`` become keyed-hash subjects; the plaintext numbers are never stored. The entry
         joins the Merkle tree when the log next integrates (see :class:`audit.tree.TransparencyLog`).
+        On PostgreSQL the entry and its place in the integration queue are one statement.
         """
+        row = self._row(event, id_numbers, dt.datetime.now(dt.UTC))
+        if _one_statement(session):
+            queued = await session.scalar(_appending([row]).returning(audit_pending.c.seq))
+            assert queued is not None
+            return int(queued)
         result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
-            insert(audit_entries).values(**self._row(event, id_numbers, dt.datetime.now(dt.UTC)))
+            insert(audit_entries).values(**row)
         )
         key = result.inserted_primary_key
         assert key is not None
@@ -170,6 +194,9 @@ class AuditLog:
             return
         now = dt.datetime.now(dt.UTC)
         rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
+        if _one_statement(session) and len(rows) <= _ROWS_A_STATEMENT:
+            await session.execute(_appending(rows))
+            return
         result = await session.execute(insert(audit_entries).returning(audit_entries.c.seq), rows)
         await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
 

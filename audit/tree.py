@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,35 +75,46 @@ class TransparencyLog:
     # --- integration -----------------------------------------------------------------------
 
     async def integrate(self, transaction: Transaction, *, max_batch: int = MAX_BATCH) -> SignedTreeHead | None:
-        """Give committed pending entries leaf indices and sign the new head; ``None`` if none were pending."""
+        """Give committed pending entries leaf indices and sign the new head; ``None`` if none were pending.
+
+        Four statements when entries are pending (read them with the stored tree size, insert their leaves,
+        take them off the queue, insert the head), one when none are; the head before is read only for
+        the witnesses, and the stored leaf hashes only when another process integrated meanwhile.
+        """
         async with self._lock:
             before: SignedTreeHead | None = None
             try:
                 async with transaction() as session:
                     if session.get_bind().dialect.name == "postgresql":
                         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INTEGRATION_LOCK})
-                    await self._sync(session)
-                    before = await self.latest_head(session)
-                    head = await self._integrate_in(session, max_batch)
+                    pending = await self._pending(session, max_batch)
+                    if not pending:
+                        return None
+                    await self._sync(session, stored=pending[0].stored)
+                    if self.witnesses:
+                        before = await self.latest_head(session)
+                    head = await self._integrate_in(session, pending)
             except BaseException:
                 # The tree may hold leaves that were never committed; rebuild it from the database.
                 self._tree = MerkleTree()
                 raise
-        if head is not None:
-            await self._publish(before, head)
+        await self._publish(before, head)
         return head
 
-    async def _integrate_in(self, session: AsyncSession, max_batch: int) -> SignedTreeHead | None:
-        pending = (
-            await session.execute(
-                select(audit_entries.c.seq, audit_entries.c.entry)
-                .join(audit_pending, audit_pending.c.seq == audit_entries.c.seq)
-                .order_by(audit_entries.c.seq)
-                .limit(max_batch)
-            )
-        ).all()
-        if not pending:
-            return None
+    @staticmethod
+    async def _pending(session: AsyncSession, max_batch: int) -> Sequence[Any]:
+        """Up to ``max_batch`` pending entries (seq, entry) in log order, each row with the stored tree size."""
+        stored = select(func.coalesce(func.max(audit_leaves.c.leaf_index), -1) + 1).scalar_subquery()
+        query = (
+            select(audit_entries.c.seq, audit_entries.c.entry, stored.label("stored"))
+            .join(audit_pending, audit_pending.c.seq == audit_entries.c.seq)
+            .order_by(audit_entries.c.seq)
+            .limit(max_batch)
+        )
+        return (await session.execute(query)).all()
+
+    async def _integrate_in(self, session: AsyncSession, pending: Sequence[Any]) -> SignedTreeHead:
+        """Append ``pending`` to the tree (synced to the stored leaves), store the leaves and the signed head."""
         first = self._tree.size
         leaves = [leaf_hash(row.entry) for row in pending]
         await session.execute(
@@ -128,11 +140,13 @@ class TransparencyLog:
         )
         return head
 
-    async def _sync(self, session: AsyncSession) -> None:
-        """Bring the in-memory tree to the stored leaves (another process may have integrated)."""
-        stored = (
-            await session.execute(select(func.coalesce(func.max(audit_leaves.c.leaf_index), -1)))
-        ).scalar_one() + 1
+    async def _sync(self, session: AsyncSession, *, stored: int | None = None) -> None:
+        """Bring the in-memory tree to the stored leaves (another process may have integrated); ``stored``: the
+        stored tree size when the caller has just read it."""
+        if stored is None:
+            stored = (
+                await session.execute(select(func.coalesce(func.max(audit_leaves.c.leaf_index), -1)))
+            ).scalar_one() + 1
         if self._tree.size > stored:
             self._tree = MerkleTree()
         if self._tree.size < stored:

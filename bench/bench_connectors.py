@@ -84,7 +84,7 @@ async def run(verifications: int, limit: int, shared: bool) -> tuple[float, int,
 
     async def verification(v: int) -> None:
         ids = tuple(_id(v * HOUSEHOLD + k) for k in range(HOUSEHOLD))
-        answer = await layer.query(DepartmentQuery(f"q{v}", ids, f"authorizations/a{v}", "ASSESSMENT"))
+        answer = await layer.query(DepartmentQuery(f"q{v}", ids, f"authorizations/a{v}", "ASSESSMENT", f"v{v}.tax.1"))
         assert isinstance(answer, DepartmentAnswer) and {r.subject for r in answer.records} == set(ids)
 
     started = time.monotonic()

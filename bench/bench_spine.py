@@ -7,7 +7,7 @@ process on loopback (pinned to another core than this load generator when there 
    number in flight (CreateVerification, WatchVerification until the report is there, GetReport),
    against the floor of a trivial unary RPC at the same concurrency.
 2. Fan-out overhead: every department answers after 50 ms; verifications run one at a time and
-   the end-to-end latency is divided by the slowest department's 50 ms (the aim is < 1.10 at p50).
+   the end-to-end latency is divided by the slowest department's 50 ms (the aim is ≤ 1.25 at p50).
 
 The household is verifier/data/demo-household.json (3 members) and the departments answer from
 connectors/data/demo-sandbox.json.
@@ -57,7 +57,8 @@ HOUSEHOLD = REPO / "verifier" / "data" / "demo-household.json"
 SANDBOX = REPO / "connectors" / "data" / "demo-sandbox.json"
 DEPARTMENTS = ("police", "housing", "tax", "vehicles", "banks", "social_security")
 SLOW_MS = 50
-AIM = 1.10
+AIM = 1.25  # issue 11: end-to-end p50 ÷ 50 ms at most this
+THROUGHPUT_AIM = 0.03  # issue 11: verifications/s ÷ Check RPC/s at least this
 METADATA = ((OPERATOR_METADATA, "bench"),)
 RPC_TIMEOUT = 30.0
 SERVER_START_TIMEOUT = 60.0
@@ -395,7 +396,8 @@ async def throughput(
     )
     table.add(
         "verifications/s ÷ Check RPC/s",
-        f"{run.rate / check.rate:.4f}  (1 verification ≈ {check.rate / run.rate:.0f} Checks)",
+        f"{run.rate / check.rate:.4f}  (1 verification ≈ {check.rate / run.rate:.0f} Checks; aim ≥ {THROUGHPUT_AIM}: "
+        f"{'met' if run.rate / check.rate >= THROUGHPUT_AIM else 'NOT met'})",
     )
     table.add(
         "verifications/s ÷ GetVerification RPC/s",
@@ -437,7 +439,7 @@ async def fanout_overhead(
         "end-to-end latency p50 / p95 / max",
         f"{ms(percentile(latencies, 50))} / {ms(percentile(latencies, 95))} / {ms(max(latencies, default=0))}",
     )
-    table.add("latency ÷ 50 ms  p50", f"{p50:.3f}   (aim < {AIM:.2f}: {'met' if p50 < AIM else 'NOT met'})")
+    table.add("latency ÷ 50 ms  p50", f"{p50:.3f}   (aim ≤ {AIM:.2f}: {'met' if p50 <= AIM else 'NOT met'})")
     table.add("latency ÷ 50 ms  p95", f"{p95:.3f}")
     table.add("overhead over 50 ms  p50", ms(percentile(latencies, 50) - SLOW_MS / 1000))
     table.add("server CPU per verification", f"{per}  ({run.cpu()})")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from connectors.records import DepartmentRecord
 
 __all__ = [
+    "IDEMPOTENCY_KEY",
     "Connector",
     "ConnectorDescription",
     "DepartmentAnswer",
@@ -16,7 +18,11 @@ __all__ = [
     "DepartmentRefused",
     "DepartmentUnavailable",
     "Ticket",
+    "idempotency_keys",
 ]
+
+IDEMPOTENCY_KEY: Final = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+"""One idempotency key: 1 to 200 letters, digits, ``.``, ``_``, ``:`` or ``-`` (no commas: they join a batch's keys)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +46,45 @@ class ConnectorDescription:
 
 @dataclass(frozen=True, slots=True)
 class DepartmentQuery:
-    """One batched question to one department, made under an authorization."""
+    """One batched question to one department, made under an authorization.
+
+    ``idempotency_key`` names this asking (:data:`IDEMPOTENCY_KEY`; hedui's pipeline sets
+    ``VERIFICATION.DEPARTMENT.REASON``, reason ``1`` for a verification's first asking). A shared
+    batch carries its parts' keys joined by commas, in the order of ``authorization_reference``'s
+    (:func:`idempotency_keys` splits and checks them). The rule every department keeps: an identity
+    number is looked up at most once per key; a repeated (key, identity number) is answered from
+    what was answered the first time (the same records, the same ``answered_at``) without looking
+    the person up again, and in a shared batch every (key, identity number) pair of the call counts
+    as looked up. A department that answers with tickets answers a repeated key with the same ticket
+    (or, once it is ready, its answer). hedui asks again with the same key when it cannot know
+    whether the first asking arrived.
+    """
 
     query_id: str
     id_numbers: tuple[str, ...]
     authorization_reference: str
     purpose: str
+    idempotency_key: str
+
+
+def idempotency_keys(text: str, most: int | None = None) -> tuple[str, ...]:
+    """The keys of an ``idempotency_key`` (one, or a shared batch's joined by commas), each checked, in order.
+
+    A ``ValueError`` says what is wrong (the caller names the field): an empty or malformed key, or
+    more than ``most`` keys (a shared batch has no more parts than identity numbers it may carry).
+    Repeated keys count once.
+    """
+    if not isinstance(text, str) or not text:
+        raise ValueError("required: the key of this asking")
+    keys = tuple(dict.fromkeys(text.split(",")))
+    if most is not None and len(keys) > most:
+        raise ValueError(f"{len(keys)} keys; at most {most} (one per part of a shared batch)")
+    for index, key in enumerate(keys):
+        if not IDEMPOTENCY_KEY.fullmatch(key):
+            # The key itself is not echoed: whatever it holds goes no further than here.
+            which = f"key {index + 1} of {len(keys)}" if len(keys) > 1 else "the key"
+            raise ValueError(f"{which} must be 1 to 200 letters, digits, '.', '_', ':' or '-'")
+    return keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,16 @@ The checks (:data:`CHECKS`, always reported in this order):
 ``async-tickets``
     An asynchronous connector returns tickets from ``query``, answers them through ``poll``, and a ticket
     still works on a new connector instance (a restart of hedui); a synchronous one never returns tickets.
+``idempotency``
+    A query asked again under the same ``idempotency_key`` is answered from the first answer: the same
+    records and the same ``answered_at`` (the kit waits a little in between, so that a second look-up
+    would carry a later time), and an asynchronous connector gives the same ticket or its answer. When
+    the connector takes shared batches, a part of a batch (one of its keys, some of its people) asked
+    again alone gets the batch's records about them and the batch's ``answered_at`` (compared only when
+    the ``batching`` check passed).
+
+Every query of the kit has its own key (``conformance-kit.RUN.N``), except where the idempotency
+check repeats one.
 
 Transient :class:`~connectors.base.DepartmentUnavailable` errors are retried a few times, as hedui does.
 If the connector has an ``async def start()`` (as :class:`~connectors.remote.RemoteConnector` has), the
@@ -47,10 +57,12 @@ kit awaits it before ``describe()``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import inspect
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
@@ -96,12 +108,15 @@ CHECKS: Final = (
     "unknown-identities",
     "deadline",
     "async-tickets",
+    "idempotency",
 )
 AUTHORIZATION_REFERENCE: Final = "authorizations/conformance-kit"
 PURPOSE: Final = "ASSESSMENT"
 ATTEMPTS: Final = 3
 MAX_GENERATED: Final = 10_000
 MAX_PROBLEMS_SHOWN: Final = 3
+REPEAT_AFTER_SECONDS: Final = 0.02
+"""How long the idempotency check waits before asking again: a fresh look-up would have a later ``answered_at``."""
 
 ConnectorOpener = Callable[[], Awaitable[Connector]]
 """Opens a new instance of the connector under test (a restart, for the ticket check)."""
@@ -216,6 +231,8 @@ class _Run:
     retried: int = 0
     answers: int = 0
     records: int = 0
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    keys_used: int = 0
     _next_call: float = 0.0
     _pacing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -261,26 +278,41 @@ class _Run:
             return result
         raise AssertionError("unreachable")
 
+    def new_key(self) -> str:
+        """An idempotency key no query of this run has used."""
+        self.keys_used += 1
+        return f"conformance-kit.{self.run_id}.{self.keys_used}"
+
     async def ask(
-        self, what: str, id_numbers: Sequence[str], *, reference: str = AUTHORIZATION_REFERENCE
+        self,
+        what: str,
+        id_numbers: Sequence[str],
+        *,
+        reference: str = AUTHORIZATION_REFERENCE,
+        key: str | None = None,
     ) -> DepartmentAnswer | Ticket:
-        """Query the connector about ``id_numbers`` under ``reference``."""
+        """Query the connector about ``id_numbers`` under ``reference``, with ``key`` (default: a new one)."""
         query = DepartmentQuery(
             query_id=f"conformance-{what.replace(' ', '-')}",
             id_numbers=tuple(id_numbers),
             authorization_reference=reference,
             purpose=PURPOSE,
+            idempotency_key=key or self.new_key(),
         )
         return await self.call(f"query ({what})", len(id_numbers), lambda: self.connector.query(query))
 
     async def resolve(
-        self, what: str, result: DepartmentAnswer | Ticket, connector: Connector | None = None
+        self, what: str, result: DepartmentAnswer | Ticket, connector: Connector | None = None, *, counted: bool = True
     ) -> DepartmentAnswer:
-        """Poll a ticket until its answer comes (within ``ticket_timeout``); check the answer's records."""
+        """Poll a ticket until its answer comes (within ``ticket_timeout``).
+
+        ``counted``: the answer counts in the summaries of the checks that look at every answer (the
+        idempotency check's repeats do not: they are the same answers again).
+        """
         poller = connector or self.connector
-        if isinstance(result, Ticket):
+        if counted and isinstance(result, Ticket):
             self.tickets += 1
-        else:
+        elif counted:
             self.direct_answers += 1
         give_up = time.monotonic() + self.ticket_timeout
         while isinstance(result, Ticket):
@@ -299,8 +331,9 @@ class _Run:
                 )
             await asyncio.sleep(min(max(wait, 0.05), 1.0))
             result = await self.call(f"poll ({what})", 0, functools.partial(poller.poll, ticket))
-        self.answers += 1
-        self.records += len(result.records)
+        if counted:
+            self.answers += 1
+            self.records += len(result.records)
         return result
 
     async def answer(self, what: str, id_numbers: Sequence[str]) -> DepartmentAnswer:
@@ -395,6 +428,7 @@ async def check_connector(
     await _check_refusal(run, known, notes)
     await _check_unknown_people(run, known, notes)
     await _check_tickets(run, known, singles, notes)
+    await _check_idempotency(run, known, notes)
     _summarise(run, notes)
     results = [CheckResult("describe", True, _describe_summary(description))]
     for name in CHECKS[1:]:
@@ -583,3 +617,80 @@ async def _resolve_checked(
     reference = singles.get(probe[0])
     if reference is not None and _ids(reference) != _ids(answer):
         problems.append("the ticket's answer on a new instance differs from the answer to the same query")
+
+
+def _plain(answer: DepartmentAnswer) -> list[tuple[str, str]]:
+    """An answer's records, comparable whatever their order: (record id, the record as JSON-like text), sorted."""
+    return sorted((r.record_id, repr(sorted(record_to_plain(r).items()))) for r in answer.records)
+
+
+def _differences(first: DepartmentAnswer, again: DepartmentAnswer, what: str) -> list[str]:
+    """How ``again`` differs from ``first``: its records, its ``answered_at``."""
+    problems = []
+    if _plain(first) != _plain(again):
+        problems.append(
+            f"{what}: the records differ from the first answer's ({_n(len(first.records), 'record')} then "
+            f"{_n(len(again.records), 'record')}): looked up again, not answered from the first answer"
+        )
+    if first.answered_at != again.answered_at:
+        problems.append(
+            f"{what}: answered_at {again.answered_at.isoformat()} is not the first answer's "
+            f"{first.answered_at.isoformat()}: looked up again, not answered from the first answer"
+        )
+    return problems
+
+
+async def _twice(run: _Run, probe: Sequence[str], problems: list[str]) -> DepartmentAnswer:
+    """Ask about ``probe`` under one key, then again under the same key; the first answer."""
+    key = run.new_key()
+    first_reply = await run.ask("first asking under a key", probe, key=key)
+    first = await run.resolve("first asking under a key", first_reply, counted=False)
+    await asyncio.sleep(REPEAT_AFTER_SECONDS)
+    again_reply = await run.ask("the same key again", probe, key=key)
+    if (
+        isinstance(again_reply, Ticket)
+        and isinstance(first_reply, Ticket)
+        and again_reply.ticket_id != first_reply.ticket_id
+    ):
+        problems.append("the same key again: a new ticket, not the first one (or its answer)")
+    again = await run.resolve("the same key again", again_reply, counted=False)
+    problems.extend(_differences(first, again, "the same key again"))
+    return first
+
+
+async def _part_of_a_batch(run: _Run, probe: Sequence[str], problems: list[str]) -> None:
+    """A shared batch under two keys; then one key's people alone: the batch's records about them, its time."""
+    ours, theirs = run.new_key(), run.new_key()
+    batch = await run.resolve(
+        "shared batch", await run.ask("shared batch", probe, key=f"{ours},{theirs}"), counted=False
+    )
+    await asyncio.sleep(REPEAT_AFTER_SECONDS)
+    part = list(probe[1:])
+    alone = await run.resolve("part of the batch", await run.ask("part of the batch", part, key=theirs), counted=False)
+    # Only the records about the part are compared: records about others are records-about-asked's business.
+    registers = registers_of(batch.records, set(part))
+
+    def about_part(answer: DepartmentAnswer) -> DepartmentAnswer:
+        records = tuple(r for r in answer.records if is_about(run.declaration, r, set(part), registers))
+        return dataclasses.replace(answer, records=records)
+
+    problems.extend(_differences(about_part(batch), about_part(alone), "part of the batch"))
+
+
+async def _check_idempotency(run: _Run, known: Sequence[str], notes: dict[str, str]) -> None:
+    """6. A repeated key is answered from the first answer (and a part of a shared batch from the batch's)."""
+    problems = run.problems["idempotency"]
+    probe = list(known[:2]) or unknown_identity_numbers(2, known)
+    # A batch that drops people is the batching check's failure; the part of one is compared only when it passed.
+    shared = run.description.shared_batches and len(probe) > 1 and not run.problems["batching"]
+    try:
+        first = await _twice(run, probe, problems)
+        if shared and not problems:
+            await _part_of_a_batch(run, probe, problems)
+    except Exception as exc:
+        problems.append(f"asking again under a key raised {type(exc).__name__}: {exc}")
+        return
+    notes["idempotency"] = (
+        f"the same key again: the first answer ({_n(len(first.records), 'record')}, the same answered_at)"
+        + ("; a part of a shared batch: the batch's" if shared else "")
+    )

@@ -30,6 +30,7 @@ from connectors.base import (
     DepartmentRefused,
     DepartmentUnavailable,
     Ticket,
+    idempotency_keys,
 )
 from connectors.departments import DepartmentCatalogue
 from connectors.registry import category_problem
@@ -228,13 +229,22 @@ class RemoteConnector:
             self._description = description
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
-        """Ask the server (fetching its description first); its answer is checked like any department input."""
+        """Ask the server (fetching its description first); its answer is checked like any department input.
+
+        The query's ``idempotency_key`` goes with it (``QueryRequest.idempotency_key``); a malformed
+        one is refused here, before anything is sent.
+        """
+        try:
+            idempotency_keys(query.idempotency_key)
+        except ValueError as exc:
+            raise DepartmentRefused(self.department or "connector", f"idempotency_key: {exc}") from None
         await self.start()
         request = connector_pb2.QueryRequest(
             id_numbers=list(query.id_numbers),
             authorization_reference=query.authorization_reference,
             purpose=query.purpose,
             query_id=query.query_id,
+            idempotency_key=query.idempotency_key,
         )
         return self._result(await self._call("Query", request, connector_pb2.QueryResponse))
 

@@ -541,7 +541,8 @@ class SharedBatches:
     many whole queries of one purpose as fit :func:`effective_batch_size` (of the department's
     current description), and the answer is split back by the people each query asked about
     (police: their whole household registers). Only for departments that answer at once; an
-    asynchronous department gets each query as it comes.
+    asynchronous department gets each query as it comes. A call carries its parts' idempotency keys
+    joined by commas, in the order of its authorization references (both in the parts' order).
 
     A query whose caller has gone (cancelled: its deadline passed, its consent was withdrawn) is
     never sent: it leaves the queue, and a call already formed is built again, without it, at the
@@ -636,6 +637,8 @@ class SharedBatches:
             id_numbers=batch.ids,
             authorization_reference=",".join(dict.fromkeys(w.query.authorization_reference for w in waiting)),
             purpose=waiting[0].query.purpose,
+            # The parts' keys, in the parts' order: the department keeps every (key, identity number) of the call.
+            idempotency_key=",".join(dict.fromkeys(w.query.idempotency_key for w in waiting)),
         )
 
     async def _call(self, batch: _Batch) -> Reply | None:

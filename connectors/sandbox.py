@@ -28,8 +28,10 @@ from connectors.base import (
     DepartmentRefused,
     DepartmentUnavailable,
     Ticket,
+    idempotency_keys,
 )
 from connectors.departments import Department, DepartmentCatalogue
+from connectors.idempotency import DEFAULT_MAX_PAIRS, AnswerStore, QueryLog
 from connectors.records import (
     RECORD_TYPES,
     SANDBOX_SECTIONS,
@@ -67,6 +69,7 @@ MAX_ANSWER_DELAY_SECONDS: Final = 30 * 24 * 3600
 MIN_TICKET_KEY_BYTES: Final = 16
 _TICKET_MAC_LABEL: Final = b"hedui sandbox ticket v1\0"
 _TICKET_KEY_LABEL: Final = b"hedui sandbox ticket key v1\0"
+MAX_BATCH_SIZE: Final = 100
 
 
 class SandboxError(ValueError):
@@ -227,9 +230,31 @@ class SandboxConnector:
     ticket opens is exactly what the key derives from (for the built-in demo data: public data).
     ``hedui connector serve`` signs with a random key kept beside its self-signed certificate, or
     with ``--ticket-key FILE``.
+
+    The sandbox keeps the departments' rule (:attr:`DepartmentQuery.idempotency_key`): an identity
+    number is looked up at most once per key; a repeated (key, identity number) is answered from an
+    :class:`~connectors.idempotency.AnswerStore` — in memory, bounded to ``max_pairs`` pairs (and as
+    many tickets), the oldest forgotten first, all of it forgotten when the process ends. A ticket
+    holds its key too, so that its answer is kept under that key when it is ready; a repeated key
+    gets the same ticket, or its answer once ready. :attr:`looked_up` counts the identity numbers
+    looked up in the dataset, and ``query_log`` (if given) gets a line for each. A malformed key is
+    refused (:class:`DepartmentRefused` naming ``idempotency_key``).
+
+    Faults: ``unavailable`` and ``flaky`` fail a call before anyone is looked up; ``slow`` looks the
+    people up (and keeps the answer) at once and answers ``delay_ms`` later — a department that is
+    slow to answer, not slow to start, so that a caller who gives up or dies meanwhile has been
+    looked up, and asking again with the key gets the kept answer.
     """
 
-    def __init__(self, department: str, dataset: SandboxDataset, *, ticket_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        department: str,
+        dataset: SandboxDataset,
+        *,
+        ticket_key: bytes | None = None,
+        max_pairs: int = DEFAULT_MAX_PAIRS,
+        query_log: QueryLog | None = None,
+    ) -> None:
         if department not in dataset.catalogue:
             raise ValueError(f"unknown department {department!r}")
         if ticket_key is not None and len(ticket_key) < MIN_TICKET_KEY_BYTES:
@@ -242,6 +267,11 @@ class SandboxConnector:
         self._calls = 0
         self._dataset = dataset
         self._given_ticket_key = ticket_key
+        self._store = AnswerStore(self._declaration, max_pairs)
+        self._order = {r.record_id: index for index, r in enumerate(self._records)}
+        self._query_log = query_log
+        self.looked_up = 0
+        """Identity numbers looked up in the dataset (not those answered from the key store)."""
 
     @functools.cached_property
     def _ticket_key(self) -> bytes:
@@ -253,13 +283,14 @@ class SandboxConnector:
         return ConnectorDescription(
             department=self.department,
             data_categories=tuple(sections_of(self._declaration)),
-            max_batch_size=100,
+            max_batch_size=MAX_BATCH_SIZE,
             max_queries_per_second=50,
             asynchronous=self._delay > 0,
             shared_batches=self._delay == 0,
         )
 
-    async def _simulate_fault(self) -> None:
+    def _fail_if_faulty(self) -> None:
+        """The ``unavailable`` and ``flaky`` faults: fail the call before anyone is looked up."""
         self._calls += 1
         fault = self._fault
         if fault is None:
@@ -270,45 +301,81 @@ class SandboxConnector:
             raise DepartmentUnavailable(
                 self.department, f"transient failure {self._calls} of {fault.fail_first} (sandbox fault)"
             )
-        if fault.mode == "slow":
-            await asyncio.sleep(fault.delay_ms / 1000)
 
-    def _answer(self, id_numbers: tuple[str, ...]) -> DepartmentAnswer:
-        # Police: a household-register lookup returns the whole register (户) of each person asked about.
-        return DepartmentAnswer(
-            department=self.department,
-            records=records_about(self._declaration, self._records, id_numbers),
-            answered_at=dt.datetime.now(dt.UTC),
-        )
+    async def _slow(self) -> None:
+        """The ``slow`` fault: the answer, already looked up, comes ``delay_ms`` later."""
+        if self._fault is not None and self._fault.mode == "slow":
+            await asyncio.sleep(self._fault.delay_ms / 1000)
+
+    def _keys(self, idempotency_key: str) -> tuple[str, ...]:
+        try:
+            return idempotency_keys(idempotency_key, MAX_BATCH_SIZE)
+        except ValueError as exc:
+            raise DepartmentRefused(self.department, f"idempotency_key: {exc}") from None
+
+    def _answer(self, key: str, id_numbers: tuple[str, ...]) -> DepartmentAnswer:
+        """The answer under ``key`` (checked): kept answers for whoever was looked up under it, else the dataset.
+
+        Police: a household-register lookup returns the whole register (户) of each person asked
+        about. A ticket of an older sandbox holds no key (``key`` empty): everyone is looked up.
+        """
+        keys = idempotency_keys(key) if key else ()
+        fresh = self._store.missing(keys, id_numbers)
+        now = dt.datetime.now(dt.UTC)
+        for number in fresh:
+            self.looked_up += 1
+            if self._query_log is not None:
+                self._query_log.looked_up(self.department, key, number, now)
+        found = records_about(self._declaration, self._records, fresh) if fresh else ()
+        answer = self._store.settle(self.department, keys, id_numbers, found, now)
+        ordered = tuple(sorted(answer.records, key=lambda r: self._order.get(r.record_id, len(self._order))))
+        return DepartmentAnswer(self.department, ordered, answer.answered_at)
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
-        """Answer from the dataset (after its simulated fault), or a signed ticket when answers are delayed."""
+        """Answer from the dataset or the key store (after its faults), or a signed ticket when answers are delayed."""
         if not query.authorization_reference:
             raise DepartmentRefused(self.department, "no authorization reference")
-        await self._simulate_fault()
-        if self._delay > 0:
-            ready = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._delay)
-            return Ticket(self.department, self._encode_ticket(query.id_numbers, ready), ready)
-        return self._answer(query.id_numbers)
+        self._keys(query.idempotency_key)
+        self._fail_if_faulty()
+        result = self._ticket(query) if self._delay > 0 else self._answer(query.idempotency_key, query.id_numbers)
+        await self._slow()
+        return result
+
+    def _ticket(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        """A new signed ticket; for a repeated key, the same ticket (or its answer once ready, or the kept answer)."""
+        known = self._store.ticket_for(query.idempotency_key, query.id_numbers)
+        if known is not None:
+            return self._resolve(known.ticket_id)
+        if not self._store.missing(idempotency_keys(query.idempotency_key), query.id_numbers):
+            return self._answer(query.idempotency_key, query.id_numbers)  # all answered under the key already
+        ready = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._delay)
+        ticket = Ticket(self.department, self._encode_ticket(query.id_numbers, ready, query.idempotency_key), ready)
+        self._store.keep_ticket(query.idempotency_key, query.id_numbers, ticket)
+        return ticket
+
+    def _resolve(self, ticket_id: str) -> DepartmentAnswer | Ticket:
+        id_numbers, ready, key = self._decode_ticket(ticket_id)
+        if dt.datetime.now(dt.UTC) < ready:
+            return Ticket(self.department, ticket_id, ready)
+        return self._answer(key, id_numbers)
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
-        """A ticket's answer once it is ready; the same ticket until then."""
-        await self._simulate_fault()
-        id_numbers, ready = self._decode_ticket(ticket.ticket_id)
-        if dt.datetime.now(dt.UTC) < ready:
-            return Ticket(self.department, ticket.ticket_id, ready)
-        return self._answer(id_numbers)
+        """A ticket's answer once it is ready (looked up once, then kept under its key); the same ticket until then."""
+        self._fail_if_faulty()
+        result = self._resolve(ticket.ticket_id)
+        await self._slow()
+        return result
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.digest(self._ticket_key, _TICKET_MAC_LABEL + body, "sha256")
 
-    def _encode_ticket(self, id_numbers: tuple[str, ...], ready: dt.datetime) -> str:
-        """``BODY.MAC``: the question (department, identity numbers, ready time) and its HMAC-SHA256, base64url."""
-        plain = {"department": self.department, "ids": list(id_numbers), "ready": ready.isoformat()}
+    def _encode_ticket(self, id_numbers: tuple[str, ...], ready: dt.datetime, key: str) -> str:
+        """``BODY.MAC``: the question (department, identity numbers, ready time, key) and its HMAC-SHA256, base64url."""
+        plain = {"department": self.department, "ids": list(id_numbers), "ready": ready.isoformat(), "key": key}
         body = base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).rstrip(b"=")
         return (body + b"." + base64.urlsafe_b64encode(self._mac(body)).rstrip(b"=")).decode()
 
-    def _decode_ticket(self, ticket_id: str) -> tuple[tuple[str, ...], dt.datetime]:
+    def _decode_ticket(self, ticket_id: str) -> tuple[tuple[str, ...], dt.datetime, str]:
         """The question of a ticket this department signed; anything else is an unknown ticket."""
         unknown = DepartmentRefused(self.department, "unknown ticket")
         try:
@@ -317,11 +384,14 @@ class SandboxConnector:
                 raise unknown
             plain: dict[str, Any] = json.loads(_b64decode(body))
             ids, ready = plain["ids"], dt.datetime.fromisoformat(plain["ready"])
+            key = plain.get("key", "")  # a ticket of an older sandbox holds no key
+            if key:
+                idempotency_keys(key)
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise unknown from None
         if plain.get("department") != self.department or not isinstance(ids, list) or ready.tzinfo is None:
             raise unknown
-        return tuple(str(n) for n in ids), ready
+        return tuple(str(n) for n in ids), ready, key
 
 
 def _b64decode(text: bytes) -> bytes:

@@ -6,7 +6,8 @@ certificate and key, standard health checking and reflection, and one servicer,
 
 - ``Describe`` → :meth:`Connector.describe` (department, data categories, limits);
 - ``Query`` → :meth:`Connector.query`: refused with ``PERMISSION_DENIED`` when the request carries no
-  authorization reference, ``INVALID_ARGUMENT`` for an empty or oversized batch;
+  authorization reference, ``INVALID_ARGUMENT`` for an empty or oversized batch or a missing or
+  malformed ``idempotency_key`` (with a ``google.rpc.BadRequest`` naming the field);
 - ``Poll`` → :meth:`Connector.poll` for the ticket of an asynchronous answer.
 
 Connector exceptions become status codes hedui understands (see ``proto/hedui/v1/connector.proto``):
@@ -14,6 +15,14 @@ Connector exceptions become status codes hedui understands (see ``proto/hedui/v1
 when transient, else ``INTERNAL``; anything unexpected → ``INTERNAL`` without internals in the
 message (the traceback goes to the server's log). Every error carries a ``google.rpc.ErrorInfo``
 (domain ``hedui.connectors``) whose reason a client can match on.
+
+The rule of ``QueryRequest.idempotency_key`` — an identity number is looked up at most once per
+key, a repeated (key, identity number) answered from the first answer — is the connector's to keep;
+the servicer checks the key and passes it on. The sandbox keeps it itself
+(:class:`~connectors.sandbox.SandboxConnector`, in memory); ``hedui connector serve --entry-point``
+serves a department's own connector behind :class:`~connectors.idempotency.OncePerKey`, which keeps
+it in front of any connector (in memory: a department that must keep it across restarts keeps its
+first answers in its own database).
 
 Run it with ``hedui connector serve --department tax --sandbox FILE --cert FILE --key FILE`` (or
 ``--self-signed-out DIR`` for a development certificate), and check it with ``hedui connector check
@@ -42,6 +51,7 @@ from connectors.base import (
     DepartmentRefused,
     DepartmentUnavailable,
     Ticket,
+    idempotency_keys,
 )
 from connectors.wire import MAX_TICKET_ID_LENGTH, answer_to_message, description_to_message, ticket_to_message
 from hedui.v1 import connector_pb2, connector_pb2_grpc
@@ -67,11 +77,20 @@ Context = grpc.aio.ServicerContext[Any, Any]
 T = TypeVar("T")
 
 
-async def abort(context: Context, code: grpc.StatusCode, reason: str, message: str) -> None:
-    """End the call with ``code``, ``message`` and an ``ErrorInfo`` carrying ``reason`` (UPPER_SNAKE_CASE)."""
+async def abort(context: Context, code: grpc.StatusCode, reason: str, message: str, *, field: str = "") -> None:
+    """End the call with ``code``, ``message`` and an ``ErrorInfo`` carrying ``reason`` (UPPER_SNAKE_CASE).
+
+    With ``field``, a ``google.rpc.BadRequest`` names the request's field that is wrong.
+    """
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN))
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=[info])
+    details = [info]
+    if field:
+        violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+        bad = any_pb2.Any()
+        bad.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+        details.append(bad)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
     await context.abort_with_status(rpc_status.to_status(status))
 
 
@@ -127,12 +146,19 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
                 "BAD_ID_NUMBER",
                 f"identity numbers must be 1 to {MAX_ID_NUMBER_LENGTH} characters",
             )
+        try:
+            idempotency_keys(request.idempotency_key, limit)
+        except ValueError as exc:
+            problem = f"idempotency_key: {exc}"
+            invalid = grpc.StatusCode.INVALID_ARGUMENT
+            await abort(context, invalid, "BAD_IDEMPOTENCY_KEY", problem, field="idempotency_key")
         # An identity number the department does not know is not an error: the answer has no records for it.
         query = DepartmentQuery(
             query_id=request.query_id,
             id_numbers=tuple(request.id_numbers),
             authorization_reference=request.authorization_reference,
             purpose=request.purpose,
+            idempotency_key=request.idempotency_key,
         )
         return self._response(await self._run(context, self.connector.query(query)))
 

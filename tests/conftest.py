@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ from harness import (
     example_sandbox,
     running_service,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
+from statements import StatementCounter
 
 from verifier.storage.db import Database
 
@@ -86,3 +88,20 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 async def harness(db_url: str) -> AsyncIterator[Harness]:
     async with running_service(db_url, example_sandbox()) as h:
         yield h
+
+
+@pytest.fixture
+def count_statements() -> Iterator[Callable[[Database | AsyncEngine], StatementCounter]]:
+    """Attach a :class:`statements.StatementCounter` to a database's engine (detached after the test):
+    ``counter = count_statements(service.db)`` then ``counter.count()``, ``counter.by(...)``."""
+    counters: list[StatementCounter] = []
+
+    def attach(target: Database | AsyncEngine) -> StatementCounter:
+        counter = StatementCounter(target.engine if isinstance(target, Database) else target)
+        counter.__enter__()
+        counters.append(counter)
+        return counter
+
+    yield attach
+    for counter in counters:
+        counter.__exit__(None, None, None)

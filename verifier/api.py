@@ -1,11 +1,14 @@
 """The gRPC API (package hedui.v1) over hedui's operations (:mod:`verifier.operations`), on grpc.aio.
 
 Errors carry google.rpc details: one ErrorInfo (reason, domain "hedui.v1") and, for
-invalid input, a BadRequest with a field violation per problem (AIP-193).
+invalid input, a BadRequest with a field violation per problem (AIP-193). A database that is busy or out
+of reach is ``UNAVAILABLE`` (reason ``DATABASE_BUSY``) with a RetryInfo, and the same delay in the
+``grpc-retry-pushback-ms`` trailer that a gRPC client's retry policy follows; never ``UNKNOWN`` nor SQL text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -13,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -28,7 +31,7 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from verifier.errors import ServiceError
+from verifier.errors import ServiceError, database_failure
 from verifier.operations import (
     AuditQueries,
     Authorizations,
@@ -71,11 +74,28 @@ def caller_of(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
     return Caller(operator=operator, client=str(context.peer())[:200])
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Status(grpc.Status):
+    """A status to end a call with: its code, message and trailers (the rich details, the retry pushback)."""
+
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def _packed(message: Any) -> any_pb2.Any:
+    """A google.rpc detail packed for Status.details."""
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceError) -> None:
-    details = []
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN))
-    details.append(info)
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN))]
+    if error.retry_delay is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(round(error.retry_delay * 1000))
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
     if error.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
@@ -83,17 +103,34 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceErro
                 for v in error.violations
             ]
         )
-        packed = any_pb2.Any()
-        packed.Pack(bad)
-        details.append(packed)
-    status = status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=details)
-    await context.abort_with_status(rpc_status.to_status(status))
+        details.append(_packed(bad))
+    status = rpc_status.to_status(
+        status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=details)
+    )
+    if error.retry_delay is not None:
+        pushback = ("grpc-retry-pushback-ms", str(round(error.retry_delay * 1000)))
+        status = _Status(status.code, status.details, (*status.trailing_metadata, pushback))
+    await context.abort_with_status(status)
+
+
+def _refusal(exc: Exception) -> ServiceError | None:
+    """What a call that raised ``exc`` is refused with: its ServiceError, DATABASE_BUSY for a database that is
+    busy or out of reach (logged without SQL or parameters), else ``None`` (a bug: gRPC reports it)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    busy = database_failure(exc)
+    if busy is not None:
+        log.warning("database busy or out of reach: %s; the call is refused with UNAVAILABLE", type(exc).__name__)
+    return busy
 
 
 async def _call(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[T]) -> T:
     try:
         return await work
-    except ServiceError as error:
+    except Exception as exc:
+        error = _refusal(exc)
+        if error is None:
+            raise
         await _abort(context, error)
         raise AssertionError("unreachable") from None
 
@@ -304,7 +341,10 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         try:
             async for view in self._verifications.watch(request.name):
                 yield verification_pb2.VerificationEvent(verification=verification_message(view))
-        except ServiceError as error:
+        except Exception as exc:
+            error = _refusal(exc)
+            if error is None:
+                raise
             await _abort(context, error)
 
     async def GetReport(  # noqa: N802
@@ -417,7 +457,10 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         try:
             async for data in self._audit.export():
                 yield audit_pb2.ExportAuditLogChunk(data=data)
-        except ServiceError as error:
+        except Exception as exc:
+            error = _refusal(exc)
+            if error is None:
+                raise
             await _abort(context, error)
 
 

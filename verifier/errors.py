@@ -2,7 +2,8 @@
 
 Each refusal carries one :class:`Reason` (the google.rpc ErrorInfo reason, domain ``hedui.v1``) and
 the gRPC status code of that reason; invalid input also carries one :class:`FieldViolation` per
-problem (AIP-193 BadRequest).
+problem (AIP-193 BadRequest), and a refusal to be retried carries how long to wait (google.rpc.RetryInfo).
+A database that is busy or out of reach (:func:`database_failure`) is ``DATABASE_BUSY``, to retry in a second.
 
 =============================  =====================  =================================================
 Reason                         gRPC code              when
@@ -23,15 +24,28 @@ KEY_NOT_VALID                  FAILED_PRECONDITION    a rotation found no valid 
 KEY_AMBIGUOUS                  FAILED_PRECONDITION    a rotation found several valid keys: name one
 KEY_REVOKED                    FAILED_PRECONDITION    the key was revoked already
 AUDIT_LOG_DAMAGED              DATA_LOSS              the stored audit log fails its own checks
+DATABASE_BUSY                  UNAVAILABLE            no database connection in time, or it was lost
 =============================  =====================  =================================================
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
-__all__ = ["FieldViolation", "Reason", "ServiceError"]
+from sqlalchemy import exc as sa_exc
+
+__all__ = ["DATABASE_RETRY_SECONDS", "FieldViolation", "Reason", "ServiceError", "database_failure"]
+
+# How long a caller refused with DATABASE_BUSY is told to wait before it tries again.
+DATABASE_RETRY_SECONDS: Final = 1.0
+# PostgreSQL SQLSTATEs of a server out of reach or out of room: connection exceptions (class 08), insufficient
+# resources (class 53: too many connections, …), and a server shutting down, crashed or still starting (57P01-3).
+_UNAVAILABLE_SQLSTATE_PREFIXES: Final = ("08", "53", "57P01", "57P02", "57P03")
+# SQLite: another process holds the write lock past the busy timeout.
+_SQLITE_BUSY: Final = ("database is locked", "database table is locked", "database is busy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,7 @@ class Reason(StrEnum):
     KEY_AMBIGUOUS = "KEY_AMBIGUOUS"
     KEY_REVOKED = "KEY_REVOKED"
     AUDIT_LOG_DAMAGED = "AUDIT_LOG_DAMAGED"
+    DATABASE_BUSY = "DATABASE_BUSY"
 
     @property
     def code(self) -> str:
@@ -76,22 +91,33 @@ _CODES: dict[Reason, str] = {
     Reason.NOT_FOUND: "NOT_FOUND",
     Reason.KEY_EXISTS: "ALREADY_EXISTS",
     Reason.AUDIT_LOG_DAMAGED: "DATA_LOSS",
+    Reason.DATABASE_BUSY: "UNAVAILABLE",
 }
 
 
 @dataclass(slots=True, init=False)
 class ServiceError(Exception):
-    """A refused call: its :class:`Reason`, the gRPC code of that reason, a message, field violations."""
+    """A refused call: its :class:`Reason`, the gRPC code of that reason, a message, field violations, and
+    for a refusal to be retried, how many seconds to wait first (``retry_delay``)."""
 
     reason: Reason
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
+    retry_delay: float | None = None
 
-    def __init__(self, reason: Reason, message: str, violations: list[FieldViolation] | None = None) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        message: str,
+        violations: list[FieldViolation] | None = None,
+        *,
+        retry_delay: float | None = None,
+    ) -> None:
         """A refusal for ``reason``; the code follows from the reason."""
         self.reason = reason
         self.message = message
         self.violations = list(violations or ())
+        self.retry_delay = retry_delay
 
     @property
     def code(self) -> str:
@@ -116,3 +142,59 @@ class ServiceError(Exception):
     def not_found(cls, name: str) -> ServiceError:
         """The named resource does not exist."""
         return cls(Reason.NOT_FOUND, f"{name} not found")
+
+    @classmethod
+    def database_busy(cls) -> ServiceError:
+        """The database gave no connection in time or lost it: nothing is known to be wrong with the call, so
+        the caller retries after :data:`DATABASE_RETRY_SECONDS`. The message names no SQL and no driver."""
+        return cls(
+            Reason.DATABASE_BUSY,
+            "the database is busy or out of reach; try again in a moment",
+            retry_delay=DATABASE_RETRY_SECONDS,
+        )
+
+
+def _sqlstate(error: BaseException) -> str:
+    """The PostgreSQL SQLSTATE a driver's error carries (asyncpg: ``sqlstate``; psycopg: ``pgcode``), else ``""``."""
+    for name in ("sqlstate", "pgcode"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _unavailable(error: BaseException) -> bool:
+    """One exception (not its causes) says the database is out of reach or out of connections."""
+    if isinstance(error, sa_exc.TimeoutError | ConnectionError):
+        return True  # the pool's timeout; a connection to the server refused or reset
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if _sqlstate(error).startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and str(error).startswith(_SQLITE_BUSY)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (a DBAPIError's ``orig``) and what caused it, each once; groups unpacked."""
+    seen: list[BaseException] = []
+    pending = [error]
+    while pending and len(seen) < 32:
+        current = pending.pop()
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for inner in (getattr(current, "orig", None), current.__cause__):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+    return seen
+
+
+def database_failure(error: BaseException) -> ServiceError | None:
+    """``DATABASE_BUSY`` when ``error`` (or what it wraps) is the database out of reach: the pool's timeout
+    (``sqlalchemy.exc.TimeoutError``), a connection refused, reset or lost (``connection_invalidated``), a server
+    with too many connections or shutting down, SQLite's lock held past its busy timeout; else ``None``."""
+    if isinstance(error, ServiceError):
+        return None
+    return ServiceError.database_busy() if any(_unavailable(e) for e in _chain(error)) else None

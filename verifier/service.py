@@ -113,7 +113,7 @@ class HeduiService:
         """A service for one admin command (``hedui keys …``): the schema migrated, no departments and no
         background work. What the command appended is integrated only under this service's own log key
         (:meth:`~verifier.operations.AuditQueries.integrate_own_log`); the database is closed at the end."""
-        service = cls(Database(settings.database_url), {}, settings)
+        service = cls(Database.from_settings(settings), {}, settings)
         try:
             await service.db.migrate()
             yield service

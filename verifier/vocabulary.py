@@ -18,6 +18,7 @@ __all__ = [
     "Purpose",
     "Relation",
     "Severity",
+    "StepPhase",
     "VerificationState",
 ]
 
@@ -31,6 +32,14 @@ class DepartmentStatus(StrEnum):
     UNAVAILABLE = "unavailable"  # could not answer (down, refused, too late, answer rejected)
     PENDING = "pending"  # accepted with a ticket; the answer comes later
     NOT_QUERIED = "not_queried"  # no member may be asked there (consent)
+
+
+class StepPhase(StrEnum):
+    """Where one department query stands as durable work (verifier/storage/work.py)."""
+
+    SEND = "send"  # to be sent (or sent, its outcome not yet stored): whoever holds the lease sends it by its key
+    POLL = "poll"  # a ticket is held: polled when due, by whichever process claims it
+    DONE = "done"  # its outcome is stored
 
 
 class VerificationState(StrEnum):

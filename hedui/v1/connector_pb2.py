@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from hedui.v1 import records_pb2 as hedui_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hedui/v1/connector.proto\x12\x08hedui.v1\x1a\x16hedui/v1/records.proto\"\x11\n\x0f\x44\x65scribeRequest\"\xec\x01\n\x14\x43onnectorDescription\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x61ta_categories\x18\x02 \x03(\t\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\x05\x12\x1e\n\x16max_queries_per_second\x18\x04 \x01(\x05\x12\x14\n\x0c\x61synchronous\x18\x05 \x01(\x08\x12!\n\x19max_identities_per_second\x18\x06 \x01(\x05\x12\x1e\n\x16max_concurrent_queries\x18\x07 \x01(\x05\x12\x16\n\x0eshared_batches\x18\x08 \x01(\x08\"f\n\x0cQueryRequest\x12\x12\n\nid_numbers\x18\x01 \x03(\t\x12\x1f\n\x17\x61uthorization_reference\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x10\n\x08query_id\x18\x04 \x01(\t\"J\n\x06\x41nswer\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x1a.hedui.v1.DepartmentRecord\x12\x13\n\x0b\x61nswered_at\x18\x02 \x01(\t\"0\n\x06Ticket\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0bready_after\x18\x02 \x01(\t\"a\n\rQueryResponse\x12\"\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x10.hedui.v1.AnswerH\x00\x12\"\n\x06ticket\x18\x02 \x01(\x0b\x32\x10.hedui.v1.TicketH\x00\x42\x08\n\x06result\" \n\x0bPollRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t2\xcb\x01\n\x10\x43onnectorService\x12\x45\n\x08\x44\x65scribe\x12\x19.hedui.v1.DescribeRequest\x1a\x1e.hedui.v1.ConnectorDescription\x12\x38\n\x05Query\x12\x16.hedui.v1.QueryRequest\x1a\x17.hedui.v1.QueryResponse\x12\x36\n\x04Poll\x12\x15.hedui.v1.PollRequest\x1a\x17.hedui.v1.QueryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hedui/v1/connector.proto\x12\x08hedui.v1\x1a\x16hedui/v1/records.proto\"\x11\n\x0f\x44\x65scribeRequest\"\xec\x01\n\x14\x43onnectorDescription\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x61ta_categories\x18\x02 \x03(\t\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\x05\x12\x1e\n\x16max_queries_per_second\x18\x04 \x01(\x05\x12\x14\n\x0c\x61synchronous\x18\x05 \x01(\x08\x12!\n\x19max_identities_per_second\x18\x06 \x01(\x05\x12\x1e\n\x16max_concurrent_queries\x18\x07 \x01(\x05\x12\x16\n\x0eshared_batches\x18\x08 \x01(\x08\"\x7f\n\x0cQueryRequest\x12\x12\n\nid_numbers\x18\x01 \x03(\t\x12\x1f\n\x17\x61uthorization_reference\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x10\n\x08query_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"J\n\x06\x41nswer\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x1a.hedui.v1.DepartmentRecord\x12\x13\n\x0b\x61nswered_at\x18\x02 \x01(\t\"0\n\x06Ticket\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0bready_after\x18\x02 \x01(\t\"a\n\rQueryResponse\x12\"\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x10.hedui.v1.AnswerH\x00\x12\"\n\x06ticket\x18\x02 \x01(\x0b\x32\x10.hedui.v1.TicketH\x00\x42\x08\n\x06result\" \n\x0bPollRequest\x12\x11\n\tticket_id\x18\x01 \x01(\t2\xcb\x01\n\x10\x43onnectorService\x12\x45\n\x08\x44\x65scribe\x12\x19.hedui.v1.DescribeRequest\x1a\x1e.hedui.v1.ConnectorDescription\x12\x38\n\x05Query\x12\x16.hedui.v1.QueryRequest\x1a\x17.hedui.v1.QueryResponse\x12\x36\n\x04Poll\x12\x15.hedui.v1.PollRequest\x1a\x17.hedui.v1.QueryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,15 +37,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTORDESCRIPTION']._serialized_start=82
   _globals['_CONNECTORDESCRIPTION']._serialized_end=318
   _globals['_QUERYREQUEST']._serialized_start=320
-  _globals['_QUERYREQUEST']._serialized_end=422
-  _globals['_ANSWER']._serialized_start=424
-  _globals['_ANSWER']._serialized_end=498
-  _globals['_TICKET']._serialized_start=500
-  _globals['_TICKET']._serialized_end=548
-  _globals['_QUERYRESPONSE']._serialized_start=550
-  _globals['_QUERYRESPONSE']._serialized_end=647
-  _globals['_POLLREQUEST']._serialized_start=649
-  _globals['_POLLREQUEST']._serialized_end=681
-  _globals['_CONNECTORSERVICE']._serialized_start=684
-  _globals['_CONNECTORSERVICE']._serialized_end=887
+  _globals['_QUERYREQUEST']._serialized_end=447
+  _globals['_ANSWER']._serialized_start=449
+  _globals['_ANSWER']._serialized_end=523
+  _globals['_TICKET']._serialized_start=525
+  _globals['_TICKET']._serialized_end=573
+  _globals['_QUERYRESPONSE']._serialized_start=575
+  _globals['_QUERYRESPONSE']._serialized_end=672
+  _globals['_POLLREQUEST']._serialized_start=674
+  _globals['_POLLREQUEST']._serialized_end=706
+  _globals['_CONNECTORSERVICE']._serialized_start=709
+  _globals['_CONNECTORSERVICE']._serialized_end=912
 # @@protoc_insertion_point(module_scope)

@@ -32,16 +32,18 @@ class ConnectorDescription(_message.Message):
     def __init__(self, department: _Optional[str] = ..., data_categories: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., max_queries_per_second: _Optional[int] = ..., asynchronous: _Optional[bool] = ..., max_identities_per_second: _Optional[int] = ..., max_concurrent_queries: _Optional[int] = ..., shared_batches: _Optional[bool] = ...) -> None: ...
 
 class QueryRequest(_message.Message):
-    __slots__ = ("id_numbers", "authorization_reference", "purpose", "query_id")
+    __slots__ = ("id_numbers", "authorization_reference", "purpose", "query_id", "idempotency_key")
     ID_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZATION_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     id_numbers: _containers.RepeatedScalarFieldContainer[str]
     authorization_reference: str
     purpose: str
     query_id: str
-    def __init__(self, id_numbers: _Optional[_Iterable[str]] = ..., authorization_reference: _Optional[str] = ..., purpose: _Optional[str] = ..., query_id: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, id_numbers: _Optional[_Iterable[str]] = ..., authorization_reference: _Optional[str] = ..., purpose: _Optional[str] = ..., query_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
     __slots__ = ("records", "answered_at")

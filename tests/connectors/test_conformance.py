@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_process import HEDUI, connector_server
+from connector_process import HEDUI, connector_server, query_log_lines, repeated_look_ups
 from harness import SANDBOX_FILE, example_sandbox
 
 from connectors.base import (
@@ -132,6 +132,9 @@ async def test_the_reference_remote_server_passes() -> None:
 # --- a deliberately bad connector fails the right checks -------------------------------------------------
 
 
+FRESH = itertools.count(1)
+
+
 class Flawed:
     """The sandbox tax department with one flaw."""
 
@@ -160,6 +163,8 @@ class Flawed:
             raise PermissionError("no reference")
         if self.flaw == "first of the batch only":
             query = dataclasses.replace(query, id_numbers=query.id_numbers[:1])
+        if self.flaw == "looks up again":
+            query = dataclasses.replace(query, idempotency_key=f"{query.idempotency_key}.{next(FRESH)}")
         answer = await self.inner.query(query)
         assert isinstance(answer, DepartmentAnswer)
         return self.spoil(answer)
@@ -204,6 +209,7 @@ class Flawed:
         ("errors on strangers", {"unknown-identities"}, "raised DepartmentUnavailable: tax: no such person"),
         ("first of the batch only", {"batching"}, "the batch answer differs from the single answers"),
         ("says asynchronous", {"async-tickets"}, "says asynchronous, but no query returned a ticket"),
+        ("looks up again", {"idempotency"}, "is not the first answer's 20"),
     ],
 )
 async def test_a_flawed_connector_fails_exactly_the_right_check(flaw: str, failing: set[str], detail: str) -> None:
@@ -326,7 +332,7 @@ def test_check_the_built_in_sandbox_entry_point_exits_0(tmp_path: Path) -> None:
     done = hedui("connector", "check", "--entry-point", "sandbox", "--sandbox", str(SANDBOX_FILE), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     for department in (d.id for d in DEFAULT_DEPARTMENTS):
-        assert f"{department}: 9 of 9 checks passed" in done.stdout
+        assert f"{department}: 10 of 10 checks passed" in done.stdout
     assert "FAIL" not in done.stdout
 
 
@@ -341,7 +347,7 @@ def test_check_through_the_config_passes_the_department_s_own_options(tmp_path: 
     config.write_text(f'[departments.tax]\nconnector = "sandbox"\nsandbox = "{sandbox}"\ndeadline_seconds = 5\n')
     done = hedui("connector", "check", "--config", str(config), "--id-number", ZHANG, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "tax: 9 of 9 checks passed" in done.stdout
+    assert "tax: 10 of 10 checks passed" in done.stdout
     assert "police" not in done.stdout  # only the departments the config configures
     assert "in one query: 3 records, the same as 1 single query" in done.stdout  # the table's sandbox option
 
@@ -368,7 +374,7 @@ def test_check_a_department_package_that_does_not_refuse_exits_1(tmp_path: Path)
     )
     done = hedui("connector", "check", "--entry-point", "lenient-tax", cwd=tmp_path, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "tax: 8 of 9 checks passed" in done.stdout
+    assert "tax: 9 of 10 checks passed" in done.stdout
     assert "refusal" in done.stdout and "FAIL" in done.stdout
     assert "police (entry point lenient-tax): skipped, not served by this entry point" in done.stdout
     # with --department, a factory that refuses the department is a failure
@@ -391,7 +397,7 @@ def test_check_the_reference_server_in_another_process(tmp_path: Path) -> None:
             "connector", "check", "--address", server.address, "--cert", cert, "--department", "tax", cwd=tmp_path
         )
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "social_security: 9 of 9 checks passed" in good.stdout
+    assert "social_security: 10 of 10 checks passed" in good.stdout
     assert wrong_pin.returncode == 1
     assert "TLS handshake failed" in wrong_pin.stdout
     assert wrong_department.returncode == 1
@@ -467,3 +473,101 @@ async def test_the_batch_check_keeps_to_an_identity_limit_below_the_batch_size()
     assert "20 identity numbers (capped by the limit of 20 identity numbers per second)" in (
         by_name(results)["batching"].detail
     )
+
+
+# --- idempotency: a repeated key is answered from the first answer -----------------------------------------
+
+
+async def test_the_idempotency_check_reports_what_it_saw() -> None:
+    data = dataset()
+    results = await check_connector(SandboxConnector("police", data), id_numbers=people(data))
+    assert by_name(results)["idempotency"].passed
+    # the first two people, DEFU and ZHANG: DEFU's register (himself) and ZHANG's (ZHANG, LI, MING)
+    assert sorted(people(data))[:2] == [DEFU, ZHANG]
+    assert by_name(results)["idempotency"].detail == (
+        "the same key again: the first answer (4 records, the same answered_at); a part of a shared batch: the batch's"
+    )
+
+
+class Forgetful:
+    """A department that keeps no first answers: every query is looked up again (a new key to the sandbox)."""
+
+    def __init__(self, inner: SandboxConnector) -> None:
+        self.inner = inner
+
+    def describe(self) -> ConnectorDescription:
+        return self.inner.describe()
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        return await self.inner.query(dataclasses.replace(query, idempotency_key=f"fresh.{next(FRESH)}"))
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        return await self.inner.poll(ticket)
+
+
+async def test_a_bank_that_hands_out_a_new_ticket_for_a_repeated_key_fails() -> None:
+    data = dataset(banks={"answer_after_seconds": 0.05})
+    results = await check_connector(Forgetful(SandboxConnector("banks", data)), id_numbers=people(data))
+    assert failed(results) == {"idempotency"}, results
+    assert "the same key again: a new ticket, not the first one" in by_name(results)["idempotency"].detail
+
+
+async def test_a_part_of_a_shared_batch_looked_up_again_fails() -> None:
+    """Repeats of a whole key are kept, but a part of a shared batch is not: the sandbox keeps only the whole key."""
+
+    class WholeKeysOnly(Flawed):
+        async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+            whole = query.idempotency_key.replace(",", "+").replace("+", ".and.")
+            return await self.inner.query(dataclasses.replace(query, idempotency_key=whole))
+
+    data = dataset()
+    results = await check_connector(WholeKeysOnly("", data), id_numbers=people(data))
+    assert failed(results) == {"idempotency"}, results
+    assert "part of the batch: answered_at" in by_name(results)["idempotency"].detail
+
+
+async def test_a_server_that_looks_up_again_fails_over_the_wire() -> None:
+    data = dataset()
+    certificate, key = self_signed_certificate()
+    server = await start_connector_server(Forgetful(SandboxConnector("tax", data)), "127.0.0.1:0", certificate, key)
+    remote = RemoteConnector(f"127.0.0.1:{server.port}", certificate)
+    try:
+        results = await check_connector(remote, id_numbers=people(data))
+    finally:
+        await remote.close()
+        await server.stop(0)
+    assert failed(results) == {"idempotency"}, results
+    assert "looked up again, not answered from the first answer" in by_name(results)["idempotency"].detail
+
+
+@pytest.mark.integration
+def test_the_reference_server_keeps_the_rule_in_front_of_a_department_s_own_connector(tmp_path: Path) -> None:
+    """A connector that looks everyone up every time, served by ``hedui connector serve --entry-point``: it passes."""
+    env = install_entry_point(
+        tmp_path,
+        "forgetful-tax",
+        "forgetful_tax",
+        """
+        import dataclasses, itertools
+        from connectors.sandbox import SandboxConnector, SandboxDataset
+
+        FRESH = itertools.count()
+
+        class Forgetful(SandboxConnector):
+            async def query(self, query):
+                return await super().query(dataclasses.replace(query, idempotency_key=f"fresh.{next(FRESH)}"))
+
+        def factory(department, options):
+            return Forgetful(department, SandboxDataset.demo())
+        """,
+    )
+    log = tmp_path / "queries.jsonl"
+    extra = ["--entry-point", "forgetful-tax", "--query-log", str(log)]
+    with connector_server(tmp_path / "tls", "tax", extra=extra, env={**os.environ, **env}) as server:
+        assert any(f"logging every identity number looked up to {log}" in line for line in server.output)
+        cert = str(tmp_path / "tls" / "cert.pem")
+        done = hedui("connector", "check", "--address", server.address, "--cert", cert, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tax: 10 of 10 checks passed" in done.stdout
+    assert query_log_lines(log), "the kit's look-ups are logged"
+    assert repeated_look_ups(log) == {}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_process import new_key
 from harness import example_sandbox
 
 from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQuery
@@ -73,7 +74,7 @@ def market_sandbox() -> dict[str, Any]:
 
 
 def query(*ids: str) -> DepartmentQuery:
-    return DepartmentQuery("q1", ids, "authorizations/a1", "ASSESSMENT")
+    return DepartmentQuery("q1", ids, "authorizations/a1", "ASSESSMENT", new_key())
 
 
 # --- records ---------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_check_a_new_department_through_the_config_passes(market: Installed, tmp
     hedui_toml = config(tmp_path, MARKET_CONFIG)
     done = hedui(market, "connector", "check", "--config", str(hedui_toml), "--id-number", ZHANG, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "market_regulation: 9 of 9 checks passed" in done.stdout
+    assert "market_regulation: 10 of 10 checks passed" in done.stdout
     # the department's own option reached its factory: batches of 25, not the package's default 50
     assert "market_regulation (enterprise): batches of 25" in done.stdout
     assert "25 identity numbers in one query: 2 records, the same as 1 single query" in done.stdout
@@ -72,7 +72,7 @@ def test_check_the_entry_point_for_the_declared_department(market: Installed, tm
     args = ["--entry-point", "market-regulation", "--department", "market_regulation", "--id-number", ZHANG]
     done = hedui(market, "connector", "check", "--config", str(hedui_toml), *args, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "market_regulation: 9 of 9 checks passed" in done.stdout
+    assert "market_regulation: 10 of 10 checks passed" in done.stdout
     assert "batches of 25" in done.stdout
 
 
@@ -138,5 +138,5 @@ def test_serve_a_new_department_s_own_connector_over_tls(market: Installed, tmp_
         done = hedui(market, "connector", "check", *check, cwd=tmp_path)
     assert "serving market_regulation through entry point market-regulation" in server.output
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "market_regulation: 9 of 9 checks passed" in done.stdout
+    assert "market_regulation: 10 of 10 checks passed" in done.stdout
     assert "batches of 25" in done.stdout

@@ -10,13 +10,15 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from connector_process import connector_server
+from connector_process import connector_server, new_key, query_log_lines, repeated_look_ups
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from harness import SANDBOX_FILE, example_request, example_sandbox, running_service
@@ -31,6 +33,7 @@ from connectors.base import (
     Ticket,
 )
 from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue
+from connectors.idempotency import subject_digest
 from connectors.records import RECORD_TYPES, TaxIncomeRecord, record_from_plain
 from connectors.registry import build_connectors
 from connectors.remote import RemoteConnector, connector_factory, rpc_error
@@ -49,8 +52,15 @@ STRANGER = "990000190001010016"
 CATALOGUE = DepartmentCatalogue()
 
 
-def ask(*ids: str, reference: str = "authorizations/a1") -> DepartmentQuery:
-    return DepartmentQuery(query_id="q1", id_numbers=ids, authorization_reference=reference, purpose="ASSESSMENT")
+def ask(*ids: str, reference: str = "authorizations/a1", key: str | None = None) -> DepartmentQuery:
+    """A query; a new asking (its own idempotency key) unless ``key`` is given."""
+    return DepartmentQuery(
+        query_id="q1",
+        id_numbers=ids,
+        authorization_reference=reference,
+        purpose="ASSESSMENT",
+        idempotency_key=key or new_key(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -759,3 +769,168 @@ def test_connectors_never_import_the_service() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# --- idempotency keys over the wire ---------------------------------------------------------------------
+
+
+@dataclass
+class KeyRecorder:
+    """The sandbox tax department, remembering the key of every query that reaches it."""
+
+    inner: SandboxConnector
+    keys: list[str] = dataclasses.field(default_factory=list)
+
+    def describe(self) -> ConnectorDescription:
+        return self.inner.describe()
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.keys.append(query.idempotency_key)
+        return await self.inner.query(query)
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        return await self.inner.poll(ticket)
+
+
+async def test_the_key_goes_over_the_wire_and_a_repeat_gets_the_first_answer(key_pair: tuple[bytes, bytes]) -> None:
+    recorder = KeyRecorder(SandboxConnector("tax", sandbox()))
+    async with serving(recorder, key_pair) as server, client(server, key_pair[0], department="tax") as remote:
+        first = await remote.query(ask(ZHANG, LI, key="v1.tax.1,v2.tax.1"))
+        await asyncio.sleep(0.01)  # a second look-up would carry a later answered_at (milliseconds on the wire)
+        again = await remote.query(ask(ZHANG, LI, key="v1.tax.1,v2.tax.1"))
+        part = await remote.query(ask(LI, key="v2.tax.1"))
+    assert recorder.keys == ["v1.tax.1,v2.tax.1", "v1.tax.1,v2.tax.1", "v2.tax.1"]
+    assert isinstance(first, DepartmentAnswer) and isinstance(again, DepartmentAnswer)
+    assert again == first
+    assert isinstance(part, DepartmentAnswer) and part.answered_at == first.answered_at and part.records == ()
+    assert recorder.inner.looked_up == 2
+
+
+async def test_a_malformed_key_is_refused_before_it_is_sent(key_pair: tuple[bytes, bytes]) -> None:
+    recorder = KeyRecorder(SandboxConnector("tax", sandbox()))
+    async with serving(recorder, key_pair) as server, client(server, key_pair[0], department="tax") as remote:
+        with pytest.raises(DepartmentRefused, match="idempotency_key: the key must be"):
+            await remote.query(ask(ZHANG, key="v1 tax 1"))
+    assert recorder.keys == []
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("", "idempotency_key: required"),
+        ("v1.tax.1,v2/tax", "idempotency_key: key 2 of 2 must be 1 to 200 letters"),
+        (",".join(f"v{i}.tax.1" for i in range(101)), "idempotency_key: 101 keys; at most 100"),
+    ],
+)
+async def test_the_server_refuses_a_missing_or_malformed_key_naming_the_field(
+    key_pair: tuple[bytes, bytes], key: str, text: str
+) -> None:
+    recorder = KeyRecorder(SandboxConnector("tax", sandbox()))
+    async with serving(recorder, key_pair) as server:
+        channel = grpc.aio.secure_channel(
+            f"127.0.0.1:{server.port}", grpc.ssl_channel_credentials(root_certificates=key_pair[0])
+        )
+        stub = connector_pb2_grpc.ConnectorServiceStub(channel)  # type: ignore[no-untyped-call]
+        request = connector_pb2.QueryRequest(
+            id_numbers=[ZHANG], authorization_reference="authorizations/a1", idempotency_key=key
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raw:
+            await stub.Query(request)
+        await channel.close()
+    assert recorder.keys == []
+    assert raw.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raw.value.details() == text or (raw.value.details() or "").startswith(text)
+    status = rpc_status.from_call(raw.value)
+    assert status is not None
+    info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    status.details[0].Unpack(info)
+    status.details[1].Unpack(bad)
+    assert (info.reason, info.domain) == ("BAD_IDEMPOTENCY_KEY", "hedui.connectors")
+    assert [v.field for v in bad.field_violations] == ["idempotency_key"]
+
+
+ASK_AND_WAIT = """
+import asyncio, sys
+from pathlib import Path
+from connectors.base import DepartmentQuery
+from connectors.remote import RemoteConnector
+
+async def main() -> None:
+    remote = RemoteConnector(sys.argv[1], Path(sys.argv[2]).read_bytes(), department="tax", timeout=60)
+    query = DepartmentQuery("q1", (sys.argv[3], sys.argv[4]), "authorizations/a1", "ASSESSMENT", sys.argv[5])
+    await remote.query(query)
+
+asyncio.run(main())
+"""
+
+
+def _wait_for_look_ups(log: Path, count: int, asker: subprocess.Popen[bytes]) -> None:
+    """Until the query log has ``count`` lines (or the asker ended, or a generous minute passed)."""
+    give_up = time.monotonic() + 60
+    while len(query_log_lines(log)) < count and asker.poll() is None and time.monotonic() < give_up:
+        time.sleep(0.05)
+
+
+async def _ask_again(address: str, certificate: bytes) -> tuple[DepartmentAnswer | Ticket, DepartmentAnswer | Ticket]:
+    """hedui, restarted, asks again under the same key; then a dispute asks under another reason."""
+    remote = await RemoteConnector.connect(address, certificate, department="tax")
+    try:
+        return await remote.query(ask(ZHANG, LI, key="v1.tax.1")), await remote.query(ask(LI, key="v1.tax.2"))
+    finally:
+        await remote.close()
+
+
+@pytest.mark.integration
+def test_the_query_log_counts_look_ups_after_the_asker_is_killed(tmp_path: Path) -> None:
+    """hedui SIGKILLed while the department answers slowly: asking again with the key looks nobody up again."""
+    raw = example_sandbox()
+    raw["faults"] = {"tax": {"mode": "slow", "delay_ms": 1500}}
+    data = tmp_path / "sandbox.json"
+    data.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    log = tmp_path / "queries.jsonl"
+    with connector_server(tmp_path / "tls", "tax", sandbox=data, extra=["--query-log", str(log)]) as server:
+        assert any(f"logging every identity number looked up to {log}" in line for line in server.output)
+        cert = tmp_path / "tls" / "cert.pem"
+        asker = subprocess.Popen(
+            [sys.executable, "-c", ASK_AND_WAIT, server.address, str(cert), ZHANG, LI, "v1.tax.1"],
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _wait_for_look_ups(log, 2, asker)
+            looked_up = query_log_lines(log)  # read while the server runs: each line is flushed at once
+            assert asker.poll() is None, asker.communicate()[1]  # still waiting for its slow answer
+        finally:
+            asker.kill()
+            asker.wait()
+        again, other = asyncio.run(_ask_again(server.address, server.certificate))
+        after = query_log_lines(log)
+    assert [(line["department"], line["key"], line["subject"]) for line in looked_up] == [
+        ("tax", "v1.tax.1", subject_digest(ZHANG)),
+        ("tax", "v1.tax.1", subject_digest(LI)),
+    ]
+    assert isinstance(again, DepartmentAnswer)
+    assert {r.record_id for r in again.records} == {"TX-2026-01", "TX-2026-02"}
+    assert isinstance(other, DepartmentAnswer)
+    assert after[:2] == looked_up and len(after) == 3
+    assert (after[2]["key"], after[2]["subject"]) == ("v1.tax.2", subject_digest(LI))
+    assert repeated_look_ups(log) == {}
+    assert ZHANG not in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--query-log", "missing/q.jsonl"], "--query-log missing/q.jsonl: No such file or directory"),
+        (["--entry-point", "sandbox", "--query-log", "."], "--query-log .: Is a directory"),
+    ],
+)
+def test_serve_with_a_bad_query_log_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["connector", "serve", "--department", "tax", "--self-signed-out", "tls", *args])
+    _, err = capsys.readouterr()
+    assert exited.value.code == 2, err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

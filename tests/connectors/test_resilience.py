@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
+from connector_process import new_key
+from harness import example_sandbox
 
 from connectors.base import (
     ConnectorDescription,
@@ -39,8 +41,17 @@ APPLICANT, SPOUSE, CHILD = "533401198501010018", "533401198703150026", "53340120
 TAX_DEPARTMENT = DepartmentCatalogue()["tax"]
 
 
-def query(*ids: str, reference: str = "authorizations/a", purpose: str = "ASSESSMENT") -> DepartmentQuery:
-    return DepartmentQuery(query_id="q", id_numbers=ids, authorization_reference=reference, purpose=purpose)
+def query(
+    *ids: str, reference: str = "authorizations/a", purpose: str = "ASSESSMENT", key: str | None = None
+) -> DepartmentQuery:
+    """A query; a new asking (its own idempotency key) unless ``key`` is given."""
+    return DepartmentQuery(
+        query_id="q",
+        id_numbers=ids,
+        authorization_reference=reference,
+        purpose=purpose,
+        idempotency_key=key or new_key(),
+    )
 
 
 @dataclass
@@ -439,3 +450,54 @@ async def test_police_shares_carry_each_persons_household_register() -> None:
     assert police.calls == 1
     assert {r.hukou_id for r in a.records} == {first.hukou_id}  # type: ignore[union-attr]
     assert {r.hukou_id for r in b.records} == {other.hukou_id}  # type: ignore[union-attr]
+
+
+# --- idempotency keys of shared calls ---------------------------------------------------------------------
+
+
+@dataclass
+class KeyedDepartment(ScriptedDepartment):
+    """Remembers the keys and authorization references of every call."""
+
+    keyed: list[tuple[str, str]] = field(default_factory=list)
+
+    async def query(self, q: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.keyed.append((q.idempotency_key, q.authorization_reference))
+        return await super().query(q)
+
+
+async def test_a_shared_call_carries_its_parts_keys_in_the_order_of_their_references() -> None:
+    department = KeyedDepartment(tax(shared_batches=True))
+    shared = SharedBatches(ResilientConnector(department, FAST), TAX_DEPARTMENT)
+    await asyncio.gather(
+        *(shared.query(query(f"p{i}", reference=f"authorizations/a{i}", key=f"v{i}.tax.1")) for i in range(3))
+    )
+    assert department.keyed == [("v0.tax.1,v1.tax.1,v2.tax.1", "authorizations/a0,authorizations/a1,authorizations/a2")]
+
+
+async def test_a_part_that_left_before_its_call_leaves_its_key_out() -> None:
+    department = KeyedDepartment(tax(shared_batches=True, max_queries_per_second=1))
+    shared = SharedBatches(ResilientConnector(department, FAST), TAX_DEPARTMENT)
+    await shared.query(query("p0", key="v0.tax.1"))  # uses up this second's call
+    staying = asyncio.ensure_future(shared.query(query("p1", reference="authorizations/a1", key="v1.tax.1")))
+    leaving = asyncio.ensure_future(shared.query(query("p2", reference="authorizations/a2", key="v2.tax.1")))
+    await asyncio.sleep(0.05)  # both wait for the department's next second, in one call to be built
+    leaving.cancel()
+    await staying
+    assert department.keyed[1:] == [("v1.tax.1", "authorizations/a1")]
+
+
+async def test_a_sandbox_behind_shared_batches_answers_a_part_again_without_a_look_up() -> None:
+    sandbox = SandboxConnector("tax", SandboxDataset.from_json(example_sandbox()))
+    shared = SharedBatches(ResilientConnector(sandbox, FAST), TAX_DEPARTMENT)
+    zhang, li = "533401197803120118", "53340119800605022X"
+    first, _ = await asyncio.gather(
+        shared.query(query(zhang, reference="authorizations/a1", key="v1.tax.1")),
+        shared.query(query(li, reference="authorizations/a2", key="v2.tax.1")),
+    )
+    assert shared.calls == 1 and sandbox.looked_up == 2
+    await asyncio.sleep(0.01)
+    # v1 is sent again (hedui did not know whether its first asking arrived): the kept answer, nobody looked up
+    again = await sandbox.query(query(zhang, reference="authorizations/a1", key="v1.tax.1"))
+    assert again == first
+    assert sandbox.looked_up == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_process import new_key
 from harness import SANDBOX_FILE as SANDBOX_SMALL
 from harness import example_sandbox
 
@@ -23,6 +24,7 @@ from connectors.base import (
     DepartmentUnavailable,
     Ticket,
 )
+from connectors.idempotency import QueryLog, subject_digest
 from connectors.records import AccountRecord, PersonRecord, PropertyRecord, TaxIncomeRecord, VehicleRecord
 from connectors.sandbox import (
     Fault,
@@ -51,8 +53,15 @@ def dataset(**changes: Any) -> SandboxDataset:
     return SandboxDataset.from_json(raw)
 
 
-def query(*ids: str, reference: str = "authorizations/a1") -> DepartmentQuery:
-    return DepartmentQuery(query_id="q1", id_numbers=ids, authorization_reference=reference, purpose="ASSESSMENT")
+def query(*ids: str, reference: str = "authorizations/a1", key: str | None = None) -> DepartmentQuery:
+    """A query; a new asking (its own idempotency key) unless ``key`` is given."""
+    return DepartmentQuery(
+        query_id="q1",
+        id_numbers=ids,
+        authorization_reference=reference,
+        purpose="ASSESSMENT",
+        idempotency_key=key or new_key(),
+    )
 
 
 def sandbox_error(raw: object) -> str:
@@ -442,3 +451,128 @@ async def test_zero_answer_delay_answers_at_once() -> None:
     assert banks.describe().asynchronous is False
     answer = await answer_of(banks, query(ZHANG))
     assert [r.record_id for r in answer.records] == ["BK-0001"]
+
+
+# --- at most one look-up per key ------------------------------------------------------------------------
+
+
+async def test_a_repeated_key_is_answered_from_the_first_answer_without_a_look_up() -> None:
+    tax = SandboxConnector("tax", dataset())
+    first = await answer_of(tax, query(ZHANG, LI, key="v1.tax.1"))
+    assert tax.looked_up == 2
+    await asyncio.sleep(0.01)  # a second look-up would carry a later answered_at
+    again = await answer_of(tax, query(ZHANG, LI, key="v1.tax.1"))
+    assert again == first  # the same records, the same answered_at
+    assert [r.record_id for r in again.records] == ["TX-2026-01", "TX-2026-02"]
+    assert tax.looked_up == 2  # nobody looked up again
+    other = await answer_of(tax, query(ZHANG, key="v1.tax.2"))  # a dispute asks again: another reason
+    assert tax.looked_up == 3
+    assert other.answered_at > first.answered_at
+
+
+async def test_a_repeated_key_with_someone_new_looks_up_only_the_newcomer() -> None:
+    tax = SandboxConnector("tax", dataset())
+    await answer_of(tax, query(ZHANG, key="v1.tax.1"))
+    answer = await answer_of(tax, query(ZHANG, LI, key="v1.tax.1"))
+    assert tax.looked_up == 2
+    assert [r.record_id for r in answer.records] == ["TX-2026-01", "TX-2026-02"]
+
+
+async def test_a_shared_batch_counts_every_key_as_looked_up() -> None:
+    police = SandboxConnector("police", dataset())
+    batch = await answer_of(police, query(MING, DEFU, key="v1.police.1,v2.police.1"))
+    assert police.looked_up == 2
+    await asyncio.sleep(0.01)
+    part = await answer_of(police, query(DEFU, key="v2.police.1"))
+    assert police.looked_up == 2
+    assert part.answered_at == batch.answered_at
+    assert [r.id_number for r in part.records if isinstance(r, PersonRecord)] == [DEFU]
+    mine = await answer_of(police, query(MING, key="v1.police.1"))
+    assert [r.id_number for r in mine.records if isinstance(r, PersonRecord)] == [ZHANG, LI, MING]  # the register
+    assert police.looked_up == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "idempotency_key: required"),
+        ("v1 tax 1", "idempotency_key: the key must be 1 to 200 letters"),
+        ("v1.tax.1,,v2.tax.1", "idempotency_key: key 2 of 3 must be"),
+        (",".join(f"v{i}.tax.1" for i in range(101)), "idempotency_key: 101 keys; at most 100"),
+    ],
+)
+async def test_a_malformed_key_is_refused_before_anyone_is_looked_up(key: str, message: str) -> None:
+    tax = SandboxConnector("tax", dataset())
+    bad = DepartmentQuery("q1", (ZHANG,), "authorizations/a1", "ASSESSMENT", key)
+    with pytest.raises(DepartmentRefused, match=message):
+        await tax.query(bad)
+    assert tax.looked_up == 0
+
+
+async def test_the_slow_fault_looks_up_at_once_so_asking_again_gets_the_kept_answer() -> None:
+    tax = SandboxConnector("tax", dataset(faults={"tax": {"mode": "slow", "delay_ms": 300}}))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(tax.query(query(ZHANG, key="v1.tax.1")), timeout=0.05)  # the caller gives up (dies)
+    assert tax.looked_up == 1
+    answer = await answer_of(tax, query(ZHANG, key="v1.tax.1"))
+    assert tax.looked_up == 1
+    assert len(answer.records) == 2
+
+
+async def test_a_repeated_key_gets_the_same_ticket_then_its_answer() -> None:
+    banks = SandboxConnector("banks", bank_dataset(0.2))
+    ticket = await banks.query(query(ZHANG, LI, key="v1.banks.1"))
+    again = await banks.query(query(LI, ZHANG, key="v1.banks.1"))  # the same people, in any order
+    assert isinstance(ticket, Ticket) and isinstance(again, Ticket)
+    assert again.ticket_id == ticket.ticket_id and again.ready_after == ticket.ready_after
+    assert banks.looked_up == 0  # a ticket looks nobody up until it is ready
+    await asyncio.sleep(max(0.0, (ticket.ready_after - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
+    answer = await banks.poll(ticket)
+    assert isinstance(answer, DepartmentAnswer)
+    assert [r.record_id for r in answer.records] == ["BK-0001"]
+    assert banks.looked_up == 2
+    await asyncio.sleep(0.01)
+    assert await banks.poll(ticket) == answer  # polled again: the kept answer
+    assert await banks.query(query(ZHANG, LI, key="v1.banks.1")) == answer  # asked again: the answer, once ready
+    assert banks.looked_up == 2
+    other = await banks.query(query(ZHANG, LI, key="v1.banks.2"))
+    assert isinstance(other, Ticket) and other.ticket_id != ticket.ticket_id
+
+
+async def test_a_ticket_carries_its_key_to_a_new_connector() -> None:
+    data = bank_dataset(0.05)
+    ticket = await SandboxConnector("banks", data).query(query(ZHANG, key="v1.banks.1"))
+    assert isinstance(ticket, Ticket)
+    await asyncio.sleep(0.1)
+    restarted = SandboxConnector("banks", data)
+    answer = await restarted.poll(ticket)
+    assert isinstance(answer, DepartmentAnswer)
+    # the answer is kept under the ticket's key: asking again with it looks nobody up
+    assert await restarted.query(query(ZHANG, key="v1.banks.1")) == answer
+    assert restarted.looked_up == 1
+
+
+async def test_the_key_store_is_bounded() -> None:
+    tax = SandboxConnector("tax", dataset(), max_pairs=2)
+    for key in ("k1", "k2", "k3"):
+        await answer_of(tax, query(ZHANG, key=key))
+    await answer_of(tax, query(ZHANG, key="k3"))
+    assert tax.looked_up == 3
+    await answer_of(tax, query(ZHANG, key="k1"))  # forgotten, the oldest: looked up again
+    assert tax.looked_up == 4
+
+
+async def test_the_query_log_gets_a_line_per_look_up(tmp_path: Path) -> None:
+    log = QueryLog(tmp_path / "queries.jsonl")
+    tax = SandboxConnector("tax", dataset(), query_log=log)
+    await answer_of(tax, query(ZHANG, LI, key="v1.tax.1,v2.tax.1"))
+    await answer_of(tax, query(LI, key="v2.tax.1"))
+    await answer_of(tax, query(LI, key="v3.tax.1"))
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "queries.jsonl").read_text().splitlines()]
+    assert [(line["key"], line["subject"]) for line in lines] == [
+        ("v1.tax.1,v2.tax.1", subject_digest(ZHANG)),
+        ("v1.tax.1,v2.tax.1", subject_digest(LI)),
+        ("v3.tax.1", subject_digest(LI)),
+    ]
+    assert {line["department"] for line in lines} == {"tax"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import queue
 import re
@@ -12,14 +14,39 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 HEDUI = [sys.executable, "-m", "verifier.cli"]
 LISTENING = re.compile(r"listening on (\S+:\d+)")
 FINGERPRINT = re.compile(r"fingerprint: ([0-9A-F:]{95})")
+_RUN = uuid.uuid4().hex[:8]
+_ASKINGS = itertools.count(1)
+
+
+def new_key(department: str = "tax") -> str:
+    """An idempotency key no other query of this test run has: a new asking (``VERIFICATION.DEPARTMENT.1``)."""
+    return f"v-{_RUN}-{next(_ASKINGS)}.{department}.1"
+
+
+def query_log_lines(path: Path) -> list[dict[str, Any]]:
+    """The lines of a ``hedui connector serve --query-log`` file (none if it does not exist yet)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def repeated_look_ups(path: Path) -> dict[tuple[str, str], int]:
+    """(key, subject) pairs looked up more than once in a query log: each key of a shared call counts."""
+    seen: Counter[tuple[str, str]] = Counter()
+    for line in query_log_lines(path):
+        for key in line["key"].split(","):
+            seen[(key, line["subject"])] += 1
+    return {pair: count for pair, count in seen.items() if count > 1}
 
 
 @dataclass

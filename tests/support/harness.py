@@ -129,10 +129,17 @@ def signed_envelope(
     return sign_envelope(authorization_payload(**fields), AUTHORIZATION_PAYLOAD_TYPE, (key,))
 
 
-async def seed_verification(db: Database, job: Any, results: dict[str, dict[str, Any]]) -> None:
+async def seed_verification(
+    db: Database, job: Any, results: dict[str, dict[str, Any]], *, leased_to: str | None = None
+) -> None:
     """Store a running verification of ``job`` with one result row per department (``queued`` unless the
-    department's values say otherwise), as the pipeline's stages find it."""
-    from verifier.storage import verifications
+    department's values say otherwise), as the pipeline's stages find it: a query being asked or pending
+    has its durable step (``v1.tax.1``; a queued one has none: it gets one when its plan is recorded),
+    leased to ``leased_to`` if given (else due for anyone)."""
+    from sqlalchemy import update
+
+    from verifier.storage import verifications, work
+    from verifier.storage.models import WorkStepRow
 
     at = dt.datetime.now(dt.UTC)
     values = {
@@ -152,6 +159,14 @@ async def seed_verification(db: Database, job: Any, results: dict[str, dict[str,
     rows = [row | results[str(row["department"])] for row in queued]
     async with db.write() as session:
         await verifications.add(session, values, rows)
+        await work.adopt(session)
+        if leased_to is not None:
+            until = at + dt.timedelta(seconds=300)
+            await session.execute(
+                update(WorkStepRow)
+                .where(WorkStepRow.verification_id == job.verification_id)
+                .values(leased_by=leased_to, lease_until=until)
+            )
 
 
 class RecordingConnector:
@@ -375,3 +390,23 @@ async def registered_in(
         envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30 + days))
         names.append((await service.authorizations.register(envelope)).name)
     return service, key, names
+
+
+@contextlib.asynccontextmanager
+async def sandbox_service(settings: Settings) -> AsyncIterator[tuple[HeduiService, VerificationRequest, str]]:
+    """A started service over ``settings.database_url`` with the example sandbox's departments, the example
+    request and one authorization for it registered through the service (its name), as a case system does
+    before creating a verification; closed at the end."""
+    service = HeduiService(
+        Database(settings.database_url), sandbox_connectors(SandboxDataset.from_json(example_sandbox())), settings
+    )
+    await service.start()
+    try:
+        request = parse_request(example_request())
+        key = SigningKey.generate_ed25519()
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
+        envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30))
+        yield service, request, (await service.authorizations.register(envelope)).name
+    finally:
+        await service.close()

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from harness import Harness, example_request, example_sandbox, running_service
-from sqlalchemy import update
 
 from connectors import SandboxDataset, sandbox_connectors
 from connectors.base import (
@@ -25,7 +24,8 @@ from connectors.base import (
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier.protojson import message_to_plain
 from verifier.request import parse_request
-from verifier.storage.models import AuthorizationRow
+from verifier.service import HeduiService
+from verifier.storage.db import Database
 
 pytestmark = pytest.mark.integration
 
@@ -105,13 +105,12 @@ async def test_an_answer_that_arrives_after_the_revocation_is_discarded(db_url: 
         auth = await h.register(h.envelope(parse_request(request)))
         created = await h.create(request, [auth.name])
         await until(lambda: tax.asked > 0)
-        # Revoked by another hedui process on the same database: this one only sees it in the database.
-        async with h.service.db.write() as session:
-            await session.execute(
-                update(AuthorizationRow)
-                .where(AuthorizationRow.id == auth.name.removeprefix("authorizations/"))
-                .values(revoked_at=dt.datetime.now(dt.UTC), revoke_reason="withdrawn at the township office")
-            )
+        # Revoked by another hedui on the same database: this one only sees it in the database.
+        other = HeduiService(Database(db_url), {}, h.service.settings)
+        try:
+            await other.authorizations.revoke(auth.name, "withdrawn at the township office")
+        finally:
+            await other.db.close()
         tax.release.set()
         v = await h.settle(created.name)
         report = await report_of(h, v.name)

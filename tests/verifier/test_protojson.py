@@ -154,3 +154,39 @@ def test_unknown_fields_and_wrong_types_are_errors() -> None:
         plain_to_message({"assessment": {"nested_unknown": 1}}, report_pb2.Report())
     with pytest.raises(json_format.ParseError):
         plain_to_message({"version": "one"}, report_pb2.Report())
+
+
+def test_values_of_other_json_types_are_read_as_protobuf_reads_them() -> None:
+    # A number as text, a whole float and a bool where a number goes: read (or refused) by json_format.ParseDict.
+    message = plain_to_message({"version": "3", "assessment": {"household_size": 2.0}}, report_pb2.Report())
+    assert (message.version, message.assessment.household_size) == (3, 2)
+    with pytest.raises(json_format.ParseError):
+        plain_to_message({"flags": [None]}, report_pb2.Report())
+    with pytest.raises(json_format.ParseError):
+        plain_to_message({"sources": [{"department": "tax"}, 7]}, report_pb2.Report())
+
+
+def test_a_message_given_empty_and_set_present_stays_present() -> None:
+    message = plain_to_message({"changes": {}, "policy": {"locality": "533401"}}, report_pb2.Report())
+    assert message.HasField("changes") and message.changes == report_pb2.ReportChanges()
+    assert message.policy.locality == "533401"
+
+
+def test_a_message_already_filled_is_merged_into() -> None:
+    target = report_pb2.Report(report_id="kept", version=4)
+    plain_to_message({"version": 5, "area": "urban"}, target)
+    assert (target.report_id, target.version, target.area) == ("kept", 5, "urban")
+
+
+def test_reading_back_is_the_same_as_protobufs_own_reader_for_the_example_report() -> None:
+    plain = message_to_plain(example_report())
+    expected = json_format.ParseDict(json.loads(json.dumps(_without_nulls(plain))), report_pb2.Report())
+    assert plain_to_message(plain, report_pb2.Report()) == expected
+
+
+def _without_nulls(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

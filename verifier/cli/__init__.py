@@ -2,7 +2,8 @@
 
 ``demo``, ``serve``, ``verify``, ``keys``, ``consent``, ``audit``, ``policy``, ``db``, ``config`` and
 ``connector`` (:mod:`verifier.cli.connector`). Invalid input exits 2 with one line on stderr and writes
-nothing; a reader that stops early (``hedui consent verify … | head``) ends the command quietly.
+nothing; a database that is busy or out of reach is exit 2 and one line too; a reader that stops early
+(``hedui consent verify … | head``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from verifier.cli._common import HeduiParser, UsageError, fail
+from verifier.cli._common import HeduiParser, UsageError, database_unavailable, fail
 from verifier.cli.audit import add_audit_commands
 from verifier.cli.config import add_config_commands
 from verifier.cli.connector import add_connector_commands
@@ -65,4 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(str(exc))
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except Exception as exc:
+        database_unavailable(exc)  # exit 2 and one line for a database busy or out of reach; else a bug
+        raise
     return code

@@ -20,8 +20,9 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, NoReturn, TypeVar
+from typing import IO, Any, Final, NoReturn, TypeVar
 
+import grpc
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -33,9 +34,12 @@ from connectors.registry import ConnectorConfigError, build_connectors
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
+from verifier.errors import database_failure
 
 __all__ = [
     "DEFAULT_BASE",
+    "HEDUI_SERVICES",
+    "RETRY_SERVICE_CONFIG",
     "HeduiParser",
     "UsageError",
     "add_database_options",
@@ -44,7 +48,9 @@ __all__ = [
     "close_connectors",
     "configured_connectors",
     "console",
+    "database_unavailable",
     "fail",
+    "hedui_channel",
     "instant",
     "log_signer",
     "public_key",
@@ -69,6 +75,12 @@ def fail(message: str) -> NoReturn:
     first_line = message.strip().splitlines()[0] if message.strip() else "error"
     print(f"hedui: error: {first_line}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def database_unavailable(exc: BaseException) -> None:
+    """Exit 2 with one line when ``exc`` is the database busy or out of reach (no SQL, no traceback)."""
+    if database_failure(exc) is not None:
+        fail(f"database: busy or out of reach ({type(exc).__name__}); try again in a moment")
 
 
 class HeduiParser(argparse.ArgumentParser):
@@ -268,6 +280,34 @@ def log_signer(settings: Settings) -> NoteSigner:
 # --- past the operations ----------------------------------------------------------------------------
 
 Result = TypeVar("Result")
+
+
+# --- gRPC clients of hedui -------------------------------------------------------------------------
+
+HEDUI_SERVICES: Final = ("hedui.v1.ConsentService", "hedui.v1.VerificationService", "hedui.v1.AuditService")
+# gRPC's own retries (A6): a call refused UNAVAILABLE (DATABASE_BUSY, a server restarting) is tried again, up to
+# 4 attempts, after a jittered back-off of 0.2 s doubling to at most 2 s, or the delay the server's
+# grpc-retry-pushback-ms trailer asks for (hedui sends its RetryInfo delay there).
+RETRY_SERVICE_CONFIG: Final[dict[str, Any]] = {
+    "methodConfig": [
+        {
+            "name": [{"service": name} for name in HEDUI_SERVICES],
+            "retryPolicy": {
+                "maxAttempts": 4,
+                "initialBackoff": "0.2s",
+                "maxBackoff": "2s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ]
+}
+
+
+def hedui_channel(address: str) -> grpc.aio.Channel:
+    """A plaintext channel to a hedui service that retries calls refused ``UNAVAILABLE`` (loopback, tests, demo)."""
+    options = [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(RETRY_SERVICE_CONFIG))]
+    return grpc.aio.insecure_channel(address, options=options)
 
 
 # --- output -----------------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 """``hedui connector ...``: the reference connector server and the conformance kit, for departments.
 
 - ``hedui connector serve --department D [--entry-point NAME] [--config FILE] [--sandbox FILE]
-  [--listen HOST:PORT] (--cert FILE --key FILE | --self-signed-out DIR) [--ticket-key FILE]`` serves
+  [--listen HOST:PORT] (--cert FILE --key FILE | --self-signed-out DIR) [--ticket-key FILE]
+  [--query-log FILE]`` serves
   one department as ``hedui.v1.ConnectorService`` over TLS and prints the address it listens on and
   its certificate's SHA-256 fingerprint: the department's own connector (``--entry-point``, with the
   options of its ``[departments.D]`` table in ``--config``), or else the sandbox. Sandbox tickets
   are signed with the key in ``--ticket-key FILE``, else with a random key kept in
   ``DIR/ticket.key`` beside the self-signed certificate (so that tickets survive a restart of the
   server), else with the key derived from the dataset (:func:`connectors.sandbox.dataset_ticket_key`).
+  The server looks a person up at most once per idempotency key: the sandbox keeps the rule itself,
+  a department's own connector is served through :class:`connectors.idempotency.OncePerKey`.
+  ``--query-log FILE`` appends a JSON line for each identity number actually looked up (passed on to
+  the department's connector) (:class:`connectors.idempotency.QueryLog`).
+  To slow its answers, give the dataset a ``slow`` fault (``"faults": {"tax": {"mode": "slow",
+  "delay_ms": 2000}}``): the person is looked up at once, the answer comes ``delay_ms`` later.
 - ``hedui connector check (--entry-point NAME | --address HOST:PORT --cert PEM | --config FILE)
   [--department D] [--sandbox FILE]`` runs the conformance kit (:mod:`connectors.conformance`) and
   prints a table: exit 0 when every check passes, 1 when one fails, 2 for invalid input. With
@@ -41,6 +48,7 @@ from rich.table import Table
 from connectors.base import Connector
 from connectors.conformance import CheckResult, ConnectorOpener, check_connector
 from connectors.departments import DepartmentCatalogue
+from connectors.idempotency import OncePerKey, QueryLog
 from connectors.registry import (
     ENTRY_POINT_GROUP,
     SANDBOX_DEPARTMENTS,
@@ -210,24 +218,37 @@ async def _serve(connector: Connector, listen: str, certificate: bytes, key: byt
     await server.stop()
 
 
+def _query_log(path: Path | None) -> QueryLog | None:
+    """``--query-log FILE``: opened for appending (created if need be); one that cannot be is invalid input."""
+    if path is None:
+        return None
+    try:
+        return QueryLog(path)
+    except OSError as exc:
+        raise UsageError(f"--query-log {path}: {exc.strerror}") from None
+
+
 def _served_connector(
-    args: argparse.Namespace, config: DepartmentConfig, dataset: SandboxDataset | None
+    args: argparse.Namespace, config: DepartmentConfig, dataset: SandboxDataset | None, query_log: QueryLog | None
 ) -> tuple[Connector, list[str]]:
     """The connector ``serve`` serves: the department's own (``--entry-point``) or the sandbox; and what it says."""
     department = args.department
+    logged = [] if query_log is None else [f"logging every identity number looked up to {query_log.path}"]
     if dataset is None:
         try:
             connector = load_connector(department, args.entry_point, config.options_of(department), config.catalogue)
         except ConnectorConfigError as exc:
             raise UsageError(str(exc)) from None
-        return connector, [f"serving {department} through entry point {args.entry_point}"]
+        # The department's connector behind the rule: each (key, identity number) reaches it at most once.
+        kept = OncePerKey(connector, config.catalogue[department], query_log=query_log)
+        return kept, [f"serving {department} through entry point {args.entry_point}", *logged]
     ticket_key, tickets = _ticket_key(args)
     data = f"serving sandbox data from {args.sandbox}" if args.sandbox else "serving the built-in demo sandbox data"
     try:
-        connector = SandboxConnector(department, dataset, ticket_key=ticket_key)
+        connector = SandboxConnector(department, dataset, ticket_key=ticket_key, query_log=query_log)
     except ValueError as exc:
         raise UsageError(f"--department {department}: {exc}") from None
-    return connector, [data, tickets]
+    return connector, [data, tickets, *logged]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -244,9 +265,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.ticket_key is not None or args.sandbox is not None:
         raise UsageError("--ticket-key and --sandbox go with the sandbox, not --entry-point")
     certificate, key, origin = _key_pair(args)
-    connector, lines = _served_connector(args, config, dataset)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_serve(connector, args.listen, certificate, key, [origin, *lines]))
+    query_log = _query_log(args.query_log)
+    try:
+        connector, lines = _served_connector(args, config, dataset, query_log)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        asyncio.run(_serve(connector, args.listen, certificate, key, [origin, *lines]))
+    finally:
+        if query_log is not None:
+            query_log.close()
     return 0
 
 
@@ -500,6 +526,13 @@ def _add_serve(commands: Any) -> None:
         metavar="FILE",
         help=f"the key that signs sandbox tickets (default: DIR/{TICKET_KEY_FILE} with --self-signed-out, "
         "generated first; else derived from the dataset)",
+    )
+    serve.add_argument(
+        "--query-log",
+        type=Path,
+        metavar="FILE",
+        help="append one JSON line per identity number actually looked up "
+        "(not for answers given again under the same idempotency key), flushed at once",
     )
     serve.set_defaults(func=cmd_serve)
 

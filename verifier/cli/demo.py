@@ -15,10 +15,10 @@ import importlib.resources
 import json
 import logging
 import tempfile
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import grpc
 from rich.console import Console
 
 from audit.checkpoint import NoteVerifier, open_checkpoint
@@ -34,7 +34,7 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
-from verifier.cli._common import console, log_signer
+from verifier.cli._common import console, hedui_channel, log_signer
 from verifier.cli.verify import signed_authorization
 from verifier.config import Settings
 from verifier.protojson import message_to_plain, plain_to_message
@@ -55,7 +55,7 @@ async def _demo(out: Console) -> int:
     """The demo against a service of its own in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="hedui-demo-") as tmp:
         settings = Settings(database_url=f"sqlite:///{tmp}/hedui.db", department_deadline_seconds=10.0)
-        service = HeduiService(Database(settings.database_url), sandbox_connectors(SandboxDataset.demo()), settings)
+        service = HeduiService(Database.from_settings(settings), sandbox_connectors(SandboxDataset.demo()), settings)
         await service.start()
         _, port, stop = await build_server(service, "127.0.0.1:0")
         try:
@@ -95,6 +95,11 @@ def _trail_complete(events: Sequence[audit_pb2.AuditEvent], out: Console) -> boo
     return ok
 
 
+def _request_id() -> str:
+    """A fresh idempotency key for one call (retried with the same key)."""
+    return f"demo-{uuid.uuid4()}"
+
+
 async def _demo_client(service: HeduiService, port: int, out: Console) -> int:
     """The case system's side: register, create, watch, read the report, check the audit trail."""
     text = importlib.resources.files("verifier").joinpath("data/demo-household.json").read_text("utf-8")
@@ -105,16 +110,18 @@ async def _demo_client(service: HeduiService, port: int, out: Console) -> int:
         f"[bold]hedui demo[/] · service on 127.0.0.1:{port} · trusted key {key.keyid} for {request.commissioned_by}"
     )
     metadata: Metadata = ((OPERATOR_METADATA, "demo-case-worker"),)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with hedui_channel(f"127.0.0.1:{port}") as channel:
         consent = consent_pb2_grpc.ConsentServiceStub(channel)
         verifications = verification_pb2_grpc.VerificationServiceStub(channel)
         audit = audit_pb2_grpc.AuditServiceStub(channel)
         envelope = signed_authorization(request, key, dt.date.today())
+        # request_ids make the channel's retries (UNAVAILABLE) safe: one authorization, one verification.
         auth = await consent.RegisterAuthorization(
-            consent_pb2.RegisterAuthorizationRequest(envelope=envelope_message(envelope)), metadata=metadata
+            consent_pb2.RegisterAuthorizationRequest(envelope=envelope_message(envelope), request_id=_request_id()),
+            metadata=metadata,
         )
         out.print(f"1. RegisterAuthorization → {auth.name} ({len(auth.members)} members signed)")
-        create = verification_pb2.CreateVerificationRequest(authorizations=[auth.name])
+        create = verification_pb2.CreateVerificationRequest(authorizations=[auth.name], request_id=_request_id())
         plain_to_message(request.to_plain(), create.request)
         verification = await verifications.CreateVerification(create, metadata=metadata)
         out.print(f"2. CreateVerification → {verification.name}")

@@ -35,7 +35,7 @@ __all__ = ["add_serve_command"]
 
 async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> None:
     """Start the service and its gRPC server; stop both (and the connectors) on SIGINT or SIGTERM."""
-    service = HeduiService(Database(settings.database_url), connectors, settings)
+    service = HeduiService(Database.from_settings(settings), connectors, settings)
     await service.start()
     _, port, stop = await build_server(service, settings.listen)
     logging.getLogger("hedui").info(

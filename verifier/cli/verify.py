@@ -73,7 +73,7 @@ async def run_verification(
     request: VerificationRequest, connectors: Mapping[str, Connector], policies: PolicyBook, settings: Settings
 ) -> dict[str, Any]:
     """Trust a fresh development key, register its authorization, verify and return the latest report."""
-    service = HeduiService(Database(settings.database_url), connectors, settings, policies)
+    service = HeduiService(Database.from_settings(settings), connectors, settings, policies)
     try:
         await service.start()
         caller = Caller(operator="hedui-verify", client="cli")

@@ -13,7 +13,7 @@ from pydantic_settings import EnvSettingsSource
 
 from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue, DepartmentDeclarationError, RecordKind
 from verifier.config._keys import secret_file
-from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error
+from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error, cross_check
 from verifier.config._settings import Settings
 
 __all__ = ["DEFAULT_BASE", "LoadedConfig", "dotted_keys", "load_settings", "read_config", "read_toml"]
@@ -83,6 +83,7 @@ def read_config(path: Path | None, *, environ: bool = True) -> LoadedConfig:
         config = schema(**raw)
     except ValidationError as exc:
         raise config_error(exc, from_env) from None
+    cross_check(config, from_env)
     return LoadedConfig(config, _catalogue(config), frozenset(dotted_keys(raw)), from_env)
 
 
@@ -110,6 +111,11 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
             d: float(t.deadline_seconds) for d, t in config.departments.items() if t.deadline_seconds is not None
         },
         metrics_listen=config.metrics_listen,
+        database_pool_size=config.database_pool_size,
+        database_max_overflow=config.database_max_overflow,
+        database_pool_timeout_seconds=float(config.database_pool_timeout_seconds),
+        work_lease_seconds=float(config.work_lease_seconds),
+        work_claim_interval_seconds=float(config.work_claim_interval_seconds),
         missing_key_files=missing or {},
         catalogue=loaded.catalogue,
     )

@@ -29,6 +29,7 @@ __all__ = [
     "FileOnlyConfig",
     "HeduiConfig",
     "config_error",
+    "cross_check",
     "env_name",
 ]
 
@@ -49,6 +50,20 @@ def _positive(value: float) -> float:
         raise PydanticCustomError("positive", "must be positive")
     if not math.isfinite(value):
         raise PydanticCustomError("finite", "must be a finite number")
+    return value
+
+
+def _at_least_one(value: int) -> int:
+    """A count of connections that must hold one at least (the pool's size)."""
+    if value < 1:
+        raise PydanticCustomError("at_least_one", "must be 1 or more")
+    return value
+
+
+def _not_negative(value: int) -> int:
+    """A count that may be zero (connections beyond the pool's size)."""
+    if value < 0:
+        raise PydanticCustomError("not_negative", "must be 0 or more")
     return value
 
 
@@ -80,6 +95,8 @@ def _database_url(value: str) -> str:
 
 
 Seconds = Annotated[float, AfterValidator(_positive)]
+PoolSize = Annotated[int, AfterValidator(_at_least_one)]
+Overflow = Annotated[int, AfterValidator(_not_negative)]
 
 
 class DepartmentTable(BaseModel):
@@ -118,12 +135,17 @@ class HeduiConfig(BaseSettings):
     )
 
     database_url: Annotated[str, AfterValidator(_database_url)] | None = None
+    database_pool_size: PoolSize = 10
+    database_max_overflow: Overflow = 20
+    database_pool_timeout_seconds: Seconds = 5.0
     listen: str = "127.0.0.1:50051"
     sandbox: str | None = None
     policy_files: list[str] = []
     department_deadline_seconds: Seconds = 10.0
     poll_interval_seconds: Seconds = 1.0
     pending_deadline_seconds: Seconds = 3 * 24 * 3600.0
+    work_lease_seconds: Seconds = 30.0
+    work_claim_interval_seconds: Seconds = 0.5
     audit_subject_key_file: str | None = None
     audit_log_key_file: str | None = None
     audit_log_origin: Annotated[str, AfterValidator(_origin)] = "hedui.local/audit"
@@ -185,6 +207,18 @@ def _message(error: ErrorDetails) -> str:
     if error["type"].endswith("_type") or error["type"] in ("missing", "is_instance_of"):
         return f"wrong type ({error['msg'][0].lower()}{error['msg'][1:]})"
     return error["msg"]
+
+
+def cross_check(config: HeduiConfig, from_env: set[str] | frozenset[str] = frozenset()) -> None:
+    """The rules between keys: a claim on a step must outlast the interval at which claims are looked for,
+    else a live process's steps are taken over between two of its looks."""
+    if not config.work_lease_seconds > config.work_claim_interval_seconds:
+        key = "work_lease_seconds"
+        where = f" (from {env_name(key)})" if key in from_env else ""
+        raise ConfigError(
+            f"{key}: must be longer than work_claim_interval_seconds "
+            f"({config.work_lease_seconds:g} ≤ {config.work_claim_interval_seconds:g}){where}"
+        )
 
 
 def config_error(exc: ValidationError, from_env: set[str] | frozenset[str] = frozenset()) -> ConfigError:

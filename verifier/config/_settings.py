@@ -46,6 +46,15 @@ class Settings:
     departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Where Prometheus scrapes the metrics ("127.0.0.1:9464"); empty: no metrics endpoint.
     metrics_listen: str = ""
+    # The database's connection pool (PostgreSQL): connections kept open, connections opened beyond them under load,
+    # and how long a unit of work waits for one before it is refused (UNAVAILABLE, DATABASE_BUSY: retry).
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+    database_pool_timeout_seconds: float = 5.0
+    # Durable work: how long a process's claim on a step lasts without its heartbeat (then another process may
+    # take the step over), and how often a process looks for steps that are due or orphaned. Lease > interval.
+    work_lease_seconds: float = 30.0
+    work_claim_interval_seconds: float = 0.5
     # Loaded with create_keys=False: the key files that did not exist (setting → path); their keys are empty.
     missing_key_files: Mapping[str, Path] = field(default_factory=dict)
     # The departments this service may query: the six defaults plus those the configuration declares.

@@ -114,7 +114,10 @@ class Authorizations:
             await self._audit.append(
                 session, _registered_event(row.id, checked, caller), id_numbers=[m.id_number for m in payload.members]
             )
-        return RegisteredAuthorization(row.id, payload, tuple(signed_by), at, signers=checked.signers)
+            epoch = await stored.consent_epoch(session)
+        registered = RegisteredAuthorization(row.id, payload, tuple(signed_by), at, signers=checked.signers)
+        self._reader.keep(epoch, registered)  # the verification that follows need not read it back
+        return registered
 
     async def _already_registered(self, request_id: str, digest: str) -> AuthorizationRow | None:
         """The authorization a retried call or a replayed envelope registered before, if any."""
@@ -194,6 +197,7 @@ class Authorizations:
                     details={"reason": reason},
                 )
                 await self._audit.append(session, revoked, id_numbers=members)
+                await stored.bump_consent_epoch(session)
         self._withdraw(f"authorizations/{authorization_id}")
         return (await self._reader.registered([row]))[0]
 

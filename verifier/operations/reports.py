@@ -14,7 +14,6 @@ from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller
 from verifier.report.build import report_from_plain
 from verifier.report.html import render_report_html
 from verifier.storage import reports as stored_reports
-from verifier.storage import verifications as stored_verifications
 from verifier.storage.db import Database
 
 __all__ = ["Reports"]
@@ -49,23 +48,23 @@ class Reports:
         """A report version as its JSON body; REPORT_NOT_READY before the first one exists."""
         verification_id, version_text = _parse_name(name)
         async with self._db.sessions() as session:
-            verification = await stored_verifications.get(session, verification_id)
-            if verification is None:
-                raise ServiceError.not_found(f"verifications/{verification_id}")
-            version = verification.latest_report_version if version_text == "latest" else int(version_text)
-            row = await stored_reports.get(session, verification_id, version)
-            if row is None:
-                if verification.latest_report_version == 0:
-                    raise ServiceError(Reason.REPORT_NOT_READY, f"verifications/{verification_id} has no report yet")
-                raise ServiceError.not_found(name)
-            body: dict[str, Any] = json.loads(row.body_json)
+            row = await stored_reports.for_reading(
+                session, verification_id, None if version_text == "latest" else int(version_text)
+            )
+        if row is None:
+            raise ServiceError.not_found(f"verifications/{verification_id}")
+        if row.report_id is None:
+            if row.latest_report_version == 0:
+                raise ServiceError(Reason.REPORT_NOT_READY, f"verifications/{verification_id} has no report yet")
+            raise ServiceError.not_found(name)
+        body: dict[str, Any] = json.loads(row.body_json)
         # Nobody gets a report without its reading being committed to the log first.
         read = AuditEvent(
             kind="REPORT_READ",
             operator=caller.operator,
             client=caller.client,
             verification=verification_id,
-            details={"report_id": row.id, "version": row.version},
+            details={"report_id": row.report_id, "version": row.version},
         )
         await self._events.append(read)
         return body

@@ -168,6 +168,7 @@ class TrustStore:
             await self._refuse_existing(session, keyid)
             stored.add(session, _key_row(keyid, organisation, public_key_pem, since, not_after, note))
             await self._audit.append(session, _key_added(caller, keyid, organisation))
+            await stored_authorizations.bump_consent_epoch(session)
         return TrustedKey(keyid, organisation, public_key_pem, since, not_after)
 
     async def list(self, organisation: str = "") -> list[KeyEntry]:
@@ -217,6 +218,7 @@ class TrustStore:
             )
             for event in (_key_added(caller, keyid, organisation), rotated):
                 await self._audit.append(session, event)
+            await stored_authorizations.bump_consent_epoch(session)
             entry = _entry(old)
         return TrustedKey(keyid, organisation, public_key_pem, now), entry
 
@@ -287,5 +289,6 @@ class TrustStore:
                 kind="TRUSTED_KEY_REVOKED", operator=caller.operator, client=caller.client, details=details
             )
             await self._audit.append(session, revoked)
+            await stored_authorizations.bump_consent_epoch(session)
             entry = _entry(row)
         return entry, affected

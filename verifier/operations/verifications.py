@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent
-from consent import RegisteredAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
 from verifier.pipeline import Job, Pipeline
+from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
 from verifier.policy import PolicyBook
 from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
+from verifier.storage import authorizations as stored_authorizations
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored
 from verifier.storage.db import Database
@@ -98,16 +100,19 @@ class Verifications:
     ) -> VerificationView:
         """Store the verification and start the pipeline in the background; returns at once."""
         check_request_id(request_id)
-        if request_id:
-            existing = await self._created_under(request_id)
-            if existing is not None:
-                return await self.get(f"verifications/{existing}")
-        found = await self._authorizations_named(authorization_names)
-        await _check_previous_report(self._db, request)
+        self._check_names(authorization_names)
+        # What the call needs to know before deciding anything, read in one session.
+        async with self._db.sessions() as session:
+            existing = await stored.id_for_request(session, request_id) if request_id else None
+            if existing is None:
+                consent = await self._authorizations_named(authorization_names, session)
+                await _check_previous_report(session, request)
+        if existing is not None:
+            return await self.get(f"verifications/{existing}")
         verification_id = uuid.uuid4().hex
         job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
         departments = sorted(self._departments)
-        plan = self._pipeline.plan(job, departments, found, complete=True)
+        plan = self._pipeline.plan(job, departments, consent.authorizations, complete=True)
         if not plan.queries:
             raise ServiceError.precondition(
                 "authorizations",
@@ -118,15 +123,19 @@ class Verifications:
         values = _verification_values(job, request_id, at)
         created = _created_event(job)
         members = [m.id_number for m in request.members]
+        rows = plan.new_rows(verification_id, departments, at)
 
         # One transaction: the verification, its consent decisions and the queries about to be sent.
         # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
         async def commit_and_send() -> None:
             """Commit the verification with its plan, then send the plan's queries."""
             async with self._db.write() as session:
-                await stored.add(session, values, plan.new_rows(verification_id, departments, at))
+                # Consent as decided still stands at the commit (a revocation committing meanwhile waits).
+                unchanged = await stored_authorizations.consent_epoch(session, share_lock=True) == consent.epoch
+                await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
-            self._pipeline.send(job, plan)
+            self._pipeline.gate.remember(verification_id, consent)
+            self._pipeline.send(job, plan, confirmed=unchanged)
 
         try:
             await asyncio.shield(asyncio.ensure_future(commit_and_send()))
@@ -135,28 +144,32 @@ class Verifications:
             existing = await self._created_under(request_id) if request_id else None
             if existing is None:
                 raise
-            verification_id = existing
-        return await self.get(f"verifications/{verification_id}")
+            return await self.get(f"verifications/{existing}")
+        return _new_view(job, rows, at)  # as committed: nothing needs reading back
 
     async def _created_under(self, request_id: str) -> str | None:
         """The verification a call with this ``request_id`` created, if any."""
         async with self._db.sessions() as session:
             return await stored.id_for_request(session, request_id)
 
-    async def _authorizations_named(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
-        """The authorizations a verification names: at least one, each a resource name, each registered."""
+    @staticmethod
+    def _check_names(names: Sequence[str]) -> None:
+        """At least one authorization, each named as a resource."""
         if not names:
             raise ServiceError.invalid([FieldViolation("authorizations", "at least one authorization is required")])
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
-        found = await self._pipeline.authorizations.by_names(names)
-        known = {a.name for a in found}
+
+    async def _authorizations_named(self, names: Sequence[str], session: AsyncSession) -> Consent:
+        """The authorizations a verification names, as they stand: each must be registered."""
+        consent = await self._pipeline.authorizations.current(names, session)
+        known = {a.name for a in consent.authorizations}
         for index, name in enumerate(names):
             if name not in known:
                 raise ServiceError.precondition(
                     f"authorizations[{index}]", f"{name} is not registered", Reason.AUTHORIZATION_NOT_FOUND
                 )
-        return found
+        return consent
 
     async def get(self, name: str) -> VerificationView:
         """A verification's state and its departments' progress, read in one statement."""
@@ -268,7 +281,7 @@ def _created_event(job: Job) -> AuditEvent:
     )
 
 
-async def _check_previous_report(db: Database, request: VerificationRequest) -> None:
+async def _check_previous_report(session: AsyncSession, request: VerificationRequest) -> None:
     """A recheck's previous report exists, was commissioned by the same organisation, is of the same
     household (a member in common), and is not later."""
     report_id = request.previous_report_id
@@ -277,9 +290,8 @@ async def _check_previous_report(db: Database, request: VerificationRequest) -> 
     where = "request.previous_report_id"
     if not RESOURCE_ID.fullmatch(report_id):
         raise ServiceError.invalid([FieldViolation(where, "must be the report_id of an earlier report")])
-    async with db.sessions() as session:
-        previous = await load_previous_report(session, report_id)
-        commissioned_by = await stored_reports.commissioned_by(session, report_id)
+    previous = await load_previous_report(session, report_id)
+    commissioned_by = await stored_reports.commissioned_by(session, report_id)
     # Another organisation's report is not found either: a recheck must not reveal it, nor who left it.
     if previous is None or commissioned_by != request.commissioned_by:
         raise ServiceError.precondition(where, f"there is no report {report_id}", Reason.PREVIOUS_REPORT_NOT_FOUND)
@@ -293,3 +305,22 @@ async def _check_previous_report(db: Database, request: VerificationRequest) -> 
             f"the previous report's application date {previous.application_date.isoformat()} is after this one's",
             Reason.PREVIOUS_REPORT_MISMATCH,
         )
+
+
+def _new_view(job: Job, rows: Sequence[Mapping[str, Any]], at: dt.datetime) -> VerificationView:
+    """A verification just created, as committed (the view CreateVerification answers with)."""
+    departments = tuple(
+        DepartmentProgress(str(r["department"]), str(r["status"]), 0, str(r["detail"]), at)
+        for r in sorted(rows, key=lambda r: str(r["department"]))
+    )
+    return VerificationView(
+        verification_id=job.verification_id,
+        state=VerificationState.RUNNING,
+        request=job.request,
+        authorizations=job.authorization_names,
+        created_at=at,
+        updated_at=at,
+        departments=departments,
+        latest_report_version=0,
+        operator=job.operator,
+    )

@@ -73,6 +73,8 @@ class Settled:
     scope: Scope
     # Members not queried at this department: refused when planned, and withdrawn since.
     not_queried: tuple[str, ...] = ()
+    # The query's idempotency key (its durable step); empty: the verification's first asking of the department.
+    key: str = ""
 
     def source(self) -> SourceOutcome:
         """The outcome as the assessment sees it (the same as :func:`outcome_of` of its stored row)."""

@@ -1,10 +1,19 @@
 """Consent as it stands now: stored authorizations read back and checked again, and the gate that asks
-:mod:`verifier.pipeline.plan` before each query leaves, before each poll and when an answer is stored."""
+:mod:`verifier.pipeline.plan` before each query leaves, before each poll and when an answer is stored.
+
+A verification's authorizations are read (and their signatures checked) once, with the consent epoch
+that every revocation bumps; a later decision reads only the epoch, and reads the authorizations again
+only when it moved. In the transaction that stores an answer the epoch is share-locked (PostgreSQL), so a
+revocation committing first is seen and one committing later waits.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +36,7 @@ from verifier.storage.db import Database
 from verifier.storage.models import AuthorizationRow
 from verifier.vocabulary import DepartmentStatus
 
-__all__ = ["AuthorizationReader", "ConsentGate", "envelope_of"]
+__all__ = ["AuthorizationReader", "Consent", "ConsentGate", "envelope_of"]
 
 DEFAULT_CATALOGUE = DepartmentCatalogue()
 
@@ -41,28 +50,53 @@ def envelope_of(row_signatures: str, payload: bytes, payload_type: str) -> Envel
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A verification's authorizations as read at consent epoch ``epoch`` (``read_at``: monotonic seconds)."""
+
+    epoch: int
+    authorizations: tuple[RegisteredAuthorization, ...]
+    read_at: float
+
+
 class AuthorizationReader:
     """Stored authorizations, with their signatures checked again against the trust store as it is now."""
 
+    KEEP = 10_000
+    """Registered authorizations kept across verifications (per consent epoch), the oldest forgotten first."""
+
     def __init__(self, db: Database) -> None:
         """Read from ``db``."""
-        self._db = db
+        self.db = db
+        self._known: dict[str, tuple[int, RegisteredAuthorization]] = {}
 
-    async def trusted_keys(self, keyids: Sequence[str]) -> dict[str, TrustedKey]:
-        """The trust store's keys with these ids, whatever their state."""
-        async with self._db.sessions() as session:
-            rows = await stored_keys.by_ids(session, keyids)
+    def keep(self, epoch: int, authorization: RegisteredAuthorization) -> None:
+        """Remember an authorization as judged at consent epoch ``epoch`` (its registration, or a read)."""
+        key = authorization.name.removeprefix("authorizations/")
+        self._known.pop(key, None)
+        self._known[key] = (epoch, authorization)
+        while len(self._known) > self.KEEP:
+            del self._known[next(iter(self._known))]
+
+    async def trusted_keys(self, keyids: Sequence[str], session: AsyncSession | None = None) -> dict[str, TrustedKey]:
+        """The trust store's keys with these ids, whatever their state (in ``session`` if given)."""
+        if session is None:
+            async with self.db.sessions() as own:
+                return await self.trusted_keys(keyids, own)
+        rows = await stored_keys.by_ids(session, keyids)
         return {
             r.keyid: TrustedKey(r.keyid, r.organisation, r.public_key_pem, r.not_before, r.not_after, r.revoked_at)
             for r in rows
         }
 
-    async def registered(self, rows: Sequence[AuthorizationRow]) -> list[RegisteredAuthorization]:
+    async def registered(
+        self, rows: Sequence[AuthorizationRow], session: AsyncSession | None = None
+    ) -> list[RegisteredAuthorization]:
         """Stored authorization rows as registered authorizations, judged against today's trust store."""
         stored = [(row, envelope_of(row.signatures_json, row.payload, row.payload_type)) for row in rows]
         certificates = {row.id: [envelope_from_json(c) for c in json.loads(row.certificates_json)] for row in rows}
         keyids = {k for row, envelope in stored for k in keyids_to_look_up(envelope, certificates[row.id])}
-        trust = await self.trusted_keys(sorted(keyids)) if keyids else {}
+        trust = await self.trusted_keys(sorted(keyids), session) if keyids else {}
         return [
             registered_authorization(
                 row.id,
@@ -81,41 +115,115 @@ class AuthorizationReader:
     ) -> list[RegisteredAuthorization]:
         """Authorizations by name (``authorizations/{id}`` or the bare id), in the order asked, missing ones left out.
 
-        In a caller's ``session`` the rows are share-locked (PostgreSQL), so a revocation cannot
-        commit between this read and the caller's commit: it waits, or it came first and is seen.
+        In a caller's ``session`` everything is read in that session (never a second connection).
         """
+        if session is None:
+            async with self.db.sessions() as own:
+                return await self.by_names(names, own)
         ids = [n.removeprefix("authorizations/") for n in names]
-        if session is not None:
-            rows = await stored_authorizations.by_ids(session, ids, share_lock=True)
-        else:
-            async with self._db.sessions() as own:
-                rows = await stored_authorizations.by_ids(own, ids)
-        return await self.registered([rows[i] for i in ids if i in rows])
+        rows = await stored_authorizations.by_ids(session, ids)
+        return await self.registered([rows[i] for i in ids if i in rows], session)
+
+    async def current(self, names: Sequence[str], session: AsyncSession | None = None) -> Consent:
+        """The consent epoch, then the authorizations named (read after it: a revocation between the two
+        reads is seen now or, having bumped the epoch, at the next check). An authorization judged at this
+        same epoch before (registered here, or read for another verification) is not read again: nothing
+        that could change its judgement has happened since (every such change bumps the epoch)."""
+        if session is None:
+            async with self.db.sessions() as own:
+                return await self.current(names, own)
+        epoch = await stored_authorizations.consent_epoch(session)
+        ids = [n.removeprefix("authorizations/") for n in names]
+        judged = {i: kept[1] for i in ids if (kept := self._known.get(i)) is not None and kept[0] == epoch}
+        missing = [i for i in ids if i not in judged]
+        for authorization in await self.by_names(missing, session) if missing else []:
+            self.keep(epoch, authorization)
+            judged[authorization.name.removeprefix("authorizations/")] = authorization
+        return Consent(epoch, tuple(judged[i] for i in ids if i in judged), time.monotonic())
 
 
 class ConsentGate:
-    """Decides consent again, now, for one department's members (the decision itself is :mod:`.plan`'s)."""
+    """Decides consent again, now, for one department's members (the decision itself is :mod:`.plan`'s).
+
+    Decisions use each verification's cached :class:`Consent` after reading the epoch again: before a query
+    leaves (the queries of one verification leaving together share one read) and, share-locked, when an
+    answer is stored. Only when the epoch moved are the authorizations read and checked again.
+    """
 
     def __init__(self, reader: AuthorizationReader, catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE) -> None:
         """Read authorizations with ``reader``; ``catalogue`` declares whose records are about whom."""
         self._reader = reader
         self._catalogue = catalogue
+        self._cache: dict[str, Consent] = {}
+        self._reading: dict[str, asyncio.Future[tuple[RegisteredAuthorization, ...]]] = {}
+
+    def remember(self, verification_id: str, consent: Consent) -> None:
+        """Keep what was read for a verification (at its creation) for the decisions that follow."""
+        self._cache[verification_id] = consent
+
+    def forget(self, verification_id: str) -> None:
+        """The verification has nothing more to ask in this process: drop its cached consent."""
+        self._cache.pop(verification_id, None)
+
+    def changed(self) -> None:
+        """Consent changed in this process (a revocation): every cached decision is read again."""
+        self._cache.clear()
+
+    async def authorizations(
+        self, job: Job, session: AsyncSession | None = None
+    ) -> tuple[RegisteredAuthorization, ...]:
+        """The job's authorizations as they stand: from the cache while the epoch has not moved."""
+        cached = self._cache.get(job.verification_id)
+        if session is not None:
+            return await self._refreshed(job, cached, session, share_lock=True)
+        # Queries of one verification leave together: the decisions made at the same moment share one read.
+        reading = self._reading.get(job.verification_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_alone(job, cached))
+            self._reading[job.verification_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(job.verification_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read_alone(self, job: Job, cached: Consent | None) -> tuple[RegisteredAuthorization, ...]:
+        """Read the epoch (and, if it moved, the authorizations) in a session of its own."""
+        async with self._reader.db.sessions() as own:
+            return await self._refreshed(job, cached, own, share_lock=False)
+
+    async def _refreshed(
+        self, job: Job, cached: Consent | None, session: AsyncSession, *, share_lock: bool
+    ) -> tuple[RegisteredAuthorization, ...]:
+        """Read the epoch (share-locked in a storing transaction); read the authorizations again if it moved."""
+        epoch = await stored_authorizations.consent_epoch(session, share_lock=share_lock)
+        if cached is None or cached.epoch != epoch:
+            found = await self._reader.by_names(job.authorization_names, session)
+            cached = Consent(epoch, tuple(found), time.monotonic())
+        else:
+            cached = Consent(epoch, cached.authorizations, time.monotonic())
+        self._cache[job.verification_id] = cached
+        return cached.authorizations
 
     async def allowed_now(
         self, job: Job, department: str, ids: Sequence[str], session: AsyncSession | None = None
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(members that may still be asked about, members withdrawn).
 
-        With ``session``, the authorizations are read (and on PostgreSQL share-locked) in that
-        transaction, so a revocation either commits before it and is seen, or waits for it.
+        With ``session``, the epoch is read (and on PostgreSQL share-locked) in that transaction, so a
+        revocation either commits before it and is seen, or waits for it.
         """
-        authorizations = await self._reader.by_names(job.authorization_names, session)
+        authorizations = await self.authorizations(job, session)
         return still_allowed(job, department, ids, authorizations, china_today())
 
-    async def before_store(self, session: AsyncSession, job: Job, item: Settled) -> Settled:
-        """In the storing transaction: drop what is about members withdrawn since the outcome came."""
-        asked = tuple(n for n in item.asked if n not in item.outcome.withdrawn)
-        if item.outcome.status not in (DepartmentStatus.OK, DepartmentStatus.PENDING) or not asked:
-            return withdrawn_from(item, (), (), self._catalogue[item.department])
-        allowed, ended = await self.allowed_now(job, item.department, asked, session)
-        return withdrawn_from(item, allowed, ended, self._catalogue[item.department])
+    async def before_store(self, session: AsyncSession, job: Job, items: Sequence[Settled]) -> list[Settled]:
+        """In the storing transaction: drop what is about members withdrawn since the outcomes came."""
+        authorizations = await self.authorizations(job, session)
+        today = china_today()
+        kept: list[Settled] = []
+        for item in items:
+            declaration = self._catalogue[item.department]
+            asked = tuple(n for n in item.asked if n not in item.outcome.withdrawn)
+            if item.outcome.status not in (DepartmentStatus.OK, DepartmentStatus.PENDING) or not asked:
+                kept.append(withdrawn_from(item, (), (), declaration))
+                continue
+            allowed, ended = still_allowed(job, item.department, asked, authorizations, today)
+            kept.append(withdrawn_from(item, allowed, ended, declaration))
+        return kept

@@ -19,11 +19,29 @@ from connectors.base import DepartmentQuery
 from consent import ConsentDecision, RegisteredAuthorization, decide
 from verifier.assessment import SourceOutcome
 from verifier.request import VerificationRequest
-from verifier.vocabulary import DepartmentStatus
+from verifier.vocabulary import DepartmentStatus, StepPhase
 
-__all__ = ["NO_MEMBER_DETAIL", "Job", "Plan", "Scope", "plan_round", "still_allowed"]
+__all__ = [
+    "FIRST_ASKING",
+    "NO_MEMBER_DETAIL",
+    "Job",
+    "Plan",
+    "Scope",
+    "plan_round",
+    "query_key",
+    "resumed_round",
+    "still_allowed",
+]
 
 NO_MEMBER_DETAIL = "no valid authorization covers any member for this department"
+# The reason of a verification's first asking of each department; asking again (a dispute) is another reason.
+FIRST_ASKING = "1"
+
+
+def query_key(verification_id: str, department: str, reason: str = FIRST_ASKING) -> str:
+    """The idempotency key of a department query: one per verification, department and reason, carried by
+    every sending of it (the department answers a repeated key from what it answered the first time)."""
+    return f"{verification_id}.{department}.{reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,23 @@ class Plan:
     complete: bool = False
     # Why members were refused anywhere, sorted (the CONSENT_MISSING message when nobody may be asked).
     reasons: tuple[str, ...] = ()
+
+    def steps(self, worker: str, lease_until: dt.datetime, at: dt.datetime) -> list[dict[str, object]]:
+        """The durable steps of this plan's queries, leased to ``worker`` (the process that sends them now)."""
+        return [
+            {
+                "key": query.idempotency_key,
+                "verification_id": scope.verification,
+                "department": scope.department,
+                "phase": StepPhase.SEND,
+                "query_id": query.query_id,
+                "due_at": at,
+                "leased_by": worker,
+                "lease_until": lease_until,
+                "attempts": 1,
+            }
+            for query, scope in self.queries
+        ]
 
     def new_rows(self, verification_id: str, departments: Sequence[str], at: dt.datetime) -> list[dict[str, object]]:
         """Full result rows for a new verification: every department queued, overlaid with what was planned."""
@@ -133,6 +168,30 @@ def plan_round(
     return plan
 
 
+def resumed_round(
+    job: Job,
+    steps: Sequence[tuple[str, str, str, Sequence[str], Sequence[str]]],
+    authorizations: Sequence[RegisteredAuthorization],
+    today: dt.date,
+) -> Plan:
+    """The queries of steps taken over from another process (or a previous run), to be sent again by their
+    keys; nothing new is recorded (their DEPARTMENT_QUERY_SENT entries exist), and the sender decides
+    consent again right before each leaves.
+
+    ``steps``: (department, query id, key, members queried, members not queried) of each step.
+    """
+    members = [m.id_number for m in job.request.members]
+    decision = _decision(job, members, [s[0] for s in steps], authorizations, today)
+    plan = Plan()
+    for department, query_id, key, queried, not_queried in steps:
+        authorization = ",".join(decision.authorizations_for(department))
+        scope = Scope(job.operator, job.client, job.verification_id, authorization, department)
+        query = DepartmentQuery(query_id, tuple(queried), authorization, job.request.purpose, key)
+        plan.queries.append((query, scope))
+        plan.refused[department] = tuple(not_queried)
+    return plan
+
+
 def _plan_department(
     plan: Plan, job: Job, department: str, decision: ConsentDecision, members: Sequence[str], at: dt.datetime
 ) -> None:
@@ -163,8 +222,13 @@ def _plan_department(
             id_numbers=tuple(allowed),
             authorization_reference=scope.authorization,
             purpose=job.request.purpose,
+            idempotency_key=query_key(job.verification_id, department),
         )
-        sent: dict[str, JsonValue] = {"query_id": query.query_id, "members": len(allowed)}
+        sent: dict[str, JsonValue] = {
+            "query_id": query.query_id,
+            "members": len(allowed),
+            "key": query.idempotency_key,
+        }
         plan.events.append((scope.event("DEPARTMENT_QUERY_SENT", sent), allowed))
         row |= {"status": DepartmentStatus.QUERYING, "queried_json": json.dumps(list(allowed))}
         plan.queries.append((query, scope))

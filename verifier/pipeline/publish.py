@@ -2,7 +2,8 @@
 
 The one place that calls the assessment and the report builder: :func:`~verifier.assessment.assess`
 gives the figures and flags, :func:`~verifier.report.build.build_report` the one typed report, whose
-JSON (:func:`~verifier.report.build.report_json`) is stored and whose digest goes into ``REPORT_CREATED``.
+JSON and digest (:func:`~verifier.report.build.encode_report`, one conversion) are stored and go into
+``REPORT_CREATED``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent, AuditLog
-from verifier.assessment import SourceOutcome, assess
+from verifier.assessment import AssessmentResult, SourceOutcome, assess
 from verifier.assessment.recheck import PreviousReport, previous_from_report
 from verifier.config import Settings
 from verifier.pipeline.answers import outcome_of
 from verifier.pipeline.plan import Job
 from verifier.policy import Policy
-from verifier.report.build import build_report, report_digest, report_json
+from verifier.report.build import build_report, encode_report
 from verifier.request import VerificationRequest
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored_verifications
@@ -58,12 +59,18 @@ class Publisher:
         return {r.department: outcome_of(r) for r in rows}
 
     async def publish_in(
-        self, session: AsyncSession, job: Job, sources: Mapping[str, SourceOutcome] | None = None
+        self,
+        session: AsyncSession,
+        job: Job,
+        sources: Mapping[str, SourceOutcome] | None = None,
+        *,
+        before: Sequence[tuple[AuditEvent, Sequence[str]]] = (),
     ) -> None:
         """Assess the answers and add the next report version, in the caller's transaction.
 
         ``sources`` are every department's outcomes when the caller has them all in hand (exactly
-        what is being stored); otherwise they are read back.
+        what is being stored); otherwise they are read back. ``before``: audit entries of the answers
+        this report completes, appended with its ``REPORT_CREATED`` in one statement.
         """
         vid = job.verification_id
         if sources is None:
@@ -92,27 +99,33 @@ class Publisher:
             authorizations=job.authorization_names,
             audit_reference=f"{self._settings.audit_log_origin} REPORT_CREATED {report_id}",
         )
-        # The entry carries the report's digest, so a printed or exported report can be checked against the log.
-        created = AuditEvent(
-            kind="REPORT_CREATED",
-            operator=job.operator,
-            client=job.client,
-            verification=vid,
-            details={
-                "report_id": report_id,
-                "version": version,
-                "classification": result.household.classification,
-                "flags": sorted({f.code for f in result.flags}),
-                "report_sha256": report_digest(report),
-            },
-        )
-        await self._audit.append(session, created, id_numbers=[m.id_number for m in job.request.members])
+        encoded = encode_report(report)
+        created = _created_event(job, report_id, version, result, encoded.sha256)
+        await self._audit.append_many(session, [*before, (created, [m.id_number for m in job.request.members])])
         await stored_reports.add(
             session,
             report_id=report_id,
             verification_id=vid,
             version=version,
             created_at=generated,
-            body_json=report_json(report),
+            body_json=encoded.json,
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
+
+
+def _created_event(job: Job, report_id: str, version: int, result: AssessmentResult, sha256: str) -> AuditEvent:
+    """``REPORT_CREATED``: it carries the report's digest, so a printed or exported report can be checked
+    against the log."""
+    return AuditEvent(
+        kind="REPORT_CREATED",
+        operator=job.operator,
+        client=job.client,
+        verification=job.verification_id,
+        details={
+            "report_id": report_id,
+            "version": version,
+            "classification": result.household.classification,
+            "flags": sorted({f.code for f in result.flags}),
+            "report_sha256": sha256,
+        },
+    )

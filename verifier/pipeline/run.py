@@ -1,14 +1,21 @@
-"""The pipeline's conductor: plan → record → send → store → publish, for new verifications, after a restart,
-and for answers that come later; every stage is a module of its own in this package.
+"""The pipeline's conductor: plan → record → send → store → publish, for new verifications, for steps taken
+over from a process that died (or a previous run), and for answers that come later; every stage is a module
+of its own in this package.
 
-Writes are batched: one transaction records every consent decision and every query before any is
-sent; answers that arrive together are stored together, and the last ones in the same transaction
-as the report they complete.
+Each department query is a durable step (:mod:`verifier.storage.work`) recorded with the plan and leased to
+the process that sends it; its outcome is stored in the transaction that finishes the step. A process that
+dies loses nothing: its leases lapse, and any process (a restarted one, or another replica) claims the
+steps and sends them again by their idempotency keys, so no department looks anybody up twice.
+
+Writes are batched: one transaction records every consent decision, every query and its step before any is
+sent; answers that arrive together are stored together, and the last ones in the same transaction as the
+report they complete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -23,22 +30,23 @@ from verifier.assessment import SourceOutcome
 from verifier.config import Settings
 from verifier.pipeline.answers import Outcome, Settled
 from verifier.pipeline.consent import AuthorizationReader, ConsentGate
-from verifier.pipeline.plan import Job, Plan, Scope, plan_round
+from verifier.pipeline.plan import Job, Plan, Scope, plan_round, resumed_round
 from verifier.pipeline.publish import Publisher
 from verifier.pipeline.send import Sender
 from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
 from verifier.pipeline.tickets import TicketPoller
+from verifier.pipeline.worker import Leases, worker_name
 from verifier.policy import Policy
 from verifier.request import VerificationRequest, stored_request
 from verifier.storage import verifications as stored_verifications
+from verifier.storage import work
 from verifier.storage.db import Database
-from verifier.vocabulary import DepartmentStatus
+from verifier.vocabulary import DepartmentStatus, StepPhase
 
 __all__ = ["Pipeline"]
 
 log = logging.getLogger("hedui.pipeline")
-_TO_ASK = frozenset({DepartmentStatus.QUEUED, DepartmentStatus.QUERYING})
 
 
 class Pipeline:
@@ -54,16 +62,26 @@ class Pipeline:
     ) -> None:
         """Build the stages over one database, the (shared, mutable) connectors and the audit log."""
         self._db = db
+        self.worker = worker_name()
         self.signals = VerificationSignals()
         self.authorizations = AuthorizationReader(db)
-        gate = ConsentGate(self.authorizations, settings.catalogue)
+        self.gate = ConsentGate(self.authorizations, settings.catalogue)
         self.publisher = Publisher(audit, settings, policy_for)
-        self._store = AnswerStore(audit, gate)
-        self._sender = Sender(connectors, settings, gate)
+        self._store = AnswerStore(audit, self.gate, self.worker, settings.poll_interval_seconds)
+        self._sender = Sender(connectors, settings, self.gate)
         parts = (self._store, self.publisher, self.signals)
-        self._tickets = TicketPoller(db, connectors, settings, gate, parts, self.load_job)
+        self._tickets = TicketPoller(db, connectors, settings, self.gate, parts, self.worker)
+        self.leases = Leases(
+            db,
+            self.worker,
+            lease_seconds=settings.work_lease_seconds,
+            claim_seconds=settings.work_claim_interval_seconds,
+            carry_on=self._carry_on,
+            spawn=self.spawn,
+        )
         self._audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
 
     def spawn(self, coroutine: Awaitable[None], name: str) -> None:
         """Run ``coroutine`` in the background until it ends or :meth:`close`; its failure is logged."""
@@ -82,20 +100,31 @@ class Pipeline:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
-        """Stop every background task (work left is resumed on the next start)."""
+        """Stop every background task and give the leases back (the work left is carried on by whichever
+        process claims it next, this one after a restart)."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._started:
+            try:
+                await self.leases.release_all()
+            except Exception:
+                log.exception("giving the work leases back failed; they lapse by themselves")
 
-    async def resume(self) -> None:
-        """After a restart: finish verifications that were running, keep polling pending answers."""
-        async with self._db.sessions() as session:
-            running = await stored_verifications.running_ids(session)
-            pending = await stored_verifications.pending_tickets(session)
-        for verification_id in running:
-            self.spawn(self.run(await self.load_job(verification_id)), f"run {verification_id}")
-        for verification_id, department in pending:
-            self._follow(verification_id, department)
+    async def resume(self, *, take_over: bool = True) -> None:
+        """Start this process's share of the durable work: renew its leases and (``take_over``) claim due and
+        orphaned steps — work a previous run left, a dead replica's, answers that are due to be polled.
+
+        Queries an earlier version left without a step are given one first.
+        """
+        async with self._db.write() as session:
+            adopted = await work.adopt(session)
+        if adopted:
+            log.info("%d queries left by an earlier version became durable steps", adopted)
+        self._started = True
+        self.spawn(self.leases.renew_forever(), "renew work leases")
+        if take_over:
+            self.spawn(self.leases.claim_forever(), "claim work")
 
     async def load_job(self, verification_id: str) -> Job:
         """What the pipeline needs of a stored verification."""
@@ -136,7 +165,8 @@ class Pipeline:
         opening: Sequence[tuple[AuditEvent, Sequence[str]]] = (),
         inserted: bool = False,
     ) -> None:
-        """Record the consent decisions and the queries about to be sent, in the caller's transaction.
+        """Record the consent decisions, the queries about to be sent and their steps (leased to this process),
+        in the caller's transaction.
 
         ``opening``: audit events that come before the plan's own (a new verification's creation).
         ``inserted``: the result rows were just inserted with the plan in them (:meth:`Plan.new_rows`).
@@ -145,77 +175,136 @@ class Pipeline:
         await self._audit.append_many(session, [*opening, *plan.events])
         if plan.updates and not inserted:
             await stored_verifications.update_results(session, plan.updates)
+        await work.add(session, plan.steps(self.worker, self.leases.until(), dt.datetime.now(dt.UTC)))
         if not plan.queries:
             await self.publisher.publish_in(session, job)
 
-    def send(self, job: Job, plan: Plan) -> None:
-        """Send a recorded plan's queries in the background and see the verification through."""
+    def send(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
+        """Send a recorded plan's queries in the background and see the verification through.
+
+        ``confirmed``: the transaction that recorded the plan (just committed) found the consent epoch the
+        plan was decided at, share-locked: the queries leave on that decision without reading it again.
+        """
         if plan.queries:
-            self.spawn(self._gather_answers(job, plan), f"fan-out {job.verification_id}")
+            self.spawn(self._carry_plan(job, plan, confirmed), f"fan-out {job.verification_id}")
+        else:
+            self.gate.forget(job.verification_id)
 
     def withdraw(self, authorization_name: str) -> None:
         """An authorization was revoked here: call back its queries still waiting to be sent."""
+        self.gate.changed()
         self._sender.withdraw(authorization_name)
 
     async def run(self, job: Job) -> None:
-        """Query every department still to be queried (after a restart), then publish the report."""
-        async with self._db.sessions() as session:
-            statuses = await stored_verifications.statuses(session, job.verification_id)
-        todo = sorted(d for d, status in statuses.items() if status in _TO_ASK)
-        plan = self.plan(job, todo, await self.authorizations.by_names(job.authorization_names))
+        """Send (again, by their keys) every query of the verification still to be sent that this process
+        holds or can claim now, then publish the report (for tests and the CLI: the workers do this)."""
         async with self._db.write() as session:
-            await self.record_plan(session, job, plan)
-        self.signals.notify(job.verification_id)
-        if plan.queries:
+            now = dt.datetime.now(dt.UTC)
+            claimed = await work.claim(session, self.worker, now=now, until=self.leases.until(), limit=10_000)
+        await self._carry_on([c for c in claimed if c.verification_id == job.verification_id])
+
+    async def _carry_on(self, claimed: Sequence[work.Claimed]) -> None:
+        """Carry claimed steps on, a verification at a time: queries sent again by their keys, tickets polled."""
+        by_verification: dict[str, list[work.Claimed]] = {}
+        for step in claimed:
+            by_verification.setdefault(step.verification_id, []).append(step)
+        await asyncio.gather(*(self._carry_verification(vid, steps) for vid, steps in by_verification.items()))
+
+    async def _carry_verification(self, verification_id: str, steps: Sequence[work.Claimed]) -> None:
+        """One verification's claimed steps."""
+        job = await self.load_job(verification_id)
+        sends = [s for s in steps if s.phase == StepPhase.SEND]
+        polls = [s for s in steps if s.phase == StepPhase.POLL]
+        if sends:
+            async with self._db.sessions() as session:
+                rows = {r.department: r for r in await stored_verifications.results(session, verification_id)}
+            recorded = [
+                (
+                    s.department,
+                    s.query_id,
+                    s.key,
+                    json.loads(rows[s.department].queried_json),
+                    json.loads(rows[s.department].not_queried_json),
+                )
+                for s in sends
+                if s.department in rows
+            ]
+            log.info("verification %s: %d queries taken over, sent again by their keys", verification_id, len(sends))
+            plan = resumed_round(job, recorded, await self.gate.authorizations(job), china_today())
             await self._gather_answers(job, plan)
+        await asyncio.gather(*(self._tickets.poll_step(job, step) for step in polls))
+        self.gate.forget(verification_id)
 
-    def _follow(self, verification_id: str, department: str) -> None:
-        """Poll a pending answer in the background."""
-        self.spawn(self._tickets.follow(verification_id, department), f"poll {verification_id} {department}")
+    async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool) -> None:
+        """Send a freshly recorded plan's queries (held by this process) and see them stored."""
+        self.leases.held += len(plan.queries)
+        try:
+            await self._gather_answers(job, plan, confirmed=confirmed)
+        finally:
+            self.leases.held -= len(plan.queries)
+            self.gate.forget(job.verification_id)
 
-    async def _gather_answers(self, job: Job, plan: Plan) -> None:
-        """Ask every department at once; store answers in batches as they arrive, the last with the report."""
+    async def _gather_answers(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
+        """Ask every department at once; store answers in batches as they arrive, the last with the report.
+        ``confirmed``: consent was confirmed at the commit just made (see :meth:`send`)."""
         settled: asyncio.Queue[Settled] = asyncio.Queue()
         known = dict(plan.settled)
 
         async def ask(query: DepartmentQuery, scope: Scope) -> None:
             """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome)."""
             try:
-                outcome = await self._sender.ask(job, scope.department, query)
+                outcome = await self._sender.ask(job, scope.department, query, confirmed=confirmed)
             except Exception as exc:  # a connector's own bug must not stall the verification
                 log.exception("connector %s failed", scope.department)
                 outcome = Outcome(DepartmentStatus.UNAVAILABLE, f"connector error: {type(exc).__name__}")
             refused = plan.refused.get(scope.department, ())
-            settled.put_nowait(Settled(scope.department, query.id_numbers, outcome, scope, refused))
+            settled.put_nowait(
+                Settled(scope.department, query.id_numbers, outcome, scope, refused, key=query.idempotency_key)
+            )
 
         tasks = [asyncio.create_task(ask(q, s), name=f"ask {s.department}") for q, s in plan.queries]
         try:
             remaining = len(tasks)
             while remaining:
-                batch = [await settled.get()]
-                await asyncio.sleep(0)  # let answers that arrived in the same instant join this batch
-                while not settled.empty():
-                    batch.append(settled.get_nowait())
+                batch = await _coalesced(settled, remaining)
                 remaining -= len(batch)
-                await self._keep_batch(job, plan, batch, known, last=remaining == 0)
+                await self._keep_batch(job, plan, batch, known)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _keep_batch(
-        self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome], *, last: bool
-    ) -> None:
-        """Store one batch of outcomes (the last with the report), then follow the tickets handed out."""
+    async def _keep_batch(self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome]) -> None:
+        """Store one batch of outcomes; the batch that leaves no query of the verification open publishes."""
         async with self._db.write() as session:
-            batch = await self._store.keep(session, job, batch)
+            batch, events = await self._store.keep_unaudited(session, job, batch)
             for item in batch:
                 known[item.department] = item.source()
-            if last:
-                # Outcomes in hand are the whole truth only if no ticket is being followed meanwhile.
-                alone = plan.complete and not any(o.status == DepartmentStatus.PENDING for o in known.values())
-                await self.publisher.publish_in(session, job, known if alone else None)
+            # This process finished every query of a new verification itself: nothing else can be open.
+            alone = plan.complete and len(known) == len(plan.updates)
+            if batch and (alone or not await work.open_sends(session, job.verification_id)):
+                # Outcomes in hand are the whole truth only then, and if no ticket is being followed meanwhile.
+                pending = any(o.status == DepartmentStatus.PENDING for o in known.values())
+                whole = alone and not pending
+                await self.publisher.publish_in(session, job, known if whole else None, before=events)
+            else:
+                await self._audit.append_many(session, events)
         self.signals.notify(job.verification_id)
-        for item in batch:
-            if item.outcome.status == DepartmentStatus.PENDING:
-                self._follow(job.verification_id, item.department)
+
+
+# How long the first outcome of a batch waits for the others: departments asked together tend to answer
+# within a millisecond or two of each other, and one transaction for all of them costs far less than two.
+COALESCE_SECONDS = 0.004
+
+
+async def _coalesced(settled: asyncio.Queue[Settled], remaining: int) -> list[Settled]:
+    """The next batch of outcomes: the first to come, and those that come within :data:`COALESCE_SECONDS`
+    of it (at once when all ``remaining`` are in)."""
+    batch = [await settled.get()]
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(COALESCE_SECONDS):
+            while len(batch) < remaining:
+                batch.append(await settled.get())
+    while not settled.empty() and len(batch) < remaining:
+        batch.append(settled.get_nowait())
+    return batch

@@ -43,13 +43,15 @@ class Sender:
         # Queries on their way to departments, by the authorizations of their verification.
         self._sending: dict[tuple[str, ...], set[asyncio.Future[DepartmentAnswer | Ticket]]] = {}
 
-    async def ask(self, job: Job, department: str, query: DepartmentQuery) -> Outcome:
+    async def ask(self, job: Job, department: str, query: DepartmentQuery, *, confirmed: bool = False) -> Outcome:
         """Send one query and wait (within the department's deadline) for an answer or a ticket's answer.
 
         Consent is decided again right before the query leaves and before every poll: a member whose
         authorization ended since the plan is never asked about, and polling stops when one ends.
+        ``confirmed``: the plan's decision was confirmed by the commit just made; it stands for the first
+        departure (a query called back and sent again is decided again).
         """
-        progress = _Progress()
+        progress = _Progress(decided=confirmed)
         try:
             async with asyncio.timeout(self._settings.deadline(department)):
                 return await self._ask_within(job, department, query, progress)
@@ -74,7 +76,13 @@ class Sender:
         planned = query.id_numbers
         called_back = False
         while True:
-            allowed, ended = await self._gate.allowed_now(job, department, planned)
+            allowed: tuple[str, ...]
+            ended: tuple[str, ...]
+            if progress.decided:
+                progress.decided = False
+                allowed, ended = planned, ()
+            else:
+                allowed, ended = await self._gate.allowed_now(job, department, planned)
             progress.withdrawn = tuple(n for n in planned if n in ended)
             if not allowed:
                 return Outcome(_NOT_QUERIED, CALLED_BACK if called_back else NOT_SENT, withdrawn=progress.withdrawn)
@@ -124,7 +132,10 @@ class Sender:
 
 @dataclasses.dataclass(slots=True)
 class _Progress:
-    """How far one :meth:`Sender.ask` got: the last ticket handed out, members withdrawn before sending."""
+    """How far one :meth:`Sender.ask` got: the last ticket handed out, members withdrawn before sending,
+    whether the first departure's consent is decided already."""
 
     ticket: Ticket | None = None
     withdrawn: tuple[str, ...] = ()
+    # The first departure's consent was decided (and confirmed) already.
+    decided: bool = False

@@ -1,5 +1,10 @@
-"""Storing: departments' outcomes written with their audit events, consent decided again in the same
-transaction (authorizations share-locked on PostgreSQL), so a revocation that commits first is seen."""
+"""Storing: departments' outcomes written with their audit events and the end of their durable steps, consent
+decided again in the same transaction (the consent epoch share-locked on PostgreSQL), so a revocation that
+commits first is seen.
+
+An outcome is stored only if this process still holds its step: a process that lost its lease (paused
+past it) while another took the query over discards what it got, so each query has one stored outcome.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +13,58 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit import AuditLog
+from audit import AuditEvent, AuditLog
 from verifier.pipeline.answers import Settled, stored_rows
 from verifier.pipeline.consent import ConsentGate
-from verifier.pipeline.plan import Job
+from verifier.pipeline.plan import Job, query_key
 from verifier.storage import verifications as stored_verifications
+from verifier.storage import work
+from verifier.vocabulary import DepartmentStatus, StepPhase
 
-__all__ = ["AnswerStore"]
+__all__ = ["AnswerStore", "key_of"]
+
+
+def key_of(job: Job, item: Settled) -> str:
+    """The idempotency key (durable step) of an outcome."""
+    return item.key or query_key(job.verification_id, item.department)
 
 
 class AnswerStore:
     """Keeps departments' outcomes, each with its audit event, in the caller's transaction."""
 
-    def __init__(self, audit: AuditLog, gate: ConsentGate) -> None:
-        """Append audit events to ``audit``; decide consent with ``gate``."""
+    def __init__(self, audit: AuditLog, gate: ConsentGate, worker: str, poll_interval: float) -> None:
+        """Append audit events to ``audit``; decide consent with ``gate``; finish steps held by ``worker``
+        (a pending outcome's step is next due ``poll_interval`` seconds on)."""
         self._audit = audit
         self._gate = gate
+        self._worker = worker
+        self._poll_interval = poll_interval
 
     async def keep(self, session: AsyncSession, job: Job, items: Sequence[Settled]) -> list[Settled]:
-        """Decide consent again for each outcome, then store what remains; returns the outcomes as stored."""
-        kept = [await self._gate.before_store(session, job, item) for item in items]
-        rows, events = stored_rows(job.verification_id, kept, dt.datetime.now(dt.UTC))
-        await stored_verifications.update_results(session, rows)
+        """Decide consent again, finish the steps still held, then store what remains with its audit entries;
+        returns the outcomes as stored (those of steps another process took over are left out)."""
+        kept, events = await self.keep_unaudited(session, job, items)
         await self._audit.append_many(session, events)
         return kept
+
+    async def keep_unaudited(
+        self, session: AsyncSession, job: Job, items: Sequence[Settled]
+    ) -> tuple[list[Settled], list[tuple[AuditEvent, Sequence[str]]]]:
+        """:meth:`keep`, leaving the audit entries to the caller, who appends them in this transaction (with
+        the report they complete, in one statement). Locks the verification first, so concurrent storers of
+        one verification serialise (and the last one sees it is the last)."""
+        kept = await self._gate.before_store(session, job, items)
+        await stored_verifications.lock(session, job.verification_id)
+        now = dt.datetime.now(dt.UTC)
+        ends = [work.Finish(key_of(job, item), *self._next(item, now)) for item in kept]
+        mine = await work.finish(session, self._worker, ends)
+        kept = [item for item in kept if key_of(job, item) in mine]
+        rows, events = stored_rows(job.verification_id, kept, now)
+        await stored_verifications.update_results(session, rows)
+        return kept, events
+
+    def _next(self, item: Settled, now: dt.datetime) -> tuple[StepPhase, dt.datetime]:
+        """Done, or (pending on a ticket) polled again one poll interval on."""
+        if item.outcome.status != DepartmentStatus.PENDING or item.outcome.ticket is None:
+            return StepPhase.DONE, now
+        return StepPhase.POLL, now + dt.timedelta(seconds=self._poll_interval)

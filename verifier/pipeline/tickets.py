@@ -1,12 +1,13 @@
-"""Following a pending answer: poll its ticket no faster than the poll interval until the answer comes,
-the pending deadline passes, or consent ends (decided again before each poll)."""
+"""Following a pending answer: each due poll step (claimed by whichever process has room) polls its ticket
+once — consent decided again before it — and settles the answer, or is due again a poll interval later;
+the pending deadline ends it."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from connectors.base import Connector, DepartmentRefused, DepartmentUnavailable, Ticket
 from connectors.metrics import DepartmentMetrics
@@ -19,9 +20,10 @@ from verifier.pipeline.publish import Publisher
 from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
 from verifier.storage import verifications as stored_verifications
+from verifier.storage import work
 from verifier.storage.db import Database
 from verifier.storage.models import DepartmentResultRow
-from verifier.vocabulary import DepartmentStatus
+from verifier.vocabulary import DepartmentStatus, StepPhase
 
 __all__ = ["TicketPoller"]
 
@@ -33,11 +35,11 @@ def _now() -> dt.datetime:
 
 
 class _Again(Exception):
-    """Not settled by this poll: wait and poll again."""
+    """Not settled by this poll: due again a poll interval later."""
 
 
 class TicketPoller:
-    """Polls the tickets of pending answers, one task per (verification, department)."""
+    """Polls the ticket of one pending answer per claimed poll step."""
 
     def __init__(
         self,
@@ -46,43 +48,35 @@ class TicketPoller:
         settings: Settings,
         gate: ConsentGate,
         parts: tuple[AnswerStore, Publisher, VerificationSignals],
-        load_job: Callable[[str], Awaitable[Job]],
+        worker: str,
     ) -> None:
-        """Poll through ``connectors``; store with the answer store, publish, then signal watchers."""
+        """Poll through ``connectors``; store with the answer store, publish, then signal watchers; the steps
+        are held by ``worker``."""
         self._db = db
         self._connectors = connectors
         self._settings = settings
         self._gate = gate
         self._store, self._publisher, self._signals = parts
-        self._load_job = load_job
+        self._worker = worker
 
-    async def follow(self, verification_id: str, department: str) -> None:
-        """Poll a pending answer until it comes, the pending deadline passes, or consent is withdrawn."""
-        metrics = DepartmentMetrics.for_department(department)
+    async def poll_step(self, job: Job, step: work.Claimed) -> None:
+        """One poll of a claimed step's ticket: settled (stored, published), or due again later."""
+        async with self._db.sessions() as session:
+            result = await stored_verifications.result(session, job.verification_id, step.department)
+        if result is None or result.status != DepartmentStatus.PENDING or result.ticket_id is None:
+            await self._finish(step, StepPhase.DONE, _now())  # nothing to poll any more
+            return
+        metrics = DepartmentMetrics.for_department(step.department)
         metrics.pending(1)
         try:
-            await self._poll_until_settled(verification_id, department)
+            outcome = await self._round(job, step.department, result)
+        except _Again:
+            due = _now() + dt.timedelta(seconds=self._settings.poll_interval_seconds)
+            await self._finish(step, StepPhase.POLL, due)
+            return
         finally:
             metrics.pending(-1)
-
-    async def _poll_until_settled(self, verification_id: str, department: str) -> None:
-        """The loop of :meth:`follow`: one poll per round, stored and published once settled."""
-        job = await self._load_job(verification_id)
-        pause = 0.0
-        while True:
-            await asyncio.sleep(pause)
-            async with self._db.sessions() as session:
-                result = await stored_verifications.result(session, verification_id, department)
-            if result is None or result.status != DepartmentStatus.PENDING or result.ticket_id is None:
-                return
-            # Never faster than the poll interval, whatever the department says about readiness.
-            pause = self._settings.poll_interval_seconds
-            try:
-                outcome = await self._round(job, department, result)
-            except _Again:
-                continue
-            await self._settle(job, department, result, outcome)
-            return
+        await self._settle(job, step, result, outcome)
 
     async def _round(self, job: Job, department: str, result: DepartmentResultRow) -> Outcome:
         """Consent, the pending deadline, then one poll; raises :class:`_Again` when nothing is settled."""
@@ -94,11 +88,6 @@ class TicketPoller:
             return Outcome(_UNAVAILABLE, "no answer before the pending deadline")
         assert result.ticket_id is not None
         ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or _now())
-        wait = (ticket.ready_after - _now()).total_seconds()
-        await asyncio.sleep(min(max(wait, 0.0), self._settings.poll_interval_seconds))
-        _, ended = await self._gate.allowed_now(job, department, asked)
-        if ended:
-            raise _Again  # decided at the top of the next round, in one place
         try:
             reply = await asyncio.wait_for(
                 self._connectors[department].poll(ticket), self._settings.deadline(department)
@@ -116,15 +105,23 @@ class TicketPoller:
             raise _Again
         return checked(self._settings.catalogue[department], asked, reply)
 
-    async def _settle(self, job: Job, department: str, result: DepartmentResultRow, outcome: Outcome) -> None:
-        """Store the settled outcome (consent decided again in the same transaction) and publish."""
+    async def _settle(self, job: Job, step: work.Claimed, result: DepartmentResultRow, outcome: Outcome) -> None:
+        """Store the settled outcome (consent decided again in the same transaction) and publish, unless
+        queries of the verification are still being asked (the last of them publishes)."""
         asked = tuple(json.loads(result.queried_json))
         not_queried = tuple(json.loads(result.not_queried_json))
-        scope = Scope(job.operator, job.client, job.verification_id, ",".join(job.authorization_names), department)
+        scope = Scope(job.operator, job.client, job.verification_id, ",".join(job.authorization_names), step.department)
+        item = Settled(step.department, asked, outcome, scope, not_queried, key=step.key)
         async with self._db.write() as session:
-            await self._store.keep(session, job, [Settled(department, asked, outcome, scope, not_queried)])
-            await self._publisher.publish_in(session, job)
+            kept = await self._store.keep(session, job, [item])
+            if kept and not await work.open_sends(session, job.verification_id):
+                await self._publisher.publish_in(session, job)
         self._signals.notify(job.verification_id)
+
+    async def _finish(self, step: work.Claimed, phase: StepPhase, due: dt.datetime) -> None:
+        """End this round of the step without an outcome: done, or due again at ``due``."""
+        async with self._db.write() as session:
+            await work.finish(session, self._worker, [work.Finish(step.key, phase, due)])
 
     async def _renew(self, verification_id: str, department: str, ticket: Ticket) -> None:
         """A department that is not ready may hand out a new ticket or a new time: keep what it said."""

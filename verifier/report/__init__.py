@@ -8,7 +8,9 @@ Chinese label, once) · ``display`` (the renderers' shared formatting).
 from __future__ import annotations
 
 from verifier.report.build import (
+    EncodedReport,
     build_report,
+    encode_report,
     report_digest,
     report_from_plain,
     report_json,
@@ -19,7 +21,9 @@ from verifier.report.html import render_report_html
 from verifier.report.text import print_report
 
 __all__ = [
+    "EncodedReport",
     "build_report",
+    "encode_report",
     "print_report",
     "render_report_html",
     "report_digest",

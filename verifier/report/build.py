@@ -4,6 +4,7 @@ The report's JSON form (stored, printed, exported) is that message with proto fi
 proto field order, int64 money as JSON numbers and unset ``optional`` fields as ``null``
 (:mod:`verifier.protojson`): :func:`report_json`. Its digest, recorded by REPORT_CREATED, is the
 SHA-256 of the same JSON with sorted keys and no spaces (docs/audit.md): :func:`report_digest`.
+:func:`encode_report` gives both from one conversion of the message (what publishing stores).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.records import DepartmentRecord, record_to_plain
@@ -25,7 +27,9 @@ from verifier.request import VerificationRequest
 from verifier.vocabulary import DepartmentStatus
 
 __all__ = [
+    "EncodedReport",
     "build_report",
+    "encode_report",
     "report_digest",
     "report_from_plain",
     "report_json",
@@ -253,7 +257,16 @@ def report_plain(report: report_pb2.Report) -> dict[str, Any]:
 
 def report_json(report: report_pb2.Report) -> str:
     """The report's JSON text, as stored and printed (UTF-8 characters as they are)."""
-    return json.dumps(report_plain(report), ensure_ascii=False)
+    return _json_text(report_plain(report))
+
+
+def _json_text(plain: Mapping[str, Any]) -> str:
+    return json.dumps(plain, ensure_ascii=False)
+
+
+def _digest(plain: Mapping[str, Any]) -> str:
+    canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def report_digest(report: report_pb2.Report | Mapping[str, Any]) -> str:
@@ -261,9 +274,21 @@ def report_digest(report: report_pb2.Report | Mapping[str, Any]) -> str:
 
     Takes the typed report or its JSON value (a stored report read back); both give the same digest.
     """
-    plain = report_plain(report) if isinstance(report, report_pb2.Report) else report
-    canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(canonical).hexdigest()
+    return _digest(report_plain(report) if isinstance(report, report_pb2.Report) else report)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedReport:
+    """A report's stored JSON text and its digest: exactly :func:`report_json` and :func:`report_digest`."""
+
+    json: str
+    sha256: str
+
+
+def encode_report(report: report_pb2.Report) -> EncodedReport:
+    """The report's JSON text and digest from one conversion of the message (publishing needs both)."""
+    plain = report_plain(report)
+    return EncodedReport(_json_text(plain), _digest(plain))
 
 
 def report_from_plain(plain: Mapping[str, Any]) -> report_pb2.Report:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verifier.storage.models import AuthorizationMemberRow, AuthorizationRow
+from verifier.storage.models import AuthorizationMemberRow, AuthorizationRow, ConsentEpochRow
 
 __all__ = [
     "add",
+    "bump_consent_epoch",
     "by_ids",
     "by_payload_digest",
     "by_request_id",
+    "consent_epoch",
     "count_signed_with_key_since",
     "get",
     "ids_naming",
@@ -84,3 +86,19 @@ async def count_signed_with_key_since(session: AsyncSession, keyid: str, since: 
         )
     )
     return int(affected or 0)
+
+
+async def consent_epoch(session: AsyncSession, *, share_lock: bool = False) -> int:
+    """How many consent changes (revocations) there have been; ``share_lock`` share-locks the counter
+    (PostgreSQL), so a revocation cannot commit before the caller's transaction does."""
+    query = select(ConsentEpochRow.value).where(ConsentEpochRow.id == 1)
+    if share_lock:
+        query = query.with_for_update(read=True)
+    return int(await session.scalar(query) or 0)
+
+
+async def bump_consent_epoch(session: AsyncSession) -> None:
+    """Count one consent change (an authorization or a key revoked), in the revoking transaction."""
+    await session.execute(
+        update(ConsentEpochRow).where(ConsentEpochRow.id == 1).values(value=ConsentEpochRow.value + 1)
+    )

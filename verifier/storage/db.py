@@ -7,15 +7,21 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from audit.log import metadata as audit_metadata
 from verifier.storage.models import Base
+
+if TYPE_CHECKING:
+    from verifier.config import Settings
 
 __all__ = ["Database", "async_url", "run_migrations"]
 
@@ -45,10 +51,28 @@ def run_migrations(connection: Connection) -> None:
     command.upgrade(_alembic_config(connection), "head")
 
 
-class Database:
-    """An async engine with its session factory; SQLite gets WAL and foreign keys."""
+def _pool_options(url: str, pool_size: int, max_overflow: int, pool_timeout: float) -> dict[str, Any]:
+    """The pool's limits for dialects whose default pool is a queue of connections.
 
-    def __init__(self, url: str) -> None:
+    PostgreSQL (asyncpg) and a SQLite file (aiosqlite, SQLAlchemy 2.0.38 and later) pool a queue of
+    connections; an in-memory SQLite database keeps its one shared connection (StaticPool), which takes none.
+    """
+    parsed = make_url(url)
+    dialect = parsed.get_dialect()
+    if not (issubclass(dialect, DefaultDialect) and issubclass(dialect.get_pool_class(parsed), QueuePool)):
+        return {}
+    return {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+
+
+class Database:
+    """An async engine with its session factory; SQLite gets WAL and foreign keys.
+
+    ``pool_size`` connections are kept open, up to ``max_overflow`` more are opened under load, and a unit of
+    work waits ``pool_timeout`` seconds for a connection before ``sqlalchemy.exc.TimeoutError`` (which the API
+    answers as ``UNAVAILABLE``, reason ``DATABASE_BUSY``, to be retried).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 5.0) -> None:
         self.url = async_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
@@ -59,11 +83,22 @@ class Database:
             self.url,
             pool_pre_ping=self.dialect != "sqlite",
             hide_parameters=True,
+            **_pool_options(self.url, pool_size, max_overflow, pool_timeout),
         )
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database of ``settings``, with its pool's size, overflow and timeout."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -22,10 +23,12 @@ __all__ = [
     "AuthorizationMemberRow",
     "AuthorizationRow",
     "Base",
+    "ConsentEpochRow",
     "DepartmentResultRow",
     "ReportRow",
     "TrustedKeyRow",
     "VerificationRow",
+    "WorkStepRow",
 ]
 
 
@@ -146,3 +149,33 @@ class ReportRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     body_json: Mapped[str] = mapped_column(Text)
+
+
+class WorkStepRow(Base):
+    """One department query of a verification as durable work: the process holding its lease carries it on.
+
+    ``key`` is the query's idempotency key (``{verification}.{department}.{reason}``): every sending of the
+    query carries it, so a department asked again after a crash answers from what it answered before.
+    A lease (``leased_by`` until ``lease_until``) that is not renewed lapses, and any process may claim it.
+    """
+
+    __tablename__ = "work_steps"
+    __table_args__ = (Index("ix_work_steps_due", "phase", "due_at"),)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    verification_id: Mapped[str] = mapped_column(ForeignKey("verifications.id"), index=True)
+    department: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(16))
+    query_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    leased_by: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsentEpochRow(Base):
+    """One row counting consent changes (revocations of authorizations and keys): a cached consent
+    decision is still right while this number has not moved."""
+
+    __tablename__ = "consent_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import ReportRow, VerificationRow
 
-__all__ = ["add", "body_of", "commissioned_by", "get"]
+__all__ = ["add", "body_of", "commissioned_by", "for_reading", "get"]
 
 
 async def add(
@@ -34,6 +35,21 @@ async def get(session: AsyncSession, verification_id: str, version: int) -> Repo
     return await session.scalar(
         select(ReportRow).where(ReportRow.verification_id == verification_id, ReportRow.version == version)
     )
+
+
+async def for_reading(session: AsyncSession, verification_id: str, version: int | None) -> Any | None:
+    """A verification's latest version number and one of its reports (``version``; ``None``: the latest), in ONE
+    statement: ``None`` when there is no such verification; the report's columns (``report_id``, ``version``,
+    ``body_json``) are ``None`` when it has no such report."""
+    v, r = VerificationRow, ReportRow
+    wanted = v.latest_report_version if version is None else version
+    query = (
+        select(v.latest_report_version, r.id.label("report_id"), r.version, r.body_json)
+        .select_from(v)
+        .outerjoin(r, (r.verification_id == v.id) & (r.version == wanted))
+        .where(v.id == verification_id)
+    )
+    return (await session.execute(query)).first()
 
 
 async def body_of(session: AsyncSession, report_id: str) -> str | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import DepartmentResultRow, VerificationRow
@@ -22,6 +22,7 @@ __all__ = [
     "pending_tickets",
     "renew_ticket",
     "result",
+    "results",
     "results_for_report",
     "running_ids",
     "snapshot",
@@ -35,6 +36,13 @@ async def id_for_request(session: AsyncSession, request_id: str) -> str | None:
     return await session.scalar(select(VerificationRow.id).where(VerificationRow.request_id == request_id))
 
 
+_RESULTS = cast(Table, DepartmentResultRow.__table__)
+_KEY = ("verification_id", "department")
+_UPDATE_RESULT = update(_RESULTS).where(
+    _RESULTS.c.verification_id == bindparam("b_verification"), _RESULTS.c.department == bindparam("b_department")
+)
+
+
 async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
     """Store a new verification and one result row per department, in the caller's transaction.
 
@@ -42,7 +50,7 @@ async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequenc
     """
     await session.execute(insert(VerificationRow).values(**values))
     if results:
-        await session.execute(insert(DepartmentResultRow), list(results))
+        await session.execute(insert(_RESULTS), list(results))
 
 
 async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
@@ -118,15 +126,30 @@ async def statuses(session: AsyncSession, verification_id: str) -> dict[str, str
     return {row.department: row.status for row in rows}
 
 
+async def results(session: AsyncSession, verification_id: str) -> Sequence[DepartmentResultRow]:
+    """Every department's result row of one verification."""
+    r = DepartmentResultRow
+    return (await session.scalars(select(r).where(r.verification_id == verification_id))).all()
+
+
 async def result(session: AsyncSession, verification_id: str, department: str) -> DepartmentResultRow | None:
     """One department's result row."""
     return await session.get(DepartmentResultRow, (verification_id, department))
 
 
 async def update_results(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
-    """Update result rows by primary key (``verification_id``, ``department``) with the values given."""
-    if rows:
-        await session.execute(update(DepartmentResultRow), list(rows))
+    """Update result rows by primary key (``verification_id``, ``department``) with the values given: one
+    statement for each set of columns updated (usually one), through the table (no ORM bookkeeping)."""
+    groups: dict[tuple[str, ...], list[Mapping[str, object]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(k for k in row if k not in _KEY), []).append(row)
+    for group in groups.values():
+        parameters = [
+            {"b_verification": r["verification_id"], "b_department": r["department"]}
+            | {k: v for k, v in r.items() if k not in _KEY}
+            for r in group
+        ]
+        await session.execute(_UPDATE_RESULT, parameters)
 
 
 async def renew_ticket(
@@ -142,7 +165,10 @@ async def renew_ticket(
 
 
 async def lock(session: AsyncSession, verification_id: str) -> None:
-    """Lock the verification row until the transaction ends (publishers serialise on it)."""
+    """Lock the verification row until the transaction ends (publishers serialise on it). Nothing to do on
+    SQLite: it has no row locks (FOR UPDATE), and its writers take turns anyway (one at a time)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
     await session.execute(
         select(VerificationRow.latest_report_version).where(VerificationRow.id == verification_id).with_for_update()
     )

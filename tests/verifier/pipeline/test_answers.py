@@ -40,7 +40,7 @@ TAX_DEPARTMENT = DepartmentCatalogue()["tax"]
 
 def answer_of(department: str, ids: tuple[str, ...] = MEMBERS) -> DepartmentAnswer:
     connector = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))[department]
-    reply = asyncio.run(connector.query(DepartmentQuery("q1", ids, "a1", "ASSESSMENT")))
+    reply = asyncio.run(connector.query(DepartmentQuery("q1", ids, "a1", "ASSESSMENT", f"v1.{department}.1")))
     assert isinstance(reply, DepartmentAnswer)
     return reply
 

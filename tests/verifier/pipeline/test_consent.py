@@ -55,16 +55,16 @@ async def test_an_answer_is_discarded_in_the_storing_transaction_after_a_revocat
     gate = ConsentGate(AuthorizationReader(db))
     job = Job("v1", "worker", "peer", REQUEST, (name,))
     tax = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["tax"]
-    answer = await tax.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT"))
+    answer = await tax.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.tax.1"))
     assert isinstance(answer, DepartmentAnswer)
     scope = Scope("worker", "peer", "v1", name, "tax")
     ok = Settled("tax", MEMBERS, Outcome(DepartmentStatus.OK, answer=answer), scope)
     down = Settled("tax", MEMBERS, Outcome(DepartmentStatus.UNAVAILABLE, "down"), scope)
     async with db.write() as session:
-        assert await gate.before_store(session, job, ok) is ok
+        assert await gate.before_store(session, job, [ok]) == [ok]
     await service.authorizations.revoke(name, "applicant withdrew consent")
     async with db.write() as session:
-        discarded = await gate.before_store(session, job, ok)
-        assert await gate.before_store(session, job, down) is down  # nothing of it is kept anyway
+        discarded, kept_down = await gate.before_store(session, job, [ok, down])
+        assert kept_down is down  # nothing of it is kept anyway
     assert (discarded.outcome.status, discarded.outcome.detail) == (DepartmentStatus.NOT_QUERIED, ANSWER_DISCARDED)
     assert discarded.not_queried == MEMBERS

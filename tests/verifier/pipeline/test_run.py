@@ -93,9 +93,10 @@ async def test_work_a_previous_run_left_is_resumed(db: Database) -> None:
     sandbox["banks"]["answer_after_seconds"] = 0.2
     connectors = dict(sandbox_connectors(SandboxDataset.from_json(sandbox)))
     pipeline, job = await pipeline_for(db, connectors)
-    # v1 was running with tax still queued; v2 waits for the bank's ticket (its answer is ready now).
-    await seed_verification(db, job, {"tax": {}, "police": {"status": "ok"}})
-    banks_query = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT")
+    # v1 was running with tax being asked when the process died; v2 waits for the bank's ticket (ready now).
+    querying = {"status": "querying", "queried_json": json.dumps(MEMBERS)}
+    await seed_verification(db, job, {"tax": querying, "police": {"status": "ok"}})
+    banks_query = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.banks.1")
     ticket = await connectors["banks"].query(banks_query)
     assert isinstance(ticket, Ticket)
     pending = {"status": "pending", "ticket_id": ticket.ticket_id, "queried_json": json.dumps(MEMBERS)}

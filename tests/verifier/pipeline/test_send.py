@@ -24,7 +24,7 @@ REQUEST = parse_request(example_request())
 MEMBERS = tuple(m.id_number for m in REQUEST.members)
 JOB = Job("v1", "worker", "peer", REQUEST, ("authorizations/a1",))
 MASKED = f"no file for {MEMBERS[0][:6]}********{MEMBERS[0][-4:]}"
-QUERY = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT")
+QUERY = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.tax.1")
 SANDBOX_TAX = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["tax"]
 
 

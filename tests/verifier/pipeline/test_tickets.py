@@ -1,5 +1,5 @@
-"""verifier.pipeline.tickets: a pending answer polled until it comes, the pending deadline passes, or
-consent ends; each way a department can fail a poll."""
+"""verifier.pipeline.tickets: a pending answer's poll step claimed and polled until the answer comes, the
+pending deadline passes, or consent ends; each way a department can fail a poll."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
 from verifier.pipeline.tickets import TicketPoller
 from verifier.request import parse_request
-from verifier.storage import verifications
+from verifier.storage import verifications, work
 from verifier.storage.db import Database
+from verifier.storage.models import WorkStepRow
+from verifier.vocabulary import StepPhase
 
 REQUEST = parse_request(example_request())
 MEMBERS = tuple(m.id_number for m in REQUEST.members)
@@ -43,8 +45,8 @@ class Gate:
         self.consenting -= 1
         return (tuple(ids), ()) if self.consenting >= 0 else ((), tuple(ids))
 
-    async def before_store(self, session: Any, job: Job, item: Settled) -> Settled:
-        return withdrawn_from(item, item.asked, (), DepartmentCatalogue()[item.department])
+    async def before_store(self, session: Any, job: Job, items: Sequence[Settled]) -> list[Settled]:
+        return [withdrawn_from(item, item.asked, (), DepartmentCatalogue()[item.department]) for item in items]
 
 
 class Banks:
@@ -77,12 +79,31 @@ class Publisher:
 
 def bank_answer() -> DepartmentAnswer:
     connector = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["banks"]
-    reply = asyncio.run(connector.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT")))
+    reply = asyncio.run(connector.query(DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.banks.1")))
     assert isinstance(reply, DepartmentAnswer)
     return reply
 
 
 ANSWER = bank_answer()
+WORKER = "test-worker"
+
+
+async def poll_until_done(db: Database, poller: TicketPoller) -> None:
+    """Claim the bank's step whenever it is due and poll it, until it is done (what the workers do)."""
+    async with db.write() as session:
+        await work.adopt(session)  # the seeded pending answer becomes a poll step
+    while True:
+        now = dt.datetime.now(dt.UTC)
+        async with db.write() as session:
+            claimed = await work.claim(session, WORKER, now=now, until=now + dt.timedelta(seconds=30), limit=10)
+        for step in claimed:
+            await poller.poll_step(JOB, step)
+        async with db.sessions() as session:
+            step_row = await session.get(WorkStepRow, "v1.banks.1")
+        assert step_row is not None
+        if step_row.phase == StepPhase.DONE:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def follow(
@@ -101,13 +122,9 @@ async def follow(
     gate = gate or Gate()
     publisher, signals = Publisher(), VerificationSignals()
     chosen = Settings(**({"poll_interval_seconds": 0.01, "department_deadline_seconds": 30.0} | settings))
-    store = AnswerStore(AuditLog(b"k" * 32), gate)  # type: ignore[arg-type]
-
-    async def load_job(verification_id: str) -> Job:
-        return JOB
-
-    poller = TicketPoller(db, {"banks": banks}, chosen, gate, (store, publisher, signals), load_job)  # type: ignore[arg-type, dict-item]
-    await asyncio.wait_for(poller.follow("v1", "banks"), 60)
+    store = AnswerStore(AuditLog(b"k" * 32), gate, WORKER, chosen.poll_interval_seconds)  # type: ignore[arg-type]
+    poller = TicketPoller(db, {"banks": banks}, chosen, gate, (store, publisher, signals), WORKER)  # type: ignore[arg-type, dict-item]
+    await asyncio.wait_for(poll_until_done(db, poller), 60)
     async with db.sessions() as session:
         row = await verifications.result(session, "v1", "banks")
     return row, publisher, signals
@@ -134,10 +151,10 @@ async def test_consent_ended_before_the_poll_means_no_poll(db: Database) -> None
     assert banks.polled == [] and publisher.published == 1
 
 
-async def test_consent_ended_while_waiting_to_poll_means_no_poll(db: Database) -> None:
-    banks = Banks(ANSWER)
-    row, _, _ = await follow(db, banks, Gate(consenting=1))  # the check after the wait finds it ended
-    assert (row.status, row.detail) == ("not_queried", POLLING_STOPPED) and banks.polled == []
+async def test_consent_ended_while_waiting_to_poll_again_means_no_poll(db: Database) -> None:
+    banks = Banks(Ticket("banks", "t-2", dt.datetime.now(dt.UTC)), ANSWER)  # not ready at the first poll
+    row, _, _ = await follow(db, banks, Gate(consenting=1))  # the check before the second poll finds it ended
+    assert (row.status, row.detail) == ("not_queried", POLLING_STOPPED) and banks.polled == ["t-1"]
 
 
 async def test_an_answer_past_the_pending_deadline_is_given_up(db: Database) -> None:
@@ -168,12 +185,21 @@ async def test_a_lasting_failure_makes_the_bank_unavailable(db: Database, failur
 
 async def test_an_answer_no_longer_pending_is_left_alone(db: Database) -> None:
     await seed_verification(db, JOB, {"banks": {"status": "ok"}})
+    async with db.write() as session:  # a poll step left over, its answer stored already
+        await work.add(session, [STEP])
     banks, publisher = Banks(ANSWER), Publisher()
-
-    async def load_job(verification_id: str) -> Job:
-        return JOB
-
-    parts = (AnswerStore(AuditLog(b"k" * 32), Gate()), publisher, VerificationSignals())  # type: ignore[arg-type]
-    poller = TicketPoller(db, {"banks": banks}, Settings(), Gate(), parts, load_job)  # type: ignore[arg-type, dict-item]
-    await asyncio.wait_for(poller.follow("v1", "banks"), 60)
+    parts = (AnswerStore(AuditLog(b"k" * 32), Gate(), WORKER, 1.0), publisher, VerificationSignals())  # type: ignore[arg-type]
+    poller = TicketPoller(db, {"banks": banks}, Settings(), Gate(), parts, WORKER)  # type: ignore[arg-type, dict-item]
+    await asyncio.wait_for(poll_until_done(db, poller), 60)
     assert banks.polled == [] and publisher.published == 0
+
+
+STEP = {
+    "key": "v1.banks.1",
+    "verification_id": "v1",
+    "department": "banks",
+    "phase": "poll",
+    "query_id": "q1",
+    "due_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    "attempts": 0,
+}

@@ -13,6 +13,7 @@ from verifier.assessment import assess
 from verifier.policy import default_policy
 from verifier.report.build import (
     build_report,
+    encode_report,
     report_digest,
     report_from_plain,
     report_json,
@@ -38,6 +39,12 @@ def test_report_digest_is_stable_and_is_the_canonical_json_of_the_same_value() -
     assert report_digest(plain) == FIXTURE_DIGEST
     canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert hashlib.sha256(canonical).hexdigest() == FIXTURE_DIGEST
+
+
+def test_encode_report_gives_the_fixture_and_its_digest_from_one_conversion() -> None:
+    encoded = encode_report(example_report())
+    assert encoded.json == FIXTURE.read_text(encoding="utf-8")
+    assert encoded.sha256 == FIXTURE_DIGEST
 
 
 def test_the_json_value_reads_back_into_the_same_report() -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from statements import StatementCounter
 
 from verifier.storage import reports as stored
 from verifier.storage import verifications
 from verifier.storage.db import Database
+from verifier.storage.models import VerificationRow
 
 AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
@@ -52,3 +55,24 @@ async def test_a_version_is_never_written_twice(db: Database) -> None:
     with pytest.raises(IntegrityError):
         async with db.write() as session:
             await stored.add(session, report_id="r2", verification_id="v1", version=1, created_at=AT, body_json="{}")
+
+
+async def test_reading_finds_a_version_or_the_latest_with_the_verification_in_one_statement(db: Database) -> None:
+    await add_verification(db, "v1", "org-a")
+    async with db.write() as session:
+        await stored.add(session, report_id="r1", verification_id="v1", version=1, created_at=AT, body_json='{"a": 1}')
+        await stored.add(session, report_id="r2", verification_id="v1", version=2, created_at=AT, body_json='{"a": 2}')
+        await session.execute(update(VerificationRow).values(latest_report_version=2))
+    with StatementCounter(db.engine) as counter:
+        async with db.sessions() as session:
+            latest = await stored.for_reading(session, "v1", None)
+            first = await stored.for_reading(session, "v1", 1)
+            missing = await stored.for_reading(session, "v1", 3)
+            nobody = await stored.for_reading(session, "v9", None)
+    assert counter.count() == 4
+    assert latest is not None and latest.latest_report_version == 2
+    assert (latest.report_id, latest.version, latest.body_json) == ("r2", 2, '{"a": 2}')
+    assert first is not None
+    assert (first.report_id, first.version, first.body_json) == ("r1", 1, '{"a": 1}')
+    assert missing is not None and missing.latest_report_version == 2 and missing.report_id is None
+    assert nobody is None

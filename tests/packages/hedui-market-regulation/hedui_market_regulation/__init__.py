@@ -17,7 +17,9 @@ from connectors.base import (
     DepartmentQuery,
     DepartmentRefused,
     Ticket,
+    idempotency_keys,
 )
+from connectors.idempotency import AnswerStore
 from connectors.records import EnterpriseRecord, parse_record
 
 DEPARTMENT = "market_regulation"
@@ -42,13 +44,17 @@ REGISTER = [
 
 
 class MarketRegulationConnector:
-    """Answers from the register at once; refuses a query without an authorization reference."""
+    """Answers from the register at once; refuses a query without an authorization reference.
+
+    Looks a person up at most once per idempotency key: a repeated key is answered from the first answer.
+    """
 
     def __init__(self, register: list[dict[str, Any]], batch_size: int) -> None:
         self._records = tuple(
             parse_record(EnterpriseRecord, row, f"{DEPARTMENT}.enterprises[{i}]") for i, row in enumerate(register)
         )
         self._batch_size = batch_size
+        self._answers = AnswerStore(("enterprise",))
 
     def describe(self) -> ConnectorDescription:
         """Enterprise records, synchronous, in batches of ``batch_size``."""
@@ -63,9 +69,13 @@ class MarketRegulationConnector:
         """The enterprise roles of the people asked about."""
         if not query.authorization_reference:
             raise DepartmentRefused(DEPARTMENT, "no authorization reference")
-        asked = set(query.id_numbers)
+        try:
+            keys = idempotency_keys(query.idempotency_key)
+        except ValueError as exc:
+            raise DepartmentRefused(DEPARTMENT, f"idempotency_key: {exc}") from None
+        asked = set(self._answers.missing(keys, query.id_numbers))  # only who is not yet answered under the key
         records = tuple(r for r in self._records if r.id_number in asked)
-        return DepartmentAnswer(DEPARTMENT, records, dt.datetime.now(dt.UTC))
+        return self._answers.settle(DEPARTMENT, keys, query.id_numbers, records, dt.datetime.now(dt.UTC))
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
         """No tickets: every answer comes at once."""

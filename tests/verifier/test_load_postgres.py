@@ -1,0 +1,80 @@
+"""PostgreSQL under load through the real gRPC API: 200 concurrent CreateVerification with instant sandbox
+departments all complete with a report in which every department answered, and none is refused UNKNOWN.
+
+The server runs with the default pool (10 connections + 20 overflow, 5 s timeout); the client is hedui's own
+channel, which retries a call refused UNAVAILABLE (DATABASE_BUSY) as every case system is told to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+import grpc
+import pytest
+from harness import PostgresCluster, example_request, example_sandbox, running_service
+
+from hedui.v1 import verification_pb2, verification_pb2_grpc
+from verifier.cli._common import hedui_channel
+from verifier.protojson import message_to_plain, plain_to_message
+from verifier.request import parse_request
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
+
+CONCURRENT = 200
+# Generous for a loaded two-core machine; a verification without a report by then is counted, not waited for.
+SETTLE_SECONDS = 120.0
+DEPARTMENTS = ("banks", "housing", "police", "social_security", "tax", "vehicles")
+
+
+async def _settled(stub: Any, name: str, metadata: Any) -> verification_pb2.Verification:
+    """Watch until the first report exists and nothing is still being asked."""
+    async for event in stub.WatchVerification(verification_pb2.WatchVerificationRequest(name=name), metadata=metadata):
+        v = event.verification
+        if v.latest_report and v.state != verification_pb2.Verification.RUNNING:
+            return v
+    raise AssertionError(f"{name}: the watch ended without a report")
+
+
+async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(postgres: PostgresCluster) -> None:
+    async with running_service(postgres.create_database(), example_sandbox()) as h:
+        request = example_request()
+        authorization = await h.register(h.envelope(parse_request(request)))
+        failures: collections.Counter[str] = collections.Counter()
+        async with hedui_channel(f"127.0.0.1:{h.port}") as channel:
+            stub = verification_pb2_grpc.VerificationServiceStub(channel)
+
+            async def one(i: int) -> dict[str, Any] | None:
+                message = verification_pb2.CreateVerificationRequest(
+                    authorizations=[authorization.name], request_id=f"load-{i}"
+                )
+                plain_to_message(request, message.request)
+                try:
+                    created = await stub.CreateVerification(message, metadata=h.metadata, timeout=120)
+                    async with asyncio.timeout(SETTLE_SECONDS):
+                        settled = await _settled(stub, created.name, h.metadata)
+                    report = await stub.GetReport(
+                        verification_pb2.GetReportRequest(name=f"{created.name}/reports/latest"),
+                        metadata=h.metadata,
+                        timeout=120,
+                    )
+                except grpc.aio.AioRpcError as error:
+                    failures[f"{error.code().name}: {error.details()}"] += 1
+                    return None
+                except TimeoutError:
+                    failures[f"no report within {SETTLE_SECONDS:g} s"] += 1
+                    return None
+                assert settled.state == verification_pb2.Verification.COMPLETED, (created.name, settled.state)
+                return message_to_plain(report)
+
+            async with asyncio.timeout(SETTLE_SECONDS + 120):
+                reports = await asyncio.gather(*(one(i) for i in range(CONCURRENT)))
+        assert not failures, dict(failures)
+        assert len({r["verification_id"] for r in reports if r is not None}) == CONCURRENT
+        for report in reports:
+            assert report is not None
+            # Instant departments: each one answered (none "no answer within the deadline").
+            assert {s["department"]: s["status"] for s in report["sources"]} == dict.fromkeys(DEPARTMENTS, "ok")
+            assert report["version"] == 1
+            assert report["assessment"]["classification"] == "DIBAO_AFTER_DEDUCTIONS"
