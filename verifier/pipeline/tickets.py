@@ -87,6 +87,8 @@ class TicketPoller:
         if (_now() - result.updated_at).total_seconds() > self._settings.pending_deadline_seconds:
             return Outcome(_UNAVAILABLE, "no answer before the pending deadline")
         assert result.ticket_id is not None
+        if department not in self._connectors:  # the configuration no longer has it: nobody to poll
+            return Outcome(_UNAVAILABLE, "the department is no longer configured; its pending answer cannot be polled")
         ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or _now())
         try:
             reply = await asyncio.wait_for(
