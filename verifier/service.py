@@ -138,6 +138,6 @@ class HeduiService:
         while True:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
-                await self.log.integrate(self.db.write)
+                await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
             except Exception:
                 log.exception("audit log integration failed; retrying")

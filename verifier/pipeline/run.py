@@ -37,6 +37,7 @@ from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
 from verifier.pipeline.tickets import TicketPoller
 from verifier.pipeline.worker import Leases, worker_name
+from verifier.pipeline.writes import Writes
 from verifier.policy import Policy
 from verifier.request import VerificationRequest, stored_request
 from verifier.storage import verifications as stored_verifications
@@ -70,7 +71,8 @@ class Pipeline:
         self._store = AnswerStore(audit, self.gate, self.worker, settings.poll_interval_seconds)
         self._sender = Sender(connectors, settings, self.gate)
         parts = (self._store, self.publisher, self.signals)
-        self._tickets = TicketPoller(db, connectors, settings, self.gate, parts, self.worker)
+        self.writes = Writes()
+        self._tickets = TicketPoller(db, connectors, settings, self.gate, parts, self.worker, self.writes)
         self.leases = Leases(
             db,
             self.worker,
@@ -78,6 +80,7 @@ class Pipeline:
             claim_seconds=settings.work_claim_interval_seconds,
             carry_on=self._carry_on,
             spawn=self.spawn,
+            writes=self.writes,
         )
         self._audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,6 +108,7 @@ class Pipeline:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.writes.drain()  # transactions the cancelled tasks had begun end as they would have
         if self._started:
             try:
                 await self.leases.release_all()
@@ -276,6 +280,12 @@ class Pipeline:
 
     async def _keep_batch(self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome]) -> None:
         """Store one batch of outcomes; the batch that leaves no query of the verification open publishes."""
+        await self.writes.run(lambda: self._keep_batch_now(job, plan, batch, known))
+
+    async def _keep_batch_now(
+        self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome]
+    ) -> None:
+        """:meth:`_keep_batch`'s transaction (run to its end even when the pipeline stops meanwhile)."""
         async with self._db.write() as session:
             batch, events = await self._store.keep_unaudited(session, job, batch)
             for item in batch:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from connectors.base import Connector, DepartmentRefused, DepartmentUnavailable, Ticket
 from connectors.metrics import DepartmentMetrics
@@ -19,6 +19,7 @@ from verifier.pipeline.plan import Job, Scope
 from verifier.pipeline.publish import Publisher
 from verifier.pipeline.signals import VerificationSignals
 from verifier.pipeline.store import AnswerStore
+from verifier.pipeline.writes import Writes
 from verifier.storage import verifications as stored_verifications
 from verifier.storage import work
 from verifier.storage.db import Database
@@ -49,15 +50,17 @@ class TicketPoller:
         gate: ConsentGate,
         parts: tuple[AnswerStore, Publisher, VerificationSignals],
         worker: str,
+        writes: Writes | None = None,
     ) -> None:
         """Poll through ``connectors``; store with the answer store, publish, then signal watchers; the steps
-        are held by ``worker``."""
+        are held by ``worker``; transactions run through ``writes`` (to their end, whatever happens)."""
         self._db = db
         self._connectors = connectors
         self._settings = settings
         self._gate = gate
         self._store, self._publisher, self._signals = parts
         self._worker = worker
+        self._writes = writes or Writes()
 
     async def poll_step(self, job: Job, step: work.Claimed) -> None:
         """One poll of a claimed step's ticket: settled (stored, published), or due again later."""
@@ -87,6 +90,8 @@ class TicketPoller:
         if (_now() - result.updated_at).total_seconds() > self._settings.pending_deadline_seconds:
             return Outcome(_UNAVAILABLE, "no answer before the pending deadline")
         assert result.ticket_id is not None
+        if department not in self._connectors:  # the configuration no longer has it: nobody to poll
+            return Outcome(_UNAVAILABLE, "the department is no longer configured; its pending answer cannot be polled")
         ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or _now())
         try:
             reply = await asyncio.wait_for(
@@ -112,20 +117,28 @@ class TicketPoller:
         not_queried = tuple(json.loads(result.not_queried_json))
         scope = Scope(job.operator, job.client, job.verification_id, ",".join(job.authorization_names), step.department)
         item = Settled(step.department, asked, outcome, scope, not_queried, key=step.key)
-        async with self._db.write() as session:
-            kept = await self._store.keep(session, job, [item])
-            if kept and not await work.open_sends(session, job.verification_id):
-                await self._publisher.publish_in(session, job)
+
+        async def store() -> None:
+            """The storing transaction."""
+            async with self._db.write() as session:
+                kept = await self._store.keep(session, job, [item])
+                if kept and not await work.open_sends(session, job.verification_id):
+                    await self._publisher.publish_in(session, job)
+
+        await self._writes.run(store)
         self._signals.notify(job.verification_id)
 
     async def _finish(self, step: work.Claimed, phase: StepPhase, due: dt.datetime) -> None:
         """End this round of the step without an outcome: done, or due again at ``due``."""
-        async with self._db.write() as session:
-            await work.finish(session, self._worker, [work.Finish(step.key, phase, due)])
+        await self._writes.run(lambda: self._write(work.finish, self._worker, [work.Finish(step.key, phase, due)]))
 
     async def _renew(self, verification_id: str, department: str, ticket: Ticket) -> None:
         """A department that is not ready may hand out a new ticket or a new time: keep what it said."""
+        renew = stored_verifications.renew_ticket
+        args = (verification_id, department, ticket.ticket_id, ticket.ready_after)
+        await self._writes.run(lambda: self._write(renew, *args))
+
+    async def _write(self, statement: Callable[..., Awaitable[object]], *args: object) -> None:
+        """One storage function in a write transaction of its own."""
         async with self._db.write() as session:
-            await stored_verifications.renew_ticket(
-                session, verification_id, department, ticket.ticket_id, ticket.ready_after
-            )
+            await statement(session, *args)

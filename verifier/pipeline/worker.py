@@ -15,6 +15,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
+from verifier.pipeline.writes import Writes
 from verifier.storage import work
 from verifier.storage.db import Database
 
@@ -43,14 +44,17 @@ class Leases:
         claim_seconds: float,
         carry_on: Callable[[Sequence[work.Claimed]], Awaitable[None]],
         spawn: Callable[[Awaitable[None], str], None],
+        writes: Writes,
     ) -> None:
-        """Lease as ``worker`` for ``lease_seconds``; hand claimed steps to ``carry_on``, run by ``spawn``."""
+        """Lease as ``worker`` for ``lease_seconds``; hand claimed steps to ``carry_on``, run by ``spawn``;
+        transactions run through ``writes`` (to their end, whatever happens to the loop)."""
         self._db = db
         self.worker = worker
         self._lease = dt.timedelta(seconds=lease_seconds)
         self._claim_seconds = claim_seconds
         self._carry_on = carry_on
         self._spawn = spawn
+        self._writes = writes
         self.held = 0
         """Steps this process is working on (claimed or created here, not yet finished)."""
 
@@ -63,8 +67,7 @@ class Leases:
         while True:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             try:
-                async with self._db.write() as session:
-                    await work.renew(session, self.worker, self.until())
+                await self._writes.run(self._renew)
             except Exception:
                 log.exception("renewing the work leases failed; retrying")
 
@@ -89,11 +92,20 @@ class Leases:
         async with self._db.sessions() as session:
             if not await work.anything_due(session, now):
                 return []  # the common case: no write lock taken, nothing else held up
-        async with self._db.write() as session:
-            claimed = await work.claim(session, self.worker, now=now, until=now + self._lease, limit=room)
+        claimed = await self._writes.run(lambda: self._claim(now, room))
         if claimed:
             log.info("claimed %d steps of durable work", len(claimed))
         return claimed
+
+    async def _renew(self) -> None:
+        """The heartbeat's transaction."""
+        async with self._db.write() as session:
+            await work.renew(session, self.worker, self.until())
+
+    async def _claim(self, now: dt.datetime, room: int) -> list[work.Claimed]:
+        """The claim's transaction."""
+        async with self._db.write() as session:
+            return await work.claim(session, self.worker, now=now, until=now + self._lease, limit=room)
 
     async def _carry(self, claimed: Sequence[work.Claimed]) -> None:
         """Carry claimed steps on, counting them as held meanwhile."""

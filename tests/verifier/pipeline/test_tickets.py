@@ -203,3 +203,18 @@ STEP = {
     "due_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     "attempts": 0,
 }
+
+
+async def test_a_pending_answer_of_a_department_no_longer_configured_is_given_up(db: Database) -> None:
+    # The bank's ticket is pending, but the service now runs without a bank connector.
+    now = dt.datetime.now(dt.UTC)
+    pending = {"status": "pending", "ticket_id": "t-1", "ticket_ready_after": now, "queried_json": json.dumps(MEMBERS)}
+    await seed_verification(db, JOB, {"banks": pending})
+    gate, publisher = Gate(), Publisher()
+    parts = (AnswerStore(AuditLog(b"k" * 32), gate, WORKER, 0.01), publisher, VerificationSignals())  # type: ignore[arg-type]
+    poller = TicketPoller(db, {}, Settings(poll_interval_seconds=0.01), gate, parts, WORKER)  # type: ignore[arg-type]
+    await asyncio.wait_for(poll_until_done(db, poller), 60)
+    async with db.sessions() as session:
+        row = await verifications.result(session, "v1", "banks")
+    assert row is not None and row.status == "unavailable" and "no longer configured" in row.detail
+    assert publisher.published == 1
