@@ -19,9 +19,7 @@ from verifier.pipeline import Job
 from verifier.pipeline import consent as gate_module
 
 
-async def test_a_decision_after_a_revocation_does_not_use_a_read_begun_before_it(
-    db_url: str, monkeypatch: Any
-) -> None:
+async def test_a_decision_after_a_revocation_does_not_use_a_read_begun_before_it(db_url: str, monkeypatch: Any) -> None:
     settings = Settings(database_url=db_url, audit_subject_key=b"k" * 32)
     async with sandbox_service(settings) as (service, request, authorization):
         gate = service.pipeline.gate
