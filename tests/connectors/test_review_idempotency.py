@@ -12,10 +12,14 @@ person under the same key, which the department counts and bills.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
-from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQuery, Ticket
+import pytest
+
+from connectors.base import ConnectorDescription, DepartmentAnswer, DepartmentQuery, DepartmentUnavailable, Ticket
 from connectors.departments import DepartmentCatalogue
-from connectors.idempotency import OncePerKey
+from connectors.idempotency import OncePerKey, QueryLog, subject_digest
 from connectors.records import TaxIncomeRecord
 
 ZHANG = "533401197803120118"
@@ -64,3 +68,30 @@ async def test_a_resend_with_fewer_members_does_not_look_anybody_up_again_while_
         answer = again
     assert isinstance(answer, DepartmentAnswer)
     assert sorted(r.subject for r in answer.records) == sorted([ZHANG, DEFU])  # LI's records are not handed out
+
+
+async def test_the_query_log_has_no_line_for_a_look_up_that_failed(tmp_path: Path) -> None:
+    """The query log is "one line per identity number actually looked up" (the contract of the issue's brief, and
+    what the crash drills count as a second look-up). ``OncePerKey._pass_on`` writes the lines before the
+    department is asked: a department that fails (nobody answered, nothing kept) gets the line anyway, and the
+    retry writes it again: the log then shows the same (key, subject) twice."""
+
+    class DownOnce(TicketDepartment):
+        def __init__(self) -> None:
+            super().__init__()
+            self.down = True
+
+        async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+            if self.down:
+                self.down = False
+                raise DepartmentUnavailable("tax", "down")
+            return await super().query(query)
+
+    log = QueryLog(tmp_path / "q.jsonl")
+    kept = OncePerKey(DownOnce(), TAX, query_log=log)
+    with pytest.raises(DepartmentUnavailable):
+        await kept.query(ask(ZHANG))
+    await kept.query(ask(ZHANG))
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [(line["key"], line["subject"]) for line in lines] == [("v1.tax.1", subject_digest(ZHANG))]
