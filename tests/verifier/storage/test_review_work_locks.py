@@ -46,7 +46,7 @@ async def test_the_heartbeat_does_not_deadlock_with_a_storing_transaction(db: Da
     async def heartbeat() -> None:
         try:
             async with db.write() as session:
-                await work.renew(session, "me", now + dt.timedelta(seconds=30))
+                await work.renew(session, "me", now + dt.timedelta(seconds=30), physical)
         except DBAPIError as exc:
             errors.append(RuntimeError(f"heartbeat aborted: {exc.orig}"))
 
