@@ -1,4 +1,7 @@
-"""Review of issue 11: a step whose carrying task failed while its process lives on must still be finished.
+"""A step whose carrying task failed while its process lives on is still finished: the heartbeat renews
+only the steps some task carries, and a failed carry gives its steps back (pipeline/worker.py).
+
+Found in review: a step whose carrying task failed while its process lived on stayed held for good.
 
 The heartbeat (``Leases.renew_forever``) renews every live step leased to this worker's *name*, whether or not
 any task of the process is still working on it. So when the task that holds a step dies on an exception — a

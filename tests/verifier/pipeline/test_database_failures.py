@@ -1,4 +1,7 @@
-"""Review of issue 11: hedui's own database being busy is recorded as the department being unavailable.
+"""hedui's own database failing while a query is decided is not the department's fault: the step is given back
+for a retry, never stored as the department unavailable.
+
+Found in review: hedui's own database being busy is recorded as the department being unavailable.
 
 ``Pipeline._gather_answers.ask`` turns any exception of ``Sender.ask`` into "connector error" (meant for a
 connector's own bug). But ``Sender.ask`` also decides consent again before a taken-over query leaves (and

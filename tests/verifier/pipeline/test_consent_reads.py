@@ -1,4 +1,6 @@
-"""Review of issue 11: a consent decision asked for after a revocation joins a read begun before it.
+"""A consent decision asked for after a revocation in this process never joins a read begun before it.
+
+Found in review: a consent decision asked for after a revocation joins a read begun before it.
 
 ``ConsentGate.authorizations`` shares one read among the decisions of a verification made "at the same moment"
 (``_reading``). ``ConsentGate.changed`` (called by ``Authorizations.revoke`` through ``Pipeline.withdraw``)

@@ -1,4 +1,6 @@
-"""Review of issue 11: a registration's judgement is kept under a consent epoch it was not judged at.
+"""A registration's judgement is kept under the consent epoch read before the trust store, never a later one.
+
+Found in review: a registration's judgement is kept under a consent epoch it was not judged at.
 
 ``Authorizations.register`` reads the trust store (``_checked``) in a session of its own, then, in its writing
 transaction, reads the consent epoch and keeps the authorization as judged *at that epoch*

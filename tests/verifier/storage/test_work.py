@@ -1,4 +1,7 @@
-"""Review of issue 11: ``work.renew`` and ``work.finish`` lock a worker's step rows in different orders.
+"""Locks on work_steps: the heartbeat never waits for a step being finished (SKIP LOCKED), so it cannot
+deadlock with a storing transaction; a deadlock or serialization failure elsewhere is DATABASE_BUSY.
+
+Found in review: ``work.renew`` and ``work.finish`` lock a worker's step rows in different orders.
 
 ``renew`` (the heartbeat) updates every live step of the worker in one statement, in the order the scan meets
 them; ``finish`` (in the storing transaction) updates the batch's steps one statement per (phase, due) group,
