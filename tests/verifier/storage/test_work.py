@@ -78,3 +78,37 @@ def test_a_deadlock_is_refused_as_a_retryable_failure_not_unknown() -> None:
     refused = database_failure(error)
     assert refused is not None, "a deadlock is answered UNKNOWN (no refusal)"
     assert "work_steps" not in refused.message
+
+
+async def test_a_step_is_claimed_once_and_again_only_after_its_lease_lapsed(db: Database) -> None:
+    await seed_verification(db, JOB, {"tax": ASKING})  # one send step, due, held by nobody
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(seconds=30)
+    async with db.write() as session:
+        assert await work.anything_due(session, now)
+        first = await work.claim(session, "a", now=now, until=later, limit=10)
+    assert [(c.key, c.phase) for c in first] == [("v1.tax.1", StepPhase.SEND)]
+    async with db.write() as session:
+        assert not await work.anything_due(session, now)
+        assert await work.claim(session, "b", now=now, until=later, limit=10) == []  # a holds it
+    after_lapse = later + dt.timedelta(seconds=1)
+    async with db.write() as session:
+        taken = await work.claim(session, "b", now=after_lapse, until=after_lapse + dt.timedelta(seconds=30), limit=10)
+    assert [c.key for c in taken] == ["v1.tax.1"]
+    # a, paused past its lease, cannot finish what b now holds; b can
+    async with db.write() as session:
+        assert await work.finish(session, "a", [work.Finish("v1.tax.1", StepPhase.DONE, now)]) == set()
+        assert await work.finish(session, "b", [work.Finish("v1.tax.1", StepPhase.DONE, now)]) == {"v1.tax.1"}
+        assert await work.open_sends(session, "v1") == 0
+
+
+async def test_released_steps_are_due_for_anyone_and_adopting_twice_adds_nothing(db: Database) -> None:
+    await seed_verification(db, JOB, {"tax": ASKING, "police": ASKING}, leased_to="me")
+    now = dt.datetime.now(dt.UTC)
+    async with db.write() as session:
+        assert await work.adopt(session) == 0  # the seeded steps exist already
+        assert await work.open_sends(session, "v1") == 2
+        assert await work.claim(session, "other", now=now, until=now, limit=10) == []
+        await work.release(session, "me", ["v1.tax.1"])
+        claimed = await work.claim(session, "other", now=now, until=now + dt.timedelta(seconds=9), limit=10)
+    assert [c.key for c in claimed] == ["v1.tax.1"]
