@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from harness import example_request, example_sandbox, sandbox_service, signed_envelope
+from harness import example_sandbox, sandbox_service
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from connectors import SandboxDataset, sandbox_connectors
-from consent import SigningKey
 from verifier.config import Settings
-from verifier.request import parse_request
-from verifier.service import HeduiService
-from verifier.storage.db import Database
 from verifier.storage.models import WorkStepRow
 from verifier.vocabulary import StepPhase, VerificationState
 
@@ -118,15 +113,7 @@ async def test_a_connector_bug_while_polling_does_not_stall_the_ticket_for_good(
     settings = dataclasses.replace(
         fast_settings(db_url), department_deadlines={"banks": 0.3}, poll_interval_seconds=0.2
     )
-    service = HeduiService(Database(db_url), connectors, settings)
-    await service.start()
-    try:
-        request = parse_request(example_request())
-        key = SigningKey.generate_ed25519()
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
-        envelope = signed_envelope(request, key, valid_until=dt.date.today() + dt.timedelta(days=30))
-        authorization = (await service.authorizations.register(envelope)).name
+    async with sandbox_service(settings, connectors) as (service, request, authorization):
         view = await service.verifications.create(request, [authorization])
         async with asyncio.timeout(30):
             await service.verifications.wait_for_report(view.name, timeout=30)
@@ -148,5 +135,3 @@ async def test_a_connector_bug_while_polling_does_not_stall_the_ticket_for_good(
         assert banks.bugs == 1
         assert status == "ok", f"banks still {status} after {deadline:g} s; steps held for good: {steps}"
         assert current.state == VerificationState.COMPLETED
-    finally:
-        await service.close()
