@@ -44,7 +44,10 @@ The checks (:data:`CHECKS`, always reported in this order):
     would carry a later time), and an asynchronous connector gives the same ticket or its answer. When
     the connector takes shared batches, a part of a batch (one of its keys, some of its people) asked
     again alone gets the batch's records about them and the batch's ``answered_at`` (compared only when
-    the ``batching`` check passed).
+    the ``batching`` check passed). When it is asynchronous, the same key asked again about fewer of the
+    people while the first asking's ticket is pending (hedui resending after a crash, someone's consent
+    withdrawn meanwhile) gets, once resolved, the first answer's records about them and its
+    ``answered_at``, and no record about the one left out.
 
 Every query of the kit has its own key (``conformance-kit.RUN.N``), except where the idempotency
 check repeats one.
@@ -658,6 +661,12 @@ async def _twice(run: _Run, probe: Sequence[str], problems: list[str]) -> Depart
     return first
 
 
+def _about(run: _Run, answer: DepartmentAnswer, part: Sequence[str], registers: frozenset[str]) -> DepartmentAnswer:
+    """``answer`` with only its records about ``part`` (records about others are records-about-asked's business)."""
+    records = tuple(r for r in answer.records if is_about(run.declaration, r, set(part), registers))
+    return dataclasses.replace(answer, records=records)
+
+
 async def _part_of_a_batch(run: _Run, probe: Sequence[str], problems: list[str]) -> None:
     """A shared batch under two keys; then one key's people alone: the batch's records about them, its time."""
     ours, theirs = run.new_key(), run.new_key()
@@ -667,14 +676,33 @@ async def _part_of_a_batch(run: _Run, probe: Sequence[str], problems: list[str])
     await asyncio.sleep(REPEAT_AFTER_SECONDS)
     part = list(probe[1:])
     alone = await run.resolve("part of the batch", await run.ask("part of the batch", part, key=theirs), counted=False)
-    # Only the records about the part are compared: records about others are records-about-asked's business.
     registers = registers_of(batch.records, set(part))
+    problems.extend(
+        _differences(_about(run, batch, part, registers), _about(run, alone, part, registers), "part of the batch")
+    )
 
-    def about_part(answer: DepartmentAnswer) -> DepartmentAnswer:
-        records = tuple(r for r in answer.records if is_about(run.declaration, r, set(part), registers))
-        return dataclasses.replace(answer, records=records)
 
-    problems.extend(_differences(about_part(batch), about_part(alone), "part of the batch"))
+async def _fewer_people(run: _Run, probe: Sequence[str], problems: list[str]) -> None:
+    """The same key about fewer people while the first ticket is pending: no second look-up of them.
+
+    hedui resends a query after a crash with the members whose consent still stands: the first
+    asking's records about them and its ``answered_at`` (and no record about the one left out).
+    """
+    key = run.new_key()
+    first_reply = await run.ask("first asking, ticketed", probe, key=key)
+    await asyncio.sleep(REPEAT_AFTER_SECONDS)
+    part = list(probe[1:])
+    again_reply = await run.ask("the same key, fewer people", part, key=key)
+    first = await run.resolve("first asking, ticketed", first_reply, counted=False)
+    await asyncio.sleep(REPEAT_AFTER_SECONDS)
+    again = await run.resolve("the same key, fewer people", again_reply, counted=False)
+    run.inspect("the same key, fewer people", part, again)
+    registers = registers_of(first.records, set(part))
+    problems.extend(
+        _differences(
+            _about(run, first, part, registers), _about(run, again, part, registers), "the same key, fewer people"
+        )
+    )
 
 
 async def _check_idempotency(run: _Run, known: Sequence[str], notes: dict[str, str]) -> None:
@@ -683,14 +711,18 @@ async def _check_idempotency(run: _Run, known: Sequence[str], notes: dict[str, s
     probe = list(known[:2]) or unknown_identity_numbers(2, known)
     # A batch that drops people is the batching check's failure; the part of one is compared only when it passed.
     shared = run.description.shared_batches and len(probe) > 1 and not run.problems["batching"]
+    fewer = run.description.asynchronous and len(probe) > 1
     try:
         first = await _twice(run, probe, problems)
         if shared and not problems:
             await _part_of_a_batch(run, probe, problems)
+        if fewer and not problems:
+            await _fewer_people(run, probe, problems)
     except Exception as exc:
         problems.append(f"asking again under a key raised {type(exc).__name__}: {exc}")
         return
     notes["idempotency"] = (
         f"the same key again: the first answer ({_n(len(first.records), 'record')}, the same answered_at)"
         + ("; a part of a shared batch: the batch's" if shared else "")
+        + ("; the same key about fewer people while its ticket was pending: the first answer's" if fewer else "")
     )

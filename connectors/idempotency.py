@@ -8,7 +8,9 @@ the same ``answered_at`` — without looking the person up again.
 :class:`AnswerStore` keeps those first answers for a connector (the sandbox's and the reference
 server's): per (key, identity number) the records about that person and the answer's time, so
 that a shared batch (keys joined by commas) and a later query of one of its parts agree. It also
-remembers the tickets of asynchronous askings, so that a repeated key gets the same ticket.
+remembers the tickets of asynchronous askings, so that a repeated key gets the same ticket, and per
+(key, identity number) the ticket whose answer will answer that person, so that a query of some of
+a ticket's people under its key (fewer people, a part of a shared batch) is no second look-up.
 :class:`OncePerKey` keeps the rule in front of any connector (``hedui connector serve --entry-point``
 serves a department's own connector through it). :class:`QueryLog` writes one line per identity
 number actually looked up (``hedui connector serve --query-log``), for a test or an auditor to count.
@@ -22,8 +24,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import secrets
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Generic, TypeVar
@@ -40,7 +43,15 @@ from connectors.base import (
 from connectors.records import AnswersWith, DepartmentRecord, records_about
 from connectors.wire import format_instant
 
-__all__ = ["DEFAULT_MAX_PAIRS", "AnswerStore", "KeptAnswer", "OncePerKey", "QueryLog", "subject_digest"]
+__all__ = [
+    "DEFAULT_MAX_PAIRS",
+    "OWN_TICKET_PREFIX",
+    "AnswerStore",
+    "KeptAnswer",
+    "OncePerKey",
+    "QueryLog",
+    "subject_digest",
+]
 
 DEFAULT_MAX_PAIRS: Final = 100_000
 """(key, identity number) pairs an :class:`AnswerStore` keeps by default (and as many tickets)."""
@@ -82,7 +93,11 @@ class _FirstIn(Generic[K, V]):
 class AnswerStore:
     """The first answer per (key, identity number), and the ticket per asking: in memory, bounded.
 
-    Bounded: at most ``max_pairs`` (key, identity number) pairs and as many tickets; when a new one
+    A ticket is kept per asking (the whole key and the same people: :meth:`ticket_for`) and per
+    (key, identity number) pair it looks up (:meth:`pending`, until the pair's answer is kept).
+
+    Bounded: at most ``max_pairs`` (key, identity number) pairs, as many tickets and as many pending
+    pairs; when a new one
     would pass the bound, the oldest is forgotten (first in, first out). A pair holds references to
     the records about one person (the records themselves are the connector's), some 300 bytes, and
     a ticket its id (some 500 bytes for a household): at the default bound, a few tens of MB. A pair
@@ -101,6 +116,7 @@ class AnswerStore:
         self._about = about
         self._pairs: _FirstIn[tuple[str, str], KeptAnswer] = _FirstIn(max_pairs)
         self._tickets: _FirstIn[tuple[str, frozenset[str]], Ticket] = _FirstIn(max_pairs)
+        self._pending: _FirstIn[tuple[str, str], Ticket] = _FirstIn(max_pairs)
 
     def __len__(self) -> int:
         """(key, identity number) pairs kept."""
@@ -155,17 +171,45 @@ class AnswerStore:
         """The ticket handed out for this asking (the whole ``idempotency_key`` and the same people), if any."""
         return self._tickets.get((key, frozenset(id_numbers)))
 
-    def keep_ticket(self, key: str, id_numbers: Sequence[str], ticket: Ticket) -> None:
-        """Remember the ticket of an asking, so that asking again gives the same ticket."""
+    def keep_ticket(
+        self, key: str, id_numbers: Sequence[str], ticket: Ticket, looked_up: Sequence[str] | None = None
+    ) -> None:
+        """Remember the ticket of an asking, so that asking again gives the same ticket.
+
+        ``looked_up`` (default: everyone of ``id_numbers``) are the people the ticket's answer looks up:
+        each (key, identity number) pair of them, for every key of ``key``, is pending under the
+        ticket (:meth:`pending`) until its answer is kept (the first ticket of a pair stays).
+        """
         self._tickets.add((key, frozenset(id_numbers)), ticket)
+        for part in idempotency_keys(key):
+            for number in id_numbers if looked_up is None else looked_up:
+                self._pending.add((part, number), ticket)
+
+    def pending(self, keys: Sequence[str], id_numbers: Sequence[str]) -> dict[str, Ticket]:
+        """Who of ``id_numbers`` is not answered under ``keys`` but being looked up under one: the ticket of each."""
+        tickets: dict[str, Ticket] = {}
+        for number in self.missing(keys, id_numbers):
+            ticket = next((t for k in keys if (t := self._pending.get((k, number))) is not None), None)
+            if ticket is not None:
+                tickets[number] = ticket
+        return tickets
+
+
+OWN_TICKET_PREFIX: Final = "once-per-key:"
+"""How a ticket of :class:`OncePerKey`'s own begins (one that waits on the department's tickets)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Asked:
-    """What a ticket of the inner connector was handed out for: the whole key and everyone asked."""
+    """What a ticket was handed out for: the whole key and everyone asked.
+
+    ``waits_on``: for a ticket of :class:`OncePerKey`'s own, the department's tickets under which the
+    people asked are being looked up (empty for a ticket of the department's).
+    """
 
     key: str
     id_numbers: tuple[str, ...]
+    waits_on: tuple[Ticket, ...] = ()
 
 
 class OncePerKey:
@@ -176,9 +220,17 @@ class OncePerKey:
     waits for it), and the answer is kept in an :class:`AnswerStore` (in memory, bounded like it).
     Once passed on, a look-up runs to its end even if the caller goes (hedui's process dies, its call
     is cancelled), so that its answer is kept for the repeat. A ticket of ``inner`` is handed out
-    again for a repeated key, and its answer, once polled, is kept too. ``query_log`` gets a line
-    per identity number passed on. What ``inner`` raises passes through, and nothing is kept: the
-    people were not answered. A malformed key is refused (:class:`DepartmentRefused`).
+    again for a repeated asking (the same key, the same people), and its answer, once polled, is
+    kept too. The people of a ticket are pending under each (key, identity number) pair until its
+    answer is kept: a query under the key about some of them (a resend with fewer people, a part of
+    a shared batch alone) is not passed on again but gets a ticket of this class's own (beginning
+    with :data:`OWN_TICKET_PREFIX`) that waits on the department's ticket and answers with the
+    records about those people only; once the department's answer is kept, such a query gets the
+    kept answer at once. A ticket of its own lives in this process's memory only: polled after a
+    restart, it is an unknown ticket (:class:`DepartmentRefused`). ``query_log`` gets a line per
+    identity number the inner connector answered for (or handed out a ticket for). What ``inner``
+    raises passes through, and nothing is kept (nor logged): the people were not answered. A
+    malformed key is refused (:class:`DepartmentRefused`).
 
     ``about`` is the department's declaration (or its record kinds): whose records an answer holds.
     """
@@ -195,49 +247,87 @@ class OncePerKey:
         self.department = inner.describe().department
         self._store = AnswerStore(about, max_pairs)
         self._asked: _FirstIn[str, _Asked] = _FirstIn(max_pairs)
+        self._renewed: _FirstIn[str, Ticket] = _FirstIn(max_pairs)
         self._under_way: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._query_log = query_log
         self.passed_on = 0
-        """Identity numbers passed on to the inner connector."""
+        """Identity numbers passed on to the inner connector (a call that failed included)."""
 
     def describe(self) -> ConnectorDescription:
         """The inner connector's description."""
         return self.inner.describe()
 
     async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
-        """The kept answer (or ticket) for whoever was answered under the key; the inner connector for the rest."""
+        """The kept answer (or ticket) for whoever was asked about under the key; the inner connector for the rest."""
         try:
             keys = idempotency_keys(query.idempotency_key, self.inner.describe().max_batch_size)
         except ValueError as exc:
             raise DepartmentRefused(self.department, f"idempotency_key: {exc}") from None
+        await self._wait_for_others(keys, query.id_numbers)
         ticket = self._store.ticket_for(query.idempotency_key, query.id_numbers)
         if ticket is not None:
             kept = self._kept(ticket)
-            return ticket if kept is None else kept
-        await self._wait_for_others(keys, query.id_numbers)
-        fresh = self._store.missing(keys, query.id_numbers)
-        if not fresh:
+            return self._latest(ticket) if kept is None else kept
+        missing = self._store.missing(keys, query.id_numbers)
+        if not missing:
             return self._store.settle(self.department, keys, query.id_numbers)
-        # Under way from now on (before any await): a repeat arriving meanwhile waits for this look-up.
-        pairs = [(k, n) for k in keys for n in fresh]
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for pair in pairs:
-            self._under_way[pair] = done
-        asked = _Asked(query.idempotency_key, query.id_numbers)
-        work = asyncio.ensure_future(self._pass_on(dataclasses.replace(query, id_numbers=fresh), asked))
-        work.add_done_callback(lambda task: self._finished(task, pairs, done))
-        return await asyncio.shield(work)
+        pending = self._store.pending(keys, missing)
+        fresh = tuple(n for n in missing if n not in pending)
+        if not fresh:
+            return self._own_ticket(query, pending.values())
+        reply = await self._look_up(query, keys, fresh, whole=not pending)
+        if not pending:
+            return reply
+        return self._own_ticket(query, [*pending.values(), *([reply] if isinstance(reply, Ticket) else [])])
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
         """The kept answer of a ticket already answered; else the inner connector's, kept."""
         kept = self._kept(ticket)
         if kept is not None:
             return kept
-        reply = await self.inner.poll(ticket)
         asked = self._asked.get(ticket.ticket_id)
+        if asked is None and ticket.ticket_id.startswith(OWN_TICKET_PREFIX):
+            raise DepartmentRefused(self.department, "unknown ticket")
+        if asked is not None and asked.waits_on:
+            return await self._poll_own(ticket, asked)
+        reply = await self.inner.poll(ticket)
         if asked is None:
             return reply  # a ticket handed out before this process started: nothing to keep it under
+        if isinstance(reply, Ticket) and reply.ticket_id != ticket.ticket_id:
+            self._renewed.add(ticket.ticket_id, reply)
         return self._settled(reply, asked)
+
+    async def _poll_own(self, ticket: Ticket, asked: _Asked) -> DepartmentAnswer | Ticket:
+        """A ticket of this class's own: the department's tickets it waits on polled; its people's kept answer."""
+        later = []
+        for waited in asked.waits_on:
+            reply = await self.poll(self._latest(waited))
+            if isinstance(reply, Ticket):
+                later.append(reply.ready_after)
+        if later:
+            return Ticket(self.department, ticket.ticket_id, max(later))
+        kept = self._kept(ticket)
+        if kept is None:  # the department's answer was forgotten (the store's bound): nothing to answer from
+            raise DepartmentRefused(self.department, "unknown ticket")
+        return kept
+
+    def _latest(self, ticket: Ticket) -> Ticket:
+        """The ticket the department last gave in place of ``ticket`` (a poll may hand out a new one)."""
+        seen = {ticket.ticket_id}
+        while (newer := self._renewed.get(ticket.ticket_id)) is not None and newer.ticket_id not in seen:
+            seen.add(newer.ticket_id)
+            ticket = newer
+        return ticket
+
+    def _own_ticket(self, query: DepartmentQuery, waits_on: Iterable[Ticket]) -> Ticket:
+        """A ticket of this class's own for ``query``, whose people are looked up under the tickets ``waits_on``."""
+        tickets = tuple({t.ticket_id: self._latest(t) for t in waits_on}.values())
+        ticket = Ticket(
+            self.department, OWN_TICKET_PREFIX + secrets.token_urlsafe(24), max(t.ready_after for t in tickets)
+        )
+        self._asked.add(ticket.ticket_id, _Asked(query.idempotency_key, query.id_numbers, tickets))
+        self._store.keep_ticket(query.idempotency_key, query.id_numbers, ticket, looked_up=())
+        return ticket
 
     def _kept(self, ticket: Ticket) -> DepartmentAnswer | None:
         asked = self._asked.get(ticket.ticket_id)
@@ -256,15 +346,29 @@ class OncePerKey:
                 return
             await asyncio.wait(others)
 
+    async def _look_up(
+        self, query: DepartmentQuery, keys: Sequence[str], fresh: tuple[str, ...], *, whole: bool
+    ) -> DepartmentAnswer | Ticket:
+        """Pass ``fresh`` on to the inner connector, to its end even if the caller goes; ``whole``: answer all."""
+        # Under way from now on (before any await): a repeat arriving meanwhile waits for this look-up.
+        pairs = [(k, n) for k in keys for n in fresh]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for pair in pairs:
+            self._under_way[pair] = done
+        asked = _Asked(query.idempotency_key, query.id_numbers if whole else fresh)
+        work = asyncio.ensure_future(self._pass_on(dataclasses.replace(query, id_numbers=fresh), asked))
+        work.add_done_callback(lambda task: self._finished(task, pairs, done))
+        return await asyncio.shield(work)
+
     async def _pass_on(self, query: DepartmentQuery, asked: _Asked) -> DepartmentAnswer | Ticket:
-        """Ask the inner connector about the fresh people of ``asked``; keep its answer or ticket."""
-        for number in query.id_numbers:
-            self.passed_on += 1
-            if self._query_log is not None:
-                self._query_log.looked_up(self.department, query.idempotency_key, number)
+        """Ask the inner connector about the fresh people of ``asked``; keep (and log) its answer or ticket."""
+        self.passed_on += len(query.id_numbers)
         reply = await self.inner.query(query)
         if isinstance(reply, Ticket):
-            self._store.keep_ticket(asked.key, asked.id_numbers, reply)
+            self._store.keep_ticket(asked.key, asked.id_numbers, reply, looked_up=query.id_numbers)
+        if self._query_log is not None:  # only now: a call that failed looked nobody up
+            for number in query.id_numbers:
+                self._query_log.looked_up(self.department, query.idempotency_key, number)
         return self._settled(reply, asked)
 
     def _finished(

@@ -43,7 +43,8 @@ __all__ = ["DATABASE_RETRY_SECONDS", "FieldViolation", "Reason", "ServiceError",
 DATABASE_RETRY_SECONDS: Final = 1.0
 # PostgreSQL SQLSTATEs of a server out of reach or out of room: connection exceptions (class 08), insufficient
 # resources (class 53: too many connections, …), and a server shutting down, crashed or still starting (57P01-3).
-_UNAVAILABLE_SQLSTATE_PREFIXES: Final = ("08", "53", "57P01", "57P02", "57P03")
+# 40P01 deadlock and 40001 serialization failure: the transaction was chosen to give way; trying again succeeds.
+_UNAVAILABLE_SQLSTATE_PREFIXES: Final = ("08", "53", "57P01", "57P02", "57P03", "40P01", "40001")
 # SQLite: another process holds the write lock past the busy timeout.
 _SQLITE_BUSY: Final = ("database is locked", "database table is locked", "database is busy")
 

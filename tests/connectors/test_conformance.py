@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -26,6 +27,7 @@ from connectors.base import (
 )
 from connectors.conformance import CHECKS, CheckResult, check_connector, unknown_identity_numbers
 from connectors.departments import DEFAULT_DEPARTMENTS
+from connectors.idempotency import OncePerKey
 from connectors.records import TaxIncomeRecord
 from connectors.remote import RemoteConnector
 from connectors.sandbox import SandboxConnector, SandboxDataset, connector_factory
@@ -510,6 +512,36 @@ async def test_a_bank_that_hands_out_a_new_ticket_for_a_repeated_key_fails() -> 
     results = await check_connector(Forgetful(SandboxConnector("banks", data)), id_numbers=people(data))
     assert failed(results) == {"idempotency"}, results
     assert "the same key again: a new ticket, not the first one" in by_name(results)["idempotency"].detail
+
+
+async def test_a_bank_that_looks_up_again_for_fewer_people_under_a_pending_key_fails() -> None:
+    """The same key and people get the same ticket, but fewer people under the key get a new ticket: a second
+    look-up (the sandbox looks up when a ticket is resolved), with a later answered_at."""
+
+    class ExactAskingsOnly(Forgetful):
+        async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+            people = hashlib.sha256(",".join(sorted(query.id_numbers)).encode()).hexdigest()[:16]
+            asking = f"{query.idempotency_key}.for.{people}"
+            return await self.inner.query(dataclasses.replace(query, idempotency_key=asking))
+
+    data = dataset(banks={"answer_after_seconds": 0.05})
+    results = await check_connector(ExactAskingsOnly(SandboxConnector("banks", data)), id_numbers=people(data))
+    assert failed(results) == {"idempotency"}, results
+    detail = by_name(results)["idempotency"].detail
+    assert "the same key, fewer people: answered_at" in detail, detail
+    assert "the same key again" not in detail  # the whole asking repeated is kept: only the fewer people fail
+    # behind OncePerKey (what `hedui connector serve --entry-point` serves a department's own connector through)
+    behind = OncePerKey(ExactAskingsOnly(SandboxConnector("banks", data)), data.catalogue["banks"])
+    assert failed(await check_connector(behind, id_numbers=people(data))) == set()
+
+
+async def test_an_asynchronous_sandbox_passes_the_check_with_fewer_people() -> None:
+    data = dataset(banks={"answer_after_seconds": 0.05})
+    results = await check_connector(SandboxConnector("banks", data), id_numbers=people(data))
+    assert by_name(results)["idempotency"].passed, results
+    assert "the same key about fewer people while its ticket was pending: the first answer's" in (
+        by_name(results)["idempotency"].detail
+    )
 
 
 async def test_a_part_of_a_shared_batch_looked_up_again_fails() -> None:

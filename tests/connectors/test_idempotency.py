@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -22,7 +23,7 @@ from connectors.base import (
     idempotency_keys,
 )
 from connectors.departments import DepartmentCatalogue
-from connectors.idempotency import AnswerStore, OncePerKey, QueryLog, subject_digest
+from connectors.idempotency import OWN_TICKET_PREFIX, AnswerStore, OncePerKey, QueryLog, subject_digest
 from connectors.records import PersonRecord, TaxIncomeRecord
 from connectors.wire import parse_instant
 
@@ -322,4 +323,151 @@ async def test_a_malformed_key_never_reaches_the_department(tmp_path: Path) -> N
     assert [(line["key"], line["subject"]) for line in lines] == [
         ("v1.tax.1", subject_digest(ZHANG)),
         ("v1.tax.1", subject_digest(LI)),
+    ]
+
+
+# --- tickets: each (key, identity number) of a pending ticket is looked up by it ----------------------------
+
+
+async def test_a_resend_with_fewer_members_does_not_look_anybody_up_again_while_the_ticket_is_pending() -> None:
+    inner = Forgetful(tickets=True)
+    kept = OncePerKey(inner, TAX)
+    first = await kept.query(ask(ZHANG, LI, DEFU))  # the first asking: a ticket, the look-up under way
+    assert isinstance(first, Ticket)
+    # hedui dies before storing the ticket; another process takes the step over, LI's consent was withdrawn
+    # meanwhile: the same key is sent again for ZHANG and DEFU only.
+    again = await kept.query(ask(ZHANG, DEFU))
+    assert inner.asked == [(ZHANG, LI, DEFU)], f"looked up again under the same key: {inner.asked}"
+    assert kept.passed_on == 3
+    if isinstance(again, Ticket):
+        answer = await kept.poll(again)
+    else:
+        answer = again
+    assert isinstance(answer, DepartmentAnswer)
+    assert sorted(r.subject for r in answer.records) == sorted([ZHANG, DEFU])  # LI's records are not handed out
+
+
+async def test_a_part_of_a_shared_batch_sent_again_alone_is_not_looked_up_again_while_the_ticket_is_pending() -> None:
+    """After a restart the parts of a batch are batched anew (or go alone): the resend's (key, people) almost
+    never equals the first call's."""
+    inner = Forgetful(tickets=True)
+    kept = OncePerKey(inner, TAX)
+    first = await kept.query(ask(ZHANG, DEFU, key="v1.tax.1,v2.tax.1"))
+    assert isinstance(first, Ticket)
+    alone = await kept.query(ask(ZHANG, key="v1.tax.1"))  # v1's step taken over after the crash: sent alone
+    assert inner.asked == [(ZHANG, DEFU)], f"looked up again under the same key: {inner.asked}"
+    assert isinstance(alone, Ticket)
+    answer = await kept.poll(alone)
+    assert isinstance(answer, DepartmentAnswer) and [r.subject for r in answer.records] == [ZHANG]
+    assert answer.answered_at == T0 + dt.timedelta(seconds=1)  # the batch's answer (the first poll)
+
+
+class Pending(Forgetful):
+    """A department with tickets whose answers are not ready until ``ready`` is set (a poll before: the ticket)."""
+
+    def __init__(self) -> None:
+        super().__init__(tickets=True)
+        self.ready = False
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        if not self.ready:
+            self.polls += 1
+            return dataclasses.replace(ticket, ready_after=T1)
+        return await super().poll(ticket)
+
+
+async def test_fewer_people_under_a_pending_ticket_get_a_ticket_that_waits_on_the_departments() -> None:
+    inner = Pending()
+    kept = OncePerKey(inner, TAX)
+    first = await kept.query(ask(ZHANG, LI, DEFU))
+    assert isinstance(first, Ticket)
+    fewer = await kept.query(ask(DEFU, ZHANG))
+    assert isinstance(fewer, Ticket) and fewer.ticket_id != first.ticket_id
+    assert fewer.ticket_id.startswith(OWN_TICKET_PREFIX) and ZHANG not in fewer.ticket_id
+    assert await kept.query(ask(ZHANG, DEFU)) == fewer  # the same asking again: the same ticket
+    not_yet = await kept.poll(fewer)
+    assert not_yet == dataclasses.replace(fewer, ready_after=T1)  # still pending: the department's new time
+    assert inner.polls == 1
+    inner.ready = True
+    answer = await kept.poll(fewer)
+    assert isinstance(answer, DepartmentAnswer)
+    assert sorted(r.subject for r in answer.records) == sorted([ZHANG, DEFU])
+    whole = await kept.poll(first)  # the first ticket's answer was kept when the department answered it
+    assert isinstance(whole, DepartmentAnswer) and whole.answered_at == answer.answered_at
+    assert inner.polls == 2  # one poll of the department's ticket per poll that found it pending, then one answer
+    # once the department's answer is kept, fewer people under the key are answered from it at once
+    assert await kept.query(ask(DEFU)) == dataclasses.replace(
+        answer, records=tuple(r for r in answer.records if r.subject == DEFU)
+    )
+    assert inner.asked == [(ZHANG, LI, DEFU)] and inner.polls == 2
+
+
+async def test_a_pending_person_and_a_newcomer_under_the_key_wait_on_both_tickets() -> None:
+    inner = Forgetful(tickets=True)
+    kept = OncePerKey(inner, TAX)
+    first = await kept.query(ask(ZHANG, LI))
+    mixed = await kept.query(ask(ZHANG, DEFU))  # ZHANG pending under the first ticket; DEFU new to the key
+    assert inner.asked == [(ZHANG, LI), (DEFU,)]
+    assert isinstance(first, Ticket) and isinstance(mixed, Ticket) and mixed.ticket_id.startswith(OWN_TICKET_PREFIX)
+    answer = await kept.poll(mixed)
+    assert isinstance(answer, DepartmentAnswer) and inner.polls == 2
+    assert [r.subject for r in answer.records] == [ZHANG, DEFU]
+    assert answer.answered_at == T0 + dt.timedelta(seconds=1)  # the earliest of the two answers
+    assert await kept.poll(first) != answer and inner.polls == 2  # ZHANG and LI: kept already, not polled again
+
+
+async def test_a_ticket_of_once_per_key_s_own_is_unknown_after_a_restart() -> None:
+    inner = Forgetful(tickets=True)
+    before = OncePerKey(inner, TAX)
+    first = await before.query(ask(ZHANG, LI))
+    assert isinstance(first, Ticket) and not first.ticket_id.startswith(OWN_TICKET_PREFIX)  # the department's
+    fewer = await before.query(ask(ZHANG))
+    assert isinstance(fewer, Ticket)
+    with pytest.raises(DepartmentRefused, match="unknown ticket"):
+        await OncePerKey(inner, TAX).poll(fewer)  # the server restarted: its memory is gone
+    assert inner.polls == 0  # never passed on to the department, which never handed it out
+
+
+def test_the_store_names_the_pending_ticket_of_each_pair() -> None:
+    store = AnswerStore(("tax_income",))
+    ticket = Ticket("tax", "T-1", T0)
+    store.keep_ticket("v1.tax.1,v2.tax.1", [ZHANG, LI, DEFU], ticket, looked_up=[ZHANG, LI])
+    assert store.ticket_for("v2.tax.1,v1.tax.1", [ZHANG, LI, DEFU]) is None  # an asking is its whole key
+    assert store.ticket_for("v1.tax.1,v2.tax.1", [DEFU, LI, ZHANG]) == ticket
+    assert store.pending(["v2.tax.1"], [LI, DEFU]) == {LI: ticket}  # DEFU was answered before: not looked up
+    assert store.pending(["v3.tax.1"], [LI]) == {}
+    store.settle("tax", ["v2.tax.1"], [LI], [], T1)
+    assert store.pending(["v2.tax.1"], [LI]) == {}  # answered: no longer pending
+    assert store.pending(["v1.tax.1"], [LI]) == {LI: ticket}  # v1's pair is answered only by the ticket's answer
+
+
+# --- the query log: a line per identity number the department answered (or ticketed) ---------------------
+
+
+async def test_the_query_log_has_no_line_for_a_look_up_that_failed(tmp_path: Path) -> None:
+    """A department that fails answered nobody: no line; the retry that is answered has the only line."""
+    log = QueryLog(tmp_path / "q.jsonl")
+    kept = OncePerKey(Forgetful(tickets=True, fail=1), TAX, query_log=log)
+    with pytest.raises(DepartmentUnavailable):
+        await kept.query(ask(ZHANG))
+    await kept.query(ask(ZHANG))
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [(line["key"], line["subject"]) for line in lines] == [("v1.tax.1", subject_digest(ZHANG))]
+
+
+async def test_the_query_log_has_a_line_per_person_of_a_ticket_once(tmp_path: Path) -> None:
+    log = QueryLog(tmp_path / "q.jsonl")
+    kept = OncePerKey(Forgetful(tickets=True), TAX, query_log=log)
+    first = await kept.query(ask(ZHANG, LI, key="v1.tax.1,v2.tax.1"))
+    assert isinstance(first, Ticket)
+    alone = await kept.query(ask(LI, key="v2.tax.1"))
+    assert isinstance(alone, Ticket)
+    await kept.poll(alone)
+    await kept.poll(first)
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [(line["key"], line["subject"]) for line in lines] == [
+        ("v1.tax.1,v2.tax.1", subject_digest(ZHANG)),
+        ("v1.tax.1,v2.tax.1", subject_digest(LI)),
     ]

@@ -393,13 +393,16 @@ async def registered_in(
 
 
 @contextlib.asynccontextmanager
-async def sandbox_service(settings: Settings) -> AsyncIterator[tuple[HeduiService, VerificationRequest, str]]:
-    """A started service over ``settings.database_url`` with the example sandbox's departments, the example
-    request and one authorization for it registered through the service (its name), as a case system does
-    before creating a verification; closed at the end."""
-    service = HeduiService(
-        Database(settings.database_url), sandbox_connectors(SandboxDataset.from_json(example_sandbox())), settings
+async def sandbox_service(
+    settings: Settings, connectors: dict[str, Connector] | None = None
+) -> AsyncIterator[tuple[HeduiService, VerificationRequest, str]]:
+    """A started service over ``settings.database_url`` with the example sandbox's departments (``connectors``
+    instead, if given), the example request and one authorization for it registered through the service (its
+    name), as a case system does before creating a verification; closed at the end."""
+    departments = (
+        connectors if connectors is not None else sandbox_connectors(SandboxDataset.from_json(example_sandbox()))
     )
+    service = HeduiService(Database(settings.database_url), departments, settings)
     await service.start()
     try:
         request = parse_request(example_request())

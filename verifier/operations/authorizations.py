@@ -94,6 +94,10 @@ class Authorizations:
             return (await self._reader.registered([existing]))[0]
         at = dt.datetime.now(dt.UTC)
         certificates = tuple(certificates)
+        # The consent epoch before the trust store is read: a key change committing after this read bumps it,
+        # so what is judged below is kept under an epoch it cannot outlive.
+        async with self._db.sessions() as session:
+            epoch = await stored.consent_epoch(session)
         checked = await self._checked(envelope, certificates, at)
         payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
         row = AuthorizationRow(
@@ -114,7 +118,6 @@ class Authorizations:
             await self._audit.append(
                 session, _registered_event(row.id, checked, caller), id_numbers=[m.id_number for m in payload.members]
             )
-            epoch = await stored.consent_epoch(session)
         registered = RegisteredAuthorization(row.id, payload, tuple(signed_by), at, signers=checked.signers)
         self._reader.keep(epoch, registered)  # the verification that follows need not read it back
         return registered

@@ -166,8 +166,10 @@ class ConsentGate:
         self._cache.pop(verification_id, None)
 
     def changed(self) -> None:
-        """Consent changed in this process (a revocation): every cached decision is read again."""
+        """Consent changed in this process (a revocation): every cached decision is read again, and no decision
+        from now on joins a read begun before the change."""
         self._cache.clear()
+        self._reading.clear()
 
     async def authorizations(
         self, job: Job, session: AsyncSession | None = None
@@ -181,8 +183,13 @@ class ConsentGate:
         if reading is None:
             reading = asyncio.ensure_future(self._read_alone(job, cached))
             self._reading[job.verification_id] = reading
-            reading.add_done_callback(lambda _: self._reading.pop(job.verification_id, None))
+            reading.add_done_callback(lambda done: self._read_done(job.verification_id, done))
         return await asyncio.shield(reading)
+
+    def _read_done(self, verification_id: str, done: asyncio.Future[tuple[RegisteredAuthorization, ...]]) -> None:
+        """A shared read ended: later decisions start their own (unless :meth:`changed` dropped it already)."""
+        if self._reading.get(verification_id) is done:
+            del self._reading[verification_id]
 
     async def _read_alone(self, job: Job, cached: Consent | None) -> tuple[RegisteredAuthorization, ...]:
         """Read the epoch (and, if it moved, the authorizations) in a session of its own."""

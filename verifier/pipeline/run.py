@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent, AuditLog
@@ -199,14 +200,6 @@ class Pipeline:
         self.gate.changed()
         self._sender.withdraw(authorization_name)
 
-    async def run(self, job: Job) -> None:
-        """Send (again, by their keys) every query of the verification still to be sent that this process
-        holds or can claim now, then publish the report (for tests and the CLI: the workers do this)."""
-        async with self._db.write() as session:
-            now = dt.datetime.now(dt.UTC)
-            claimed = await work.claim(session, self.worker, now=now, until=self.leases.until(), limit=10_000)
-        await self._carry_on([c for c in claimed if c.verification_id == job.verification_id])
-
     async def _carry_on(self, claimed: Sequence[work.Claimed]) -> None:
         """Carry claimed steps on, a verification at a time: queries sent again by their keys, tickets polled."""
         by_verification: dict[str, list[work.Claimed]] = {}
@@ -240,24 +233,33 @@ class Pipeline:
         self.gate.forget(verification_id)
 
     async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool) -> None:
-        """Send a freshly recorded plan's queries (held by this process) and see them stored."""
-        self.leases.held += len(plan.queries)
+        """Send a freshly recorded plan's queries (held by this process) and see them stored; if that fails,
+        the steps left are given back for any process to carry on."""
+        keys = [query.idempotency_key for query, _ in plan.queries]
         try:
-            await self._gather_answers(job, plan, confirmed=confirmed)
+            await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed=confirmed))
         finally:
-            self.leases.held -= len(plan.queries)
             self.gate.forget(job.verification_id)
 
     async def _gather_answers(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
         """Ask every department at once; store answers in batches as they arrive, the last with the report.
         ``confirmed``: consent was confirmed at the commit just made (see :meth:`send`)."""
-        settled: asyncio.Queue[Settled] = asyncio.Queue()
+        settled: asyncio.Queue[Settled | str] = asyncio.Queue()
         known = dict(plan.settled)
 
         async def ask(query: DepartmentQuery, scope: Scope) -> None:
-            """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome)."""
+            """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome; hedui's
+            own database failing meanwhile is not the department's: its step is given back, queued as its key)."""
             try:
                 outcome = await self._sender.ask(job, scope.department, query, confirmed=confirmed)
+            except SQLAlchemyError as exc:
+                log.warning(
+                    "database failed while asking %s (%s); the query is left for a retry",
+                    scope.department,
+                    type(exc).__name__,
+                )
+                settled.put_nowait(query.idempotency_key)
+                return
             except Exception as exc:  # a connector's own bug must not stall the verification
                 log.exception("connector %s failed", scope.department)
                 outcome = Outcome(DepartmentStatus.UNAVAILABLE, f"connector error: {type(exc).__name__}")
@@ -270,9 +272,14 @@ class Pipeline:
         try:
             remaining = len(tasks)
             while remaining:
-                batch = await _coalesced(settled, remaining)
-                remaining -= len(batch)
-                await self._keep_batch(job, plan, batch, known)
+                arrived = await _coalesced(settled, remaining)
+                remaining -= len(arrived)
+                given_back = [item for item in arrived if isinstance(item, str)]
+                if given_back:
+                    await self.leases.give_back(given_back)
+                batch = [item for item in arrived if not isinstance(item, str)]
+                if batch:
+                    await self._keep_batch(job, plan, batch, known)
         finally:
             for task in tasks:
                 task.cancel()
@@ -307,7 +314,7 @@ class Pipeline:
 COALESCE_SECONDS = 0.004
 
 
-async def _coalesced(settled: asyncio.Queue[Settled], remaining: int) -> list[Settled]:
+async def _coalesced(settled: asyncio.Queue[Settled | str], remaining: int) -> list[Settled | str]:
     """The next batch of outcomes: the first to come, and those that come within :data:`COALESCE_SECONDS`
     of it (at once when all ``remaining`` are in)."""
     batch = [await settled.get()]

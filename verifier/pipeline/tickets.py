@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from connectors.base import Connector, DepartmentRefused, DepartmentUnavailable, Ticket
@@ -27,6 +28,8 @@ from verifier.storage.models import DepartmentResultRow
 from verifier.vocabulary import DepartmentStatus, StepPhase
 
 __all__ = ["TicketPoller"]
+
+log = logging.getLogger("hedui.pipeline")
 
 _UNAVAILABLE = DepartmentStatus.UNAVAILABLE
 
@@ -105,6 +108,9 @@ class TicketPoller:
             return Outcome(_UNAVAILABLE, scrub(exc.reason))
         except DepartmentRefused as exc:
             return Outcome(_UNAVAILABLE, f"refused: {scrub(exc.reason)}")
+        except Exception:  # a connector's own bug: the ticket still stands; polled again, until the pending deadline
+            log.exception("connector %s failed polling a ticket; polled again later", department)
+            raise _Again from None
         if isinstance(reply, Ticket):
             await self._renew(job.verification_id, department, reply)
             raise _Again

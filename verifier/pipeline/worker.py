@@ -8,11 +8,13 @@ conductor's (:class:`verifier.pipeline.run.Pipeline`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import secrets
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 
 from verifier.pipeline.writes import Writes
@@ -55,8 +57,31 @@ class Leases:
         self._carry_on = carry_on
         self._spawn = spawn
         self._writes = writes
-        self.held = 0
+        self._keys: Counter[str] = Counter()
+
+    @property
+    def held(self) -> int:
         """Steps this process is working on (claimed or created here, not yet finished)."""
+        return len(self._keys)
+
+    async def carrying(self, keys: Sequence[str], carry: Awaitable[None]) -> None:
+        """Await ``carry`` (the work on these steps) with their leases renewed meanwhile; if it fails, the steps
+        it did not finish are given back at once, for any process to take up (a live process must never hold
+        a step nobody works on: its heartbeat would keep it from everyone for good)."""
+        self._keys.update(keys)
+        try:
+            await carry
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.give_back(keys)
+            raise
+        finally:
+            self._keys.subtract(keys)
+            self._keys += Counter()  # drop the keys no longer held
+
+    async def give_back(self, keys: Sequence[str]) -> None:
+        """Release these steps (those this process still holds and has not finished): due for anyone now."""
+        await self._writes.run(lambda: self._release(list(keys)))
 
     def until(self) -> dt.datetime:
         """When a lease taken or renewed now lapses."""
@@ -98,9 +123,16 @@ class Leases:
         return claimed
 
     async def _renew(self) -> None:
-        """The heartbeat's transaction."""
+        """The heartbeat's transaction: only the steps some task of this process is working on."""
+        if not self._keys:
+            return
         async with self._db.write() as session:
-            await work.renew(session, self.worker, self.until())
+            await work.renew(session, self.worker, self.until(), list(self._keys))
+
+    async def _release(self, keys: Sequence[str] | None) -> None:
+        """Give leases back (all of this process's, or those of ``keys``)."""
+        async with self._db.write() as session:
+            await work.release(session, self.worker, keys)
 
     async def _claim(self, now: dt.datetime, room: int) -> list[work.Claimed]:
         """The claim's transaction."""
@@ -108,16 +140,12 @@ class Leases:
             return await work.claim(session, self.worker, now=now, until=now + self._lease, limit=room)
 
     async def _carry(self, claimed: Sequence[work.Claimed]) -> None:
-        """Carry claimed steps on, counting them as held meanwhile."""
-        self.held += len(claimed)
+        """Carry claimed steps on, holding them meanwhile."""
         try:
-            await self._carry_on(claimed)
+            await self.carrying([c.key for c in claimed], self._carry_on(claimed))
         except Exception:
-            log.exception("carrying on %d claimed steps failed; taken up again when the leases lapse", len(claimed))
-        finally:
-            self.held -= len(claimed)
+            log.exception("carrying on %d claimed steps failed; given back, to be taken up again", len(claimed))
 
     async def release_all(self) -> None:
         """On a clean stop: give every lease back, so the steps are due for any process at once."""
-        async with self._db.write() as session:
-            await work.release(session, self.worker)
+        await self._release(None)

@@ -107,16 +107,23 @@ async def claim(
     return [Claimed(r.key, r.verification_id, r.department, StepPhase(r.phase), r.query_id) for r in claimed]
 
 
-async def renew(session: AsyncSession, worker: str, until: dt.datetime) -> int:
-    """Extend every live lease ``worker`` holds (its heartbeat); returns how many it holds."""
+async def renew(session: AsyncSession, worker: str, until: dt.datetime, keys: Sequence[str]) -> None:
+    """Extend ``worker``'s leases of ``keys`` (its heartbeat: the steps it is working on). Rows another
+    transaction has locked (a storer finishing them) are skipped, so the heartbeat never waits for a lock and
+    can never deadlock with one."""
     w = WorkStepRow
-    result = await session.execute(
+    held = (
+        select(w.key)
+        .where(w.key.in_(list(keys)), w.leased_by == worker, w.phase.in_(list(_LIVE)))
+        .order_by(w.key)
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(
         update(w)
-        .where(w.leased_by == worker, w.phase.in_(list(_LIVE)))
+        .where(w.key.in_(held.scalar_subquery()))
         .values(lease_until=until)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def release(session: AsyncSession, worker: str, keys: Sequence[str] | None = None) -> None:
