@@ -19,7 +19,7 @@ import datetime as dt
 import json
 
 import pytest
-from harness import example_request, seed_verification
+from harness import PostgresCluster, example_request, seed_verification
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -36,9 +36,19 @@ JOB = Job("v1", "worker", "peer", REQUEST, ("authorizations/a1",))
 ASKING = {"status": "querying", "queried_json": json.dumps(MEMBERS)}
 
 
-async def test_the_heartbeat_does_not_deadlock_with_a_storing_transaction(db: Database) -> None:
-    if db.dialect == "sqlite":
-        pytest.skip("SQLite has one writer at a time: no row locks to deadlock on")
+@pytest.mark.postgres
+async def test_the_heartbeat_does_not_deadlock_with_a_storing_transaction(postgres: PostgresCluster) -> None:
+    # PostgreSQL only: SQLite has one writer at a time, no row locks to deadlock on.
+    db = Database(postgres.create_database())
+    await db.migrate()
+    try:
+        await _heartbeat_beside_a_storer(db)
+    finally:
+        await db.close()
+
+
+async def _heartbeat_beside_a_storer(db: Database) -> None:
+    """A storing transaction finishes two steps in two statements while the heartbeat renews both."""
     await seed_verification(db, JOB, {"tax": ASKING, "banks": ASKING}, leased_to="me")
     async with db.sessions() as session:
         physical = [r.key for r in await session.execute(text("SELECT key FROM work_steps ORDER BY ctid"))]
