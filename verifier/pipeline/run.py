@@ -116,9 +116,9 @@ class Pipeline:
             except Exception:
                 log.exception("giving the work leases back failed; they lapse by themselves")
 
-    async def resume(self, *, take_over: bool = True) -> None:
-        """Start this process's share of the durable work: renew its leases and (``take_over``) claim due and
-        orphaned steps — work a previous run left, a dead replica's, answers that are due to be polled.
+    async def resume(self) -> None:
+        """Start this process's share of the durable work: renew its leases and claim due and orphaned
+        steps — work a previous run left, a dead replica's, answers that are due to be polled.
 
         Queries an earlier version left without a step are given one first.
         """
@@ -128,8 +128,7 @@ class Pipeline:
             log.info("%d queries left by an earlier version became durable steps", adopted)
         self._started = True
         self.spawn(self.leases.renew_forever(), "renew work leases")
-        if take_over:
-            self.spawn(self.leases.claim_forever(), "claim work")
+        self.spawn(self.leases.claim_forever(), "claim work")
 
     async def load_job(self, verification_id: str) -> Job:
         """What the pipeline needs of a stored verification."""

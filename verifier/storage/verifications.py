@@ -19,14 +19,11 @@ __all__ = [
     "lock",
     "next_report_version",
     "page",
-    "pending_tickets",
     "renew_ticket",
     "result",
     "results",
     "results_for_report",
-    "running_ids",
     "snapshot",
-    "statuses",
     "update_results",
 ]
 
@@ -102,28 +99,6 @@ async def page(
             | ((VerificationRow.created_at == created) & (VerificationRow.id < last_id))
         )
     return (await session.execute(query.limit(limit))).all()
-
-
-async def running_ids(session: AsyncSession) -> list[str]:
-    """Verifications a previous run left running."""
-    found = await session.scalars(select(VerificationRow.id).where(VerificationRow.state == VerificationState.RUNNING))
-    return list(found.all())
-
-
-async def pending_tickets(session: AsyncSession) -> list[tuple[str, str]]:
-    """(verification id, department) of every answer still pending on a ticket."""
-    r = DepartmentResultRow
-    rows = await session.execute(
-        select(r.verification_id, r.department).where(r.status == DepartmentStatus.PENDING, r.ticket_id.is_not(None))
-    )
-    return [(row.verification_id, row.department) for row in rows]
-
-
-async def statuses(session: AsyncSession, verification_id: str) -> dict[str, str]:
-    """Each department's status in one verification."""
-    r = DepartmentResultRow
-    rows = await session.execute(select(r.department, r.status).where(r.verification_id == verification_id))
-    return {row.department: row.status for row in rows}
 
 
 async def results(session: AsyncSession, verification_id: str) -> Sequence[DepartmentResultRow]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from verifier.storage import verifications as stored
+from verifier.storage import work
 from verifier.storage.db import Database
-from verifier.vocabulary import DepartmentStatus, VerificationState
+from verifier.storage.models import WorkStepRow
+from verifier.vocabulary import DepartmentStatus, StepPhase, VerificationState
 
 AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
@@ -90,19 +93,23 @@ async def test_pages_are_newest_first_per_organisation_and_after_the_last_seen(d
 
 
 async def test_work_left_unfinished_is_found_again(db: Database) -> None:
+    # Rows an earlier version left: v1's tax asked (querying), v1's bank pending on a ticket, v2's bank pending
+    # without one (nothing to poll), v2's police answered.
     async with db.write() as session:
-        await stored.add(session, values("v1"), [result("v1", "tax"), result("v1", "banks", DepartmentStatus.PENDING)])
+        asked = result("v1", "tax") | {"status": DepartmentStatus.QUERYING}
+        await stored.add(session, values("v1"), [asked, result("v1", "banks", DepartmentStatus.PENDING)])
         done = values("v2") | {"state": VerificationState.COMPLETED}
-        await stored.add(session, done, [result("v2", "banks", DepartmentStatus.PENDING)])
+        answered = result("v2", "police") | {"status": DepartmentStatus.OK}
+        await stored.add(session, done, [result("v2", "banks", DepartmentStatus.PENDING), answered])
         await stored.update_results(
             session,
             [{"verification_id": "v1", "department": "banks", "ticket_id": "t-1", "ticket_ready_after": AT}],
         )
+        assert await work.adopt(session) == 2
+        assert await work.adopt(session) == 0  # once only
     async with db.sessions() as session:
-        assert await stored.running_ids(session) == ["v1"]
-        # Pending without a ticket (v2's banks) is not followed.
-        assert await stored.pending_tickets(session) == [("v1", "banks")]
-        assert await stored.statuses(session, "v1") == {"tax": "queued", "banks": "pending"}
+        steps = {s.key: s.phase for s in await session.scalars(select(WorkStepRow))}
+    assert steps == {"v1.tax.1": StepPhase.SEND, "v1.banks.1": StepPhase.POLL}
 
 
 async def test_a_ticket_is_renewed_only_while_the_answer_is_pending(db: Database) -> None:
