@@ -413,3 +413,10 @@ async def sandbox_service(
         yield service, request, (await service.authorizations.register(envelope)).name
     finally:
         await service.close()
+
+
+async def department_statuses(session: Any, verification_id: str) -> dict[str, str]:
+    """Each department's status in one verification, as stored."""
+    from verifier.storage import verifications
+
+    return {r.department: r.status for r in await verifications.results(session, verification_id)}

@@ -134,7 +134,6 @@ class Verifications:
                 unchanged = await stored_authorizations.consent_epoch(session, share_lock=True) == consent.epoch
                 await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
-            self._pipeline.gate.remember(verification_id, consent)
             self._pipeline.send(job, plan, confirmed=unchanged)
 
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,11 +51,10 @@ def envelope_of(row_signatures: str, payload: bytes, payload_type: str) -> Envel
 
 @dataclass(frozen=True, slots=True)
 class Consent:
-    """A verification's authorizations as read at consent epoch ``epoch`` (``read_at``: monotonic seconds)."""
+    """A verification's authorizations as they stand at consent epoch ``epoch``."""
 
     epoch: int
     authorizations: tuple[RegisteredAuthorization, ...]
-    read_at: float
 
 
 class AuthorizationReader:
@@ -124,90 +122,63 @@ class AuthorizationReader:
         rows = await stored_authorizations.by_ids(session, ids)
         return await self.registered([rows[i] for i in ids if i in rows], session)
 
-    async def current(self, names: Sequence[str], session: AsyncSession | None = None) -> Consent:
-        """The consent epoch, then the authorizations named (read after it: a revocation between the two
-        reads is seen now or, having bumped the epoch, at the next check). An authorization judged at this
-        same epoch before (registered here, or read for another verification) is not read again: nothing
-        that could change its judgement has happened since (every such change bumps the epoch)."""
+    async def current(
+        self, names: Sequence[str], session: AsyncSession | None = None, *, share_lock: bool = False
+    ) -> Consent:
+        """The consent epoch (``share_lock``: share-locked, PostgreSQL), then the authorizations named (read
+        after it: a revocation between the two reads is seen now or, having bumped the epoch, at the next
+        check). An authorization judged at this same epoch before (registered here, or read for this or
+        another verification) is not read again: nothing that could change its judgement has happened since
+        (every such change bumps the epoch). So a decision costs one read while the epoch stands still."""
         if session is None:
             async with self.db.sessions() as own:
-                return await self.current(names, own)
-        epoch = await stored_authorizations.consent_epoch(session)
+                return await self.current(names, own, share_lock=share_lock)
+        epoch = await stored_authorizations.consent_epoch(session, share_lock=share_lock)
         ids = [n.removeprefix("authorizations/") for n in names]
         judged = {i: kept[1] for i in ids if (kept := self._known.get(i)) is not None and kept[0] == epoch}
         missing = [i for i in ids if i not in judged]
         for authorization in await self.by_names(missing, session) if missing else []:
             self.keep(epoch, authorization)
             judged[authorization.name.removeprefix("authorizations/")] = authorization
-        return Consent(epoch, tuple(judged[i] for i in ids if i in judged), time.monotonic())
+        return Consent(epoch, tuple(judged[i] for i in ids if i in judged))
 
 
 class ConsentGate:
     """Decides consent again, now, for one department's members (the decision itself is :mod:`.plan`'s).
 
-    Decisions use each verification's cached :class:`Consent` after reading the epoch again: before a query
-    leaves (the queries of one verification leaving together share one read) and, share-locked, when an
-    answer is stored. Only when the epoch moved are the authorizations read and checked again.
+    Each decision reads the consent epoch again — before a query leaves (the queries of one verification
+    leaving together share one read) and, share-locked, when an answer is stored — and the authorizations
+    as :meth:`AuthorizationReader.current` keeps them: read and checked again only when the epoch moved.
     """
 
     def __init__(self, reader: AuthorizationReader, catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE) -> None:
         """Read authorizations with ``reader``; ``catalogue`` declares whose records are about whom."""
         self._reader = reader
         self._catalogue = catalogue
-        self._cache: dict[str, Consent] = {}
-        self._reading: dict[str, asyncio.Future[tuple[RegisteredAuthorization, ...]]] = {}
-
-    def remember(self, verification_id: str, consent: Consent) -> None:
-        """Keep what was read for a verification (at its creation) for the decisions that follow."""
-        self._cache[verification_id] = consent
-
-    def forget(self, verification_id: str) -> None:
-        """The verification has nothing more to ask in this process: drop its cached consent."""
-        self._cache.pop(verification_id, None)
+        self._reading: dict[str, asyncio.Future[Consent]] = {}
 
     def changed(self) -> None:
-        """Consent changed in this process (a revocation): every cached decision is read again, and no decision
-        from now on joins a read begun before the change."""
-        self._cache.clear()
+        """Consent changed in this process (a revocation): no decision from now on joins a read begun before."""
         self._reading.clear()
 
     async def authorizations(
         self, job: Job, session: AsyncSession | None = None
     ) -> tuple[RegisteredAuthorization, ...]:
-        """The job's authorizations as they stand: from the cache while the epoch has not moved."""
-        cached = self._cache.get(job.verification_id)
+        """The job's authorizations as they stand now (in ``session``, share-locked, if given)."""
         if session is not None:
-            return await self._refreshed(job, cached, session, share_lock=True)
+            return (await self._reader.current(job.authorization_names, session, share_lock=True)).authorizations
         # Queries of one verification leave together: the decisions made at the same moment share one read.
         reading = self._reading.get(job.verification_id)
         if reading is None:
-            reading = asyncio.ensure_future(self._read_alone(job, cached))
+            reading = asyncio.ensure_future(self._reader.current(job.authorization_names))
             self._reading[job.verification_id] = reading
             reading.add_done_callback(lambda done: self._read_done(job.verification_id, done))
-        return await asyncio.shield(reading)
+        return (await asyncio.shield(reading)).authorizations
 
-    def _read_done(self, verification_id: str, done: asyncio.Future[tuple[RegisteredAuthorization, ...]]) -> None:
+    def _read_done(self, verification_id: str, done: asyncio.Future[Consent]) -> None:
         """A shared read ended: later decisions start their own (unless :meth:`changed` dropped it already)."""
         if self._reading.get(verification_id) is done:
             del self._reading[verification_id]
-
-    async def _read_alone(self, job: Job, cached: Consent | None) -> tuple[RegisteredAuthorization, ...]:
-        """Read the epoch (and, if it moved, the authorizations) in a session of its own."""
-        async with self._reader.db.sessions() as own:
-            return await self._refreshed(job, cached, own, share_lock=False)
-
-    async def _refreshed(
-        self, job: Job, cached: Consent | None, session: AsyncSession, *, share_lock: bool
-    ) -> tuple[RegisteredAuthorization, ...]:
-        """Read the epoch (share-locked in a storing transaction); read the authorizations again if it moved."""
-        epoch = await stored_authorizations.consent_epoch(session, share_lock=share_lock)
-        if cached is None or cached.epoch != epoch:
-            found = await self._reader.by_names(job.authorization_names, session)
-            cached = Consent(epoch, tuple(found), time.monotonic())
-        else:
-            cached = Consent(epoch, cached.authorizations, time.monotonic())
-        self._cache[job.verification_id] = cached
-        return cached.authorizations
 
     async def allowed_now(
         self, job: Job, department: str, ids: Sequence[str], session: AsyncSession | None = None

@@ -191,8 +191,6 @@ class Pipeline:
         """
         if plan.queries:
             self.spawn(self._carry_plan(job, plan, confirmed), f"fan-out {job.verification_id}")
-        else:
-            self.gate.forget(job.verification_id)
 
     def withdraw(self, authorization_name: str) -> None:
         """An authorization was revoked here: call back its queries still waiting to be sent."""
@@ -229,16 +227,12 @@ class Pipeline:
             plan = resumed_round(job, recorded, await self.gate.authorizations(job), china_today())
             await self._gather_answers(job, plan)
         await asyncio.gather(*(self._tickets.poll_step(job, step) for step in polls))
-        self.gate.forget(verification_id)
 
     async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool) -> None:
         """Send a freshly recorded plan's queries (held by this process) and see them stored; if that fails,
         the steps left are given back for any process to carry on."""
         keys = [query.idempotency_key for query, _ in plan.queries]
-        try:
-            await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed=confirmed))
-        finally:
-            self.gate.forget(job.verification_id)
+        await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed=confirmed))
 
     async def _gather_answers(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
         """Ask every department at once; store answers in batches as they arrive, the last with the report.

@@ -26,7 +26,6 @@ async def test_a_decision_after_a_revocation_does_not_use_a_read_begun_before_it
     async with sandbox_service(settings) as (service, request, authorization):
         gate = service.pipeline.gate
         job = Job("v1", "worker", "peer", request, (authorization,))
-        gate.remember("v1", await service.pipeline.authorizations.current([authorization]))
         real = gate_module.stored_authorizations.consent_epoch
         read = asyncio.Event()
         hold = asyncio.Event()

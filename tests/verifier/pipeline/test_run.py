@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from harness import example_request, example_sandbox, registered_in, seed_verification
+from harness import department_statuses, example_request, example_sandbox, registered_in, seed_verification
 
 from connectors import DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
 from verifier.pipeline import Job, Pipeline
@@ -60,7 +60,7 @@ async def test_a_recorded_plan_is_sent_and_its_last_answers_come_with_the_report
     async with db.write() as session:
         await pipeline.record_plan(session, job, plan)
     async with db.sessions() as session:
-        assert await verifications.statuses(session, "v1") == {"tax": "querying", "vehicles": "querying"}
+        assert await department_statuses(session, "v1") == {"tax": "querying", "vehicles": "querying"}
     pipeline.send(job, plan)
     row = await settled(db, pipeline)
     await pipeline.close()
@@ -84,7 +84,7 @@ async def test_a_plan_with_nothing_to_send_publishes_at_once(db: Database) -> No
     pipeline.send(job, plan)  # nothing to send
     async with db.sessions() as session:
         row = await verifications.get(session, "v1")
-        assert await verifications.statuses(session, "v1") == {"tax": "not_queried"}
+        assert await department_statuses(session, "v1") == {"tax": "not_queried"}
     assert row is not None and (row.state, row.latest_report_version) == (VerificationState.COMPLETED, 1)
 
 
@@ -109,7 +109,7 @@ async def test_work_a_previous_run_left_is_resumed(db: Database) -> None:
     await pipeline.resume()
     first = await settled(db, pipeline, "v1")
     async with db.sessions() as session:
-        assert await verifications.statuses(session, "v1") == {"tax": "ok", "police": "ok"}
+        assert await department_statuses(session, "v1") == {"tax": "ok", "police": "ok"}
     assert first.state == VerificationState.COMPLETED
     async with asyncio.timeout(60):
         while True:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from harness import example_request, example_sandbox, seed_verification
+from harness import department_statuses, example_request, example_sandbox, seed_verification
 from sqlalchemy import select, update
 
 from audit import AuditLog
@@ -62,7 +62,7 @@ async def test_outcomes_are_stored_with_their_audit_events(db: Database) -> None
         kept = await store.keep(session, JOB, items)
     assert kept == items and gate.judged == ["tax", "vehicles"]
     async with db.sessions() as session:
-        assert await verifications.statuses(session, "v1") == {"tax": "unavailable", "vehicles": "not_queried"}
+        assert await department_statuses(session, "v1") == {"tax": "unavailable", "vehicles": "not_queried"}
         tax = await verifications.result(session, "v1", "tax")
     assert tax is not None and tax.detail == "down"
     assert await kinds(db) == ["DEPARTMENT_QUERY_FAILED", "DEPARTMENT_QUERY_FAILED"]
@@ -100,7 +100,7 @@ async def test_an_outcome_of_a_step_another_process_took_over_is_not_stored(db: 
         kept = await store.keep(session, JOB, items)
     assert [k.department for k in kept] == ["vehicles"]
     async with db.sessions() as session:
-        assert await verifications.statuses(session, "v1") == {"tax": "querying", "vehicles": "unavailable"}
+        assert await department_statuses(session, "v1") == {"tax": "querying", "vehicles": "unavailable"}
         steps = {s.key: (s.phase, s.leased_by) for s in await session.scalars(select(WorkStepRow))}
     assert steps == {"v1.tax.1": ("send", "another process"), "v1.vehicles.1": ("done", None)}
     assert await kinds(db) == ["DEPARTMENT_QUERY_FAILED"]
