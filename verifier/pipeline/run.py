@@ -269,7 +269,7 @@ class Pipeline:
                 remaining -= len(arrived)
                 given_back = [item for item in arrived if isinstance(item, str)]
                 if given_back:
-                    await self.leases.give_back(given_back)
+                    await self.leases.give_back(given_back, after_a_while=True)
                 batch = [item for item in arrived if not isinstance(item, str)]
                 if batch:
                     await self._keep_batch(job, plan, batch, known)

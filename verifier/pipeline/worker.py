@@ -71,7 +71,11 @@ class Leases:
         self._keys.update(keys)
         try:
             await carry
-        except BaseException:
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self.give_back(keys, after_a_while=True)
+            raise
+        except BaseException:  # stopped: due for anyone at once
             with contextlib.suppress(Exception):
                 await self.give_back(keys)
             raise
@@ -79,9 +83,12 @@ class Leases:
             self._keys.subtract(keys)
             self._keys += Counter()  # drop the keys no longer held
 
-    async def give_back(self, keys: Sequence[str]) -> None:
-        """Release these steps (those this process still holds and has not finished): due for anyone now."""
-        await self._writes.run(lambda: self._release(list(keys)))
+    async def give_back(self, keys: Sequence[str], *, after_a_while: bool = False) -> None:
+        """Release these steps (those this process still holds and has not finished): due for anyone now, or
+        (``after_a_while``: their work failed) a lease time on, as if their holder had died, so a failure is
+        not retried in a loop."""
+        due = self.until() if after_a_while else None
+        await self._writes.run(lambda: self._release(list(keys), due))
 
     def until(self) -> dt.datetime:
         """When a lease taken or renewed now lapses."""
@@ -129,10 +136,10 @@ class Leases:
         async with self._db.write() as session:
             await work.renew(session, self.worker, self.until(), list(self._keys))
 
-    async def _release(self, keys: Sequence[str] | None) -> None:
-        """Give leases back (all of this process's, or those of ``keys``)."""
+    async def _release(self, keys: Sequence[str] | None, due_at: dt.datetime | None = None) -> None:
+        """Give leases back (all of this process's, or those of ``keys``), due from ``due_at`` if given."""
         async with self._db.write() as session:
-            await work.release(session, self.worker, keys)
+            await work.release(session, self.worker, keys, due_at=due_at)
 
     async def _claim(self, now: dt.datetime, room: int) -> list[work.Claimed]:
         """The claim's transaction."""

@@ -126,13 +126,19 @@ async def renew(session: AsyncSession, worker: str, until: dt.datetime, keys: Se
     )
 
 
-async def release(session: AsyncSession, worker: str, keys: Sequence[str] | None = None) -> None:
-    """Give up ``worker``'s leases (all, or of ``keys``): the steps are due for anyone at once."""
+async def release(
+    session: AsyncSession, worker: str, keys: Sequence[str] | None = None, *, due_at: dt.datetime | None = None
+) -> None:
+    """Give up ``worker``'s leases (all, or of ``keys``): the steps are due for anyone at once, or from
+    ``due_at`` (a step whose work failed is not taken up again in a tight loop)."""
     w = WorkStepRow
     query = update(w).where(w.leased_by == worker, w.phase.in_(list(_LIVE)))
     if keys is not None:
         query = query.where(w.key.in_(list(keys)))
-    await session.execute(query.values(leased_by=None, lease_until=None).execution_options(synchronize_session=False))
+    values: dict[str, object] = {"leased_by": None, "lease_until": None}
+    if due_at is not None:
+        values["due_at"] = due_at
+    await session.execute(query.values(values).execution_options(synchronize_session=False))
 
 
 async def finish(session: AsyncSession, worker: str, ends: Sequence[Finish]) -> set[str]:
