@@ -26,7 +26,6 @@ from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
 from verifier.policy import PolicyBook
 from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
-from verifier.storage import authorizations as stored_authorizations
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored
 from verifier.storage.db import Database
@@ -131,7 +130,7 @@ class Verifications:
             """Commit the verification with its plan, then send the plan's queries."""
             async with self._db.write() as session:
                 # Consent as decided still stands at the commit (a revocation committing meanwhile waits).
-                unchanged = await stored_authorizations.consent_epoch(session, share_lock=True) == consent.epoch
+                unchanged = await self._pipeline.gate.still_stands(session, consent)
                 await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
             self._pipeline.send(job, plan, confirmed=unchanged)
