@@ -24,7 +24,12 @@ _LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 _BREAKER = Gauge("hedui_department_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["department"])
-_PENDING = Gauge("hedui_department_pending_tickets", "Asynchronous answers being waited for", ["department"])
+_PENDING = Gauge(
+    "hedui_department_pending_tickets",
+    "Polls of asynchronous answers in progress in this process (the answers still pending are work_steps rows"
+    " in phase poll, polled by whichever process claims them)",
+    ["department"],
+)
 
 
 @dataclass(frozen=True, slots=True)
