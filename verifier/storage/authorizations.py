@@ -88,13 +88,14 @@ async def count_signed_with_key_since(session: AsyncSession, keyid: str, since: 
     return int(affected or 0)
 
 
+_EPOCH = select(ConsentEpochRow.value).where(ConsentEpochRow.id == 1)
+_EPOCH_SHARED = _EPOCH.with_for_update(read=True)
+
+
 async def consent_epoch(session: AsyncSession, *, share_lock: bool = False) -> int:
     """How many consent changes (revocations) there have been; ``share_lock`` share-locks the counter
     (PostgreSQL), so a revocation cannot commit before the caller's transaction does."""
-    query = select(ConsentEpochRow.value).where(ConsentEpochRow.id == 1)
-    if share_lock:
-        query = query.with_for_update(read=True)
-    return int(await session.scalar(query) or 0)
+    return int(await session.scalar(_EPOCH_SHARED if share_lock else _EPOCH) or 0)
 
 
 async def bump_consent_epoch(session: AsyncSession) -> None:

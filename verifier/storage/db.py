@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from audit.log import metadata as audit_metadata
+from verifier.storage._inline_sqlite import inline_connector
 from verifier.storage.models import Base
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ __all__ = ["Database", "async_url", "run_migrations"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 APPEND_ONLY_TABLES = frozenset({"audit_entries", "audit_leaves", "audit_tree_heads"})
+# How long a SQLite statement waits for another process's write lock before "database is locked".
+SQLITE_BUSY_SECONDS = 10.0
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -69,21 +72,33 @@ class Database:
 
     ``pool_size`` connections are kept open, up to ``max_overflow`` more are opened under load, and a unit of
     work waits ``pool_timeout`` seconds for a connection before ``sqlalchemy.exc.TimeoutError`` (which the API
-    answers as ``UNAVAILABLE``, reason ``DATABASE_BUSY``, to be retried).
+    answers as ``UNAVAILABLE``, reason ``DATABASE_BUSY``, to be retried). On SQLite a statement waits up to
+    ``sqlite_busy_seconds`` for a lock another process holds ("database is locked", the same answer, after it).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        pool_timeout: float = 5.0,
+        sqlite_busy_seconds: float = SQLITE_BUSY_SECONDS,
+    ) -> None:
         self.url = async_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite statements run on the loop's thread, not through aiosqlite's (see verifier.storage._inline_sqlite).
+        inline = {"async_creator": inline_connector(self.url, sqlite_busy_seconds)} if self.dialect == "sqlite" else {}
         self.engine: AsyncEngine = create_async_engine(
             # Never echo statement parameters into errors or logs: they hold identity numbers.
             self.url,
             pool_pre_ping=self.dialect != "sqlite",
             hide_parameters=True,
             **_pool_options(self.url, pool_size, max_overflow, pool_timeout),
+            **inline,
         )
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -150,9 +165,9 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    """Foreign keys, the write-ahead log, and a synced commit (the busy timeout is the connection's own)."""
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()

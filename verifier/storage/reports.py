@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import ReportRow, VerificationRow
 
 __all__ = ["add", "body_of", "commissioned_by", "for_reading", "get"]
+
+_INSERT_REPORT = insert(cast(Table, ReportRow.__table__))
 
 
 async def add(
@@ -24,9 +26,14 @@ async def add(
 ) -> None:
     """Store one report version in the caller's transaction."""
     await session.execute(
-        insert(ReportRow).values(
-            id=report_id, verification_id=verification_id, version=version, created_at=created_at, body_json=body_json
-        )
+        _INSERT_REPORT,
+        {
+            "id": report_id,
+            "verification_id": verification_id,
+            "version": version,
+            "created_at": created_at,
+            "body_json": body_json,
+        },
     )
 
 

@@ -28,38 +28,28 @@ __all__ = [
 ]
 
 
-async def id_for_request(session: AsyncSession, request_id: str) -> str | None:
-    """The verification created under ``request_id`` (a retried call), if any."""
-    return await session.scalar(select(VerificationRow.id).where(VerificationRow.request_id == request_id))
-
-
+# The statements of every verification, built once: SQLAlchemy then neither builds nor keys them per call.
+_VERIFICATIONS = cast(Table, VerificationRow.__table__)
 _RESULTS = cast(Table, DepartmentResultRow.__table__)
-_KEY = ("verification_id", "department")
-_UPDATE_RESULT = update(_RESULTS).where(
-    _RESULTS.c.verification_id == bindparam("b_verification"), _RESULTS.c.department == bindparam("b_department")
+_ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(_VERIFICATIONS.c.request_id == bindparam("b_request"))
+_INSERT_VERIFICATION = insert(_VERIFICATIONS)
+_NEXT_VERSION = (
+    update(_VERIFICATIONS)
+    .where(_VERIFICATIONS.c.id == bindparam("b_verification"))
+    .values(latest_report_version=_VERIFICATIONS.c.latest_report_version + 1)
+    .returning(_VERIFICATIONS.c.latest_report_version)
+)
+_LOCK = (
+    select(_VERIFICATIONS.c.latest_report_version)
+    .where(_VERIFICATIONS.c.id == bindparam("b_verification"))
+    .with_for_update()
 )
 
 
-async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
-    """Store a new verification and one result row per department, in the caller's transaction.
-
-    A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
-    """
-    await session.execute(insert(VerificationRow).values(**values))
-    if results:
-        await session.execute(insert(_RESULTS), list(results))
-
-
-async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
-    """One verification by id."""
-    return await session.get(VerificationRow, verification_id)
-
-
-async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]:
-    """The verification and its departments' progress, one row per department, read in ONE statement
-    (so the state and the progress come from one snapshot); empty when there is no such verification."""
-    v, r = VerificationRow, DepartmentResultRow
-    query = (
+def _snapshot_query() -> Any:
+    """The verification and its results, joined (see :func:`snapshot`)."""
+    v, r = _VERIFICATIONS.c, _RESULTS.c
+    return (
         select(
             v.id,
             v.state,
@@ -75,11 +65,45 @@ async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]
             r.detail,
             r.updated_at.label("department_updated_at"),
         )
-        .outerjoin(r, r.verification_id == v.id)
-        .where(v.id == verification_id)
+        .select_from(_VERIFICATIONS.outerjoin(_RESULTS, r.verification_id == v.id))
+        .where(v.id == bindparam("b_verification"))
         .order_by(r.department)
     )
-    return (await session.execute(query)).all()
+
+
+_SNAPSHOT = _snapshot_query()
+
+
+async def id_for_request(session: AsyncSession, request_id: str) -> str | None:
+    """The verification created under ``request_id`` (a retried call), if any."""
+    return await session.scalar(_ID_FOR_REQUEST, {"b_request": request_id})
+
+
+_KEY = ("verification_id", "department")
+_UPDATE_RESULT = update(_RESULTS).where(
+    _RESULTS.c.verification_id == bindparam("b_verification"), _RESULTS.c.department == bindparam("b_department")
+)
+
+
+async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
+    """Store a new verification and one result row per department, in the caller's transaction.
+
+    A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
+    """
+    await session.execute(_INSERT_VERIFICATION, dict(values))
+    if results:
+        await session.execute(insert(_RESULTS), list(results))
+
+
+async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
+    """One verification by id."""
+    return await session.get(VerificationRow, verification_id)
+
+
+async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]:
+    """The verification and its departments' progress, one row per department, read in ONE statement
+    (so the state and the progress come from one snapshot); empty when there is no such verification."""
+    return (await session.execute(_SNAPSHOT, {"b_verification": verification_id})).all()
 
 
 async def page(
@@ -144,9 +168,7 @@ async def lock(session: AsyncSession, verification_id: str) -> None:
     SQLite: it has no row locks (FOR UPDATE), and its writers take turns anyway (one at a time)."""
     if session.get_bind().dialect.name == "sqlite":
         return
-    await session.execute(
-        select(VerificationRow.latest_report_version).where(VerificationRow.id == verification_id).with_for_update()
-    )
+    await session.execute(_LOCK, {"b_verification": verification_id})
 
 
 async def results_for_report(session: AsyncSession, verification_id: str) -> Sequence[Any]:
@@ -163,10 +185,7 @@ async def next_report_version(
 ) -> int:
     """Take the next report version number and set the state; this also locks the verification."""
     version = await session.scalar(
-        update(VerificationRow)
-        .where(VerificationRow.id == verification_id)
-        .values(latest_report_version=VerificationRow.latest_report_version + 1, state=state, updated_at=at)
-        .returning(VerificationRow.latest_report_version)
+        _NEXT_VERSION, {"b_verification": verification_id, "state": str(state), "updated_at": at}
     )
     if version is None:
         raise LookupError(verification_id)

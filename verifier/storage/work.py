@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +49,21 @@ ADOPT = (
 )
 
 
+_STEPS = cast(Table, WorkStepRow.__table__)
+_INSERT_STEPS = insert(_STEPS)
+# Built once (SQLAlchemy then neither builds nor keys it per call): finish the held steps of a round.
+_FINISH = (
+    update(_STEPS)
+    .where(
+        _STEPS.c.key.in_(bindparam("b_keys", expanding=True)),
+        _STEPS.c.leased_by == bindparam("b_worker"),
+        _STEPS.c.phase.in_([str(p) for p in _LIVE]),
+    )
+    .values(leased_by=None, lease_until=None)
+    .returning(_STEPS.c.key)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A step this process now holds: which query of which verification, and what is to be done with it."""
@@ -72,7 +87,7 @@ class Finish:
 async def add(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store new steps (already leased by the process that will send them at once), in the caller's transaction."""
     if rows:
-        await session.execute(insert(cast(Table, WorkStepRow.__table__)), list(rows))
+        await session.execute(_INSERT_STEPS, list(rows))
 
 
 async def adopt(session: AsyncSession) -> int:
@@ -145,18 +160,13 @@ async def finish(session: AsyncSession, worker: str, ends: Sequence[Finish]) -> 
     """End this round of held steps, in the transaction that stores their outcomes; returns the keys that were
     still ``worker``'s (an outcome of any other key must not be stored: another process took the step over).
     One statement for each distinct (phase, due) among ``ends`` (usually one: all done)."""
-    w = WorkStepRow
     groups: dict[tuple[StepPhase, dt.datetime], list[str]] = {}
     for end in ends:
         groups.setdefault((end.phase, end.due_at), []).append(end.key)
     mine: set[str] = set()
     for (phase, due_at), keys in groups.items():
         result = await session.execute(
-            update(w)
-            .where(w.key.in_(keys), w.leased_by == worker, w.phase.in_(list(_LIVE)))
-            .values(phase=phase, due_at=due_at, leased_by=None, lease_until=None)
-            .returning(w.key)
-            .execution_options(synchronize_session=False)
+            _FINISH, {"b_keys": keys, "b_worker": worker, "phase": str(phase), "due_at": due_at}
         )
         mine.update(result.scalars())
     return mine
