@@ -8,6 +8,7 @@ sent; concurrent retries with one ``request_id`` return one verification.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -24,6 +25,7 @@ from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Calle
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
+from verifier.pipeline.signals import FinalState
 from verifier.policy import PolicyBook
 from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
 from verifier.storage import reports as stored_reports
@@ -133,7 +135,7 @@ class Verifications:
                 unchanged = await self._pipeline.gate.still_stands(session, consent)
                 await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
-            self._pipeline.send(job, plan, confirmed=unchanged)
+            self._pipeline.send(job, plan, confirmed=unchanged, rows=rows)
 
         try:
             await asyncio.shield(asyncio.ensure_future(commit_and_send()))
@@ -230,7 +232,9 @@ class Verifications:
             # Also wakes every second, for changes made by another process on the same database.
             await signals.wait_past(verification_id, seen, timeout=1.0)
             seen = signals.version(verification_id)
-            latest = await self.get(name)
+            final = signals.final_at(verification_id, seen)
+            # The pipeline handed over the state it just committed, whole: nothing to read back.
+            latest = await self.get(name) if final is None else _final_view(view, final)
             if latest != view:
                 view = latest
                 yield view
@@ -303,6 +307,19 @@ async def _check_previous_report(session: AsyncSession, request: VerificationReq
             f"the previous report's application date {previous.application_date.isoformat()} is after this one's",
             Reason.PREVIOUS_REPORT_MISMATCH,
         )
+
+
+def _final_view(view: VerificationView, final: FinalState) -> VerificationView:
+    """``view`` as the pipeline's last transaction left it (what :meth:`Verifications.get` would read now)."""
+    return dataclasses.replace(
+        view,
+        state=final.state,
+        updated_at=final.updated_at,
+        latest_report_version=final.latest_report_version,
+        departments=tuple(
+            DepartmentProgress(p.department, p.status, p.records, p.detail, p.updated_at) for p in final.departments
+        ),
+    )
 
 
 def _new_view(job: Job, rows: Sequence[Mapping[str, Any]], at: dt.datetime) -> VerificationView:

@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +30,7 @@ from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored_verifications
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
-__all__ = ["Publisher", "load_previous_report"]
+__all__ = ["Published", "Publisher", "load_previous_report"]
 
 log = logging.getLogger("hedui.pipeline")
 
@@ -38,6 +39,15 @@ async def load_previous_report(session: AsyncSession, report_id: str) -> Previou
     """The stored report a recheck names, as data for the assessment; ``None`` when there is none."""
     body = await stored_reports.body_of(session, report_id)
     return None if body is None else previous_from_report(json.loads(body))
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What publishing stored of the verification: its new report version, its state and when."""
+
+    version: int
+    state: VerificationState
+    at: dt.datetime
 
 
 class Publisher:
@@ -65,7 +75,7 @@ class Publisher:
         sources: Mapping[str, SourceOutcome] | None = None,
         *,
         before: Sequence[tuple[AuditEvent, Sequence[str]]] = (),
-    ) -> None:
+    ) -> Published:
         """Assess the answers and add the next report version, in the caller's transaction.
 
         ``sources`` are every department's outcomes when the caller has them all in hand (exactly
@@ -111,6 +121,7 @@ class Publisher:
             body_json=encoded.json,
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
+        return Published(version, state, generated)
 
 
 def _created_event(job: Job, report_id: str, version: int, result: AssessmentResult, sha256: str) -> AuditEvent:

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,9 +33,9 @@ from verifier.config import Settings
 from verifier.pipeline.answers import Outcome, Settled
 from verifier.pipeline.consent import AuthorizationReader, ConsentGate
 from verifier.pipeline.plan import Job, Plan, Scope, plan_round, resumed_round
-from verifier.pipeline.publish import Publisher
+from verifier.pipeline.publish import Published, Publisher
 from verifier.pipeline.send import Sender
-from verifier.pipeline.signals import VerificationSignals
+from verifier.pipeline.signals import FinalState, StoredProgress, VerificationSignals, progress_of
 from verifier.pipeline.store import AnswerStore
 from verifier.pipeline.tickets import TicketPoller
 from verifier.pipeline.worker import Leases, worker_name
@@ -44,7 +45,7 @@ from verifier.request import VerificationRequest, stored_request
 from verifier.storage import verifications as stored_verifications
 from verifier.storage import work
 from verifier.storage.db import Database
-from verifier.vocabulary import DepartmentStatus, StepPhase
+from verifier.vocabulary import DepartmentStatus, StepPhase, VerificationState
 
 __all__ = ["Pipeline"]
 
@@ -183,14 +184,17 @@ class Pipeline:
         if not plan.queries:
             await self.publisher.publish_in(session, job)
 
-    def send(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
+    def send(self, job: Job, plan: Plan, *, confirmed: bool = False, rows: Sequence[Mapping[str, object]] = ()) -> None:
         """Send a recorded plan's queries in the background and see the verification through.
 
         ``confirmed``: the transaction that recorded the plan (just committed) found the consent epoch the
         plan was decided at, share-locked: the queries leave on that decision without reading it again.
+        ``rows``: a new verification's result rows as just written (watchers are handed its final state
+        from them and the answers, without reading it back).
         """
         if plan.queries:
-            self.spawn(self._carry_plan(job, plan, confirmed), f"fan-out {job.verification_id}")
+            progress = {str(r["department"]): progress_of(r) for r in rows}
+            self.spawn(self._carry_plan(job, plan, confirmed, progress), f"fan-out {job.verification_id}")
 
     def withdraw(self, authorization_name: str) -> None:
         """An authorization was revoked here: call back its queries still waiting to be sent."""
@@ -228,17 +232,20 @@ class Pipeline:
             await self._gather_answers(job, plan)
         await asyncio.gather(*(self._tickets.poll_step(job, step) for step in polls))
 
-    async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool) -> None:
+    async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool, progress: dict[str, StoredProgress]) -> None:
         """Send a freshly recorded plan's queries (held by this process) and see them stored; if that fails,
         the steps left are given back for any process to carry on."""
         keys = [query.idempotency_key for query, _ in plan.queries]
-        await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed=confirmed))
+        await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed=confirmed, progress=progress))
 
-    async def _gather_answers(self, job: Job, plan: Plan, *, confirmed: bool = False) -> None:
+    async def _gather_answers(
+        self, job: Job, plan: Plan, *, confirmed: bool = False, progress: dict[str, StoredProgress] | None = None
+    ) -> None:
         """Ask every department at once; store answers in batches as they arrive, the last with the report.
-        ``confirmed``: consent was confirmed at the commit just made (see :meth:`send`)."""
+        ``confirmed``: consent was confirmed at the commit just made (see :meth:`send`); ``progress``: every
+        department's stored progress (a new verification's), kept up to date as answers are stored."""
         settled: asyncio.Queue[Settled | str] = asyncio.Queue()
-        known = dict(plan.settled)
+        known = _Known(dict(plan.settled), progress or {})
 
         async def ask(query: DepartmentQuery, scope: Scope) -> None:
             """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome; hedui's
@@ -278,28 +285,48 @@ class Pipeline:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _keep_batch(self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome]) -> None:
+    async def _keep_batch(self, job: Job, plan: Plan, batch: list[Settled], known: _Known) -> None:
         """Store one batch of outcomes; the batch that leaves no query of the verification open publishes."""
         await self.writes.run(lambda: self._keep_batch_now(job, plan, batch, known))
 
-    async def _keep_batch_now(
-        self, job: Job, plan: Plan, batch: list[Settled], known: dict[str, SourceOutcome]
-    ) -> None:
+    async def _keep_batch_now(self, job: Job, plan: Plan, batch: list[Settled], known: _Known) -> None:
         """:meth:`_keep_batch`'s transaction (run to its end even when the pipeline stops meanwhile)."""
+        final: FinalState | None = None
         async with self._db.write() as session:
-            batch, events = await self._store.keep_unaudited(session, job, batch)
+            batch, events, rows = await self._store.keep_unaudited(session, job, batch)
             for item in batch:
-                known[item.department] = item.source()
+                known.outcomes[item.department] = item.source()
+            known.progress.update((str(r["department"]), progress_of(r)) for r in rows)
             # This process finished every query of a new verification itself: nothing else can be open.
-            alone = plan.complete and len(known) == len(plan.updates)
+            alone = plan.complete and len(known.outcomes) == len(plan.updates)
             if batch and (alone or not await work.open_sends(session, job.verification_id)):
                 # Outcomes in hand are the whole truth only then, and if no ticket is being followed meanwhile.
-                pending = any(o.status == DepartmentStatus.PENDING for o in known.values())
+                pending = any(o.status == DepartmentStatus.PENDING for o in known.outcomes.values())
                 whole = alone and not pending
-                await self.publisher.publish_in(session, job, known if whole else None, before=events)
+                published = await self.publisher.publish_in(
+                    session, job, known.outcomes if whole else None, before=events
+                )
+                final = known.final(published) if whole else None
             else:
                 await self._audit.append_many(session, events)
-        self.signals.notify(job.verification_id)
+        self.signals.notify(job.verification_id, final)
+
+
+@dataclass(slots=True)
+class _Known:
+    """What one fan-out knows of its verification: each department's outcome, and (a new verification's)
+    each department's stored progress."""
+
+    outcomes: dict[str, SourceOutcome]
+    progress: dict[str, StoredProgress]
+
+    def final(self, published: Published) -> FinalState | None:
+        """The verification's state as the transaction that published ``published`` stored it, if every
+        department's progress is known here."""
+        if published.state != VerificationState.COMPLETED or set(self.progress) != set(self.outcomes):
+            return None
+        departments = tuple(self.progress[d] for d in sorted(self.progress))
+        return FinalState(published.state, published.at, published.version, departments)
 
 
 # How long the first outcome of a batch waits for the others: departments asked together tend to answer

@@ -43,16 +43,17 @@ class AnswerStore:
     async def keep(self, session: AsyncSession, job: Job, items: Sequence[Settled]) -> list[Settled]:
         """Decide consent again, finish the steps still held, then store what remains with its audit entries;
         returns the outcomes as stored (those of steps another process took over are left out)."""
-        kept, events = await self.keep_unaudited(session, job, items)
+        kept, events, _ = await self.keep_unaudited(session, job, items)
         await self._audit.append_many(session, events)
         return kept
 
     async def keep_unaudited(
         self, session: AsyncSession, job: Job, items: Sequence[Settled]
-    ) -> tuple[list[Settled], list[tuple[AuditEvent, Sequence[str]]]]:
+    ) -> tuple[list[Settled], list[tuple[AuditEvent, Sequence[str]]], list[dict[str, object]]]:
         """:meth:`keep`, leaving the audit entries to the caller, who appends them in this transaction (with
-        the report they complete, in one statement). Locks the verification first, so concurrent storers of
-        one verification serialise (and the last one sees it is the last)."""
+        the report they complete, in one statement); also returns the result rows as written. Locks the
+        verification first, so concurrent storers of one verification serialise (and the last one sees it is
+        the last)."""
         kept = await self._gate.before_store(session, job, items)
         await stored_verifications.lock(session, job.verification_id)
         now = dt.datetime.now(dt.UTC)
@@ -61,7 +62,7 @@ class AnswerStore:
         kept = [item for item in kept if key_of(job, item) in mine]
         rows, events = stored_rows(job.verification_id, kept, now)
         await stored_verifications.update_results(session, rows)
-        return kept, events
+        return kept, events, rows
 
     def _next(self, item: Settled, now: dt.datetime) -> tuple[StepPhase, dt.datetime]:
         """Done, or (pending on a ticket) polled again one poll interval on."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from harness import example_request, example_sandbox, registered_in
+from statements import StatementCounter
 
 from connectors import SandboxDataset, sandbox_connectors
 from verifier.config import Settings
@@ -101,3 +103,31 @@ async def test_bad_names_and_page_tokens_are_refused(db: Database) -> None:
     with pytest.raises(ServiceError):
         async for _ in ops.watch("nope"):
             pass
+
+
+async def test_a_watcher_is_handed_the_final_state_exactly_as_stored(
+    db: Database, count_statements: Callable[[Database], StatementCounter]
+) -> None:
+    """A new verification the pipeline carried to its report alone: the watcher's last view is the state the
+    publishing transaction stored, handed over instead of read back — and it is exactly what a read gives."""
+    _, _, (name,) = await registered_in(db, REQUEST)
+    sandbox = copy.deepcopy(example_sandbox())
+    departments = [d for d in sandbox if d != "faults"]
+    sandbox["faults"] = {d: {"mode": "slow", "delay_ms": 300} for d in departments}  # the watcher waits first
+    settings = Settings(database_url=db.url, audit_subject_key=b"k" * 32, department_deadline_seconds=30.0)
+    service = HeduiService(db, sandbox_connectors(SandboxDataset.from_json(sandbox)), settings)
+    await service.start()
+    try:
+        created = await service.verifications.create(REQUEST, [name])
+        counter = count_statements(db)
+        me = asyncio.current_task()
+        assert me is not None
+        views = [view async for view in service.verifications.watch(created.name)]
+        reads = counter.count(lambda s: s.task == me.get_name())
+        assert views[0].state == VerificationState.RUNNING
+        assert views[-1].state == VerificationState.COMPLETED and views[-1].latest_report_version == 1
+        # One read for the first view and one for each view between; none for the last.
+        assert reads == len(views) - 1, counter.summary()
+        assert views[-1] == await service.verifications.get(created.name)
+    finally:
+        await service.close()
