@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib.resources
 import json
@@ -87,21 +88,28 @@ class Policy:
         return self.version or self.effective_from.isoformat()
 
     def sha256(self) -> str:
-        """SHA-256 of the policy's values as canonical JSON: which numbers a report was computed with."""
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Fraction):
-                value = f"{value.numerator}/{value.denominator}"
-            elif isinstance(value, dt.date):
-                value = value.isoformat()
-            elif isinstance(value, frozenset):
-                value = sorted(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            values[f.name] = value
-        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        """SHA-256 of the policy's values as canonical JSON: which numbers a report was computed with (computed
+        once per policy: it is frozen, and every report names it)."""
+        return _policy_digest(self)
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_digest(policy: Policy) -> str:
+    """:meth:`Policy.sha256`, computed."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(policy):
+        value = getattr(policy, f.name)
+        if isinstance(value, Fraction):
+            value = f"{value.numerator}/{value.denominator}"
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif isinstance(value, frozenset):
+            value = sorted(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        values[f.name] = value
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # key path → (kind, check) where kind is the TOML type expected.
