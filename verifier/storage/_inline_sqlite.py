@@ -174,8 +174,19 @@ class InlineConnection:
         return _Cursor(self)
 
     async def commit(self) -> None:
-        """Commit in a worker thread: it syncs the log to disk, and may wait for a checkpoint's lock."""
-        await self._in_worker(self._waiting, self.raw.commit)
+        """Commit: in a worker thread, as it syncs the log to disk; nothing to do when nothing was written (the
+        sqlite3 module begins a transaction only before the first change)."""
+        if self.raw.in_transaction:
+            await self._in_worker(self._committed)
+
+    def _committed(self) -> None:
+        """Commit (in a worker thread); should the database be locked, wait for it as statements do."""
+        try:
+            self.raw.commit()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc) or self._busy_ms == 0:
+                raise
+            self._waiting(self.raw.commit)
 
     async def rollback(self) -> None:
         """Roll back (in place: SQLite discards the transaction's pages without touching the disk)."""
