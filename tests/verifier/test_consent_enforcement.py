@@ -242,3 +242,56 @@ async def test_a_query_waiting_for_the_departments_rate_limit_is_not_sent_after_
     assert all(second.name.removeprefix("authorizations/") not in r for r in tax.references), tax.references
     source = next(s for s in report["sources"] if s["department"] == "tax")
     assert source["status"] == "not_queried" and source["records"] == 0
+
+
+class OneAtATime:
+    """A tax department that takes one call at a time and holds the first until told to let it go; it remembers
+    under which authorization each call came."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.references: list[str] = []
+        self.release = asyncio.Event()
+
+    def describe(self) -> ConnectorDescription:
+        return dataclasses.replace(self.inner.describe(), max_concurrent_queries=1, shared_batches=False)
+
+    async def query(self, query: DepartmentQuery) -> DepartmentAnswer | Ticket:
+        self.references.append(query.authorization_reference)
+        await self.release.wait()
+        return await self.inner.query(query)  # type: ignore[no-any-return]
+
+    async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
+        raise AssertionError("no tickets")
+
+
+async def test_a_query_waiting_for_the_department_is_called_back_by_a_revocation_made_elsewhere(
+    db_url: str,
+) -> None:
+    """The revocation is made through another hedui on the same database (a replica, an admin command), which
+    this one learns only from the consent epoch: its query still waiting for the department (here, for the
+    department's one call at a time) is called back and never sent — before the department is free again."""
+    sandbox = example_sandbox()
+    tax = OneAtATime(sandbox_connectors(SandboxDataset.from_json(sandbox))["tax"])
+    async with running_service(db_url, sandbox, deadline=15.0, connectors={"tax": tax}) as h:
+        request = example_request()
+        first = await h.register(h.envelope(parse_request(request)))
+        second = await h.register(
+            h.envelope(parse_request(request), valid_until=dt.date.today() + dt.timedelta(days=80))
+        )
+        one = await h.create(request, [first.name])
+        await until(lambda: len(tax.references) == 1)  # the department's one call is taken, and held
+        two = await h.create(request, [second.name])  # its tax query waits for the department
+        other = HeduiService(Database(db_url), {}, h.service.settings)
+        try:
+            await other.authorizations.revoke(second.name, "withdrawn at the township office")
+        finally:
+            await other.db.close()
+        v = await h.settle(two.name, timeout=10.0)  # the department is still held: only a call-back ends it
+        report = await report_of(h, v.name)
+        tax.release.set()
+        await h.settle(one.name)
+    assert all(second.name.removeprefix("authorizations/") not in r for r in tax.references), tax.references
+    source = next(s for s in report["sources"] if s["department"] == "tax")
+    assert source["status"] == "not_queried" and source["records"] == 0
+    assert "called back" in source["detail"]

@@ -85,6 +85,7 @@ class Pipeline:
             writes=self.writes,
         )
         self._audit = audit
+        self._claim_seconds = settings.work_claim_interval_seconds
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
 
@@ -127,9 +128,11 @@ class Pipeline:
             adopted = await work.adopt(session)
         if adopted:
             log.info("%d queries left by an earlier version became durable steps", adopted)
+        epoch = (await self.authorizations.current(())).epoch
         self._started = True
         self.spawn(self.leases.renew_forever(), "renew work leases")
         self.spawn(self.leases.claim_forever(), "claim work")
+        self.spawn(self._watch_consent_forever(epoch), "watch consent")
 
     async def load_job(self, verification_id: str) -> Job:
         """What the pipeline needs of a stored verification."""
@@ -200,6 +203,26 @@ class Pipeline:
         """An authorization was revoked here: call back its queries still waiting to be sent."""
         self.gate.changed()
         self._sender.withdraw(authorization_name)
+
+    async def _watch_consent_forever(self, seen: int) -> None:
+        """A revocation made through another process (a replica, an admin command) shows here only as a new
+        consent epoch: while queries are on their way, read it every claim interval and, when it moved since
+        ``seen``, decide their consent again — a query waiting for a department's limits (or for its answer)
+        about a member withdrawn meanwhile is called back."""
+        while True:
+            await asyncio.sleep(self._claim_seconds)
+            if not self._sender.sending():
+                continue
+            try:
+                epoch = (await self.authorizations.current(())).epoch
+                if epoch != seen:
+                    self.gate.changed()
+                    called = await self._sender.recheck()
+                    if called:
+                        log.info("consent changed elsewhere: %d queries on their way called back", called)
+                seen = epoch
+            except Exception:
+                log.exception("watching the consent epoch failed; retrying")
 
     async def _carry_on(self, claimed: Sequence[work.Claimed]) -> None:
         """Carry claimed steps on, a verification at a time: queries sent again by their keys, tickets polled."""

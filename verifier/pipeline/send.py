@@ -40,8 +40,9 @@ class Sender:
         self._connectors = connectors
         self._settings = settings
         self._gate = gate
-        # Queries on their way to departments, by the authorizations of their verification.
+        # Queries on their way to departments, by the authorizations of their verification, and what each asks.
         self._sending: dict[tuple[str, ...], set[asyncio.Future[DepartmentAnswer | Ticket]]] = {}
+        self._asking: dict[asyncio.Future[DepartmentAnswer | Ticket], tuple[Job, str, tuple[str, ...]]] = {}
 
     async def ask(self, job: Job, department: str, query: DepartmentQuery, *, confirmed: bool = False) -> Outcome:
         """Send one query and wait (within the department's deadline) for an answer or a ticket's answer.
@@ -87,7 +88,7 @@ class Sender:
             if not allowed:
                 return Outcome(_NOT_QUERIED, CALLED_BACK if called_back else NOT_SENT, withdrawn=progress.withdrawn)
             query = dataclasses.replace(query, id_numbers=allowed)
-            reply = await self._send_unless_withdrawn(job, connector, query)
+            reply = await self._send_unless_withdrawn(job, department, connector, query)
             if reply is not None:
                 break
             called_back = True
@@ -104,12 +105,13 @@ class Sender:
         return dataclasses.replace(outcome, withdrawn=progress.withdrawn)
 
     async def _send_unless_withdrawn(
-        self, job: Job, connector: Connector, query: DepartmentQuery
+        self, job: Job, department: str, connector: Connector, query: DepartmentQuery
     ) -> DepartmentAnswer | Ticket | None:
         """Send ``query``; ``None`` when a revocation called it back while it waited (then it was not sent,
         or its answer is not wanted): queries wait for a department's rate limit, a revocation may not."""
         sending = asyncio.ensure_future(connector.query(query))
         self._sending.setdefault(job.authorization_names, set()).add(sending)
+        self._asking[sending] = (job, department, query.id_numbers)
         try:
             return await sending
         except asyncio.CancelledError:
@@ -118,6 +120,7 @@ class Sender:
                 return None
             raise
         finally:
+            del self._asking[sending]
             self._sending[job.authorization_names].discard(sending)
             if not self._sending[job.authorization_names]:
                 del self._sending[job.authorization_names]
@@ -128,6 +131,24 @@ class Sender:
             if authorization_name in names:
                 for future in sending:
                     future.cancel()
+
+    def sending(self) -> bool:
+        """Whether any query is on its way (waiting for a department's limits, or for its answer)."""
+        return bool(self._asking)
+
+    async def recheck(self) -> int:
+        """Consent changed somewhere else (another process revoked an authorization or a key): decide it again
+        for every query on its way and call back each one that asks about a member withdrawn since — it is
+        decided again and sent for the others (see :meth:`ask`). Returns how many were called back."""
+        called = 0
+        for future, (job, department, ids) in list(self._asking.items()):
+            if future.done():
+                continue
+            _, ended = await self._gate.allowed_now(job, department, ids)
+            if ended and not future.done():
+                future.cancel()
+                called += 1
+        return called
 
 
 @dataclasses.dataclass(slots=True)

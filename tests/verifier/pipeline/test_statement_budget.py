@@ -3,7 +3,7 @@
 The example household (3 members) with the six instant sandbox departments, through the service's
 operations (what the gRPC servicers call; the gRPC layer itself sends no SQL), from CreateVerification to the
 stored report. The authorization was registered by this service just before, as a case system does. Background
-loops (audit integration, claiming, lease renewal) are set far apart and their statements left out; answers
+loops (audit integration, claiming, lease renewal, the consent watch) are set far apart and their statements left out; answers
 are coalesced for as long as it takes, so the six arrive in one storing transaction as they do when departments
 answer together (pipeline/run.py COALESCE_SECONDS).
 """
@@ -22,7 +22,7 @@ from verifier.config import Settings
 from verifier.pipeline import run
 from verifier.storage.db import Database
 
-BACKGROUND = ("claim work", "renew work leases", "hedui-audit-integrator")
+BACKGROUND = ("claim work", "renew work leases", "watch consent", "hedui-audit-integrator")
 
 # Written by hand from the code path (operations/verifications.py → pipeline/run.py), in order.
 CREATE = [
