@@ -30,7 +30,10 @@ from verifier.policy import PolicyBook, PolicyError
 from verifier.service import HeduiService
 from verifier.storage.db import Database, async_url
 
-__all__ = ["add_serve_command"]
+__all__ = ["SCHEMA_DOC", "add_serve_command"]
+
+# Where an operator reads every configuration key (its type, default and HEDUI_* variable).
+SCHEMA_DOC = "docs/operations.md, section 'Configuration'"
 
 
 async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> None:
@@ -83,7 +86,9 @@ def add_serve_command(sub: Any) -> None:
         help="run the gRPC server",
         description="Run the gRPC server. Every key of the TOML config can also be set by a HEDUI_* variable "
         "(nested tables with __, e.g. HEDUI_DEPARTMENTS__TAX__DEADLINE_SECONDS=20); "
-        "`hedui config show` prints the effective configuration and where each value came from.",
+        "`hedui config show` prints the effective configuration and where each value came from (secrets "
+        "redacted), `hedui config check FILE` validates a file. Every key is documented in "
+        f"{SCHEMA_DOC} (the schema: verifier/config/_schema.py).",
     )
-    serve.add_argument("--config", type=Path, help="TOML config file (keys: README's Config section)")
+    serve.add_argument("--config", type=Path, help=f"TOML config file (its keys: {SCHEMA_DOC})")
     serve.set_defaults(func=cmd_serve)
