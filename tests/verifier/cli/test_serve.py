@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -26,7 +27,12 @@ from verifier.config import HeduiConfig
 from verifier.config._schema import env_name
 
 # The keys of issue 15 (logs, tracing), set to values that are not their defaults.
-OBSERVABILITY_VALUES: dict[str, str] = {}
+OBSERVABILITY_VALUES = {
+    "log_format": "json",
+    "log_level": "WARNING",
+    "health_check_interval_seconds": "1.5",
+    "tracing": "true",  # spans to stderr: no OTLP exporter is installed
+}
 
 
 @pytest.mark.integration
@@ -212,6 +218,11 @@ def test_config_show_names_the_variable_of_every_key_serve_runs_with(tmp_path: P
         assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
         assert (tmp_path / "witness").is_dir()
         assert not (tmp_path / ".hedui").exists()
+        metrics = f"http://{env['HEDUI_METRICS_LISTEN']}"
+        with urllib.request.urlopen(f"{metrics}/readyz", timeout=30) as ready:  # the operator's port answers
+            assert ready.status == 200
+        with urllib.request.urlopen(f"{metrics}/metrics", timeout=30) as scraped:
+            assert "grpc_server_started_total" in scraped.read().decode()
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)
