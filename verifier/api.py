@@ -31,7 +31,13 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.errors import ServiceError, database_failure
-from verifier.observability import CallObserver, enable_reflection, preregister
+from verifier.observability import (
+    REQUEST_ID_METADATA,
+    CallObserver,
+    current_request_id,
+    enable_reflection,
+    preregister,
+)
 from verifier.operations import (
     AuditQueries,
     Authorizations,
@@ -110,7 +116,8 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceErro
     if error.retry_delay is not None:
         pushback = ("grpc-retry-pushback-ms", str(round(error.retry_delay * 1000)))
         status = _Status(status.code, status.details, (*status.trailing_metadata, pushback))
-    trailers = (*status.trailing_metadata, *(context.trailing_metadata() or ()))  # the x-request-id kept
+    request_id = current_request_id()  # the call's x-request-id, which the status's trailers would replace
+    trailers = (*status.trailing_metadata, *(((REQUEST_ID_METADATA, request_id),) if request_id else ()))
     await context.abort_with_status(_Status(status.code, status.details, trailers))
 
 
