@@ -60,10 +60,10 @@ class ReadinessReport:
         return "; ".join(f"{c.name}: {c.detail}" for c in self.checks if not c.ok)
 
 
-def head_revision() -> str:
-    """The newest migration this code expects the schema to be at."""
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    return head or ""
+def revisions() -> tuple[str, frozenset[str]]:
+    """The newest migration this code expects the schema to be at, and every revision it knows."""
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
 
 
 class Readiness:
@@ -84,7 +84,7 @@ class Readiness:
         self._interval = interval
         self._changed = asyncio.Event()
         self._timeout = timeout
-        self._head = head_revision()
+        self._head, self._known = revisions()
         self.latest = ReadinessReport((Check("database", False, "not probed yet"),), time.monotonic())
 
     @property
@@ -99,12 +99,19 @@ class Readiness:
         self._changed.set()
 
     async def _schema(self) -> list[Check]:
-        """The database answers, and its schema is at this code's newest migration."""
+        """The database answers, and its schema is not behind this code's newest migration.
+
+        A schema ahead of this code (a revision it does not know: ``hedui db migrate`` of the next version ran
+        before this replica was upgraded) stays ready — migrations are made so the previous version runs on
+        them — and says so; a schema behind it (an older revision this code knows) is not ready."""
         async with self._db.sessions() as session:
             stored = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-        current = self._head in stored
-        detail = "" if current else f"schema at {', '.join(stored) or 'no revision'}, this code needs {self._head}"
-        return [Check("database", True), Check("migrations", current, detail)]
+        behind = [revision for revision in stored if revision != self._head and revision in self._known]
+        if not stored or behind:
+            detail = f"schema at {', '.join(stored) or 'no revision'}, this code needs {self._head}: hedui db migrate"
+            return [Check("database", True), Check("migrations", False, detail)]
+        ahead = [revision for revision in stored if revision not in self._known]
+        return [Check("database", True), Check("migrations", True, f"schema ahead at {ahead[0]}" if ahead else "")]
 
     async def _writable(self) -> Check:
         """The audit log can be appended to: PostgreSQL is writable for this role; SQLite takes a write."""

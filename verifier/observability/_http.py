@@ -18,13 +18,20 @@ from typing import Final
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 
-from verifier.observability._health import Readiness
+from verifier.observability._health import Check, Readiness
 
 __all__ = ["OperatorEndpoint"]
 
 log = logging.getLogger("hedui.http")
 _MAX_HEAD: Final = 8192
 _REASONS: Final = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Unavailable"}
+
+
+def _line(check: Check) -> str:
+    """``name: ok``, ``name: ok; note`` or ``name: why not``."""
+    if not check.ok:
+        return f"{check.name}: {check.detail}"
+    return f"{check.name}: ok" + (f"; {check.detail}" if check.detail else "")
 
 
 class OperatorEndpoint:
@@ -94,6 +101,6 @@ class OperatorEndpoint:
             return 200, "text/plain", b"ok\n", only_head
         if path == "/readyz":
             report = self._readiness.latest
-            body = "".join(f"{c.name}: {'ok' if c.ok else c.detail}\n" for c in report.checks)
+            body = "".join(f"{_line(check)}\n" for check in report.checks)
             return (200 if report.ready else 503), "text/plain; charset=utf-8", body.encode(), only_head
         return 404, "text/plain", b"not found: /metrics, /healthz, /readyz\n", only_head

@@ -175,20 +175,24 @@ async def test_sqlite_locked_by_another_process_is_unready_then_ready(tmp_path: 
         await until(h, port, ready=True)
 
 
-async def test_a_schema_behind_the_code_is_unready(tmp_path: Path) -> None:
+async def test_a_schema_behind_the_code_is_unready_and_one_ahead_is_not(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/hedui.db"
     async with running_service(url, sandbox()) as h, endpoint(h) as port:
         h.service.readiness.interval = 0.1
         await until(h, port, ready=True)
-        async with h.service.db.write() as session:
-            head = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-            await session.execute(text("UPDATE alembic_version SET version_num = '0003_older'"))
+
+        async def stored(revision: str) -> None:
+            async with h.service.db.write() as session:
+                await session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+        await stored("0003")  # a migration of this code not applied: behind
         try:
             body = await until(h, port, ready=False)
-            assert f"migrations: schema at 0003_older, this code needs {head}" in body
+            assert "migrations: schema at 0003, this code needs 0004: hedui db migrate" in body
+            await stored("0005")  # the next version's migration ran first (an upgrade under way): still ready
+            assert "migrations: ok" in await until(h, port, ready=True)
         finally:
-            async with h.service.db.write() as session:
-                await session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+            await stored("0004")
         await until(h, port, ready=True)
 
 
