@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import DBAPIError
+
 from connectors import Connector
 from verifier.api import build_server
 from verifier.cli._common import (
@@ -25,6 +28,7 @@ from verifier.cli._common import (
     service_settings,
 )
 from verifier.config import ConfigError, HeduiConfig, Settings, read_config
+from verifier.errors import database_failure
 from verifier.observability import OperatorEndpoint, configure_logging, refresh_scraped
 from verifier.observability.tracing import enable_tracing
 from verifier.policy import PolicyBook, PolicyError
@@ -42,7 +46,7 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
     """Start the service, its gRPC server and its operator endpoint; stop them all on SIGINT or SIGTERM."""
     service = HeduiService(Database.from_settings(settings), connectors, settings)
     service.readiness.interval = config.health_check_interval_seconds
-    await service.start()
+    await _started(service)
     _, port, stop = await build_server(service, settings.listen)
     endpoint = OperatorEndpoint(service.readiness, lambda: refresh_scraped(service.db, service.log))
     where = ""
@@ -66,6 +70,22 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
     await service.close()
     await close_connectors(connectors)
     log.info("hedui stopped")
+
+
+async def _started(service: HeduiService) -> None:
+    """Start the service; a schema this version cannot migrate (a role that may not change it, a revision newer
+    than this code) is one line, not a traceback (a database out of reach is said by the command's handler)."""
+    try:
+        await service.start()
+    except (DBAPIError, CommandError) as exc:
+        await service.db.close()
+        if database_failure(exc) is not None:
+            raise
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        raise UsageError(
+            f"database: cannot bring the schema to this version ({lines[0][:200]}); run hedui db migrate as the "
+            "tables' owner with this version"
+        ) from None
 
 
 def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:

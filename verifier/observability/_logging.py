@@ -58,6 +58,14 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{request_id}]" if request_id else text
 
 
+class _MigrationNoise(logging.Filter):
+    """Alembic's two lines about its own set-up at every start go; "Running upgrade 0003 -> 0004" stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether the record is kept."""
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
 def configure_logging(log_format: str = "auto", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send every logger's records to ``stream`` (stderr): JSON lines, or text (``auto``: text on a terminal)."""
     stream = stream or sys.stderr
@@ -70,3 +78,6 @@ def configure_logging(log_format: str = "auto", level: str = "INFO", stream: Tex
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    migrations = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _MigrationNoise) for f in migrations.filters):
+        migrations.addFilter(_MigrationNoise())

@@ -3,6 +3,7 @@ one line and leaves nothing behind; only the service and ``hedui verify`` create
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -99,3 +100,15 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     shown.stdout.close()  # like `| head -c 10`
     stderr = shown.stderr.read().decode()
     assert shown.wait(timeout=60) in (0, 141) and "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_a_schema_newer_than_this_version_stops_serve_with_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/hedui.db"
+    ok(hedui("db", "migrate", "--db", url, cwd=tmp_path))
+    with sqlite3.connect(tmp_path / "hedui.db") as connection:  # the next version's migration ran first
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    path = config(tmp_path, database_url=url, listen="127.0.0.1:0")
+    usage_error(
+        hedui("serve", "--config", str(path), cwd=tmp_path), "database: cannot bring the schema to this version"
+    )
