@@ -1,11 +1,14 @@
-"""Per-department metrics (Prometheus): queries, errors by kind, latency, breaker state, pending tickets."""
+"""Per-department metrics (Prometheus): queries, errors by kind, latency, breaker state, pending tickets; and
+each call fed to the department's health window (connectors/health.py)."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from connectors.health import HEALTH, HealthBook
 
 __all__ = ["DepartmentMetrics"]
 
@@ -32,11 +35,16 @@ _PENDING = Gauge(
 )
 
 
+# The errors that are a failed call of the department (a refusal is an answer; an open breaker sent nothing).
+_CALL_FAILURES = frozenset({"unavailable", "invalid_answer", "timeout_or_cancelled"})
+
+
 @dataclass(frozen=True, slots=True)
 class DepartmentMetrics:
-    """The metric children of one department (label values bound once)."""
+    """The metric children of one department (label values bound once), and the health book its calls go to."""
 
     department: str
+    health: HealthBook = field(default=HEALTH, compare=False)
 
     @classmethod
     @functools.cache
@@ -53,6 +61,8 @@ class DepartmentMetrics:
     def error(self, kind: str) -> None:
         """A failed call, by kind (unavailable, refused, invalid_answer, breaker_open, timeout_or_cancelled)."""
         _ERRORS.labels(self.department, kind).inc()
+        if kind in _CALL_FAILURES:
+            self.health.failed(self.department)
 
     def retried(self) -> None:
         """A transient failure tried again."""
@@ -61,6 +71,7 @@ class DepartmentMetrics:
     def latency(self, seconds: float) -> None:
         """How long one call took, in seconds."""
         _LATENCY.labels(self.department).observe(seconds)
+        self.health.called(self.department, seconds)
 
     def breaker(self, state: int) -> None:
         """The circuit breaker's state (0 closed, 1 half-open, 2 open)."""

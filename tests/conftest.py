@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +27,7 @@ from harness import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from statements import StatementCounter
 
+from consent.identity import check_character, mask
 from verifier.storage.db import Database
 
 
@@ -105,3 +110,66 @@ def count_statements() -> Iterator[Callable[[Database | AsyncEngine], StatementC
     yield attach
     for counter in counters:
         counter.__exit__(None, None, None)
+
+
+# --- issue 15: no log line of the suite carries a full identity number or a test person's name ---------------
+
+_HOUSEHOLDS = (
+    Path(__file__).resolve().parents[1] / "verifier" / "data" / "demo-household.json",
+    Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples" / "household-zhang.json",
+)
+
+
+class _PersonalDataWatch(logging.Handler):
+    """Sees every log record of the suite (INFO and above) and keeps those carrying a full identity number (18
+    characters with a valid check character) or the name of a member of the test households."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        names: set[str] = set()
+        for path in _HOUSEHOLDS:
+            with contextlib.suppress(OSError, ValueError):
+                names |= {m["name"] for m in json.loads(path.read_text(encoding="utf-8"))["members"]}
+        self.names = tuple(sorted(names))
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot be formatted is another test's business
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {record.exc_info[1]}"
+        for number in _ID_SHAPED.findall(text):
+            if check_character(number[:17]) == number[17].upper():
+                self.leaks.append(f"{record.name}: {mask(number)} in full")
+        self.leaks += [f"{record.name}: a test person's name ({name[0]}…)" for name in self.names if name in text]
+
+
+_ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+@pytest.fixture(scope="session")
+def _personal_data_watch() -> Iterator[_PersonalDataWatch]:
+    """One watch for the whole session, on the root logger at INFO."""
+    watch = _PersonalDataWatch()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(watch)
+    root.setLevel(min(level or logging.WARNING, logging.INFO))
+    try:
+        yield watch
+    finally:
+        root.removeHandler(watch)
+        root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs(_personal_data_watch: _PersonalDataWatch) -> Iterator[None]:
+    """Fail a test any of whose log records carries a full identity number or a test person's name."""
+    _personal_data_watch.leaks.clear()
+    yield
+    leaks = list(_personal_data_watch.leaks)
+    _personal_data_watch.leaks.clear()
+    if leaks:
+        pytest.fail("personal data in the logs: " + "; ".join(sorted(set(leaks))[:5]), pytrace=False)

@@ -19,7 +19,6 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
@@ -32,6 +31,13 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.errors import ServiceError, database_failure
+from verifier.observability import (
+    REQUEST_ID_METADATA,
+    CallObserver,
+    current_request_id,
+    enable_reflection,
+    preregister,
+)
 from verifier.operations import (
     AuditQueries,
     Authorizations,
@@ -110,7 +116,9 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceErro
     if error.retry_delay is not None:
         pushback = ("grpc-retry-pushback-ms", str(round(error.retry_delay * 1000)))
         status = _Status(status.code, status.details, (*status.trailing_metadata, pushback))
-    await context.abort_with_status(status)
+    request_id = current_request_id()  # the call's x-request-id, which the status's trailers would replace
+    trailers = (*status.trailing_metadata, *(((REQUEST_ID_METADATA, request_id),) if request_id else ()))
+    await context.abort_with_status(_Status(status.code, status.details, trailers))
 
 
 def _refusal(exc: Exception) -> ServiceError | None:
@@ -475,7 +483,7 @@ async def build_server(
     service: HeduiService, address: str
 ) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
     """An aio server with hedui's services, health checking and reflection; returns (server, port, stop)."""
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=(CallObserver(),))
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationApi(service.verifications, service.reports), server
@@ -483,18 +491,18 @@ async def build_server(
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditApi(service.audit_queries), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
-    )
+    served = (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+    enable_reflection(served, server)
+    preregister(served)
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
-    for name in (*SERVICE_NAMES, ""):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    stop_watching = await service.readiness.watch(health_servicer, (*SERVICE_NAMES, ""))  # SERVING when ready
 
     async def stop() -> None:
         """Report NOT_SERVING, then stop with a short grace period."""
+        await stop_watching()
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=2.0)
 

@@ -21,6 +21,7 @@ from audit.witness import FileWitness
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
 from verifier.config import Settings
+from verifier.observability import Readiness
 from verifier.operations import (
     AuditQueries,
     Authorizations,
@@ -79,6 +80,9 @@ class HeduiService:
         self.verifications = Verifications(db, self.pipeline, self.connectors, self.policies)
         self.reports = Reports(db, self.standalone_events, settings.catalogue)
         self.audit_queries = AuditQueries(db, self.audit, self.log)
+        # Why the last integration of the audit log failed (None: it did not); readiness reads it.
+        self.integration_failure: str | None = None
+        self.readiness = Readiness(db, lambda: self.integration_failure)
 
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
@@ -134,10 +138,18 @@ class HeduiService:
             await self.db.close()
 
     async def _integrate_forever(self) -> None:
-        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head."""
+        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head.
+
+        A failure is logged when it starts (with its traceback) and when it ends, not at every retry."""
         while True:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
                 await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
-            except Exception:
-                log.exception("audit log integration failed; retrying")
+            except Exception as exc:
+                if self.integration_failure is None:
+                    log.exception("audit log integration failed; retrying until it succeeds")
+                self.integration_failure = type(exc).__name__
+                continue
+            if self.integration_failure is not None:
+                log.info("audit log integration works again (it failed with %s)", self.integration_failure)
+                self.integration_failure = None

@@ -19,6 +19,7 @@ from verifier.cli.connector import add_connector_commands
 from verifier.cli.consent import add_consent_commands
 from verifier.cli.db import add_db_commands
 from verifier.cli.demo import add_demo_command
+from verifier.cli.departments import add_departments_commands
 from verifier.cli.keys import add_keys_commands
 from verifier.cli.policy import add_policy_commands
 from verifier.cli.serve import add_serve_command
@@ -45,6 +46,7 @@ def parser() -> HeduiParser:
     add_connector_commands(sub, HeduiParser)
     add_policy_commands(sub, HeduiParser)
     add_config_commands(sub, HeduiParser)
+    add_departments_commands(sub, HeduiParser)
     return top
 
 

@@ -33,6 +33,7 @@ from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
+from verifier.cli._edges import CannotCreate, open_then_create, probe_database
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
 from verifier.errors import database_failure
 
@@ -182,12 +183,19 @@ def require_database(url: str) -> str:
 # --- settings ---------------------------------------------------------------------------------------
 
 
-def service_settings(config: Path | None, base: Path = DEFAULT_BASE) -> Settings:
-    """The settings a service runs with: key files that do not exist are created (under ``base``)."""
+def service_settings(config: Path | None, base: Path = DEFAULT_BASE, *, db: str | None = None) -> Settings:
+    """The settings a service runs with (``db``: ``--db`` over the configured database): the database is opened
+    (a SQLite file created) first, then the key files that do not exist are created (under ``base``). What
+    cannot be opened or created is invalid input, and leaves nothing behind."""
+    configured = with_database(read_only_settings(config, base), db)
     try:
-        return load_settings(config, base)
+        keys = list(configured.missing_key_files.values())
+        created = open_then_create(configured.database_url, keys, lambda: load_settings(config, base))
+    except CannotCreate as exc:
+        raise UsageError(str(exc)) from None
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    return with_database(created, db)
 
 
 def read_only_settings(config: Path | None, base: Path = DEFAULT_BASE) -> Settings:
@@ -204,23 +212,25 @@ def with_database(settings: Settings, db: str | None) -> Settings:
 
 
 def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
-    """The service's settings: from --config, else from ./.hedui if the service keeps its keys there.
-
-    Without either, the keys are fresh random ones (the entries then wait for the service to integrate
-    them). ``existing``: the database must exist already (only ``keys add`` creates one).
-    """
-    if args.config:
-        settings = service_settings(args.config)
-    else:
-        settings = read_only_settings(None, DEFAULT_BASE)
-        if settings.missing_key_files:
-            fresh = Settings()
-            settings = settings.with_overrides(
-                audit_subject_key=fresh.audit_subject_key, audit_log_key=fresh.audit_log_key, missing_key_files={}
-            )
+    """The service's settings for an admin command: from --config, else from ./.hedui if the service keeps its
+    keys there. No key file is created (only the service and ``hedui verify`` create them): a key file that
+    does not exist yet is replaced by a fresh random key in memory, and the entries appended then wait for the
+    service to integrate them under its own key. ``existing``: the database must exist already (only
+    ``keys add`` creates one, opened before anything is written)."""
+    settings = read_only_settings(args.config, DEFAULT_BASE)
+    if settings.missing_key_files:
+        fresh = Settings()
+        settings = settings.with_overrides(
+            audit_subject_key=fresh.audit_subject_key, audit_log_key=fresh.audit_log_key, missing_key_files={}
+        )
     settings = with_database(settings, args.db)
     if existing:
         require_database(settings.database_url)
+    else:
+        try:
+            probe_database(settings.database_url)
+        except CannotCreate as exc:
+            raise UsageError(str(exc)) from None
     return settings
 
 

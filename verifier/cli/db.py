@@ -6,10 +6,19 @@ import argparse
 import asyncio
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from verifier.cli._common import UsageError, check_db_url
+from verifier.cli._edges import CannotCreate, probe_database
 from verifier.storage.db import Database
 
 __all__ = ["add_db_commands"]
+
+
+def _first_line(error: BaseException | None) -> str:
+    """The first line of a driver's error, at most 200 characters."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
 
 
 async def _migrate(url: str, service_role: str | None) -> None:
@@ -29,9 +38,14 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     if args.service_role and not args.db.startswith("postgresql"):
         raise UsageError("--service-role: database roles exist on PostgreSQL only")
     try:
+        probe_database(args.db)
         asyncio.run(_migrate(args.db, args.service_role))
+    except CannotCreate as exc:
+        raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(f"--service-role: {exc}") from None
+    except DBAPIError as exc:  # e.g. a role that may not create tables: the server's first line, no SQL
+        raise UsageError(f"database: cannot migrate ({_first_line(exc.orig)})") from None
     granted = f"; {args.service_role} may read and insert, never change audit records" if args.service_role else ""
     print(f"database at the newest schema{granted}")
     return 0

@@ -83,10 +83,10 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
 def cmd_keys_add(args: argparse.Namespace) -> int:
     """``hedui keys add``: trust an organisation's public key from now."""
     pem = public_key(args.public_key)
-    settings = trust_store_settings(args)
     if args.valid_days is not None and args.valid_days <= 0:
         raise UsageError("--valid-days must be positive")
     organisation = _organisation(args.organisation)
+    settings = trust_store_settings(args)  # the database opened (created) once the input is known to be good
 
     async def add(service: HeduiService) -> str:
         """Add the key; its key id."""

@@ -1,7 +1,8 @@
 """``hedui serve``: the gRPC server with the configured departments, until SIGINT or SIGTERM.
 
 The configuration is ``--config FILE`` and ``HEDUI_*`` variables (``hedui config show`` prints the
-effective one). The service creates its key files on first start.
+effective one). The service creates its key files on first start. With ``metrics_listen`` set, the same
+process answers ``/metrics``, ``/healthz`` and ``/readyz`` there (verifier/observability).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import prometheus_client
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import DBAPIError
 
 from connectors import Connector
 from verifier.api import build_server
@@ -25,23 +27,36 @@ from verifier.cli._common import (
     read_only_settings,
     service_settings,
 )
-from verifier.config import Settings
+from verifier.config import ConfigError, HeduiConfig, Settings, read_config
+from verifier.errors import database_failure
+from verifier.observability import OperatorEndpoint, configure_logging, refresh_scraped
+from verifier.observability.tracing import enable_tracing
 from verifier.policy import PolicyBook, PolicyError
 from verifier.service import HeduiService
 from verifier.storage.db import Database, async_url
 
-__all__ = ["add_serve_command"]
+__all__ = ["SCHEMA_DOC", "add_serve_command"]
+
+# Where an operator reads every configuration key (its type, default and HEDUI_* variable).
+SCHEMA_DOC = "docs/operations.md, section 'Configuration'"
+log = logging.getLogger("hedui")
 
 
-async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> None:
-    """Start the service and its gRPC server; stop both (and the connectors) on SIGINT or SIGTERM."""
+async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[str, Connector]) -> None:
+    """Start the service, its gRPC server and its operator endpoint; stop them all on SIGINT or SIGTERM."""
     service = HeduiService(Database.from_settings(settings), connectors, settings)
-    await service.start()
+    service.readiness.interval = config.health_check_interval_seconds
+    await _started(service)
     _, port, stop = await build_server(service, settings.listen)
-    logging.getLogger("hedui").info(
-        "hedui serving on %s (port %d), database %s",
+    endpoint = OperatorEndpoint(service.readiness, lambda: refresh_scraped(service.db, service.log))
+    where = ""
+    if settings.metrics_listen:
+        where = f", metrics on port {await endpoint.start(settings.metrics_listen)}"
+    log.info(
+        "hedui serving on %s (port %d)%s, database %s",
         settings.listen,
         port,
+        where,
         async_url(settings.database_url).split("@")[-1],
     )
     done = asyncio.Event()
@@ -49,9 +64,28 @@ async def _serve(settings: Settings, connectors: Mapping[str, Connector]) -> Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     await done.wait()
+    log.info("hedui stopping: no new calls, giving work leases back")
     await stop()
+    await endpoint.close()
     await service.close()
     await close_connectors(connectors)
+    log.info("hedui stopped")
+
+
+async def _started(service: HeduiService) -> None:
+    """Start the service; a schema this version cannot migrate (a role that may not change it, a revision newer
+    than this code) is one line, not a traceback (a database out of reach is said by the command's handler)."""
+    try:
+        await service.start()
+    except (DBAPIError, CommandError) as exc:
+        await service.db.close()
+        if database_failure(exc) is not None:
+            raise
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        raise UsageError(
+            f"database: cannot bring the schema to this version ({lines[0][:200]}); run hedui db migrate as the "
+            "tables' owner with this version"
+        ) from None
 
 
 def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:
@@ -67,12 +101,15 @@ def _checked(config: Path | None) -> tuple[Settings, dict[str, Connector]]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``hedui serve``: run the service until it is told to stop."""
+    try:
+        config = read_config(args.config).config
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if config.tracing:
+        enable_tracing()
     settings, connectors = _checked(args.config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if settings.metrics_listen:
-        host, _, port = settings.metrics_listen.rpartition(":")
-        prometheus_client.start_http_server(int(port), addr=host or "127.0.0.1")
-    asyncio.run(_serve(settings, connectors))
+    configure_logging(config.log_format, config.log_level)
+    asyncio.run(_serve(settings, config, connectors))
     return 0
 
 
@@ -83,7 +120,9 @@ def add_serve_command(sub: Any) -> None:
         help="run the gRPC server",
         description="Run the gRPC server. Every key of the TOML config can also be set by a HEDUI_* variable "
         "(nested tables with __, e.g. HEDUI_DEPARTMENTS__TAX__DEADLINE_SECONDS=20); "
-        "`hedui config show` prints the effective configuration and where each value came from.",
+        "`hedui config show` prints the effective configuration and where each value came from (secrets "
+        "redacted), `hedui config check FILE` validates a file. Every key is documented in "
+        f"{SCHEMA_DOC} (the schema: verifier/config/_schema.py).",
     )
-    serve.add_argument("--config", type=Path, help="TOML config file (keys: README's Config section)")
+    serve.add_argument("--config", type=Path, help=f"TOML config file (its keys: {SCHEMA_DOC})")
     serve.set_defaults(func=cmd_serve)

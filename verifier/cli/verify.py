@@ -37,7 +37,6 @@ from verifier.cli._common import (
     read_json,
     read_only_settings,
     service_settings,
-    with_database,
 )
 from verifier.config import Settings
 from verifier.errors import ServiceError
@@ -145,7 +144,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.db:
         check_db_url(args.db)
     connectors = configured_connectors(configured, args.sandbox or configured.sandbox)
-    settings = with_database(service_settings(args.config), args.db)
+    settings = service_settings(args.config, db=args.db)  # the database opened before a key file is created
     try:
         report = asyncio.run(_run(request, connectors, policies, settings))
     except ServiceError as exc:

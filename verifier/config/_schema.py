@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -153,6 +153,12 @@ class HeduiConfig(BaseSettings):
     witness_dirs: list[str] = []
     departments: dict[str, DepartmentTable] = {}
     metrics_listen: Annotated[str, AfterValidator(_host_port)] = ""
+    # --- issue 15 (operations): logs, readiness, tracing; read by `hedui serve` (verifier/cli/serve.py) ---
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: text on a terminal, JSON lines elsewhere
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    health_check_interval_seconds: Seconds = 5.0  # how often readiness is probed (gRPC health, /readyz)
+    tracing: bool = False  # OpenTelemetry spans per call (the `tracing` extra; exporter from OTEL_* variables)
+    # --- end of issue 15's keys ---
 
     @classmethod
     def settings_customise_sources(

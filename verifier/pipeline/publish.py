@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from audit import AuditEvent, AuditLog
 from verifier.assessment import AssessmentResult, SourceOutcome, assess
 from verifier.assessment.recheck import PreviousReport, previous_from_report
 from verifier.config import Settings
+from verifier.observability import observe_stage
 from verifier.pipeline.answers import outcome_of
 from verifier.pipeline.plan import Job
 from verifier.policy import Policy
@@ -82,6 +84,7 @@ class Publisher:
         what is being stored); otherwise they are read back. ``before``: audit entries of the answers
         this report completes, appended with its ``REPORT_CREATED`` in one statement.
         """
+        began = time.perf_counter()
         vid = job.verification_id
         if sources is None:
             sources = await self.sources(session, vid)
@@ -121,6 +124,7 @@ class Publisher:
             body_json=encoded.json,
         )
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
+        observe_stage("publish", began)
         return Published(version, state, generated)
 
 

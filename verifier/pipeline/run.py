@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from connectors.base import Connector, DepartmentQuery
 from consent import RegisteredAuthorization, china_today
 from verifier.assessment import SourceOutcome
 from verifier.config import Settings
+from verifier.observability import observe_stage
 from verifier.pipeline.answers import Outcome, Settled
 from verifier.pipeline.consent import AuthorizationReader, ConsentGate
 from verifier.pipeline.plan import Job, Plan, Scope, plan_round, resumed_round
@@ -180,10 +182,12 @@ class Pipeline:
         ``inserted``: the result rows were just inserted with the plan in them (:meth:`Plan.new_rows`).
         A plan with nothing to send publishes its report at once.
         """
+        began = time.perf_counter()
         await self._audit.append_many(session, [*opening, *plan.events])
         if plan.updates and not inserted:
             await stored_verifications.update_results(session, plan.updates)
         await work.add(session, plan.steps(self.worker, self.leases.until(), dt.datetime.now(dt.UTC)))
+        observe_stage("record", began)
         if not plan.queries:
             await self.publisher.publish_in(session, job)
 
@@ -314,6 +318,7 @@ class Pipeline:
 
     async def _keep_batch_now(self, job: Job, plan: Plan, batch: list[Settled], known: _Known) -> None:
         """:meth:`_keep_batch`'s transaction (run to its end even when the pipeline stops meanwhile)."""
+        began = time.perf_counter()
         final: FinalState | None = None
         async with self._db.write() as session:
             batch, events, rows = await self._store.keep_unaudited(session, job, batch)
@@ -332,6 +337,7 @@ class Pipeline:
                 final = known.final(published) if whole else None
             else:
                 await self._audit.append_many(session, events)
+        observe_stage("store", began)
         self.signals.notify(job.verification_id, final)
 
 

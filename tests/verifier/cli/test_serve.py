@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -17,8 +19,20 @@ from hedui_cli import HEDUI
 from hedui_cli import hedui_captured as run
 from hedui_cli import hedui_process as hedui
 
+import connectors as connectors_package
+import verifier as verifier_package
 from verifier.cli import serve as serve_command
 from verifier.cli._common import UsageError
+from verifier.config import HeduiConfig
+from verifier.config._schema import env_name
+
+# The keys of issue 15 (logs, tracing), set to values that are not their defaults.
+OBSERVABILITY_VALUES = {
+    "log_format": "json",
+    "log_level": "WARNING",
+    "health_check_interval_seconds": "1.5",
+    "tracing": "true",  # spans to stderr: no OTLP exporter is installed
+}
 
 
 @pytest.mark.integration
@@ -95,6 +109,7 @@ def test_serve_help_points_to_config_show(capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = run(capsys, "serve", "--help")
     assert code == 0
     assert "hedui config show" in out and "HEDUI_" in out
+    assert "docs/operations.md" in out  # where every key is documented
 
 
 # --- the configuration checked before anything is created (verifier/cli/serve.py), in-process ----------------
@@ -127,3 +142,88 @@ def test_a_good_config_gives_the_service_settings_with_their_keys_and_the_connec
     assert list(connectors) == ["police", "housing", "tax", "vehicles", "banks", "social_security"]
     assert settings.missing_key_files == {} and len(settings.audit_log_key) == 32
     assert (tmp_path / "keys" / "log.key").exists()
+
+
+def _free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _every_key_from_the_environment(tmp_path: Path) -> dict[str, str]:
+    """A ``HEDUI_*`` variable for every top-level key of the schema (and one department's), none of them defaults."""
+    sandbox = Path(connectors_package.__file__).parent / "data" / "demo-sandbox.json"
+    policy = Path(verifier_package.__file__).parent / "policies" / "default.toml"
+    values = {
+        "database_url": f"sqlite:///{tmp_path}/env.db",
+        "database_pool_size": "3",
+        "database_max_overflow": "4",
+        "database_pool_timeout_seconds": "6",
+        "listen": f"127.0.0.1:{_free_port()}",
+        "sandbox": str(sandbox),
+        "policy_files": json.dumps([str(policy)]),
+        "department_deadline_seconds": "11",
+        "poll_interval_seconds": "2",
+        "pending_deadline_seconds": "3600",
+        "work_lease_seconds": "31",
+        "work_claim_interval_seconds": "0.6",
+        "audit_subject_key_file": str(tmp_path / "keys" / "subject.key"),
+        "audit_log_key_file": str(tmp_path / "keys" / "log.key"),
+        "audit_log_origin": "hedui.county.example/audit",
+        "audit_integrate_seconds": "0.3",
+        "witness_dirs": json.dumps([str(tmp_path / "witness")]),
+        "metrics_listen": f"127.0.0.1:{_free_port()}",
+        **OBSERVABILITY_VALUES,
+    }
+    assert set(values) == set(HeduiConfig.model_fields) - {"departments"}, "a key of the schema is not covered"
+    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("HEDUI_")}
+    env |= {env_name(key): value for key, value in values.items()}
+    env["HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS"] = "30"
+    return env
+
+
+@pytest.mark.integration
+def test_config_show_names_the_variable_of_every_key_serve_runs_with(tmp_path: Path) -> None:
+    env = _every_key_from_the_environment(tmp_path)
+    shown = subprocess.run(
+        [*HEDUI, "config", "show", "--format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    values = {v["key"]: v for v in map(json.loads, shown.stdout.splitlines())}
+    for key in set(HeduiConfig.model_fields) - {"departments"}:
+        assert values[key]["source"] == "env", key
+    assert values["departments.banks.deadline_seconds"] == {
+        "key": "departments.banks.deadline_seconds",
+        "value": 30.0,
+        "source": "env",
+    }
+    assert values["departments.tax.deadline_seconds"]["value"] == 11.0  # the top-level default, from its variable
+    assert values["departments.tax.deadline_seconds"]["source"] == "default"
+    text = subprocess.run(
+        [*HEDUI, "config", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    ).stdout.splitlines()
+    assert "database_pool_size = 3  # env HEDUI_DATABASE_POOL_SIZE" in text
+    server = subprocess.Popen([*HEDUI, "serve"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        with grpc.insecure_channel(env["HEDUI_LISTEN"]) as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+        assert (tmp_path / "env.db").exists()
+        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
+        assert (tmp_path / "witness").is_dir()
+        assert not (tmp_path / ".hedui").exists()
+        metrics = f"http://{env['HEDUI_METRICS_LISTEN']}"
+        with urllib.request.urlopen(f"{metrics}/readyz", timeout=30) as ready:  # the operator's port answers
+            assert ready.status == 200
+        with urllib.request.urlopen(f"{metrics}/metrics", timeout=30) as scraped:
+            assert "grpc_server_started_total" in scraped.read().decode()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr

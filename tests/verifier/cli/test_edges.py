@@ -1,0 +1,114 @@
+"""Failures at the edges: a command that cannot open, create or write its database or its key files exits 2 with
+one line and leaves nothing behind; only the service and ``hedui verify`` create key files."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from hedui_cli import HEDUI, ORG, keys, ok, usage_error
+from hedui_cli import hedui_process as hedui
+from own_cluster import own_cluster
+
+pytestmark = pytest.mark.integration
+REQUEST = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "examples" / "household-zhang.json"
+# /proc takes no new files, for root too: the database or key file cannot be created there.
+NO_DATABASE = "sqlite:////proc/hedui-test/hedui.db"
+
+
+def left(directory: Path, *expected: str) -> list[str]:
+    """Everything under ``directory`` besides the files the test itself wrote."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.name not in expected)
+
+
+def config(tmp_path: Path, **keys_: str) -> Path:
+    """A config file of these top-level keys."""
+    path = tmp_path / "hedui.toml"
+    path.write_text("".join(f'{key} = "{value}"\n' for key, value in keys_.items()), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["verify", str(REQUEST)],
+        ["db", "migrate", "--db", NO_DATABASE],
+        ["keys", "add", "--organisation", ORG, "--public-key", "PUBLIC", "--db", NO_DATABASE],
+    ],
+    ids=["serve", "verify", "db-migrate", "keys-add"],
+)
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_a_database_that_cannot_be_created_is_one_line_and_nothing_is_left(tmp_path: Path, command: list[str]) -> None:
+    _, public, _ = keys(tmp_path, "org")
+    path = config(tmp_path, database_url=NO_DATABASE, listen="127.0.0.1:0")
+    args = [str(public) if a == "PUBLIC" else a for a in command]
+    if command[0] in ("serve", "verify"):
+        args += ["--config", str(path)]
+    usage_error(hedui(*args, cwd=tmp_path), "database /proc/hedui-test/hedui.db: cannot open or create it")
+    assert left(tmp_path, "hedui.toml", "org.pem", "org.pub.pem") == []  # no .hedui, no key file
+
+
+@pytest.mark.parametrize("command", [["serve"], ["verify", str(REQUEST)]], ids=["serve", "verify"])
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_a_key_file_that_cannot_be_created_is_one_line_and_nothing_is_left(tmp_path: Path, command: list[str]) -> None:
+    path = config(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path}/data/hedui.db",
+        audit_subject_key_file=str(tmp_path / "keys" / "subject.key"),
+        audit_log_key_file="/proc/hedui-test/log.key",
+        listen="127.0.0.1:0",
+    )
+    done = hedui(*command, "--config", str(path), cwd=tmp_path)
+    usage_error(done, "key file /proc/hedui-test/log.key: cannot create it")
+    assert left(tmp_path, "hedui.toml") == []  # the database, its directory and the subject key went again
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_a_postgresql_server_out_of_reach_is_one_line_and_no_key_file(tmp_path: Path) -> None:
+    with own_cluster() as cluster:
+        url = cluster.cluster.url("postgres")
+        cluster.stop()
+        path = config(tmp_path, database_url=url, listen="127.0.0.1:0")
+        for command in (["serve", "--config", str(path)], ["verify", str(REQUEST), "--config", str(path)]):
+            usage_error(hedui(*command, cwd=tmp_path), "database: busy or out of reach (ConnectionRefusedError)")
+        usage_error(hedui("db", "migrate", "--db", url, cwd=tmp_path), "database: busy or out of reach")
+        assert left(tmp_path, "hedui.toml") == []
+
+
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_keys_add_creates_the_database_but_no_key_file(tmp_path: Path) -> None:
+    _, public, _ = keys(tmp_path, "org")
+    path = config(tmp_path, database_url=f"sqlite:///{tmp_path}/hedui.db")
+    ok(hedui("keys", "add", "--organisation", ORG, "--public-key", str(public), "--config", str(path), cwd=tmp_path))
+    assert left(tmp_path, "org.pem", "org.pub.pem", "hedui.toml") == ["hedui.db"]
+    assert not (tmp_path / ".hedui").exists()
+    listed = ok(hedui("keys", "list", "--config", str(path), cwd=tmp_path))
+    assert ORG in listed
+    for command in (["audit", "list"], ["audit", "anomalies"], ["audit", "export", "--out", str(tmp_path / "x")]):
+        hedui(*command, "--config", str(path), cwd=tmp_path)
+    assert not (tmp_path / ".hedui").exists()  # the audit commands create no key either
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    shown = subprocess.Popen([*HEDUI, "config", "show"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert shown.stdout is not None and shown.stderr is not None
+    shown.stdout.read(10)
+    shown.stdout.close()  # like `| head -c 10`
+    stderr = shown.stderr.read().decode()
+    assert shown.wait(timeout=60) in (0, 141) and "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_a_schema_newer_than_this_version_stops_serve_with_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/hedui.db"
+    ok(hedui("db", "migrate", "--db", url, cwd=tmp_path))
+    with sqlite3.connect(tmp_path / "hedui.db") as connection:  # the next version's migration ran first
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    path = config(tmp_path, database_url=url, listen="127.0.0.1:0")
+    usage_error(
+        hedui("serve", "--config", str(path), cwd=tmp_path), "database: cannot bring the schema to this version"
+    )

@@ -1,0 +1,141 @@
+"""A command that cannot open, create or write its database or its key files stops before it leaves anything.
+
+The commands that create (``hedui serve``, ``hedui verify``) first open the database as they will use it —
+a SQLite file is created and written once, a PostgreSQL server is asked one question — and only then create
+the key files that are missing; whatever fails is one line naming the database or the file, and the files
+and directories this command made are removed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from verifier.errors import database_failure
+from verifier.storage.db import Database
+
+__all__ = ["CannotCreate", "creating", "open_then_create", "probe_database"]
+
+T = TypeVar("T")
+
+
+class CannotCreate(Exception):
+    """The database or a key file cannot be opened, created or written; the message is one line for the user."""
+
+
+def _missing_ancestors(path: Path) -> list[Path]:
+    """``path`` and the directories above it that do not exist yet, outermost last."""
+    made = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        made.append(candidate)
+    return made
+
+
+def _remove(paths: list[Path]) -> None:
+    """Remove what this command made (files and directories), innermost first; what cannot go is left."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
+@contextlib.contextmanager
+def creating(paths: list[Path]) -> Iterator[None]:
+    """Within the block ``paths`` may be created; if the block fails, those that did not exist before go again."""
+    before = [ancestor for path in paths for ancestor in _missing_ancestors(path)]
+    try:
+        yield
+    except BaseException:
+        _remove(sorted(set(before), key=lambda p: len(p.parts), reverse=True))
+        raise
+
+
+def _sqlite(path: Path) -> None:
+    """Create (or open) the SQLite file and take its write lock once: a directory or file that cannot be made,
+    a read-only file or a full disk fail here."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        connection.execute(f"PRAGMA user_version = {int(version)}")  # a real write of the header
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+async def _server(url: str) -> None:
+    """One question to a PostgreSQL server."""
+    db = Database(url, pool_size=1, max_overflow=0)
+    try:
+        async with db.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    finally:
+        await db.close()
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (``None``: in memory, or not SQLite)."""
+    parsed = make_url(url)
+    name = parsed.database
+    return Path(name) if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:") else None
+
+
+def _probe(url: str) -> None:
+    """The database of ``url`` can be opened and written (a SQLite file is created), else :class:`CannotCreate`."""
+    path = _sqlite_file(url)
+    if path is not None:
+        try:
+            _sqlite(path)
+        except (OSError, sqlite3.Error) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CannotCreate(f"database {path}: cannot open or create it ({why})") from None
+    elif make_url(url).get_backend_name() == "postgresql":
+        try:
+            asyncio.run(_server(url))
+        except Exception as exc:
+            if database_failure(exc) is not None:  # as every command says it (verifier.cli._common)
+                raise CannotCreate(
+                    f"database: busy or out of reach ({type(exc).__name__}); try again in a moment"
+                ) from None
+            where = make_url(url).render_as_string(hide_password=True)
+            raise CannotCreate(f"database {where}: cannot connect ({type(exc).__name__})") from None
+
+
+def probe_database(url: str) -> None:
+    """The database of ``url`` can be opened and written, else :class:`CannotCreate`; a failed probe leaves
+    nothing it made."""
+    path = _sqlite_file(url)
+    with creating([path] if path is not None else []):
+        _probe(url)
+
+
+def open_then_create(url: str, key_files: list[Path], create: Callable[[], T]) -> T:
+    """Open the database (:func:`probe_database`), then ``create()`` the missing ``key_files``; whatever fails is
+    :class:`CannotCreate` naming the database or the file, and the database file, the key files and the
+    directories this made are removed again."""
+    path = _sqlite_file(url)
+    with creating([*([path] if path is not None else []), *key_files]):
+        _probe(url)
+        try:
+            return create()
+        except OSError as exc:
+            failed = Path(exc.filename) if exc.filename else None
+            key = next((k for k in key_files if failed is not None and (k == failed or failed in k.parents)), None)
+            why = exc.strerror or str(exc)
+            if key is None or failed is None:
+                raise CannotCreate(f"key file: cannot create it ({why})") from None
+            detail = why if failed == key else f"{failed}: {why}"
+            raise CannotCreate(f"key file {key}: cannot create it ({detail})") from None
