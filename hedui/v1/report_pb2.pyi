@@ -139,7 +139,7 @@ class Deduction(_message.Message):
     def __init__(self, id_number: _Optional[str] = ..., kind: _Optional[str] = ..., declared_fen: _Optional[int] = ..., allowed_fen: _Optional[int] = ..., evidence: _Optional[str] = ..., note: _Optional[str] = ..., note_code: _Optional[str] = ..., note_zh: _Optional[str] = ...) -> None: ...
 
 class Assessment(_message.Message):
-    __slots__ = ("classification", "household_size", "annual_income_fen", "income_by_category", "deductions_fen", "per_capita_monthly_income_before_fen", "per_capita_monthly_income_fen", "standard_fen", "financial_assets_fen", "deductions", "window_start", "window_end", "financial_assets_limit_fen", "residential_properties", "marginal_standard_fen")
+    __slots__ = ("classification", "household_size", "annual_income_fen", "income_by_category", "deductions_fen", "per_capita_monthly_income_before_fen", "per_capita_monthly_income_fen", "standard_fen", "financial_assets_fen", "deductions", "window_start", "window_end", "financial_assets_limit_fen", "residential_properties", "marginal_standard_fen", "classification_reasons")
     class IncomeByCategoryEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +162,7 @@ class Assessment(_message.Message):
     FINANCIAL_ASSETS_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
     RESIDENTIAL_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     MARGINAL_STANDARD_FEN_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_REASONS_FIELD_NUMBER: _ClassVar[int]
     classification: str
     household_size: int
     annual_income_fen: int
@@ -177,7 +178,18 @@ class Assessment(_message.Message):
     financial_assets_limit_fen: int
     residential_properties: int
     marginal_standard_fen: int
-    def __init__(self, classification: _Optional[str] = ..., household_size: _Optional[int] = ..., annual_income_fen: _Optional[int] = ..., income_by_category: _Optional[_Mapping[str, int]] = ..., deductions_fen: _Optional[int] = ..., per_capita_monthly_income_before_fen: _Optional[int] = ..., per_capita_monthly_income_fen: _Optional[int] = ..., standard_fen: _Optional[int] = ..., financial_assets_fen: _Optional[int] = ..., deductions: _Optional[_Iterable[_Union[Deduction, _Mapping]]] = ..., window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., financial_assets_limit_fen: _Optional[int] = ..., residential_properties: _Optional[int] = ..., marginal_standard_fen: _Optional[int] = ...) -> None: ...
+    classification_reasons: _containers.RepeatedCompositeFieldContainer[ClassificationReason]
+    def __init__(self, classification: _Optional[str] = ..., household_size: _Optional[int] = ..., annual_income_fen: _Optional[int] = ..., income_by_category: _Optional[_Mapping[str, int]] = ..., deductions_fen: _Optional[int] = ..., per_capita_monthly_income_before_fen: _Optional[int] = ..., per_capita_monthly_income_fen: _Optional[int] = ..., standard_fen: _Optional[int] = ..., financial_assets_fen: _Optional[int] = ..., deductions: _Optional[_Iterable[_Union[Deduction, _Mapping]]] = ..., window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., financial_assets_limit_fen: _Optional[int] = ..., residential_properties: _Optional[int] = ..., marginal_standard_fen: _Optional[int] = ..., classification_reasons: _Optional[_Iterable[_Union[ClassificationReason, _Mapping]]] = ...) -> None: ...
+
+class ClassificationReason(_message.Message):
+    __slots__ = ("code", "message_zh", "message_en")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ZH_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_EN_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message_zh: str
+    message_en: str
+    def __init__(self, code: _Optional[str] = ..., message_zh: _Optional[str] = ..., message_en: _Optional[str] = ...) -> None: ...
 
 class Evidence(_message.Message):
     __slots__ = ("department", "record_id", "field", "value")

@@ -13,6 +13,7 @@ from typing import Final
 from connectors.records import DepartmentRecord
 from verifier.assessment.flags import WarningFlag
 from verifier.assessment.notes import DeductionNote
+from verifier.assessment.reasons import InconclusiveReason
 from verifier.assessment.recheck import ReportChanges
 
 __all__ = [
@@ -105,6 +106,8 @@ class HouseholdFigures:
     residential_properties: int
     window_start: str
     window_end: str
+    # Why the household is INCONCLUSIVE (empty for any other classification), in policy.md's order.
+    classification_reasons: tuple[InconclusiveReason, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

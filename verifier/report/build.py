@@ -20,6 +20,7 @@ from connectors.records import DepartmentRecord, record_to_plain
 from hedui.v1 import records_pb2, report_pb2
 from verifier.assessment import AssessmentResult, SourceOutcome, SuppliedRecord, WarningFlag
 from verifier.assessment.figures import DeductionLine, HouseholdFigures, MemberFigures
+from verifier.assessment.reasons import INCONCLUSIVE_WORDING
 from verifier.assessment.recheck import ReportChanges
 from verifier.policy import Policy
 from verifier.protojson import message_to_plain, plain_to_message
@@ -127,6 +128,12 @@ def _assessment(h: HouseholdFigures) -> report_pb2.Assessment:
         financial_assets_limit_fen=h.financial_assets_limit_fen,
         residential_properties=h.residential_properties,
         marginal_standard_fen=h.marginal_standard_fen,
+        classification_reasons=[
+            report_pb2.ClassificationReason(
+                code=r, message_zh=INCONCLUSIVE_WORDING[r].zh, message_en=INCONCLUSIVE_WORDING[r].en
+            )
+            for r in h.classification_reasons
+        ],
     )
 
 

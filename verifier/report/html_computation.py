@@ -46,7 +46,9 @@ def _lt(a: int, b: int) -> str:
 
 
 def _reason(a: report_pb2.Assessment) -> str:
-    """Why the classification holds, in one sentence."""
+    """Why the classification holds, in one sentence (an INCONCLUSIVE report's own reasons, when it states them)."""
+    if a.classification == Classification.INCONCLUSIVE and a.classification_reasons:
+        return "".join(r.message_zh for r in a.classification_reasons)
     before, after = a.per_capita_monthly_income_before_fen, a.per_capita_monthly_income_fen
     s, marginal = a.standard_fen, a.marginal_standard_fen
     reasons: dict[str, str] = {
