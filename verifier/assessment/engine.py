@@ -20,6 +20,7 @@ from verifier.assessment.arithmetic import round_half_up, window_periods
 from verifier.assessment.classify import classify, inconclusive_reasons
 from verifier.assessment.context import Context
 from verifier.assessment.deductions import deduction_lines
+from verifier.assessment.derive import Measures, derive
 from verifier.assessment.figures import (
     INCOME_CATEGORIES,
     AssessmentResult,
@@ -223,6 +224,13 @@ def assess(
         window_start=periods[0],
         window_end=periods[-1],
         classification_reasons=inconclusive_reasons(ctx, facts.size),
+        derivations=derive(
+            ctx,
+            Measures(
+                members.figures, members.incomes, members.household_income, lines, facts.accounts, facts.residential
+            ),
+            deducted,
+        ),
     )
     return AssessmentResult(
         members=members.figures,

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from verifier.config._centre import CentreTable
+
 __all__ = [
     "DECLARATION_KEYS",
     "ENV_NESTED_DELIMITER",
@@ -153,6 +155,8 @@ class HeduiConfig(BaseSettings):
     witness_dirs: list[str] = []
     departments: dict[str, DepartmentTable] = {}
     metrics_listen: Annotated[str, AfterValidator(_host_port)] = ""
+    # Issue 14: the verification centre's identity on its printed reports (verifier/config/_centre.py).
+    centre: CentreTable = CentreTable()
 
     @classmethod
     def settings_customise_sources(

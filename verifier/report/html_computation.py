@@ -7,6 +7,7 @@ shown as it is (masked).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -19,7 +20,7 @@ from verifier.report.html_model import Computation, DeductionRow, FigureRow, Ste
 from verifier.report.labels_zh import AREA_ZH, CLASSIFICATION_ZH, DEDUCTION_KIND_ZH, INCOME_CATEGORY_ZH, label
 from verifier.vocabulary import Classification
 
-__all__ = ["computation", "note_zh", "ordered_categories"]
+__all__ = ["computation", "evidence_zh", "note_zh", "ordered_categories"]
 
 _DECLARED_UNVERIFIED: Final = "declared_unverified"
 
@@ -38,6 +39,22 @@ def note_zh(deduction: report_pb2.Deduction) -> str:
         return deduction.note_zh
     decoded = DeductionNote.from_text(deduction.note)
     return decoded.zh if decoded is not None else masked_text(deduction.note)
+
+
+_EMPLOYMENT_ZH: Final = {"fresh_graduate": "应届毕业生", "released_prisoner": "刑满释放人员", "veteran": "退役军人"}
+_RECORDS_EVIDENCE: Final = re.compile(r"social security records (?P<ids>.+)")
+_EMPLOYMENT_EVIDENCE: Final = re.compile(r"(?P<category>[a-z_]+), wages in (?P<months>[0-9]+) month\(s\)")
+
+
+def evidence_zh(deduction: report_pb2.Deduction) -> str:
+    """A deduction's evidence as printed: the texts hedui itself writes in Chinese, the case system's as given."""
+    records = _RECORDS_EVIDENCE.fullmatch(deduction.evidence)
+    if records is not None:
+        return masked_text(f"社保缴费记录 {records['ids']}")
+    employment = _EMPLOYMENT_EVIDENCE.fullmatch(deduction.evidence)
+    if employment is not None and employment["category"] in _EMPLOYMENT_ZH:
+        return f"{_EMPLOYMENT_ZH[employment['category']]}，核对期内有工资收入 {employment['months']} 个月"
+    return masked_text(deduction.evidence)
 
 
 def _lt(a: int, b: int) -> str:
@@ -126,7 +143,7 @@ def computation(report: report_pb2.Report, name: Callable[[str], str]) -> Comput
             declared=yuan(d.declared_fen),
             allowed=yuan(d.allowed_fen),
             capped=d.allowed_fen < d.declared_fen,
-            evidence=masked_text(d.evidence),
+            evidence=evidence_zh(d),
             note=note_zh(d) if d.note else "",
         )
         for d in a.deductions

@@ -51,6 +51,7 @@ class SourceRow:
     answered_at: str
     detail: str
     not_queried: tuple[str, ...]
+    data_cutoff: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,8 @@ class EvidenceLine:
     record_id: str
     field: str
     value: str
+    # The value as printed: a vocabulary code's Chinese label without the code (empty: as ``value``).
+    printed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
