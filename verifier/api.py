@@ -350,9 +350,9 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetReport(  # noqa: N802
         self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
-        """A report version, with its HTML view when asked for."""
-        html = request.view == verification_pb2.HTML
-        return await _call(context, self._reports.message(request.name, caller_of(context), html=html))
+        """A report version, with its HTML or PDF view when asked for."""
+        html, pdf = request.view == verification_pb2.HTML, request.view == verification_pb2.PDF
+        return await _call(context, self._reports.message(request.name, caller_of(context), html=html, pdf=pdf))
 
     async def ListVerifications(  # noqa: N802
         self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -21,6 +21,7 @@ from verifier.cli.db import add_db_commands
 from verifier.cli.demo import add_demo_command
 from verifier.cli.keys import add_keys_commands
 from verifier.cli.policy import add_policy_commands
+from verifier.cli.report import add_report_commands
 from verifier.cli.serve import add_serve_command
 from verifier.cli.verify import _verify, add_verify_command, run_verification, signed_authorization
 
@@ -45,6 +46,7 @@ def parser() -> HeduiParser:
     add_connector_commands(sub, HeduiParser)
     add_policy_commands(sub, HeduiParser)
     add_config_commands(sub, HeduiParser)
+    add_report_commands(sub, HeduiParser)
     return top
 
 

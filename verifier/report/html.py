@@ -136,6 +136,8 @@ def _evidence_value(field_name: str, value: str, vocabularies: Mapping[str, Mapp
     """An evidence value as shown on screen (money in yuan with the fen, codes in Chinese with the code) and as
     printed (a code's Chinese label alone; empty when it prints as shown)."""
     shown = masked_text(value)
+    if field_name == "detail":  # hedui's own diagnostic (English): on screen only
+        return shown, "技术原因（见系统记录）"
     if field_name.endswith("_fen") and re.fullmatch(r"-?\d+", value):
         return f"{yuan(int(value))} 元（{shown} 分）", ""
     vocabulary = vocabularies.get(field_name, {})
