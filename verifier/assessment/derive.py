@@ -126,26 +126,26 @@ class _Deriver:
         return self.total("household_size", PolicySection.MONEY_DATES_WINDOWS, terms)
 
     def category(self, category: str, measures: Measures) -> Derivation:
-        """One income category: the sum over counted members of what their records gave (or was declared)."""
+        """One income category: the sum over counted members of what their records gave (or was declared);
+        a member with nothing in it is left out (a term of 0 with no record explains nothing)."""
         terms: list[Term] = []
+        working: list[str] = []
         for m in measures.members:
             income = measures.incomes.get(m.id_number)
             if income is None:
                 continue
             if category == "declared_unverified":
-                terms.append(Term(category, m.income_by_category.get(category, 0), m.id_number))
-            else:
-                used = self.uses(income.used.get(category, ()))
+                value = m.income_by_category.get(category, 0)
+                if value:
+                    terms.append(Term(category, value, m.id_number))
+                    verified = m.verified_annual_income_fen
+                    working.append(f"max({m.declared_annual_income_fen}, {verified}) - {verified}")
+                continue
+            used = self.uses(income.used.get(category, ()))
+            if used or income.by_category.get(category, 0):
                 terms.append(Term(category, income.by_category.get(category, 0), m.id_number, records=used))
         derivation = self.total(f"income_by_category.{category}", PolicySection.INCOME, terms)
-        if category != "declared_unverified":
-            return derivation
-        declared = [
-            f"max({m.declared_annual_income_fen}, {m.verified_annual_income_fen}) - {m.verified_annual_income_fen}"
-            for m in measures.members
-            if m.id_number in measures.incomes
-        ]
-        return _with_arithmetic(derivation, " + ".join(declared) or "0")
+        return _with_arithmetic(derivation, " + ".join(working)) if working else derivation
 
     def deductions(self, lines: Sequence[DeductionLine]) -> Derivation:
         """D: the sum of the allowed amounts of the deduction lines."""
