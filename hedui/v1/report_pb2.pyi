@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Report(_message.Message):
-    __slots__ = ("name", "report_id", "verification_id", "version", "generated_at", "policy", "members", "sources", "assessment", "flags", "hearing_required", "filing_for_review_required", "changes", "next_recheck_date", "gradual_exit_until", "application_date", "area", "purpose", "commissioned_by", "authorizations", "previous_version", "previous_report_id", "audit_reference", "policy_version", "policy_sha256", "household_address", "case_number", "html", "pdf")
+    __slots__ = ("name", "report_id", "verification_id", "version", "generated_at", "policy", "members", "sources", "assessment", "flags", "hearing_required", "filing_for_review_required", "changes", "next_recheck_date", "gradual_exit_until", "application_date", "area", "purpose", "commissioned_by", "authorizations", "previous_version", "previous_report_id", "audit_reference", "policy_version", "policy_sha256", "household_address", "case_number", "pdf", "html")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -36,8 +36,8 @@ class Report(_message.Message):
     POLICY_SHA256_FIELD_NUMBER: _ClassVar[int]
     HOUSEHOLD_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
-    HTML_FIELD_NUMBER: _ClassVar[int]
     PDF_FIELD_NUMBER: _ClassVar[int]
+    HTML_FIELD_NUMBER: _ClassVar[int]
     name: str
     report_id: str
     verification_id: str
@@ -65,9 +65,9 @@ class Report(_message.Message):
     policy_sha256: str
     household_address: str
     case_number: str
-    html: str
     pdf: bytes
-    def __init__(self, name: _Optional[str] = ..., report_id: _Optional[str] = ..., verification_id: _Optional[str] = ..., version: _Optional[int] = ..., generated_at: _Optional[str] = ..., policy: _Optional[_Union[ReportPolicy, _Mapping]] = ..., members: _Optional[_Iterable[_Union[MemberReport, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., assessment: _Optional[_Union[Assessment, _Mapping]] = ..., flags: _Optional[_Iterable[_Union[WarningFlag, _Mapping]]] = ..., hearing_required: _Optional[bool] = ..., filing_for_review_required: _Optional[bool] = ..., changes: _Optional[_Union[ReportChanges, _Mapping]] = ..., next_recheck_date: _Optional[str] = ..., gradual_exit_until: _Optional[str] = ..., application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., authorizations: _Optional[_Iterable[str]] = ..., previous_version: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., audit_reference: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., household_address: _Optional[str] = ..., case_number: _Optional[str] = ..., html: _Optional[str] = ..., pdf: _Optional[bytes] = ...) -> None: ...
+    html: str
+    def __init__(self, name: _Optional[str] = ..., report_id: _Optional[str] = ..., verification_id: _Optional[str] = ..., version: _Optional[int] = ..., generated_at: _Optional[str] = ..., policy: _Optional[_Union[ReportPolicy, _Mapping]] = ..., members: _Optional[_Iterable[_Union[MemberReport, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., assessment: _Optional[_Union[Assessment, _Mapping]] = ..., flags: _Optional[_Iterable[_Union[WarningFlag, _Mapping]]] = ..., hearing_required: _Optional[bool] = ..., filing_for_review_required: _Optional[bool] = ..., changes: _Optional[_Union[ReportChanges, _Mapping]] = ..., next_recheck_date: _Optional[str] = ..., gradual_exit_until: _Optional[str] = ..., application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., authorizations: _Optional[_Iterable[str]] = ..., previous_version: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., audit_reference: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., household_address: _Optional[str] = ..., case_number: _Optional[str] = ..., pdf: _Optional[bytes] = ..., html: _Optional[str] = ...) -> None: ...
 
 class ReportPolicy(_message.Message):
     __slots__ = ("locality", "effective_from")
