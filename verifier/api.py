@@ -351,8 +351,9 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
         """A report version, with its HTML or PDF view when asked for."""
-        html, pdf = request.view == verification_pb2.HTML, request.view == verification_pb2.PDF
-        return await _call(context, self._reports.message(request.name, caller_of(context), html=html, pdf=pdf))
+        html = request.view == verification_pb2.HTML
+        views = {"pdf": True} if request.view == verification_pb2.PDF else {}
+        return await _call(context, self._reports.message(request.name, caller_of(context), html=html, **views))
 
     async def ListVerifications(  # noqa: N802
         self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]
