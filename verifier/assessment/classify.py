@@ -2,7 +2,7 @@
 
 Inconclusive when a department the policy requires did not answer (or was not asked about every
 member), or when no declared member is counted (n = 0: every member deceased or in custody), each
-with its reason stated (:class:`InconclusiveReason`); else not eligible on assets when an asset
+with its reason stated (:class:`InconclusiveCause`); else not eligible on assets when an asset
 warning was raised; else by the per-capita income before and after deductions against the standard S
 and the marginal standard.
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from verifier.assessment.context import Context
 from verifier.assessment.flags import WarningFlag
-from verifier.assessment.reasons import InconclusiveReason
+from verifier.assessment.reasons import InconclusiveCause
 from verifier.assessment.rules import ASSET_CODES
 from verifier.vocabulary import Classification, DepartmentStatus
 
@@ -29,13 +29,13 @@ def complete(ctx: Context) -> bool:
     return True
 
 
-def inconclusive_reasons(ctx: Context, household_size: int) -> tuple[InconclusiveReason, ...]:
+def inconclusive_reasons(ctx: Context, household_size: int) -> tuple[InconclusiveCause, ...]:
     """Every reason of policy.md's step 1 that holds, in its order (none: the household is not inconclusive)."""
-    reasons: list[InconclusiveReason] = []
+    reasons: list[InconclusiveCause] = []
     if not complete(ctx):
-        reasons.append(InconclusiveReason.REQUIRED_SOURCE_INCOMPLETE)
+        reasons.append(InconclusiveCause.REQUIRED_SOURCE_INCOMPLETE)
     if household_size == 0:
-        reasons.append(InconclusiveReason.NO_MEMBER_COUNTED)
+        reasons.append(InconclusiveCause.NO_MEMBER_COUNTED)
     return tuple(reasons)
 
 

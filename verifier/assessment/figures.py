@@ -14,7 +14,7 @@ from connectors.records import DepartmentRecord
 from verifier.assessment.derivation import Derivation
 from verifier.assessment.flags import WarningFlag
 from verifier.assessment.notes import DeductionNote
-from verifier.assessment.reasons import InconclusiveReason
+from verifier.assessment.reasons import InconclusiveCause
 from verifier.assessment.recheck import ReportChanges
 
 __all__ = [
@@ -110,7 +110,7 @@ class HouseholdFigures:
     window_start: str
     window_end: str
     # Why the household is INCONCLUSIVE (empty for any other classification), in policy.md's order.
-    classification_reasons: tuple[InconclusiveReason, ...] = ()
+    classification_reasons: tuple[InconclusiveCause, ...] = ()
     # How each figure above was reached (verifier.assessment.derivation), in the report's order.
     derivations: tuple[Derivation, ...] = ()
 

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final, NamedTuple
 
-__all__ = ["INCONCLUSIVE_WORDING", "InconclusiveReason", "ReasonWording"]
+__all__ = ["INCONCLUSIVE_WORDING", "InconclusiveCause", "ReasonWording"]
 
 
-class InconclusiveReason(StrEnum):
+class InconclusiveCause(StrEnum):
     """Why a household is INCONCLUSIVE (policy.md "Indicative classification", step 1): the codes reports carry."""
 
     REQUIRED_SOURCE_INCOMPLETE = "REQUIRED_SOURCE_INCOMPLETE"
@@ -27,13 +27,13 @@ class ReasonWording(NamedTuple):
     en: str
 
 
-INCONCLUSIVE_WORDING: Final[Mapping[InconclusiveReason, ReasonWording]] = {
-    InconclusiveReason.REQUIRED_SOURCE_INCOMPLETE: ReasonWording(
+INCONCLUSIVE_WORDING: Final[Mapping[InconclusiveCause, ReasonWording]] = {
+    InconclusiveCause.REQUIRED_SOURCE_INCOMPLETE: ReasonWording(
         "必需的核对部门未反馈、无法查询或因缺少有效授权未查询，数据不完整，不作收入判断。",
         "A department the policy requires did not answer, could not be queried, or was not queried for some member"
         " for lack of a valid authorization: the data is incomplete.",
     ),
-    InconclusiveReason.NO_MEMBER_COUNTED: ReasonWording(
+    InconclusiveCause.NO_MEMBER_COUNTED: ReasonWording(
         "申报的家庭成员均已死亡或正在服刑，计入家庭人口为 0，无法计算人均收入，不作收入判断。",
         "No declared member is counted (every member is deceased or in custody): the household size is 0 and no"
         " per-capita income can be computed.",

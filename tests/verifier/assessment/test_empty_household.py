@@ -14,7 +14,7 @@ from assessment_kit import APPLICANT, SPOUSE, member, person, request, sources, 
 from verifier.assessment import assess
 from verifier.assessment.classify import classify, inconclusive_reasons
 from verifier.assessment.context import Context
-from verifier.assessment.reasons import INCONCLUSIVE_WORDING, InconclusiveReason
+from verifier.assessment.reasons import INCONCLUSIVE_WORDING, InconclusiveCause
 from verifier.policy import default_policy
 from verifier.report.build import build_report
 
@@ -26,7 +26,7 @@ def test_a_household_of_one_deceased_member_is_inconclusive_with_the_reason_stat
     result = assess(req, default_policy(), srcs)
     h = result.household
     assert h.classification == "INCONCLUSIVE"
-    assert h.classification_reasons == (InconclusiveReason.NO_MEMBER_COUNTED,)
+    assert h.classification_reasons == (InconclusiveCause.NO_MEMBER_COUNTED,)
     assert (h.household_size, h.annual_income_fen, h.per_capita_monthly_income_fen) == (0, 0, 0)
     assert [f.code for f in result.flags] == ["MEMBER_DECEASED"]
     assert result.hearing_required
@@ -61,8 +61,8 @@ def test_both_reasons_are_stated_when_both_hold_and_none_for_a_counted_complete_
         statuses={"banks": "unavailable"},
     )
     assert assess(req, default_policy(), dead).household.classification_reasons == (
-        InconclusiveReason.REQUIRED_SOURCE_INCOMPLETE,
-        InconclusiveReason.NO_MEMBER_COUNTED,
+        InconclusiveCause.REQUIRED_SOURCE_INCOMPLETE,
+        InconclusiveCause.NO_MEMBER_COUNTED,
     )
     alive = sources(persons=[person(APPLICANT), person(SPOUSE)])
     h = assess(req, default_policy(), alive).household
@@ -77,4 +77,4 @@ def test_classify_checks_the_household_size_when_given(size: int | None, expecte
 
 
 def test_every_reason_is_worded() -> None:
-    assert set(INCONCLUSIVE_WORDING) == set(InconclusiveReason)
+    assert set(INCONCLUSIVE_WORDING) == set(InconclusiveCause)
