@@ -14,7 +14,7 @@ from typing import Final
 from hedui.v1 import report_pb2
 from verifier.assessment.figures import INCOME_CATEGORIES
 from verifier.assessment.flags import yuan
-from verifier.assessment.notes import DeductionNote
+from verifier.assessment.notes import DeductionNote, NoteCode
 from verifier.report.display import masked_text
 from verifier.report.html_model import Computation, DeductionRow, FigureRow, Step
 from verifier.report.labels_zh import AREA_ZH, CLASSIFICATION_ZH, DEDUCTION_KIND_ZH, INCOME_CATEGORY_ZH, label
@@ -55,6 +55,17 @@ def evidence_zh(deduction: report_pb2.Deduction) -> str:
     if employment is not None and employment["category"] in _EMPLOYMENT_ZH:
         return f"{_EMPLOYMENT_ZH[employment['category']]}，核对期内有工资收入 {employment['months']} 个月"
     return masked_text(deduction.evidence)
+
+
+def _printed_note(deduction: report_pb2.Deduction) -> str:
+    """The employment-cost formula in Chinese words for the paper (its note reads the same in both languages)."""
+    note = DeductionNote.from_text(deduction.note) if deduction.note else None
+    if note is None or note.code != NoteCode.EMPLOYMENT_COST:
+        return ""
+    params = dict(note.params)
+    standard = params.get("standard", "")
+    shown = yuan(int(standard)) + " 元" if standard.isdigit() else standard
+    return f"{params.get('rate', '')} × 低保标准 {shown} × {params.get('months', '')} 个月"
 
 
 def _lt(a: int, b: int) -> str:
@@ -145,6 +156,7 @@ def computation(report: report_pb2.Report, name: Callable[[str], str]) -> Comput
             capped=d.allowed_fen < d.declared_fen,
             evidence=evidence_zh(d),
             note=note_zh(d) if d.note else "",
+            note_printed=_printed_note(d),
         )
         for d in a.deductions
     )

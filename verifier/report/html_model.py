@@ -88,6 +88,8 @@ class DeductionRow:
     capped: bool
     evidence: str
     note: str
+    # The note as printed, when it differs from the screen's (a formula in Chinese words; empty: as ``note``).
+    note_printed: str = ""
 
 
 @dataclass(frozen=True, slots=True)

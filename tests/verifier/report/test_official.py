@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import pytest
 import segno
-from assessment_kit import ANSWERED, example_report
+from assessment_kit import ANSWERED, APPLICANT, example_report, member, person, request, sources, tax
 from harness import example_request, example_sandbox
 from printed import english_words, pdf_pages, printed_html
 
@@ -206,3 +206,27 @@ def test_the_qr_code_is_segno_s_code_of_the_digest_or_the_configured_url() -> No
     with_url = CentreIdentity(check_url="https://hedui.example.gov.cn/check/{sha256}")
     html = render_report_html(example_report(), context=PrintContext(with_url))
     assert qr_svg(f"https://hedui.example.gov.cn/check/{report_digest(example_report())}") in html
+
+
+def test_the_employment_cost_formula_prints_in_chinese() -> None:
+    req = request(member(APPLICANT, category="veteran"))
+    srcs = sources({"tax": [tax(APPLICANT, "2026-03", 100_000), tax(APPLICANT, "2026-04", 100_000)]})
+    srcs["police"] = SourceOutcome("police", "ok", (person(APPLICANT),), answered_at=ANSWERED)
+    report = build_report(
+        report_id="r-vet",
+        verification_id="v-vet",
+        version=1,
+        generated_at=ANSWERED,
+        request=req,
+        policy=default_policy(),
+        sources=srcs,
+        result=assess(req, default_policy(), srcs),
+        authorizations=[],
+        audit_reference="",
+    )
+    html = render_report_html(report, context=CONTEXT)
+    shown = printed_html(html)
+    # 0.30 × S × months with wages = 3/10 × 85 000 × 2 = 51 000 fen (policy.md "Deductions").
+    assert "3/10 × 低保标准 850.00 元 × 2 个月" in shown and "510.00" in shown
+    assert "退役军人，核对期内有工资收入 2 个月" in shown
+    assert "standard" not in shown and "month(s)" not in shown
