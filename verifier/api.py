@@ -358,9 +358,10 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     async def GetReport(  # noqa: N802
         self, request: verification_pb2.GetReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
-        """A report version, with its HTML view when asked for."""
+        """A report version, with its HTML or PDF view when asked for."""
         html = request.view == verification_pb2.HTML
-        return await _call(context, self._reports.message(request.name, caller_of(context), html=html))
+        views = {"pdf": True} if request.view == verification_pb2.PDF else {}
+        return await _call(context, self._reports.message(request.name, caller_of(context), html=html, **views))
 
     async def ListVerifications(  # noqa: N802
         self, request: verification_pb2.ListVerificationsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -96,14 +96,19 @@ class VerificationRequest:
     deductions: tuple[DeclaredDeduction, ...] = ()
     previous_report_id: str | None = None
     policy: str = ""
+    # Shown on the report as given: the household's address and the case system's case number (issue 14).
+    household_address: str = ""
+    case_number: str = ""
 
     def member(self, id_number: str) -> Member:
         """The declared member with this identity number."""
         return next(m for m in self.members if m.id_number == id_number)
 
     def to_plain(self) -> dict[str, Any]:
-        """The request in interfaces.md's JSON shape."""
+        """The request in interfaces.md's JSON shape (the address and case number only when given)."""
+        optional = {"household_address": self.household_address, "case_number": self.case_number}
         return {
+            **{k: v for k, v in optional.items() if v},
             "application_date": self.application_date.isoformat(),
             "area": self.area,
             "purpose": self.purpose,
@@ -184,6 +189,8 @@ _TOP_KEYS: Final = {
     "members",
     "deductions",
     "policy",
+    "household_address",
+    "case_number",
 }
 _MEMBER_KEYS: Final = {
     "id_number",
@@ -216,6 +223,7 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
     if not isinstance(policy, str):
         check.fail("policy", "must be a string")
         policy = ""
+    address, case_number = _optional_text(check, raw, "household_address"), _optional_text(check, raw, "case_number")
     members, seen, given = _members(check, raw)
     deductions = _deductions(check, raw, seen, given)
     if check.violations:
@@ -229,7 +237,23 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
         deductions=tuple(deductions),
         previous_report_id=previous,
         policy=policy,
+        household_address=address,
+        case_number=case_number,
     )
+
+
+def _optional_text(check: _Checker, raw: Mapping[str, Any], key: str) -> str:
+    """An optional one-line text (absent, null or empty: none): at most 200 characters, no control characters."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        check.fail(key, "must be a string")
+        return ""
+    if len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        check.fail(key, "at most 200 characters, on one line")
+        return ""
+    return value.strip()
 
 
 def _application_date(check: _Checker, raw: Mapping[str, Any], today: dt.date | None) -> dt.date:

@@ -78,7 +78,7 @@ class HeduiService:
         )
         self.trust_store = TrustStore(db, self.audit)
         self.verifications = Verifications(db, self.pipeline, self.connectors, self.policies)
-        self.reports = Reports(db, self.standalone_events, settings.catalogue)
+        self.reports = Reports(db, self.standalone_events, settings.catalogue, settings.centre)
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None

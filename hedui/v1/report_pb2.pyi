@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Report(_message.Message):
-    __slots__ = ("name", "report_id", "verification_id", "version", "generated_at", "policy", "members", "sources", "assessment", "flags", "hearing_required", "filing_for_review_required", "changes", "next_recheck_date", "gradual_exit_until", "application_date", "area", "purpose", "commissioned_by", "authorizations", "previous_version", "previous_report_id", "audit_reference", "policy_version", "policy_sha256", "html")
+    __slots__ = ("name", "report_id", "verification_id", "version", "generated_at", "policy", "members", "sources", "assessment", "flags", "hearing_required", "filing_for_review_required", "changes", "next_recheck_date", "gradual_exit_until", "application_date", "area", "purpose", "commissioned_by", "authorizations", "previous_version", "previous_report_id", "audit_reference", "policy_version", "policy_sha256", "household_address", "case_number", "pdf", "html")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,9 @@ class Report(_message.Message):
     AUDIT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     POLICY_SHA256_FIELD_NUMBER: _ClassVar[int]
+    HOUSEHOLD_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PDF_FIELD_NUMBER: _ClassVar[int]
     HTML_FIELD_NUMBER: _ClassVar[int]
     name: str
     report_id: str
@@ -60,8 +63,11 @@ class Report(_message.Message):
     audit_reference: str
     policy_version: str
     policy_sha256: str
+    household_address: str
+    case_number: str
+    pdf: bytes
     html: str
-    def __init__(self, name: _Optional[str] = ..., report_id: _Optional[str] = ..., verification_id: _Optional[str] = ..., version: _Optional[int] = ..., generated_at: _Optional[str] = ..., policy: _Optional[_Union[ReportPolicy, _Mapping]] = ..., members: _Optional[_Iterable[_Union[MemberReport, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., assessment: _Optional[_Union[Assessment, _Mapping]] = ..., flags: _Optional[_Iterable[_Union[WarningFlag, _Mapping]]] = ..., hearing_required: _Optional[bool] = ..., filing_for_review_required: _Optional[bool] = ..., changes: _Optional[_Union[ReportChanges, _Mapping]] = ..., next_recheck_date: _Optional[str] = ..., gradual_exit_until: _Optional[str] = ..., application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., authorizations: _Optional[_Iterable[str]] = ..., previous_version: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., audit_reference: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., html: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., report_id: _Optional[str] = ..., verification_id: _Optional[str] = ..., version: _Optional[int] = ..., generated_at: _Optional[str] = ..., policy: _Optional[_Union[ReportPolicy, _Mapping]] = ..., members: _Optional[_Iterable[_Union[MemberReport, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., assessment: _Optional[_Union[Assessment, _Mapping]] = ..., flags: _Optional[_Iterable[_Union[WarningFlag, _Mapping]]] = ..., hearing_required: _Optional[bool] = ..., filing_for_review_required: _Optional[bool] = ..., changes: _Optional[_Union[ReportChanges, _Mapping]] = ..., next_recheck_date: _Optional[str] = ..., gradual_exit_until: _Optional[str] = ..., application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., authorizations: _Optional[_Iterable[str]] = ..., previous_version: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., audit_reference: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_sha256: _Optional[str] = ..., household_address: _Optional[str] = ..., case_number: _Optional[str] = ..., pdf: _Optional[bytes] = ..., html: _Optional[str] = ...) -> None: ...
 
 class ReportPolicy(_message.Message):
     __slots__ = ("locality", "effective_from")
@@ -103,20 +109,22 @@ class MemberReport(_message.Message):
     def __init__(self, id_number: _Optional[str] = ..., name: _Optional[str] = ..., relation: _Optional[str] = ..., status: _Optional[str] = ..., counted_in_household: _Optional[bool] = ..., declared_annual_income_fen: _Optional[int] = ..., verified_annual_income_fen: _Optional[int] = ..., counted_annual_income_fen: _Optional[int] = ..., income_by_category: _Optional[_Mapping[str, int]] = ..., records: _Optional[_Iterable[_Union[_records_pb2.DepartmentRecord, _Mapping]]] = ...) -> None: ...
 
 class Source(_message.Message):
-    __slots__ = ("department", "status", "records", "answered_at", "detail", "not_queried")
+    __slots__ = ("department", "status", "records", "answered_at", "detail", "not_queried", "data_cutoff")
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_AT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     NOT_QUERIED_FIELD_NUMBER: _ClassVar[int]
+    DATA_CUTOFF_FIELD_NUMBER: _ClassVar[int]
     department: str
     status: str
     records: int
     answered_at: str
     detail: str
     not_queried: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, department: _Optional[str] = ..., status: _Optional[str] = ..., records: _Optional[int] = ..., answered_at: _Optional[str] = ..., detail: _Optional[str] = ..., not_queried: _Optional[_Iterable[str]] = ...) -> None: ...
+    data_cutoff: str
+    def __init__(self, department: _Optional[str] = ..., status: _Optional[str] = ..., records: _Optional[int] = ..., answered_at: _Optional[str] = ..., detail: _Optional[str] = ..., not_queried: _Optional[_Iterable[str]] = ..., data_cutoff: _Optional[str] = ...) -> None: ...
 
 class Deduction(_message.Message):
     __slots__ = ("id_number", "kind", "declared_fen", "allowed_fen", "evidence", "note", "note_code", "note_zh")
@@ -139,7 +147,7 @@ class Deduction(_message.Message):
     def __init__(self, id_number: _Optional[str] = ..., kind: _Optional[str] = ..., declared_fen: _Optional[int] = ..., allowed_fen: _Optional[int] = ..., evidence: _Optional[str] = ..., note: _Optional[str] = ..., note_code: _Optional[str] = ..., note_zh: _Optional[str] = ...) -> None: ...
 
 class Assessment(_message.Message):
-    __slots__ = ("classification", "household_size", "annual_income_fen", "income_by_category", "deductions_fen", "per_capita_monthly_income_before_fen", "per_capita_monthly_income_fen", "standard_fen", "financial_assets_fen", "deductions", "window_start", "window_end", "financial_assets_limit_fen", "residential_properties", "marginal_standard_fen")
+    __slots__ = ("classification", "household_size", "annual_income_fen", "income_by_category", "deductions_fen", "per_capita_monthly_income_before_fen", "per_capita_monthly_income_fen", "standard_fen", "financial_assets_fen", "deductions", "window_start", "window_end", "financial_assets_limit_fen", "residential_properties", "marginal_standard_fen", "classification_reasons", "derivations")
     class IncomeByCategoryEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +170,8 @@ class Assessment(_message.Message):
     FINANCIAL_ASSETS_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
     RESIDENTIAL_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     MARGINAL_STANDARD_FEN_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_REASONS_FIELD_NUMBER: _ClassVar[int]
+    DERIVATIONS_FIELD_NUMBER: _ClassVar[int]
     classification: str
     household_size: int
     annual_income_fen: int
@@ -177,7 +187,71 @@ class Assessment(_message.Message):
     financial_assets_limit_fen: int
     residential_properties: int
     marginal_standard_fen: int
-    def __init__(self, classification: _Optional[str] = ..., household_size: _Optional[int] = ..., annual_income_fen: _Optional[int] = ..., income_by_category: _Optional[_Mapping[str, int]] = ..., deductions_fen: _Optional[int] = ..., per_capita_monthly_income_before_fen: _Optional[int] = ..., per_capita_monthly_income_fen: _Optional[int] = ..., standard_fen: _Optional[int] = ..., financial_assets_fen: _Optional[int] = ..., deductions: _Optional[_Iterable[_Union[Deduction, _Mapping]]] = ..., window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., financial_assets_limit_fen: _Optional[int] = ..., residential_properties: _Optional[int] = ..., marginal_standard_fen: _Optional[int] = ...) -> None: ...
+    classification_reasons: _containers.RepeatedCompositeFieldContainer[ClassificationReason]
+    derivations: _containers.RepeatedCompositeFieldContainer[Derivation]
+    def __init__(self, classification: _Optional[str] = ..., household_size: _Optional[int] = ..., annual_income_fen: _Optional[int] = ..., income_by_category: _Optional[_Mapping[str, int]] = ..., deductions_fen: _Optional[int] = ..., per_capita_monthly_income_before_fen: _Optional[int] = ..., per_capita_monthly_income_fen: _Optional[int] = ..., standard_fen: _Optional[int] = ..., financial_assets_fen: _Optional[int] = ..., deductions: _Optional[_Iterable[_Union[Deduction, _Mapping]]] = ..., window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., financial_assets_limit_fen: _Optional[int] = ..., residential_properties: _Optional[int] = ..., marginal_standard_fen: _Optional[int] = ..., classification_reasons: _Optional[_Iterable[_Union[ClassificationReason, _Mapping]]] = ..., derivations: _Optional[_Iterable[_Union[Derivation, _Mapping]]] = ...) -> None: ...
+
+class Derivation(_message.Message):
+    __slots__ = ("figure", "value", "rule", "policy_version", "operation", "terms", "parameters", "arithmetic")
+    FIGURE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
+    figure: str
+    value: int
+    rule: str
+    policy_version: str
+    operation: str
+    terms: _containers.RepeatedCompositeFieldContainer[DerivationTerm]
+    parameters: _containers.RepeatedCompositeFieldContainer[PolicyParameter]
+    arithmetic: str
+    def __init__(self, figure: _Optional[str] = ..., value: _Optional[int] = ..., rule: _Optional[str] = ..., policy_version: _Optional[str] = ..., operation: _Optional[str] = ..., terms: _Optional[_Iterable[_Union[DerivationTerm, _Mapping]]] = ..., parameters: _Optional[_Iterable[_Union[PolicyParameter, _Mapping]]] = ..., arithmetic: _Optional[str] = ...) -> None: ...
+
+class DerivationTerm(_message.Message):
+    __slots__ = ("name", "value", "id_number", "figure", "records")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    FIGURE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: int
+    id_number: str
+    figure: str
+    records: _containers.RepeatedCompositeFieldContainer[RecordUse]
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[int] = ..., id_number: _Optional[str] = ..., figure: _Optional[str] = ..., records: _Optional[_Iterable[_Union[RecordUse, _Mapping]]] = ...) -> None: ...
+
+class RecordUse(_message.Message):
+    __slots__ = ("department", "record_id", "as_of")
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    department: str
+    record_id: str
+    as_of: str
+    def __init__(self, department: _Optional[str] = ..., record_id: _Optional[str] = ..., as_of: _Optional[str] = ...) -> None: ...
+
+class PolicyParameter(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ClassificationReason(_message.Message):
+    __slots__ = ("code", "message_zh", "message_en")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ZH_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_EN_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message_zh: str
+    message_en: str
+    def __init__(self, code: _Optional[str] = ..., message_zh: _Optional[str] = ..., message_en: _Optional[str] = ...) -> None: ...
 
 class Evidence(_message.Message):
     __slots__ = ("department", "record_id", "field", "value")

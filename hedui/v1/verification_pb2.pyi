@@ -13,9 +13,11 @@ class ReportView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REPORT_VIEW_UNSPECIFIED: _ClassVar[ReportView]
     STRUCTURED: _ClassVar[ReportView]
     HTML: _ClassVar[ReportView]
+    PDF: _ClassVar[ReportView]
 REPORT_VIEW_UNSPECIFIED: ReportView
 STRUCTURED: ReportView
 HTML: ReportView
+PDF: ReportView
 
 class Member(_message.Message):
     __slots__ = ("id_number", "name", "relation", "declared_annual_income_fen", "employment_category", "signed")
@@ -46,7 +48,7 @@ class DeclaredDeduction(_message.Message):
     def __init__(self, id_number: _Optional[str] = ..., kind: _Optional[str] = ..., amount_fen: _Optional[int] = ..., evidence: _Optional[str] = ...) -> None: ...
 
 class VerificationRequest(_message.Message):
-    __slots__ = ("application_date", "area", "purpose", "previous_report_id", "commissioned_by", "members", "deductions", "policy")
+    __slots__ = ("application_date", "area", "purpose", "previous_report_id", "commissioned_by", "members", "deductions", "policy", "household_address", "case_number")
     APPLICATION_DATE_FIELD_NUMBER: _ClassVar[int]
     AREA_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +57,8 @@ class VerificationRequest(_message.Message):
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     DEDUCTIONS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    HOUSEHOLD_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     application_date: str
     area: str
     purpose: str
@@ -63,7 +67,9 @@ class VerificationRequest(_message.Message):
     members: _containers.RepeatedCompositeFieldContainer[Member]
     deductions: _containers.RepeatedCompositeFieldContainer[DeclaredDeduction]
     policy: str
-    def __init__(self, application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., deductions: _Optional[_Iterable[_Union[DeclaredDeduction, _Mapping]]] = ..., policy: _Optional[str] = ...) -> None: ...
+    household_address: str
+    case_number: str
+    def __init__(self, application_date: _Optional[str] = ..., area: _Optional[str] = ..., purpose: _Optional[str] = ..., previous_report_id: _Optional[str] = ..., commissioned_by: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., deductions: _Optional[_Iterable[_Union[DeclaredDeduction, _Mapping]]] = ..., policy: _Optional[str] = ..., household_address: _Optional[str] = ..., case_number: _Optional[str] = ...) -> None: ...
 
 class CreateVerificationRequest(_message.Message):
     __slots__ = ("request", "authorizations", "request_id")

@@ -74,7 +74,13 @@ class PensionContribution:
             verified = sum(r.personal_part_fen for r in records)
             note = DeductionNote.of(NoteCode.PERSONAL_PART_IN_RECORDS)
             yield DeductionLine(
-                member.id_number, kind, declared_fen, verified, evidence or f"social security records {ids}", note
+                member.id_number,
+                kind,
+                declared_fen,
+                verified,
+                evidence or f"social security records {ids}",
+                note,
+                tuple(records),
             )
         elif declared:
             answered = ctx.answered(RecordKind.CONTRIBUTION)

@@ -17,9 +17,10 @@ from typing import Final
 
 from connectors.departments import DepartmentCatalogue
 from verifier.assessment.arithmetic import round_half_up, window_periods
-from verifier.assessment.classify import classify
+from verifier.assessment.classify import classify, inconclusive_reasons
 from verifier.assessment.context import Context
 from verifier.assessment.deductions import deduction_lines
+from verifier.assessment.derive import Measures, derive
 from verifier.assessment.figures import (
     INCOME_CATEGORIES,
     AssessmentResult,
@@ -207,7 +208,7 @@ def assess(
     flags = tuple(f for rule in RULES for f in rule.flags(ctx, facts))
     periods = window_periods(request.application_date)
     household = HouseholdFigures(
-        classification=classify(ctx, flags, before, after),
+        classification=classify(ctx, flags, before, after, household_size=facts.size),
         household_size=facts.size,
         annual_income_fen=annual,
         income_by_category=members.household_income,
@@ -222,6 +223,14 @@ def assess(
         residential_properties=len(facts.residential),
         window_start=periods[0],
         window_end=periods[-1],
+        classification_reasons=inconclusive_reasons(ctx, facts.size),
+        derivations=derive(
+            ctx,
+            Measures(
+                members.figures, members.incomes, members.household_income, lines, facts.accounts, facts.residential
+            ),
+            deducted,
+        ),
     )
     return AssessmentResult(
         members=members.figures,

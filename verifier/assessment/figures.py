@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from connectors.records import DepartmentRecord
+from verifier.assessment.derivation import Derivation
 from verifier.assessment.flags import WarningFlag
 from verifier.assessment.notes import DeductionNote
+from verifier.assessment.reasons import InconclusiveCause
 from verifier.assessment.recheck import ReportChanges
 
 __all__ = [
@@ -58,6 +60,8 @@ class DeductionLine:
     allowed_fen: int
     evidence: str
     note: DeductionNote | None = None
+    # The department records the allowed amount was taken from (the personal part of contributions), if any.
+    records: tuple[DepartmentRecord, ...] = ()
 
     @property
     def note_text(self) -> str:
@@ -105,6 +109,10 @@ class HouseholdFigures:
     residential_properties: int
     window_start: str
     window_end: str
+    # Why the household is INCONCLUSIVE (empty for any other classification), in policy.md's order.
+    classification_reasons: tuple[InconclusiveCause, ...] = ()
+    # How each figure above was reached (verifier.assessment.derivation), in the report's order.
+    derivations: tuple[Derivation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ excludes are not income.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from connectors.records import (
     BenefitRecord,
     ContributionRecord,
+    DepartmentRecord,
     PensionRecord,
     PersonRecord,
     RentalRecord,
@@ -30,10 +31,15 @@ EMPLOYEE_SCHEMES = frozenset({"enterprise_employee", "public_institution"})
 
 @dataclass(frozen=True, slots=True)
 class MemberIncome:
-    """A member's verified income by category and the months of the window in which they had wages."""
+    """A member's verified income by category, the months of the window with wages, and the records counted.
+
+    ``used`` names, per category, the records whose amounts make it up (a month's wages: the taxed wages or
+    the contribution base, whichever was counted), for the figures' derivations.
+    """
 
     by_category: dict[str, int]
     wage_months: frozenset[str]
+    used: Mapping[str, tuple[DepartmentRecord, ...]] = field(default_factory=dict)
 
     @property
     def verified(self) -> int:
@@ -48,46 +54,83 @@ def member_status(ctx: Context, id_number: str) -> tuple[str, PersonRecord | Non
     return "unknown", None
 
 
-def _monthly(amounts: Iterable[tuple[str, int]], periods: frozenset[str]) -> dict[str, int]:
-    """Sum (period, amount) pairs per period, keeping only periods inside the window."""
-    totals: dict[str, int] = defaultdict(int)
-    for period, amount in amounts:
-        if period in periods:
-            totals[period] += amount
-    return totals
+class _Months:
+    """Amounts summed per period of the window, with the records that gave them."""
+
+    __slots__ = ("amounts", "records")
+
+    def __init__(self, items: Iterable[tuple[DepartmentRecord, str, int]], periods: frozenset[str]) -> None:
+        self.amounts: dict[str, int] = defaultdict(int)
+        self.records: dict[str, list[DepartmentRecord]] = defaultdict(list)
+        for record, period, amount in items:
+            if period in periods:
+                self.amounts[period] += amount
+                self.records[period].append(record)
+
+    def total(self) -> int:
+        """The sum over the window."""
+        return sum(self.amounts.values())
+
+    def used(self) -> tuple[DepartmentRecord, ...]:
+        """Every record counted, month by month."""
+        return tuple(r for period in sorted(self.records) for r in self.records[period])
 
 
-def _taxed(ctx: Context, id_number: str, category: str) -> dict[str, int]:
+def _larger(first: _Months, second: _Months, periods: frozenset[str]) -> tuple[dict[str, int], list[DepartmentRecord]]:
+    """Per month the larger of two sources of one figure (the first on a tie), and the records of the one counted."""
+    amounts: dict[str, int] = {}
+    used: list[DepartmentRecord] = []
+    for period in sorted(periods):
+        a, b = first.amounts.get(period, 0), second.amounts.get(period, 0)
+        amounts[period] = max(a, b)
+        if a or b:
+            used += first.records[period] if a >= b else second.records[period]
+    return amounts, used
+
+
+def _taxed(ctx: Context, id_number: str, category: str) -> _Months:
     """Taxed income of one category, by month."""
     tax = ctx.records(TaxIncomeRecord, id_number)
-    return _monthly(((r.period, r.amount_fen) for r in tax if r.category == category), ctx.periods)
+    return _Months(((r, r.period, r.amount_fen) for r in tax if r.category == category), ctx.periods)
 
 
-def _wages_by_month(ctx: Context, id_number: str) -> dict[str, int]:
+def _wages_by_month(ctx: Context, id_number: str) -> tuple[dict[str, int], list[DepartmentRecord]]:
     """Wages of each month of the window: the larger of taxed wages and the employee contribution base."""
     contributions = ctx.records(ContributionRecord, id_number)
-    bases = _monthly(((r.period, r.base_fen) for r in contributions if r.scheme in EMPLOYEE_SCHEMES), ctx.periods)
-    taxed = _taxed(ctx, id_number, "wages")
-    return {p: max(taxed.get(p, 0), bases.get(p, 0)) for p in ctx.periods}
+    bases = _Months(((r, r.period, r.base_fen) for r in contributions if r.scheme in EMPLOYEE_SCHEMES), ctx.periods)
+    return _larger(_taxed(ctx, id_number, "wages"), bases, ctx.periods)
 
 
 def member_income(ctx: Context, id_number: str) -> MemberIncome:
-    """Verified income by category for one member, and the months in which the member had wages."""
-    wages = _wages_by_month(ctx, id_number)
-    property_tax = _taxed(ctx, id_number, "property")
-    rentals = _monthly(((r.period, r.rent_fen) for r in ctx.records(RentalRecord, id_number)), ctx.periods)
-    pensions = _monthly(((r.period, r.amount_fen) for r in ctx.records(PensionRecord, id_number)), ctx.periods)
+    """Verified income by category for one member, the months in which the member had wages, the records counted."""
+    wages, wage_records = _wages_by_month(ctx, id_number)
+    rentals = _Months(((r, r.period, r.rent_fen) for r in ctx.records(RentalRecord, id_number)), ctx.periods)
+    property_months, property_records = _larger(_taxed(ctx, id_number, "property"), rentals, ctx.periods)
+    pensions = _Months(((r, r.period, r.amount_fen) for r in ctx.records(PensionRecord, id_number)), ctx.periods)
     excluded = ctx.policy.excluded_income_categories
-    benefits = _monthly(
-        ((r.period, r.amount_fen) for r in ctx.records(BenefitRecord, id_number) if r.kind_of_benefit not in excluded),
+    benefits = _Months(
+        (
+            (r, r.period, r.amount_fen)
+            for r in ctx.records(BenefitRecord, id_number)
+            if r.kind_of_benefit not in excluded
+        ),
         ctx.periods,
     )
+    business, other = _taxed(ctx, id_number, "business"), _taxed(ctx, id_number, "other")
     income = {
         "wages": sum(wages.values()),
-        "business": sum(_taxed(ctx, id_number, "business").values()),
-        "property": sum(max(property_tax.get(p, 0), rentals.get(p, 0)) for p in ctx.periods),
-        "pensions": sum(pensions.values()),
-        "benefits": sum(benefits.values()),
-        "other": sum(_taxed(ctx, id_number, "other").values()),
+        "business": business.total(),
+        "property": sum(property_months.values()),
+        "pensions": pensions.total(),
+        "benefits": benefits.total(),
+        "other": other.total(),
     }
-    return MemberIncome(income, frozenset(p for p, amount in wages.items() if amount > 0))
+    used = {
+        "wages": tuple(wage_records),
+        "business": business.used(),
+        "property": tuple(property_records),
+        "pensions": pensions.used(),
+        "benefits": benefits.used(),
+        "other": other.used(),
+    }
+    return MemberIncome(income, frozenset(p for p, amount in wages.items() if amount > 0), used)

@@ -22,6 +22,7 @@ from verifier.cli.demo import add_demo_command
 from verifier.cli.departments import add_departments_commands
 from verifier.cli.keys import add_keys_commands
 from verifier.cli.policy import add_policy_commands
+from verifier.cli.report import add_report_commands
 from verifier.cli.serve import add_serve_command
 from verifier.cli.verify import _verify, add_verify_command, run_verification, signed_authorization
 
@@ -47,6 +48,7 @@ def parser() -> HeduiParser:
     add_policy_commands(sub, HeduiParser)
     add_config_commands(sub, HeduiParser)
     add_departments_commands(sub, HeduiParser)
+    add_report_commands(sub, HeduiParser)
     return top
 
 

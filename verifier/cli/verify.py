@@ -48,14 +48,18 @@ from verifier.request import RequestError, VerificationRequest, parse_request
 from verifier.service import HeduiService
 from verifier.storage.db import Database
 
-__all__ = ["add_verify_command", "run_verification", "signed_authorization"]
+__all__ = ["PRINTED", "add_verify_command", "run_verification", "signed_authorization", "verify_and_render"]
 
+# The printed views, rendered with the service's print context (centre, authorizations' paper details, digest).
+PRINTED = frozenset({"html", "pdf"})
 # How much longer than the slowest department's deadline ``verify`` waits for the report.
 VERIFY_TIMEOUT_MARGIN = 30.0
 
 
-def signed_authorization(request: VerificationRequest, key: SigningKey, today: dt.date) -> Envelope:
-    """An authorization for every member whose ``signed`` is not false, signed with ``key``."""
+def signed_authorization(
+    request: VerificationRequest, key: SigningKey, today: dt.date, *, signed_at: dt.datetime | None = None
+) -> Envelope:
+    """An authorization for every member whose ``signed`` is not false, signed with ``key`` (at ``signed_at``)."""
     signers = [AuthorizedMember(m.id_number, m.name) for m in request.members if m.signed]
     payload = authorization_payload(
         commissioned_by=request.commissioned_by,
@@ -63,7 +67,13 @@ def signed_authorization(request: VerificationRequest, key: SigningKey, today: d
         members=signers,
         valid_from=today,
         valid_until=today + dt.timedelta(days=180),
-        evidence={"kind": "development", "note": "signed by hedui's local development key"},
+        evidence={
+            "kind": "development",
+            "note": "signed by hedui's local development key",
+            # The printed report shows an authorization's form number (docs/report.md); a development one has none.
+            "form_number": f"开发授权-{today:%Y%m%d}",
+        },
+        signed_at=signed_at,
     )
     return sign_envelope(payload, AUTHORIZATION_PAYLOAD_TYPE, (key,))
 
@@ -72,6 +82,19 @@ async def run_verification(
     request: VerificationRequest, connectors: Mapping[str, Connector], policies: PolicyBook, settings: Settings
 ) -> dict[str, Any]:
     """Trust a fresh development key, register its authorization, verify and return the latest report."""
+    report, _ = await verify_and_render(request, connectors, policies, settings, "json")
+    return report
+
+
+async def verify_and_render(
+    request: VerificationRequest,
+    connectors: Mapping[str, Connector],
+    policies: PolicyBook,
+    settings: Settings,
+    view: str,
+) -> tuple[dict[str, Any], str | bytes | None]:
+    """:func:`run_verification`, and the report's printed ``view`` (``html`` or ``pdf``; else none), rendered
+    while the service is up (it reads the authorizations' form numbers and signing dates)."""
     service = HeduiService(Database.from_settings(settings), connectors, settings, policies)
     try:
         await service.start()
@@ -86,11 +109,14 @@ async def run_verification(
             note="hedui verify: local development key",
             caller=caller,
         )
-        auth = await service.authorizations.register(signed_authorization(request, key, now.date()), caller=caller)
-        view = await service.verifications.create(request, [auth.name], caller=caller)
+        envelope = signed_authorization(request, key, now.date(), signed_at=now)
+        auth = await service.authorizations.register(envelope, caller=caller)
+        created = await service.verifications.create(request, [auth.name], caller=caller)
         slowest = max((settings.deadline(d) for d in connectors), default=settings.department_deadline_seconds)
-        await service.verifications.wait_for_report(view.name, slowest + VERIFY_TIMEOUT_MARGIN)
-        return await service.reports.get(f"{view.name}/reports/latest", caller)
+        await service.verifications.wait_for_report(created.name, slowest + VERIFY_TIMEOUT_MARGIN)
+        report = await service.reports.get(f"{created.name}/reports/latest", caller)
+        rendered = await service.reports.render(report, view) if view in PRINTED else None
+        return report, rendered
     finally:
         await service.close()
 
@@ -125,11 +151,15 @@ def _policies(policy: Path | None, settings: Settings) -> PolicyBook:
 
 
 async def _run(
-    request: VerificationRequest, connectors: Mapping[str, Connector], policies: PolicyBook, settings: Settings
-) -> dict[str, Any]:
-    """:func:`run_verification`, the connectors closed afterwards."""
+    request: VerificationRequest,
+    connectors: Mapping[str, Connector],
+    policies: PolicyBook,
+    settings: Settings,
+    view: str,
+) -> tuple[dict[str, Any], str | bytes | None]:
+    """:func:`verify_and_render`, the connectors closed afterwards."""
     try:
-        return await run_verification(request, connectors, policies, settings)
+        return await verify_and_render(request, connectors, policies, settings, view)
     finally:
         await close_connectors(connectors)
 
@@ -146,13 +176,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     connectors = configured_connectors(configured, args.sandbox or configured.sandbox)
     settings = service_settings(args.config, db=args.db)  # the database opened before a key file is created
     try:
-        report = asyncio.run(_run(request, connectors, policies, settings))
+        report, rendered = asyncio.run(_run(request, connectors, policies, settings, args.format))
     except ServiceError as exc:
         raise UsageError(str(exc)) from None
     except TimeoutError:
         print("hedui: error: no report before the departments' deadline (see the service log)", file=sys.stderr)
         return 1
-    output_report(report, args.format, settings.catalogue)
+    if isinstance(rendered, bytes):
+        sys.stdout.buffer.write(rendered)
+        sys.stdout.buffer.flush()
+    elif rendered is not None:
+        sys.stdout.write(rendered)
+    else:
+        output_report(report, args.format, settings.catalogue)
     return 0
 
 
@@ -175,5 +211,10 @@ def add_verify_command(sub: Any) -> None:
     verify.add_argument("--sandbox", type=Path, help="sandbox dataset JSON (default: the config's, else the demo data)")
     verify.add_argument("--policy", type=Path, help="locality policy TOML (default: the config's and the built-in)")
     verify.add_argument("--db", help="database URL (default: the config's, else sqlite:///.hedui/hedui.db)")
-    verify.add_argument("--format", choices=("text", "json", "html"), default="text")
+    verify.add_argument(
+        "--format",
+        choices=("text", "json", "html", "pdf"),
+        default="text",
+        help="text (terminal), json, html (the printable document) or pdf (the official report, to stdout)",
+    )
     verify.set_defaults(func=cmd_verify)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from verifier.config._centre import CentreIdentity
 from verifier.config._load import DEFAULT_BASE, LoadedConfig, load_settings, read_config, settings_of
 from verifier.config._schema import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError, DepartmentTable, HeduiConfig
 from verifier.config._settings import Settings
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_BASE",
     "ENV_NESTED_DELIMITER",
     "ENV_PREFIX",
+    "CentreIdentity",
     "ConfigError",
     "DepartmentTable",
     "HeduiConfig",

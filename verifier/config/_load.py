@@ -118,6 +118,7 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         work_claim_interval_seconds=float(config.work_claim_interval_seconds),
         missing_key_files=missing or {},
         catalogue=loaded.catalogue,
+        centre=config.centre.identity(),
     )
 
 

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from verifier.config._centre import CentreTable
+
 __all__ = [
     "DECLARATION_KEYS",
     "ENV_NESTED_DELIMITER",
@@ -159,6 +161,8 @@ class HeduiConfig(BaseSettings):
     health_check_interval_seconds: Seconds = 5.0  # how often readiness is probed (gRPC health, /readyz)
     tracing: bool = False  # OpenTelemetry spans per call (the `tracing` extra; exporter from OTEL_* variables)
     # --- end of issue 15's keys ---
+    # Issue 14: the verification centre's identity on its printed reports (verifier/config/_centre.py).
+    centre: CentreTable = CentreTable()
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.departments import DepartmentCatalogue
+from verifier.config._centre import CentreIdentity
 
 __all__ = ["Settings"]
 
@@ -59,6 +60,8 @@ class Settings:
     missing_key_files: Mapping[str, Path] = field(default_factory=dict)
     # The departments this service may query: the six defaults plus those the configuration declares.
     catalogue: DepartmentCatalogue = field(default_factory=DepartmentCatalogue)
+    # The centre's identity on its printed reports (``[centre]``, issue 14).
+    centre: CentreIdentity = field(default_factory=CentreIdentity)
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""

@@ -1,22 +1,37 @@
 """The reports resource (``verifications/{id}/reports/{n|latest}``): reading a report version is an audit
-event, committed before the report is returned."""
+event, committed before the report is returned.
+
+The printed views (HTML, PDF) are rendered here, on reading, with what the report alone does not say:
+the centre's identity (``[centre]``), each authorization's form number and signing date (read from the
+registered authorizations) and the digest of the stored JSON, the one ``REPORT_CREATED`` recorded.
+A PDF is rendered in a worker thread (WeasyPrint is CPU-bound), never on the event loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from audit import AuditEvent
 from audit.group import GroupCommit
 from connectors.departments import DepartmentCatalogue
+from consent.identity import CHINA_TIME
+from verifier.config import CentreIdentity
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller
-from verifier.report.build import report_from_plain
+from verifier.report.build import report_digest, report_from_plain
 from verifier.report.html import render_report_html
+from verifier.report.official import FORM_NUMBER_KEY, AuthorizationSlip, PrintContext
+from verifier.report.pdf import render_report_pdf
+from verifier.storage import authorizations as stored_authorizations
 from verifier.storage import reports as stored_reports
 from verifier.storage.db import Database
 
-__all__ = ["Reports"]
+__all__ = ["Reports", "print_context"]
 
 DEFAULT_CATALOGUE = DepartmentCatalogue()
 
@@ -37,12 +52,18 @@ class Reports:
     """Read report versions; each reading is a REPORT_READ entry (group-committed)."""
 
     def __init__(
-        self, db: Database, standalone_events: GroupCommit, catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE
+        self,
+        db: Database,
+        standalone_events: GroupCommit,
+        catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE,
+        centre: CentreIdentity | None = None,
     ) -> None:
-        """Read from ``db``; commit REPORT_READ through ``standalone_events``; ``catalogue`` names departments."""
+        """Read from ``db``; commit REPORT_READ through ``standalone_events``; ``catalogue`` names departments,
+        ``centre`` is the centre the printed views name."""
         self._db = db
         self._events = standalone_events
         self._catalogue = catalogue
+        self._centre = centre or CentreIdentity()
 
     async def get(self, name: str, caller: Caller = NOBODY) -> dict[str, Any]:
         """A report version as its JSON body; REPORT_NOT_READY before the first one exists."""
@@ -69,10 +90,66 @@ class Reports:
         await self._events.append(read)
         return body
 
-    async def message(self, name: str, caller: Caller = NOBODY, *, html: bool = False) -> Any:
-        """A report version as its ``hedui.v1.Report`` message, with its HTML view when ``html``."""
+    async def message(self, name: str, caller: Caller = NOBODY, *, html: bool = False, pdf: bool = False) -> Any:
+        """A report version as its ``hedui.v1.Report`` message, with its HTML view (``html``) or PDF (``pdf``)."""
         body = await self.get(name, caller)
         message = report_from_plain(body)
-        if html:
-            message.html = render_report_html(message, catalogue=self._catalogue)
+        if html or pdf:
+            context = await self.print_context(body)
+            if html:
+                message.html = render_report_html(message, catalogue=self._catalogue, context=context)
+            if pdf:
+                message.pdf = await asyncio.to_thread(
+                    render_report_pdf, message, catalogue=self._catalogue, context=context
+                )
         return message
+
+    async def print_context(self, body: Mapping[str, Any]) -> PrintContext:
+        """What the printed views of a stored report show beyond it (:func:`print_context`)."""
+        return await print_context(self._db, self._centre, body)
+
+    async def render(self, body: Mapping[str, Any], view: str) -> str | bytes:
+        """A stored report's printed view: ``"html"`` (text) or ``"pdf"`` (bytes), with its print context."""
+        context = await self.print_context(body)
+        if view == "pdf":
+            return await asyncio.to_thread(render_report_pdf, body, catalogue=self._catalogue, context=context)
+        return render_report_html(body, catalogue=self._catalogue, context=context)
+
+
+def _paper(payload: bytes) -> tuple[str, str]:
+    """(form number, signing date in CST) of a registered authorization's payload (checked when registered):
+    its evidence's ``form_number`` and its ``signed_at``; empty where the case system gave none."""
+    try:
+        raw = json.loads(payload)
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict):
+        return "", ""
+    evidence = raw.get("evidence")
+    form = evidence.get(FORM_NUMBER_KEY, "") if isinstance(evidence, dict) else ""
+    signed, signed_on = raw.get("signed_at"), ""
+    if isinstance(signed, str):
+        with contextlib.suppress(ValueError):
+            signed_on = (
+                dt.datetime.fromisoformat(signed.replace("Z", "+00:00")).astimezone(CHINA_TIME).date().isoformat()
+            )
+    return (form if isinstance(form, str) else ""), signed_on
+
+
+async def print_context(db: Database, centre: CentreIdentity, body: Mapping[str, Any]) -> PrintContext:
+    """What the printed views of a stored report show beyond it: the centre, the authorizations' paper
+    details, and the digest of the stored JSON ``body`` (the one REPORT_CREATED recorded)."""
+    names = [n for n in body.get("authorizations") or () if isinstance(n, str)]
+    return PrintContext(centre, await _slips(db, names), report_digest(body))
+
+
+async def _slips(db: Database, names: Sequence[str]) -> tuple[AuthorizationSlip, ...]:
+    """Each authorization's form number and signing date (:func:`_paper`); unknown names as they are."""
+    ids = [n.removeprefix("authorizations/") for n in names]
+    async with db.sessions() as session:
+        rows = await stored_authorizations.by_ids(session, ids) if ids else {}
+    slips = []
+    for name, authorization_id in zip(names, ids, strict=True):
+        row = rows.get(authorization_id)
+        slips.append(AuthorizationSlip(name) if row is None else AuthorizationSlip(name, *_paper(row.payload)))
+    return tuple(slips)

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.records import DepartmentRecord, record_to_plain
+from consent.identity import CHINA_TIME
 from hedui.v1 import records_pb2, report_pb2
 from verifier.assessment import AssessmentResult, SourceOutcome, SuppliedRecord, WarningFlag
+from verifier.assessment.derivation import Derivation
 from verifier.assessment.figures import DeductionLine, HouseholdFigures, MemberFigures
+from verifier.assessment.reasons import INCONCLUSIVE_WORDING
 from verifier.assessment.recheck import ReportChanges
 from verifier.policy import Policy
 from verifier.protojson import message_to_plain, plain_to_message
@@ -46,6 +49,11 @@ def report_name(verification_id: str, version: int) -> str:
 def _instant(value: dt.datetime | None) -> str | None:
     """An instant as RFC 3339 UTC to the second ("2026-11-23T08:00:00Z")."""
     return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _china_date(value: dt.datetime | None) -> str | None:
+    """The date of an instant in China Standard Time (what a Chinese document calls that day)."""
+    return None if value is None else value.astimezone(CHINA_TIME).date().isoformat()
 
 
 def _date(value: dt.date | None) -> str | None:
@@ -91,6 +99,7 @@ def _source(s: SourceOutcome) -> report_pb2.Source:
             answered_at=_instant(s.answered_at),
             detail=s.detail,
             not_queried=list(s.not_queried),
+            data_cutoff=_china_date(s.answered_at) if s.status == DepartmentStatus.OK else None,
         )
     )
 
@@ -106,6 +115,32 @@ def _deduction(d: DeductionLine) -> report_pb2.Deduction:
         note=d.note_text,
         note_code=d.note.code if d.note is not None else "",
         note_zh=d.note.zh if d.note is not None else "",
+    )
+
+
+def _derivation(d: Derivation) -> report_pb2.Derivation:
+    """One figure's derivation: its terms with the records they counted, the policy's parameters."""
+    return report_pb2.Derivation(
+        figure=d.figure,
+        value=d.value,
+        rule=d.rule,
+        policy_version=d.policy_version,
+        operation=d.operation,
+        terms=[
+            report_pb2.DerivationTerm(
+                name=t.name,
+                value=t.value,
+                id_number=t.id_number,
+                figure=t.figure,
+                records=[
+                    report_pb2.RecordUse(department=r.department, record_id=r.record_id, as_of=r.as_of)
+                    for r in t.records
+                ],
+            )
+            for t in d.terms
+        ],
+        parameters=[report_pb2.PolicyParameter(key=p.key, value=p.value) for p in d.parameters],
+        arithmetic=d.arithmetic,
     )
 
 
@@ -127,6 +162,13 @@ def _assessment(h: HouseholdFigures) -> report_pb2.Assessment:
         financial_assets_limit_fen=h.financial_assets_limit_fen,
         residential_properties=h.residential_properties,
         marginal_standard_fen=h.marginal_standard_fen,
+        classification_reasons=[
+            report_pb2.ClassificationReason(
+                code=r, message_zh=INCONCLUSIVE_WORDING[r].zh, message_en=INCONCLUSIVE_WORDING[r].en
+            )
+            for r in h.classification_reasons
+        ],
+        derivations=[_derivation(d) for d in h.derivations],
     )
 
 
@@ -246,6 +288,8 @@ def build_report(
             audit_reference=audit_reference,
             policy_version=policy.version_label,
             policy_sha256=policy.sha256(),
+            household_address=request.household_address,
+            case_number=request.case_number,
         )
     )
 

@@ -25,7 +25,8 @@ from consent.identity import mask
 from hedui.v1 import report_pb2
 from verifier.assessment.flags import DEFAULT_CATALOGUE, yuan
 from verifier.report.build import report_from_plain
-from verifier.report.display import css_safe, instant, masked_text
+from verifier.report.display import css_safe, masked_text
+from verifier.report.html_appendix import appendix
 from verifier.report.html_changes import changes_view
 from verifier.report.html_computation import computation
 from verifier.report.html_model import Document, EvidenceLine, FlagRow, MemberRow, SourceRow
@@ -46,6 +47,7 @@ from verifier.report.labels_zh import (
     department_short_zh,
     label,
 )
+from verifier.report.official import Official, PrintContext, china_instant, official_view
 
 __all__ = ["TEMPLATE", "People", "default_audit_reference", "render_report_html"]
 
@@ -103,12 +105,18 @@ def _sources(report: report_pb2.Report, catalogue: DepartmentCatalogue) -> tuple
             status=label(SOURCE_STATUS_ZH, s.status),
             status_code=s.status,
             records=s.records,
-            answered_at=instant(s.answered_at),
+            answered_at=china_instant(s.answered_at),
             detail=masked_text(s.detail),
             not_queried=tuple(mask(n) for n in s.not_queried),
+            data_cutoff=s.data_cutoff or _cutoff(s),
         )
         for s in sources
     )
+
+
+def _cutoff(source: report_pb2.Source) -> str:
+    """A source's data cut-off date for a report made before sources carried one: the CST day it answered."""
+    return china_instant(source.answered_at)[:10] if source.status == "ok" else ""
 
 
 def _evidence_vocabularies(catalogue: DepartmentCatalogue) -> Mapping[str, Mapping[str, str]]:
@@ -124,15 +132,18 @@ def _evidence_vocabularies(catalogue: DepartmentCatalogue) -> Mapping[str, Mappi
     }
 
 
-def _evidence_value(field_name: str, value: str, vocabularies: Mapping[str, Mapping[str, str]]) -> str:
-    """An evidence value as shown: money in yuan (with the fen), codes in Chinese (with the code)."""
+def _evidence_value(field_name: str, value: str, vocabularies: Mapping[str, Mapping[str, str]]) -> tuple[str, str]:
+    """An evidence value as shown on screen (money in yuan with the fen, codes in Chinese with the code) and as
+    printed (a code's Chinese label alone; empty when it prints as shown)."""
     shown = masked_text(value)
+    if field_name == "detail":  # hedui's own diagnostic (English): on screen only
+        return shown, "技术原因（见系统记录）"
     if field_name.endswith("_fen") and re.fullmatch(r"-?\d+", value):
-        return f"{yuan(int(value))} 元（{shown} 分）"
+        return f"{yuan(int(value))} 元（{shown} 分）", ""
     vocabulary = vocabularies.get(field_name, {})
     if value in vocabulary:
-        return f"{vocabulary[value]}（{shown}）"
-    return shown
+        return f"{vocabulary[value]}（{shown}）", vocabulary[value]
+    return shown, ""
 
 
 def _flags(report: report_pb2.Report, people: People, catalogue: DepartmentCatalogue) -> tuple[FlagRow, ...]:
@@ -148,10 +159,10 @@ def _flags(report: report_pb2.Report, people: People, catalogue: DepartmentCatal
             department=department_short_zh(f.department, catalogue),
             evidence=tuple(
                 EvidenceLine(
-                    department=department_short_zh(e.department, catalogue),
-                    record_id=masked_text(e.record_id),
-                    field=label(EVIDENCE_FIELD_ZH, e.field),
-                    value=_evidence_value(e.field, e.value, vocabularies),
+                    department_short_zh(e.department, catalogue),
+                    masked_text(e.record_id),
+                    label(EVIDENCE_FIELD_ZH, e.field),
+                    *_evidence_value(e.field, e.value, vocabularies),
                 )
                 for e in f.evidence
             ),
@@ -162,8 +173,8 @@ def _flags(report: report_pb2.Report, people: People, catalogue: DepartmentCatal
     )
 
 
-def _document(report: report_pb2.Report, catalogue: DepartmentCatalogue) -> Document:
-    """The view model of the whole document."""
+def _document(report: report_pb2.Report, catalogue: DepartmentCatalogue, official: Official) -> Document:
+    """The view model of the whole document (the commissioning organisation and the time as ``official`` has them)."""
     people = People(report.members)
     a = report.assessment
     income_records, asset_records = record_rows(report, people.name, (a.window_start, a.window_end), catalogue)
@@ -175,8 +186,8 @@ def _document(report: report_pb2.Report, catalogue: DepartmentCatalogue) -> Docu
         version=report.version,
         verification_id=report.verification_id,
         resource_name=report.name,
-        generated_at=instant(report.generated_at),
-        commissioned_by=report.commissioned_by,
+        generated_at=official.generated_at,
+        commissioned_by=official.commissioned_by,
         authorizations=tuple(report.authorizations),
         policy_locality=report.policy.locality,
         policy_effective_from=report.policy.effective_from,
@@ -231,19 +242,26 @@ def render_report_html(
     *,
     audit_reference: str | None = None,
     catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE,
+    context: PrintContext | None = None,
 ) -> str:
     """The report as a self-contained, printable A4 HTML document in Chinese.
 
     ``audit_reference`` (the template variable of the same name) is where the report's creation
     is recorded in the audit log; by default the report's own ``audit_reference`` field, or its
-    report id and version when it carries none. ``catalogue`` names the departments.
+    report id and version when it carries none. ``catalogue`` names the departments; ``context``
+    gives the centre's identity, the authorizations' paper details and the recorded digest
+    (by default: a generic centre, the authorizations by name, the digest of the report itself).
     """
     typed = _typed(report)
-    document = _document(typed, catalogue)
+    official = official_view(typed, context or PrintContext())
+    people = People(typed.members)
+    document = _document(typed, catalogue, official)
     reference = audit_reference if audit_reference is not None else default_audit_reference(typed)
     template = _environment().get_template(TEMPLATE)
     return template.render(
         doc=document,
+        official=official,
+        appendix=appendix(typed, people.name, catalogue),
         audit_reference=masked_text(reference),
         page_label=css_safe(f"{document.report_id} v{document.version}"),
     )

@@ -7,19 +7,20 @@ shown as it is (masked).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from hedui.v1 import report_pb2
 from verifier.assessment.figures import INCOME_CATEGORIES
 from verifier.assessment.flags import yuan
-from verifier.assessment.notes import DeductionNote
+from verifier.assessment.notes import DeductionNote, NoteCode
 from verifier.report.display import masked_text
 from verifier.report.html_model import Computation, DeductionRow, FigureRow, Step
 from verifier.report.labels_zh import AREA_ZH, CLASSIFICATION_ZH, DEDUCTION_KIND_ZH, INCOME_CATEGORY_ZH, label
 from verifier.vocabulary import Classification
 
-__all__ = ["computation", "note_zh", "ordered_categories"]
+__all__ = ["computation", "evidence_zh", "note_zh", "ordered_categories"]
 
 _DECLARED_UNVERIFIED: Final = "declared_unverified"
 
@@ -40,13 +41,42 @@ def note_zh(deduction: report_pb2.Deduction) -> str:
     return decoded.zh if decoded is not None else masked_text(deduction.note)
 
 
+_EMPLOYMENT_ZH: Final = {"fresh_graduate": "应届毕业生", "released_prisoner": "刑满释放人员", "veteran": "退役军人"}
+_RECORDS_EVIDENCE: Final = re.compile(r"social security records (?P<ids>.+)")
+_EMPLOYMENT_EVIDENCE: Final = re.compile(r"(?P<category>[a-z_]+), wages in (?P<months>[0-9]+) month\(s\)")
+
+
+def evidence_zh(deduction: report_pb2.Deduction) -> str:
+    """A deduction's evidence as printed: the texts hedui itself writes in Chinese, the case system's as given."""
+    records = _RECORDS_EVIDENCE.fullmatch(deduction.evidence)
+    if records is not None:
+        return masked_text(f"社保缴费记录 {records['ids']}")
+    employment = _EMPLOYMENT_EVIDENCE.fullmatch(deduction.evidence)
+    if employment is not None and employment["category"] in _EMPLOYMENT_ZH:
+        return f"{_EMPLOYMENT_ZH[employment['category']]}，核对期内有工资收入 {employment['months']} 个月"
+    return masked_text(deduction.evidence)
+
+
+def _printed_note(deduction: report_pb2.Deduction) -> str:
+    """The employment-cost formula in Chinese words for the paper (its note reads the same in both languages)."""
+    note = DeductionNote.from_text(deduction.note) if deduction.note else None
+    if note is None or note.code != NoteCode.EMPLOYMENT_COST:
+        return ""
+    params = dict(note.params)
+    standard = params.get("standard", "")
+    shown = yuan(int(standard)) + " 元" if standard.isdigit() else standard
+    return f"{params.get('rate', '')} × 低保标准 {shown} × {params.get('months', '')} 个月"
+
+
 def _lt(a: int, b: int) -> str:
     """ "<" or "≥" between two amounts."""
     return "<" if a < b else "≥"
 
 
 def _reason(a: report_pb2.Assessment) -> str:
-    """Why the classification holds, in one sentence."""
+    """Why the classification holds, in one sentence (an INCONCLUSIVE report's own reasons, when it states them)."""
+    if a.classification == Classification.INCONCLUSIVE and a.classification_reasons:
+        return "".join(r.message_zh for r in a.classification_reasons)
     before, after = a.per_capita_monthly_income_before_fen, a.per_capita_monthly_income_fen
     s, marginal = a.standard_fen, a.marginal_standard_fen
     reasons: dict[str, str] = {
@@ -124,8 +154,9 @@ def computation(report: report_pb2.Report, name: Callable[[str], str]) -> Comput
             declared=yuan(d.declared_fen),
             allowed=yuan(d.allowed_fen),
             capped=d.allowed_fen < d.declared_fen,
-            evidence=masked_text(d.evidence),
+            evidence=evidence_zh(d),
             note=note_zh(d) if d.note else "",
+            note_printed=_printed_note(d),
         )
         for d in a.deductions
     )

@@ -51,6 +51,7 @@ class SourceRow:
     answered_at: str
     detail: str
     not_queried: tuple[str, ...]
+    data_cutoff: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ class DeductionRow:
     capped: bool
     evidence: str
     note: str
+    # The note as printed, when it differs from the screen's (a formula in Chinese words; empty: as ``note``).
+    note_printed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ class EvidenceLine:
     record_id: str
     field: str
     value: str
+    # The value as printed: a vocabulary code's Chinese label without the code (empty: as ``value``).
+    printed: str = ""
 
 
 @dataclass(frozen=True, slots=True)

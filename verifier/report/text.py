@@ -15,7 +15,7 @@ from hedui.v1 import report_pb2
 from verifier.assessment.figures import INCOME_CATEGORIES
 from verifier.assessment.flags import yuan
 from verifier.report.build import report_from_plain
-from verifier.report.display import arrow
+from verifier.report.display import arrow, masked_text
 
 __all__ = ["print_report", "yuan"]
 
@@ -57,7 +57,9 @@ def _sources(report: report_pb2.Report) -> Table:
         detail = s.detail
         if s.not_queried:
             detail = (detail + "; " if detail else "") + "not queried: " + ", ".join(mask(n) for n in s.not_queried)
-        table.add_row(s.department, f"[{style}]{s.status}[/]", str(s.records), s.answered_at, escape(detail))
+        table.add_row(
+            s.department, f"[{style}]{s.status}[/]", str(s.records), s.answered_at, escape(masked_text(detail))
+        )
     return table
 
 
@@ -106,8 +108,8 @@ def _flags(report: report_pb2.Report) -> Table | str:
             f"[{SEVERITY_STYLE.get(f.severity, '')}]{f.severity}[/]",
             mask(f.id_number) if f.id_number else "household",
             f.department,
-            escape(evidence),
-            escape(f"{f.message_zh}\n{f.message_en}"),
+            escape(masked_text(evidence)),
+            escape(masked_text(f"{f.message_zh}\n{f.message_en}")),
         )
     return table
 
@@ -201,13 +203,14 @@ def _header(report: report_pb2.Report) -> str:
         recheck += f"{' · ' if recheck else ''}[bold]gradual exit 渐退期 until {report.gradual_exit_until}[/]"
     version = f" version {report.policy_version}" if report.policy_version else ""
     policy = report.policy
+    reasons = "".join(f"\n  why: {r.message_en}" for r in report.assessment.classification_reasons)
     return (
         f"[bold]家庭经济状况核对报告 Verification report[/]  {report.report_id} v{report.version}\n"
         f"commissioned by {report.commissioned_by} · application {report.application_date} · {report.area} · "
         f"{report.purpose} · policy {policy.locality} ({policy.effective_from}){version}\n"
         f"classification (indicative): [bold]{report.assessment.classification}[/] · "
         f"hearing required: {_yes(report.hearing_required)} · "
-        f"filing for review: {_yes(report.filing_for_review_required)}\n"
+        f"filing for review: {_yes(report.filing_for_review_required)}{escape(reasons)}\n"
         + (f"{recheck}\n" if recheck else "")
         + f"audit reference {report.audit_reference} · generated {report.generated_at}"
     )

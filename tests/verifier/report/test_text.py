@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
-from assessment_kit import example_report
+from assessment_kit import APPLICANT, example_report, member, person, request, sources
 from rich.console import Console
 
 from hedui.v1 import report_pb2
-from verifier.report.build import report_plain
+from verifier.assessment import assess
+from verifier.policy import default_policy
+from verifier.report.build import build_report, report_plain
 from verifier.report.text import print_report
 
 
@@ -39,3 +42,25 @@ def test_a_recheck_prints_its_change_section() -> None:
     assert "Changes since report r-0" in text and "DIBAO → " in text
     assert "income: wages" in text and "1,200.00 → 0.00" in text  # 120_000 fen before, none after
     assert "No warning appeared or cleared" in text
+
+
+def test_an_empty_household_says_why_it_is_inconclusive_and_never_prints_a_full_identity_number() -> None:
+    req = request(member(APPLICANT))
+    srcs = sources(persons=[person(APPLICANT, status="deceased")])  # its record id carries the identity number
+    report = build_report(
+        report_id="r",
+        verification_id="v",
+        version=1,
+        generated_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        request=req,
+        policy=default_policy(),
+        sources=srcs,
+        result=assess(req, default_policy(), srcs),
+        authorizations=[],
+        audit_reference="",
+    )
+    console = Console(width=200, record=True)
+    print_report(report, console)
+    text = console.export_text()
+    assert "INCONCLUSIVE" in text and "why: No declared member is counted" in text
+    assert APPLICANT not in text
