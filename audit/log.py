@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,15 +34,20 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import AuditEvent, canonical_entry, subject_hash
+from audit.state import WriteGate
 
 __all__ = [
     "AuditLog",
     "EntryFilter",
+    "EntryMac",
     "StoredEntry",
+    "WritesStopped",
     "as_utc",
     "audit_entries",
     "audit_leaves",
     "audit_pending",
+    "audit_refused",
+    "audit_signer",
     "audit_tree_heads",
     "metadata",
 ]
@@ -60,6 +67,9 @@ audit_entries = Table(
     Column("department", String(64), nullable=False),
     Column("subjects", Text, nullable=False),
     Column("entry", LargeBinary, nullable=False),
+    # HMAC-SHA256 of the entry under the entry key, which the database does not hold (see EntryMac). NULL only
+    # for entries written before revision 0005, all of them integrated before the upgrade.
+    Column("mac", LargeBinary, nullable=True),
 )
 
 # Entries committed but not yet in the Merkle tree: a work queue, the only audit table rows leave.
@@ -76,7 +86,29 @@ audit_leaves = Table(
     metadata,
     Column("leaf_index", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("entry_seq", BigInteger, nullable=False, unique=True),
-    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False, index=True),
+)
+
+# One row: the integrator's lease. Each integration updates it first, so integrations take turns across every
+# process on the database (the row lock is held until the integration commits). The signer's state itself is
+# outside the database (audit.state).
+audit_signer = Table(
+    "audit_signer",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(200), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+)
+
+# Queue rows the integrator refused (no valid MAC, already integrated, a copy of an entry in the tree, no
+# entry): kept as evidence, never integrated. ``hedui audit verify`` names the first.
+audit_refused = Table(
+    "audit_refused",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("refused_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 # Signed tree heads (C2SP checkpoints), one per integrated batch.
@@ -142,11 +174,70 @@ def _appending(rows: Sequence[dict[str, Any]]) -> Insert:
     return insert(audit_pending).from_select(["seq"], select(appended.c.seq))
 
 
-class AuditLog:
-    """The one place that appends to the audit log. Identity numbers become keyed hashes here."""
+class WritesStopped(RuntimeError):
+    """The audit log stopped signing (see :class:`audit.state.WriteGate`): no state change may be recorded."""
 
-    def __init__(self, subject_key: bytes) -> None:
+
+_ENTRY_KEY_LABEL = b"hedui audit entry key, derived for a service built without one"
+_LOG_KEY_LABEL = b"hedui audit entry key v1"
+
+
+class EntryMac:
+    """The MAC that makes an entry hedui's: HMAC-SHA256 of its bytes under a key the database does not hold.
+
+    A row inserted with database credentials alone has no valid MAC, and the integrator refuses it. A copy
+    of a genuine row (entry and MAC) is refused as a copy of an entry already in the tree.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        """MACs under ``key`` (the entry key file's 32 bytes)."""
+        if len(key) < 16:
+            raise ValueError("an entry key has at least 16 bytes")
+        self._key = key
+
+    @classmethod
+    def derived(cls, subject_key: bytes) -> EntryMac:
+        """A key derived from the subject key, for logs built without an entry key (tests and benches)."""
+        return cls(hmac.new(subject_key, _ENTRY_KEY_LABEL, hashlib.sha256).digest())
+
+    @staticmethod
+    def key_from_log_key(log_key: bytes) -> bytes:
+        """The entry key when none is configured: derived from the log's private key (as secret, in its file),
+        so that whoever cannot sign heads cannot MAC entries either."""
+        return hmac.new(log_key, _LOG_KEY_LABEL, hashlib.sha256).digest()
+
+    def mac(self, entry: bytes) -> bytes:
+        """The MAC of ``entry``."""
+        return hmac.new(self._key, entry, hashlib.sha256).digest()
+
+    def check(self, entry: bytes, mac: bytes | None) -> bool:
+        """Whether ``mac`` is this key's MAC of ``entry``."""
+        return mac is not None and hmac.compare_digest(self.mac(entry), bytes(mac))
+
+
+class AuditLog:
+    """The one place that appends to the audit log. Identity numbers become keyed hashes here; each entry gets
+    its MAC; nothing is appended while the gate is closed (the log cannot sign what would be recorded)."""
+
+    def __init__(self, subject_key: bytes, entry_key: bytes | None = None, gate: WriteGate | None = None) -> None:
+        """Hash subjects under ``subject_key``, MAC entries under ``entry_key`` (derived from the subject key
+        when not given: tests and benches), and refuse appends while ``gate`` is closed."""
         self._key = subject_key
+        self.entry_mac = EntryMac(entry_key) if entry_key else EntryMac.derived(subject_key or b"\0" * 16)
+        self.gate = gate if gate is not None else WriteGate()
+        self._last = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def _now(self) -> dt.datetime:
+        """The time of the next entry: strictly later than this log's previous one (by a microsecond if need be),
+        so no two entries this process appends have the same bytes (a copy of an entry is refused as one)."""
+        now = max(dt.datetime.now(dt.UTC), self._last + dt.timedelta(microseconds=1))
+        self._last = now
+        return now
+
+    def _admit(self) -> None:
+        """Refuse to append while the audit log cannot sign."""
+        if self.gate.reason is not None:
+            raise WritesStopped(f"writes are stopped: {self.gate.reason}")
 
     def subject(self, id_number: str) -> str:
         """The keyed hash that stands for a person's identity number in the log (never the number itself)."""
@@ -155,6 +246,7 @@ class AuditLog:
     def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> dict[str, Any]:
         subjects = tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
         event = dataclasses.replace(event, subjects=subjects)
+        entry = canonical_entry(event, now)
         return {
             "recorded_at": now,
             "kind": event.kind,
@@ -164,7 +256,8 @@ class AuditLog:
             "authorization": event.authorization,
             "department": event.department,
             "subjects": json.dumps(list(subjects)),
-            "entry": canonical_entry(event, now),
+            "entry": entry,
+            "mac": self.entry_mac.mac(entry),
         }
 
     async def append(self, session: AsyncSession, event: AuditEvent, id_numbers: Sequence[str] = ()) -> int:
@@ -174,7 +267,8 @@ class AuditLog:
         joins the Merkle tree when the log next integrates (see :class:`audit.tree.TransparencyLog`).
         On PostgreSQL the entry and its place in the integration queue are one statement.
         """
-        row = self._row(event, id_numbers, dt.datetime.now(dt.UTC))
+        self._admit()
+        row = self._row(event, id_numbers, self._now())
         if _one_statement(session):
             queued = await session.scalar(_appending([row]).returning(audit_pending.c.seq))
             assert queued is not None
@@ -192,8 +286,8 @@ class AuditLog:
         """Append several events (each with its identity numbers) in ``session``'s transaction, in order."""
         if not events:
             return
-        now = dt.datetime.now(dt.UTC)
-        rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
+        self._admit()
+        rows = [self._row(event, id_numbers, self._now()) for event, id_numbers in events]
         if _one_statement(session) and len(rows) <= _ROWS_A_STATEMENT:
             await session.execute(_appending(rows))
             return

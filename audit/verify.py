@@ -24,7 +24,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
-from audit.log import audit_entries, audit_leaves, audit_pending, audit_tree_heads
+from audit.log import as_utc, audit_entries, audit_leaves, audit_pending, audit_refused, audit_tree_heads
 from audit.merkle import RootAccumulator, leaf_hash
 from audit.witness import HISTORY_FILE, WitnessError
 
@@ -99,14 +99,24 @@ class LogChecker:
     """Recomputes the tree entry by entry and checks each signed head as the log reaches its size."""
 
     def __init__(
-        self, verifier: NoteVerifier, *, origin: str | None = None, witnessed: Sequence[Checkpoint] = ()
+        self,
+        verifier: NoteVerifier,
+        *,
+        origin: str | None = None,
+        witnessed: Sequence[Checkpoint] = (),
+        signer_state: Checkpoint | None = None,
     ) -> None:
+        """Check against ``verifier``'s heads; ``witnessed`` heads and the ``signer_state`` (the size and root
+        the signer keeps beside its key) must be in the log too."""
         self._verifier = verifier
         self._origin = origin
         self._tree = RootAccumulator()
         self._heads = 0
         self._last_head = 0
-        self._witnessed = sorted(witnessed, key=lambda c: c.size)
+        pins = [(c, "a witness") for c in witnessed]
+        if signer_state is not None and signer_state.size:
+            pins.append((signer_state, "the signer's state (kept with its key)"))
+        self._witnessed = sorted(pins, key=lambda pin: pin[0].size)
         self._witnessed_checked = 0
 
     @property
@@ -169,12 +179,12 @@ class LogChecker:
 
     def _check_witnessed(self) -> None:
         while self._witnessed_checked < len(self._witnessed):
-            seen = self._witnessed[self._witnessed_checked]
+            seen, who = self._witnessed[self._witnessed_checked]
             if seen.size > self._tree.size:
                 return
             if seen.size == self._tree.size and self._tree.root() != seen.root_hash:
                 raise self.fail(
-                    None, f"the tree at size {seen.size} differs from the head a witness recorded: log rewritten"
+                    None, f"the tree at size {seen.size} differs from the head {who} recorded: log rewritten"
                 )
             self._witnessed_checked += 1
 
@@ -183,11 +193,11 @@ class LogChecker:
         self._check_witnessed()
         if self._tree.size > self._last_head:
             raise self.fail(self._last_head, "not covered by any signed tree head (inserted after the last head)")
-        for seen in self._witnessed[self._witnessed_checked :]:
+        for seen, who in self._witnessed[self._witnessed_checked :]:
             if seen.size > self._tree.size:
                 raise self.fail(
                     self._tree.size,
-                    f"missing: a witness recorded a signed head of size {seen.size}, the log has {self._tree.size} "
+                    f"missing: {who} recorded a signed head of size {seen.size}, the log has {self._tree.size} "
                     "entries (the tail was removed)",
                 )
         return CheckResult(self._tree.size, self._heads, len(self._witnessed), None)
@@ -210,7 +220,11 @@ def export_head_line(tree_size: int, checkpoint: str) -> bytes:
 
 
 def check_export(
-    lines: Iterable[bytes], verifier: NoteVerifier, *, witnessed: Sequence[Checkpoint] = ()
+    lines: Iterable[bytes],
+    verifier: NoteVerifier,
+    *,
+    witnessed: Sequence[Checkpoint] = (),
+    signer_state: Checkpoint | None = None,
 ) -> CheckResult:
     """Check an export (JSON lines: a header, entries in order, each head after its last entry).
 
@@ -230,7 +244,7 @@ def check_export(
                 raise LogCheckFailed(Failure(None, f"line {number}: not a JSON object"))
             if checker is None:
                 tree_size = _check_header(record, verifier)
-                checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed)
+                checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
             elif "entry" in record:
                 index, encoded = record.get("index"), record.get("entry")
                 if not isinstance(index, int) or not isinstance(encoded, str):
@@ -277,7 +291,13 @@ def _check_header(record: dict[str, object], verifier: NoteVerifier) -> int:
 
 
 async def check_stored_log(
-    session: AsyncSession, verifier: NoteVerifier, *, origin: str | None = None, witnessed: Sequence[Checkpoint] = ()
+    session: AsyncSession,
+    verifier: NoteVerifier,
+    *,
+    origin: str | None = None,
+    witnessed: Sequence[Checkpoint] = (),
+    signer_state: Checkpoint | None = None,
+    refused_rows: bool = True,
 ) -> CheckResult:
     """Check the log tables as stored: leaves against entries, heads against the tree, strays.
 
@@ -286,12 +306,15 @@ async def check_stored_log(
     integrated after the heads were read, are counted (``pending``), not failed. An entry that is
     neither in the tree nor waiting was put there behind the log's back, and so was a leaf that no
     signed head covers even when the check is over (the log stores each batch of leaves with its head).
+    A queue row for an entry already in the tree, and a row the integrator refused (``refused_rows``), fail
+    too: somebody queued what hedui did not append.
     """
-    checker = LogChecker(verifier, origin=origin, witnessed=witnessed)
+    checker = LogChecker(verifier, origin=origin, witnessed=witnessed, signer_state=signer_state)
     heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
     size = heads[-1].tree_size if heads else 0
     try:
         await _check_leaves(session, checker, heads, size)
+        await _check_queue(session, checker, refused_rows=refused_rows)
         pending = await _check_nothing_behind_the_logs_back(session, checker, size)
         result = checker.finish()
     except LogCheckFailed as failed:
@@ -338,7 +361,11 @@ async def _check_nothing_behind_the_logs_back(session: AsyncSession, checker: Lo
     stray = (
         await session.execute(
             select(e.seq)
-            .where(~e.seq.in_(select(leaves.entry_seq)), ~e.seq.in_(select(audit_pending.c.seq)))
+            .where(
+                ~e.seq.in_(select(leaves.entry_seq)),
+                ~e.seq.in_(select(audit_pending.c.seq)),
+                ~e.seq.in_(select(audit_refused.c.seq)),  # named by _check_queue
+            )
             .order_by(e.seq)
             .limit(1)
         )
@@ -360,6 +387,32 @@ async def _check_nothing_behind_the_logs_back(session: AsyncSession, checker: Lo
     if stored > signed:
         raise checker.fail(signed, "not covered by any signed tree head (inserted after the last head)")
     return newer + waiting
+
+
+async def _check_queue(session: AsyncSession, checker: LogChecker, *, refused_rows: bool) -> None:
+    """Fail on a queue row for an entry already in the tree and (``refused_rows``) on a row the integrator
+    refused: each is a row queued behind hedui's back."""
+    requeued = (
+        await session.execute(
+            select(audit_pending.c.seq, audit_leaves.c.leaf_index)
+            .join(audit_leaves, audit_leaves.c.entry_seq == audit_pending.c.seq)
+            .order_by(audit_pending.c.seq)
+            .limit(1)
+        )
+    ).first()
+    if requeued is not None:
+        raise checker.fail(
+            requeued.leaf_index, f"queued again (queue row seq {requeued.seq}) although it is in the tree"
+        )
+    if not refused_rows:
+        return
+    refused = (await session.execute(select(audit_refused).order_by(audit_refused.c.id).limit(1))).first()
+    if refused is not None:
+        raise checker.fail(
+            None,
+            f"queue row seq {refused.seq} was refused by the integrator at {as_utc(refused.refused_at).isoformat()}: "
+            f"{refused.reason} (a row added behind hedui's back)",
+        )
 
 
 def witnessed_checkpoint(

@@ -8,6 +8,7 @@ of reach is ``UNAVAILABLE`` (reason ``DATABASE_BUSY``) with a RetryInfo, and the
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -22,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from audit.log import WritesStopped
 from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
 from hedui.v1 import (
     audit_pb2,
@@ -31,7 +33,7 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from verifier.errors import ServiceError, database_failure
+from verifier.errors import Reason, ServiceError, database_failure
 from verifier.operations import (
     AuditQueries,
     Authorizations,
@@ -118,6 +120,8 @@ def _refusal(exc: Exception) -> ServiceError | None:
     busy or out of reach (logged without SQL or parameters), else ``None`` (a bug: gRPC reports it)."""
     if isinstance(exc, ServiceError):
         return exc
+    if isinstance(exc, WritesStopped):  # issue 12: the audit log cannot sign what this write would record
+        return ServiceError(Reason.AUDIT_LOG_STOPPED, f"{exc}; an operator must recover the audit log (docs/audit.md)")
     busy = database_failure(exc)
     if busy is not None:
         log.warning("database busy or out of reach: %s; the call is refused with UNAVAILABLE", type(exc).__name__)
@@ -471,6 +475,26 @@ SERVICE_NAMES = (
 )
 
 
+WRITE_SERVICES = SERVICE_NAMES[:2]
+"""The services whose calls write (and so append audit entries): NOT_SERVING while the audit log cannot sign."""
+
+
+def _report_writes(service: HeduiService, health_servicer: health.aio.HealthServicer) -> None:
+    """Issue 12: the write services' health follows the audit log's write gate."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    def changed(reason: str | None) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if reason is None else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in WRITE_SERVICES:
+            task = asyncio.ensure_future(health_servicer.set(name, status))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    service.audit.gate.listen(changed)
+
+
 async def build_server(
     service: HeduiService, address: str
 ) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
@@ -492,6 +516,7 @@ async def build_server(
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _report_writes(service, health_servicer)
 
     async def stop() -> None:
         """Report NOT_SERVING, then stop with a short grace period."""

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Mapping
 from audit import AuditLog
 from audit.checkpoint import NoteSigner
 from audit.group import GroupCommit
-from audit.tree import TransparencyLog
+from audit.state import FileState, WriteGate
+from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
@@ -62,12 +63,17 @@ class HeduiService:
             department: self._resilient(department, connector) for department, connector in connectors.items()
         }
         self.policies = policies or PolicyBook.load(settings.policy_files, departments=settings.catalogue)
-        self.audit = AuditLog(settings.audit_subject_key)
+        gate = WriteGate()  # closed while the audit log cannot sign: every write (its audit entry) is refused
+        # No entry key (a Settings built directly: tests and benches): derived from the subject key.
+        self.audit = AuditLog(settings.audit_subject_key, settings.audit_entry_key or None, gate)
         signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
         self.log = TransparencyLog(
             settings.audit_log_origin,
             signer,
             [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs],
+            state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
+            gate=gate,
+            entry_mac=self.audit.entry_mac,
         )
         self._integrator: asyncio.Task[None] | None = None
         self.standalone_events = GroupCommit(self.audit, db.write)
@@ -129,7 +135,8 @@ class HeduiService:
                 await self._integrator
         await self.pipeline.close()
         try:
-            await self.log.integrate(self.db.write)
+            with contextlib.suppress(SigningStopped):  # logged when it stopped; nothing more to sign
+                await self.log.integrate(self.db.write)
         finally:
             await self.db.close()
 
@@ -139,5 +146,8 @@ class HeduiService:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
                 await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
+            except SigningStopped:
+                pass  # logged once when it stopped; checked again every interval until an operator recovers it
             except Exception:
                 log.exception("audit log integration failed; retrying")
+                self.log.overdue(self.settings.audit_integration_bound_seconds)
