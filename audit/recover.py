@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
-from audit.signer import StoredTip, disagreement, holder_name, proven_tree, stored_tip, take_turn
+from audit.signer import StoredTip, disagreement, holder_name, proven_tree, resumable, stored_tip, take_turn
 from audit.state import SignerState, StateError, StateStore
 from audit.verify import check_stored_log
 
@@ -59,7 +59,7 @@ async def recover(
     except StateError as exc:
         raise RecoveryRefused(f"{exc}: move it aside to adopt the stored log afresh") from None
     tip = await stored_tip(session)
-    if state is not None and _agrees(state, tip):
+    if state is not None and await _agrees(session, state, tip):
         return Recovered(
             False, f"nothing to recover: the stored log agrees with the signer's state (size {state.size})"
         )
@@ -86,10 +86,12 @@ _FORK = (
 )
 
 
-def _agrees(state: SignerState, tip: StoredTip) -> bool:
+async def _agrees(session: AsyncSession, state: SignerState, tip: StoredTip) -> bool:
     """The state is the stored log's, or one head ahead with its batch (resumed by the service itself)."""
-    same = tip.head_size == state.size and tip.head_note == state.checkpoint and tip.leaves == state.size
-    return same or tip.head_size == state.previous_size < state.size
+    if tip.head_size == state.size and tip.head_note == state.checkpoint and tip.leaves == state.size:
+        return True
+    how, _ = await resumable(session, state, tip)
+    return bool(how)
 
 
 async def _stored_state(session: AsyncSession, tip: StoredTip, verifier: NoteVerifier, origin: str) -> SignerState:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audit.checkpoint import Checkpoint, CheckpointError, parse_note
 from audit.log import audit_entries, audit_leaves, audit_pending, audit_signer, audit_tree_heads
 from audit.merkle import MerkleTree, RootAccumulator, leaf_hash
-from audit.state import SignerState
+from audit.state import SignerState, seqs_of
 
 __all__ = [
     "SigningStopped",
@@ -39,6 +39,7 @@ __all__ = [
     "disagreement",
     "holder_name",
     "proven_tree",
+    "resumable",
     "stored_tip",
     "take_turn",
 ]
@@ -168,6 +169,24 @@ async def batch_rows(session: AsyncSession, seqs: Sequence[int]) -> dict[int, An
         )
         found.update({row.seq: row for row in rows})
     return found
+
+
+async def resumable(session: AsyncSession, state: SignerState, tip: StoredTip) -> tuple[str, dict[int, Any]]:
+    """Whether a state one head ahead can be resumed: ``"queued"`` (its batch still waits, the leaves before it
+    stored), ``"stored"`` (its leaves stored, only the head missing) or ``""``; and the batch's rows."""
+    if not tip.head_size == state.previous_size < state.size:
+        return "", {}
+    seqs = seqs_of(state.batch)
+    rows = await batch_rows(session, seqs)
+    if not all(s in rows for s in seqs):
+        return "", rows
+    if tip.leaves == state.previous_size and all(
+        rows[s].queued is not None and rows[s].leaf_index is None for s in seqs
+    ):
+        return "queued", rows
+    if tip.leaves == state.size and all(rows[s].leaf_index == state.previous_size + i for i, s in enumerate(seqs)):
+        return "stored", rows
+    return "", rows
 
 
 def disagreement(state: SignerState, tip: StoredTip, where: str) -> str:

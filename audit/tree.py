@@ -37,10 +37,10 @@ from audit.signer import (
     SigningStopped,
     StoredTip,
     adopted_state,
-    batch_rows,
     disagreement,
     holder_name,
     proven_tree,
+    resumable,
     stored_tip,
     take_turn,
 )
@@ -220,22 +220,11 @@ class TransparencyLog:
 
     async def _resume(self, session: AsyncSession, state: SignerState, tip: StoredTip) -> SignedTreeHead:
         """Store the batch of a state one head ahead (a crash before its commit) exactly as it was signed."""
-        seqs = seqs_of(state.batch)
-        rows = await batch_rows(session, seqs)
-        present = all(s in rows for s in seqs)
-        queued = (
-            present
-            and tip.leaves == state.previous_size
-            and all(rows[s].queued is not None and rows[s].leaf_index is None for s in seqs)
-        )
-        stored = (
-            present
-            and tip.leaves == state.size
-            and all(rows[s].leaf_index == state.previous_size + i for i, s in enumerate(seqs))
-        )
-        if not (queued or stored):
+        how, rows = await resumable(session, state, tip)
+        if not how:
             raise SigningStopped(disagreement(state, tip, self.state.where))
-        if queued:
+        seqs = seqs_of(state.batch)
+        if how == "queued":
             self._tree, _ = await proven_tree(session, state.previous_size)
             leaves = [(s, leaf_hash(bytes(rows[s].entry))) for s in seqs]
             await _store_leaves(session, self._tree.size, leaves)

@@ -141,13 +141,18 @@ class HeduiService:
             await self.db.close()
 
     async def _integrate_forever(self) -> None:
-        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head."""
+        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head. When nothing
+        could be integrated for ``audit_integration_bound_seconds`` (failing, or waiting on a lock), writes stop."""
+        bound = self.settings.audit_integration_bound_seconds
         while True:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
-                await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
+                # An attempt that hangs (a lock held elsewhere) goes on in the background; the bound still counts.
+                await asyncio.wait_for(self.pipeline.writes.run(lambda: self.log.integrate(self.db.write)), bound)
             except SigningStopped:
                 pass  # logged once when it stopped; checked again every interval until an operator recovers it
+            except TimeoutError:
+                self.log.overdue(bound)
             except Exception:
                 log.exception("audit log integration failed; retrying")
-                self.log.overdue(self.settings.audit_integration_bound_seconds)
+                self.log.overdue(bound)
