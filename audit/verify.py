@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import os
@@ -24,12 +25,14 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from audit.events import entry_problem
 from audit.log import as_utc, audit_entries, audit_leaves, audit_pending, audit_refused, audit_tree_heads
 from audit.merkle import RootAccumulator, leaf_hash
 from audit.witness import HISTORY_FILE, WitnessError
 
 __all__ = [
     "EXPORT_FORMAT",
+    "MAX_CLOCK_SKEW",
     "CheckResult",
     "Failure",
     "LogCheckFailed",
@@ -86,13 +89,19 @@ class CheckResult:
         return self.failure is None
 
 
-def _canonical(entry: bytes) -> bool:
+def _decoded(entry: bytes) -> Any:
+    """The entry's JSON if it is in the canonical encoding (UTF-8, sorted keys, no spaces), else ``None``."""
     try:
         body = json.loads(entry.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return False
+        return None
     again = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return again == entry and isinstance(body, dict)
+    return body if again == entry and isinstance(body, dict) else None
+
+
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far an entry's time may lie before an earlier entry's: writers stamp entries before they commit, and a
+transaction that commits later integrates later. An entry further back was backdated or moved."""
 
 
 class LogChecker:
@@ -118,6 +127,7 @@ class LogChecker:
             pins.append((signer_state, "the signer's state (kept with its key)"))
         self._witnessed = sorted(pins, key=lambda pin: pin[0].size)
         self._witnessed_checked = 0
+        self._latest: tuple[dt.datetime | None, int] = (None, -1)
 
     @property
     def size(self) -> int:
@@ -140,13 +150,30 @@ class LogChecker:
             if index > expected:
                 raise self.fail(expected, f"missing (the log goes on with entry {index})")
             raise self.fail(expected, f"out of order or duplicated (found entry {index} in its place)")
-        if not _canonical(entry):
+        body = _decoded(entry)
+        if body is None:
             raise self.fail(index, "not in the canonical encoding (UTF-8 JSON object, sorted keys, no spaces)")
+        problem = entry_problem(body)
+        if problem is not None:
+            raise self.fail(index, f"not an entry hedui writes: {problem}")
+        self._check_time(index, dt.datetime.fromisoformat(body["time"]))
         leaf = leaf_hash(entry)
         if stored_leaf is not None and stored_leaf != leaf:
             raise self.fail(index, "its bytes do not hash to the leaf recorded when it was integrated (altered)")
         self._tree.push(leaf)
         self._check_witnessed()
+
+    def _check_time(self, index: int, time: dt.datetime) -> None:
+        """Time never goes backwards in log order (beyond :data:`MAX_CLOCK_SKEW`)."""
+        latest, at = self._latest
+        if latest is not None and time < latest - MAX_CLOCK_SKEW:
+            raise self.fail(
+                index,
+                f"its time {time.isoformat()} lies {latest - time} before entry {at}'s: more than {MAX_CLOCK_SKEW} "
+                "back in log order (backdated or moved)",
+            )
+        if latest is None or time > latest:
+            self._latest = (time, index)
 
     def head(self, tree_size: int, note: str, stored_root: bytes | None = None) -> None:
         """A signed tree head, given right after the entry that completes its tree."""
@@ -326,7 +353,7 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
     """Feed the checker the stored leaves under ``size``, page by page, each signed head as the tree reaches it."""
     e, leaves = audit_entries.c, audit_leaves.c
     next_head = 0
-    after = -1
+    after = last_seq = -1
     while True:
         rows = (
             await session.execute(
@@ -342,8 +369,14 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
                 head = heads[next_head]
                 checker.head(head.tree_size, head.checkpoint, head.root_hash)
                 next_head += 1
+                last_seq = -1  # a batch's entries are integrated in seq order; a later batch may hold older seqs
             if row.entry is None:
                 raise checker.fail(row.leaf_index, f"its stored entry (seq {row.entry_seq}) is gone (deleted)")
+            if row.entry_seq <= last_seq:
+                raise checker.fail(
+                    row.leaf_index, f"its entry seq {row.entry_seq} follows seq {last_seq} in one batch (moved)"
+                )
+            last_seq = row.entry_seq
             checker.entry(row.leaf_index, row.entry, row.leaf_hash)
         if len(rows) < _PAGE:
             break

@@ -18,7 +18,8 @@ from audit import AuditEvent
 from audit.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
 from audit.log import WritesStopped, audit_refused
 from audit.merkle import leaf_hash
-from audit.tree import SigningStopped
+from audit.state import FileState
+from audit.tree import SigningStopped, TransparencyLog
 from verifier.errors import Reason, ServiceError
 
 pytestmark = pytest.mark.integration
@@ -297,3 +298,50 @@ async def test_a_re_queued_entry_is_refused_and_the_log_goes_on(log: Logged) -> 
     await verify_fails(log, f"queue row seq {seq} was refused by the integrator")
     out = await verify_fails(log, "already integrated at leaf 4 (queued again)")
     assert "a row added behind hedui's back" in out
+
+
+def _body(**changes: object) -> bytes:
+    body: dict[str, object] = {
+        "kind": "REPORT_READ",
+        "time": "2026-12-01T09:00:00.000000+00:00",
+        "operator": "ghost",
+        "client": "",
+        "verification": "",
+        "authorization": "",
+        "department": "",
+        "subjects": [],
+        "details": {},
+    }
+    body.update(changes)
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("forged", "problem"),
+    [
+        (b'{"kind":"REPORT_READ","operator":"ghost"}', "not an entry hedui writes: not an entry's fields"),
+        (_body(kind="EXPORT_EVERYTHING"), "not an entry hedui writes: unknown kind 'EXPORT_EVERYTHING'"),
+        (_body(subjects=["533401197803120118"]), "its subjects are not keyed hashes"),
+        (_body(time="2026-12-01T09:00:00+08:00"), "its time is not a UTC instant with microseconds"),
+        (_body(time="2020-01-01T00:00:00.000000+00:00"), "back in log order (backdated or moved)"),
+    ],
+)
+async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed(
+    log: Logged, forged: bytes, problem: str
+) -> None:
+    """An integrator that checked no MAC (hedui before this issue) signed what the service role inserted; verify
+    still names the entry by its kind, fields or time."""
+    await insert_as_service_role(
+        log, forged_row(log.url, forged, "ghost"), "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries"
+    )
+    settings = log.settings
+    assert settings.audit_log_state_file is not None
+    unchecked = TransparencyLog(
+        ORIGIN,
+        NoteSigner.from_private_bytes(ORIGIN, settings.audit_log_key),
+        state=FileState(settings.audit_log_state_file),
+    )
+    async with log.service() as service:
+        head = await unchecked.integrate(service.db.write)
+        assert head is not None and head.tree_size == 9
+    await verify_fails(log, f"entry 8: {problem}" if problem.startswith("not") else problem)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -25,7 +26,7 @@ from verifier.storage.db import Database
 
 ORIGIN = "tamper.hedui/audit"
 POLICE = "public_security"
-PEOPLE = [f"subject-{i}" for i in range(4)]
+PEOPLE = [hashlib.sha256(f"person {i}".encode()).hexdigest() for i in range(4)]  # keyed hashes, as in the log
 
 
 def batches() -> list[list[AuditEvent]]:
