@@ -31,6 +31,7 @@ from audit.merkle import RootAccumulator, leaf_hash
 from audit.witness import HISTORY_FILE, WitnessError
 
 __all__ = [
+    "EXPORT_CHUNK_BYTES",
     "EXPORT_FORMAT",
     "MAX_CLOCK_SKEW",
     "CheckResult",
@@ -486,10 +487,19 @@ def _history_has_cosigned(history: Path, origin: str) -> bool:
     return False
 
 
+EXPORT_CHUNK_BYTES = 1 << 20
+"""The largest piece :func:`export_stored_log` yields (whole lines; one line longer than this is a piece of its
+own): a gRPC message is at most 4 MiB, and a piece is one message of ``ExportAuditLog``."""
+
+
 async def export_stored_log(
-    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], *, log_key: str = ""
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    *,
+    log_key: str = "",
+    max_bytes: int = EXPORT_CHUNK_BYTES,
 ) -> AsyncIterator[bytes]:
-    """The stored log up to its newest signed head, as export lines in pieces of a few thousand entries.
+    """The stored log up to its newest signed head, as export lines in pieces of whole lines, each at most
+    ``max_bytes`` long (unless one line alone is longer).
 
     Entries below a signed head never change, so the pieces need no common snapshot.
     """
@@ -517,9 +527,15 @@ async def export_stored_log(
             raise LogCheckFailed(Failure(index + 1, "missing from the stored log"))
         chunk = bytearray()
         for row in rows:
-            chunk += export_entry_line(row.leaf_index, row.entry)
+            lines = [export_entry_line(row.leaf_index, row.entry)]
             index = row.leaf_index
             while next_head < len(heads) and heads[next_head].tree_size <= index + 1:
-                chunk += export_head_line(heads[next_head].tree_size, heads[next_head].checkpoint)
+                lines.append(export_head_line(heads[next_head].tree_size, heads[next_head].checkpoint))
                 next_head += 1
-        yield bytes(chunk)
+            for line in lines:
+                if chunk and len(chunk) + len(line) > max_bytes:
+                    yield bytes(chunk)
+                    chunk = bytearray()
+                chunk += line
+        if chunk:
+            yield bytes(chunk)
