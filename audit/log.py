@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "AuditLog",
     "EntryFilter",
     "EntryMac",
+    "EntryTampered",
     "StoredEntry",
     "WritesStopped",
     "as_utc",
@@ -49,7 +51,9 @@ __all__ = [
     "audit_refused",
     "audit_signer",
     "audit_tree_heads",
+    "column_disagreement",
     "metadata",
+    "signed_entry",
 ]
 
 metadata = MetaData()
@@ -150,6 +154,22 @@ class EntryFilter:
     subject: str = ""  # a keyed hash, see AuditLog.subject
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+
+    def matches(self, entry: StoredEntry) -> bool:
+        """Whether ``entry`` (its signed values) passes this filter."""
+        for wanted, value in (
+            (self.verification, entry.verification),
+            (self.kind, entry.kind),
+            (self.operator, entry.operator),
+            (self.department, entry.department),
+        ):
+            if wanted and wanted != value:
+                return False
+        if self.subject and self.subject not in entry.subjects:
+            return False
+        if self.since is not None and entry.recorded_at < self.since:
+            return False
+        return self.until is None or entry.recorded_at < self.until
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -299,44 +319,103 @@ class AuditLog:
         session: AsyncSession,
         *,
         after_index: int = -1,
-        limit: int = 100,
+        limit: int | None = 100,
         where: EntryFilter = EntryFilter(),
     ) -> list[StoredEntry]:
-        """Entries already in the tree, in log order after leaf ``after_index``, filtered."""
-        e, leaves = audit_entries.c, audit_leaves.c
-        query = (
-            select(audit_entries, leaves.leaf_index)
-            .join(audit_leaves, leaves.entry_seq == e.seq)
-            .where(leaves.leaf_index > after_index)
-        )
-        for column, value in (
-            (e.verification, where.verification),
-            (e.kind, where.kind),
-            (e.operator, where.operator),
-            (e.department, where.department),
-        ):
-            if value:
-                query = query.where(column == value)
-        if where.subject:
-            query = query.where(e.subjects.contains(where.subject))
-        if where.since is not None:
-            query = query.where(e.recorded_at >= where.since)
-        if where.until is not None:
-            query = query.where(e.recorded_at < where.until)
-        rows = (await session.execute(query.order_by(leaves.leaf_index).limit(limit))).all()
-        return [
-            StoredEntry(
-                index=row.leaf_index,
-                seq=row.seq,
-                kind=row.kind,
-                recorded_at=as_utc(row.recorded_at),
-                operator=row.operator,
-                client=row.client,
-                verification=row.verification,
-                authorization=row.authorization,
-                department=row.department,
-                subjects=tuple(json.loads(row.subjects)),
-                entry=row.entry,
-            )
-            for row in rows
-        ]
+        """Entries under the newest signed head, in log order after leaf ``after_index``, up to ``limit`` (None:
+        all) of those whose *signed* values pass ``where``.
+
+        Every row is read in order and decoded from its entry; the stored columns are not trusted as an index
+        (an edited column could hide a row from a filter) but must agree with the bytes, and the bytes with the
+        leaf hash, else :class:`EntryTampered` names the row. A rare filter over a large log reads all of it.
+        """
+        found: list[StoredEntry] = []
+        after = after_index
+        while limit is None or len(found) < limit:
+            query = _under_signed_head().where(audit_leaves.c.leaf_index > after)
+            rows = (await session.execute(query.order_by(audit_leaves.c.leaf_index).limit(_SCAN_PAGE))).all()
+            for row in rows:
+                entry = signed_entry(row)
+                if where.matches(entry):
+                    found.append(entry)
+                    if limit is not None and len(found) == limit:
+                        return found
+            if len(rows) < _SCAN_PAGE:
+                break
+            after = rows[-1].leaf_index
+        return found
+
+
+_SCAN_PAGE = 5_000
+
+
+class EntryTampered(Exception):
+    """A stored entry is not what the log signed: its columns or leaf hash disagree with its bytes."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"entry {index}: {reason} (tampered)")
+        self.index = index
+        self.reason = reason
+
+
+def _under_signed_head() -> Any:
+    """Rows of entries with their leaf, below the newest signed head's size."""
+    e, leaves = audit_entries.c, audit_leaves.c
+    signed = select(func.coalesce(func.max(audit_tree_heads.c.tree_size), 0)).scalar_subquery()
+    return (
+        select(audit_entries, leaves.leaf_index, leaves.leaf_hash)
+        .join(audit_leaves, leaves.entry_seq == e.seq)
+        .where(leaves.leaf_index < signed)
+    )
+
+
+_TEXT_COLUMNS = ("kind", "operator", "client", "verification", "authorization", "department")
+
+
+def column_disagreement(row: Any, body: Mapping[str, Any]) -> str | None:
+    """The first stored column of ``row`` that differs from its decoded entry ``body``, in words; else ``None``."""
+    for name in _TEXT_COLUMNS:
+        if getattr(row, name) != body.get(name):
+            return f"its stored {name} {getattr(row, name)!r} is not the signed {body.get(name)!r}"
+    try:
+        subjects = json.loads(row.subjects)
+    except ValueError:
+        subjects = None
+    if subjects != body.get("subjects"):
+        return "its stored subjects are not the signed ones"
+    try:
+        signed_time = dt.datetime.fromisoformat(str(body.get("time")))
+    except ValueError:
+        return "its signed time is not an instant"
+    if as_utc(row.recorded_at) != signed_time:
+        return f"its stored time {as_utc(row.recorded_at).isoformat()} is not the signed {signed_time.isoformat()}"
+    return None
+
+
+def signed_entry(row: Any) -> StoredEntry:
+    """A stored row as its signed entry says it is; :class:`EntryTampered` when the row disagrees."""
+    entry = bytes(row.entry)
+    if hashlib.sha256(b"\x00" + entry).digest() != bytes(row.leaf_hash):
+        raise EntryTampered(row.leaf_index, "its bytes do not hash to its leaf")
+    try:
+        body = json.loads(entry)
+    except ValueError:
+        raise EntryTampered(row.leaf_index, "its bytes are not an entry") from None
+    if not isinstance(body, dict):
+        raise EntryTampered(row.leaf_index, "its bytes are not an entry")
+    problem = column_disagreement(row, body)
+    if problem is not None:
+        raise EntryTampered(row.leaf_index, problem)
+    return StoredEntry(
+        index=row.leaf_index,
+        seq=row.seq,
+        kind=body["kind"],
+        recorded_at=dt.datetime.fromisoformat(body["time"]),
+        operator=body["operator"],
+        client=body["client"],
+        verification=body["verification"],
+        authorization=body["authorization"],
+        department=body["department"],
+        subjects=tuple(body["subjects"]),
+        entry=entry,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,15 @@ from audit.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from audit.log import EntryMac, audit_entries, audit_leaves, audit_pending, audit_refused, audit_tree_heads
+from audit.log import (
+    EntryMac,
+    audit_entries,
+    audit_leaves,
+    audit_pending,
+    audit_refused,
+    audit_tree_heads,
+    column_disagreement,
+)
 from audit.merkle import MerkleTree, leaf_hash
 from audit.signer import (
     SigningStopped,
@@ -412,12 +421,13 @@ async def screen(
     """The queue's next rows in seq order: those to integrate (seq, leaf hash) and those refused (seq, why).
 
     Refused: a queue row with no entry, an entry already in the tree (re-queued), an entry whose MAC does not
-    verify (not appended by hedui), a copy of an entry in the tree or earlier in the batch.
+    verify (not appended by hedui) or whose columns disagree with its bytes (edited since), a copy of an entry
+    in the tree or earlier in the batch.
     """
     e, pending, leaves = audit_entries.c, audit_pending.c, audit_leaves.c
     rows = (
         await session.execute(
-            select(pending.seq, e.entry, e.mac, leaves.leaf_index)
+            select(audit_entries, pending.seq.label("queued"), leaves.leaf_index)
             .select_from(
                 audit_pending.outerjoin(audit_entries, e.seq == pending.seq).outerjoin(
                     audit_leaves, leaves.entry_seq == pending.seq
@@ -435,9 +445,9 @@ async def screen(
         if reason is None and leaf in accepted:
             reason = f"a copy of entry seq {accepted[leaf]} queued before it"
         if reason is None:
-            accepted[leaf] = row.seq
+            accepted[leaf] = row.queued
         else:
-            refused.append((row.seq, reason))
+            refused.append((row.queued, reason))
     for start in range(0, len(accepted), 5_000):
         chunk = list(accepted)[start : start + 5_000]
         known = await session.execute(select(leaves.leaf_hash, leaves.leaf_index).where(leaves.leaf_hash.in_(chunk)))
@@ -452,9 +462,18 @@ def _refusal(row: Any, entry_mac: EntryMac | None) -> str | None:
         return "a queue row for no stored entry"
     if row.leaf_index is not None:
         return f"already integrated at leaf {row.leaf_index} (queued again)"
-    if entry_mac is not None and not entry_mac.check(bytes(row.entry), row.mac):
+    if entry_mac is None:  # a log that checks nothing of what hedui's append guarantees (tests, benches)
+        return None
+    if not entry_mac.check(bytes(row.entry), row.mac):
         return "its MAC does not verify: not appended by hedui"
-    return None
+    try:
+        body = json.loads(row.entry)
+    except ValueError:
+        return "its bytes are not an entry"
+    if not isinstance(body, dict):
+        return "its bytes are not an entry"
+    disagreement = column_disagreement(row, body)
+    return None if disagreement is None else f"{disagreement}: a column edited after it was appended"
 
 
 async def _refuse(session: AsyncSession, refused: Sequence[tuple[int, str]]) -> None:

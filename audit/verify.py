@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
 from audit.events import entry_problem
-from audit.log import as_utc, audit_entries, audit_leaves, audit_pending, audit_refused, audit_tree_heads
+from audit.log import (
+    as_utc,
+    audit_entries,
+    audit_leaves,
+    audit_pending,
+    audit_refused,
+    audit_tree_heads,
+    column_disagreement,
+)
 from audit.merkle import RootAccumulator, leaf_hash
 from audit.witness import HISTORY_FILE, WitnessError
 
@@ -358,7 +366,8 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
     while True:
         rows = (
             await session.execute(
-                select(leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq, e.entry)
+                select(audit_entries, leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq)
+                .select_from(audit_leaves)
                 .outerjoin(audit_entries, e.seq == leaves.entry_seq)
                 .where(leaves.leaf_index > after, leaves.leaf_index < size)
                 .order_by(leaves.leaf_index)
@@ -379,6 +388,9 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
                 )
             last_seq = row.entry_seq
             checker.entry(row.leaf_index, row.entry, row.leaf_hash)
+            disagreement = column_disagreement(row, json.loads(row.entry))
+            if disagreement is not None:  # the columns supervisors filter by must be the signed values
+                raise checker.fail(row.leaf_index, f"{disagreement} (a column edited)")
         if len(rows) < _PAGE:
             break
         after = rows[-1].leaf_index

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from audit_tamper import ORIGIN, Logged, blob, logged, service_role_url, sql, verify
+from audit_tamper import ORIGIN, Logged, blob, hedui, logged, service_role_url, sql, verify
 from sqlalchemy import text
 
 from audit import AuditEvent
@@ -137,6 +137,7 @@ async def test_an_entry_edited_and_its_leaf_hash_recomputed(log: Logged) -> None
         log.url,
         f"UPDATE audit_entries SET entry = {blob(log.url, changed)} WHERE seq = {seq}",
         f"UPDATE audit_leaves SET leaf_hash = {blob(log.url, leaf_hash(changed))} WHERE leaf_index = 3",
+        f"UPDATE audit_entries SET department = 'tax' WHERE seq = {seq}",  # the index column too
     )
     await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")
     await refuses_to_sign_or_serve(log, "do not hash to the root the signer signed at size 8")
@@ -179,8 +180,6 @@ async def test_a_consistent_tail_cut_is_caught_by_the_signer_s_state(log: Logged
 
 
 async def verify_fails_or_passes(log: Logged, *options: str) -> tuple[int, str]:
-    from audit_tamper import hedui
-
     return await hedui("audit", "verify", "--db", log.url, *options)
 
 
@@ -345,3 +344,48 @@ async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed
         head = await unchecked.integrate(service.db.write)
         assert head is not None and head.tree_size == 9
     await verify_fails(log, f"entry 8: {problem}" if problem.startswith("not") else problem)
+
+
+# --- item 3: supervisors read only signed bytes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "named"),
+    [
+        ("kind", "'DEPARTMENT_QUERY_SENT'", "its stored kind 'DEPARTMENT_QUERY_SENT' is not the signed 'REPORT_READ'"),
+        ("operator", "'worker-9'", "its stored operator 'worker-9' is not the signed 'worker-1'"),
+        ("client", "'10.9.9.9'", "its stored client '10.9.9.9' is not the signed '10.0.0.1'"),
+        ("verification", "'v2'", "its stored verification 'v2' is not the signed 'v1'"),
+        ("authorization", "'a9'", "its stored authorization 'a9' is not the signed ''"),
+        ("department", "'tax'", "its stored department 'tax' is not the signed ''"),
+        ("subjects", "'[\"ab\"]'", "its stored subjects are not the signed ones"),
+        ("recorded_at", "'2026-01-01 00:00:00'", "its stored time 2026-01-01T00:00:00+00:00 is not the signed"),
+    ],
+)
+async def test_an_edited_index_column_is_named_and_never_shown_or_hidden(
+    log: Logged, column: str, value: str, named: str
+) -> None:
+    """The last entry (a report read by worker-1) edited in one column, the bytes left alone."""
+    seq, _ = await entry_at(log.url, 7)
+    column_sql = '"authorization"' if column == "authorization" else column
+    await sql(log.url, f"UPDATE audit_entries SET {column_sql} = {value} WHERE seq = {seq}")
+    await verify_fails(log, f"entry 7: {named}")
+    async with log.service() as service:
+        for query in ({}, {"operator": "worker-1"}, {"kind": "REPORT_READ"}, {"verification": "v1"}):
+            with pytest.raises(ServiceError) as refused:
+                await service.audit_queries.list_events(page_size=50, page_token="", **query)
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED and "entry 7:" in refused.value.message
+    code, out = await hedui("audit", "list", "--config", str(log.config), "--operator", "worker-1")
+    assert code == 1 and f"entry 7: {named}" in out, out
+    code, out = await hedui("audit", "anomalies", "--config", str(log.config))
+    assert code == 1 and "entry 7:" in out, out
+
+
+async def test_three_edited_operators_fabricate_no_anomaly(log: Logged) -> None:
+    """The issue's attack: the operators of three police queries about one person edited to make that person
+    look up by many operators. The anomaly rules read the signed entries, so the listing refuses instead."""
+    for index, operator in ((2, "worker-7"), (3, "worker-8"), (4, "worker-9")):
+        seq, _ = await entry_at(log.url, index)
+        await sql(log.url, f"UPDATE audit_entries SET operator = '{operator}' WHERE seq = {seq}")
+    code, out = await hedui("audit", "anomalies", "--config", str(log.config), "--format", "json")
+    assert code == 1 and "PERSON_QUERIED_BY_MANY_OPERATORS" not in out and "entry 2:" in out, out

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from audit.anomalies import find_anomalies
 from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
-from audit.log import AuditLog, EntryFilter, StoredEntry
+from audit.log import AuditLog, EntryFilter, EntryTampered, StoredEntry
 from audit.recover import RecoveryRefused, recover
 from audit.state import FileState, StateError
 from audit.verify import (
@@ -278,8 +278,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 # --- list and anomalies ------------------------------------------------------------------------------
 
 
-async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
-    """The stored entries matching ``where`` (and ``--person``, through the subject key)."""
+async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int | None) -> list[StoredEntry]:
+    """The entries under the newest signed head whose signed values match ``where`` (and ``--person``, through
+    the subject key): every row is read and decoded, so an edited column can neither hide nor misattribute one."""
     person = getattr(args, "person", None)
     # Reading needs no key; matching a person needs the service's own subject key, never a new one.
     log = AuditLog(_subject_key(_settings(args.config)) if person else b"")
@@ -288,9 +289,19 @@ async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> 
     db = await _open_db(_db_url(args))
     try:
         async with db.sessions() as session:
-            return await log.entries(session, limit=limit, where=where)
+            return await log.entries(session, where=where, limit=limit)
     finally:
         await db.close()
+
+
+def _read_entries(args: argparse.Namespace, where: EntryFilter, limit: int | None) -> list[StoredEntry] | None:
+    """The entries (decoded from their signed bytes, filtered on them); ``None`` after printing the first row
+    whose columns or leaf disagree with its bytes."""
+    try:
+        return asyncio.run(_entries(args, where, limit))
+    except EntryTampered as exc:
+        print(f"audit log NOT intact (the database): {exc}; run hedui audit verify")
+        return None
 
 
 def _filter(args: argparse.Namespace) -> EntryFilter:
@@ -313,7 +324,9 @@ def _event_json(entry: StoredEntry) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``hedui audit list``: audit events by person, operator, case, department, kind and time."""
-    entries = asyncio.run(_entries(args, _filter(args), args.limit))
+    entries = _read_entries(args, _filter(args), args.limit)
+    if entries is None:
+        return 1
     if args.format == "json":
         for entry in entries:
             print(json.dumps(_event_json(entry), ensure_ascii=False, sort_keys=True))
@@ -340,7 +353,9 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
     since, until = instant(args.since, "--since"), instant(args.until, "--until")
     # The rules look at the whole log (a case opened before --since is still a case), then keep the
     # findings with evidence inside the time range.
-    entries = asyncio.run(_entries(args, EntryFilter(), 100_000_000))
+    entries = _read_entries(args, EntryFilter(), None)
+    if entries is None:
+        return 1
     times = {e.index: e.recorded_at for e in entries}
     anomalies = [
         a

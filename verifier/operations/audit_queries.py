@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from audit import EVENT_KINDS, AuditLog, StoredEntry
 from audit.checkpoint import CheckpointError, open_checkpoint
-from audit.log import EntryFilter
+from audit.log import EntryFilter, EntryTampered
 from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStopped, TransparencyLog
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
 from verifier.errors import FieldViolation, Reason, ServiceError
@@ -95,8 +95,9 @@ class AuditQueries:
     ) -> tuple[list[StoredEntry], str]:
         """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash.
 
-        Entries are listed once they are in the tree (they carry their leaf index), so the log is
-        integrated first.
+        Entries are listed once they are under a signed head (they carry their leaf index), so the log is
+        integrated first. Each is decoded from its signed bytes; a row whose columns disagree refuses the call
+        (``DATA_LOSS``, naming the entry), never shown under edited values.
         """
         checked = EventQuery(page_size, page_token, kind, since, until)
         if checked.violations:
@@ -112,10 +113,14 @@ class AuditQueries:
             since=checked.bounds[0],
             until=checked.bounds[1],
         )
-        async with self._db.sessions() as session:
-            entries = await self._audit.entries(
-                session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
-            )
+        try:
+            async with self._db.sessions() as session:
+                entries = await self._audit.entries(
+                    session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
+                )
+        except EntryTampered as exc:
+            log.error("audit log: %s", exc)
+            raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log is damaged: {exc}") from None
         page = entries[:size]
         return page, str(page[-1].index) if len(entries) > size else ""
 
