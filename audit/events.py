@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["EVENT_KINDS", "AuditEvent", "JsonValue", "canonical_entry", "subject_hash"]
+__all__ = ["ENTRY_FIELDS", "EVENT_KINDS", "AuditEvent", "JsonValue", "canonical_entry", "entry_problem", "subject_hash"]
 
 EVENT_KINDS: Final = frozenset(
     {
@@ -76,3 +76,54 @@ def canonical_entry(event: AuditEvent, recorded_at: dt.datetime) -> bytes:
         "details": dict(event.details),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+ENTRY_FIELDS: Final = frozenset(
+    {"kind", "time", "operator", "client", "verification", "authorization", "department", "subjects", "details"}
+)
+"""The keys of every entry, exactly (what :func:`canonical_entry` writes)."""
+
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def _detail_problem(details: object) -> str | None:
+    if not isinstance(details, dict):
+        return "its details are not an object"
+    for key, value in details.items():
+        plain = value is None or isinstance(value, str | int | bool)
+        if not (plain or (isinstance(value, list) and all(isinstance(item, str) for item in value))):
+            return f"its detail {key!r} is neither a string, a number, a truth value nor a list of strings"
+    return None
+
+
+def _time_problem(value: object) -> str | None:
+    if not isinstance(value, str) or len(value) != 32 or not value.endswith("+00:00"):
+        return "its time is not a UTC instant with microseconds"
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return "its time is not a UTC instant with microseconds"
+    return None
+
+
+def entry_problem(body: object) -> str | None:
+    """What makes a decoded entry something :func:`canonical_entry` never writes (``None``: nothing): an object
+    with exactly :data:`ENTRY_FIELDS`, a known kind, a UTC time, strings, sorted keyed-hash subjects, plain details."""
+    if not isinstance(body, dict):
+        return "not a JSON object"
+    if set(body) != ENTRY_FIELDS:
+        missing, extra = sorted(ENTRY_FIELDS - set(body)), sorted(set(body) - ENTRY_FIELDS)
+        return f"not an entry's fields (missing {missing}, unknown {extra})"
+    if body["kind"] not in EVENT_KINDS:
+        return f"unknown kind {body['kind']!r}"
+    for name in ("operator", "client", "verification", "authorization", "department"):
+        if not isinstance(body[name], str):
+            return f"its {name} is not a string"
+    subjects = body["subjects"]
+    if not isinstance(subjects, list) or any(
+        not isinstance(s, str) or len(s) != 64 or not set(s) <= _HEX64 for s in subjects
+    ):
+        return "its subjects are not keyed hashes (64 lowercase hex digits)"
+    if subjects != sorted(set(subjects)):
+        return "its subjects are not sorted and distinct"
+    return _time_problem(body["time"]) or _detail_problem(body["details"])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,23 +28,32 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import AuditEvent, canonical_entry, subject_hash
+from audit.state import WriteGate
 
 __all__ = [
     "AuditLog",
     "EntryFilter",
+    "EntryMac",
+    "EntryTampered",
     "StoredEntry",
+    "WritesStopped",
     "as_utc",
     "audit_entries",
     "audit_leaves",
     "audit_pending",
+    "audit_refused",
+    "audit_signer",
     "audit_tree_heads",
+    "column_disagreement",
     "metadata",
+    "signed_entry",
 ]
 
 metadata = MetaData()
@@ -60,6 +71,9 @@ audit_entries = Table(
     Column("department", String(64), nullable=False),
     Column("subjects", Text, nullable=False),
     Column("entry", LargeBinary, nullable=False),
+    # HMAC-SHA256 of the entry under the entry key, which the database does not hold (see EntryMac). NULL only
+    # for entries written before revision 0005, all of them integrated before the upgrade.
+    Column("mac", LargeBinary, nullable=True),
 )
 
 # Entries committed but not yet in the Merkle tree: a work queue, the only audit table rows leave.
@@ -76,7 +90,29 @@ audit_leaves = Table(
     metadata,
     Column("leaf_index", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("entry_seq", BigInteger, nullable=False, unique=True),
-    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False, index=True),
+)
+
+# One row: the integrator's lease. Each integration updates it first, so integrations take turns across every
+# process on the database (the row lock is held until the integration commits). The signer's state itself is
+# outside the database (audit.state).
+audit_signer = Table(
+    "audit_signer",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(200), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+)
+
+# Queue rows the integrator refused (no valid MAC, already integrated, a copy of an entry in the tree, no
+# entry): kept as evidence, never integrated. ``hedui audit verify`` names the first.
+audit_refused = Table(
+    "audit_refused",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("refused_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 # Signed tree heads (C2SP checkpoints), one per integrated batch.
@@ -119,6 +155,22 @@ class EntryFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
+    def matches(self, entry: StoredEntry) -> bool:
+        """Whether ``entry`` (its signed values) passes this filter."""
+        for wanted, value in (
+            (self.verification, entry.verification),
+            (self.kind, entry.kind),
+            (self.operator, entry.operator),
+            (self.department, entry.department),
+        ):
+            if wanted and wanted != value:
+                return False
+        if self.subject and self.subject not in entry.subjects:
+            return False
+        if self.since is not None and entry.recorded_at < self.since:
+            return False
+        return self.until is None or entry.recorded_at < self.until
+
 
 def as_utc(value: dt.datetime) -> dt.datetime:
     """An instant read from the database as an aware one: SQLite hands back naive UTC, PostgreSQL aware."""
@@ -142,11 +194,70 @@ def _appending(rows: Sequence[dict[str, Any]]) -> Insert:
     return insert(audit_pending).from_select(["seq"], select(appended.c.seq))
 
 
-class AuditLog:
-    """The one place that appends to the audit log. Identity numbers become keyed hashes here."""
+class WritesStopped(RuntimeError):
+    """The audit log stopped signing (see :class:`audit.state.WriteGate`): no state change may be recorded."""
 
-    def __init__(self, subject_key: bytes) -> None:
+
+_ENTRY_KEY_LABEL = b"hedui audit entry key, derived for a service built without one"
+_LOG_KEY_LABEL = b"hedui audit entry key v1"
+
+
+class EntryMac:
+    """The MAC that makes an entry hedui's: HMAC-SHA256 of its bytes under a key the database does not hold.
+
+    A row inserted with database credentials alone has no valid MAC, and the integrator refuses it. A copy
+    of a genuine row (entry and MAC) is refused as a copy of an entry already in the tree.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        """MACs under ``key`` (the entry key file's 32 bytes)."""
+        if len(key) < 16:
+            raise ValueError("an entry key has at least 16 bytes")
+        self._key = key
+
+    @classmethod
+    def derived(cls, subject_key: bytes) -> EntryMac:
+        """A key derived from the subject key, for logs built without an entry key (tests and benches)."""
+        return cls(hmac.new(subject_key, _ENTRY_KEY_LABEL, hashlib.sha256).digest())
+
+    @staticmethod
+    def key_from_log_key(log_key: bytes) -> bytes:
+        """The entry key when none is configured: derived from the log's private key (as secret, in its file),
+        so that whoever cannot sign heads cannot MAC entries either."""
+        return hmac.new(log_key, _LOG_KEY_LABEL, hashlib.sha256).digest()
+
+    def mac(self, entry: bytes) -> bytes:
+        """The MAC of ``entry``."""
+        return hmac.new(self._key, entry, hashlib.sha256).digest()
+
+    def check(self, entry: bytes, mac: bytes | None) -> bool:
+        """Whether ``mac`` is this key's MAC of ``entry``."""
+        return mac is not None and hmac.compare_digest(self.mac(entry), bytes(mac))
+
+
+class AuditLog:
+    """The one place that appends to the audit log. Identity numbers become keyed hashes here; each entry gets
+    its MAC; nothing is appended while the gate is closed (the log cannot sign what would be recorded)."""
+
+    def __init__(self, subject_key: bytes, entry_key: bytes | None = None, gate: WriteGate | None = None) -> None:
+        """Hash subjects under ``subject_key``, MAC entries under ``entry_key`` (derived from the subject key
+        when not given: tests and benches), and refuse appends while ``gate`` is closed."""
         self._key = subject_key
+        self.entry_mac = EntryMac(entry_key) if entry_key else EntryMac.derived(subject_key or b"\0" * 16)
+        self.gate = gate if gate is not None else WriteGate()
+        self._last = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def _now(self) -> dt.datetime:
+        """The time of the next entry: strictly later than this log's previous one (by a microsecond if need be),
+        so no two entries this process appends have the same bytes (a copy of an entry is refused as one)."""
+        now = max(dt.datetime.now(dt.UTC), self._last + dt.timedelta(microseconds=1))
+        self._last = now
+        return now
+
+    def _admit(self) -> None:
+        """Refuse to append while the audit log cannot sign."""
+        if self.gate.reason is not None:
+            raise WritesStopped(f"writes are stopped: {self.gate.reason}")
 
     def subject(self, id_number: str) -> str:
         """The keyed hash that stands for a person's identity number in the log (never the number itself)."""
@@ -155,6 +266,7 @@ class AuditLog:
     def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> dict[str, Any]:
         subjects = tuple(sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}))
         event = dataclasses.replace(event, subjects=subjects)
+        entry = canonical_entry(event, now)
         return {
             "recorded_at": now,
             "kind": event.kind,
@@ -164,7 +276,8 @@ class AuditLog:
             "authorization": event.authorization,
             "department": event.department,
             "subjects": json.dumps(list(subjects)),
-            "entry": canonical_entry(event, now),
+            "entry": entry,
+            "mac": self.entry_mac.mac(entry),
         }
 
     async def append(self, session: AsyncSession, event: AuditEvent, id_numbers: Sequence[str] = ()) -> int:
@@ -174,7 +287,8 @@ class AuditLog:
         joins the Merkle tree when the log next integrates (see :class:`audit.tree.TransparencyLog`).
         On PostgreSQL the entry and its place in the integration queue are one statement.
         """
-        row = self._row(event, id_numbers, dt.datetime.now(dt.UTC))
+        self._admit()
+        row = self._row(event, id_numbers, self._now())
         if _one_statement(session):
             queued = await session.scalar(_appending([row]).returning(audit_pending.c.seq))
             assert queued is not None
@@ -192,8 +306,8 @@ class AuditLog:
         """Append several events (each with its identity numbers) in ``session``'s transaction, in order."""
         if not events:
             return
-        now = dt.datetime.now(dt.UTC)
-        rows = [self._row(event, id_numbers, now) for event, id_numbers in events]
+        self._admit()
+        rows = [self._row(event, id_numbers, self._now()) for event, id_numbers in events]
         if _one_statement(session) and len(rows) <= _ROWS_A_STATEMENT:
             await session.execute(_appending(rows))
             return
@@ -205,44 +319,103 @@ class AuditLog:
         session: AsyncSession,
         *,
         after_index: int = -1,
-        limit: int = 100,
+        limit: int | None = 100,
         where: EntryFilter = EntryFilter(),
     ) -> list[StoredEntry]:
-        """Entries already in the tree, in log order after leaf ``after_index``, filtered."""
-        e, leaves = audit_entries.c, audit_leaves.c
-        query = (
-            select(audit_entries, leaves.leaf_index)
-            .join(audit_leaves, leaves.entry_seq == e.seq)
-            .where(leaves.leaf_index > after_index)
-        )
-        for column, value in (
-            (e.verification, where.verification),
-            (e.kind, where.kind),
-            (e.operator, where.operator),
-            (e.department, where.department),
-        ):
-            if value:
-                query = query.where(column == value)
-        if where.subject:
-            query = query.where(e.subjects.contains(where.subject))
-        if where.since is not None:
-            query = query.where(e.recorded_at >= where.since)
-        if where.until is not None:
-            query = query.where(e.recorded_at < where.until)
-        rows = (await session.execute(query.order_by(leaves.leaf_index).limit(limit))).all()
-        return [
-            StoredEntry(
-                index=row.leaf_index,
-                seq=row.seq,
-                kind=row.kind,
-                recorded_at=as_utc(row.recorded_at),
-                operator=row.operator,
-                client=row.client,
-                verification=row.verification,
-                authorization=row.authorization,
-                department=row.department,
-                subjects=tuple(json.loads(row.subjects)),
-                entry=row.entry,
-            )
-            for row in rows
-        ]
+        """Entries under the newest signed head, in log order after leaf ``after_index``, up to ``limit`` (None:
+        all) of those whose *signed* values pass ``where``.
+
+        Every row is read in order and decoded from its entry; the stored columns are not trusted as an index
+        (an edited column could hide a row from a filter) but must agree with the bytes, and the bytes with the
+        leaf hash, else :class:`EntryTampered` names the row. A rare filter over a large log reads all of it.
+        """
+        found: list[StoredEntry] = []
+        after = after_index
+        while limit is None or len(found) < limit:
+            query = _under_signed_head().where(audit_leaves.c.leaf_index > after)
+            rows = (await session.execute(query.order_by(audit_leaves.c.leaf_index).limit(_SCAN_PAGE))).all()
+            for row in rows:
+                entry = signed_entry(row)
+                if where.matches(entry):
+                    found.append(entry)
+                    if limit is not None and len(found) == limit:
+                        return found
+            if len(rows) < _SCAN_PAGE:
+                break
+            after = rows[-1].leaf_index
+        return found
+
+
+_SCAN_PAGE = 5_000
+
+
+class EntryTampered(Exception):
+    """A stored entry is not what the log signed: its columns or leaf hash disagree with its bytes."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"entry {index}: {reason} (tampered)")
+        self.index = index
+        self.reason = reason
+
+
+def _under_signed_head() -> Any:
+    """Rows of entries with their leaf, below the newest signed head's size."""
+    e, leaves = audit_entries.c, audit_leaves.c
+    signed = select(func.coalesce(func.max(audit_tree_heads.c.tree_size), 0)).scalar_subquery()
+    return (
+        select(audit_entries, leaves.leaf_index, leaves.leaf_hash)
+        .join(audit_leaves, leaves.entry_seq == e.seq)
+        .where(leaves.leaf_index < signed)
+    )
+
+
+_TEXT_COLUMNS = ("kind", "operator", "client", "verification", "authorization", "department")
+
+
+def column_disagreement(row: Any, body: Mapping[str, Any]) -> str | None:
+    """The first stored column of ``row`` that differs from its decoded entry ``body``, in words; else ``None``."""
+    for name in _TEXT_COLUMNS:
+        if getattr(row, name) != body.get(name):
+            return f"its stored {name} {getattr(row, name)!r} is not the signed {body.get(name)!r}"
+    try:
+        subjects = json.loads(row.subjects)
+    except ValueError:
+        subjects = None
+    if subjects != body.get("subjects"):
+        return "its stored subjects are not the signed ones"
+    try:
+        signed_time = dt.datetime.fromisoformat(str(body.get("time")))
+    except ValueError:
+        return "its signed time is not an instant"
+    if as_utc(row.recorded_at) != signed_time:
+        return f"its stored time {as_utc(row.recorded_at).isoformat()} is not the signed {signed_time.isoformat()}"
+    return None
+
+
+def signed_entry(row: Any) -> StoredEntry:
+    """A stored row as its signed entry says it is; :class:`EntryTampered` when the row disagrees."""
+    entry = bytes(row.entry)
+    if hashlib.sha256(b"\x00" + entry).digest() != bytes(row.leaf_hash):
+        raise EntryTampered(row.leaf_index, "its bytes do not hash to its leaf")
+    try:
+        body = json.loads(entry)
+    except ValueError:
+        raise EntryTampered(row.leaf_index, "its bytes are not an entry") from None
+    if not isinstance(body, dict):
+        raise EntryTampered(row.leaf_index, "its bytes are not an entry")
+    problem = column_disagreement(row, body)
+    if problem is not None:
+        raise EntryTampered(row.leaf_index, problem)
+    return StoredEntry(
+        index=row.leaf_index,
+        seq=row.seq,
+        kind=body["kind"],
+        recorded_at=dt.datetime.fromisoformat(body["time"]),
+        operator=body["operator"],
+        client=body["client"],
+        verification=body["verification"],
+        authorization=body["authorization"],
+        department=body["department"],
+        subjects=tuple(body["subjects"]),
+        entry=entry,
+    )

@@ -257,6 +257,25 @@ class RootAccumulator:
         self._stack: list[bytes] = []
         self._size = 0
 
+    @classmethod
+    def from_range(cls, size: int, hashes: Sequence[bytes]) -> RootAccumulator:
+        """The accumulator of a tree of ``size`` leaves given its compact range (one hash per set bit of
+        ``size``, largest subtree first), as :attr:`compact_range` gave it."""
+        if size < 0 or len(hashes) != bin(size).count("1"):
+            raise ValueError(f"a compact range of size {size} has {bin(max(size, 0)).count('1')} hashes")
+        for node in hashes:
+            _require_hash_size(node, "compact range hash", ValueError)
+        accumulator = cls()
+        accumulator._stack = [bytes(node) for node in hashes]
+        accumulator._size = size
+        return accumulator
+
+    @property
+    def compact_range(self) -> tuple[bytes, ...]:
+        """The roots of the perfect subtrees covering the leaves so far, largest first: all a signer must keep
+        to extend the tree consistently without the leaves themselves."""
+        return tuple(self._stack)
+
     @property
     def size(self) -> int:
         """Number of leaf hashes pushed so far."""

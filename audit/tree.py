@@ -12,29 +12,65 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
-from audit.log import audit_entries, audit_leaves, audit_pending, audit_tree_heads
+from audit import metrics
+from audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    NoteSigner,
+    NoteVerifier,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from audit.log import (
+    EntryMac,
+    audit_entries,
+    audit_leaves,
+    audit_pending,
+    audit_refused,
+    audit_tree_heads,
+    column_disagreement,
+)
 from audit.merkle import MerkleTree, leaf_hash
+from audit.signer import (
+    SigningStopped,
+    StoredTip,
+    adopted_state,
+    disagreement,
+    holder_name,
+    proven_tree,
+    resumable,
+    stored_tip,
+    take_turn,
+)
+from audit.state import MemoryState, SignerState, StateError, StateStore, WriteGate, runs, seqs_of
 from audit.witness import Witness, WitnessConflict
 
-__all__ = ["ProofUnavailable", "SignedTreeHead", "Transaction", "TransparencyLog"]
+__all__ = [
+    "LogDamaged",
+    "ProofUnavailable",
+    "SignedTreeHead",
+    "SigningStopped",
+    "Transaction",
+    "TransparencyLog",
+    "screen",
+]
 
 log = logging.getLogger(__name__)
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """Opens a write transaction that commits when the block exits cleanly (e.g. ``Database.write``)."""
 
-# Arbitrary constant naming the integration lock on PostgreSQL (pg_advisory_xact_lock).
-_INTEGRATION_LOCK = 0x68656475_69  # "hedui"
 MAX_BATCH = 50_000
 
 
@@ -46,6 +82,10 @@ class SignedTreeHead:
     root_hash: bytes
     checkpoint: str
     signed_at: dt.datetime
+
+
+class LogDamaged(Exception):
+    """The stored log does not match what the log signed: nothing is served from it as genuine."""
 
 
 class ProofUnavailable(ValueError):
@@ -60,15 +100,35 @@ class ProofUnavailable(ValueError):
 class TransparencyLog:
     """Integrates committed audit entries into a Merkle tree, signs heads, serves proofs.
 
-    The tree lives in memory (≈ 64 MB per million entries) and is brought up to date from the
-    stored leaf hashes before each use, so several processes can share one database.
+    Signing extends only the signer's state (:mod:`audit.state`), never what the database says, and the
+    stored log is proven against that state before anything is signed (:mod:`audit.signer`). The tree lives
+    in memory (≈ 64 MB per million entries) for proofs and is brought up to date from the stored leaf hashes,
+    so several processes can share one database; each integration takes the signer's lease first.
     """
 
-    def __init__(self, origin: str, signer: NoteSigner, witnesses: Sequence[Witness] = ()) -> None:
+    def __init__(
+        self,
+        origin: str,
+        signer: NoteSigner,
+        witnesses: Sequence[Witness] = (),
+        *,
+        state: StateStore | None = None,
+        gate: WriteGate | None = None,
+        entry_mac: EntryMac | None = None,
+    ) -> None:
+        """The log ``origin`` signed by ``signer``; its state in ``state`` (in memory when not given: tests),
+        writes stopped through ``gate`` while it cannot sign, queued rows checked with ``entry_mac``."""
         self.origin = origin
         self.signer = signer
         self.verifier: NoteVerifier = NoteVerifier.from_vkey(signer.verifier_key())
         self.witnesses = tuple(witnesses)
+        self.state: StateStore = state if state is not None else MemoryState()
+        self.gate = gate if gate is not None else WriteGate()
+        self.entry_mac = entry_mac
+        self.last_integrated = time.monotonic()
+        self.damage: str | None = None
+        self._checked = False  # the stored log was found to agree with the state since the last failure
+        self._holder = holder_name()
         self._tree = MerkleTree()
         self._lock = asyncio.Lock()
 
@@ -77,90 +137,168 @@ class TransparencyLog:
     async def integrate(self, transaction: Transaction, *, max_batch: int = MAX_BATCH) -> SignedTreeHead | None:
         """Give committed pending entries leaf indices and sign the new head; ``None`` if none were pending.
 
-        Four statements when entries are pending (read them with the stored tree size, insert their leaves,
-        take them off the queue, insert the head), one when none are; the head before is read only for
-        the witnesses, and the stored leaf hashes only when another process integrated meanwhile.
+        :class:`~audit.signer.SigningStopped` when the stored log disagrees with the signer's state; writes
+        stop (the gate closes) until an integration succeeds again.
         """
         async with self._lock:
-            before: SignedTreeHead | None = None
+            if self._checked and self.gate.open and not await _queued(transaction):
+                self.last_integrated = time.monotonic()
+                return None
             try:
                 async with transaction() as session:
-                    if session.get_bind().dialect.name == "postgresql":
-                        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INTEGRATION_LOCK})
-                    pending = await self._pending(session, max_batch)
-                    if not pending:
-                        return None
-                    await self._sync(session, stored=pending[0].stored)
-                    if self.witnesses:
-                        before = await self.latest_head(session)
-                    head = await self._integrate_in(session, pending)
+                    await take_turn(session, self._holder)
+                    state, resumed = await self._agreed_state(session)
+                    head = resumed or await self._integrate_in(session, state, max_batch)
+            except SigningStopped as stop:
+                self._tree = MerkleTree()
+                self._checked = False
+                self.damage = stop.reason
+                if self.gate.close(f"the audit log stopped signing: {stop.reason}"):
+                    log.error("audit log: signing and writes STOPPED: %s; see docs/audit.md, hedui audit recover", stop)
+                    metrics.WRITES_STOPPED.set(1)
+                raise
             except BaseException:
                 # The tree may hold leaves that were never committed; rebuild it from the database.
                 self._tree = MerkleTree()
+                self._checked = False
                 raise
-        await self._publish(before, head)
+        self.last_integrated = time.monotonic()
+        if self.gate.reopen():
+            log.warning("audit log: signing again, writes resumed")
+            metrics.WRITES_STOPPED.set(0)
+        self.damage = None
+        self._checked = True
+        if head is not None:
+            await self._publish(state.previous_size if resumed else state.size, head)
         return head
 
-    @staticmethod
-    async def _pending(session: AsyncSession, max_batch: int) -> Sequence[Any]:
-        """Up to ``max_batch`` pending entries (seq, entry) in log order, each row with the stored tree size."""
-        stored = select(func.coalesce(func.max(audit_leaves.c.leaf_index), -1) + 1).scalar_subquery()
-        query = (
-            select(audit_entries.c.seq, audit_entries.c.entry, stored.label("stored"))
-            .join(audit_pending, audit_pending.c.seq == audit_entries.c.seq)
-            .order_by(audit_entries.c.seq)
-            .limit(max_batch)
-        )
-        return (await session.execute(query)).all()
+    def overdue(self, bound_seconds: float) -> bool:
+        """Stop writes when no integration succeeded for ``bound_seconds``; whether they are stopped now."""
+        waited = time.monotonic() - self.last_integrated
+        if waited > bound_seconds and self.gate.close(
+            f"audit entries could not be integrated for {waited:.0f} s (audit_integration_bound_seconds: "
+            f"{bound_seconds:g})"
+        ):
+            log.error("audit log: writes STOPPED: nothing integrated for %.0f s; see docs/audit.md", waited)
+            metrics.WRITES_STOPPED.set(1)
+        return not self.gate.open
 
-    async def _integrate_in(self, session: AsyncSession, pending: Sequence[Any]) -> SignedTreeHead:
-        """Append ``pending`` to the tree (synced to the stored leaves), store the leaves and the signed head."""
-        first = self._tree.size
-        leaves = [leaf_hash(row.entry) for row in pending]
-        await session.execute(
-            insert(audit_leaves),
-            [
-                {"leaf_index": first + i, "entry_seq": row.seq, "leaf_hash": leaf}
-                for i, (row, leaf) in enumerate(zip(pending, leaves, strict=True))
-            ],
-        )
-        await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_([row.seq for row in pending])))
-        self._tree.extend(leaves)
-        root = self._tree.root()
-        head = SignedTreeHead(
-            tree_size=self._tree.size,
-            root_hash=root,
-            checkpoint=sign_checkpoint(Checkpoint(self.origin, self._tree.size, root), self.signer),
-            signed_at=dt.datetime.now(dt.UTC),
-        )
-        await session.execute(
-            insert(audit_tree_heads).values(
-                tree_size=head.tree_size, root_hash=head.root_hash, checkpoint=head.checkpoint, signed_at=head.signed_at
+    async def _agreed_state(self, session: AsyncSession) -> tuple[SignerState, SignedTreeHead | None]:
+        """The signer's state once the stored log is found to agree with it (a crash resumed: its head)."""
+        tip = await stored_tip(session)
+        try:
+            state = self.state.load()
+        except StateError as exc:
+            raise SigningStopped(str(exc)) from None
+        if state is None:
+            state = await self._first_state(session, tip)
+        if (state.origin, state.key_id) != (self.origin, self.signer.key_id.hex()):
+            raise SigningStopped(f"the signer state at {self.state.where} is of another log or key")
+        if tip.head_size == state.size and tip.head_note == state.checkpoint and tip.leaves == state.size:
+            await self._tree_at(session, state)
+            return state, None
+        if tip.head_size == state.previous_size < state.size:
+            return state, await self._resume(session, state, tip)
+        raise SigningStopped(disagreement(state, tip, self.state.where))
+
+    async def _first_state(self, session: AsyncSession, tip: StoredTip) -> SignerState:
+        """No state saved yet: a new log starts empty; a stored log is adopted only by a state in memory."""
+        state = SignerState(self.origin, self.signer.key_id.hex())
+        if tip.head_size or tip.leaves:
+            if not getattr(self.state, "trust_on_first_use", False):
+                raise SigningStopped(
+                    f"there is no signer state at {self.state.where}, yet the database holds a log of {tip.leaves} "
+                    f"leaves (newest signed head: size {tip.head_size}); after an upgrade or a lost state file, check "
+                    "the log and adopt it with `hedui audit recover`"
+                )
+            state, self._tree = await adopted_state(session, tip, state)
+            self.state.save(state)
+        return state  # a new log's state is saved with the first head it signs
+
+    async def _tree_at(self, session: AsyncSession, state: SignerState) -> None:
+        """The in-memory tree at the state's size, its leaves proven against the state's root."""
+        if self._tree.size == state.size and self._tree.root() == state.root:
+            return
+        tree, _ = await proven_tree(session, state.size)
+        if tree.root() != state.root:
+            raise SigningStopped(
+                f"the stored leaves 0..{state.size - 1} do not hash to the root the signer signed at size "
+                f"{state.size}: the log was rewritten"
+            )
+        self._tree = tree
+
+    async def _resume(self, session: AsyncSession, state: SignerState, tip: StoredTip) -> SignedTreeHead:
+        """Store the batch of a state one head ahead (a crash before its commit) exactly as it was signed."""
+        how, rows = await resumable(session, state, tip)
+        if not how:
+            raise SigningStopped(disagreement(state, tip, self.state.where))
+        seqs = seqs_of(state.batch)
+        if how == "queued":
+            self._tree, _ = await proven_tree(session, state.previous_size)
+            leaves = [(s, leaf_hash(bytes(rows[s].entry))) for s in seqs]
+            await _store_leaves(session, self._tree.size, leaves)
+            await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_(seqs)))
+            self._tree.extend(leaf for _, leaf in leaves)
+        else:
+            self._tree, _ = await proven_tree(session, state.size)
+        if self._tree.root() != state.root:
+            raise SigningStopped(
+                f"the entries of the batch signed at size {state.size} no longer hash to its root: rewritten"
+            )
+        head = await _store_head(session, state.size, state.root, state.checkpoint)
+        log.warning("audit log: resumed the head of size %d signed before a crash", state.size)
+        return head
+
+    async def _integrate_in(self, session: AsyncSession, state: SignerState, max_batch: int) -> SignedTreeHead | None:
+        """Screen the queue, extend the signer's state with what passes, store the leaves and the signed head."""
+        accepted, refused = await screen(session, self.entry_mac, max_batch)
+        if refused:
+            await _refuse(session, refused)
+        if not accepted:
+            return None
+        accumulator = state.accumulator()
+        for _, leaf in accepted:
+            accumulator.push(leaf)
+        root, size = accumulator.root(), accumulator.size
+        note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+        await _store_leaves(session, self._tree.size, accepted)
+        await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_([s for s, _ in accepted])))
+        head = await _store_head(session, size, root, note)
+        # Durable before the commit: a crash now leaves the state one head ahead, which is resumed.
+        self.state.save(
+            SignerState(
+                self.origin,
+                self.signer.key_id.hex(),
+                size,
+                accumulator.compact_range,
+                note,
+                state.size,
+                runs(s for s, _ in accepted),
             )
         )
+        self._tree.extend(leaf for _, leaf in accepted)
         return head
 
-    async def _sync(self, session: AsyncSession, *, stored: int | None = None) -> None:
-        """Bring the in-memory tree to the stored leaves (another process may have integrated); ``stored``: the
-        stored tree size when the caller has just read it."""
-        if stored is None:
-            stored = (
-                await session.execute(select(func.coalesce(func.max(audit_leaves.c.leaf_index), -1)))
-            ).scalar_one() + 1
-        if self._tree.size > stored:
+    async def _sync(self, session: AsyncSession, head: SignedTreeHead) -> None:
+        """The in-memory tree up to ``head`` (another process may have integrated), checked against it: the
+        head's note must be this log's signature of its size and root, and the stored leaves must hash to it."""
+        try:
+            signed = open_checkpoint(head.checkpoint, self.verifier, self.origin)
+        except CheckpointError as exc:
+            raise LogDamaged(f"the stored signed head of size {head.tree_size} does not verify: {exc}") from None
+        if (signed.size, signed.root_hash) != (head.tree_size, head.root_hash):
+            raise LogDamaged(f"the stored head of size {head.tree_size} differs from the checkpoint it carries")
+        if self._tree.size < head.tree_size:
+            rows = await _leaf_hashes(session, self._tree.size, head.tree_size)
+            self._tree.extend(bytes(r.leaf_hash) for r in rows)
+        if self._tree.size < head.tree_size or self._tree.root(head.tree_size) != head.root_hash:
             self._tree = MerkleTree()
-        if self._tree.size < stored:
-            hashes = await session.execute(
-                select(audit_leaves.c.leaf_hash)
-                .where(audit_leaves.c.leaf_index >= self._tree.size)
-                .order_by(audit_leaves.c.leaf_index)
-            )
-            self._tree.extend(hashes.scalars())
+            raise LogDamaged(f"the stored leaves do not hash to the signed head of size {head.tree_size}")
 
-    async def _publish(self, before: SignedTreeHead | None, head: SignedTreeHead) -> None:
+    async def _publish(self, before: int, head: SignedTreeHead) -> None:
         """Hand the new head to every witness, with a consistency proof from the size it last saw."""
         for witness in self.witnesses:
-            old_size = before.tree_size if before else 0
+            old_size = before
             for _attempt in range(2):
                 try:
                     proof = self._tree.consistency_proof(old_size, head.tree_size) if old_size else []
@@ -223,7 +361,7 @@ class TransparencyLog:
         if not 0 <= index < head.tree_size:
             raise ProofUnavailable("index", f"{index} is outside the signed tree of size {head.tree_size}")
         async with self._lock:
-            await self._sync(session)
+            await self._sync(session, head)
             return self._tree.inclusion_proof(index, head.tree_size), head
 
     async def consistency_proof(
@@ -237,8 +375,117 @@ class TransparencyLog:
         if first.tree_size > second.tree_size:
             raise ProofUnavailable("first_size", "must not be larger than second_size")
         async with self._lock:
-            await self._sync(session)
+            await self._sync(session, second)
             return self._tree.consistency_proof(first.tree_size, second.tree_size), first, second
+
+
+async def _store_leaves(session: AsyncSession, first: int, leaves: Sequence[tuple[int, bytes]]) -> None:
+    """Store leaves ``first``.. for the entries (seq, leaf hash) given, in order."""
+    await session.execute(
+        insert(audit_leaves),
+        [{"leaf_index": first + i, "entry_seq": seq, "leaf_hash": leaf} for i, (seq, leaf) in enumerate(leaves)],
+    )
+
+
+async def _store_head(session: AsyncSession, size: int, root: bytes, note: str) -> SignedTreeHead:
+    """Store a signed head."""
+    head = SignedTreeHead(tree_size=size, root_hash=root, checkpoint=note, signed_at=dt.datetime.now(dt.UTC))
+    await session.execute(
+        insert(audit_tree_heads).values(
+            tree_size=head.tree_size, root_hash=head.root_hash, checkpoint=head.checkpoint, signed_at=head.signed_at
+        )
+    )
+    return head
+
+
+async def _leaf_hashes(session: AsyncSession, low: int, high: int) -> Sequence[Any]:
+    """The stored leaf hashes ``low..high-1`` in order."""
+    return (
+        await session.execute(
+            select(audit_leaves.c.leaf_hash)
+            .where(audit_leaves.c.leaf_index >= low, audit_leaves.c.leaf_index < high)
+            .order_by(audit_leaves.c.leaf_index)
+        )
+    ).all()
+
+
+async def _queued(transaction: Transaction) -> bool:
+    """Whether any row waits in the queue (one read; no lease taken when none does)."""
+    async with transaction() as session:
+        return (await session.execute(select(audit_pending.c.seq).limit(1))).first() is not None
+
+
+async def screen(
+    session: AsyncSession, entry_mac: EntryMac | None, max_batch: int
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, str]]]:
+    """The queue's next rows in seq order: those to integrate (seq, leaf hash) and those refused (seq, why).
+
+    Refused: a queue row with no entry, an entry already in the tree (re-queued), an entry whose MAC does not
+    verify (not appended by hedui) or whose columns disagree with its bytes (edited since), a copy of an entry
+    in the tree or earlier in the batch.
+    """
+    e, pending, leaves = audit_entries.c, audit_pending.c, audit_leaves.c
+    rows = (
+        await session.execute(
+            select(audit_entries, pending.seq.label("queued"), leaves.leaf_index)
+            .select_from(
+                audit_pending.outerjoin(audit_entries, e.seq == pending.seq).outerjoin(
+                    audit_leaves, leaves.entry_seq == pending.seq
+                )
+            )
+            .order_by(pending.seq)
+            .limit(max_batch)
+        )
+    ).all()
+    accepted: dict[bytes, int] = {}
+    refused: list[tuple[int, str]] = []
+    for row in rows:
+        reason = _refusal(row, entry_mac)
+        leaf = leaf_hash(bytes(row.entry)) if row.entry is not None else b""
+        if reason is None and leaf in accepted:
+            reason = f"a copy of entry seq {accepted[leaf]} queued before it"
+        if reason is None:
+            accepted[leaf] = row.queued
+        else:
+            refused.append((row.queued, reason))
+    for start in range(0, len(accepted), 5_000):
+        chunk = list(accepted)[start : start + 5_000]
+        known = await session.execute(select(leaves.leaf_hash, leaves.leaf_index).where(leaves.leaf_hash.in_(chunk)))
+        for found in known:
+            refused.append((accepted.pop(bytes(found.leaf_hash)), f"a copy of the entry at leaf {found.leaf_index}"))
+    return [(seq, leaf) for leaf, seq in sorted(accepted.items(), key=lambda item: item[1])], refused
+
+
+def _refusal(row: Any, entry_mac: EntryMac | None) -> str | None:
+    """Why one queue row may not be integrated, or ``None``."""
+    if row.entry is None:
+        return "a queue row for no stored entry"
+    if row.leaf_index is not None:
+        return f"already integrated at leaf {row.leaf_index} (queued again)"
+    if entry_mac is None:  # a log that checks nothing of what hedui's append guarantees (tests, benches)
+        return None
+    if not entry_mac.check(bytes(row.entry), row.mac):
+        return "its MAC does not verify: not appended by hedui"
+    try:
+        body = json.loads(row.entry)
+    except ValueError:
+        return "its bytes are not an entry"
+    if not isinstance(body, dict):
+        return "its bytes are not an entry"
+    disagreement = column_disagreement(row, body)
+    return None if disagreement is None else f"{disagreement}: a column edited after it was appended"
+
+
+async def _refuse(session: AsyncSession, refused: Sequence[tuple[int, str]]) -> None:
+    """Take refused rows off the queue and keep them as evidence; one warning each."""
+    now = dt.datetime.now(dt.UTC)
+    await session.execute(
+        insert(audit_refused), [{"seq": seq, "refused_at": now, "reason": reason} for seq, reason in refused]
+    )
+    await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_([seq for seq, _ in refused])))
+    for seq, reason in refused:
+        log.warning("audit log: queued entry seq %d refused: %s", seq, reason)
+    metrics.ENTRIES_REFUSED.inc(len(refused))
 
 
 def _head(row: object) -> SignedTreeHead:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import os
@@ -24,12 +25,23 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
-from audit.log import audit_entries, audit_leaves, audit_pending, audit_tree_heads
+from audit.events import entry_problem
+from audit.log import (
+    as_utc,
+    audit_entries,
+    audit_leaves,
+    audit_pending,
+    audit_refused,
+    audit_tree_heads,
+    column_disagreement,
+)
 from audit.merkle import RootAccumulator, leaf_hash
 from audit.witness import HISTORY_FILE, WitnessError
 
 __all__ = [
+    "EXPORT_CHUNK_BYTES",
     "EXPORT_FORMAT",
+    "MAX_CLOCK_SKEW",
     "CheckResult",
     "Failure",
     "LogCheckFailed",
@@ -86,28 +98,45 @@ class CheckResult:
         return self.failure is None
 
 
-def _canonical(entry: bytes) -> bool:
+def _decoded(entry: bytes) -> Any:
+    """The entry's JSON if it is in the canonical encoding (UTF-8, sorted keys, no spaces), else ``None``."""
     try:
         body = json.loads(entry.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return False
+        return None
     again = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return again == entry and isinstance(body, dict)
+    return body if again == entry and isinstance(body, dict) else None
+
+
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far an entry's time may lie before an earlier entry's: writers stamp entries before they commit, and a
+transaction that commits later integrates later. An entry further back was backdated or moved."""
 
 
 class LogChecker:
     """Recomputes the tree entry by entry and checks each signed head as the log reaches its size."""
 
     def __init__(
-        self, verifier: NoteVerifier, *, origin: str | None = None, witnessed: Sequence[Checkpoint] = ()
+        self,
+        verifier: NoteVerifier,
+        *,
+        origin: str | None = None,
+        witnessed: Sequence[Checkpoint] = (),
+        signer_state: Checkpoint | None = None,
     ) -> None:
+        """Check against ``verifier``'s heads; ``witnessed`` heads and the ``signer_state`` (the size and root
+        the signer keeps beside its key) must be in the log too."""
         self._verifier = verifier
         self._origin = origin
         self._tree = RootAccumulator()
         self._heads = 0
         self._last_head = 0
-        self._witnessed = sorted(witnessed, key=lambda c: c.size)
+        pins = [(c, "a witness") for c in witnessed]
+        if signer_state is not None and signer_state.size:
+            pins.append((signer_state, "the signer's state (kept with its key)"))
+        self._witnessed = sorted(pins, key=lambda pin: pin[0].size)
         self._witnessed_checked = 0
+        self._latest: tuple[dt.datetime | None, int] = (None, -1)
 
     @property
     def size(self) -> int:
@@ -130,13 +159,30 @@ class LogChecker:
             if index > expected:
                 raise self.fail(expected, f"missing (the log goes on with entry {index})")
             raise self.fail(expected, f"out of order or duplicated (found entry {index} in its place)")
-        if not _canonical(entry):
+        body = _decoded(entry)
+        if body is None:
             raise self.fail(index, "not in the canonical encoding (UTF-8 JSON object, sorted keys, no spaces)")
+        problem = entry_problem(body)
+        if problem is not None:
+            raise self.fail(index, f"not an entry hedui writes: {problem}")
+        self._check_time(index, dt.datetime.fromisoformat(body["time"]))
         leaf = leaf_hash(entry)
         if stored_leaf is not None and stored_leaf != leaf:
             raise self.fail(index, "its bytes do not hash to the leaf recorded when it was integrated (altered)")
         self._tree.push(leaf)
         self._check_witnessed()
+
+    def _check_time(self, index: int, time: dt.datetime) -> None:
+        """Time never goes backwards in log order (beyond :data:`MAX_CLOCK_SKEW`)."""
+        latest, at = self._latest
+        if latest is not None and time < latest - MAX_CLOCK_SKEW:
+            raise self.fail(
+                index,
+                f"its time {time.isoformat()} lies {latest - time} before entry {at}'s: more than {MAX_CLOCK_SKEW} "
+                "back in log order (backdated or moved)",
+            )
+        if latest is None or time > latest:
+            self._latest = (time, index)
 
     def head(self, tree_size: int, note: str, stored_root: bytes | None = None) -> None:
         """A signed tree head, given right after the entry that completes its tree."""
@@ -169,12 +215,12 @@ class LogChecker:
 
     def _check_witnessed(self) -> None:
         while self._witnessed_checked < len(self._witnessed):
-            seen = self._witnessed[self._witnessed_checked]
+            seen, who = self._witnessed[self._witnessed_checked]
             if seen.size > self._tree.size:
                 return
             if seen.size == self._tree.size and self._tree.root() != seen.root_hash:
                 raise self.fail(
-                    None, f"the tree at size {seen.size} differs from the head a witness recorded: log rewritten"
+                    None, f"the tree at size {seen.size} differs from the head {who} recorded: log rewritten"
                 )
             self._witnessed_checked += 1
 
@@ -183,11 +229,11 @@ class LogChecker:
         self._check_witnessed()
         if self._tree.size > self._last_head:
             raise self.fail(self._last_head, "not covered by any signed tree head (inserted after the last head)")
-        for seen in self._witnessed[self._witnessed_checked :]:
+        for seen, who in self._witnessed[self._witnessed_checked :]:
             if seen.size > self._tree.size:
                 raise self.fail(
                     self._tree.size,
-                    f"missing: a witness recorded a signed head of size {seen.size}, the log has {self._tree.size} "
+                    f"missing: {who} recorded a signed head of size {seen.size}, the log has {self._tree.size} "
                     "entries (the tail was removed)",
                 )
         return CheckResult(self._tree.size, self._heads, len(self._witnessed), None)
@@ -210,7 +256,11 @@ def export_head_line(tree_size: int, checkpoint: str) -> bytes:
 
 
 def check_export(
-    lines: Iterable[bytes], verifier: NoteVerifier, *, witnessed: Sequence[Checkpoint] = ()
+    lines: Iterable[bytes],
+    verifier: NoteVerifier,
+    *,
+    witnessed: Sequence[Checkpoint] = (),
+    signer_state: Checkpoint | None = None,
 ) -> CheckResult:
     """Check an export (JSON lines: a header, entries in order, each head after its last entry).
 
@@ -230,7 +280,7 @@ def check_export(
                 raise LogCheckFailed(Failure(None, f"line {number}: not a JSON object"))
             if checker is None:
                 tree_size = _check_header(record, verifier)
-                checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed)
+                checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
             elif "entry" in record:
                 index, encoded = record.get("index"), record.get("entry")
                 if not isinstance(index, int) or not isinstance(encoded, str):
@@ -277,7 +327,13 @@ def _check_header(record: dict[str, object], verifier: NoteVerifier) -> int:
 
 
 async def check_stored_log(
-    session: AsyncSession, verifier: NoteVerifier, *, origin: str | None = None, witnessed: Sequence[Checkpoint] = ()
+    session: AsyncSession,
+    verifier: NoteVerifier,
+    *,
+    origin: str | None = None,
+    witnessed: Sequence[Checkpoint] = (),
+    signer_state: Checkpoint | None = None,
+    refused_rows: bool = True,
 ) -> CheckResult:
     """Check the log tables as stored: leaves against entries, heads against the tree, strays.
 
@@ -286,12 +342,15 @@ async def check_stored_log(
     integrated after the heads were read, are counted (``pending``), not failed. An entry that is
     neither in the tree nor waiting was put there behind the log's back, and so was a leaf that no
     signed head covers even when the check is over (the log stores each batch of leaves with its head).
+    A queue row for an entry already in the tree, and a row the integrator refused (``refused_rows``), fail
+    too: somebody queued what hedui did not append.
     """
-    checker = LogChecker(verifier, origin=origin, witnessed=witnessed)
+    checker = LogChecker(verifier, origin=origin, witnessed=witnessed, signer_state=signer_state)
     heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
     size = heads[-1].tree_size if heads else 0
     try:
         await _check_leaves(session, checker, heads, size)
+        await _check_queue(session, checker, refused_rows=refused_rows)
         pending = await _check_nothing_behind_the_logs_back(session, checker, size)
         result = checker.finish()
     except LogCheckFailed as failed:
@@ -303,11 +362,12 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
     """Feed the checker the stored leaves under ``size``, page by page, each signed head as the tree reaches it."""
     e, leaves = audit_entries.c, audit_leaves.c
     next_head = 0
-    after = -1
+    after = last_seq = -1
     while True:
         rows = (
             await session.execute(
-                select(leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq, e.entry)
+                select(audit_entries, leaves.leaf_index, leaves.leaf_hash, leaves.entry_seq)
+                .select_from(audit_leaves)
                 .outerjoin(audit_entries, e.seq == leaves.entry_seq)
                 .where(leaves.leaf_index > after, leaves.leaf_index < size)
                 .order_by(leaves.leaf_index)
@@ -319,9 +379,18 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
                 head = heads[next_head]
                 checker.head(head.tree_size, head.checkpoint, head.root_hash)
                 next_head += 1
+                last_seq = -1  # a batch's entries are integrated in seq order; a later batch may hold older seqs
             if row.entry is None:
                 raise checker.fail(row.leaf_index, f"its stored entry (seq {row.entry_seq}) is gone (deleted)")
+            if row.entry_seq <= last_seq:
+                raise checker.fail(
+                    row.leaf_index, f"its entry seq {row.entry_seq} follows seq {last_seq} in one batch (moved)"
+                )
+            last_seq = row.entry_seq
             checker.entry(row.leaf_index, row.entry, row.leaf_hash)
+            disagreement = column_disagreement(row, json.loads(row.entry))
+            if disagreement is not None:  # the columns supervisors filter by must be the signed values
+                raise checker.fail(row.leaf_index, f"{disagreement} (a column edited)")
         if len(rows) < _PAGE:
             break
         after = rows[-1].leaf_index
@@ -338,7 +407,11 @@ async def _check_nothing_behind_the_logs_back(session: AsyncSession, checker: Lo
     stray = (
         await session.execute(
             select(e.seq)
-            .where(~e.seq.in_(select(leaves.entry_seq)), ~e.seq.in_(select(audit_pending.c.seq)))
+            .where(
+                ~e.seq.in_(select(leaves.entry_seq)),
+                ~e.seq.in_(select(audit_pending.c.seq)),
+                ~e.seq.in_(select(audit_refused.c.seq)),  # named by _check_queue
+            )
             .order_by(e.seq)
             .limit(1)
         )
@@ -360,6 +433,32 @@ async def _check_nothing_behind_the_logs_back(session: AsyncSession, checker: Lo
     if stored > signed:
         raise checker.fail(signed, "not covered by any signed tree head (inserted after the last head)")
     return newer + waiting
+
+
+async def _check_queue(session: AsyncSession, checker: LogChecker, *, refused_rows: bool) -> None:
+    """Fail on a queue row for an entry already in the tree and (``refused_rows``) on a row the integrator
+    refused: each is a row queued behind hedui's back."""
+    requeued = (
+        await session.execute(
+            select(audit_pending.c.seq, audit_leaves.c.leaf_index)
+            .join(audit_leaves, audit_leaves.c.entry_seq == audit_pending.c.seq)
+            .order_by(audit_pending.c.seq)
+            .limit(1)
+        )
+    ).first()
+    if requeued is not None:
+        raise checker.fail(
+            requeued.leaf_index, f"queued again (queue row seq {requeued.seq}) although it is in the tree"
+        )
+    if not refused_rows:
+        return
+    refused = (await session.execute(select(audit_refused).order_by(audit_refused.c.id).limit(1))).first()
+    if refused is not None:
+        raise checker.fail(
+            None,
+            f"queue row seq {refused.seq} was refused by the integrator at {as_utc(refused.refused_at).isoformat()}: "
+            f"{refused.reason} (a row added behind hedui's back)",
+        )
 
 
 def witnessed_checkpoint(
@@ -400,10 +499,19 @@ def _history_has_cosigned(history: Path, origin: str) -> bool:
     return False
 
 
+EXPORT_CHUNK_BYTES = 1 << 20
+"""The largest piece :func:`export_stored_log` yields (whole lines; one line longer than this is a piece of its
+own): a gRPC message is at most 4 MiB, and a piece is one message of ``ExportAuditLog``."""
+
+
 async def export_stored_log(
-    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], *, log_key: str = ""
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    *,
+    log_key: str = "",
+    max_bytes: int = EXPORT_CHUNK_BYTES,
 ) -> AsyncIterator[bytes]:
-    """The stored log up to its newest signed head, as export lines in pieces of a few thousand entries.
+    """The stored log up to its newest signed head, as export lines in pieces of whole lines, each at most
+    ``max_bytes`` long (unless one line alone is longer).
 
     Entries below a signed head never change, so the pieces need no common snapshot.
     """
@@ -431,9 +539,15 @@ async def export_stored_log(
             raise LogCheckFailed(Failure(index + 1, "missing from the stored log"))
         chunk = bytearray()
         for row in rows:
-            chunk += export_entry_line(row.leaf_index, row.entry)
+            lines = [export_entry_line(row.leaf_index, row.entry)]
             index = row.leaf_index
             while next_head < len(heads) and heads[next_head].tree_size <= index + 1:
-                chunk += export_head_line(heads[next_head].tree_size, heads[next_head].checkpoint)
+                lines.append(export_head_line(heads[next_head].tree_size, heads[next_head].checkpoint))
                 next_head += 1
-        yield bytes(chunk)
+            for line in lines:
+                if chunk and len(chunk) + len(line) > max_bytes:
+                    yield bytes(chunk)
+                    chunk = bytearray()
+                chunk += line
+        if chunk:
+            yield bytes(chunk)

@@ -46,6 +46,7 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from audit._files import write_atomically
 from audit.checkpoint import (
     HASH_SIZE,
     Checkpoint,
@@ -199,7 +200,7 @@ class FileWitness:
             if known is not None:
                 self._check_extends(known, checkpoint, old_size, proof, note)
             cosignature = signature_line(checkpoint.body(), self.signer)
-            _write_atomically(self._path(checkpoint.origin), self._stored_note(note, cosignature).encode("utf-8"))
+            write_atomically(self._path(checkpoint.origin), self._stored_note(note, cosignature).encode("utf-8"))
             self._record("cosigned", checkpoint, old_size, proof, note, cosignature=cosignature)
             return cosignature
 
@@ -341,26 +342,6 @@ def _check_request_shape(old_size: object, proof: Sequence[object]) -> None:
     for index, node in enumerate(proof):
         if not isinstance(node, bytes) or len(node) != HASH_SIZE:
             raise WitnessRejected(f"consistency proof hash {index} is not {HASH_SIZE} bytes")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new content."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _create_key(key_file: Path, name: str) -> NoteSigner:

@@ -8,6 +8,7 @@ of reach is ``UNAVAILABLE`` (reason ``DATABASE_BUSY``) with a RetryInfo, and the
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -21,6 +22,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from audit.log import WritesStopped
 from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
 from hedui.v1 import (
     audit_pb2,
@@ -30,7 +32,7 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from verifier.errors import ServiceError, database_failure
+from verifier.errors import Reason, ServiceError, database_failure
 from verifier.observability import (
     REQUEST_ID_METADATA,
     CallObserver,
@@ -126,6 +128,8 @@ def _refusal(exc: Exception) -> ServiceError | None:
     busy or out of reach (logged without SQL or parameters), else ``None`` (a bug: gRPC reports it)."""
     if isinstance(exc, ServiceError):
         return exc
+    if isinstance(exc, WritesStopped):  # issue 12: the audit log cannot sign what this write would record
+        return ServiceError(Reason.AUDIT_LOG_STOPPED, f"{exc}; an operator must recover the audit log (docs/audit.md)")
     busy = database_failure(exc)
     if busy is not None:
         log.warning("database busy or out of reach: %s; the call is refused with UNAVAILABLE", type(exc).__name__)
@@ -480,6 +484,25 @@ SERVICE_NAMES = (
 )
 
 
+WRITE_SERVICES = SERVICE_NAMES[:2]
+"""The services whose calls write (and so append audit entries): NOT_SERVING while the audit log cannot sign."""
+
+
+def _report_writes(service: HeduiService, health_servicer: health.aio.HealthServicer) -> None:
+    """Issue 12: the write services' health follows the audit log's write gate."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    def changed(reason: str | None) -> None:
+        serving = reason is None and service.readiness.latest.ready
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in WRITE_SERVICES:
+            task = asyncio.ensure_future(health_servicer.set(name, status))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    service.audit.gate.listen(changed)
+
+
 async def build_server(
     service: HeduiService, address: str
 ) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
@@ -499,7 +522,11 @@ async def build_server(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
-    stop_watching = await service.readiness.watch(health_servicer, (*SERVICE_NAMES, ""))  # SERVING when ready
+    # SERVING when ready; the write services also need the audit log's write gate open.
+    stop_watching = await service.readiness.watch(
+        health_servicer, (*SERVICE_NAMES, ""), held=lambda: () if service.audit.gate.open else WRITE_SERVICES
+    )
+    _report_writes(service, health_servicer)
 
     async def stop() -> None:
         """Report NOT_SERVING, then stop with a short grace period."""

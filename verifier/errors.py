@@ -25,6 +25,7 @@ KEY_AMBIGUOUS                  FAILED_PRECONDITION    a rotation found several v
 KEY_REVOKED                    FAILED_PRECONDITION    the key was revoked already
 AUDIT_LOG_DAMAGED              DATA_LOSS              the stored audit log fails its own checks
 DATABASE_BUSY                  UNAVAILABLE            no database connection in time, or it was lost
+AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit log cannot sign (issue 12)
 =============================  =====================  =================================================
 """
 
@@ -77,6 +78,8 @@ class Reason(StrEnum):
     KEY_REVOKED = "KEY_REVOKED"
     AUDIT_LOG_DAMAGED = "AUDIT_LOG_DAMAGED"
     DATABASE_BUSY = "DATABASE_BUSY"
+    # Issue 12: writes refused while the audit log cannot sign what they would record.
+    AUDIT_LOG_STOPPED = "AUDIT_LOG_STOPPED"
 
     @property
     def code(self) -> str:
@@ -93,6 +96,7 @@ _CODES: dict[Reason, str] = {
     Reason.KEY_EXISTS: "ALREADY_EXISTS",
     Reason.AUDIT_LOG_DAMAGED: "DATA_LOSS",
     Reason.DATABASE_BUSY: "UNAVAILABLE",
+    Reason.AUDIT_LOG_STOPPED: "UNAVAILABLE",
 }
 
 

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Mapping
 from audit import AuditLog
 from audit.checkpoint import NoteSigner
 from audit.group import GroupCommit
-from audit.tree import TransparencyLog
+from audit.state import FileState, WriteGate
+from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
@@ -63,12 +64,17 @@ class HeduiService:
             department: self._resilient(department, connector) for department, connector in connectors.items()
         }
         self.policies = policies or PolicyBook.load(settings.policy_files, departments=settings.catalogue)
-        self.audit = AuditLog(settings.audit_subject_key)
+        gate = WriteGate()  # closed while the audit log cannot sign: every write (its audit entry) is refused
+        # No entry key (a Settings built directly: tests and benches): derived from the subject key.
+        self.audit = AuditLog(settings.audit_subject_key, settings.audit_entry_key or None, gate)
         signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
         self.log = TransparencyLog(
             settings.audit_log_origin,
             signer,
             [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs],
+            state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
+            gate=gate,
+            entry_mac=self.audit.entry_mac,
         )
         self._integrator: asyncio.Task[None] | None = None
         self.standalone_events = GroupCommit(self.audit, db.write)
@@ -133,22 +139,32 @@ class HeduiService:
                 await self._integrator
         await self.pipeline.close()
         try:
-            await self.log.integrate(self.db.write)
+            with contextlib.suppress(SigningStopped):  # logged when it stopped; nothing more to sign
+                await self.log.integrate(self.db.write)
         finally:
             await self.db.close()
 
     async def _integrate_forever(self) -> None:
-        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head.
-
-        A failure is logged when it starts (with its traceback) and when it ends, not at every retry."""
+        """Every few hundred milliseconds: one batch of new entries into the tree, one signed head. When nothing
+        could be integrated for ``audit_integration_bound_seconds`` (failing, or waiting on a lock), writes stop.
+        A failure is logged when it starts (with its traceback) and when it ends, not at every retry; readiness
+        reads it (``integration_failure``)."""
+        bound = self.settings.audit_integration_bound_seconds
         while True:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
-                await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
+                # An attempt that hangs (a lock held elsewhere) goes on in the background; the bound still counts.
+                await asyncio.wait_for(self.pipeline.writes.run(lambda: self.log.integrate(self.db.write)), bound)
+            except SigningStopped:
+                continue  # logged once when it stopped; checked again every interval until an operator recovers it
+            except TimeoutError:
+                self.log.overdue(bound)
+                continue
             except Exception as exc:
                 if self.integration_failure is None:
                     log.exception("audit log integration failed; retrying until it succeeds")
                 self.integration_failure = type(exc).__name__
+                self.log.overdue(bound)
                 continue
             if self.integration_failure is not None:
                 log.info("audit log integration works again (it failed with %s)", self.integration_failure)

@@ -1,8 +1,10 @@
-"""audit.tree.TransparencyLog.integrate: the statements it costs, and two logs on one database staying in step."""
+"""audit.tree.TransparencyLog.integrate: the statements it costs, and two logs on one database staying in step
+(they share the signer's state, kept beside the key)."""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from sqlalchemy import func, select
 from statements import StatementCounter
@@ -10,6 +12,7 @@ from statements import StatementCounter
 from audit import AuditEvent, AuditLog
 from audit.checkpoint import NoteSigner
 from audit.log import audit_entries, audit_pending
+from audit.state import FileState
 from audit.tree import TransparencyLog
 from verifier.storage.db import Database
 
@@ -38,24 +41,24 @@ async def _pending(db: Database) -> int:
         return int((await session.execute(select(func.count()).select_from(audit_pending))).scalar_one())
 
 
-async def test_integrating_costs_four_statements_and_one_when_nothing_is_pending(db: Database) -> None:
+async def test_integrating_costs_seven_statements_and_one_read_when_nothing_is_pending(db: Database) -> None:
     log, tree = AuditLog(b"k" * 32), TransparencyLog(ORIGIN, SIGNER)
-    lock = 1 if db.dialect == "postgresql" else 0  # pg_advisory_xact_lock
     await _append(db, log, 3)
     with StatementCounter(db.engine) as counter:
         head = await tree.integrate(db.write)
     assert head is not None and head.tree_size == 3
-    # pending entries with the stored size · the leaves · off the queue · the signed head
-    assert counter.count() == 4 + lock, counter.summary()
+    # the lease · the stored tip · the queue screened · copies looked up · the leaves · off the queue · the head
+    assert counter.count() == 7, counter.summary()
     assert await _pending(db) == 0
     with StatementCounter(db.engine) as counter:
         assert await tree.integrate(db.write) is None
-    assert counter.count() == 1 + lock, counter.summary()
+    assert counter.count() == 1, counter.summary()  # is anything queued? no lease taken
 
 
-async def test_a_log_behind_another_process_reads_the_leaves_it_missed(db: Database) -> None:
+async def test_a_log_behind_another_process_reads_the_leaves_it_missed(db: Database, tmp_path: Path) -> None:
     log = AuditLog(b"k" * 32)
-    mine, theirs = TransparencyLog(ORIGIN, SIGNER), TransparencyLog(ORIGIN, SIGNER)
+    # Two processes with the same key share the signer's state beside it.
+    mine, theirs = (TransparencyLog(ORIGIN, SIGNER, state=FileState(tmp_path / "log.state")) for _ in range(2))
     await _append(db, log, 2)
     await mine.integrate(db.write)
     await _append(db, log, 3)

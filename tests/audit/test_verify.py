@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, sign_checkpoint
-from audit.events import AuditEvent
+from audit.events import AuditEvent, canonical_entry
 from audit.log import AuditLog, audit_entries, audit_leaves
 from audit.merkle import MerkleTree, leaf_hash
 from audit.tree import TransparencyLog
@@ -30,6 +30,8 @@ from audit.verify import (
 )
 from audit.witness import HISTORY_FILE, FileWitness, WitnessError
 from verifier.storage.db import Database
+
+T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)  # when the test exports' entries were written
 
 ORIGIN = "hedui.test/audit"
 SIGNER = NoteSigner.from_private_bytes(ORIGIN, bytes(range(32)))
@@ -151,7 +153,7 @@ def export(
     tree = MerkleTree()
     lines = [export_header_line(origin, signer.verifier_key(), n)]
     for i in range(n):
-        entry = json.dumps({"i": i}, separators=(",", ":")).encode()
+        entry = canonical_entry(AuditEvent(kind="REPORT_READ", verification=f"v{i}"), T0 + dt.timedelta(seconds=i))
         tree.append(leaf_hash(entry))
         lines.append(export_entry_line(i, entry))
         if i in heads_after:

@@ -1,9 +1,11 @@
-"""``hedui audit ...``: the supervisor's tools — list, export, verify, anomalies, public-key.
+"""``hedui audit ...``: the supervisor's tools — list, export, verify, anomalies, public-key — and the
+operator's ``recover``.
 
-They read the database directly (read-only) or an export file, so a supervisor can check the
-log without the service running and without trusting it. They change nothing on disk but the
-export they are asked to write: a missing key file is refused, never created (the service creates
-its keys on first start), and a witness's directory is only read.
+The supervisor's tools read the database directly (read-only) or an export file, so a supervisor can
+check the log without the service running and without trusting it. They change nothing on disk but the
+export they are asked to write: a missing key file is refused, never created (the service creates its
+keys on first start), and a witness's directory is only read. ``recover`` is the operator's step after
+the log stopped signing: it takes the signer's lease and may rewrite the signer's state file, nothing else.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from sqlalchemy.exc import DBAPIError
 
 from audit.anomalies import find_anomalies
 from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
-from audit.log import AuditLog, EntryFilter, StoredEntry
+from audit.log import AuditLog, EntryFilter, EntryTampered, StoredEntry
+from audit.recover import RecoveryRefused, recover
+from audit.state import FileState, StateError
 from audit.verify import (
     CheckResult,
     LogCheckFailed,
@@ -136,20 +140,44 @@ def _db_url(args: argparse.Namespace) -> str:
 # --- verify -----------------------------------------------------------------------------------------
 
 
+def _signer_state(settings: Settings, verifier: NoteVerifier) -> Checkpoint | None:
+    """The size and root the signer keeps beside its key, when the configured state file exists."""
+    if settings.audit_log_state_file is None:
+        return None
+    try:
+        state = FileState(settings.audit_log_state_file).load()
+    except StateError as exc:
+        raise UsageError(f"audit_log_state_file: {exc}") from None
+    if state is None or not state.size:
+        return None
+    if state.origin != verifier.name:
+        raise UsageError(f"audit_log_state_file: the state is of the log {state.origin!r}, not {verifier.name!r}")
+    return Checkpoint(state.origin, state.size, state.root)
+
+
 async def _verify(args: argparse.Namespace) -> CheckResult:
-    """Check the export file or the database against the log's key and the witnesses."""
+    """Check the export file or the database against the log's key, the witnesses and (``--config``) the
+    witnesses configured and the signer's state."""
     verifier = _log_verifier(args)
-    witnessed = _witnessed(args.witness or [], verifier)
+    directories = list(args.witness or [])
+    signer_state = None
+    if args.config is not None:
+        settings = _settings(args.config)
+        directories = [*settings.witness_dirs, *directories]
+        signer_state = _signer_state(settings, verifier)
+    witnessed = _witnessed(directories, verifier)
     if args.export is not None:
         try:
             with args.export.open("rb") as handle:
-                return check_export(handle, verifier, witnessed=witnessed)
+                return check_export(handle, verifier, witnessed=witnessed, signer_state=signer_state)
         except OSError as exc:
             raise UsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
     db = await _open_db(_db_url(args))
     try:
         async with db.sessions() as session:
-            return await check_stored_log(session, verifier, origin=verifier.name, witnessed=witnessed)
+            return await check_stored_log(
+                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state
+            )
     finally:
         await db.close()
 
@@ -176,6 +204,43 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree head(s){witnessed}{pending}"
     )
     return 0
+
+
+# --- recover ----------------------------------------------------------------------------------------
+
+
+async def _recover(args: argparse.Namespace) -> tuple[bool, str]:
+    """Run the recovery step on the configured (or ``--db``) database; (done, one line)."""
+    settings = _settings(args.config)
+    verifier = _log_signer(settings).verifier()
+    if settings.audit_log_state_file is None:  # pragma: no cover - load_settings always names one
+        raise UsageError("audit_log_state_file: not configured")
+    witnessed = _witnessed([*settings.witness_dirs, *(args.witness or [])], verifier)
+    db = await _open_db(_db_url(args))
+    try:
+        async with db.write() as session:
+            done = await recover(
+                session,
+                FileState(settings.audit_log_state_file),
+                verifier,
+                origin=settings.audit_log_origin,
+                witnessed=witnessed,
+            )
+    except RecoveryRefused as exc:
+        return False, str(exc)
+    except StateError as exc:
+        raise UsageError(f"audit_log_state_file: {exc}") from None
+    finally:
+        await db.close()
+    return True, done.message
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """``hedui audit recover``: make the signer's state agree with the stored log where that is safe (exit 0),
+    or say why it is not (exit 1); the service signs again at its next integration."""
+    done, message = asyncio.run(_recover(args))
+    print(("" if done else "audit log NOT recovered: ") + message)
+    return 0 if done else 1
 
 
 # --- export -----------------------------------------------------------------------------------------
@@ -213,8 +278,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 # --- list and anomalies ------------------------------------------------------------------------------
 
 
-async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> list[StoredEntry]:
-    """The stored entries matching ``where`` (and ``--person``, through the subject key)."""
+async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int | None) -> list[StoredEntry]:
+    """The entries under the newest signed head whose signed values match ``where`` (and ``--person``, through
+    the subject key): every row is read and decoded, so an edited column can neither hide nor misattribute one."""
     person = getattr(args, "person", None)
     # Reading needs no key; matching a person needs the service's own subject key, never a new one.
     log = AuditLog(_subject_key(_settings(args.config)) if person else b"")
@@ -223,9 +289,19 @@ async def _entries(args: argparse.Namespace, where: EntryFilter, limit: int) -> 
     db = await _open_db(_db_url(args))
     try:
         async with db.sessions() as session:
-            return await log.entries(session, limit=limit, where=where)
+            return await log.entries(session, where=where, limit=limit)
     finally:
         await db.close()
+
+
+def _read_entries(args: argparse.Namespace, where: EntryFilter, limit: int | None) -> list[StoredEntry] | None:
+    """The entries (decoded from their signed bytes, filtered on them); ``None`` after printing the first row
+    whose columns or leaf disagree with its bytes."""
+    try:
+        return asyncio.run(_entries(args, where, limit))
+    except EntryTampered as exc:
+        print(f"audit log NOT intact (the database): {exc}; run hedui audit verify")
+        return None
 
 
 def _filter(args: argparse.Namespace) -> EntryFilter:
@@ -248,7 +324,9 @@ def _event_json(entry: StoredEntry) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``hedui audit list``: audit events by person, operator, case, department, kind and time."""
-    entries = asyncio.run(_entries(args, _filter(args), args.limit))
+    entries = _read_entries(args, _filter(args), args.limit)
+    if entries is None:
+        return 1
     if args.format == "json":
         for entry in entries:
             print(json.dumps(_event_json(entry), ensure_ascii=False, sort_keys=True))
@@ -275,7 +353,9 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
     since, until = instant(args.since, "--since"), instant(args.until, "--until")
     # The rules look at the whole log (a case opened before --since is still a case), then keep the
     # findings with evidence inside the time range.
-    entries = asyncio.run(_entries(args, EntryFilter(), 100_000_000))
+    entries = _read_entries(args, EntryFilter(), None)
+    if entries is None:
+        return 1
     times = {e.index: e.recorded_at for e in entries}
     anomalies = [
         a
@@ -350,6 +430,14 @@ def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     anomalies.add_argument("--until")
     anomalies.add_argument("--format", choices=("text", "json"), default="text")
     anomalies.set_defaults(func=cmd_anomalies)
+
+    recovering = commands.add_parser(
+        "recover",
+        help="operator: after the log stopped signing, adopt the checked stored log as the signer's state if safe",
+    )
+    common(recovering)
+    recovering.add_argument("--witness", type=Path, action="append", help="a file witness directory (repeatable)")
+    recovering.set_defaults(func=cmd_recover)
 
     public_key = commands.add_parser("public-key", help="print the log's public key (to give to supervisors)")
     common(public_key, db=False)

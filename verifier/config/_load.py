@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import EnvSettingsSource
 
+from audit.log import EntryMac
 from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue, DepartmentDeclarationError, RecordKind
 from verifier.config._keys import secret_file
 from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error, cross_check
@@ -87,12 +88,22 @@ def read_config(path: Path | None, *, environ: bool = True) -> LoadedConfig:
     return LoadedConfig(config, _catalogue(config), frozenset(dotted_keys(raw)), from_env)
 
 
+def _entry_key(path: Path | None, create_keys: bool) -> bytes:
+    """Issue 12: the entry MAC key's file when one is configured; empty (then derived from the log key) otherwise.
+    The read-only tools need none: a missing file is left empty for them, neither created nor reported."""
+    if path is None:
+        return b""
+    return secret_file(path, "audit_entry_key_file", exact=True, missing=None if create_keys else {})
+
+
 def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Settings:
     """The :class:`Settings` of a validated configuration, the key files read (or created) under ``base``."""
     config = loaded.config
     missing: dict[str, Path] | None = None if create_keys else {}
     subject_file = Path(config.audit_subject_key_file or base / "audit-subject.key")
     log_file = Path(config.audit_log_key_file or base / "audit-log.key")
+    entry_file = Path(config.audit_entry_key_file) if config.audit_entry_key_file else None
+    log_key = secret_file(log_file, "audit_log_key_file", exact=True, missing=missing)
     return Settings(
         database_url=config.database_url or f"sqlite:///{base / 'hedui.db'}",
         listen=config.listen,
@@ -102,10 +113,13 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         poll_interval_seconds=float(config.poll_interval_seconds),
         pending_deadline_seconds=float(config.pending_deadline_seconds),
         audit_subject_key=secret_file(subject_file, "audit_subject_key_file", missing=missing),
-        audit_log_key=secret_file(log_file, "audit_log_key_file", exact=True, missing=missing),
+        audit_log_key=log_key,
         audit_log_origin=config.audit_log_origin,
         audit_integrate_seconds=float(config.audit_integrate_seconds),
         witness_dirs=tuple(Path(p) for p in config.witness_dirs),
+        audit_entry_key=_entry_key(entry_file, create_keys) or EntryMac.key_from_log_key(log_key),
+        audit_log_state_file=Path(config.audit_log_state_file or log_file.with_name(log_file.stem + ".state")),
+        audit_integration_bound_seconds=float(config.audit_integration_bound_seconds),
         departments={d: t.options() for d, t in config.departments.items()},
         department_deadlines={
             d: float(t.deadline_seconds) for d, t in config.departments.items() if t.deadline_seconds is not None

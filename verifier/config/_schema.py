@@ -153,6 +153,11 @@ class HeduiConfig(BaseSettings):
     audit_log_origin: Annotated[str, AfterValidator(_origin)] = "hedui.local/audit"
     audit_integrate_seconds: Seconds = 0.2
     witness_dirs: list[str] = []
+    # Issue 12 (the audit signer): the entry key (MACs), the signer's state beside the log key, and how long
+    # entries may wait for integration before writes stop.
+    audit_entry_key_file: str | None = None
+    audit_log_state_file: str | None = None
+    audit_integration_bound_seconds: Seconds = 300.0
     departments: dict[str, DepartmentTable] = {}
     metrics_listen: Annotated[str, AfterValidator(_host_port)] = ""
     # --- issue 15 (operations): logs, readiness, tracing; read by `hedui serve` (verifier/cli/serve.py) ---

@@ -42,6 +42,13 @@ class Settings:
     audit_integrate_seconds: float = 0.2
     # Directories of file witnesses that every new signed tree head is published to.
     witness_dirs: tuple[Path, ...] = ()
+    # Issue 12: the key of the entries' MACs (load_settings: from its file, else derived from the log key; empty:
+    # derived from the subject key, for tests and benches), the file keeping the signer's
+    # state (None: kept in memory, tests and benches), and how long entries may wait for integration before
+    # writes stop.
+    audit_entry_key: bytes = field(default=b"", repr=False)
+    audit_log_state_file: Path | None = None
+    audit_integration_bound_seconds: float = 300.0
     # Per department: the connector entry point ("connector"), "deadline_seconds" and the connector's options
     # (the declaration keys name_zh, name_en and record_kinds are in ``catalogue`` instead).
     departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

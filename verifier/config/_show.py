@@ -70,6 +70,8 @@ def _top_level(loaded: LoadedConfig, base: Path) -> list[Value]:
     resolved["database_url"] = _database_url(config.database_url or f"sqlite:///{base / 'hedui.db'}")
     resolved["audit_subject_key_file"] = config.audit_subject_key_file or str(base / "audit-subject.key")
     resolved["audit_log_key_file"] = config.audit_log_key_file or str(base / "audit-log.key")
+    log_file = Path(resolved["audit_log_key_file"])
+    resolved["audit_log_state_file"] = config.audit_log_state_file or str(log_file.with_name(log_file.stem + ".state"))
     values = []
     for key, value in resolved.items():
         if value is None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -86,6 +86,7 @@ class Readiness:
         self._timeout = timeout
         self._head, self._known = revisions()
         self.latest = ReadinessReport((Check("database", False, "not probed yet"),), time.monotonic())
+        self._held: Callable[[], Collection[str]] = tuple
 
     @property
     def interval(self) -> float:
@@ -140,9 +141,13 @@ class Readiness:
         self.latest = ReadinessReport(tuple(checks), time.monotonic())
         return self.latest
 
-    async def watch(self, health: Any, names: Sequence[str]) -> Callable[[], Awaitable[None]]:
-        """Probe now and every ``interval``; set ``health``'s status of every name to follow the answer.
-        Returns the function that stops watching."""
+    async def watch(
+        self, health: Any, names: Sequence[str], held: Callable[[], Collection[str]] = tuple
+    ) -> Callable[[], Awaitable[None]]:
+        """Probe now and every ``interval``; set ``health``'s status of every name to follow the answer (the
+        names ``held()`` returns stay NOT_SERVING even when ready: the write services while the audit log's
+        write gate is closed). Returns the function that stops watching."""
+        self._held = held
         await self._publish(health, names, await self.probe(), None)
         task = asyncio.create_task(self._watch_forever(health, names), name="hedui-readiness")
 
@@ -163,8 +168,7 @@ class Readiness:
             self._changed.clear()
             await self._publish(health, names, await self.probe(), before)
 
-    @staticmethod
-    async def _publish(health: Any, names: Sequence[str], report: ReadinessReport, before: bool | None) -> None:
+    async def _publish(self, health: Any, names: Sequence[str], report: ReadinessReport, before: bool | None) -> None:
         """Set the gRPC health status of ``names``; log a change."""
         if report.ready == before:
             return
@@ -172,8 +176,9 @@ class Readiness:
             log.info("ready: database reachable, audit log appending, migrations current")
         else:
             log.warning("not ready: %s", report.failing())
+        held = self._held()
         for name in names:
-            await health.set(name, _SERVING if report.ready else _NOT_SERVING)
+            await health.set(name, _SERVING if report.ready and name not in held else _NOT_SERVING)
 
 
 def _first_line(exc: BaseException) -> str:

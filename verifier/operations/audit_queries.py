@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 from audit import EVENT_KINDS, AuditLog, StoredEntry
 from audit.checkpoint import CheckpointError, open_checkpoint
-from audit.log import EntryFilter
-from audit.tree import ProofUnavailable, SignedTreeHead, TransparencyLog
+from audit.log import EntryFilter, EntryTampered
+from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStopped, TransparencyLog
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
@@ -53,14 +53,32 @@ class EventQuery:
         return instant
 
 
+def _refused(exc: SigningStopped | LogDamaged) -> ServiceError:
+    """A read refused because the stored log does not match what the log signed."""
+    return ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log does not match what it signed: {exc}")
+
+
 class AuditQueries:
-    """Read the audit log and prove what it holds."""
+    """Read the audit log and prove what it holds; nothing is served while the stored log disagrees with what
+    the log signed (``DATA_LOSS``, ``AUDIT_LOG_DAMAGED``)."""
 
     def __init__(self, db: Database, audit: AuditLog, transparency_log: TransparencyLog) -> None:
         """Read entries through ``audit``; prove them with ``transparency_log``."""
         self._db = db
         self._audit = audit
         self._log = transparency_log
+
+    async def _integrated(self) -> None:
+        """Integrate what was committed before the call; refuse when the log cannot sign (or could not)."""
+        try:
+            await self._log.integrate(self._db.write)
+        except SigningStopped as exc:
+            raise _refused(exc) from None
+
+    def _undamaged(self) -> None:
+        """Refuse to serve proofs or entries while the integrator found the stored log rewritten."""
+        if self._log.damage is not None:
+            raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the audit log stopped signing: {self._log.damage}")
 
     async def list_events(
         self,
@@ -77,14 +95,15 @@ class AuditQueries:
     ) -> tuple[list[StoredEntry], str]:
         """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash.
 
-        Entries are listed once they are in the tree (they carry their leaf index), so the log is
-        integrated first.
+        Entries are listed once they are under a signed head (they carry their leaf index), so the log is
+        integrated first. Each is decoded from its signed bytes; a row whose columns disagree refuses the call
+        (``DATA_LOSS``, naming the entry), never shown under edited values.
         """
         checked = EventQuery(page_size, page_token, kind, since, until)
         if checked.violations:
             raise ServiceError.invalid(checked.violations)
         size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)
-        await self._log.integrate(self._db.write)
+        await self._integrated()
         where = EntryFilter(
             verification=verification,
             kind=kind,
@@ -94,10 +113,14 @@ class AuditQueries:
             since=checked.bounds[0],
             until=checked.bounds[1],
         )
-        async with self._db.sessions() as session:
-            entries = await self._audit.entries(
-                session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
-            )
+        try:
+            async with self._db.sessions() as session:
+                entries = await self._audit.entries(
+                    session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
+                )
+        except EntryTampered as exc:
+            log.error("audit log: %s", exc)
+            raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log is damaged: {exc}") from None
         page = entries[:size]
         return page, str(page[-1].index) if len(entries) > size else ""
 
@@ -120,14 +143,14 @@ class AuditQueries:
             return False
         try:
             open_checkpoint(head.checkpoint, self._log.verifier, self._log.origin)
-        except CheckpointError:
+            await self._log.integrate(self._db.write)
+        except (CheckpointError, SigningStopped):
             return False
-        await self._log.integrate(self._db.write)
         return True
 
     async def signed_tree_head(self) -> SignedTreeHead:
         """The newest signed tree head, after integrating whatever was committed before the call."""
-        await self._log.integrate(self._db.write)
+        await self._integrated()
         async with self._db.sessions() as session:
             head = await self._log.latest_head(session)
         if head is None:
@@ -136,23 +159,29 @@ class AuditQueries:
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
         """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
+        self._undamaged()
         try:
             async with self._db.sessions() as session:
                 proof, head = await self._log.inclusion_proof(session, index, tree_size)
                 entry = await self._log.entry_at(session, index)
         except ProofUnavailable as exc:
             raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
+        except LogDamaged as exc:
+            raise _refused(exc) from None
         return proof, head, entry
 
     async def consistency_proof(
         self, first_size: int, second_size: int
     ) -> tuple[list[bytes], SignedTreeHead, SignedTreeHead]:
         """Proof that one signed tree is a prefix of a later one (second 0: the latest)."""
+        self._undamaged()
         try:
             async with self._db.sessions() as session:
                 return await self._log.consistency_proof(session, first_size, second_size)
         except ProofUnavailable as exc:
             raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
+        except LogDamaged as exc:
+            raise _refused(exc) from None
 
     async def export(self) -> AsyncIterator[bytes]:
         """The log up to its newest signed head, as the export file `hedui audit verify` checks."""

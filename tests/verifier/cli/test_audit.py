@@ -13,7 +13,7 @@ from harness import example_request, example_sandbox, running_service
 from hedui_cli import hedui_captured
 
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
-from audit.events import AuditEvent
+from audit.events import AuditEvent, canonical_entry
 from audit.log import AuditLog, EntryFilter, StoredEntry
 from audit.merkle import MerkleTree, leaf_hash
 from audit.verify import export_entry_line, export_head_line, export_header_line
@@ -25,6 +25,7 @@ from verifier.config import load_settings
 from verifier.storage.db import Database
 
 KEY = b"k" * 32  # the subject key running_service gives the service
+T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)  # when the test exports' entries were written
 
 
 async def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -48,6 +49,7 @@ def config(tmp_path: Path) -> Path:
 async def test_list_by_person_operator_department_and_time(
     db_url: str, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+
     request = example_request()
     spouse = request["members"][1]["id_number"]
     async with running_service(db_url, example_sandbox()) as h:
@@ -178,7 +180,7 @@ def _offline_log(tmp_path: Path, size: int) -> tuple[Path, Path, NoteSigner, Mer
     tree = MerkleTree()
     lines = [export_header_line(signer.name, signer.verifier_key(), size)]
     for i in range(size):
-        entry = json.dumps({"i": i}, separators=(",", ":")).encode()
+        entry = canonical_entry(AuditEvent(kind="REPORT_READ", verification=f"v{i}"), T0 + dt.timedelta(seconds=i))
         tree.append(leaf_hash(entry))
         lines.append(export_entry_line(i, entry))
     lines.append(export_head_line(size, sign_checkpoint(Checkpoint(signer.name, size, tree.root()), signer)))

@@ -1,0 +1,391 @@
+"""The tamper suite: an attacker with the database in hand, on SQLite and PostgreSQL (issue 12, items 1 and 2).
+
+For each attack: what ``hedui audit verify --config`` says (exit 1, the first bad entry or row named), and
+that the service neither signs nor serves the altered log as genuine — it stops signing, refuses reads of
+the log (DATA_LOSS) and refuses writes — or, for rows it can refuse one by one, refuses them and goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from audit_tamper import ORIGIN, Logged, blob, hedui, logged, service_role_url, sql, verify
+from sqlalchemy import text
+
+from audit import AuditEvent
+from audit.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from audit.log import WritesStopped, audit_refused
+from audit.merkle import leaf_hash
+from audit.state import FileState
+from audit.tree import SigningStopped, TransparencyLog
+from verifier.errors import Reason, ServiceError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def log(db_url: str, tmp_path: Path) -> Logged:
+    return await logged(db_url, tmp_path)
+
+
+async def heads(url: str) -> list[int]:
+    return [
+        row[0] for row in await sql(url, "SELECT tree_size FROM audit_tree_heads ORDER BY tree_size", triggers=True)
+    ]
+
+
+async def entry_at(url: str, index: int) -> tuple[int, bytes]:
+    rows = await sql(
+        url,
+        "SELECT e.seq, e.entry FROM audit_entries e JOIN audit_leaves l ON l.entry_seq = e.seq "
+        f"WHERE l.leaf_index = {index}",
+        triggers=True,
+    )
+    return int(rows[0][0]), bytes(rows[0][1])
+
+
+async def refuses_to_sign_or_serve(log: Logged, reason: str) -> None:
+    """A service over the tampered database signs nothing, serves no entry or proof, and takes no write."""
+    before = await heads(log.url)
+    async with log.service() as service:
+        with pytest.raises(SigningStopped, match=reason):
+            await service.log.integrate(service.db.write)
+        for read in (
+            service.audit_queries.signed_tree_head(),
+            service.audit_queries.list_events(page_size=10, page_token=""),
+            service.audit_queries.inclusion_proof(0, 0),
+            service.audit_queries.consistency_proof(1, 0),
+        ):
+            with pytest.raises(ServiceError) as refused:
+                await read
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED, refused.value
+        with pytest.raises(WritesStopped):
+            await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
+        assert not service.audit.gate.open
+    assert await heads(log.url) == before  # nothing signed
+
+
+async def verify_fails(log: Logged, expected: str) -> str:
+    code, out = await verify(log)
+    assert code == 1 and "NOT intact" in out and expected in out, out
+    return out
+
+
+# --- the untouched log ------------------------------------------------------------------------------
+
+
+async def test_the_untouched_log_verifies_and_the_service_goes_on_signing(log: Logged) -> None:
+    code, out = await verify(log)
+    assert code == 0 and f"{log.size} entries, 3 signed tree head(s)" in out, out
+    await log.append([AuditEvent(kind="REPORT_READ", operator="w")])
+    assert log.heads == [1, 5, 8, 9]
+    state = json.loads(log.settings.audit_log_state_file.read_bytes())  # type: ignore[union-attr]
+    assert (state["size"], state["previous_size"], state["origin"]) == (9, 8, ORIGIN)
+
+
+# --- item 1: the signer never signs an inconsistent checkpoint ------------------------------------
+
+
+async def test_a_rewritten_history_put_back_on_the_queue_is_never_signed(log: Logged) -> None:
+    """The issue's attack: empty the tree, queue every entry again with four police queries turned into tax
+    queries, and wait for the service to sign it."""
+    edited = []
+    for index in range(log.size):
+        seq, entry = await entry_at(log.url, index)
+        edited.append((seq, entry.replace(b'"public_security"', b'"tax"')))
+    await sql(
+        log.url,
+        "DELETE FROM audit_leaves",
+        "DELETE FROM audit_tree_heads",
+        *(
+            f"UPDATE audit_entries SET entry = {blob(log.url, e)}, department = 'tax' WHERE seq = {s}"
+            for s, e in edited
+        ),
+        "INSERT INTO audit_pending (seq) SELECT seq FROM audit_entries",
+    )
+    await verify_fails(log, "entry 0: missing: the signer's state (kept with its key) recorded a signed head of size 8")
+    await refuses_to_sign_or_serve(log, "newest signed head has size 0, the signer signed size 8")
+
+
+async def test_a_running_server_whose_last_leaf_row_is_removed_stops_signing(log: Logged) -> None:
+    async with log.service() as service:
+        await service.log.integrate(service.db.write)  # the server is up and has checked the log
+        await sql(log.url, f"DELETE FROM audit_leaves WHERE leaf_index = {log.size - 1}")
+        await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
+        with pytest.raises(SigningStopped, match="7 leaf rows are stored, the signer signed 8"):
+            await service.log.integrate(service.db.write)
+        with pytest.raises(WritesStopped):
+            await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
+    assert await heads(log.url) == [1, 5, 8]
+    await verify_fails(log, "entry 7:")
+
+
+async def test_one_byte_of_an_entry(log: Logged) -> None:
+    seq, entry = await entry_at(log.url, 3)
+    changed = entry.replace(b'"worker-1"', b'"worker-2"')
+    await sql(log.url, f"UPDATE audit_entries SET entry = {blob(log.url, changed)} WHERE seq = {seq}")
+    await verify_fails(log, "entry 3: its bytes do not hash to the leaf recorded")
+    await refuses_to_sign_or_serve(log, f"leaf 3: its entry \\(seq {seq}\\) does not hash to the stored leaf")
+
+
+async def test_an_entry_edited_and_its_leaf_hash_recomputed(log: Logged) -> None:
+    seq, entry = await entry_at(log.url, 3)
+    changed = entry.replace(b'"public_security"', b'"tax"')
+    await sql(
+        log.url,
+        f"UPDATE audit_entries SET entry = {blob(log.url, changed)} WHERE seq = {seq}",
+        f"UPDATE audit_leaves SET leaf_hash = {blob(log.url, leaf_hash(changed))} WHERE leaf_index = 3",
+        f"UPDATE audit_entries SET department = 'tax' WHERE seq = {seq}",  # the index column too
+    )
+    await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")
+    await refuses_to_sign_or_serve(log, "do not hash to the root the signer signed at size 8")
+
+
+async def test_an_entry_row_deleted(log: Logged) -> None:
+    seq, _ = await entry_at(log.url, 2)
+    await sql(log.url, f"DELETE FROM audit_entries WHERE seq = {seq}")
+    await verify_fails(log, f"entry 2: its stored entry (seq {seq}) is gone")
+    await refuses_to_sign_or_serve(log, f"leaf 2: its entry \\(seq {seq}\\) is gone")
+
+
+async def test_two_entries_swapped(log: Logged) -> None:
+    (first, one), (second, other) = await entry_at(log.url, 2), await entry_at(log.url, 3)
+    await sql(
+        log.url,
+        f"UPDATE audit_entries SET entry = {blob(log.url, other)} WHERE seq = {first}",
+        f"UPDATE audit_entries SET entry = {blob(log.url, one)} WHERE seq = {second}",
+    )
+    await verify_fails(log, "entry 2: its bytes do not hash")
+    await refuses_to_sign_or_serve(log, "leaf 2:")
+
+
+async def test_a_consistent_tail_cut_is_caught_by_the_signer_s_state(log: Logged) -> None:
+    """Cut the log back to its second head, heads included: consistent with itself, so only the signer's state
+    (or a witness) can tell. ``--public-key`` alone cannot; ``--config`` reads the state beside the key."""
+    await sql(
+        log.url,
+        "DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= 5)",
+        "DELETE FROM audit_leaves WHERE leaf_index >= 5",
+        "DELETE FROM audit_tree_heads WHERE tree_size > 5",
+    )
+    await verify_fails(log, "entry 5: missing: the signer's state (kept with its key) recorded a signed head of size 8")
+    vkey = log.config.parent / "log.vkey"
+    async with log.service() as service:
+        vkey.write_text(service.log.signer.verifier_key())
+    code, out = await verify_fails_or_passes(log, "--public-key", str(vkey))
+    assert code == 0 and "5 entries" in out, out  # what the key alone cannot see (docs/audit.md says so)
+    await refuses_to_sign_or_serve(log, "newest signed head has size 5, the signer signed size 8")
+
+
+async def verify_fails_or_passes(log: Logged, *options: str) -> tuple[int, str]:
+    return await hedui("audit", "verify", "--db", log.url, *options)
+
+
+async def test_a_head_signed_with_another_key(log: Logged) -> None:
+    rows = await sql(log.url, "SELECT root_hash FROM audit_tree_heads WHERE tree_size = 8", triggers=True)
+    other = NoteSigner.generate(ORIGIN)
+    note = sign_checkpoint(Checkpoint(ORIGIN, 8, bytes(rows[0][0])), other)
+    await sql(log.url, f"UPDATE audit_tree_heads SET checkpoint = '{note}' WHERE tree_size = 8")
+    await verify_fails(log, "signed tree head at size 8:")
+    await refuses_to_sign_or_serve(log, "the stored signed head of size 8 is not the one the signer signed")
+
+
+async def test_a_whole_log_forged_under_a_fresh_key(log: Logged, tmp_path: Path) -> None:
+    await sql(log.url, "DELETE FROM audit_tree_heads", "DELETE FROM audit_leaves", "DELETE FROM audit_entries")
+    forger = await logged(log.url, tmp_path / "forger")  # a service of the forger's own: new keys, new state
+    assert forger.size == 8
+    await verify_fails(log, "signed tree head at size 1:")
+    await refuses_to_sign_or_serve(log, "the stored signed head of size 8 is not the one the signer signed")
+
+
+async def test_leaf_rows_inserted_beyond_the_signed_tree(log: Logged) -> None:
+    """An entry with its leaf row at the next index (the hash right), no head: the next integration must not
+    build on it."""
+    forged = b'{"kind":"REPORT_READ"}'
+    await sql(
+        log.url,
+        forged_row(log.url, forged, ""),
+        "INSERT INTO audit_leaves (leaf_index, entry_seq, leaf_hash) SELECT 8, max(seq), "
+        f"{blob(log.url, leaf_hash(forged))} FROM audit_entries",
+    )
+    await verify_fails(log, "entry 8: not covered by any signed tree head")
+    await refuses_to_sign_or_serve(log, "9 leaf rows are stored, the signer signed 8")
+
+
+# --- item 2: only hedui's append function adds an entry -------------------------------------------
+
+
+def forged_row(url: str, entry: bytes, operator: str) -> str:
+    """An INSERT of an entry row as the database's credentials alone can write it (no MAC)."""
+    return (
+        'INSERT INTO audit_entries (recorded_at, kind, operator, client, verification, "authorization", department, '
+        f"subjects, entry) VALUES (CURRENT_TIMESTAMP, 'REPORT_READ', '{operator}', '', '', '', '', '[]', "
+        f"{blob(url, entry)})"
+    )
+
+
+async def insert_as_service_role(log: Logged, *statements: str) -> None:
+    url = await service_role_url(log.url)
+    await sql(url, *statements, triggers=True)  # the triggers stay; PostgreSQL: no superuser, no owner
+
+
+async def test_an_entry_inserted_with_its_queue_row_is_refused_not_signed(log: Logged) -> None:
+    forged = b'{"kind":"REPORT_READ","operator":"ghost"}'
+    await insert_as_service_role(
+        log,
+        forged_row(log.url, forged, "ghost"),
+        "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries",
+    )
+    (forged_seq,) = (await sql(log.url, "SELECT max(seq) FROM audit_entries", triggers=True))[0]
+    async with log.service() as service:
+        await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
+        head = await service.audit_queries.signed_tree_head()  # the genuine entry is signed, the forged one not
+        assert head.tree_size == log.size + 1
+        page, _ = await service.audit_queries.list_events(page_size=50, page_token="")
+        assert b"ghost" not in b"".join(e.entry for e in page)
+        async with service.db.sessions() as session:
+            refused = (await session.execute(audit_refused.select())).all()
+        assert [(r.seq, r.reason) for r in refused] == [(forged_seq, "its MAC does not verify: not appended by hedui")]
+    await verify_fails(log, f"queue row seq {forged_seq} was refused by the integrator")
+
+
+async def test_an_entry_inserted_without_a_queue_row_is_in_no_tree(log: Logged) -> None:
+    forged = b'{"kind":"REPORT_READ","operator":"ghost"}'
+    await insert_as_service_role(
+        log,
+        forged_row(log.url, forged, "ghost"),
+    )
+    await verify_fails(log, "is in no tree and not waiting to be (inserted)")
+    async with log.service() as service:
+        await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
+        assert (await service.audit_queries.signed_tree_head()).tree_size == log.size + 1
+
+
+async def test_a_copy_of_a_genuine_row_with_its_mac_is_refused(log: Logged) -> None:
+    """The MAC is valid (copied with the entry): the integrator refuses a copy of an entry already in the tree."""
+    seq, _ = await entry_at(log.url, 2)
+    await insert_as_service_role(
+        log,
+        'INSERT INTO audit_entries (recorded_at, kind, operator, client, verification, "authorization", department, '
+        'subjects, entry, mac) SELECT recorded_at, kind, operator, client, verification, "authorization", '
+        f"department, subjects, entry, mac FROM audit_entries WHERE seq = {seq}",
+        "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries",
+    )
+    async with log.service() as service:
+        await service.log.integrate(service.db.write)
+        async with service.db.sessions() as session:
+            reasons = (await session.execute(text("SELECT reason FROM audit_refused"))).scalars().all()
+    assert reasons == ["a copy of the entry at leaf 2"]
+    assert await heads(log.url) == [1, 5, 8]
+    await verify_fails(log, "was refused by the integrator")
+
+
+async def test_a_re_queued_entry_is_refused_and_the_log_goes_on(log: Logged) -> None:
+    """The issue's stall: one queue row for an integrated entry made every later integration fail."""
+    seq, _ = await entry_at(log.url, 4)
+    await insert_as_service_role(log, f"INSERT INTO audit_pending (seq) VALUES ({seq})")
+    await verify_fails(log, f"entry 4: queued again (queue row seq {seq}) although it is in the tree")
+    async with log.service() as service:
+        await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
+        head = await service.audit_queries.signed_tree_head()
+        assert head.tree_size == log.size + 1
+        page, _ = await service.audit_queries.list_events(page_size=50, page_token="")
+        assert len(page) == log.size + 1
+        assert service.audit.gate.open
+    await verify_fails(log, f"queue row seq {seq} was refused by the integrator")
+    out = await verify_fails(log, "already integrated at leaf 4 (queued again)")
+    assert "a row added behind hedui's back" in out
+
+
+def _body(**changes: object) -> bytes:
+    body: dict[str, object] = {
+        "kind": "REPORT_READ",
+        "time": "2026-12-01T09:00:00.000000+00:00",
+        "operator": "ghost",
+        "client": "",
+        "verification": "",
+        "authorization": "",
+        "department": "",
+        "subjects": [],
+        "details": {},
+    }
+    body.update(changes)
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("forged", "problem"),
+    [
+        (b'{"kind":"REPORT_READ","operator":"ghost"}', "not an entry hedui writes: not an entry's fields"),
+        (_body(kind="EXPORT_EVERYTHING"), "not an entry hedui writes: unknown kind 'EXPORT_EVERYTHING'"),
+        (_body(subjects=["533401197803120118"]), "its subjects are not keyed hashes"),
+        (_body(time="2026-12-01T09:00:00+08:00"), "its time is not a UTC instant with microseconds"),
+        (_body(time="2020-01-01T00:00:00.000000+00:00"), "back in log order (backdated or moved)"),
+    ],
+)
+async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed(
+    log: Logged, forged: bytes, problem: str
+) -> None:
+    """An integrator that checked no MAC (hedui before this issue) signed what the service role inserted; verify
+    still names the entry by its kind, fields or time."""
+    await insert_as_service_role(
+        log, forged_row(log.url, forged, "ghost"), "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries"
+    )
+    settings = log.settings
+    assert settings.audit_log_state_file is not None
+    unchecked = TransparencyLog(
+        ORIGIN,
+        NoteSigner.from_private_bytes(ORIGIN, settings.audit_log_key),
+        state=FileState(settings.audit_log_state_file),
+    )
+    async with log.service() as service:
+        head = await unchecked.integrate(service.db.write)
+        assert head is not None and head.tree_size == 9
+    await verify_fails(log, f"entry 8: {problem}" if problem.startswith("not") else problem)
+
+
+# --- item 3: supervisors read only signed bytes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "named"),
+    [
+        ("kind", "'DEPARTMENT_QUERY_SENT'", "its stored kind 'DEPARTMENT_QUERY_SENT' is not the signed 'REPORT_READ'"),
+        ("operator", "'worker-9'", "its stored operator 'worker-9' is not the signed 'worker-1'"),
+        ("client", "'10.9.9.9'", "its stored client '10.9.9.9' is not the signed '10.0.0.1'"),
+        ("verification", "'v2'", "its stored verification 'v2' is not the signed 'v1'"),
+        ("authorization", "'a9'", "its stored authorization 'a9' is not the signed ''"),
+        ("department", "'tax'", "its stored department 'tax' is not the signed ''"),
+        ("subjects", "'[\"ab\"]'", "its stored subjects are not the signed ones"),
+        ("recorded_at", "'2026-01-01 00:00:00'", "its stored time 2026-01-01T00:00:00+00:00 is not the signed"),
+    ],
+)
+async def test_an_edited_index_column_is_named_and_never_shown_or_hidden(
+    log: Logged, column: str, value: str, named: str
+) -> None:
+    """The last entry (a report read by worker-1) edited in one column, the bytes left alone."""
+    seq, _ = await entry_at(log.url, 7)
+    column_sql = '"authorization"' if column == "authorization" else column
+    await sql(log.url, f"UPDATE audit_entries SET {column_sql} = {value} WHERE seq = {seq}")
+    await verify_fails(log, f"entry 7: {named}")
+    async with log.service() as service:
+        for query in ({}, {"operator": "worker-1"}, {"kind": "REPORT_READ"}, {"verification": "v1"}):
+            with pytest.raises(ServiceError) as refused:
+                await service.audit_queries.list_events(page_size=50, page_token="", **query)
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED and "entry 7:" in refused.value.message
+    code, out = await hedui("audit", "list", "--config", str(log.config), "--operator", "worker-1")
+    assert code == 1 and f"entry 7: {named}" in out, out
+    code, out = await hedui("audit", "anomalies", "--config", str(log.config))
+    assert code == 1 and "entry 7:" in out, out
+
+
+async def test_three_edited_operators_fabricate_no_anomaly(log: Logged) -> None:
+    """The issue's attack: the operators of three police queries about one person edited to make that person
+    look up by many operators. The anomaly rules read the signed entries, so the listing refuses instead."""
+    for index, operator in ((2, "worker-7"), (3, "worker-8"), (4, "worker-9")):
+        seq, _ = await entry_at(log.url, index)
+        await sql(log.url, f"UPDATE audit_entries SET operator = '{operator}' WHERE seq = {seq}")
+    code, out = await hedui("audit", "anomalies", "--config", str(log.config), "--format", "json")
+    assert code == 1 and "PERSON_QUERIED_BY_MANY_OPERATORS" not in out and "entry 2:" in out, out

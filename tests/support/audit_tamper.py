@@ -1,0 +1,174 @@
+"""The tamper suite's kit: a configured hedui that logged something, and an attacker with the database in hand.
+
+The service is configured as ``hedui serve`` would be (a TOML file: key files, the signer's state file beside
+the log key), so ``hedui audit verify --config`` and ``hedui audit recover`` read what the service wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from audit import AuditEvent
+from verifier.cli import main
+from verifier.config import Settings, load_settings
+from verifier.service import HeduiService
+from verifier.storage.db import Database
+
+ORIGIN = "tamper.hedui/audit"
+POLICE = "public_security"
+PEOPLE = [hashlib.sha256(f"person {i}".encode()).hexdigest() for i in range(4)]  # keyed hashes, as in the log
+
+
+def batches() -> list[list[AuditEvent]]:
+    """Three batches (three signed heads): a case, four police queries about four people, answers, reads."""
+    return [
+        [AuditEvent(kind="VERIFICATION_CREATED", operator="worker-1", client="10.0.0.1", verification="v1")],
+        [
+            AuditEvent(
+                kind="DEPARTMENT_QUERY_SENT",
+                operator="worker-1",
+                client="10.0.0.1",
+                verification="v1",
+                authorization="a1",
+                department=POLICE,
+                subjects=(person,),
+            )
+            for person in PEOPLE
+        ],
+        [
+            AuditEvent(kind="DEPARTMENT_ANSWER_RECEIVED", verification="v1", department=POLICE),
+            AuditEvent(kind="REPORT_CREATED", verification="v1", details={"report_sha256": "00" * 32}),
+            AuditEvent(kind="REPORT_READ", operator="worker-1", client="10.0.0.1", verification="v1"),
+        ],
+    ]
+
+
+@dataclass
+class Logged:
+    """A database with a log of three signed heads, and the configuration of the service that wrote it."""
+
+    url: str
+    config: Path
+    settings: Settings
+    heads: list[int]
+
+    @property
+    def size(self) -> int:
+        """The newest signed size."""
+        return self.heads[-1]
+
+    @contextlib.asynccontextmanager
+    async def service(self, settings: Settings | None = None) -> AsyncIterator[HeduiService]:
+        """The configured service over the database (migrated, not started: tests integrate by hand)."""
+        service = HeduiService(Database(self.url), {}, settings or self.settings)
+        await service.db.migrate()
+        try:
+            yield service
+        finally:
+            await service.db.close()
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        """Append through hedui's own function and integrate: one signed head more."""
+        async with self.service() as service:
+            async with service.db.write() as session:
+                await service.audit.append_many(session, [(event, ()) for event in events])
+            head = await service.log.integrate(service.db.write)
+            assert head is not None
+            self.heads.append(head.tree_size)
+
+
+async def logged(db_url: str, tmp_path: Path) -> Logged:
+    """A configured service that logged three batches, each under its own signed head."""
+    keys = tmp_path / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "hedui.toml"
+    config.write_text(
+        f'database_url = "{db_url}"\n'
+        f'audit_subject_key_file = "{keys / "subject.key"}"\n'
+        f'audit_log_key_file = "{keys / "log.key"}"\n'
+        f'audit_entry_key_file = "{keys / "entry.key"}"\n'
+        f'audit_log_origin = "{ORIGIN}"\n'
+    )
+    settings = load_settings(config, tmp_path / "base", environ=False)
+    log = Logged(db_url, config, settings, [])
+    for batch in batches():
+        await log.append(batch)
+    return log
+
+
+async def sql(url: str, *statements: str, triggers: bool = False) -> list[Any]:
+    """Run ``statements`` as the database's owner, the append-only triggers dropped or disabled first unless
+    ``triggers``; the rows of the last one if it returns any."""
+    db = Database(url)
+    rows: list[Any] = []
+    try:
+        async with db.engine.begin() as connection:
+            if not triggers:
+                await _without_triggers(connection, db.dialect)
+            for statement in statements:
+                result = await connection.execute(text(statement))
+                rows = list(result.all()) if result.returns_rows else []
+    finally:
+        await db.close()
+    return rows
+
+
+async def _without_triggers(connection: Any, dialect: str) -> None:
+    tables = ("audit_entries", "audit_leaves", "audit_tree_heads", "audit_refused")
+    for table in tables:
+        if dialect == "sqlite":
+            for action in ("update", "delete"):
+                await connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{action}"))
+        else:
+            await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+
+
+async def service_role_url(url: str) -> str:
+    """PostgreSQL: a login role with the service's rights only (``hedui db migrate --service-role``); its URL.
+    SQLite has no roles: the same URL."""
+    if not url.startswith("postgresql"):
+        return url
+    role = f"hedui_service_{uuid.uuid4().hex[:8]}"
+    db = Database(url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        await db.grant_service_role(role)
+    finally:
+        await db.close()
+    return url.replace("postgres@", f"{role}@")
+
+
+def blob(url: str, data: bytes) -> str:
+    """A bytes literal in the database's SQL."""
+    return f"X'{data.hex()}'" if url.startswith("sqlite") else f"'\\x{data.hex()}'::bytea"
+
+
+async def hedui(*argv: str) -> tuple[int, str]:
+    """``hedui ARGV`` in a thread of this process: its exit code and its output (stdout and stderr)."""
+
+    def run() -> tuple[int, str]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                code = main(list(argv))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+        return code, out.getvalue()
+
+    return await asyncio.to_thread(run)
+
+
+async def verify(log: Logged, *extra: str) -> tuple[int, str]:
+    """``hedui audit verify --config`` of the service's configuration."""
+    return await hedui("audit", "verify", "--config", str(log.config), *extra)
