@@ -3,9 +3,9 @@
 The example household (3 members) with the six instant sandbox departments, through the service's
 operations (what the gRPC servicers call; the gRPC layer itself sends no SQL), from CreateVerification to the
 stored report. The authorization was registered by this service just before, as a case system does. Background
-loops (audit integration, claiming, lease renewal, the consent watch) are set far apart and their statements left out; answers
-are coalesced for as long as it takes, so the six arrive in one storing transaction as they do when departments
-answer together (pipeline/run.py COALESCE_SECONDS).
+loops (audit integration, claiming, lease renewal, the consent watch) are set far apart and their statements left
+out; answers are coalesced for as long as it takes, so the six arrive in one storing transaction as they do when
+departments answer together (pipeline/run.py COALESCE_SECONDS).
 """
 
 from __future__ import annotations
