@@ -135,7 +135,7 @@ class Verifications:
                 unchanged = await self._pipeline.gate.still_stands(session, consent)
                 await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
-            self._pipeline.send(job, plan, confirmed=unchanged, rows=rows)
+            self._pipeline.send(job, plan, confirmed_at=consent.epoch if unchanged else None, rows=rows)
 
         try:
             await asyncio.shield(asyncio.ensure_future(commit_and_send()))

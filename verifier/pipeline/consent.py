@@ -171,15 +171,20 @@ class ConsentGate:
         self, job: Job, session: AsyncSession | None = None
     ) -> tuple[RegisteredAuthorization, ...]:
         """The job's authorizations as they stand now (in ``session``, share-locked, if given)."""
+        return (await self.consent(job, session)).authorizations
+
+    async def consent(self, job: Job, session: AsyncSession | None = None) -> Consent:
+        """The job's authorizations as they stand now, with the consent epoch they were read at (in ``session``,
+        share-locked, if given)."""
         if session is not None:
-            return (await self._reader.current(job.authorization_names, session, share_lock=True)).authorizations
+            return await self._reader.current(job.authorization_names, session, share_lock=True)
         # Queries of one verification leave together: the decisions made at the same moment share one read.
         reading = self._reading.get(job.verification_id)
         if reading is None:
             reading = asyncio.ensure_future(self._reader.current(job.authorization_names))
             self._reading[job.verification_id] = reading
             reading.add_done_callback(lambda done: self._read_done(job.verification_id, done))
-        return (await asyncio.shield(reading)).authorizations
+        return await asyncio.shield(reading)
 
     def _read_done(self, verification_id: str, done: asyncio.Future[Consent]) -> None:
         """A shared read ended: later decisions start their own (unless :meth:`changed` dropped it already)."""
@@ -196,6 +201,14 @@ class ConsentGate:
         """
         authorizations = await self.authorizations(job, session)
         return still_allowed(job, department, ids, authorizations, china_today())
+
+    async def decided_now(
+        self, job: Job, department: str, ids: Sequence[str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+        """:meth:`allowed_now` (without a session), and the consent epoch the decision was made at."""
+        consent = await self.consent(job)
+        allowed, ended = still_allowed(job, department, ids, consent.authorizations, china_today())
+        return allowed, ended, consent.epoch
 
     async def before_store(self, session: AsyncSession, job: Job, items: Sequence[Settled]) -> list[Settled]:
         """In the storing transaction: drop what is about members withdrawn since the outcomes came."""

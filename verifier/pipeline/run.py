@@ -130,11 +130,10 @@ class Pipeline:
             adopted = await work.adopt(session)
         if adopted:
             log.info("%d queries left by an earlier version became durable steps", adopted)
-        epoch = (await self.authorizations.current(())).epoch
         self._started = True
         self.spawn(self.leases.renew_forever(), "renew work leases")
         self.spawn(self.leases.claim_forever(), "claim work")
-        self.spawn(self._watch_consent_forever(epoch), "watch consent")
+        self.spawn(self._watch_consent_forever(), "watch consent")
 
     async def load_job(self, verification_id: str) -> Job:
         """What the pipeline needs of a stored verification."""
@@ -191,27 +190,29 @@ class Pipeline:
         if not plan.queries:
             await self.publisher.publish_in(session, job)
 
-    def send(self, job: Job, plan: Plan, *, confirmed: bool = False, rows: Sequence[Mapping[str, object]] = ()) -> None:
+    def send(
+        self, job: Job, plan: Plan, *, confirmed_at: int | None = None, rows: Sequence[Mapping[str, object]] = ()
+    ) -> None:
         """Send a recorded plan's queries in the background and see the verification through.
 
-        ``confirmed``: the transaction that recorded the plan (just committed) found the consent epoch the
-        plan was decided at, share-locked: the queries leave on that decision without reading it again.
+        ``confirmed_at``: the transaction that recorded the plan (just committed) found the consent epoch the
+        plan was decided at (this one), share-locked: the queries leave on that decision without reading it.
         ``rows``: a new verification's result rows as just written (watchers are handed its final state
         from them and the answers, without reading it back).
         """
         if plan.queries:
             progress = {str(r["department"]): progress_of(r) for r in rows}
-            self.spawn(self._carry_plan(job, plan, confirmed, progress), f"fan-out {job.verification_id}")
+            self.spawn(self._carry_plan(job, plan, confirmed_at, progress), f"fan-out {job.verification_id}")
 
     def withdraw(self, authorization_name: str) -> None:
         """An authorization was revoked here: call back its queries still waiting to be sent."""
         self.gate.changed()
         self._sender.withdraw(authorization_name)
 
-    async def _watch_consent_forever(self, seen: int) -> None:
+    async def _watch_consent_forever(self) -> None:
         """A revocation made through another process (a replica, an admin command) shows here only as a new
-        consent epoch: while queries are on their way, read it every claim interval and, when it moved since
-        ``seen``, decide their consent again — a query waiting for a department's limits (or for its answer)
+        consent epoch: while queries are on their way, read it every claim interval and decide again the consent
+        of each query decided at an earlier epoch — one waiting for a department's limits (or for its answer)
         about a member withdrawn meanwhile is called back."""
         while True:
             await asyncio.sleep(self._claim_seconds)
@@ -219,12 +220,11 @@ class Pipeline:
                 continue
             try:
                 epoch = (await self.authorizations.current(())).epoch
-                if epoch != seen:
+                if self._sender.decided_before(epoch):
                     self.gate.changed()
-                    called = await self._sender.recheck()
+                    called = await self._sender.recheck(epoch)
                     if called:
                         log.info("consent changed elsewhere: %d queries on their way called back", called)
-                seen = epoch
             except Exception:
                 log.exception("watching the consent epoch failed; retrying")
 
@@ -259,17 +259,24 @@ class Pipeline:
             await self._gather_answers(job, plan)
         await asyncio.gather(*(self._tickets.poll_step(job, step) for step in polls))
 
-    async def _carry_plan(self, job: Job, plan: Plan, confirmed: bool, progress: dict[str, StoredProgress]) -> None:
+    async def _carry_plan(
+        self, job: Job, plan: Plan, confirmed_at: int | None, progress: dict[str, StoredProgress]
+    ) -> None:
         """Send a freshly recorded plan's queries (held by this process) and see them stored; if that fails,
         the steps left are given back for any process to carry on."""
         keys = [query.idempotency_key for query, _ in plan.queries]
-        await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed=confirmed, progress=progress))
+        await self.leases.carrying(keys, self._gather_answers(job, plan, confirmed_at=confirmed_at, progress=progress))
 
     async def _gather_answers(
-        self, job: Job, plan: Plan, *, confirmed: bool = False, progress: dict[str, StoredProgress] | None = None
+        self,
+        job: Job,
+        plan: Plan,
+        *,
+        confirmed_at: int | None = None,
+        progress: dict[str, StoredProgress] | None = None,
     ) -> None:
         """Ask every department at once; store answers in batches as they arrive, the last with the report.
-        ``confirmed``: consent was confirmed at the commit just made (see :meth:`send`); ``progress``: every
+        ``confirmed_at``: consent was confirmed at the commit just made (see :meth:`send`); ``progress``: every
         department's stored progress (a new verification's), kept up to date as answers are stored."""
         settled: asyncio.Queue[Settled | str] = asyncio.Queue()
         known = _Known(dict(plan.settled), progress or {})
@@ -278,7 +285,7 @@ class Pipeline:
             """Ask one department and queue its outcome (a connector's own bug is an unavailable outcome; hedui's
             own database failing meanwhile is not the department's: its step is given back, queued as its key)."""
             try:
-                outcome = await self._sender.ask(job, scope.department, query, confirmed=confirmed)
+                outcome = await self._sender.ask(job, scope.department, query, confirmed_at=confirmed_at)
             except SQLAlchemyError as exc:
                 log.warning(
                     "database failed while asking %s (%s); the query is left for a retry",

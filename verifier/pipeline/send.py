@@ -42,17 +42,19 @@ class Sender:
         self._gate = gate
         # Queries on their way to departments, by the authorizations of their verification, and what each asks.
         self._sending: dict[tuple[str, ...], set[asyncio.Future[DepartmentAnswer | Ticket]]] = {}
-        self._asking: dict[asyncio.Future[DepartmentAnswer | Ticket], tuple[Job, str, tuple[str, ...]]] = {}
+        self._asking: dict[asyncio.Future[DepartmentAnswer | Ticket], _Asking] = {}
 
-    async def ask(self, job: Job, department: str, query: DepartmentQuery, *, confirmed: bool = False) -> Outcome:
+    async def ask(
+        self, job: Job, department: str, query: DepartmentQuery, *, confirmed_at: int | None = None
+    ) -> Outcome:
         """Send one query and wait (within the department's deadline) for an answer or a ticket's answer.
 
         Consent is decided again right before the query leaves and before every poll: a member whose
         authorization ended since the plan is never asked about, and polling stops when one ends.
-        ``confirmed``: the plan's decision was confirmed by the commit just made; it stands for the first
-        departure (a query called back and sent again is decided again).
+        ``confirmed_at``: the consent epoch at which the commit just made confirmed the plan's decision; it
+        stands for the first departure (a query called back and sent again is decided again).
         """
-        progress = _Progress(decided=confirmed)
+        progress = _Progress(decided_at=confirmed_at)
         try:
             async with asyncio.timeout(self._settings.deadline(department)):
                 return await self._ask_within(job, department, query, progress)
@@ -79,16 +81,16 @@ class Sender:
         while True:
             allowed: tuple[str, ...]
             ended: tuple[str, ...]
-            if progress.decided:
-                progress.decided = False
-                allowed, ended = planned, ()
+            if progress.decided_at is not None:
+                allowed, ended, epoch = planned, (), progress.decided_at
+                progress.decided_at = None
             else:
-                allowed, ended = await self._gate.allowed_now(job, department, planned)
+                allowed, ended, epoch = await self._gate.decided_now(job, department, planned)
             progress.withdrawn = tuple(n for n in planned if n in ended)
             if not allowed:
                 return Outcome(_NOT_QUERIED, CALLED_BACK if called_back else NOT_SENT, withdrawn=progress.withdrawn)
             query = dataclasses.replace(query, id_numbers=allowed)
-            reply = await self._send_unless_withdrawn(job, department, connector, query)
+            reply = await self._send_unless_withdrawn(job, department, connector, query, epoch)
             if reply is not None:
                 break
             called_back = True
@@ -105,13 +107,14 @@ class Sender:
         return dataclasses.replace(outcome, withdrawn=progress.withdrawn)
 
     async def _send_unless_withdrawn(
-        self, job: Job, department: str, connector: Connector, query: DepartmentQuery
+        self, job: Job, department: str, connector: Connector, query: DepartmentQuery, epoch: int
     ) -> DepartmentAnswer | Ticket | None:
-        """Send ``query``; ``None`` when a revocation called it back while it waited (then it was not sent,
-        or its answer is not wanted): queries wait for a department's rate limit, a revocation may not."""
+        """Send ``query`` (its consent decided at ``epoch``); ``None`` when a revocation called it back while it
+        waited (then it was not sent, or its answer is not wanted): queries wait for a department's rate limit,
+        a revocation may not."""
         sending = asyncio.ensure_future(connector.query(query))
         self._sending.setdefault(job.authorization_names, set()).add(sending)
-        self._asking[sending] = (job, department, query.id_numbers)
+        self._asking[sending] = _Asking(job, department, query.id_numbers, epoch)
         try:
             return await sending
         except asyncio.CancelledError:
@@ -136,27 +139,49 @@ class Sender:
         """Whether any query is on its way (waiting for a department's limits, or for its answer)."""
         return bool(self._asking)
 
-    async def recheck(self) -> int:
-        """Consent changed somewhere else (another process revoked an authorization or a key): decide it again
-        for every query on its way and call back each one that asks about a member withdrawn since — it is
-        decided again and sent for the others (see :meth:`ask`). Returns how many were called back."""
-        called = 0
-        for future, (job, department, ids) in list(self._asking.items()):
-            if future.done():
-                continue
-            _, ended = await self._gate.allowed_now(job, department, ids)
-            if ended and not future.done():
-                future.cancel()
-                called += 1
-        return called
+    def decided_before(self, epoch: int) -> bool:
+        """Whether a query on its way had its consent decided before the consent epoch ``epoch``."""
+        return any(asking.epoch < epoch for asking in self._asking.values())
+
+    async def recheck(self, epoch: int) -> int:
+        """Consent changed somewhere else (another process revoked an authorization or a key; the epoch is now
+        ``epoch``): decide it again for every query on its way that was decided before, and call back each one
+        that asks about a member withdrawn since — it is decided again and sent for the others (see
+        :meth:`ask`). Returns how many were called back."""
+        stale = [(future, asking) for future, asking in self._asking.items() if asking.epoch < epoch]
+        # At once: the decisions about one verification share one read.
+        return sum(await asyncio.gather(*(self._recheck_one(future, asking) for future, asking in stale)))
+
+    async def _recheck_one(self, future: asyncio.Future[DepartmentAnswer | Ticket], asking: _Asking) -> int:
+        """Decide one query's consent again; call it back (1) if a member it asks about was withdrawn."""
+        if future.done():
+            return 0
+        _, ended, decided = await self._gate.decided_now(asking.job, asking.department, asking.ids)
+        if future.done():
+            return 0
+        if ended:
+            future.cancel()
+            return 1
+        asking.epoch = decided
+        return 0
+
+
+@dataclasses.dataclass(slots=True)
+class _Asking:
+    """A query on its way: whose, to which department, about whom, and the consent epoch it was decided at."""
+
+    job: Job
+    department: str
+    ids: tuple[str, ...]
+    epoch: int
 
 
 @dataclasses.dataclass(slots=True)
 class _Progress:
     """How far one :meth:`Sender.ask` got: the last ticket handed out, members withdrawn before sending,
-    whether the first departure's consent is decided already."""
+    the epoch at which the first departure's consent was decided (and confirmed) already."""
 
     ticket: Ticket | None = None
     withdrawn: tuple[str, ...] = ()
-    # The first departure's consent was decided (and confirmed) already.
-    decided: bool = False
+    # The first departure's consent was decided (and confirmed) at this consent epoch already.
+    decided_at: int | None = None

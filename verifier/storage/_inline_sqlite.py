@@ -11,15 +11,20 @@ at once, with SQLite's busy timeout at zero so that no statement can block the l
   thread, which waits up to ``busy_seconds`` as SQLite's busy timeout would have;
 - ``COMMIT`` (which syncs the write-ahead log to disk, milliseconds on a slow disk) runs in a worker thread.
 
-Work handed to a thread is waited for even when the awaiting task is cancelled, so the connection is never used
-by two threads at once. A long read (a whole audit log) does block the loop while it runs; the server reads
-such things in bounded pages.
+Work handed to a thread is waited for even when the awaiting task is cancelled (once or more), and closing the
+connection waits for it, so the connection is never used by two threads at once; a wait for a lock whose caller
+has gone ends within a slice (0.1 s). A write transaction begins with ``BEGIN IMMEDIATE``
+(:meth:`InlineConnection.begin_immediate`, called by ``Database.write``), so what it reads is the latest. A long
+read does block the loop while it runs: the server's reads are pages, except the audit tree's catching up with
+the stored leaves when it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -28,14 +33,16 @@ from sqlalchemy.engine import make_url
 __all__ = ["InlineConnection", "inline_connector"]
 
 T = TypeVar("T")
-# SQLite's primary result codes for "another connection holds the lock".
-_LOCKED_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+# SQLITE_BUSY_SNAPSHOT: a read transaction cannot become a write one; waiting does not help (no busy handler runs).
+_BUSY_SNAPSHOT = 517
+# How long one slice of a wait for another connection's lock lasts (SQLite's busy timeout in the worker).
+_SLICE_MS = 100
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
-    """Whether ``error`` says the database (or a table) is locked by another connection."""
+    """Whether ``error`` is SQLITE_BUSY that waiting can clear: another connection holds the lock."""
     code = getattr(error, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _LOCKED_CODES
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY and code != _BUSY_SNAPSHOT
 
 
 class _Cursor:
@@ -128,8 +135,13 @@ class InlineConnection:
         """Wrap ``raw`` (opened with ``check_same_thread=False``); a lock held elsewhere is waited for up to
         ``busy_seconds`` (in a worker thread)."""
         self.raw = raw
-        self._busy_ms = max(0, int(busy_seconds * 1000))
+        self._busy_seconds = max(0.0, busy_seconds)
         self._set_busy_timeout(0)
+        # The worker's work while one has it (nothing else may touch the connection then), and whether its
+        # caller has gone (a wait for a lock then ends at the next slice).
+        self._working: asyncio.Future[Any] | None = None
+        self._abandoned = False
+        self._closing = False
         # The attribute names SQLAlchemy's aiosqlite adapter reads.
         self._conn = raw
         self._connection: sqlite3.Connection | None = raw
@@ -144,30 +156,46 @@ class InlineConnection:
         try:
             return function(*args)
         except sqlite3.OperationalError as exc:
-            if not _locked(exc) or self._busy_ms == 0:
+            if not _locked(exc) or self._busy_seconds == 0:
                 raise
         return await self._in_worker(self._waiting, function, *args)
 
     def _waiting(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` with SQLite's busy timeout on (in a worker thread)."""
-        self._set_busy_timeout(self._busy_ms)
+        """``function(*args)`` waiting for another connection's lock (in a worker thread): in slices of
+        :data:`_SLICE_MS`, so that a caller who has gone stops the wait within one (SQLite's own busy wait
+        cannot be interrupted), until ``busy_seconds`` have passed — then SQLite's "database is locked"."""
+        deadline = time.monotonic() + self._busy_seconds
+        self._set_busy_timeout(_SLICE_MS)
         try:
-            return function(*args)
+            while True:
+                try:
+                    return function(*args)
+                except sqlite3.OperationalError as exc:
+                    if not _locked(exc) or self._abandoned or time.monotonic() >= deadline:
+                        raise
         finally:
             self._set_busy_timeout(0)
 
     async def _in_worker(self, function: Callable[..., T], *args: Any) -> T:
-        """Run ``function(*args)`` in a worker thread; a cancelled caller still waits for it to end, so that
-        nothing else uses the connection meanwhile."""
+        """Run ``function(*args)`` in a worker thread. Nothing else uses the connection meanwhile: a caller who
+        is cancelled (once or more) still waits for the work to end, and tells a wait for a lock to give up."""
         work: Awaitable[T] = asyncio.get_running_loop().run_in_executor(None, function, *args)
         future = asyncio.ensure_future(work)
+        self._working, self._abandoned = future, False
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            await asyncio.wait([future])
+            self._abandoned = True
+            while not future.done():
+                with contextlib.suppress(asyncio.CancelledError):  # a second cancellation ends no wait either
+                    await asyncio.wait([future])
             if not future.cancelled():
                 future.exception()  # the caller has gone: what the work raised is retrieved, not logged at exit
             raise
+        finally:
+            self._working = None
+            if self._closing:
+                self._close_now()
 
     def cursor(self) -> _Cursor:
         """A new cursor."""
@@ -184,23 +212,42 @@ class InlineConnection:
         try:
             self.raw.commit()
         except sqlite3.OperationalError as exc:
-            if not _locked(exc) or self._busy_ms == 0:
+            if not _locked(exc) or self._busy_seconds == 0:
                 raise
             self._waiting(self.raw.commit)
+
+    async def begin_immediate(self) -> None:
+        """Begin a transaction that holds the write lock from its first statement on (waiting for another
+        process's writer as statements do): what it reads is then the latest, and no other writer commits
+        before it does."""
+        if not self.raw.in_transaction:
+            await self.run(self.raw.execute, "BEGIN IMMEDIATE")
 
     async def rollback(self) -> None:
         """Roll back (in place: SQLite discards the transaction's pages without touching the disk)."""
         await self.run(self.raw.rollback)
 
     async def close(self) -> None:
-        """Close the connection."""
-        self.raw.close()
-        self._connection = None
+        """Close the connection (once a worker that has it is done with it)."""
+        self._close_when_free()
 
     def stop(self) -> None:
-        """Close the connection at once (SQLAlchemy's terminate)."""
-        self.raw.close()
+        """Close the connection at once, or as soon as a worker that has it is done (SQLAlchemy's terminate)."""
+        self._close_when_free()
+
+    def _close_when_free(self) -> None:
+        """Close now, unless a worker has the connection: then when it is done (see :meth:`_in_worker`)."""
         self._connection = None
+        if self._working is None:
+            self._close_now()
+        else:
+            self._closing = True
+            self._abandoned = True
+
+    def _close_now(self) -> None:
+        """Close the sqlite3 connection."""
+        self._closing = False
+        self.raw.close()
 
     @property
     def isolation_level(self) -> str | None:

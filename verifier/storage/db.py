@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,11 +15,12 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from audit.log import metadata as audit_metadata
-from verifier.storage._inline_sqlite import inline_connector
+from verifier.storage._inline_sqlite import InlineConnection, inline_connector
 from verifier.storage.models import Base
 
 if TYPE_CHECKING:
@@ -117,10 +119,22 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction. On SQLite, one writer at a time in this process: SQLite allows one
-        writer anyway, and queueing here is far cheaper than SQLite's busy-wait back-off."""
-        lock = self._lock if self.dialect == "sqlite" else contextlib.nullcontext()
-        async with lock, self.sessions.begin() as session:
+        """A write transaction. On SQLite, one writer at a time in this process (SQLite allows one writer
+        anyway, and queueing here is far cheaper than SQLite's busy-wait back-off), holding the write lock from
+        its start (``BEGIN IMMEDIATE``): what it reads — the consent epoch it confirms — is the latest, and no
+        other process's writer commits before it does."""
+        if self.dialect != "sqlite":
+            async with self.sessions.begin() as session:
+                yield session
+            return
+        async with self._lock, self.sessions.begin() as session:
+            connection = await session.connection()
+            inline = (await connection.get_raw_connection()).driver_connection
+            if isinstance(inline, InlineConnection):
+                try:
+                    await inline.begin_immediate()
+                except sqlite3.Error as exc:  # as SQLAlchemy wraps what its statements raise
+                    raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
             yield session
 
     async def migrate(self) -> None:

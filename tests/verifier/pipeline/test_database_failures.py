@@ -39,7 +39,7 @@ async def test_a_pool_timeout_while_deciding_consent_is_not_a_department_unavail
     # v1's tax query was on the wire when its process died: the step is due for anyone.
     await seed_verification(db, job, {"tax": {"status": "querying", "queried_json": json.dumps(MEMBERS)}})
     gate = pipeline.gate
-    real = gate.allowed_now
+    real = gate.decided_now
     busy = 0
 
     async def busy_once(*args: Any, **kwargs: Any) -> Any:
@@ -49,7 +49,7 @@ async def test_a_pool_timeout_while_deciding_consent_is_not_a_department_unavail
             raise PoolTimeout("QueuePool limit of size 10 overflow 20 reached")
         return await real(*args, **kwargs)
 
-    gate.allowed_now = busy_once  # type: ignore[method-assign]
+    gate.decided_now = busy_once  # type: ignore[method-assign]
     await pipeline.resume()
     try:
         async with asyncio.timeout(60):

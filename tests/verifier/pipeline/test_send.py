@@ -29,20 +29,29 @@ SANDBOX_TAX = sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["t
 
 
 class Gate:
-    """Consent as the test says: everyone, until ``end()`` (then nobody); counts the decisions."""
+    """Consent as the test says: everyone, until ``end()`` (then nobody, one consent epoch on); counts the
+    decisions."""
 
     def __init__(self) -> None:
         self.ended = False
         self.decisions = 0
+        self.epoch = 0
 
     def end(self) -> None:
         self.ended = True
+        self.epoch += 1
 
     async def allowed_now(
         self, job: Job, department: str, ids: Sequence[str], session: Any = None
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         self.decisions += 1
         return ((), tuple(ids)) if self.ended else (tuple(ids), ())
+
+    async def decided_now(
+        self, job: Job, department: str, ids: Sequence[str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+        allowed, ended = await self.allowed_now(job, department, ids)
+        return allowed, ended, self.epoch
 
 
 class Tax:
@@ -173,3 +182,23 @@ async def test_a_revocation_calls_back_a_query_still_waiting_to_be_sent() -> Non
     send.withdraw("authorizations/a1")
     outcome = await asyncio.wait_for(ask, 30)
     assert (outcome.status, outcome.detail, outcome.withdrawn) == (DepartmentStatus.NOT_QUERIED, CALLED_BACK, MEMBERS)
+
+
+async def test_a_query_decided_before_a_consent_change_elsewhere_is_decided_again_and_called_back() -> None:
+    """The cross-process watch: a query on its way whose consent was decided at an earlier epoch than the
+    database's now is decided again; a member withdrawn meanwhile calls it back (it is never answered), and a
+    query decided at the current epoch is left alone."""
+    gate, hold = Gate(), asyncio.Event()
+    tax = Tax(await answer(), hold=hold)
+    sending = sender(tax, gate)
+    asking = asyncio.create_task(sending.ask(JOB, "tax", QUERY))
+    await tax.started.wait()
+    assert sending.sending() and not sending.decided_before(gate.epoch)
+    assert await sending.recheck(gate.epoch) == 0  # nothing changed: nothing decided again
+    decisions = gate.decisions
+    gate.end()  # another process revoked: only the epoch tells this one
+    assert sending.decided_before(gate.epoch)
+    assert await sending.recheck(gate.epoch) == 1
+    outcome = await asking
+    assert outcome.status == DepartmentStatus.NOT_QUERIED and outcome.detail == CALLED_BACK
+    assert gate.decisions > decisions and not sending.sending()

@@ -131,3 +131,55 @@ async def test_a_cancelled_wait_leaves_the_connection_usable(tmp_path: Path) -> 
     finally:
         other.close()
         await db.close()
+
+
+async def test_a_cancelled_wait_ends_soon_even_cancelled_twice_while_the_lock_is_still_held(tmp_path: Path) -> None:
+    """Cancelled twice (a call's deadline, then a shutdown) while its statement waits for another process's lock:
+    the wait gives up within a slice although the lock is still held, the worker is done with the connection
+    before the task ends (closing it then must not crash the process), and the database reads fine after."""
+    path = tmp_path / "e.db"
+    db = await _database(path, busy_seconds=30.0)
+    other = _locker(path)
+    try:
+
+        async def write() -> None:
+            async with db.write() as session:
+                await session.execute(text("INSERT INTO marks (n) VALUES (1)"))
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5.0)  # long before the 30 s busy timeout
+        assert other.in_transaction  # the other connection still holds the lock
+        await db.close()  # every pooled connection closed: no worker may still be using one
+        other.rollback()
+        db = Database(f"sqlite:///{path}")
+        async with db.sessions() as session:
+            assert (await session.execute(text("SELECT count(*) FROM marks"))).scalar() == 0
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_a_write_transaction_holds_the_write_lock_from_its_first_read(tmp_path: Path) -> None:
+    """What a write transaction reads first (the consent epoch it confirms) cannot change before it commits: it
+    begins with the write lock, so another process's writer waits (here, at busy timeout 0, is refused)."""
+    path = tmp_path / "f.db"
+    db = await _database(path)
+    async with db.write() as session:
+        await session.execute(text("INSERT INTO marks (n) VALUES (1)"))
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        async with db.write() as session:
+            seen = (await session.execute(text("SELECT max(n) FROM marks"))).scalar()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("UPDATE marks SET n = n + 1")
+            await session.execute(text("INSERT INTO marks (n) VALUES (:n)"), {"n": int(seen) + 1})
+        other.execute("UPDATE marks SET n = n + 10")  # free again once it committed
+        assert sorted(n for (n,) in other.execute("SELECT n FROM marks")) == [11, 12]
+    finally:
+        other.close()
+        await db.close()
