@@ -143,6 +143,7 @@ class Readiness:
     async def watch(self, health: Any, names: Sequence[str]) -> Callable[[], Awaitable[None]]:
         """Probe now and every ``interval``; set ``health``'s status of every name to follow the answer.
         Returns the function that stops watching."""
+        self._changed.clear()
         await self._publish(health, names, await self.probe(), None)
         task = asyncio.create_task(self._watch_forever(health, names), name="hedui-readiness")
 
@@ -158,8 +159,9 @@ class Readiness:
         """The probe loop."""
         while True:
             before = self.latest.ready
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._interval)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: a cancellation is never swallowed
+                async with asyncio.timeout(self._interval):
+                    await self._changed.wait()
             self._changed.clear()
             await self._publish(health, names, await self.probe(), before)
 
