@@ -33,7 +33,7 @@ from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
-from verifier.cli._edges import CannotCreate, open_then_create, probe_database
+from verifier.cli._edges import CannotCreate, open_then_create
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
 from verifier.errors import database_failure
 
@@ -226,11 +226,6 @@ def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) ->
     settings = with_database(settings, args.db)
     if existing:
         require_database(settings.database_url)
-    else:
-        try:
-            probe_database(settings.database_url)
-        except CannotCreate as exc:
-            raise UsageError(str(exc)) from None
     return settings
 
 

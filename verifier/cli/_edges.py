@@ -1,9 +1,9 @@
 """A command that cannot open, create or write its database or its key files stops before it leaves anything.
 
-The commands that create (``hedui serve``, ``hedui verify``) first open the database as they will use it —
-a SQLite file is created and written once, a PostgreSQL server is asked one question — and only then create
-the key files that are missing; whatever fails is one line naming the database or the file, and the files
-and directories this command made are removed again.
+The commands that create (``hedui serve``, ``hedui verify``, ``hedui keys add``, ``hedui db migrate``) first
+probe the database as they will use it — a SQLite file is created, written and removed again if it was new, a
+PostgreSQL server is asked one question — and only then create the key files that are missing; whatever fails
+is one line naming the database or the file, and the files and directories this command made are removed.
 """
 
 from __future__ import annotations
@@ -115,20 +115,24 @@ def _probe(url: str) -> None:
 
 
 def probe_database(url: str) -> None:
-    """The database of ``url`` can be opened and written, else :class:`CannotCreate`; a failed probe leaves
-    nothing it made."""
+    """The database of ``url`` can be opened and written, else :class:`CannotCreate`. A SQLite file that did not
+    exist is created, written and removed again (with the directories made for it): the command that needs it
+    creates it for real, and a probe leaves nothing behind either way."""
     path = _sqlite_file(url)
-    with creating([path] if path is not None else []):
+    made = _missing_ancestors(path) if path is not None else []
+    try:
         _probe(url)
+    finally:
+        if path is not None and made:
+            _remove([Path(f"{path}-journal"), *made])
 
 
 def open_then_create(url: str, key_files: list[Path], create: Callable[[], T]) -> T:
-    """Open the database (:func:`probe_database`), then ``create()`` the missing ``key_files``; whatever fails is
-    :class:`CannotCreate` naming the database or the file, and the database file, the key files and the
-    directories this made are removed again."""
-    path = _sqlite_file(url)
-    with creating([*([path] if path is not None else []), *key_files]):
-        _probe(url)
+    """Probe the database (:func:`probe_database`), then ``create()`` the missing ``key_files``; whatever fails is
+    :class:`CannotCreate` naming the database or the file, and the key files and the directories this made are
+    removed again."""
+    probe_database(url)
+    with creating(key_files):
         try:
             return create()
         except OSError as exc:

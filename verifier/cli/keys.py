@@ -28,6 +28,7 @@ from verifier.cli._common import (
     shown,
     trust_store_settings,
 )
+from verifier.cli._edges import CannotCreate, probe_database
 from verifier.config import Settings
 from verifier.errors import ServiceError
 from verifier.operations import Caller
@@ -86,7 +87,11 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
     if args.valid_days is not None and args.valid_days <= 0:
         raise UsageError("--valid-days must be positive")
     organisation = _organisation(args.organisation)
-    settings = trust_store_settings(args)  # the database opened (created) once the input is known to be good
+    settings = trust_store_settings(args)
+    try:  # the database can be opened (or created) before anything is written
+        probe_database(settings.database_url)
+    except CannotCreate as exc:
+        raise UsageError(str(exc)) from None
 
     async def add(service: HeduiService) -> str:
         """Add the key; its key id."""

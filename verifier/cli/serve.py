@@ -47,11 +47,18 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
     service = HeduiService(Database.from_settings(settings), connectors, settings)
     service.readiness.interval = config.health_check_interval_seconds
     await _started(service)
-    _, port, stop = await build_server(service, settings.listen)
     endpoint = OperatorEndpoint(service.readiness, lambda: refresh_scraped(service.db, service.log))
-    where = ""
-    if settings.metrics_listen:
-        where = f", metrics on port {await endpoint.start(settings.metrics_listen)}"
+    try:  # an address in use or not this machine's: one line, the work given back
+        _, port, stop = await build_server(service, settings.listen)
+    except OSError as exc:
+        await service.close()
+        raise UsageError(f"listen {settings.listen}: {exc.strerror or exc}") from None
+    try:
+        where = f", metrics on port {await endpoint.start(settings.metrics_listen)}" if settings.metrics_listen else ""
+    except OSError as exc:
+        await stop()
+        await service.close()
+        raise UsageError(f"metrics_listen {settings.metrics_listen}: {exc.strerror or exc}") from None
     log.info(
         "hedui serving on %s (port %d)%s, database %s",
         settings.listen,

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from alembic.script import ScriptDirectory
 from grpc_health.v1 import health_pb2
+from prometheus_client import Gauge
 from sqlalchemy import text
 
 from verifier.storage.db import MIGRATIONS, Database
@@ -25,6 +26,7 @@ from verifier.storage.db import MIGRATIONS, Database
 __all__ = ["Check", "Readiness", "ReadinessReport"]
 
 log = logging.getLogger("hedui.health")
+READY = Gauge("hedui_ready", "1 while the last readiness probe passed (database, migrations, audit log), else 0")
 _SERVING: Final = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING: Final = health_pb2.HealthCheckResponse.NOT_SERVING
 # PostgreSQL: a standby, a read-only default, or a role that may not insert into the log cannot append to it.
@@ -139,6 +141,7 @@ class Readiness:
         except Exception as exc:  # the database refused or failed: say what, never the SQL
             checks = [Check("database", False, f"{type(exc).__name__}: {_first_line(exc)}")]
         self.latest = ReadinessReport(tuple(checks), time.monotonic())
+        READY.set(1 if self.latest.ready else 0)
         return self.latest
 
     async def watch(
@@ -148,6 +151,7 @@ class Readiness:
         names ``held()`` returns stay NOT_SERVING even when ready: the write services while the audit log's
         write gate is closed). Returns the function that stops watching."""
         self._held = held
+        self._changed.clear()
         await self._publish(health, names, await self.probe(), None)
         task = asyncio.create_task(self._watch_forever(health, names), name="hedui-readiness")
 
@@ -163,8 +167,9 @@ class Readiness:
         """The probe loop."""
         while True:
             before = self.latest.ready
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._interval)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: a cancellation is never swallowed
+                async with asyncio.timeout(self._interval):
+                    await self._changed.wait()
             self._changed.clear()
             await self._publish(health, names, await self.probe(), before)
 

@@ -3,6 +3,7 @@ one line and leaves nothing behind; only the service and ``hedui verify`` create
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_a_schema_newer_than_this_version_stops_serve_with_one_line(tmp_path: Pa
     usage_error(
         hedui("serve", "--config", str(path), cwd=tmp_path), "database: cannot bring the schema to this version"
     )
+
+
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_an_address_in_use_stops_serve_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        path = config(
+            tmp_path, database_url=f"sqlite:///{tmp_path}/hedui.db", listen="127.0.0.1:0", metrics_listen=address
+        )
+        done = hedui("serve", "--config", str(path), cwd=tmp_path)
+    # The service had started (its log says so) when the port was refused: the last line says why, no traceback.
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"hedui: error: metrics_listen {address}: ") and "address already in use" in last

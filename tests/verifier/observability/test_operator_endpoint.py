@@ -125,6 +125,7 @@ async def test_metrics_after_a_verification(harness: Harness) -> None:
     assert value(after, "hedui_database_pool_limit_connections") in (30, 0)  # 10 + 20; in-memory SQLite: none
     assert ("hedui_database_pool_connections", frozenset({("state", "in_use")})) in after
     assert value(after, "hedui_scrape_database_up") == 1
+    assert value(after, "hedui_ready") == 1
     # The tax department's health (Sahamati's rule): exactly one of the three statuses holds.
     statuses = [value(after, "hedui_department_health", department="tax", status=s) for s in ("GOOD", "BAD", "UNKNOWN")]
     assert sorted(statuses) == [0, 0, 1]
