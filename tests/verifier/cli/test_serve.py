@@ -88,7 +88,7 @@ def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
         assert (tmp_path / "env.db").exists()
-        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
+        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["entry.key", "log.key", "subject.key"]
         assert not (tmp_path / ".hedui").exists()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -175,6 +175,10 @@ def _every_key_from_the_environment(tmp_path: Path) -> dict[str, str]:
         "witness_dirs": json.dumps([str(tmp_path / "witness")]),
         "metrics_listen": f"127.0.0.1:{_free_port()}",
         **OBSERVABILITY_VALUES,
+        "audit_entry_key_file": str(tmp_path / "keys" / "entry.key"),
+        "audit_log_state_file": str(tmp_path / "state" / "signer.state"),
+        "audit_integration_bound_seconds": "600",
+        "centre": json.dumps({"name": "香格里拉市社会救助家庭经济状况核对中心"}, ensure_ascii=False),
     }
     assert set(values) == set(HeduiConfig.model_fields) - {"departments"}, "a key of the schema is not covered"
     env = {name: value for name, value in os.environ.items() if not name.upper().startswith("HEDUI_")}
@@ -215,7 +219,7 @@ def test_config_show_names_the_variable_of_every_key_serve_runs_with(tmp_path: P
         with grpc.insecure_channel(env["HEDUI_LISTEN"]) as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
         assert (tmp_path / "env.db").exists()
-        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
+        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["entry.key", "log.key", "subject.key"]
         assert (tmp_path / "witness").is_dir()
         assert not (tmp_path / ".hedui").exists()
         metrics = f"http://{env['HEDUI_METRICS_LISTEN']}"
