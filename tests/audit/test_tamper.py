@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 
 import pytest
+import rfc9162
 from audit_tamper import ORIGIN, Logged, blob, hedui, logged, service_role_url, sql, verify
 from sqlalchemy import text
 
 from audit import AuditEvent
 from audit.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from audit.heads import note_facts
 from audit.log import WritesStopped, audit_refused
 from audit.merkle import leaf_hash
 from audit.state import FileState
@@ -217,12 +219,11 @@ async def test_leaf_rows_inserted_beyond_the_signed_tree(log: Logged) -> None:
 # --- item 2: only hedui's append function adds an entry -------------------------------------------
 
 
-def forged_row(url: str, entry: bytes, operator: str) -> str:
+def forged_row(url: str, entry: bytes, operator: str, at: str = "CURRENT_TIMESTAMP") -> str:
     """An INSERT of an entry row as the database's credentials alone can write it (no MAC)."""
     return (
         'INSERT INTO audit_entries (recorded_at, kind, operator, client, verification, "authorization", department, '
-        f"subjects, entry) VALUES (CURRENT_TIMESTAMP, 'REPORT_READ', '{operator}', '', '', '', '', '[]', "
-        f"{blob(url, entry)})"
+        f"subjects, entry) VALUES ({at}, 'REPORT_READ', '{operator}', '', '', '', '', '[]', {blob(url, entry)})"
     )
 
 
@@ -323,6 +324,7 @@ def _body(**changes: object) -> bytes:
         (_body(subjects=["533401197803120118"]), "its subjects are not keyed hashes"),
         (_body(time="2026-12-01T09:00:00+08:00"), "its time is not a UTC instant with microseconds"),
         (_body(time="2020-01-01T00:00:00.000000+00:00"), "back in log order (backdated or moved)"),
+        (_body(time="2030-01-01T00:00:00.000000+00:00"), "after the signed tree head at size 9 covering it was signed"),
     ],
 )
 async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed(
@@ -330,8 +332,16 @@ async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed
 ) -> None:
     """An integrator that checked no MAC (hedui before this issue) signed what the service role inserted; verify
     still names the entry by its kind, fields or time."""
+    future = b"2030-01-01" in forged  # its column says so too: only the signed times can tell
+    at = (
+        ("'2030-01-01 00:00:00.000000'" if log.url.startswith("sqlite") else "'2030-01-01 00:00:00+00'")
+        if future
+        else "CURRENT_TIMESTAMP"
+    )
     await insert_as_service_role(
-        log, forged_row(log.url, forged, "ghost"), "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries"
+        log,
+        forged_row(log.url, forged, "ghost", at),
+        "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries",
     )
     settings = log.settings
     assert settings.audit_log_state_file is not None
@@ -389,3 +399,54 @@ async def test_three_edited_operators_fabricate_no_anomaly(log: Logged) -> None:
         await sql(log.url, f"UPDATE audit_entries SET operator = '{operator}' WHERE seq = {seq}")
     code, out = await hedui("audit", "anomalies", "--config", str(log.config), "--format", "json")
     assert code == 1 and "PERSON_QUERIED_BY_MANY_OPERATORS" not in out and "entry 2:" in out, out
+
+
+# --- items 6 and 7: heads, proofs from any size, signed time -------------------------------------
+
+
+async def test_a_deleted_intermediate_head_is_named_and_its_checkpoint_still_proven(log: Logged) -> None:
+    async with log.service() as service, service.db.sessions() as session:
+        held = await service.log.head_at(session, 5)  # the checkpoint a supervisor keeps
+    assert held is not None
+    await sql(log.url, "DELETE FROM audit_tree_heads WHERE tree_size = 5")
+    await verify_fails(log, "signed tree head at size 8: it follows the signed head of size 5, which is missing")
+    async with log.service() as service:
+        proof, first, second = await service.audit_queries.consistency_proof(5, 0)
+        assert first is None and second.tree_size == 8
+        rfc9162.verify_consistency(5, 8, held.root_hash, second.root_hash, proof)  # the log cannot deny it
+        _, _, first_row = await service.audit_queries.consistency_proof(3, 8)  # any size, not just signed ones
+        assert first_row.tree_size == 8
+
+
+async def test_a_head_row_for_a_size_never_signed_is_not_served(log: Logged) -> None:
+    rows = await sql(log.url, "SELECT checkpoint, root_hash FROM audit_tree_heads WHERE tree_size = 5", triggers=True)
+    note, root = rows[0]
+    await insert_as_service_role(
+        log,
+        "INSERT INTO audit_tree_heads (tree_size, root_hash, checkpoint, signed_at) VALUES "
+        f"(6, {blob(log.url, bytes(root))}, '{note}', CURRENT_TIMESTAMP)",
+    )
+    await verify_fails(log, "signed tree head at size 6: its checkpoint says size 5")
+    async with log.service() as service:
+        for call in (service.audit_queries.inclusion_proof(0, 6), service.audit_queries.consistency_proof(1, 6)):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED, refused.value
+
+
+async def test_an_edited_signed_at_is_named_and_not_served(log: Logged) -> None:
+    await sql(log.url, "UPDATE audit_tree_heads SET signed_at = '2020-01-01 00:00:00' WHERE tree_size = 8")
+    await verify_fails(log, "signed tree head at size 8: its stored signed_at is not the time it signs (edited)")
+    async with log.service() as service:
+        with pytest.raises(ServiceError) as refused:
+            await service.audit_queries.signed_tree_head()
+        assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED
+
+
+async def test_log_time_is_signed_and_never_goes_back(log: Logged) -> None:
+    async with log.service() as service, service.db.sessions() as session:
+        heads = await service.log.heads(session)
+    facts = [note_facts(head.checkpoint) for head in heads]
+    assert [f.previous for f in facts if f] == [0, 1, 5]
+    times = [f.time for f in facts if f]
+    assert times == sorted(times) and [head.signed_at for head in heads] == times

@@ -155,7 +155,10 @@ class AuditQueries:
             head = await self._log.latest_head(session)
         if head is None:
             raise ServiceError(Reason.AUDIT_LOG_EMPTY, "the audit log has no entries yet")
-        return head
+        try:
+            return self._log.checked(head)
+        except LogDamaged as exc:
+            raise _refused(exc) from None
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
         """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
@@ -172,8 +175,9 @@ class AuditQueries:
 
     async def consistency_proof(
         self, first_size: int, second_size: int
-    ) -> tuple[list[bytes], SignedTreeHead, SignedTreeHead]:
-        """Proof that one signed tree is a prefix of a later one (second 0: the latest)."""
+    ) -> tuple[list[bytes], SignedTreeHead | None, SignedTreeHead]:
+        """Proof that the tree of ``first_size`` entries (any size a supervisor may hold a checkpoint of) is a
+        prefix of a later signed one (second 0: the latest); the stored head of ``first_size`` if there is one."""
         self._undamaged()
         try:
             async with self._db.sessions() as session:
