@@ -25,6 +25,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from audit.consent_proof import ConsentLedger
 from audit.events import entry_problem
 from audit.heads import head_facts
 from audit.log import (
@@ -140,6 +141,7 @@ class LogChecker:
         self._latest: tuple[dt.datetime | None, int] = (None, -1)
         self._batch_latest: tuple[dt.datetime | None, int] = (None, -1)  # the latest writer's time since a head
         self._log_time: dt.datetime | None = None
+        self._consent = ConsentLedger()
 
     @property
     def size(self) -> int:
@@ -169,6 +171,9 @@ class LogChecker:
         if problem is not None:
             raise self.fail(index, f"not an entry hedui writes: {problem}")
         self._check_time(index, dt.datetime.fromisoformat(body["time"]))
+        unconsented = self._consent.take(body)
+        if unconsented is not None:
+            raise self.fail(index, f"consent not proven by the log: {unconsented}")
         leaf = leaf_hash(entry)
         if stored_leaf is not None and stored_leaf != leaf:
             raise self.fail(index, "its bytes do not hash to the leaf recorded when it was integrated (altered)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import rfc9162
-from audit_tamper import ORIGIN, Logged, blob, hedui, logged, service_role_url, sql, verify
+from audit_tamper import ORIGIN, Logged, blob, hedui, logged, query, registration, service_role_url, sql, verify
 from sqlalchemy import text
 
 from audit import AuditEvent
@@ -25,6 +25,8 @@ from audit.tree import SigningStopped, TransparencyLog
 from verifier.errors import Reason, ServiceError
 
 pytestmark = pytest.mark.integration
+
+STRANGER = "f" * 64  # the keyed hash of somebody no authorization names
 
 
 @pytest.fixture
@@ -134,12 +136,12 @@ async def test_one_byte_of_an_entry(log: Logged) -> None:
 
 async def test_an_entry_edited_and_its_leaf_hash_recomputed(log: Logged) -> None:
     seq, entry = await entry_at(log.url, 3)
-    changed = entry.replace(b'"public_security"', b'"tax"')
+    changed = entry.replace(b'"worker-1"', b'"worker-2"')  # another caseworker took the blame
     await sql(
         log.url,
         f"UPDATE audit_entries SET entry = {blob(log.url, changed)} WHERE seq = {seq}",
         f"UPDATE audit_leaves SET leaf_hash = {blob(log.url, leaf_hash(changed))} WHERE leaf_index = 3",
-        f"UPDATE audit_entries SET department = 'tax' WHERE seq = {seq}",  # the index column too
+        f"UPDATE audit_entries SET operator = 'worker-2' WHERE seq = {seq}",  # the index column too
     )
     await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")
     await refuses_to_sign_or_serve(log, "do not hash to the root the signer signed at size 8")
@@ -450,3 +452,37 @@ async def test_log_time_is_signed_and_never_goes_back(log: Logged) -> None:
     assert [f.previous for f in facts if f] == [0, 1, 5]
     times = [f.time for f in facts if f]
     assert times == sorted(times) and [head.signed_at for head in heads] == times
+
+
+# --- item 9: consent proven by the log ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "queried", "reason"),
+    [
+        ([], query(STRANGER), "authorization a1 does not name this person"),
+        ([AuditEvent(kind="AUTHORIZATION_REVOKED", authorization="a1")], query(), "was revoked before the query"),
+        ([], query(authorization="a2"), "authorization a2 was not registered earlier in the log"),
+        ([registration("a2", departments=("tax",))], query(authorization="a2"), "does not cover public_security"),
+        ([registration("a2", purpose="OTHER")], query(authorization="a2"), "another purpose or organisation"),
+        ([registration("a2", valid_until="2026-01-01")], query(authorization="a2"), "not valid on the day"),
+        (
+            [
+                registration("a2"),
+                AuditEvent(
+                    kind="TRUSTED_KEY_REVOKED", details={"keyid": "key-1", "revoked_at": "2020-01-01T00:00:00+00:00"}
+                ),
+            ],
+            query(authorization="a2"),
+            "holds no signature by a key that was not revoked before it was registered",
+        ),
+    ],
+)
+async def test_a_query_without_a_covering_authorization_earlier_in_the_log_fails_verify(
+    log: Logged, before: list[AuditEvent], queried: AuditEvent, reason: str
+) -> None:
+    """Entries hedui's own append wrote and its key signed: what they say does not add up to consent."""
+    await log.append([*before, queried])
+    index = log.size - 1
+    out = await verify_fails(log, f"entry {index}: consent not proven by the log: the query at public_security")
+    assert reason in out, out
