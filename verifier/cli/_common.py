@@ -206,8 +206,9 @@ def with_database(settings: Settings, db: str | None) -> Settings:
 def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
     """The service's settings: from --config, else from ./.hedui if the service keeps its keys there.
 
-    Without either, the keys are fresh random ones (the entries then wait for the service to integrate
-    them). ``existing``: the database must exist already (only ``keys add`` creates one).
+    Without either, the keys are fresh random ones and the signer's state is kept in memory: the entries wait
+    for the service, which refuses them (their MAC is not under its entry key) — give the command the service's
+    ``--config``. ``existing``: the database must exist already (only ``keys add`` creates one).
     """
     if args.config:
         settings = service_settings(args.config)
@@ -215,8 +216,13 @@ def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) ->
         settings = read_only_settings(None, DEFAULT_BASE)
         if settings.missing_key_files:
             fresh = Settings()
+            # Issue 12: no signer state for a key nobody keeps; the service refuses these entries' MACs (audit_refused).
             settings = settings.with_overrides(
-                audit_subject_key=fresh.audit_subject_key, audit_log_key=fresh.audit_log_key, missing_key_files={}
+                audit_subject_key=fresh.audit_subject_key,
+                audit_log_key=fresh.audit_log_key,
+                audit_entry_key=b"",
+                audit_log_state_file=None,
+                missing_key_files={},
             )
     settings = with_database(settings, args.db)
     if existing:
