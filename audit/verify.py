@@ -497,7 +497,7 @@ async def _check_queue(session: AsyncSession, checker: LogChecker, *, refused_ro
         raise checker.fail(
             None,
             f"queue row seq {refused.seq} was refused by the integrator at {as_utc(refused.refused_at).isoformat()}: "
-            f"{refused.reason} (a row added behind hedui's back)",
+            f"{refused.reason} (a row added behind hedui's back; every entry and signed head checked before it held)",
         )
 
 
