@@ -48,6 +48,7 @@ from audit.signer import (
     StoredTip,
     adopted_state,
     disagreement,
+    extend_proven,
     holder_name,
     proven_tree,
     resumable,
@@ -102,11 +103,9 @@ class ProofUnavailable(ValueError):
 class TransparencyLog:
     """Integrates committed audit entries into a Merkle tree, signs heads, serves proofs.
 
-    Signing extends only the signer's state (:mod:`audit.state`), never what the database says, and the
-    stored log is proven against that state before anything is signed (:mod:`audit.signer`). The tree lives
-    in memory (≈ 64 MB per million entries) for proofs and is brought up to date from the stored leaf hashes,
-    so several processes can share one database; each integration takes the signer's lease first.
-    """
+    Signing extends only the signer's state (:mod:`audit.state`), proven against the stored log first
+    (:mod:`audit.signer`). The tree lives in memory (≈ 64 MB per million entries) for proofs; processes
+    sharing one database take turns through the signer's lease."""
 
     def __init__(
         self,
@@ -221,7 +220,11 @@ class TransparencyLog:
         """The in-memory tree at the state's size, its leaves proven against the state's root."""
         if self._tree.size == state.size and self._tree.root() == state.root:
             return
-        tree, _ = await proven_tree(session, state.size)
+        if 0 < self._tree.size < state.size and self._checked:  # proven before: another process integrated since
+            tree = self._tree
+            await extend_proven(session, tree, state.size)
+        else:
+            tree, _ = await proven_tree(session, state.size)
         if tree.root() != state.root:
             raise SigningStopped(
                 f"the stored leaves 0..{state.size - 1} do not hash to the root the signer signed at size "
@@ -287,6 +290,10 @@ class TransparencyLog:
         )
         self._tree.extend(leaf for _, leaf in accepted)
         return head
+
+    def vouches_for(self, index: int, entry: bytes) -> bool:
+        """Whether ``entry`` is the leaf at ``index`` of the tree this process proved (True beyond its size)."""
+        return index >= self._tree.size or self._tree.leaf(index) == leaf_hash(entry)
 
     def checked(self, head: SignedTreeHead) -> SignedTreeHead:
         """``head`` if its note is this log's signature of it (see :func:`checked_head`), else :class:`LogDamaged`."""

@@ -486,3 +486,26 @@ async def test_a_query_without_a_covering_authorization_earlier_in_the_log_fails
     index = log.size - 1
     out = await verify_fails(log, f"entry {index}: consent not proven by the log: the query at public_security")
     assert reason in out, out
+
+
+async def test_an_entry_and_its_leaf_edited_under_a_running_server_are_not_served(log: Logged) -> None:
+    """After the server proved the log, an entry is edited with its leaf hash and column to match: the stored
+    rows agree with each other, not with the tree the server proved."""
+    async with log.service() as service:
+        await service.log.integrate(service.db.write)
+        seq, entry = await entry_at(log.url, 3)
+        changed = entry.replace(b'"worker-1"', b'"worker-2"')
+        await sql(
+            log.url,
+            f"UPDATE audit_entries SET entry = {blob(log.url, changed)}, operator = 'worker-2' WHERE seq = {seq}",
+            f"UPDATE audit_leaves SET leaf_hash = {blob(log.url, leaf_hash(changed))} WHERE leaf_index = 3",
+        )
+        for call in (
+            service.audit_queries.list_events(page_size=50, page_token=""),
+            service.audit_queries.inclusion_proof(3, 0),
+        ):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED
+            assert "entry 3: not the leaf the log signed" in refused.value.message
+    await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")

@@ -121,6 +121,9 @@ class AuditQueries:
         except EntryTampered as exc:
             log.error("audit log: %s", exc)
             raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log is damaged: {exc}") from None
+        for entry in entries:  # the stored leaf may have been edited with the entry: the proven tree decides
+            if not self._log.vouches_for(entry.index, entry.entry):
+                raise _refused(LogDamaged(f"entry {entry.index}: not the leaf the log signed (tampered)"))
         page = entries[:size]
         return page, str(page[-1].index) if len(entries) > size else ""
 
@@ -167,6 +170,8 @@ class AuditQueries:
             async with self._db.sessions() as session:
                 proof, head = await self._log.inclusion_proof(session, index, tree_size)
                 entry = await self._log.entry_at(session, index)
+            if not self._log.vouches_for(index, entry):
+                raise LogDamaged(f"entry {index}: not the leaf the log signed (tampered)")
         except ProofUnavailable as exc:
             raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
         except LogDamaged as exc:
