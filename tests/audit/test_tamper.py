@@ -509,3 +509,27 @@ async def test_an_entry_and_its_leaf_edited_under_a_running_server_are_not_serve
             assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED
             assert "entry 3: not the leaf the log signed" in refused.value.message
     await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")
+
+
+async def test_a_consistent_tail_cut_with_a_witness_configured_and_the_state_lost(db_url: str, tmp_path: Path) -> None:
+    """The state file gone too: the witness the configuration names still holds the head of size 8."""
+    witness = tmp_path / "witness"
+    log = await logged(db_url, tmp_path, witness=witness)
+    cosigned = sorted(p.name for p in witness.iterdir() if p.suffix == ".checkpoint")
+    await sql(
+        log.url,
+        "DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= 5)",
+        "DELETE FROM audit_leaves WHERE leaf_index >= 5",
+        "DELETE FROM audit_tree_heads WHERE tree_size > 5",
+    )
+    assert log.settings.audit_log_state_file is not None
+    log.settings.audit_log_state_file.unlink()
+    await verify_fails(log, "entry 5: missing: a witness recorded a signed head of size 8")
+    code, out = await hedui("audit", "recover", "--config", str(log.config))  # no adopting a cut log
+    assert code == 1 and "a witness recorded a signed head of size 8" in out, out
+    before = [(p.name, p.read_bytes()) for p in sorted(witness.iterdir()) if p.suffix == ".checkpoint"]
+    async with log.service() as service:
+        with pytest.raises(SigningStopped, match="there is no signer state"):
+            await service.log.integrate(service.db.write)
+    after = [(p.name, p.read_bytes()) for p in sorted(witness.iterdir()) if p.suffix == ".checkpoint"]
+    assert after == before and [name for name, _ in after] == cosigned  # nothing more for the witness to cosign

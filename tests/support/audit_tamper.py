@@ -127,8 +127,9 @@ class Logged:
             self.heads.append(head.tree_size)
 
 
-async def logged(db_url: str, tmp_path: Path) -> Logged:
-    """A configured service that logged three batches, each under its own signed head."""
+async def logged(db_url: str, tmp_path: Path, *, witness: Path | None = None) -> Logged:
+    """A configured service that logged three batches, each under its own signed head (handed to a file
+    ``witness`` when one is configured)."""
     keys = tmp_path / "keys"
     keys.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "hedui.toml"
@@ -137,7 +138,7 @@ async def logged(db_url: str, tmp_path: Path) -> Logged:
         f'audit_subject_key_file = "{keys / "subject.key"}"\n'
         f'audit_log_key_file = "{keys / "log.key"}"\n'
         f'audit_entry_key_file = "{keys / "entry.key"}"\n'
-        f'audit_log_origin = "{ORIGIN}"\n'
+        f'audit_log_origin = "{ORIGIN}"\n' + (f'witness_dirs = ["{witness}"]\n' if witness else "")
     )
     settings = load_settings(config, tmp_path / "base", environ=False)
     log = Logged(db_url, config, settings, [])
