@@ -151,12 +151,12 @@ class TransparencyLog:
                     state, resumed = await self._agreed_state(session)
                     head = resumed or await self._integrate_in(session, state, max_batch)
             except SigningStopped as stop:
-                self._tree = MerkleTree()
-                self._checked = False
-                self.damage = stop.reason
-                if self.gate.close(f"the audit log stopped signing: {stop.reason}"):
+                self._tree, self._checked = MerkleTree(), False
+                if self.damage is None:  # one line when it stops (the gate may be closed already, for the bound)
                     log.error("audit log: signing and writes STOPPED: %s; see docs/audit.md, hedui audit recover", stop)
-                    metrics.WRITES_STOPPED.set(1)
+                self.damage = stop.reason
+                self.gate.close(f"the audit log stopped signing: {stop.reason}")
+                metrics.WRITES_STOPPED.set(1)
                 raise
             except BaseException:
                 # The tree may hold leaves that were never committed; rebuild it from the database.

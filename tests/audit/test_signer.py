@@ -270,3 +270,15 @@ async def test_recover_without_the_log_key_is_refused_with_exit_2(tmp_path: Path
     code, out = await hedui("audit", "recover", "--config", str(config))
     assert code == 2 and "audit_log_key_file:" in out and "does not exist" in out, out
     assert not (tmp_path / "absent.key").exists()
+
+
+async def test_a_stopped_log_says_so_in_one_log_line(log: Logged, caplog: pytest.LogCaptureFixture) -> None:
+    await sql(log.url, "DELETE FROM audit_leaves WHERE leaf_index = 7")
+    async with log.service() as service:
+        with caplog.at_level("ERROR", logger="audit.tree"):
+            for _ in range(3):  # the integrator tries every interval
+                with pytest.raises(SigningStopped):
+                    await service.log.integrate(service.db.write)
+    lines = [r.getMessage() for r in caplog.records if "STOPPED" in r.getMessage()]
+    assert len(lines) == 1 and "7 leaf rows are stored, the signer signed 8" in lines[0], lines
+    assert "hedui audit recover" in lines[0]
