@@ -37,6 +37,7 @@ __all__ = [
     "adopted_state",
     "batch_rows",
     "disagreement",
+    "extend_proven",
     "holder_name",
     "proven_tree",
     "resumable",
@@ -103,8 +104,17 @@ async def proven_tree(session: AsyncSession, size: int) -> tuple[MerkleTree, Roo
     not hash to it. Whether the leaves are the ones signed is the caller's check (the roots).
     """
     tree, accumulator = MerkleTree(), RootAccumulator()
+    await extend_proven(session, tree, size, accumulator)
+    return tree, accumulator
+
+
+async def extend_proven(
+    session: AsyncSession, tree: MerkleTree, size: int, accumulator: RootAccumulator | None = None
+) -> None:
+    """Extend ``tree`` (and ``accumulator``) with the stored leaves from its size up to ``size``, each checked
+    against its entry as :func:`proven_tree` does: a tree proven before need not be read again."""
     e, leaves = audit_entries.c, audit_leaves.c
-    after = -1
+    after = tree.size - 1
     while tree.size < size:
         rows = (
             await session.execute(
@@ -120,9 +130,9 @@ async def proven_tree(session: AsyncSession, size: int) -> tuple[MerkleTree, Roo
         for row in rows:
             _check_leaf(tree.size, row)
             tree.append(bytes(row.leaf_hash))
-            accumulator.push(bytes(row.leaf_hash))
+            if accumulator is not None:
+                accumulator.push(bytes(row.leaf_hash))
         after = rows[-1].leaf_index
-    return tree, accumulator
 
 
 async def adopted_state(session: AsyncSession, tip: StoredTip, empty: SignerState) -> tuple[SignerState, MerkleTree]:

@@ -32,6 +32,7 @@ from audit.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
+from audit.heads import head_facts, head_line, note_facts
 from audit.log import (
     EntryMac,
     audit_entries,
@@ -47,6 +48,7 @@ from audit.signer import (
     StoredTip,
     adopted_state,
     disagreement,
+    extend_proven,
     holder_name,
     proven_tree,
     resumable,
@@ -63,6 +65,7 @@ __all__ = [
     "SigningStopped",
     "Transaction",
     "TransparencyLog",
+    "checked_head",
     "screen",
 ]
 
@@ -100,11 +103,9 @@ class ProofUnavailable(ValueError):
 class TransparencyLog:
     """Integrates committed audit entries into a Merkle tree, signs heads, serves proofs.
 
-    Signing extends only the signer's state (:mod:`audit.state`), never what the database says, and the
-    stored log is proven against that state before anything is signed (:mod:`audit.signer`). The tree lives
-    in memory (≈ 64 MB per million entries) for proofs and is brought up to date from the stored leaf hashes,
-    so several processes can share one database; each integration takes the signer's lease first.
-    """
+    Signing extends only the signer's state (:mod:`audit.state`), proven against the stored log first
+    (:mod:`audit.signer`). The tree lives in memory (≈ 64 MB per million entries) for proofs; processes
+    sharing one database take turns through the signer's lease."""
 
     def __init__(
         self,
@@ -150,12 +151,12 @@ class TransparencyLog:
                     state, resumed = await self._agreed_state(session)
                     head = resumed or await self._integrate_in(session, state, max_batch)
             except SigningStopped as stop:
-                self._tree = MerkleTree()
-                self._checked = False
-                self.damage = stop.reason
-                if self.gate.close(f"the audit log stopped signing: {stop.reason}"):
+                self._tree, self._checked = MerkleTree(), False
+                if self.damage is None:  # one line when it stops (the gate may be closed already, for the bound)
                     log.error("audit log: signing and writes STOPPED: %s; see docs/audit.md, hedui audit recover", stop)
-                    metrics.WRITES_STOPPED.set(1)
+                self.damage = stop.reason
+                self.gate.close(f"the audit log stopped signing: {stop.reason}")
+                metrics.WRITES_STOPPED.set(1)
                 raise
             except BaseException:
                 # The tree may hold leaves that were never committed; rebuild it from the database.
@@ -219,7 +220,11 @@ class TransparencyLog:
         """The in-memory tree at the state's size, its leaves proven against the state's root."""
         if self._tree.size == state.size and self._tree.root() == state.root:
             return
-        tree, _ = await proven_tree(session, state.size)
+        if 0 < self._tree.size < state.size and self._checked:  # proven before: another process integrated since
+            tree = self._tree
+            await extend_proven(session, tree, state.size)
+        else:
+            tree, _ = await proven_tree(session, state.size)
         if tree.root() != state.root:
             raise SigningStopped(
                 f"the stored leaves 0..{state.size - 1} do not hash to the root the signer signed at size "
@@ -245,7 +250,9 @@ class TransparencyLog:
             raise SigningStopped(
                 f"the entries of the batch signed at size {state.size} no longer hash to its root: rewritten"
             )
-        head = await _store_head(session, state.size, state.root, state.checkpoint)
+        facts = note_facts(state.checkpoint)
+        signed_at = facts.time if facts is not None else dt.datetime.now(dt.UTC)
+        head = await _store_head(session, state.size, state.root, state.checkpoint, signed_at)
         log.warning("audit log: resumed the head of size %d signed before a crash", state.size)
         return head
 
@@ -260,10 +267,15 @@ class TransparencyLog:
         for _, leaf in accepted:
             accumulator.push(leaf)
         root, size = accumulator.root(), accumulator.size
-        note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+        before = note_facts(state.checkpoint)
+        signed_at = dt.datetime.now(dt.UTC)
+        if before is not None and signed_at < before.time:  # log time never goes backwards
+            signed_at = before.time
+        line = head_line(state.size, signed_at)
+        note = sign_checkpoint(Checkpoint(self.origin, size, root, (line,)), self.signer)
         await _store_leaves(session, self._tree.size, accepted)
         await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_([s for s, _ in accepted])))
-        head = await _store_head(session, size, root, note)
+        head = await _store_head(session, size, root, note, signed_at)
         # Durable before the commit: a crash now leaves the state one head ahead, which is resumed.
         self.state.save(
             SignerState(
@@ -279,15 +291,18 @@ class TransparencyLog:
         self._tree.extend(leaf for _, leaf in accepted)
         return head
 
+    def vouches_for(self, index: int, entry: bytes) -> bool:
+        """Whether ``entry`` is the leaf at ``index`` of the tree this process proved (True beyond its size)."""
+        return index >= self._tree.size or self._tree.leaf(index) == leaf_hash(entry)
+
+    def checked(self, head: SignedTreeHead) -> SignedTreeHead:
+        """``head`` if its note is this log's signature of it (see :func:`checked_head`), else :class:`LogDamaged`."""
+        return checked_head(head, self.verifier, self.origin)
+
     async def _sync(self, session: AsyncSession, head: SignedTreeHead) -> None:
         """The in-memory tree up to ``head`` (another process may have integrated), checked against it: the
         head's note must be this log's signature of its size and root, and the stored leaves must hash to it."""
-        try:
-            signed = open_checkpoint(head.checkpoint, self.verifier, self.origin)
-        except CheckpointError as exc:
-            raise LogDamaged(f"the stored signed head of size {head.tree_size} does not verify: {exc}") from None
-        if (signed.size, signed.root_hash) != (head.tree_size, head.root_hash):
-            raise LogDamaged(f"the stored head of size {head.tree_size} differs from the checkpoint it carries")
+        self.checked(head)
         if self._tree.size < head.tree_size:
             rows = await _leaf_hashes(session, self._tree.size, head.tree_size)
             self._tree.extend(bytes(r.leaf_hash) for r in rows)
@@ -366,17 +381,39 @@ class TransparencyLog:
 
     async def consistency_proof(
         self, session: AsyncSession, first_size: int, second_size: int = 0
-    ) -> tuple[list[bytes], SignedTreeHead, SignedTreeHead]:
-        """Proof that the signed tree of ``first_size`` is a prefix of the one of ``second_size``."""
+    ) -> tuple[list[bytes], SignedTreeHead | None, SignedTreeHead]:
+        """Proof that the tree of ``first_size`` entries is a prefix of the signed one of ``second_size``.
+
+        ``first_size`` may be any size up to it: a supervisor holding a checkpoint checks the proof against the
+        root they hold, so the log cannot deny a checkpoint whose head row is gone. The stored head of
+        ``first_size`` is returned too when there is one (``None`` otherwise).
+        """
         second = await self._signed_size(session, second_size, "second_size")
         if first_size <= 0:
             raise ProofUnavailable("first_size", "a consistency proof from the empty tree proves nothing")
-        first = await self._signed_size(session, first_size, "first_size")
-        if first.tree_size > second.tree_size:
+        if first_size > second.tree_size:
             raise ProofUnavailable("first_size", "must not be larger than second_size")
+        first = await self.head_at(session, first_size)
         async with self._lock:
             await self._sync(session, second)
-            return self._tree.consistency_proof(first.tree_size, second.tree_size), first, second
+            if first is not None:
+                self.checked(first)
+            return self._tree.consistency_proof(first_size, second.tree_size), first, second
+
+
+def checked_head(head: SignedTreeHead, verifier: NoteVerifier, origin: str) -> SignedTreeHead:
+    """``head`` if its note is ``verifier``'s signature of its size and root (and, for heads hedui signs now, of
+    the time stored beside it); else :class:`LogDamaged` — a head row for a size never signed, or edited."""
+    try:
+        signed = open_checkpoint(head.checkpoint, verifier, origin)
+        facts = head_facts(signed)
+    except CheckpointError as exc:
+        raise LogDamaged(f"the stored signed head of size {head.tree_size} does not verify: {exc}") from None
+    if (signed.size, signed.root_hash) != (head.tree_size, head.root_hash):
+        raise LogDamaged(f"the stored head of size {head.tree_size} is not the checkpoint it carries")
+    if facts is not None and facts.time != head.signed_at:
+        raise LogDamaged(f"the stored head of size {head.tree_size}: its signed_at is not the time it signs")
+    return head
 
 
 async def _store_leaves(session: AsyncSession, first: int, leaves: Sequence[tuple[int, bytes]]) -> None:
@@ -387,9 +424,11 @@ async def _store_leaves(session: AsyncSession, first: int, leaves: Sequence[tupl
     )
 
 
-async def _store_head(session: AsyncSession, size: int, root: bytes, note: str) -> SignedTreeHead:
-    """Store a signed head."""
-    head = SignedTreeHead(tree_size=size, root_hash=root, checkpoint=note, signed_at=dt.datetime.now(dt.UTC))
+async def _store_head(
+    session: AsyncSession, size: int, root: bytes, note: str, signed_at: dt.datetime
+) -> SignedTreeHead:
+    """Store a signed head; ``signed_at`` is the time its note signs (stored beside it, checked by verify)."""
+    head = SignedTreeHead(tree_size=size, root_hash=root, checkpoint=note, signed_at=signed_at)
     await session.execute(
         insert(audit_tree_heads).values(
             tree_size=head.tree_size, root_hash=head.root_hash, checkpoint=head.checkpoint, signed_at=head.signed_at

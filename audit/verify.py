@@ -25,7 +25,9 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from audit.consent_proof import ConsentLedger
 from audit.events import entry_problem
+from audit.heads import head_facts
 from audit.log import (
     as_utc,
     audit_entries,
@@ -137,6 +139,9 @@ class LogChecker:
         self._witnessed = sorted(pins, key=lambda pin: pin[0].size)
         self._witnessed_checked = 0
         self._latest: tuple[dt.datetime | None, int] = (None, -1)
+        self._batch_latest: tuple[dt.datetime | None, int] = (None, -1)  # the latest writer's time since a head
+        self._log_time: dt.datetime | None = None
+        self._consent = ConsentLedger()
 
     @property
     def size(self) -> int:
@@ -166,6 +171,9 @@ class LogChecker:
         if problem is not None:
             raise self.fail(index, f"not an entry hedui writes: {problem}")
         self._check_time(index, dt.datetime.fromisoformat(body["time"]))
+        unconsented = self._consent.take(body)
+        if unconsented is not None:
+            raise self.fail(index, f"consent not proven by the log: {unconsented}")
         leaf = leaf_hash(entry)
         if stored_leaf is not None and stored_leaf != leaf:
             raise self.fail(index, "its bytes do not hash to the leaf recorded when it was integrated (altered)")
@@ -183,9 +191,14 @@ class LogChecker:
             )
         if latest is None or time > latest:
             self._latest = (time, index)
+        if self._batch_latest[0] is None or time > self._batch_latest[0]:
+            self._batch_latest = (time, index)
 
-    def head(self, tree_size: int, note: str, stored_root: bytes | None = None) -> None:
-        """A signed tree head, given right after the entry that completes its tree."""
+    def head(
+        self, tree_size: int, note: str, stored_root: bytes | None = None, stored_time: dt.datetime | None = None
+    ) -> None:
+        """A signed tree head, given right after the entry that completes its tree (with its stored root and
+        signing time, when read from a database)."""
         first_unproven = self._last_head
         where = f"signed tree head at size {tree_size}"
         try:
@@ -210,8 +223,35 @@ class LogChecker:
                 f"entries {first_unproven}..{tree_size - 1} do not match the {where}: one of them was "
                 "altered, removed, inserted or moved",
             )
+        self._check_facts(where, checkpoint, stored_time)
         self._heads += 1
         self._last_head = tree_size
+
+    def _check_facts(self, where: str, checkpoint: Checkpoint, stored_time: dt.datetime | None) -> None:
+        """The head follows the one before it (none deleted), its log time never goes back, its entries were not
+        written after it was signed, and the stored signing time is the signed one."""
+        try:
+            facts = head_facts(checkpoint)
+        except CheckpointError as exc:
+            raise self.fail(None, f"{where}: {exc}") from None
+        if facts is None:  # a head signed before hedui wrote the line
+            self._batch_latest = (None, -1)
+            return
+        if facts.previous != self._last_head:
+            raise self.fail(
+                None,
+                f"{where}: it follows the signed head of size {facts.previous}, which is missing (deleted)"
+                if facts.previous > self._last_head
+                else f"{where}: it claims to follow the head of size {facts.previous}, not {self._last_head}",
+            )
+        if self._log_time is not None and facts.time < self._log_time:
+            raise self.fail(None, f"{where}: its log time {facts.time.isoformat()} goes back (forged)")
+        latest, at = self._batch_latest
+        if latest is not None and latest > facts.time + MAX_CLOCK_SKEW:
+            raise self.fail(at, f"written at {latest.isoformat()}, after the {where} covering it was signed")
+        if stored_time is not None and as_utc(stored_time) != facts.time:
+            raise self.fail(None, f"{where}: its stored signed_at is not the time it signs (edited)")
+        self._log_time, self._batch_latest = facts.time, (None, -1)
 
     def _check_witnessed(self) -> None:
         while self._witnessed_checked < len(self._witnessed):
@@ -377,7 +417,7 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
         for row in rows:
             while next_head < len(heads) and heads[next_head].tree_size <= checker.size:
                 head = heads[next_head]
-                checker.head(head.tree_size, head.checkpoint, head.root_hash)
+                checker.head(head.tree_size, head.checkpoint, head.root_hash, head.signed_at)
                 next_head += 1
                 last_seq = -1  # a batch's entries are integrated in seq order; a later batch may hold older seqs
             if row.entry is None:
@@ -395,7 +435,7 @@ async def _check_leaves(session: AsyncSession, checker: LogChecker, heads: Seque
             break
         after = rows[-1].leaf_index
     for head in heads[next_head:]:
-        checker.head(head.tree_size, head.checkpoint, head.root_hash)
+        checker.head(head.tree_size, head.checkpoint, head.root_hash, head.signed_at)
 
 
 async def _check_nothing_behind_the_logs_back(session: AsyncSession, checker: LogChecker, size: int) -> int:
@@ -457,7 +497,7 @@ async def _check_queue(session: AsyncSession, checker: LogChecker, *, refused_ro
         raise checker.fail(
             None,
             f"queue row seq {refused.seq} was refused by the integrator at {as_utc(refused.refused_at).isoformat()}: "
-            f"{refused.reason} (a row added behind hedui's back)",
+            f"{refused.reason} (a row added behind hedui's back; every entry and signed head checked before it held)",
         )
 
 

@@ -456,10 +456,10 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
             context, self._audit.consistency_proof(request.first_size, request.second_size)
         )
         return audit_pb2.ConsistencyProof(
-            first_size=first.tree_size,
+            first_size=request.first_size,
             second_size=second.tree_size,
             hashes=proof,
-            first_checkpoint=first.checkpoint,
+            first_checkpoint=first.checkpoint if first is not None else "",  # issue 12: any size a supervisor holds
             second_checkpoint=second.checkpoint,
         )
 

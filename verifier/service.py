@@ -95,6 +95,10 @@ class HeduiService:
         await self.db.migrate()
         await self._connect_departments()
         await self.pipeline.resume()
+        # Issue 12: the stored log is proven against the signer's state before the service serves (a log that
+        # disagrees closes the write gate now, not one interval later).
+        with contextlib.suppress(SigningStopped):
+            await self.log.integrate(self.db.write)
         self._integrator = asyncio.create_task(self._integrate_forever(), name="hedui-audit-integrator")
 
     async def _connect_departments(self) -> None:

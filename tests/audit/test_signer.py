@@ -4,6 +4,7 @@ killed and run side by side, ``hedui audit recover``, and writes stopped through
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -15,13 +16,18 @@ import grpc
 import pytest
 from audit_tamper import Logged, hedui, logged, sql, verify
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import error_details, example_request, signed_envelope
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from audit import AuditEvent
 from audit.log import WritesStopped
 from audit.tree import SigningStopped
-from verifier.api import _refusal, build_server
+from consent import SigningKey
+from hedui.v1 import consent_pb2, consent_pb2_grpc
+from verifier.api import _refusal, build_server, envelope_message
 from verifier.errors import Reason
+from verifier.request import parse_request
 from verifier.storage.db import Database
 
 pytestmark = pytest.mark.integration
@@ -160,7 +166,12 @@ def stopped_metric() -> float:
 
 
 async def test_a_stopped_log_makes_the_write_services_not_serving(log: Logged) -> None:
-    await sql(log.url, "DELETE FROM audit_leaves WHERE leaf_index = 7")
+    request, key = parse_request(example_request()), SigningKey.generate_ed25519()
+    async with log.service() as service:  # the organisation's key is trusted while the log is sound
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await service.trust_store.add(request.commissioned_by, key.public_pem(), not_before=since)
+        await service.log.integrate(service.db.write)
+    await sql(log.url, "DELETE FROM audit_leaves WHERE leaf_index = 8")
     async with log.service(log.settings.with_overrides(audit_integrate_seconds=0.05)) as service:
         await service.start()  # the integrator proves the stored log at once, before anything is queued
         _, port, stop = await build_server(service, "127.0.0.1:0")
@@ -169,6 +180,18 @@ async def test_a_stopped_log_makes_the_write_services_not_serving(log: Logged) -
                 await wait_for_health(port, name, health_pb2.HealthCheckResponse.NOT_SERVING)
             assert await health_of(port, "hedui.v1.AuditService") == health_pb2.HealthCheckResponse.SERVING
             assert stopped_metric() == 1
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as refused_call:
+                    await consent_pb2_grpc.ConsentServiceStub(channel).RegisterAuthorization(
+                        consent_pb2.RegisterAuthorizationRequest(
+                            envelope=envelope_message(signed_envelope(request, key))
+                        ),
+                        timeout=10,
+                    )
+            assert refused_call.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert error_details(refused_call.value)[0] == "AUDIT_LOG_STOPPED"
+            async with service.db.sessions() as session:  # nothing half-written
+                assert (await session.execute(text("SELECT count(*) FROM authorizations"))).scalar_one() == 0
             with pytest.raises(WritesStopped) as refused:
                 await service.standalone_events.append(AuditEvent(kind="REPORT_READ", operator="w"))
             error = _refusal(refused.value)
@@ -239,3 +262,23 @@ class holding_the_signer_lease:  # noqa: N801 - used as a context manager, named
         await self._connection.close()  # type: ignore[attr-defined]
         assert self._db is not None
         await self._db.close()
+
+
+async def test_recover_without_the_log_key_is_refused_with_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "hedui.toml"
+    config.write_text(f'audit_log_key_file = "{tmp_path / "absent.key"}"\ndatabase_url = "sqlite:///{tmp_path}/x.db"\n')
+    code, out = await hedui("audit", "recover", "--config", str(config))
+    assert code == 2 and "audit_log_key_file:" in out and "does not exist" in out, out
+    assert not (tmp_path / "absent.key").exists()
+
+
+async def test_a_stopped_log_says_so_in_one_log_line(log: Logged, caplog: pytest.LogCaptureFixture) -> None:
+    await sql(log.url, "DELETE FROM audit_leaves WHERE leaf_index = 7")
+    async with log.service() as service:
+        with caplog.at_level("ERROR", logger="audit.tree"):
+            for _ in range(3):  # the integrator tries every interval
+                with pytest.raises(SigningStopped):
+                    await service.log.integrate(service.db.write)
+    lines = [r.getMessage() for r in caplog.records if "STOPPED" in r.getMessage()]
+    assert len(lines) == 1 and "7 leaf rows are stored, the signer signed 8" in lines[0], lines
+    assert "hedui audit recover" in lines[0]

@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 
 import pytest
-from audit_tamper import ORIGIN, Logged, blob, hedui, logged, service_role_url, sql, verify
+import rfc9162
+from audit_tamper import ORIGIN, Logged, blob, hedui, logged, query, registration, service_role_url, sql, verify
 from sqlalchemy import text
 
 from audit import AuditEvent
 from audit.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from audit.heads import note_facts
 from audit.log import WritesStopped, audit_refused
 from audit.merkle import leaf_hash
 from audit.state import FileState
@@ -23,6 +25,8 @@ from audit.tree import SigningStopped, TransparencyLog
 from verifier.errors import Reason, ServiceError
 
 pytestmark = pytest.mark.integration
+
+STRANGER = "f" * 64  # the keyed hash of somebody no authorization names
 
 
 @pytest.fixture
@@ -132,12 +136,12 @@ async def test_one_byte_of_an_entry(log: Logged) -> None:
 
 async def test_an_entry_edited_and_its_leaf_hash_recomputed(log: Logged) -> None:
     seq, entry = await entry_at(log.url, 3)
-    changed = entry.replace(b'"public_security"', b'"tax"')
+    changed = entry.replace(b'"worker-1"', b'"worker-2"')  # another caseworker took the blame
     await sql(
         log.url,
         f"UPDATE audit_entries SET entry = {blob(log.url, changed)} WHERE seq = {seq}",
         f"UPDATE audit_leaves SET leaf_hash = {blob(log.url, leaf_hash(changed))} WHERE leaf_index = 3",
-        f"UPDATE audit_entries SET department = 'tax' WHERE seq = {seq}",  # the index column too
+        f"UPDATE audit_entries SET operator = 'worker-2' WHERE seq = {seq}",  # the index column too
     )
     await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")
     await refuses_to_sign_or_serve(log, "do not hash to the root the signer signed at size 8")
@@ -217,12 +221,11 @@ async def test_leaf_rows_inserted_beyond_the_signed_tree(log: Logged) -> None:
 # --- item 2: only hedui's append function adds an entry -------------------------------------------
 
 
-def forged_row(url: str, entry: bytes, operator: str) -> str:
+def forged_row(url: str, entry: bytes, operator: str, at: str = "CURRENT_TIMESTAMP") -> str:
     """An INSERT of an entry row as the database's credentials alone can write it (no MAC)."""
     return (
         'INSERT INTO audit_entries (recorded_at, kind, operator, client, verification, "authorization", department, '
-        f"subjects, entry) VALUES (CURRENT_TIMESTAMP, 'REPORT_READ', '{operator}', '', '', '', '', '[]', "
-        f"{blob(url, entry)})"
+        f"subjects, entry) VALUES ({at}, 'REPORT_READ', '{operator}', '', '', '', '', '[]', {blob(url, entry)})"
     )
 
 
@@ -323,6 +326,7 @@ def _body(**changes: object) -> bytes:
         (_body(subjects=["533401197803120118"]), "its subjects are not keyed hashes"),
         (_body(time="2026-12-01T09:00:00+08:00"), "its time is not a UTC instant with microseconds"),
         (_body(time="2020-01-01T00:00:00.000000+00:00"), "back in log order (backdated or moved)"),
+        (_body(time="2030-01-01T00:00:00.000000+00:00"), "after the signed tree head at size 9 covering it was signed"),
     ],
 )
 async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed(
@@ -330,8 +334,16 @@ async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed
 ) -> None:
     """An integrator that checked no MAC (hedui before this issue) signed what the service role inserted; verify
     still names the entry by its kind, fields or time."""
+    future = b"2030-01-01" in forged  # its column says so too: only the signed times can tell
+    at = (
+        ("'2030-01-01 00:00:00.000000'" if log.url.startswith("sqlite") else "'2030-01-01 00:00:00+00'")
+        if future
+        else "CURRENT_TIMESTAMP"
+    )
     await insert_as_service_role(
-        log, forged_row(log.url, forged, "ghost"), "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries"
+        log,
+        forged_row(log.url, forged, "ghost", at),
+        "INSERT INTO audit_pending (seq) SELECT max(seq) FROM audit_entries",
     )
     settings = log.settings
     assert settings.audit_log_state_file is not None
@@ -389,3 +401,135 @@ async def test_three_edited_operators_fabricate_no_anomaly(log: Logged) -> None:
         await sql(log.url, f"UPDATE audit_entries SET operator = '{operator}' WHERE seq = {seq}")
     code, out = await hedui("audit", "anomalies", "--config", str(log.config), "--format", "json")
     assert code == 1 and "PERSON_QUERIED_BY_MANY_OPERATORS" not in out and "entry 2:" in out, out
+
+
+# --- items 6 and 7: heads, proofs from any size, signed time -------------------------------------
+
+
+async def test_a_deleted_intermediate_head_is_named_and_its_checkpoint_still_proven(log: Logged) -> None:
+    async with log.service() as service, service.db.sessions() as session:
+        held = await service.log.head_at(session, 5)  # the checkpoint a supervisor keeps
+    assert held is not None
+    await sql(log.url, "DELETE FROM audit_tree_heads WHERE tree_size = 5")
+    await verify_fails(log, "signed tree head at size 8: it follows the signed head of size 5, which is missing")
+    async with log.service() as service:
+        proof, first, second = await service.audit_queries.consistency_proof(5, 0)
+        assert first is None and second.tree_size == 8
+        rfc9162.verify_consistency(5, 8, held.root_hash, second.root_hash, proof)  # the log cannot deny it
+        _, _, first_row = await service.audit_queries.consistency_proof(3, 8)  # any size, not just signed ones
+        assert first_row.tree_size == 8
+
+
+async def test_a_head_row_for_a_size_never_signed_is_not_served(log: Logged) -> None:
+    rows = await sql(log.url, "SELECT checkpoint, root_hash FROM audit_tree_heads WHERE tree_size = 5", triggers=True)
+    note, root = rows[0]
+    await insert_as_service_role(
+        log,
+        "INSERT INTO audit_tree_heads (tree_size, root_hash, checkpoint, signed_at) VALUES "
+        f"(6, {blob(log.url, bytes(root))}, '{note}', CURRENT_TIMESTAMP)",
+    )
+    await verify_fails(log, "signed tree head at size 6: its checkpoint says size 5")
+    async with log.service() as service:
+        for call in (service.audit_queries.inclusion_proof(0, 6), service.audit_queries.consistency_proof(1, 6)):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED, refused.value
+
+
+async def test_an_edited_signed_at_is_named_and_not_served(log: Logged) -> None:
+    await sql(log.url, "UPDATE audit_tree_heads SET signed_at = '2020-01-01 00:00:00' WHERE tree_size = 8")
+    await verify_fails(log, "signed tree head at size 8: its stored signed_at is not the time it signs (edited)")
+    async with log.service() as service:
+        with pytest.raises(ServiceError) as refused:
+            await service.audit_queries.signed_tree_head()
+        assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED
+
+
+async def test_log_time_is_signed_and_never_goes_back(log: Logged) -> None:
+    async with log.service() as service, service.db.sessions() as session:
+        heads = await service.log.heads(session)
+    facts = [note_facts(head.checkpoint) for head in heads]
+    assert [f.previous for f in facts if f] == [0, 1, 5]
+    times = [f.time for f in facts if f]
+    assert times == sorted(times) and [head.signed_at for head in heads] == times
+
+
+# --- item 9: consent proven by the log ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "queried", "reason"),
+    [
+        ([], query(STRANGER), "authorization a1 does not name this person"),
+        ([AuditEvent(kind="AUTHORIZATION_REVOKED", authorization="a1")], query(), "was revoked before the query"),
+        ([], query(authorization="a2"), "authorization a2 was not registered earlier in the log"),
+        ([registration("a2", departments=("tax",))], query(authorization="a2"), "does not cover public_security"),
+        ([registration("a2", purpose="OTHER")], query(authorization="a2"), "another purpose or organisation"),
+        ([registration("a2", valid_until="2026-01-01")], query(authorization="a2"), "not valid on the day"),
+        (
+            [
+                registration("a2"),
+                AuditEvent(
+                    kind="TRUSTED_KEY_REVOKED", details={"keyid": "key-1", "revoked_at": "2020-01-01T00:00:00+00:00"}
+                ),
+            ],
+            query(authorization="a2"),
+            "holds no signature by a key that was not revoked before it was registered",
+        ),
+    ],
+)
+async def test_a_query_without_a_covering_authorization_earlier_in_the_log_fails_verify(
+    log: Logged, before: list[AuditEvent], queried: AuditEvent, reason: str
+) -> None:
+    """Entries hedui's own append wrote and its key signed: what they say does not add up to consent."""
+    await log.append([*before, queried])
+    index = log.size - 1
+    out = await verify_fails(log, f"entry {index}: consent not proven by the log: the query at public_security")
+    assert reason in out, out
+
+
+async def test_an_entry_and_its_leaf_edited_under_a_running_server_are_not_served(log: Logged) -> None:
+    """After the server proved the log, an entry is edited with its leaf hash and column to match: the stored
+    rows agree with each other, not with the tree the server proved."""
+    async with log.service() as service:
+        await service.log.integrate(service.db.write)
+        seq, entry = await entry_at(log.url, 3)
+        changed = entry.replace(b'"worker-1"', b'"worker-2"')
+        await sql(
+            log.url,
+            f"UPDATE audit_entries SET entry = {blob(log.url, changed)}, operator = 'worker-2' WHERE seq = {seq}",
+            f"UPDATE audit_leaves SET leaf_hash = {blob(log.url, leaf_hash(changed))} WHERE leaf_index = 3",
+        )
+        for call in (
+            service.audit_queries.list_events(page_size=50, page_token=""),
+            service.audit_queries.inclusion_proof(3, 0),
+        ):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED
+            assert "entry 3: not the leaf the log signed" in refused.value.message
+    await verify_fails(log, "entry 1: entries 1..4 do not match the signed tree head at size 5")
+
+
+async def test_a_consistent_tail_cut_with_a_witness_configured_and_the_state_lost(db_url: str, tmp_path: Path) -> None:
+    """The state file gone too: the witness the configuration names still holds the head of size 8."""
+    witness = tmp_path / "witness"
+    log = await logged(db_url, tmp_path, witness=witness)
+    cosigned = sorted(p.name for p in witness.iterdir() if p.suffix == ".checkpoint")
+    await sql(
+        log.url,
+        "DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= 5)",
+        "DELETE FROM audit_leaves WHERE leaf_index >= 5",
+        "DELETE FROM audit_tree_heads WHERE tree_size > 5",
+    )
+    assert log.settings.audit_log_state_file is not None
+    log.settings.audit_log_state_file.unlink()
+    await verify_fails(log, "entry 5: missing: a witness recorded a signed head of size 8")
+    code, out = await hedui("audit", "recover", "--config", str(log.config))  # no adopting a cut log
+    assert code == 1 and "a witness recorded a signed head of size 8" in out, out
+    before = [(p.name, p.read_bytes()) for p in sorted(witness.iterdir()) if p.suffix == ".checkpoint"]
+    async with log.service() as service:
+        with pytest.raises(SigningStopped, match="there is no signer state"):
+            await service.log.integrate(service.db.write)
+    after = [(p.name, p.read_bytes()) for p in sorted(witness.iterdir()) if p.suffix == ".checkpoint"]
+    assert after == before and [name for name, _ in after] == cosigned  # nothing more for the witness to cosign

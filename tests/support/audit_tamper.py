@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import uuid
@@ -29,25 +30,64 @@ POLICE = "public_security"
 PEOPLE = [hashlib.sha256(f"person {i}".encode()).hexdigest() for i in range(4)]  # keyed hashes, as in the log
 
 
+ORGANISATION = "533401-civil-affairs"
+PURPOSE = "DIBAO_APPLICATION"
+
+
+def registration(
+    authorization: str = "a1", subjects: Sequence[str] = PEOPLE, departments: Sequence[str] = (POLICE,), **details: Any
+) -> AuditEvent:
+    """An AUTHORIZATION_REGISTERED entry as hedui writes one: the people named, valid from yesterday for 30 days."""
+    today = dt.date.today()
+    return AuditEvent(
+        kind="AUTHORIZATION_REGISTERED",
+        operator="registrar",
+        authorization=authorization,
+        subjects=tuple(subjects),
+        details={
+            "commissioned_by": ORGANISATION,
+            "purpose": PURPOSE,
+            "departments": list(departments),
+            "valid_from": (today - dt.timedelta(days=1)).isoformat(),
+            "valid_until": (today + dt.timedelta(days=30)).isoformat(),
+            "signed_by": ["key-1"],
+            "signer_kinds": ["organisation"],
+        }
+        | details,
+    )
+
+
+def query(person: str = PEOPLE[0], *, operator: str = "worker-1", authorization: str = "a1") -> AuditEvent:
+    """A DEPARTMENT_QUERY_SENT of case v1 at the police about ``person``."""
+    return AuditEvent(
+        kind="DEPARTMENT_QUERY_SENT",
+        operator=operator,
+        client="10.0.0.1",
+        verification="v1",
+        authorization=authorization,
+        department=POLICE,
+        subjects=(person,),
+        details={"members": 1},
+    )
+
+
 def batches() -> list[list[AuditEvent]]:
-    """Three batches (three signed heads): a case, four police queries about four people, answers, reads."""
+    """Three batches (three signed heads): an authorization; the case and three police queries about one
+    person; a fourth query, the answer and a report read."""
+    created = AuditEvent(
+        kind="VERIFICATION_CREATED",
+        operator="worker-1",
+        client="10.0.0.1",
+        verification="v1",
+        authorization="a1",
+        details={"purpose": PURPOSE, "commissioned_by": ORGANISATION, "members": 4},
+    )
     return [
-        [AuditEvent(kind="VERIFICATION_CREATED", operator="worker-1", client="10.0.0.1", verification="v1")],
+        [registration()],
+        [created, query(), query(), query()],
         [
-            AuditEvent(
-                kind="DEPARTMENT_QUERY_SENT",
-                operator="worker-1",
-                client="10.0.0.1",
-                verification="v1",
-                authorization="a1",
-                department=POLICE,
-                subjects=(person,),
-            )
-            for person in PEOPLE
-        ],
-        [
+            query(PEOPLE[1]),
             AuditEvent(kind="DEPARTMENT_ANSWER_RECEIVED", verification="v1", department=POLICE),
-            AuditEvent(kind="REPORT_CREATED", verification="v1", details={"report_sha256": "00" * 32}),
             AuditEvent(kind="REPORT_READ", operator="worker-1", client="10.0.0.1", verification="v1"),
         ],
     ]
@@ -87,8 +127,9 @@ class Logged:
             self.heads.append(head.tree_size)
 
 
-async def logged(db_url: str, tmp_path: Path) -> Logged:
-    """A configured service that logged three batches, each under its own signed head."""
+async def logged(db_url: str, tmp_path: Path, *, witness: Path | None = None) -> Logged:
+    """A configured service that logged three batches, each under its own signed head (handed to a file
+    ``witness`` when one is configured)."""
     keys = tmp_path / "keys"
     keys.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "hedui.toml"
@@ -97,7 +138,7 @@ async def logged(db_url: str, tmp_path: Path) -> Logged:
         f'audit_subject_key_file = "{keys / "subject.key"}"\n'
         f'audit_log_key_file = "{keys / "log.key"}"\n'
         f'audit_entry_key_file = "{keys / "entry.key"}"\n'
-        f'audit_log_origin = "{ORIGIN}"\n'
+        f'audit_log_origin = "{ORIGIN}"\n' + (f'witness_dirs = ["{witness}"]\n' if witness else "")
     )
     settings = load_settings(config, tmp_path / "base", environ=False)
     log = Logged(db_url, config, settings, [])

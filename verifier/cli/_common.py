@@ -213,15 +213,17 @@ def with_database(settings: Settings, db: str | None) -> Settings:
 
 def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) -> Settings:
     """The service's settings for an admin command: from --config, else from ./.hedui if the service keeps its
-    keys there. No key file is created (only the service and ``hedui verify`` create them): a key file that
-    does not exist yet is replaced by a fresh random key in memory, and the entries appended then wait for the
-    service to integrate them under its own key. ``existing``: the database must exist already (only
+    keys there. No key file is created (only ``hedui serve``, ``hedui verify`` and ``hedui demo`` create them).
+    The command appends audit entries, which must carry a MAC under the service's key (issue 12): without the
+    service's key files there is nothing to write them with, and the command is refused (exit 2) rather than
+    leave entries the service would refuse for good. ``existing``: the database must exist already (only
     ``keys add`` creates one, opened before anything is written)."""
     settings = read_only_settings(args.config, DEFAULT_BASE)
     if settings.missing_key_files:
-        fresh = Settings()
-        settings = settings.with_overrides(
-            audit_subject_key=fresh.audit_subject_key, audit_log_key=fresh.audit_log_key, missing_key_files={}
+        missing = ", ".join(f"{key} {path}" for key, path in sorted(settings.missing_key_files.items()))
+        raise UsageError(
+            f"the service's key files do not exist yet ({missing}): start `hedui serve` with this config once "
+            "(it creates them), then run this command"
         )
     settings = with_database(settings, args.db)
     if existing:

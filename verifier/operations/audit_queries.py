@@ -121,6 +121,9 @@ class AuditQueries:
         except EntryTampered as exc:
             log.error("audit log: %s", exc)
             raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log is damaged: {exc}") from None
+        for entry in entries:  # the stored leaf may have been edited with the entry: the proven tree decides
+            if not self._log.vouches_for(entry.index, entry.entry):
+                raise _refused(LogDamaged(f"entry {entry.index}: not the leaf the log signed (tampered)"))
         page = entries[:size]
         return page, str(page[-1].index) if len(entries) > size else ""
 
@@ -155,7 +158,10 @@ class AuditQueries:
             head = await self._log.latest_head(session)
         if head is None:
             raise ServiceError(Reason.AUDIT_LOG_EMPTY, "the audit log has no entries yet")
-        return head
+        try:
+            return self._log.checked(head)
+        except LogDamaged as exc:
+            raise _refused(exc) from None
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
         """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
@@ -164,6 +170,8 @@ class AuditQueries:
             async with self._db.sessions() as session:
                 proof, head = await self._log.inclusion_proof(session, index, tree_size)
                 entry = await self._log.entry_at(session, index)
+            if not self._log.vouches_for(index, entry):
+                raise LogDamaged(f"entry {index}: not the leaf the log signed (tampered)")
         except ProofUnavailable as exc:
             raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
         except LogDamaged as exc:
@@ -172,8 +180,9 @@ class AuditQueries:
 
     async def consistency_proof(
         self, first_size: int, second_size: int
-    ) -> tuple[list[bytes], SignedTreeHead, SignedTreeHead]:
-        """Proof that one signed tree is a prefix of a later one (second 0: the latest)."""
+    ) -> tuple[list[bytes], SignedTreeHead | None, SignedTreeHead]:
+        """Proof that the tree of ``first_size`` entries (any size a supervisor may hold a checkpoint of) is a
+        prefix of a later signed one (second 0: the latest); the stored head of ``first_size`` if there is one."""
         self._undamaged()
         try:
             async with self._db.sessions() as session:
