@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from verifier.cli import main
+from verifier.config import load_settings
 
 HEDUI = [sys.executable, "-m", "verifier.cli"]
 ORG = "533401-civil-affairs"
@@ -78,3 +79,13 @@ def audit_events(tmp_path: Path, db_url: str, *args: str) -> list[dict[str, Any]
     """``hedui audit list --format json`` with ``args``: one dict an event."""
     out = ok(hedui_here("audit", "list", "--db", db_url, "--format", "json", *args, cwd=tmp_path))
     return [json.loads(line) for line in out.splitlines()]
+
+
+def service_keys(cwd: Path, config: Path | None = None) -> list[Path]:
+    """The service's key files, as its first start (``hedui serve``) creates them: under ``cwd/.hedui``, or
+    where ``config`` puts them. The admin commands that record audit entries (``hedui keys …``) need them: each
+    entry carries a MAC under the service's key. Returns the files created."""
+    before = set(cwd.rglob("*"))
+    with contextlib.chdir(cwd):
+        load_settings(config, Path(".hedui"), environ=False)
+    return sorted(p for p in cwd.rglob("*") if p not in before and p.is_file())

@@ -46,6 +46,7 @@ from typing import IO, Any
 
 import grpc
 from harness import example_request, example_sandbox, signed_envelope
+from hedui_cli import service_keys
 from sqlalchemy import select
 
 from audit.log import audit_entries
@@ -535,7 +536,9 @@ class CrashDrill:
         self.db = Database(database_url)
 
     async def __aenter__(self) -> CrashDrill:
-        """Migrate the database and trust the drill's key (``hedui keys add``), before any replica starts."""
+        """Trust the drill's key (``hedui keys add``) before any replica starts; the service's key files are made
+        first, as its first start would make them (``keys add`` records its change under them)."""
+        service_keys(self.directory, self.config)
         public = self.directory / "case-system.pub.pem"
         public.write_bytes(self.key.public_pem())
         done = await self.hedui("keys", "add", "--organisation", ORGANISATION, "--public-key", str(public))

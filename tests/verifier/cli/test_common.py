@@ -95,11 +95,14 @@ def test_atomic_output_leaves_no_half_file(tmp_path: Path) -> None:
 
 def test_trust_store_settings_take_the_service_keys_only_when_both_exist(tmp_path: Path) -> None:
     args = argparse.Namespace(config=None, db=None)
-    fresh = trust_store_settings(args)
-    assert len(fresh.audit_log_key) == 32 and fresh.missing_key_files == {}
+    # No key of the service's to record the change with (issue 12: every entry's MAC is under its key): refused.
+    with pytest.raises(UsageError, match=r"key files do not exist yet \(audit_log_key_file .*audit_subject_key_file"):
+        trust_store_settings(args)
     assert not (tmp_path / ".hedui").exists()
     (tmp_path / ".hedui").mkdir()
     (tmp_path / ".hedui" / "audit-log.key").write_text("11" * 32)
+    with pytest.raises(UsageError, match=r"do not exist yet \(audit_subject_key_file"):
+        trust_store_settings(args)  # one of the two is not enough
     (tmp_path / ".hedui" / "audit-subject.key").write_text("22" * 32)
     kept = trust_store_settings(argparse.Namespace(config=None, db="sqlite:///other.db"))
     assert (kept.audit_log_key, kept.audit_subject_key) == (b"\x11" * 32, b"\x22" * 32)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hedui_cli import APPLICANT, HEDUI, ORG, SPOUSE, keys, ok, usage_error, write
+from hedui_cli import APPLICANT, HEDUI, ORG, SPOUSE, keys, ok, service_keys, usage_error, write
 from hedui_cli import hedui_here as hedui
 from hedui_cli import hedui_process as subprocess_hedui
 
@@ -57,6 +57,7 @@ def test_sign_then_verify_against_a_public_key_and_the_trust_store(tmp_path: Pat
     assert APPLICANT not in out and "张建国" not in out
 
     db = f"sqlite:///{tmp_path / 'h.db'}"
+    service_keys(tmp_path)  # the service has run once here: the keys commands record their changes under its keys
     ok(hedui("keys", "add", "--organisation", ORG, "--public-key", str(public), "--db", db, cwd=tmp_path))
     ok(hedui("consent", "verify", str(tmp_path / "env.json"), "--db", db, cwd=tmp_path))
     ok(hedui("keys", "revoke", keyid, "--reason", "rotated out early", "--db", db, cwd=tmp_path))

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hedui_cli import HEDUI, ORG, keys, ok, usage_error
+from hedui_cli import HEDUI, ORG, keys, ok, service_keys, usage_error
 from hedui_cli import hedui_process as hedui
 from own_cluster import own_cluster
 
@@ -48,8 +48,11 @@ def test_a_database_that_cannot_be_created_is_one_line_and_nothing_is_left(tmp_p
     args = [str(public) if a == "PUBLIC" else a for a in command]
     if command[0] in ("serve", "verify"):
         args += ["--config", str(path)]
+    # keys add records its change under the service's keys, so they exist already (the service ran here once).
+    made = [p.name for p in service_keys(tmp_path)] if command[0] == "keys" else []
     usage_error(hedui(*args, cwd=tmp_path), "database /proc/hedui-test/hedui.db: cannot open or create it")
-    assert left(tmp_path, "hedui.toml", "org.pem", "org.pub.pem") == []  # no .hedui, no key file
+    kept = [".hedui", *made] if made else []
+    assert left(tmp_path, "hedui.toml", "org.pem", "org.pub.pem", *kept) == []  # no .hedui, no key file made
 
 
 @pytest.mark.parametrize("command", [["serve"], ["verify", str(REQUEST)]], ids=["serve", "verify"])
@@ -84,14 +87,18 @@ def test_a_postgresql_server_out_of_reach_is_one_line_and_no_key_file(tmp_path: 
 def test_keys_add_creates_the_database_but_no_key_file(tmp_path: Path) -> None:
     _, public, _ = keys(tmp_path, "org")
     path = config(tmp_path, database_url=f"sqlite:///{tmp_path}/hedui.db")
-    ok(hedui("keys", "add", "--organisation", ORG, "--public-key", str(public), "--config", str(path), cwd=tmp_path))
-    assert left(tmp_path, "org.pem", "org.pub.pem", "hedui.toml") == ["hedui.db"]
-    assert not (tmp_path / ".hedui").exists()
+    add = ("keys", "add", "--organisation", ORG, "--public-key", str(public), "--config", str(path))
+    # Without the service's keys there is nothing to record the change with: refused, nothing made.
+    usage_error(hedui(*add, cwd=tmp_path), "key files do not exist yet")
+    assert left(tmp_path, "org.pem", "org.pub.pem", "hedui.toml") == []
+    made = [p.name for p in service_keys(tmp_path, path)]  # the service ran here once
+    ok(hedui(*add, cwd=tmp_path))
+    assert left(tmp_path, "org.pem", "org.pub.pem", "hedui.toml", ".hedui", *made) == ["hedui.db"]
     listed = ok(hedui("keys", "list", "--config", str(path), cwd=tmp_path))
     assert ORG in listed
     for command in (["audit", "list"], ["audit", "anomalies"], ["audit", "export", "--out", str(tmp_path / "x")]):
         hedui(*command, "--config", str(path), cwd=tmp_path)
-    assert not (tmp_path / ".hedui").exists()  # the audit commands create no key either
+    assert sorted(p.name for p in (tmp_path / ".hedui").iterdir()) == sorted(made)  # the audit commands neither
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:

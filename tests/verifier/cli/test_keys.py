@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from harness import example_request, example_sandbox
-from hedui_cli import ORG, audit_events, keys, ok, usage_error, write
+from hedui_cli import ORG, audit_events, keys, ok, service_keys, usage_error, write
 from hedui_cli import hedui_here as hedui
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from verifier.storage.db import Database
 
 @pytest.mark.integration
 def test_keys_add_list_rotate_revoke(db_url: str, tmp_path: Path) -> None:
+    service_keys(tmp_path)  # the service has run once here: its audit keys exist
     _, old_pub, old_id = keys(tmp_path, "old")
     _, new_pub, new_id = keys(tmp_path, "new")
     assert ok(hedui("keys", "add", "--organisation", ORG, "--public-key", str(old_pub), "--db", db_url, cwd=tmp_path))
@@ -106,6 +107,13 @@ def stored_entries(db_url: str) -> list[dict[str, Any]]:
 def test_keys_commands_refuse_bad_input(tmp_path: Path) -> None:
     _, pub, _ = keys(tmp_path, "org")
     db = f"sqlite:///{tmp_path / 'h.db'}"
+    # Before the service ever ran here there is no key to record the change with: refused, nothing made.
+    usage_error(
+        hedui("keys", "add", "--organisation", ORG, "--public-key", str(pub), "--db", db, cwd=tmp_path),
+        "key files do not exist yet",
+    )
+    assert not (tmp_path / ".hedui").exists() and not (tmp_path / "h.db").exists()
+    made = service_keys(tmp_path)
     (tmp_path / "junk.pem").write_text("not a key")
     usage_error(
         hedui(
@@ -132,7 +140,7 @@ def test_keys_commands_refuse_bad_input(tmp_path: Path) -> None:
         hedui("keys", "rotate", "--organisation", "other", "--public-key", str(second), "--db", db, cwd=tmp_path),
         "no valid key",
     )
-    assert not (tmp_path / ".hedui").exists()
+    assert sorted((tmp_path / ".hedui").rglob("*")) == made  # the keys commands made no key file of their own
 
 
 # --- the command's own helpers (verifier/cli/keys.py), in-process -------------------------------------------

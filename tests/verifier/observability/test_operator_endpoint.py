@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from hedui.v1 import verification_pb2
 from verifier.observability import OperatorEndpoint, refresh_scraped
+from verifier.observability._health import revisions
 from verifier.request import parse_request
 
 pytestmark = pytest.mark.integration
@@ -186,14 +187,16 @@ async def test_a_schema_behind_the_code_is_unready_and_one_ahead_is_not(tmp_path
             async with h.service.db.write() as session:
                 await session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
+        head, known = revisions()
+        assert "0003" in known and head != "0003"
         await stored("0003")  # a migration of this code not applied: behind
         try:
             body = await until(h, port, ready=False)
-            assert "migrations: schema at 0003, this code needs 0004: hedui db migrate" in body
-            await stored("0005")  # the next version's migration ran first (an upgrade under way): still ready
+            assert f"migrations: schema at 0003, this code needs {head}: hedui db migrate" in body
+            await stored("9999")  # the next version's migration ran first (an upgrade under way): still ready
             assert "migrations: ok" in await until(h, port, ready=True)
         finally:
-            await stored("0004")
+            await stored(head)
         await until(h, port, ready=True)
 
 
