@@ -88,7 +88,7 @@ def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
         assert (tmp_path / "env.db").exists()
-        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["entry.key", "log.key", "subject.key"]
+        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
         assert not (tmp_path / ".hedui").exists()
     finally:
         server.send_signal(signal.SIGTERM)
