@@ -88,7 +88,7 @@ class HeduiService:
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
-        self.readiness = Readiness(db, lambda: self.integration_failure)
+        self.readiness = Readiness(db, lambda: self.integration_failure, writes_stopped=lambda: self.audit.gate.reason)
 
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""

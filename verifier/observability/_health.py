@@ -78,11 +78,13 @@ class Readiness:
         *,
         interval: float = 5.0,
         timeout: float = 2.0,
+        writes_stopped: Callable[[], str | None] = lambda: None,
     ) -> None:
         """Probe ``db``; ``integration_failure`` tells why the last audit-log integration failed (``None``: it
-        did not)."""
+        did not); ``writes_stopped`` why the audit log's write gate is closed (``None``: it is open)."""
         self._db = db
         self._integration_failure = integration_failure
+        self.writes_stopped = writes_stopped
         self._interval = interval
         self._changed = asyncio.Event()
         self._timeout = timeout
@@ -141,7 +143,7 @@ class Readiness:
         except Exception as exc:  # the database refused or failed: say what, never the SQL
             checks = [Check("database", False, f"{type(exc).__name__}: {_first_line(exc)}")]
         self.latest = ReadinessReport(tuple(checks), time.monotonic())
-        READY.set(1 if self.latest.ready else 0)
+        READY.set(1 if self.latest.ready and self.writes_stopped() is None else 0)
         return self.latest
 
     async def watch(

@@ -35,7 +35,7 @@ def _line(check: Check) -> str:
 
 
 class OperatorEndpoint:
-    """``/metrics``, ``/healthz`` and ``/readyz`` on one address."""
+    """``/metrics``, ``/healthz`` and ``/readyz`` (503 also while the audit log's writes are stopped) on one address."""
 
     def __init__(self, readiness: Readiness, refresh: Callable[[], Awaitable[None]]) -> None:
         """Answer readiness from ``readiness``; ``refresh`` brings the scraped series up to date."""
@@ -100,7 +100,11 @@ class OperatorEndpoint:
         if path == "/healthz":
             return 200, "text/plain", b"ok\n", only_head
         if path == "/readyz":
-            report = self._readiness.latest
+            # Not ready either while the audit log's writes are stopped: a balancer must not send writes here.
+            report, stopped = self._readiness.latest, self._readiness.writes_stopped()
             body = "".join(f"{_line(check)}\n" for check in report.checks)
-            return (200 if report.ready else 503), "text/plain; charset=utf-8", body.encode(), only_head
+            if stopped is not None:
+                body += f"audit_writes: stopped: {stopped}\n"
+            ready = report.ready and stopped is None
+            return (200 if ready else 503), "text/plain; charset=utf-8", body.encode(), only_head
         return 404, "text/plain", b"not found: /metrics, /healthz, /readyz\n", only_head

@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness import PG_BIN, Harness, example_request, running_service
 from harness import example_sandbox as sandbox
 from own_cluster import OwnCluster, own_cluster
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -231,3 +232,25 @@ def psql(cluster: OwnCluster, statement: str) -> None:
             check=True,
             capture_output=True,
         )
+
+
+async def test_readyz_is_unready_while_the_audit_logs_writes_are_stopped(tmp_path: Path) -> None:
+    """A replica whose audit log stopped writes refuses every write: /readyz says so (503, the reason) and the
+    hedui_ready gauge is 0, so a balancer sends writes elsewhere; both recover when the log does."""
+    url = f"sqlite:///{tmp_path}/hedui.db"
+    async with running_service(url, sandbox()) as h, endpoint(h) as port:
+        h.service.readiness.interval = 0.1
+        await until(h, port, ready=True)
+        h.service.audit.gate.close("the stored log disagrees with the signer's state")
+        try:
+            status, _, body = await get(port, "/readyz")
+            assert status == 503
+            assert "audit_writes: stopped: the stored log disagrees with the signer's state" in body
+            await h.service.readiness.probe()
+            assert REGISTRY.get_sample_value("hedui_ready") == 0
+        finally:
+            h.service.audit.gate.reopen()
+        status, _, body = await get(port, "/readyz")
+        assert status == 200 and "audit_writes" not in body
+        await h.service.readiness.probe()
+        assert REGISTRY.get_sample_value("hedui_ready") == 1
