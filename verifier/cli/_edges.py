@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from verifier.errors import database_failure
 from verifier.storage.db import Database
@@ -86,6 +87,40 @@ async def _server(url: str) -> None:
         await db.close()
 
 
+def _holds_log(url: str) -> bool:
+    """Whether the database of ``url`` holds audit entries already (a schema without the table holds none)."""
+    query = "SELECT 1 FROM audit_entries LIMIT 1"
+    path = _sqlite_file(url)
+    if path is not None:
+        if not path.is_file():
+            return False
+        try:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return False  # what cannot be read here fails, with its own message, where it is opened
+        try:
+            return connection.execute(query).fetchone() is not None
+        except sqlite3.Error:
+            return False  # no such table: a new database
+        finally:
+            connection.close()
+    if make_url(url).get_backend_name() != "postgresql":
+        return False
+
+    async def holds() -> bool:
+        """The question, asked of the server."""
+        db = Database(url, pool_size=1, max_overflow=0)
+        try:
+            async with db.sessions() as session:
+                return (await session.execute(text(query))).first() is not None
+        except DBAPIError:
+            return False  # no such table: a new database
+        finally:
+            await db.close()
+
+    return asyncio.run(holds())
+
+
 def _sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (``None``: in memory, or not SQLite)."""
     parsed = make_url(url)
@@ -132,6 +167,12 @@ def open_then_create(url: str, key_files: list[Path], create: Callable[[], T]) -
     :class:`CannotCreate` naming the database or the file, and the key files and the directories this made are
     removed again."""
     probe_database(url)
+    if key_files and _holds_log(url):
+        # New keys would sign the log's next head with another key (and MAC entries under it): a fork.
+        raise CannotCreate(
+            f"the database already holds an audit log, and its key files are not here ({key_files[0]}): give "
+            "the service's --config (or restore its key files) rather than make new keys"
+        )
     with creating(key_files):
         try:
             return create()

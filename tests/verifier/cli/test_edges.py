@@ -136,3 +136,26 @@ def test_an_address_in_use_stops_serve_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"hedui: error: metrics_listen {address}: ") and "address already in use" in last
+
+
+@pytest.mark.usefixtures("no_hedui_variables")
+def test_no_command_makes_new_keys_for_a_database_that_holds_a_log(tmp_path: Path) -> None:
+    """``hedui verify --db`` of the service's database, without its config: new keys would sign the log's next head
+    with another key (a fork). Refused, one line, no key file made; with the service's config it runs."""
+    service = tmp_path / "service"
+    service.mkdir()
+    path = config(
+        service,
+        database_url=f"sqlite:///{service}/hedui.db",
+        audit_subject_key_file=str(service / "subject.key"),
+        audit_log_key_file=str(service / "log.key"),
+    )
+    ok(hedui("verify", str(REQUEST), "--config", str(path), cwd=tmp_path))  # the service's log, under its keys
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    usage_error(
+        hedui("verify", str(REQUEST), "--db", f"sqlite:///{service}/hedui.db", cwd=elsewhere),
+        "the database already holds an audit log",
+    )
+    assert list(elsewhere.iterdir()) == []  # no .hedui, no key file
+    ok(hedui("verify", str(REQUEST), "--config", str(path), cwd=elsewhere))
