@@ -77,10 +77,20 @@ def _origin(value: str) -> str:
 
 
 def _host_port(value: str) -> str:
-    """Empty (no metrics endpoint) or ``HOST:PORT``."""
-    if value and not value.rpartition(":")[2].isdigit():
-        raise PydanticCustomError("host_port", "{value} is not host:port", {"value": repr(value)})
+    """Empty (no metrics endpoint) or ``HOST:PORT``, the port from 0 (any free one) to 65535, a host given."""
+    if not value:
+        return value
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535 or any(c.isspace() for c in value):
+        raise PydanticCustomError("host_port", "{value} is not host:port (port 0-65535)", {"value": repr(value)})
     return value
+
+
+def _listen(value: str) -> str:
+    """The gRPC address: ``HOST:PORT`` (required)."""
+    if not value:
+        raise PydanticCustomError("host_port", "must be host:port")
+    return _host_port(value)
 
 
 def _database_url(value: str) -> str:
@@ -140,7 +150,7 @@ class HeduiConfig(BaseSettings):
     database_pool_size: PoolSize = 10
     database_max_overflow: Overflow = 20
     database_pool_timeout_seconds: Seconds = 5.0
-    listen: str = "127.0.0.1:50051"
+    listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:50051"
     sandbox: str | None = None
     policy_files: list[str] = []
     department_deadline_seconds: Seconds = 10.0
