@@ -61,6 +61,15 @@ def _new_request_id() -> str:
     return f"{_PROCESS_PART}{next(_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
+# An identity number inside a request id (a case system using the applicant's number as its id) is logged masked.
+_ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+
+
+def _loggable(request_id: str) -> str:
+    """The request id as it may be logged: any identity number in it masked (first 6, last 4)."""
+    return _ID_NUMBER.sub(lambda m: f"{m[0][:6]}********{m[0][-4:]}", request_id)
+
+
 def current_request_id() -> str:
     """The request id of the gRPC call this code runs for ("" outside a call)."""
     return _request_id.get()
@@ -143,7 +152,7 @@ class _Method:
                     "grpc_code": name,
                     "duration_ms": round(seconds * 1000, 3),
                     "client": str(context.peer()),
-                    "request_id": request_id,
+                    "request_id": _loggable(request_id),
                 },
             )
 

@@ -79,6 +79,20 @@ async def test_a_request_id_that_is_not_plain_is_replaced(harness: Harness, json
     assert "a b" not in made and len(made) == 32
 
 
+@pytest.mark.integration
+async def test_an_identity_number_in_a_request_id_is_logged_masked(harness: Harness, json_lines: io.StringIO) -> None:
+    """A case system using the applicant's identity number as its request id: the caller gets its id back in
+    the trailers, the log line shows it masked (first 6, last 4)."""
+    request_id = "case-533401197803120118-1"
+    metadata = (*harness.metadata, ("x-request-id", request_id))
+    reply = harness.consent.ListAuthorizations(consent_pb2.ListAuthorizationsRequest(), metadata=metadata)
+    await reply
+    assert dict(await reply.trailing_metadata() or ())["x-request-id"] == request_id
+    logged = [line["request_id"] for line in _calls(json_lines) if line["grpc_method"] == "ListAuthorizations"]
+    assert logged == ["case-533401********0118-1"]
+    assert "533401197803120118" not in json_lines.getvalue()
+
+
 def test_the_terminal_gets_text_and_a_pipe_gets_json() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
