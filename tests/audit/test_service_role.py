@@ -39,6 +39,8 @@ async def test_service_role_may_insert_but_never_update_delete_or_truncate_the_l
             "UPDATE audit_leaves SET leaf_hash = leaf_hash",
             "DELETE FROM audit_tree_heads",
             "TRUNCATE audit_tree_heads",
+            "DELETE FROM audit_refused",  # refused rows are evidence (issue 12)
+            "UPDATE audit_refused SET seq = seq",
             "ALTER TABLE audit_entries DISABLE TRIGGER USER",
         ):
             with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Database", "async_url", "run_migrations"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-APPEND_ONLY_TABLES = frozenset({"audit_entries", "audit_leaves", "audit_tree_heads"})
+APPEND_ONLY_TABLES = frozenset({"audit_entries", "audit_leaves", "audit_tree_heads", "audit_refused"})
 # How long a SQLite statement waits for another process's write lock before "database is locked".
 SQLITE_BUSY_SECONDS = 10.0
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
