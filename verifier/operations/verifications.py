@@ -179,10 +179,17 @@ class Verifications:
         if not rows:
             raise ServiceError.not_found(name)
         row = rows[0]
+        # Sorted here, by code point, as the pipeline sorts the state it hands watchers (a database's collation
+        # might order "market_regulation" and "marketing" otherwise).
         departments = tuple(
-            DepartmentProgress(x.department, x.status, x.record_count, x.detail, x.department_updated_at)
-            for x in rows
-            if x.department is not None
+            sorted(
+                (
+                    DepartmentProgress(x.department, x.status, x.record_count, x.detail, x.department_updated_at)
+                    for x in rows
+                    if x.department is not None
+                ),
+                key=lambda d: d.department,
+            )
         )
         return VerificationView(
             verification_id=row.id,

@@ -36,7 +36,11 @@ _INSERT_VERIFICATION = insert(_VERIFICATIONS)
 _NEXT_VERSION = (
     update(_VERIFICATIONS)
     .where(_VERIFICATIONS.c.id == bindparam("b_verification"))
-    .values(latest_report_version=_VERIFICATIONS.c.latest_report_version + 1)
+    .values(
+        latest_report_version=_VERIFICATIONS.c.latest_report_version + 1,
+        state=bindparam("b_state"),
+        updated_at=bindparam("b_updated_at"),
+    )
     .returning(_VERIFICATIONS.c.latest_report_version)
 )
 _LOCK = (
@@ -185,7 +189,7 @@ async def next_report_version(
 ) -> int:
     """Take the next report version number and set the state; this also locks the verification."""
     version = await session.scalar(
-        _NEXT_VERSION, {"b_verification": verification_id, "state": str(state), "updated_at": at}
+        _NEXT_VERSION, {"b_verification": verification_id, "b_state": str(state), "b_updated_at": at}
     )
     if version is None:
         raise LookupError(verification_id)

@@ -59,7 +59,7 @@ _FINISH = (
         _STEPS.c.leased_by == bindparam("b_worker"),
         _STEPS.c.phase.in_([str(p) for p in _LIVE]),
     )
-    .values(leased_by=None, lease_until=None)
+    .values(phase=bindparam("b_phase"), due_at=bindparam("b_due_at"), leased_by=None, lease_until=None)
     .returning(_STEPS.c.key)
 )
 
@@ -166,7 +166,7 @@ async def finish(session: AsyncSession, worker: str, ends: Sequence[Finish]) -> 
     mine: set[str] = set()
     for (phase, due_at), keys in groups.items():
         result = await session.execute(
-            _FINISH, {"b_keys": keys, "b_worker": worker, "phase": str(phase), "due_at": due_at}
+            _FINISH, {"b_keys": keys, "b_worker": worker, "b_phase": str(phase), "b_due_at": due_at}
         )
         mine.update(result.scalars())
     return mine
