@@ -194,8 +194,19 @@ def _verdict(outcome: CheckOutcome, text: str | None, genuine: str | None) -> tu
     if not outcome.stored_unchanged:
         return 1, [*lines, "ALTERED: the stored report no longer has the digest its REPORT_CREATED entry recorded"]
     if text is not None and genuine is not None and _normalised(text) != _normalised(genuine):
-        return 1, [*lines, "EDITED: the file's text differs from the report as issued"]
-    lines.append("unchanged: " + ("the file's text is the report as issued" if text is not None else "stored report"))
+        return 1, [
+            *lines,
+            "EDITED: the file's text differs from the report as issued, rendered under this [centre] configuration "
+            "(one printed under another compares as edited: check with its --config, or by digest)",
+        ]
+    lines.append(
+        "unchanged: "
+        + (
+            "the file's text is the report as issued (its text layer only: compare the figures below with the paper)"
+            if text is not None
+            else "stored report"
+        )
+    )
     if outcome.latest_version > int(d.get("version", 0)):
         return 1, [
             *lines,

@@ -76,6 +76,7 @@ def test_genuine_passes_and_edited_outdated_or_unknown_fail(
     check_the_digest_on_the_paper_is_the_one_report_created_recorded(tmp_path, issued)
     check_an_outdated_version_fails(db_url, tmp_path, issued)
     check_an_edited_report_fails(db_url, tmp_path, issued)
+    check_another_centre_configuration_compares_as_edited_but_the_digest_holds(db_url, tmp_path, issued)
     check_a_digest_never_recorded_is_not_issued(db_url, tmp_path)
 
 
@@ -84,6 +85,7 @@ def check_latest_version_passes_and_its_digest_alone_too(db_url: str, tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "issued: report" in done.stdout and "version 2" in done.stdout
     assert "unchanged: the file's text is the report as issued" in done.stdout
+    assert "(its text layer only: compare the figures below with the paper)" in done.stdout
     assert "current: no newer version" in done.stdout
     assert _figures(done.stdout) == _example_figures(issued["v2"]), done.stdout
     digest = report_digest(issued["v2"])
@@ -139,6 +141,22 @@ def check_an_edited_report_fails(db_url: str, tmp_path: Path, issued: dict[str, 
     done = hedui_here("report", "check", str(tmp_path / "edited.pdf"), "--db", db_url, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "EDITED: the file's text differs from the report as issued" in done.stdout
+    assert "check with its --config, or by digest" in done.stdout
+
+
+def check_another_centre_configuration_compares_as_edited_but_the_digest_holds(
+    db_url: str, tmp_path: Path, issued: dict[str, Any]
+) -> None:
+    # The limit docs/report.md states: the file check renders under the [centre] it is given.
+    other = tmp_path / "other-centre.toml"
+    other.write_text('[centre]\nname = "迪庆州居民家庭经济状况核对中心"\n', encoding="utf-8")
+    done = hedui_here("report", "check", str(tmp_path / "v2.pdf"), "--config", str(other), "--db", db_url, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "EDITED: the file's text differs from the report as issued, rendered under this [centre]" in done.stdout
+    by_digest = hedui_here(
+        "report", "check", report_digest(issued["v2"]), "--config", str(other), "--db", db_url, cwd=tmp_path
+    )
+    assert by_digest.returncode == 0, by_digest.stdout + by_digest.stderr
 
 
 def check_a_digest_never_recorded_is_not_issued(db_url: str, tmp_path: Path) -> None:
