@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -28,6 +29,7 @@ __all__ = [
     "parse_request",
     "revocation_reason",
     "stored_request",
+    "unprintable",
 ]
 
 # The request's vocabularies, in interfaces.md's order: the StrEnums of verifier.vocabulary, each once.
@@ -40,6 +42,13 @@ MAX_MONEY_FEN: Final = 10**13
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_MEMBERS: Final = 30
 EARLIEST_APPLICATION: Final = dt.date(2000, 1, 1)
+# The longest household address or case number a request may carry (characters).
+MAX_PRINTED_TEXT: Final = 200
+# Unicode categories no printed one-line text may carry: Cc (C0 and C1 controls, NUL, tab, line feed), Cf (format
+# characters: the bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069, zero-width spaces and
+# joiners, the byte-order mark, soft hyphen), Cs (a lone surrogate, which no UTF-8 text can carry), Zl and Zp
+# (U+2028, U+2029). A bidi override would print "1234" as "4321"; the others hide or break lines.
+UNPRINTABLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class RequestError(ValueError):
@@ -50,6 +59,13 @@ class RequestError(ValueError):
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         super().__init__(f"{first.field}: {first.description}{more}")
+
+
+def unprintable(text: str) -> str | None:
+    """The first character of ``text`` a printed line must not carry (see :data:`UNPRINTABLE_CATEGORIES`),
+    as ``U+XXXX``; ``None`` when every character prints as itself."""
+    found = next((c for c in text if unicodedata.category(c) in UNPRINTABLE_CATEGORIES), None)
+    return None if found is None else f"U+{ord(found):04X}"
 
 
 def revocation_reason(reason: str) -> str:
@@ -243,15 +259,24 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
 
 
 def _optional_text(check: _Checker, raw: Mapping[str, Any], key: str) -> str:
-    """An optional one-line text (absent, null or empty: none): at most 200 characters, no control characters."""
+    """An optional one-line text (absent, null or empty: none), printed as given: at most
+    :data:`MAX_PRINTED_TEXT` characters, none of them unprintable (:func:`unprintable`)."""
     value = raw.get(key)
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
         check.fail(key, "must be a string")
         return ""
-    if len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        check.fail(key, "at most 200 characters, on one line")
+    if len(value) > MAX_PRINTED_TEXT:
+        check.fail(key, f"is longer than {MAX_PRINTED_TEXT} characters")
+        return ""
+    bad = unprintable(value)
+    if bad is not None:
+        check.fail(
+            key,
+            f"contains {bad}: at most {MAX_PRINTED_TEXT} characters on one line, without control, format (bidi, "
+            "zero-width) or line/paragraph separator characters",
+        )
         return ""
     return value.strip()
 

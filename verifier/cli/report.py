@@ -4,11 +4,13 @@ Checked against the audit log, whose ``REPORT_CREATED`` entries carry each repor
 (docs/report.md says which bytes). Given a digest (or the text of a report's QR code), the command finds
 the entry that recorded it, checks that the stored report still has that digest, and looks for a later
 version of the same verification. Given a printed report as a PDF, it reads the digest the pages carry
-(every page must carry the same one) and also compares the file's text with the stored report rendered
-anew under the centre's configuration: a figure, name or date changed on the paper is an edit.
+(every page must carry the same one) and also compares the file's text layer with the stored report rendered
+anew under the centre's configuration: a figure, name or date changed in the text is an edit. What is drawn
+over the text (an image) is not read: the digest against the log is what is authoritative, and the command
+prints the stored report's key figures so a reader compares them with the paper (docs/report.md).
 
 Exit 0: issued, unchanged and the latest version. Exit 1: not issued, edited, or superseded (one line says
-which). Exit 2: invalid input (no such file, no digest in it, no database).
+which). Exit 2: invalid input (no such file, no digest in it, no database or one without the audit log).
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from audit.log import AuditLog, EntryFilter, StoredEntry
-from verifier.cli._common import UsageError, add_database_options, read_only_settings, require_database, with_database
+from verifier.assessment.flags import yuan
+from verifier.cli._common import UsageError, add_database_options, read_only_settings, with_database
+from verifier.cli.audit import _open_db as open_log_database
 from verifier.config import Settings
 from verifier.operations.reports import print_context
-from verifier.report.build import report_digest
+from verifier.report.build import report_digest, report_from_plain
+from verifier.report.labels_zh import CLASSIFICATION_ZH
+from verifier.report.official import report_number
 from verifier.report.pdf import render_report_pdf
 from verifier.storage import reports as stored_reports
 from verifier.storage.db import Database
 
-__all__ = ["CheckOutcome", "add_report_commands", "check_report", "pdf_text", "printed_digests"]
+__all__ = ["CheckOutcome", "add_report_commands", "check_report", "key_figures", "pdf_text", "printed_digests"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _PRINTED_DIGEST = re.compile(r"报告摘要（SHA-256）：([0-9a-f]{64})")
@@ -93,46 +99,69 @@ async def _created(log: AuditLog, db: Database, where: EntryFilter) -> list[tupl
         after = page[-1].index
 
 
-async def check_report(settings: Settings, digest: str) -> CheckOutcome:
-    """Look ``digest`` up in the log of ``settings``' database: the entry, the stored report, later versions."""
-    db = Database.from_settings(settings)
+async def check_report(db: Database, digest: str) -> CheckOutcome:
+    """Look ``digest`` up in the log of ``db``: the entry, the stored report, later versions."""
     log = AuditLog(b"")
-    try:
-        created = await _created(log, db, EntryFilter(kind="REPORT_CREATED"))
-        match = next(((e, d) for e, d in created if d.get("report_sha256") == digest), None)
-        if match is None:
-            return CheckOutcome(digest)
-        entry, details = match
-        async with db.sessions() as session:
-            stored = await stored_reports.body_of(session, str(details.get("report_id", "")))
-        body = json.loads(stored) if stored is not None else None
-        same = [d for e, d in created if e.verification == entry.verification]
-        latest = max(same, key=lambda d: int(d.get("version", 0)))
-        return CheckOutcome(
-            digest,
-            entry,
-            details,
-            body,
-            stored_unchanged=body is not None and report_digest(body) == digest,
-            latest_version=int(latest.get("version", 0)),
-            latest_digest=str(latest.get("report_sha256", "")),
-        )
-    finally:
-        await db.close()
+    created = await _created(log, db, EntryFilter(kind="REPORT_CREATED"))
+    match = next(((e, d) for e, d in created if d.get("report_sha256") == digest), None)
+    if match is None:
+        return CheckOutcome(digest)
+    entry, details = match
+    async with db.sessions() as session:
+        stored = await stored_reports.body_of(session, str(details.get("report_id", "")))
+    body = json.loads(stored) if stored is not None else None
+    same = [d for e, d in created if e.verification == entry.verification]
+    latest = max(same, key=lambda d: int(d.get("version", 0)))
+    return CheckOutcome(
+        digest,
+        entry,
+        details,
+        body,
+        stored_unchanged=body is not None and report_digest(body) == digest,
+        latest_version=int(latest.get("version", 0)),
+        latest_digest=str(latest.get("report_sha256", "")),
+    )
 
 
-async def _rendered_text(settings: Settings, body: dict[str, Any]) -> str:
+async def _rendered_text(db: Database, settings: Settings, body: dict[str, Any]) -> str:
     """The stored report rendered anew as the service renders it, read back as text."""
-    db = Database.from_settings(settings)
-    try:
-        context = await print_context(db, settings.centre, body)
-    finally:
-        await db.close()
+    context = await print_context(db, settings.centre, body)
     pdf = await asyncio.to_thread(render_report_pdf, body, catalogue=settings.catalogue, context=context)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "genuine.pdf"
         path.write_bytes(pdf)
         return pdf_text(path)
+
+
+async def _check(settings: Settings, digest: str, text: str | None) -> tuple[CheckOutcome, str | None]:
+    """The log's outcome for ``digest`` and, for a file whose stored report is unchanged, the genuine text.
+
+    The database is opened as ``hedui audit`` opens it: a missing one, or one without the audit log, is
+    invalid input (exit 2, one line), never created and never a traceback."""
+    db = await open_log_database(str(settings.database_url))
+    try:
+        outcome = await check_report(db, digest)
+        genuine = None
+        if text is not None and outcome.body is not None and outcome.stored_unchanged:
+            genuine = await _rendered_text(db, settings, outcome.body)
+        return outcome, genuine
+    finally:
+        await db.close()
+
+
+def key_figures(body: dict[str, Any], settings: Settings) -> list[str]:
+    """The stored report's key figures, to compare with the paper: its number (under ``settings``' centre),
+    the classification, the household size and the per-capita monthly income after deductions."""
+    report = report_from_plain(body)
+    a = report.assessment
+    income = yuan(a.per_capita_monthly_income_fen)
+    return [
+        "as issued (compare with the paper):",
+        f"  report number: {report_number(report, settings.centre)}",
+        f"  classification: {CLASSIFICATION_ZH.get(a.classification, a.classification)} ({a.classification})",
+        f"  household size: {a.household_size}",
+        f"  per-capita monthly income after deductions: {income} yuan",
+    ]
 
 
 def _digest_of(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -165,8 +194,19 @@ def _verdict(outcome: CheckOutcome, text: str | None, genuine: str | None) -> tu
     if not outcome.stored_unchanged:
         return 1, [*lines, "ALTERED: the stored report no longer has the digest its REPORT_CREATED entry recorded"]
     if text is not None and genuine is not None and _normalised(text) != _normalised(genuine):
-        return 1, [*lines, "EDITED: the file's text differs from the report as issued"]
-    lines.append("unchanged: " + ("the file's text is the report as issued" if text is not None else "stored report"))
+        return 1, [
+            *lines,
+            "EDITED: the file's text differs from the report as issued, rendered under this [centre] configuration "
+            "(one printed under another compares as edited: check with its --config, or by digest)",
+        ]
+    lines.append(
+        "unchanged: "
+        + (
+            "the file's text is the report as issued (its text layer only: compare the figures below with the paper)"
+            if text is not None
+            else "stored report"
+        )
+    )
     if outcome.latest_version > int(d.get("version", 0)):
         return 1, [
             *lines,
@@ -176,15 +216,13 @@ def _verdict(outcome: CheckOutcome, text: str | None, genuine: str | None) -> tu
 
 
 def cmd_report_check(args: argparse.Namespace) -> int:
-    """``hedui report check``: look the report up in the audit log and say what holds."""
+    """``hedui report check``: look the report up in the audit log, say what holds, then show its key figures."""
     digest, text = _digest_of(args)
     settings = with_database(read_only_settings(args.config), args.db)
-    require_database(settings.database_url)
-    outcome = asyncio.run(check_report(settings, digest))
-    genuine = None
-    if text is not None and outcome.body is not None and outcome.stored_unchanged:
-        genuine = asyncio.run(_rendered_text(settings, outcome.body))
+    outcome, genuine = asyncio.run(_check(settings, digest, text))
     code, lines = _verdict(outcome, text, genuine)
+    if outcome.body is not None and outcome.stored_unchanged:
+        lines += key_figures(outcome.body, settings)
     for line in lines:
         print(line)
     return code
