@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from audit.log import WritesStopped
+from connectors.health import HEALTH
 from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
 from hedui.v1 import (
     audit_pb2,
@@ -168,6 +169,7 @@ def verification_message(view: VerificationView) -> verification_pb2.Verificatio
                 records=d.records,
                 detail=d.detail,
                 updated_at=_instant(d.updated_at),
+                health=HEALTH.reading(d.department).status,
             )
             for d in view.departments
         ],

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from hedui.v1 import report_pb2 as hedui_dot_v1_dot_report__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhedui/v1/verification.proto\x12\x08hedui.v1\x1a\x15hedui/v1/report.proto\"\xb9\x01\n\x06Member\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08relation\x18\x03 \x01(\t\x12\"\n\x1a\x64\x65\x63lared_annual_income_fen\x18\x04 \x01(\x03\x12 \n\x13\x65mployment_category\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06signed\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\x16\n\x14_employment_categoryB\t\n\x07_signed\"Z\n\x11\x44\x65\x63laredDeduction\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x10\n\x08\x65vidence\x18\x04 \x01(\t\"\xb3\x02\n\x13VerificationRequest\x12\x18\n\x10\x61pplication_date\x18\x01 \x01(\t\x12\x0c\n\x04\x61rea\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x1f\n\x12previous_report_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x17\n\x0f\x63ommissioned_by\x18\x05 \x01(\t\x12!\n\x07members\x18\x06 \x03(\x0b\x32\x10.hedui.v1.Member\x12/\n\ndeductions\x18\x07 \x03(\x0b\x32\x1b.hedui.v1.DeclaredDeduction\x12\x0e\n\x06policy\x18\x08 \x01(\t\x12\x19\n\x11household_address\x18\t \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\n \x01(\tB\x15\n\x13_previous_report_id\"w\n\x19\x43reateVerificationRequest\x12.\n\x07request\x18\x01 \x01(\x0b\x32\x1d.hedui.v1.VerificationRequest\x12\x16\n\x0e\x61uthorizations\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"m\n\x12\x44\x65partmentProgress\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x12\n\nupdated_at\x18\x05 \x01(\t\"\xf5\x02\n\x0cVerification\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.hedui.v1.Verification.State\x12.\n\x07request\x18\x03 \x01(\x0b\x32\x1d.hedui.v1.VerificationRequest\x12\x16\n\x0e\x61uthorizations\x18\x04 \x03(\t\x12\x13\n\x0b\x63reate_time\x18\x05 \x01(\t\x12\x13\n\x0bupdate_time\x18\x06 \x01(\t\x12\x31\n\x0b\x64\x65partments\x18\x07 \x03(\x0b\x32\x1c.hedui.v1.DepartmentProgress\x12\x15\n\rlatest_report\x18\x08 \x01(\t\x12\x10\n\x08operator\x18\t \x01(\t\"\\\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\x14\n\x10\x41WAITING_ANSWERS\x10\x02\x12\r\n\tCOMPLETED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\"&\n\x16GetVerificationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"(\n\x18WatchVerificationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"A\n\x11VerificationEvent\x12,\n\x0cverification\x18\x01 \x01(\x0b\x32\x16.hedui.v1.Verification\"D\n\x10GetReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04view\x18\x02 \x01(\x0e\x32\x14.hedui.v1.ReportView\"Z\n\x18ListVerificationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0f\x63ommissioned_by\x18\x03 \x01(\t\"c\n\x19ListVerificationsResponse\x12-\n\rverifications\x18\x01 \x03(\x0b\x32\x16.hedui.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x19\x43reateRecheckBatchRequest\x12\x35\n\x08rechecks\x18\x01 \x03(\x0b\x32#.hedui.v1.CreateVerificationRequest\"K\n\x1a\x43reateRecheckBatchResponse\x12-\n\rverifications\x18\x01 \x03(\x0b\x32\x16.hedui.v1.Verification*L\n\nReportView\x12\x1b\n\x17REPORT_VIEW_UNSPECIFIED\x10\x00\x12\x0e\n\nSTRUCTURED\x10\x01\x12\x08\n\x04HTML\x10\x02\x12\x07\n\x03PDF\x10\x03\x32\x87\x04\n\x13VerificationService\x12Q\n\x12\x43reateVerification\x12#.hedui.v1.CreateVerificationRequest\x1a\x16.hedui.v1.Verification\x12K\n\x0fGetVerification\x12 .hedui.v1.GetVerificationRequest\x1a\x16.hedui.v1.Verification\x12V\n\x11WatchVerification\x12\".hedui.v1.WatchVerificationRequest\x1a\x1b.hedui.v1.VerificationEvent0\x01\x12\x39\n\tGetReport\x12\x1a.hedui.v1.GetReportRequest\x1a\x10.hedui.v1.Report\x12\\\n\x11ListVerifications\x12\".hedui.v1.ListVerificationsRequest\x1a#.hedui.v1.ListVerificationsResponse\x12_\n\x12\x43reateRecheckBatch\x12#.hedui.v1.CreateRecheckBatchRequest\x1a$.hedui.v1.CreateRecheckBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhedui/v1/verification.proto\x12\x08hedui.v1\x1a\x15hedui/v1/report.proto\"\xb9\x01\n\x06Member\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08relation\x18\x03 \x01(\t\x12\"\n\x1a\x64\x65\x63lared_annual_income_fen\x18\x04 \x01(\x03\x12 \n\x13\x65mployment_category\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06signed\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\x16\n\x14_employment_categoryB\t\n\x07_signed\"Z\n\x11\x44\x65\x63laredDeduction\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x10\n\x08\x65vidence\x18\x04 \x01(\t\"\xb3\x02\n\x13VerificationRequest\x12\x18\n\x10\x61pplication_date\x18\x01 \x01(\t\x12\x0c\n\x04\x61rea\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x1f\n\x12previous_report_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x17\n\x0f\x63ommissioned_by\x18\x05 \x01(\t\x12!\n\x07members\x18\x06 \x03(\x0b\x32\x10.hedui.v1.Member\x12/\n\ndeductions\x18\x07 \x03(\x0b\x32\x1b.hedui.v1.DeclaredDeduction\x12\x0e\n\x06policy\x18\x08 \x01(\t\x12\x19\n\x11household_address\x18\t \x01(\t\x12\x13\n\x0b\x63\x61se_number\x18\n \x01(\tB\x15\n\x13_previous_report_id\"w\n\x19\x43reateVerificationRequest\x12.\n\x07request\x18\x01 \x01(\x0b\x32\x1d.hedui.v1.VerificationRequest\x12\x16\n\x0e\x61uthorizations\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"}\n\x12\x44\x65partmentProgress\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x12\n\nupdated_at\x18\x05 \x01(\t\x12\x0e\n\x06health\x18\x06 \x01(\t\"\xf5\x02\n\x0cVerification\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.hedui.v1.Verification.State\x12.\n\x07request\x18\x03 \x01(\x0b\x32\x1d.hedui.v1.VerificationRequest\x12\x16\n\x0e\x61uthorizations\x18\x04 \x03(\t\x12\x13\n\x0b\x63reate_time\x18\x05 \x01(\t\x12\x13\n\x0bupdate_time\x18\x06 \x01(\t\x12\x31\n\x0b\x64\x65partments\x18\x07 \x03(\x0b\x32\x1c.hedui.v1.DepartmentProgress\x12\x15\n\rlatest_report\x18\x08 \x01(\t\x12\x10\n\x08operator\x18\t \x01(\t\"\\\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\x14\n\x10\x41WAITING_ANSWERS\x10\x02\x12\r\n\tCOMPLETED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\"&\n\x16GetVerificationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"(\n\x18WatchVerificationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"A\n\x11VerificationEvent\x12,\n\x0cverification\x18\x01 \x01(\x0b\x32\x16.hedui.v1.Verification\"D\n\x10GetReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04view\x18\x02 \x01(\x0e\x32\x14.hedui.v1.ReportView\"Z\n\x18ListVerificationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0f\x63ommissioned_by\x18\x03 \x01(\t\"c\n\x19ListVerificationsResponse\x12-\n\rverifications\x18\x01 \x03(\x0b\x32\x16.hedui.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x19\x43reateRecheckBatchRequest\x12\x35\n\x08rechecks\x18\x01 \x03(\x0b\x32#.hedui.v1.CreateVerificationRequest\"K\n\x1a\x43reateRecheckBatchResponse\x12-\n\rverifications\x18\x01 \x03(\x0b\x32\x16.hedui.v1.Verification*L\n\nReportView\x12\x1b\n\x17REPORT_VIEW_UNSPECIFIED\x10\x00\x12\x0e\n\nSTRUCTURED\x10\x01\x12\x08\n\x04HTML\x10\x02\x12\x07\n\x03PDF\x10\x03\x32\x87\x04\n\x13VerificationService\x12Q\n\x12\x43reateVerification\x12#.hedui.v1.CreateVerificationRequest\x1a\x16.hedui.v1.Verification\x12K\n\x0fGetVerification\x12 .hedui.v1.GetVerificationRequest\x1a\x16.hedui.v1.Verification\x12V\n\x11WatchVerification\x12\".hedui.v1.WatchVerificationRequest\x1a\x1b.hedui.v1.VerificationEvent0\x01\x12\x39\n\tGetReport\x12\x1a.hedui.v1.GetReportRequest\x1a\x10.hedui.v1.Report\x12\\\n\x11ListVerifications\x12\".hedui.v1.ListVerificationsRequest\x1a#.hedui.v1.ListVerificationsResponse\x12_\n\x12\x43reateRecheckBatch\x12#.hedui.v1.CreateRecheckBatchRequest\x1a$.hedui.v1.CreateRecheckBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hedui.v1.verification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPORTVIEW']._serialized_start=1835
-  _globals['_REPORTVIEW']._serialized_end=1911
+  _globals['_REPORTVIEW']._serialized_start=1851
+  _globals['_REPORTVIEW']._serialized_end=1927
   _globals['_MEMBER']._serialized_start=65
   _globals['_MEMBER']._serialized_end=250
   _globals['_DECLAREDDEDUCTION']._serialized_start=252
@@ -43,27 +43,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEVERIFICATIONREQUEST']._serialized_start=654
   _globals['_CREATEVERIFICATIONREQUEST']._serialized_end=773
   _globals['_DEPARTMENTPROGRESS']._serialized_start=775
-  _globals['_DEPARTMENTPROGRESS']._serialized_end=884
-  _globals['_VERIFICATION']._serialized_start=887
-  _globals['_VERIFICATION']._serialized_end=1260
-  _globals['_VERIFICATION_STATE']._serialized_start=1168
-  _globals['_VERIFICATION_STATE']._serialized_end=1260
-  _globals['_GETVERIFICATIONREQUEST']._serialized_start=1262
-  _globals['_GETVERIFICATIONREQUEST']._serialized_end=1300
-  _globals['_WATCHVERIFICATIONREQUEST']._serialized_start=1302
-  _globals['_WATCHVERIFICATIONREQUEST']._serialized_end=1342
-  _globals['_VERIFICATIONEVENT']._serialized_start=1344
-  _globals['_VERIFICATIONEVENT']._serialized_end=1409
-  _globals['_GETREPORTREQUEST']._serialized_start=1411
-  _globals['_GETREPORTREQUEST']._serialized_end=1479
-  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=1481
-  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=1571
-  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=1573
-  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=1672
-  _globals['_CREATERECHECKBATCHREQUEST']._serialized_start=1674
-  _globals['_CREATERECHECKBATCHREQUEST']._serialized_end=1756
-  _globals['_CREATERECHECKBATCHRESPONSE']._serialized_start=1758
-  _globals['_CREATERECHECKBATCHRESPONSE']._serialized_end=1833
-  _globals['_VERIFICATIONSERVICE']._serialized_start=1914
-  _globals['_VERIFICATIONSERVICE']._serialized_end=2433
+  _globals['_DEPARTMENTPROGRESS']._serialized_end=900
+  _globals['_VERIFICATION']._serialized_start=903
+  _globals['_VERIFICATION']._serialized_end=1276
+  _globals['_VERIFICATION_STATE']._serialized_start=1184
+  _globals['_VERIFICATION_STATE']._serialized_end=1276
+  _globals['_GETVERIFICATIONREQUEST']._serialized_start=1278
+  _globals['_GETVERIFICATIONREQUEST']._serialized_end=1316
+  _globals['_WATCHVERIFICATIONREQUEST']._serialized_start=1318
+  _globals['_WATCHVERIFICATIONREQUEST']._serialized_end=1358
+  _globals['_VERIFICATIONEVENT']._serialized_start=1360
+  _globals['_VERIFICATIONEVENT']._serialized_end=1425
+  _globals['_GETREPORTREQUEST']._serialized_start=1427
+  _globals['_GETREPORTREQUEST']._serialized_end=1495
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=1497
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=1587
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=1589
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=1688
+  _globals['_CREATERECHECKBATCHREQUEST']._serialized_start=1690
+  _globals['_CREATERECHECKBATCHREQUEST']._serialized_end=1772
+  _globals['_CREATERECHECKBATCHRESPONSE']._serialized_start=1774
+  _globals['_CREATERECHECKBATCHRESPONSE']._serialized_end=1849
+  _globals['_VERIFICATIONSERVICE']._serialized_start=1930
+  _globals['_VERIFICATIONSERVICE']._serialized_end=2449
 # @@protoc_insertion_point(module_scope)

@@ -82,18 +82,20 @@ class CreateVerificationRequest(_message.Message):
     def __init__(self, request: _Optional[_Union[VerificationRequest, _Mapping]] = ..., authorizations: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DepartmentProgress(_message.Message):
-    __slots__ = ("department", "status", "records", "detail", "updated_at")
+    __slots__ = ("department", "status", "records", "detail", "updated_at", "health")
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
     department: str
     status: str
     records: int
     detail: str
     updated_at: str
-    def __init__(self, department: _Optional[str] = ..., status: _Optional[str] = ..., records: _Optional[int] = ..., detail: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+    health: str
+    def __init__(self, department: _Optional[str] = ..., status: _Optional[str] = ..., records: _Optional[int] = ..., detail: _Optional[str] = ..., updated_at: _Optional[str] = ..., health: _Optional[str] = ...) -> None: ...
 
 class Verification(_message.Message):
     __slots__ = ("name", "state", "request", "authorizations", "create_time", "update_time", "departments", "latest_report", "operator")

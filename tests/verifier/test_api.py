@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from harness import Harness, error_details, example_request, example_sandbox, running_service
 from sqlalchemy import text
 
+from connectors.health import HEALTH
 from consent import SigningKey
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier.protojson import message_to_plain
@@ -483,3 +484,17 @@ async def test_concurrent_retries_with_one_request_id_make_one_verification(harn
     )
     assert len({v.name for v in made}) == 1
     await harness.settle(made[0].name)
+
+
+async def test_each_departments_progress_says_its_health(db_url: str) -> None:
+    """A case worker sees why a source is slow or missing: each department's progress carries its health by
+    Sahamati's rule (connectors.health), as this server's calls to it stand — known once it was called."""
+    sandbox = example_sandbox()
+    sandbox["faults"] = {"vehicles": {"mode": "unavailable"}}
+    async with running_service(db_url, sandbox) as h:
+        v = await h.run(example_request())
+    health = {d.department: d.health for d in v.departments}
+    assert set(health) == {"police", "housing", "tax", "vehicles", "banks", "social_security"}
+    assert health == {department: HEALTH.reading(department).status for department in health}
+    assert all(status in ("GOOD", "BAD") for status in health.values())  # every one was called: not UNKNOWN
+    assert HEALTH.reading("vehicles").failures > 0
