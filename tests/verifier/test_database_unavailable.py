@@ -8,12 +8,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,15 +16,11 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from harness import (
-    PG_BIN,
-    UNDER_CI,
-    PostgresCluster,
-    _as_postgres,
-    _free_port,
     example_request,
     example_sandbox,
     signed_envelope,
 )
+from own_cluster import OwnCluster, own_cluster
 
 from connectors import SandboxDataset, sandbox_connectors
 from consent import SigningKey
@@ -202,53 +193,11 @@ async def test_hedui_channel_retries_until_the_pool_has_a_connection(db_url: str
 # --- PostgreSQL stopped -------------------------------------------------------------------------------
 
 
-class OwnCluster:
-    """A throw-away PostgreSQL cluster of this test alone (tests/conftest.py's way), to stop and start again."""
-
-    def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="hedui-pg-stop-"))
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
-        self.data = self.directory / "data"
-        self.port = _free_port()
-        self.cluster = PostgresCluster(self.port, self.directory)
-
-    def _ctl(self, *args: str) -> None:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args]), check=True, capture_output=True
-        )
-
-    def init(self) -> None:
-        initdb = [str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"]
-        subprocess.run(_as_postgres([*initdb, "-E", "UTF8"]), check=True, capture_output=True)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._ctl("-o", options, "-l", str(self.directory / "log"), "-w", "start")
-
-    def stop(self) -> None:
-        self._ctl("-m", "fast", "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._ctl("-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[OwnCluster]:
-    if not (PG_BIN / "initdb").exists():
-        message = f"PostgreSQL server binaries not found under {PG_BIN} (install postgresql-15)"
-        if UNDER_CI:
-            pytest.fail(message + " — required under CI")
-        pytest.skip(message)
-    cluster = OwnCluster()
-    try:
-        cluster.init()
-        cluster.start()
+@pytest.fixture(name="own_cluster")
+def own_cluster_fixture() -> Iterator[OwnCluster]:
+    """A throw-away PostgreSQL cluster of this test alone (tests/support/own_cluster.py), to stop and start."""
+    with own_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 @pytest.mark.postgres
