@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.identity import IdentityNumberError, check_character, mask, validate_identity_number
+from consent.identity import IdentityNumberError, check_character, china_today, mask, validate_identity_number
 
 CHECK_CHARACTERS = "0123456789X"
 
@@ -93,13 +93,13 @@ def test_leap_day_is_a_real_date() -> None:
 
 
 def test_future_birth_date_is_rejected() -> None:
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = china_today() + dt.timedelta(days=1)  # China's tomorrow: UTC's is China's today after 16:00 UTC
     with pytest.raises(IdentityNumberError, match="not a possible birth date"):
         validate_identity_number(with_check("533401" + tomorrow.strftime("%Y%m%d") + "011"))
 
 
 def test_birth_date_today_is_accepted() -> None:
-    number = with_check("533401" + dt.date.today().strftime("%Y%m%d") + "011")
+    number = with_check("533401" + china_today().strftime("%Y%m%d") + "011")
     assert validate_identity_number(number) == number
 
 

@@ -62,7 +62,8 @@ def _new_request_id() -> str:
 
 
 # An identity number inside a request id (a case system using the applicant's number as its id) is logged masked.
-_ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+# (18 characters standing on their own: not a run of digits inside a longer id, such as a generated hex id's.)
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 
 
 def _loggable(request_id: str) -> str:

@@ -14,6 +14,7 @@ from harness import Harness, example_request
 
 from hedui.v1 import consent_pb2
 from verifier.observability import JsonFormatter, TextFormatter, configure_logging
+from verifier.observability._calls import _loggable
 from verifier.request import parse_request
 
 APPLICANT = "533401197803120118"
@@ -91,6 +92,9 @@ async def test_an_identity_number_in_a_request_id_is_logged_masked(harness: Harn
     logged = [line["request_id"] for line in _calls(json_lines) if line["grpc_method"] == "ListAuthorizations"]
     assert logged == ["case-533401********0118-1"]
     assert "533401197803120118" not in json_lines.getvalue()
+    # A generated (hex) id whose digits happen to run long is not an identity number: logged as it is.
+    assert _loggable("6a01469ae000a3290000000000000185") == "6a01469ae000a3290000000000000185"
+    assert _loggable("533401197803120118") == "533401********0118"
 
 
 def test_the_terminal_gets_text_and_a_pipe_gets_json() -> None:
