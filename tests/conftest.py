@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -9,7 +10,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -173,3 +176,39 @@ def no_personal_data_in_logs(_personal_data_watch: _PersonalDataWatch) -> Iterat
     _personal_data_watch.leaks.clear()
     if leaks:
         pytest.fail("personal data in the logs: " + "; ".join(sorted(set(leaks))[:5]), pytrace=False)
+
+
+# A test still running after this long is stuck: every asyncio task's stack goes to stderr, once, so that a
+# hang (rare, on a busy machine; see the closing notes of 2026-12-01) says what it waits for. pytest-timeout
+# (pyproject's `timeout`) then fails the test.
+_WATCHDOG_SECONDS = 300.0
+
+
+def _dump_tasks(loop: asyncio.AbstractEventLoop, name: str) -> None:
+    """Write every task of ``loop`` with its stack to the real stderr (a hung loop: nothing else runs)."""
+    out = sys.__stderr__
+    if out is None:
+        return
+    print(f"\n=== {name}: still running after {_WATCHDOG_SECONDS:.0f} s; asyncio tasks:", file=out)
+    with contextlib.suppress(RuntimeError):  # the task set changed meanwhile: what was written stands
+        for task in list(asyncio.all_tasks(loop)):
+            print(f"--- {task!r:.300}", file=out)
+            task.print_stack(limit=25, file=out)
+    out.flush()
+
+
+@pytest.fixture(autouse=True)
+def _hang_watchdog(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Arm a timer for the test; on expiry, dump the asyncio tasks of the loop it runs in."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        yield
+        return
+    timer = threading.Timer(_WATCHDOG_SECONDS, _dump_tasks, (loop, request.node.nodeid))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
