@@ -178,31 +178,39 @@ def no_personal_data_in_logs(_personal_data_watch: _PersonalDataWatch) -> Iterat
         pytest.fail("personal data in the logs: " + "; ".join(sorted(set(leaks))[:5]), pytrace=False)
 
 
-# A test still running after this long is stuck: every asyncio task's stack goes to stderr, once, so that a
+# A test still running after this long is stuck: every asyncio task's stack goes to a file, once, so that a
 # hang (rare, on a busy machine; see the closing notes of 2026-12-01) says what it waits for. pytest-timeout
 # (pyproject's `timeout`) then fails the test.
 _WATCHDOG_SECONDS = 300.0
 
 
 def _dump_tasks(loop: asyncio.AbstractEventLoop, name: str) -> None:
-    """Write every task of ``loop`` with its stack to the real stderr (a hung loop: nothing else runs)."""
-    out = sys.__stderr__
-    if out is None:
-        return
-    print(f"\n=== {name}: still running after {_WATCHDOG_SECONDS:.0f} s; asyncio tasks:", file=out)
-    with contextlib.suppress(RuntimeError):  # the task set changed meanwhile: what was written stands
-        for task in list(asyncio.all_tasks(loop)):
-            print(f"--- {task!r:.300}", file=out)
-            task.print_stack(limit=25, file=out)
-    out.flush()
+    """Write every task of ``loop`` with its stack to ``hedui-hang-PID.txt`` in the temporary directory (pytest
+    captures stderr during a test, so a dump there would show only if the test ends) and name the file on the
+    real stderr."""
+    path = Path(tempfile.gettempdir()) / f"hedui-hang-{os.getpid()}.txt"
+    with path.open("a", encoding="utf-8") as out:
+        print(f"\n=== {name}: still running after {_WATCHDOG_SECONDS:.0f} s; asyncio tasks:", file=out)
+        with contextlib.suppress(RuntimeError):  # the task set changed meanwhile: what was written stands
+            for task in list(asyncio.all_tasks(loop)):
+                print(f"--- {task!r:.300}", file=out)
+                task.print_stack(limit=25, file=out)
+    if sys.__stderr__ is not None:
+        print(f"\n=== {name} is stuck: its asyncio tasks are in {path}", file=sys.__stderr__, flush=True)
+
+
+def _session_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop the async tests run in (pytest-asyncio's session runner sets it as the thread's loop)."""
+    with contextlib.suppress(RuntimeError):
+        return asyncio.get_event_loop_policy().get_event_loop()
+    return None
 
 
 @pytest.fixture(autouse=True)
 def _hang_watchdog(request: pytest.FixtureRequest) -> Iterator[None]:
     """Arm a timer for the test; on expiry, dump the asyncio tasks of the loop it runs in."""
-    try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
+    loop = asyncio._get_running_loop() or _session_loop()
+    if loop is None:
         yield
         return
     timer = threading.Timer(_WATCHDOG_SECONDS, _dump_tasks, (loop, request.node.nodeid))
