@@ -19,6 +19,7 @@ from audit.group import GroupCommit
 from audit.state import FileState, WriteGate
 from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
+from audit.witnessing import Witnessing
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
 from verifier.config import Settings
@@ -75,6 +76,8 @@ class HeduiService:
             state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
             gate=gate,
             entry_mac=self.audit.entry_mac,
+            # Issue 12: network witnesses of [witness_policy], handed every head in the background.
+            witnessing=Witnessing(settings.witness_policy, db.write) if settings.witness_policy.witnesses else None,
         )
         self._integrator: asyncio.Task[None] | None = None
         self.standalone_events = GroupCommit(self.audit, db.write)
@@ -88,7 +91,12 @@ class HeduiService:
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
-        self.readiness = Readiness(db, lambda: self.integration_failure, writes_stopped=lambda: self.audit.gate.reason)
+        self.readiness = Readiness(
+            db,
+            lambda: self.integration_failure,
+            writes_stopped=lambda: self.audit.gate.reason,
+            witnessed=self.log.witnessing.failure if self.log.witnessing is not None else None,
+        )
 
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
@@ -142,6 +150,8 @@ class HeduiService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._integrator
         await self.pipeline.close()
+        if self.log.witnessing is not None:
+            await self.log.witnessing.close()
         try:
             with contextlib.suppress(SigningStopped):  # logged when it stopped; nothing more to sign
                 await self.log.integrate(self.db.write)

@@ -12,6 +12,7 @@ from audit.checkpoint import CheckpointError, open_checkpoint
 from audit.log import EntryFilter, EntryTampered
 from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStopped, TransparencyLog
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
+from audit.witnessing import policy_head
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
 from verifier.storage.db import Database
@@ -159,9 +160,19 @@ class AuditQueries:
         if head is None:
             raise ServiceError(Reason.AUDIT_LOG_EMPTY, "the audit log has no entries yet")
         try:
-            return self._log.checked(head)
+            head = self._log.checked(head)
+            if self._log.witnessing is not None:  # issue 12: the newest head cosigned as the policy says
+                async with self._db.sessions() as session:
+                    head = await policy_head(
+                        session, self._log.witnessing.policy, head, self._log.head_at, self._log.checked
+                    )
         except LogDamaged as exc:
             raise _refused(exc) from None
+        if head is None:
+            raise ServiceError(
+                Reason.AUDIT_LOG_EMPTY, "no signed tree head is cosigned as the witness policy requires yet"
+            )
+        return head
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
         """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""

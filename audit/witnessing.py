@@ -1,0 +1,407 @@
+"""The log as a witness client: a witness policy, the hand-off of every new signed head, and the heads it allows.
+
+A :class:`WitnessPolicy` names network witnesses (C2SP tlog-witness, e.g. ``hedui witness serve``) by name, URL
+and cosigner verifier key, and how many of them must cosign a head before it is served to supervisors as the
+latest (``quorum``). :class:`Witnessing` runs beside the integrator and never blocks it: the integrator offers
+each head it signs (:meth:`Witnessing.offer`, which only records it), a background task hands the newest offered
+head to every witness at once (each request bounded by ``timeout_seconds``), with a consistency proof from the
+size that witness cosigned last (learnt from its 409 answer: the first request to a witness says old size 0),
+checks each returned cosignature with :mod:`audit.cosignature` and stores it in ``audit_cosignatures``.
+Heads offered while a round runs are coalesced: the next round takes only the newest.
+
+:func:`policy_head` is what ``GetSignedTreeHead`` serves: the newest signed head whose stored cosignatures,
+each verified again, meet the quorum, with those cosignature lines appended to its note. A cosignature row
+edited or inserted in the database does not verify and is not counted; a row deleted only delays a head
+(fail closed). The lag — entries and seconds the signed log is ahead of the newest head the policy allows — is
+a Prometheus metric and, beyond ``lag_bound_seconds``, a failing readiness check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from prometheus_client import Gauge
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, parse_note
+from audit.cosignature import CosignatureError, CosignatureVerifier, cosignatures
+from audit.log import audit_tree_heads, metadata
+from audit.witness import WitnessConflict, WitnessError, WitnessRejected
+
+__all__ = [
+    "COSIGNED_SIZE",
+    "POLICY_LAG_ENTRIES",
+    "POLICY_LAG_SECONDS",
+    "HttpWitness",
+    "WitnessPolicy",
+    "WitnessSpec",
+    "Witnessing",
+    "audit_cosignatures",
+    "check_stored_cosignatures",
+    "monitored_checkpoint",
+    "policy_head",
+]
+
+log = logging.getLogger("hedui.witnessing")
+
+audit_cosignatures = Table(
+    "audit_cosignatures",
+    metadata,
+    Column("tree_size", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("line", Text(), nullable=False),
+    Column("cosigned_at", BigInteger(), nullable=False),
+)
+"""One verified cosignature line per (signed head, witness); migration 0009."""
+
+COSIGNED_SIZE = Gauge(
+    "hedui_audit_witness_cosigned_size", "Tree size of the newest head each policy witness cosigned", ["witness"]
+)
+POLICY_LAG_ENTRIES = Gauge(
+    "hedui_audit_witness_policy_lag_entries",
+    "Entries signed by this process's integrator beyond the newest head cosigned as the witness policy requires",
+)
+POLICY_LAG_SECONDS = Gauge(
+    "hedui_audit_witness_policy_lag_seconds",
+    "Age of the oldest head signed here and not yet cosigned as the witness policy requires (0: none)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessSpec:
+    """One network witness of the policy: its name (for metrics and messages), its URL prefix, its key."""
+
+    name: str
+    url: str
+    verifier: CosignatureVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessPolicy:
+    """Which witnesses, how many must cosign a head before it is served, and the bounds of waiting for them."""
+
+    witnesses: tuple[WitnessSpec, ...] = ()
+    quorum: int = 0
+    timeout_seconds: float = 5.0
+    lag_bound_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        """A quorum the witnesses can reach."""
+        if not 0 <= self.quorum <= len(self.witnesses):
+            raise ValueError(f"quorum {self.quorum} needs 0 to {len(self.witnesses)} witnesses")
+
+    @property
+    def verifiers(self) -> list[CosignatureVerifier]:
+        """The witnesses' cosigner keys."""
+        return [w.verifier for w in self.witnesses]
+
+
+class _Head(Protocol):
+    """A signed tree head as :mod:`audit.tree` keeps it."""
+
+    @property
+    def tree_size(self) -> int:
+        """Its size."""
+
+    @property
+    def root_hash(self) -> bytes:
+        """Its root."""
+
+    @property
+    def checkpoint(self) -> str:
+        """Its note, signed by the log."""
+
+
+ProofSource = Callable[[int, int, bytes], "list[bytes] | None"]
+"""(old size, new size, new root) → the consistency proof, or ``None`` when the log's tree cannot give it now."""
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    """POST ``body``; the status and the answer's body (an HTTP error status is an answer, not an error)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return int(answer.status), bytes(answer.read(1 << 16))
+    except urllib.error.HTTPError as error:
+        return int(error.code), bytes(error.read(1 << 16))
+
+
+class HttpWitness:
+    """A C2SP tlog-witness over HTTP, as the :class:`~audit.witness.Witness` protocol the log speaks."""
+
+    def __init__(self, spec: WitnessSpec, timeout: float, executor: ThreadPoolExecutor | None = None) -> None:
+        """The witness ``spec``; each request gives up after ``timeout`` seconds."""
+        self.spec = spec
+        self.name = spec.name
+        self.timeout = timeout
+        self.known_size = 0  # what it cosigned last, as far as this process knows (0: ask it)
+        self._latest: str | None = None
+        self._executor = executor
+
+    async def add_checkpoint(self, old_size: int, consistency_proof: Sequence[bytes], checkpoint: str) -> str:
+        """Submit ``checkpoint``; its verified cosignature lines, :class:`WitnessConflict` on 409, else refused."""
+        lines = [f"old {old_size}\n", *(base64.b64encode(node).decode() + "\n" for node in consistency_proof)]
+        body = ("".join(lines) + "\n" + checkpoint).encode("utf-8")
+        url = self.spec.url.rstrip("/") + "/add-checkpoint"
+        try:
+            status, answer = await asyncio.get_running_loop().run_in_executor(
+                self._executor, _post, url, body, self.timeout
+            )
+        except (OSError, ValueError) as exc:
+            raise WitnessError(f"witness {self.name}: {type(exc).__name__}: {exc}") from None
+        if status == 409:
+            try:
+                raise WitnessConflict(int(answer.decode("ascii").strip()))
+            except ValueError:
+                raise WitnessRejected(f"witness {self.name}: 409 without a size") from None
+        if status != 200:
+            raise WitnessRejected(f"witness {self.name}: HTTP {status}: {answer[:200].decode('utf-8', 'replace')}")
+        cosigned = checkpoint + answer.decode("utf-8", "replace")
+        try:
+            found = cosignatures(cosigned, [self.spec.verifier])
+        except CosignatureError as exc:
+            raise WitnessRejected(f"witness {self.name}: {exc}") from None
+        if not found:
+            raise WitnessRejected(f"witness {self.name}: no cosignature by its key in the answer")
+        body_size = Checkpoint.parse_body(parse_note(checkpoint)[0]).size
+        self.known_size = body_size
+        self._latest = checkpoint + found[0].line
+        return found[0].line
+
+    async def latest(self, origin: str) -> str | None:
+        """The newest checkpoint this process had cosigned by the witness (log and witness signatures)."""
+        return self._latest
+
+
+@dataclass
+class _Lag:
+    """Heads offered and not yet cosigned as the policy requires: (size, when offered), oldest first."""
+
+    waiting: deque[tuple[int, float]] = field(default_factory=deque)
+    satisfied: int = 0
+
+    def offered(self, size: int) -> None:
+        if size > self.satisfied and (not self.waiting or self.waiting[-1][0] < size):
+            self.waiting.append((size, time.monotonic()))
+
+    def reached(self, size: int) -> None:
+        self.satisfied = max(self.satisfied, size)
+        while self.waiting and self.waiting[0][0] <= size:
+            self.waiting.popleft()
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.waiting[0][1] if self.waiting else 0.0
+
+    def entries(self) -> int:
+        return self.waiting[-1][0] - self.satisfied if self.waiting else 0
+
+
+class Witnessing:
+    """Hands signed heads to the policy's witnesses in the background and stores what they cosign."""
+
+    def __init__(self, policy: WitnessPolicy, transaction: Callable[[], Any]) -> None:
+        """Follow ``policy``; store cosignatures in transactions opened by ``transaction`` (``Database.write``)."""
+        self.policy = policy
+        self._transaction = transaction
+        self._executor = ThreadPoolExecutor(max_workers=max(len(policy.witnesses), 1), thread_name_prefix="witness")
+        self.witnesses = [HttpWitness(spec, policy.timeout_seconds, self._executor) for spec in policy.witnesses]
+        self._newest: tuple[_Head, ProofSource] | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lag = _Lag()
+        self.rounds = 0  # rounds completed (tests wait on it)
+
+    def offer(self, head: _Head, proofs: ProofSource) -> None:
+        """Record a newly signed head for the next round (returns at once: integration never waits on witnesses)."""
+        if self._newest is None or head.tree_size > self._newest[0].tree_size:
+            self._newest = (head, proofs)
+        self._lag.offered(head.tree_size)
+        if self.policy.quorum == 0:
+            self._lag.reached(head.tree_size)
+        self._publish_lag()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="hedui-witnessing")
+        self._wake.set()
+
+    def failure(self) -> str | None:
+        """Why the log is not ready for the policy (``None``: it is): heads uncosigned beyond the bound."""
+        waited = self._lag.seconds()
+        if waited <= self.policy.lag_bound_seconds:
+            return None
+        return (
+            f"no head cosigned by {self.policy.quorum} witness(es) for {waited:.0f} s "
+            f"({self._lag.entries()} entries behind; lag_bound_seconds {self.policy.lag_bound_seconds:g})"
+        )
+
+    async def close(self) -> None:
+        """Stop the background task and its threads."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self) -> None:
+        """Rounds until nothing new is offered; each round hands the newest head to every witness."""
+        while self._newest is not None:
+            self._wake.clear()
+            head, proofs = self._newest
+            self._newest = None
+            results = await asyncio.gather(*(self._submit(w, head, proofs) for w in self.witnesses))
+            lines = {w.name: line for w, line in zip(self.witnesses, results, strict=True) if line is not None}
+            if lines:
+                try:
+                    await self._store(head.tree_size, lines)
+                except Exception:
+                    log.exception("witnessing: storing the cosignatures of head %d failed", head.tree_size)
+            if len(lines) >= self.policy.quorum:
+                self._lag.reached(head.tree_size)
+            self._publish_lag()
+            self.rounds += 1
+
+    async def _submit(self, witness: HttpWitness, head: _Head, proofs: ProofSource) -> str | None:
+        """One witness's cosignature of ``head`` (retrying once from the size a 409 names), or ``None``."""
+        old = witness.known_size if witness.known_size <= head.tree_size else 0
+        for _attempt in range(3):
+            proof = proofs(old, head.tree_size, head.root_hash) if 0 < old < head.tree_size else []
+            if proof is None:
+                log.warning(
+                    "witness %s: no consistency proof from size %d to %d now", witness.name, old, head.tree_size
+                )
+                return None
+            try:
+                line = await witness.add_checkpoint(old, proof, head.checkpoint)
+            except WitnessConflict as conflict:
+                if conflict.known_size > head.tree_size:
+                    log.error("witness %s has cosigned size %d, beyond this head", witness.name, conflict.known_size)
+                    return None
+                old = witness.known_size = conflict.known_size
+                continue
+            except WitnessError as exc:
+                log.warning("witness %s did not cosign tree head %d: %s", witness.name, head.tree_size, exc)
+                return None
+            COSIGNED_SIZE.labels(witness.name).set(head.tree_size)
+            return line
+        return None
+
+    async def _store(self, size: int, lines: dict[str, str]) -> None:
+        """Keep the cosignature lines of the head of ``size`` (a row already there is kept)."""
+        async with self._transaction() as session:
+            have = set(
+                (
+                    await session.execute(
+                        select(audit_cosignatures.c.witness).where(audit_cosignatures.c.tree_size == size)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            rows = [
+                {"tree_size": size, "witness": name, "line": line, "cosigned_at": int(time.time())}
+                for name, line in lines.items()
+                if name not in have
+            ]
+            if rows:
+                await session.execute(audit_cosignatures.insert(), rows)
+
+    def _publish_lag(self) -> None:
+        POLICY_LAG_ENTRIES.set(self._lag.entries())
+        POLICY_LAG_SECONDS.set(self._lag.seconds())
+
+
+async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, head_at: Any, checked: Any) -> Any:
+    """The head to serve as the latest: ``head`` (the newest signed) when the policy asks for no cosignature,
+    else the newest signed head whose stored cosignatures verify for ``quorum`` witnesses, with those lines in
+    its note; ``None`` when no head is cosigned so yet. ``head_at(session, size)`` reads a stored head and
+    ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not)."""
+    if policy.quorum == 0:
+        return head
+    sizes = (
+        await session.execute(
+            select(audit_cosignatures.c.tree_size)
+            .where(audit_cosignatures.c.tree_size <= head.tree_size)
+            .group_by(audit_cosignatures.c.tree_size)
+            .order_by(audit_cosignatures.c.tree_size.desc())
+            .limit(64)
+        )
+    ).scalars()
+    for size in list(sizes):
+        candidate = await head_at(session, size)
+        if candidate is None:
+            continue
+        checked(candidate)
+        lines = (
+            await session.execute(select(audit_cosignatures.c.line).where(audit_cosignatures.c.tree_size == size))
+        ).scalars()
+        note = candidate.checkpoint + "".join(lines)
+        try:
+            found = cosignatures(note, policy.verifiers)
+        except CosignatureError as exc:
+            log.warning("audit log: a stored cosignature of head %d does not verify: %s", size, exc)
+            continue
+        if len(found) >= policy.quorum:
+            body = candidate.checkpoint + "".join(c.line for c in found)
+            return replace(candidate, checkpoint=body)
+    return None
+
+
+async def check_stored_cosignatures(
+    session: AsyncSession, verifiers: Sequence[CosignatureVerifier], log_key: NoteVerifier
+) -> str | None:
+    """``hedui audit verify``: every stored cosignature by a configured witness verifies on its head's note
+    (the first that does not, named); rows by other witnesses are not judged."""
+    rows = (
+        await session.execute(
+            select(audit_cosignatures.c.tree_size, audit_cosignatures.c.witness, audit_cosignatures.c.line).order_by(
+                audit_cosignatures.c.tree_size
+            )
+        )
+    ).all()
+    for size, witness, line in rows:
+        checkpoint = (
+            await session.execute(select(audit_tree_heads.c.checkpoint).where(audit_tree_heads.c.tree_size == size))
+        ).scalar()
+        if checkpoint is None:
+            return f"the cosignature of {witness} is for a head of size {size} the log does not hold"
+        try:
+            open_checkpoint(checkpoint, log_key)
+            cosignatures(checkpoint + line, verifiers)
+        except (CheckpointError, CosignatureError) as exc:
+            return f"signed tree head at size {size}: the stored cosignature of {witness} does not verify: {exc}"
+    return None
+
+
+def monitored_checkpoint(spec: WitnessSpec, log_key: NoteVerifier, timeout: float = 10.0) -> Checkpoint | None:
+    """The checkpoint a witness says it cosigned last for the log (its monitoring URL), both signatures
+    checked; ``None`` when it cosigned none (404). :class:`WitnessError` when it cannot be read or verified."""
+    origin_hash = hashlib.sha256(log_key.name.encode("utf-8")).hexdigest()
+    url = f"{spec.url.rstrip('/')}/{origin_hash}/checkpoint"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            note = answer.read(1 << 20)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise WitnessError(f"witness {spec.name}: HTTP {error.code} for {url}") from None
+    except (OSError, ValueError) as exc:
+        raise WitnessError(f"witness {spec.name}: cannot read {url}: {exc}") from None
+    try:
+        checkpoint = open_checkpoint(note, log_key, log_key.name)
+        if not cosignatures(note, [spec.verifier]):
+            raise CosignatureError("it carries no cosignature by the witness's key")
+    except (CheckpointError, CosignatureError) as exc:
+        raise WitnessError(f"witness {spec.name}: its checkpoint does not verify: {exc}") from None
+    return checkpoint
