@@ -1,0 +1,162 @@
+"""hedui as a witness client (audit/witnessing.py): a real `hedui witness serve` process, a real service on
+SQLite and PostgreSQL, GetSignedTreeHead over gRPC, and `hedui audit verify` applying the witnesses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import grpc
+import pytest
+from sqlalchemy import text
+from witness_process import make_key, witness_process
+
+from audit import AuditEvent
+from audit.checkpoint import NoteSigner, open_checkpoint
+from audit.cosignature import CosignatureVerifier, cosignatures
+from audit.witnessing import WitnessPolicy, WitnessSpec
+from hedui.v1 import audit_pb2, audit_pb2_grpc
+from verifier.api import build_server
+from verifier.cli import main
+from verifier.config import Settings
+from verifier.service import HeduiService
+from verifier.storage.db import Database
+
+LOG_KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def witness_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    key = tmp_path_factory.mktemp("witness") / "w.key"
+    return key, make_key(key, "witness.example/w1")
+
+
+@contextlib.asynccontextmanager
+async def service_with(db_url: str, policy: WitnessPolicy) -> AsyncIterator[tuple[HeduiService, int]]:
+    """A started service whose log hands its heads to ``policy``'s witnesses, with its gRPC server."""
+    settings = Settings(database_url=db_url, audit_subject_key=b"k" * 32, audit_log_key=LOG_KEY, witness_policy=policy)
+    service = HeduiService(Database(db_url), {}, settings)
+    await service.start()
+    _, port, stop = await build_server(service, "127.0.0.1:0")
+    try:
+        yield service, port
+    finally:
+        await stop()
+        await service.close()
+
+
+async def append_and_integrate(service: HeduiService, count: int) -> int:
+    """Append ``count`` entries and integrate them now; the new signed size."""
+    async with service.db.write() as session:
+        await service.audit.append_many(
+            session, [(AuditEvent(kind="REPORT_READ", verification=f"v{i}"), ()) for i in range(count)]
+        )
+    await service.log.integrate(service.db.write)  # (or the service's own integrator did, a moment before)
+    async with service.db.sessions() as session:
+        head = await service.log.latest_head(session)
+    assert head is not None
+    return head.tree_size
+
+
+async def until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Wait (generously: the machine is shared) until ``condition`` holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def signed_tree_head(port: int) -> audit_pb2.SignedTreeHead:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        return await audit_pb2_grpc.AuditServiceStub(channel).GetSignedTreeHead(audit_pb2.GetSignedTreeHeadRequest())
+
+
+async def test_heads_are_served_only_once_cosigned_as_the_policy_says(
+    db_url: str, witness_key: tuple[Path, str], tmp_path: Path
+) -> None:
+    key, vkey = witness_key
+    verifier = CosignatureVerifier.from_vkey(vkey)
+    origin = Settings().audit_log_origin
+    state = tmp_path / "witness-state"
+    policy_for: Callable[[str], WitnessPolicy] = lambda url: WitnessPolicy(  # noqa: E731
+        (WitnessSpec("w1", url, verifier),), quorum=1, timeout_seconds=5.0, lag_bound_seconds=1.0
+    )
+    log_vkey = NoteSigner.from_private_bytes(origin, LOG_KEY).verifier_key()
+    with witness_process(key, state, [f"{origin}={log_vkey}"]) as witness:
+        async with service_with(db_url, policy_for(witness.url)) as (service, port):
+            assert service.log.signer.verifier_key() == log_vkey
+            witnessing = service.log.witnessing
+            assert witnessing is not None
+            size = await append_and_integrate(service, 3)
+            await until(lambda: witnessing.rounds >= 1)
+            head = await signed_tree_head(port)
+            assert head.tree_size == size
+            (cosigned,) = cosignatures(head.checkpoint, [verifier])  # the cosignature rides in the note
+            assert open_checkpoint(head.checkpoint, service.log.verifier).size == size
+            assert abs(cosigned.timestamp - time.time()) < 600
+            ready = await service.readiness.probe()
+            assert ready.ready, ready.failing()
+            witness.process.terminate()
+            witness.process.wait(timeout=30)
+            # The witness is gone: integration goes on at once, the new head is signed but not served.
+            started = time.monotonic()
+            bigger = await append_and_integrate(service, 2)
+            assert time.monotonic() - started < 5.0
+            await until(lambda: witnessing.rounds >= 2)
+            assert (await signed_tree_head(port)).tree_size == size < bigger
+            await until(lambda: witnessing.failure() is not None)
+            report = await service.readiness.probe()
+            assert not report.ready and "witnesses: no head cosigned by 1 witness(es)" in report.failing()
+    # A new process (no memory of the witness's size) and the witness back with its state: 409, then a proof.
+    with witness_process(key, state, [f"{origin}={log_vkey}"]) as witness:
+        async with service_with(db_url, policy_for(witness.url)) as (service, port):
+            witnessing = service.log.witnessing
+            assert witnessing is not None
+            newest = await append_and_integrate(service, 1)
+            await until(lambda: witnessing.rounds >= 1)
+            head = await signed_tree_head(port)
+            assert head.tree_size == newest > bigger
+            assert cosignatures(head.checkpoint, [verifier])
+            assert (await service.readiness.probe()).ready
+        vkey_file = tmp_path / "log.vkey"
+        vkey_file.write_text(log_vkey + "\n")
+        verify = ["audit", "verify", "--db", db_url, "--public-key", str(vkey_file), "--witness-url", witness.url, vkey]
+        assert await asyncio.to_thread(main, verify) == 0
+        # A cosignature row edited behind the service's back (another head's line): verify names it.
+        await behind_the_back(
+            db_url,
+            "UPDATE audit_cosignatures SET line = :line WHERE tree_size = :size",
+            {"line": cosigned.line, "size": newest},
+        )
+        assert await asyncio.to_thread(main, verify) == 1
+        # The tail cut back to the first head, heads too: the witness's checkpoint convicts the log.
+        await behind_the_back(db_url, "DELETE FROM audit_cosignatures WHERE tree_size > :size", {"size": size})
+        assert await asyncio.to_thread(main, verify) == 0
+        for statement in (
+            "DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= :size)",
+            "DELETE FROM audit_leaves WHERE leaf_index >= :size",
+            "DELETE FROM audit_tree_heads WHERE tree_size > :size",
+        ):
+            await behind_the_back(db_url, statement, {"size": size}, triggers=True)
+        assert await asyncio.to_thread(main, verify[:-3]) == 0  # without the witness nothing shows
+        assert await asyncio.to_thread(main, verify) == 1
+
+
+async def behind_the_back(db_url: str, statement: str, values: dict[str, object], *, triggers: bool = False) -> None:
+    """One statement with database credentials alone (the log's append-only triggers dropped if asked)."""
+    db = Database(db_url)
+    try:
+        async with db.engine.begin() as connection:
+            if triggers:
+                for table in ("audit_entries", "audit_leaves", "audit_tree_heads"):
+                    if db.dialect == "sqlite":
+                        for action in ("update", "delete"):
+                            await connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{action}"))
+                    else:
+                        await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            await connection.execute(text(statement), values)
+    finally:
+        await db.close()
