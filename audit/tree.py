@@ -57,7 +57,6 @@ from audit.signer import (
 )
 from audit.state import MemoryState, SignerState, StateError, StateStore, WriteGate, runs, seqs_of
 from audit.witness import Witness, WitnessConflict
-from audit.witnessing import Witnessing
 
 __all__ = [
     "LogDamaged",
@@ -68,6 +67,7 @@ __all__ = [
     "TransparencyLog",
     "checked_head",
     "screen",
+    "synced_tree",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,6 @@ class TransparencyLog:
         state: StateStore | None = None,
         gate: WriteGate | None = None,
         entry_mac: EntryMac | None = None,
-        witnessing: Witnessing | None = None,
     ) -> None:
         """The log ``origin`` signed by ``signer``; its state in ``state`` (in memory when not given: tests),
         writes stopped through ``gate`` while it cannot sign, queued rows checked with ``entry_mac``."""
@@ -128,7 +127,6 @@ class TransparencyLog:
         self.state: StateStore = state if state is not None else MemoryState()
         self.gate = gate if gate is not None else WriteGate()
         self.entry_mac = entry_mac
-        self.witnessing = witnessing  # issue 12 item 5: network witnesses, in the background (audit/witnessing.py)
         self.last_integrated = time.monotonic()
         self.damage: str | None = None
         self._checked = False  # the stored log was found to agree with the state since the last failure
@@ -327,15 +325,6 @@ class TransparencyLog:
                 except Exception:
                     log.exception("witness %r refused tree head %d", witness, head.tree_size)
                     break
-        if self.witnessing is not None:
-            self.witnessing.offer(head, self.proof_for)
-
-    def proof_for(self, old_size: int, size: int, root: bytes) -> list[bytes] | None:
-        """The consistency proof from ``old_size`` to the head of ``size`` with ``root``, from the proven tree;
-        ``None`` when the tree does not hold that head now (it was rebuilt, or a process behind)."""
-        if not 0 < old_size <= size <= self._tree.size or self._tree.root(size) != root:
-            return None
-        return self._tree.consistency_proof(old_size, size)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -411,6 +400,14 @@ class TransparencyLog:
             if first is not None:
                 self.checked(first)
             return self._tree.consistency_proof(first_size, second.tree_size), first, second
+
+
+async def synced_tree(log: TransparencyLog, session: AsyncSession, head: SignedTreeHead) -> MerkleTree:
+    """``log``'s in-memory tree holding at least ``head``'s leaves, proven against its root (C2SP tlog-tiles,
+    audit/tiles.py, reads its subtree hashes; the tree only grows, so what it holds up to ``head`` stays)."""
+    async with log._lock:
+        await log._sync(session, head)
+        return log._tree
 
 
 def checked_head(head: SignedTreeHead, verifier: NoteVerifier, origin: str) -> SignedTreeHead:

@@ -2,8 +2,9 @@
 
 A :class:`WitnessPolicy` names network witnesses (C2SP tlog-witness, e.g. ``hedui witness serve``) by name, URL
 and cosigner verifier key, and how many of them must cosign a head before it is served to supervisors as the
-latest (``quorum``). :class:`Witnessing` runs beside the integrator and never blocks it: the integrator offers
-each head it signs (:meth:`Witnessing.offer`, which only records it), a background task hands the newest offered
+latest (``quorum``). :class:`Witnessing` runs beside the integrator and never blocks it: it is one of the log's
+witnesses (the :class:`~audit.witness.Witness` protocol), so the integrator hands it each head it signs
+(:meth:`Witnessing.add_checkpoint` only records it and answers at once), and a background task hands the newest offered
 head to every witness at once (each request bounded by ``timeout_seconds``), with a consistency proof from the
 size that witness cosigned last (learnt from its 409 answer: the first request to a witness says old size 0),
 checks each returned cosignature with :mod:`audit.cosignature` and stores it in ``audit_cosignatures``.
@@ -27,10 +28,10 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import Gauge
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
@@ -46,13 +47,16 @@ __all__ = [
     "POLICY_LAG_ENTRIES",
     "POLICY_LAG_SECONDS",
     "HttpWitness",
+    "Proofs",
     "WitnessPolicy",
     "WitnessSpec",
     "Witnessing",
     "audit_cosignatures",
     "check_stored_cosignatures",
+    "log_proofs",
     "monitored_checkpoint",
     "policy_head",
+    "witnessing_of",
 ]
 
 log = logging.getLogger("hedui.witnessing")
@@ -109,24 +113,17 @@ class WitnessPolicy:
         return [w.verifier for w in self.witnesses]
 
 
-class _Head(Protocol):
-    """A signed tree head as :mod:`audit.tree` keeps it."""
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A signed head handed to the witnesses: its size, root and note."""
 
-    @property
-    def tree_size(self) -> int:
-        """Its size."""
-
-    @property
-    def root_hash(self) -> bytes:
-        """Its root."""
-
-    @property
-    def checkpoint(self) -> str:
-        """Its note, signed by the log."""
+    tree_size: int
+    root_hash: bytes
+    checkpoint: str
 
 
-ProofSource = Callable[[int, int, bytes], "list[bytes] | None"]
-"""(old size, new size, new root) → the consistency proof, or ``None`` when the log's tree cannot give it now."""
+Proofs = Callable[[int, int], Awaitable[list[bytes]]]
+"""(old size, new signed size) → the consistency proof between them (``TransparencyLog.consistency_proof``)."""
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
@@ -212,29 +209,40 @@ class _Lag:
 class Witnessing:
     """Hands signed heads to the policy's witnesses in the background and stores what they cosign."""
 
-    def __init__(self, policy: WitnessPolicy, transaction: Callable[[], Any]) -> None:
-        """Follow ``policy``; store cosignatures in transactions opened by ``transaction`` (``Database.write``)."""
+    name = "witness_policy"
+
+    def __init__(self, policy: WitnessPolicy, transaction: Callable[[], Any], proofs: Proofs | None = None) -> None:
+        """Follow ``policy``; store cosignatures in transactions opened by ``transaction`` (``Database.write``);
+        consistency proofs from ``proofs`` (settable later, once the log exists: :attr:`proofs`)."""
         self.policy = policy
+        self.proofs = proofs
         self._transaction = transaction
         self._executor = ThreadPoolExecutor(max_workers=max(len(policy.witnesses), 1), thread_name_prefix="witness")
         self.witnesses = [HttpWitness(spec, policy.timeout_seconds, self._executor) for spec in policy.witnesses]
-        self._newest: tuple[_Head, ProofSource] | None = None
-        self._wake = asyncio.Event()
+        self._newest: _Head | None = None
         self._task: asyncio.Task[None] | None = None
         self._lag = _Lag()
+        self._latest: str | None = None
         self.rounds = 0  # rounds completed (tests wait on it)
 
-    def offer(self, head: _Head, proofs: ProofSource) -> None:
-        """Record a newly signed head for the next round (returns at once: integration never waits on witnesses)."""
-        if self._newest is None or head.tree_size > self._newest[0].tree_size:
-            self._newest = (head, proofs)
+    async def add_checkpoint(self, old_size: int, consistency_proof: Sequence[bytes], checkpoint: str) -> str:
+        """The :class:`~audit.witness.Witness` call the log makes for each new head: recorded for the next round,
+        answered at once (no cosignature yet: ``""``), so integration never waits on the witnesses."""
+        body = Checkpoint.parse_body(parse_note(checkpoint)[0])
+        head = _Head(body.size, body.root_hash, checkpoint)
+        if self._newest is None or head.tree_size > self._newest.tree_size:
+            self._newest = head
         self._lag.offered(head.tree_size)
         if self.policy.quorum == 0:
             self._lag.reached(head.tree_size)
         self._publish_lag()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="hedui-witnessing")
-        self._wake.set()
+        return ""
+
+    async def latest(self, origin: str) -> str | None:
+        """The newest checkpoint of this process cosigned as the policy requires (the lag metric reads it)."""
+        return self._latest
 
     def failure(self) -> str | None:
         """Why the log is not ready for the policy (``None``: it is): heads uncosigned beyond the bound."""
@@ -257,10 +265,8 @@ class Witnessing:
     async def _run(self) -> None:
         """Rounds until nothing new is offered; each round hands the newest head to every witness."""
         while self._newest is not None:
-            self._wake.clear()
-            head, proofs = self._newest
-            self._newest = None
-            results = await asyncio.gather(*(self._submit(w, head, proofs) for w in self.witnesses))
+            head, self._newest = self._newest, None
+            results = await asyncio.gather(*(self._submit(w, head) for w in self.witnesses))
             lines = {w.name: line for w, line in zip(self.witnesses, results, strict=True) if line is not None}
             if lines:
                 try:
@@ -269,17 +275,19 @@ class Witnessing:
                     log.exception("witnessing: storing the cosignatures of head %d failed", head.tree_size)
             if len(lines) >= self.policy.quorum:
                 self._lag.reached(head.tree_size)
+                self._latest = head.checkpoint + "".join(lines.values())
             self._publish_lag()
             self.rounds += 1
 
-    async def _submit(self, witness: HttpWitness, head: _Head, proofs: ProofSource) -> str | None:
-        """One witness's cosignature of ``head`` (retrying once from the size a 409 names), or ``None``."""
+    async def _submit(self, witness: HttpWitness, head: _Head) -> str | None:
+        """One witness's cosignature of ``head`` (retrying from the size a 409 names), or ``None``."""
         old = witness.known_size if witness.known_size <= head.tree_size else 0
         for _attempt in range(3):
-            proof = proofs(old, head.tree_size, head.root_hash) if 0 < old < head.tree_size else []
-            if proof is None:
+            try:
+                proof = await self._proof(old, head.tree_size)
+            except Exception as exc:  # the log cannot prove it now (stopped, damaged): the next head tries again
                 log.warning(
-                    "witness %s: no consistency proof from size %d to %d now", witness.name, old, head.tree_size
+                    "witness %s: no consistency proof from %d to %d: %s", witness.name, old, head.tree_size, exc
                 )
                 return None
             try:
@@ -296,6 +304,14 @@ class Witnessing:
             COSIGNED_SIZE.labels(witness.name).set(head.tree_size)
             return line
         return None
+
+    async def _proof(self, old: int, size: int) -> list[bytes]:
+        """The consistency proof from ``old`` to ``size`` (none needed from 0 or between equal sizes)."""
+        if not 0 < old < size:
+            return []
+        if self.proofs is None:
+            raise WitnessError("no source of consistency proofs")
+        return await self.proofs(old, size)
 
     async def _store(self, size: int, lines: dict[str, str]) -> None:
         """Keep the cosignature lines of the head of ``size`` (a row already there is kept)."""
@@ -320,6 +336,23 @@ class Witnessing:
     def _publish_lag(self) -> None:
         POLICY_LAG_ENTRIES.set(self._lag.entries())
         POLICY_LAG_SECONDS.set(self._lag.seconds())
+
+
+def witnessing_of(log: Any) -> Witnessing | None:
+    """The :class:`Witnessing` among a :class:`~audit.tree.TransparencyLog`'s witnesses (``None``: no policy)."""
+    return next((w for w in getattr(log, "witnesses", ()) if isinstance(w, Witnessing)), None)
+
+
+def log_proofs(log: Any, sessions: Callable[[], Any]) -> Proofs:
+    """Consistency proofs from ``log`` (``TransparencyLog.consistency_proof``), each in a read session of its own."""
+
+    async def proof(old: int, size: int) -> list[bytes]:
+        """The proof from ``old`` to the signed head of ``size``."""
+        async with sessions() as session:
+            nodes, _, _ = await log.consistency_proof(session, old, size)
+        return list(nodes)
+
+    return proof
 
 
 async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, head_at: Any, checked: Any) -> Any:

@@ -17,7 +17,8 @@ from witness_process import make_key, witness_process
 from audit import AuditEvent
 from audit.checkpoint import NoteSigner, open_checkpoint
 from audit.cosignature import CosignatureVerifier, cosignatures
-from audit.witnessing import WitnessPolicy, WitnessSpec
+from audit.tiles import Tiles
+from audit.witnessing import WitnessPolicy, WitnessSpec, witnessing_of
 from hedui.v1 import audit_pb2, audit_pb2_grpc
 from verifier.api import build_server
 from verifier.cli import main
@@ -88,7 +89,7 @@ async def test_heads_are_served_only_once_cosigned_as_the_policy_says(
     with witness_process(key, state, [f"{origin}={log_vkey}"]) as witness:
         async with service_with(db_url, policy_for(witness.url)) as (service, port):
             assert service.log.signer.verifier_key() == log_vkey
-            witnessing = service.log.witnessing
+            witnessing = witnessing_of(service.log)
             assert witnessing is not None
             size = await append_and_integrate(service, 3)
             await until(lambda: witnessing.rounds >= 1)
@@ -107,13 +108,15 @@ async def test_heads_are_served_only_once_cosigned_as_the_policy_says(
             assert time.monotonic() - started < 5.0
             await until(lambda: witnessing.rounds >= 2)
             assert (await signed_tree_head(port)).tree_size == size < bigger
+            served = await Tiles(service.log, service.db.sessions).answer("checkpoint")  # tlog-tiles: the same
+            assert open_checkpoint(served.body, service.log.verifier).size == size
             await until(lambda: witnessing.failure() is not None)
             report = await service.readiness.probe()
             assert not report.ready and "witnesses: no head cosigned by 1 witness(es)" in report.failing()
     # A new process (no memory of the witness's size) and the witness back with its state: 409, then a proof.
     with witness_process(key, state, [f"{origin}={log_vkey}"]) as witness:
         async with service_with(db_url, policy_for(witness.url)) as (service, port):
-            witnessing = service.log.witnessing
+            witnessing = witnessing_of(service.log)
             assert witnessing is not None
             newest = await append_and_integrate(service, 1)
             await until(lambda: witnessing.rounds >= 1)

@@ -12,7 +12,7 @@ from audit.checkpoint import CheckpointError, open_checkpoint
 from audit.log import EntryFilter, EntryTampered
 from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStopped, TransparencyLog
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
-from audit.witnessing import policy_head
+from audit.witnessing import policy_head, witnessing_of
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
 from verifier.storage.db import Database
@@ -161,11 +161,10 @@ class AuditQueries:
             raise ServiceError(Reason.AUDIT_LOG_EMPTY, "the audit log has no entries yet")
         try:
             head = self._log.checked(head)
-            if self._log.witnessing is not None:  # issue 12: the newest head cosigned as the policy says
+            witnessing = witnessing_of(self._log)
+            if witnessing is not None:  # issue 12: the newest head cosigned as the witness policy says
                 async with self._db.sessions() as session:
-                    head = await policy_head(
-                        session, self._log.witnessing.policy, head, self._log.head_at, self._log.checked
-                    )
+                    head = await policy_head(session, witnessing.policy, head, self._log.head_at, self._log.checked)
         except LogDamaged as exc:
             raise _refused(exc) from None
         if head is None:
