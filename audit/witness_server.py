@@ -311,6 +311,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """One HTTP exchange with the witness (HTTP/1.1, keep-alive)."""
 
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may take per read: a slow one cannot hold a thread for ever
     witness: WitnessService  # set on the subclass :func:`serve` builds
 
     def do_POST(self) -> None:
@@ -326,7 +327,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Answer.text(400, f"a Content-Length of at most {MAX_REQUEST} bytes is required"))
             return
-        self._send(self.witness.add_checkpoint(self.rfile.read(length)))
+        body = self.rfile.read(length)
+        try:
+            answer = self.witness.add_checkpoint(body)
+        except Exception:  # a bug or a disk that failed: nothing was cosigned; say so without a traceback
+            log.exception("add-checkpoint failed")
+            self.close_connection = True
+            answer = Answer.text(500, "the witness failed; nothing was cosigned")
+        self._send(answer)
 
     def do_GET(self) -> None:
         """The monitoring API: ``<origin hash>/checkpoint``."""

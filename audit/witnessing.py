@@ -157,7 +157,7 @@ class HttpWitness:
             status, answer = await asyncio.get_running_loop().run_in_executor(
                 self._executor, _post, url, body, self.timeout
             )
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: the executor shut down
             raise WitnessError(f"witness {self.name}: {type(exc).__name__}: {exc}") from None
         if status == 409:
             try:
@@ -224,10 +224,13 @@ class Witnessing:
         self._lag = _Lag()
         self._latest: str | None = None
         self.rounds = 0  # rounds completed (tests wait on it)
+        self._closed = False
 
     async def add_checkpoint(self, old_size: int, consistency_proof: Sequence[bytes], checkpoint: str) -> str:
         """The :class:`~audit.witness.Witness` call the log makes for each new head: recorded for the next round,
         answered at once (no cosignature yet: ``""``), so integration never waits on the witnesses."""
+        if self._closed:
+            return ""
         body = Checkpoint.parse_body(parse_note(checkpoint)[0])
         head = _Head(body.size, body.root_hash, checkpoint)
         if self._newest is None or head.tree_size > self._newest.tree_size:
@@ -244,6 +247,11 @@ class Witnessing:
         """The newest checkpoint of this process cosigned as the policy requires (the lag metric reads it)."""
         return self._latest
 
+    @property
+    def cosigned_size(self) -> int:
+        """The size of the newest head this process had cosigned as the policy requires (0: none yet)."""
+        return self._lag.satisfied
+
     def failure(self) -> str | None:
         """Why the log is not ready for the policy (``None``: it is): heads uncosigned beyond the bound."""
         waited = self._lag.seconds()
@@ -255,7 +263,8 @@ class Witnessing:
         )
 
     async def close(self) -> None:
-        """Stop the background task and its threads."""
+        """Stop the background task and its threads; heads handed over later are not witnessed by this process."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

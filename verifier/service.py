@@ -154,12 +154,12 @@ class HeduiService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._integrator
         await self.pipeline.close()
-        if self._witnessing is not None:
-            await self._witnessing.close()
         try:
             with contextlib.suppress(SigningStopped):  # logged when it stopped; nothing more to sign
                 await self.log.integrate(self.db.write)
         finally:
+            if self._witnessing is not None:  # the last head is witnessed by the next process to start
+                await self._witnessing.close()
             await self.db.close()
 
     async def _integrate_forever(self) -> None:

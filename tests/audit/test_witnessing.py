@@ -22,7 +22,7 @@ from audit.witnessing import WitnessPolicy, WitnessSpec, witnessing_of
 from hedui.v1 import audit_pb2, audit_pb2_grpc
 from verifier.api import build_server
 from verifier.cli import main
-from verifier.config import Settings
+from verifier.config import Settings, load_settings
 from verifier.service import HeduiService
 from verifier.storage.db import Database
 
@@ -163,3 +163,55 @@ async def behind_the_back(db_url: str, statement: str, values: dict[str, object]
             await connection.execute(text(statement), values)
     finally:
         await db.close()
+
+
+async def test_audit_verify_config_applies_the_configured_witnesses(
+    db_url: str, witness_key: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, vkey = witness_key
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    origin = "hedui.example/verify-config"
+
+    def config(url: str) -> Path:
+        path = tmp_path / "hedui.toml"
+        path.write_text(
+            f'database_url = "{db_url}"\naudit_log_origin = "{origin}"\n'
+            f'audit_subject_key_file = "{keys / "subject.key"}"\naudit_log_key_file = "{keys / "log.key"}"\n'
+            f'audit_entry_key_file = "{keys / "entry.key"}"\n'
+            f'[witness_policy]\nquorum = 1\n[[witness_policy.witnesses]]\nname = "w1"\nurl = "{url}"\nvkey = "{vkey}"\n'
+        )
+        return path
+
+    settings = load_settings(config("http://127.0.0.1:9"), tmp_path / "base", environ=False)  # makes the keys
+    log_vkey = NoteSigner.from_private_bytes(origin, settings.audit_log_key).verifier_key()
+    with witness_process(key, tmp_path / "witness-state", [f"{origin}={log_vkey}"]) as witness:
+        settings = load_settings(config(witness.url), tmp_path / "base", environ=False)
+        service = HeduiService(Database(db_url), {}, settings)
+        await service.start()
+        try:
+            witnessing = witnessing_of(service.log)
+            assert witnessing is not None
+            first = await append_and_integrate(service, 4)
+            await until(lambda: witnessing.cosigned_size >= first)
+            last = await append_and_integrate(service, 4)
+            await until(lambda: witnessing.cosigned_size >= last)
+        finally:
+            await service.close()
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(config(witness.url))]) == 0
+        assert "consistent with 2 witnessed heads" in capsys.readouterr().out  # the witness's, the signer's state
+        # Whoever holds the key's directory too cuts the log back to its first head and drops the signer's state:
+        # only the witness, applied by --config alone, still knows the log was bigger.
+        assert settings.audit_log_state_file is not None
+        settings.audit_log_state_file.unlink()
+        for statement in (
+            "DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= :size)",
+            "DELETE FROM audit_leaves WHERE leaf_index >= :size",
+            "DELETE FROM audit_tree_heads WHERE tree_size > :size",
+            "DELETE FROM audit_cosignatures WHERE tree_size > :size",
+        ):
+            await behind_the_back(db_url, statement, {"size": first}, triggers=True)
+        assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(config(witness.url))]) == 1
+        out = capsys.readouterr().out
+        assert f"a witness recorded a signed head of size {last}" in out, out

@@ -152,8 +152,9 @@ class AuditQueries:
             return False
         return True
 
-    async def signed_tree_head(self) -> SignedTreeHead:
-        """The newest signed tree head, after integrating whatever was committed before the call."""
+    async def signed_tree_head(self, *, witnessed: bool = True) -> SignedTreeHead:
+        """The newest signed tree head, after integrating whatever was committed before the call (``witnessed``:
+        the newest one cosigned as the witness policy requires, with the cosignatures in its note)."""
         await self._integrated()
         async with self._db.sessions() as session:
             head = await self._log.latest_head(session)
@@ -162,7 +163,7 @@ class AuditQueries:
         try:
             head = self._log.checked(head)
             witnessing = witnessing_of(self._log)
-            if witnessing is not None:  # issue 12: the newest head cosigned as the witness policy says
+            if witnessing is not None and witnessed:  # issue 12: the newest head cosigned as the policy says
                 async with self._db.sessions() as session:
                     head = await policy_head(session, witnessing.policy, head, self._log.head_at, self._log.checked)
         except LogDamaged as exc:
@@ -204,7 +205,7 @@ class AuditQueries:
 
     async def export(self) -> AsyncIterator[bytes]:
         """The log up to its newest signed head, as the export file `hedui audit verify` checks."""
-        await self.signed_tree_head()
+        await self.signed_tree_head(witnessed=False)
         try:
             async for chunk in export_stored_log(self._db.sessions, log_key=self._log.signer.verifier_key()):
                 yield chunk
