@@ -101,6 +101,8 @@ class Tiles:
 
     async def answer(self, path: str) -> TileAnswer:
         """The answer to ``GET <prefix>/<path>`` (``path`` without the prefix's slash)."""
+        if self._log.damage is not None:  # the log stopped signing: nothing is served from it as genuine
+            return _text(503, f"the audit log stopped: {self._log.damage}")
         try:
             if path == "checkpoint":
                 return await self._checkpoint()

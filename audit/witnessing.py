@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import time
@@ -34,11 +35,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, select
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, parse_note
-from audit.cosignature import CosignatureError, CosignatureVerifier, cosignatures
+from audit.cosignature import Cosignature, CosignatureError, CosignatureVerifier, cosignatures
 from audit.log import audit_tree_heads, metadata
 from audit.witness import WitnessConflict, WitnessError, WitnessRejected
 
@@ -168,7 +169,7 @@ class HttpWitness:
             raise WitnessRejected(f"witness {self.name}: HTTP {status}: {answer[:200].decode('utf-8', 'replace')}")
         cosigned = checkpoint + answer.decode("utf-8", "replace")
         try:
-            found = cosignatures(cosigned, [self.spec.verifier])
+            found = cosignatures(cosigned, [self.spec.verifier], now=dt.datetime.now(dt.UTC))
         except CosignatureError as exc:
             raise WitnessRejected(f"witness {self.name}: {exc}") from None
         if not found:
@@ -371,12 +372,14 @@ async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, h
     ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not)."""
     if policy.quorum == 0:
         return head
+    c = audit_cosignatures.c
     sizes = (
         await session.execute(
-            select(audit_cosignatures.c.tree_size)
-            .where(audit_cosignatures.c.tree_size <= head.tree_size)
-            .group_by(audit_cosignatures.c.tree_size)
-            .order_by(audit_cosignatures.c.tree_size.desc())
+            select(c.tree_size)
+            .where(c.tree_size <= head.tree_size)
+            .group_by(c.tree_size)
+            .having(func.count() >= policy.quorum)
+            .order_by(c.tree_size.desc())
             .limit(64)
         )
     ).scalars()
@@ -385,45 +388,59 @@ async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, h
         if candidate is None:
             continue
         checked(candidate)
-        lines = (
-            await session.execute(select(audit_cosignatures.c.line).where(audit_cosignatures.c.tree_size == size))
-        ).scalars()
-        note = candidate.checkpoint + "".join(lines)
-        try:
-            found = cosignatures(note, policy.verifiers)
-        except CosignatureError as exc:
-            log.warning("audit log: a stored cosignature of head %d does not verify: %s", size, exc)
-            continue
+        lines = (await session.execute(select(c.line).where(c.tree_size == size))).scalars().all()
+        found = {cosigned.name: cosigned for cosigned in _valid(candidate.checkpoint, lines, policy.verifiers)}
         if len(found) >= policy.quorum:
-            body = candidate.checkpoint + "".join(c.line for c in found)
-            return replace(candidate, checkpoint=body)
+            return replace(candidate, checkpoint=candidate.checkpoint + "".join(f.line for f in found.values()))
     return None
 
 
+def _valid(note: str, lines: Sequence[str], verifiers: Sequence[CosignatureVerifier]) -> list[Cosignature]:
+    """The lines that are valid cosignatures of ``note`` by the verifiers; each bad one is logged and left out."""
+    valid: list[Cosignature] = []
+    for line in lines:
+        try:
+            valid += cosignatures(note + line, verifiers)
+        except CosignatureError as exc:
+            log.warning("audit log: a stored cosignature does not verify (not counted): %s", exc)
+    return valid
+
+
 async def check_stored_cosignatures(
-    session: AsyncSession, verifiers: Sequence[CosignatureVerifier], log_key: NoteVerifier
+    session: AsyncSession, specs: Sequence[WitnessSpec], log_key: NoteVerifier
 ) -> str | None:
-    """``hedui audit verify``: every stored cosignature by a configured witness verifies on its head's note
-    (the first that does not, named); rows by other witnesses are not judged."""
-    rows = (
-        await session.execute(
-            select(audit_cosignatures.c.tree_size, audit_cosignatures.c.witness, audit_cosignatures.c.line).order_by(
-                audit_cosignatures.c.tree_size
-            )
-        )
-    ).all()
+    """``hedui audit verify``: every stored cosignature row of a witness given (named as in the policy, or
+    whose line names that witness's key) is that witness's valid cosignature of a head the log holds; the first
+    that is not, named. Rows of other witnesses are not judged (their keys are not known here)."""
+    by_name = {spec.name: spec.verifier for spec in specs}
+    by_key = {(spec.verifier.name, spec.verifier.key_id): spec.verifier for spec in specs}
+    c = audit_cosignatures.c
+    rows = (await session.execute(select(c.tree_size, c.witness, c.line).order_by(c.tree_size, c.witness))).all()
     for size, witness, line in rows:
+        verifier = by_name.get(witness) or by_key.get(_signer_of(line))
+        if verifier is None:
+            continue
         checkpoint = (
             await session.execute(select(audit_tree_heads.c.checkpoint).where(audit_tree_heads.c.tree_size == size))
         ).scalar()
         if checkpoint is None:
-            return f"the cosignature of {witness} is for a head of size {size} the log does not hold"
+            return f"the stored cosignature of {witness} is of a head of size {size} the log does not hold"
         try:
             open_checkpoint(checkpoint, log_key)
-            cosignatures(checkpoint + line, verifiers)
+            if not cosignatures(checkpoint + line, [verifier]):
+                raise CosignatureError("it is not a cosignature by that witness's key")
         except (CheckpointError, CosignatureError) as exc:
             return f"signed tree head at size {size}: the stored cosignature of {witness} does not verify: {exc}"
     return None
+
+
+def _signer_of(line: str) -> tuple[str, bytes]:
+    """The key name and key ID a signature line claims (empty when it is not one)."""
+    try:
+        (signature,) = parse_note("x\n\n" + line)[1]
+    except (CheckpointError, ValueError):
+        return "", b""
+    return signature.name, signature.key_id
 
 
 def monitored_checkpoint(spec: WitnessSpec, log_key: NoteVerifier, timeout: float = 10.0) -> Checkpoint | None:

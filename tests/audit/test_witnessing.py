@@ -4,6 +4,7 @@ SQLite and PostgreSQL, GetSignedTreeHead over gRPC, and `hedui audit verify` app
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -100,6 +101,18 @@ async def test_heads_are_served_only_once_cosigned_as_the_policy_says(
             assert abs(cosigned.timestamp - time.time()) < 600
             ready = await service.readiness.probe()
             assert ready.ready, ready.failing()
+            # A row forged in the database (w1's key ID, a signature it never made) is not counted, nor does it
+            # hide the genuine one.
+            raw = bytearray(base64.b64decode(cosigned.line.split(" ")[-1]))
+            raw[-1] ^= 1
+            forged = "— witness.example/w1 " + base64.b64encode(bytes(raw)).decode() + "\n"
+            await behind_the_back(
+                db_url,
+                "INSERT INTO audit_cosignatures (tree_size, witness, line, cosigned_at) VALUES (:s, 'forger', :l, 1)",
+                {"s": size, "l": forged},
+            )
+            assert cosignatures((await signed_tree_head(port)).checkpoint, [verifier]) == [cosigned]
+            await behind_the_back(db_url, "DELETE FROM audit_cosignatures WHERE witness = 'forger'", {})
             witness.process.terminate()
             witness.process.wait(timeout=30)
             # The witness is gone: integration goes on at once, the new head is signed but not served.

@@ -166,4 +166,4 @@ async def stored_cosignatures_failure(
     tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
     if "audit_cosignatures" not in tables:
         return None
-    return await check_stored_cosignatures(session, [s.verifier for s in specs], verifier)
+    return await check_stored_cosignatures(session, specs, verifier)

@@ -148,7 +148,11 @@ class TilesEndpoint(_Endpoint):
         method, target, _ = parts
         if method not in ("GET", "HEAD"):
             return 405, "text/plain", b"GET or HEAD only\n", False
-        answer = await self._tiles.answer(target.split("?", 1)[0].removeprefix("/"))
+        try:
+            answer = await self._tiles.answer(target.split("?", 1)[0].removeprefix("/"))
+        except Exception as exc:  # the database out of reach: say so, never a traceback or SQL
+            log.warning("tiles: %s answering %s", type(exc).__name__, target[:200])
+            return 503, "text/plain", b"the log cannot be read now\n", False
         return (
             answer.status,
             answer.content_type,
