@@ -222,6 +222,7 @@ async def _recover(args: argparse.Namespace) -> tuple[bool, str]:
     if settings.audit_log_state_file is None:  # pragma: no cover - load_settings always names one
         raise UsageError("audit_log_state_file: not configured")
     witnessed = _witnessed([*settings.witness_dirs, *(args.witness or [])], verifier)
+    witnessed += monitored(witness_specs(None, settings), verifier)  # issue 12: the policy's witnesses too
     db = await _open_db(_db_url(args))
     try:
         async with db.write() as session:
