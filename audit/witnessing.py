@@ -154,11 +154,12 @@ class HttpWitness:
         lines = [f"old {old_size}\n", *(base64.b64encode(node).decode() + "\n" for node in consistency_proof)]
         body = ("".join(lines) + "\n" + checkpoint).encode("utf-8")
         url = self.spec.url.rstrip("/") + "/add-checkpoint"
-        try:
-            status, answer = await asyncio.get_running_loop().run_in_executor(
-                self._executor, _post, url, body, self.timeout
+        try:  # urllib's timeout bounds each read; the whole exchange is bounded too (a witness sending slowly)
+            status, answer = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self._executor, _post, url, body, self.timeout),
+                2 * self.timeout,
             )
-        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: the executor shut down
+        except (OSError, ValueError, RuntimeError) as exc:  # TimeoutError is an OSError; RuntimeError: shut down
             raise WitnessError(f"witness {self.name}: {type(exc).__name__}: {exc}") from None
         if status == 409:
             try:
@@ -277,10 +278,11 @@ class Witnessing:
         while self._newest is not None:
             head, self._newest = self._newest, None
             results = await asyncio.gather(*(self._submit(w, head) for w in self.witnesses))
+            # "": the witness cosigned a newer head already (another process's); it counts for the lag only.
             lines = {w.name: line for w, line in zip(self.witnesses, results, strict=True) if line is not None}
-            if lines:
+            if any(lines.values()):
                 try:
-                    await self._store(head.tree_size, lines)
+                    await self._store(head.tree_size, {name: line for name, line in lines.items() if line})
                 except Exception:
                     log.exception("witnessing: storing the cosignatures of head %d failed", head.tree_size)
             if len(lines) >= self.policy.quorum:
@@ -290,7 +292,8 @@ class Witnessing:
             self.rounds += 1
 
     async def _submit(self, witness: HttpWitness, head: _Head) -> str | None:
-        """One witness's cosignature of ``head`` (retrying from the size a 409 names), or ``None``."""
+        """One witness's cosignature of ``head`` (retrying from the size a 409 names); ``""`` when it cosigned a
+        newer head already, ``None`` when it did not cosign."""
         old = witness.known_size if witness.known_size <= head.tree_size else 0
         for _attempt in range(3):
             try:
@@ -303,10 +306,10 @@ class Witnessing:
             try:
                 line = await witness.add_checkpoint(old, proof, head.checkpoint)
             except WitnessConflict as conflict:
-                if conflict.known_size > head.tree_size:
-                    log.error("witness %s has cosigned size %d, beyond this head", witness.name, conflict.known_size)
-                    return None
                 old = witness.known_size = conflict.known_size
+                if old > head.tree_size:  # a newer head (another process's) was cosigned already: superseded
+                    log.info("witness %s cosigned size %d already, beyond head %d", witness.name, old, head.tree_size)
+                    return ""
                 continue
             except WitnessError as exc:
                 log.warning("witness %s did not cosign tree head %d: %s", witness.name, head.tree_size, exc)

@@ -228,3 +228,89 @@ async def test_audit_verify_config_applies_the_configured_witnesses(
         assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(config(witness.url))]) == 1
         out = capsys.readouterr().out
         assert f"a witness recorded a signed head of size {last}" in out, out
+
+
+def _in_thread(tmp_path: Path, log_vkey: str) -> tuple[str, CosignatureVerifier, Callable[[], None]]:
+    """A witness served from a thread of this process (the server of `hedui witness serve`)."""
+    import threading
+
+    from audit.checkpoint import NoteVerifier
+    from audit.witness_server import CosignatureSigner, WitnessService, serve
+
+    signer = CosignatureSigner("witness.example/thread", bytes(range(7, 39)))
+    verifier = NoteVerifier.from_vkey(log_vkey)
+    server = serve(WitnessService(signer, tmp_path / "thread-witness", {verifier.name: [verifier]}), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{server.server_port}", CosignatureVerifier.from_vkey(signer.vkey), stop
+
+
+async def test_a_head_superseded_at_the_witness_counts_for_the_lag_and_is_not_stored(tmp_path: Path) -> None:
+    from audit.checkpoint import Checkpoint, sign_checkpoint
+    from audit.merkle import MerkleTree, leaf_hash
+    from audit.witnessing import HttpWitness, Witnessing
+
+    signer = NoteSigner.from_private_bytes("hedui.example/replicas", LOG_KEY)
+    tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(10))
+    url, verifier, stop = _in_thread(tmp_path, signer.verifier_key())
+    try:
+        policy = WitnessPolicy((WitnessSpec("t", url, verifier),), quorum=1, timeout_seconds=5.0)
+        # Another replica's head of size 10 reached the witness first.
+        other = HttpWitness(policy.witnesses[0], 5.0)
+        await other.add_checkpoint(0, [], sign_checkpoint(Checkpoint(signer.name, 10, tree.root(10)), signer))
+
+        def no_store() -> object:
+            raise AssertionError("nothing to store")
+
+        async def proofs(old: int, size: int) -> list[bytes]:
+            return tree.consistency_proof(old, size)
+
+        witnessing = Witnessing(policy, no_store, proofs)
+        try:
+            head = sign_checkpoint(Checkpoint(signer.name, 6, tree.root(6)), signer)
+            assert await witnessing.add_checkpoint(0, [], head) == ""  # answered at once
+            await until(lambda: witnessing.rounds >= 1)
+            assert witnessing.cosigned_size == 6 and witnessing.failure() is None
+            assert witnessing.witnesses[0].known_size == 10
+        finally:
+            await witnessing.close()
+    finally:
+        stop()
+
+
+async def test_a_witness_that_never_answers_costs_the_integrator_nothing(tmp_path: Path) -> None:
+    import socket
+
+    from audit.checkpoint import Checkpoint, sign_checkpoint
+    from audit.merkle import EMPTY_ROOT
+    from audit.witnessing import Witnessing
+
+    signer = NoteSigner.from_private_bytes("hedui.example/silent", LOG_KEY)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        spec = WitnessSpec("silent", url, CosignatureVerifier("w.example/x", bytes(32)))
+        policy = WitnessPolicy((spec,), quorum=1, timeout_seconds=0.5, lag_bound_seconds=0.2)
+        witnessing = Witnessing(policy, lambda: None)
+        try:
+            started = time.monotonic()
+            for size in (1, 2, 3):  # handed over before the round starts: coalesced
+                await witnessing.add_checkpoint(
+                    0, [], sign_checkpoint(Checkpoint(signer.name, size, EMPTY_ROOT), signer)
+                )
+            assert time.monotonic() - started < 0.5
+            await until(lambda: witnessing.rounds >= 1)
+            assert witnessing.rounds == 1  # the three heads coalesced into one round, for the newest
+            assert witnessing.cosigned_size == 0
+            assert "no head cosigned by 1 witness(es)" in (witnessing.failure() or "")
+        finally:
+            await witnessing.close()
+    finally:
+        silent.close()
