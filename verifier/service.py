@@ -19,6 +19,7 @@ from audit.group import GroupCommit
 from audit.state import FileState, WriteGate
 from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
+from audit.witnessing import Witnessing, log_proofs
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
 from verifier.config import Settings
@@ -68,14 +69,20 @@ class HeduiService:
         # No entry key (a Settings built directly: tests and benches): derived from the subject key.
         self.audit = AuditLog(settings.audit_subject_key, settings.audit_entry_key or None, gate)
         signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+        # Issue 12: the network witnesses of [witness_policy], handed every head in the background.
+        witnessing = Witnessing(settings.witness_policy, db.write) if settings.witness_policy.witnesses else None
         self.log = TransparencyLog(
             settings.audit_log_origin,
             signer,
-            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs],
+            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs]
+            + ([witnessing] if witnessing is not None else []),
             state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
             gate=gate,
             entry_mac=self.audit.entry_mac,
         )
+        if witnessing is not None:
+            witnessing.proofs = log_proofs(self.log, db.sessions)
+        self._witnessing = witnessing
         self._integrator: asyncio.Task[None] | None = None
         self.standalone_events = GroupCommit(self.audit, db.write)
         self.pipeline = Pipeline(db, self.connectors, self.audit, settings, self.policies.for_request)
@@ -88,7 +95,12 @@ class HeduiService:
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
-        self.readiness = Readiness(db, lambda: self.integration_failure, writes_stopped=lambda: self.audit.gate.reason)
+        self.readiness = Readiness(
+            db,
+            lambda: self.integration_failure,
+            writes_stopped=lambda: self.audit.gate.reason,
+            witnessed=witnessing.failure if witnessing is not None else None,
+        )
 
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
@@ -146,6 +158,8 @@ class HeduiService:
             with contextlib.suppress(SigningStopped):  # logged when it stopped; nothing more to sign
                 await self.log.integrate(self.db.write)
         finally:
+            if self._witnessing is not None:  # the last head is witnessed by the next process to start
+                await self._witnessing.close()
             await self.db.close()
 
     async def _integrate_forever(self) -> None:
