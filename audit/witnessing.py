@@ -70,7 +70,7 @@ audit_cosignatures = Table(
     Column("line", Text(), nullable=False),
     Column("cosigned_at", BigInteger(), nullable=False),
 )
-"""One verified cosignature line per (signed head, witness); migration 0009."""
+"""One verified cosignature line per (signed head, witness); migration 0006."""
 
 COSIGNED_SIZE = Gauge(
     "hedui_audit_witness_cosigned_size", "Tree size of the newest head each policy witness cosigned", ["witness"]
