@@ -155,10 +155,10 @@ class HttpWitness:
         body = ("".join(lines) + "\n" + checkpoint).encode("utf-8")
         url = self.spec.url.rstrip("/") + "/add-checkpoint"
         try:  # urllib's timeout bounds each read; the whole exchange is bounded too (a witness sending slowly)
-            status, answer = await asyncio.wait_for(
-                asyncio.get_running_loop().run_in_executor(self._executor, _post, url, body, self.timeout),
-                2 * self.timeout,
-            )
+            async with asyncio.timeout(2 * self.timeout):  # not wait_for, which may lose a cancellation (3.11)
+                status, answer = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, _post, url, body, self.timeout
+                )
         except (OSError, ValueError, RuntimeError) as exc:  # TimeoutError is an OSError; RuntimeError: shut down
             raise WitnessError(f"witness {self.name}: {type(exc).__name__}: {exc}") from None
         if status == 409:

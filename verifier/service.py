@@ -84,6 +84,7 @@ class HeduiService:
             witnessing.proofs = log_proofs(self.log, db.sessions)
         self._witnessing = witnessing
         self._integrator: asyncio.Task[None] | None = None
+        self._closing = False  # the integrator's loop ends at its next turn even should a cancellation be lost
         self.standalone_events = GroupCommit(self.audit, db.write)
         self.pipeline = Pipeline(db, self.connectors, self.audit, settings, self.policies.for_request)
         self.authorizations = Authorizations(
@@ -149,6 +150,7 @@ class HeduiService:
 
     async def close(self) -> None:
         """Stop the background work, integrate what is left of the audit log, close the database."""
+        self._closing = True
         if self._integrator is not None:
             self._integrator.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,11 +170,14 @@ class HeduiService:
         A failure is logged when it starts (with its traceback) and when it ends, not at every retry; readiness
         reads it (``integration_failure``)."""
         bound = self.settings.audit_integration_bound_seconds
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
                 # An attempt that hangs (a lock held elsewhere) goes on in the background; the bound still counts.
-                await asyncio.wait_for(self.pipeline.writes.run(lambda: self.log.integrate(self.db.write)), bound)
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for loses a cancellation that arrives as the
+                # write ends (cpython gh-86296), and close() then waited for this loop for ever.
+                async with asyncio.timeout(bound):
+                    await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
             except SigningStopped:
                 continue  # logged once when it stopped; checked again every interval until an operator recovers it
             except TimeoutError:
