@@ -7,12 +7,31 @@ the log (DATA_LOSS) and refuses writes — or, for rows it can refuse one by one
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import rfc9162
-from audit_tamper import ORIGIN, Logged, blob, hedui, logged, query, registration, service_role_url, sql, verify
+from audit_tamper import (
+    ORIGIN,
+    Logged,
+    Verified,
+    blob,
+    configured,
+    hedui,
+    logged,
+    query,
+    registration,
+    sandbox,
+    service_role_url,
+    sql,
+    verified,
+    verify,
+)
+from harness import sandbox_service
 from sqlalchemy import text
 
 from audit import AuditEvent
@@ -533,3 +552,127 @@ async def test_a_consistent_tail_cut_with_a_witness_configured_and_the_state_los
             await service.log.integrate(service.db.write)
     after = [(p.name, p.read_bytes()) for p in sorted(witness.iterdir()) if p.suffix == ".checkpoint"]
     assert after == before and [name for name, _ in after] == cosigned  # nothing more for the witness to cosign
+
+
+# --- item 4: reports and department answers bound to the log ---------------------------------------
+
+
+@pytest.fixture
+async def reported(db_url: str, tmp_path: Path) -> Verified:
+    return await verified(db_url, tmp_path)
+
+
+async def refuses_to_serve_report(case: Verified, reason: str) -> None:
+    """GetReport, its HTML view and ``hedui verify``'s path (the same read) refuse the report, naming it."""
+    async with case.log.service() as service:
+        for read in (service.reports.get(case.report), service.reports.message(case.report, html=True)):
+            with pytest.raises(ServiceError) as refused:
+                await read
+            assert refused.value.reason == Reason.REPORT_TAMPERED and refused.value.code == "DATA_LOSS"
+            assert f"{case.report} (report {case.report_id})" in refused.value.message, refused.value
+            assert reason in refused.value.message, refused.value
+
+
+async def test_an_untouched_report_and_its_answers_verify_and_are_served(reported: Verified) -> None:
+    code, out = await verify(reported.log)
+    assert code == 0 and "audit log intact" in out and "not checked" not in out, out
+    async with reported.log.service() as service:
+        body = await service.reports.get(reported.report)
+    assert body["report_id"] == reported.report_id
+
+
+async def test_an_edited_report_is_named_by_verify_and_never_served(reported: Verified) -> None:
+    """The issue's attack: the stored report of an eligible household turned into NOT_ELIGIBLE."""
+    (body_json,) = (await sql(reported.log.url, f"SELECT body_json FROM reports WHERE id = '{reported.report_id}'"))[0]
+    body = json.loads(body_json)
+    genuine = body["assessment"]["classification"]
+    assert genuine != "NOT_ELIGIBLE"
+    body["assessment"]["classification"] = "NOT_ELIGIBLE"
+    edited = json.dumps(body, ensure_ascii=False).replace("'", "''")
+    await sql(reported.log.url, f"UPDATE reports SET body_json = '{edited}' WHERE id = '{reported.report_id}'")
+    out = await verify_fails(reported.log, f"report {reported.report_id} (verifications/{reported.verification}/")
+    assert "is not the" in out and "its REPORT_CREATED entry recorded (edited)" in out, out
+    await refuses_to_serve_report(reported, "its REPORT_CREATED entry recorded (edited)")
+
+
+async def test_a_recheck_of_an_edited_report_is_refused(reported: Verified) -> None:
+    await sql(
+        reported.log.url,
+        f"UPDATE reports SET body_json = replace(body_json, '\"household_size\": 3', '\"household_size\": 2') "
+        f"WHERE id = '{reported.report_id}'",
+    )
+    async with sandbox_service(reported.log.settings, sandbox()) as (service, request, authorization):
+        recheck = dataclasses.replace(request, previous_report_id=reported.report_id)
+        with pytest.raises(ServiceError) as refused:
+            await service.verifications.create(recheck, [authorization])
+    assert refused.value.reason == Reason.REPORT_TAMPERED and reported.report_id in refused.value.message
+
+
+async def test_a_report_whose_entry_is_hidden_by_an_edited_column_is_not_served(reported: Verified) -> None:
+    """Editing the REPORT_CREATED row's verification column hides the entry from the lookup: no entry, no report."""
+    await sql(reported.log.url, "UPDATE audit_entries SET verification = 'elsewhere' WHERE kind = 'REPORT_CREATED'")
+    await verify_fails(reported.log, "its stored verification 'elsewhere' is not the signed")
+    await refuses_to_serve_report(reported, "no REPORT_CREATED entry of the log records it")
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (
+            "records_json = replace(records_json, '0', '1')",
+            "it differs from the answer its DEPARTMENT_ANSWER_RECEIVED entry recorded (edited)",
+        ),
+        ("status = 'unavailable', records_json = '[]'", "it is stored as 'unavailable', but the log's"),
+    ],
+)
+async def test_an_edited_department_answer_is_named_by_verify(reported: Verified, edit: str, named: str) -> None:
+    await sql(
+        reported.log.url,
+        f"UPDATE department_results SET {edit} "
+        f"WHERE verification_id = '{reported.verification}' AND department = 'tax'",
+    )
+    out = await verify_fails(reported.log, f"department answer of verifications/{reported.verification} at tax: ")
+    assert named in out, out
+
+
+class _Refusals(logging.Handler):
+    """Sets an event when the service logs that it refused a stored answer."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "stored department answer refused" in record.getMessage():
+            self.seen.set()
+
+
+@pytest.mark.slow
+async def test_no_report_is_built_from_an_edited_department_answer(db_url: str, tmp_path: Path) -> None:
+    """The banks answer later (a ticket): meanwhile the tax answer is edited in its row. When the banks' answer
+    comes, the next report would be built from the rows read back: the service refuses, and no version 2 exists."""
+    # The banks hand out a ticket within their deadline (generous, for a busy machine) and answer after it.
+    log = configured(db_url, tmp_path, extra="poll_interval_seconds = 0.05\ndepartment_deadline_seconds = 2.0\n")
+    refusals = _Refusals()
+    logging.getLogger("hedui.report").addHandler(refusals)
+    async with sandbox_service(log.settings, sandbox(bank_after=6.0)) as (service, request, authorization):
+        created = await service.verifications.create(request, [authorization])
+        await service.verifications.wait_for_report(created.name, 60.0)  # v1: banks pending (built from rows)
+        vid = created.name.removeprefix("verifications/")
+        first = await service.reports.get(f"{created.name}/reports/1")
+        assert next(s for s in first["sources"] if s["department"] == "banks")["status"] == "pending"
+        await sql(
+            db_url,
+            "UPDATE department_results SET records_json = replace(records_json, '0', '1') "
+            f"WHERE verification_id = '{vid}' AND department = 'tax'",
+        )
+        async with asyncio.timeout(60):
+            await refusals.seen.wait()
+        async with service.db.sessions() as session:
+            (latest,) = (
+                await session.execute(text(f"SELECT latest_report_version FROM verifications WHERE id = '{vid}'"))
+            ).one()
+    logging.getLogger("hedui.report").removeHandler(refusals)
+    assert latest == 1
+    code, out = await verify(log)
+    assert code == 1 and f"department answer of verifications/{vid} at tax: it differs" in out, out
