@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -434,9 +436,75 @@ async def test_a_deleted_intermediate_head_is_named_and_its_checkpoint_still_pro
     async with log.service() as service:
         proof, first, second = await service.audit_queries.consistency_proof(5, 0)
         assert first is None and second.tree_size == 8
-        rfc9162.verify_consistency(5, 8, held.root_hash, second.root_hash, proof)  # the log cannot deny it
+        assert rfc9162.verify_consistency(5, 8, held.root_hash, second.root_hash, proof)  # the log cannot deny it
         _, _, first_row = await service.audit_queries.consistency_proof(3, 8)  # any size, not just signed ones
         assert first_row.tree_size == 8
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 §2.1 Merkle Tree Hash of leaf hashes, written from the RFC (not hedui's tree)."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)  # the largest power of two smaller than n
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+async def test_proofs_from_any_size_a_supervisor_holds_up_to_signed_sizes_only(log: Logged) -> None:
+    """Sizes 1, 5 and 8 were signed. A supervisor may hold the root of any size (a checkpoint of another log
+    view, or one whose row is gone): consistency from every size 1..8 to each signed size verifies with the
+    RFC 9162 verifier against the root computed from the entries; inclusion and the second size of a
+    consistency proof are served only at signed sizes."""
+    leaves = [leaf_hash((await entry_at(log.url, i))[1]) for i in range(log.size)]
+    async with log.service() as service:
+        queries = service.audit_queries
+        for second in (1, 5, 8):
+            for first in range(1, second + 1):
+                proof, first_head, second_head = await queries.consistency_proof(first, second)
+                assert second_head.tree_size == second and second_head.root_hash == _mth(leaves[:second])
+                assert (first_head is not None) == (first in (1, 5, 8))
+                assert rfc9162.verify_consistency(first, second, _mth(leaves[:first]), second_head.root_hash, proof)
+            for index in range(second):
+                path, head, entry = await queries.inclusion_proof(index, second)
+                assert leaf_hash(entry) == leaves[index] and head.tree_size == second
+                assert rfc9162.verify_inclusion(leaves[index], index, second, path, _mth(leaves[:second]))
+        for never_signed in (2, 3, 4, 6, 7, 9):
+            for call, field in (
+                (queries.inclusion_proof(0, never_signed), "tree_size"),
+                (queries.consistency_proof(1, never_signed), "second_size"),
+            ):
+                with pytest.raises(ServiceError) as refused:
+                    await call
+                assert refused.value.reason == Reason.NO_SUCH_PROOF
+                assert [v.field for v in refused.value.violations] == [field]
+
+
+async def test_an_edited_head_root_is_named_and_not_served(log: Logged) -> None:
+    await sql(log.url, f"UPDATE audit_tree_heads SET root_hash = {blob(log.url, bytes(32))} WHERE tree_size = 5")
+    await verify_fails(log, "signed tree head at size 5: the stored root differs from the signed one")
+    async with log.service() as service:
+        for call in (service.audit_queries.inclusion_proof(0, 5), service.audit_queries.consistency_proof(5, 8)):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED, refused.value
+
+
+async def test_a_forged_head_row_over_forged_leaves_is_neither_signed_nor_listed(log: Logged) -> None:
+    """A leaf row and its entry inserted beyond the signed tree, with a head row for size 9 carrying the genuine
+    note of size 8: nothing may treat size 9 as signed."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    forged = _body(time=now)  # an entry of the right shape and time: only the head can give it away
+    rows = await sql(log.url, "SELECT checkpoint, root_hash FROM audit_tree_heads WHERE tree_size = 8", triggers=True)
+    note, root = rows[0]
+    await sql(
+        log.url,
+        forged_row(log.url, forged, "ghost", f"'{now.replace('T', ' ')}'"),
+        "INSERT INTO audit_leaves (leaf_index, entry_seq, leaf_hash) SELECT 8, max(seq), "
+        f"{blob(log.url, leaf_hash(forged))} FROM audit_entries",
+        "INSERT INTO audit_tree_heads (tree_size, root_hash, checkpoint, signed_at) VALUES "
+        f"(9, {blob(log.url, bytes(root))}, '{note}', CURRENT_TIMESTAMP)",
+    )
+    await verify_fails(log, "signed tree head at size 9: its checkpoint says size 8")
+    await refuses_to_sign_or_serve(log, "the database holds a signed head of size 9, beyond the signer.s state")
 
 
 async def test_a_head_row_for_a_size_never_signed_is_not_served(log: Logged) -> None:
