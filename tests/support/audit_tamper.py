@@ -253,3 +253,11 @@ async def hedui(*argv: str) -> tuple[int, str]:
 async def verify(log: Logged, *extra: str) -> tuple[int, str]:
     """``hedui audit verify --config`` of the service's configuration."""
     return await hedui("audit", "verify", "--config", str(log.config), *extra)
+
+
+def tree_hash(leaves: Sequence[bytes]) -> bytes:
+    """RFC 6962 §2.1 Merkle Tree Hash of leaf hashes (at least one), written from the RFC, not hedui's tree."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)  # the largest power of two smaller than n
+    return hashlib.sha256(b"\x01" + tree_hash(leaves[:k]) + tree_hash(leaves[k:])).digest()
