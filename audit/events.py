@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -83,7 +84,7 @@ ENTRY_FIELDS: Final = frozenset(
 )
 """The keys of every entry, exactly (what :func:`canonical_entry` writes)."""
 
-_HEX64 = frozenset("0123456789abcdef")
+_KEYED_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def _detail_problem(details: object) -> str | None:
@@ -111,7 +112,7 @@ def entry_problem(body: object) -> str | None:
     with exactly :data:`ENTRY_FIELDS`, a known kind, a UTC time, strings, sorted keyed-hash subjects, plain details."""
     if not isinstance(body, dict):
         return "not a JSON object"
-    if set(body) != ENTRY_FIELDS:
+    if body.keys() != ENTRY_FIELDS:
         missing, extra = sorted(ENTRY_FIELDS - set(body)), sorted(set(body) - ENTRY_FIELDS)
         return f"not an entry's fields (missing {missing}, unknown {extra})"
     if body["kind"] not in EVENT_KINDS:
@@ -120,10 +121,8 @@ def entry_problem(body: object) -> str | None:
         if not isinstance(body[name], str):
             return f"its {name} is not a string"
     subjects = body["subjects"]
-    if not isinstance(subjects, list) or any(
-        not isinstance(s, str) or len(s) != 64 or not set(s) <= _HEX64 for s in subjects
-    ):
+    if not isinstance(subjects, list) or any(not isinstance(s, str) or not _KEYED_HASH.fullmatch(s) for s in subjects):
         return "its subjects are not keyed hashes (64 lowercase hex digits)"
-    if subjects != sorted(set(subjects)):
+    if len(subjects) > 1 and subjects != sorted(set(subjects)):
         return "its subjects are not sorted and distinct"
     return _time_problem(body["time"]) or _detail_problem(body["details"])

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,13 +104,34 @@ class CheckResult:
 
 
 def _decoded(entry: bytes) -> Any:
-    """The entry's JSON if it is in the canonical encoding (UTF-8, sorted keys, no spaces), else ``None``."""
+    """The entry's JSON if it is in the canonical encoding (UTF-8, sorted keys, no spaces), else ``None``.
+
+    The encoding is Python's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. An entry
+    without a backslash is checked with orjson (four times faster both ways): with no escape in it, orjson's
+    sorted compact encoding of the decoded value is byte for byte json's (raw UTF-8, code point key order, the
+    same integers; a float is refused by :func:`entry_problem` either way). Any other entry takes json's path.
+    """
+    if b"\\" not in entry:
+        try:
+            body = orjson.loads(entry)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict) and orjson.dumps(body, option=orjson.OPT_SORT_KEYS) == entry:
+            return body
     try:
         body = json.loads(entry.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     again = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return body if again == entry and isinstance(body, dict) else None
+
+
+def _line(line: bytes) -> Any:
+    """One export line's JSON (orjson's parser, json's for what orjson refuses, such as NaN): ValueError if none."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -320,7 +342,7 @@ def check_export(
     try:
         for number, line in enumerate(lines, start=1):
             try:
-                record = json.loads(line)
+                record = _line(line)
             except ValueError:
                 raise LogCheckFailed(Failure(None, f"line {number}: not JSON")) from None
             if not isinstance(record, dict):
@@ -333,7 +355,7 @@ def check_export(
                 if not isinstance(index, int) or not isinstance(encoded, str):
                     raise LogCheckFailed(Failure(checker.size, f"line {number}: malformed entry record"))
                 try:
-                    entry = base64.b64decode(encoded, validate=True)
+                    entry = binascii.a2b_base64(encoded, strict_mode=True)
                 except (binascii.Error, ValueError):
                     raise LogCheckFailed(Failure(index, f"line {number}: entry is not base64")) from None
                 checker.entry(index, entry)

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from audit import AuditEvent, AuditLog
@@ -21,6 +22,7 @@ from audit.bound import (
     report_problem,
 )
 from audit.log import audit_entries
+from audit.verify import _decoded
 from verifier.report.build import report_digest
 from verifier.storage.db import Database
 
@@ -107,3 +109,23 @@ async def test_only_entries_hedui_appended_are_taken(db: Database) -> None:
         other_key = await recorded_for(session, AuditLog(b"o" * 32).entry_mac, "v1", ("REPORT_CREATED",))
     assert [r.details["report_sha256"] for r in found] == ["a"]
     assert other_key == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "canonical"),
+    [
+        (b'{"a":"\xe4\xb8\xad","b":[1,true,null]}', True),  # no escape: orjson's path
+        (b'{"a":"line\\nbreak \\"q\\" \\\\","b":"\\u0001"}', True),  # escapes: json's path, as json writes them
+        (b'{"a":"\\u4e2d"}', False),  # json writes the character itself
+        (b'{"b":1,"a":2}', False),  # keys out of order
+        (b'{"a": 1}', False),  # a space
+        (b'{"a":1.0}', True),  # canonical; a float is refused by entry_problem, not here
+        (b"[1]", False),  # not an object
+        (b'{"a":NaN}', True),  # json's encoding of NaN (orjson refuses it): refused by entry_problem later
+    ],
+)
+def test_the_canonical_check_is_json_s_encoding_on_either_path(entry: bytes, canonical: bool) -> None:
+    body = _decoded(entry)
+    assert (body is not None) == canonical
+    if canonical:
+        assert json.dumps(body) == json.dumps(json.loads(entry))
