@@ -12,11 +12,22 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["ENTRY_FIELDS", "EVENT_KINDS", "AuditEvent", "JsonValue", "canonical_entry", "entry_problem", "subject_hash"]
+import orjson
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "EVENT_KINDS",
+    "AuditEvent",
+    "JsonValue",
+    "canonical_entry",
+    "canonical_json",
+    "entry_problem",
+    "subject_hash",
+]
 
 EVENT_KINDS: Final = frozenset(
     {
@@ -63,8 +74,8 @@ class AuditEvent:
             raise ValueError(f"unknown audit event kind {self.kind!r}")
 
 
-def canonical_entry(event: AuditEvent, recorded_at: dt.datetime) -> bytes:
-    """The exact bytes of the log entry for ``event``."""
+def canonical_entry(event: AuditEvent, recorded_at: dt.datetime, subjects: Iterable[str] | None = None) -> bytes:
+    """The exact bytes of the log entry for ``event`` (with ``subjects`` instead of its own, if given)."""
     body = {
         "kind": event.kind,
         "time": recorded_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
@@ -73,10 +84,24 @@ def canonical_entry(event: AuditEvent, recorded_at: dt.datetime) -> bytes:
         "verification": event.verification,
         "authorization": event.authorization,
         "department": event.department,
-        "subjects": sorted(event.subjects),
+        "subjects": sorted(event.subjects if subjects is None else subjects),
         "details": dict(event.details),
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_json(body)
+
+
+def canonical_json(value: Mapping[str, object]) -> bytes:
+    """``value`` as the log encodes it: Python's ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` in UTF-8. orjson writes the same bytes four times faster whenever nothing needs an
+    escape (raw UTF-8, keys in code point order, the same integers; floats never occur in entries), so its
+    output is taken when it holds no backslash; anything else is json's."""
+    try:
+        fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        fast = b"\\"
+    if b"\\" not in fast:
+        return fast
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 ENTRY_FIELDS: Final = frozenset(
