@@ -1,4 +1,4 @@
-"""The tamper suite: an attacker with the database in hand, on SQLite and PostgreSQL (issue 12, items 1 and 2).
+"""The tamper suite: an attacker with the database in hand, on SQLite and PostgreSQL (issue 12).
 
 For each attack: what ``hedui audit verify --config`` says (exit 1, the first bad entry or row named), and
 that the service neither signs nor serves the altered log as genuine — it stops signing, refuses reads of
