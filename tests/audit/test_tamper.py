@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+import grpc
 import pytest
 import rfc9162
 from audit_tamper import (
@@ -33,7 +34,7 @@ from audit_tamper import (
     verified,
     verify,
 )
-from harness import sandbox_service
+from harness import Harness, error_details, example_request, sandbox_service
 from sqlalchemy import text
 
 from audit import AuditEvent
@@ -43,6 +44,7 @@ from audit.log import WritesStopped, audit_refused
 from audit.merkle import leaf_hash
 from audit.state import FileState
 from audit.tree import SigningStopped, TransparencyLog
+from hedui.v1 import verification_pb2
 from verifier.errors import Reason, ServiceError
 
 pytestmark = pytest.mark.integration
@@ -737,3 +739,23 @@ async def test_no_report_is_built_from_an_edited_department_answer(db_url: str, 
     assert latest == 1
     code, out = await verify(log)
     assert code == 1 and f"department answer of verifications/{vid} at tax: it differs" in out, out
+
+
+async def test_get_report_over_grpc_refuses_an_edited_report_with_data_loss(harness: Harness) -> None:
+    """The wire: GetReport (every view) answers DATA_LOSS, ErrorInfo REPORT_TAMPERED, the report named; no
+    report bytes travel."""
+    verification = await harness.run(example_request())
+    name = f"{verification.name}/reports/1"
+    first = await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name))
+    assert first.assessment.household_size == 3
+    await sql(
+        harness.service.db.url,
+        "UPDATE reports SET body_json = replace(body_json, '\"household_size\": 3', '\"household_size\": 2') "
+        f"WHERE id = '{first.report_id}'",
+    )
+    for view in (verification_pb2.STRUCTURED, verification_pb2.HTML, verification_pb2.PDF):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name, view=view))
+        assert refused.value.code() == grpc.StatusCode.DATA_LOSS
+        assert error_details(refused.value)[0] == "REPORT_TAMPERED"
+        assert f"{name} (report {first.report_id})" in (refused.value.details() or "")
