@@ -180,7 +180,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
     try:
         async with db.sessions() as session:
             result = await check_stored_log(
-                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state
+                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state, bound_rows=True
             )
             cosigned = None if result.failure else await stored_cosignatures_failure(session, specs, verifier)
             return dataclasses.replace(result, failure=Failure(None, cosigned)) if cosigned else result
@@ -206,6 +206,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if result.pending
         else ""
     )
+    if result.unchecked_rows:
+        pending += f"; {result.unchecked_rows} stored reports or answers with those newer entries not checked"
     print(
         f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree head(s){witnessed}{pending}"
     )
