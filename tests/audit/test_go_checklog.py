@@ -1,18 +1,24 @@
-"""hedui's checkpoints, inclusion and consistency proofs checked by Go's golang.org/x/mod/sumdb/note and tlog.
+"""hedui's checkpoints, tiles, inclusion and consistency proofs checked by Go's golang.org/x/mod/sumdb/note and tlog.
 
 A real log is built through the running service (two verifications over gRPC), exported and its proofs fetched
 over gRPC; tests/audit/go/checklog (a small Go program on Debian's golang-golang-x-mod-dev, built offline in GOPATH
 mode) must accept them all, and refuse an export or a proof altered by one byte, a checkpoint under another key and
-an export cut short. Skipped with the reason when Go or the x/mod sources are missing, except under ``CI=true``.
+an export cut short; the log served as C2SP tlog-tiles is read by tlog's TileHashReader, and a tile or an entry
+bundle altered on its way (a tampering mirror) is refused. Skipped with the reason when Go or the x/mod sources are
+missing, except under ``CI=true``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import http.server
 import json
 import os
 import shutil
 import subprocess
+import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +26,15 @@ import pytest
 from audit_tamper import tree_hash
 from harness import REPO, UNDER_CI, Harness, example_request
 
+from audit import AuditEvent
 from audit.checkpoint import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
 from audit.merkle import leaf_hash
+from audit.tiles import Tiles
 from hedui.v1 import audit_pb2
+from verifier.config import Settings
+from verifier.observability import TilesEndpoint
+from verifier.service import HeduiService
+from verifier.storage.db import Database
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +176,67 @@ async def test_go_s_note_and_tlog_accept_hedui_s_log_and_refuse_it_altered(
     wrong.write_text(json.dumps(bad))
     code, out = run(checklog, vkey, proofs=wrong)
     assert code == 1 and "signed note:" in out, out
+
+
+class _Altering(http.server.BaseHTTPRequestHandler):
+    """Passes the tiles server's answers on, one byte of one chosen path flipped (a tampering cache or mirror)."""
+
+    upstream = ""
+    altered = ""
+
+    def do_GET(self) -> None:
+        with urllib.request.urlopen(self.upstream + self.path, timeout=30) as answer:
+            body = bytearray(answer.read())
+        if self.path == "/" + self.altered:
+            body[len(body) // 2] ^= 1
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(bytes(body))
+
+    def log_message(self, *_args: object) -> None:
+        """Quiet."""
+
+
+async def test_go_s_tlog_reads_hedui_s_tiles_and_refuses_an_altered_tile_or_bundle(
+    checklog: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/hedui.db"
+    settings = Settings(database_url=url, audit_subject_key=b"k" * 32, audit_log_key=bytes(range(32)))
+    service = HeduiService(Database(url), {}, settings)
+    await service.start()
+    endpoint = TilesEndpoint(Tiles(service.log, service.db.sessions))
+    port = await endpoint.start("127.0.0.1:0")
+    vkey = tmp_path / "log.vkey"
+    vkey.write_text(service.log.signer.verifier_key() + "\n")
+    try:
+        for count in (300, 300):  # 600 entries under two heads: two full level-0 tiles, one of width 88, level 1
+            async with service.db.write() as session:
+                await service.audit.append_many(
+                    session, [(AuditEvent(kind="REPORT_READ", verification=f"v{i}"), ()) for i in range(count)]
+                )
+            await service.log.integrate(service.db.write)
+        base = f"http://127.0.0.1:{port}"
+        code, out = await asyncio.to_thread(run_tiles, checklog, vkey, base)
+        assert code == 0 and "checklog: ok: 600 entries from tiles" in out, out
+        for altered, said in (("tile/0/001", "tiles: "), ("tile/entries/002.p/88", "does not hash to its leaf")):
+            handler = type("Handler", (_Altering,), {"upstream": base, "altered": altered})
+            mirror = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            thread = threading.Thread(target=mirror.serve_forever, daemon=True)
+            thread.start()
+            try:
+                code, out = await asyncio.to_thread(run_tiles, checklog, vkey, f"http://127.0.0.1:{mirror.server_port}")
+            finally:
+                mirror.shutdown()
+                mirror.server_close()
+            assert code == 1 and "checklog: FAILED: tiles:" in out and said in out, (altered, out)
+    finally:
+        await endpoint.close()
+        await service.close()
+
+
+def run_tiles(checklog: Path, vkey: Path, base: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [str(checklog), "-vkey", str(vkey), "-tiles", base], capture_output=True, text=True, timeout=300, check=False
+    )
+    return done.returncode, done.stdout + done.stderr

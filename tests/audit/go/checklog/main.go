@@ -1,11 +1,13 @@
 // Command checklog checks a hedui audit log with Go's golang.org/x/mod/sumdb/note and
 // golang.org/x/mod/sumdb/tlog, an implementation nobody at hedui wrote (issue 12): the signature
 // of every checkpoint under the log's verifier key, the root of every signed head recomputed from
-// the entries of an export, and the inclusion and consistency proofs the service handed out.
+// the entries of an export, the inclusion and consistency proofs the service handed out, and the log
+// served as C2SP tlog-tiles (tlog's TileHashReader authenticates every tile it reads against the
+// signed root; each entry of the entry bundles must hash to its leaf).
 //
 // Usage:
 //
-//	checklog -vkey FILE [-export FILE] [-proofs FILE]
+//	checklog -vkey FILE [-export FILE] [-proofs FILE] [-tiles URL]
 //
 // The export is hedui's (docs/audit.md: a header line, then entries and heads as JSON lines). The
 // proofs file is JSON: {"inclusion": [{"index", "entry", "checkpoint", "proof"}], "consistency":
@@ -18,13 +20,17 @@ package main
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -247,13 +253,119 @@ func (l log) checkProofs(path string) (inclusion int, consistency int, err error
 	return inclusion, consistency, nil
 }
 
+// tileHeight is C2SP tlog-tiles' fixed height: 256 hashes a tile.
+const tileHeight = 8
+
+// c2spTiles reads tiles from a tlog-tiles server (tlog.TileReader). Go's tile paths carry the height
+// ("tile/8/L/N"); C2SP's do not ("tile/L/N"): otherwise the two encode N and partial widths alike.
+type c2spTiles struct {
+	base   string
+	client *http.Client
+}
+
+func (c c2spTiles) Height() int { return tileHeight }
+
+func (c c2spTiles) get(path string) ([]byte, error) {
+	answer, err := c.client.Get(c.base + "/" + path)
+	if err != nil {
+		return nil, err
+	}
+	defer answer.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(answer.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if answer.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", path, answer.StatusCode)
+	}
+	return body, nil
+}
+
+func (c c2spTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, tile := range tiles {
+		path := strings.Replace(tile.Path(), fmt.Sprintf("tile/%d/", tileHeight), "tile/", 1)
+		data, err := c.get(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) != tile.W*tlog.HashSize {
+			return nil, fmt.Errorf("%s: %d bytes, not %d hashes", path, len(data), tile.W)
+		}
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (c c2spTiles) SaveTiles(tiles []tlog.Tile, data [][]byte) {}
+
+// checkTiles reads the served checkpoint, every leaf hash through tlog's TileHashReader (which
+// checks each tile against the signed root before it answers), the root again from those hashes,
+// and every entry bundle: each entry hashes (tlog.RecordHash) to its leaf, and the bundles hold
+// exactly the tree's entries.
+func (l log) checkTiles(base string) (int64, error) {
+	c := c2spTiles{base: strings.TrimSuffix(base, "/"), client: &http.Client{Timeout: 30 * time.Second}}
+	text, err := c.get("checkpoint")
+	if err != nil {
+		return 0, err
+	}
+	cp, err := l.open(string(text))
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %v", err)
+	}
+	reader := tlog.TileHashReader(tlog.Tree{N: cp.size, Hash: cp.root}, c)
+	indexes := make([]int64, cp.size)
+	for i := range indexes {
+		indexes[i] = tlog.StoredHashIndex(0, int64(i))
+	}
+	leaves, err := reader.ReadHashes(indexes)
+	if err != nil {
+		return 0, fmt.Errorf("tiles: %v", err)
+	}
+	root, err := tlog.TreeHash(cp.size, reader)
+	if err != nil || root != cp.root {
+		return 0, fmt.Errorf("tiles: the root from the tiles is not the signed %v (%v)", cp.root, err)
+	}
+	var index int64
+	for n := int64(0); n*256 < cp.size; n++ {
+		width := cp.size - n*256
+		if width > 256 {
+			width = 256
+		}
+		path := strings.Replace(tlog.Tile{H: tileHeight, L: 0, N: n, W: int(width)}.Path(), "tile/8/0/", "tile/entries/", 1)
+		bundle, err := c.get(path)
+		if err != nil {
+			return index, err
+		}
+		for at := 0; at < len(bundle); {
+			if at+2 > len(bundle) {
+				return index, fmt.Errorf("%s: a length cut short", path)
+			}
+			size := int(binary.BigEndian.Uint16(bundle[at:]))
+			if at+2+size > len(bundle) || index >= cp.size {
+				return index, fmt.Errorf("%s: more entries than the tile holds, or one cut short", path)
+			}
+			if tlog.RecordHash(bundle[at+2:at+2+size]) != leaves[index] {
+				return index, fmt.Errorf("%s: entry %d does not hash to its leaf", path, index)
+			}
+			at += 2 + size
+			index++
+		}
+		if index != n*256+width {
+			return index, fmt.Errorf("%s: %d entries, not %d", path, index-n*256, width)
+		}
+	}
+	return index, nil
+}
+
 func main() {
 	vkeyPath := flag.String("vkey", "", "the log's verifier key (hedui audit public-key)")
 	exportPath := flag.String("export", "", "a hedui audit export to check")
 	proofsPath := flag.String("proofs", "", "inclusion and consistency proofs to check (JSON)")
+	tilesURL := flag.String("tiles", "", "the base URL of the log served as C2SP tlog-tiles")
 	flag.Parse()
-	if *vkeyPath == "" || (*exportPath == "" && *proofsPath == "") {
-		fmt.Fprintln(os.Stderr, "usage: checklog -vkey FILE [-export FILE] [-proofs FILE]")
+	if *vkeyPath == "" || (*exportPath == "" && *proofsPath == "" && *tilesURL == "") {
+		fmt.Fprintln(os.Stderr, "usage: checklog -vkey FILE [-export FILE] [-proofs FILE] [-tiles URL]")
 		os.Exit(2)
 	}
 	vkey, err := os.ReadFile(*vkeyPath)
@@ -283,6 +395,14 @@ func main() {
 			os.Exit(1)
 		}
 		said = append(said, fmt.Sprintf("%d inclusion and %d consistency proofs", inclusion, consistency))
+	}
+	if *tilesURL != "" {
+		entries, err := l.checkTiles(*tilesURL)
+		if err != nil {
+			fmt.Println("checklog: FAILED: tiles:", err)
+			os.Exit(1)
+		}
+		said = append(said, fmt.Sprintf("%d entries from tiles", entries))
 	}
 	fmt.Printf("checklog: ok: %s (note and tlog, log %s)\n", strings.Join(said, ", "), l.origin)
 }
