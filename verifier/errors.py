@@ -26,6 +26,13 @@ KEY_REVOKED                    FAILED_PRECONDITION    the key was revoked alread
 AUDIT_LOG_DAMAGED              DATA_LOSS              the stored audit log fails its own checks
 DATABASE_BUSY                  UNAVAILABLE            no database connection in time, or it was lost
 AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit log cannot sign (issue 12)
+CLIENT_CERTIFICATE_MISSING     UNAUTHENTICATED        the call came without a client certificate (issue 13)
+CLIENT_UNKNOWN                 UNAUTHENTICATED        the certificate's key is no client's (issue 13)
+CLIENT_REVOKED                 UNAUTHENTICATED        the certificate's client was revoked (issue 13)
+ROLE_MISSING                   PERMISSION_DENIED      no role of the client may call this method (issue 13)
+NOT_OWN_ORGANISATION           PERMISSION_DENIED      commissioned_by is not the caller's organisation (issue 13)
+CLIENT_EXISTS                  ALREADY_EXISTS         a client has this certificate key or name (issue 13)
+CLIENT_ALREADY_REVOKED         FAILED_PRECONDITION    the client was revoked already (issue 13)
 =============================  =====================  =================================================
 """
 
@@ -80,6 +87,14 @@ class Reason(StrEnum):
     DATABASE_BUSY = "DATABASE_BUSY"
     # Issue 12: writes refused while the audit log cannot sign what they would record.
     AUDIT_LOG_STOPPED = "AUDIT_LOG_STOPPED"
+    # Issue 13: who may call what (verifier/access, docs/access.md).
+    CLIENT_CERTIFICATE_MISSING = "CLIENT_CERTIFICATE_MISSING"
+    CLIENT_UNKNOWN = "CLIENT_UNKNOWN"
+    CLIENT_REVOKED = "CLIENT_REVOKED"
+    ROLE_MISSING = "ROLE_MISSING"
+    NOT_OWN_ORGANISATION = "NOT_OWN_ORGANISATION"
+    CLIENT_EXISTS = "CLIENT_EXISTS"
+    CLIENT_ALREADY_REVOKED = "CLIENT_ALREADY_REVOKED"
 
     @property
     def code(self) -> str:
@@ -97,6 +112,12 @@ _CODES: dict[Reason, str] = {
     Reason.AUDIT_LOG_DAMAGED: "DATA_LOSS",
     Reason.DATABASE_BUSY: "UNAVAILABLE",
     Reason.AUDIT_LOG_STOPPED: "UNAVAILABLE",
+    Reason.CLIENT_CERTIFICATE_MISSING: "UNAUTHENTICATED",
+    Reason.CLIENT_UNKNOWN: "UNAUTHENTICATED",
+    Reason.CLIENT_REVOKED: "UNAUTHENTICATED",
+    Reason.ROLE_MISSING: "PERMISSION_DENIED",
+    Reason.NOT_OWN_ORGANISATION: "PERMISSION_DENIED",
+    Reason.CLIENT_EXISTS: "ALREADY_EXISTS",
 }
 
 
