@@ -21,7 +21,7 @@ from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
-from verifier.access import Clients
+from verifier.access import Clients, RefusedCalls
 from verifier.config import Settings
 from verifier.observability import Readiness
 from verifier.operations import (
@@ -88,6 +88,7 @@ class HeduiService:
         self.reports = Reports(db, self.standalone_events, settings.catalogue, settings.centre)
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         self.clients = Clients(db, self.audit)  # issue 13: who may call the API
+        self.refusals = RefusedCalls(self.standalone_events)  # and the calls refused, one entry per client-minute
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
         self.readiness = Readiness(db, lambda: self.integration_failure, writes_stopped=lambda: self.audit.gate.reason)

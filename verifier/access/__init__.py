@@ -5,6 +5,41 @@ case system gets a certificate, and which read paths are public and why.
 """
 
 from verifier.access._clients import CACHE_SECONDS, Client, Clients
+from verifier.access._interceptor import AccessControl, current_client
+from verifier.access._methods import HEDUI_SERVICES, METHOD_ROLES, OPEN_SERVICES
+from verifier.access._refusals import RefusedCalls
 from verifier.access._roles import Role, area_of, covers, parse_roles
+from verifier.access._transport import (
+    DEVELOPMENT_CLIENT,
+    ClientTransport,
+    DevelopmentCa,
+    ServerTransport,
+    TransportError,
+    client_transport,
+    is_loopback,
+    server_transport,
+)
 
-__all__ = ["CACHE_SECONDS", "Client", "Clients", "Role", "area_of", "covers", "parse_roles"]
+__all__ = [
+    "CACHE_SECONDS",
+    "DEVELOPMENT_CLIENT",
+    "HEDUI_SERVICES",
+    "METHOD_ROLES",
+    "OPEN_SERVICES",
+    "AccessControl",
+    "Client",
+    "ClientTransport",
+    "Clients",
+    "DevelopmentCa",
+    "RefusedCalls",
+    "Role",
+    "ServerTransport",
+    "TransportError",
+    "area_of",
+    "client_transport",
+    "covers",
+    "current_client",
+    "is_loopback",
+    "parse_roles",
+    "server_transport",
+]

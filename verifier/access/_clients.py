@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from audit import AuditEvent, AuditLog
 from connectors.tls import CertificateError, load_certificates, public_key_sha256
 from verifier.access._roles import Role, parse_roles
+from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations import Caller
 from verifier.operations.trust_store import check_organisation
@@ -127,6 +128,20 @@ class Clients:
             await self._audit.append(session, _changed("CLIENT_ADDED", _client(row), caller))
         self._known.pop(key, None)
         return _client(row)
+
+    async def ensure_development(self, certificate_pem: bytes, organisation: str) -> bool:
+        """The development CA's admin client, with every role, known unless it is already (whether it was added)."""
+        key, _, _ = _certificate(certificate_pem)
+        async with self._db.sessions() as session:
+            if await stored.by_key(session, key) is not None:
+                return False
+        name = DEVELOPMENT_CLIENT
+        async with self._db.sessions() as session:
+            if await stored.find(session, name) is not None:  # an earlier development CA's (made anew): numbered
+                name = f"{DEVELOPMENT_CLIENT}-{key[:8]}"
+        note = "the development CA's admin client (hedui serve without [tls])"
+        await self.add(certificate_pem, organisation, [r.value for r in Role], name=name, note=note)
+        return True
 
     async def list(self, organisation: str = "") -> list[Client]:
         """Every client (revoked ones too), by organisation and name."""

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from verifier.config._centre import CentreTable
+from verifier.config._tls import TlsTable
 
 __all__ = [
     "DECLARATION_KEYS",
@@ -178,6 +179,8 @@ class HeduiConfig(BaseSettings):
     # --- end of issue 15's keys ---
     # Issue 14: the verification centre's identity on its printed reports (verifier/config/_centre.py).
     centre: CentreTable = CentreTable()
+    # Issue 13: the server's certificate and its clients' CA (verifier/config/_tls.py, docs/access.md).
+    tls: TlsTable | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.departments import DepartmentCatalogue
 from verifier.config._centre import CentreIdentity
+from verifier.config._tls import TlsSettings
 
 __all__ = ["Settings"]
 
@@ -69,6 +70,8 @@ class Settings:
     catalogue: DepartmentCatalogue = field(default_factory=DepartmentCatalogue)
     # The centre's identity on its printed reports (``[centre]``, issue 14).
     centre: CentreIdentity = field(default_factory=CentreIdentity)
+    # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""

@@ -30,10 +30,17 @@ RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the operator (case worker) and the client (peer address or certificate name)."""
+    """Who is calling: the operator (case worker) and the client (peer address or certificate name).
+
+    Issue 13: a call through the API also carries the client's ``organisation`` and ``roles`` (role names), which
+    the operations scope what it may see by. No organisation: a caller in this process (a command on the
+    database, a test), which sees everything.
+    """
 
     operator: str = "unknown"
     client: str = "unknown"
+    organisation: str = ""
+    roles: frozenset[str] = frozenset()
 
 
 NOBODY = Caller()
