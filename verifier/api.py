@@ -299,7 +299,7 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
         """One authorization with its envelope and certificates."""
-        auth = await _call(context, self._authorizations.get(request.name))
+        auth = await _call(context, self._authorizations.get(request.name, caller_of(context)))
         envelope = await _call(context, self._authorizations.stored_envelope(auth.authorization_id))
         certificates = await _call(context, self._authorizations.stored_certificates(auth.authorization_id))
         return authorization_message(auth, envelope, certificates)
@@ -318,7 +318,10 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
         found, token = await _call(
             context,
             self._authorizations.list(
-                request.member_id_number, page_size=request.page_size, page_token=request.page_token
+                request.member_id_number,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                caller=caller_of(context),
             ),
         )
         return consent_pb2.ListAuthorizationsResponse(
@@ -351,14 +354,14 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         self, request: verification_pb2.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.Verification:
         """A verification's state and its departments' progress."""
-        return verification_message(await _call(context, self._verifications.get(request.name)))
+        return verification_message(await _call(context, self._verifications.get(request.name, caller_of(context))))
 
     async def WatchVerification(  # noqa: N802
         self, request: verification_pb2.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[verification_pb2.VerificationEvent]:
         """A snapshot now and on every change until the verification ends."""
         try:
-            async for view in self._verifications.watch(request.name):
+            async for view in self._verifications.watch(request.name, caller_of(context)):
                 yield verification_pb2.VerificationEvent(verification=verification_message(view))
         except Exception as exc:
             error = _refusal(exc)
@@ -381,7 +384,10 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         views, token = await _call(
             context,
             self._verifications.list(
-                page_size=request.page_size, page_token=request.page_token, commissioned_by=request.commissioned_by
+                page_size=request.page_size,
+                page_token=request.page_token,
+                commissioned_by=request.commissioned_by,
+                caller=caller_of(context),
             ),
         )
         return verification_pb2.ListVerificationsResponse(

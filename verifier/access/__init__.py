@@ -8,7 +8,6 @@ from verifier.access._clients import CACHE_SECONDS, Client, Clients
 from verifier.access._interceptor import AccessControl, current_client
 from verifier.access._methods import HEDUI_SERVICES, METHOD_ROLES, OPEN_SERVICES
 from verifier.access._refusals import RefusedCalls
-from verifier.access._roles import Role, area_of, covers, parse_roles
 from verifier.access._transport import (
     DEVELOPMENT_CLIENT,
     ClientTransport,
@@ -19,6 +18,7 @@ from verifier.access._transport import (
     is_loopback,
     server_transport,
 )
+from verifier.organisations import Role, area_of, covers, parse_roles
 
 __all__ = [
     "CACHE_SECONDS",

@@ -19,11 +19,11 @@ from cryptography.x509.oid import NameOID
 
 from audit import AuditEvent, AuditLog
 from connectors.tls import CertificateError, load_certificates, public_key_sha256
-from verifier.access._roles import Role, parse_roles
 from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations import Caller
 from verifier.operations.trust_store import check_organisation
+from verifier.organisations import Role, parse_roles
 from verifier.storage import clients as stored
 from verifier.storage.db import Database
 from verifier.storage.models import ClientRow

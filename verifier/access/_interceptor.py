@@ -23,9 +23,9 @@ from connectors.tls import CertificateError, public_key_sha256
 from verifier.access._clients import Client, Clients
 from verifier.access._methods import METHOD_ROLES, OPEN_SERVICES
 from verifier.access._refusals import RefusedCalls
-from verifier.access._roles import Role
 from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import Reason, ServiceError
+from verifier.organisations import Role
 
 __all__ = ["AccessControl", "current_client"]
 

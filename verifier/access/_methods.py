@@ -16,7 +16,7 @@ from typing import Final
 from google.protobuf import descriptor_pool
 
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2  # noqa: F401 - registers the descriptors
-from verifier.access._roles import Role
+from verifier.organisations import Role
 
 __all__ = ["HEDUI_SERVICES", "METHOD_ROLES", "OPEN_SERVICES", "service_methods"]
 

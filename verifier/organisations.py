@@ -1,4 +1,4 @@
-"""Who may do what: the roles a client certificate is given, and the organisations' areas a supervisor sees.
+"""Who may do what (issue 13): the roles a client certificate is given, and the organisations' areas a supervisor sees.
 
 An organisation's id starts with the six-digit administrative division code (GB/T 2260) of the area it
 serves, then ``-`` and its name: ``533401-civil-affairs`` is a county's (533401), ``533400-civil-affairs`` a
