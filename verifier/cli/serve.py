@@ -65,12 +65,12 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
         await service.close()
         raise UsageError(f"metrics_listen {settings.metrics_listen}: {exc.strerror or exc}") from None
     log.info(
-        "hedui serving on %s (port %d, %s)%s, database %s",
+        "hedui serving on %s (port %d)%s, database %s, %s",
         settings.listen,
         port,
-        transport.description,
         where,
         async_url(settings.database_url).split("@")[-1],
+        transport.description,
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -46,9 +46,13 @@ class World:
     other_key: SigningKey
 
 
-@pytest.fixture(scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('scoping') / 'hedui.db'}"
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """The module's service on each database, with one settled verification of OWN."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('scoping') / 'hedui.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database()
     async with running_service(url, example_sandbox()) as harness:
         request = example_request()
         envelope = harness.envelope(parse_request(request))
