@@ -5,7 +5,9 @@ the module, over real mutual TLS on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,8 +17,8 @@ from harness import Harness, error_details, example_sandbox, running_service
 
 from audit.events import EVENT_KINDS
 from connectors.tls import certificate_authority, issue_certificate
-from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
-from verifier.access import METHOD_ROLES, Role
+from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2
+from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, Role
 
 ORG = "533401-civil-affairs"
 METHODS: list[MethodDescriptor] = [
@@ -26,6 +28,7 @@ METHODS: list[MethodDescriptor] = [
     for method in service.methods
 ]
 IDS = [m.full_name for m in METHODS]
+GET_HEAD = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].methods_by_name["GetSignedTreeHead"]
 
 
 def path_of(method: MethodDescriptor) -> str:
@@ -129,3 +132,18 @@ async def test_refusals_are_audited_once_per_client_and_minute_with_a_count(serv
     assert all(d["reasons"] == ["ROLE_MISSING"] and d["codes"] == ["PERMISSION_DENIED"] for d in details)
     unknown = [e for e in entries if e.kind == "CALL_REFUSED" and e.client.startswith("unknown sha256:")]
     assert unknown, "the unknown certificate's refusals are counted under its key"
+
+
+@pytest.mark.integration
+async def test_a_revocation_by_another_process_counts_within_the_cache_time(server: Harness) -> None:
+    """``hedui clients revoke`` beside a running server: its own Clients over the same database."""
+    channel = await server.client_channel("revoked-elsewhere", ORG, [Role.SUPERVISOR])
+    stub = audit_pb2_grpc.AuditServiceStub(channel)
+    await stub.GetSignedTreeHead(audit_pb2.GetSignedTreeHeadRequest())  # known, and now in the server's memory
+    elsewhere = Clients(server.service.db, server.service.audit)
+    await elsewhere.revoke("revoked-elsewhere", "key leaked")
+    give_up = time.monotonic() + CACHE_SECONDS + 10  # generous: the machine may be loaded
+    while (refused := await access_refusal(channel, GET_HEAD)) is None:
+        assert time.monotonic() < give_up, "the revocation did not count"
+        await asyncio.sleep(0.2)
+    assert refused == "CLIENT_REVOKED"

@@ -8,8 +8,20 @@ from pathlib import Path
 import pytest
 
 from connectors.tls import load_certificates
-from verifier.access import DevelopmentCa, TransportError, client_transport, is_loopback, server_transport
-from verifier.config import ConfigError, TlsSettings, load_settings
+from hedui.v1 import audit_pb2, audit_pb2_grpc, verification_pb2, verification_pb2_grpc
+from verifier.access import (
+    DEVELOPMENT_CLIENT,
+    DevelopmentCa,
+    TransportError,
+    client_transport,
+    is_loopback,
+    server_transport,
+)
+from verifier.api import build_server
+from verifier.cli._common import hedui_channel
+from verifier.config import ConfigError, Settings, TlsSettings, load_settings
+from verifier.service import HeduiService
+from verifier.storage.db import Database
 
 
 def test_the_development_ca_is_made_once_with_private_keys(tmp_path: Path) -> None:
@@ -69,3 +81,30 @@ def test_configured_files_must_be_readable(tmp_path: Path) -> None:
     tls = TlsSettings(tmp_path / "s.pem", tmp_path / "s.key", tmp_path / "ca.pem")
     with pytest.raises(TransportError, match=r"tls\.certificate_file"):
         server_transport(tls, "0.0.0.0:50051")
+
+
+@pytest.mark.integration
+async def test_the_development_ca_s_admin_client_may_call_as_every_role(tmp_path: Path) -> None:
+    """What `hedui serve` without [tls] does: its admin client is registered, a second start keeps it."""
+    tls = TlsSettings(development_dir=tmp_path / "tls")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'hedui.db'}", audit_subject_key=b"k" * 32, tls=tls)
+    for _ in range(2):  # a second start keeps the CA and its client
+        service = HeduiService(Database(settings.database_url), {}, settings)
+        await service.start()
+        _, port, stop = await build_server(service, "127.0.0.1:0", server_transport(tls, "127.0.0.1:0"))
+        try:
+            async with hedui_channel(f"127.0.0.1:{port}", client_transport(tls)) as channel:
+                listed = await verification_pb2_grpc.VerificationServiceStub(channel).ListVerifications(
+                    verification_pb2.ListVerificationsRequest()
+                )
+                assert list(listed.verifications) == []
+                audit = audit_pb2_grpc.AuditServiceStub(channel)
+                events = await audit.ListAuditEvents(audit_pb2.ListAuditEventsRequest(kind="CLIENT_ADDED"))
+                assert [e.kind for e in events.events] == ["CLIENT_ADDED"]  # the admin client's, made once
+            clients = await service.clients.list()
+            assert [(c.name, c.organisation, sorted(c.roles)) for c in clients] == [
+                (DEVELOPMENT_CLIENT, "533401-civil-affairs", ["admin", "case_system", "supervisor"])
+            ]
+        finally:
+            await stop()
+            await service.close()
