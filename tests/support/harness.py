@@ -255,6 +255,7 @@ class Harness:
     stops: list[Any] = field(default_factory=list)
     pki: TestPki | None = None
     channels: list[grpc.aio.Channel] = field(default_factory=list)
+    client_pair: tuple[bytes, bytes] | None = None  # the harness client's certificate and key
 
     async def client_channel(
         self, name: str, organisation: str, roles: Sequence[Role | str], *, register: bool = True
@@ -363,7 +364,7 @@ async def running_service(
     except ServiceError:  # a service started again over the same database: its first harness's client is there
         await service.clients.add(pair[0], organisation, roles, name=f"test-case-system-{uuid.uuid4().hex[:8]}")
     channel = pki.channel(port, pair)
-    harness = Harness(service, port, channel, key, recording, pki=pki)
+    harness = Harness(service, port, channel, key, recording, pki=pki, client_pair=pair)
     finished = False
     try:
         yield harness
