@@ -13,12 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from rich.table import Table
 
-from verifier.access import Client, Role
+from connectors.tls import CertificateError, load_certificates
+from verifier.access import Client, DevelopmentCa, Role
 from verifier.cli._common import UsageError, add_database_options, console, read_bytes, shown, trust_store_settings
 from verifier.cli._edges import CannotCreate, probe_database
 from verifier.cli.keys import run_admin
+from verifier.config import Settings
 from verifier.operations import Caller
 from verifier.service import HeduiService
 
@@ -42,10 +45,39 @@ def _plain(client: Client) -> dict[str, Any]:
     }
 
 
+def _client_ca(settings: Settings) -> Path | None:
+    """The CA the server checks client certificates against: ``[tls] client_ca_file``, else the development CA's
+    (when it exists), else none known."""
+    tls = settings.tls
+    if tls.client_ca_file is not None:
+        return tls.client_ca_file
+    development = DevelopmentCa(tls.development_dir).path("ca.pem")
+    return development if development.is_file() and not tls.plaintext else None
+
+
+def _check_issuer(pem: bytes, settings: Settings) -> None:
+    """Refuse a certificate the server's TLS would refuse: one the configured client CA did not issue."""
+    ca_file = _client_ca(settings)
+    if ca_file is None:
+        return
+    try:
+        certificate = load_certificates(pem)[0]
+        ca = load_certificates(read_bytes(ca_file, "tls.client_ca_file"))[0]
+    except CertificateError as exc:
+        raise UsageError(f"--certificate: {exc}") from None
+    try:
+        certificate.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise UsageError(
+            f"--certificate: not issued by the client CA {ca_file}: the server's TLS handshake would refuse it"
+        ) from None
+
+
 def cmd_clients_add(args: argparse.Namespace) -> int:
     """``hedui clients add``: know a client certificate's key as a client of an organisation with roles."""
     pem = read_bytes(args.certificate, "--certificate")
     settings = trust_store_settings(args)
+    _check_issuer(pem, settings)
     try:  # the database can be opened (or created) before anything is written
         probe_database(settings.database_url)
     except CannotCreate as exc:

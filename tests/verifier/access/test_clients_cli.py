@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from audit.log import audit_entries
 from connectors.tls import certificate_authority, issue_certificate, public_key_sha256
+from verifier.access import DevelopmentCa
 from verifier.storage.db import Database
 
 
@@ -85,3 +86,19 @@ def test_clients_add_refuses_what_is_not_a_certificate_or_a_role(db_url: str, tm
               "root", "--db", db_url, cwd=tmp_path),
         "invalid choice",
     )  # fmt: skip
+
+
+@pytest.mark.integration
+def test_clients_add_refuses_a_certificate_the_client_ca_did_not_issue(tmp_path: Path) -> None:
+    """With the development CA in ./.hedui/tls (hedui serve made it), a certificate of another CA is refused:
+    the server's handshake would never let it in."""
+    service_keys(tmp_path)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    development = DevelopmentCa(tmp_path / ".hedui" / "tls")
+    development.ensure()
+    foreign, _ = issue_certificate(*certificate_authority("someone else's CA"), "stranger")
+    (tmp_path / "foreign.pem").write_bytes(foreign)
+    (tmp_path / "ours.pem").write_bytes(development.issue_client("case-system-2")[0])
+    add = ["clients", "add", "--organisation", ORG, "--role", "case_system", "--db", db, "--certificate"]
+    usage_error(hedui(*add, str(tmp_path / "foreign.pem"), cwd=tmp_path), "not issued by the client CA")
+    assert "case-system-2" in ok(hedui(*add, str(tmp_path / "ours.pem"), cwd=tmp_path))
