@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from connector_process import connector_server, new_key
-from harness import SANDBOX_FILE, example_sandbox
+from harness import SANDBOX_FILE, example_request, example_sandbox, running_service
 from hedui_cli import hedui_process as hedui
 
 from connectors import SandboxDataset
@@ -180,3 +180,16 @@ def test_the_reference_server_requires_client_certificates_and_tokens(tmp_path: 
 def test_serve_without_client_auth_must_say_so(tmp_path: Path) -> None:
     done = hedui("connector", "serve", "--department", "tax", "--cert", "c.pem", "--key", "k.pem", cwd=tmp_path)
     assert done.returncode == 2
+
+
+@pytest.mark.integration
+async def test_a_verification_asks_the_remote_department_over_mutual_tls_with_tokens(tmp_path: Path) -> None:
+    """hedui's pipeline signs a token for every query it sends (the one batch the department gets included)."""
+    async with serving() as server:
+        tax = remote(server)
+        url = f"sqlite:///{tmp_path / 'hedui.db'}"
+        async with running_service(url, example_sandbox(), connectors={"tax": tax}) as harness:
+            settled = await harness.run(example_request())
+        await tax.close()
+    statuses = {d.department: (d.status, d.records) for d in settled.departments}
+    assert statuses["tax"][0] == "ok" and statuses["tax"][1] > 0, statuses
