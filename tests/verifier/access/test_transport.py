@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
+import grpc
 import pytest
 
-from connectors.tls import load_certificates
+from connectors.tls import certificate_authority, issue_certificate, load_certificates
 from hedui.v1 import audit_pb2, audit_pb2_grpc, verification_pb2, verification_pb2_grpc
 from verifier.access import (
     DEVELOPMENT_CLIENT,
@@ -108,3 +110,34 @@ async def test_the_development_ca_s_admin_client_may_call_as_every_role(tmp_path
         finally:
             await stop()
             await service.close()
+
+
+@pytest.mark.integration
+async def test_configured_tls_serves_the_clients_of_its_client_ca(tmp_path: Path) -> None:
+    """[tls] with the operator's files: no development CA is made, a client of the configured CA is served."""
+    ca, ca_key = certificate_authority("county client CA")
+    server = issue_certificate(ca, ca_key, "hedui.county.example", server_names=("hedui.county.example", "127.0.0.1"))
+    client = issue_certificate(ca, ca_key, "jinhe-case-system")
+    for name, data in (("server.pem", server[0]), ("server.key", server[1]), ("client-ca.pem", ca)):
+        (tmp_path / name).write_bytes(data)
+    tls = TlsSettings(
+        tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "client-ca.pem", development_dir=tmp_path / "tls"
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'hedui.db'}", audit_subject_key=b"k" * 32, tls=tls)
+    service = HeduiService(Database(settings.database_url), {}, settings)
+    await service.start()
+    await service.clients.add(client[0], "533401-civil-affairs", ["case_system"])
+    _, port, stop = await build_server(service, "127.0.0.1:0", server_transport(tls, "127.0.0.1:0"))
+    try:
+        credentials = grpc.ssl_channel_credentials(ca, client[1], client[0])
+        async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
+            listed = await verification_pb2_grpc.VerificationServiceStub(channel).ListVerifications(
+                verification_pb2.ListVerificationsRequest()
+            )
+        assert list(listed.verifications) == []
+        assert not (tmp_path / "tls").exists()
+        with pytest.raises(TransportError, match="cannot read"):
+            server_transport(dataclasses.replace(tls, key_file=tmp_path / "missing.key"), "0.0.0.0:1")
+    finally:
+        await stop()
+        await service.close()
