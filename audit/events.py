@@ -11,11 +11,23 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["ENTRY_FIELDS", "EVENT_KINDS", "AuditEvent", "JsonValue", "canonical_entry", "entry_problem", "subject_hash"]
+import orjson
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "EVENT_KINDS",
+    "AuditEvent",
+    "JsonValue",
+    "canonical_entry",
+    "canonical_json",
+    "entry_problem",
+    "subject_hash",
+]
 
 EVENT_KINDS: Final = frozenset(
     {
@@ -66,8 +78,8 @@ class AuditEvent:
             raise ValueError(f"unknown audit event kind {self.kind!r}")
 
 
-def canonical_entry(event: AuditEvent, recorded_at: dt.datetime) -> bytes:
-    """The exact bytes of the log entry for ``event``."""
+def canonical_entry(event: AuditEvent, recorded_at: dt.datetime, subjects: Iterable[str] | None = None) -> bytes:
+    """The exact bytes of the log entry for ``event`` (with ``subjects`` instead of its own, if given)."""
     body = {
         "kind": event.kind,
         "time": recorded_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
@@ -76,10 +88,24 @@ def canonical_entry(event: AuditEvent, recorded_at: dt.datetime) -> bytes:
         "verification": event.verification,
         "authorization": event.authorization,
         "department": event.department,
-        "subjects": sorted(event.subjects),
+        "subjects": sorted(event.subjects if subjects is None else subjects),
         "details": dict(event.details),
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_json(body)
+
+
+def canonical_json(value: Mapping[str, object]) -> bytes:
+    """``value`` as the log encodes it: Python's ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` in UTF-8. orjson writes the same bytes four times faster whenever nothing needs an
+    escape (raw UTF-8, keys in code point order, the same integers; floats never occur in entries), so its
+    output is taken when it holds no backslash; anything else is json's."""
+    try:
+        fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        fast = b"\\"
+    if b"\\" not in fast:
+        return fast
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 ENTRY_FIELDS: Final = frozenset(
@@ -87,7 +113,7 @@ ENTRY_FIELDS: Final = frozenset(
 )
 """The keys of every entry, exactly (what :func:`canonical_entry` writes)."""
 
-_HEX64 = frozenset("0123456789abcdef")
+_KEYED_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def _detail_problem(details: object) -> str | None:
@@ -115,7 +141,7 @@ def entry_problem(body: object) -> str | None:
     with exactly :data:`ENTRY_FIELDS`, a known kind, a UTC time, strings, sorted keyed-hash subjects, plain details."""
     if not isinstance(body, dict):
         return "not a JSON object"
-    if set(body) != ENTRY_FIELDS:
+    if body.keys() != ENTRY_FIELDS:
         missing, extra = sorted(ENTRY_FIELDS - set(body)), sorted(set(body) - ENTRY_FIELDS)
         return f"not an entry's fields (missing {missing}, unknown {extra})"
     if body["kind"] not in EVENT_KINDS:
@@ -124,10 +150,8 @@ def entry_problem(body: object) -> str | None:
         if not isinstance(body[name], str):
             return f"its {name} is not a string"
     subjects = body["subjects"]
-    if not isinstance(subjects, list) or any(
-        not isinstance(s, str) or len(s) != 64 or not set(s) <= _HEX64 for s in subjects
-    ):
+    if not isinstance(subjects, list) or any(not isinstance(s, str) or not _KEYED_HASH.fullmatch(s) for s in subjects):
         return "its subjects are not keyed hashes (64 lowercase hex digits)"
-    if subjects != sorted(set(subjects)):
+    if len(subjects) > 1 and subjects != sorted(set(subjects)):
         return "its subjects are not sorted and distinct"
     return _time_problem(body["time"]) or _detail_problem(body["details"])

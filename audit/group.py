@@ -30,6 +30,11 @@ class GroupCommit:
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0
 
+    @property
+    def log(self) -> AuditLog:
+        """The log appended to (its entry key also checks what its entries vouch for: :mod:`audit.bound`)."""
+        return self._log
+
     async def append(self, event: AuditEvent, id_numbers: Sequence[str] = ()) -> None:
         """Record ``event``; returns once it is committed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

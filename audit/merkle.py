@@ -180,6 +180,12 @@ class MerkleTree:
             raise ValueError(f"leaf index {index} is out of range for tree size {self._size}")
         return self._node(0, index)
 
+    def node(self, level: int, index: int) -> bytes:
+        """The hash of the ``index``-th perfect subtree of ``2**level`` leaves (C2SP tlog-tiles reads these)."""
+        if level < 0 or not 0 <= index < self._size >> level:
+            raise ValueError(f"no complete subtree {index} of 2**{level} leaves in a tree of size {self._size}")
+        return self._node(level, index)
+
     def root(self, size: int | None = None) -> bytes:
         """MTH of the first ``size`` leaves (default: all of them); EMPTY_ROOT for size 0."""
         if size is None:

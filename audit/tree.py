@@ -67,6 +67,7 @@ __all__ = [
     "TransparencyLog",
     "checked_head",
     "screen",
+    "synced_tree",
 ]
 
 log = logging.getLogger(__name__)
@@ -399,6 +400,14 @@ class TransparencyLog:
             if first is not None:
                 self.checked(first)
             return self._tree.consistency_proof(first_size, second.tree_size), first, second
+
+
+async def synced_tree(log: TransparencyLog, session: AsyncSession, head: SignedTreeHead) -> MerkleTree:
+    """``log``'s in-memory tree holding at least ``head``'s leaves, proven against its root (C2SP tlog-tiles,
+    audit/tiles.py, reads its subtree hashes; the tree only grows, so what it holds up to ``head`` stays)."""
+    async with log._lock:
+        await log._sync(session, head)
+        return log._tree
 
 
 def checked_head(head: SignedTreeHead, verifier: NoteVerifier, origin: str) -> SignedTreeHead:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from harness import (
     PG_BIN,
     UNDER_CI,
@@ -181,7 +182,7 @@ def no_personal_data_in_logs(_personal_data_watch: _PersonalDataWatch) -> Iterat
 # A test still running after this long is stuck: every asyncio task's stack goes to a file, once, so that a
 # hang (rare, on a busy machine; see the closing notes of 2026-12-01) says what it waits for. pytest-timeout
 # (pyproject's `timeout`) then fails the test.
-_WATCHDOG_SECONDS = 300.0
+_WATCHDOG_SECONDS = float(os.environ.get("HEDUI_TEST_WATCHDOG_SECONDS", "300"))
 
 
 def _dump_tasks(loop: asyncio.AbstractEventLoop, name: str) -> None:
@@ -199,20 +200,17 @@ def _dump_tasks(loop: asyncio.AbstractEventLoop, name: str) -> None:
         print(f"\n=== {name} is stuck: its asyncio tasks are in {path}", file=sys.__stderr__, flush=True)
 
 
-def _session_loop() -> asyncio.AbstractEventLoop | None:
-    """The loop the async tests run in (pytest-asyncio's session runner sets it as the thread's loop)."""
-    with contextlib.suppress(RuntimeError):
-        return asyncio.get_event_loop_policy().get_event_loop()
-    return None
+@pytest_asyncio.fixture(scope="session", autouse=True)
+async def _session_loop() -> asyncio.AbstractEventLoop:
+    """The loop the async tests run in, as seen from inside it: the thread's current loop is not it (pytest-asyncio
+    runs its own, and every ``asyncio.run`` of a command's test leaves the thread without one)."""
+    return asyncio.get_running_loop()
 
 
 @pytest.fixture(autouse=True)
-def _hang_watchdog(request: pytest.FixtureRequest) -> Iterator[None]:
+def _hang_watchdog(request: pytest.FixtureRequest, _session_loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Arm a timer for the test; on expiry, dump the asyncio tasks of the loop it runs in."""
-    loop = asyncio._get_running_loop() or _session_loop()
-    if loop is None:
-        yield
-        return
+    loop = _session_loop
     timer = threading.Timer(_WATCHDOG_SECONDS, _dump_tasks, (loop, request.node.nodeid))
     timer.daemon = True
     timer.start()

@@ -26,6 +26,8 @@ KEY_REVOKED                    FAILED_PRECONDITION    the key was revoked alread
 AUDIT_LOG_DAMAGED              DATA_LOSS              the stored audit log fails its own checks
 DATABASE_BUSY                  UNAVAILABLE            no database connection in time, or it was lost
 AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit log cannot sign (issue 12)
+REPORT_TAMPERED                DATA_LOSS              a stored report differs from its REPORT_CREATED entry
+ANSWER_TAMPERED                DATA_LOSS              a stored department answer differs from its audit entry
 CLIENT_CERTIFICATE_MISSING     UNAUTHENTICATED        the call came without a client certificate (issue 13)
 CLIENT_UNKNOWN                 UNAUTHENTICATED        the certificate's key is no client's (issue 13)
 CLIENT_REVOKED                 UNAUTHENTICATED        the certificate's client was revoked (issue 13)
@@ -87,6 +89,9 @@ class Reason(StrEnum):
     DATABASE_BUSY = "DATABASE_BUSY"
     # Issue 12: writes refused while the audit log cannot sign what they would record.
     AUDIT_LOG_STOPPED = "AUDIT_LOG_STOPPED"
+    # Issue 12, item 4: a stored row differs from the digest its audit entry recorded (edited behind hedui's back).
+    REPORT_TAMPERED = "REPORT_TAMPERED"
+    ANSWER_TAMPERED = "ANSWER_TAMPERED"
     # Issue 13: who may call what (verifier/access, docs/access.md).
     CLIENT_CERTIFICATE_MISSING = "CLIENT_CERTIFICATE_MISSING"
     CLIENT_UNKNOWN = "CLIENT_UNKNOWN"
@@ -112,6 +117,8 @@ _CODES: dict[Reason, str] = {
     Reason.AUDIT_LOG_DAMAGED: "DATA_LOSS",
     Reason.DATABASE_BUSY: "UNAVAILABLE",
     Reason.AUDIT_LOG_STOPPED: "UNAVAILABLE",
+    Reason.REPORT_TAMPERED: "DATA_LOSS",
+    Reason.ANSWER_TAMPERED: "DATA_LOSS",
     Reason.CLIENT_CERTIFICATE_MISSING: "UNAUTHENTICATED",
     Reason.CLIENT_UNKNOWN: "UNAUTHENTICATED",
     Reason.CLIENT_REVOKED: "UNAUTHENTICATED",

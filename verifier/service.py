@@ -19,6 +19,7 @@ from audit.group import GroupCommit
 from audit.state import FileState, WriteGate
 from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
+from audit.witnessing import Witnessing, log_proofs
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
 from verifier.access import Clients, RefusedCalls
@@ -69,15 +70,22 @@ class HeduiService:
         # No entry key (a Settings built directly: tests and benches): derived from the subject key.
         self.audit = AuditLog(settings.audit_subject_key, settings.audit_entry_key or None, gate)
         signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+        # Issue 12: the network witnesses of [witness_policy], handed every head in the background.
+        witnessing = Witnessing(settings.witness_policy, db.write) if settings.witness_policy.witnesses else None
         self.log = TransparencyLog(
             settings.audit_log_origin,
             signer,
-            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs],
+            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs]
+            + ([witnessing] if witnessing is not None else []),
             state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
             gate=gate,
             entry_mac=self.audit.entry_mac,
         )
+        if witnessing is not None:
+            witnessing.proofs = log_proofs(self.log, db.sessions)
+        self._witnessing = witnessing
         self._integrator: asyncio.Task[None] | None = None
+        self._closing = False  # the integrator's loop ends at its next turn even should a cancellation be lost
         self.standalone_events = GroupCommit(self.audit, db.write)
         self.pipeline = Pipeline(db, self.connectors, self.audit, settings, self.policies.for_request)
         self.authorizations = Authorizations(
@@ -91,7 +99,12 @@ class HeduiService:
         self.refusals = RefusedCalls(self.standalone_events)  # and the calls refused, one entry per client-minute
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
-        self.readiness = Readiness(db, lambda: self.integration_failure, writes_stopped=lambda: self.audit.gate.reason)
+        self.readiness = Readiness(
+            db,
+            lambda: self.integration_failure,
+            writes_stopped=lambda: self.audit.gate.reason,
+            witnessed=witnessing.failure if witnessing is not None else None,
+        )
 
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
@@ -140,6 +153,7 @@ class HeduiService:
 
     async def close(self) -> None:
         """Stop the background work, integrate what is left of the audit log, close the database."""
+        self._closing = True
         if self._integrator is not None:
             self._integrator.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -149,6 +163,8 @@ class HeduiService:
             with contextlib.suppress(SigningStopped):  # logged when it stopped; nothing more to sign
                 await self.log.integrate(self.db.write)
         finally:
+            if self._witnessing is not None:  # the last head is witnessed by the next process to start
+                await self._witnessing.close()
             await self.db.close()
 
     async def _integrate_forever(self) -> None:
@@ -157,11 +173,14 @@ class HeduiService:
         A failure is logged when it starts (with its traceback) and when it ends, not at every retry; readiness
         reads it (``integration_failure``)."""
         bound = self.settings.audit_integration_bound_seconds
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.settings.audit_integrate_seconds)
             try:
                 # An attempt that hangs (a lock held elsewhere) goes on in the background; the bound still counts.
-                await asyncio.wait_for(self.pipeline.writes.run(lambda: self.log.integrate(self.db.write)), bound)
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for loses a cancellation that arrives as the
+                # write ends (cpython gh-86296), and close() then waited for this loop for ever.
+                async with asyncio.timeout(bound):
+                    await self.pipeline.writes.run(lambda: self.log.integrate(self.db.write))
             except SigningStopped:
                 continue  # logged once when it stopped; checked again every interval until an operator recovers it
             except TimeoutError:

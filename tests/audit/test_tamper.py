@@ -1,4 +1,4 @@
-"""The tamper suite: an attacker with the database in hand, on SQLite and PostgreSQL (issue 12, items 1 and 2).
+"""The tamper suite: an attacker with the database in hand, on SQLite and PostgreSQL (issue 12).
 
 For each attack: what ``hedui audit verify --config`` says (exit 1, the first bad entry or row named), and
 that the service neither signs nor serves the altered log as genuine — it stops signing, refuses reads of
@@ -7,12 +7,34 @@ the log (DATA_LOSS) and refuses writes — or, for rows it can refuse one by one
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import datetime as dt
 import json
+import logging
 from pathlib import Path
 
+import grpc
 import pytest
 import rfc9162
-from audit_tamper import ORIGIN, Logged, blob, hedui, logged, query, registration, service_role_url, sql, verify
+from audit_tamper import (
+    ORIGIN,
+    Logged,
+    Verified,
+    blob,
+    configured,
+    hedui,
+    logged,
+    query,
+    registration,
+    sandbox,
+    service_role_url,
+    sql,
+    tree_hash,
+    verified,
+    verify,
+)
+from harness import Harness, error_details, example_request, sandbox_service
 from sqlalchemy import text
 
 from audit import AuditEvent
@@ -22,6 +44,7 @@ from audit.log import WritesStopped, audit_refused
 from audit.merkle import leaf_hash
 from audit.state import FileState
 from audit.tree import SigningStopped, TransparencyLog
+from hedui.v1 import verification_pb2
 from verifier.errors import Reason, ServiceError
 
 pytestmark = pytest.mark.integration
@@ -415,9 +438,68 @@ async def test_a_deleted_intermediate_head_is_named_and_its_checkpoint_still_pro
     async with log.service() as service:
         proof, first, second = await service.audit_queries.consistency_proof(5, 0)
         assert first is None and second.tree_size == 8
-        rfc9162.verify_consistency(5, 8, held.root_hash, second.root_hash, proof)  # the log cannot deny it
+        assert rfc9162.verify_consistency(5, 8, held.root_hash, second.root_hash, proof)  # the log cannot deny it
         _, _, first_row = await service.audit_queries.consistency_proof(3, 8)  # any size, not just signed ones
         assert first_row.tree_size == 8
+
+
+async def test_proofs_from_any_size_a_supervisor_holds_up_to_signed_sizes_only(log: Logged) -> None:
+    """Sizes 1, 5 and 8 were signed. A supervisor may hold the root of any size (a checkpoint of another log
+    view, or one whose row is gone): consistency from every size 1..8 to each signed size verifies with the
+    RFC 9162 verifier against the root computed from the entries; inclusion and the second size of a
+    consistency proof are served only at signed sizes."""
+    leaves = [leaf_hash((await entry_at(log.url, i))[1]) for i in range(log.size)]
+    async with log.service() as service:
+        queries = service.audit_queries
+        for second in (1, 5, 8):
+            for first in range(1, second + 1):
+                proof, first_head, second_head = await queries.consistency_proof(first, second)
+                assert second_head.tree_size == second and second_head.root_hash == tree_hash(leaves[:second])
+                assert (first_head is not None) == (first in (1, 5, 8))
+                held = tree_hash(leaves[:first])  # the root a supervisor holds for that size
+                assert rfc9162.verify_consistency(first, second, held, second_head.root_hash, proof)
+            for index in range(second):
+                path, head, entry = await queries.inclusion_proof(index, second)
+                assert leaf_hash(entry) == leaves[index] and head.tree_size == second
+                assert rfc9162.verify_inclusion(leaves[index], index, second, path, tree_hash(leaves[:second]))
+        for never_signed in (2, 3, 4, 6, 7, 9):
+            for call, field in (
+                (queries.inclusion_proof(0, never_signed), "tree_size"),
+                (queries.consistency_proof(1, never_signed), "second_size"),
+            ):
+                with pytest.raises(ServiceError) as refused:
+                    await call
+                assert refused.value.reason == Reason.NO_SUCH_PROOF
+                assert [v.field for v in refused.value.violations] == [field]
+
+
+async def test_an_edited_head_root_is_named_and_not_served(log: Logged) -> None:
+    await sql(log.url, f"UPDATE audit_tree_heads SET root_hash = {blob(log.url, bytes(32))} WHERE tree_size = 5")
+    await verify_fails(log, "signed tree head at size 5: the stored root differs from the signed one")
+    async with log.service() as service:
+        for call in (service.audit_queries.inclusion_proof(0, 5), service.audit_queries.consistency_proof(5, 8)):
+            with pytest.raises(ServiceError) as refused:
+                await call
+            assert refused.value.reason == Reason.AUDIT_LOG_DAMAGED, refused.value
+
+
+async def test_a_forged_head_row_over_forged_leaves_is_neither_signed_nor_listed(log: Logged) -> None:
+    """A leaf row and its entry inserted beyond the signed tree, with a head row for size 9 carrying the genuine
+    note of size 8: nothing may treat size 9 as signed."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    forged = _body(time=now)  # an entry of the right shape and time: only the head can give it away
+    rows = await sql(log.url, "SELECT checkpoint, root_hash FROM audit_tree_heads WHERE tree_size = 8", triggers=True)
+    note, root = rows[0]
+    await sql(
+        log.url,
+        forged_row(log.url, forged, "ghost", f"'{now.replace('T', ' ')}'"),
+        "INSERT INTO audit_leaves (leaf_index, entry_seq, leaf_hash) SELECT 8, max(seq), "
+        f"{blob(log.url, leaf_hash(forged))} FROM audit_entries",
+        "INSERT INTO audit_tree_heads (tree_size, root_hash, checkpoint, signed_at) VALUES "
+        f"(9, {blob(log.url, bytes(root))}, '{note}', CURRENT_TIMESTAMP)",
+    )
+    await verify_fails(log, "signed tree head at size 9: its checkpoint says size 8")
+    await refuses_to_sign_or_serve(log, "the database holds a signed head of size 9, beyond the signer.s state")
 
 
 async def test_a_head_row_for_a_size_never_signed_is_not_served(log: Logged) -> None:
@@ -533,3 +615,147 @@ async def test_a_consistent_tail_cut_with_a_witness_configured_and_the_state_los
             await service.log.integrate(service.db.write)
     after = [(p.name, p.read_bytes()) for p in sorted(witness.iterdir()) if p.suffix == ".checkpoint"]
     assert after == before and [name for name, _ in after] == cosigned  # nothing more for the witness to cosign
+
+
+# --- item 4: reports and department answers bound to the log ---------------------------------------
+
+
+@pytest.fixture
+async def reported(db_url: str, tmp_path: Path) -> Verified:
+    return await verified(db_url, tmp_path)
+
+
+async def refuses_to_serve_report(case: Verified, reason: str) -> None:
+    """GetReport, its HTML view and ``hedui verify``'s path (the same read) refuse the report, naming it."""
+    async with case.log.service() as service:
+        for read in (service.reports.get(case.report), service.reports.message(case.report, html=True)):
+            with pytest.raises(ServiceError) as refused:
+                await read
+            assert refused.value.reason == Reason.REPORT_TAMPERED and refused.value.code == "DATA_LOSS"
+            assert f"{case.report} (report {case.report_id})" in refused.value.message, refused.value
+            assert reason in refused.value.message, refused.value
+
+
+async def test_an_untouched_report_and_its_answers_verify_and_are_served(reported: Verified) -> None:
+    code, out = await verify(reported.log)
+    assert code == 0 and "audit log intact" in out and "not checked" not in out, out
+    async with reported.log.service() as service:
+        body = await service.reports.get(reported.report)
+    assert body["report_id"] == reported.report_id
+
+
+async def test_an_edited_report_is_named_by_verify_and_never_served(reported: Verified) -> None:
+    """The issue's attack: the stored report of an eligible household turned into NOT_ELIGIBLE."""
+    (body_json,) = (await sql(reported.log.url, f"SELECT body_json FROM reports WHERE id = '{reported.report_id}'"))[0]
+    body = json.loads(body_json)
+    genuine = body["assessment"]["classification"]
+    assert genuine != "NOT_ELIGIBLE"
+    body["assessment"]["classification"] = "NOT_ELIGIBLE"
+    edited = json.dumps(body, ensure_ascii=False).replace("'", "''")
+    await sql(reported.log.url, f"UPDATE reports SET body_json = '{edited}' WHERE id = '{reported.report_id}'")
+    out = await verify_fails(reported.log, f"report {reported.report_id} (verifications/{reported.verification}/")
+    assert "is not the" in out and "its REPORT_CREATED entry recorded (edited)" in out, out
+    await refuses_to_serve_report(reported, "its REPORT_CREATED entry recorded (edited)")
+
+
+async def test_a_recheck_of_an_edited_report_is_refused(reported: Verified) -> None:
+    await sql(
+        reported.log.url,
+        f"UPDATE reports SET body_json = replace(body_json, '\"household_size\": 3', '\"household_size\": 2') "
+        f"WHERE id = '{reported.report_id}'",
+    )
+    async with sandbox_service(reported.log.settings, sandbox()) as (service, request, authorization):
+        recheck = dataclasses.replace(request, previous_report_id=reported.report_id)
+        with pytest.raises(ServiceError) as refused:
+            await service.verifications.create(recheck, [authorization])
+    assert refused.value.reason == Reason.REPORT_TAMPERED and reported.report_id in refused.value.message
+
+
+async def test_a_report_whose_entry_is_hidden_by_an_edited_column_is_not_served(reported: Verified) -> None:
+    """Editing the REPORT_CREATED row's verification column hides the entry from the lookup: no entry, no report."""
+    await sql(reported.log.url, "UPDATE audit_entries SET verification = 'elsewhere' WHERE kind = 'REPORT_CREATED'")
+    await verify_fails(reported.log, "its stored verification 'elsewhere' is not the signed")
+    await refuses_to_serve_report(reported, "no REPORT_CREATED entry of the log records it")
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (
+            "records_json = replace(records_json, '0', '1')",
+            "it differs from the answer its DEPARTMENT_ANSWER_RECEIVED entry recorded (edited)",
+        ),
+        ("status = 'unavailable', records_json = '[]'", "it is stored as 'unavailable', but the log's"),
+    ],
+)
+async def test_an_edited_department_answer_is_named_by_verify(reported: Verified, edit: str, named: str) -> None:
+    await sql(
+        reported.log.url,
+        f"UPDATE department_results SET {edit} "
+        f"WHERE verification_id = '{reported.verification}' AND department = 'tax'",
+    )
+    out = await verify_fails(reported.log, f"department answer of verifications/{reported.verification} at tax: ")
+    assert named in out, out
+
+
+class _Refusals(logging.Handler):
+    """Sets an event when the service logs that it refused a stored answer."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "stored department answer refused" in record.getMessage():
+            self.seen.set()
+
+
+@pytest.mark.slow
+async def test_no_report_is_built_from_an_edited_department_answer(db_url: str, tmp_path: Path) -> None:
+    """The banks answer later (a ticket): meanwhile the tax answer is edited in its row. When the banks' answer
+    comes, the next report would be built from the rows read back: the service refuses, and no version 2 exists."""
+    # The banks hand out a ticket within their deadline (generous, for a busy machine) and answer after it.
+    log = configured(db_url, tmp_path, extra="poll_interval_seconds = 0.05\ndepartment_deadline_seconds = 2.0\n")
+    refusals = _Refusals()
+    logging.getLogger("hedui.report").addHandler(refusals)
+    async with sandbox_service(log.settings, sandbox(bank_after=6.0)) as (service, request, authorization):
+        created = await service.verifications.create(request, [authorization])
+        await service.verifications.wait_for_report(created.name, 60.0)  # v1: banks pending (built from rows)
+        vid = created.name.removeprefix("verifications/")
+        first = await service.reports.get(f"{created.name}/reports/1")
+        assert next(s for s in first["sources"] if s["department"] == "banks")["status"] == "pending"
+        await sql(
+            db_url,
+            "UPDATE department_results SET records_json = replace(records_json, '0', '1') "
+            f"WHERE verification_id = '{vid}' AND department = 'tax'",
+        )
+        async with asyncio.timeout(60):
+            await refusals.seen.wait()
+        async with service.db.sessions() as session:
+            (latest,) = (
+                await session.execute(text(f"SELECT latest_report_version FROM verifications WHERE id = '{vid}'"))
+            ).one()
+    logging.getLogger("hedui.report").removeHandler(refusals)
+    assert latest == 1
+    code, out = await verify(log)
+    assert code == 1 and f"department answer of verifications/{vid} at tax: it differs" in out, out
+
+
+async def test_get_report_over_grpc_refuses_an_edited_report_with_data_loss(harness: Harness) -> None:
+    """The wire: GetReport (every view) answers DATA_LOSS, ErrorInfo REPORT_TAMPERED, the report named; no
+    report bytes travel."""
+    verification = await harness.run(example_request())
+    name = f"{verification.name}/reports/1"
+    first = await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name))
+    assert first.assessment.household_size == 3
+    await sql(
+        harness.service.db.url,
+        "UPDATE reports SET body_json = replace(body_json, '\"household_size\": 3', '\"household_size\": 2') "
+        f"WHERE id = '{first.report_id}'",
+    )
+    for view in (verification_pb2.STRUCTURED, verification_pb2.HTML, verification_pb2.PDF):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name, view=view))
+        assert refused.value.code() == grpc.StatusCode.DATA_LOSS
+        assert error_details(refused.value)[0] == "REPORT_TAMPERED"
+        assert f"{name} (report {first.report_id})" in (refused.value.details() or "")

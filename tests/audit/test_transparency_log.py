@@ -357,18 +357,22 @@ async def test_a_witness_catches_a_log_cut_back_to_an_earlier_signed_head(
     async with running_service(db_url, example_sandbox(), witness_dirs=[witness]) as h:
         await h.run(example_request())
         first = await h.service.audit_queries.signed_tree_head()
-        await h.run(example_request())
+        second = await h.run(example_request())
         last = await h.service.audit_queries.signed_tree_head()
         vkey = tmp_path / "log.vkey"
         vkey.write_text(h.service.log.signer.verifier_key() + "\n")
     assert last.tree_size > first.tree_size
     witnessed = await FileWitness.open(witness, vkey.read_text().strip()).latest(h.service.log.origin)
     assert witnessed is not None
-    # The administrator cuts the log back to an earlier signed head — entries, leaves and heads alike:
-    # what is left is a smaller log that is consistent with itself and signed by the right key.
+    # The administrator cuts the log back to an earlier signed head — entries, leaves and heads alike, and the
+    # report and answers the cut entries recorded: what is left is a smaller log that is consistent with itself,
+    # signed by the right key, with no row whose entry is missing.
     cut = first.tree_size
+    gone = second.name.removeprefix("verifications/")
     await _behind_the_back(
         db_url,
+        f"DELETE FROM reports WHERE verification_id = '{gone}'",
+        f"DELETE FROM department_results WHERE verification_id = '{gone}'",
         f"DELETE FROM audit_entries WHERE seq IN (SELECT entry_seq FROM audit_leaves WHERE leaf_index >= {cut})",
         f"DELETE FROM audit_leaves WHERE leaf_index >= {cut}",
         f"DELETE FROM audit_tree_heads WHERE tree_size > {cut}",

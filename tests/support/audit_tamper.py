@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import example_sandbox, sandbox_service
 from sqlalchemy import text
 
 from audit import AuditEvent
+from connectors import Connector, SandboxDataset, sandbox_connectors
 from verifier.cli import main
 from verifier.config import Settings, load_settings
 from verifier.service import HeduiService
@@ -127,9 +129,8 @@ class Logged:
             self.heads.append(head.tree_size)
 
 
-async def logged(db_url: str, tmp_path: Path, *, witness: Path | None = None) -> Logged:
-    """A configured service that logged three batches, each under its own signed head (handed to a file
-    ``witness`` when one is configured)."""
+def configured(db_url: str, tmp_path: Path, *, witness: Path | None = None, extra: str = "") -> Logged:
+    """The configuration file of a service over ``db_url`` (key files under ``tmp_path``), nothing logged yet."""
     keys = tmp_path / "keys"
     keys.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "hedui.toml"
@@ -138,13 +139,52 @@ async def logged(db_url: str, tmp_path: Path, *, witness: Path | None = None) ->
         f'audit_subject_key_file = "{keys / "subject.key"}"\n'
         f'audit_log_key_file = "{keys / "log.key"}"\n'
         f'audit_entry_key_file = "{keys / "entry.key"}"\n'
-        f'audit_log_origin = "{ORIGIN}"\n' + (f'witness_dirs = ["{witness}"]\n' if witness else "")
+        f'audit_log_origin = "{ORIGIN}"\n' + (f'witness_dirs = ["{witness}"]\n' if witness else "") + extra
     )
     settings = load_settings(config, tmp_path / "base", environ=False)
-    log = Logged(db_url, config, settings, [])
+    return Logged(db_url, config, settings, [])
+
+
+async def logged(db_url: str, tmp_path: Path, *, witness: Path | None = None) -> Logged:
+    """A configured service that logged three batches, each under its own signed head (handed to a file
+    ``witness`` when one is configured)."""
+    log = configured(db_url, tmp_path, witness=witness)
     for batch in batches():
         await log.append(batch)
     return log
+
+
+@dataclass
+class Verified:
+    """A configured service that verified the example household: its report and department answers stored."""
+
+    log: Logged
+    verification: str
+    report_id: str
+
+    @property
+    def report(self) -> str:
+        """The report's resource name (its first and only version)."""
+        return f"verifications/{self.verification}/reports/1"
+
+
+def sandbox(bank_after: float | None = None) -> dict[str, Connector]:
+    """The example sandbox's departments; the banks answer after ``bank_after`` seconds (tickets) if given."""
+    data = example_sandbox()
+    if bank_after is not None:
+        data["banks"]["answer_after_seconds"] = bank_after
+    return sandbox_connectors(SandboxDataset.from_json(data))
+
+
+async def verified(db_url: str, tmp_path: Path) -> Verified:
+    """One verification of the example household through the configured service (all six departments answer
+    at once), its entries integrated when the service stops."""
+    log = configured(db_url, tmp_path)
+    async with sandbox_service(log.settings, sandbox()) as (service, request, authorization):
+        created = await service.verifications.create(request, [authorization])
+        await service.verifications.wait_for_report(created.name, 60.0)
+        report = await service.reports.get(f"{created.name}/reports/1")
+    return Verified(log, created.name.removeprefix("verifications/"), report["report_id"])
 
 
 async def sql(url: str, *statements: str, triggers: bool = False) -> list[Any]:
@@ -213,3 +253,11 @@ async def hedui(*argv: str) -> tuple[int, str]:
 async def verify(log: Logged, *extra: str) -> tuple[int, str]:
     """``hedui audit verify --config`` of the service's configuration."""
     return await hedui("audit", "verify", "--config", str(log.config), *extra)
+
+
+def tree_hash(leaves: Sequence[bytes]) -> bytes:
+    """RFC 6962 §2.1 Merkle Tree Hash of leaf hashes (at least one), written from the RFC, not hedui's tree."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)  # the largest power of two smaller than n
+    return hashlib.sha256(b"\x01" + tree_hash(leaves[:k]) + tree_hash(leaves[k:])).digest()

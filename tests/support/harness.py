@@ -22,6 +22,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from audit.checkpoint import open_checkpoint
+from audit.log import EntryMac
 from connectors import Connector, DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
 from connectors.tls import certificate_authority, issue_certificate
 from consent import AUTHORIZATION_PAYLOAD_TYPE, AuthorizedMember, SigningKey, authorization_payload, sign_envelope
@@ -178,14 +179,23 @@ def signed_envelope(
 
 
 async def seed_verification(
-    db: Database, job: Any, results: dict[str, dict[str, Any]], *, leased_to: str | None = None
+    db: Database,
+    job: Any,
+    results: dict[str, dict[str, Any]],
+    *,
+    leased_to: str | None = None,
+    answered_under: EntryMac | None = None,
 ) -> None:
     """Store a running verification of ``job`` with one result row per department (``queued`` unless the
     department's values say otherwise), as the pipeline's stages find it: a query being asked or pending
     has its durable step (``v1.tax.1``; a queued one has none: it gets one when its plan is recorded),
-    leased to ``leased_to`` if given (else due for anyone)."""
+    leased to ``leased_to`` if given (else due for anyone). An answered (``ok``) row gets the
+    DEPARTMENT_ANSWER_RECEIVED entry the pipeline appends with it, MACed under ``answered_under`` (the log's
+    entry key: the service builds a report only from answers its log recorded)."""
     from sqlalchemy import update
 
+    from audit import AuditEvent, AuditLog
+    from audit.bound import StoredAnswer, answer_digest
     from verifier.storage import verifications, work
     from verifier.storage.models import WorkStepRow
 
@@ -207,6 +217,21 @@ async def seed_verification(
     rows = [row | results[str(row["department"])] for row in queued]
     async with db.write() as session:
         await verifications.add(session, values, rows)
+        if answered_under is not None:
+            stored = await verifications.results_for_report(session, job.verification_id)
+            answers = [StoredAnswer.of(job.verification_id, row) for row in stored if row.status == "ok"]
+            log = AuditLog(b"s" * 32)
+            log.entry_mac = answered_under
+            events = [
+                AuditEvent(
+                    kind="DEPARTMENT_ANSWER_RECEIVED",
+                    verification=job.verification_id,
+                    department=a.department,
+                    details={"answer_sha256": answer_digest(a)},
+                )
+                for a in answers
+            ]
+            await log.append_many(session, [(event, ()) for event in events])
         await work.adopt(session)
         if leased_to is not None:
             until = at + dt.timedelta(seconds=300)

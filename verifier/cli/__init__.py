@@ -26,6 +26,7 @@ from verifier.cli.policy import add_policy_commands
 from verifier.cli.report import add_report_commands
 from verifier.cli.serve import add_serve_command
 from verifier.cli.verify import _verify, add_verify_command, run_verification, signed_authorization
+from verifier.cli.witness import add_witness_commands
 
 # ``_verify`` stays importable from here for the tests that run a verification on a sandbox dataset.
 __all__ = ["_verify", "main", "parser", "run_verification", "signed_authorization"]
@@ -51,6 +52,7 @@ def parser() -> HeduiParser:
     add_config_commands(sub, HeduiParser)
     add_departments_commands(sub, HeduiParser)
     add_report_commands(sub, HeduiParser)
+    add_witness_commands(sub, HeduiParser)
     return top
 
 

@@ -29,6 +29,7 @@ from audit.recover import RecoveryRefused, recover
 from audit.state import FileState, StateError
 from audit.verify import (
     CheckResult,
+    Failure,
     LogCheckFailed,
     check_export,
     check_stored_log,
@@ -45,6 +46,7 @@ from verifier.cli._common import (
     read_only_settings,
     require_database,
 )
+from verifier.cli.witness import monitored, stored_cosignatures_failure, witness_specs
 from verifier.config import Settings
 from verifier.storage.db import Database
 
@@ -161,11 +163,13 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
     verifier = _log_verifier(args)
     directories = list(args.witness or [])
     signer_state = None
+    settings = None
     if args.config is not None:
         settings = _settings(args.config)
         directories = [*settings.witness_dirs, *directories]
         signer_state = _signer_state(settings, verifier)
-    witnessed = _witnessed(directories, verifier)
+    specs = witness_specs(args.witness_url, settings)  # issue 12: network witnesses (verifier/cli/witness.py)
+    witnessed = _witnessed(directories, verifier) + monitored(specs, verifier)
     if args.export is not None:
         try:
             with args.export.open("rb") as handle:
@@ -175,9 +179,11 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
     db = await _open_db(_db_url(args))
     try:
         async with db.sessions() as session:
-            return await check_stored_log(
-                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state
+            result = await check_stored_log(
+                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state, bound_rows=True
             )
+            cosigned = None if result.failure else await stored_cosignatures_failure(session, specs, verifier)
+            return dataclasses.replace(result, failure=Failure(None, cosigned)) if cosigned else result
     finally:
         await db.close()
 
@@ -200,6 +206,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if result.pending
         else ""
     )
+    if result.unchecked_rows:
+        pending += f"; {result.unchecked_rows} stored reports or answers with those newer entries not checked"
     print(
         f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree head(s){witnessed}{pending}"
     )
@@ -216,6 +224,7 @@ async def _recover(args: argparse.Namespace) -> tuple[bool, str]:
     if settings.audit_log_state_file is None:  # pragma: no cover - load_settings always names one
         raise UsageError("audit_log_state_file: not configured")
     witnessed = _witnessed([*settings.witness_dirs, *(args.witness or [])], verifier)
+    witnessed += monitored(witness_specs(None, settings), verifier)  # issue 12: the policy's witnesses too
     db = await _open_db(_db_url(args))
     try:
         async with db.write() as session:
@@ -404,6 +413,9 @@ def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     verify.add_argument("--export", type=Path, help="check an export file offline instead of a database")
     verify.add_argument("--public-key", type=Path, help="the log's public key (note verifier key, one line)")
     verify.add_argument("--witness", type=Path, action="append", help="a file witness directory (repeatable)")
+    verify.add_argument(
+        "--witness-url", nargs=2, action="append", metavar=("URL", "VKEY"), help="a tlog-witness and its key"
+    )
     verify.set_defaults(func=cmd_verify)
 
     export = commands.add_parser("export", help="write the log and its signed heads to a file for offline checks")

@@ -18,6 +18,7 @@ from typing import Any
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError
 
+from audit.tiles import Tiles
 from connectors import Connector
 from verifier.access import TransportError, server_transport
 from verifier.api import build_server
@@ -30,7 +31,7 @@ from verifier.cli._common import (
 )
 from verifier.config import ConfigError, HeduiConfig, Settings, read_config
 from verifier.errors import database_failure
-from verifier.observability import OperatorEndpoint, configure_logging, refresh_scraped
+from verifier.observability import OperatorEndpoint, TilesEndpoint, configure_logging, refresh_scraped
 from verifier.observability.tracing import enable_tracing
 from verifier.policy import PolicyBook, PolicyError
 from verifier.service import HeduiService
@@ -64,6 +65,14 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
         await stop()
         await service.close()
         raise UsageError(f"metrics_listen {settings.metrics_listen}: {exc.strerror or exc}") from None
+    tiles = TilesEndpoint(Tiles(service.log, service.db.sessions))  # issue 12: the log as C2SP tlog-tiles
+    try:
+        where += f", tiles on port {await tiles.start(settings.tiles_listen)}" if settings.tiles_listen else ""
+    except OSError as exc:
+        await stop()
+        await endpoint.close()
+        await service.close()
+        raise UsageError(f"tiles_listen {settings.tiles_listen}: {exc.strerror or exc}") from None
     log.info(
         "hedui serving on %s (port %d)%s, database %s, %s",
         settings.listen,
@@ -80,6 +89,7 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
     log.info("hedui stopping: no new calls, giving work leases back")
     await stop()
     await endpoint.close()
+    await tiles.close()
     await service.close()
     await close_connectors(connectors)
     log.info("hedui stopped")

@@ -134,6 +134,8 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         missing_key_files=missing or {},
         catalogue=loaded.catalogue,
         centre=config.centre.identity(),
+        witness_policy=config.witness_policy.policy(),
+        tiles_listen=config.tiles_listen,
         tls=(config.tls or TlsTable()).settings(base),
     )
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 from verifier.config._centre import CentreTable
 from verifier.config._tls import TlsTable
+from verifier.config._witness_policy import WitnessPolicyTable
 
 __all__ = [
     "DECLARATION_KEYS",
@@ -179,6 +180,11 @@ class HeduiConfig(BaseSettings):
     # --- end of issue 15's keys ---
     # Issue 14: the verification centre's identity on its printed reports (verifier/config/_centre.py).
     centre: CentreTable = CentreTable()
+    # --- issue 12 (witnesses, tiles): network witnesses and their quorum (verifier/config/_witness_policy.py),
+    # and where the log is served read-only as C2SP tlog-tiles (empty: not served) ---
+    witness_policy: WitnessPolicyTable = WitnessPolicyTable()
+    tiles_listen: Annotated[str, AfterValidator(_host_port)] = ""
+    # --- end of issue 12's witness and tiles keys ---
     # Issue 13: the server's certificate and its clients' CA (verifier/config/_tls.py, docs/access.md).
     tls: TlsTable | None = None
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from audit.witnessing import WitnessPolicy
 from connectors.departments import DepartmentCatalogue
 from verifier.config._centre import CentreIdentity
 from verifier.config._tls import TlsSettings
@@ -70,6 +71,10 @@ class Settings:
     catalogue: DepartmentCatalogue = field(default_factory=DepartmentCatalogue)
     # The centre's identity on its printed reports (``[centre]``, issue 14).
     centre: CentreIdentity = field(default_factory=CentreIdentity)
+    # Issue 12: the network witnesses and their quorum (``[witness_policy]``), and where the log is served as
+    # C2SP tlog-tiles ("127.0.0.1:8080"; empty: not served).
+    witness_policy: WitnessPolicy = field(default_factory=WitnessPolicy)
+    tiles_listen: str = ""
     # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
     tls: TlsSettings = field(default_factory=TlsSettings)
 

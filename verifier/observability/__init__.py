@@ -5,6 +5,7 @@
 - :func:`observe_stage`: how long each stage of a verification takes (called by the pipeline);
 - :class:`Readiness`: database reachable, audit log appending, migrations current — ``/readyz`` and gRPC health;
 - :class:`OperatorEndpoint`: ``/metrics``, ``/healthz``, ``/readyz`` on ``metrics_listen``;
+- :class:`TilesEndpoint`: the audit log as C2SP tlog-tiles on ``tiles_listen``;
 - :func:`enable_reflection`: server reflection v1 and v1alpha;
 - :func:`configure_logging`: JSON lines, or text on a terminal.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from verifier.observability._calls import REQUEST_ID_METADATA, CallObserver, current_request_id, preregister
 from verifier.observability._health import Check, Readiness, ReadinessReport
-from verifier.observability._http import OperatorEndpoint
+from verifier.observability._http import OperatorEndpoint, TilesEndpoint
 from verifier.observability._logging import JsonFormatter, TextFormatter, configure_logging
 from verifier.observability._reflection import REFLECTION_SERVICES, enable_reflection
 from verifier.observability._scrape import refresh_scraped
@@ -30,6 +31,7 @@ __all__ = [
     "Readiness",
     "ReadinessReport",
     "TextFormatter",
+    "TilesEndpoint",
     "configure_logging",
     "current_request_id",
     "enable_reflection",

@@ -79,12 +79,14 @@ class Readiness:
         interval: float = 5.0,
         timeout: float = 2.0,
         writes_stopped: Callable[[], str | None] = lambda: None,
+        witnessed: Callable[[], str | None] | None = None,
     ) -> None:
         """Probe ``db``; ``integration_failure`` tells why the last audit-log integration failed (``None``: it
         did not); ``writes_stopped`` why the audit log's write gate is closed (``None``: it is open)."""
         self._db = db
         self._integration_failure = integration_failure
         self.writes_stopped = writes_stopped
+        self._witnessed = witnessed  # issue 12: why the witness policy is not met in time (None: it is)
         self._interval = interval
         self._changed = asyncio.Event()
         self._timeout = timeout
@@ -138,6 +140,9 @@ class Readiness:
         try:
             async with asyncio.timeout(self._timeout):
                 checks = [*await self._schema(), await self._writable()]
+            if self._witnessed is not None:
+                lag = self._witnessed()
+                checks.append(Check("witnesses", lag is None, lag or ""))
         except TimeoutError:
             checks = [Check("database", False, f"no answer within {self._timeout:g} s")]
         except Exception as exc:  # the database refused or failed: say what, never the SQL

@@ -13,14 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 
 from verifier.observability._health import Check, Readiness
 
-__all__ = ["OperatorEndpoint"]
+__all__ = ["OperatorEndpoint", "TilesEndpoint"]
 
 log = logging.getLogger("hedui.http")
 _MAX_HEAD: Final = 8192
@@ -34,13 +34,15 @@ def _line(check: Check) -> str:
     return f"{check.name}: ok" + (f"; {check.detail}" if check.detail else "")
 
 
-class OperatorEndpoint:
-    """``/metrics``, ``/healthz`` and ``/readyz`` (503 also while the audit log's writes are stopped) on one address."""
+Reply = tuple[int, str, bytes, bool] | tuple[int, str, bytes, bool, tuple[str, ...]]
+"""Status, content type, body, whether only the head is sent, and (optionally) more header lines."""
 
-    def __init__(self, readiness: Readiness, refresh: Callable[[], Awaitable[None]]) -> None:
-        """Answer readiness from ``readiness``; ``refresh`` brings the scraped series up to date."""
-        self._readiness = readiness
-        self._refresh = refresh
+
+class _Endpoint:
+    """One small HTTP/1.1 server on the event loop: one request per connection, answered by :meth:`_respond`."""
+
+    def __init__(self) -> None:
+        """Not listening until :meth:`start`."""
         self._server: asyncio.Server | None = None
 
     async def start(self, address: str) -> int:
@@ -60,11 +62,12 @@ class OperatorEndpoint:
         try:
             async with asyncio.timeout(10):
                 head = await reader.readuntil(b"\r\n\r\n")
-            status, content_type, body, only_head = await self._respond(head)
+            status, content_type, body, only_head, *more = await self._respond(head)
             lines = [
                 f"HTTP/1.1 {status} {_REASONS[status]}",
                 f"Content-Type: {content_type}",
                 f"Content-Length: {len(body)}",
+                *(more[0] if more else ()),
                 "Connection: close",
                 "",
                 "",
@@ -78,7 +81,21 @@ class OperatorEndpoint:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def _respond(self, head: bytes) -> tuple[int, str, bytes, bool]:
+    async def _respond(self, head: bytes) -> Reply:
+        """The answer to one request head."""
+        raise NotImplementedError
+
+
+class OperatorEndpoint(_Endpoint):
+    """``/metrics``, ``/healthz`` and ``/readyz`` (503 also while the audit log's writes are stopped) on one address."""
+
+    def __init__(self, readiness: Readiness, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Answer readiness from ``readiness``; ``refresh`` brings the scraped series up to date."""
+        super().__init__()
+        self._readiness = readiness
+        self._refresh = refresh
+
+    async def _respond(self, head: bytes) -> Reply:
         """Status, content type, body and whether only the head is sent, for one request head."""
         if len(head) > _MAX_HEAD:
             return 400, "text/plain", b"request head too long\n", False
@@ -108,3 +125,38 @@ class OperatorEndpoint:
             ready = report.ready and stopped is None
             return (200 if ready else 503), "text/plain; charset=utf-8", body.encode(), only_head
         return 404, "text/plain", b"not found: /metrics, /healthz, /readyz\n", only_head
+
+
+class TilesEndpoint(_Endpoint):
+    """The audit log read-only as C2SP tlog-tiles on ``tiles_listen`` (issue 12): ``/checkpoint``, ``/tile/…``.
+
+    The same small server as the operator's, with the tiles' caching headers, on an address of its own: the tiles
+    are for supervisors, the operator's port is not (docs/audit.md, "Tiles")."""
+
+    def __init__(self, tiles: Any) -> None:
+        """Answer from ``tiles`` (:class:`audit.tiles.Tiles`)."""
+        super().__init__()
+        self._tiles = tiles
+
+    async def _respond(self, head: bytes) -> Reply:
+        """A GET or HEAD of the checkpoint or a tile; 405 for any other method."""
+        if len(head) > _MAX_HEAD:
+            return 400, "text/plain", b"request head too long\n", False
+        parts = head.decode("latin-1").split("\r\n", 1)[0].split(" ")
+        if len(parts) != 3:
+            return 400, "text/plain", b"bad request line\n", False
+        method, target, _ = parts
+        if method not in ("GET", "HEAD"):
+            return 405, "text/plain", b"GET or HEAD only\n", False
+        try:
+            answer = await self._tiles.answer(target.split("?", 1)[0].removeprefix("/"))
+        except Exception as exc:  # the database out of reach: say so, never a traceback or SQL
+            log.warning("tiles: %s answering %s", type(exc).__name__, target[:200])
+            return 503, "text/plain", b"the log cannot be read now\n", False
+        return (
+            answer.status,
+            answer.content_type,
+            answer.body,
+            method == "HEAD",
+            (f"Cache-Control: {answer.cache_control}",),
+        )

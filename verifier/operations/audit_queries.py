@@ -12,6 +12,7 @@ from audit.checkpoint import CheckpointError, open_checkpoint
 from audit.log import EntryFilter, EntryTampered
 from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStopped, TransparencyLog
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
+from audit.witnessing import policy_head, witnessing_of
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
 from verifier.storage.db import Database
@@ -151,17 +152,27 @@ class AuditQueries:
             return False
         return True
 
-    async def signed_tree_head(self) -> SignedTreeHead:
-        """The newest signed tree head, after integrating whatever was committed before the call."""
+    async def signed_tree_head(self, *, witnessed: bool = True) -> SignedTreeHead:
+        """The newest signed tree head, after integrating whatever was committed before the call (``witnessed``:
+        the newest one cosigned as the witness policy requires, with the cosignatures in its note)."""
         await self._integrated()
         async with self._db.sessions() as session:
             head = await self._log.latest_head(session)
         if head is None:
             raise ServiceError(Reason.AUDIT_LOG_EMPTY, "the audit log has no entries yet")
         try:
-            return self._log.checked(head)
+            head = self._log.checked(head)
+            witnessing = witnessing_of(self._log)
+            if witnessing is not None and witnessed:  # issue 12: the newest head cosigned as the policy says
+                async with self._db.sessions() as session:
+                    head = await policy_head(session, witnessing.policy, head, self._log.head_at, self._log.checked)
         except LogDamaged as exc:
             raise _refused(exc) from None
+        if head is None:
+            raise ServiceError(
+                Reason.AUDIT_LOG_EMPTY, "no signed tree head is cosigned as the witness policy requires yet"
+            )
+        return head
 
     async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
         """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
@@ -194,7 +205,7 @@ class AuditQueries:
 
     async def export(self) -> AsyncIterator[bytes]:
         """The log up to its newest signed head, as the export file `hedui audit verify` checks."""
-        await self.signed_tree_head()
+        await self.signed_tree_head(witnessed=False)
         try:
             async for chunk in export_stored_log(self._db.sessions, log_key=self._log.signer.verifier_key()):
                 yield chunk

@@ -23,6 +23,7 @@ from consent.identity import CHINA_TIME
 from verifier.config import CentreIdentity
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller
+from verifier.report.bound import check_report
 from verifier.report.build import report_digest, report_from_plain
 from verifier.report.html import render_report_html
 from verifier.report.official import FORM_NUMBER_KEY, AuthorizationSlip, PrintContext
@@ -72,13 +73,25 @@ class Reports:
             row = await stored_reports.for_reading(
                 session, verification_id, None if version_text == "latest" else int(version_text)
             )
-        if row is None or not caller.reads(row.commissioned_by):  # issue 13: another organisation's is not found
-            raise ServiceError.not_found(f"verifications/{verification_id}")
-        if row.report_id is None:
-            if row.latest_report_version == 0:
-                raise ServiceError(Reason.REPORT_NOT_READY, f"verifications/{verification_id} has no report yet")
-            raise ServiceError.not_found(name)
-        body: dict[str, Any] = json.loads(row.body_json)
+            if row is None or not caller.reads(row.commissioned_by):  # issue 13: another organisation's is not found
+                raise ServiceError.not_found(f"verifications/{verification_id}")
+            if row.report_id is None:
+                if row.latest_report_version == 0:
+                    raise ServiceError(Reason.REPORT_NOT_READY, f"verifications/{verification_id} has no report yet")
+                raise ServiceError.not_found(name)
+            try:
+                body: dict[str, Any] = json.loads(row.body_json)
+            except ValueError:
+                body = {}  # never a report's digest: refused below
+            # Served only as issued: the digest of what was read is the one its REPORT_CREATED entry recorded.
+            await check_report(
+                session,
+                self._events.log.entry_mac,
+                report_id=row.report_id,
+                verification_id=verification_id,
+                version=row.version,
+                body=body,
+            )
         # Nobody gets a report without its reading being committed to the log first.
         read = AuditEvent(
             kind="REPORT_READ",

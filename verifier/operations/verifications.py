@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent
+from audit.log import EntryMac
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
 from verifier.organisations import Role
@@ -109,7 +110,7 @@ class Verifications:
             existing = await stored.id_for_request(session, request_id) if request_id else None
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session, caller)
-                await _check_previous_report(session, request)
+                await _check_previous_report(session, request, self._pipeline.publisher.entry_mac)
         if existing is not None:
             return await self.get(f"verifications/{existing}", caller)
         verification_id = uuid.uuid4().hex
@@ -310,7 +311,7 @@ def _created_event(job: Job) -> AuditEvent:
     )
 
 
-async def _check_previous_report(session: AsyncSession, request: VerificationRequest) -> None:
+async def _check_previous_report(session: AsyncSession, request: VerificationRequest, mac: EntryMac) -> None:
     """A recheck's previous report exists, was commissioned by the same organisation, is of the same
     household (a member in common), and is not later."""
     report_id = request.previous_report_id
@@ -319,7 +320,7 @@ async def _check_previous_report(session: AsyncSession, request: VerificationReq
     where = "request.previous_report_id"
     if not RESOURCE_ID.fullmatch(report_id):
         raise ServiceError.invalid([FieldViolation(where, "must be the report_id of an earlier report")])
-    previous = await load_previous_report(session, report_id)
+    previous = await load_previous_report(session, report_id, mac)
     commissioned_by = await stored_reports.commissioned_by(session, report_id)
     # Another organisation's report is not found either: a recheck must not reveal it, nor who left it.
     if previous is None or commissioned_by != request.commissioned_by:

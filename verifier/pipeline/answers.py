@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from audit import AuditEvent
+from audit.bound import StoredAnswer, answer_digest
 from audit.events import JsonValue
 from connectors.answers import MAX_RECORDS_PER_ANSWER, AnswerRejected, check_answer
 from connectors.base import DepartmentAnswer, Ticket
@@ -187,14 +188,16 @@ def _stored(verification_id: str, item: Settled, at: dt.datetime) -> tuple[dict[
     if outcome.status == DepartmentStatus.OK:
         assert outcome.answer is not None
         body = _records_json(outcome.answer)
-        details: dict[str, JsonValue] = {
-            "records": len(outcome.answer.records),
-            "sha256": hashlib.sha256(body.encode()).hexdigest(),
-        }
         row |= {
             "records_json": body,
             "record_count": len(outcome.answer.records),
             "answered_at": outcome.answer.answered_at,
+        }
+        details: dict[str, JsonValue] = {
+            "records": len(outcome.answer.records),
+            "sha256": hashlib.sha256(body.encode()).hexdigest(),
+            # The stored answer as a report is built from it (issue 12 item 4): checked whenever it is read back.
+            "answer_sha256": answer_digest(StoredAnswer.of(verification_id, row)),
         }
         return row, scope.event("DEPARTMENT_ANSWER_RECEIVED", details)
     if outcome.status == DepartmentStatus.PENDING:

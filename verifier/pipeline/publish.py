@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent, AuditLog
+from audit.log import EntryMac
 from verifier.assessment import AssessmentResult, SourceOutcome, assess
 from verifier.assessment.recheck import PreviousReport, previous_from_report
 from verifier.config import Settings
@@ -26,6 +27,7 @@ from verifier.observability import observe_stage
 from verifier.pipeline.answers import outcome_of
 from verifier.pipeline.plan import Job
 from verifier.policy import Policy
+from verifier.report.bound import check_answers, checked_report_body
 from verifier.report.build import build_report, encode_report
 from verifier.request import VerificationRequest
 from verifier.storage import reports as stored_reports
@@ -37,9 +39,15 @@ __all__ = ["Published", "Publisher", "load_previous_report"]
 log = logging.getLogger("hedui.pipeline")
 
 
-async def load_previous_report(session: AsyncSession, report_id: str) -> PreviousReport | None:
-    """The stored report a recheck names, as data for the assessment; ``None`` when there is none."""
-    body = await stored_reports.body_of(session, report_id)
+async def load_previous_report(
+    session: AsyncSession, report_id: str, mac: EntryMac | None = None
+) -> PreviousReport | None:
+    """The stored report a recheck names, as data for the assessment; ``None`` when there is none. With the
+    entry key's ``mac``, only as its REPORT_CREATED entry recorded it (else REPORT_TAMPERED)."""
+    if mac is not None:
+        body = await checked_report_body(session, mac, report_id)
+    else:
+        body = await stored_reports.body_of(session, report_id)
     return None if body is None else previous_from_report(json.loads(body))
 
 
@@ -63,11 +71,20 @@ class Publisher:
         self._settings = settings
         self._policy_for = policy_for
 
-    async def sources(self, session: AsyncSession, verification_id: str) -> dict[str, SourceOutcome]:
+    @property
+    def entry_mac(self) -> EntryMac:
+        """The entry key's MAC, which tells the log's genuine entries (:mod:`verifier.report.bound`)."""
+        return self._audit.entry_mac
+
+    async def sources(
+        self, session: AsyncSession, verification_id: str, in_hand: Sequence[tuple[AuditEvent, Sequence[str]]] = ()
+    ) -> dict[str, SourceOutcome]:
         """Every department's stored outcome, read after locking the verification, so concurrent
-        publishers serialise and the later one sees the earlier one's answer."""
+        publishers serialise and the later one sees the earlier one's answer; each checked against its audit
+        entry (``in_hand``: those of this transaction not yet appended), else ANSWER_TAMPERED."""
         await stored_verifications.lock(session, verification_id)
         rows = await stored_verifications.results_for_report(session, verification_id)
+        await check_answers(session, self._audit.entry_mac, verification_id, rows, in_hand)
         return {r.department: outcome_of(r) for r in rows}
 
     async def publish_in(
@@ -87,12 +104,12 @@ class Publisher:
         began = time.perf_counter()
         vid = job.verification_id
         if sources is None:
-            sources = await self.sources(session, vid)
+            sources = await self.sources(session, vid, before)
         policy = self._policy_for(job.request)
         # A recheck is compared with the report it names (checked to exist when the verification was created).
         previous = None
         if job.request.previous_report_id is not None:
-            previous = await load_previous_report(session, job.request.previous_report_id)
+            previous = await load_previous_report(session, job.request.previous_report_id, self._audit.entry_mac)
         result = assess(job.request, policy, sources, previous, catalogue=self._settings.catalogue)
         generated = dt.datetime.now(dt.UTC)
         pending = any(s.status == DepartmentStatus.PENDING for s in sources.values())

@@ -87,7 +87,8 @@ class VerificationSignals:
             return
         event = self._events.setdefault(verification_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for, which may lose a cancellation on Python 3.11
+                await event.wait()
 
     def final_at(self, verification_id: str, version: int) -> FinalState | None:
         """The final state the change numbered ``version`` carried, if that change is the latest and carried one."""

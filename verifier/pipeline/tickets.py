@@ -97,9 +97,8 @@ class TicketPoller:
             return Outcome(_UNAVAILABLE, "the department is no longer configured; its pending answer cannot be polled")
         ticket = Ticket(department, result.ticket_id, result.ticket_ready_after or _now())
         try:
-            reply = await asyncio.wait_for(
-                self._connectors[department].poll(ticket), self._settings.deadline(department)
-            )
+            async with asyncio.timeout(self._settings.deadline(department)):  # not wait_for: see docs/architecture.md
+                reply = await self._connectors[department].poll(ticket)
         except TimeoutError:
             raise _Again from None
         except DepartmentUnavailable as exc:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -194,6 +195,8 @@ def _every_key_from_the_environment(tmp_path: Path) -> dict[str, str]:
         "audit_log_state_file": str(tmp_path / "state" / "signer.state"),
         "audit_integration_bound_seconds": "600",
         "centre": json.dumps({"name": "香格里拉市社会救助家庭经济状况核对中心"}, ensure_ascii=False),
+        "witness_policy": json.dumps({"quorum": 0, "timeout_seconds": 4}),
+        "tiles_listen": f"127.0.0.1:{_free_port()}",
         "tls": json.dumps({"plaintext": True}),  # issue 13: on loopback, without the development CA
     }
     assert set(values) == set(HeduiConfig.model_fields) - {"departments"}, "a key of the schema is not covered"
@@ -243,6 +246,9 @@ def test_config_show_names_the_variable_of_every_key_serve_runs_with(tmp_path: P
             assert ready.status == 200
         with urllib.request.urlopen(f"{metrics}/metrics", timeout=30) as scraped:
             assert "grpc_server_started_total" in scraped.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as no_tile:  # the tiles' port answers (issue 12)
+            urllib.request.urlopen(f"http://{env['HEDUI_TILES_LISTEN']}/tile/0/000", timeout=30)
+        assert no_tile.value.code == 404
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)

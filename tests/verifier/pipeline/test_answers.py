@@ -131,7 +131,22 @@ def test_an_answer_is_stored_with_its_records_and_their_digest() -> None:
     body = str(row["records_json"])
     assert [item["record"]["record_id"] for item in json.loads(body)] == [r.record_id for r in TAX.records]
     assert event.kind == "DEPARTMENT_ANSWER_RECEIVED" and event.department == "tax"
-    assert event.details == {"records": len(TAX.records), "sha256": hashlib.sha256(body.encode()).hexdigest()}
+    # The answer as stored, bound to its entry (issue 12 item 4; docs/audit.md): canonical JSON of its columns.
+    stored = {
+        "answered_at": TAX.answered_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "department": "tax",
+        "detail": "",
+        "not_queried_json": "[]",
+        "records_json": body,
+        "status": "ok",
+        "verification": "v1",
+    }
+    canonical = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert event.details == {
+        "records": len(TAX.records),
+        "sha256": hashlib.sha256(body.encode()).hexdigest(),
+        "answer_sha256": hashlib.sha256(canonical).hexdigest(),
+    }
     assert subjects == MEMBERS
 
 

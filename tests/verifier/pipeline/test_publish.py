@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from harness import example_request, seed_verification
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit import AuditLog
 from audit.log import audit_entries
@@ -25,6 +25,9 @@ JOB = Job("v1", "worker", "peer", REQUEST, ("authorizations/a1",))
 DEPARTMENTS = ("banks", "housing", "police", "social_security", "tax", "vehicles")
 
 
+ANSWERED_UNDER = AuditLog(b"k" * 32).entry_mac  # the publisher's entry key: its log recorded the seeded answers
+
+
 def publisher() -> Publisher:
     return Publisher(
         AuditLog(b"k" * 32), Settings(audit_log_origin="test.local/audit"), PolicyBook.load(()).for_request
@@ -37,12 +40,18 @@ async def publish(db: Database, sources: dict[str, SourceOutcome] | None = None)
 
 
 async def test_a_report_is_published_with_its_digest_in_the_log(db: Database) -> None:
-    await seed_verification(db, JOB, {d: {"status": "ok"} for d in DEPARTMENTS})
+    await seed_verification(db, JOB, {d: {"status": "ok"} for d in DEPARTMENTS}, answered_under=ANSWERED_UNDER)
+    async with db.sessions() as session:  # the seeded answers' entries: publishing appends after them
+        seeded = await session.scalar(select(func.max(audit_entries.c.seq)))
     await publish(db)
     async with db.sessions() as session:
         verification = await verifications.get(session, "v1")
         report = await reports.get(session, "v1", 1)
-        entries = (await session.execute(select(audit_entries.c.kind, audit_entries.c.entry))).all()
+        entries = (
+            await session.execute(
+                select(audit_entries.c.kind, audit_entries.c.entry).where(audit_entries.c.seq > seeded)
+            )
+        ).all()
     assert verification is not None and verification.state == VerificationState.COMPLETED
     assert report is not None and verification.latest_report_version == 1
     body = json.loads(report.body_json)
@@ -56,7 +65,12 @@ async def test_a_report_is_published_with_its_digest_in_the_log(db: Database) ->
 
 
 async def test_a_pending_department_leaves_the_verification_awaiting_answers(db: Database) -> None:
-    await seed_verification(db, JOB, {d: {"status": "ok"} for d in DEPARTMENTS} | {"banks": {"status": "pending"}})
+    await seed_verification(
+        db,
+        JOB,
+        {d: {"status": "ok"} for d in DEPARTMENTS} | {"banks": {"status": "pending"}},
+        answered_under=ANSWERED_UNDER,
+    )
     await publish(db)
     await seed_verification(db, Job("v2", "w", "p", REQUEST, ()), {"banks": {"status": "querying"}})
     async with db.write() as session:  # still being asked reads as pending
@@ -67,7 +81,7 @@ async def test_a_pending_department_leaves_the_verification_awaiting_answers(db:
 
 
 async def test_every_publication_is_a_new_version_naming_the_one_before(db: Database) -> None:
-    await seed_verification(db, JOB, {d: {"status": "ok"} for d in DEPARTMENTS})
+    await seed_verification(db, JOB, {d: {"status": "ok"} for d in DEPARTMENTS}, answered_under=ANSWERED_UNDER)
     await publish(db)
     # Outcomes in hand are used as they are (what is being stored), not read back.
     in_hand = {d: SourceOutcome(d, DepartmentStatus.UNAVAILABLE, detail="down") for d in DEPARTMENTS}

@@ -95,7 +95,8 @@ async def test_work_a_previous_run_left_is_resumed(db: Database) -> None:
     pipeline, job = await pipeline_for(db, connectors)
     # v1 was running with tax being asked when the process died; v2 waits for the bank's ticket (ready now).
     querying = {"status": "querying", "queried_json": json.dumps(MEMBERS)}
-    await seed_verification(db, job, {"tax": querying, "police": {"status": "ok"}})
+    ok = {"status": "ok"}
+    await seed_verification(db, job, {"tax": querying, "police": ok}, answered_under=pipeline.publisher.entry_mac)
     banks_query = DepartmentQuery("q1", MEMBERS, "a1", "ASSESSMENT", "v1.banks.1")
     ticket = await connectors["banks"].query(banks_query)
     assert isinstance(ticket, Ticket)

@@ -1,7 +1,7 @@
 """clients: the gRPC API's callers, known by their certificates' public keys (issue 13)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 - clients: one row per client certificate key (SHA-256 of its SubjectPublicKeyInfo): its name, organisation,
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,469 @@
+"""The log as a witness client: a witness policy, the hand-off of every new signed head, and the heads it allows.
+
+A :class:`WitnessPolicy` names network witnesses (C2SP tlog-witness, e.g. ``hedui witness serve``) by name, URL
+and cosigner verifier key, and how many of them must cosign a head before it is served to supervisors as the
+latest (``quorum``). :class:`Witnessing` runs beside the integrator and never blocks it: it is one of the log's
+witnesses (the :class:`~audit.witness.Witness` protocol), so the integrator hands it each head it signs
+(:meth:`Witnessing.add_checkpoint` only records it and answers at once), and a background task hands the newest offered
+head to every witness at once (each request bounded by ``timeout_seconds``), with a consistency proof from the
+size that witness cosigned last (learnt from its 409 answer: the first request to a witness says old size 0),
+checks each returned cosignature with :mod:`audit.cosignature` and stores it in ``audit_cosignatures``.
+Heads offered while a round runs are coalesced: the next round takes only the newest.
+
+:func:`policy_head` is what ``GetSignedTreeHead`` serves: the newest signed head whose stored cosignatures,
+each verified again, meet the quorum, with those cosignature lines appended to its note. A cosignature row
+edited or inserted in the database does not verify and is not counted; a row deleted only delays a head
+(fail closed). The lag — entries and seconds the signed log is ahead of the newest head the policy allows — is
+a Prometheus metric and, beyond ``lag_bound_seconds``, a failing readiness check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from prometheus_client import Gauge
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, parse_note
+from audit.cosignature import Cosignature, CosignatureError, CosignatureVerifier, cosignatures
+from audit.log import audit_tree_heads, metadata
+from audit.witness import WitnessConflict, WitnessError, WitnessRejected
+
+__all__ = [
+    "COSIGNED_SIZE",
+    "POLICY_LAG_ENTRIES",
+    "POLICY_LAG_SECONDS",
+    "HttpWitness",
+    "Proofs",
+    "WitnessPolicy",
+    "WitnessSpec",
+    "Witnessing",
+    "audit_cosignatures",
+    "check_stored_cosignatures",
+    "log_proofs",
+    "monitored_checkpoint",
+    "policy_head",
+    "witnessing_of",
+]
+
+log = logging.getLogger("hedui.witnessing")
+
+audit_cosignatures = Table(
+    "audit_cosignatures",
+    metadata,
+    Column("tree_size", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("line", Text(), nullable=False),
+    Column("cosigned_at", BigInteger(), nullable=False),
+)
+"""One verified cosignature line per (signed head, witness); migration 0006."""
+
+COSIGNED_SIZE = Gauge(
+    "hedui_audit_witness_cosigned_size", "Tree size of the newest head each policy witness cosigned", ["witness"]
+)
+POLICY_LAG_ENTRIES = Gauge(
+    "hedui_audit_witness_policy_lag_entries",
+    "Entries signed by this process's integrator beyond the newest head cosigned as the witness policy requires",
+)
+POLICY_LAG_SECONDS = Gauge(
+    "hedui_audit_witness_policy_lag_seconds",
+    "Age of the oldest head signed here and not yet cosigned as the witness policy requires (0: none)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessSpec:
+    """One network witness of the policy: its name (for metrics and messages), its URL prefix, its key."""
+
+    name: str
+    url: str
+    verifier: CosignatureVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessPolicy:
+    """Which witnesses, how many must cosign a head before it is served, and the bounds of waiting for them."""
+
+    witnesses: tuple[WitnessSpec, ...] = ()
+    quorum: int = 0
+    timeout_seconds: float = 5.0
+    lag_bound_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        """A quorum the witnesses can reach."""
+        if not 0 <= self.quorum <= len(self.witnesses):
+            raise ValueError(f"quorum {self.quorum} needs 0 to {len(self.witnesses)} witnesses")
+
+    @property
+    def verifiers(self) -> list[CosignatureVerifier]:
+        """The witnesses' cosigner keys."""
+        return [w.verifier for w in self.witnesses]
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A signed head handed to the witnesses: its size, root and note."""
+
+    tree_size: int
+    root_hash: bytes
+    checkpoint: str
+
+
+Proofs = Callable[[int, int], Awaitable[list[bytes]]]
+"""(old size, new signed size) → the consistency proof between them (``TransparencyLog.consistency_proof``)."""
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    """POST ``body``; the status and the answer's body (an HTTP error status is an answer, not an error)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return int(answer.status), bytes(answer.read(1 << 16))
+    except urllib.error.HTTPError as error:
+        return int(error.code), bytes(error.read(1 << 16))
+
+
+class HttpWitness:
+    """A C2SP tlog-witness over HTTP, as the :class:`~audit.witness.Witness` protocol the log speaks."""
+
+    def __init__(self, spec: WitnessSpec, timeout: float, executor: ThreadPoolExecutor | None = None) -> None:
+        """The witness ``spec``; each request gives up after ``timeout`` seconds."""
+        self.spec = spec
+        self.name = spec.name
+        self.timeout = timeout
+        self.known_size = 0  # what it cosigned last, as far as this process knows (0: ask it)
+        self._latest: str | None = None
+        self._executor = executor
+
+    async def add_checkpoint(self, old_size: int, consistency_proof: Sequence[bytes], checkpoint: str) -> str:
+        """Submit ``checkpoint``; its verified cosignature lines, :class:`WitnessConflict` on 409, else refused."""
+        lines = [f"old {old_size}\n", *(base64.b64encode(node).decode() + "\n" for node in consistency_proof)]
+        body = ("".join(lines) + "\n" + checkpoint).encode("utf-8")
+        url = self.spec.url.rstrip("/") + "/add-checkpoint"
+        try:  # urllib's timeout bounds each read; the whole exchange is bounded too (a witness sending slowly)
+            async with asyncio.timeout(2 * self.timeout):  # not wait_for, which may lose a cancellation (3.11)
+                status, answer = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, _post, url, body, self.timeout
+                )
+        except (OSError, ValueError, RuntimeError) as exc:  # TimeoutError is an OSError; RuntimeError: shut down
+            raise WitnessError(f"witness {self.name}: {type(exc).__name__}: {exc}") from None
+        if status == 409:
+            try:
+                raise WitnessConflict(int(answer.decode("ascii").strip()))
+            except ValueError:
+                raise WitnessRejected(f"witness {self.name}: 409 without a size") from None
+        if status != 200:
+            raise WitnessRejected(f"witness {self.name}: HTTP {status}: {answer[:200].decode('utf-8', 'replace')}")
+        cosigned = checkpoint + answer.decode("utf-8", "replace")
+        try:
+            found = cosignatures(cosigned, [self.spec.verifier], now=dt.datetime.now(dt.UTC))
+        except CosignatureError as exc:
+            raise WitnessRejected(f"witness {self.name}: {exc}") from None
+        if not found:
+            raise WitnessRejected(f"witness {self.name}: no cosignature by its key in the answer")
+        body_size = Checkpoint.parse_body(parse_note(checkpoint)[0]).size
+        self.known_size = body_size
+        self._latest = checkpoint + found[0].line
+        return found[0].line
+
+    async def latest(self, origin: str) -> str | None:
+        """The newest checkpoint this process had cosigned by the witness (log and witness signatures)."""
+        return self._latest
+
+
+@dataclass
+class _Lag:
+    """Heads offered and not yet cosigned as the policy requires: (size, when offered), oldest first."""
+
+    waiting: deque[tuple[int, float]] = field(default_factory=deque)
+    satisfied: int = 0
+
+    def offered(self, size: int) -> None:
+        if size > self.satisfied and (not self.waiting or self.waiting[-1][0] < size):
+            self.waiting.append((size, time.monotonic()))
+
+    def reached(self, size: int) -> None:
+        self.satisfied = max(self.satisfied, size)
+        while self.waiting and self.waiting[0][0] <= size:
+            self.waiting.popleft()
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.waiting[0][1] if self.waiting else 0.0
+
+    def entries(self) -> int:
+        return self.waiting[-1][0] - self.satisfied if self.waiting else 0
+
+
+class Witnessing:
+    """Hands signed heads to the policy's witnesses in the background and stores what they cosign."""
+
+    name = "witness_policy"
+
+    def __init__(self, policy: WitnessPolicy, transaction: Callable[[], Any], proofs: Proofs | None = None) -> None:
+        """Follow ``policy``; store cosignatures in transactions opened by ``transaction`` (``Database.write``);
+        consistency proofs from ``proofs`` (settable later, once the log exists: :attr:`proofs`)."""
+        self.policy = policy
+        self.proofs = proofs
+        self._transaction = transaction
+        self._executor = ThreadPoolExecutor(max_workers=max(len(policy.witnesses), 1), thread_name_prefix="witness")
+        self.witnesses = [HttpWitness(spec, policy.timeout_seconds, self._executor) for spec in policy.witnesses]
+        self._newest: _Head | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lag = _Lag()
+        self._latest: str | None = None
+        self.rounds = 0  # rounds completed (tests wait on it)
+        self._closed = False
+
+    async def add_checkpoint(self, old_size: int, consistency_proof: Sequence[bytes], checkpoint: str) -> str:
+        """The :class:`~audit.witness.Witness` call the log makes for each new head: recorded for the next round,
+        answered at once (no cosignature yet: ``""``), so integration never waits on the witnesses."""
+        if self._closed:
+            return ""
+        body = Checkpoint.parse_body(parse_note(checkpoint)[0])
+        head = _Head(body.size, body.root_hash, checkpoint)
+        if self._newest is None or head.tree_size > self._newest.tree_size:
+            self._newest = head
+        self._lag.offered(head.tree_size)
+        if self.policy.quorum == 0:
+            self._lag.reached(head.tree_size)
+        self._publish_lag()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="hedui-witnessing")
+        return ""
+
+    async def latest(self, origin: str) -> str | None:
+        """The newest checkpoint of this process cosigned as the policy requires (the lag metric reads it)."""
+        return self._latest
+
+    @property
+    def cosigned_size(self) -> int:
+        """The size of the newest head this process had cosigned as the policy requires (0: none yet)."""
+        return self._lag.satisfied
+
+    def failure(self) -> str | None:
+        """Why the log is not ready for the policy (``None``: it is): heads uncosigned beyond the bound."""
+        waited = self._lag.seconds()
+        if waited <= self.policy.lag_bound_seconds:
+            return None
+        return (
+            f"no head cosigned by {self.policy.quorum} witness(es) for {waited:.0f} s "
+            f"({self._lag.entries()} entries behind; lag_bound_seconds {self.policy.lag_bound_seconds:g})"
+        )
+
+    async def close(self) -> None:
+        """Stop the background task and its threads; heads handed over later are not witnessed by this process."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self) -> None:
+        """Rounds until nothing new is offered; each round hands the newest head to every witness."""
+        while self._newest is not None:
+            head, self._newest = self._newest, None
+            results = await asyncio.gather(*(self._submit(w, head) for w in self.witnesses))
+            # "": the witness cosigned a newer head already (another process's); it counts for the lag only.
+            lines = {w.name: line for w, line in zip(self.witnesses, results, strict=True) if line is not None}
+            if any(lines.values()):
+                try:
+                    await self._store(head.tree_size, {name: line for name, line in lines.items() if line})
+                except Exception:
+                    log.exception("witnessing: storing the cosignatures of head %d failed", head.tree_size)
+            if len(lines) >= self.policy.quorum:
+                self._lag.reached(head.tree_size)
+                self._latest = head.checkpoint + "".join(lines.values())
+            self._publish_lag()
+            self.rounds += 1
+
+    async def _submit(self, witness: HttpWitness, head: _Head) -> str | None:
+        """One witness's cosignature of ``head`` (retrying from the size a 409 names); ``""`` when it cosigned a
+        newer head already, ``None`` when it did not cosign."""
+        old = witness.known_size if witness.known_size <= head.tree_size else 0
+        for _attempt in range(3):
+            try:
+                proof = await self._proof(old, head.tree_size)
+            except Exception as exc:  # the log cannot prove it now (stopped, damaged): the next head tries again
+                log.warning(
+                    "witness %s: no consistency proof from %d to %d: %s", witness.name, old, head.tree_size, exc
+                )
+                return None
+            try:
+                line = await witness.add_checkpoint(old, proof, head.checkpoint)
+            except WitnessConflict as conflict:
+                old = witness.known_size = conflict.known_size
+                if old > head.tree_size:  # a newer head (another process's) was cosigned already: superseded
+                    log.info("witness %s cosigned size %d already, beyond head %d", witness.name, old, head.tree_size)
+                    return ""
+                continue
+            except WitnessError as exc:
+                log.warning("witness %s did not cosign tree head %d: %s", witness.name, head.tree_size, exc)
+                return None
+            COSIGNED_SIZE.labels(witness.name).set(head.tree_size)
+            return line
+        return None
+
+    async def _proof(self, old: int, size: int) -> list[bytes]:
+        """The consistency proof from ``old`` to ``size`` (none needed from 0 or between equal sizes)."""
+        if not 0 < old < size:
+            return []
+        if self.proofs is None:
+            raise WitnessError("no source of consistency proofs")
+        return await self.proofs(old, size)
+
+    async def _store(self, size: int, lines: dict[str, str]) -> None:
+        """Keep the cosignature lines of the head of ``size`` (a row already there is kept)."""
+        async with self._transaction() as session:
+            have = set(
+                (
+                    await session.execute(
+                        select(audit_cosignatures.c.witness).where(audit_cosignatures.c.tree_size == size)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            rows = [
+                {"tree_size": size, "witness": name, "line": line, "cosigned_at": int(time.time())}
+                for name, line in lines.items()
+                if name not in have
+            ]
+            if rows:
+                await session.execute(audit_cosignatures.insert(), rows)
+
+    def _publish_lag(self) -> None:
+        POLICY_LAG_ENTRIES.set(self._lag.entries())
+        POLICY_LAG_SECONDS.set(self._lag.seconds())
+
+
+def witnessing_of(log: Any) -> Witnessing | None:
+    """The :class:`Witnessing` among a :class:`~audit.tree.TransparencyLog`'s witnesses (``None``: no policy)."""
+    return next((w for w in getattr(log, "witnesses", ()) if isinstance(w, Witnessing)), None)
+
+
+def log_proofs(log: Any, sessions: Callable[[], Any]) -> Proofs:
+    """Consistency proofs from ``log`` (``TransparencyLog.consistency_proof``), each in a read session of its own."""
+
+    async def proof(old: int, size: int) -> list[bytes]:
+        """The proof from ``old`` to the signed head of ``size``."""
+        async with sessions() as session:
+            nodes, _, _ = await log.consistency_proof(session, old, size)
+        return list(nodes)
+
+    return proof
+
+
+async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, head_at: Any, checked: Any) -> Any:
+    """The head to serve as the latest: ``head`` (the newest signed) when the policy asks for no cosignature,
+    else the newest signed head whose stored cosignatures verify for ``quorum`` witnesses, with those lines in
+    its note; ``None`` when no head is cosigned so yet. ``head_at(session, size)`` reads a stored head and
+    ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not)."""
+    if policy.quorum == 0:
+        return head
+    c = audit_cosignatures.c
+    sizes = (
+        await session.execute(
+            select(c.tree_size)
+            .where(c.tree_size <= head.tree_size)
+            .group_by(c.tree_size)
+            .having(func.count() >= policy.quorum)
+            .order_by(c.tree_size.desc())
+            .limit(64)
+        )
+    ).scalars()
+    for size in list(sizes):
+        candidate = await head_at(session, size)
+        if candidate is None:
+            continue
+        checked(candidate)
+        lines = (await session.execute(select(c.line).where(c.tree_size == size))).scalars().all()
+        found = {cosigned.name: cosigned for cosigned in _valid(candidate.checkpoint, lines, policy.verifiers)}
+        if len(found) >= policy.quorum:
+            return replace(candidate, checkpoint=candidate.checkpoint + "".join(f.line for f in found.values()))
+    return None
+
+
+def _valid(note: str, lines: Sequence[str], verifiers: Sequence[CosignatureVerifier]) -> list[Cosignature]:
+    """The lines that are valid cosignatures of ``note`` by the verifiers; each bad one is logged and left out."""
+    valid: list[Cosignature] = []
+    for line in lines:
+        try:
+            valid += cosignatures(note + line, verifiers)
+        except CosignatureError as exc:
+            log.warning("audit log: a stored cosignature does not verify (not counted): %s", exc)
+    return valid
+
+
+async def check_stored_cosignatures(
+    session: AsyncSession, specs: Sequence[WitnessSpec], log_key: NoteVerifier
+) -> str | None:
+    """``hedui audit verify``: every stored cosignature row of a witness given (named as in the policy, or
+    whose line names that witness's key) is that witness's valid cosignature of a head the log holds; the first
+    that is not, named. Rows of other witnesses are not judged (their keys are not known here)."""
+    by_name = {spec.name: spec.verifier for spec in specs}
+    by_key = {(spec.verifier.name, spec.verifier.key_id): spec.verifier for spec in specs}
+    c = audit_cosignatures.c
+    rows = (await session.execute(select(c.tree_size, c.witness, c.line).order_by(c.tree_size, c.witness))).all()
+    for size, witness, line in rows:
+        verifier = by_name.get(witness) or by_key.get(_signer_of(line))
+        if verifier is None:
+            continue
+        checkpoint = (
+            await session.execute(select(audit_tree_heads.c.checkpoint).where(audit_tree_heads.c.tree_size == size))
+        ).scalar()
+        if checkpoint is None:
+            return f"the stored cosignature of {witness} is of a head of size {size} the log does not hold"
+        try:
+            open_checkpoint(checkpoint, log_key)
+            if not cosignatures(checkpoint + line, [verifier]):
+                raise CosignatureError("it is not a cosignature by that witness's key")
+        except (CheckpointError, CosignatureError) as exc:
+            return f"signed tree head at size {size}: the stored cosignature of {witness} does not verify: {exc}"
+    return None
+
+
+def _signer_of(line: str) -> tuple[str, bytes]:
+    """The key name and key ID a signature line claims (empty when it is not one)."""
+    try:
+        (signature,) = parse_note("x\n\n" + line)[1]
+    except (CheckpointError, ValueError):
+        return "", b""
+    return signature.name, signature.key_id
+
+
+def monitored_checkpoint(spec: WitnessSpec, log_key: NoteVerifier, timeout: float = 10.0) -> Checkpoint | None:
+    """The checkpoint a witness says it cosigned last for the log (its monitoring URL), both signatures
+    checked; ``None`` when it cosigned none (404). :class:`WitnessError` when it cannot be read or verified."""
+    origin_hash = hashlib.sha256(log_key.name.encode("utf-8")).hexdigest()
+    url = f"{spec.url.rstrip('/')}/{origin_hash}/checkpoint"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            note = answer.read(1 << 20)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise WitnessError(f"witness {spec.name}: HTTP {error.code} for {url}") from None
+    except (OSError, ValueError) as exc:
+        raise WitnessError(f"witness {spec.name}: cannot read {url}: {exc}") from None
+    try:
+        checkpoint = open_checkpoint(note, log_key, log_key.name)
+        if not cosignatures(note, [spec.verifier]):
+            raise CosignatureError("it carries no cosignature by the witness's key")
+    except (CheckpointError, CosignatureError) as exc:
+        raise WitnessError(f"witness {spec.name}: its checkpoint does not verify: {exc}") from None
+    return checkpoint
