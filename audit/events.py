@@ -44,6 +44,10 @@ EVENT_KINDS: Final = frozenset(
         "DEPARTMENT_ANSWER_PENDING",
         "REPORT_CREATED",
         "REPORT_READ",
+        # Issue 13: the API's clients, and calls refused (one entry per client and minute, with a count).
+        "CLIENT_ADDED",
+        "CLIENT_REVOKED",
+        "CALL_REFUSED",
     }
 )
 

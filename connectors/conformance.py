@@ -30,7 +30,9 @@ The checks (:data:`CHECKS`, always reported in this order):
     :func:`~connectors.resilience.effective_batch_size`) is answered by one call, with the same records
     as the single queries of the same people.
 ``refusal``
-    A query without an authorization reference raises :class:`~connectors.base.DepartmentRefused`.
+    A query without an authorization reference raises :class:`~connectors.base.DepartmentRefused`; and (issue
+    13) for a remote connector holding hedui's query token key, so does a query without a query token or
+    under the token of another query (:mod:`connectors.query_token`).
 ``unknown-identities``
     Identity numbers the department does not know give an answer without records, not an error.
 ``deadline``
@@ -518,6 +520,33 @@ async def _check_refusal(run: _Run, known: Sequence[str], notes: dict[str, str])
     else:
         given = "a ticket" if isinstance(result, Ticket) else f"an answer with {_n(len(result.records), 'record')}"
         run.problems["refusal"].append(f"a query without authorization reference was accepted ({given})")
+    await _check_token_refusal(run, probe, notes)
+
+
+async def _check_token_refusal(run: _Run, probe: Sequence[str], notes: dict[str, str]) -> None:
+    """3b. Issue 13: a remote connector with hedui's query token key: a query without a token, and one under the
+    token of another query, are refused."""
+    send = getattr(run.connector, "query_with_token", None)
+    token_for = getattr(run.connector, "token_for", None)
+    if send is None or token_for is None:
+        return
+    query = DepartmentQuery("conformance-token", tuple(probe), AUTHORIZATION_REFERENCE, PURPOSE, run.new_key())
+    other = dataclasses.replace(query, idempotency_key=run.new_key())
+    if not token_for(query):
+        notes["refusal"] = notes.get("refusal", "") + "; no query token key given: the token check was not run"
+        return
+    for what, token in (("without a query token", ""), ("under another query's token", token_for(other))):
+        try:
+            result = await run.call(f"query ({what})", len(probe), functools.partial(send, query, token))
+        except DepartmentRefused:
+            continue
+        except Exception as exc:
+            run.problems["refusal"].append(f"a query {what} raised {type(exc).__name__} ({exc}), not DepartmentRefused")
+        else:
+            given = "a ticket" if isinstance(result, Ticket) else f"an answer with {_n(len(result.records), 'record')}"
+            run.problems["refusal"].append(f"a query {what} was accepted ({given})")
+    if not run.problems["refusal"]:
+        notes["refusal"] = notes.get("refusal", "") + "; a query without its query token is refused"
 
 
 async def _check_unknown_people(run: _Run, known: Sequence[str], notes: dict[str, str]) -> None:

@@ -1,5 +1,9 @@
 """Remote connectors: a department's own connector server, reached over TLS with its certificate pinned.
 
+Issue 13: hedui presents its client certificate (mutual TLS) and signs each query's token
+(:mod:`connectors.query_token`, in the ``x-hedui-query-token`` metadata), so the department answers hedui
+only, and only the query an authorization covers.
+
 :class:`RemoteConnector` implements :class:`~connectors.base.Connector` by calling the department's
 ``hedui.v1.ConnectorService`` (``Describe``, ``Query``, ``Poll``) over grpc.aio. The department's
 certificate PEM is the only trusted root for that connection, so a server without the matching key
@@ -33,6 +37,7 @@ from connectors.base import (
     idempotency_keys,
 )
 from connectors.departments import DepartmentCatalogue
+from connectors.query_token import QUERY_TOKEN_METADATA, QueryTokenSigner
 from connectors.registry import category_problem
 from connectors.tls import CertificateError, load_certificates, split_address, target_name_override
 from connectors.wire import WireError, description_from_message, response_from_message
@@ -140,8 +145,13 @@ class RemoteConnector:
         server_name: str | None = None,
         timeout: float = DEFAULT_CALL_TIMEOUT,
         catalogue: DepartmentCatalogue | None = None,
+        client_certificate: bytes | None = None,
+        client_key: bytes | None = None,
+        query_tokens: QueryTokenSigner | None = None,
     ) -> None:
         split_address(address)
+        if (client_certificate is None) != (client_key is None):
+            raise ValueError("client_certificate and client_key go together")
         load_certificates(pinned_certificate)
         self.catalogue = catalogue if catalogue is not None else DepartmentCatalogue()
         if department is not None and department not in self.catalogue:
@@ -152,6 +162,9 @@ class RemoteConnector:
         self.department = department
         self.timeout = timeout
         self._pinned = pinned_certificate
+        # Issue 13: hedui's client certificate (mutual TLS) and the key that signs each query's token.
+        self._client = (client_key, client_certificate) if client_certificate is not None else None
+        self._tokens = query_tokens
         self._server_name = server_name or target_name_override(address, pinned_certificate)
         self._channel: grpc.aio.Channel | None = None
         self._description: ConnectorDescription | None = None
@@ -167,6 +180,9 @@ class RemoteConnector:
         server_name: str | None = None,
         timeout: float = DEFAULT_CALL_TIMEOUT,
         catalogue: DepartmentCatalogue | None = None,
+        client_certificate: bytes | None = None,
+        client_key: bytes | None = None,
+        query_tokens: QueryTokenSigner | None = None,
     ) -> RemoteConnector:
         """A connector whose description has been fetched; raises like :meth:`start`."""
         connector = cls(
@@ -176,6 +192,9 @@ class RemoteConnector:
             server_name=server_name,
             timeout=timeout,
             catalogue=catalogue,
+            client_certificate=client_certificate,
+            client_key=client_key,
+            query_tokens=query_tokens,
         )
         try:
             await connector.start()
@@ -239,6 +258,24 @@ class RemoteConnector:
         except ValueError as exc:
             raise DepartmentRefused(self.department or "connector", f"idempotency_key: {exc}") from None
         await self.start()
+        return await self.query_with_token(query, self.token_for(query))
+
+    def token_for(self, query: DepartmentQuery) -> str:
+        """Issue 13: the query token hedui signs for ``query`` ("" without a token key)."""
+        if self._tokens is None:
+            return ""
+        return self._tokens.token(
+            self._known_department(),
+            query.authorization_reference,
+            query.idempotency_key,
+            query.purpose,
+            query.id_numbers,
+        )
+
+    async def query_with_token(self, query: DepartmentQuery, token: str) -> DepartmentAnswer | Ticket:
+        """Send ``query`` under ``token`` (none: ""), as it is: what :meth:`query` does, and what the conformance
+        kit uses to check a server refuses a query without its token."""
+        await self.start()
         request = connector_pb2.QueryRequest(
             id_numbers=list(query.id_numbers),
             authorization_reference=query.authorization_reference,
@@ -246,7 +283,8 @@ class RemoteConnector:
             query_id=query.query_id,
             idempotency_key=query.idempotency_key,
         )
-        return self._result(await self._call("Query", request, connector_pb2.QueryResponse))
+        metadata = ((QUERY_TOKEN_METADATA, token),) if token else ()
+        return self._result(await self._call("Query", request, connector_pb2.QueryResponse, metadata))
 
     async def poll(self, ticket: Ticket) -> DepartmentAnswer | Ticket:
         """Poll one of this department's tickets on the server."""
@@ -271,21 +309,26 @@ class RemoteConnector:
 
     def _open_channel(self) -> grpc.aio.Channel:
         if self._channel is None:
-            credentials = grpc.ssl_channel_credentials(root_certificates=self._pinned)
+            key, chain = self._client if self._client is not None else (None, None)
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=self._pinned, private_key=key, certificate_chain=chain
+            )
             options: list[tuple[str, Any]] = list(CHANNEL_OPTIONS)
             if self._server_name:
                 options.append(("grpc.ssl_target_name_override", self._server_name))
             self._channel = grpc.aio.secure_channel(self.address, credentials, options=options)
         return self._channel
 
-    async def _call(self, method: str, request: Message, response_type: type[Resp]) -> Resp:
+    async def _call(
+        self, method: str, request: Message, response_type: type[Resp], metadata: tuple[tuple[str, str], ...] = ()
+    ) -> Resp:
         call = self._open_channel().unary_unary(
             SERVICE + method,
             request_serializer=_serialize,
             response_deserializer=response_type.FromString,
         )
         try:
-            response: Resp = await call(request, timeout=self.timeout)
+            response: Resp = await call(request, timeout=self.timeout, metadata=metadata or None)
         except grpc.aio.AioRpcError as error:
             tls_name = self._server_name or split_address(self.address)[0]
             raise rpc_error(self.department or "connector", method, error, tls_name=tls_name) from None
@@ -309,7 +352,9 @@ def connector_factory(
     """Entry-point factory for remote connectors (group ``hedui.connectors``).
 
     Options: ``address`` (``HOST:PORT``), ``certificate`` (path of the department's pinned PEM),
-    optionally ``server_name`` and ``timeout`` (seconds per call, default :data:`DEFAULT_CALL_TIMEOUT`).
+    optionally ``server_name`` and ``timeout`` (seconds per call, default :data:`DEFAULT_CALL_TIMEOUT`), and
+    (issue 13) ``client_certificate`` and ``client_key`` (hedui's client certificate for the department's mutual
+    TLS) and ``query_token_key`` (the Ed25519 private key PEM that signs each query's token).
     ``catalogue``: the departments hedui declares (:func:`connectors.registry.make_connector` passes it).
     """
     address = options.get("address")
@@ -326,6 +371,7 @@ def connector_factory(
         load_certificates(pem)
     except CertificateError as exc:
         raise ValueError(f"remote connector: certificate {certificate}: {exc}") from None
+    client_certificate, client_key, tokens = _client_identity(options)
     server_name = options.get("server_name")
     timeout = options.get("timeout", DEFAULT_CALL_TIMEOUT)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout < float("inf"):
@@ -337,4 +383,34 @@ def connector_factory(
         server_name=str(server_name) if server_name else None,
         timeout=float(timeout),
         catalogue=catalogue,
+        client_certificate=client_certificate,
+        client_key=client_key,
+        query_tokens=tokens,
     )
+
+
+def _option_file(options: Mapping[str, Any], name: str) -> bytes | None:
+    """The bytes of the file an option names (``None`` when the option is not given)."""
+    path = options.get(name)
+    if path is None:
+        return None
+    if not isinstance(path, str | Path) or not str(path):
+        raise ValueError(f"remote connector: option {name!r} must be a file path")
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"remote connector: {name} {path}: {exc.strerror}") from None
+
+
+def _client_identity(options: Mapping[str, Any]) -> tuple[bytes | None, bytes | None, QueryTokenSigner | None]:
+    """Issue 13: hedui's client certificate and key (options ``client_certificate``, ``client_key``) and the key
+    that signs its query tokens (``query_token_key``), each a file path; none given: neither is sent."""
+    certificate, key = _option_file(options, "client_certificate"), _option_file(options, "client_key")
+    if (certificate is None) != (key is None):
+        raise ValueError("remote connector: options 'client_certificate' and 'client_key' go together")
+    token_key = _option_file(options, "query_token_key")
+    try:
+        tokens = QueryTokenSigner(token_key) if token_key is not None else None
+    except ValueError as exc:
+        raise ValueError(f"remote connector: query_token_key: {exc}") from None
+    return certificate, key, tokens

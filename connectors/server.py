@@ -6,7 +6,8 @@ certificate and key, standard health checking and reflection, and one servicer,
 
 - ``Describe`` → :meth:`Connector.describe` (department, data categories, limits);
 - ``Query`` → :meth:`Connector.query`: refused with ``PERMISSION_DENIED`` when the request carries no
-  authorization reference, ``INVALID_ARGUMENT`` for an empty or oversized batch or a missing or
+  authorization reference or (issue 13, when the server holds hedui's token key) no query token hedui signed for
+  this very query (:mod:`connectors.query_token`), ``INVALID_ARGUMENT`` for an empty or oversized batch or a missing or
   malformed ``idempotency_key`` (with a ``google.rpc.BadRequest`` naming the field);
 - ``Poll`` → :meth:`Connector.poll` for the ticket of an asynchronous answer.
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -53,6 +54,7 @@ from connectors.base import (
     Ticket,
     idempotency_keys,
 )
+from connectors.query_token import QUERY_TOKEN_METADATA, QueryClaims, QueryTokenVerifier
 from connectors.wire import MAX_TICKET_ID_LENGTH, answer_to_message, description_to_message, ticket_to_message
 from hedui.v1 import connector_pb2, connector_pb2_grpc
 
@@ -102,8 +104,11 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     request, converts the records to protobuf and the exceptions to status codes.
     """
 
-    def __init__(self, connector: Connector) -> None:
+    def __init__(self, connector: Connector, tokens: QueryTokenVerifier | None = None) -> None:
+        """Serve ``connector``; with ``tokens`` (issue 13), a query is answered only under a query token that
+        hedui's key signed for it (:mod:`connectors.query_token`)."""
         self.connector = connector
+        self.tokens = tokens
 
     async def Describe(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.DescribeRequest, context: Context
@@ -129,6 +134,8 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
                 "NO_AUTHORIZATION_REFERENCE",
                 "the query carries no authorization reference",
             )
+        if self.tokens is not None:
+            await self._check_token(request, context)
         limit = self.connector.describe().max_batch_size
         if not request.id_numbers:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "EMPTY_BATCH", "no identity numbers")
@@ -161,6 +168,24 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
             idempotency_key=request.idempotency_key,
         )
         return self._response(await self._run(context, self.connector.query(query)))
+
+    async def _check_token(self, request: connector_pb2.QueryRequest, context: Context) -> None:
+        """Refuse (PERMISSION_DENIED, BAD_QUERY_TOKEN) a query whose token hedui did not sign for this very query:
+        this department, authorization reference, idempotency key, purpose and people."""
+        assert self.tokens is not None
+        token = next((v for k, v in context.invocation_metadata() or () if k == QUERY_TOKEN_METADATA), "")
+        department = self.connector.describe().department
+        expected = QueryClaims.of(
+            department,
+            request.authorization_reference,
+            request.idempotency_key,
+            request.purpose,
+            list(request.id_numbers),
+            0,
+        )
+        problem = self.tokens.problem(token if isinstance(token, str) else "", expected)
+        if problem is not None:
+            await abort(context, grpc.StatusCode.PERMISSION_DENIED, "BAD_QUERY_TOKEN", problem)
 
     async def Poll(  # noqa: N802 - gRPC method name
         self, request: connector_pb2.PollRequest, context: Context
@@ -213,21 +238,33 @@ class ConnectorServer:
 
 
 async def start_connector_server(
-    connector: Connector, listen: str, certificate_chain: bytes, private_key: bytes
+    connector: Connector,
+    listen: str,
+    certificate_chain: bytes,
+    private_key: bytes,
+    *,
+    client_ca: bytes | None = None,
+    query_token_keys: Sequence[bytes] = (),
 ) -> ConnectorServer:
     """Serve ``connector`` on ``listen`` (``HOST:PORT``; port 0 picks a free one) over TLS.
 
     ``certificate_chain`` and ``private_key`` are PEM. hedui pins the certificate the department
     hands over (this one if self-signed, else the department's CA), so keep the key private.
+    Issue 13: with ``client_ca`` (PEM) the TLS handshake requires a client certificate that CA signed (hedui's);
+    with ``query_token_keys`` (hedui's Ed25519 public keys, PEM) every query needs its query token.
+    ``hedui connector serve`` gives both unless told ``--no-client-auth``.
     """
     server = grpc.aio.server(options=SERVER_OPTIONS)
+    tokens = QueryTokenVerifier(query_token_keys) if query_token_keys else None
     connector_pb2_grpc.add_ConnectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        ConnectorServicer(connector), server
+        ConnectorServicer(connector, tokens), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    credentials = grpc.ssl_server_credentials([(private_key, certificate_chain)])
+    credentials = grpc.ssl_server_credentials(
+        [(private_key, certificate_chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
     try:
         port = server.add_secure_port(listen, credentials)
     except RuntimeError as exc:

@@ -19,9 +19,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "CertificateError",
+    "certificate_authority",
     "certificate_fingerprint",
     "certificate_names",
+    "issue_certificate",
     "load_certificates",
+    "public_key_sha256",
     "self_signed_certificate",
     "split_address",
     "target_name_override",
@@ -47,6 +50,19 @@ def certificate_fingerprint(pem: bytes) -> str:
     """SHA-256 of the (first) certificate's DER, as colon-separated upper-case hex."""
     der = load_certificates(pem)[0].public_bytes(serialization.Encoding.DER)
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def public_key_sha256(pem: bytes) -> str:
+    """SHA-256 of the (first) certificate's public key (its DER SubjectPublicKeyInfo), as lower-case hex.
+
+    What identifies a client: a certificate renewed over the same key is the same client; a new key is not.
+    """
+    spki = (
+        load_certificates(pem)[0]
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return hashlib.sha256(spki).hexdigest()
 
 
 def certificate_names(pem: bytes) -> tuple[list[str], list[str]]:
@@ -128,3 +144,91 @@ def self_signed_certificate(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM (the file holding it is the caller's to keep private)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _usage(*, sign: bool) -> x509.KeyUsage:
+    """Key usage: certificate signing for a CA, digital signatures for an end entity."""
+    return x509.KeyUsage(
+        digital_signature=not sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=sign,
+        crl_sign=sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def certificate_authority(name: str, *, days: int = 3650) -> tuple[bytes, bytes]:
+    """A new ECDSA P-256 certificate authority named ``name``: (cert PEM, key PEM). For development and tests."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_usage(sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def issue_certificate(
+    ca_certificate: bytes,
+    ca_key: bytes,
+    name: str,
+    *,
+    server_names: Sequence[str] = (),
+    days: int = 825,
+) -> tuple[bytes, bytes]:
+    """A certificate signed by the CA for a new P-256 key: (cert PEM, key PEM).
+
+    With ``server_names`` (DNS names or IP addresses) it is a server's (serverAuth, those names); without, a
+    client's (clientAuth, ``name`` as its common name).
+    """
+    issuer = load_certificates(ca_certificate)[0]
+    signer = serialization.load_pem_private_key(ca_key, password=None)
+    if not isinstance(signer, ec.EllipticCurvePrivateKey):
+        raise CertificateError("the CA key is not an ECDSA key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(min(now + dt.timedelta(days=days), issuer.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(sign=False), critical=True)
+    )
+    if server_names:
+        alternatives: list[x509.GeneralName] = []
+        for server_name in server_names:
+            try:
+                alternatives.append(x509.IPAddress(ipaddress.ip_address(server_name)))
+            except ValueError:
+                alternatives.append(x509.DNSName(server_name))
+        builder = builder.add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    else:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    certificate = builder.sign(signer, hashes.SHA256())
+    return certificate.public_bytes(serialization.Encoding.PEM), _key_pem(key)

@@ -34,6 +34,11 @@ async def test_the_guides_examples_register_authorizations(harness: Harness, tmp
     # The case system's key is the one the harness trusts for 533401-civil-affairs.
     (tmp_path / "case-system.pem").write_bytes(harness.key.private_pem())
     (tmp_path / "form-scan.pdf").write_bytes(b"%PDF-1.4 scanned form with fingerprints")
+    # Issue 13: the harness's CA and its case system's client certificate, as the guide's files.
+    assert harness.pki is not None and harness.client_pair is not None
+    (tmp_path / "hedui-ca.pem").write_bytes(harness.pki.ca)
+    (tmp_path / "client.pem").write_bytes(harness.client_pair[0])
+    (tmp_path / "client.key").write_bytes(harness.client_pair[1])
     blocks = [b.replace('"127.0.0.1:50051"', f'"127.0.0.1:{harness.port}"') for b in python_blocks()]
     namespace: dict[str, Any] = {}
     out = io.StringIO()

@@ -33,6 +33,7 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
+from verifier.access import AccessControl, ServerTransport, current_client, is_loopback
 from verifier.errors import Reason, ServiceError, database_failure
 from verifier.observability import (
     REQUEST_ID_METADATA,
@@ -77,10 +78,15 @@ def _instant(value: dt.datetime | None) -> str:
 
 
 def caller_of(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
-    """Who calls: the operator from the request's metadata, the client from its peer (both bounded)."""
+    """Who calls: the operator the request's metadata names (bounded), and the client its certificate proved,
+    with its organisation and roles (issue 13: the interceptor, which build_server always installs, identified
+    it before the call got here). A servicer called directly, without the interceptor, sees the peer only."""
     metadata = dict(context.invocation_metadata() or ())
     operator = str(metadata.get(OPERATOR_METADATA, "") or "unknown")[:200]
-    return Caller(operator=operator, client=str(context.peer())[:200])
+    client = current_client()
+    if client is None:  # a servicer called directly, not through build_server's interceptor (its unit tests)
+        return Caller(operator=operator, client=str(context.peer())[:200])
+    return Caller(operator=operator, client=client.label, organisation=client.organisation, roles=client.roles)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -294,7 +300,7 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> consent_pb2.Authorization:
         """One authorization with its envelope and certificates."""
-        auth = await _call(context, self._authorizations.get(request.name))
+        auth = await _call(context, self._authorizations.get(request.name, caller_of(context)))
         envelope = await _call(context, self._authorizations.stored_envelope(auth.authorization_id))
         certificates = await _call(context, self._authorizations.stored_certificates(auth.authorization_id))
         return authorization_message(auth, envelope, certificates)
@@ -313,7 +319,10 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
         found, token = await _call(
             context,
             self._authorizations.list(
-                request.member_id_number, page_size=request.page_size, page_token=request.page_token
+                request.member_id_number,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                caller=caller_of(context),
             ),
         )
         return consent_pb2.ListAuthorizationsResponse(
@@ -346,14 +355,14 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         self, request: verification_pb2.GetVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> verification_pb2.Verification:
         """A verification's state and its departments' progress."""
-        return verification_message(await _call(context, self._verifications.get(request.name)))
+        return verification_message(await _call(context, self._verifications.get(request.name, caller_of(context))))
 
     async def WatchVerification(  # noqa: N802
         self, request: verification_pb2.WatchVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[verification_pb2.VerificationEvent]:
         """A snapshot now and on every change until the verification ends."""
         try:
-            async for view in self._verifications.watch(request.name):
+            async for view in self._verifications.watch(request.name, caller_of(context)):
                 yield verification_pb2.VerificationEvent(verification=verification_message(view))
         except Exception as exc:
             error = _refusal(exc)
@@ -376,7 +385,10 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         views, token = await _call(
             context,
             self._verifications.list(
-                page_size=request.page_size, page_token=request.page_token, commissioned_by=request.commissioned_by
+                page_size=request.page_size,
+                page_token=request.page_token,
+                commissioned_by=request.commissioned_by,
+                caller=caller_of(context),
             ),
         )
         return verification_pb2.ListVerificationsResponse(
@@ -490,6 +502,14 @@ WRITE_SERVICES = SERVICE_NAMES[:2]
 """The services whose calls write (and so append audit entries): NOT_SERVING while the audit log cannot sign."""
 
 
+def _plaintext(address: str) -> ServerTransport:
+    """No TLS: allowed on loopback only, and said loudly."""
+    if not is_loopback(address):
+        raise OSError(f"cannot listen on {address} without TLS: plaintext is for loopback only (docs/access.md)")
+    log.warning("PLAINTEXT gRPC server on %s: every caller is the development client (tests, benches)", address)
+    return ServerTransport(None, description="plaintext")
+
+
 def _report_writes(service: HeduiService, health_servicer: health.aio.HealthServicer) -> None:
     """Issue 12: the write services' health follows the audit log's write gate."""
     tasks: set[asyncio.Task[None]] = set()
@@ -506,10 +526,26 @@ def _report_writes(service: HeduiService, health_servicer: health.aio.HealthServ
 
 
 async def build_server(
-    service: HeduiService, address: str
+    service: HeduiService, address: str, transport: ServerTransport | None = None
 ) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
-    """An aio server with hedui's services, health checking and reflection; returns (server, port, stop)."""
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=(CallObserver(),))
+    """An aio server with hedui's services, health checking and reflection; returns (server, port, stop).
+
+    ``transport`` (issue 13, :func:`verifier.access.server_transport`): mutual TLS, or the development CA; none is
+    plaintext, on loopback only, every caller the development client (what tests and benches that build a server
+    themselves use; ``hedui serve`` always passes the configured one).
+    """
+    transport = transport or _plaintext(address)
+    if transport.development_certificate is not None:
+        await service.clients.ensure_development(
+            transport.development_certificate, service.settings.tls.development_organisation
+        )
+    access = AccessControl(
+        service.clients,
+        service.refusals,
+        _abort,
+        plaintext_organisation=service.settings.tls.development_organisation if transport.plaintext else None,
+    )
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=(CallObserver(), access))
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationApi(service.verifications, service.reports), server
@@ -520,10 +556,14 @@ async def build_server(
     served = (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
     enable_reflection(served, server)
     preregister(served)
-    port = server.add_insecure_port(address)
+    if transport.credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, transport.credentials)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
+    service.refusals.start()
     # SERVING when ready; the write services also need the audit log's write gate open.
     stop_watching = await service.readiness.watch(
         health_servicer, (*SERVICE_NAMES, ""), held=lambda: () if service.audit.gate.open else WRITE_SERVICES
@@ -535,5 +575,6 @@ async def build_server(
         await stop_watching()
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=2.0)
+        await service.refusals.close()  # the refusals counted since the last minute are recorded
 
     return server, port, stop

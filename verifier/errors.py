@@ -28,6 +28,13 @@ DATABASE_BUSY                  UNAVAILABLE            no database connection in 
 AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit log cannot sign (issue 12)
 REPORT_TAMPERED                DATA_LOSS              a stored report differs from its REPORT_CREATED entry
 ANSWER_TAMPERED                DATA_LOSS              a stored department answer differs from its audit entry
+CLIENT_CERTIFICATE_MISSING     UNAUTHENTICATED        the call came without a client certificate (issue 13)
+CLIENT_UNKNOWN                 UNAUTHENTICATED        the certificate's key is no client's (issue 13)
+CLIENT_REVOKED                 UNAUTHENTICATED        the certificate's client was revoked (issue 13)
+ROLE_MISSING                   PERMISSION_DENIED      no role of the client may call this method (issue 13)
+NOT_OWN_ORGANISATION           PERMISSION_DENIED      commissioned_by is not the caller's organisation (issue 13)
+CLIENT_EXISTS                  ALREADY_EXISTS         a client has this certificate key or name (issue 13)
+CLIENT_ALREADY_REVOKED         FAILED_PRECONDITION    the client was revoked already (issue 13)
 =============================  =====================  =================================================
 """
 
@@ -85,6 +92,14 @@ class Reason(StrEnum):
     # Issue 12, item 4: a stored row differs from the digest its audit entry recorded (edited behind hedui's back).
     REPORT_TAMPERED = "REPORT_TAMPERED"
     ANSWER_TAMPERED = "ANSWER_TAMPERED"
+    # Issue 13: who may call what (verifier/access, docs/access.md).
+    CLIENT_CERTIFICATE_MISSING = "CLIENT_CERTIFICATE_MISSING"
+    CLIENT_UNKNOWN = "CLIENT_UNKNOWN"
+    CLIENT_REVOKED = "CLIENT_REVOKED"
+    ROLE_MISSING = "ROLE_MISSING"
+    NOT_OWN_ORGANISATION = "NOT_OWN_ORGANISATION"
+    CLIENT_EXISTS = "CLIENT_EXISTS"
+    CLIENT_ALREADY_REVOKED = "CLIENT_ALREADY_REVOKED"
 
     @property
     def code(self) -> str:
@@ -104,6 +119,12 @@ _CODES: dict[Reason, str] = {
     Reason.AUDIT_LOG_STOPPED: "UNAVAILABLE",
     Reason.REPORT_TAMPERED: "DATA_LOSS",
     Reason.ANSWER_TAMPERED: "DATA_LOSS",
+    Reason.CLIENT_CERTIFICATE_MISSING: "UNAUTHENTICATED",
+    Reason.CLIENT_UNKNOWN: "UNAUTHENTICATED",
+    Reason.CLIENT_REVOKED: "UNAUTHENTICATED",
+    Reason.ROLE_MISSING: "PERMISSION_DENIED",
+    Reason.NOT_OWN_ORGANISATION: "PERMISSION_DENIED",
+    Reason.CLIENT_EXISTS: "ALREADY_EXISTS",
 }
 
 

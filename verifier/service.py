@@ -22,6 +22,7 @@ from audit.witness import FileWitness
 from audit.witnessing import Witnessing, log_proofs
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
+from verifier.access import Clients, RefusedCalls
 from verifier.config import Settings
 from verifier.observability import Readiness
 from verifier.operations import (
@@ -94,6 +95,8 @@ class HeduiService:
         self.verifications = Verifications(db, self.pipeline, self.connectors, self.policies)
         self.reports = Reports(db, self.standalone_events, settings.catalogue, settings.centre)
         self.audit_queries = AuditQueries(db, self.audit, self.log)
+        self.clients = Clients(db, self.audit)  # issue 13: who may call the API
+        self.refusals = RefusedCalls(self.standalone_events)  # and the calls refused, one entry per client-minute
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
         self.readiness = Readiness(

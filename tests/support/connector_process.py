@@ -92,14 +92,17 @@ def connector_server(
     extra: Sequence[str] = (),
     timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
+    client_auth: bool = False,
 ) -> Iterator[ConnectorProcess]:
     """Run ``hedui connector serve --self-signed-out DIRECTORY --listen 127.0.0.1:0`` until the block ends.
 
     Reads the address and fingerprint the server prints; stops it with SIGTERM and checks it exits 0.
-    ``env`` replaces the environment (e.g. one that finds an installed department package).
+    ``env`` replaces the environment (e.g. one that finds an installed department package). ``client_auth``
+    (issue 13): the server requires hedui's client certificate and query tokens (the development ones it
+    writes in DIRECTORY); without it, ``--no-client-auth``.
     """
     args = [*HEDUI, "connector", "serve", "--department", department, "--listen", "127.0.0.1:0"]
-    args += ["--self-signed-out", str(directory)]
+    args += ["--self-signed-out", str(directory), *(() if client_auth else ("--no-client-auth",))]
     if sandbox is not None:
         args += ["--sandbox", str(sandbox)]
     args += list(extra)

@@ -24,6 +24,7 @@ from grpc_status import rpc_status
 from audit.checkpoint import open_checkpoint
 from audit.log import EntryMac
 from connectors import Connector, DepartmentAnswer, DepartmentQuery, SandboxDataset, Ticket, sandbox_connectors
+from connectors.tls import certificate_authority, issue_certificate
 from consent import AUTHORIZATION_PAYLOAD_TYPE, AuthorizedMember, SigningKey, authorization_payload, sign_envelope
 from consent.envelope import Envelope
 from hedui.v1 import (
@@ -33,8 +34,11 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
+from verifier.access import Role, ServerTransport
+from verifier.access._transport import SERVER_NAMES, mutual_tls
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
 from verifier.config import Settings
+from verifier.errors import ServiceError
 from verifier.pipeline.plan import Plan
 from verifier.protojson import plain_to_message
 from verifier.request import VerificationRequest, parse_request
@@ -106,6 +110,50 @@ class PostgresCluster:
 
 
 # --- a running service ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestPki:
+    """The test run's client CA and the server's certificate (made once per process), issuing client certificates."""
+
+    ca: bytes
+    ca_key: bytes
+    server: bytes
+    server_key: bytes
+
+    def transport(self) -> ServerTransport:
+        """The server's side: mutual TLS, clients of this CA."""
+        return ServerTransport(mutual_tls(self.server, self.server_key, self.ca), description="test CA")
+
+    def client(self, name: str) -> tuple[bytes, bytes]:
+        """A new client certificate and key of this CA."""
+        return issue_certificate(self.ca, self.ca_key, name)
+
+    def channel(
+        self, port: int, pair: tuple[bytes, bytes] | None = None, *, root: bytes | None = None
+    ) -> grpc.aio.Channel:
+        """A TLS channel to the server on ``port`` presenting ``pair`` (certificate, key); none: no certificate."""
+        certificate, key = pair if pair is not None else (None, None)
+        credentials = grpc.ssl_channel_credentials(root or self.ca, key, certificate)
+        return grpc.aio.secure_channel(
+            f"127.0.0.1:{port}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+        )
+
+
+_PKI: list[TestPki] = []
+
+
+def test_pki() -> TestPki:
+    """The process's test PKI (made on first use)."""
+    if not _PKI:
+        ca, ca_key = certificate_authority("hedui test client CA")
+        server, server_key = issue_certificate(ca, ca_key, "localhost", server_names=SERVER_NAMES)
+        _PKI.append(TestPki(ca, ca_key, server, server_key))
+    return _PKI[0]
+
+
+test_pki.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
+TestPki.__test__ = False  # type: ignore[attr-defined]
 
 
 def signed_envelope(
@@ -230,6 +278,29 @@ class Harness:
     connectors: dict[str, RecordingConnector]
     metadata: tuple[tuple[str, str], ...] = ((OPERATOR_METADATA, "test-worker"),)
     stops: list[Any] = field(default_factory=list)
+    pki: TestPki | None = None
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+    client_pair: tuple[bytes, bytes] | None = None  # the harness client's certificate and key
+
+    async def client_channel(
+        self, name: str, organisation: str, roles: Sequence[Role | str], *, register: bool = True
+    ) -> grpc.aio.Channel:
+        """Issue 13: a channel presenting a new client certificate of the test CA, registered as a client of
+        ``organisation`` with ``roles`` (unless ``register`` is false: a certificate no client holds)."""
+        assert self.pki is not None
+        pair = self.pki.client(name)
+        if register:
+            await self.service.clients.add(pair[0], organisation, [str(r) for r in roles], name=name)
+        channel = self.pki.channel(self.port, pair)
+        self.channels.append(channel)
+        return channel
+
+    def raw_channel(self, pair: tuple[bytes, bytes] | None = None) -> grpc.aio.Channel:
+        """Issue 13: a TLS channel presenting ``pair`` (none: no client certificate), closed with the harness."""
+        assert self.pki is not None
+        channel = self.pki.channel(self.port, pair)
+        self.channels.append(channel)
+        return channel
 
     @property
     def consent(self) -> consent_pb2_grpc.ConsentServiceStub:
@@ -308,14 +379,25 @@ async def running_service(
             await service.trust_store.add(
                 organisation, key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
             )
-    _, port, stop = await build_server(service, "127.0.0.1:0")
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    # Issue 13: mutual TLS, the harness's client a client of ``organisation`` with every role.
+    pki = test_pki()
+    _, port, stop = await build_server(service, "127.0.0.1:0", pki.transport())
+    pair = pki.client("test-case-system")
+    roles = [r.value for r in Role]
+    try:
+        await service.clients.add(pair[0], organisation, roles, name="test-case-system")
+    except ServiceError:  # a service started again over the same database: its first harness's client is there
+        await service.clients.add(pair[0], organisation, roles, name=f"test-case-system-{uuid.uuid4().hex[:8]}")
+    channel = pki.channel(port, pair)
+    harness = Harness(service, port, channel, key, recording, pki=pki, client_pair=pair)
     finished = False
     try:
-        yield Harness(service, port, channel, key, recording)
+        yield harness
         finished = True
     finally:
         await channel.close()
+        for extra in harness.channels:
+            await extra.close()
         await stop()
         try:
             if finished:

@@ -211,6 +211,7 @@ def department_servers(
         for department in DEPARTMENTS:
             args = [*HEDUI, "connector", "serve", "--department", department, "--listen", "127.0.0.1:0"]
             args += ["--self-signed-out", str(directory / department), "--sandbox", str(data)]
+            args += ["--no-client-auth"]  # issue 13: the replicas' remote connectors present no client certificate
             if query_logs:
                 args += ["--query-log", str(directory / f"{department}.queries.jsonl")]
             errors = (directory / f"{department}.stderr").open("w+", encoding="utf-8")
@@ -528,6 +529,8 @@ class CrashDrill:
         }
         tables = {d: server.table(timeout=60.0) for d, server in departments.items()}
         self.config = write_config(directory / "hedui.toml", base, tables)
+        with self.config.open("a", encoding="utf-8") as config:  # issue 13: the drills' clients call in plaintext
+            config.write("\n[tls]\nplaintext = true\n")
         self.replicas: list[Replica] = []
         self.submitted: list[Submitted] = []
         self.unfinished_at_kill: int | None = None

@@ -357,11 +357,11 @@ class Refusing:
     def __init__(self, error: ServiceError) -> None:
         self.error, self.asked = error, []
 
-    async def get(self, name: str) -> Any:
+    async def get(self, name: str, caller: Any = None) -> Any:  # issue 13: the operations take the caller
         self.asked.append(name)
         raise self.error
 
-    async def watch(self, name: str) -> AsyncIterator[VerificationView]:
+    async def watch(self, name: str, caller: Any = None) -> AsyncIterator[VerificationView]:
         self.asked.append(name)
         yield view()
         raise self.error

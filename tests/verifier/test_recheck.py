@@ -199,13 +199,16 @@ async def test_another_organisations_report_cannot_be_named_by_a_recheck(harness
         elsewhere, other_key.public_pem(), not_before=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     )
     raw = {**recheck_of(request, zhang["report_id"]), "commissioned_by": elsewhere}
+    # Issue 13: the other organisation calls with its own client certificate.
+    other_channel = await harness.client_channel("elsewhere-case-system", elsewhere, ["case_system"])
     own_key, harness.key = harness.key, other_key
+    own_channel, harness.channel = harness.channel, other_channel
     try:
         auth = await harness.register(harness.envelope(parse_request(raw)))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await harness.create(raw, [auth.name])
     finally:
-        harness.key = own_key
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await harness.create(raw, [auth.name])
+        harness.key, harness.channel = own_key, own_channel
     assert error_of(caught) == (
         grpc.StatusCode.FAILED_PRECONDITION,
         "PREVIOUS_REPORT_NOT_FOUND",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from verifier.cli._common import HeduiParser, UsageError, database_unavailable, fail
 from verifier.cli.audit import add_audit_commands
+from verifier.cli.clients import add_clients_commands
 from verifier.cli.config import add_config_commands
 from verifier.cli.connector import add_connector_commands
 from verifier.cli.consent import add_consent_commands
@@ -42,6 +43,7 @@ def parser() -> HeduiParser:
     add_serve_command(sub)
     add_verify_command(sub)
     add_keys_commands(sub, HeduiParser)
+    add_clients_commands(sub, HeduiParser)
     add_consent_commands(sub, HeduiParser)
     add_db_commands(sub, HeduiParser)
     add_audit_commands(sub, HeduiParser)

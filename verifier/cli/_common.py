@@ -33,6 +33,7 @@ from connectors.departments import DepartmentCatalogue
 from connectors.registry import ConnectorConfigError, build_connectors
 from consent.envelope import load_public_key
 from consent.identity import CHINA_TIME
+from verifier.access import ClientTransport
 from verifier.cli._edges import CannotCreate, open_then_create
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
 from verifier.errors import database_failure
@@ -311,10 +312,18 @@ RETRY_SERVICE_CONFIG: Final[dict[str, Any]] = {
 }
 
 
-def hedui_channel(address: str) -> grpc.aio.Channel:
-    """A plaintext channel to a hedui service that retries calls refused ``UNAVAILABLE`` (loopback, tests, demo)."""
-    options = [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(RETRY_SERVICE_CONFIG))]
-    return grpc.aio.insecure_channel(address, options=options)
+def hedui_channel(address: str, transport: ClientTransport | None = None) -> grpc.aio.Channel:
+    """A channel to a hedui service that retries calls refused ``UNAVAILABLE``: over TLS with ``transport``'s
+    client certificate (issue 13: :func:`verifier.access.client_transport` gives the development CA's admin
+    client), plaintext without one (a server built without TLS, on loopback: tests)."""
+    options: list[tuple[str, Any]] = [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(RETRY_SERVICE_CONFIG)),
+    ]
+    credentials = transport.credentials() if transport is not None else None
+    if transport is None or credentials is None:
+        return grpc.aio.insecure_channel(address, options=options)
+    return grpc.aio.secure_channel(address, credentials, options=[*options, *transport.options()])
 
 
 # --- output -----------------------------------------------------------------------------------------

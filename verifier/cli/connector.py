@@ -49,6 +49,7 @@ from connectors.base import Connector
 from connectors.conformance import CheckResult, ConnectorOpener, check_connector
 from connectors.departments import DepartmentCatalogue
 from connectors.idempotency import OncePerKey, QueryLog
+from connectors.query_token import QueryTokenSigner, QueryTokenVerifier, new_token_key
 from connectors.registry import (
     ENTRY_POINT_GROUP,
     SANDBOX_DEPARTMENTS,
@@ -64,7 +65,9 @@ from connectors.sandbox import MIN_TICKET_KEY_BYTES, SandboxConnector, SandboxDa
 from connectors.server import start_connector_server
 from connectors.tls import (
     CertificateError,
+    certificate_authority,
     certificate_fingerprint,
+    issue_certificate,
     load_certificates,
     self_signed_certificate,
     split_address,
@@ -198,9 +201,73 @@ def _check_pair(certificate: bytes, key: bytes, where: str) -> None:
         raise UsageError(f"the key does not belong to the certificate {where}")
 
 
-async def _serve(connector: Connector, listen: str, certificate: bytes, key: bytes, lines: Sequence[str]) -> None:
+CLIENT_CA_FILE = "client-ca.pem"
+HEDUI_CLIENT_FILES = ("hedui-client.pem", "hedui-client.key")
+TOKEN_KEY_FILES = ("query-token.key", "query-token.pub")
+
+
+def _development_clients(directory: Path) -> tuple[bytes, bytes, str]:
+    """Issue 13, ``--self-signed-out DIR``: a client CA with hedui's client certificate and a query token key pair
+    in DIR (made once, keys 0600); (the client CA, hedui's token public key, a line saying so)."""
+    files = [directory / n for n in (CLIENT_CA_FILE, "client-ca.key", *HEDUI_CLIENT_FILES, *TOKEN_KEY_FILES)]
+    if not all(f.exists() for f in files):
+        try:
+            ca, ca_key = certificate_authority("hedui connector development client CA")
+            client, client_key = issue_certificate(ca, ca_key, "hedui")
+            token_private, token_public = new_token_key()
+            for path, data in zip(files, (ca, ca_key, client, client_key, token_private, token_public), strict=True):
+                path.touch(mode=0o600)
+                path.write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"--self-signed-out {directory}: {exc.strerror}") from None
+    ca_pem, public = files[0].read_bytes(), files[-1].read_bytes()
+    line = (
+        f"clients need a certificate of {files[0]} (hedui's: {files[2]}, key {files[3]}) and query tokens signed by "
+        f"{files[4]} (public key {files[5]})"
+    )
+    return ca_pem, public, line
+
+
+def _client_auth(args: argparse.Namespace) -> tuple[bytes | None, list[bytes], str]:
+    """Issue 13: (the client CA, hedui's query token public keys, a line) the server requires; ``--no-client-auth``
+    only when asked, said loudly."""
+    if args.no_client_auth:
+        if args.client_ca is not None or args.query_token_key:
+            raise UsageError("--no-client-auth goes without --client-ca and --query-token-key")
+        return (
+            None,
+            [],
+            "WARNING: --no-client-auth: any TLS client is answered, without a query token (development only)",
+        )
+    if args.client_ca is not None or args.query_token_key:
+        if args.client_ca is None or not args.query_token_key:
+            raise UsageError("--client-ca and --query-token-key go together (hedui's client CA and token key)")
+        public = [_read_file(p, "--query-token-key") for p in args.query_token_key]
+        try:
+            QueryTokenVerifier(public)
+        except ValueError as exc:
+            raise UsageError(f"--query-token-key: {exc}") from None
+        return _read_file(args.client_ca, "--client-ca"), public, f"clients need a certificate of {args.client_ca}"
+    if args.self_signed_out is not None:
+        ca, development_key, line = _development_clients(args.self_signed_out)
+        return ca, [development_key], line
+    raise UsageError(
+        "give --client-ca FILE and --query-token-key FILE (hedui's), or --self-signed-out DIR, or --no-client-auth"
+    )
+
+
+async def _serve(
+    connector: Connector,
+    listen: str,
+    certificate: bytes,
+    key: bytes,
+    lines: Sequence[str],
+    clients: tuple[bytes | None, list[bytes]] = (None, []),
+) -> None:
     try:
-        server = await start_connector_server(connector, listen, certificate, key)
+        server = await start_connector_server(
+            connector, listen, certificate, key, client_ca=clients[0], query_token_keys=clients[1]
+        )
     except OSError as exc:
         raise UsageError(f"--listen: {exc}") from None
     host, _ = split_address(listen)
@@ -265,11 +332,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.ticket_key is not None or args.sandbox is not None:
         raise UsageError("--ticket-key and --sandbox go with the sandbox, not --entry-point")
     certificate, key, origin = _key_pair(args)
+    client_ca, token_keys, client_line = _client_auth(args)
     query_log = _query_log(args.query_log)
     try:
         connector, lines = _served_connector(args, config, dataset, query_log)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        asyncio.run(_serve(connector, args.listen, certificate, key, [origin, *lines]))
+        said = [origin, client_line, *lines]
+        asyncio.run(_serve(connector, args.listen, certificate, key, said, (client_ca, token_keys)))
     finally:
         if query_log is not None:
             query_log.close()
@@ -405,12 +474,33 @@ async def _check_configured(kit: _Kit) -> list[_Outcome]:
     return outcomes
 
 
+def _hedui_identity(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, QueryTokenSigner | None]:
+    """Issue 13: the client certificate, key and query token key ``check --address`` presents: ``--client-cert``,
+    ``--client-key``, ``--query-token-key``, else the development ones beside ``--cert`` (as ``serve
+    --self-signed-out`` writes them), else none."""
+    beside = args.cert.parent
+    defaults = [beside / HEDUI_CLIENT_FILES[0], beside / HEDUI_CLIENT_FILES[1], beside / TOKEN_KEY_FILES[0]]
+    given = [args.client_cert, args.client_key, args.query_token_key]
+    if not any(given) and all(p.exists() for p in defaults):
+        given = defaults
+    if (given[0] is None) != (given[1] is None):
+        raise UsageError("--client-cert and --client-key go together")
+    certificate = _read_file(given[0], "--client-cert") if given[0] else None
+    key = _read_file(given[1], "--client-key") if given[1] else None
+    try:
+        tokens = QueryTokenSigner(_read_file(given[2], "--query-token-key")) if given[2] else None
+    except ValueError as exc:
+        raise UsageError(f"--query-token-key: {exc}") from None
+    return certificate, key, tokens
+
+
 async def _check_address(kit: _Kit) -> list[_Outcome]:
     """``--address``: a connector server, its certificate pinned."""
     args, catalogue = kit.args, kit.config.catalogue
     if args.cert is None:
         raise UsageError("--address needs --cert: the department's certificate PEM to pin")
     pem = _read_file(args.cert, "--cert")
+    client_certificate, client_key, tokens = _hedui_identity(args)
 
     def remote(department: str | None) -> RemoteConnector:
         return RemoteConnector(
@@ -420,6 +510,9 @@ async def _check_address(kit: _Kit) -> list[_Outcome]:
             server_name=args.server_name,
             timeout=args.deadline,
             catalogue=catalogue,
+            client_certificate=client_certificate,
+            client_key=client_key,
+            query_tokens=tokens,
         )
 
     try:
@@ -527,6 +620,19 @@ def _add_serve(commands: Any) -> None:
         help=f"the key that signs sandbox tickets (default: DIR/{TICKET_KEY_FILE} with --self-signed-out, "
         "generated first; else derived from the dataset)",
     )
+    serve.add_argument("--client-ca", type=Path, metavar="FILE", help="issue 13: the CA of hedui's client certificate")
+    serve.add_argument(
+        "--query-token-key",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="issue 13: hedui's query token public key PEM (repeatable while hedui rotates it)",
+    )
+    serve.add_argument(
+        "--no-client-auth",
+        action="store_true",
+        help="answer any TLS client, without a query token (development only; said loudly)",
+    )
     serve.add_argument(
         "--query-log",
         type=Path,
@@ -548,6 +654,9 @@ def _add_check(commands: Any) -> None:
     )
     check.add_argument("--cert", type=Path, help="with --address: the department's certificate PEM, pinned")
     check.add_argument("--server-name", help="with --address: the name to check the certificate against")
+    check.add_argument("--client-cert", type=Path, help="with --address: hedui's client certificate (mutual TLS)")
+    check.add_argument("--client-key", type=Path, help="with --address: its private key")
+    check.add_argument("--query-token-key", type=Path, help="with --address: the Ed25519 key that signs query tokens")
     check.add_argument("--department", help="the department (default: every one / the config's / the server's)")
     check.add_argument(
         "--sandbox", type=Path, help="sandbox dataset: the entry point's data and the people to ask about"

@@ -17,6 +17,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -33,10 +34,11 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
+from verifier.access import ClientTransport, client_transport, server_transport
 from verifier.api import OPERATOR_METADATA, build_server, envelope_message
 from verifier.cli._common import console, hedui_channel, log_signer
 from verifier.cli.verify import signed_authorization
-from verifier.config import Settings
+from verifier.config import Settings, TlsSettings
 from verifier.protojson import message_to_plain, plain_to_message
 from verifier.report.text import print_report
 from verifier.request import parse_request
@@ -54,12 +56,14 @@ SETTLING_KINDS = ("DEPARTMENT_ANSWER_RECEIVED", "DEPARTMENT_QUERY_FAILED", "DEPA
 async def _demo(out: Console) -> int:
     """The demo against a service of its own in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="hedui-demo-") as tmp:
-        settings = Settings(database_url=f"sqlite:///{tmp}/hedui.db", department_deadline_seconds=10.0)
+        # Issue 13: the development CA in the demo's own data directory; the demo calls as its admin client.
+        tls = TlsSettings(development_dir=Path(tmp) / "tls")
+        settings = Settings(database_url=f"sqlite:///{tmp}/hedui.db", department_deadline_seconds=10.0, tls=tls)
         service = HeduiService(Database.from_settings(settings), sandbox_connectors(SandboxDataset.demo()), settings)
         await service.start()
-        _, port, stop = await build_server(service, "127.0.0.1:0")
+        _, port, stop = await build_server(service, "127.0.0.1:0", server_transport(tls, "127.0.0.1:0"))
         try:
-            return await _demo_client(service, port, out)
+            return await _demo_client(service, port, out, client_transport(tls))
         finally:
             await stop()
             await service.close()
@@ -100,7 +104,7 @@ def _request_id() -> str:
     return f"demo-{uuid.uuid4()}"
 
 
-async def _demo_client(service: HeduiService, port: int, out: Console) -> int:
+async def _demo_client(service: HeduiService, port: int, out: Console, transport: ClientTransport) -> int:
     """The case system's side: register, create, watch, read the report, check the audit trail."""
     text = importlib.resources.files("verifier").joinpath("data/demo-household.json").read_text("utf-8")
     request = parse_request(json.loads(text))
@@ -110,7 +114,7 @@ async def _demo_client(service: HeduiService, port: int, out: Console) -> int:
         f"[bold]hedui demo[/] · service on 127.0.0.1:{port} · trusted key {key.keyid} for {request.commissioned_by}"
     )
     metadata: Metadata = ((OPERATOR_METADATA, "demo-case-worker"),)
-    async with hedui_channel(f"127.0.0.1:{port}") as channel:
+    async with hedui_channel(f"127.0.0.1:{port}", transport) as channel:
         consent = consent_pb2_grpc.ConsentServiceStub(channel)
         verifications = verification_pb2_grpc.VerificationServiceStub(channel)
         audit = audit_pb2_grpc.AuditServiceStub(channel)

@@ -35,7 +35,7 @@ from verifier.operations import Caller
 from verifier.operations.trust_store import KeyEntry, check_organisation
 from verifier.service import HeduiService
 
-__all__ = ["add_keys_commands"]
+__all__ = ["add_keys_commands", "run_admin"]
 
 CALLER = Caller(operator="hedui-keys", client="cli")
 Result = TypeVar("Result")
@@ -63,6 +63,9 @@ def _run_service(settings: Settings, work: Callable[[HeduiService], Awaitable[Re
         raise UsageError(str(exc)) from None
     except (DBAPIError, OSError) as exc:
         raise UsageError(f"database: {type(exc).__name__}") from None
+
+
+run_admin = _run_service  # issue 13: `hedui clients` runs its work the same way
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:

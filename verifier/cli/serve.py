@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from audit.tiles import Tiles
 from connectors import Connector
+from verifier.access import TransportError, server_transport
 from verifier.api import build_server
 from verifier.cli._common import (
     UsageError,
@@ -50,7 +51,11 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
     await _started(service)
     endpoint = OperatorEndpoint(service.readiness, lambda: refresh_scraped(service.db, service.log))
     try:  # an address in use or not this machine's: one line, the work given back
-        _, port, stop = await build_server(service, settings.listen)
+        transport = server_transport(settings.tls, settings.listen)  # issue 13: mTLS, the development CA or plaintext
+        _, port, stop = await build_server(service, settings.listen, transport)
+    except TransportError as exc:
+        await service.close()
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         await service.close()
         raise UsageError(f"listen {settings.listen}: {exc.strerror or exc}") from None
@@ -69,11 +74,12 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
         await service.close()
         raise UsageError(f"tiles_listen {settings.tiles_listen}: {exc.strerror or exc}") from None
     log.info(
-        "hedui serving on %s (port %d)%s, database %s",
+        "hedui serving on %s (port %d)%s, database %s, %s",
         settings.listen,
         port,
         where,
         async_url(settings.database_url).split("@")[-1],
+        transport.description,
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from verifier.config._load import DEFAULT_BASE, LoadedConfig, load_settings, rea
 from verifier.config._schema import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError, DepartmentTable, HeduiConfig
 from verifier.config._settings import Settings
 from verifier.config._show import Source, Value, effective_config
+from verifier.config._tls import TlsSettings
 
 __all__ = [
     "DEFAULT_BASE",
@@ -26,6 +27,7 @@ __all__ = [
     "LoadedConfig",
     "Settings",
     "Source",
+    "TlsSettings",
     "Value",
     "effective_config",
     "load_settings",

@@ -16,6 +16,7 @@ from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue, Dep
 from verifier.config._keys import secret_file
 from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error, cross_check
 from verifier.config._settings import Settings
+from verifier.config._tls import TlsTable
 
 __all__ = ["DEFAULT_BASE", "LoadedConfig", "dotted_keys", "load_settings", "read_config", "read_toml"]
 
@@ -135,6 +136,7 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         centre=config.centre.identity(),
         witness_policy=config.witness_policy.policy(),
         tiles_listen=config.tiles_listen,
+        tls=(config.tls or TlsTable()).settings(base),
     )
 
 

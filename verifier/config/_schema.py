@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from verifier.config._centre import CentreTable
+from verifier.config._tls import TlsTable
 from verifier.config._witness_policy import WitnessPolicyTable
 
 __all__ = [
@@ -184,6 +185,8 @@ class HeduiConfig(BaseSettings):
     witness_policy: WitnessPolicyTable = WitnessPolicyTable()
     tiles_listen: Annotated[str, AfterValidator(_host_port)] = ""
     # --- end of issue 12's witness and tiles keys ---
+    # Issue 13: the server's certificate and its clients' CA (verifier/config/_tls.py, docs/access.md).
+    tls: TlsTable | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from typing import Any
 from audit.witnessing import WitnessPolicy
 from connectors.departments import DepartmentCatalogue
 from verifier.config._centre import CentreIdentity
+from verifier.config._tls import TlsSettings
 
 __all__ = ["Settings"]
 
@@ -74,6 +75,8 @@ class Settings:
     # C2SP tlog-tiles ("127.0.0.1:8080"; empty: not served).
     witness_policy: WitnessPolicy = field(default_factory=WitnessPolicy)
     tiles_listen: str = ""
+    # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""

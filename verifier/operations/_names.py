@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from verifier.errors import FieldViolation, ServiceError
+from verifier.errors import FieldViolation, Reason, ServiceError
+from verifier.organisations import Role, covers
 
 __all__ = [
     "COUNTER",
@@ -30,10 +31,40 @@ RESOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the operator (case worker) and the client (peer address or certificate name)."""
+    """Who is calling: the operator (case worker) and the client (peer address or certificate name).
+
+    Issue 13: a call through the API also carries the client's ``organisation`` and ``roles`` (role names), which
+    the operations scope what it may see by. No organisation: a caller in this process (a command on the
+    database, a test), which sees everything.
+    """
 
     operator: str = "unknown"
     client: str = "unknown"
+    organisation: str = ""
+    roles: frozenset[str] = frozenset()
+
+    def reads(self, organisation: str) -> bool:
+        """Whether this caller may see a resource of ``organisation``: a case system its own organisation's, a
+        supervisor those of its area (read-only), a caller in this process everything."""
+        if not self.organisation:
+            return True
+        if Role.CASE_SYSTEM in self.roles and organisation == self.organisation:
+            return True
+        return Role.SUPERVISOR in self.roles and covers(self.organisation, organisation)
+
+    def acts_for(self, organisation: str) -> bool:
+        """Whether this caller may change what belongs to ``organisation`` (register, create, revoke): a case
+        system of that organisation, or a caller in this process."""
+        return not self.organisation or (Role.CASE_SYSTEM in self.roles and organisation == self.organisation)
+
+    def check_acts_for(self, organisation: str, field_name: str) -> None:
+        """PERMISSION_DENIED (NOT_OWN_ORGANISATION, naming ``field_name``) unless :meth:`acts_for`."""
+        if not self.acts_for(organisation):
+            raise ServiceError(
+                Reason.NOT_OWN_ORGANISATION,
+                f"{field_name}: {organisation!r} is not the calling client's organisation ({self.organisation})",
+                [FieldViolation(field_name, "must be the calling client's organisation")],
+            )
 
 
 NOBODY = Caller()

@@ -91,6 +91,7 @@ class Authorizations:
         digest = hashlib.sha256(envelope.payload).hexdigest()
         existing = await self._already_registered(request_id, digest)
         if existing is not None:
+            caller.check_acts_for(existing.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
             return (await self._reader.registered([existing]))[0]
         at = dt.datetime.now(dt.UTC)
         certificates = tuple(certificates)
@@ -100,6 +101,7 @@ class Authorizations:
             epoch = await stored.consent_epoch(session)
         checked = await self._checked(envelope, certificates, at)
         payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
+        caller.check_acts_for(payload.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
         row = AuthorizationRow(
             id=uuid.uuid4().hex,
             request_id=request_id or None,
@@ -147,11 +149,12 @@ class Authorizations:
             field_name = exc.field if exc.field.startswith("envelope") else f"envelope.payload.{exc.field}"
             raise ServiceError.invalid([FieldViolation(field_name, exc.message)], Reason.BAD_AUTHORIZATION) from None
 
-    async def get(self, name: str) -> RegisteredAuthorization:
-        """One authorization by name, judged against the trust store as it is now."""
+    async def get(self, name: str, caller: Caller = NOBODY) -> RegisteredAuthorization:
+        """One authorization by name, judged against the trust store as it is now (another organisation's, or
+        one outside a supervisor's area, is NOT_FOUND: issue 13)."""
         authorization_id = id_from(name, "authorizations", "name")
         found = await self._reader.by_names([authorization_id])
-        if not found:
+        if not found or not caller.reads(found[0].payload.commissioned_by):
             raise ServiceError.not_found(name)
         return found[0]
 
@@ -186,7 +189,7 @@ class Authorizations:
             raise ServiceError.invalid(exc.violations) from None
         async with self._db.write() as session:
             row = await stored.get(session, authorization_id, for_update=True)
-            if row is None:
+            if row is None or not caller.acts_for(row.commissioned_by):  # issue 13: another's is not found
                 raise ServiceError.not_found(name)
             if row.revoked_at is None:
                 row.revoked_at = dt.datetime.now(dt.UTC)
@@ -205,7 +208,7 @@ class Authorizations:
         return (await self._reader.registered([row]))[0]
 
     async def list(
-        self, member_id_number: str, *, page_size: int = 0, page_token: str = ""
+        self, member_id_number: str, *, page_size: int = 0, page_token: str = "", caller: Caller = NOBODY
     ) -> tuple[list[RegisteredAuthorization], str]:
         """A member's authorizations, oldest first, a page at a time (AIP-158; the token is an offset)."""
         violations = []
@@ -218,7 +221,8 @@ class Authorizations:
         size, start = min(page_size or 20, MAX_PAGE_SIZE), int(page_token or 0)
         async with self._db.sessions() as session:
             ids = await stored.ids_naming(session, member_id_number.strip().upper())
-        found = sorted(await self._reader.by_names(ids), key=lambda a: (a.registered_at, a.authorization_id))
+        readable = [a for a in await self._reader.by_names(ids) if caller.reads(a.payload.commissioned_by)]  # issue 13
+        found = sorted(readable, key=lambda a: (a.registered_at, a.authorization_id))
         page = found[start : start + size]
         return page, str(start + size) if start + size < len(found) else ""
 

@@ -73,7 +73,7 @@ class Reports:
             row = await stored_reports.for_reading(
                 session, verification_id, None if version_text == "latest" else int(version_text)
             )
-            if row is None:
+            if row is None or not caller.reads(row.commissioned_by):  # issue 13: another organisation's is not found
                 raise ServiceError.not_found(f"verifications/{verification_id}")
             if row.report_id is None:
                 if row.latest_report_version == 0:

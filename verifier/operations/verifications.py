@@ -23,6 +23,7 @@ from audit import AuditEvent
 from audit.log import EntryMac
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
+from verifier.organisations import Role
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
@@ -103,14 +104,15 @@ class Verifications:
         """Store the verification and start the pipeline in the background; returns at once."""
         check_request_id(request_id)
         self._check_names(authorization_names)
+        caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
         async with self._db.sessions() as session:
             existing = await stored.id_for_request(session, request_id) if request_id else None
             if existing is None:
-                consent = await self._authorizations_named(authorization_names, session)
+                consent = await self._authorizations_named(authorization_names, session, caller)
                 await _check_previous_report(session, request, self._pipeline.publisher.entry_mac)
         if existing is not None:
-            return await self.get(f"verifications/{existing}")
+            return await self.get(f"verifications/{existing}", caller)
         verification_id = uuid.uuid4().hex
         job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
         departments = sorted(self._departments)
@@ -145,7 +147,7 @@ class Verifications:
             existing = await self._created_under(request_id) if request_id else None
             if existing is None:
                 raise
-            return await self.get(f"verifications/{existing}")
+            return await self.get(f"verifications/{existing}", caller)
         return _new_view(job, rows, at)  # as committed: nothing needs reading back
 
     async def _created_under(self, request_id: str) -> str | None:
@@ -161,10 +163,11 @@ class Verifications:
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
 
-    async def _authorizations_named(self, names: Sequence[str], session: AsyncSession) -> Consent:
-        """The authorizations a verification names, as they stand: each must be registered."""
+    async def _authorizations_named(self, names: Sequence[str], session: AsyncSession, caller: Caller) -> Consent:
+        """The authorizations a verification names, as they stand: each must be registered (issue 13: by the
+        caller's organisation; another's is not registered, as far as the caller can tell)."""
         consent = await self._pipeline.authorizations.current(names, session)
-        known = {a.name for a in consent.authorizations}
+        known = {a.name for a in consent.authorizations if caller.acts_for(a.payload.commissioned_by)}
         for index, name in enumerate(names):
             if name not in known:
                 raise ServiceError.precondition(
@@ -172,14 +175,18 @@ class Verifications:
                 )
         return consent
 
-    async def get(self, name: str) -> VerificationView:
-        """A verification's state and its departments' progress, read in one statement."""
+    async def get(self, name: str, caller: Caller = NOBODY) -> VerificationView:
+        """A verification's state and its departments' progress, read in one statement (issue 13: another
+        organisation's, or one outside a supervisor's area, is NOT_FOUND)."""
         verification_id = id_from(name, "verifications", "name")
         async with self._db.sessions() as session:
             rows = await stored.snapshot(session, verification_id)
         if not rows:
             raise ServiceError.not_found(name)
         row = rows[0]
+        request = stored_request(row.request_json)
+        if not caller.reads(request.commissioned_by):
+            raise ServiceError.not_found(name)
         # Sorted here, by code point, as the pipeline sorts the state it hands watchers (a database's collation
         # might order "market_regulation" and "marketing" otherwise).
         departments = tuple(
@@ -195,7 +202,7 @@ class Verifications:
         return VerificationView(
             verification_id=row.id,
             state=row.state,
-            request=stored_request(row.request_json),
+            request=request,
             authorizations=tuple(json.loads(row.authorizations_json)),
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -205,9 +212,12 @@ class Verifications:
         )
 
     async def list(
-        self, *, page_size: int, page_token: str, commissioned_by: str = ""
+        self, *, page_size: int, page_token: str, commissioned_by: str = "", caller: Caller = NOBODY
     ) -> tuple[list[VerificationView], str]:
-        """Newest first; ``page_token`` is opaque (the last id and creation time seen)."""
+        """Newest first; ``page_token`` is opaque (the last id and creation time seen).
+
+        Issue 13: a case system lists its own organisation's only; a supervisor those of its area (a page may then
+        hold fewer than ``page_size``, as AIP-158 allows, when others' are passed over)."""
         if page_size < 0:
             raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
         size = min(page_size or 20, MAX_PAGE_SIZE)
@@ -220,21 +230,31 @@ class Verifications:
                 raise ServiceError.invalid(
                     [FieldViolation("page_token", "is not a token this service issued")]
                 ) from None
+        if caller.organisation and Role.SUPERVISOR not in caller.roles:
+            if commissioned_by and commissioned_by != caller.organisation:
+                return [], ""
+            commissioned_by = caller.organisation
+        elif commissioned_by and not caller.reads(commissioned_by):
+            return [], ""
         async with self._db.sessions() as session:
             rows = await stored.page(session, limit=size + 1, commissioned_by=commissioned_by, before=before)
-        views = [await self.get(f"verifications/{r.id}") for r in rows[:size]]
+        views = [
+            v
+            for v in [await self.get(f"verifications/{r.id}") for r in rows[:size]]
+            if caller.reads(v.request.commissioned_by)
+        ]
         next_token = ""
         if len(rows) > size:
             last = rows[size - 1]
             next_token = json.dumps({"c": last.created_at.isoformat(), "i": last.id}).encode().hex()
         return views, next_token
 
-    async def watch(self, name: str) -> AsyncIterator[VerificationView]:
+    async def watch(self, name: str, caller: Caller = NOBODY) -> AsyncIterator[VerificationView]:
         """Yield a snapshot now and on every change, until the verification completes or fails."""
         verification_id = id_from(name, "verifications", "name")
         signals = self._pipeline.signals
         seen = signals.version(verification_id)
-        view = await self.get(name)
+        view = await self.get(name, caller)
         yield view
         while not VerificationState(view.state).terminal:
             # Also wakes every second, for changes made by another process on the same database.

@@ -23,6 +23,7 @@ __all__ = [
     "AuthorizationMemberRow",
     "AuthorizationRow",
     "Base",
+    "ClientRow",
     "ConsentEpochRow",
     "DepartmentResultRow",
     "ReportRow",
@@ -73,6 +74,22 @@ class TrustedKeyRow(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(500))
     # Rotation: the key this one replaced (whose not_after the rotation set).
     replaces: Mapped[str | None] = mapped_column(String(64))
+
+
+class ClientRow(Base):
+    """Issue 13: a client of the gRPC API, known by its certificate's public key, with its organisation and roles."""
+
+    __tablename__ = "clients"
+    key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation: Mapped[str] = mapped_column(String(200), index=True)
+    roles_json: Mapped[str] = mapped_column(Text)
+    certificate_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class AuthorizationRow(Base):

@@ -47,11 +47,11 @@ async def get(session: AsyncSession, verification_id: str, version: int) -> Repo
 async def for_reading(session: AsyncSession, verification_id: str, version: int | None) -> Any | None:
     """A verification's latest version number and one of its reports (``version``; ``None``: the latest), in ONE
     statement: ``None`` when there is no such verification; the report's columns (``report_id``, ``version``,
-    ``body_json``) are ``None`` when it has no such report."""
+    ``body_json``) are ``None`` when it has no such report; ``commissioned_by`` is the verification's organisation."""
     v, r = VerificationRow, ReportRow
     wanted = v.latest_report_version if version is None else version
     query = (
-        select(v.latest_report_version, r.id.label("report_id"), r.version, r.body_json)
+        select(v.latest_report_version, r.id.label("report_id"), r.version, r.body_json, v.commissioned_by)
         .select_from(v)
         .outerjoin(r, (r.verification_id == v.id) & (r.version == wanted))
         .where(v.id == verification_id)

@@ -36,6 +36,20 @@ OBSERVABILITY_VALUES = {
 }
 
 
+def _development_channel(cwd: Path, port: int) -> grpc.Channel:
+    """Issue 13: a channel to ``hedui serve`` without [tls], as its admin client (the development CA it made)."""
+    tls = cwd / ".hedui" / "tls"
+    deadline = time.monotonic() + 30
+    while not (tls / "admin.pem").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the server makes the CA when it starts
+    credentials = grpc.ssl_channel_credentials(
+        (tls / "ca.pem").read_bytes(), (tls / "admin.key").read_bytes(), (tls / "admin.pem").read_bytes()
+    )
+    return grpc.secure_channel(
+        f"127.0.0.1:{port}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    )
+
+
 @pytest.mark.integration
 def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:
     with socket.socket() as s:
@@ -48,7 +62,7 @@ def test_serve_answers_health_checks_and_stops_on_sigterm(tmp_path: Path) -> Non
     )
     try:
         deadline = time.monotonic() + 30
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with _development_channel(tmp_path, port) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
             while time.monotonic() < deadline:
                 reply = health_pb2_grpc.HealthStub(channel).Check(
@@ -77,6 +91,7 @@ def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path
         "HEDUI_AUDIT_LOG_KEY_FILE": str(tmp_path / "keys" / "log.key"),
         "HEDUI_AUDIT_SUBJECT_KEY_FILE": str(tmp_path / "keys" / "subject.key"),
         "HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS": "30",
+        "HEDUI_TLS__PLAINTEXT": "true",  # issue 13: no development CA (it would be made under ./.hedui)
     }
     shown = subprocess.run(
         [*HEDUI, "config", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
@@ -182,6 +197,7 @@ def _every_key_from_the_environment(tmp_path: Path) -> dict[str, str]:
         "centre": json.dumps({"name": "香格里拉市社会救助家庭经济状况核对中心"}, ensure_ascii=False),
         "witness_policy": json.dumps({"quorum": 0, "timeout_seconds": 4}),
         "tiles_listen": f"127.0.0.1:{_free_port()}",
+        "tls": json.dumps({"plaintext": True}),  # issue 13: on loopback, without the development CA
     }
     assert set(values) == set(HeduiConfig.model_fields) - {"departments"}, "a key of the schema is not covered"
     env = {name: value for name, value in os.environ.items() if not name.upper().startswith("HEDUI_")}

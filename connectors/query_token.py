@@ -1,0 +1,170 @@
+"""Query tokens (issue 13): hedui signs each query it sends a department, the connector server checks it.
+
+An authorization reference alone is a name anyone can make up. A query token binds it to the query: hedui's
+Ed25519 signature over the department, the authorization reference, the idempotency key, the purpose, a hash of
+the identity numbers asked about, and an expiry a few minutes on. A connector server that holds hedui's public
+key answers only a query whose token verifies and matches what it asks (:meth:`QueryTokenVerifier.problem`).
+The token travels in the call's metadata, ``x-hedui-query-token``; a server in another language checks the same
+bytes: ``base64url(claims JSON) "." base64url(signature)``, the signature over ``hedui-query-token-v1\\n`` and the
+claims' bytes, the claims ``{"v": 1, "dep", "ref", "key", "purpose", "ids", "exp"}`` (``ids``: SHA-256 hex of
+the identity numbers joined by ``\\n``, in the order asked; ``exp``: Unix seconds).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+__all__ = [
+    "QUERY_TOKEN_METADATA",
+    "TOKEN_SECONDS",
+    "QueryClaims",
+    "QueryTokenSigner",
+    "QueryTokenVerifier",
+    "new_token_key",
+]
+
+QUERY_TOKEN_METADATA: Final = "x-hedui-query-token"
+TOKEN_SECONDS: Final = 300
+_CONTEXT: Final = b"hedui-query-token-v1\n"
+_MAX_TOKEN: Final = 4096
+_SKEW: Final = 60
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def members_hash(id_numbers: Sequence[str]) -> str:
+    """SHA-256 hex of the identity numbers asked about, joined by newlines in the order asked."""
+    return hashlib.sha256("\n".join(id_numbers).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class QueryClaims:
+    """What a token vouches for: one query of one department."""
+
+    department: str
+    reference: str
+    key: str
+    purpose: str
+    ids: str
+    expires: int
+
+    @classmethod
+    def of(
+        cls, department: str, reference: str, key: str, purpose: str, id_numbers: Sequence[str], expires: int
+    ) -> QueryClaims:
+        """The claims of a query."""
+        return cls(department, reference, key, purpose, members_hash(id_numbers), expires)
+
+    def encoded(self) -> bytes:
+        """The claims' bytes (sorted keys, no spaces)."""
+        plain = {
+            "v": 1,
+            "dep": self.department,
+            "ref": self.reference,
+            "key": self.key,
+            "purpose": self.purpose,
+            "ids": self.ids,
+            "exp": self.expires,
+        }
+        return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def new_token_key() -> tuple[bytes, bytes]:
+    """A new Ed25519 key pair for query tokens: (private PEM, public PEM)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
+
+
+class QueryTokenSigner:
+    """hedui's side: signs a token for each query it sends."""
+
+    def __init__(self, private_pem: bytes) -> None:
+        """From an Ed25519 private key PEM; :class:`ValueError` when it is not one."""
+        key = serialization.load_pem_private_key(private_pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("a query token key must be an Ed25519 private key")
+        self._key = key
+
+    def token(
+        self,
+        department: str,
+        reference: str,
+        key: str,
+        purpose: str,
+        id_numbers: Sequence[str],
+        *,
+        seconds: int = TOKEN_SECONDS,
+    ) -> str:
+        """The token of one query, valid for ``seconds``."""
+        claims = QueryClaims.of(department, reference, key, purpose, id_numbers, int(time.time()) + seconds).encoded()
+        return f"{_b64(claims)}.{_b64(self._key.sign(_CONTEXT + claims))}"
+
+
+class QueryTokenVerifier:
+    """A connector server's side: checks a query's token with hedui's public key(s)."""
+
+    def __init__(self, public_pems: Sequence[bytes]) -> None:
+        """From Ed25519 public key PEMs (more than one while hedui rotates its key)."""
+        keys = []
+        for pem in public_pems:
+            key = serialization.load_pem_public_key(pem)
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("a query token key must be an Ed25519 public key")
+            keys.append(key)
+        if not keys:
+            raise ValueError("at least one query token key is needed")
+        self._keys = tuple(keys)
+
+    def problem(self, token: str, expected: QueryClaims, now: float | None = None) -> str | None:
+        """What is wrong with ``token`` for the query ``expected`` describes (its ``expires`` ignored), or None."""
+        if not token:
+            return "the query carries no query token"
+        if len(token) > _MAX_TOKEN or token.count(".") != 1:
+            return "the query token is malformed"
+        claims_text, _, signature_text = token.partition(".")
+        try:
+            claims, signature = _unb64(claims_text), _unb64(signature_text)
+            plain = json.loads(claims)
+        except (ValueError, binascii.Error):
+            return "the query token is malformed"
+        if not any(self._verifies(key, signature, claims) for key in self._keys):
+            return "the query token's signature does not verify with hedui's key"
+        if not isinstance(plain, dict) or plain.get("v") != 1 or not isinstance(plain.get("exp"), int):
+            return "the query token is malformed"
+        wanted = {"dep": expected.department, "ref": expected.reference, "key": expected.key}
+        wanted |= {"purpose": expected.purpose, "ids": expected.ids}
+        for name, value in wanted.items():
+            if plain.get(name) != value:
+                return f"the query token is for another query (its {name} differs)"
+        if plain["exp"] + _SKEW < (time.time() if now is None else now):
+            return "the query token has expired"
+        return None
+
+    @staticmethod
+    def _verifies(key: Ed25519PublicKey, signature: bytes, claims: bytes) -> bool:
+        try:
+            key.verify(signature, _CONTEXT + claims)
+        except InvalidSignature:
+            return False
+        return True

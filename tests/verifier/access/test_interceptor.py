@@ -1,0 +1,149 @@
+"""Every method of every hedui service, enumerated from the service descriptors, refused to whoever may not call it
+(issue 13): no client certificate, a certificate of another CA, one no client holds, a revoked one, and each role
+lacking it; every refusal counted in the audit log, one CALL_REFUSED entry per client and minute. One server for
+the module, over real mutual TLS on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from google.protobuf.descriptor import MethodDescriptor
+from harness import Harness, error_details, example_sandbox, running_service
+
+from audit.events import EVENT_KINDS
+from connectors.tls import certificate_authority, issue_certificate
+from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2
+from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, Role
+
+ORG = "533401-civil-affairs"
+METHODS: list[MethodDescriptor] = [
+    method
+    for file in (consent_pb2.DESCRIPTOR, verification_pb2.DESCRIPTOR, audit_pb2.DESCRIPTOR)
+    for service in file.services_by_name.values()
+    for method in service.methods
+]
+IDS = [m.full_name for m in METHODS]
+GET_HEAD = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].methods_by_name["GetSignedTreeHead"]
+
+
+def path_of(method: MethodDescriptor) -> str:
+    """The method's gRPC path, ``/hedui.v1.ConsentService/RegisterAuthorization``."""
+    return f"/{method.containing_service.full_name}/{method.name}"
+
+
+async def call(channel: grpc.aio.Channel, method: MethodDescriptor) -> None:
+    """One call of ``method`` with an empty request; raises the call's error (a stream is read to its end)."""
+    if method.server_streaming:
+        stream = channel.unary_stream(path_of(method), request_serializer=bytes, response_deserializer=bytes)
+        async for _ in stream(b"", timeout=10):
+            pass
+        return
+    unary = channel.unary_unary(path_of(method), request_serializer=bytes, response_deserializer=bytes)
+    await unary(b"", timeout=10)
+
+
+async def refusal(channel: grpc.aio.Channel, method: MethodDescriptor) -> tuple[grpc.StatusCode, str]:
+    """(code, ErrorInfo reason) of a call that must fail."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(channel, method)
+    code = caught.value.code()
+    reason = error_details(caught.value)[0] if code not in (grpc.StatusCode.UNAVAILABLE,) else ""
+    return code, reason
+
+
+async def access_refusal(channel: grpc.aio.Channel, method: MethodDescriptor) -> str | None:
+    """The ErrorInfo reason when the call was refused for who calls; ``None`` when it got past the access check."""
+    try:
+        await call(channel, method)
+    except grpc.aio.AioRpcError as error:
+        if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return error_details(error)[0] or error.code().name
+    return None
+
+
+@pytest.fixture(scope="module")
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    """One running service for the module (SQLite)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'hedui.db'}"
+    async with running_service(url, example_sandbox()) as harness:
+        yield harness
+
+
+def test_every_method_of_every_service_has_its_roles() -> None:
+    assert sorted(METHOD_ROLES) == sorted(path_of(m) for m in METHODS)
+    assert len(METHODS) == 15
+    assert "CALL_REFUSED" in EVENT_KINDS
+
+
+@pytest.mark.integration
+async def test_without_a_client_certificate_the_tls_handshake_refuses_every_method(server: Harness) -> None:
+    channel = server.raw_channel()
+    foreign_ca, foreign_key = certificate_authority("someone else's CA")
+    foreign = server.raw_channel(issue_certificate(foreign_ca, foreign_key, "intruder"))
+    for method in METHODS:
+        assert (await refusal(channel, method))[0] == grpc.StatusCode.UNAVAILABLE, method.full_name
+        assert (await refusal(foreign, method))[0] == grpc.StatusCode.UNAVAILABLE, method.full_name
+
+
+@pytest.mark.integration
+async def test_a_certificate_no_client_holds_or_a_revoked_one_is_unauthenticated(server: Harness) -> None:
+    unknown = await server.client_channel("not-registered", ORG, [], register=False)
+    revoked = await server.client_channel("revoked-system", ORG, list(Role))
+    await server.service.clients.revoke("revoked-system", "decommissioned")
+    for method in METHODS:
+        assert await refusal(unknown, method) == (grpc.StatusCode.UNAUTHENTICATED, "CLIENT_UNKNOWN"), method.name
+        assert await refusal(revoked, method) == (grpc.StatusCode.UNAUTHENTICATED, "CLIENT_REVOKED"), method.name
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("role", list(Role))
+async def test_each_role_lacking_a_method_is_permission_denied(server: Harness, role: Role) -> None:
+    channel = await server.client_channel(f"only-{role.value.replace('_', '-')}", ORG, [role])
+    for method in METHODS:
+        allowed = role in METHOD_ROLES[path_of(method)]
+        if allowed:  # it may fail for its empty request, never for who calls
+            assert await access_refusal(channel, method) is None, method.name
+        else:
+            assert await refusal(channel, method) == (grpc.StatusCode.PERMISSION_DENIED, "ROLE_MISSING"), method.name
+
+
+@pytest.mark.integration
+async def test_refusals_are_audited_once_per_client_and_minute_with_a_count(server: Harness) -> None:
+    channel = await server.client_channel("counted-admin", ORG, [Role.ADMIN])
+    denied = [m for m in METHODS if Role.ADMIN not in METHOD_ROLES[path_of(m)]]
+    for _ in range(3):
+        for method in denied:
+            await refusal(channel, method)
+    await server.service.refusals.flush()
+    await server.service.log.integrate(server.service.db.write)
+    async with server.service.db.sessions() as session:
+        entries = await server.service.audit.entries(session, after_index=-1, limit=10_000)
+    counted = [e for e in entries if e.kind == "CALL_REFUSED" and e.client == f"counted-admin@{ORG}"]
+    assert 1 <= len(counted) <= 2  # one per minute: two if the calls straddled a minute
+    details = [json.loads(e.entry)["details"] for e in counted]
+    assert sum(d["count"] for d in details) == 3 * len(denied)
+    assert len({d["minute"] for d in details}) == len(counted)
+    assert set().union(*(d["methods"] for d in details)) == {path_of(m) for m in denied}
+    assert all(d["reasons"] == ["ROLE_MISSING"] and d["codes"] == ["PERMISSION_DENIED"] for d in details)
+    unknown = [e for e in entries if e.kind == "CALL_REFUSED" and e.client.startswith("unknown sha256:")]
+    assert unknown, "the unknown certificate's refusals are counted under its key"
+
+
+@pytest.mark.integration
+async def test_a_revocation_by_another_process_counts_within_the_cache_time(server: Harness) -> None:
+    """``hedui clients revoke`` beside a running server: its own Clients over the same database."""
+    channel = await server.client_channel("revoked-elsewhere", ORG, [Role.SUPERVISOR])
+    stub = audit_pb2_grpc.AuditServiceStub(channel)
+    await stub.GetSignedTreeHead(audit_pb2.GetSignedTreeHeadRequest())  # known, and now in the server's memory
+    elsewhere = Clients(server.service.db, server.service.audit)
+    await elsewhere.revoke("revoked-elsewhere", "key leaked")
+    give_up = time.monotonic() + CACHE_SECONDS + 10  # generous: the machine may be loaded
+    while (refused := await access_refusal(channel, GET_HEAD)) is None:
+        assert time.monotonic() < give_up, "the revocation did not count"
+        await asyncio.sleep(0.2)
+    assert refused == "CLIENT_REVOKED"

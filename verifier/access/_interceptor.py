@@ -1,0 +1,183 @@
+"""The one server interceptor that decides who may call what (issue 13).
+
+Every call of every hedui method passes here before its servicer: the client certificate the TLS layer verified
+is looked up by its public key's SHA-256 (:class:`~verifier.access.Clients`); a certificate no client holds, or
+one revoked, is ``UNAUTHENTICATED``; a client none of whose roles may call the method
+(:data:`~verifier.access._methods.METHOD_ROLES`) is ``PERMISSION_DENIED``; each with its ErrorInfo reason, and each
+counted for the audit log (:class:`~verifier.access._refusals.RefusedCalls`). A call let through runs with its
+client in :func:`current_client`, which the servicers read (``verifier.api.caller_of``). Health and reflection
+stay open; any other service a server might carry is refused (nothing is open by omission).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Final
+
+import grpc
+
+from connectors.tls import CertificateError, public_key_sha256
+from verifier.access._clients import Client, Clients
+from verifier.access._methods import METHOD_ROLES, OPEN_SERVICES
+from verifier.access._refusals import RefusedCalls
+from verifier.access._transport import DEVELOPMENT_CLIENT
+from verifier.errors import Reason, ServiceError
+from verifier.organisations import Role
+
+__all__ = ["AccessControl", "current_client"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Abort = Callable[[Context, ServiceError], Awaitable[None]]
+_client: contextvars.ContextVar[Client | None] = contextvars.ContextVar("hedui_client", default=None)
+_OPERATOR: Final = "x-hedui-operator"
+_FAR_FUTURE: Final = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def current_client() -> Client | None:
+    """The client of the gRPC call this code runs for (``None`` outside an admitted call)."""
+    return _client.get()
+
+
+class _Refused(Exception):
+    """A call refused: the error to end it with, and who to count it against."""
+
+    def __init__(self, error: ServiceError, who: str) -> None:
+        super().__init__(error.message)
+        self.error, self.who = error, who
+
+
+def _peer_host(context: Context) -> str:
+    """The caller's address without its port (a refused caller without a certificate is counted by host)."""
+    peer = str(context.peer())
+    host = peer.rpartition(":")[0] if peer.count(":") >= 2 else peer
+    return f"anonymous {host}"[:200]
+
+
+class AccessControl(grpc.aio.ServerInterceptor):
+    """Admit a call when its client may call the method; refuse, count and audit it otherwise."""
+
+    def __init__(
+        self, clients: Clients, refusals: RefusedCalls, abort: Abort, *, plaintext_organisation: str | None = None
+    ) -> None:
+        """``abort`` ends a call with a ServiceError's rich status; ``plaintext_organisation``: no TLS, every caller
+        is the development client of that organisation with every role."""
+        self._clients = clients
+        self._refusals = refusals
+        self._abort = abort
+        self._plaintext = (
+            None
+            if plaintext_organisation is None
+            else Client(
+                "plaintext", DEVELOPMENT_CLIENT, plaintext_organisation, frozenset(Role), _FAR_FUTURE, _FAR_FUTURE
+            )
+        )
+        self._keys: dict[bytes, str] = {}
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
+
+    async def _admitted(self, method: str, context: Context) -> Client:
+        """The client of this call if it may call ``method``; :class:`_Refused` otherwise."""
+        client = self._plaintext or await self._certified(context)
+        if client.revoked_at is not None:
+            raise _Refused(ServiceError(Reason.CLIENT_REVOKED, f"client {client.name} was revoked"), client.label)
+        allowed = METHOD_ROLES.get(method, frozenset())
+        if not client.roles & allowed:
+            names = ", ".join(sorted(allowed)) or "no role"
+            error = ServiceError(Reason.ROLE_MISSING, f"{method.rpartition('/')[2]} needs the role {names}")
+            raise _Refused(error, client.label)
+        return client
+
+    async def _certified(self, context: Context) -> Client:
+        """The client the verified certificate's key belongs to (revoked ones too)."""
+        pems = list(context.auth_context().get("x509_pem_cert") or ())
+        if not pems:
+            missing = ServiceError(Reason.CLIENT_CERTIFICATE_MISSING, "the call came without a client certificate")
+            raise _Refused(missing, _peer_host(context))
+        key = self._keys.get(pems[0])
+        if key is None:
+            try:
+                key = public_key_sha256(pems[0])
+            except CertificateError:
+                raise _Refused(
+                    ServiceError(Reason.CLIENT_UNKNOWN, "unreadable client certificate"), "unreadable"
+                ) from None
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[pems[0]] = key
+        client = await self._clients.identify(key)
+        if client is None:
+            unknown = ServiceError(Reason.CLIENT_UNKNOWN, f"no client holds the certificate key sha256:{key[:16]}…")
+            raise _Refused(unknown, f"unknown sha256:{key[:16]}")
+        return client
+
+    async def _refuse(self, context: Context, method: str, refused: _Refused) -> None:
+        """Count the refusal for the audit log, then end the call with it."""
+        metadata = dict(context.invocation_metadata() or ())
+        operator = str(metadata.get(_OPERATOR, "") or "")
+        error = refused.error
+        self._refusals.refused(refused.who, operator, method, error.code, error.reason)
+        await self._abort(context, error)
+
+    def _unary(self, method: str, behavior: Any) -> Any:
+        """A unary-response behaviour behind the check."""
+
+        async def call(request: Any, context: Context) -> Any:
+            try:
+                client = await self._admitted(method, context)
+            except _Refused as refused:
+                await self._refuse(context, method, refused)
+                raise AssertionError("unreachable: abort raises") from None
+            _client.set(client)
+            return await behavior(request, context)
+
+        return call
+
+    def _streaming(self, method: str, behavior: Any) -> Any:
+        """A streaming-response behaviour behind the check."""
+
+        async def call(request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                client = await self._admitted(method, context)
+            except _Refused as refused:
+                await self._refuse(context, method, refused)
+                raise AssertionError("unreachable: abort raises") from None
+            _client.set(client)
+            responses = behavior(request, context)
+            if inspect.isawaitable(responses):
+                await responses
+            else:
+                async for response in responses:
+                    yield response
+
+        return call
+
+    def _guarded(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        """The handler with its behaviour behind the check."""
+        options = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(self._unary(method, handler.unary_unary), **options)
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(self._unary(method, handler.stream_unary), **options)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(self._streaming(method, handler.unary_stream), **options)
+        return grpc.stream_stream_rpc_method_handler(self._streaming(method, handler.stream_stream), **options)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The method's guarded handler (made once per method); health and reflection as they are."""
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.lstrip("/").rpartition("/")[0] in OPEN_SERVICES:
+            return handler
+        known = self._handlers.get(method)
+        if known is None or known[0] is not handler:
+            known = self._handlers[method] = (handler, self._guarded(method, handler))
+        return known[1]
