@@ -282,13 +282,13 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
         """Check and store a signed authorization."""
         envelope = envelope_of(request.envelope)
         certificates = [envelope_of(c) for c in request.member_key_certificates]
-        auth = await _call(
+        auth, stored, stored_certificates = await _call(  # issue 13: the reply shows what is stored, never a replay
             context,
-            self._authorizations.register(
+            self._authorizations.register_with_copy(
                 envelope, certificates=certificates, request_id=request.request_id, caller=caller_of(context)
             ),
         )
-        return authorization_message(auth, envelope, certificates)
+        return authorization_message(auth, stored, stored_certificates)
 
     async def GetAuthorization(  # noqa: N802
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]

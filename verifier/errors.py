@@ -26,6 +26,8 @@ KEY_REVOKED                    FAILED_PRECONDITION    the key was revoked alread
 AUDIT_LOG_DAMAGED              DATA_LOSS              the stored audit log fails its own checks
 DATABASE_BUSY                  UNAVAILABLE            no database connection in time, or it was lost
 AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit log cannot sign (issue 12)
+REQUEST_ID_REUSED              ALREADY_EXISTS         a request_id already used for different content
+MEMBER_NAME_MISMATCH           INVALID_ARGUMENT       a member's name differs from its authorization's
 =============================  =====================  =================================================
 """
 
@@ -80,6 +82,10 @@ class Reason(StrEnum):
     DATABASE_BUSY = "DATABASE_BUSY"
     # Issue 12: writes refused while the audit log cannot sign what they would record.
     AUDIT_LOG_STOPPED = "AUDIT_LOG_STOPPED"
+    # Issue 13 (input): a request_id reused for other content; a request naming a member otherwise than its
+    # authorization does.
+    REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
+    MEMBER_NAME_MISMATCH = "MEMBER_NAME_MISMATCH"
 
     @property
     def code(self) -> str:
@@ -97,6 +103,8 @@ _CODES: dict[Reason, str] = {
     Reason.AUDIT_LOG_DAMAGED: "DATA_LOSS",
     Reason.DATABASE_BUSY: "UNAVAILABLE",
     Reason.AUDIT_LOG_STOPPED: "UNAVAILABLE",
+    Reason.REQUEST_ID_REUSED: "ALREADY_EXISTS",
+    Reason.MEMBER_NAME_MISMATCH: "INVALID_ARGUMENT",
 }
 
 

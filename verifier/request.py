@@ -7,11 +7,12 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from consent.identity import IdentityNumberError, china_today, scrub, validate_identity_number
+from consent.authorization import RegisteredAuthorization
+from consent.identity import IdentityNumberError, china_today, mask, scrub, validate_identity_number
 from verifier.errors import FieldViolation
 from verifier.vocabulary import Area, DeductionKind, EmploymentCategory, Purpose, Relation
 
@@ -26,6 +27,7 @@ __all__ = [
     "Member",
     "RequestError",
     "VerificationRequest",
+    "names_differing",
     "parse_request",
     "revocation_reason",
     "stored_request",
@@ -398,6 +400,36 @@ def _deductions(check: _Checker, raw: Mapping[str, Any], seen: set[str], given: 
             )
         )
     return deductions
+
+
+def _same_name(first: str, second: str) -> bool:
+    """Whether two spellings of a name are the same name: equal once NFC-normalised, outer spaces dropped."""
+    return unicodedata.normalize("NFC", first).strip() == unicodedata.normalize("NFC", second).strip()
+
+
+def names_differing(
+    request: VerificationRequest, authorizations: Iterable[RegisteredAuthorization]
+) -> list[FieldViolation]:
+    """One violation (``members[i].name``) per member whose name differs from the name an authorization the
+    request names gives for the same identity number: the person who consented is the person asked about, by
+    number and by name (neither name is echoed; the number is masked)."""
+    signed_names: dict[str, list[tuple[str, str]]] = {}
+    for auth in authorizations:
+        for signed in auth.payload.members:
+            signed_names.setdefault(signed.id_number, []).append((auth.name, signed.name))
+    violations = []
+    for index, member in enumerate(request.members):
+        differing = [
+            where for where, name in signed_names.get(member.id_number, ()) if not _same_name(name, member.name)
+        ]
+        if differing:
+            violations.append(
+                FieldViolation(
+                    f"members[{index}].name",
+                    f"differs from the name {differing[0]} gives for member {mask(member.id_number)}",
+                )
+            )
+    return violations
 
 
 @functools.lru_cache(maxsize=4096)

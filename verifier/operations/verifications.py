@@ -27,7 +27,7 @@ from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
 from verifier.pipeline.signals import FinalState
 from verifier.policy import PolicyBook
-from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
+from verifier.request import RequestError, VerificationRequest, names_differing, parse_request, stored_request
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored
 from verifier.storage.db import Database
@@ -107,6 +107,7 @@ class Verifications:
             existing = await stored.id_for_request(session, request_id) if request_id else None
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session)
+                _require_names_match(request, consent)  # issue 13 (input)
                 await _check_previous_report(session, request)
         if existing is not None:
             return await self.get(f"verifications/{existing}")
@@ -253,6 +254,15 @@ class Verifications:
                 if view.latest_report_version > 0 and view.state != VerificationState.RUNNING:
                     return view
         return await self.get(name)
+
+
+def _require_names_match(request: VerificationRequest, consent: Consent) -> None:
+    """Refuse (MEMBER_NAME_MISMATCH, ``request.members[i].name``) a request naming a member otherwise than an
+    authorization it names does (docs/consent.md)."""
+    differing = names_differing(request, consent.authorizations)
+    if differing:
+        violations = [FieldViolation(f"request.{v.field}", v.description) for v in differing]
+        raise ServiceError.invalid(violations, Reason.MEMBER_NAME_MISMATCH)
 
 
 def _verification_values(job: Job, request_id: str, at: dt.datetime) -> dict[str, object]:

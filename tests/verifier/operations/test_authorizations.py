@@ -31,7 +31,14 @@ async def test_registering_again_returns_the_stored_authorization(db: Database) 
     assert (await ops.register(envelope)).name == name  # the same envelope: the same authorization
     fresh = signed_envelope(REQUEST, key, valid_until=dt.date.today() + dt.timedelta(days=5))
     first = await ops.register(fresh, request_id="r-1")
-    assert (await ops.register(signed_envelope(REQUEST, key), request_id="r-1")).name == first.name
+    assert (await ops.register(fresh, request_id="r-1")).name == first.name  # a retry
+    # Issue 13: the same request_id for other content is not a retry (it used to return the first silently).
+    reused = await refused(ops.register(signed_envelope(REQUEST, key), request_id="r-1"))
+    assert (reused.reason, reused.code, reused.violations[0].field) == (
+        Reason.REQUEST_ID_REUSED,
+        "ALREADY_EXISTS",
+        "request_id",
+    )
     assert await ops.stored_certificates(first.authorization_id) == []
 
 
