@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 from consent.authorization import (
     AUTHORIZATION_PAYLOAD_TYPE,
+    MAX_JSON_DEPTH,
     AuthorizationError,
     AuthorizationPayload,
     RegisteredAuthorization,
+    json_too_deep,
     parse_authorization_payload,
 )
 from consent.envelope import (
@@ -163,6 +165,8 @@ def check_shape(envelope: Envelope, certificates: Sequence[Envelope]) -> None:
         check_signatures_shape(certificate, where)
         if len(certificate.payload) > MAX_CERTIFICATE_BYTES:
             raise SignatureError(f"{where}.payload", f"at most {MAX_CERTIFICATE_BYTES} bytes")
+        if json_too_deep(certificate.payload):
+            raise SignatureError(f"{where}.payload", f"nests arrays and objects deeper than {MAX_JSON_DEPTH}")
 
 
 def _signer_and_key(

@@ -24,7 +24,7 @@ from grpc_status import rpc_status
 
 from audit.log import WritesStopped
 from connectors.health import HEALTH
-from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
+from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today, scrub
 from hedui.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -33,7 +33,7 @@ from hedui.v1 import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from verifier.errors import Reason, ServiceError, database_failure
+from verifier.errors import Reason, ServiceError, database_failure, internal_error
 from verifier.observability import (
     REQUEST_ID_METADATA,
     CallObserver,
@@ -108,13 +108,13 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceErro
     if error.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(field=scrub(v.field), description=scrub(v.description))
                 for v in error.violations
             ]
         )
         details.append(_packed(bad))
     status = rpc_status.to_status(
-        status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=details)
+        status_pb2.Status(code=getattr(code_pb2, error.code), message=scrub(error.message), details=details)
     )
     if error.retry_delay is not None:
         pushback = ("grpc-retry-pushback-ms", str(round(error.retry_delay * 1000)))
@@ -134,7 +134,7 @@ def _refusal(exc: Exception) -> ServiceError | None:
     busy = database_failure(exc)
     if busy is not None:
         log.warning("database busy or out of reach: %s; the call is refused with UNAVAILABLE", type(exc).__name__)
-    return busy
+    return busy if busy is not None else internal_error(exc)  # issue 13: never UNKNOWN with the exception's text
 
 
 async def _call(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[T]) -> T:

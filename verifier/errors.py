@@ -28,19 +28,23 @@ DATABASE_BUSY                  UNAVAILABLE            no database connection in 
 AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit log cannot sign (issue 12)
 REQUEST_ID_REUSED              ALREADY_EXISTS         a request_id already used for different content
 MEMBER_NAME_MISMATCH           INVALID_ARGUMENT       a member's name differs from its authorization's
+INTERNAL_ERROR                 INTERNAL               an unforeseen failure (a bug), logged without its text
 =============================  =====================  =================================================
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import traceback
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["DATABASE_RETRY_SECONDS", "FieldViolation", "Reason", "ServiceError", "database_failure"]
+__all__ = ["DATABASE_RETRY_SECONDS", "FieldViolation", "Reason", "ServiceError", "database_failure", "internal_error"]
 
 # How long a caller refused with DATABASE_BUSY is told to wait before it tries again.
 DATABASE_RETRY_SECONDS: Final = 1.0
@@ -86,6 +90,8 @@ class Reason(StrEnum):
     # authorization does.
     REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
     MEMBER_NAME_MISMATCH = "MEMBER_NAME_MISMATCH"
+    # ... and a call that failed for a reason the service did not foresee (a bug): INTERNAL, never UNKNOWN.
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
     @property
     def code(self) -> str:
@@ -105,6 +111,7 @@ _CODES: dict[Reason, str] = {
     Reason.AUDIT_LOG_STOPPED: "UNAVAILABLE",
     Reason.REQUEST_ID_REUSED: "ALREADY_EXISTS",
     Reason.MEMBER_NAME_MISMATCH: "INVALID_ARGUMENT",
+    Reason.INTERNAL_ERROR: "INTERNAL",
 }
 
 
@@ -211,3 +218,17 @@ def database_failure(error: BaseException) -> ServiceError | None:
     if isinstance(error, ServiceError):
         return None
     return ServiceError.database_busy() if any(_unavailable(e) for e in _chain(error)) else None
+
+
+# --- issue 13 (input): a failure nobody foresaw is INTERNAL, and says nothing of itself ------------------
+
+_internal_log = logging.getLogger("hedui.api")
+
+
+def internal_error(error: BaseException) -> ServiceError:
+    """``INTERNAL_ERROR`` for an exception no refusal foresaw (a bug). The caller learns nothing of it (its text
+    may carry SQL or personal data); the log gets its type and where it was raised, file and line, not its text."""
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    _internal_log.error("unforeseen %s at %s: refused with INTERNAL", type(error).__name__, where or "?")
+    return ServiceError(Reason.INTERNAL_ERROR, "internal error; the service logged it under this call's x-request-id")

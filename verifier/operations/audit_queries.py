@@ -14,6 +14,7 @@ from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStop
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
+from verifier.request import filter_violations, in_instant_range
 from verifier.storage.db import Database
 
 __all__ = ["AuditQueries", "EventQuery"]
@@ -50,6 +51,9 @@ class EventQuery:
             return None
         if instant is not None and instant.tzinfo is None:
             self.violations.append(FieldViolation(field_name, "must name its time zone offset"))
+        elif instant is not None and not in_instant_range(instant):  # issue 13 (input)
+            self.violations.append(FieldViolation(field_name, "must be an instant from 1900 to 9998"))
+            return None
         return instant
 
 
@@ -100,6 +104,9 @@ class AuditQueries:
         (``DATA_LOSS``, naming the entry), never shown under edited values.
         """
         checked = EventQuery(page_size, page_token, kind, since, until)
+        checked.violations += filter_violations(  # issue 13 (input): nothing stranger than one-line text reaches SQL
+            verification=verification, subject_id_number=subject_id_number, operator=operator, department=department
+        )
         if checked.violations:
             raise ServiceError.invalid(checked.violations)
         size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)

@@ -29,7 +29,7 @@ from consent.check import CheckedAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import COUNTER, MAX_PAGE_SIZE, NOBODY, Caller, check_request_id, id_from
 from verifier.pipeline.consent import AuthorizationReader, envelope_of
-from verifier.request import RequestError, revocation_reason
+from verifier.request import RequestError, identity_filter, revocation_reason
 from verifier.storage import authorizations as stored
 from verifier.storage.db import Database
 from verifier.storage.models import AuthorizationRow
@@ -236,11 +236,15 @@ class Authorizations:
             violations.append(FieldViolation("page_size", "must not be negative"))
         if page_token and not COUNTER.fullmatch(page_token):
             violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        try:
+            member = identity_filter(member_id_number, "member_id_number")
+        except RequestError as exc:
+            violations += exc.violations
         if violations:
             raise ServiceError.invalid(violations)
         size, start = min(page_size or 20, MAX_PAGE_SIZE), int(page_token or 0)
         async with self._db.sessions() as session:
-            ids = await stored.ids_naming(session, member_id_number.strip().upper())
+            ids = await stored.ids_naming(session, member)
         found = sorted(await self._reader.by_names(ids), key=lambda a: (a.registered_at, a.authorization_id))
         page = found[start : start + size]
         return page, str(start + size) if start + size < len(found) else ""

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent
+from consent.text import shown
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
 from verifier.pipeline import Job, Pipeline
@@ -27,7 +28,15 @@ from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
 from verifier.pipeline.signals import FinalState
 from verifier.policy import PolicyBook
-from verifier.request import RequestError, VerificationRequest, names_differing, parse_request, stored_request
+from verifier.request import (
+    MAX_AUTHORIZATIONS,
+    RequestError,
+    VerificationRequest,
+    filter_violations,
+    names_differing,
+    parse_request,
+    stored_request,
+)
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored
 from verifier.storage.db import Database
@@ -88,7 +97,9 @@ class Verifications:
                 [FieldViolation(f"request.{v.field}", v.description) for v in exc.violations]
             ) from None
         if not self._policies.knows(request.policy):
-            raise ServiceError.invalid([FieldViolation("request.policy", f"no policy for locality {request.policy!r}")])
+            raise ServiceError.invalid(
+                [FieldViolation("request.policy", f"no policy for locality {shown(request.policy)}")]
+            )
         return request
 
     async def create(
@@ -158,6 +169,8 @@ class Verifications:
         """At least one authorization, each named as a resource."""
         if not names:
             raise ServiceError.invalid([FieldViolation("authorizations", "at least one authorization is required")])
+        if len(names) > MAX_AUTHORIZATIONS:  # issue 13 (input)
+            raise ServiceError.invalid([FieldViolation("authorizations", f"more than {MAX_AUTHORIZATIONS}")])
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
 
@@ -210,6 +223,8 @@ class Verifications:
         """Newest first; ``page_token`` is opaque (the last id and creation time seen)."""
         if page_size < 0:
             raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
+        if filter_violations(commissioned_by=commissioned_by):  # issue 13 (input)
+            raise ServiceError.invalid(filter_violations(commissioned_by=commissioned_by))
         size = min(page_size or 20, MAX_PAGE_SIZE)
         before = None
         if page_token:
