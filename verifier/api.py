@@ -34,6 +34,7 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.errors import Reason, ServiceError, database_failure, internal_error
+from verifier.limits import server_arguments
 from verifier.observability import (
     REQUEST_ID_METADATA,
     CallObserver,
@@ -509,7 +510,7 @@ async def build_server(
     service: HeduiService, address: str
 ) -> tuple[grpc.aio.Server, int, Callable[[], Awaitable[None]]]:
     """An aio server with hedui's services, health checking and reflection; returns (server, port, stop)."""
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=(CallObserver(),))
+    server = grpc.aio.server(**server_arguments(SERVER_OPTIONS, (CallObserver(),)))  # issue 13: verifier/limits.py
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationApi(service.verifications, service.reports), server

@@ -33,6 +33,7 @@ from verifier.operations import (
     Verifications,
     VerificationView,
 )
+from verifier.page_tokens import PageTokens
 from verifier.pipeline import Pipeline
 from verifier.policy import PolicyBook
 from verifier.storage.db import Database
@@ -86,6 +87,8 @@ class HeduiService:
         self.verifications = Verifications(db, self.pipeline, self.connectors, self.policies)
         self.reports = Reports(db, self.standalone_events, settings.catalogue, settings.centre)
         self.audit_queries = AuditQueries(db, self.audit, self.log)
+        page_tokens = PageTokens.derived(settings.audit_subject_key)  # issue 13: one key for every replica's tokens
+        self.verifications.page_tokens = self.authorizations.page_tokens = self.audit_queries.page_tokens = page_tokens
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
         self.readiness = Readiness(db, lambda: self.integration_failure, writes_stopped=lambda: self.audit.gate.reason)

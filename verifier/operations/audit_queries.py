@@ -14,6 +14,7 @@ from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStop
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
+from verifier.page_tokens import PageTokens
 from verifier.request import filter_violations, in_instant_range
 from verifier.storage.db import Database
 
@@ -71,6 +72,7 @@ class AuditQueries:
         self._db = db
         self._audit = audit
         self._log = transparency_log
+        self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
 
     async def _integrated(self) -> None:
         """Integrate what was committed before the call; refuse when the log cannot sign (or could not)."""
@@ -103,7 +105,9 @@ class AuditQueries:
         integrated first. Each is decoded from its signed bytes; a row whose columns disagree refuses the call
         (``DATA_LOSS``, naming the entry), never shown under edited values.
         """
-        checked = EventQuery(page_size, page_token, kind, since, until)
+        scope = "\x00".join(("audit", verification, kind, subject_id_number, operator, department, since, until))
+        position = self.page_tokens.position(page_token, scope)  # issue 13: NOT_ISSUED fails EventQuery's check
+        checked = EventQuery(page_size, position, kind, since, until)
         checked.violations += filter_violations(  # issue 13 (input): nothing stranger than one-line text reaches SQL
             verification=verification, subject_id_number=subject_id_number, operator=operator, department=department
         )
@@ -123,7 +127,7 @@ class AuditQueries:
         try:
             async with self._db.sessions() as session:
                 entries = await self._audit.entries(
-                    session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
+                    session, after_index=int(position) if position else -1, limit=size + 1, where=where
                 )
         except EntryTampered as exc:
             log.error("audit log: %s", exc)
@@ -132,7 +136,7 @@ class AuditQueries:
             if not self._log.vouches_for(entry.index, entry.entry):
                 raise _refused(LogDamaged(f"entry {entry.index}: not the leaf the log signed (tampered)"))
         page = entries[:size]
-        return page, str(page[-1].index) if len(entries) > size else ""
+        return page, self.page_tokens.seal(str(page[-1].index) if len(entries) > size else "", scope)
 
     async def check_log(self) -> CheckResult:
         """The stored log checked as ``hedui audit verify`` checks it (every leaf, every head, no strays),

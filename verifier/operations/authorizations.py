@@ -28,6 +28,7 @@ from consent import (
 from consent.check import CheckedAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import COUNTER, MAX_PAGE_SIZE, NOBODY, Caller, check_request_id, id_from
+from verifier.page_tokens import PageTokens
 from verifier.pipeline.consent import AuthorizationReader, envelope_of
 from verifier.request import RequestError, identity_filter, revocation_reason
 from verifier.storage import authorizations as stored
@@ -72,6 +73,7 @@ class Authorizations:
         self._reader = reader
         self._withdraw = withdraw
         self._departments = tuple(departments)
+        self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
 
     async def register(
         self,
@@ -234,12 +236,17 @@ class Authorizations:
         violations = []
         if page_size < 0:
             violations.append(FieldViolation("page_size", "must not be negative"))
-        if page_token and not COUNTER.fullmatch(page_token):
-            violations.append(FieldViolation("page_token", "is not a token this service issued"))
         try:
             member = identity_filter(member_id_number, "member_id_number")
         except RequestError as exc:
-            violations += exc.violations
+            member, member_violations = "", exc.violations
+        else:
+            member_violations = []
+        scope = f"authorizations\x00{member}"
+        page_token = self.page_tokens.position(page_token, scope)
+        if page_token and not COUNTER.fullmatch(page_token):
+            violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        violations += member_violations
         if violations:
             raise ServiceError.invalid(violations)
         size, start = min(page_size or 20, MAX_PAGE_SIZE), int(page_token or 0)
@@ -247,7 +254,7 @@ class Authorizations:
             ids = await stored.ids_naming(session, member)
         found = sorted(await self._reader.by_names(ids), key=lambda a: (a.registered_at, a.authorization_id))
         page = found[start : start + size]
-        return page, str(start + size) if start + size < len(found) else ""
+        return page, self.page_tokens.seal(str(start + size) if start + size < len(found) else "", scope)
 
 
 def _stored_envelope(row: AuthorizationRow) -> Envelope:

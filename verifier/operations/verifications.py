@@ -23,6 +23,7 @@ from audit import AuditEvent
 from consent.text import shown
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
+from verifier.page_tokens import PageTokens
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
@@ -87,6 +88,7 @@ class Verifications:
         self._pipeline = pipeline
         self._departments = departments
         self._policies = policies
+        self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
 
     def parse_request(self, raw: Mapping[str, Any]) -> VerificationRequest:
         """A request checked field by field (violations named ``request.…``), under a known policy."""
@@ -227,6 +229,8 @@ class Verifications:
             raise ServiceError.invalid(filter_violations(commissioned_by=commissioned_by))
         size = min(page_size or 20, MAX_PAGE_SIZE)
         before = None
+        scope = f"verifications\x00{commissioned_by}"
+        page_token = self.page_tokens.position(page_token, scope)
         if page_token:
             try:
                 token = json.loads(bytes.fromhex(page_token))
@@ -242,7 +246,7 @@ class Verifications:
         if len(rows) > size:
             last = rows[size - 1]
             next_token = json.dumps({"c": last.created_at.isoformat(), "i": last.id}).encode().hex()
-        return views, next_token
+        return views, self.page_tokens.seal(next_token, scope)
 
     async def watch(self, name: str) -> AsyncIterator[VerificationView]:
         """Yield a snapshot now and on every change, until the verification completes or fails."""

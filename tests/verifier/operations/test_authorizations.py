@@ -86,7 +86,8 @@ async def test_a_members_authorizations_come_a_page_at_a_time(db: Database) -> N
     ops = service.authorizations
     page, token = await ops.list(CHILD.lower(), page_size=2)
     rest, last = await ops.list(CHILD, page_size=2, page_token=token)
-    assert [a.name for a in (*page, *rest)] == names and (token, last) == ("2", "")
+    assert [a.name for a in (*page, *rest)] == names and last == ""
+    assert token and token != "2"  # issue 13: the offset is sealed (verifier/page_tokens.py), not sent bare
     assert await ops.list("110101199003070011") == ([], "")
     bad = await refused(ops.list(CHILD, page_size=-1, page_token="x"))
     assert [v.field for v in bad.violations] == ["page_size", "page_token"]
