@@ -52,6 +52,7 @@ from verifier.operations import (
 )
 from verifier.operations.authorizations import state_of
 from verifier.protojson import message_to_plain
+from verifier.quotas import StreamQuota, caller_key
 from verifier.request import VerificationRequest
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, verifications: Verifications, reports: Reports) -> None:
         self._verifications = verifications
         self._reports = reports
+        self._watches = StreamQuota()  # issue 13: WatchVerification streams per caller and in all
 
     async def CreateVerification(  # noqa: N802
         self, request: verification_pb2.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -354,8 +356,9 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     ) -> AsyncIterator[verification_pb2.VerificationEvent]:
         """A snapshot now and on every change until the verification ends."""
         try:
-            async for view in self._verifications.watch(request.name):
-                yield verification_pb2.VerificationEvent(verification=verification_message(view))
+            with self._watches.held(caller_key(caller_of(context))):
+                async for view in self._verifications.watch(request.name):
+                    yield verification_pb2.VerificationEvent(verification=verification_message(view))
         except Exception as exc:
             error = _refusal(exc)
             if error is None:

@@ -29,6 +29,7 @@ AUDIT_LOG_STOPPED              UNAVAILABLE            writes refused: the audit 
 REQUEST_ID_REUSED              ALREADY_EXISTS         a request_id already used for different content
 MEMBER_NAME_MISMATCH           INVALID_ARGUMENT       a member's name differs from its authorization's
 INTERNAL_ERROR                 INTERNAL               an unforeseen failure (a bug), logged without its text
+TOO_MANY_STREAMS               RESOURCE_EXHAUSTED     the caller (or everyone) holds the most streams allowed
 =============================  =====================  =================================================
 """
 
@@ -92,6 +93,8 @@ class Reason(StrEnum):
     MEMBER_NAME_MISMATCH = "MEMBER_NAME_MISMATCH"
     # ... and a call that failed for a reason the service did not foresee (a bug): INTERNAL, never UNKNOWN.
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    # ... and a caller (or everyone) holding as many streams as the service allows (verifier/quotas.py).
+    TOO_MANY_STREAMS = "TOO_MANY_STREAMS"
 
     @property
     def code(self) -> str:
@@ -112,6 +115,7 @@ _CODES: dict[Reason, str] = {
     Reason.REQUEST_ID_REUSED: "ALREADY_EXISTS",
     Reason.MEMBER_NAME_MISMATCH: "INVALID_ARGUMENT",
     Reason.INTERNAL_ERROR: "INTERNAL",
+    Reason.TOO_MANY_STREAMS: "RESOURCE_EXHAUSTED",
 }
 
 

@@ -247,9 +247,27 @@ class UndecodableBodies(grpc.aio.ServerInterceptor):
         return guarded
 
 
+# HTTP/2 and gRPC bounds beside the message sizes and keepalive build_server sets (an option it names wins).
+SERVER_LIMITS: Final = (
+    ("grpc.max_concurrent_streams", 100),  # streams one connection may hold open at once
+    ("grpc.http2.max_ping_strikes", 2),  # a client pinging more often than allowed is disconnected
+    ("grpc.max_connection_idle_ms", 15 * 60_000),  # an idle connection is closed after 15 minutes
+    ("grpc.max_metadata_size", 16 * 1024),  # headers (metadata) of one call, in bytes
+)
+# Calls being served at once across all connections; beyond it gRPC answers RESOURCE_EXHAUSTED at once.
+MAX_CONCURRENT_RPCS: Final = 1024
+
+
 def server_arguments(
     options: Sequence[tuple[str, Any]], interceptors: Sequence[grpc.aio.ServerInterceptor]
 ) -> dict[str, Any]:
     """The keyword arguments of ``grpc.aio.server``: ``options`` and ``interceptors`` with issue 13's limits
-    added (the guard of undecodable bodies innermost, so the call observer still counts their refusals)."""
-    return {"options": list(options), "interceptors": (*interceptors, UndecodableBodies())}
+    added (:data:`SERVER_LIMITS`, :data:`MAX_CONCURRENT_RPCS`; the guard of undecodable bodies innermost, so the
+    call observer still counts their refusals)."""
+    named = {name for name, _ in options}
+    merged = [*options, *((name, value) for name, value in SERVER_LIMITS if name not in named)]
+    return {
+        "options": merged,
+        "interceptors": (*interceptors, UndecodableBodies()),
+        "maximum_concurrent_rpcs": MAX_CONCURRENT_RPCS,
+    }
