@@ -200,7 +200,11 @@ def _guarded(method: str, handler: grpc.RpcMethodHandler[Any, Any], line: _RateL
         async def unary_call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if request is _UNDECODABLE:
                 await refuse(context)
-            return await unary(request, context)
+            try:
+                return await unary(request, context)
+            except NotImplementedError:  # a stock servicer's method left out (grpc_health's List): not UNKNOWN
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented")
+                raise
 
         return grpc.unary_unary_rpc_method_handler(unary_call, **options)
     if handler.unary_stream is not None:

@@ -231,8 +231,12 @@ async def call(h: Harness, method: Method, body: bytes) -> None:
     try:
         async with asyncio.timeout(15):
             if method.streaming:
-                async for _ in h.channel.unary_stream(method.path)(body, metadata=h.metadata):
-                    break  # one response is enough: a watch of a real verification would go on
+                stream = h.channel.unary_stream(method.path)(body, metadata=h.metadata)
+                try:
+                    async for _ in stream:
+                        break  # one response is enough: a watch would go on
+                finally:
+                    stream.cancel()  # else it holds one of the connection's streams until collected
             else:
                 await h.channel.unary_unary(method.path)(body, metadata=h.metadata)
     except grpc.aio.AioRpcError as error:
