@@ -29,7 +29,15 @@ from verifier.operations import _names
 from verifier.operations.audit_queries import MAX_AUDIT_PAGE_SIZE
 from verifier.page_tokens import MAX_PAGE_TOKEN
 
-__all__ = ["INPUT_LIMITS", "ONE_LINE", "InputLimit", "UndecodableBodies", "limits_table", "server_arguments"]
+__all__ = [
+    "CLIENT_OPTIONS",
+    "INPUT_LIMITS",
+    "ONE_LINE",
+    "InputLimit",
+    "UndecodableBodies",
+    "limits_table",
+    "server_arguments",
+]
 
 ONE_LINE: Final = "one line: no " + "/".join(sorted(UNPRINTABLE_CATEGORIES))
 
@@ -257,6 +265,14 @@ SERVER_LIMITS: Final = (
     ("grpc.http2.max_ping_strikes", 2),  # a client pinging more often than allowed is disconnected
     ("grpc.max_connection_idle_ms", 15 * 60_000),  # an idle connection is closed after 15 minutes
     ("grpc.max_metadata_size", 16 * 1024),  # headers (metadata) of one call, in bytes
+)
+# What hedui's own clients (``hedui`` commands, the demo, the tests) set on their channels: the server's message
+# limit both ways, and keepalive within what the server allows (it refuses pings more often than every 30 s).
+CLIENT_OPTIONS: Final = (
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    ("grpc.max_send_message_length", 4 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
 )
 # Calls being served at once across all connections; beyond it gRPC answers RESOURCE_EXHAUSTED at once.
 MAX_CONCURRENT_RPCS: Final = 1024

@@ -36,6 +36,7 @@ from consent.identity import CHINA_TIME
 from verifier.cli._edges import CannotCreate, open_then_create
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
 from verifier.errors import database_failure
+from verifier.limits import CLIENT_OPTIONS  # issue 13: message sizes and keepalive on hedui's clients too
 
 __all__ = [
     "DEFAULT_BASE",
@@ -313,7 +314,7 @@ RETRY_SERVICE_CONFIG: Final[dict[str, Any]] = {
 
 def hedui_channel(address: str) -> grpc.aio.Channel:
     """A plaintext channel to a hedui service that retries calls refused ``UNAVAILABLE`` (loopback, tests, demo)."""
-    options = [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(RETRY_SERVICE_CONFIG))]
+    options = [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(RETRY_SERVICE_CONFIG)), *CLIENT_OPTIONS]
     return grpc.aio.insecure_channel(address, options=options)
 
 
