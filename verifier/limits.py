@@ -97,9 +97,9 @@ INPUT_LIMITS: Final = (
     InputLimit("request.application_date", f"{request.EARLIEST_APPLICATION} to tomorrow (China time)", "YYYY-MM-DD"),
     InputLimit("authorizations", f"{request.MAX_AUTHORIZATIONS} authorizations", "resource names"),
     InputLimit("reason", f"{request.MAX_REASON} characters", "no NUL"),
-    InputLimit("member_id_number", "18 characters", "17 digits then a digit or X"),
+    InputLimit("member_id_number, subject_id_number", "18 characters", "17 digits then a digit or X"),
     InputLimit(
-        "commissioned_by, verification, operator, department, subject_id_number (list filters)",
+        "commissioned_by, verification, operator, department (list filters)",
         f"{request.MAX_FILTER} characters",
         ONE_LINE,
     ),
