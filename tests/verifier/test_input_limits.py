@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,6 +18,7 @@ from consent import AUTHORIZATION_PAYLOAD_TYPE, EnvelopeSignature, sign_envelope
 from consent.envelope import Envelope
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier.api import envelope_message
+from verifier.cli._common import UsageError, read_json
 from verifier.limits import limits_table
 from verifier.request import parse_request
 
@@ -228,3 +230,11 @@ async def test_a_revocation_reason_with_nul_is_refused(harness: Harness) -> None
     request = consent_pb2.RevokeAuthorizationRequest(name=auth.name, reason="why\x00")
     code, _, fields, _ = await refused(harness.consent.RevokeAuthorization(request, metadata=harness.metadata))
     assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["reason"])
+
+
+def test_a_deeply_nested_json_file_is_one_line_for_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000)
+    with pytest.raises(UsageError) as caught:
+        read_json(path, "request")
+    assert str(caught.value) == f"request {path}: JSON nested too deeply"

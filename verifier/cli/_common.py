@@ -120,6 +120,8 @@ def read_json(path: Path, what: str) -> Any:
         raise UsageError(f"{what} {path}: not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{what} {path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # issue 13: 100,000 nested [ is one line on stderr, not a traceback
+        raise UsageError(f"{what} {path}: JSON nested too deeply") from None
 
 
 @contextlib.contextmanager
