@@ -3,13 +3,14 @@ departments all complete with a report in which every department answered, and n
 
 The server runs with the default pool (10 connections + 20 overflow, 5 s timeout); the client is hedui's own
 channel, which retries a call refused UNAVAILABLE (DATABASE_BUSY) as every case system is told to, over mutual
-TLS with a case system's client certificate.
+TLS, four case systems' client certificates sharing the load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from typing import Any
 
 import grpc
@@ -25,6 +26,7 @@ from verifier.request import parse_request
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 
 CONCURRENT = 200
+CLIENTS = 4
 # Generous for a loaded two-core machine; a verification without a report by then is counted, not waited for.
 SETTLE_SECONDS = 120.0
 DEPARTMENTS = ("banks", "housing", "police", "social_security", "tax", "vehicles")
@@ -44,19 +46,25 @@ async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(pos
         request = example_request()
         authorization = await h.register(h.envelope(parse_request(request)))
         failures: collections.Counter[str] = collections.Counter()
-        # A case system's own client certificate over mutual TLS (issue 13), on hedui's retrying channel.
+        # Four case systems' client certificates over mutual TLS (issue 13), each on hedui's retrying channel, fifty
+        # verifications each: within a client's 64 watch streams and a connection's 100 concurrent streams.
         assert h.pki is not None
-        certificate, key = h.pki.client("load-test")
-        await h.service.clients.add(certificate, "533401-civil-affairs", [Role.CASE_SYSTEM.value], name="load-test")
-        transport = ClientTransport(h.pki.ca, certificate, key, server_name="localhost")
-        async with hedui_channel(f"127.0.0.1:{h.port}", transport) as channel:
-            stub = verification_pb2_grpc.VerificationServiceStub(channel)
+        stubs = []
+        async with contextlib.AsyncExitStack() as channels:
+            for n in range(CLIENTS):
+                certificate, key = h.pki.client(f"load-test-{n}")
+                roles = [Role.CASE_SYSTEM.value]
+                await h.service.clients.add(certificate, "533401-civil-affairs", roles, name=f"load-test-{n}")
+                transport = ClientTransport(h.pki.ca, certificate, key, server_name="localhost")
+                channel = await channels.enter_async_context(hedui_channel(f"127.0.0.1:{h.port}", transport))
+                stubs.append(verification_pb2_grpc.VerificationServiceStub(channel))
 
             async def one(i: int) -> dict[str, Any] | None:
                 message = verification_pb2.CreateVerificationRequest(
                     authorizations=[authorization.name], request_id=f"load-{i}"
                 )
                 plain_to_message(request, message.request)
+                stub = stubs[i % CLIENTS]
                 try:
                     created = await stub.CreateVerification(message, metadata=h.metadata, timeout=120)
                     async with asyncio.timeout(SETTLE_SECONDS):

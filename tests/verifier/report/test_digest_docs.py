@@ -2,7 +2,8 @@
 
 The report comes from ``hedui verify --format json`` on the example household, its data made awkward on
 purpose: a property's floor area that is a whole number (``80.0``), a receipt text with quotes, a
-backslash, a tab and ``<&>`` — every case of docs/report.md's serialisation rules.
+backslash, ``<&>`` and Chinese — every case of docs/report.md's serialisation rules a report can meet (a tab or
+another control character no longer can: issue 13 refuses them in every text field).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A report as `hedui verify --format json` prints it, and the digest its REPORT_CREATED entry recorded."""
     tmp = tmp_path_factory.mktemp("digest")
     request = example_request()
-    request["deductions"][0]["evidence"] = 'receipt "2026-HX-0042"\tpath C:\\receipts <&> 住院'
+    # Characters JSON escapes (quotes, a backslash) or that stock encoders escape (<&>, CJK); a tab once stood here,
+    # refused in evidence since issue 13's input limits.
+    request["deductions"][0]["evidence"] = 'receipt "2026-HX-0042" path C:\\receipts <&> 住院'
     sandbox = example_sandbox()
     sandbox["housing"]["properties"][0]["area_m2"] = 80.0
     url = f"sqlite:///{tmp / 'hedui.db'}"
@@ -67,7 +70,7 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     assert done.returncode == 0, done.stderr.decode()
     report = tmp / "report.json"
     report.write_bytes(done.stdout)
-    assert b'"area_m2": 80.0' in done.stdout and b"\\t" in done.stdout
+    assert b'"area_m2": 80.0' in done.stdout and b'C:\\\\receipts' in done.stdout
     [digest] = asyncio.run(_recorded(url))
     return report, digest
 
