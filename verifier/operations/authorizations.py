@@ -89,10 +89,6 @@ class Authorizations:
         """
         check_request_id(request_id)
         digest = hashlib.sha256(envelope.payload).hexdigest()
-        existing = await self._already_registered(request_id, digest)
-        if existing is not None:
-            caller.check_acts_for(existing.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
-            return (await self._reader.registered([existing]))[0]
         at = dt.datetime.now(dt.UTC)
         certificates = tuple(certificates)
         # The consent epoch before the trust store is read: a key change committing after this read bumps it,
@@ -102,6 +98,10 @@ class Authorizations:
         checked = await self._checked(envelope, certificates, at)
         payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
         caller.check_acts_for(payload.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
+        # Issue 13: looked up only once checked, and within the caller's own organisation.
+        existing = await self._already_registered(payload.commissioned_by, request_id, digest)
+        if existing is not None:
+            return (await self._reader.registered([existing]))[0]
         row = AuthorizationRow(
             id=uuid.uuid4().hex,
             request_id=request_id or None,
@@ -124,11 +124,11 @@ class Authorizations:
         self._reader.keep(epoch, registered)  # the verification that follows need not read it back
         return registered
 
-    async def _already_registered(self, request_id: str, digest: str) -> AuthorizationRow | None:
-        """The authorization a retried call or a replayed envelope registered before, if any."""
+    async def _already_registered(self, organisation: str, request_id: str, digest: str) -> AuthorizationRow | None:
+        """The authorization a retried call or a replayed envelope of ``organisation`` registered before, if any."""
         if request_id:
             async with self._db.sessions() as session:
-                existing = await stored.by_request_id(session, request_id)
+                existing = await stored.by_request_id(session, organisation, request_id)
             if existing is not None:
                 return existing
         async with self._db.sessions() as session:

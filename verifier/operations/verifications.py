@@ -107,7 +107,8 @@ class Verifications:
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
         async with self._db.sessions() as session:
-            existing = await stored.id_for_request(session, request_id) if request_id else None
+            # Issue 13: the key is looked up within the organisation the caller acts for (checked above).
+            existing = await stored.id_for_request(session, request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session, caller)
                 await _check_previous_report(session, request, self._pipeline.publisher.entry_mac)
@@ -144,16 +145,16 @@ class Verifications:
             await asyncio.shield(asyncio.ensure_future(commit_and_send()))
         except IntegrityError:
             # The same request_id was created concurrently: this call is its retry.
-            existing = await self._created_under(request_id) if request_id else None
+            existing = await self._created_under(request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 raise
             return await self.get(f"verifications/{existing}", caller)
         return _new_view(job, rows, at)  # as committed: nothing needs reading back
 
-    async def _created_under(self, request_id: str) -> str | None:
-        """The verification a call with this ``request_id`` created, if any."""
+    async def _created_under(self, commissioned_by: str, request_id: str) -> str | None:
+        """The verification a call of ``commissioned_by`` with this ``request_id`` created, if any."""
         async with self._db.sessions() as session:
-            return await stored.id_for_request(session, request_id)
+            return await stored.id_for_request(session, commissioned_by, request_id)
 
     @staticmethod
     def _check_names(names: Sequence[str]) -> None:

@@ -31,7 +31,10 @@ __all__ = [
 # The statements of every verification, built once: SQLAlchemy then neither builds nor keys them per call.
 _VERIFICATIONS = cast(Table, VerificationRow.__table__)
 _RESULTS = cast(Table, DepartmentResultRow.__table__)
-_ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(_VERIFICATIONS.c.request_id == bindparam("b_request"))
+_ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(
+    _VERIFICATIONS.c.commissioned_by == bindparam("b_organisation"),
+    _VERIFICATIONS.c.request_id == bindparam("b_request"),
+)
 _INSERT_VERIFICATION = insert(_VERIFICATIONS)
 _NEXT_VERSION = (
     update(_VERIFICATIONS)
@@ -78,9 +81,10 @@ def _snapshot_query() -> Any:
 _SNAPSHOT = _snapshot_query()
 
 
-async def id_for_request(session: AsyncSession, request_id: str) -> str | None:
-    """The verification created under ``request_id`` (a retried call), if any."""
-    return await session.scalar(_ID_FOR_REQUEST, {"b_request": request_id})
+async def id_for_request(session: AsyncSession, commissioned_by: str, request_id: str) -> str | None:
+    """The verification ``commissioned_by`` created under ``request_id`` (a retried call), if any: a key is its
+    organisation's (issue 13)."""
+    return await session.scalar(_ID_FOR_REQUEST, {"b_organisation": commissioned_by, "b_request": request_id})
 
 
 _KEY = ("verification_id", "department")

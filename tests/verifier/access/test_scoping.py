@@ -254,3 +254,43 @@ async def test_the_eleven_anonymous_abilities_are_refused(world: World) -> None:
     auth = await own.GetAuthorization(consent_pb2.GetAuthorizationRequest(name=world.authorization))
     assert auth.state == consent_pb2.Authorization.ACTIVE
     assert json.loads(entries[-1].entry)["kind"]  # the log is readable and intact to the end
+
+
+@pytest.mark.integration
+async def test_a_request_id_is_its_organisations_own(world: World) -> None:
+    # Issue 13 (review M1): another organisation's idempotency key neither answers nor blocks a call.
+    harness = world.harness
+    own = await harness.create(example_request(), [world.authorization], request_id="case-2026-0001")
+    own_auth = await harness.consent.RegisterAuthorization(
+        consent_pb2.RegisterAuthorizationRequest(envelope=world.envelope, request_id="consent-2026-0001"),
+        metadata=harness.metadata,
+    )
+    assert own_auth.name == world.authorization  # a replay of OWN's envelope by OWN: the same authorization
+    verifications = verification_pb2_grpc.VerificationServiceStub(world.other)
+    consent = consent_pb2_grpc.ConsentServiceStub(world.other)
+    # A garbage envelope under OWN's key: refused for its signature, naming nothing of OWN's.
+    garbage = consent_pb2.Envelope(payload=b"{}", payload_type="application/vnd.hedui.authorization+json")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await consent.RegisterAuthorization(
+            consent_pb2.RegisterAuthorizationRequest(envelope=garbage, request_id="consent-2026-0001")
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert OWN not in (caught.value.details() or "") and world.authorization not in (caught.value.details() or "")
+    # OTHER's own authorization and verification under OWN's keys are OTHER's, new, and answer nothing of OWN's.
+    raw = {**example_request(), "commissioned_by": OTHER}
+    envelope = envelope_message(
+        signed_envelope(parse_request(raw), world.other_key, valid_until=dt.date.today() + dt.timedelta(days=30))
+    )
+    auth = await consent.RegisterAuthorization(
+        consent_pb2.RegisterAuthorizationRequest(envelope=envelope, request_id="consent-2026-0001")
+    )
+    assert auth.name != world.authorization
+    message = create_message(raw, [auth.name])
+    message.request_id = "case-2026-0001"
+    created = await verifications.CreateVerification(message)
+    assert created.name != own.name and created.request.commissioned_by == OTHER
+    again = await verifications.CreateVerification(message)
+    assert again.name == created.name  # a retry within OTHER is still the same verification
+    # And OWN's retry still finds its own.
+    retried = await harness.create(example_request(), [world.authorization], request_id="case-2026-0001")
+    assert retried.name == own.name
