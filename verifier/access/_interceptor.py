@@ -11,6 +11,8 @@ stay open; any other service a server might carry is refused (nothing is open by
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import datetime as dt
 import inspect
@@ -34,6 +36,8 @@ Abort = Callable[[Context, ServiceError], Awaitable[None]]
 _client: contextvars.ContextVar[Client | None] = contextvars.ContextVar("hedui_client", default=None)
 _OPERATOR: Final = "x-hedui-operator"
 _FAR_FUTURE: Final = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+# A server stream's client is checked again before each message and this often while none is sent (issue 13).
+RECHECK_SECONDS: Final = 1.0
 
 
 def current_client() -> Client | None:
@@ -147,11 +151,51 @@ class AccessControl(grpc.aio.ServerInterceptor):
             responses = behavior(request, context)
             if inspect.isawaitable(responses):
                 await responses
-            else:
-                async for response in responses:
+                return
+            try:
+                async for response in self._while_admitted(method, client, responses):
                     yield response
+            except _Refused as refused:
+                await self._refuse(context, method, refused)
 
         return call
+
+    async def _while_admitted(self, method: str, client: Client, responses: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """``responses`` while ``client`` stays admitted: checked again before each message and every
+        :data:`RECHECK_SECONDS` while none comes (a revoked client's open stream ends with CLIENT_REVOKED)."""
+        iterator = aiter(responses)
+        pending: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(iterator))
+                done, _ = await asyncio.wait({pending}, timeout=RECHECK_SECONDS)
+                await self._still_admitted(method, client)
+                if not done:
+                    continue
+                try:
+                    response = pending.result()
+                except StopAsyncIteration:
+                    return
+                pending = None
+                yield response
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _still_admitted(self, method: str, client: Client) -> None:
+        """:class:`_Refused` when ``client`` was revoked (or removed) since its call was admitted."""
+        if client is self._plaintext:
+            return
+        current = await self._clients.identify(client.key_sha256)
+        if current is None or current.revoked_at is not None:
+            error = ServiceError(Reason.CLIENT_REVOKED, f"client {client.name} was revoked")
+            raise _Refused(error, client.label)
 
     def _guarded(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         """The handler with its behaviour behind the check."""

@@ -9,16 +9,18 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
-from harness import Harness, error_details, example_sandbox, running_service
+from harness import Harness, error_details, example_request, example_sandbox, running_service
 
 from audit.events import EVENT_KINDS
 from connectors.tls import certificate_authority, issue_certificate
-from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2
+from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2, verification_pb2_grpc
 from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, Role
+from verifier.request import parse_request
 
 ORG = "533401-civil-affairs"
 METHODS: list[MethodDescriptor] = [
@@ -70,7 +72,9 @@ async def access_refusal(channel: grpc.aio.Channel, method: MethodDescriptor) ->
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
     """One running service for the module (SQLite)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'hedui.db'}"
-    async with running_service(url, example_sandbox()) as harness:
+    sandbox = example_sandbox()
+    sandbox["banks"]["answer_after_seconds"] = 600  # a verification stays open for a watcher
+    async with running_service(url, sandbox) as harness:
         yield harness
 
 
@@ -147,3 +151,29 @@ async def test_a_revocation_by_another_process_counts_within_the_cache_time(serv
         assert time.monotonic() < give_up, "the revocation did not count"
         await asyncio.sleep(0.2)
     assert refused == "CLIENT_REVOKED"
+
+
+async def drain(stream: grpc.aio.UnaryStreamCall[Any, verification_pb2.VerificationEvent]) -> None:
+    """Read a watch to its end: the events still running, the end an error."""
+    while (event := await stream.read()) is not grpc.aio.EOF:
+        assert event.verification.state == verification_pb2.Verification.RUNNING
+    raise AssertionError("the stream ended without the revocation")
+
+
+@pytest.mark.integration
+async def test_a_client_revoked_while_it_watches_loses_its_stream(server: Harness) -> None:
+    # Review M2: the client is checked again before each message and while none is sent, not only at the start.
+    raw = example_request()
+    auth = await server.register(server.envelope(parse_request(raw)))
+    created = await server.create(raw, [auth.name])
+    channel = await server.client_channel("revoked-watcher", ORG, [Role.CASE_SYSTEM])
+    stream = verification_pb2_grpc.VerificationServiceStub(channel).WatchVerification(
+        verification_pb2.WatchVerificationRequest(name=created.name), timeout=60
+    )
+    first = await stream.read()
+    assert first.verification.name == created.name
+    await server.service.clients.revoke("revoked-watcher", "compromised while watching")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await asyncio.wait_for(drain(stream), 30)  # generous: the machine may be loaded (the check runs every second)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert error_details(caught.value)[0] == "CLIENT_REVOKED"
