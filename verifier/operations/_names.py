@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.organisations import Role, covers
+from verifier.organisations import Role, Scope, area_prefix, covers
 
 __all__ = [
     "COUNTER",
@@ -51,6 +51,15 @@ class Caller:
         if Role.CASE_SYSTEM in self.roles and organisation == self.organisation:
             return True
         return Role.SUPERVISOR in self.roles and covers(self.organisation, organisation)
+
+    @property
+    def scope(self) -> Scope | None:
+        """What :meth:`reads` lets through, for a database query to filter by (``None``: everything)."""
+        if not self.organisation:
+            return None
+        area = area_prefix(self.organisation) if Role.SUPERVISOR in self.roles else None
+        own = Role.CASE_SYSTEM in self.roles or Role.SUPERVISOR in self.roles
+        return Scope(frozenset({self.organisation}) if own else frozenset(), area)
 
     def acts_for(self, organisation: str) -> bool:
         """Whether this caller may change what belongs to ``organisation`` (register, create, revoke): a case

@@ -237,8 +237,10 @@ class Verifications:
             commissioned_by = caller.organisation
         elif commissioned_by and not caller.reads(commissioned_by):
             return [], ""
-        async with self._db.sessions() as session:
-            rows = await stored.page(session, limit=size + 1, commissioned_by=commissioned_by, before=before)
+        async with self._db.sessions() as session:  # only rows the caller may read: the token names one of them
+            rows = await stored.page(
+                session, limit=size + 1, commissioned_by=commissioned_by, before=before, scope=caller.scope
+            )
         views = [
             v
             for v in [await self.get(f"verifications/{r.id}") for r in rows[:size]]

@@ -9,6 +9,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from verifier.organisations import Scope
+from verifier.storage.areas import readable
 from verifier.storage.models import DepartmentResultRow, VerificationRow
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
@@ -115,15 +117,22 @@ async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]
 
 
 async def page(
-    session: AsyncSession, *, limit: int, commissioned_by: str = "", before: tuple[dt.datetime, str] | None = None
+    session: AsyncSession,
+    *,
+    limit: int,
+    commissioned_by: str = "",
+    before: tuple[dt.datetime, str] | None = None,
+    scope: Scope | None = None,
 ) -> Sequence[Any]:
     """Up to ``limit`` (id, created_at), newest first, optionally of one organisation and after a
-    (created_at, id) seen on the previous page."""
+    (created_at, id) seen on the previous page; only of the organisations in ``scope`` (issue 13) if given."""
     query = select(VerificationRow.id, VerificationRow.created_at).order_by(
         VerificationRow.created_at.desc(), VerificationRow.id.desc()
     )
     if commissioned_by:
         query = query.where(VerificationRow.commissioned_by == commissioned_by)
+    if scope is not None:
+        query = query.where(readable(VerificationRow.commissioned_by, scope))
     if before is not None:
         created, last_id = before
         query = query.where(

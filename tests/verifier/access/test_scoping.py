@@ -294,3 +294,33 @@ async def test_a_request_id_is_its_organisations_own(world: World) -> None:
     # And OWN's retry still finds its own.
     retried = await harness.create(example_request(), [world.authorization], request_id="case-2026-0001")
     assert retried.name == own.name
+
+
+@pytest.mark.integration
+async def test_a_supervisors_pages_and_tokens_only_name_its_areas_verifications(world: World) -> None:
+    # Review S2: the database filters by the area, so no page (nor its token) stands on another area's rows.
+    empty = await world.harness.client_channel("supervisor-533403", "533403-supervision", [Role.SUPERVISOR])
+    listed = await verification_pb2_grpc.VerificationServiceStub(empty).ListVerifications(
+        verification_pb2.ListVerificationsRequest(page_size=1)
+    )
+    assert list(listed.verifications) == [] and listed.next_page_token == ""
+    # OTHER's verifications (533402) interleave with OWN's: a county supervisor of 533401 pages through OWN's only,
+    # one per page and never an empty page before the last.
+    other = verification_pb2_grpc.VerificationServiceStub(world.other)
+    raw = {**example_request(), "commissioned_by": OTHER}
+    envelope = envelope_message(signed_envelope(parse_request(raw), world.other_key))
+    auth = await consent_pb2_grpc.ConsentServiceStub(world.other).RegisterAuthorization(
+        consent_pb2.RegisterAuthorizationRequest(envelope=envelope)
+    )
+    await other.CreateVerification(create_message(raw, [auth.name]))
+    county = await world.harness.client_channel("supervisor-533401", "533401-supervision", [Role.SUPERVISOR])
+    stub = verification_pb2_grpc.VerificationServiceStub(county)
+    seen, token = [], ""
+    while True:
+        page = await stub.ListVerifications(verification_pb2.ListVerificationsRequest(page_size=1, page_token=token))
+        assert len(page.verifications) == 1
+        assert page.verifications[0].request.commissioned_by == OWN
+        seen.append(page.verifications[0].name)
+        if not (token := page.next_page_token):
+            break
+    assert world.verification in seen and len(seen) == len(set(seen))
