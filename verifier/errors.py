@@ -35,6 +35,7 @@ ROLE_MISSING                   PERMISSION_DENIED      no role of the client may 
 NOT_OWN_ORGANISATION           PERMISSION_DENIED      commissioned_by is not the caller's organisation (issue 13)
 CLIENT_EXISTS                  ALREADY_EXISTS         a client has this certificate key or name (issue 13)
 CLIENT_ALREADY_REVOKED         FAILED_PRECONDITION    the client was revoked already (issue 13)
+ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be checked: refused (issue 13)
 =============================  =====================  =================================================
 """
 
@@ -100,6 +101,8 @@ class Reason(StrEnum):
     NOT_OWN_ORGANISATION = "NOT_OWN_ORGANISATION"
     CLIENT_EXISTS = "CLIENT_EXISTS"
     CLIENT_ALREADY_REVOKED = "CLIENT_ALREADY_REVOKED"
+    # Issue 13 (review S4): the clients could not be read for a reason other than a busy database.
+    ACCESS_CHECK_UNAVAILABLE = "ACCESS_CHECK_UNAVAILABLE"
 
     @property
     def code(self) -> str:
@@ -125,6 +128,7 @@ _CODES: dict[Reason, str] = {
     Reason.ROLE_MISSING: "PERMISSION_DENIED",
     Reason.NOT_OWN_ORGANISATION: "PERMISSION_DENIED",
     Reason.CLIENT_EXISTS: "ALREADY_EXISTS",
+    Reason.ACCESS_CHECK_UNAVAILABLE: "UNAVAILABLE",
 }
 
 

@@ -16,6 +16,8 @@ import contextlib
 import contextvars
 import datetime as dt
 import inspect
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
@@ -26,13 +28,14 @@ from verifier.access._clients import Client, Clients
 from verifier.access._methods import METHOD_ROLES, OPEN_SERVICES
 from verifier.access._refusals import RefusedCalls
 from verifier.access._transport import DEVELOPMENT_CLIENT
-from verifier.errors import Reason, ServiceError
+from verifier.errors import DATABASE_RETRY_SECONDS, Reason, ServiceError, database_failure
 from verifier.organisations import Role
 
 __all__ = ["AccessControl", "current_client"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Abort = Callable[[Context, ServiceError], Awaitable[None]]
+log = logging.getLogger("hedui.access")
 _client: contextvars.ContextVar[Client | None] = contextvars.ContextVar("hedui_client", default=None)
 _OPERATOR: Final = "x-hedui-operator"
 _FAR_FUTURE: Final = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -43,6 +46,47 @@ RECHECK_SECONDS: Final = 1.0
 def current_client() -> Client | None:
     """The client of the gRPC call this code runs for (``None`` outside an admitted call)."""
     return _client.get()
+
+
+class _Unavailable(Exception):
+    """Who calls could not be checked: the call ends with ``error`` (not a refusal of the client: not counted)."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+_ACCESS_UNAVAILABLE: Final = ServiceError(
+    Reason.ACCESS_CHECK_UNAVAILABLE,
+    "the server could not check who calls; try again in a moment",
+    retry_delay=DATABASE_RETRY_SECONDS,
+)
+
+
+class _FailureLog:
+    """One log line a minute for the access checks that failed, with how many did (review S4: not a traceback
+    per call)."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        """At most one line per ``every`` seconds."""
+        self._every = every
+        self._last = -every
+        self._count = 0
+
+    def note(self, exc: BaseException, busy: bool) -> None:
+        """Count a failed check; log when the last line is ``every`` seconds old (the exception's type only)."""
+        self._count += 1
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        what = "the database is busy or out of reach" if busy else "the clients could not be read"
+        log.error(
+            "access check failed (%s: %s), %d call(s) refused since the last line",
+            what,
+            type(exc).__name__,
+            self._count,
+        )
+        self._last, self._count = now, 0
 
 
 class _Refused(Exception):
@@ -79,6 +123,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
             )
         )
         self._keys: dict[bytes, str] = {}
+        self._failures = _FailureLog()
         self._handlers: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
     async def _admitted(self, method: str, context: Context) -> Client:
@@ -110,11 +155,31 @@ class AccessControl(grpc.aio.ServerInterceptor):
             if len(self._keys) > 10_000:
                 self._keys.clear()
             self._keys[pems[0]] = key
-        client = await self._clients.identify(key)
+        client = await self._identify(key)
         if client is None:
             unknown = ServiceError(Reason.CLIENT_UNKNOWN, f"no client holds the certificate key sha256:{key[:16]}…")
             raise _Refused(unknown, f"unknown sha256:{key[:16]}")
         return client
+
+    async def _identify(self, key: str) -> Client | None:
+        """:meth:`Clients.identify`, failing closed: a database out of reach is DATABASE_BUSY, anything else
+        ACCESS_CHECK_UNAVAILABLE (no SQL, no traceback; one log line a minute), both to retry in a second."""
+        try:
+            return await self._clients.identify(key)
+        except Exception as exc:
+            busy = database_failure(exc)
+            self._failures.note(exc, busy is not None)
+            raise _Unavailable(busy or _ACCESS_UNAVAILABLE) from None
+
+    async def _admit(self, method: str, context: Context) -> Client:
+        """The client of this call if it may call ``method``; the call ended (refused, counted) otherwise."""
+        try:
+            return await self._admitted(method, context)
+        except _Refused as refused:
+            await self._refuse(context, method, refused)
+        except _Unavailable as unavailable:
+            await self._abort(context, unavailable.error)
+        raise AssertionError("unreachable: abort raises")
 
     async def _refuse(self, context: Context, method: str, refused: _Refused) -> None:
         """Count the refusal for the audit log, then end the call with it."""
@@ -128,11 +193,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
         """A unary-response behaviour behind the check."""
 
         async def call(request: Any, context: Context) -> Any:
-            try:
-                client = await self._admitted(method, context)
-            except _Refused as refused:
-                await self._refuse(context, method, refused)
-                raise AssertionError("unreachable: abort raises") from None
+            client = await self._admit(method, context)
             _client.set(client)
             return await behavior(request, context)
 
@@ -142,11 +203,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
         """A streaming-response behaviour behind the check."""
 
         async def call(request: Any, context: Context) -> AsyncIterator[Any]:
-            try:
-                client = await self._admitted(method, context)
-            except _Refused as refused:
-                await self._refuse(context, method, refused)
-                raise AssertionError("unreachable: abort raises") from None
+            client = await self._admit(method, context)
             _client.set(client)
             responses = behavior(request, context)
             if inspect.isawaitable(responses):
@@ -157,6 +214,8 @@ class AccessControl(grpc.aio.ServerInterceptor):
                     yield response
             except _Refused as refused:
                 await self._refuse(context, method, refused)
+            except _Unavailable as unavailable:
+                await self._abort(context, unavailable.error)
 
         return call
 
@@ -192,7 +251,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
         """:class:`_Refused` when ``client`` was revoked (or removed) since its call was admitted."""
         if client is self._plaintext:
             return
-        current = await self._clients.identify(client.key_sha256)
+        current = await self._identify(client.key_sha256)
         if current is None or current.revoked_at is not None:
             error = ServiceError(Reason.CLIENT_REVOKED, f"client {client.name} was revoked")
             raise _Refused(error, client.label)

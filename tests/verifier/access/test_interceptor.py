@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -177,3 +179,33 @@ async def test_a_client_revoked_while_it_watches_loses_its_stream(server: Harnes
         await asyncio.wait_for(drain(stream), 30)  # generous: the machine may be loaded (the check runs every second)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_details(caught.value)[0] == "CLIENT_REVOKED"
+
+
+@pytest.mark.integration
+async def test_clients_that_cannot_be_read_fail_closed_as_unavailable_without_sql(
+    server: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review S4: the clients table unreadable (renamed under the running server) is no UNKNOWN with SQL text.
+    channel = await server.client_channel("never-cached", ORG, [], register=False)  # not in the server's memory
+    path = server.service.db.url.removeprefix("sqlite+aiosqlite:///").removeprefix("sqlite:///")
+    hidden = sqlite3.connect(path, timeout=30)
+    hidden.execute("ALTER TABLE clients RENAME TO clients_hidden")
+    hidden.commit()
+    try:
+        with caplog.at_level(logging.INFO):
+            for _ in range(5):
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await call(channel, GET_HEAD)
+                assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert error_details(caught.value)[0] == "ACCESS_CHECK_UNAVAILABLE"
+                message = caught.value.details() or ""
+                assert "SELECT" not in message and "clients" not in message and "Traceback" not in message
+                assert dict(caught.value.trailing_metadata() or ()).get("grpc-retry-pushback-ms") == "1000"
+    finally:
+        hidden.execute("ALTER TABLE clients_hidden RENAME TO clients")
+        hidden.commit()
+        hidden.close()
+    lines = [r for r in caplog.records if "access check failed" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None  # one line, no traceback
+    assert not [r for r in caplog.records if r.exc_info]
+    assert await access_refusal(channel, GET_HEAD) == "CLIENT_UNKNOWN"  # readable again: an unknown key once more
