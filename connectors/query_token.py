@@ -145,20 +145,27 @@ class QueryTokenVerifier:
         claims_text, _, signature_text = token.partition(".")
         try:
             claims, signature = _unb64(claims_text), _unb64(signature_text)
-            plain = json.loads(claims)
         except (ValueError, binascii.Error):
             return "the query token is malformed"
+        # The signature over the raw bytes first: nothing of an unsigned token is parsed (review S6).
         if not any(self._verifies(key, signature, claims) for key in self._keys):
             return "the query token's signature does not verify with hedui's key"
-        if not isinstance(plain, dict) or plain.get("v") != 1 or not isinstance(plain.get("exp"), int):
+        try:
+            plain = json.loads(claims)
+        except (ValueError, RecursionError):
+            return "the query token is malformed"
+        if not isinstance(plain, dict) or plain.get("v") != 1 or type(plain.get("exp")) is not int:
             return "the query token is malformed"
         wanted = {"dep": expected.department, "ref": expected.reference, "key": expected.key}
         wanted |= {"purpose": expected.purpose, "ids": expected.ids}
         for name, value in wanted.items():
             if plain.get(name) != value:
                 return f"the query token is for another query (its {name} differs)"
-        if plain["exp"] + _SKEW < (time.time() if now is None else now):
+        at = time.time() if now is None else now
+        if plain["exp"] + _SKEW < at:
             return "the query token has expired"
+        if plain["exp"] > at + TOKEN_SECONDS + _SKEW:  # review N1: hedui signs for TOKEN_SECONDS, no longer
+            return "the query token is valid for longer than hedui signs tokens for"
         return None
 
     @staticmethod

@@ -4,6 +4,7 @@ presents both; the conformance kit checks a server refuses a query without a val
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from connector_process import connector_server, new_key
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from harness import SANDBOX_FILE, example_request, example_sandbox, running_service
 from hedui_cli import hedui_process as hedui
 
@@ -116,6 +119,29 @@ def test_a_token_expires_and_verifies_only_with_hedui_s_key() -> None:
     other = QueryTokenVerifier([new_token_key()[1]])
     assert other.problem(token, claims) == "the query token's signature does not verify with hedui's key"
     assert verifier.problem(token, QueryClaims.of("banks", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG], 0))
+
+
+def test_an_unsigned_token_is_not_parsed_and_a_long_lived_one_is_refused() -> None:
+    # Review S6: 3,000 nested '[' unsigned are a refusal, not a RecursionError; N1: no token outlives TOKEN_SECONDS.
+    verifier = QueryTokenVerifier([TOKEN_KEY[1]])
+    claims = QueryClaims.of("tax", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG], 0)
+    deep = base64.urlsafe_b64encode(b"[" * 3000).decode().rstrip("=")
+    signature = base64.urlsafe_b64encode(b"x" * 64).decode().rstrip("=")
+    assert verifier.problem(f"{deep}.{signature}", claims) == (
+        "the query token's signature does not verify with hedui's key"
+    )
+    # Signed, yet nested too deep for the parser (hedui never signs such claims): malformed, not a crash.
+    key = serialization.load_pem_private_key(TOKEN_KEY[0], password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    nested = b"[" * 2_500  # within the token's 4,096 characters, deeper than the parser's recursion limit
+    signed = base64.urlsafe_b64encode(key.sign(b"hedui-query-token-v1\n" + nested)).decode().rstrip("=")
+    unpadded = base64.urlsafe_b64encode(nested).decode().rstrip("=")
+    assert verifier.problem(f"{unpadded}.{signed}", claims) == "the query token is malformed"
+    signer = QueryTokenSigner(TOKEN_KEY[0])
+    long_lived = signer.token("tax", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG], seconds=86_400)
+    assert verifier.problem(long_lived, claims) == "the query token is valid for longer than hedui signs tokens for"
+    usual = signer.token("tax", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG])
+    assert verifier.problem(usual, claims) is None
 
 
 @pytest.mark.integration
