@@ -29,6 +29,7 @@ from verifier.access._methods import METHOD_ROLES, OPEN_SERVICES
 from verifier.access._refusals import RefusedCalls
 from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import DATABASE_RETRY_SECONDS, Reason, ServiceError, database_failure
+from verifier.operations import count_scope_refusals
 from verifier.organisations import Role
 
 __all__ = ["AccessControl", "current_client"]
@@ -95,6 +96,12 @@ class _Refused(Exception):
     def __init__(self, error: ServiceError, who: str) -> None:
         super().__init__(error.message)
         self.error, self.who = error, who
+
+
+def _operator(context: Context) -> str:
+    """The operator the call's metadata names (as the client vouches for it)."""
+    metadata = dict(context.invocation_metadata() or ())
+    return str(metadata.get(_OPERATOR, "") or "")[:200]
 
 
 def _peer_host(context: Context) -> str:
@@ -183,18 +190,27 @@ class AccessControl(grpc.aio.ServerInterceptor):
 
     async def _refuse(self, context: Context, method: str, refused: _Refused) -> None:
         """Count the refusal for the audit log, then end the call with it."""
-        metadata = dict(context.invocation_metadata() or ())
-        operator = str(metadata.get(_OPERATOR, "") or "")
         error = refused.error
-        self._refusals.refused(refused.who, operator, method, error.code, error.reason)
+        self._refusals.refused(refused.who, _operator(context), method, error.code, error.reason)
         await self._abort(context, error)
+
+    def _let_in(self, method: str, context: Context, client: Client) -> None:
+        """Run the call as ``client``; the operations' refusals of other organisations' resources are counted
+        against it as this interceptor's are (review S3)."""
+        _client.set(client)
+        operator = _operator(context)
+
+        def count(error: ServiceError) -> None:
+            self._refusals.refused(client.label, operator, method, error.code, error.reason)
+
+        count_scope_refusals(count)
 
     def _unary(self, method: str, behavior: Any) -> Any:
         """A unary-response behaviour behind the check."""
 
         async def call(request: Any, context: Context) -> Any:
             client = await self._admit(method, context)
-            _client.set(client)
+            self._let_in(method, context, client)
             return await behavior(request, context)
 
         return call
@@ -204,7 +220,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
 
         async def call(request: Any, context: Context) -> AsyncIterator[Any]:
             client = await self._admit(method, context)
-            _client.set(client)
+            self._let_in(method, context, client)
             responses = behavior(request, context)
             if inspect.isawaitable(responses):
                 await responses

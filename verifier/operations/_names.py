@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from verifier.errors import FieldViolation, Reason, ServiceError
@@ -17,7 +19,9 @@ __all__ = [
     "RESOURCE_ID",
     "Caller",
     "check_request_id",
+    "count_scope_refusals",
     "id_from",
+    "refused_for_scope",
 ]
 
 MAX_PAGE_SIZE = 100
@@ -69,14 +73,35 @@ class Caller:
     def check_acts_for(self, organisation: str, field_name: str) -> None:
         """PERMISSION_DENIED (NOT_OWN_ORGANISATION, naming ``field_name``) unless :meth:`acts_for`."""
         if not self.acts_for(organisation):
-            raise ServiceError(
-                Reason.NOT_OWN_ORGANISATION,
-                f"{field_name}: {organisation!r} is not the calling client's organisation ({self.organisation})",
-                [FieldViolation(field_name, "must be the calling client's organisation")],
+            raise refused_for_scope(
+                ServiceError(
+                    Reason.NOT_OWN_ORGANISATION,
+                    f"{field_name}: {organisation!r} is not the calling client's organisation ({self.organisation})",
+                    [FieldViolation(field_name, "must be the calling client's organisation")],
+                )
             )
 
 
 NOBODY = Caller()
+
+# Issue 13 (review S3): how the call being served counts a refusal for another organisation's resource, as the
+# access interceptor counts its own (one CALL_REFUSED entry per client and minute); none outside a gRPC call.
+_scope_refusals: contextvars.ContextVar[Callable[[ServiceError], None] | None] = contextvars.ContextVar(
+    "hedui_scope_refusals", default=None
+)
+
+
+def count_scope_refusals(count: Callable[[ServiceError], None]) -> None:
+    """Count the scoping refusals of the call this code runs for with ``count`` (the interceptor sets it)."""
+    _scope_refusals.set(count)
+
+
+def refused_for_scope(error: ServiceError) -> ServiceError:
+    """``error``, counted as a refused call: another organisation's resource, or commissioning for one."""
+    count = _scope_refusals.get()
+    if count is not None:
+        count(error)
+    return error
 
 
 def check_request_id(request_id: str) -> None:

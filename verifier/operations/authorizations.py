@@ -27,7 +27,15 @@ from consent import (
 )
 from consent.check import CheckedAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import COUNTER, MAX_PAGE_SIZE, NOBODY, Caller, check_request_id, id_from
+from verifier.operations._names import (
+    COUNTER,
+    MAX_PAGE_SIZE,
+    NOBODY,
+    Caller,
+    check_request_id,
+    id_from,
+    refused_for_scope,
+)
 from verifier.pipeline.consent import AuthorizationReader, envelope_of
 from verifier.request import RequestError, revocation_reason
 from verifier.storage import authorizations as stored
@@ -155,7 +163,7 @@ class Authorizations:
         authorization_id = id_from(name, "authorizations", "name")
         found = await self._reader.by_names([authorization_id])
         if not found or not caller.reads(found[0].payload.commissioned_by):
-            raise ServiceError.not_found(name)
+            raise refused_for_scope(ServiceError.not_found(name)) if found else ServiceError.not_found(name)
         return found[0]
 
     async def by_names(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
@@ -190,7 +198,7 @@ class Authorizations:
         async with self._db.write() as session:
             row = await stored.get(session, authorization_id, for_update=True)
             if row is None or not caller.acts_for(row.commissioned_by):  # issue 13: another's is not found
-                raise ServiceError.not_found(name)
+                raise refused_for_scope(ServiceError.not_found(name)) if row else ServiceError.not_found(name)
             if row.revoked_at is None:
                 row.revoked_at = dt.datetime.now(dt.UTC)
                 row.revoke_reason = reason

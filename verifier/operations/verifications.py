@@ -22,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audit import AuditEvent
 from audit.log import EntryMac
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
+from verifier.operations._names import (
+    MAX_PAGE_SIZE,
+    NOBODY,
+    RESOURCE_ID,
+    Caller,
+    check_request_id,
+    id_from,
+    refused_for_scope,
+)
 from verifier.organisations import Role
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
@@ -168,12 +176,14 @@ class Verifications:
         """The authorizations a verification names, as they stand: each must be registered (issue 13: by the
         caller's organisation; another's is not registered, as far as the caller can tell)."""
         consent = await self._pipeline.authorizations.current(names, session)
+        registered = {a.name for a in consent.authorizations}
         known = {a.name for a in consent.authorizations if caller.acts_for(a.payload.commissioned_by)}
         for index, name in enumerate(names):
             if name not in known:
-                raise ServiceError.precondition(
+                error = ServiceError.precondition(
                     f"authorizations[{index}]", f"{name} is not registered", Reason.AUTHORIZATION_NOT_FOUND
                 )
+                raise refused_for_scope(error) if name in registered else error
         return consent
 
     async def get(self, name: str, caller: Caller = NOBODY) -> VerificationView:
@@ -187,7 +197,7 @@ class Verifications:
         row = rows[0]
         request = stored_request(row.request_json)
         if not caller.reads(request.commissioned_by):
-            raise ServiceError.not_found(name)
+            raise refused_for_scope(ServiceError.not_found(name))
         # Sorted here, by code point, as the pipeline sorts the state it hands watchers (a database's collation
         # might order "market_regulation" and "marketing" otherwise).
         departments = tuple(

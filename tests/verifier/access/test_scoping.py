@@ -324,3 +324,48 @@ async def test_a_supervisors_pages_and_tokens_only_name_its_areas_verifications(
         if not (token := page.next_page_token):
             break
     assert world.verification in seen and len(seen) == len(set(seen))
+
+
+@pytest.mark.integration
+async def test_refusals_for_another_organisations_resources_are_audited(world: World) -> None:
+    # Review S3: the operations' refusals are counted as the interceptor's, one CALL_REFUSED a client and minute.
+    harness = world.harness
+    channel = await harness.client_channel("counted-other", OTHER, [Role.CASE_SYSTEM])
+    verifications = verification_pb2_grpc.VerificationServiceStub(channel)
+    consent = consent_pb2_grpc.ConsentServiceStub(channel)
+    calls = [
+        lambda: verifications.GetVerification(verification_pb2.GetVerificationRequest(name=world.verification)),
+        lambda: verifications.GetReport(verification_pb2.GetReportRequest(name=f"{world.verification}/reports/latest")),
+        lambda: consent.GetAuthorization(consent_pb2.GetAuthorizationRequest(name=world.authorization)),
+        lambda: consent.RevokeAuthorization(
+            consent_pb2.RevokeAuthorizationRequest(name=world.authorization, reason="x")
+        ),
+        lambda: verifications.CreateVerification(
+            create_message({**example_request(), "commissioned_by": OTHER}, [world.authorization])
+        ),
+        lambda: verifications.CreateVerification(create_message(example_request(), [world.authorization])),
+    ]
+    for attempt in calls:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await attempt()
+    # What does not exist at all is no refusal of anything: not counted.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await verifications.GetVerification(verification_pb2.GetVerificationRequest(name="verifications/nothing"))
+    assert refused(caught) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
+    await harness.service.refusals.flush()
+    await harness.service.log.integrate(harness.service.db.write)
+    async with harness.service.db.sessions() as session:
+        entries = await harness.service.audit.entries(session, after_index=-1, limit=10_000)
+    counted = [
+        json.loads(e.entry)["details"]
+        for e in entries
+        if e.kind == "CALL_REFUSED" and e.client == f"counted-other@{OTHER}"
+    ]
+    assert 1 <= len(counted) <= 2  # one per minute: two if the calls straddled a minute
+    assert sum(d["count"] for d in counted) == len(calls)
+    assert set().union(*(d["reasons"] for d in counted)) == {
+        "NOT_FOUND",
+        "AUTHORIZATION_NOT_FOUND",
+        "NOT_OWN_ORGANISATION",
+    }
+    assert set().union(*(d["codes"] for d in counted)) == {"NOT_FOUND", "FAILED_PRECONDITION", "PERMISSION_DENIED"}
