@@ -544,6 +544,7 @@ async def build_server(
         service.refusals,
         _abort,
         plaintext_organisation=service.settings.tls.development_organisation if transport.plaintext else None,
+        client_ca=transport.client_ca,
     )
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=(CallObserver(), access))
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)

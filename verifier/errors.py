@@ -36,6 +36,7 @@ NOT_OWN_ORGANISATION           PERMISSION_DENIED      commissioned_by is not the
 CLIENT_EXISTS                  ALREADY_EXISTS         a client has this certificate key or name (issue 13)
 CLIENT_ALREADY_REVOKED         FAILED_PRECONDITION    the client was revoked already (issue 13)
 ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be checked: refused (issue 13)
+CLIENT_CERTIFICATE_REFUSED     UNAUTHENTICATED        a CA's, not for clientAuth, or not the client CA's (13)
 =============================  =====================  =================================================
 """
 
@@ -103,6 +104,8 @@ class Reason(StrEnum):
     CLIENT_ALREADY_REVOKED = "CLIENT_ALREADY_REVOKED"
     # Issue 13 (review S4): the clients could not be read for a reason other than a busy database.
     ACCESS_CHECK_UNAVAILABLE = "ACCESS_CHECK_UNAVAILABLE"
+    # Issue 13 (review S5): a certificate the handshake accepted that is no client's (docs/access.md).
+    CLIENT_CERTIFICATE_REFUSED = "CLIENT_CERTIFICATE_REFUSED"
 
     @property
     def code(self) -> str:
@@ -129,6 +132,7 @@ _CODES: dict[Reason, str] = {
     Reason.NOT_OWN_ORGANISATION: "PERMISSION_DENIED",
     Reason.CLIENT_EXISTS: "ALREADY_EXISTS",
     Reason.ACCESS_CHECK_UNAVAILABLE: "UNAVAILABLE",
+    Reason.CLIENT_CERTIFICATE_REFUSED: "UNAUTHENTICATED",
 }
 
 

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from audit import AuditEvent, AuditLog
 from connectors.tls import CertificateError, load_certificates, public_key_sha256
+from verifier.access._certificates import client_certificate_problem, validity_problem
 from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations import Caller
@@ -71,12 +72,16 @@ def _client(row: ClientRow) -> Client:
 
 
 def _certificate(pem: bytes) -> tuple[str, str, dt.datetime]:
-    """(key hash, common name, expiry) of a client certificate PEM; INVALID_REQUEST naming ``certificate``."""
+    """(key hash, common name, expiry) of a client certificate PEM; INVALID_REQUEST naming ``certificate`` when
+    it is none, or no client's (a CA's, not for clientAuth: review S5), or expired or not yet valid."""
     try:
         certificate = load_certificates(pem)[0]
         key = public_key_sha256(pem)
     except CertificateError as exc:
         raise ServiceError.invalid([FieldViolation("certificate", str(exc))]) from None
+    problem = client_certificate_problem(certificate, ()) or validity_problem(certificate, dt.datetime.now(dt.UTC))
+    if problem is not None:
+        raise ServiceError.invalid([FieldViolation("certificate", f"the certificate {problem}")])
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return key, str(names[0].value) if names else "", certificate.not_valid_after_utc
 

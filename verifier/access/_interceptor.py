@@ -23,7 +23,8 @@ from typing import Any, Final
 
 import grpc
 
-from connectors.tls import CertificateError, public_key_sha256
+from connectors.tls import CertificateError, load_certificates, public_key_sha256
+from verifier.access._certificates import client_certificate_problem
 from verifier.access._clients import Client, Clients
 from verifier.access._methods import METHOD_ROLES, OPEN_SERVICES
 from verifier.access._refusals import RefusedCalls
@@ -115,11 +116,19 @@ class AccessControl(grpc.aio.ServerInterceptor):
     """Admit a call when its client may call the method; refuse, count and audit it otherwise."""
 
     def __init__(
-        self, clients: Clients, refusals: RefusedCalls, abort: Abort, *, plaintext_organisation: str | None = None
+        self,
+        clients: Clients,
+        refusals: RefusedCalls,
+        abort: Abort,
+        *,
+        plaintext_organisation: str | None = None,
+        client_ca: bytes | None = None,
     ) -> None:
         """``abort`` ends a call with a ServiceError's rich status; ``plaintext_organisation``: no TLS, every caller
-        is the development client of that organisation with every role."""
+        is the development client of that organisation with every role; ``client_ca``: the CA (PEM) a client's
+        certificate must be issued by directly (review S5)."""
         self._clients = clients
+        self._issuers = tuple(load_certificates(client_ca)) if client_ca else ()
         self._refusals = refusals
         self._abort = abort
         self._plaintext = (
@@ -129,7 +138,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
                 "plaintext", DEVELOPMENT_CLIENT, plaintext_organisation, frozenset(Role), _FAR_FUTURE, _FAR_FUTURE
             )
         )
-        self._keys: dict[bytes, str] = {}
+        self._keys: dict[bytes, tuple[str, str | None]] = {}  # PEM -> (key hash, what makes it no client's)
         self._failures = _FailureLog()
         self._handlers: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
@@ -151,22 +160,30 @@ class AccessControl(grpc.aio.ServerInterceptor):
         if not pems:
             missing = ServiceError(Reason.CLIENT_CERTIFICATE_MISSING, "the call came without a client certificate")
             raise _Refused(missing, _peer_host(context))
-        key = self._keys.get(pems[0])
-        if key is None:
-            try:
-                key = public_key_sha256(pems[0])
-            except CertificateError:
-                raise _Refused(
-                    ServiceError(Reason.CLIENT_UNKNOWN, "unreadable client certificate"), "unreadable"
-                ) from None
-            if len(self._keys) > 10_000:
-                self._keys.clear()
-            self._keys[pems[0]] = key
+        key, problem = self._checked(pems[0])
+        if problem is not None:
+            refused = ServiceError(Reason.CLIENT_CERTIFICATE_REFUSED, f"the client certificate {problem}")
+            raise _Refused(refused, f"refused sha256:{key[:16]}")
         client = await self._identify(key)
         if client is None:
             unknown = ServiceError(Reason.CLIENT_UNKNOWN, f"no client holds the certificate key sha256:{key[:16]}…")
             raise _Refused(unknown, f"unknown sha256:{key[:16]}")
         return client
+
+    def _checked(self, pem: bytes) -> tuple[str, str | None]:
+        """(key hash, what makes it no client's certificate or ``None``) of a verified certificate, once per PEM."""
+        known = self._keys.get(pem)
+        if known is not None:
+            return known
+        try:
+            key = public_key_sha256(pem)
+            known = (key, client_certificate_problem(load_certificates(pem)[0], self._issuers))
+        except CertificateError:
+            raise _Refused(ServiceError(Reason.CLIENT_UNKNOWN, "unreadable client certificate"), "unreadable") from None
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[pem] = known
+        return known
 
     async def _identify(self, key: str) -> Client | None:
         """:meth:`Clients.identify`, failing closed: a database out of reach is DATABASE_BUSY, anything else

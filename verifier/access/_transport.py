@@ -112,6 +112,7 @@ class ServerTransport:
     credentials: grpc.ServerCredentials | None
     development_certificate: bytes | None = None
     description: str = ""
+    client_ca: bytes | None = None  # the client CA's PEM: a client's certificate must be issued directly by it
 
     @property
     def plaintext(self) -> bool:
@@ -136,12 +137,12 @@ def server_transport(tls: TlsSettings, listen: str) -> ServerTransport:
     """The transport ``[tls]`` asks for on ``listen`` (the development CA created if needed), logged loudly."""
     if tls.configured:
         assert tls.certificate_file and tls.key_file and tls.client_ca_file
-        credentials = mutual_tls(
-            _read(tls.certificate_file, "certificate_file"),
-            _read(tls.key_file, "key_file"),
-            _read(tls.client_ca_file, "client_ca_file"),
+        certificate, key = _read(tls.certificate_file, "certificate_file"), _read(tls.key_file, "key_file")
+        client_ca = _read(tls.client_ca_file, "client_ca_file")
+        credentials = mutual_tls(certificate, key, client_ca)
+        return ServerTransport(
+            credentials, description=f"mutual TLS (clients of {tls.client_ca_file})", client_ca=client_ca
         )
-        return ServerTransport(credentials, description=f"mutual TLS (clients of {tls.client_ca_file})")
     if not is_loopback(listen):
         raise TransportError(
             f"listen {listen}: without [tls] certificate_file, key_file and client_ca_file hedui listens on loopback "
@@ -169,7 +170,10 @@ def server_transport(tls: TlsSettings, listen: str) -> ServerTransport:
         ca.path("server.pem").read_bytes(), ca.path("server.key").read_bytes(), ca.path("ca.pem").read_bytes()
     )
     return ServerTransport(
-        credentials, development_certificate=ca.path("admin.pem").read_bytes(), description="development CA"
+        credentials,
+        development_certificate=ca.path("admin.pem").read_bytes(),
+        description="development CA",
+        client_ca=ca.path("ca.pem").read_bytes(),
     )
 
 

@@ -15,13 +15,17 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from google.protobuf.descriptor import MethodDescriptor
 from harness import Harness, error_details, example_request, example_sandbox, running_service
+from made_certificates import issued
 
 from audit.events import EVENT_KINDS
 from connectors.tls import certificate_authority, issue_certificate
 from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2, verification_pb2_grpc
-from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, Role
+from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, RefusedCalls, Role
+from verifier.access._refusals import MAX_CLIENTS_PER_MINUTE, OTHERS
+from verifier.errors import ServiceError
 from verifier.request import parse_request
 
 ORG = "533401-civil-affairs"
@@ -209,3 +213,51 @@ async def test_clients_that_cannot_be_read_fail_closed_as_unavailable_without_sq
     assert len(lines) == 1 and lines[0].exc_info is None  # one line, no traceback
     assert not [r for r in caplog.records if r.exc_info]
     assert await access_refusal(channel, GET_HEAD) == "CLIENT_UNKNOWN"  # readable again: an unknown key once more
+
+
+@pytest.mark.integration
+async def test_a_flood_of_fresh_keys_costs_the_log_a_bounded_number_of_entries(server: Harness) -> None:
+    # Review S5: the first MAX_CLIENTS_PER_MINUTE clients refused in a minute get an entry each, the rest one.
+    refusals = RefusedCalls(server.service.standalone_events)
+    flood = MAX_CLIENTS_PER_MINUTE + 150
+    for i in range(flood):
+        for _ in range(2):
+            refusals.refused(f"flood sha256:{i:016x}", "", "/m", "UNAUTHENTICATED", "CLIENT_UNKNOWN")
+    await refusals.flush()
+    await server.service.log.integrate(server.service.db.write)
+    async with server.service.db.sessions() as session:
+        entries = await server.service.audit.entries(session, after_index=-1, limit=100_000)
+    written = [
+        {"client": e.client, **json.loads(e.entry)["details"]}
+        for e in entries
+        if e.kind == "CALL_REFUSED" and (e.client.startswith("flood ") or e.client == OTHERS)
+    ]
+    minutes = {e["minute"] for e in written}
+    assert 1 <= len(minutes) <= 2  # a minute may turn during the loop: each minute is capped
+    for minute in minutes:
+        own = [e for e in written if e["minute"] == minute and e["client"] != OTHERS]
+        assert len(own) <= MAX_CLIENTS_PER_MINUTE
+    others = [e for e in written if e["client"] == OTHERS]
+    assert len(written) <= len(minutes) * (MAX_CLIENTS_PER_MINUTE + 1)
+    assert others and sum(e["clients"] for e in others) >= flood - len(minutes) * MAX_CLIENTS_PER_MINUTE
+    assert sum(e["count"] for e in written) == 2 * flood  # every refusal counted
+
+
+@pytest.mark.integration
+async def test_a_ca_certificate_of_the_client_ca_is_refused_and_cannot_be_added(server: Harness) -> None:
+    # Review S5: a CA:TRUE certificate for clientAuth that the client CA issued passes the handshake, not hedui.
+    assert server.pki is not None
+    minting = issued((server.pki.ca, server.pki.ca_key), ca=True, usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    channel = server.raw_channel(minting)
+    assert await refusal(channel, GET_HEAD) == (grpc.StatusCode.UNAUTHENTICATED, "CLIENT_CERTIFICATE_REFUSED")
+    ca = (server.pki.ca, server.pki.ca_key)
+    client_auth = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    for pem, said in (
+        (minting[0], "is a CA certificate"),
+        (issued(ca, usages=[ExtendedKeyUsageOID.SERVER_AUTH])[0], "clientAuth"),
+        (issued(ca, usages=client_auth, days=(-9, -1))[0], "expired"),
+        (issued(ca, usages=client_auth, days=(1, 9))[0], "not valid before"),
+    ):
+        with pytest.raises(ServiceError) as caught:
+            await server.service.clients.add(pem, ORG, ["case_system"], name="never-added")
+        assert caught.value.violations[0].field == "certificate" and said in caught.value.message
