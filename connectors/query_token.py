@@ -8,6 +8,10 @@ The token travels in the call's metadata, ``x-hedui-query-token``; a server in a
 bytes: ``base64url(claims JSON) "." base64url(signature)``, the signature over ``hedui-query-token-v1\\n`` and the
 claims' bytes, the claims ``{"v": 1, "dep", "ref", "key", "purpose", "ids", "exp"}`` (``ids``: SHA-256 hex of
 the identity numbers joined by ``\\n``, in the order asked; ``exp``: Unix seconds).
+
+A ``Poll`` carries a token too (review S7: a ticket alone would be a bearer capability): the same claims with
+``ref`` and ``key`` empty, ``purpose`` ``POLL`` and ``ids`` the SHA-256 hex of ``ticket\\n`` and the ticket id
+(:meth:`QueryClaims.of_poll`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ TOKEN_SECONDS: Final = 300
 _CONTEXT: Final = b"hedui-query-token-v1\n"
 _MAX_TOKEN: Final = 4096
 _SKEW: Final = 60
+POLL_PURPOSE: Final = "POLL"
 
 
 def _b64(data: bytes) -> str:
@@ -47,6 +52,11 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def ticket_hash(ticket_id: str) -> str:
+    """SHA-256 hex of ``ticket\\n`` and a ticket id: what a poll's token vouches for."""
+    return hashlib.sha256(b"ticket\n" + ticket_id.encode("utf-8")).hexdigest()
 
 
 def members_hash(id_numbers: Sequence[str]) -> str:
@@ -71,6 +81,11 @@ class QueryClaims:
     ) -> QueryClaims:
         """The claims of a query."""
         return cls(department, reference, key, purpose, members_hash(id_numbers), expires)
+
+    @classmethod
+    def of_poll(cls, department: str, ticket_id: str, expires: int) -> QueryClaims:
+        """The claims of a poll of one ticket."""
+        return cls(department, "", "", POLL_PURPOSE, ticket_hash(ticket_id), expires)
 
     def encoded(self) -> bytes:
         """The claims' bytes (sorted keys, no spaces)."""
@@ -117,8 +132,17 @@ class QueryTokenSigner:
         seconds: int = TOKEN_SECONDS,
     ) -> str:
         """The token of one query, valid for ``seconds``."""
-        claims = QueryClaims.of(department, reference, key, purpose, id_numbers, int(time.time()) + seconds).encoded()
-        return f"{_b64(claims)}.{_b64(self._key.sign(_CONTEXT + claims))}"
+        claims = QueryClaims.of(department, reference, key, purpose, id_numbers, int(time.time()) + seconds)
+        return self.signed(claims)
+
+    def poll_token(self, department: str, ticket_id: str, *, seconds: int = TOKEN_SECONDS) -> str:
+        """The token of one poll of ``ticket_id``, valid for ``seconds``."""
+        return self.signed(QueryClaims.of_poll(department, ticket_id, int(time.time()) + seconds))
+
+    def signed(self, claims: QueryClaims) -> str:
+        """``claims`` as a token signed with hedui's key."""
+        encoded = claims.encoded()
+        return f"{_b64(encoded)}.{_b64(self._key.sign(_CONTEXT + encoded))}"
 
 
 class QueryTokenVerifier:

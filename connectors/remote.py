@@ -293,7 +293,9 @@ class RemoteConnector:
         if ticket.department != department:
             raise DepartmentRefused(department, f"the ticket is {ticket.department}'s")
         request = connector_pb2.PollRequest(ticket_id=ticket.ticket_id)
-        return self._result(await self._call("Poll", request, connector_pb2.QueryResponse))
+        token = "" if self._tokens is None else self._tokens.poll_token(department, ticket.ticket_id)
+        metadata = ((QUERY_TOKEN_METADATA, token),) if token else ()
+        return self._result(await self._call("Poll", request, connector_pb2.QueryResponse, metadata))
 
     async def close(self) -> None:
         """Close the channel; a later call opens a new one."""

@@ -4,9 +4,11 @@ presents both; the conformance kit checks a server refuses a query without a val
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,13 +21,20 @@ from harness import SANDBOX_FILE, example_request, example_sandbox, running_serv
 from hedui_cli import hedui_process as hedui
 
 from connectors import SandboxDataset
-from connectors.base import DepartmentQuery, DepartmentRefused, DepartmentUnavailable
+from connectors.base import DepartmentQuery, DepartmentRefused, DepartmentUnavailable, Ticket
 from connectors.conformance import check_connector
-from connectors.query_token import QueryClaims, QueryTokenSigner, QueryTokenVerifier, new_token_key
+from connectors.query_token import (
+    QUERY_TOKEN_METADATA,
+    QueryClaims,
+    QueryTokenSigner,
+    QueryTokenVerifier,
+    new_token_key,
+)
 from connectors.remote import RemoteConnector, connector_factory
 from connectors.sandbox import SandboxConnector
 from connectors.server import ConnectorServer, start_connector_server
 from connectors.tls import certificate_authority, issue_certificate, self_signed_certificate
+from hedui.v1 import connector_pb2
 
 ZHANG = "533401197803120118"
 SERVER = self_signed_certificate()
@@ -108,6 +117,49 @@ async def test_a_made_up_reference_or_another_query_s_token_is_refused() -> None
             await connector.close()
     assert "no query token" in refused[0] and "malformed" in refused[1]
     assert "its key differs" in refused[2] and "its ids differs" in refused[3]
+
+
+@pytest.mark.integration
+async def test_a_ticket_is_polled_only_under_hedui_s_token_for_it() -> None:
+    # Review S7: another client of the connector's CA holding hedui's ticket is refused, as is a token for another.
+    data = example_sandbox()
+    data["banks"]["answer_after_seconds"] = 0.2
+    connector = SandboxConnector("banks", SandboxDataset.from_json(data))
+    server = await start_connector_server(
+        connector, "127.0.0.1:0", *SERVER, client_ca=CA[0], query_token_keys=[TOKEN_KEY[1]]
+    )
+    other = issue_certificate(*CA, "another-client-of-the-ca")
+    address = f"127.0.0.1:{server.port}"
+    hedui_side = RemoteConnector(
+        address, SERVER[0], department="banks", query_tokens=QueryTokenSigner(TOKEN_KEY[0]),
+        client_certificate=HEDUI_CLIENT[0], client_key=HEDUI_CLIENT[1],
+    )  # fmt: skip
+    thief = RemoteConnector(address, SERVER[0], department="banks", client_certificate=other[0], client_key=other[1])
+    wrong = RemoteConnector(
+        address, SERVER[0], department="banks", query_tokens=QueryTokenSigner(new_token_key()[0]),
+        client_certificate=other[0], client_key=other[1],
+    )  # fmt: skip
+    try:
+        ticket = await hedui_side.query(ask(ZHANG))
+        assert isinstance(ticket, Ticket)
+        assert ZHANG not in ticket.ticket_id  # opaque: no identity number in cleartext
+        for stranger in (thief, wrong):
+            with pytest.raises(DepartmentRefused) as caught:
+                await stranger.poll(ticket)
+            assert "query token" in caught.value.reason
+        # hedui's token for another ticket does not open this one.
+        signer = QueryTokenSigner(TOKEN_KEY[0])
+        request = connector_pb2.PollRequest(ticket_id=ticket.ticket_id)
+        metadata = ((QUERY_TOKEN_METADATA, signer.poll_token("banks", ticket.ticket_id + "x")),)
+        with pytest.raises(DepartmentRefused, match="another query"):
+            await hedui_side._call("Poll", request, connector_pb2.QueryResponse, metadata)
+        await asyncio.sleep(max(0.0, (ticket.ready_after - dt.datetime.now(dt.UTC)).total_seconds()) + 0.05)
+        result = await hedui_side.poll(ticket)  # ready: the answer
+        assert not isinstance(result, Ticket) and [r.id_number for r in result.records] == [ZHANG]
+    finally:
+        for side in (hedui_side, thief, wrong):
+            await side.close()
+        await server.stop(0)
 
 
 def test_a_token_expires_and_verifies_only_with_hedui_s_key() -> None:
