@@ -9,6 +9,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -258,6 +259,46 @@ def test_the_reference_server_requires_client_certificates_and_tokens(tmp_path: 
 def test_serve_without_client_auth_must_say_so(tmp_path: Path) -> None:
     done = hedui("connector", "serve", "--department", "tax", "--cert", "c.pem", "--key", "k.pem", cwd=tmp_path)
     assert done.returncode == 2
+
+
+def test_serve_without_client_auth_listens_on_loopback_only(tmp_path: Path) -> None:
+    # Review S8: --no-client-auth answers anyone, so it is for a developer's machine only, as plaintext hedui serve.
+    done = hedui(
+        "connector", "serve", "--department", "tax", "--self-signed-out", str(tmp_path / "tls"), "--no-client-auth",
+        "--listen", "0.0.0.0:0", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "loopback only" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_a_remote_department_without_hedui_s_certificate_or_token_key_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review S8: hedui serve builds its connectors at start; one that cannot prove it is hedui is said loudly.
+    (tmp_path / "server.pem").write_bytes(SERVER[0])
+    options = {"address": "127.0.0.1:1", "certificate": str(tmp_path / "server.pem")}
+    with caplog.at_level(logging.WARNING, logger="hedui.connectors.remote"):
+        connector_factory("tax", options)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "WITHOUT CLIENT_CERTIFICATE AND QUERY_TOKEN_KEY" in warned[0]
+    caplog.clear()
+    (tmp_path / "token.key").write_bytes(TOKEN_KEY[0])
+    (tmp_path / "hedui.pem").write_bytes(HEDUI_CLIENT[0])
+    (tmp_path / "hedui.key").write_bytes(HEDUI_CLIENT[1])
+    with caplog.at_level(logging.WARNING, logger="hedui.connectors.remote"):
+        connector_factory("tax", {**options, "query_token_key": str(tmp_path / "token.key")})
+        connector_factory(
+            "tax",
+            {
+                **options,
+                "query_token_key": str(tmp_path / "token.key"),
+                "client_certificate": str(tmp_path / "hedui.pem"),
+                "client_key": str(tmp_path / "hedui.key"),
+            },
+        )
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "WITHOUT CLIENT_CERTIFICATE:" in warned[0]  # the complete one says nothing
 
 
 @pytest.mark.integration

@@ -73,6 +73,7 @@ from connectors.tls import (
     split_address,
 )
 from consent.identity import IdentityNumberError, mask, validate_identity_number
+from verifier.access import is_loopback
 from verifier.cli._common import UsageError, read_bytes, read_only_settings, sandbox_dataset
 
 __all__ = ["DepartmentConfig", "add_connector_commands", "read_department_config"]
@@ -234,6 +235,8 @@ def _client_auth(args: argparse.Namespace) -> tuple[bytes | None, list[bytes], s
     if args.no_client_auth:
         if args.client_ca is not None or args.query_token_key:
             raise UsageError("--no-client-auth goes without --client-ca and --query-token-key")
+        if not is_loopback(args.listen):  # review S8: as hedui serve listens in plaintext on loopback only
+            raise UsageError(f"--no-client-auth listens on loopback only, not {args.listen} (development only)")
         return (
             None,
             [],
