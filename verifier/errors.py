@@ -37,6 +37,7 @@ CLIENT_EXISTS                  ALREADY_EXISTS         a client has this certific
 CLIENT_ALREADY_REVOKED         FAILED_PRECONDITION    the client was revoked already (issue 13)
 ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be checked: refused (issue 13)
 CLIENT_CERTIFICATE_REFUSED     UNAUTHENTICATED        a CA's, not for clientAuth, or not the client CA's (13)
+CLIENT_NOT_IDENTIFIED          INTERNAL               a servicer ran without the access check (a bug) (13)
 =============================  =====================  =================================================
 """
 
@@ -106,6 +107,8 @@ class Reason(StrEnum):
     ACCESS_CHECK_UNAVAILABLE = "ACCESS_CHECK_UNAVAILABLE"
     # Issue 13 (review S5): a certificate the handshake accepted that is no client's (docs/access.md).
     CLIENT_CERTIFICATE_REFUSED = "CLIENT_CERTIFICATE_REFUSED"
+    # Issue 13 (review S9): a servicer reached without the interceptor's client: refused, never unscoped.
+    CLIENT_NOT_IDENTIFIED = "CLIENT_NOT_IDENTIFIED"
 
     @property
     def code(self) -> str:
@@ -133,6 +136,7 @@ _CODES: dict[Reason, str] = {
     Reason.CLIENT_EXISTS: "ALREADY_EXISTS",
     Reason.ACCESS_CHECK_UNAVAILABLE: "UNAVAILABLE",
     Reason.CLIENT_CERTIFICATE_REFUSED: "UNAUTHENTICATED",
+    Reason.CLIENT_NOT_IDENTIFIED: "INTERNAL",
 }
 
 

@@ -27,7 +27,7 @@ from verifier.service import HeduiService
 
 __all__ = ["add_clients_commands"]
 
-CALLER = Caller(operator="hedui-clients", client="cli")
+CALLER = Caller.internal(operator="hedui-clients", client="cli")
 
 
 def _plain(client: Client) -> dict[str, Any]:

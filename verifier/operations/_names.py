@@ -12,10 +12,12 @@ from verifier.organisations import Role, Scope, area_prefix, covers
 
 __all__ = [
     "COUNTER",
+    "IN_PROCESS",
     "LEAF_INDEX",
     "MAX_PAGE_SIZE",
     "MAX_REQUEST_ID",
     "NOBODY",
+    "NO_ORGANISATION",
     "RESOURCE_ID",
     "Caller",
     "check_request_id",
@@ -39,13 +41,24 @@ class Caller:
 
     Issue 13: a call through the API also carries the client's ``organisation`` and ``roles`` (role names), which
     the operations scope what it may see by. No organisation: a caller in this process (a command on the
-    database, a test), which sees everything.
+    database, a test), which sees everything — made by :meth:`internal` (or :data:`IN_PROCESS`), never by the API,
+    which makes every caller from its client, or :meth:`unidentified` (nothing) when it has none (review S9).
     """
 
     operator: str = "unknown"
     client: str = "unknown"
     organisation: str = ""
     roles: frozenset[str] = frozenset()
+
+    @classmethod
+    def internal(cls, operator: str = "unknown", client: str = "unknown") -> Caller:
+        """A caller in hedui's own process (a command on the database): not scoped, it sees everything."""
+        return cls(operator, client)
+
+    @classmethod
+    def unidentified(cls, operator: str, client: str) -> Caller:
+        """A call whose client nobody identified: it reads nothing and acts for no organisation (fails closed)."""
+        return cls(operator, client, NO_ORGANISATION)
 
     def reads(self, organisation: str) -> bool:
         """Whether this caller may see a resource of ``organisation``: a case system its own organisation's, a
@@ -82,7 +95,10 @@ class Caller:
             )
 
 
-NOBODY = Caller()
+# No organisation's id (a NUL is refused in every organisation id): the organisation of an unidentified caller.
+NO_ORGANISATION = "\x00unidentified"
+IN_PROCESS = Caller.internal()
+NOBODY = IN_PROCESS  # the operations' default caller: hedui's own process (named so before issue 13's review)
 
 # Issue 13 (review S3): how the call being served counts a refusal for another organisation's resource, as the
 # access interceptor counts its own (one CALL_REFUSED entry per client and minute); none outside a gRPC call.

@@ -22,9 +22,10 @@ from made_certificates import issued
 
 from audit.events import EVENT_KINDS
 from connectors.tls import certificate_authority, issue_certificate
-from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2, verification_pb2_grpc
+from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, consent_pb2_grpc, verification_pb2, verification_pb2_grpc
 from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, RefusedCalls, Role
 from verifier.access._refusals import MAX_CLIENTS_PER_MINUTE, OTHERS
+from verifier.api import AuditApi, ConsentApi, VerificationApi
 from verifier.errors import ServiceError
 from verifier.request import parse_request
 
@@ -261,3 +262,35 @@ async def test_a_ca_certificate_of_the_client_ca_is_refused_and_cannot_be_added(
         with pytest.raises(ServiceError) as caught:
             await server.service.clients.add(pem, ORG, ["case_system"], name="never-added")
         assert caught.value.violations[0].field == "certificate" and said in caught.value.message
+
+
+@pytest.mark.integration
+async def test_a_servicer_reached_without_the_access_check_refuses_as_internal(server: Harness) -> None:
+    # Review S9: no client identified is never the unscoped in-process caller: INTERNAL, a fixed message.
+    bare = grpc.aio.server()
+    service = server.service
+    consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), bare)  # type: ignore[no-untyped-call]
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        VerificationApi(service.verifications, service.reports), bare
+    )
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditApi(service.audit_queries), bare)  # type: ignore[no-untyped-call]
+    port = bare.add_insecure_port("127.0.0.1:0")
+    await bare.start()
+    try:
+        internal = set()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            for method in METHODS:
+                if method.name == "CreateRecheckBatch":  # not implemented: it reads nothing
+                    continue
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await call(channel, method)
+                code, reason = caught.value.code(), error_details(caught.value)[0]
+                if code == grpc.StatusCode.INVALID_ARGUMENT:  # its empty request is refused before anything is read
+                    continue
+                assert (code, reason) == (grpc.StatusCode.INTERNAL, "CLIENT_NOT_IDENTIFIED"), method.name
+                assert caught.value.details() == "the call was not identified; the server refused it"
+                internal.add(method.name)
+        # What reads or writes anything of anyone (its empty request being no hindrance) is refused for who calls.
+        assert {"ListVerifications", "ListAuditEvents", "ExportAuditLog", "GetSignedTreeHead"} <= internal
+    finally:
+        await bare.stop(0)
