@@ -208,7 +208,10 @@ class AccessControl(grpc.aio.ServerInterceptor):
     async def _refuse(self, context: Context, method: str, refused: _Refused) -> None:
         """Count the refusal for the audit log, then end the call with it."""
         error = refused.error
-        self._refusals.refused(refused.who, _operator(context), method, error.code, error.reason)
+        # Review N4: the operator a caller names is kept only for a client that proved who it is (a role missing);
+        # an unknown, refused or revoked certificate's metadata is anyone's words (an identity number, even).
+        operator = _operator(context) if error.reason == Reason.ROLE_MISSING else ""
+        self._refusals.refused(refused.who, operator, method, error.code, error.reason)
         await self._abort(context, error)
 
     def _let_in(self, method: str, context: Context, client: Client) -> None:

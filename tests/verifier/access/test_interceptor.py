@@ -294,3 +294,21 @@ async def test_a_servicer_reached_without_the_access_check_refuses_as_internal(s
         assert {"ListVerifications", "ListAuditEvents", "ExportAuditLog", "GetSignedTreeHead"} <= internal
     finally:
         await bare.stop(0)
+
+
+@pytest.mark.integration
+async def test_an_unauthenticated_callers_operator_is_not_recorded(server: Harness) -> None:
+    # Review N4: whatever an unknown certificate puts in x-hedui-operator does not reach the log.
+    channel = await server.client_channel("unknown-with-operator", ORG, [], register=False)
+    stub = audit_pb2_grpc.AuditServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.GetSignedTreeHead(
+            audit_pb2.GetSignedTreeHeadRequest(), metadata=(("x-hedui-operator", "533401197803120118"),)
+        )
+    await server.service.refusals.flush()
+    await server.service.log.integrate(server.service.db.write)
+    async with server.service.db.sessions() as session:
+        entries = await server.service.audit.entries(session, after_index=-1, limit=100_000)
+    refused = [e for e in entries if e.kind == "CALL_REFUSED" and e.client.startswith("unknown sha256:")]
+    assert refused and all(e.operator == "" for e in refused)
+    assert not [e for e in entries if b"533401197803120118" in e.entry]
