@@ -9,6 +9,8 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -195,6 +197,18 @@ def test_an_unsigned_token_is_not_parsed_and_a_long_lived_one_is_refused() -> No
     assert verifier.problem(long_lived, claims) == "the query token is valid for longer than hedui signs tokens for"
     usual = signer.token("tax", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG])
     assert verifier.problem(usual, claims) is None
+
+
+def test_a_tokens_ids_are_salted_so_they_give_no_identity_number_away() -> None:
+    # Review N2: an unsalted SHA-256 of an identity number is recovered by trying the few billion possible ones.
+    signer, verifier = QueryTokenSigner(TOKEN_KEY[0]), QueryTokenVerifier([TOKEN_KEY[1]])
+    tokens = [signer.token("tax", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG]) for _ in range(2)]
+    claims = [json.loads(base64.urlsafe_b64decode(t.partition(".")[0] + "==")) for t in tokens]
+    assert claims[0]["ids"] != claims[1]["ids"] and claims[0]["n"] != claims[1]["n"]
+    assert hashlib.sha256(ZHANG.encode()).hexdigest() not in {c["ids"] for c in claims}
+    assert claims[0]["ids"] == hashlib.sha256(bytes.fromhex(claims[0]["n"]) + ZHANG.encode()).hexdigest()
+    expected = QueryClaims.of("tax", "authorizations/a1", "v1.tax.1", "ASSESSMENT", [ZHANG], 0)
+    assert all(verifier.problem(t, expected) is None for t in tokens)
 
 
 @pytest.mark.integration
