@@ -34,6 +34,7 @@ __all__ = ["CACHE_SECONDS", "CLIENT_NAME", "Client", "Clients"]
 CACHE_SECONDS: Final = 2.0
 CLIENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CACHE_LIMIT: Final = 10_000
+_KEY_HASH: Final = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,8 @@ class Clients:
         name = name or common_name
         if not CLIENT_NAME.fullmatch(name):
             raise ServiceError.invalid([FieldViolation("name", "1 to 64 letters, digits, '.', '_' or '-'")])
+        if _KEY_HASH.fullmatch(name):  # review N6: revoke finds a client by name or key hash; never both at once
+            raise ServiceError.invalid([FieldViolation("name", "must not be 64 hex digits (a certificate key's hash)")])
         at = dt.datetime.now(dt.UTC)
         row = ClientRow(
             key_sha256=key,

@@ -59,12 +59,20 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """A key file readable by its owner only (created 0600, never widened by the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_new_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """``data`` in a new file at ``path`` with ``mode`` (a key: readable by its owner only; never widened by the
+    umask). Whatever was at ``path`` is removed first, a symbolic link itself rather than what it points to, and the
+    file is created exclusively without following links (review N9): nothing planted there is written through."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)
         handle.write(data)
-    path.chmod(0o600)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A key file readable by its owner only."""
+    write_new_file(path, data, 0o600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +103,8 @@ class DevelopmentCa:
         _write_private(self.path("ca.key"), ca_key)
         _write_private(self.path("server.key"), server_key)
         _write_private(self.path("admin.key"), admin_key)
-        self.path("ca.pem").write_bytes(ca)
-        self.path("server.pem").write_bytes(server)
-        self.path("admin.pem").write_bytes(admin)
+        for name, certificate in (("ca.pem", ca), ("server.pem", server), ("admin.pem", admin)):
+            write_new_file(self.path(name), certificate, 0o644)
         return True
 
     def issue_client(self, name: str) -> tuple[bytes, bytes]:

@@ -262,6 +262,10 @@ async def test_a_ca_certificate_of_the_client_ca_is_refused_and_cannot_be_added(
         with pytest.raises(ServiceError) as caught:
             await server.service.clients.add(pem, ORG, ["case_system"], name="never-added")
         assert caught.value.violations[0].field == "certificate" and said in caught.value.message
+    # Review N6: a name that reads as another client's key hash is no name.
+    with pytest.raises(ServiceError) as caught:
+        await server.service.clients.add(server.pki.client("hex")[0], ORG, ["case_system"], name="ab" * 32)
+    assert caught.value.violations[0].field == "name"
 
 
 @pytest.mark.integration

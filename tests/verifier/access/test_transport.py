@@ -48,6 +48,21 @@ def test_the_development_ca_is_made_once_with_private_keys(tmp_path: Path) -> No
     )
 
 
+def test_the_development_ca_writes_through_no_planted_link(tmp_path: Path) -> None:
+    # Review N9: a symbolic link planted where a key goes is replaced, never written through.
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"untouched")
+    ca = DevelopmentCa(tmp_path / "tls")
+    ca.directory.mkdir()
+    ca.path("ca.key").symlink_to(target)
+    ca.path("ca.pem").symlink_to(target)
+    assert ca.ensure()
+    assert target.read_bytes() == b"untouched"
+    for name, mode in (("ca.key", 0o600), ("ca.pem", 0o644)):
+        assert not ca.path(name).is_symlink() and stat.S_IMODE(ca.path(name).stat().st_mode) == mode, name
+    assert b"PRIVATE KEY" in ca.path("ca.key").read_bytes()
+
+
 @pytest.mark.parametrize("plaintext", [False, True])
 def test_without_tls_configured_only_loopback_is_served(tmp_path: Path, plaintext: bool) -> None:
     tls = TlsSettings(development_dir=tmp_path / "tls", plaintext=plaintext)
