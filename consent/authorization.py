@@ -14,16 +14,28 @@ from consent.errors import FieldError, json_object
 from consent.identity import IdentityNumberError, validate_identity_number
 from consent.instants import format_rfc3339, parse_rfc3339
 from consent.signers import Signer
+from consent.text import one_line_problem, shown
 
 __all__ = [
     "ALL_DEPARTMENTS",
     "AUTHORIZATION_PAYLOAD_TYPE",
+    "EARLIEST_DATE",
+    "LATEST_DATE",
+    "MAX_AUTHORIZED_MEMBERS",
+    "MAX_DEPARTMENTS",
+    "MAX_EVIDENCE_ENTRIES",
+    "MAX_EVIDENCE_KEY",
+    "MAX_EVIDENCE_VALUE",
+    "MAX_JSON_DEPTH",
+    "MAX_MEMBER_NAME",
+    "MAX_ORGANISATION",
     "PURPOSES",
     "AuthorizationError",
     "AuthorizationPayload",
     "AuthorizedMember",
     "RegisteredAuthorization",
     "authorization_payload",
+    "json_too_deep",
     "parse_authorization_payload",
     "parse_instant",
     "require_declared_departments",
@@ -35,6 +47,20 @@ PURPOSES: Final = ("ASSESSMENT", "RECHECK", "TEMPORARY_ASSISTANCE")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Longest validity per purpose: a recheck authorization may stand for the assistance period.
 MAX_VALIDITY_DAYS: Final = {"ASSESSMENT": 366, "TEMPORARY_ASSISTANCE": 366, "RECHECK": 5 * 366}
+# Issue 13 (input): the payload's bounds (docs/api.md, "Input limits"); names and evidence are one-line text.
+MAX_AUTHORIZED_MEMBERS: Final = 30  # as many as a verification request may declare
+MAX_MEMBER_NAME: Final = 100
+MAX_ORGANISATION: Final = 200
+MAX_DEPARTMENTS: Final = 64
+MAX_EVIDENCE_ENTRIES: Final = 16
+MAX_EVIDENCE_KEY: Final = 64
+MAX_EVIDENCE_VALUE: Final = 1024
+# The deepest nesting of arrays and objects a signed payload may have (an authorization needs 3).
+MAX_JSON_DEPTH: Final = 16
+# The calendar dates an authorization may name: nothing near year 1 or 9999, where a day more overflows.
+EARLIEST_DATE: Final = dt.date(2000, 1, 1)
+LATEST_DATE: Final = dt.date(2199, 12, 31)
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 class AuthorizationError(FieldError):
@@ -100,10 +126,31 @@ class RegisteredAuthorization:
         return self.signature_problem is None and any(s.covers(id_number) for s in self.signers)
 
 
-def _text(raw: Mapping[str, object], key: str, path: str) -> str:
+def json_too_deep(data: bytes, deepest: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than ``deepest`` in JSON text ``data`` (strings skipped), found
+    without parsing it: the check that keeps a payload of 100,000 ``[`` away from the recursive parser."""
+    if data.count(b"[") + data.count(b"{") <= deepest:
+        return False  # not even that many brackets
+    depth = 0
+    for token in _JSON_TOKEN.finditer(data):
+        mark = token.group(0)
+        if mark in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                return True
+        elif mark in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def _text(raw: Mapping[str, object], key: str, path: str, longest: int = MAX_ORGANISATION) -> str:
+    """A required one-line text of at most ``longest`` characters."""
     value = raw.get(key)
     if not isinstance(value, str) or not value.strip():
         raise AuthorizationError(f"{path}{key}", "is required and must be a non-empty string")
+    problem = one_line_problem(value, longest)
+    if problem is not None:
+        raise AuthorizationError(f"{path}{key}", problem)
     return value
 
 
@@ -112,9 +159,12 @@ def _date(raw: Mapping[str, object], key: str) -> dt.date:
     try:
         if not _DATE.fullmatch(value):
             raise ValueError
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError:
-        raise AuthorizationError(key, f"{value!r} is not a date YYYY-MM-DD") from None
+        raise AuthorizationError(key, f"{shown(value)} is not a date YYYY-MM-DD") from None
+    if not EARLIEST_DATE <= date <= LATEST_DATE:
+        raise AuthorizationError(key, f"must be a date from {EARLIEST_DATE} to {LATEST_DATE}")
+    return date
 
 
 def parse_instant(value: object, field: str) -> dt.datetime:
@@ -134,7 +184,7 @@ def _purpose(raw: Mapping[str, object]) -> str:
     """The purpose, one of :data:`PURPOSES`."""
     purpose = _text(raw, "purpose", "")
     if purpose not in PURPOSES:
-        raise AuthorizationError("purpose", f"{purpose!r} is not one of {', '.join(PURPOSES)}")
+        raise AuthorizationError("purpose", f"{shown(purpose)} is not one of {', '.join(PURPOSES)}")
     return purpose
 
 
@@ -143,6 +193,8 @@ def _members(raw: Mapping[str, object]) -> tuple[AuthorizedMember, ...]:
     members_raw = raw.get("members")
     if not isinstance(members_raw, list) or not members_raw:
         raise AuthorizationError("members", "must be a non-empty list")
+    if len(members_raw) > MAX_AUTHORIZED_MEMBERS:
+        raise AuthorizationError("members", f"more than {MAX_AUTHORIZED_MEMBERS} members")
     members: list[AuthorizedMember] = []
     seen: set[str] = set()
     for index, item in enumerate(members_raw):
@@ -156,7 +208,7 @@ def _members(raw: Mapping[str, object]) -> tuple[AuthorizedMember, ...]:
         if number in seen:
             raise AuthorizationError(f"{path}id_number", "duplicated member")
         seen.add(number)
-        members.append(AuthorizedMember(number, _text(item, "name", path)))
+        members.append(AuthorizedMember(number, _text(item, "name", path, MAX_MEMBER_NAME)))
     return tuple(members)
 
 
@@ -166,11 +218,13 @@ def _departments(raw: Mapping[str, object], declared: Collection[str] | None) ->
     departments_raw = raw.get("departments", [ALL_DEPARTMENTS])
     if not isinstance(departments_raw, list) or not departments_raw:
         raise AuthorizationError("departments", "must be a non-empty list")
+    if len(departments_raw) > MAX_DEPARTMENTS:
+        raise AuthorizationError("departments", f"more than {MAX_DEPARTMENTS} departments")
     for index, department in enumerate(departments_raw):
         if department != ALL_DEPARTMENTS and not is_department_id(department):
             raise AuthorizationError(
                 f"departments[{index}]",
-                f"{department!r} is not a department id (2-40 of a-z, 0-9 and _, starting with a letter; or *)",
+                f"{shown(department)} is not a department id (2-40 of a-z, 0-9 and _, starting with a letter; or *)",
             )
         if declared is not None and department != ALL_DEPARTMENTS and department not in declared:
             raise AuthorizationError(f"departments[{index}]", f"unknown department {department!r}")
@@ -194,12 +248,22 @@ def _validity(raw: Mapping[str, object], purpose: str, today: dt.date) -> tuple[
 
 
 def _evidence(raw: Mapping[str, object]) -> dict[str, str]:
-    """The evidence references: an object of strings (default: none)."""
+    """The evidence references: an object of at most :data:`MAX_EVIDENCE_ENTRIES` one-line strings (default:
+    none), keys of at most :data:`MAX_EVIDENCE_KEY` characters, values of at most :data:`MAX_EVIDENCE_VALUE`."""
     evidence_raw = raw.get("evidence", {})
     if not isinstance(evidence_raw, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in evidence_raw.items()
     ):
         raise AuthorizationError("evidence", "must be an object of strings")
+    if len(evidence_raw) > MAX_EVIDENCE_ENTRIES:
+        raise AuthorizationError("evidence", f"more than {MAX_EVIDENCE_ENTRIES} entries")
+    for key, value in evidence_raw.items():
+        problem = one_line_problem(key, MAX_EVIDENCE_KEY)
+        if problem is not None:
+            raise AuthorizationError("evidence", f"a key {problem}")
+        problem = one_line_problem(value, MAX_EVIDENCE_VALUE)
+        if problem is not None:
+            raise AuthorizationError("evidence", f"a value {problem}")
     return dict(evidence_raw)
 
 
@@ -212,6 +276,8 @@ def parse_authorization_payload(
     declares (its catalogue's ids); one it does not is an error ``unknown department``. ``None`` leaves that to
     the caller (:func:`unknown_departments`); the default, today's six, is deprecated: pass the catalogue's ids.
     """
+    if json_too_deep(payload):
+        raise AuthorizationError("envelope.payload", f"nests arrays and objects deeper than {MAX_JSON_DEPTH}")
     raw = json_object(payload, _FIELDS, where="envelope.payload", error=AuthorizationError)
     commissioned_by = _text(raw, "commissioned_by", "")
     purpose = _purpose(raw)

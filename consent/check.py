@@ -16,24 +16,28 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from consent.authorization import (
     AUTHORIZATION_PAYLOAD_TYPE,
+    MAX_JSON_DEPTH,
     AuthorizationError,
     AuthorizationPayload,
     RegisteredAuthorization,
+    json_too_deep,
     parse_authorization_payload,
 )
 from consent.envelope import (
-    MAX_SIGNATURES,
     Envelope,
     EnvelopeSignature,
     PublicKey,
     SignatureError,
     TrustedKey,
+    check_signatures_shape,
+    first_per_keyid,
     load_public_key,
+    not_trusted,
     pae,
     signature_holds,
     usable_key,
@@ -50,14 +54,21 @@ from consent.signers import (
 __all__ = [
     "CLOCK_SKEW",
     "MAX_CERTIFICATES",
+    "MAX_CERTIFICATE_BYTES",
+    "MAX_PAYLOAD_BYTES",
     "CheckedAuthorization",
     "check_authorization",
+    "check_shape",
     "keyids_to_look_up",
     "registered_authorization",
 ]
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_CERTIFICATES = 16
+# The largest authorization payload (bytes): 30 members with names and evidence fit in a few KiB.
+MAX_PAYLOAD_BYTES = 64 * 1024
+# The largest member-key certificate payload (bytes): one identity number, one name, one PEM key.
+MAX_CERTIFICATE_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +90,13 @@ class _CertifiedKey:
     issuers: tuple[TrustedKey, ...]
 
 
-def keyids_to_look_up(envelope: Envelope, certificates: Iterable[Envelope]) -> list[str]:
-    """Key ids whose trust-store entries a check of this envelope and its certificates needs."""
+def keyids_to_look_up(envelope: Envelope, certificates: Sequence[Envelope]) -> list[str]:
+    """Key ids whose trust-store entries a check of this envelope and its certificates needs.
+
+    The envelope's shape is checked first (:func:`check_shape`, raising :class:`SignatureError` or
+    :class:`AuthorizationError`): nothing the trust store is searched for is longer or stranger than a key id.
+    """
+    check_shape(envelope, certificates)
     ids = {s.keyid for s in envelope.signatures}
     for certificate in certificates:
         ids |= {s.keyid for s in certificate.signatures}
@@ -95,9 +111,6 @@ def _certified_keys(
     ambiguous: set[str] = set()
     for index, envelope in enumerate(certificates):
         where = f"member_key_certificates[{index}]"
-        if len(envelope.signatures) > MAX_SIGNATURES:
-            problems.append(f"{where}: at most {MAX_SIGNATURES} signatures")
-            continue
         try:
             issuers = verify_envelope(envelope, MEMBER_KEY_PAYLOAD_TYPE, trust, at)
             certificate = parse_member_key_certificate(envelope.payload)
@@ -134,16 +147,26 @@ def _chain_problem(
     return None if any(r is None for r in reasons) else reasons[0]
 
 
-def _check_shape(envelope: Envelope, certificates: Sequence[Envelope]) -> None:
-    """Refuse an envelope that is not an authorization, has no signature or carries more than the limits."""
+def check_shape(envelope: Envelope, certificates: Sequence[Envelope]) -> None:
+    """Refuse an envelope that is not an authorization, has no signature or carries more than the limits
+    (payload bytes, signatures, key id form, signature bytes, certificates): checked before anything is looked up,
+    so a replay of a registered payload under another payload type or without a signature is refused too."""
     if envelope.payload_type != AUTHORIZATION_PAYLOAD_TYPE:
         raise SignatureError("envelope.payload_type", f"must be {AUTHORIZATION_PAYLOAD_TYPE!r}")
-    if not envelope.signatures:
-        raise SignatureError("envelope.signatures", "no signature")
-    if len(envelope.signatures) > MAX_SIGNATURES:
-        raise SignatureError("envelope.signatures", f"at most {MAX_SIGNATURES} signatures")
+    check_signatures_shape(envelope, "envelope")
+    if len(envelope.payload) > MAX_PAYLOAD_BYTES:
+        raise AuthorizationError("envelope.payload", f"at most {MAX_PAYLOAD_BYTES} bytes")
     if len(certificates) > MAX_CERTIFICATES:
         raise SignatureError("member_key_certificates", f"at most {MAX_CERTIFICATES} certificates")
+    for index, certificate in enumerate(certificates):
+        where = f"member_key_certificates[{index}]"
+        if certificate.payload_type != MEMBER_KEY_PAYLOAD_TYPE:
+            raise SignatureError(f"{where}.payload_type", f"must be {MEMBER_KEY_PAYLOAD_TYPE!r}")
+        check_signatures_shape(certificate, where)
+        if len(certificate.payload) > MAX_CERTIFICATE_BYTES:
+            raise SignatureError(f"{where}.payload", f"at most {MAX_CERTIFICATE_BYTES} bytes")
+        if json_too_deep(certificate.payload):
+            raise SignatureError(f"{where}.payload", f"nests arrays and objects deeper than {MAX_JSON_DEPTH}")
 
 
 def _signer_and_key(
@@ -160,7 +183,7 @@ def _signer_and_key(
         cert = held.certificate
         signer = Signer(sig.keyid, "member", cert.organisation, cert.id_number, held.issuers[0].keyid)
         return signer, load_public_key(cert.public_key_pem)
-    problems.append(f"key {sig.keyid!r} is not in the trust store and no member-key certificate names it")
+    problems.append(not_trusted(sig.keyid, " and no member-key certificate names it"))
     return None
 
 
@@ -174,7 +197,7 @@ def _verified_signers(
     """The signers whose signatures verify over the payload's PAE with a key whose chain is valid at ``at``."""
     message = pae(envelope.payload_type, envelope.payload)
     signers: list[Signer] = []
-    for sig in envelope.signatures:
+    for sig in first_per_keyid(envelope.signatures, problems):
         found = _signer_and_key(sig, trust, certified, problems)
         if found is None:
             continue
@@ -232,7 +255,7 @@ def check_authorization(
     ``problems``; one that holds is enough. ``declared`` is passed to :func:`parse_authorization_payload`:
     the departments the service declares (``None``: not checked here).
     """
-    _check_shape(envelope, certificates)
+    check_shape(envelope, certificates)
     problems: list[str] = []
     certified = _certified_keys(certificates, trust, at, problems)
     signers = _verified_signers(envelope, trust, certified, at, problems)

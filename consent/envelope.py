@@ -1,7 +1,9 @@
 """DSSE envelopes: signatures over the exact payload bytes, via the pre-authentication encoding.
 
 See https://github.com/secure-systems-lab/dsse/blob/master/protocol.md. Ed25519 and
-ECDSA P-256 (SHA-256) keys are supported.
+ECDSA P-256 (SHA-256) keys are supported. An ECDSA signature may be DER (what OpenSSL, ``cryptography`` and
+securesystemslib write) or the raw 64 bytes ``r ‖ s`` (IEEE P1363, what WebCrypto on a phone writes): both are
+the same two integers, so both are accepted; hedui itself signs DER.
 """
 
 from __future__ import annotations
@@ -14,33 +16,55 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from consent.errors import FieldError
+from consent.identity import scrub
 from consent.instants import format_rfc3339
 
 __all__ = [
+    "MAX_KEYID",
+    "MAX_SIGNATURES",
+    "MAX_SIGNATURE_BYTES",
     "Envelope",
     "EnvelopeFormatError",
     "EnvelopeSignature",
     "SignatureError",
     "SigningKey",
     "TrustedKey",
+    "check_signatures_shape",
     "envelope_from_json",
     "envelope_to_json",
+    "first_per_keyid",
     "key_id_for",
     "load_public_key",
+    "not_trusted",
     "pae",
+    "shown_keyid",
     "sign_envelope",
     "signature_holds",
     "usable_key",
     "verify_envelope",
     "verify_signature",
 ]
+
+# The longest key id an envelope may carry (hedui's are 16 hex digits; securesystemslib's 64).
+MAX_KEYID: Final = 128
+# The most signatures one envelope may carry: the organisation's and a few members' phones. Each distinct key id
+# is verified at most once (the first signature naming it), so bogus signatures under a trusted key id cost one
+# verification, not one each.
+MAX_SIGNATURES: Final = 8
+# The longest signature (bytes): Ed25519 is 64, ECDSA P-256 DER at most 72.
+MAX_SIGNATURE_BYTES: Final = 512
+_KEYID = re.compile(r"[\x21-\x7e]{1,128}")
+# The raw ``r ‖ s`` form of an ECDSA P-256 signature: two 32-byte big-endian integers.
+_RAW_P256_SIGNATURE: Final = 64
+_SSLIB_KEYID = re.compile(r"[0-9a-f]{64}")
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
@@ -80,6 +104,26 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def _public_der(key: PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def shown_keyid(keyid: str) -> str:
+    """A key id as an error message shows it: quoted, at most 64 characters, any identity number in it masked
+    (a number pasted into the wrong field is never echoed in full)."""
+    cut = keyid[:64]
+    return repr(scrub(cut)) + ("…" if len(keyid) > len(cut) else "")
+
+
+def not_trusted(keyid: str, also: str = "") -> str:
+    """Why a signature's key id names no trusted key (``also``: what else it is not); a securesystemslib key id
+    (64 hex digits, its own form) is told how hedui's differs."""
+    message = f"key {shown_keyid(keyid)} is not in the trust store{also}"
+    if _SSLIB_KEYID.fullmatch(keyid):
+        message += (
+            " (this looks like a securesystemslib key id: hedui's key id is the first 16 hex digits of SHA-256 over"
+            " the public key's SubjectPublicKeyInfo DER, as `hedui keys list` shows it; sign with"
+            " CryptoSigner(private_key, SSlibKey.from_crypto(public_key, keyid=<that id>)))"
+        )
+    return message
 
 
 def key_id_for(key: PublicKey) -> str:
@@ -191,14 +235,26 @@ def sign_envelope(payload: bytes, payload_type: str, keys: tuple[SigningKey, ...
     return Envelope(payload, payload_type, tuple(EnvelopeSignature(k.keyid, k.sign(message)) for k in keys))
 
 
+def _raw_to_der(sig: bytes) -> bytes:
+    """A raw ``r ‖ s`` P-256 signature (64 bytes) as DER."""
+    return encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+
+
 def verify_signature(key: PublicKey, sig: bytes, message: bytes) -> bool:
-    """One signature over ``message`` (the PAE) with an Ed25519 or ECDSA P-256 (SHA-256) key."""
+    """One signature over ``message`` (the PAE) with an Ed25519 or ECDSA P-256 (SHA-256) key; an ECDSA
+    signature is DER or, when 64 bytes that are not a DER signature that verifies, raw ``r ‖ s``."""
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, message)
-        else:
+            return True
+        try:
             key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
+            return True
+        except InvalidSignature:
+            if len(sig) != _RAW_P256_SIGNATURE:
+                raise
+        key.verify(_raw_to_der(sig), message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
         return False
     return True
 
@@ -208,7 +264,7 @@ def usable_key(sig: EnvelopeSignature, trusted: TrustedKey, problems: list[str])
     try:
         return trusted.load()
     except ValueError as exc:
-        problems.append(f"key {sig.keyid!r} cannot be used: {exc}")
+        problems.append(f"key {shown_keyid(sig.keyid)} cannot be used: {exc}")
         return None
 
 
@@ -216,8 +272,42 @@ def signature_holds(key: PublicKey, sig: EnvelopeSignature, message: bytes, prob
     """Whether ``sig`` verifies over ``message`` (the PAE) with ``key``; when not, ``problems`` says so."""
     if verify_signature(key, sig.sig, message):
         return True
-    problems.append(f"signature by key {sig.keyid!r} does not verify")
+    form = ""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        form = " (ECDSA P-256 over SHA-256 of the PAE: DER, or raw r‖s of exactly 64 bytes)"
+    problems.append(f"signature by key {shown_keyid(sig.keyid)} does not verify{form}")
     return False
+
+
+def first_per_keyid(signatures: tuple[EnvelopeSignature, ...], problems: list[str]) -> list[EnvelopeSignature]:
+    """The first signature of each key id, in order: a later one naming the same key is not verified (and
+    ``problems`` says so), so one key id costs one verification however many signatures name it."""
+    seen: set[str] = set()
+    first: list[EnvelopeSignature] = []
+    for sig in signatures:
+        if sig.keyid in seen:
+            problems.append(f"key {shown_keyid(sig.keyid)} signs more than once: only its first signature is checked")
+            continue
+        seen.add(sig.keyid)
+        first.append(sig)
+    return first
+
+
+def check_signatures_shape(envelope: Envelope, where: str) -> None:
+    """Refuse ``envelope`` (at ``where``) with no signature, more than :data:`MAX_SIGNATURES`, a key id that is not
+    1-128 printable ASCII characters (no space, no NUL: nothing else reaches the trust store's look-up) or a
+    signature longer than :data:`MAX_SIGNATURE_BYTES`."""
+    if not envelope.signatures:
+        raise SignatureError(f"{where}.signatures", "no signature")
+    if len(envelope.signatures) > MAX_SIGNATURES:
+        raise SignatureError(f"{where}.signatures", f"at most {MAX_SIGNATURES} signatures")
+    for index, sig in enumerate(envelope.signatures):
+        if not _KEYID.fullmatch(sig.keyid):
+            raise SignatureError(
+                f"{where}.signatures[{index}].keyid", f"must be 1-{MAX_KEYID} printable ASCII characters"
+            )
+        if len(sig.sig) > MAX_SIGNATURE_BYTES:
+            raise SignatureError(f"{where}.signatures[{index}].sig", f"at most {MAX_SIGNATURE_BYTES} bytes")
 
 
 def verify_envelope(
@@ -230,15 +320,14 @@ def verify_envelope(
     """
     if envelope.payload_type != payload_type:
         raise SignatureError("envelope.payload_type", f"must be {payload_type!r}")
-    if not envelope.signatures:
-        raise SignatureError("envelope.signatures", "no signature")
+    check_signatures_shape(envelope, "envelope")
     message = pae(envelope.payload_type, envelope.payload)
     verified: list[TrustedKey] = []
     problems: list[str] = []
-    for sig in envelope.signatures:
+    for sig in first_per_keyid(envelope.signatures, problems):
         trusted = trust.get(sig.keyid)
         if trusted is None:
-            problems.append(f"key {sig.keyid!r} is not in the trust store")
+            problems.append(not_trusted(sig.keyid))
             continue
         why = trusted.why_not_valid_at(at)
         if why is not None:
@@ -263,7 +352,6 @@ class EnvelopeFormatError(FieldError):
 
 _STANDARD_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
-MAX_SIGNATURES = 16
 
 
 def _b64decode(value: object, field: str) -> bytes:

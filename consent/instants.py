@@ -20,7 +20,7 @@ def parse_rfc3339(value: object) -> dt.datetime:
         raise ValueError("must be an RFC 3339 instant with offset, e.g. 2026-11-01T09:30:00+08:00")
     try:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # issue 13: year 0001 at +14:00 is before datetime.min in UTC
         raise ValueError(f"{value!r} is not a real instant") from None
 
 

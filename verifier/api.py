@@ -25,7 +25,7 @@ from grpc_status import rpc_status
 
 from audit.log import WritesStopped
 from connectors.health import HEALTH
-from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today
+from consent import Envelope, EnvelopeSignature, RegisteredAuthorization, china_today, scrub
 from hedui.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -35,7 +35,8 @@ from hedui.v1 import (
     verification_pb2_grpc,
 )
 from verifier.access import AccessControl, ServerTransport, current_client, is_loopback
-from verifier.errors import Reason, ServiceError, database_failure
+from verifier.errors import Reason, ServiceError, database_failure, internal_error
+from verifier.limits import server_arguments
 from verifier.observability import (
     REQUEST_ID_METADATA,
     CallObserver,
@@ -53,6 +54,7 @@ from verifier.operations import (
 )
 from verifier.operations.authorizations import state_of
 from verifier.protojson import message_to_plain
+from verifier.quotas import StreamQuota, caller_key
 from verifier.request import VerificationRequest
 
 if TYPE_CHECKING:
@@ -115,13 +117,13 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceErro
     if error.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(field=scrub(v.field), description=scrub(v.description))
                 for v in error.violations
             ]
         )
         details.append(_packed(bad))
     status = rpc_status.to_status(
-        status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=details)
+        status_pb2.Status(code=getattr(code_pb2, error.code), message=scrub(error.message), details=details)
     )
     if error.retry_delay is not None:
         pushback = ("grpc-retry-pushback-ms", str(round(error.retry_delay * 1000)))
@@ -141,7 +143,7 @@ def _refusal(exc: Exception) -> ServiceError | None:
     busy = database_failure(exc)
     if busy is not None:
         log.warning("database busy or out of reach: %s; the call is refused with UNAVAILABLE", type(exc).__name__)
-    return busy
+    return busy if busy is not None else internal_error(exc)  # issue 13: never UNKNOWN with the exception's text
 
 
 async def _call(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[T]) -> T:
@@ -298,13 +300,13 @@ class ConsentApi(consent_pb2_grpc.ConsentServiceServicer):
         """Check and store a signed authorization."""
         envelope = envelope_of(request.envelope)
         certificates = [envelope_of(c) for c in request.member_key_certificates]
-        auth = await _call(
+        auth, stored, stored_certificates = await _call(  # issue 13: the reply shows what is stored, never a replay
             context,
-            self._authorizations.register(
+            self._authorizations.register_with_copy(
                 envelope, certificates=certificates, request_id=request.request_id, caller=caller_of(context)
             ),
         )
-        return authorization_message(auth, envelope, certificates)
+        return authorization_message(auth, stored, stored_certificates)
 
     async def GetAuthorization(  # noqa: N802
         self, request: consent_pb2.GetAuthorizationRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -346,6 +348,7 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, verifications: Verifications, reports: Reports) -> None:
         self._verifications = verifications
         self._reports = reports
+        self._watches = StreamQuota()  # issue 13: WatchVerification streams per caller and in all
 
     async def CreateVerification(  # noqa: N802
         self, request: verification_pb2.CreateVerificationRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -373,8 +376,9 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
         """A snapshot now and on every change until the verification ends."""
         try:
             _identified()
-            async for view in self._verifications.watch(request.name, caller_of(context)):
-                yield verification_pb2.VerificationEvent(verification=verification_message(view))
+            with self._watches.held(caller_key(caller_of(context))):
+                async for view in self._verifications.watch(request.name, caller_of(context)):
+                    yield verification_pb2.VerificationEvent(verification=verification_message(view))
         except Exception as exc:
             error = _refusal(exc)
             if error is None:
@@ -558,7 +562,7 @@ async def build_server(
         plaintext_organisation=service.settings.tls.development_organisation if transport.plaintext else None,
         client_ca=transport.client_ca,
     )
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=(CallObserver(), access))
+    server = grpc.aio.server(**server_arguments(SERVER_OPTIONS, (CallObserver(), access)))  # verifier/limits.py
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(
         VerificationApi(service.verifications, service.reports), server

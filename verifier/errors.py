@@ -35,6 +35,10 @@ ROLE_MISSING                   PERMISSION_DENIED      no role of the client may 
 NOT_OWN_ORGANISATION           PERMISSION_DENIED      commissioned_by is not the caller's organisation (issue 13)
 CLIENT_EXISTS                  ALREADY_EXISTS         a client has this certificate key or name (issue 13)
 CLIENT_ALREADY_REVOKED         FAILED_PRECONDITION    the client was revoked already (issue 13)
+REQUEST_ID_REUSED              ALREADY_EXISTS         a request_id already used for different content
+MEMBER_NAME_MISMATCH           INVALID_ARGUMENT       a member's name differs from its authorization's
+INTERNAL_ERROR                 INTERNAL               an unforeseen failure (a bug), logged without its text
+TOO_MANY_STREAMS               RESOURCE_EXHAUSTED     the caller (or everyone) holds the most streams allowed
 ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be checked: refused (issue 13)
 CLIENT_CERTIFICATE_REFUSED     UNAUTHENTICATED        a CA's, not for clientAuth, or not the client CA's (13)
 CLIENT_NOT_IDENTIFIED          INTERNAL               a servicer ran without the access check (a bug) (13)
@@ -43,14 +47,17 @@ CLIENT_NOT_IDENTIFIED          INTERNAL               a servicer ran without the
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import traceback
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["DATABASE_RETRY_SECONDS", "FieldViolation", "Reason", "ServiceError", "database_failure"]
+__all__ = ["DATABASE_RETRY_SECONDS", "FieldViolation", "Reason", "ServiceError", "database_failure", "internal_error"]
 
 # How long a caller refused with DATABASE_BUSY is told to wait before it tries again.
 DATABASE_RETRY_SECONDS: Final = 1.0
@@ -103,6 +110,14 @@ class Reason(StrEnum):
     NOT_OWN_ORGANISATION = "NOT_OWN_ORGANISATION"
     CLIENT_EXISTS = "CLIENT_EXISTS"
     CLIENT_ALREADY_REVOKED = "CLIENT_ALREADY_REVOKED"
+    # Issue 13 (input): a request_id reused for other content; a request naming a member otherwise than its
+    # authorization does.
+    REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
+    MEMBER_NAME_MISMATCH = "MEMBER_NAME_MISMATCH"
+    # ... and a call that failed for a reason the service did not foresee (a bug): INTERNAL, never UNKNOWN.
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # ... and a caller (or everyone) holding as many streams as the service allows (verifier/quotas.py).
+    TOO_MANY_STREAMS = "TOO_MANY_STREAMS"
     # Issue 13 (review S4): the clients could not be read for a reason other than a busy database.
     ACCESS_CHECK_UNAVAILABLE = "ACCESS_CHECK_UNAVAILABLE"
     # Issue 13 (review S5): a certificate the handshake accepted that is no client's (docs/access.md).
@@ -134,6 +149,10 @@ _CODES: dict[Reason, str] = {
     Reason.ROLE_MISSING: "PERMISSION_DENIED",
     Reason.NOT_OWN_ORGANISATION: "PERMISSION_DENIED",
     Reason.CLIENT_EXISTS: "ALREADY_EXISTS",
+    Reason.REQUEST_ID_REUSED: "ALREADY_EXISTS",
+    Reason.MEMBER_NAME_MISMATCH: "INVALID_ARGUMENT",
+    Reason.INTERNAL_ERROR: "INTERNAL",
+    Reason.TOO_MANY_STREAMS: "RESOURCE_EXHAUSTED",
     Reason.ACCESS_CHECK_UNAVAILABLE: "UNAVAILABLE",
     Reason.CLIENT_CERTIFICATE_REFUSED: "UNAUTHENTICATED",
     Reason.CLIENT_NOT_IDENTIFIED: "INTERNAL",
@@ -243,3 +262,17 @@ def database_failure(error: BaseException) -> ServiceError | None:
     if isinstance(error, ServiceError):
         return None
     return ServiceError.database_busy() if any(_unavailable(e) for e in _chain(error)) else None
+
+
+# --- issue 13 (input): a failure nobody foresaw is INTERNAL, and says nothing of itself ------------------
+
+_internal_log = logging.getLogger("hedui.api")
+
+
+def internal_error(error: BaseException) -> ServiceError:
+    """``INTERNAL_ERROR`` for an exception no refusal foresaw (a bug). The caller learns nothing of it (its text
+    may carry SQL or personal data); the log gets its type and where it was raised, file and line, not its text."""
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    _internal_log.error("unforeseen %s at %s: refused with INTERNAL", type(error).__name__, where or "?")
+    return ServiceError(Reason.INTERNAL_ERROR, "internal error; the service logged it under this call's x-request-id")

@@ -7,11 +7,13 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from consent.identity import IdentityNumberError, china_today, scrub, validate_identity_number
+from consent.authorization import RegisteredAuthorization
+from consent.identity import IdentityNumberError, china_today, mask, scrub, validate_identity_number
+from consent.text import UNPRINTABLE_CATEGORIES, one_line_problem, shown, unprintable
 from verifier.errors import FieldViolation
 from verifier.vocabulary import Area, DeductionKind, EmploymentCategory, Purpose, Relation
 
@@ -19,13 +21,28 @@ __all__ = [
     "AREAS",
     "DEDUCTION_KINDS",
     "EMPLOYMENT_CATEGORIES",
+    "MAX_AUTHORIZATIONS",
+    "MAX_DEDUCTIONS",
+    "MAX_EVIDENCE",
+    "MAX_FILTER",
+    "MAX_MEMBERS",
+    "MAX_NAME",
+    "MAX_POLICY",
+    "MAX_PRINTED_TEXT",
+    "MAX_REASON",
+    "MAX_TEXT",
     "PURPOSES",
     "RELATIONS",
+    "UNPRINTABLE_CATEGORIES",
     "DeclaredDeduction",
     "FieldViolation",
     "Member",
     "RequestError",
     "VerificationRequest",
+    "filter_violations",
+    "identity_filter",
+    "in_instant_range",
+    "names_differing",
     "parse_request",
     "revocation_reason",
     "stored_request",
@@ -44,11 +61,16 @@ MAX_MEMBERS: Final = 30
 EARLIEST_APPLICATION: Final = dt.date(2000, 1, 1)
 # The longest household address or case number a request may carry (characters).
 MAX_PRINTED_TEXT: Final = 200
-# Unicode categories no printed one-line text may carry: Cc (C0 and C1 controls, NUL, tab, line feed), Cf (format
-# characters: the bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069, zero-width spaces and
-# joiners, the byte-order mark, soft hyphen), Cs (a lone surrogate, which no UTF-8 text can carry), Zl and Zp
-# (U+2028, U+2029). A bidi override would print "1234" as "4321"; the others hide or break lines.
-UNPRINTABLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Issue 13 (input): every other string and list of a request is bounded too (docs/api.md, "Input limits").
+MAX_TEXT: Final = 200  # commissioned_by, the vocabularies, application_date
+MAX_NAME: Final = 100  # a member's name
+MAX_EVIDENCE: Final = 200  # a declared deduction's evidence reference
+MAX_POLICY: Final = 64  # a policy's locality
+MAX_DEDUCTIONS: Final = 100
+MAX_AUTHORIZATIONS: Final = 16  # authorizations one verification names
+MAX_FILTER: Final = 200  # a list filter (commissioned_by, operator, department, verification)
+MAX_REASON: Final = 500  # a revocation's reason
+_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
 
 
 class RequestError(ValueError):
@@ -61,11 +83,37 @@ class RequestError(ValueError):
         super().__init__(f"{first.field}: {first.description}{more}")
 
 
-def unprintable(text: str) -> str | None:
-    """The first character of ``text`` a printed line must not carry (see :data:`UNPRINTABLE_CATEGORIES`),
-    as ``U+XXXX``; ``None`` when every character prints as itself."""
-    found = next((c for c in text if unicodedata.category(c) in UNPRINTABLE_CATEGORIES), None)
-    return None if found is None else f"U+{ord(found):04X}"
+def filter_violations(**filters: str) -> list[FieldViolation]:
+    """One violation per list filter (keyword: the field's name) that is not one-line text of at most
+    :data:`MAX_FILTER` characters: nothing stranger reaches a database's comparison (a NUL breaks PostgreSQL's)."""
+    found = []
+    for name, value in filters.items():
+        problem = one_line_problem(value, MAX_FILTER)
+        if problem is not None:
+            found.append(FieldViolation(name, problem))
+    return found
+
+
+EARLIEST_INSTANT: Final = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST_INSTANT: Final = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def in_instant_range(instant: dt.datetime) -> bool:
+    """Whether an aware instant lies from 1900 to 9998 (UTC): nothing near year 1 or 9999, where moving it to
+    UTC or a day on overflows."""
+    try:
+        return EARLIEST_INSTANT <= instant.astimezone(dt.UTC) < LATEST_INSTANT
+    except OverflowError:
+        return False
+
+
+def identity_filter(value: str, field_name: str) -> str:
+    """A filter by identity number (a list of a member's authorizations): empty, or an identity number's shape
+    (18 characters, 17 digits then a digit or X), normalised; anything else raises :class:`RequestError`."""
+    number = value.strip().upper()
+    if number and not _ID_SHAPE.fullmatch(number):
+        raise RequestError([FieldViolation(field_name, "must be an identity number: 17 digits then a digit or X")])
+    return number
 
 
 def revocation_reason(reason: str) -> str:
@@ -73,8 +121,8 @@ def revocation_reason(reason: str) -> str:
     and with any identity number typed into it masked."""
     if not reason.strip():
         raise RequestError([FieldViolation("reason", "a revocation needs a reason")])
-    if len(reason) > 500 or "\x00" in reason:
-        raise RequestError([FieldViolation("reason", "at most 500 characters, no NUL")])
+    if len(reason) > MAX_REASON or "\x00" in reason:
+        raise RequestError([FieldViolation("reason", f"at most {MAX_REASON} characters, no NUL")])
     return scrub(reason.strip())
 
 
@@ -158,16 +206,20 @@ class _Checker:
     def fail(self, where: str, description: str) -> None:
         self.violations.append(FieldViolation(where, description))
 
-    def text(self, raw: Mapping[str, Any], key: str, where: str, *, choices: tuple[str, ...] = ()) -> str:
+    def text(
+        self, raw: Mapping[str, Any], key: str, where: str, *, choices: tuple[str, ...] = (), longest: int = MAX_TEXT
+    ) -> str:
+        """A required one-line text of at most ``longest`` characters (one of ``choices`` when given)."""
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             self.fail(where, "is required and must be a non-empty string")
             return ""
-        if len(value) > 200:
-            self.fail(where, "is longer than 200 characters")
+        problem = one_line_problem(value, longest)
+        if problem is not None:
+            self.fail(where, problem)
             return ""
         if choices and value not in choices:
-            self.fail(where, f"{value!r} is not one of {', '.join(choices)}")
+            self.fail(where, f"{shown(value)} is not one of {', '.join(choices)}")
             return ""
         return value
 
@@ -239,6 +291,9 @@ def parse_request(raw: object, *, today: dt.date | None = None) -> VerificationR
     if not isinstance(policy, str):
         check.fail("policy", "must be a string")
         policy = ""
+    elif (problem := one_line_problem(policy, MAX_POLICY)) is not None:
+        check.fail("policy", problem)
+        policy = ""
     address, case_number = _optional_text(check, raw, "household_address"), _optional_text(check, raw, "case_number")
     members, seen, given = _members(check, raw)
     deductions = _deductions(check, raw, seen, given)
@@ -267,16 +322,9 @@ def _optional_text(check: _Checker, raw: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str):
         check.fail(key, "must be a string")
         return ""
-    if len(value) > MAX_PRINTED_TEXT:
-        check.fail(key, f"is longer than {MAX_PRINTED_TEXT} characters")
-        return ""
-    bad = unprintable(value)
-    if bad is not None:
-        check.fail(
-            key,
-            f"contains {bad}: at most {MAX_PRINTED_TEXT} characters on one line, without control, format (bidi, "
-            "zero-width) or line/paragraph separator characters",
-        )
+    problem = one_line_problem(value, MAX_PRINTED_TEXT)
+    if problem is not None:
+        check.fail(key, problem)
         return ""
     return value.strip()
 
@@ -291,7 +339,7 @@ def _application_date(check: _Checker, raw: Mapping[str, Any], today: dt.date | 
             raise ValueError
         application_date = dt.date.fromisoformat(date_text)
     except ValueError:
-        check.fail("application_date", f"{date_text!r} is not a date YYYY-MM-DD")
+        check.fail("application_date", f"{shown(date_text)} is not a date YYYY-MM-DD")
         return dt.date.min
     latest = (today or china_today()) + dt.timedelta(days=1)
     if application_date > latest:
@@ -348,7 +396,9 @@ def _member(check: _Checker, item: Mapping[str, Any], prefix: str, seen: set[str
     seen.add(number)
     category = item.get("employment_category")
     if category is not None and category not in EMPLOYMENT_CATEGORIES:
-        check.fail(f"{prefix}employment_category", f"{category!r} is not one of {', '.join(EMPLOYMENT_CATEGORIES)}")
+        check.fail(
+            f"{prefix}employment_category", f"{shown(category)} is not one of {', '.join(EMPLOYMENT_CATEGORIES)}"
+        )
         category = None
     signed = item.get("signed", True)
     if signed is None:
@@ -358,7 +408,7 @@ def _member(check: _Checker, item: Mapping[str, Any], prefix: str, seen: set[str
         signed = True
     return Member(
         id_number=number,
-        name=check.text(item, "name", f"{prefix}name"),
+        name=check.text(item, "name", f"{prefix}name", longest=MAX_NAME),
         relation=check.text(item, "relation", f"{prefix}relation", choices=RELATIONS),
         declared_annual_income_fen=check.money(
             item, "declared_annual_income_fen", f"{prefix}declared_annual_income_fen"
@@ -375,6 +425,9 @@ def _deductions(check: _Checker, raw: Mapping[str, Any], seen: set[str], given: 
         deductions_raw = []
     if not isinstance(deductions_raw, list):
         check.fail("deductions", "must be a list")
+        deductions_raw = []
+    elif len(deductions_raw) > MAX_DEDUCTIONS:
+        check.fail("deductions", f"more than {MAX_DEDUCTIONS} deductions")
         deductions_raw = []
     deductions: list[DeclaredDeduction] = []
     for index, item in enumerate(deductions_raw):
@@ -394,10 +447,40 @@ def _deductions(check: _Checker, raw: Mapping[str, Any], seen: set[str], given: 
                 id_number=number,
                 kind=kind,
                 amount_fen=check.money(item, "amount_fen", f"{prefix}amount_fen"),
-                evidence=check.text(item, "evidence", f"{prefix}evidence"),
+                evidence=check.text(item, "evidence", f"{prefix}evidence", longest=MAX_EVIDENCE),
             )
         )
     return deductions
+
+
+def _same_name(first: str, second: str) -> bool:
+    """Whether two spellings of a name are the same name: equal once NFC-normalised, outer spaces dropped."""
+    return unicodedata.normalize("NFC", first).strip() == unicodedata.normalize("NFC", second).strip()
+
+
+def names_differing(
+    request: VerificationRequest, authorizations: Iterable[RegisteredAuthorization]
+) -> list[FieldViolation]:
+    """One violation (``members[i].name``) per member whose name differs from the name an authorization the
+    request names gives for the same identity number: the person who consented is the person asked about, by
+    number and by name (neither name is echoed; the number is masked)."""
+    signed_names: dict[str, list[tuple[str, str]]] = {}
+    for auth in authorizations:
+        for signed in auth.payload.members:
+            signed_names.setdefault(signed.id_number, []).append((auth.name, signed.name))
+    violations = []
+    for index, member in enumerate(request.members):
+        differing = [
+            where for where, name in signed_names.get(member.id_number, ()) if not _same_name(name, member.name)
+        ]
+        if differing:
+            violations.append(
+                FieldViolation(
+                    f"members[{index}].name",
+                    f"differs from the name {differing[0]} gives for member {mask(member.id_number)}",
+                )
+            )
+    return violations
 
 
 @functools.lru_cache(maxsize=4096)

@@ -35,6 +35,7 @@ from verifier.operations import (
     Verifications,
     VerificationView,
 )
+from verifier.page_tokens import PageTokens
 from verifier.pipeline import Pipeline
 from verifier.policy import PolicyBook
 from verifier.storage.db import Database
@@ -97,6 +98,8 @@ class HeduiService:
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         self.clients = Clients(db, self.audit)  # issue 13: who may call the API
         self.refusals = RefusedCalls(self.standalone_events)  # and the calls refused, one entry per client-minute
+        page_tokens = PageTokens.derived(settings.audit_subject_key)  # issue 13: one key for every replica's tokens
+        self.verifications.page_tokens = self.authorizations.page_tokens = self.audit_queries.page_tokens = page_tokens
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
         self.readiness = Readiness(

@@ -1,7 +1,10 @@
 """ExportAuditLog streams pieces of whole lines under the gRPC message limit (issue 12: it broke past ~6,000
-entries, 10,000 entries a message), on SQLite and PostgreSQL."""
+entries, 10,000 entries a message): the pieces on SQLite and PostgreSQL, a 100,000-entry log over gRPC on SQLite
+(the pieces are cut by the service, not the database; on PostgreSQL the same test only took 20 s more)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import grpc
 import pytest
@@ -40,7 +43,9 @@ async def test_pieces_are_whole_lines_no_longer_than_asked(db: Database) -> None
 
 @pytest.mark.slow
 @pytest.mark.integration
-async def test_a_100_000_entry_log_streams_over_grpc_under_the_message_limit(db: Database) -> None:
+async def test_a_100_000_entry_log_streams_over_grpc_under_the_message_limit(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/hedui.db")
+    await db.migrate()
     service = await _logged(db, 100_000)
     _, port, stop = await build_server(service, "127.0.0.1:0")
     try:
@@ -53,6 +58,7 @@ async def test_a_100_000_entry_log_streams_over_grpc_under_the_message_limit(db:
                 data += chunk.data
     finally:
         await stop()
+        await db.close()
     assert max(sizes) <= EXPORT_CHUNK_BYTES + 16 < MAX_MESSAGE_BYTES and len(sizes) > 10
     result = check_export(bytes(data).splitlines(keepends=True), service.log.verifier)
     assert result.intact, result.failure

@@ -140,7 +140,7 @@ async def test_every_reason_becomes_the_grpc_code_of_the_catalogue(reason: Reaso
     assert getattr(code_pb2, reason.code) == getattr(grpc.StatusCode, reason.code).value[0]
 
 
-async def test_call_gives_the_result_aborts_on_a_service_error_and_lets_anything_else_through() -> None:
+async def test_call_gives_the_result_aborts_on_a_service_error_and_on_anything_else() -> None:
     async def value() -> int:
         return 7
 
@@ -156,8 +156,13 @@ async def test_call_gives_the_result_aborts_on_a_service_error_and_lets_anything
     with pytest.raises(Aborted):
         await api._call(context, refused())  # type: ignore[arg-type]
     assert rich(context.status)[:2] == ("FAILED_PRECONDITION", "revoked")
-    with pytest.raises(RuntimeError, match="a bug"):  # not turned into a refusal: gRPC reports UNKNOWN
-        await api._call(FakeContext(), broken())  # type: ignore[arg-type]
+    # Issue 13: a bug is INTERNAL (never UNKNOWN), and its text (SQL, values) is not sent.
+    context = FakeContext()
+    with pytest.raises(Aborted):
+        await api._call(context, broken())  # type: ignore[arg-type]
+    code, message, details = rich(context.status)
+    assert (code, details) == ("INTERNAL", [("ErrorInfo", "INTERNAL_ERROR", "hedui.v1")])
+    assert "a bug" not in message and "RuntimeError" not in message
 
 
 # --- who calls ------------------------------------------------------------------------------------

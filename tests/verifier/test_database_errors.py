@@ -100,14 +100,16 @@ async def test_the_api_refuses_a_busy_database_with_unavailable_retry_info_and_p
     assert retry.retry_delay.ToMilliseconds() == DATABASE_RETRY_SECONDS * 1000 == 1000
 
 
-async def test_the_api_still_lets_a_bug_through() -> None:
+async def test_the_api_refuses_a_bug_with_internal_and_without_its_text() -> None:
+    # Issue 13: a bug is not let through as UNKNOWN (whose message would carry the exception's text, SQL and all).
     async def work() -> int:
-        raise KeyError("a bug")
+        raise KeyError("a bug [SQL: SELECT secret]")
 
     context = FakeContext()
-    with pytest.raises(KeyError):
+    with pytest.raises(grpc.RpcError):
         await api._call(context, work())  # type: ignore[arg-type]
-    assert context.status is None
+    assert context.status is not None and context.status.code == grpc.StatusCode.INTERNAL
+    assert "SQL" not in context.status.details and "a bug" not in context.status.details
 
 
 def _refused_port() -> int:

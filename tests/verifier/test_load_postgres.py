@@ -2,7 +2,8 @@
 departments all complete with a report in which every department answered, and none is refused UNKNOWN.
 
 The server runs with the default pool (10 connections + 20 overflow, 5 s timeout); the client is hedui's own
-channel, which retries a call refused UNAVAILABLE (DATABASE_BUSY) as every case system is told to.
+channel, which retries a call refused UNAVAILABLE (DATABASE_BUSY) as every case system is told to, over mutual
+TLS with a case system's client certificate.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from harness import PostgresCluster, example_request, example_sandbox, running_service
 
 from hedui.v1 import verification_pb2, verification_pb2_grpc
+from verifier.access import ClientTransport, Role
 from verifier.cli._common import hedui_channel
 from verifier.protojson import message_to_plain, plain_to_message
 from verifier.request import parse_request
@@ -42,7 +44,12 @@ async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(pos
         request = example_request()
         authorization = await h.register(h.envelope(parse_request(request)))
         failures: collections.Counter[str] = collections.Counter()
-        async with hedui_channel(f"127.0.0.1:{h.port}") as channel:
+        # A case system's own client certificate over mutual TLS (issue 13), on hedui's retrying channel.
+        assert h.pki is not None
+        certificate, key = h.pki.client("load-test")
+        await h.service.clients.add(certificate, "533401-civil-affairs", [Role.CASE_SYSTEM.value], name="load-test")
+        transport = ClientTransport(h.pki.ca, certificate, key, server_name="localhost")
+        async with hedui_channel(f"127.0.0.1:{h.port}", transport) as channel:
             stub = verification_pb2_grpc.VerificationServiceStub(channel)
 
             async def one(i: int) -> dict[str, Any] | None:

@@ -62,11 +62,13 @@ def test_printable_text_is_kept_as_given() -> None:
     assert (parsed.household_address, parsed.case_number) == (given["household_address"], given["case_number"])
 
 
-def test_other_fields_keep_their_rules() -> None:
-    # Names are another issue's: a zero-width space in a name is not refused by this rule.
+def test_names_follow_the_same_rule_since_issue_13() -> None:
+    # Issue 14 left names to issue 13, which refuses in them what this rule refuses in the address.
     raw: dict[str, Any] = example_request()
     raw["members"][0]["name"] = "张\u200b伟"
-    assert parse_request(raw, today=TODAY).members[0].name == "张\u200b伟"
+    with pytest.raises(RequestError) as caught:
+        parse_request(raw, today=TODAY)
+    assert [(v.field, "U+200B" in v.description) for v in caught.value.violations] == [("members[0].name", True)]
 
 
 @pytest.mark.integration

@@ -37,6 +37,7 @@ from verifier.access import ClientTransport
 from verifier.cli._edges import CannotCreate, open_then_create
 from verifier.config import DEFAULT_BASE, ConfigError, Settings, load_settings
 from verifier.errors import database_failure
+from verifier.limits import CLIENT_OPTIONS  # issue 13: message sizes and keepalive on hedui's clients too
 
 __all__ = [
     "DEFAULT_BASE",
@@ -120,6 +121,8 @@ def read_json(path: Path, what: str) -> Any:
         raise UsageError(f"{what} {path}: not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{what} {path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # issue 13: 100,000 nested [ is one line on stderr, not a traceback
+        raise UsageError(f"{what} {path}: JSON nested too deeply") from None
 
 
 @contextlib.contextmanager
@@ -319,6 +322,7 @@ def hedui_channel(address: str, transport: ClientTransport | None = None) -> grp
     options: list[tuple[str, Any]] = [
         ("grpc.enable_retries", 1),
         ("grpc.service_config", json.dumps(RETRY_SERVICE_CONFIG)),
+        *CLIENT_OPTIONS,
     ]
     credentials = transport.credentials() if transport is not None else None
     if transport is None or credentials is None:

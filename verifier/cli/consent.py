@@ -108,6 +108,8 @@ def cmd_consent_sign(args: argparse.Namespace) -> int:
         parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{args.artefact}: not UTF-8 JSON: {exc}") from None
+    except RecursionError:  # issue 13
+        raise UsageError(f"{args.artefact}: JSON nested too deeply") from None
     if _is_envelope(parsed):
         try:
             envelope = envelope_from_json(parsed)

@@ -15,6 +15,8 @@ from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_s
 from audit.witnessing import policy_head, witnessing_of
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import LEAF_INDEX
+from verifier.page_tokens import PageTokens
+from verifier.request import RequestError, filter_violations, identity_filter, in_instant_range
 from verifier.storage.db import Database
 
 __all__ = ["AuditQueries", "EventQuery"]
@@ -51,6 +53,9 @@ class EventQuery:
             return None
         if instant is not None and instant.tzinfo is None:
             self.violations.append(FieldViolation(field_name, "must name its time zone offset"))
+        elif instant is not None and not in_instant_range(instant):  # issue 13 (input)
+            self.violations.append(FieldViolation(field_name, "must be an instant from 1900 to 9998"))
+            return None
         return instant
 
 
@@ -68,6 +73,7 @@ class AuditQueries:
         self._db = db
         self._audit = audit
         self._log = transparency_log
+        self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
 
     async def _integrated(self) -> None:
         """Integrate what was committed before the call; refuse when the log cannot sign (or could not)."""
@@ -100,7 +106,16 @@ class AuditQueries:
         integrated first. Each is decoded from its signed bytes; a row whose columns disagree refuses the call
         (``DATA_LOSS``, naming the entry), never shown under edited values.
         """
-        checked = EventQuery(page_size, page_token, kind, since, until)
+        scope = "\x00".join(("audit", verification, kind, subject_id_number, operator, department, since, until))
+        position = self.page_tokens.position(page_token, scope)  # issue 13: NOT_ISSUED fails EventQuery's check
+        checked = EventQuery(page_size, position, kind, since, until)
+        checked.violations += filter_violations(  # issue 13 (input): nothing stranger than one-line text reaches SQL
+            verification=verification, operator=operator, department=department
+        )
+        try:  # issue 13: an identity number's shape, or nothing (the fuzz suite's "Æ" reached the ASCII hash)
+            subject_id_number = identity_filter(subject_id_number, "subject_id_number")
+        except RequestError as exc:
+            checked.violations += exc.violations
         if checked.violations:
             raise ServiceError.invalid(checked.violations)
         size = min(page_size or 50, MAX_AUDIT_PAGE_SIZE)
@@ -110,14 +125,14 @@ class AuditQueries:
             kind=kind,
             operator=operator,
             department=department,
-            subject=self._audit.subject(subject_id_number.strip().upper()) if subject_id_number else "",
+            subject=self._audit.subject(subject_id_number) if subject_id_number else "",
             since=checked.bounds[0],
             until=checked.bounds[1],
         )
         try:
             async with self._db.sessions() as session:
                 entries = await self._audit.entries(
-                    session, after_index=int(page_token) if page_token else -1, limit=size + 1, where=where
+                    session, after_index=int(position) if position else -1, limit=size + 1, where=where
                 )
         except EntryTampered as exc:
             log.error("audit log: %s", exc)
@@ -126,7 +141,7 @@ class AuditQueries:
             if not self._log.vouches_for(entry.index, entry.entry):
                 raise _refused(LogDamaged(f"entry {entry.index}: not the leaf the log signed (tampered)"))
         page = entries[:size]
-        return page, str(page[-1].index) if len(entries) > size else ""
+        return page, self.page_tokens.seal(str(page[-1].index) if len(entries) > size else "", scope)
 
     async def check_log(self) -> CheckResult:
         """The stored log checked as ``hedui audit verify`` checks it (every leaf, every head, no strays),

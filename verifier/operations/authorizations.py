@@ -36,8 +36,9 @@ from verifier.operations._names import (
     id_from,
     refused_for_scope,
 )
+from verifier.page_tokens import PageTokens
 from verifier.pipeline.consent import AuthorizationReader, envelope_of
-from verifier.request import RequestError, revocation_reason
+from verifier.request import RequestError, identity_filter, revocation_reason
 from verifier.storage import authorizations as stored
 from verifier.storage.db import Database
 from verifier.storage.models import AuthorizationRow
@@ -80,6 +81,7 @@ class Authorizations:
         self._reader = reader
         self._withdraw = withdraw
         self._departments = tuple(departments)
+        self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
 
     async def register(
         self,
@@ -92,11 +94,27 @@ class Authorizations:
         """Check the envelope's signatures and payload, then store it. Nothing is stored on failure.
 
         ``certificates`` are member-key certificates for members' own signatures (consent.signers).
-        A retried ``request_id`` or an envelope registered before returns the stored authorization
-        (a replay never revives a revoked one).
+        Everything is checked before anything is looked up, replays included: a registered payload sent again
+        under another payload type, without a signature that holds, or with a bad payload is refused like a
+        new one. A retried ``request_id`` with the same payload, or a valid envelope registered before, returns
+        the stored authorization (a replay never revives a revoked one); a ``request_id`` used before for
+        another payload is ``REQUEST_ID_REUSED`` (ALREADY_EXISTS).
         """
+        return (
+            await self.register_with_copy(envelope, certificates=certificates, request_id=request_id, caller=caller)
+        )[0]
+
+    async def register_with_copy(
+        self,
+        envelope: Envelope,
+        *,
+        certificates: Sequence[Envelope] = (),
+        request_id: str = "",
+        caller: Caller = NOBODY,
+    ) -> tuple[RegisteredAuthorization, Envelope, tuple[Envelope, ...]]:
+        """:meth:`register`, with the envelope and certificates as stored (the reply shows those, never what a
+        replay sent)."""
         check_request_id(request_id)
-        digest = hashlib.sha256(envelope.payload).hexdigest()
         at = dt.datetime.now(dt.UTC)
         certificates = tuple(certificates)
         # The consent epoch before the trust store is read: a key change committing after this read bumps it,
@@ -104,12 +122,15 @@ class Authorizations:
         async with self._db.sessions() as session:
             epoch = await stored.consent_epoch(session)
         checked = await self._checked(envelope, certificates, at)
+        digest = hashlib.sha256(envelope.payload).hexdigest()
         payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
         caller.check_acts_for(payload.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
-        # Issue 13: looked up only once checked, and within the caller's own organisation.
+        # Issue 13 (review M1): looked up only once checked, and within the caller's own organisation.
         existing = await self._already_registered(payload.commissioned_by, request_id, digest)
         if existing is not None:
-            return (await self._reader.registered([existing]))[0]
+            caller.check_acts_for(existing.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
+            registered = (await self._reader.registered([existing]))[0]
+            return registered, _stored_envelope(existing), _stored_certificates(existing)
         row = AuthorizationRow(
             id=uuid.uuid4().hex,
             request_id=request_id or None,
@@ -130,24 +151,31 @@ class Authorizations:
             )
         registered = RegisteredAuthorization(row.id, payload, tuple(signed_by), at, signers=checked.signers)
         self._reader.keep(epoch, registered)  # the verification that follows need not read it back
-        return registered
+        return registered, envelope, certificates
 
     async def _already_registered(self, organisation: str, request_id: str, digest: str) -> AuthorizationRow | None:
-        """The authorization a retried call or a replayed envelope of ``organisation`` registered before, if any."""
-        if request_id:
-            async with self._db.sessions() as session:
-                existing = await stored.by_request_id(session, organisation, request_id)
-            if existing is not None:
-                return existing
+        """The authorization a retried call or a replayed (and checked) envelope of ``organisation`` registered
+        before, if any; a ``request_id`` of ``organisation`` that registered another payload is refused."""
         async with self._db.sessions() as session:
-            return await stored.by_payload_digest(session, digest)
+            existing = await stored.by_request_id(session, organisation, request_id) if request_id else None
+            if existing is None:
+                return await stored.by_payload_digest(session, digest)
+        if existing.payload_sha256 != digest:
+            raise ServiceError(
+                Reason.REQUEST_ID_REUSED,
+                "request_id: was used for another authorization; a retry sends the same payload, a new one a new id",
+                [FieldViolation("request_id", "was used for another authorization")],
+            )
+        return existing
 
     async def _checked(
         self, envelope: Envelope, certificates: Sequence[Envelope], at: dt.datetime
     ) -> CheckedAuthorization:
-        """The envelope checked against the trust store: BAD_SIGNATURE or BAD_AUTHORIZATION when it fails."""
-        trust = await self._reader.trusted_keys(keyids_to_look_up(envelope, certificates))
+        """The envelope checked (its shape before the trust store is read, then its signatures and payload):
+        BAD_SIGNATURE or BAD_AUTHORIZATION when it fails."""
         try:
+            keyids = keyids_to_look_up(envelope, certificates)
+            trust = await self._reader.trusted_keys(keyids)
             return check_authorization(envelope, certificates, trust, at, china_today(), declared=self._departments)
         except SignatureError as exc:
             raise ServiceError(
@@ -172,13 +200,11 @@ class Authorizations:
 
     async def stored_envelope(self, authorization_id: str) -> Envelope:
         """The envelope as it was registered."""
-        row = await self._row(authorization_id)
-        return envelope_of(row.signatures_json, row.payload, row.payload_type)
+        return _stored_envelope(await self._row(authorization_id))
 
     async def stored_certificates(self, authorization_id: str) -> list[Envelope]:
         """The member-key certificates registered with the envelope."""
-        row = await self._row(authorization_id)
-        return [envelope_from_json(c) for c in json.loads(row.certificates_json)]
+        return list(_stored_certificates(await self._row(authorization_id)))
 
     async def _row(self, authorization_id: str) -> AuthorizationRow:
         """The stored row, or NOT_FOUND."""
@@ -222,17 +248,36 @@ class Authorizations:
         violations = []
         if page_size < 0:
             violations.append(FieldViolation("page_size", "must not be negative"))
+        try:
+            member = identity_filter(member_id_number, "member_id_number")
+        except RequestError as exc:
+            member, member_violations = "", exc.violations
+        else:
+            member_violations = []
+        scope = f"authorizations\x00{member}"
+        page_token = self.page_tokens.position(page_token, scope)
         if page_token and not COUNTER.fullmatch(page_token):
             violations.append(FieldViolation("page_token", "is not a token this service issued"))
+        violations += member_violations
         if violations:
             raise ServiceError.invalid(violations)
         size, start = min(page_size or 20, MAX_PAGE_SIZE), int(page_token or 0)
         async with self._db.sessions() as session:
-            ids = await stored.ids_naming(session, member_id_number.strip().upper())
+            ids = await stored.ids_naming(session, member)
         readable = [a for a in await self._reader.by_names(ids) if caller.reads(a.payload.commissioned_by)]  # issue 13
         found = sorted(readable, key=lambda a: (a.registered_at, a.authorization_id))
         page = found[start : start + size]
-        return page, str(start + size) if start + size < len(found) else ""
+        return page, self.page_tokens.seal(str(start + size) if start + size < len(found) else "", scope)
+
+
+def _stored_envelope(row: AuthorizationRow) -> Envelope:
+    """The envelope a stored row holds, as it was registered."""
+    return envelope_of(row.signatures_json, row.payload, row.payload_type)
+
+
+def _stored_certificates(row: AuthorizationRow) -> tuple[Envelope, ...]:
+    """The member-key certificates a stored row holds."""
+    return tuple(envelope_from_json(c) for c in json.loads(row.certificates_json))
 
 
 def _registered_event(authorization_id: str, checked: CheckedAuthorization, caller: Caller) -> AuditEvent:

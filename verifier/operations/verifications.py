@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent
 from audit.log import EntryMac
+from consent.text import shown
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import (
     MAX_PAGE_SIZE,
@@ -32,12 +33,21 @@ from verifier.operations._names import (
     refused_for_scope,
 )
 from verifier.organisations import Role
+from verifier.page_tokens import PageTokens
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
 from verifier.pipeline.publish import load_previous_report
 from verifier.pipeline.signals import FinalState
 from verifier.policy import PolicyBook
-from verifier.request import RequestError, VerificationRequest, parse_request, stored_request
+from verifier.request import (
+    MAX_AUTHORIZATIONS,
+    RequestError,
+    VerificationRequest,
+    filter_violations,
+    names_differing,
+    parse_request,
+    stored_request,
+)
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored
 from verifier.storage.db import Database
@@ -88,6 +98,7 @@ class Verifications:
         self._pipeline = pipeline
         self._departments = departments
         self._policies = policies
+        self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
 
     def parse_request(self, raw: Mapping[str, Any]) -> VerificationRequest:
         """A request checked field by field (violations named ``request.…``), under a known policy."""
@@ -98,7 +109,9 @@ class Verifications:
                 [FieldViolation(f"request.{v.field}", v.description) for v in exc.violations]
             ) from None
         if not self._policies.knows(request.policy):
-            raise ServiceError.invalid([FieldViolation("request.policy", f"no policy for locality {request.policy!r}")])
+            raise ServiceError.invalid(
+                [FieldViolation("request.policy", f"no policy for locality {shown(request.policy)}")]
+            )
         return request
 
     async def create(
@@ -119,6 +132,7 @@ class Verifications:
             existing = await stored.id_for_request(session, request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session, caller)
+                _require_names_match(request, consent)  # issue 13 (input)
                 await _check_previous_report(session, request, self._pipeline.publisher.entry_mac)
         if existing is not None:
             return await self.get(f"verifications/{existing}", caller)
@@ -169,6 +183,8 @@ class Verifications:
         """At least one authorization, each named as a resource."""
         if not names:
             raise ServiceError.invalid([FieldViolation("authorizations", "at least one authorization is required")])
+        if len(names) > MAX_AUTHORIZATIONS:  # issue 13 (input)
+            raise ServiceError.invalid([FieldViolation("authorizations", f"more than {MAX_AUTHORIZATIONS}")])
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
 
@@ -231,8 +247,12 @@ class Verifications:
         hold fewer than ``page_size``, as AIP-158 allows, when others' are passed over)."""
         if page_size < 0:
             raise ServiceError.invalid([FieldViolation("page_size", "must not be negative")])
+        if filter_violations(commissioned_by=commissioned_by):  # issue 13 (input)
+            raise ServiceError.invalid(filter_violations(commissioned_by=commissioned_by))
         size = min(page_size or 20, MAX_PAGE_SIZE)
         before = None
+        scope = f"verifications\x00{commissioned_by}"
+        page_token = self.page_tokens.position(page_token, scope)
         if page_token:
             try:
                 token = json.loads(bytes.fromhex(page_token))
@@ -260,7 +280,7 @@ class Verifications:
         if len(rows) > size:
             last = rows[size - 1]
             next_token = json.dumps({"c": last.created_at.isoformat(), "i": last.id}).encode().hex()
-        return views, next_token
+        return views, self.page_tokens.seal(next_token, scope)
 
     async def watch(self, name: str, caller: Caller = NOBODY) -> AsyncIterator[VerificationView]:
         """Yield a snapshot now and on every change, until the verification completes or fails."""
@@ -287,6 +307,15 @@ class Verifications:
                 if view.latest_report_version > 0 and view.state != VerificationState.RUNNING:
                     return view
         return await self.get(name)
+
+
+def _require_names_match(request: VerificationRequest, consent: Consent) -> None:
+    """Refuse (MEMBER_NAME_MISMATCH, ``request.members[i].name``) a request naming a member otherwise than an
+    authorization it names does (docs/consent.md)."""
+    differing = names_differing(request, consent.authorizations)
+    if differing:
+        violations = [FieldViolation(f"request.{v.field}", v.description) for v in differing]
+        raise ServiceError.invalid(violations, Reason.MEMBER_NAME_MISMATCH)
 
 
 def _verification_values(job: Job, request_id: str, at: dt.datetime) -> dict[str, object]:

@@ -31,7 +31,14 @@ async def test_registering_again_returns_the_stored_authorization(db: Database) 
     assert (await ops.register(envelope)).name == name  # the same envelope: the same authorization
     fresh = signed_envelope(REQUEST, key, valid_until=dt.date.today() + dt.timedelta(days=5))
     first = await ops.register(fresh, request_id="r-1")
-    assert (await ops.register(signed_envelope(REQUEST, key), request_id="r-1")).name == first.name
+    assert (await ops.register(fresh, request_id="r-1")).name == first.name  # a retry
+    # Issue 13: the same request_id for other content is not a retry (it used to return the first silently).
+    reused = await refused(ops.register(signed_envelope(REQUEST, key), request_id="r-1"))
+    assert (reused.reason, reused.code, reused.violations[0].field) == (
+        Reason.REQUEST_ID_REUSED,
+        "ALREADY_EXISTS",
+        "request_id",
+    )
     assert await ops.stored_certificates(first.authorization_id) == []
 
 
@@ -79,7 +86,8 @@ async def test_a_members_authorizations_come_a_page_at_a_time(db: Database) -> N
     ops = service.authorizations
     page, token = await ops.list(CHILD.lower(), page_size=2)
     rest, last = await ops.list(CHILD, page_size=2, page_token=token)
-    assert [a.name for a in (*page, *rest)] == names and (token, last) == ("2", "")
+    assert [a.name for a in (*page, *rest)] == names and last == ""
+    assert token and token != "2"  # issue 13: the offset is sealed (verifier/page_tokens.py), not sent bare
     assert await ops.list("110101199003070011") == ([], "")
     bad = await refused(ops.list(CHILD, page_size=-1, page_token="x"))
     assert [v.field for v in bad.violations] == ["page_size", "page_token"]

@@ -14,6 +14,7 @@ had answered and its answer is thrown away), and nothing tries again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -34,7 +35,9 @@ MEMBERS = tuple(m.id_number for m in REQUEST.members)
 async def test_a_pool_timeout_while_deciding_consent_is_not_a_department_unavailable(db: Database) -> None:
     connectors: dict[str, Any] = {"tax": sandbox_connectors(SandboxDataset.from_json(example_sandbox()))["tax"]}
     service, _, (name,) = await registered_in(db, REQUEST)
-    pipeline = Pipeline(db, connectors, service.audit, service.settings, service.policies.for_request)
+    # A step whose work failed is due again a lease time on (worker.give_back): a short lease keeps this test short.
+    settings = dataclasses.replace(service.settings, work_lease_seconds=3.0, work_claim_interval_seconds=0.2)
+    pipeline = Pipeline(db, connectors, service.audit, settings, service.policies.for_request)
     job = Job("v1", "worker", "peer", REQUEST, (name,))
     # v1's tax query was on the wire when its process died: the step is due for anyone.
     await seed_verification(db, job, {"tax": {"status": "querying", "queried_json": json.dumps(MEMBERS)}})
