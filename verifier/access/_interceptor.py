@@ -11,7 +11,6 @@ stay open; any other service a server might carry is refused (nothing is open by
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import datetime as dt
@@ -41,8 +40,6 @@ log = logging.getLogger("hedui.access")
 _client: contextvars.ContextVar[Client | None] = contextvars.ContextVar("hedui_client", default=None)
 _OPERATOR: Final = "x-hedui-operator"
 _FAR_FUTURE: Final = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-# A server stream's client is checked again before each message and this often while none is sent (issue 13).
-RECHECK_SECONDS: Final = 1.0
 
 
 def current_client() -> Client | None:
@@ -246,42 +243,16 @@ class AccessControl(grpc.aio.ServerInterceptor):
                 await responses
                 return
             try:
-                async for response in self._while_admitted(method, client, responses):
-                    yield response
+                async with contextlib.aclosing(responses):  # closed here, in this call's task, however it ends
+                    async for response in responses:
+                        await self._still_admitted(method, client)  # review M2: a revoked client gets no more
+                        yield response
             except _Refused as refused:
                 await self._refuse(context, method, refused)
             except _Unavailable as unavailable:
                 await self._abort(context, unavailable.error)
 
         return call
-
-    async def _while_admitted(self, method: str, client: Client, responses: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        """``responses`` while ``client`` stays admitted: checked again before each message and every
-        :data:`RECHECK_SECONDS` while none comes (a revoked client's open stream ends with CLIENT_REVOKED)."""
-        iterator = aiter(responses)
-        pending: asyncio.Future[Any] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(iterator))
-                done, _ = await asyncio.wait({pending}, timeout=RECHECK_SECONDS)
-                await self._still_admitted(method, client)
-                if not done:
-                    continue
-                try:
-                    response = pending.result()
-                except StopAsyncIteration:
-                    return
-                pending = None
-                yield response
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
     async def _still_admitted(self, method: str, client: Client) -> None:
         """:class:`_Refused` when ``client`` was revoked (or removed) since its call was admitted."""
