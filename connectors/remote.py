@@ -20,6 +20,7 @@ transient) or :class:`DepartmentRefused` (``PERMISSION_DENIED``, ``INVALID_ARGUM
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -45,6 +46,7 @@ from hedui.v1 import connector_pb2
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "MAX_MESSAGE_BYTES", "RemoteConnector", "connector_factory"]
 
+log = logging.getLogger("hedui.connectors.remote")
 MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
 DEFAULT_CALL_TIMEOUT: Final = 10.0
 """Seconds a call may take unless configured (option ``timeout``): a hung department is a failure by then."""
@@ -293,7 +295,9 @@ class RemoteConnector:
         if ticket.department != department:
             raise DepartmentRefused(department, f"the ticket is {ticket.department}'s")
         request = connector_pb2.PollRequest(ticket_id=ticket.ticket_id)
-        return self._result(await self._call("Poll", request, connector_pb2.QueryResponse))
+        token = "" if self._tokens is None else self._tokens.poll_token(department, ticket.ticket_id)
+        metadata = ((QUERY_TOKEN_METADATA, token),) if token else ()
+        return self._result(await self._call("Poll", request, connector_pb2.QueryResponse, metadata))
 
     async def close(self) -> None:
         """Close the channel; a later call opens a new one."""
@@ -372,6 +376,18 @@ def connector_factory(
     except CertificateError as exc:
         raise ValueError(f"remote connector: certificate {certificate}: {exc}") from None
     client_certificate, client_key, tokens = _client_identity(options)
+    if client_certificate is None or tokens is None:  # review S8: said loudly at every start
+        missing = " and ".join(
+            name
+            for name, value in (("client_certificate", client_certificate), ("query_token_key", tokens))
+            if value is None
+        )
+        log.warning(
+            "REMOTE CONNECTOR WITHOUT %s: %s at %s cannot prove it is hedui%s; a department's server should "
+            "require both (docs/connectors.md, 'Mutual TLS and query tokens')",
+            missing.upper(), department or "a department", address,
+            "" if tokens is not None else " nor that a query is covered by an authorization",
+        )  # fmt: skip
     server_name = options.get("server_name")
     timeout = options.get("timeout", DEFAULT_CALL_TIMEOUT)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout < float("inf"):

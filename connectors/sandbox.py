@@ -16,10 +16,14 @@ import hmac
 import importlib.resources
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.base import (
     ConnectorDescription,
@@ -67,7 +71,8 @@ def sections_of(department: Department) -> dict[str, type[DepartmentRecord]]:
 _FAULT_MODES: Final = ("unavailable", "slow", "flaky")
 MAX_ANSWER_DELAY_SECONDS: Final = 30 * 24 * 3600
 MIN_TICKET_KEY_BYTES: Final = 16
-_TICKET_MAC_LABEL: Final = b"hedui sandbox ticket v1\0"
+_TICKET_SEAL_LABEL: Final = b"hedui sandbox ticket v2 aes-256-gcm\0"
+_TICKET_PREFIX: Final = "t2."
 _TICKET_KEY_LABEL: Final = b"hedui sandbox ticket key v1\0"
 MAX_BATCH_SIZE: Final = 100
 
@@ -219,10 +224,11 @@ class SandboxConnector:
     Asynchronous answers (``banks.answer_after_seconds``) come as tickets that hold the question
     itself (identity numbers and ready time): the sandbox keeps no state, so a ticket still works
     after hedui, or a connector server in front of the sandbox, restarts. Anyone could write such a
-    ticket, and ``poll`` answers whoever holds one, so tickets are signed (HMAC-SHA256) and a ticket
-    whose signature fails is an unknown ticket (:class:`DepartmentRefused`).
+    ticket, and ``poll`` answers whoever holds one, so tickets are sealed (AES-256-GCM under a key derived
+    from the ticket key): opaque (review S7: no identity number readable in it) and a ticket that fails to
+    open is an unknown ticket (:class:`DepartmentRefused`).
 
-    ``ticket_key`` is the signing key (at least :data:`MIN_TICKET_KEY_BYTES` bytes). Without one, the
+    ``ticket_key`` is the sealing key (at least :data:`MIN_TICKET_KEY_BYTES` bytes). Without one, the
     key is derived from the dataset's canonical content (:func:`dataset_ticket_key`): every process
     that loads the same data signs and accepts the same tickets — hedui and the reference server
     after a restart, hedui's test fixtures — with no key file to share. That key is no secret from
@@ -366,28 +372,34 @@ class SandboxConnector:
         await self._slow()
         return result
 
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.digest(self._ticket_key, _TICKET_MAC_LABEL + body, "sha256")
+    def _seal(self) -> AESGCM:
+        """The AEAD that seals this sandbox's tickets (its key derived from the ticket key)."""
+        return AESGCM(hmac.digest(self._ticket_key, _TICKET_SEAL_LABEL, "sha256"))
 
     def _encode_ticket(self, id_numbers: tuple[str, ...], ready: dt.datetime, key: str) -> str:
-        """``BODY.MAC``: the question (department, identity numbers, ready time, key) and its HMAC-SHA256, base64url."""
+        """``t2.`` and base64url(nonce ‖ AES-256-GCM of the question: department, identity numbers, ready time,
+        key), the department as associated data: opaque to whoever holds it, and unforgeable."""
         plain = {"department": self.department, "ids": list(id_numbers), "ready": ready.isoformat(), "key": key}
-        body = base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).rstrip(b"=")
-        return (body + b"." + base64.urlsafe_b64encode(self._mac(body)).rstrip(b"=")).decode()
+        nonce = os.urandom(12)
+        sealed = self._seal().encrypt(
+            nonce, json.dumps(plain, separators=(",", ":")).encode(), self.department.encode()
+        )
+        return _TICKET_PREFIX + base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
 
     def _decode_ticket(self, ticket_id: str) -> tuple[tuple[str, ...], dt.datetime, str]:
-        """The question of a ticket this department signed; anything else is an unknown ticket."""
+        """The question of a ticket this department sealed; anything else is an unknown ticket."""
         unknown = DepartmentRefused(self.department, "unknown ticket")
+        if not ticket_id.startswith(_TICKET_PREFIX):
+            raise unknown
         try:
-            body, _, mac = ticket_id.encode("ascii").partition(b".")
-            if not hmac.compare_digest(_b64decode(mac), self._mac(body)):
-                raise unknown
-            plain: dict[str, Any] = json.loads(_b64decode(body))
+            raw = _b64decode(ticket_id.removeprefix(_TICKET_PREFIX).encode("ascii"))
+            opened = self._seal().decrypt(raw[:12], raw[12:], self.department.encode())
+            plain: dict[str, Any] = json.loads(opened)
             ids, ready = plain["ids"], dt.datetime.fromisoformat(plain["ready"])
             key = plain.get("key", "")  # a ticket of an older sandbox holds no key
             if key:
                 idempotency_keys(key)
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, binascii.Error, InvalidTag):
             raise unknown from None
         if plain.get("department") != self.department or not isinstance(ids, list) or ready.tzinfo is None:
             raise unknown

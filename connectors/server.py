@@ -9,7 +9,8 @@ certificate and key, standard health checking and reflection, and one servicer,
   authorization reference or (issue 13, when the server holds hedui's token key) no query token hedui signed for
   this very query (:mod:`connectors.query_token`), ``INVALID_ARGUMENT`` for an empty or oversized batch or a missing or
   malformed ``idempotency_key`` (with a ``google.rpc.BadRequest`` naming the field);
-- ``Poll`` → :meth:`Connector.poll` for the ticket of an asynchronous answer.
+- ``Poll`` → :meth:`Connector.poll` for the ticket of an asynchronous answer (with hedui's token key: only under
+  a query token hedui signed for that ticket, as a query).
 
 Connector exceptions become status codes hedui understands (see ``proto/hedui/v1/connector.proto``):
 :class:`DepartmentRefused` → ``PERMISSION_DENIED``; :class:`DepartmentUnavailable` → ``UNAVAILABLE``
@@ -96,6 +97,12 @@ async def abort(context: Context, code: grpc.StatusCode, reason: str, message: s
     await context.abort_with_status(rpc_status.to_status(status))
 
 
+def _token_of(context: Context) -> str:
+    """The call's query token (metadata ``x-hedui-query-token``), "" when it has none."""
+    token = next((v for k, v in context.invocation_metadata() or () if k == QUERY_TOKEN_METADATA), "")
+    return token if isinstance(token, str) else ""
+
+
 class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     """``hedui.v1.ConnectorService`` over one Python connector.
 
@@ -173,7 +180,6 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
         """Refuse (PERMISSION_DENIED, BAD_QUERY_TOKEN) a query whose token hedui did not sign for this very query:
         this department, authorization reference, idempotency key, purpose and people."""
         assert self.tokens is not None
-        token = next((v for k, v in context.invocation_metadata() or () if k == QUERY_TOKEN_METADATA), "")
         department = self.connector.describe().department
         expected = QueryClaims.of(
             department,
@@ -183,7 +189,7 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
             list(request.id_numbers),
             0,
         )
-        problem = self.tokens.problem(token if isinstance(token, str) else "", expected)
+        problem = self.tokens.problem(_token_of(context), expected)
         if problem is not None:
             await abort(context, grpc.StatusCode.PERMISSION_DENIED, "BAD_QUERY_TOKEN", problem)
 
@@ -199,6 +205,10 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
                 f"ticket_id must be 1 to {MAX_TICKET_ID_LENGTH} characters",
             )
         department = self.connector.describe().department
+        if self.tokens is not None:  # review S7: a ticket is polled by hedui only, under a token for that ticket
+            problem = self.tokens.problem(_token_of(context), QueryClaims.of_poll(department, request.ticket_id, 0))
+            if problem is not None:
+                await abort(context, grpc.StatusCode.PERMISSION_DENIED, "BAD_QUERY_TOKEN", problem)
         ticket = Ticket(department=department, ticket_id=request.ticket_id, ready_after=dt.datetime.now(dt.UTC))
         return self._response(await self._run(context, self.connector.poll(ticket)))
 

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -86,8 +87,8 @@ def caller_of(context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
     metadata = dict(context.invocation_metadata() or ())
     operator = str(metadata.get(OPERATOR_METADATA, "") or "unknown")[:200]
     client = current_client()
-    if client is None:  # a servicer called directly, not through build_server's interceptor (its unit tests)
-        return Caller(operator=operator, client=str(context.peer())[:200])
+    if client is None:  # review S9: not through build_server's interceptor: nothing (_call refuses it, INTERNAL)
+        return Caller.unidentified(operator, str(context.peer())[:200])
     return Caller(operator=operator, client=client.label, organisation=client.organisation, roles=client.roles)
 
 
@@ -147,6 +148,7 @@ def _refusal(exc: Exception) -> ServiceError | None:
 
 async def _call(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[T]) -> T:
     try:
+        _identified(work)
         return await work
     except Exception as exc:
         error = _refusal(exc)
@@ -154,6 +156,14 @@ async def _call(context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[T])
             raise
         await _abort(context, error)
         raise AssertionError("unreachable") from None
+
+
+def _identified(work: object = None) -> None:
+    """Review S9: CLIENT_NOT_IDENTIFIED (INTERNAL) unless the access interceptor admitted the call's client."""
+    if current_client() is None:
+        if inspect.iscoroutine(work):
+            work.close()
+        raise ServiceError(Reason.CLIENT_NOT_IDENTIFIED, "the call was not identified; the server refused it")
 
 
 async def _unimplemented(context: grpc.aio.ServicerContext[Any, Any], what: str) -> None:
@@ -365,6 +375,7 @@ class VerificationApi(verification_pb2_grpc.VerificationServiceServicer):
     ) -> AsyncIterator[verification_pb2.VerificationEvent]:
         """A snapshot now and on every change until the verification ends."""
         try:
+            _identified()
             with self._watches.held(caller_key(caller_of(context))):
                 async for view in self._verifications.watch(request.name, caller_of(context)):
                     yield verification_pb2.VerificationEvent(verification=verification_message(view))
@@ -486,6 +497,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
     ) -> AsyncIterator[audit_pb2.ExportAuditLogChunk]:
         """The log as the export file, in chunks."""
         try:
+            _identified()
             async for data in self._audit.export():
                 yield audit_pb2.ExportAuditLogChunk(data=data)
         except Exception as exc:
@@ -548,6 +560,7 @@ async def build_server(
         service.refusals,
         _abort,
         plaintext_organisation=service.settings.tls.development_organisation if transport.plaintext else None,
+        client_ca=transport.client_ca,
     )
     server = grpc.aio.server(**server_arguments(SERVER_OPTIONS, (CallObserver(), access)))  # verifier/limits.py
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), server)

@@ -39,6 +39,9 @@ REQUEST_ID_REUSED              ALREADY_EXISTS         a request_id already used 
 MEMBER_NAME_MISMATCH           INVALID_ARGUMENT       a member's name differs from its authorization's
 INTERNAL_ERROR                 INTERNAL               an unforeseen failure (a bug), logged without its text
 TOO_MANY_STREAMS               RESOURCE_EXHAUSTED     the caller (or everyone) holds the most streams allowed
+ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be checked: refused (issue 13)
+CLIENT_CERTIFICATE_REFUSED     UNAUTHENTICATED        a CA's, not for clientAuth, or not the client CA's (13)
+CLIENT_NOT_IDENTIFIED          INTERNAL               a servicer ran without the access check (a bug) (13)
 =============================  =====================  =================================================
 """
 
@@ -115,6 +118,12 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     # ... and a caller (or everyone) holding as many streams as the service allows (verifier/quotas.py).
     TOO_MANY_STREAMS = "TOO_MANY_STREAMS"
+    # Issue 13 (review S4): the clients could not be read for a reason other than a busy database.
+    ACCESS_CHECK_UNAVAILABLE = "ACCESS_CHECK_UNAVAILABLE"
+    # Issue 13 (review S5): a certificate the handshake accepted that is no client's (docs/access.md).
+    CLIENT_CERTIFICATE_REFUSED = "CLIENT_CERTIFICATE_REFUSED"
+    # Issue 13 (review S9): a servicer reached without the interceptor's client: refused, never unscoped.
+    CLIENT_NOT_IDENTIFIED = "CLIENT_NOT_IDENTIFIED"
 
     @property
     def code(self) -> str:
@@ -144,6 +153,9 @@ _CODES: dict[Reason, str] = {
     Reason.MEMBER_NAME_MISMATCH: "INVALID_ARGUMENT",
     Reason.INTERNAL_ERROR: "INTERNAL",
     Reason.TOO_MANY_STREAMS: "RESOURCE_EXHAUSTED",
+    Reason.ACCESS_CHECK_UNAVAILABLE: "UNAVAILABLE",
+    Reason.CLIENT_CERTIFICATE_REFUSED: "UNAUTHENTICATED",
+    Reason.CLIENT_NOT_IDENTIFIED: "INTERNAL",
 }
 
 

@@ -11,10 +11,11 @@ its supervisor sees that organisation alone.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["Role", "area_of", "covers", "parse_roles"]
+__all__ = ["Role", "Scope", "area_of", "area_prefix", "covers", "parse_roles"]
 
 _CODE: Final = re.compile(r"([0-9]{6})(?:-|$)")
 
@@ -46,17 +47,40 @@ def area_of(organisation: str) -> str | None:
     return match[1] if match else None
 
 
+def area_prefix(supervisor: str) -> str | None:
+    """The digits every code in ``supervisor``'s area starts with: a county's six, a prefecture's four, a
+    province's two, the country's none (``""``); ``None`` when its id starts with no code."""
+    area = area_of(supervisor)
+    if area is None:
+        return None
+    if area == "000000":
+        return ""
+    if area.endswith("0000"):
+        return area[:2]
+    if area.endswith("00"):
+        return area[:4]
+    return area
+
+
 def covers(supervisor: str, organisation: str) -> bool:
     """Whether the organisation ``supervisor`` sees ``organisation``: itself, or one within its area."""
     if supervisor == organisation:
         return True
-    area, other = area_of(supervisor), area_of(organisation)
-    if area is None or other is None:
-        return False
-    if area == "000000":
-        return True
-    if area.endswith("0000"):
-        return other[:2] == area[:2]
-    if area.endswith("00"):
-        return other[:4] == area[:4]
-    return other == area
+    prefix, other = area_prefix(supervisor), area_of(organisation)
+    return prefix is not None and other is not None and other.startswith(prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The organisations a caller may read, in a form a database query can filter by (issue 13): these
+    ``organisations`` by id, and those whose code starts with ``area_prefix`` (``None``: no area)."""
+
+    organisations: frozenset[str]
+    area_prefix: str | None = None
+
+    def reads(self, organisation: str) -> bool:
+        """Whether ``organisation`` is in this scope."""
+        if organisation in self.organisations:
+            return True
+        code = area_of(organisation)
+        return self.area_prefix is not None and code is not None and code.startswith(self.area_prefix)

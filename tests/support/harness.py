@@ -123,7 +123,9 @@ class TestPki:
 
     def transport(self) -> ServerTransport:
         """The server's side: mutual TLS, clients of this CA."""
-        return ServerTransport(mutual_tls(self.server, self.server_key, self.ca), description="test CA")
+        return ServerTransport(
+            mutual_tls(self.server, self.server_key, self.ca), description="test CA", client_ca=self.ca
+        )
 
     def client(self, name: str) -> tuple[bytes, bytes]:
         """A new client certificate and key of this CA."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
 import pytest
+from admitted import admitted_client
 from assessment_kit import APPLICANT, CHILD, SPOUSE, member, request
 from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -90,6 +91,17 @@ def rich(status: grpc.Status | None) -> tuple[str, str, list[tuple[str, str, Any
 
 
 # --- ServiceError → status ------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def admitted(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Issue 13 (review S9): the servicers run for a client the access interceptor admitted, as served (the
+    caller's own test reads what a servicer reached without one makes of the metadata)."""
+    if request.node.name == "test_the_caller_from_metadata_and_peer_bounded":
+        yield
+        return
+    with admitted_client():
+        yield
 
 
 async def test_invalid_input_carries_its_reason_and_every_field_violation_in_order() -> None:

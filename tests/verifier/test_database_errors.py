@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import grpc
 import pytest
+from admitted import admitted_client
 from google.rpc import error_details_pb2, status_pb2
 from hedui_cli import hedui_here
 from sqlalchemy import exc as sa_exc
@@ -53,6 +55,13 @@ NOT_BUSY: list[tuple[str, BaseException]] = [
     ("not invalidated", sa_exc.DBAPIError("SELECT 1", None, Exception("division by zero"))),
     ("a timeout elsewhere", TimeoutError()),
 ]
+
+
+@pytest.fixture(autouse=True)
+def admitted(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Issue 13 (review S9): the servicers run for a client the access interceptor admitted, as served."""
+    with admitted_client():
+        yield
 
 
 @pytest.mark.parametrize(("what", "error"), BUSY, ids=[w for w, _ in BUSY])

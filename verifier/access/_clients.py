@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from audit import AuditEvent, AuditLog
 from connectors.tls import CertificateError, load_certificates, public_key_sha256
+from verifier.access._certificates import client_certificate_problem, validity_problem
 from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations import Caller
@@ -33,6 +34,7 @@ __all__ = ["CACHE_SECONDS", "CLIENT_NAME", "Client", "Clients"]
 CACHE_SECONDS: Final = 2.0
 CLIENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CACHE_LIMIT: Final = 10_000
+_KEY_HASH: Final = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +73,16 @@ def _client(row: ClientRow) -> Client:
 
 
 def _certificate(pem: bytes) -> tuple[str, str, dt.datetime]:
-    """(key hash, common name, expiry) of a client certificate PEM; INVALID_REQUEST naming ``certificate``."""
+    """(key hash, common name, expiry) of a client certificate PEM; INVALID_REQUEST naming ``certificate`` when
+    it is none, or no client's (a CA's, not for clientAuth: review S5), or expired or not yet valid."""
     try:
         certificate = load_certificates(pem)[0]
         key = public_key_sha256(pem)
     except CertificateError as exc:
         raise ServiceError.invalid([FieldViolation("certificate", str(exc))]) from None
+    problem = client_certificate_problem(certificate, ()) or validity_problem(certificate, dt.datetime.now(dt.UTC))
+    if problem is not None:
+        raise ServiceError.invalid([FieldViolation("certificate", f"the certificate {problem}")])
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return key, str(names[0].value) if names else "", certificate.not_valid_after_utc
 
@@ -110,6 +116,8 @@ class Clients:
         name = name or common_name
         if not CLIENT_NAME.fullmatch(name):
             raise ServiceError.invalid([FieldViolation("name", "1 to 64 letters, digits, '.', '_' or '-'")])
+        if _KEY_HASH.fullmatch(name):  # review N6: revoke finds a client by name or key hash; never both at once
+            raise ServiceError.invalid([FieldViolation("name", "must not be 64 hex digits (a certificate key's hash)")])
         at = dt.datetime.now(dt.UTC)
         row = ClientRow(
             key_sha256=key,

@@ -4,6 +4,10 @@ A refused caller cannot fill the log: however many calls it makes, each minute c
 the minute is over (or when the server stops). The entry names the client (``name@organisation``, or for a
 certificate no client holds ``unknown sha256:<first 16 hex digits>``), the minute (UTC), the count, and the
 methods, status codes and reasons refused (at most :data:`MAX_LISTED` of each).
+
+Nor can many keys (review S5): the first :data:`MAX_CLIENTS_PER_MINUTE` clients refused in a minute get an entry
+each; every further one is counted in one entry more, client :data:`OTHERS`, whose details add ``clients``, how
+many distinct ones it counts.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from typing import Final
 from audit import AuditEvent
 from audit.group import GroupCommit
 
-__all__ = ["MAX_LISTED", "RefusedCalls"]
+__all__ = ["MAX_CLIENTS_PER_MINUTE", "MAX_LISTED", "OTHERS", "RefusedCalls"]
 
 log = logging.getLogger("hedui.access")
 MAX_LISTED: Final = 20
+MAX_CLIENTS_PER_MINUTE: Final = 100
+OTHERS: Final = "others"
+_MAX_OTHERS_TRACKED: Final = 100_000  # distinct clients remembered for the count (memory stays bounded)
 _FLUSH_SECONDS: Final = 5.0
 
 
@@ -34,6 +41,7 @@ class _Minute:
     methods: set[str] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
     reasons: set[str] = field(default_factory=set)
+    clients: set[str] = field(default_factory=set)  # the OTHERS entry's distinct clients
 
     def add(self, operator: str, method: str, code: str, reason: str) -> None:
         """Count one more refusal."""
@@ -56,12 +64,23 @@ class RefusedCalls:
         """Record through ``events`` (the standalone entries' group commit)."""
         self._events = events
         self._minutes: dict[tuple[str, str], _Minute] = {}
+        self._clients: dict[str, int] = {}  # minute -> clients with an entry of their own
         self._task: asyncio.Task[None] | None = None
 
     def refused(self, client: str, operator: str, method: str, code: str, reason: str) -> None:
         """Count one refused call (no I/O: the entry is written when its minute is over)."""
-        key = (client[:200], _minute(dt.datetime.now(dt.UTC)))
-        self._minutes.setdefault(key, _Minute()).add(operator[:200], method, code, reason)
+        minute = _minute(dt.datetime.now(dt.UTC))
+        key = (client[:200], minute)
+        counted = self._minutes.get(key)
+        if counted is None:
+            if self._clients.get(minute, 0) >= MAX_CLIENTS_PER_MINUTE:
+                counted = self._minutes.setdefault((OTHERS, minute), _Minute())
+                if len(counted.clients) < _MAX_OTHERS_TRACKED:
+                    counted.clients.add(key[0])
+            else:
+                self._clients[minute] = self._clients.get(minute, 0) + 1
+                counted = self._minutes[key] = _Minute()
+        counted.add(operator[:200], method, code, reason)
 
     def start(self) -> None:
         """Write the entries of past minutes every few seconds, in the background."""
@@ -84,21 +103,21 @@ class RefusedCalls:
         """
         now = _minute(dt.datetime.now(dt.UTC))
         due = [key for key in self._minutes if every or key[1] < now]
+        for minute in [m for m in self._clients if every or m < now]:
+            del self._clients[minute]
         written = 0
         for key in due:
             counted = self._minutes.pop(key)
-            event = AuditEvent(
-                kind="CALL_REFUSED",
-                operator=counted.operator,
-                client=key[0],
-                details={
-                    "minute": key[1],
-                    "count": counted.count,
-                    "methods": sorted(counted.methods),
-                    "codes": sorted(counted.codes),
-                    "reasons": sorted(counted.reasons),
-                },
-            )
+            details: dict[str, str | int | list[str]] = {
+                "minute": key[1],
+                "count": counted.count,
+                "methods": sorted(counted.methods),
+                "codes": sorted(counted.codes),
+                "reasons": sorted(counted.reasons),
+            }
+            if key[0] == OTHERS:
+                details["clients"] = len(counted.clients)
+            event = AuditEvent(kind="CALL_REFUSED", operator=counted.operator, client=key[0], details=details)
             try:
                 await self._events.append(event)
             except Exception:
@@ -115,6 +134,7 @@ class RefusedCalls:
         current.methods |= counted.methods
         current.codes |= counted.codes
         current.reasons |= counted.reasons
+        current.clients |= counted.clients
 
     async def close(self) -> None:
         """Stop the background flushing and write what is counted (the current minute too)."""

@@ -59,12 +59,20 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """A key file readable by its owner only (created 0600, never widened by the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_new_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """``data`` in a new file at ``path`` with ``mode`` (a key: readable by its owner only; never widened by the
+    umask). Whatever was at ``path`` is removed first, a symbolic link itself rather than what it points to, and the
+    file is created exclusively without following links (review N9): nothing planted there is written through."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)
         handle.write(data)
-    path.chmod(0o600)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A key file readable by its owner only."""
+    write_new_file(path, data, 0o600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +103,8 @@ class DevelopmentCa:
         _write_private(self.path("ca.key"), ca_key)
         _write_private(self.path("server.key"), server_key)
         _write_private(self.path("admin.key"), admin_key)
-        self.path("ca.pem").write_bytes(ca)
-        self.path("server.pem").write_bytes(server)
-        self.path("admin.pem").write_bytes(admin)
+        for name, certificate in (("ca.pem", ca), ("server.pem", server), ("admin.pem", admin)):
+            write_new_file(self.path(name), certificate, 0o644)
         return True
 
     def issue_client(self, name: str) -> tuple[bytes, bytes]:
@@ -112,6 +119,7 @@ class ServerTransport:
     credentials: grpc.ServerCredentials | None
     development_certificate: bytes | None = None
     description: str = ""
+    client_ca: bytes | None = None  # the client CA's PEM: a client's certificate must be issued directly by it
 
     @property
     def plaintext(self) -> bool:
@@ -136,12 +144,12 @@ def server_transport(tls: TlsSettings, listen: str) -> ServerTransport:
     """The transport ``[tls]`` asks for on ``listen`` (the development CA created if needed), logged loudly."""
     if tls.configured:
         assert tls.certificate_file and tls.key_file and tls.client_ca_file
-        credentials = mutual_tls(
-            _read(tls.certificate_file, "certificate_file"),
-            _read(tls.key_file, "key_file"),
-            _read(tls.client_ca_file, "client_ca_file"),
+        certificate, key = _read(tls.certificate_file, "certificate_file"), _read(tls.key_file, "key_file")
+        client_ca = _read(tls.client_ca_file, "client_ca_file")
+        credentials = mutual_tls(certificate, key, client_ca)
+        return ServerTransport(
+            credentials, description=f"mutual TLS (clients of {tls.client_ca_file})", client_ca=client_ca
         )
-        return ServerTransport(credentials, description=f"mutual TLS (clients of {tls.client_ca_file})")
     if not is_loopback(listen):
         raise TransportError(
             f"listen {listen}: without [tls] certificate_file, key_file and client_ca_file hedui listens on loopback "
@@ -169,7 +177,10 @@ def server_transport(tls: TlsSettings, listen: str) -> ServerTransport:
         ca.path("server.pem").read_bytes(), ca.path("server.key").read_bytes(), ca.path("ca.pem").read_bytes()
     )
     return ServerTransport(
-        credentials, development_certificate=ca.path("admin.pem").read_bytes(), description="development CA"
+        credentials,
+        development_certificate=ca.path("admin.pem").read_bytes(),
+        description="development CA",
+        client_ca=ca.path("ca.pem").read_bytes(),
     )
 
 

@@ -27,7 +27,7 @@ from verifier.service import HeduiService
 
 __all__ = ["add_clients_commands"]
 
-CALLER = Caller(operator="hedui-clients", client="cli")
+CALLER = Caller.internal(operator="hedui-clients", client="cli")
 
 
 def _plain(client: Client) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def _check_issuer(pem: bytes, settings: Settings) -> None:
         certificate.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
         raise UsageError(
-            f"--certificate: not issued by the client CA {ca_file}: the server's TLS handshake would refuse it"
+            f"--certificate: not issued by the client CA {ca_file} itself: the server would refuse it"
         ) from None
 
 

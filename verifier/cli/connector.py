@@ -73,6 +73,8 @@ from connectors.tls import (
     split_address,
 )
 from consent.identity import IdentityNumberError, mask, validate_identity_number
+from verifier.access import is_loopback
+from verifier.access._transport import write_new_file
 from verifier.cli._common import UsageError, read_bytes, read_only_settings, sandbox_dataset
 
 __all__ = ["DepartmentConfig", "add_connector_commands", "read_department_config"]
@@ -216,8 +218,7 @@ def _development_clients(directory: Path) -> tuple[bytes, bytes, str]:
             client, client_key = issue_certificate(ca, ca_key, "hedui")
             token_private, token_public = new_token_key()
             for path, data in zip(files, (ca, ca_key, client, client_key, token_private, token_public), strict=True):
-                path.touch(mode=0o600)
-                path.write_bytes(data)
+                write_new_file(path, data, 0o600)  # review N9: new, 0600, nothing planted there written through
         except OSError as exc:
             raise UsageError(f"--self-signed-out {directory}: {exc.strerror}") from None
     ca_pem, public = files[0].read_bytes(), files[-1].read_bytes()
@@ -234,6 +235,8 @@ def _client_auth(args: argparse.Namespace) -> tuple[bytes | None, list[bytes], s
     if args.no_client_auth:
         if args.client_ca is not None or args.query_token_key:
             raise UsageError("--no-client-auth goes without --client-ca and --query-token-key")
+        if not is_loopback(args.listen):  # review S8: as hedui serve listens in plaintext on loopback only
+            raise UsageError(f"--no-client-auth listens on loopback only, not {args.listen} (development only)")
         return (
             None,
             [],

@@ -1,6 +1,6 @@
 """hedui's operations, one class per resource: what the gRPC servicers and the commands call, and nothing else."""
 
-from verifier.operations._names import Caller
+from verifier.operations._names import Caller, count_scope_refusals
 from verifier.operations.audit_queries import AuditQueries
 from verifier.operations.authorizations import Authorizations, AuthorizationState
 from verifier.operations.reports import Reports
@@ -18,4 +18,5 @@ __all__ = [
     "TrustStore",
     "VerificationView",
     "Verifications",
+    "count_scope_refusals",
 ]

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.organisations import Role, covers
+from verifier.organisations import Role, Scope, area_prefix, covers
 
 __all__ = [
     "COUNTER",
+    "IN_PROCESS",
     "LEAF_INDEX",
     "MAX_PAGE_SIZE",
     "MAX_REQUEST_ID",
     "NOBODY",
+    "NO_ORGANISATION",
     "RESOURCE_ID",
     "Caller",
     "check_request_id",
+    "count_scope_refusals",
     "id_from",
+    "refused_for_scope",
 ]
 
 MAX_PAGE_SIZE = 100
@@ -35,13 +41,24 @@ class Caller:
 
     Issue 13: a call through the API also carries the client's ``organisation`` and ``roles`` (role names), which
     the operations scope what it may see by. No organisation: a caller in this process (a command on the
-    database, a test), which sees everything.
+    database, a test), which sees everything — made by :meth:`internal` (or :data:`IN_PROCESS`), never by the API,
+    which makes every caller from its client, or :meth:`unidentified` (nothing) when it has none (review S9).
     """
 
     operator: str = "unknown"
     client: str = "unknown"
     organisation: str = ""
     roles: frozenset[str] = frozenset()
+
+    @classmethod
+    def internal(cls, operator: str = "unknown", client: str = "unknown") -> Caller:
+        """A caller in hedui's own process (a command on the database): not scoped, it sees everything."""
+        return cls(operator, client)
+
+    @classmethod
+    def unidentified(cls, operator: str, client: str) -> Caller:
+        """A call whose client nobody identified: it reads nothing and acts for no organisation (fails closed)."""
+        return cls(operator, client, NO_ORGANISATION)
 
     def reads(self, organisation: str) -> bool:
         """Whether this caller may see a resource of ``organisation``: a case system its own organisation's, a
@@ -52,6 +69,15 @@ class Caller:
             return True
         return Role.SUPERVISOR in self.roles and covers(self.organisation, organisation)
 
+    @property
+    def scope(self) -> Scope | None:
+        """What :meth:`reads` lets through, for a database query to filter by (``None``: everything)."""
+        if not self.organisation:
+            return None
+        area = area_prefix(self.organisation) if Role.SUPERVISOR in self.roles else None
+        own = Role.CASE_SYSTEM in self.roles or Role.SUPERVISOR in self.roles
+        return Scope(frozenset({self.organisation}) if own else frozenset(), area)
+
     def acts_for(self, organisation: str) -> bool:
         """Whether this caller may change what belongs to ``organisation`` (register, create, revoke): a case
         system of that organisation, or a caller in this process."""
@@ -60,14 +86,38 @@ class Caller:
     def check_acts_for(self, organisation: str, field_name: str) -> None:
         """PERMISSION_DENIED (NOT_OWN_ORGANISATION, naming ``field_name``) unless :meth:`acts_for`."""
         if not self.acts_for(organisation):
-            raise ServiceError(
-                Reason.NOT_OWN_ORGANISATION,
-                f"{field_name}: {organisation!r} is not the calling client's organisation ({self.organisation})",
-                [FieldViolation(field_name, "must be the calling client's organisation")],
+            raise refused_for_scope(
+                ServiceError(
+                    Reason.NOT_OWN_ORGANISATION,
+                    f"{field_name}: {organisation!r} is not the calling client's organisation ({self.organisation})",
+                    [FieldViolation(field_name, "must be the calling client's organisation")],
+                )
             )
 
 
-NOBODY = Caller()
+# No organisation's id (a NUL is refused in every organisation id): the organisation of an unidentified caller.
+NO_ORGANISATION = "\x00unidentified"
+IN_PROCESS = Caller.internal()
+NOBODY = IN_PROCESS  # the operations' default caller: hedui's own process (named so before issue 13's review)
+
+# Issue 13 (review S3): how the call being served counts a refusal for another organisation's resource, as the
+# access interceptor counts its own (one CALL_REFUSED entry per client and minute); none outside a gRPC call.
+_scope_refusals: contextvars.ContextVar[Callable[[ServiceError], None] | None] = contextvars.ContextVar(
+    "hedui_scope_refusals", default=None
+)
+
+
+def count_scope_refusals(count: Callable[[ServiceError], None]) -> None:
+    """Count the scoping refusals of the call this code runs for with ``count`` (the interceptor sets it)."""
+    _scope_refusals.set(count)
+
+
+def refused_for_scope(error: ServiceError) -> ServiceError:
+    """``error``, counted as a refused call: another organisation's resource, or commissioning for one."""
+    count = _scope_refusals.get()
+    if count is not None:
+        count(error)
+    return error
 
 
 def check_request_id(request_id: str) -> None:

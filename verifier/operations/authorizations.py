@@ -27,7 +27,15 @@ from consent import (
 )
 from consent.check import CheckedAuthorization
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import COUNTER, MAX_PAGE_SIZE, NOBODY, Caller, check_request_id, id_from
+from verifier.operations._names import (
+    COUNTER,
+    MAX_PAGE_SIZE,
+    NOBODY,
+    Caller,
+    check_request_id,
+    id_from,
+    refused_for_scope,
+)
 from verifier.page_tokens import PageTokens
 from verifier.pipeline.consent import AuthorizationReader, envelope_of
 from verifier.request import RequestError, identity_filter, revocation_reason
@@ -115,13 +123,14 @@ class Authorizations:
             epoch = await stored.consent_epoch(session)
         checked = await self._checked(envelope, certificates, at)
         digest = hashlib.sha256(envelope.payload).hexdigest()
-        existing = await self._already_registered(request_id, digest)
+        payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
+        caller.check_acts_for(payload.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
+        # Issue 13 (review M1): looked up only once checked, and within the caller's own organisation.
+        existing = await self._already_registered(payload.commissioned_by, request_id, digest)
         if existing is not None:
             caller.check_acts_for(existing.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
             registered = (await self._reader.registered([existing]))[0]
             return registered, _stored_envelope(existing), _stored_certificates(existing)
-        payload, signed_by = checked.payload, [s.keyid for s in checked.signers]
-        caller.check_acts_for(payload.commissioned_by, "envelope.payload.commissioned_by")  # issue 13
         row = AuthorizationRow(
             id=uuid.uuid4().hex,
             request_id=request_id or None,
@@ -144,11 +153,11 @@ class Authorizations:
         self._reader.keep(epoch, registered)  # the verification that follows need not read it back
         return registered, envelope, certificates
 
-    async def _already_registered(self, request_id: str, digest: str) -> AuthorizationRow | None:
-        """The authorization a retried call or a replayed (and checked) envelope registered before, if any; a
-        ``request_id`` that registered another payload is refused."""
+    async def _already_registered(self, organisation: str, request_id: str, digest: str) -> AuthorizationRow | None:
+        """The authorization a retried call or a replayed (and checked) envelope of ``organisation`` registered
+        before, if any; a ``request_id`` of ``organisation`` that registered another payload is refused."""
         async with self._db.sessions() as session:
-            existing = await stored.by_request_id(session, request_id) if request_id else None
+            existing = await stored.by_request_id(session, organisation, request_id) if request_id else None
             if existing is None:
                 return await stored.by_payload_digest(session, digest)
         if existing.payload_sha256 != digest:
@@ -182,7 +191,7 @@ class Authorizations:
         authorization_id = id_from(name, "authorizations", "name")
         found = await self._reader.by_names([authorization_id])
         if not found or not caller.reads(found[0].payload.commissioned_by):
-            raise ServiceError.not_found(name)
+            raise refused_for_scope(ServiceError.not_found(name)) if found else ServiceError.not_found(name)
         return found[0]
 
     async def by_names(self, names: Sequence[str]) -> list[RegisteredAuthorization]:
@@ -215,7 +224,7 @@ class Authorizations:
         async with self._db.write() as session:
             row = await stored.get(session, authorization_id, for_update=True)
             if row is None or not caller.acts_for(row.commissioned_by):  # issue 13: another's is not found
-                raise ServiceError.not_found(name)
+                raise refused_for_scope(ServiceError.not_found(name)) if row else ServiceError.not_found(name)
             if row.revoked_at is None:
                 row.revoked_at = dt.datetime.now(dt.UTC)
                 row.revoke_reason = reason

@@ -22,7 +22,7 @@ from connectors.departments import DepartmentCatalogue
 from consent.identity import CHINA_TIME
 from verifier.config import CentreIdentity
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller
+from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller, refused_for_scope
 from verifier.quotas import ReadWindows, caller_key
 from verifier.report.bound import check_report
 from verifier.report.build import report_digest, report_from_plain
@@ -75,8 +75,10 @@ class Reports:
             row = await stored_reports.for_reading(
                 session, verification_id, None if version_text == "latest" else int(version_text)
             )
-            if row is None or not caller.reads(row.commissioned_by):  # issue 13: another organisation's is not found
+            if row is None:
                 raise ServiceError.not_found(f"verifications/{verification_id}")
+            if not caller.reads(row.commissioned_by):  # issue 13: another organisation's is not found (counted)
+                raise refused_for_scope(ServiceError.not_found(f"verifications/{verification_id}"))
             if row.report_id is None:
                 if row.latest_report_version == 0:
                     raise ServiceError(Reason.REPORT_NOT_READY, f"verifications/{verification_id} has no report yet")

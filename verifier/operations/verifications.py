@@ -23,7 +23,15 @@ from audit import AuditEvent
 from audit.log import EntryMac
 from consent.text import shown
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import MAX_PAGE_SIZE, NOBODY, RESOURCE_ID, Caller, check_request_id, id_from
+from verifier.operations._names import (
+    MAX_PAGE_SIZE,
+    NOBODY,
+    RESOURCE_ID,
+    Caller,
+    check_request_id,
+    id_from,
+    refused_for_scope,
+)
 from verifier.organisations import Role
 from verifier.page_tokens import PageTokens
 from verifier.pipeline import Job, Pipeline
@@ -120,7 +128,8 @@ class Verifications:
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
         async with self._db.sessions() as session:
-            existing = await stored.id_for_request(session, request_id) if request_id else None
+            # Issue 13: the key is looked up within the organisation the caller acts for (checked above).
+            existing = await stored.id_for_request(session, request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session, caller)
                 _require_names_match(request, consent)  # issue 13 (input)
@@ -158,16 +167,16 @@ class Verifications:
             await asyncio.shield(asyncio.ensure_future(commit_and_send()))
         except IntegrityError:
             # The same request_id was created concurrently: this call is its retry.
-            existing = await self._created_under(request_id) if request_id else None
+            existing = await self._created_under(request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 raise
             return await self.get(f"verifications/{existing}", caller)
         return _new_view(job, rows, at)  # as committed: nothing needs reading back
 
-    async def _created_under(self, request_id: str) -> str | None:
-        """The verification a call with this ``request_id`` created, if any."""
+    async def _created_under(self, commissioned_by: str, request_id: str) -> str | None:
+        """The verification a call of ``commissioned_by`` with this ``request_id`` created, if any."""
         async with self._db.sessions() as session:
-            return await stored.id_for_request(session, request_id)
+            return await stored.id_for_request(session, commissioned_by, request_id)
 
     @staticmethod
     def _check_names(names: Sequence[str]) -> None:
@@ -183,12 +192,14 @@ class Verifications:
         """The authorizations a verification names, as they stand: each must be registered (issue 13: by the
         caller's organisation; another's is not registered, as far as the caller can tell)."""
         consent = await self._pipeline.authorizations.current(names, session)
+        registered = {a.name for a in consent.authorizations}
         known = {a.name for a in consent.authorizations if caller.acts_for(a.payload.commissioned_by)}
         for index, name in enumerate(names):
             if name not in known:
-                raise ServiceError.precondition(
+                error = ServiceError.precondition(
                     f"authorizations[{index}]", f"{name} is not registered", Reason.AUTHORIZATION_NOT_FOUND
                 )
+                raise refused_for_scope(error) if name in registered else error
         return consent
 
     async def get(self, name: str, caller: Caller = NOBODY) -> VerificationView:
@@ -202,7 +213,7 @@ class Verifications:
         row = rows[0]
         request = stored_request(row.request_json)
         if not caller.reads(request.commissioned_by):
-            raise ServiceError.not_found(name)
+            raise refused_for_scope(ServiceError.not_found(name))
         # Sorted here, by code point, as the pipeline sorts the state it hands watchers (a database's collation
         # might order "market_regulation" and "marketing" otherwise).
         departments = tuple(
@@ -256,8 +267,10 @@ class Verifications:
             commissioned_by = caller.organisation
         elif commissioned_by and not caller.reads(commissioned_by):
             return [], ""
-        async with self._db.sessions() as session:
-            rows = await stored.page(session, limit=size + 1, commissioned_by=commissioned_by, before=before)
+        async with self._db.sessions() as session:  # only rows the caller may read: the token names one of them
+            rows = await stored.page(
+                session, limit=size + 1, commissioned_by=commissioned_by, before=before, scope=caller.scope
+            )
         views = [
             v
             for v in [await self.get(f"verifications/{r.id}") for r in rows[:size]]

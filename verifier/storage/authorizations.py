@@ -24,9 +24,14 @@ __all__ = [
 ]
 
 
-async def by_request_id(session: AsyncSession, request_id: str) -> AuthorizationRow | None:
-    """The authorization registered under ``request_id`` (a retried call), if any."""
-    return await session.scalar(select(AuthorizationRow).where(AuthorizationRow.request_id == request_id))
+async def by_request_id(session: AsyncSession, commissioned_by: str, request_id: str) -> AuthorizationRow | None:
+    """The authorization ``commissioned_by`` registered under ``request_id`` (a retried call), if any: a key is
+    its organisation's (issue 13)."""
+    return await session.scalar(
+        select(AuthorizationRow).where(
+            AuthorizationRow.commissioned_by == commissioned_by, AuthorizationRow.request_id == request_id
+        )
+    )
 
 
 async def by_payload_digest(session: AsyncSession, digest: str) -> AuthorizationRow | None:

@@ -96,8 +96,10 @@ class AuthorizationRow(Base):
     """A registered authorization: the signed envelope as received, and its revocation."""
 
     __tablename__ = "authorizations"
+    # Issue 13: an idempotency key is its organisation's (another's key neither answers nor blocks a call).
+    __table_args__ = (UniqueConstraint("commissioned_by", "request_id", name="uq_authorizations_organisation_request"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_id: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     # An envelope is registered once: registering it again returns the same (possibly revoked) authorization.
     payload_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -125,8 +127,10 @@ class VerificationRow(Base):
     """A verification: the request, the authorizations it runs under, its state and latest report version."""
 
     __tablename__ = "verifications"
+    # Issue 13: an idempotency key is its organisation's (another's key neither answers nor blocks a call).
+    __table_args__ = (UniqueConstraint("commissioned_by", "request_id", name="uq_verifications_organisation_request"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_id: Mapped[str | None] = mapped_column(String(200))
     request_json: Mapped[str] = mapped_column(Text)
     authorizations_json: Mapped[str] = mapped_column(Text)
     commissioned_by: Mapped[str] = mapped_column(String(200), index=True)

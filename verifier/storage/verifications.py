@@ -9,6 +9,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from verifier.organisations import Scope
+from verifier.storage.areas import readable
 from verifier.storage.models import DepartmentResultRow, VerificationRow
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
@@ -31,7 +33,10 @@ __all__ = [
 # The statements of every verification, built once: SQLAlchemy then neither builds nor keys them per call.
 _VERIFICATIONS = cast(Table, VerificationRow.__table__)
 _RESULTS = cast(Table, DepartmentResultRow.__table__)
-_ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(_VERIFICATIONS.c.request_id == bindparam("b_request"))
+_ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(
+    _VERIFICATIONS.c.commissioned_by == bindparam("b_organisation"),
+    _VERIFICATIONS.c.request_id == bindparam("b_request"),
+)
 _INSERT_VERIFICATION = insert(_VERIFICATIONS)
 _NEXT_VERSION = (
     update(_VERIFICATIONS)
@@ -78,9 +83,10 @@ def _snapshot_query() -> Any:
 _SNAPSHOT = _snapshot_query()
 
 
-async def id_for_request(session: AsyncSession, request_id: str) -> str | None:
-    """The verification created under ``request_id`` (a retried call), if any."""
-    return await session.scalar(_ID_FOR_REQUEST, {"b_request": request_id})
+async def id_for_request(session: AsyncSession, commissioned_by: str, request_id: str) -> str | None:
+    """The verification ``commissioned_by`` created under ``request_id`` (a retried call), if any: a key is its
+    organisation's (issue 13)."""
+    return await session.scalar(_ID_FOR_REQUEST, {"b_organisation": commissioned_by, "b_request": request_id})
 
 
 _KEY = ("verification_id", "department")
@@ -111,15 +117,22 @@ async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]
 
 
 async def page(
-    session: AsyncSession, *, limit: int, commissioned_by: str = "", before: tuple[dt.datetime, str] | None = None
+    session: AsyncSession,
+    *,
+    limit: int,
+    commissioned_by: str = "",
+    before: tuple[dt.datetime, str] | None = None,
+    scope: Scope | None = None,
 ) -> Sequence[Any]:
     """Up to ``limit`` (id, created_at), newest first, optionally of one organisation and after a
-    (created_at, id) seen on the previous page."""
+    (created_at, id) seen on the previous page; only of the organisations in ``scope`` (issue 13) if given."""
     query = select(VerificationRow.id, VerificationRow.created_at).order_by(
         VerificationRow.created_at.desc(), VerificationRow.id.desc()
     )
     if commissioned_by:
         query = query.where(VerificationRow.commissioned_by == commissioned_by)
+    if scope is not None:
+        query = query.where(readable(VerificationRow.commissioned_by, scope))
     if before is not None:
         created, last_id = before
         query = query.where(

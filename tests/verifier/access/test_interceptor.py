@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from google.protobuf.descriptor import MethodDescriptor
-from harness import Harness, error_details, example_sandbox, running_service
+from harness import Harness, error_details, example_request, example_sandbox, running_service
+from made_certificates import issued
 
 from audit.events import EVENT_KINDS
 from connectors.tls import certificate_authority, issue_certificate
-from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, verification_pb2
-from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, Role
+from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, consent_pb2_grpc, verification_pb2, verification_pb2_grpc
+from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, RefusedCalls, Role
+from verifier.access._refusals import MAX_CLIENTS_PER_MINUTE, OTHERS
+from verifier.api import AuditApi, ConsentApi, VerificationApi
+from verifier.errors import ServiceError
+from verifier.request import parse_request
 
 ORG = "533401-civil-affairs"
 METHODS: list[MethodDescriptor] = [
@@ -70,7 +79,9 @@ async def access_refusal(channel: grpc.aio.Channel, method: MethodDescriptor) ->
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
     """One running service for the module (SQLite)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'hedui.db'}"
-    async with running_service(url, example_sandbox()) as harness:
+    sandbox = example_sandbox()
+    sandbox["banks"]["answer_after_seconds"] = 600  # a verification stays open for a watcher
+    async with running_service(url, sandbox) as harness:
         yield harness
 
 
@@ -147,3 +158,162 @@ async def test_a_revocation_by_another_process_counts_within_the_cache_time(serv
         assert time.monotonic() < give_up, "the revocation did not count"
         await asyncio.sleep(0.2)
     assert refused == "CLIENT_REVOKED"
+
+
+async def drain(stream: grpc.aio.UnaryStreamCall[Any, verification_pb2.VerificationEvent]) -> None:
+    """Read a watch to its end: the events still running, the end an error."""
+    while (event := await stream.read()) is not grpc.aio.EOF:
+        assert event.verification.state == verification_pb2.Verification.RUNNING
+    raise AssertionError("the stream ended without the revocation")
+
+
+@pytest.mark.integration
+async def test_a_client_revoked_while_it_watches_loses_its_stream(server: Harness) -> None:
+    # Review M2: the client is checked again before each message, not only at the start: the next change (the
+    # banks' deadline passing, 5 s on) is no event for it but the end of its stream.
+    raw = example_request()
+    auth = await server.register(server.envelope(parse_request(raw)))
+    created = await server.create(raw, [auth.name])
+    channel = await server.client_channel("revoked-watcher", ORG, [Role.CASE_SYSTEM])
+    stream = verification_pb2_grpc.VerificationServiceStub(channel).WatchVerification(
+        verification_pb2.WatchVerificationRequest(name=created.name), timeout=60
+    )
+    first = await stream.read()
+    assert first.verification.name == created.name
+    await server.service.clients.revoke("revoked-watcher", "compromised while watching")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await asyncio.wait_for(drain(stream), 60)  # generous: the machine may be loaded
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert error_details(caught.value)[0] == "CLIENT_REVOKED"
+
+
+@pytest.mark.integration
+async def test_clients_that_cannot_be_read_fail_closed_as_unavailable_without_sql(
+    server: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review S4: the clients table unreadable (renamed under the running server) is no UNKNOWN with SQL text.
+    channel = await server.client_channel("never-cached", ORG, [], register=False)  # not in the server's memory
+    path = server.service.db.url.removeprefix("sqlite+aiosqlite:///").removeprefix("sqlite:///")
+    hidden = sqlite3.connect(path, timeout=30)
+    hidden.execute("ALTER TABLE clients RENAME TO clients_hidden")
+    hidden.commit()
+    try:
+        with caplog.at_level(logging.INFO):
+            for _ in range(5):
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await call(channel, GET_HEAD)
+                assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert error_details(caught.value)[0] == "ACCESS_CHECK_UNAVAILABLE"
+                message = caught.value.details() or ""
+                assert "SELECT" not in message and "clients" not in message and "Traceback" not in message
+                assert dict(caught.value.trailing_metadata() or ()).get("grpc-retry-pushback-ms") == "1000"
+    finally:
+        hidden.execute("ALTER TABLE clients_hidden RENAME TO clients")
+        hidden.commit()
+        hidden.close()
+    lines = [r for r in caplog.records if "access check failed" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None  # one line, no traceback
+    assert not [r for r in caplog.records if r.exc_info]
+    assert await access_refusal(channel, GET_HEAD) == "CLIENT_UNKNOWN"  # readable again: an unknown key once more
+
+
+@pytest.mark.integration
+async def test_a_flood_of_fresh_keys_costs_the_log_a_bounded_number_of_entries(server: Harness) -> None:
+    # Review S5: the first MAX_CLIENTS_PER_MINUTE clients refused in a minute get an entry each, the rest one.
+    refusals = RefusedCalls(server.service.standalone_events)
+    flood = MAX_CLIENTS_PER_MINUTE + 150
+    for i in range(flood):
+        for _ in range(2):
+            refusals.refused(f"flood sha256:{i:016x}", "", "/m", "UNAUTHENTICATED", "CLIENT_UNKNOWN")
+    await refusals.flush()
+    await server.service.log.integrate(server.service.db.write)
+    async with server.service.db.sessions() as session:
+        entries = await server.service.audit.entries(session, after_index=-1, limit=100_000)
+    written = [
+        {"client": e.client, **json.loads(e.entry)["details"]}
+        for e in entries
+        if e.kind == "CALL_REFUSED" and (e.client.startswith("flood ") or e.client == OTHERS)
+    ]
+    minutes = {e["minute"] for e in written}
+    assert 1 <= len(minutes) <= 2  # a minute may turn during the loop: each minute is capped
+    for minute in minutes:
+        own = [e for e in written if e["minute"] == minute and e["client"] != OTHERS]
+        assert len(own) <= MAX_CLIENTS_PER_MINUTE
+    others = [e for e in written if e["client"] == OTHERS]
+    assert len(written) <= len(minutes) * (MAX_CLIENTS_PER_MINUTE + 1)
+    assert others and sum(e["clients"] for e in others) >= flood - len(minutes) * MAX_CLIENTS_PER_MINUTE
+    assert sum(e["count"] for e in written) == 2 * flood  # every refusal counted
+
+
+@pytest.mark.integration
+async def test_a_ca_certificate_of_the_client_ca_is_refused_and_cannot_be_added(server: Harness) -> None:
+    # Review S5: a CA:TRUE certificate for clientAuth that the client CA issued passes the handshake, not hedui.
+    assert server.pki is not None
+    minting = issued((server.pki.ca, server.pki.ca_key), ca=True, usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    channel = server.raw_channel(minting)
+    assert await refusal(channel, GET_HEAD) == (grpc.StatusCode.UNAUTHENTICATED, "CLIENT_CERTIFICATE_REFUSED")
+    ca = (server.pki.ca, server.pki.ca_key)
+    client_auth = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    for pem, said in (
+        (minting[0], "is a CA certificate"),
+        (issued(ca, usages=[ExtendedKeyUsageOID.SERVER_AUTH])[0], "clientAuth"),
+        (issued(ca, usages=client_auth, days=(-9, -1))[0], "expired"),
+        (issued(ca, usages=client_auth, days=(1, 9))[0], "not valid before"),
+    ):
+        with pytest.raises(ServiceError) as caught:
+            await server.service.clients.add(pem, ORG, ["case_system"], name="never-added")
+        assert caught.value.violations[0].field == "certificate" and said in caught.value.message
+    # Review N6: a name that reads as another client's key hash is no name.
+    with pytest.raises(ServiceError) as caught:
+        await server.service.clients.add(server.pki.client("hex")[0], ORG, ["case_system"], name="ab" * 32)
+    assert caught.value.violations[0].field == "name"
+
+
+@pytest.mark.integration
+async def test_a_servicer_reached_without_the_access_check_refuses_as_internal(server: Harness) -> None:
+    # Review S9: no client identified is never the unscoped in-process caller: INTERNAL, a fixed message.
+    bare = grpc.aio.server()
+    service = server.service
+    consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentApi(service.authorizations), bare)  # type: ignore[no-untyped-call]
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        VerificationApi(service.verifications, service.reports), bare
+    )
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditApi(service.audit_queries), bare)  # type: ignore[no-untyped-call]
+    port = bare.add_insecure_port("127.0.0.1:0")
+    await bare.start()
+    try:
+        internal = set()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            for method in METHODS:
+                if method.name == "CreateRecheckBatch":  # not implemented: it reads nothing
+                    continue
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await call(channel, method)
+                code, reason = caught.value.code(), error_details(caught.value)[0]
+                if code == grpc.StatusCode.INVALID_ARGUMENT:  # its empty request is refused before anything is read
+                    continue
+                assert (code, reason) == (grpc.StatusCode.INTERNAL, "CLIENT_NOT_IDENTIFIED"), method.name
+                assert caught.value.details() == "the call was not identified; the server refused it"
+                internal.add(method.name)
+        # What reads or writes anything of anyone (its empty request being no hindrance) is refused for who calls.
+        assert {"ListVerifications", "ListAuditEvents", "ExportAuditLog", "GetSignedTreeHead"} <= internal
+    finally:
+        await bare.stop(0)
+
+
+@pytest.mark.integration
+async def test_an_unauthenticated_callers_operator_is_not_recorded(server: Harness) -> None:
+    # Review N4: whatever an unknown certificate puts in x-hedui-operator does not reach the log.
+    channel = await server.client_channel("unknown-with-operator", ORG, [], register=False)
+    stub = audit_pb2_grpc.AuditServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.GetSignedTreeHead(
+            audit_pb2.GetSignedTreeHeadRequest(), metadata=(("x-hedui-operator", "533401197803120118"),)
+        )
+    await server.service.refusals.flush()
+    await server.service.log.integrate(server.service.db.write)
+    async with server.service.db.sessions() as session:
+        entries = await server.service.audit.entries(session, after_index=-1, limit=100_000)
+    refused = [e for e in entries if e.kind == "CALL_REFUSED" and e.client.startswith("unknown sha256:")]
+    assert refused and all(e.operator == "" for e in refused)
+    assert not [e for e in entries if b"533401197803120118" in e.entry]

@@ -254,3 +254,118 @@ async def test_the_eleven_anonymous_abilities_are_refused(world: World) -> None:
     auth = await own.GetAuthorization(consent_pb2.GetAuthorizationRequest(name=world.authorization))
     assert auth.state == consent_pb2.Authorization.ACTIVE
     assert json.loads(entries[-1].entry)["kind"]  # the log is readable and intact to the end
+
+
+@pytest.mark.integration
+async def test_a_request_id_is_its_organisations_own(world: World) -> None:
+    # Issue 13 (review M1): another organisation's idempotency key neither answers nor blocks a call.
+    harness = world.harness
+    own = await harness.create(example_request(), [world.authorization], request_id="case-2026-0001")
+    own_auth = await harness.consent.RegisterAuthorization(
+        consent_pb2.RegisterAuthorizationRequest(envelope=world.envelope, request_id="consent-2026-0001"),
+        metadata=harness.metadata,
+    )
+    assert own_auth.name == world.authorization  # a replay of OWN's envelope by OWN: the same authorization
+    verifications = verification_pb2_grpc.VerificationServiceStub(world.other)
+    consent = consent_pb2_grpc.ConsentServiceStub(world.other)
+    # A garbage envelope under OWN's key: refused for its signature, naming nothing of OWN's.
+    garbage = consent_pb2.Envelope(payload=b"{}", payload_type="application/vnd.hedui.authorization+json")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await consent.RegisterAuthorization(
+            consent_pb2.RegisterAuthorizationRequest(envelope=garbage, request_id="consent-2026-0001")
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert OWN not in (caught.value.details() or "") and world.authorization not in (caught.value.details() or "")
+    # OTHER's own authorization and verification under OWN's keys are OTHER's, new, and answer nothing of OWN's.
+    raw = {**example_request(), "commissioned_by": OTHER}
+    envelope = envelope_message(
+        signed_envelope(parse_request(raw), world.other_key, valid_until=dt.date.today() + dt.timedelta(days=30))
+    )
+    auth = await consent.RegisterAuthorization(
+        consent_pb2.RegisterAuthorizationRequest(envelope=envelope, request_id="consent-2026-0001")
+    )
+    assert auth.name != world.authorization
+    message = create_message(raw, [auth.name])
+    message.request_id = "case-2026-0001"
+    created = await verifications.CreateVerification(message)
+    assert created.name != own.name and created.request.commissioned_by == OTHER
+    again = await verifications.CreateVerification(message)
+    assert again.name == created.name  # a retry within OTHER is still the same verification
+    # And OWN's retry still finds its own.
+    retried = await harness.create(example_request(), [world.authorization], request_id="case-2026-0001")
+    assert retried.name == own.name
+
+
+@pytest.mark.integration
+async def test_a_supervisors_pages_and_tokens_only_name_its_areas_verifications(world: World) -> None:
+    # Review S2: the database filters by the area, so no page (nor its token) stands on another area's rows.
+    empty = await world.harness.client_channel("supervisor-533403", "533403-supervision", [Role.SUPERVISOR])
+    listed = await verification_pb2_grpc.VerificationServiceStub(empty).ListVerifications(
+        verification_pb2.ListVerificationsRequest(page_size=1)
+    )
+    assert list(listed.verifications) == [] and listed.next_page_token == ""
+    # OTHER's verifications (533402) interleave with OWN's: a county supervisor of 533401 pages through OWN's only,
+    # one per page and never an empty page before the last.
+    other = verification_pb2_grpc.VerificationServiceStub(world.other)
+    raw = {**example_request(), "commissioned_by": OTHER}
+    envelope = envelope_message(signed_envelope(parse_request(raw), world.other_key))
+    auth = await consent_pb2_grpc.ConsentServiceStub(world.other).RegisterAuthorization(
+        consent_pb2.RegisterAuthorizationRequest(envelope=envelope)
+    )
+    await other.CreateVerification(create_message(raw, [auth.name]))
+    county = await world.harness.client_channel("supervisor-533401", "533401-supervision", [Role.SUPERVISOR])
+    stub = verification_pb2_grpc.VerificationServiceStub(county)
+    seen, token = [], ""
+    while True:
+        page = await stub.ListVerifications(verification_pb2.ListVerificationsRequest(page_size=1, page_token=token))
+        assert len(page.verifications) == 1
+        assert page.verifications[0].request.commissioned_by == OWN
+        seen.append(page.verifications[0].name)
+        if not (token := page.next_page_token):
+            break
+    assert world.verification in seen and len(seen) == len(set(seen))
+
+
+@pytest.mark.integration
+async def test_refusals_for_another_organisations_resources_are_audited(world: World) -> None:
+    # Review S3: the operations' refusals are counted as the interceptor's, one CALL_REFUSED a client and minute.
+    harness = world.harness
+    channel = await harness.client_channel("counted-other", OTHER, [Role.CASE_SYSTEM])
+    verifications = verification_pb2_grpc.VerificationServiceStub(channel)
+    consent = consent_pb2_grpc.ConsentServiceStub(channel)
+    calls = [
+        lambda: verifications.GetVerification(verification_pb2.GetVerificationRequest(name=world.verification)),
+        lambda: verifications.GetReport(verification_pb2.GetReportRequest(name=f"{world.verification}/reports/latest")),
+        lambda: consent.GetAuthorization(consent_pb2.GetAuthorizationRequest(name=world.authorization)),
+        lambda: consent.RevokeAuthorization(
+            consent_pb2.RevokeAuthorizationRequest(name=world.authorization, reason="x")
+        ),
+        lambda: verifications.CreateVerification(
+            create_message({**example_request(), "commissioned_by": OTHER}, [world.authorization])
+        ),
+        lambda: verifications.CreateVerification(create_message(example_request(), [world.authorization])),
+    ]
+    for attempt in calls:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await attempt()
+    # What does not exist at all is no refusal of anything: not counted.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await verifications.GetVerification(verification_pb2.GetVerificationRequest(name="verifications/nothing"))
+    assert refused(caught) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
+    await harness.service.refusals.flush()
+    await harness.service.log.integrate(harness.service.db.write)
+    async with harness.service.db.sessions() as session:
+        entries = await harness.service.audit.entries(session, after_index=-1, limit=10_000)
+    counted = [
+        json.loads(e.entry)["details"]
+        for e in entries
+        if e.kind == "CALL_REFUSED" and e.client == f"counted-other@{OTHER}"
+    ]
+    assert 1 <= len(counted) <= 2  # one per minute: two if the calls straddled a minute
+    assert sum(d["count"] for d in counted) == len(calls)
+    assert set().union(*(d["reasons"] for d in counted)) == {
+        "NOT_FOUND",
+        "AUTHORIZATION_NOT_FOUND",
+        "NOT_OWN_ORGANISATION",
+    }
+    assert set().union(*(d["codes"] for d in counted)) == {"NOT_FOUND", "FAILED_PRECONDITION", "PERMISSION_DENIED"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -43,6 +46,21 @@ def test_the_development_ca_is_made_once_with_private_keys(tmp_path: Path) -> No
         load_certificates(ca.path("server.pem").read_bytes())[0].issuer
         == load_certificates(ca.path("ca.pem").read_bytes())[0].subject
     )
+
+
+def test_the_development_ca_writes_through_no_planted_link(tmp_path: Path) -> None:
+    # Review N9: a symbolic link planted where a key goes is replaced, never written through.
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"untouched")
+    ca = DevelopmentCa(tmp_path / "tls")
+    ca.directory.mkdir()
+    ca.path("ca.key").symlink_to(target)
+    ca.path("ca.pem").symlink_to(target)
+    assert ca.ensure()
+    assert target.read_bytes() == b"untouched"
+    for name, mode in (("ca.key", 0o600), ("ca.pem", 0o644)):
+        assert not ca.path(name).is_symlink() and stat.S_IMODE(ca.path(name).stat().st_mode) == mode, name
+    assert b"PRIVATE KEY" in ca.path("ca.key").read_bytes()
 
 
 @pytest.mark.parametrize("plaintext", [False, True])
@@ -141,3 +159,44 @@ async def test_configured_tls_serves_the_clients_of_its_client_ca(tmp_path: Path
     finally:
         await stop()
         await service.close()
+
+
+HANDSHAKES = """
+import asyncio, sys
+import verifier  # what every hedui process imports before grpc
+import grpc
+from connectors.tls import certificate_authority, issue_certificate
+
+async def main() -> None:
+    ca, ca_key = certificate_authority("ca")
+    cert, key = issue_certificate(ca, ca_key, "localhost", server_names=("localhost", "127.0.0.1"))
+    server = grpc.aio.server()
+    credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    await server.start()
+    refused = 0
+    for _ in range(20):  # no client certificate: each handshake fails
+        options = [("grpc.ssl_target_name_override", "localhost")]
+        channel = grpc.aio.secure_channel(f"127.0.0.1:{port}", grpc.ssl_channel_credentials(ca), options=options)
+        try:
+            await channel.unary_unary("/hedui.v1.AuditService/GetSignedTreeHead")(b"", timeout=10)
+        except grpc.aio.AioRpcError as error:
+            refused += error.code() == grpc.StatusCode.UNAVAILABLE
+        await channel.close()
+    await server.stop(0)
+    print(refused)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.integration
+def test_failed_handshakes_write_no_log_line_each(tmp_path: Path) -> None:
+    # Review S10: 20 anonymous handshakes, 20 refusals, no line of gRPC's INFO log for any of them.
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}
+    done = subprocess.run(
+        [sys.executable, "-c", HANDSHAKES], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "20"
+    assert "Handshake failed" not in done.stderr and done.stderr.count("\n") < 3, done.stderr[-2000:]

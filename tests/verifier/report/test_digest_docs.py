@@ -70,7 +70,7 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     assert done.returncode == 0, done.stderr.decode()
     report = tmp / "report.json"
     report.write_bytes(done.stdout)
-    assert b'"area_m2": 80.0' in done.stdout and b'C:\\\\receipts' in done.stdout
+    assert b'"area_m2": 80.0' in done.stdout and b"C:\\\\receipts" in done.stdout
     [digest] = asyncio.run(_recorded(url))
     return report, digest
 

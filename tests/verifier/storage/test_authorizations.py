@@ -37,8 +37,9 @@ async def test_an_authorization_is_found_by_id_request_id_digest_and_member(db: 
         await stored.add(session, row("a1", request_id="r-1", digest="d1"), ["M1", "M2"])
         await stored.add(session, row("a2", digest="d2"), ["M2"])
     async with db.sessions() as session:
-        assert (await stored.by_request_id(session, "r-1")).id == "a1"  # type: ignore[union-attr]
-        assert await stored.by_request_id(session, "r-2") is None
+        assert (await stored.by_request_id(session, "org", "r-1")).id == "a1"  # type: ignore[union-attr]
+        assert await stored.by_request_id(session, "org", "r-2") is None
+        assert await stored.by_request_id(session, "another-org", "r-1") is None
         assert (await stored.by_payload_digest(session, "d2")).id == "a2"  # type: ignore[union-attr]
         assert sorted(await stored.member_ids(session, "a1")) == ["M1", "M2"]
         assert sorted(await stored.ids_naming(session, "M2")) == ["a1", "a2"]

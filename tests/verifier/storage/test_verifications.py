@@ -75,8 +75,19 @@ async def test_one_request_id_is_one_verification(db: Database) -> None:
         async with db.write() as session:
             await stored.add(session, values("v2", request_id="r-1"), [])
     async with db.sessions() as session:
-        assert await stored.id_for_request(session, "r-1") == "v1"
-        assert await stored.id_for_request(session, "r-2") is None
+        assert await stored.id_for_request(session, "org-a", "r-1") == "v1"
+        assert await stored.id_for_request(session, "org-a", "r-2") is None
+
+
+async def test_a_request_id_is_its_organisations_own(db: Database) -> None:
+    # Issue 13: another organisation's key neither finds nor blocks this one's.
+    async with db.write() as session:
+        await stored.add(session, values("v1", request_id="r-1", org="org-a"), [])
+        await stored.add(session, values("v2", request_id="r-1", org="org-b"), [])
+    async with db.sessions() as session:
+        assert await stored.id_for_request(session, "org-a", "r-1") == "v1"
+        assert await stored.id_for_request(session, "org-b", "r-1") == "v2"
+        assert await stored.id_for_request(session, "org-c", "r-1") is None
 
 
 async def test_pages_are_newest_first_per_organisation_and_after_the_last_seen(db: Database) -> None:
