@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -253,7 +254,7 @@ def _in_thread(tmp_path: Path, log_vkey: str) -> tuple[str, CosignatureVerifier,
 async def test_a_head_superseded_at_the_witness_counts_for_the_lag_and_is_not_stored(tmp_path: Path) -> None:
     from audit.checkpoint import Checkpoint, sign_checkpoint
     from audit.merkle import MerkleTree, leaf_hash
-    from audit.witnessing import HttpWitness, Witnessing
+    from audit.witnessing import HttpWitness, LogHeads, Witnessing
 
     signer = NoteSigner.from_private_bytes("hedui.example/replicas", LOG_KEY)
     tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(10))
@@ -270,7 +271,10 @@ async def test_a_head_superseded_at_the_witness_counts_for_the_lag_and_is_not_st
         async def proofs(old: int, size: int) -> list[bytes]:
             return tree.consistency_proof(old, size)
 
-        witnessing = Witnessing(policy, no_store, proofs)
+        async def root_at(size: int) -> bytes | None:
+            return tree.root(size) if size == 10 else None  # the log signed the head of size 10
+
+        witnessing = Witnessing(policy, no_store, proofs, LogHeads(signer.verifier(), root_at))
         try:
             head = sign_checkpoint(Checkpoint(signer.name, 6, tree.root(6)), signer)
             assert await witnessing.add_checkpoint(0, [], head) == ""  # answered at once
@@ -314,3 +318,95 @@ async def test_a_witness_that_never_answers_costs_the_integrator_nothing(tmp_pat
             await witnessing.close()
     finally:
         silent.close()
+
+
+class DripWitness:
+    """A hostile witness in a thread: it reads the request, then answers one byte every 0.2 s for ever; counts
+    the connections still open (a client that gave up must have closed its socket)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.open = 0
+        self.accepted = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.open += 1
+                self.accepted += 1
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: Any) -> None:
+        try:
+            connection.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                connection.recv(1 << 20)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000:
+                if self._stop.wait(0.2):
+                    return
+                with contextlib.suppress(TimeoutError):
+                    if connection.recv(1, socket_flags()) == b"":
+                        return  # the client closed
+                connection.send(bytes([byte]))
+        except OSError:
+            return
+        finally:
+            connection.close()
+            with self._lock:
+                self.open -= 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+
+
+def socket_flags() -> int:
+    import socket
+
+    return socket.MSG_PEEK | socket.MSG_DONTWAIT
+
+
+async def test_a_dripping_witness_never_starves_the_others_and_close_frees_its_sockets(
+    db_url: str, tmp_path: Path
+) -> None:
+    import threading
+
+    origin = Settings().audit_log_origin
+    log_vkey = NoteSigner.from_private_bytes(origin, LOG_KEY).verifier_key()
+    url, verifier, stop = _in_thread(tmp_path, log_vkey)
+    drip = DripWitness()
+    try:
+        slow = WitnessSpec("slow", drip.url, CosignatureVerifier("slow.example/w1", bytes(32)))
+        policy = WitnessPolicy(
+            (slow, WitnessSpec("good", url, verifier)), quorum=1, timeout_seconds=1.0, lag_bound_seconds=60.0
+        )
+        async with service_with(db_url, policy) as (service, port):
+            witnessing = witnessing_of(service.log)
+            assert witnessing is not None
+            good = witnessing.witnesses[1]
+            for _ in range(4):  # with one thread per witness and a per-read timeout, round 3 was never sent
+                size = await append_and_integrate(service, 1)
+                await until(lambda: witnessing.cosigned_size >= size, 30)  # noqa: B023
+                assert good.known_size == size
+                assert (await signed_tree_head(port)).tree_size == size
+            assert drip.accepted >= 1
+            started = time.monotonic()
+        assert time.monotonic() - started < 15  # close() did not wait on the dripping witness
+        await until(lambda: drip.open == 0, 10)  # its sockets were closed, not left to drip
+        assert not [t for t in threading.enumerate() if t.name.startswith("witness")]
+    finally:
+        drip.close()
+        stop()

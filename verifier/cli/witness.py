@@ -145,12 +145,12 @@ def witness_specs(pairs: list[list[str]] | None, settings: Settings | None) -> l
     return specs
 
 
-def monitored(specs: list[WitnessSpec], verifier: NoteVerifier) -> list[Checkpoint]:
+async def monitored(specs: list[WitnessSpec], verifier: NoteVerifier) -> list[Checkpoint]:
     """The checkpoint each witness cosigned last for the log (read from its monitoring URL), each verified."""
     seen = []
     for spec in specs:
         try:
-            checkpoint = monitored_checkpoint(spec, verifier)
+            checkpoint = await monitored_checkpoint(spec, verifier)
         except WitnessError as exc:
             raise UsageError(str(exc)) from None
         if checkpoint is not None:
