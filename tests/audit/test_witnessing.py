@@ -410,3 +410,71 @@ async def test_a_dripping_witness_never_starves_the_others_and_close_frees_its_s
     finally:
         drip.close()
         stop()
+
+
+@contextlib.contextmanager
+def answering_409(body: bytes) -> Any:
+    """A hostile witness in a thread: every add-checkpoint is answered 409 with ``body`` (text/x.tlog.size)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(409)
+            self.send_header("Content-Type", "text/x.tlog.size")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("body", [b"9223372036854775807\n", b"+5\n", b" 5 \n", b"1_0\n", b"07\n"])
+async def test_a_409_with_a_size_the_log_never_signed_is_not_cosigned_and_keeps_the_lag_alarm(
+    body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    from audit.checkpoint import Checkpoint, sign_checkpoint
+    from audit.merkle import MerkleTree, leaf_hash
+    from audit.witnessing import UNSIGNED_SIZE, LogHeads, Witnessing
+
+    signer = NoteSigner.from_private_bytes("hedui.example/liar", LOG_KEY)
+    tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(4))
+
+    async def root_at(size: int) -> bytes | None:
+        return tree.root(size) if size == 4 else None
+
+    def no_store() -> object:
+        raise AssertionError("nothing to store")
+
+    with answering_409(body) as url:
+        spec = WitnessSpec("liar", url, CosignatureVerifier("liar.example/w1", bytes(32)))
+        policy = WitnessPolicy((spec,), quorum=1, timeout_seconds=2.0, lag_bound_seconds=0.2)
+        witnessing = Witnessing(policy, no_store, heads=LogHeads(signer.verifier(), root_at))
+        before = UNSIGNED_SIZE.labels("liar")._value.get()
+        try:
+            await witnessing.add_checkpoint(0, [], sign_checkpoint(Checkpoint(signer.name, 4, tree.root()), signer))
+            await until(lambda: witnessing.rounds >= 1)
+            assert witnessing.cosigned_size == 0  # not "superseded": nothing counts for the lag
+            await until(lambda: witnessing.failure() is not None, 10)
+            assert "no head cosigned by 1 witness(es)" in (witnessing.failure() or "")
+            if body.startswith(b"9"):
+                assert UNSIGNED_SIZE.labels("liar")._value.get() == before + 1
+                errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+                assert any("size 9223372036854775807 that this log never signed" in e for e in errors), errors
+            else:  # not strictly a size and a newline: refused as malformed, never read as a size
+                assert any("409 without a size" in r.getMessage() for r in caplog.records)
+        finally:
+            await witnessing.close()
