@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -111,9 +112,16 @@ class WitnessPolicy:
     lag_bound_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        """A quorum the witnesses can reach."""
+        """A quorum the witnesses can reach; distinct names and distinct keys (a v1 cosignature does not commit
+        to its cosigner's name, so one key under two names would count one witness twice)."""
         if not 0 <= self.quorum <= len(self.witnesses):
             raise ValueError(f"quorum {self.quorum} needs 0 to {len(self.witnesses)} witnesses")
+        if len({w.name for w in self.witnesses}) != len(self.witnesses):
+            raise ValueError("two witnesses share a name")
+        keys = [w.verifier.public_key for w in self.witnesses]
+        if len(set(keys)) != len(keys):
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"two witnesses share the public key {base64.b64encode(twice).decode()}")
 
     @property
     def verifiers(self) -> list[CosignatureVerifier]:
@@ -471,44 +479,81 @@ def log_heads(log: Any, sessions: Callable[[], Any]) -> LogHeads:
     return LogHeads(log.verifier, root_at)
 
 
+_PAGE = 64
+_FUTURE_SKEW = 300.0  # seconds a stored cosignature's timestamp may be ahead of this clock
+
+
 async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, head_at: Any, checked: Any) -> Any:
     """The head to serve as the latest: ``head`` (the newest signed) when the policy asks for no cosignature,
-    else the newest signed head whose stored cosignatures verify for ``quorum`` witnesses, with those lines in
-    its note; ``None`` when no head is cosigned so yet. ``head_at(session, size)`` reads a stored head and
-    ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not)."""
+    else the newest signed head whose stored cosignatures verify for ``quorum`` distinct witness keys, with
+    those lines in its note; ``None`` when no head is cosigned so yet. ``head_at(session, size)`` reads a stored
+    head and ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not). Only sizes
+    with a head row are candidates, read a page at a time until one verifies: rows inserted for other sizes,
+    or that do not verify, cannot hide the genuine cosigned head."""
     if policy.quorum == 0:
         return head
     c = audit_cosignatures.c
-    sizes = (
-        await session.execute(
-            select(c.tree_size)
-            .where(c.tree_size <= head.tree_size)
-            .group_by(c.tree_size)
-            .having(func.count() >= policy.quorum)
-            .order_by(c.tree_size.desc())
-            .limit(64)
+    below = head.tree_size + 1
+    now = dt.datetime.now(dt.UTC)
+    while True:
+        sizes = (
+            (
+                await session.execute(
+                    select(c.tree_size)
+                    .join(audit_tree_heads, audit_tree_heads.c.tree_size == c.tree_size)
+                    .where(c.tree_size < below)
+                    .group_by(c.tree_size)
+                    .having(func.count() >= policy.quorum)
+                    .order_by(c.tree_size.desc())
+                    .limit(_PAGE)
+                )
+            )
+            .scalars()
+            .all()
         )
-    ).scalars()
-    for size in list(sizes):
-        candidate = await head_at(session, size)
-        if candidate is None:
-            continue
-        checked(candidate)
-        lines = (await session.execute(select(c.line).where(c.tree_size == size))).scalars().all()
-        found = {cosigned.name: cosigned for cosigned in _valid(candidate.checkpoint, lines, policy.verifiers)}
-        if len(found) >= policy.quorum:
-            return replace(candidate, checkpoint=candidate.checkpoint + "".join(f.line for f in found.values()))
-    return None
+        for size in sizes:
+            candidate = await head_at(session, size)
+            if candidate is None:
+                continue
+            checked(candidate)
+            lines = (await session.execute(select(c.line).where(c.tree_size == size))).scalars().all()
+            found = _valid(candidate.checkpoint, lines, policy.verifiers, now)
+            if len(found) >= policy.quorum:
+                return replace(candidate, checkpoint=candidate.checkpoint + "".join(f.line for f in found.values()))
+        if len(sizes) < _PAGE:
+            return None
+        below = sizes[-1]
 
 
-def _valid(note: str, lines: Sequence[str], verifiers: Sequence[CosignatureVerifier]) -> list[Cosignature]:
-    """The lines that are valid cosignatures of ``note`` by the verifiers; each bad one is logged and left out."""
-    valid: list[Cosignature] = []
+class _Warnings:
+    """At most one warning a minute about stored cosignatures that do not verify (they are read per request)."""
+
+    last = -math.inf
+    held = 0
+
+    @classmethod
+    def warn(cls, why: str) -> None:
+        now = time.monotonic()
+        if now - cls.last < 60:
+            cls.held += 1
+            return
+        log.warning("audit log: a stored cosignature does not verify (not counted): %s (%d more held)", why, cls.held)
+        cls.last, cls.held = now, 0
+
+
+def _valid(
+    note: str, lines: Sequence[str], verifiers: Sequence[CosignatureVerifier], now: dt.datetime
+) -> dict[bytes, Cosignature]:
+    """The lines that are valid cosignatures of ``note``, by the verifiers' public keys (one key counts once,
+    whatever name a line gives); a bad one, or one timestamped beyond the clock, is left out."""
+    valid: dict[bytes, Cosignature] = {}
     for line in lines:
-        try:
-            valid += cosignatures(note + line, verifiers)
-        except CosignatureError as exc:
-            log.warning("audit log: a stored cosignature does not verify (not counted): %s", exc)
+        for verifier in verifiers:
+            try:
+                for cosigned in cosignatures(note + line, [verifier], now=now, future_grace_seconds=_FUTURE_SKEW):
+                    valid[verifier.public_key] = cosigned
+            except CosignatureError as exc:
+                _Warnings.warn(str(exc))
     return valid
 
 
@@ -533,7 +578,8 @@ async def check_stored_cosignatures(
             return f"the stored cosignature of {witness} is of a head of size {size} the log does not hold"
         try:
             open_checkpoint(checkpoint, log_key)
-            if not cosignatures(checkpoint + line, [verifier]):
+            now = dt.datetime.now(dt.UTC)
+            if not cosignatures(checkpoint + line, [verifier], now=now, future_grace_seconds=_FUTURE_SKEW):
                 raise CosignatureError("it is not a cosignature by that witness's key")
         except (CheckpointError, CosignatureError) as exc:
             return f"signed tree head at size {size}: the stored cosignature of {witness} does not verify: {exc}"

@@ -478,3 +478,71 @@ async def test_a_409_with_a_size_the_log_never_signed_is_not_cosigned_and_keeps_
                 assert any("409 without a size" in r.getMessage() for r in caplog.records)
         finally:
             await witnessing.close()
+
+
+def test_one_public_key_under_two_names_is_refused(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from audit.witness_server import CosignatureSigner
+    from verifier.cli._common import UsageError
+    from verifier.cli.witness import witness_specs
+    from verifier.config._witness_policy import WitnessPolicyTable
+
+    a = CosignatureSigner("a.example/w1", bytes(range(32)))
+    b = CosignatureSigner("b.example/w1", bytes(range(32)))  # the same Ed25519 key under another name
+    assert a.public_key == b.public_key and a.vkey != b.vkey
+    witnesses = [{"name": "a", "url": "http://127.0.0.1:1", "vkey": a.vkey}]
+    with pytest.raises(ValidationError) as refused:
+        WitnessPolicyTable(quorum=2, witnesses=[*witnesses, {"name": "b", "url": "http://127.0.0.1:2", "vkey": b.vkey}])
+    assert "witnesses a and b share one public key" in str(refused.value)
+    assert base64.b64encode(b"\x04" + a.public_key).decode() in str(refused.value)  # the key is named
+    with pytest.raises(ValueError, match="share the public key"):
+        WitnessPolicy(
+            (
+                WitnessSpec("a", "http://127.0.0.1:1", CosignatureVerifier.from_vkey(a.vkey)),
+                WitnessSpec("b", "http://127.0.0.1:2", CosignatureVerifier.from_vkey(b.vkey)),
+            ),
+            quorum=2,
+        )
+    settings = Settings(witness_policy=WitnessPolicyTable(quorum=1, witnesses=witnesses).policy())
+    with pytest.raises(UsageError, match="already witness a's"):
+        witness_specs([["http://127.0.0.1:3", b.vkey]], settings)
+    with pytest.raises(UsageError, match="already witness"):
+        witness_specs([["http://127.0.0.1:3", b.vkey], ["http://127.0.0.1:4", a.vkey]], None)
+
+
+JUNK = "INSERT INTO audit_cosignatures (tree_size, witness, line, cosigned_at) VALUES (:s, 'junk', 'x', 1)"
+
+
+async def test_rows_for_sizes_the_log_never_signed_cannot_hide_the_cosigned_head(db_url: str, tmp_path: Path) -> None:
+    origin = Settings().audit_log_origin
+    log_vkey = NoteSigner.from_private_bytes(origin, LOG_KEY).verifier_key()
+    url, verifier, stop = _in_thread(tmp_path, log_vkey)
+    policy = WitnessPolicy((WitnessSpec("w", url, verifier),), quorum=1, timeout_seconds=5.0)
+    stopped = False
+    try:
+        async with service_with(db_url, policy) as (service, port):
+            witnessing = witnessing_of(service.log)
+            assert witnessing is not None
+            size = await append_and_integrate(service, 3)
+            await until(lambda: witnessing.cosigned_size >= size)
+            stop()
+            stopped = True
+            bigger = await append_and_integrate(service, 100)  # signed, never cosigned (the witness is gone)
+            await until(lambda: witnessing.rounds >= 2)
+            assert (await signed_tree_head(port)).tree_size == size
+            for junk in range(size + 1, size + 1 + 70):  # more than a page of sizes without a head
+                await behind_the_back(
+                    db_url,
+                    JUNK,
+                    {"s": junk},
+                )
+            await behind_the_back(  # and a junk row at the real uncosigned head
+                db_url,
+                JUNK,
+                {"s": bigger},
+            )
+            assert (await signed_tree_head(port)).tree_size == size
+    finally:
+        if not stopped:
+            stop()

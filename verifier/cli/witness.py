@@ -139,9 +139,13 @@ def witness_specs(pairs: list[list[str]] | None, settings: Settings | None) -> l
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--witness-url {url}: not an http:// or https:// URL")
         try:
-            specs.append(WitnessSpec(url, url, CosignatureVerifier.from_vkey(vkey)))
+            verifier = CosignatureVerifier.from_vkey(vkey)
         except CosignatureError as exc:
             raise UsageError(f"--witness-url {url}: {exc}") from None
+        twin = next((s for s in specs if s.verifier.public_key == verifier.public_key), None)
+        if twin is not None:  # a cosignature does not commit to the name: one key is one witness
+            raise UsageError(f"--witness-url {url}: its public key is already witness {twin.name}'s")
+        specs.append(WitnessSpec(url, url, verifier))
     return specs
 
 
