@@ -546,3 +546,28 @@ async def test_rows_for_sizes_the_log_never_signed_cannot_hide_the_cosigned_head
     finally:
         if not stopped:
             stop()
+
+
+async def test_a_cosignature_that_could_not_be_stored_does_not_count_for_the_lag(tmp_path: Path) -> None:
+    from audit.checkpoint import Checkpoint, sign_checkpoint
+    from audit.merkle import MerkleTree, leaf_hash
+    from audit.witnessing import Witnessing
+
+    signer = NoteSigner.from_private_bytes("hedui.example/store-fails", LOG_KEY)
+    tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(3))
+    url, verifier, stop = _in_thread(tmp_path, signer.verifier_key())
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/never-migrated.sqlite")  # no audit_cosignatures table
+    try:
+        policy = WitnessPolicy((WitnessSpec("t", url, verifier),), quorum=1, timeout_seconds=5.0)
+        witnessing = Witnessing(policy, db.write)
+        try:
+            await witnessing.add_checkpoint(0, [], sign_checkpoint(Checkpoint(signer.name, 3, tree.root()), signer))
+            await until(lambda: witnessing.rounds >= 1)
+            assert witnessing.witnesses[0].known_size == 3  # the witness cosigned it ...
+            assert witnessing.cosigned_size == 0  # ... but nothing was stored, so nothing counts
+            assert await witnessing.latest("hedui.example/store-fails") is None
+        finally:
+            await witnessing.close()
+    finally:
+        await db.close()
+        stop()
