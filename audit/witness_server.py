@@ -14,13 +14,19 @@ is answered, in the spec's order of checks:
 * 403: no valid signature by a key configured for the origin, or an invalid one by such a key;
 * 409: the old size is not the size this witness cosigned last for the origin; the body is that size and
   a newline (``Content-Type: text/x.tlog.size``), so the log retries with the right proof;
-* 422: a size-0 checkpoint whose root is not the empty tree's, a proof from size 0, a consistency proof that
-  does not verify, or the same size with another root (a fork). Such a request is kept in ``history.jsonl``
-  as evidence against the log; nothing is cosigned;
+* 422: a size-0 checkpoint whose root is not the empty tree's, a proof from size 0 or between equal sizes,
+  a consistency proof that does not verify, or the same size with another root (a fork). Nothing is
+  cosigned; only a fork — both roots signed by the log's key — is kept in ``history.jsonl`` as evidence
+  (once, with the log's verified signature lines only, within a bound of size and rate); a bad proof is
+  anyone's and is not evidence against the log;
 * 200: the body is one ``cosignature/v1`` line (C2SP tlog-cosignature, Ed25519, signature type 0x04, with
   the witness's time), after the new checkpoint was made durable: checking the old size and writing the
   state happen under one lock (a thread lock and an ``flock`` on the state directory), and the state file
   of the origin is replaced atomically (temporary file, fsync, rename, fsync of the directory).
+
+The same head again is answered with the cosignature made for it (nothing written); a new cosignature's
+timestamp is never below the last one's. At most :data:`MAX_CONNECTIONS` connections are served at once, each
+for at most 30 s in all; errors are one log line, never a traceback.
 
 ``GET <prefix>/<hex SHA-256 of the origin>/checkpoint`` (the spec's monitoring API) serves the checkpoint
 cosigned last, with the log's signature and the witness's cosignature (404 if none).

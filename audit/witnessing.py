@@ -5,7 +5,8 @@ and cosigner verifier key, and how many of them must cosign a head before it is 
 latest (``quorum``). :class:`Witnessing` runs beside the integrator and never blocks it: it is one of the log's
 witnesses (the :class:`~audit.witness.Witness` protocol), so the integrator hands it each head it signs
 (:meth:`Witnessing.add_checkpoint` only records it and answers at once), and a background task hands the newest offered
-head to every witness at once (each request bounded by ``timeout_seconds``), with a consistency proof from the
+head to every witness at once (each exchange within one deadline of ``timeout_seconds``, its socket closed when it
+passes; a witness still busy with an earlier head is skipped), with a consistency proof from the
 size that witness cosigned last (learnt from its 409 answer: the first request to a witness says old size 0),
 checks each returned cosignature with :mod:`audit.cosignature` and stores it in ``audit_cosignatures``.
 Heads offered while a round runs are coalesced: the next round takes only the newest.
