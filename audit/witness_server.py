@@ -463,6 +463,7 @@ class _Server(http.server.ThreadingHTTPServer):
     errors are one log line, never a traceback on stderr."""
 
     daemon_threads = True
+    block_on_close = False  # stopping never waits on a client idling on keep-alive (state writes are atomic)
 
     def __init__(self, address: tuple[str, int], handler: type[_Handler], connections: int) -> None:
         """Listen on ``address``; serve at most ``connections`` at once."""

@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sqlalchemy import inspect
@@ -93,20 +92,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = serve(witness, host or "127.0.0.1", int(port))
     except OSError as exc:
         raise UsageError(f"cannot serve on {args.listen} with state {args.state}: {exc.strerror or exc}") from None
-    stopping = threading.Event()
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        """Stop serving (from the main thread's signal handler; the server runs in another)."""
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # SIGTERM/SIGINT are blocked in every thread (the server's threads inherit the mask) and taken here with
+    # sigwait: a signal delivered to a busy server thread would otherwise never wake a main thread blocked on
+    # a lock, and the process would not stop.
+    stopping = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
     thread = threading.Thread(target=server.serve_forever, name="witness-http", daemon=True)
     thread.start()
     print(f"witness {signer.vkey} listening on {host or '127.0.0.1'}:{server.server_port}", flush=True)
-    stopping.wait()
+    signal.sigwait(stopping)
     server.shutdown()
     server.server_close()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
     return 0
 
 
