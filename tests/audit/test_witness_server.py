@@ -184,7 +184,7 @@ def test_slow_and_surplus_connections_cannot_hold_the_witness(keys: tuple[Path, 
     import threading
     import time
 
-    from audit.witness_server import CosignatureSigner, WitnessService, serve
+    from audit.witness_server import MAX_REQUEST, CosignatureSigner, WitnessService, serve
 
     signer = CosignatureSigner.from_key_file(keys[0])
     server = serve(
@@ -197,6 +197,9 @@ def test_slow_and_surplus_connections_cannot_hold_the_witness(keys: tuple[Path, 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = ("127.0.0.1", server.server_port)
     try:
+        with socket.create_connection(address, timeout=10) as big:  # refused before a byte of body is read
+            big.sendall(b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (MAX_REQUEST + 1))
+            assert big.recv(100).startswith(b"HTTP/1.1 413")
         held = [socket.create_connection(address) for _ in range(3)]
         time.sleep(0.2)  # not a wait for a result: lets the three be accepted before the fourth
         with socket.create_connection(address, timeout=10) as surplus:
