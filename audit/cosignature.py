@@ -98,6 +98,8 @@ class CosignatureVerifier:
             raw = base64.b64decode(key.encode("ascii"), validate=True)
         except (UnicodeEncodeError, binascii.Error):
             raise CosignatureError("the cosigner's verifier key is not base64") from None
+        if base64.b64encode(raw).decode("ascii") != key:  # one spelling per key: canonical padding bits only
+            raise CosignatureError("the cosigner's verifier key is not canonical base64")
         if not raw or raw[0] != COSIGNATURE_TYPE:
             kind = f"0x{raw[0]:02x}" if raw else "none"
             raise CosignatureError(f"the verifier key has signature type {kind}, not 0x04 (cosignature/v1)")

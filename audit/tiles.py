@@ -81,7 +81,9 @@ def parse_tile_path(path: str) -> TileRequest | None:
     level = None if level_text == "entries" else int(level_text)
     if (width_text and width >= TILE_WIDTH) or (level is not None and level > 63):
         return None
-    index = int(found.group("index").replace("x", "").replace("/", ""))
+    digits = found.group("index").replace("x", "").replace("/", "")
+    if len(digits) > 21 or (index := int(digits)) >= 1 << 63:  # no tree is that big (int() of 4300+ digits fails)
+        return None
     if tile_path(level, index, width) != path:  # one spelling per tile (no extra leading zeros)
         return None
     return TileRequest(level, index, width)

@@ -14,13 +14,19 @@ is answered, in the spec's order of checks:
 * 403: no valid signature by a key configured for the origin, or an invalid one by such a key;
 * 409: the old size is not the size this witness cosigned last for the origin; the body is that size and
   a newline (``Content-Type: text/x.tlog.size``), so the log retries with the right proof;
-* 422: a size-0 checkpoint whose root is not the empty tree's, a proof from size 0, a consistency proof that
-  does not verify, or the same size with another root (a fork). Such a request is kept in ``history.jsonl``
-  as evidence against the log; nothing is cosigned;
+* 422: a size-0 checkpoint whose root is not the empty tree's, a proof from size 0 or between equal sizes,
+  a consistency proof that does not verify, or the same size with another root (a fork). Nothing is
+  cosigned; only a fork — both roots signed by the log's key — is kept in ``history.jsonl`` as evidence
+  (once, with the log's verified signature lines only, within a bound of size and rate); a bad proof is
+  anyone's and is not evidence against the log;
 * 200: the body is one ``cosignature/v1`` line (C2SP tlog-cosignature, Ed25519, signature type 0x04, with
   the witness's time), after the new checkpoint was made durable: checking the old size and writing the
   state happen under one lock (a thread lock and an ``flock`` on the state directory), and the state file
   of the origin is replaced atomically (temporary file, fsync, rename, fsync of the directory).
+
+The same head again is answered with the cosignature made for it (nothing written); a new cosignature's
+timestamp is never below the last one's. At most :data:`MAX_CONNECTIONS` connections are served at once, each
+for at most 30 s in all; errors are one log line, never a traceback.
 
 ``GET <prefix>/<hex SHA-256 of the origin>/checkpoint`` (the spec's monitoring API) serves the checkpoint
 cosigned last, with the log's signature and the witness's cosignature (404 if none).
@@ -40,11 +46,14 @@ import json
 import logging
 import os
 import re
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -52,11 +61,18 @@ from audit._files import write_atomically
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_note, parse_note
 from audit.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
 
-__all__ = ["MAX_REQUEST", "Answer", "CosignatureSigner", "WitnessService", "serve"]
+__all__ = ["MAX_CONNECTIONS", "MAX_HISTORY", "MAX_REQUEST", "Answer", "CosignatureSigner", "WitnessService", "serve"]
 
 log = logging.getLogger("hedui.witness")
 MAX_REQUEST = 1 << 20
-"""Request bodies larger than this are refused (400) before they are read."""
+"""Request bodies larger than this are refused (413) before they are read."""
+MAX_HISTORY = 64 << 20
+"""``history.jsonl`` takes no more refusals beyond this size (cosignatures, one per new head, still go in)."""
+MAX_CONNECTIONS = 64
+"""Connections served at once; more are answered 503 and closed."""
+_DEADLINE = 30.0  # default seconds one connection may last, whatever its client sends (headers, body, keep-alive)
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_REFUSALS_PER_HOUR = 60  # fork records kept per origin and hour (each a distinct fork signed by the log's key)
 _MAX_PROOF = 63
 _SIZE_TYPE = "text/x.tlog.size"
 _OLD = re.compile(rb"old (0|[1-9][0-9]{0,18})")
@@ -168,6 +184,8 @@ class WitnessService:
         self.logs = {origin: tuple(keys) for origin, keys in logs.items()}
         state.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._forks: set[tuple[str, int, bytes]] = set()  # forks kept, this process (deduplicated)
+        self._refusals: dict[str, tuple[int, int]] = {}  # origin → (hour, forks kept in it)
 
     def add_checkpoint(self, body: bytes) -> Answer:
         """Answer one ``add-checkpoint`` request body."""
@@ -216,17 +234,48 @@ class WitnessService:
         known_size = known.size if known is not None else 0
         if old != known_size:
             return Answer(409, _SIZE_TYPE, b"%d\n" % known_size)
+        kept = checkpoint.body() + b"\n" + _log_lines(note, keys).encode()  # only the log's verified signatures
         try:
             _consistent(old, proof, known, checkpoint)
-        except _Refused as refused:
-            self._record("refused", checkpoint, old, proof, note, reason=str(refused))
-            raise
-        timestamp = max(int(time.time()), 1)
+        except _Fork as fork:
+            self._evidence(checkpoint, kept, str(fork))
+            raise _Refused(422, str(fork)) from None
+        if stored is not None and known is not None and known.size == checkpoint.size:
+            line = self._own_line(stored[1])
+            if line is not None:  # the same head again: its cosignature again, nothing written
+                return Answer(200, "text/plain; charset=utf-8", line.encode())
+        # Never back in time, even with the clock set back: at least the time of the last cosignature.
+        last = _timestamp(self._own_line(stored[1])) if stored is not None else 0
+        timestamp = max(int(time.time()), last, 1)
         line = self.signer.cosign(checkpoint.body(), timestamp)
-        kept = _log_lines(note, keys) + line
-        write_atomically(self._path(checkpoint.origin), checkpoint.body() + b"\n" + kept.encode())
-        self._record("cosigned", checkpoint, old, proof, note, cosignature=line)
+        write_atomically(self._path(checkpoint.origin), kept + line.encode())
+        self._record("cosigned", checkpoint, kept, old=old, proof=proof, cosignature=line)
         return Answer(200, "text/plain; charset=utf-8", line.encode())
+
+    def _own_line(self, stored: bytes) -> str | None:
+        """This witness's cosignature line in a stored note (``None``: none)."""
+        _, lines = parse_note(stored)
+        return next((s.line() for s in lines if s.name == self.signer.name and s.key_id == self.signer.key_id), None)
+
+    def _evidence(self, checkpoint: Checkpoint, kept: bytes, reason: str) -> None:
+        """Keep a fork signed by the log's key as evidence: once per (origin, size, root), within the bounds."""
+        key = (checkpoint.origin, checkpoint.size, checkpoint.root_hash)
+        if key in self._forks:
+            return
+        hour = int(time.monotonic() // 3600)
+        recent = self._refusals.get(checkpoint.origin, (hour, 0))
+        count = recent[1] if recent[0] == hour else 0
+        history = self.state / "history.jsonl"
+        size = history.stat().st_size if history.exists() else 0
+        if count >= _REFUSALS_PER_HOUR or size + len(kept) * 2 > MAX_HISTORY:
+            log.error(
+                "fork of %s at size %d not kept: history.jsonl is at its bound", checkpoint.origin, checkpoint.size
+            )
+            return
+        self._refusals[checkpoint.origin] = (hour, count + 1)
+        self._forks.add(key)
+        log.error("fork of %s at size %d, signed by the log's key: kept in history.jsonl", *key[:2])
+        self._record("refused", checkpoint, kept, reason=reason)
 
     def _stored(self, origin: str) -> tuple[Checkpoint, bytes] | None:
         """The checkpoint cosigned last for ``origin`` and its stored note (``None``: never)."""
@@ -253,14 +302,15 @@ class WitnessService:
         self,
         outcome: str,
         checkpoint: Checkpoint,
-        old: int,
-        proof: list[bytes],
-        note: bytes,
+        kept: bytes,
         *,
+        old: int | None = None,
+        proof: Sequence[bytes] = (),
         cosignature: str | None = None,
         reason: str | None = None,
     ) -> None:
-        """Append one durable line to ``history.jsonl``: what was cosigned, or refused as evidence."""
+        """Append one durable line to ``history.jsonl``: what was cosigned, or a fork kept as evidence (the
+        checkpoint with the log's verified signatures only)."""
         record = {
             "at": dt.datetime.now(dt.UTC).isoformat(),
             "outcome": outcome,
@@ -268,7 +318,7 @@ class WitnessService:
             "old_size": old,
             "size": checkpoint.size,
             "proof": [base64.b64encode(node).decode() for node in proof],
-            "checkpoint": note.decode("utf-8"),
+            "checkpoint": kept.decode("utf-8"),
             "cosignature": cosignature,
             "reason": reason,
         }
@@ -278,8 +328,22 @@ class WitnessService:
             os.fsync(history.fileno())
 
 
+class _Fork(Exception):
+    """The log signed two roots for one size: evidence against it."""
+
+
+def _timestamp(line: str | None) -> int:
+    """The timestamp of a cosignature line (0: none)."""
+    if line is None:
+        return 0
+    blob = base64.b64decode(line.rsplit(" ", 1)[-1])
+    return int.from_bytes(blob[4:12], "big")
+
+
 def _consistent(old: int, proof: list[bytes], known: Checkpoint | None, checkpoint: Checkpoint) -> None:
-    """422 unless ``checkpoint`` extends ``known`` (cosigned last, of size ``old``) by ``proof``."""
+    """422 unless ``checkpoint`` extends ``known`` (cosigned last, of size ``old``) by ``proof``; a fork (the
+    same size, another root: both signed by the log's key) is :class:`_Fork`, evidence to keep. A proof that
+    does not verify is not evidence: anyone can send a genuine checkpoint with a bad proof."""
     if checkpoint.size == 0 and checkpoint.root_hash != EMPTY_ROOT:
         raise _Refused(422, "a checkpoint of size 0 must have the empty tree's root")
     if old == 0:
@@ -288,8 +352,10 @@ def _consistent(old: int, proof: list[bytes], known: Checkpoint | None, checkpoi
         return
     assert known is not None  # old == the known size > 0
     if old == checkpoint.size:
-        if proof or known.root_hash != checkpoint.root_hash:
-            raise _Refused(422, f"fork: another root hash (or a proof) for tree size {old}")
+        if known.root_hash != checkpoint.root_hash:
+            raise _Fork(f"fork: another root hash for tree size {old}, signed by the log's key")
+        if proof:
+            raise _Refused(422, f"a consistency proof was sent for equal sizes ({old})")
         return
     try:
         verify_consistency(old, checkpoint.size, known.root_hash, checkpoint.root_hash, proof)
@@ -308,11 +374,29 @@ def _log_lines(note: bytes, keys: tuple[NoteVerifier, ...]) -> str:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """One HTTP exchange with the witness (HTTP/1.1, keep-alive)."""
+    """One HTTP exchange with the witness (HTTP/1.1, keep-alive), all of it within :attr:`deadline` seconds."""
 
     protocol_version = "HTTP/1.1"
-    timeout = 30  # seconds a client may take per read: a slow one cannot hold a thread for ever
+    timeout = 10  # seconds a client may take per read; the whole connection is bounded by the deadline too
     witness: WitnessService  # set on the subclass :func:`serve` builds
+    deadline: float = 30.0
+
+    def setup(self) -> None:
+        """Start the connection's deadline: when it passes the socket is shut, whatever the client does."""
+        super().setup()
+        self._deadline = threading.Timer(self.deadline, self._expire)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _expire(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        """Stop the deadline; a client gone away is not an error."""
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_POST(self) -> None:
         """``add-checkpoint``."""
@@ -325,40 +409,103 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             length = -1
         if not 0 <= length <= MAX_REQUEST:
             self.close_connection = True
-            self._send(Answer.text(400, f"a Content-Length of at most {MAX_REQUEST} bytes is required"))
+            status = 413 if length > MAX_REQUEST else 400
+            self._send(Answer.text(status, f"a Content-Length of at most {MAX_REQUEST} bytes is required"))
             return
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except OSError as exc:
+            self._gone(exc)
+            return
         try:
             answer = self.witness.add_checkpoint(body)
-        except Exception:  # a bug or a disk that failed: nothing was cosigned; say so without a traceback
-            log.exception("add-checkpoint failed")
+        except Exception as exc:  # a bug or a disk that failed: say so without a traceback
+            log.error("add-checkpoint failed: %s: %s", type(exc).__name__, exc)
             self.close_connection = True
-            answer = Answer.text(500, "the witness failed; nothing was cosigned")
+            answer = Answer.text(500, "the witness failed; ask again: it answers from its durable state")
         self._send(answer)
 
     def do_GET(self) -> None:
         """The monitoring API: ``<origin hash>/checkpoint``."""
         parts = self.path.split("?", 1)[0].strip("/").split("/")
         if len(parts) >= 2 and parts[-1] == "checkpoint" and re.fullmatch("[0-9a-f]{64}", parts[-2]):
-            self._send(self.witness.checkpoint(parts[-2]))
+            try:
+                answer = self.witness.checkpoint(parts[-2])
+            except Exception as exc:  # an unreadable state: one line, no traceback
+                log.error("checkpoint failed: %s: %s", type(exc).__name__, exc)
+                answer = Answer.text(500, "the witness cannot read its state")
+            self._send(answer)
         else:
             self._send(Answer.text(404, "GET <origin hash>/checkpoint only"))
 
     def _send(self, answer: Answer) -> None:
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+        except OSError as exc:
+            self._gone(exc)
+
+    def _gone(self, exc: OSError) -> None:
+        """The client went away (or its deadline passed): one line, the connection closed."""
+        self.close_connection = True
+        log.info("%s: connection ended: %s", self.address_string(), type(exc).__name__)
 
     def log_message(self, format: str, *args: object) -> None:
         """Requests are logged at INFO through ``logging``, not printed."""
         log.info("%s %s", self.address_string(), format % args)
 
 
-def serve(witness: WitnessService, host: str, port: int) -> http.server.ThreadingHTTPServer:
-    """An HTTP server for ``witness`` bound to ``host:port`` (port 0: any free one); call ``serve_forever``."""
-    handler = type("WitnessHandler", (_Handler,), {"witness": witness})
-    server = http.server.ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+class _Server(http.server.ThreadingHTTPServer):
+    """A thread per connection, at most :data:`MAX_CONNECTIONS` at once (more are answered 503 and closed);
+    errors are one log line, never a traceback on stderr."""
+
+    daemon_threads = True
+    block_on_close = False  # stopping never waits on a client idling on keep-alive (state writes are atomic)
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], connections: int) -> None:
+        """Listen on ``address``; serve at most ``connections`` at once."""
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve in a thread if a slot is free, else refuse at once."""
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.settimeout(1)
+                request.sendall(_BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """The thread of one connection; its slot freed when it ends."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, no traceback (a client that reset the connection is not worth more)."""
+        exc = sys.exc_info()[1]
+        log.info("%s: %s: %s", client_address[0] if client_address else "?", type(exc).__name__, exc)
+
+
+def serve(
+    witness: WitnessService,
+    host: str,
+    port: int,
+    *,
+    deadline: float = _DEADLINE,
+    connections: int = MAX_CONNECTIONS,
+) -> http.server.ThreadingHTTPServer:
+    """An HTTP server for ``witness`` bound to ``host:port`` (port 0: any free one); call ``serve_forever``.
+    Each connection lasts at most ``deadline`` seconds; at most ``connections`` are served at once."""
+    handler = type("WitnessHandler", (_Handler,), {"witness": witness, "deadline": deadline})
+    return _Server((host, port), handler, connections)

@@ -5,7 +5,8 @@ and cosigner verifier key, and how many of them must cosign a head before it is 
 latest (``quorum``). :class:`Witnessing` runs beside the integrator and never blocks it: it is one of the log's
 witnesses (the :class:`~audit.witness.Witness` protocol), so the integrator hands it each head it signs
 (:meth:`Witnessing.add_checkpoint` only records it and answers at once), and a background task hands the newest offered
-head to every witness at once (each request bounded by ``timeout_seconds``), with a consistency proof from the
+head to every witness at once (each exchange within one deadline of ``timeout_seconds``, its socket closed when it
+passes; a witness still busy with an earlier head is skipped), with a consistency proof from the
 size that witness cosigned last (learnt from its 409 answer: the first request to a witness says old size 0),
 checks each returned cosignature with :mod:`audit.cosignature` and stores it in ``audit_cosignatures``.
 Heads offered while a round runs are coalesced: the next round takes only the newest.
@@ -25,19 +26,19 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import math
+import re
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit._http_client import HttpError, exchange
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, parse_note
 from audit.cosignature import Cosignature, CosignatureError, CosignatureVerifier, cosignatures
 from audit.log import audit_tree_heads, metadata
@@ -47,13 +48,16 @@ __all__ = [
     "COSIGNED_SIZE",
     "POLICY_LAG_ENTRIES",
     "POLICY_LAG_SECONDS",
+    "UNSIGNED_SIZE",
     "HttpWitness",
+    "LogHeads",
     "Proofs",
     "WitnessPolicy",
     "WitnessSpec",
     "Witnessing",
     "audit_cosignatures",
     "check_stored_cosignatures",
+    "log_heads",
     "log_proofs",
     "monitored_checkpoint",
     "policy_head",
@@ -78,6 +82,11 @@ COSIGNED_SIZE = Gauge(
 POLICY_LAG_ENTRIES = Gauge(
     "hedui_audit_witness_policy_lag_entries",
     "Entries signed by this process's integrator beyond the newest head cosigned as the witness policy requires",
+)
+UNSIGNED_SIZE = Counter(
+    "hedui_audit_witness_unsigned_size_total",
+    "Answers of a policy witness claiming a size this log never signed (a fork, or a lying witness)",
+    ["witness"],
 )
 POLICY_LAG_SECONDS = Gauge(
     "hedui_audit_witness_policy_lag_seconds",
@@ -104,9 +113,16 @@ class WitnessPolicy:
     lag_bound_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        """A quorum the witnesses can reach."""
+        """A quorum the witnesses can reach; distinct names and distinct keys (a v1 cosignature does not commit
+        to its cosigner's name, so one key under two names would count one witness twice)."""
         if not 0 <= self.quorum <= len(self.witnesses):
             raise ValueError(f"quorum {self.quorum} needs 0 to {len(self.witnesses)} witnesses")
+        if len({w.name for w in self.witnesses}) != len(self.witnesses):
+            raise ValueError("two witnesses share a name")
+        keys = [w.verifier.public_key for w in self.witnesses]
+        if len(set(keys)) != len(keys):
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"two witnesses share the public key {base64.b64encode(twice).decode()}")
 
     @property
     def verifiers(self) -> list[CosignatureVerifier]:
@@ -127,58 +143,56 @@ Proofs = Callable[[int, int], Awaitable[list[bytes]]]
 """(old size, new signed size) → the consistency proof between them (``TransparencyLog.consistency_proof``)."""
 
 
-def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    """POST ``body``; the status and the answer's body (an HTTP error status is an answer, not an error)."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "text/plain"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return int(answer.status), bytes(answer.read(1 << 16))
-    except urllib.error.HTTPError as error:
-        return int(error.code), bytes(error.read(1 << 16))
+_SIZE = re.compile(rb"(0|[1-9][0-9]{0,18})\n")
+_MAX_ANSWER = 1 << 16
 
 
 class HttpWitness:
     """A C2SP tlog-witness over HTTP, as the :class:`~audit.witness.Witness` protocol the log speaks."""
 
-    def __init__(self, spec: WitnessSpec, timeout: float, executor: ThreadPoolExecutor | None = None) -> None:
-        """The witness ``spec``; each request gives up after ``timeout`` seconds."""
+    def __init__(self, spec: WitnessSpec, timeout: float) -> None:
+        """The witness ``spec``; each exchange with it ends (its socket closed) ``timeout`` seconds after it began."""
         self.spec = spec
         self.name = spec.name
         self.timeout = timeout
         self.known_size = 0  # what it cosigned last, as far as this process knows (0: ask it)
+        self.passed = 0  # the newest size this process knows it cosigned (or verifiably passed): the lag's count
+        self.task: asyncio.Task[None] | None = None  # its call of the current round, while it runs
         self._latest: str | None = None
-        self._executor = executor
+
+    @property
+    def busy(self) -> bool:
+        """Whether its previous call still runs (a round then skips it)."""
+        return self.task is not None and not self.task.done()
 
     async def add_checkpoint(self, old_size: int, consistency_proof: Sequence[bytes], checkpoint: str) -> str:
         """Submit ``checkpoint``; its verified cosignature lines, :class:`WitnessConflict` on 409, else refused."""
         lines = [f"old {old_size}\n", *(base64.b64encode(node).decode() + "\n" for node in consistency_proof)]
         body = ("".join(lines) + "\n" + checkpoint).encode("utf-8")
         url = self.spec.url.rstrip("/") + "/add-checkpoint"
-        try:  # urllib's timeout bounds each read; the whole exchange is bounded too (a witness sending slowly)
-            async with asyncio.timeout(2 * self.timeout):  # not wait_for, which may lose a cancellation (3.11)
-                status, answer = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, _post, url, body, self.timeout
-                )
-        except (OSError, ValueError, RuntimeError) as exc:  # TimeoutError is an OSError; RuntimeError: shut down
-            raise WitnessError(f"witness {self.name}: {type(exc).__name__}: {exc}") from None
-        if status == 409:
-            try:
-                raise WitnessConflict(int(answer.decode("ascii").strip()))
-            except ValueError:
-                raise WitnessRejected(f"witness {self.name}: 409 without a size") from None
-        if status != 200:
-            raise WitnessRejected(f"witness {self.name}: HTTP {status}: {answer[:200].decode('utf-8', 'replace')}")
-        cosigned = checkpoint + answer.decode("utf-8", "replace")
+        try:  # one deadline for the whole exchange; the socket is closed when it passes
+            answer = await exchange(url, method="POST", body=body, deadline=self.timeout, max_body=_MAX_ANSWER)
+        except HttpError as exc:
+            raise WitnessError(f"witness {self.name}: {exc}") from None
+        if answer.status == 409:
+            found = _SIZE.fullmatch(answer.body)
+            if found is None:
+                raise WitnessRejected(f"witness {self.name}: 409 without a size (decimal, then a newline)")
+            raise WitnessConflict(int(found.group(1)))
+        if answer.status != 200:
+            text = answer.body[:200].decode("utf-8", "replace")
+            raise WitnessRejected(f"witness {self.name}: HTTP {answer.status}: {text}")
+        cosigned = checkpoint + answer.body.decode("utf-8", "replace")
         try:
-            found = cosignatures(cosigned, [self.spec.verifier], now=dt.datetime.now(dt.UTC))
+            found_lines = cosignatures(cosigned, [self.spec.verifier], now=dt.datetime.now(dt.UTC))
         except CosignatureError as exc:
             raise WitnessRejected(f"witness {self.name}: {exc}") from None
-        if not found:
+        if not found_lines:
             raise WitnessRejected(f"witness {self.name}: no cosignature by its key in the answer")
         body_size = Checkpoint.parse_body(parse_note(checkpoint)[0]).size
         self.known_size = body_size
-        self._latest = checkpoint + found[0].line
-        return found[0].line
+        self._latest = checkpoint + found_lines[0].line
+        return found_lines[0].line
 
     async def latest(self, origin: str) -> str | None:
         """The newest checkpoint this process had cosigned by the witness (log and witness signatures)."""
@@ -208,23 +222,40 @@ class _Lag:
         return self.waiting[-1][0] - self.satisfied if self.waiting else 0
 
 
+@dataclass(frozen=True, slots=True)
+class LogHeads:
+    """What witnessing needs of the log to judge a witness that claims a newer size: the log's key, and the
+    root of the signed head of a size (``None``: the log holds no such head, or its note does not verify)."""
+
+    verifier: NoteVerifier
+    root_at: Callable[[int], Awaitable[bytes | None]]
+
+
 class Witnessing:
     """Hands signed heads to the policy's witnesses in the background and stores what they cosign."""
 
     name = "witness_policy"
 
-    def __init__(self, policy: WitnessPolicy, transaction: Callable[[], Any], proofs: Proofs | None = None) -> None:
+    def __init__(
+        self,
+        policy: WitnessPolicy,
+        transaction: Callable[[], Any],
+        proofs: Proofs | None = None,
+        heads: LogHeads | None = None,
+    ) -> None:
         """Follow ``policy``; store cosignatures in transactions opened by ``transaction`` (``Database.write``);
-        consistency proofs from ``proofs`` (settable later, once the log exists: :attr:`proofs`)."""
+        consistency proofs from ``proofs`` and the log's heads from ``heads`` (settable later, once the log
+        exists: :attr:`proofs`, :attr:`heads`)."""
         self.policy = policy
         self.proofs = proofs
+        self.heads = heads
         self._transaction = transaction
-        self._executor = ThreadPoolExecutor(max_workers=max(len(policy.witnesses), 1), thread_name_prefix="witness")
-        self.witnesses = [HttpWitness(spec, policy.timeout_seconds, self._executor) for spec in policy.witnesses]
+        self.witnesses = [HttpWitness(spec, policy.timeout_seconds) for spec in policy.witnesses]
         self._newest: _Head | None = None
         self._task: asyncio.Task[None] | None = None
         self._lag = _Lag()
         self._latest: str | None = None
+        self._lines: dict[int, dict[str, str]] = {}  # the cosignature lines of recent heads, by size and witness
         self.rounds = 0  # rounds completed (tests wait on it)
         self._closed = False
 
@@ -265,35 +296,72 @@ class Witnessing:
         )
 
     async def close(self) -> None:
-        """Stop the background task and its threads; heads handed over later are not witnessed by this process."""
+        """Stop the rounds and every call in flight (their sockets closed); heads handed over later are not
+        witnessed by this process."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [task for task in (self._task, *(w.task for w in self.witnesses)) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._executor.shutdown(wait=False, cancel_futures=True)
+                await task
 
     async def _run(self) -> None:
-        """Rounds until nothing new is offered; each round hands the newest head to every witness."""
-        while self._newest is not None:
+        """Rounds until nothing new is offered. Each hands the newest head to every witness not still busy with
+        an earlier one, and ends once the head is cosigned as the policy requires or every call it made ended:
+        a slow witness never holds up the others, and is skipped (not cosigned) while its call runs."""
+        while self._newest is not None and not self._closed:
             head, self._newest = self._newest, None
-            results = await asyncio.gather(*(self._submit(w, head) for w in self.witnesses))
-            # "": the witness cosigned a newer head already (another process's); it counts for the lag only.
-            lines = {w.name: line for w, line in zip(self.witnesses, results, strict=True) if line is not None}
-            if any(lines.values()):
-                try:
-                    await self._store(head.tree_size, {name: line for name, line in lines.items() if line})
-                except Exception:
-                    log.exception("witnessing: storing the cosignatures of head %d failed", head.tree_size)
-            if len(lines) >= self.policy.quorum:
-                self._lag.reached(head.tree_size)
-                self._latest = head.checkpoint + "".join(lines.values())
-            self._publish_lag()
+            pending = set()
+            for witness in self.witnesses:
+                if witness.busy:
+                    log.warning(
+                        "witness %s: still busy with an earlier head; not asked to cosign head %d",
+                        witness.name,
+                        head.tree_size,
+                    )
+                    continue
+                witness.task = asyncio.get_running_loop().create_task(
+                    self._witness(witness, head), name=f"hedui-witness-{witness.name}"
+                )
+                pending.add(witness.task)
+            while pending and (self.policy.quorum == 0 or self._lag.satisfied < head.tree_size):
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             self.rounds += 1
 
+    async def _witness(self, witness: HttpWitness, head: _Head) -> None:
+        """One witness's call for ``head``: its cosignature stored (then, and only then, counted for the lag)."""
+        line = await self._submit(witness, head)
+        if line is None:
+            return
+        if line:
+            try:
+                await self._store(head.tree_size, {witness.name: line})
+            except Exception as exc:  # the database out of reach: not counted, the next head tries again
+                log.warning(
+                    "witness %s: storing its cosignature of head %d failed: %s", witness.name, head.tree_size, exc
+                )
+                return
+            self._lines.setdefault(head.tree_size, {})[witness.name] = line
+            COSIGNED_SIZE.labels(witness.name).set(head.tree_size)
+        witness.passed = max(witness.passed, head.tree_size)
+        self._count(head)
+
+    def _count(self, head: _Head) -> None:
+        """The lag after a witness's call: the newest size passed by ``quorum`` witnesses is reached."""
+        if self.policy.quorum > 0:
+            size = sorted((w.passed for w in self.witnesses), reverse=True)[self.policy.quorum - 1]
+            if size > self._lag.satisfied:
+                self._lag.reached(size)
+                if size == head.tree_size:
+                    self._latest = head.checkpoint + "".join(self._lines.get(size, {}).values())
+            for old in [s for s in self._lines if s < self._lag.satisfied]:
+                del self._lines[old]
+        self._publish_lag()
+
     async def _submit(self, witness: HttpWitness, head: _Head) -> str | None:
-        """One witness's cosignature of ``head`` (retrying from the size a 409 names); ``""`` when it cosigned a
-        newer head already, ``None`` when it did not cosign."""
+        """One witness's cosignature of ``head`` (retrying from the size a 409 names); ``""`` when it verifiably
+        cosigned a newer head of this log already, ``None`` when it did not cosign."""
         old = witness.known_size if witness.known_size <= head.tree_size else 0
         for _attempt in range(3):
             try:
@@ -307,15 +375,41 @@ class Witnessing:
                 line = await witness.add_checkpoint(old, proof, head.checkpoint)
             except WitnessConflict as conflict:
                 old = witness.known_size = conflict.known_size
-                if old > head.tree_size:  # a newer head (another process's) was cosigned already: superseded
-                    log.info("witness %s cosigned size %d already, beyond head %d", witness.name, old, head.tree_size)
-                    return ""
+                if old > head.tree_size:  # a newer head (another process's)? Only if the log signed it.
+                    return await self._superseded(witness, old)
                 continue
             except WitnessError as exc:
                 log.warning("witness %s did not cosign tree head %d: %s", witness.name, head.tree_size, exc)
                 return None
-            COSIGNED_SIZE.labels(witness.name).set(head.tree_size)
             return line
+        return None
+
+    async def _superseded(self, witness: HttpWitness, size: int) -> str | None:
+        """``""`` when the witness's size is a head this log signed and holds, as its monitoring checkpoint
+        shows (the log's signature and the witness's both verified, the root the log's); else one error line,
+        a count in ``hedui_audit_witness_unsigned_size_total``, and ``None`` (not cosigned)."""
+        why = await self._unsigned(witness, size)
+        if why is None:
+            log.info("witness %s cosigned this log's head of size %d already", witness.name, size)
+            return ""
+        log.error(
+            "witness %s holds size %d that this log never signed: fork or lying witness (%s)", witness.name, size, why
+        )
+        UNSIGNED_SIZE.labels(witness.name).inc()
+        return None
+
+    async def _unsigned(self, witness: HttpWitness, size: int) -> str | None:
+        """Why ``size`` at the witness is not a head of this log (``None``: it is one)."""
+        if self.heads is None:
+            return "the log's heads cannot be read here"
+        try:
+            seen = await monitored_checkpoint(witness.spec, self.heads.verifier, witness.timeout)
+            if seen is None or seen.size != size:
+                return f"its monitoring URL shows size {seen.size if seen else 'none'}"
+            if await self.heads.root_at(size) != seen.root_hash:
+                return "the log holds no signed head of that size and root"
+        except Exception as exc:  # unreachable witness or database: not shown to be ours
+            return f"{type(exc).__name__}: {exc}"
         return None
 
     async def _proof(self, old: int, size: int) -> list[bytes]:
@@ -368,44 +462,99 @@ def log_proofs(log: Any, sessions: Callable[[], Any]) -> Proofs:
     return proof
 
 
+def log_heads(log: Any, sessions: Callable[[], Any]) -> LogHeads:
+    """The heads of ``log`` (``TransparencyLog``) for judging a witness's newer size: its key, and the root of
+    its stored head of a size once that head's note is checked against it."""
+
+    async def root_at(size: int) -> bytes | None:
+        """The root of the signed head of ``size`` the log holds (``None``: none, or not the log's signature)."""
+        async with sessions() as session:
+            head = await log.head_at(session, size)
+        if head is None:
+            return None
+        try:
+            return bytes(log.checked(head).root_hash)
+        except Exception:  # LogDamaged: a head row the log never signed
+            return None
+
+    return LogHeads(log.verifier, root_at)
+
+
+_PAGE = 64
+_FUTURE_SKEW = 300.0  # seconds a stored cosignature's timestamp may be ahead of this clock
+
+
 async def policy_head(session: AsyncSession, policy: WitnessPolicy, head: Any, head_at: Any, checked: Any) -> Any:
     """The head to serve as the latest: ``head`` (the newest signed) when the policy asks for no cosignature,
-    else the newest signed head whose stored cosignatures verify for ``quorum`` witnesses, with those lines in
-    its note; ``None`` when no head is cosigned so yet. ``head_at(session, size)`` reads a stored head and
-    ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not)."""
+    else the newest signed head whose stored cosignatures verify for ``quorum`` distinct witness keys, with
+    those lines in its note; ``None`` when no head is cosigned so yet. ``head_at(session, size)`` reads a stored
+    head and ``checked(head)`` verifies its note (:class:`~audit.tree.LogDamaged` if it does not). Only sizes
+    with a head row are candidates, read a page at a time until one verifies: rows inserted for other sizes,
+    or that do not verify, cannot hide the genuine cosigned head."""
     if policy.quorum == 0:
         return head
     c = audit_cosignatures.c
-    sizes = (
-        await session.execute(
-            select(c.tree_size)
-            .where(c.tree_size <= head.tree_size)
-            .group_by(c.tree_size)
-            .having(func.count() >= policy.quorum)
-            .order_by(c.tree_size.desc())
-            .limit(64)
+    below = head.tree_size + 1
+    now = dt.datetime.now(dt.UTC)
+    while True:
+        sizes = (
+            (
+                await session.execute(
+                    select(c.tree_size)
+                    .join(audit_tree_heads, audit_tree_heads.c.tree_size == c.tree_size)
+                    .where(c.tree_size < below)
+                    .group_by(c.tree_size)
+                    .having(func.count() >= policy.quorum)
+                    .order_by(c.tree_size.desc())
+                    .limit(_PAGE)
+                )
+            )
+            .scalars()
+            .all()
         )
-    ).scalars()
-    for size in list(sizes):
-        candidate = await head_at(session, size)
-        if candidate is None:
-            continue
-        checked(candidate)
-        lines = (await session.execute(select(c.line).where(c.tree_size == size))).scalars().all()
-        found = {cosigned.name: cosigned for cosigned in _valid(candidate.checkpoint, lines, policy.verifiers)}
-        if len(found) >= policy.quorum:
-            return replace(candidate, checkpoint=candidate.checkpoint + "".join(f.line for f in found.values()))
-    return None
+        for size in sizes:
+            candidate = await head_at(session, size)
+            if candidate is None:
+                continue
+            checked(candidate)
+            lines = (await session.execute(select(c.line).where(c.tree_size == size))).scalars().all()
+            found = _valid(candidate.checkpoint, lines, policy.verifiers, now)
+            if len(found) >= policy.quorum:
+                return replace(candidate, checkpoint=candidate.checkpoint + "".join(f.line for f in found.values()))
+        if len(sizes) < _PAGE:
+            return None
+        below = sizes[-1]
 
 
-def _valid(note: str, lines: Sequence[str], verifiers: Sequence[CosignatureVerifier]) -> list[Cosignature]:
-    """The lines that are valid cosignatures of ``note`` by the verifiers; each bad one is logged and left out."""
-    valid: list[Cosignature] = []
+class _Warnings:
+    """At most one warning a minute about stored cosignatures that do not verify (they are read per request)."""
+
+    last = -math.inf
+    held = 0
+
+    @classmethod
+    def warn(cls, why: str) -> None:
+        now = time.monotonic()
+        if now - cls.last < 60:
+            cls.held += 1
+            return
+        log.warning("audit log: a stored cosignature does not verify (not counted): %s (%d more held)", why, cls.held)
+        cls.last, cls.held = now, 0
+
+
+def _valid(
+    note: str, lines: Sequence[str], verifiers: Sequence[CosignatureVerifier], now: dt.datetime
+) -> dict[bytes, Cosignature]:
+    """The lines that are valid cosignatures of ``note``, by the verifiers' public keys (one key counts once,
+    whatever name a line gives); a bad one, or one timestamped beyond the clock, is left out."""
+    valid: dict[bytes, Cosignature] = {}
     for line in lines:
-        try:
-            valid += cosignatures(note + line, verifiers)
-        except CosignatureError as exc:
-            log.warning("audit log: a stored cosignature does not verify (not counted): %s", exc)
+        for verifier in verifiers:
+            try:
+                for cosigned in cosignatures(note + line, [verifier], now=now, future_grace_seconds=_FUTURE_SKEW):
+                    valid[verifier.public_key] = cosigned
+            except CosignatureError as exc:
+                _Warnings.warn(str(exc))
     return valid
 
 
@@ -430,7 +579,8 @@ async def check_stored_cosignatures(
             return f"the stored cosignature of {witness} is of a head of size {size} the log does not hold"
         try:
             open_checkpoint(checkpoint, log_key)
-            if not cosignatures(checkpoint + line, [verifier]):
+            now = dt.datetime.now(dt.UTC)
+            if not cosignatures(checkpoint + line, [verifier], now=now, future_grace_seconds=_FUTURE_SKEW):
                 raise CosignatureError("it is not a cosignature by that witness's key")
         except (CheckpointError, CosignatureError) as exc:
             return f"signed tree head at size {size}: the stored cosignature of {witness} does not verify: {exc}"
@@ -446,20 +596,21 @@ def _signer_of(line: str) -> tuple[str, bytes]:
     return signature.name, signature.key_id
 
 
-def monitored_checkpoint(spec: WitnessSpec, log_key: NoteVerifier, timeout: float = 10.0) -> Checkpoint | None:
+async def monitored_checkpoint(spec: WitnessSpec, log_key: NoteVerifier, timeout: float = 10.0) -> Checkpoint | None:
     """The checkpoint a witness says it cosigned last for the log (its monitoring URL), both signatures
-    checked; ``None`` when it cosigned none (404). :class:`WitnessError` when it cannot be read or verified."""
+    checked; ``None`` when it cosigned none (404). :class:`WitnessError` when it cannot be read or verified,
+    or not within ``timeout`` seconds for the whole exchange."""
     origin_hash = hashlib.sha256(log_key.name.encode("utf-8")).hexdigest()
     url = f"{spec.url.rstrip('/')}/{origin_hash}/checkpoint"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            note = answer.read(1 << 20)
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return None
-        raise WitnessError(f"witness {spec.name}: HTTP {error.code} for {url}") from None
-    except (OSError, ValueError) as exc:
+        answer = await exchange(url, deadline=timeout, max_body=1 << 20)
+    except HttpError as exc:
         raise WitnessError(f"witness {spec.name}: cannot read {url}: {exc}") from None
+    if answer.status == 404:
+        return None
+    if answer.status != 200:
+        raise WitnessError(f"witness {spec.name}: HTTP {answer.status} for {url}")
+    note = answer.body
     try:
         checkpoint = open_checkpoint(note, log_key, log_key.name)
         if not cosignatures(note, [spec.verifier]):

@@ -19,7 +19,7 @@ from audit.group import GroupCommit
 from audit.state import FileState, WriteGate
 from audit.tree import SigningStopped, TransparencyLog
 from audit.witness import FileWitness
-from audit.witnessing import Witnessing, log_proofs
+from audit.witnessing import Witnessing, log_heads, log_proofs
 from connectors.base import Connector
 from connectors.resilience import ResilientConnector, SharedBatches
 from verifier.access import Clients, RefusedCalls
@@ -84,6 +84,7 @@ class HeduiService:
         )
         if witnessing is not None:
             witnessing.proofs = log_proofs(self.log, db.sessions)
+            witnessing.heads = log_heads(self.log, db.sessions)
         self._witnessing = witnessing
         self._integrator: asyncio.Task[None] | None = None
         self._closing = False  # the integrator's loop ends at its next turn even should a cancellation be lost

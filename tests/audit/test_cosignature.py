@@ -129,6 +129,16 @@ def test_wrong_lengths_and_future_timestamps_are_refused() -> None:
     assert cosignatures(note(line()), [VERIFIER], now=dt.datetime(2023, 3, 20, 12, 25, tzinfo=dt.UTC))
 
 
+def _noncanonical(raw: bytes) -> str:
+    """base64 of ``raw`` with the unused bits before the padding set: it decodes to ``raw`` all the same."""
+    text = base64.b64encode(raw).decode()
+    assert text.endswith("=") and not text.endswith("==")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    spoilt = text[:-2] + alphabet[alphabet.index(text[-2]) | 0b11] + "="
+    assert base64.b64decode(spoilt, validate=True) == raw and spoilt != text
+    return spoilt
+
+
 @pytest.mark.parametrize(
     ("vkey", "why"),
     [
@@ -136,6 +146,7 @@ def test_wrong_lengths_and_future_timestamps_are_refused() -> None:
         (f"{NAME}+00000000+" + base64.b64encode(b"\x04" + PUBLIC).decode(), "does not match"),
         (f"{NAME}+{KEY_ID.hex()}+" + base64.b64encode(b"\x04" + PUBLIC[:31]).decode(), "31 bytes"),
         ("no-plus-signs", "<name>"),
+        (f"{NAME}+{KEY_ID.hex()}+" + _noncanonical(b"\x04" + PUBLIC[:31]), "not canonical base64"),
     ],
 )
 def test_verifier_keys_other_than_cosignature_v1_keys_are_refused(vkey: str, why: str) -> None:

@@ -71,6 +71,10 @@ def test_tile_paths_are_written_as_the_spec_writes_them() -> None:
     assert tile_path(None, 0, 112) == "tile/entries/000.p/112"
     for good in ("tile/0/x001/x234/067", "tile/entries/000", "tile/63/000.p/255"):
         assert parse_tile_path(good) is not None and tile_path(*_fields(good)) == good
+    huge = "tile/0/" + "/".join(["x999"] * 1500 + ["999"])  # 4503 digits: int() alone refuses it (ValueError)
+    assert parse_tile_path(huge) is None
+    assert parse_tile_path("tile/0/x009/x223/x372/x036/x854/x775/808") is None  # 2**63: no tree is that big
+    assert parse_tile_path("tile/0/x009/x223/x372/x036/x854/x775/807") is not None
     for bad in ("tile/64/000", "tile/0/1234", "tile/0/x000/001", "tile/0/000.p/256", "tile/0/000.p/0", "tile/00/001"):
         assert parse_tile_path(bad) is None, bad
 
@@ -150,5 +154,41 @@ async def test_only_get_and_head_are_answered(method: str) -> None:
         with pytest.raises(urllib.error.HTTPError) as refused:
             await asyncio.to_thread(urllib.request.urlopen, request, timeout=30)
         assert refused.value.code == 405
+        assert refused.value.headers["Cache-Control"] == "no-store"  # a refusal is never cached
     finally:
+        await endpoint.close()
+
+
+async def test_idle_connections_are_capped_and_dropped() -> None:
+    class OneTile:
+        async def answer(self, path: str) -> object:
+            from audit.tiles import TileAnswer
+
+            return TileAnswer(200, "text/plain", b"ok\n")
+
+    endpoint = TilesEndpoint(OneTile())
+    endpoint.max_connections = 8
+    port = await endpoint.start("127.0.0.1:0")
+    idle: list[asyncio.StreamWriter] = []
+    try:
+        readers = []
+        for _ in range(8):  # each holds a slot without a request
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            readers.append(reader)
+            idle.append(writer)
+        await asyncio.sleep(0.1)  # let the server take them (not a wait for the result below)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        idle.append(writer)
+        async with asyncio.timeout(10):  # the ninth is closed at once, unanswered
+            assert await reader.read() == b""
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(15):  # the idle ones are dropped after the read deadline (2 s)
+            for held in readers:
+                assert await held.read() == b""
+        assert asyncio.get_running_loop().time() - started < 15
+        status, _, body = await asyncio.to_thread(fetch, f"http://127.0.0.1:{port}/checkpoint")
+        assert (status, body) == (200, b"ok\n")  # the slots came free
+    finally:
+        for writer in idle:
+            writer.close()
         await endpoint.close()

@@ -6,6 +6,7 @@ tree built here, and every cosignature is checked with audit/cosignature.py (not
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -73,7 +74,8 @@ def test_the_witness_follows_the_tlog_witness_protocol(keys: tuple[Path, str], t
         assert add_checkpoint(witness.url, 8, [], head(8, FORKED))[0] == 422
         assert add_checkpoint(witness.url, 8, FORKED.consistency_proof(8, 12), head(12, FORKED))[0] == 422
         assert add_checkpoint(witness.url, 8, TREE.consistency_proof(8, 12)[1:], head(12))[0] == 422
-        assert add_checkpoint(witness.url, 8, [], head(8))[0] == 200  # the same head again: cosigned again
+        again = add_checkpoint(witness.url, 8, [], head(8))  # the same head again: cosigned again
+        assert again[0] == 200 and cosignatures(head(8) + again[2], [verifier])
 
         assert add_checkpoint(witness.url, 0, [], head(3, origin="other.example/log"))[0] == 404
         assert add_checkpoint(witness.url, 8, TREE.consistency_proof(8, 12), head(12, signer=OTHER))[0] == 403
@@ -87,7 +89,9 @@ def test_the_witness_follows_the_tlog_witness_protocol(keys: tuple[Path, str], t
         assert get(f"{witness.url}/{'0' * 64}/checkpoint")[0] == 404
 
     history = [json.loads(line) for line in (state / "history.jsonl").read_text().splitlines()]
-    assert [h["outcome"] for h in history] == ["cosigned", "cosigned", "refused", "refused", "refused", "cosigned"]
+    # Only evidence is kept: the fork (two roots for size 8, both signed by the log's key); a proof that does
+    # not verify is anyone's, and the same head again changes nothing.
+    assert [h["outcome"] for h in history] == ["cosigned", "cosigned", "refused"]
     assert "fork" in history[2]["reason"]
 
     # Its state outlives the process: a restarted witness still knows size 8.
@@ -115,3 +119,125 @@ def test_serve_refuses_bad_arguments_with_exit_2(keys: tuple[Path, str], tmp_pat
         done = subprocess.run([*HEDUI, "witness", "serve", *args], capture_output=True, text=True, check=False)
         assert done.returncode == 2, done.stderr
         assert words in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_only_forks_signed_by_the_log_are_kept_once_and_without_foreign_lines(
+    keys: tuple[Path, str], tmp_path: Path
+) -> None:
+    import base64
+    import socket
+    import struct
+
+    key, _ = keys
+    state = tmp_path / "state"
+    junk = "".join(f"— junk{i}.example {base64.b64encode(os.urandom(7800)).decode()}\n" for i in range(99))
+    bad_proof = base64.b64encode(bytes(32)).decode()
+    with witness_process(key, state, [f"{ORIGIN}={LOG.verifier_key()}"]) as witness:
+        assert add_checkpoint(witness.url, 0, [], head(5))[0] == 200
+        # Anyone holding the public checkpoint, with a junk proof line and ~1 MiB of unknown-key lines.
+        for _ in range(10):
+            status, _, body = post(witness.url + "/add-checkpoint", f"old 5\n{bad_proof}\n\n{head(5)}{junk}".encode())
+            assert status == 422 and "a consistency proof was sent for equal sizes" in body
+            status, _, body = post(witness.url + "/add-checkpoint", f"old 5\n{bad_proof}\n\n{head(8)}{junk}".encode())
+            assert status == 422 and "does not verify" in body
+        assert add_checkpoint(witness.url, 5, [], head(5))[0] == 200  # replayed: nothing written
+        for _ in range(5):  # a real fork (another root for size 5, signed by the log's key), sent five times
+            status, _, body = post(witness.url + "/add-checkpoint", f"old 5\n\n{head(5, FORKED)}{junk}".encode())
+            assert status == 422 and "fork" in body
+        for _ in range(5):  # clients that reset their connection mid-request
+            with socket.create_connection(("127.0.0.1", int(witness.url.rsplit(":", 1)[1]))) as s:
+                s.sendall(b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 100\r\n\r\nold")
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert witness.process.stderr is not None
+    assert "Traceback" not in witness.process.stderr.read()
+    history = (state / "history.jsonl").read_text()
+    records = [json.loads(line) for line in history.splitlines()]
+    assert [r["outcome"] for r in records] == ["cosigned", "refused"]  # the fork, once
+    assert records[1]["checkpoint"] == head(5, FORKED)  # the log's own signature, no foreign line
+    assert len(history) < 4096
+
+
+def test_cosignature_time_never_goes_back(keys: tuple[Path, str], tmp_path: Path) -> None:
+    import time
+
+    from audit.witness_server import CosignatureSigner, WitnessService
+
+    signer = CosignatureSigner.from_key_file(keys[0])
+    verifier = CosignatureVerifier.from_vkey(signer.vkey)
+    witness = WitnessService(signer, tmp_path / "state", {ORIGIN: [LOG.verifier()]})
+    ahead = int(time.time()) + 100_000  # as if the clock was set back a day after this cosignature
+    stored = Checkpoint(ORIGIN, 5, TREE.root(5)).body() + b"\n"
+    note = head(5)
+    log_line = note.split("\n\n", 1)[1]
+    (tmp_path / "state" / (hashlib.sha256(ORIGIN.encode()).hexdigest() + ".checkpoint")).write_bytes(
+        stored + log_line.encode() + signer.cosign(Checkpoint(ORIGIN, 5, TREE.root(5)).body(), ahead).encode()
+    )
+    proof = "".join(base64.b64encode(p).decode() + "\n" for p in TREE.consistency_proof(5, 8))
+    answer = witness.add_checkpoint(f"old 5\n{proof}\n{head(8)}".encode())
+    assert answer.status == 200, answer.body
+    (cosigned,) = cosignatures(head(8) + answer.body.decode(), [verifier])
+    assert cosigned.timestamp >= ahead
+
+
+def test_slow_and_surplus_connections_cannot_hold_the_witness(keys: tuple[Path, str], tmp_path: Path) -> None:
+    import socket
+    import threading
+    import time
+
+    from audit.witness_server import MAX_REQUEST, CosignatureSigner, WitnessService, serve
+
+    signer = CosignatureSigner.from_key_file(keys[0])
+    server = serve(
+        WitnessService(signer, tmp_path / "state", {ORIGIN: [LOG.verifier()]}),
+        "127.0.0.1",
+        0,
+        deadline=1.0,
+        connections=3,
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = ("127.0.0.1", server.server_port)
+    try:
+        with socket.create_connection(address, timeout=10) as big:  # refused before a byte of body is read
+            big.sendall(b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (MAX_REQUEST + 1))
+            assert big.recv(100).startswith(b"HTTP/1.1 413")
+        held = [socket.create_connection(address) for _ in range(3)]
+        time.sleep(0.2)  # not a wait for a result: lets the three be accepted before the fourth
+        with socket.create_connection(address, timeout=10) as surplus:
+            assert surplus.recv(100).startswith(b"HTTP/1.1 503")  # refused at once, not queued
+        started = time.monotonic()
+        drip = held[0]
+        drip.sendall(b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 1000\r\n\r\n")
+        drip.settimeout(10)
+        with_end = b"x"
+        while with_end:  # a byte of body now and then: the deadline of the whole exchange ends it
+            try:
+                drip.sendall(b"o")
+                time.sleep(0.1)
+                drip.setblocking(False)
+                with_end = drip.recv(1000) if _readable(drip) else b"x"
+                drip.setblocking(True)
+            except OSError:
+                break
+            assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 10
+        for s in held:
+            s.close()
+        deadline = time.monotonic() + 20
+        while True:  # the slots come free: a genuine request is served
+            try:
+                status, _, _ = add_checkpoint(f"http://127.0.0.1:{server.server_port}", 0, [], head(5))
+            except OSError:
+                status = 0
+            if status == 200:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _readable(sock: object) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0)[0])

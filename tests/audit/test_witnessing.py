@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -253,7 +254,7 @@ def _in_thread(tmp_path: Path, log_vkey: str) -> tuple[str, CosignatureVerifier,
 async def test_a_head_superseded_at_the_witness_counts_for_the_lag_and_is_not_stored(tmp_path: Path) -> None:
     from audit.checkpoint import Checkpoint, sign_checkpoint
     from audit.merkle import MerkleTree, leaf_hash
-    from audit.witnessing import HttpWitness, Witnessing
+    from audit.witnessing import HttpWitness, LogHeads, Witnessing
 
     signer = NoteSigner.from_private_bytes("hedui.example/replicas", LOG_KEY)
     tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(10))
@@ -270,7 +271,10 @@ async def test_a_head_superseded_at_the_witness_counts_for_the_lag_and_is_not_st
         async def proofs(old: int, size: int) -> list[bytes]:
             return tree.consistency_proof(old, size)
 
-        witnessing = Witnessing(policy, no_store, proofs)
+        async def root_at(size: int) -> bytes | None:
+            return tree.root(size) if size == 10 else None  # the log signed the head of size 10
+
+        witnessing = Witnessing(policy, no_store, proofs, LogHeads(signer.verifier(), root_at))
         try:
             head = sign_checkpoint(Checkpoint(signer.name, 6, tree.root(6)), signer)
             assert await witnessing.add_checkpoint(0, [], head) == ""  # answered at once
@@ -314,3 +318,256 @@ async def test_a_witness_that_never_answers_costs_the_integrator_nothing(tmp_pat
             await witnessing.close()
     finally:
         silent.close()
+
+
+class DripWitness:
+    """A hostile witness in a thread: it reads the request, then answers one byte every 0.2 s for ever; counts
+    the connections still open (a client that gave up must have closed its socket)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.open = 0
+        self.accepted = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.open += 1
+                self.accepted += 1
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: Any) -> None:
+        try:
+            connection.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                connection.recv(1 << 20)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000:
+                if self._stop.wait(0.2):
+                    return
+                with contextlib.suppress(TimeoutError):
+                    if connection.recv(1, socket_flags()) == b"":
+                        return  # the client closed
+                connection.send(bytes([byte]))
+        except OSError:
+            return
+        finally:
+            connection.close()
+            with self._lock:
+                self.open -= 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+
+
+def socket_flags() -> int:
+    import socket
+
+    return socket.MSG_PEEK | socket.MSG_DONTWAIT
+
+
+async def test_a_dripping_witness_never_starves_the_others_and_close_frees_its_sockets(
+    db_url: str, tmp_path: Path
+) -> None:
+    import threading
+
+    origin = Settings().audit_log_origin
+    log_vkey = NoteSigner.from_private_bytes(origin, LOG_KEY).verifier_key()
+    url, verifier, stop = _in_thread(tmp_path, log_vkey)
+    drip = DripWitness()
+    try:
+        slow = WitnessSpec("slow", drip.url, CosignatureVerifier("slow.example/w1", bytes(32)))
+        policy = WitnessPolicy(
+            (slow, WitnessSpec("good", url, verifier)), quorum=1, timeout_seconds=1.0, lag_bound_seconds=60.0
+        )
+        async with service_with(db_url, policy) as (service, port):
+            witnessing = witnessing_of(service.log)
+            assert witnessing is not None
+            good = witnessing.witnesses[1]
+            for _ in range(4):  # with one thread per witness and a per-read timeout, round 3 was never sent
+                size = await append_and_integrate(service, 1)
+                await until(lambda: witnessing.cosigned_size >= size, 30)  # noqa: B023
+                assert good.known_size == size
+                assert (await signed_tree_head(port)).tree_size == size
+            assert drip.accepted >= 1
+            started = time.monotonic()
+        assert time.monotonic() - started < 15  # close() did not wait on the dripping witness
+        await until(lambda: drip.open == 0, 10)  # its sockets were closed, not left to drip
+        assert not [t for t in threading.enumerate() if t.name.startswith("witness")]
+    finally:
+        drip.close()
+        stop()
+
+
+@contextlib.contextmanager
+def answering_409(body: bytes) -> Any:
+    """A hostile witness in a thread: every add-checkpoint is answered 409 with ``body`` (text/x.tlog.size)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(409)
+            self.send_header("Content-Type", "text/x.tlog.size")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("body", [b"9223372036854775807\n", b"+5\n", b" 5 \n", b"1_0\n", b"07\n"])
+async def test_a_409_with_a_size_the_log_never_signed_is_not_cosigned_and_keeps_the_lag_alarm(
+    body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    from audit.checkpoint import Checkpoint, sign_checkpoint
+    from audit.merkle import MerkleTree, leaf_hash
+    from audit.witnessing import UNSIGNED_SIZE, LogHeads, Witnessing
+
+    signer = NoteSigner.from_private_bytes("hedui.example/liar", LOG_KEY)
+    tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(4))
+
+    async def root_at(size: int) -> bytes | None:
+        return tree.root(size) if size == 4 else None
+
+    def no_store() -> object:
+        raise AssertionError("nothing to store")
+
+    with answering_409(body) as url:
+        spec = WitnessSpec("liar", url, CosignatureVerifier("liar.example/w1", bytes(32)))
+        policy = WitnessPolicy((spec,), quorum=1, timeout_seconds=2.0, lag_bound_seconds=0.2)
+        witnessing = Witnessing(policy, no_store, heads=LogHeads(signer.verifier(), root_at))
+        before = UNSIGNED_SIZE.labels("liar")._value.get()
+        try:
+            await witnessing.add_checkpoint(0, [], sign_checkpoint(Checkpoint(signer.name, 4, tree.root()), signer))
+            await until(lambda: witnessing.rounds >= 1)
+            assert witnessing.cosigned_size == 0  # not "superseded": nothing counts for the lag
+            await until(lambda: witnessing.failure() is not None, 10)
+            assert "no head cosigned by 1 witness(es)" in (witnessing.failure() or "")
+            if body.startswith(b"9"):
+                assert UNSIGNED_SIZE.labels("liar")._value.get() == before + 1
+                errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+                assert any("size 9223372036854775807 that this log never signed" in e for e in errors), errors
+            else:  # not strictly a size and a newline: refused as malformed, never read as a size
+                assert any("409 without a size" in r.getMessage() for r in caplog.records)
+        finally:
+            await witnessing.close()
+
+
+def test_one_public_key_under_two_names_is_refused(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from audit.witness_server import CosignatureSigner
+    from verifier.cli._common import UsageError
+    from verifier.cli.witness import witness_specs
+    from verifier.config._witness_policy import WitnessPolicyTable
+
+    a = CosignatureSigner("a.example/w1", bytes(range(32)))
+    b = CosignatureSigner("b.example/w1", bytes(range(32)))  # the same Ed25519 key under another name
+    assert a.public_key == b.public_key and a.vkey != b.vkey
+    witnesses = [{"name": "a", "url": "http://127.0.0.1:1", "vkey": a.vkey}]
+    with pytest.raises(ValidationError) as refused:
+        WitnessPolicyTable(quorum=2, witnesses=[*witnesses, {"name": "b", "url": "http://127.0.0.1:2", "vkey": b.vkey}])
+    assert "witnesses a and b share one public key" in str(refused.value)
+    assert base64.b64encode(b"\x04" + a.public_key).decode() in str(refused.value)  # the key is named
+    with pytest.raises(ValueError, match="share the public key"):
+        WitnessPolicy(
+            (
+                WitnessSpec("a", "http://127.0.0.1:1", CosignatureVerifier.from_vkey(a.vkey)),
+                WitnessSpec("b", "http://127.0.0.1:2", CosignatureVerifier.from_vkey(b.vkey)),
+            ),
+            quorum=2,
+        )
+    settings = Settings(witness_policy=WitnessPolicyTable(quorum=1, witnesses=witnesses).policy())
+    with pytest.raises(UsageError, match="already witness a's"):
+        witness_specs([["http://127.0.0.1:3", b.vkey]], settings)
+    with pytest.raises(UsageError, match="already witness"):
+        witness_specs([["http://127.0.0.1:3", b.vkey], ["http://127.0.0.1:4", a.vkey]], None)
+
+
+JUNK = "INSERT INTO audit_cosignatures (tree_size, witness, line, cosigned_at) VALUES (:s, 'junk', 'x', 1)"
+
+
+async def test_rows_for_sizes_the_log_never_signed_cannot_hide_the_cosigned_head(db_url: str, tmp_path: Path) -> None:
+    origin = Settings().audit_log_origin
+    log_vkey = NoteSigner.from_private_bytes(origin, LOG_KEY).verifier_key()
+    url, verifier, stop = _in_thread(tmp_path, log_vkey)
+    policy = WitnessPolicy((WitnessSpec("w", url, verifier),), quorum=1, timeout_seconds=5.0)
+    stopped = False
+    try:
+        async with service_with(db_url, policy) as (service, port):
+            witnessing = witnessing_of(service.log)
+            assert witnessing is not None
+            size = await append_and_integrate(service, 3)
+            await until(lambda: witnessing.cosigned_size >= size)
+            stop()
+            stopped = True
+            bigger = await append_and_integrate(service, 100)  # signed, never cosigned (the witness is gone)
+            await until(lambda: witnessing.rounds >= 2)
+            assert (await signed_tree_head(port)).tree_size == size
+            for junk in range(size + 1, size + 1 + 70):  # more than a page of sizes without a head
+                await behind_the_back(
+                    db_url,
+                    JUNK,
+                    {"s": junk},
+                )
+            await behind_the_back(  # and a junk row at the real uncosigned head
+                db_url,
+                JUNK,
+                {"s": bigger},
+            )
+            assert (await signed_tree_head(port)).tree_size == size
+    finally:
+        if not stopped:
+            stop()
+
+
+async def test_a_cosignature_that_could_not_be_stored_does_not_count_for_the_lag(tmp_path: Path) -> None:
+    from audit.checkpoint import Checkpoint, sign_checkpoint
+    from audit.merkle import MerkleTree, leaf_hash
+    from audit.witnessing import Witnessing
+
+    signer = NoteSigner.from_private_bytes("hedui.example/store-fails", LOG_KEY)
+    tree = MerkleTree(leaf_hash(b"e%d" % i) for i in range(3))
+    url, verifier, stop = _in_thread(tmp_path, signer.verifier_key())
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/never-migrated.sqlite")  # no audit_cosignatures table
+    try:
+        policy = WitnessPolicy((WitnessSpec("t", url, verifier),), quorum=1, timeout_seconds=5.0)
+        witnessing = Witnessing(policy, db.write)
+        try:
+            await witnessing.add_checkpoint(0, [], sign_checkpoint(Checkpoint(signer.name, 3, tree.root()), signer))
+            await until(lambda: witnessing.rounds >= 1)
+            assert witnessing.witnesses[0].known_size == 3  # the witness cosigned it ...
+            assert witnessing.cosigned_size == 0  # ... but nothing was stored, so nothing counts
+            assert await witnessing.latest("hedui.example/store-fails") is None
+        finally:
+            await witnessing.close()
+    finally:
+        await db.close()
+        stop()

@@ -169,7 +169,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
         directories = [*settings.witness_dirs, *directories]
         signer_state = _signer_state(settings, verifier)
     specs = witness_specs(args.witness_url, settings)  # issue 12: network witnesses (verifier/cli/witness.py)
-    witnessed = _witnessed(directories, verifier) + monitored(specs, verifier)
+    witnessed = _witnessed(directories, verifier) + await monitored(specs, verifier)
     if args.export is not None:
         try:
             with args.export.open("rb") as handle:
@@ -224,7 +224,7 @@ async def _recover(args: argparse.Namespace) -> tuple[bool, str]:
     if settings.audit_log_state_file is None:  # pragma: no cover - load_settings always names one
         raise UsageError("audit_log_state_file: not configured")
     witnessed = _witnessed([*settings.witness_dirs, *(args.witness or [])], verifier)
-    witnessed += monitored(witness_specs(None, settings), verifier)  # issue 12: the policy's witnesses too
+    witnessed += await monitored(witness_specs(None, settings), verifier)  # issue 12: the policy's witnesses too
     db = await _open_db(_db_url(args))
     try:
         async with db.write() as session:

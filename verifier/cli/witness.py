@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sqlalchemy import inspect
@@ -93,20 +92,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = serve(witness, host or "127.0.0.1", int(port))
     except OSError as exc:
         raise UsageError(f"cannot serve on {args.listen} with state {args.state}: {exc.strerror or exc}") from None
-    stopping = threading.Event()
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        """Stop serving (from the main thread's signal handler; the server runs in another)."""
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # SIGTERM/SIGINT are blocked in every thread (the server's threads inherit the mask) and taken here with
+    # sigwait: a signal delivered to a busy server thread would otherwise never wake a main thread blocked on
+    # a lock, and the process would not stop.
+    stopping = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
     thread = threading.Thread(target=server.serve_forever, name="witness-http", daemon=True)
     thread.start()
     print(f"witness {signer.vkey} listening on {host or '127.0.0.1'}:{server.server_port}", flush=True)
-    stopping.wait()
+    signal.sigwait(stopping)
     server.shutdown()
     server.server_close()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
     return 0
 
 
@@ -139,18 +136,22 @@ def witness_specs(pairs: list[list[str]] | None, settings: Settings | None) -> l
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--witness-url {url}: not an http:// or https:// URL")
         try:
-            specs.append(WitnessSpec(url, url, CosignatureVerifier.from_vkey(vkey)))
+            verifier = CosignatureVerifier.from_vkey(vkey)
         except CosignatureError as exc:
             raise UsageError(f"--witness-url {url}: {exc}") from None
+        twin = next((s for s in specs if s.verifier.public_key == verifier.public_key), None)
+        if twin is not None:  # a cosignature does not commit to the name: one key is one witness
+            raise UsageError(f"--witness-url {url}: its public key is already witness {twin.name}'s")
+        specs.append(WitnessSpec(url, url, verifier))
     return specs
 
 
-def monitored(specs: list[WitnessSpec], verifier: NoteVerifier) -> list[Checkpoint]:
+async def monitored(specs: list[WitnessSpec], verifier: NoteVerifier) -> list[Checkpoint]:
     """The checkpoint each witness cosigned last for the log (read from its monitoring URL), each verified."""
     seen = []
     for spec in specs:
         try:
-            checkpoint = monitored_checkpoint(spec, verifier)
+            checkpoint = await monitored_checkpoint(spec, verifier)
         except WitnessError as exc:
             raise UsageError(str(exc)) from None
         if checkpoint is not None:

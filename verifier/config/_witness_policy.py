@@ -79,6 +79,18 @@ class WitnessPolicyTable(BaseModel):
             raise PydanticCustomError("quorum", "quorum must be between 0 and the number of witnesses")
         if len({w.name for w in self.witnesses}) != len(self.witnesses):
             raise PydanticCustomError("witness_names", "two witnesses share a name")
+        # tlog-cosignature's signed message does not name the cosigner: one key under two names would let one
+        # witness (or anyone relabelling its line) count twice toward the quorum.
+        seen: dict[bytes, str] = {}
+        for witness in self.witnesses:
+            verifier = CosignatureVerifier.from_vkey(witness.vkey)
+            if verifier.public_key in seen:
+                raise PydanticCustomError(
+                    "witness_keys",
+                    "witnesses {a} and {b} share one public key ({key}): each witness needs its own key",
+                    {"a": seen[verifier.public_key], "b": witness.name, "key": verifier.vkey.split("+", 2)[2]},
+                )
+            seen[verifier.public_key] = witness.name
         return self
 
     def policy(self) -> WitnessPolicy:

@@ -39,11 +39,19 @@ Reply = tuple[int, str, bytes, bool] | tuple[int, str, bytes, bool, tuple[str, .
 
 
 class _Endpoint:
-    """One small HTTP/1.1 server on the event loop: one request per connection, answered by :meth:`_respond`."""
+    """One small HTTP/1.1 server on the event loop: one request per connection, answered by :meth:`_respond`.
+
+    It runs in the service's own process, beside gRPC and the database: at most :attr:`max_connections` at
+    once (more are closed at once), each given :attr:`read_seconds` to send its request head."""
+
+    max_connections = 128
+    read_seconds = 2.0
+    write_seconds = 10.0
 
     def __init__(self) -> None:
         """Not listening until :meth:`start`."""
         self._server: asyncio.Server | None = None
+        self._open = 0
 
     async def start(self, address: str) -> int:
         """Listen on ``HOST:PORT`` (port 0: any free one); returns the port."""
@@ -58,9 +66,13 @@ class _Endpoint:
             await self._server.wait_closed()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One request, one answer, then the connection is closed."""
+        """One request, one answer, then the connection is closed (at once when too many are open)."""
+        if self._open >= self.max_connections:
+            writer.transport.abort()
+            return
+        self._open += 1
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(self.read_seconds):
                 head = await reader.readuntil(b"\r\n\r\n")
             status, content_type, body, only_head, *more = await self._respond(head)
             lines = [
@@ -73,10 +85,12 @@ class _Endpoint:
                 "",
             ]
             writer.write("\r\n".join(lines).encode("latin-1") + (b"" if only_head else body))
-            await writer.drain()
+            async with asyncio.timeout(self.write_seconds):  # a client that does not read is dropped too
+                await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
+            self._open -= 1
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
@@ -127,6 +141,9 @@ class OperatorEndpoint(_Endpoint):
         return 404, "text/plain", b"not found: /metrics, /healthz, /readyz\n", only_head
 
 
+_NO_STORE: Final = ("Cache-Control: no-store",)
+
+
 class TilesEndpoint(_Endpoint):
     """The audit log read-only as C2SP tlog-tiles on ``tiles_listen`` (issue 12): ``/checkpoint``, ``/tile/…``.
 
@@ -141,18 +158,18 @@ class TilesEndpoint(_Endpoint):
     async def _respond(self, head: bytes) -> Reply:
         """A GET or HEAD of the checkpoint or a tile; 405 for any other method."""
         if len(head) > _MAX_HEAD:
-            return 400, "text/plain", b"request head too long\n", False
+            return 400, "text/plain", b"request head too long\n", False, _NO_STORE
         parts = head.decode("latin-1").split("\r\n", 1)[0].split(" ")
         if len(parts) != 3:
-            return 400, "text/plain", b"bad request line\n", False
+            return 400, "text/plain", b"bad request line\n", False, _NO_STORE
         method, target, _ = parts
         if method not in ("GET", "HEAD"):
-            return 405, "text/plain", b"GET or HEAD only\n", False
+            return 405, "text/plain", b"GET or HEAD only\n", False, _NO_STORE
         try:
             answer = await self._tiles.answer(target.split("?", 1)[0].removeprefix("/"))
         except Exception as exc:  # the database out of reach: say so, never a traceback or SQL
             log.warning("tiles: %s answering %s", type(exc).__name__, target[:200])
-            return 503, "text/plain", b"the log cannot be read now\n", False
+            return 503, "text/plain", b"the log cannot be read now\n", False, _NO_STORE
         return (
             answer.status,
             answer.content_type,
