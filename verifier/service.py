@@ -70,22 +70,7 @@ class HeduiService:
         gate = WriteGate()  # closed while the audit log cannot sign: every write (its audit entry) is refused
         # No entry key (a Settings built directly: tests and benches): derived from the subject key.
         self.audit = AuditLog(settings.audit_subject_key, settings.audit_entry_key or None, gate)
-        signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
-        # Issue 12: the network witnesses of [witness_policy], handed every head in the background.
-        witnessing = Witnessing(settings.witness_policy, db.write) if settings.witness_policy.witnesses else None
-        self.log = TransparencyLog(
-            settings.audit_log_origin,
-            signer,
-            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs]
-            + ([witnessing] if witnessing is not None else []),
-            state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
-            gate=gate,
-            entry_mac=self.audit.entry_mac,
-        )
-        if witnessing is not None:
-            witnessing.proofs = log_proofs(self.log, db.sessions)
-            witnessing.heads = log_heads(self.log, db.sessions)
-        self._witnessing = witnessing
+        self.log, self._witnessing = self._transparency_log(db, settings, gate)
         self._integrator: asyncio.Task[None] | None = None
         self._closing = False  # the integrator's loop ends at its next turn even should a cancellation be lost
         self.standalone_events = GroupCommit(self.audit, db.write)
@@ -107,8 +92,29 @@ class HeduiService:
             db,
             lambda: self.integration_failure,
             writes_stopped=lambda: self.audit.gate.reason,
-            witnessed=witnessing.failure if witnessing is not None else None,
+            witnessed=self._witnessing.failure if self._witnessing is not None else None,
         )
+
+    def _transparency_log(
+        self, db: Database, settings: Settings, gate: WriteGate
+    ) -> tuple[TransparencyLog, Witnessing | None]:
+        """The log's tree, its signer and its witnesses: the file witnesses, and (issue 12) the network witnesses
+        of ``[witness_policy]``, handed every head in the background."""
+        signer = NoteSigner.from_private_bytes(settings.audit_log_origin, settings.audit_log_key)
+        witnessing = Witnessing(settings.witness_policy, db.write) if settings.witness_policy.witnesses else None
+        log = TransparencyLog(
+            settings.audit_log_origin,
+            signer,
+            [FileWitness.open(directory, signer.verifier_key()) for directory in settings.witness_dirs]
+            + ([witnessing] if witnessing is not None else []),
+            state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
+            gate=gate,
+            entry_mac=self.audit.entry_mac,
+        )
+        if witnessing is not None:
+            witnessing.proofs = log_proofs(log, db.sessions)
+            witnessing.heads = log_heads(log, db.sessions)
+        return log, witnessing
 
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
