@@ -9,7 +9,8 @@ https://c2sp.org/tlog-tiles: under the URL prefix
   MTH(D[(N·256 + i)·256^L : (N·256 + i + 1)·256^L]), i.e. leaf hashes at level 0 and the roots of full tiles of
   the level below above it, concatenated (``application/octet-stream``);
 * ``tile/entries/<N>[.p/<W>]``: the entry bundle: the entries of the level-0 tile ``N``, each as a big-endian
-  uint16 length and the entry's bytes.
+  uint16 length and the entry's bytes — only with ``entries`` (``tiles_entries = true``): the entries are not
+  public (issue 13), while the checkpoint and the hashes are.
 
 ``N`` is written in 3-digit groups, all but the last prefixed ``x`` (1234067 → ``x001/x234/067``). Tiles and
 bundles are computed from the log's proven tree and stored entries (each entry must hash to its leaf) and only
@@ -96,10 +97,13 @@ def _text(status: int, message: str) -> TileAnswer:
 class Tiles:
     """Answers tlog-tiles GETs from a :class:`~audit.tree.TransparencyLog` and its database (read-only)."""
 
-    def __init__(self, log: TransparencyLog, sessions: Callable[[], Any]) -> None:
-        """Read ``log``'s heads and proven tree; open read sessions with ``sessions`` (``Database.sessions``)."""
+    def __init__(self, log: TransparencyLog, sessions: Callable[[], Any], *, entries: bool = False) -> None:
+        """Read ``log``'s heads and proven tree; open read sessions with ``sessions`` (``Database.sessions``).
+        ``entries``: serve the entry bundles too (they are the entries themselves: off unless the operator asks,
+        ``tiles_entries``; the checkpoint and the hash tiles reveal nothing of any entry)."""
         self._log = log
         self._sessions = sessions
+        self._entries = entries
 
     async def answer(self, path: str) -> TileAnswer:
         """The answer to ``GET <prefix>/<path>`` (``path`` without the prefix's slash)."""
@@ -111,6 +115,12 @@ class Tiles:
             request = parse_tile_path(path)
             if request is None:
                 return _text(404, "not found: checkpoint, tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>]")
+            if request.level is None and not self._entries:
+                return _text(
+                    404,
+                    "entry bundles are not served here (tiles_entries): supervisors read the entries "
+                    "through the API (ExportAuditLog)",
+                )
             return await self._tile(request)
         except LogDamaged as exc:
             return _text(503, f"the stored log does not match what the log signed: {exc}")

@@ -205,7 +205,7 @@ async def test_go_s_tlog_reads_hedui_s_tiles_and_refuses_an_altered_tile_or_bund
     settings = Settings(database_url=url, audit_subject_key=b"k" * 32, audit_log_key=bytes(range(32)))
     service = HeduiService(Database(url), {}, settings)
     await service.start()
-    endpoint = TilesEndpoint(Tiles(service.log, service.db.sessions))
+    endpoint = TilesEndpoint(Tiles(service.log, service.db.sessions, entries=True))
     port = await endpoint.start("127.0.0.1:0")
     vkey = tmp_path / "log.vkey"
     vkey.write_text(service.log.signer.verifier_key() + "\n")

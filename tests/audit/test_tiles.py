@@ -9,6 +9,7 @@ import hashlib
 import struct
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import rfc9162
@@ -89,7 +90,7 @@ async def test_a_reader_that_is_not_hedui_checks_the_log_from_its_tiles(db_url: 
     settings = Settings(database_url=db_url, audit_subject_key=b"k" * 32, audit_log_key=bytes(range(32)))
     service = HeduiService(Database(db_url), {}, settings)
     await service.start()
-    endpoint = TilesEndpoint(Tiles(service.log, service.db.sessions))
+    endpoint = TilesEndpoint(Tiles(service.log, service.db.sessions, entries=True))
     port = await endpoint.start("127.0.0.1:0")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -192,3 +193,26 @@ async def test_idle_connections_are_capped_and_dropped() -> None:
         for writer in idle:
             writer.close()
         await endpoint.close()
+
+
+async def test_entry_bundles_are_served_only_when_asked_for(tmp_path: Path) -> None:
+    """Issue 13: the checkpoint and the hash tiles are public, the entries are not (``tiles_entries`` is off)."""
+    url = f"sqlite:///{tmp_path}/hedui.db"
+    settings = Settings(database_url=url, audit_subject_key=b"k" * 32, audit_log_key=bytes(range(32)))
+    service = HeduiService(Database(url), {}, settings)
+    await service.start()
+    endpoint = TilesEndpoint(Tiles(service.log, service.db.sessions))
+    port = await endpoint.start("127.0.0.1:0")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with service.db.write() as session:
+            await service.audit.append_many(session, [(AuditEvent(kind="REPORT_READ", verification="v"), ())] * 3)
+        await service.log.integrate(service.db.write)
+        assert (await asyncio.to_thread(fetch, base + "/checkpoint"))[0] == 200
+        status, _, tile = await asyncio.to_thread(fetch, base + "/tile/0/000.p/3")
+        assert status == 200 and len(tile) == 3 * 32
+        status, _, body = await asyncio.to_thread(fetch, base + "/tile/entries/000.p/3")
+        assert status == 404 and b"tiles_entries" in body and b"REPORT_READ" not in body
+    finally:
+        await endpoint.close()
+        await service.close()

@@ -65,7 +65,8 @@ async def _serve(settings: Settings, config: HeduiConfig, connectors: Mapping[st
         await stop()
         await service.close()
         raise UsageError(f"metrics_listen {settings.metrics_listen}: {exc.strerror or exc}") from None
-    tiles = TilesEndpoint(Tiles(service.log, service.db.sessions))  # issue 12: the log as C2SP tlog-tiles
+    # Issue 12: the log as C2SP tlog-tiles; its entry bundles only when asked for (issue 13: entries are not public).
+    tiles = TilesEndpoint(Tiles(service.log, service.db.sessions, entries=settings.tiles_entries))
     try:
         where += f", tiles on port {await tiles.start(settings.tiles_listen)}" if settings.tiles_listen else ""
     except OSError as exc:

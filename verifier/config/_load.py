@@ -136,6 +136,7 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         centre=config.centre.identity(),
         witness_policy=config.witness_policy.policy(),
         tiles_listen=config.tiles_listen,
+        tiles_entries=config.tiles_entries,
         tls=(config.tls or TlsTable()).settings(base),
     )
 

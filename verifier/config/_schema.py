@@ -184,6 +184,8 @@ class HeduiConfig(BaseSettings):
     # and where the log is served read-only as C2SP tlog-tiles (empty: not served) ---
     witness_policy: WitnessPolicyTable = WitnessPolicyTable()
     tiles_listen: Annotated[str, AfterValidator(_host_port)] = ""
+    # Issue 13: entry bundles (tile/entries/...) carry the entries themselves: served only when asked for.
+    tiles_entries: bool = False
     # --- end of issue 12's witness and tiles keys ---
     # Issue 13: the server's certificate and its clients' CA (verifier/config/_tls.py, docs/access.md).
     tls: TlsTable | None = None

@@ -75,6 +75,7 @@ class Settings:
     # C2SP tlog-tiles ("127.0.0.1:8080"; empty: not served).
     witness_policy: WitnessPolicy = field(default_factory=WitnessPolicy)
     tiles_listen: str = ""
+    tiles_entries: bool = False  # serve tile/entries/... bundles too (issue 13: entries are not public)
     # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
     tls: TlsSettings = field(default_factory=TlsSettings)
 

@@ -197,6 +197,7 @@ def _every_key_from_the_environment(tmp_path: Path) -> dict[str, str]:
         "centre": json.dumps({"name": "香格里拉市社会救助家庭经济状况核对中心"}, ensure_ascii=False),
         "witness_policy": json.dumps({"quorum": 0, "timeout_seconds": 4}),
         "tiles_listen": f"127.0.0.1:{_free_port()}",
+        "tiles_entries": "false",
         "tls": json.dumps({"plaintext": True}),  # issue 13: on loopback, without the development CA
     }
     assert set(values) == set(HeduiConfig.model_fields) - {"departments"}, "a key of the schema is not covered"
