@@ -140,10 +140,7 @@ def self_signed_certificate(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+    return certificate.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

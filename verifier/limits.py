@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from consent import check, envelope
 from consent.text import UNPRINTABLE_CATEGORIES
 from verifier import request
 from verifier.errors import Reason
+from verifier.interceptors import Handler, WrapsEachMethod
 from verifier.operations import _names
 from verifier.operations.audit_queries import MAX_AUDIT_PAGE_SIZE
 from verifier.page_tokens import MAX_PAGE_TOKEN
@@ -232,30 +233,19 @@ def _guarded(method: str, handler: grpc.RpcMethodHandler[Any, Any], line: _RateL
     return handler  # client-streaming methods read their own messages: hedui serves none
 
 
-class UndecodableBodies(grpc.aio.ServerInterceptor):
+class UndecodableBodies(WrapsEachMethod):
     """A body that is not a message of the method's request type is ``INVALID_ARGUMENT`` (field ``request``),
     counted in ``hedui_undecodable_requests_total`` and logged at most once a minute — not gRPC's ``UNKNOWN``
     with a traceback per request."""
 
     def __init__(self) -> None:
         """No method seen yet."""
+        super().__init__()
         self._line = _RateLimitedLine()
-        self._handlers: dict[str, tuple[Any, Any]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """The method's guarded handler (made once per method and handler)."""
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        known = self._handlers.get(method)
-        if known is None or known[0] is not handler:
-            known = self._handlers[method] = (handler, _guarded(method, handler, self._line))
-        guarded: grpc.RpcMethodHandler[Any, Any] = known[1]
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """The method's handler, its undecodable bodies refused."""
+        guarded: Handler = _guarded(method, handler, self._line)
         return guarded
 
 

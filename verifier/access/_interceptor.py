@@ -29,6 +29,7 @@ from verifier.access._methods import METHOD_ROLES, OPEN_SERVICES
 from verifier.access._refusals import RefusedCalls
 from verifier.access._transport import DEVELOPMENT_CLIENT
 from verifier.errors import DATABASE_RETRY_SECONDS, Reason, ServiceError, database_failure
+from verifier.interceptors import WrapsEachMethod
 from verifier.operations import count_scope_refusals
 from verifier.organisations import Role
 
@@ -109,7 +110,7 @@ def _peer_host(context: Context) -> str:
     return f"anonymous {host}"[:200]
 
 
-class AccessControl(grpc.aio.ServerInterceptor):
+class AccessControl(WrapsEachMethod):
     """Admit a call when its client may call the method; refuse, count and audit it otherwise."""
 
     def __init__(
@@ -124,6 +125,7 @@ class AccessControl(grpc.aio.ServerInterceptor):
         """``abort`` ends a call with a ServiceError's rich status; ``plaintext_organisation``: no TLS, every caller
         is the development client of that organisation with every role; ``client_ca``: the CA (PEM) a client's
         certificate must be issued by directly (review S5)."""
+        super().__init__()
         self._clients = clients
         self._issuers = tuple(load_certificates(client_ca)) if client_ca else ()
         self._refusals = refusals
@@ -137,7 +139,6 @@ class AccessControl(grpc.aio.ServerInterceptor):
         )
         self._keys: dict[bytes, tuple[str, str | None]] = {}  # PEM -> (key hash, what makes it no client's)
         self._failures = _FailureLog()
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
     async def _admitted(self, method: str, context: Context) -> Client:
         """The client of this call if it may call ``method``; :class:`_Refused` otherwise."""
@@ -277,17 +278,10 @@ class AccessControl(grpc.aio.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(self._streaming(method, handler.unary_stream), **options)
         return grpc.stream_stream_rpc_method_handler(self._streaming(method, handler.stream_stream), **options)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """The method's guarded handler (made once per method); health and reflection as they are."""
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.lstrip("/").rpartition("/")[0] in OPEN_SERVICES:
-            return handler
-        known = self._handlers.get(method)
-        if known is None or known[0] is not handler:
-            known = self._handlers[method] = (handler, self._guarded(method, handler))
-        return known[1]
+    def passes(self, method: str) -> bool:
+        """Health and reflection are served as they are (docs/access.md)."""
+        return method.lstrip("/").rpartition("/")[0] in OPEN_SERVICES
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        """The method's handler behind the check."""
+        return self._guarded(method, handler)

@@ -13,12 +13,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Final
 
 import grpc
 from google.protobuf import descriptor_pool
 from prometheus_client import Counter, Histogram
+
+from verifier.interceptors import Handler, WrapsEachMethod
 
 __all__ = [
     "REQUEST_ID_METADATA",
@@ -207,24 +209,9 @@ def _observed(method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.Rpc
     return grpc.stream_stream_rpc_method_handler(_streaming(observed, handler.stream_stream), **options)
 
 
-class CallObserver(grpc.aio.ServerInterceptor):
+class CallObserver(WrapsEachMethod):
     """The server interceptor: metrics, request id and a log line for every call of every service."""
 
-    def __init__(self) -> None:
-        """No method seen yet."""
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """The method's observed handler (made once per method and handler)."""
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        known = self._handlers.get(method)
-        if known is None or known[0] is not handler:
-            known = self._handlers[method] = (handler, _observed(method, handler))
-        return known[1]
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """The method's observed handler."""
+        return _observed(method, handler)
