@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     CursorResult,
     DateTime,
     Index,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import AuditEvent, canonical_entry, subject_hash
+from audit.organisation import entry_organisation
 from audit.state import WriteGate
 
 __all__ = [
@@ -74,6 +76,8 @@ audit_entries = Table(
     # HMAC-SHA256 of the entry under the entry key, which the database does not hold (see EntryMac). NULL only
     # for entries written before revision 0005, all of them integrated before the upgrade.
     Column("mac", LargeBinary, nullable=True),
+    # Issue 13: the organisation the entry is of (audit.organisation), which a supervisor's reads are scoped by.
+    Column("organisation", String(200), nullable=False, server_default="", index=True),
     # A verification's entries of some kinds (a report's REPORT_CREATED, its answers' entries): one index for both
     # columns, so SQLite (no statistics) never reads every entry of a kind instead (migration 0009).
     Index("ix_audit_entries_verification_kind", "verification", "kind"),
@@ -283,6 +287,7 @@ class AuditLog:
             "subjects": json.dumps(subjects) if subjects else "[]",
             "entry": entry,
             "mac": self.entry_mac.mac(entry),
+            "organisation": entry_organisation(event.client, event.details),
         }
 
     async def append(self, session: AsyncSession, event: AuditEvent, id_numbers: Sequence[str] = ()) -> int:
@@ -326,9 +331,11 @@ class AuditLog:
         after_index: int = -1,
         limit: int | None = 100,
         where: EntryFilter = EntryFilter(),
+        within: ColumnElement[bool] | None = None,
     ) -> list[StoredEntry]:
         """Entries under the newest signed head, in log order after leaf ``after_index``, up to ``limit`` (None:
-        all) of those whose *signed* values pass ``where``.
+        all) of those whose *signed* values pass ``where``; only rows that meet ``within``, a condition on the
+        ``organisation`` column (issue 13: a supervisor's area), are read at all.
 
         Every row is read in order and decoded from its entry; the stored columns are not trusted as an index
         (an edited column could hide a row from a filter) but must agree with the bytes, and the bytes with the
@@ -338,6 +345,8 @@ class AuditLog:
         after = after_index
         while limit is None or len(found) < limit:
             query = _under_signed_head().where(audit_leaves.c.leaf_index > after)
+            if within is not None:
+                query = query.where(within)
             rows = (await session.execute(query.order_by(audit_leaves.c.leaf_index).limit(_SCAN_PAGE))).all()
             for row in rows:
                 entry = signed_entry(row)
@@ -394,6 +403,10 @@ def column_disagreement(row: Any, body: Mapping[str, Any]) -> str | None:
         return "its signed time is not an instant"
     if as_utc(row.recorded_at) != signed_time:
         return f"its stored time {as_utc(row.recorded_at).isoformat()} is not the signed {signed_time.isoformat()}"
+    details = body.get("details")
+    signed = entry_organisation(str(body.get("client")), details if isinstance(details, dict) else {})
+    if row.organisation != signed:
+        return f"its stored organisation {row.organisation!r} is not the signed {signed!r}"
     return None
 
 

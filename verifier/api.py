@@ -440,6 +440,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
                 department=request.department,
                 since=request.since,
                 until=request.until,
+                caller=caller_of(context),
             ),
         )
         return audit_pb2.ListAuditEventsResponse(
@@ -472,7 +473,9 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.GetInclusionProofRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> audit_pb2.InclusionProof:
         """An entry's inclusion proof."""
-        proof, head, entry = await _call(context, self._audit.inclusion_proof(request.index, request.tree_size))
+        proof, head, entry = await _call(
+            context, self._audit.inclusion_proof(request.index, request.tree_size, caller_of(context))
+        )
         return audit_pb2.InclusionProof(
             index=request.index, tree_size=head.tree_size, hashes=proof, entry=entry, checkpoint=head.checkpoint
         )
@@ -498,7 +501,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         """The log as the export file, in chunks."""
         try:
             _identified()
-            async for data in self._audit.export():
+            async for data in self._audit.export(caller_of(context)):
                 yield audit_pb2.ExportAuditLogChunk(data=data)
         except Exception as exc:
             error = _refusal(exc)

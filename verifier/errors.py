@@ -42,6 +42,7 @@ TOO_MANY_STREAMS               RESOURCE_EXHAUSTED     the caller (or everyone) h
 ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be checked: refused (issue 13)
 CLIENT_CERTIFICATE_REFUSED     UNAUTHENTICATED        a CA's, not for clientAuth, or not the client CA's (13)
 CLIENT_NOT_IDENTIFIED          INTERNAL               a servicer ran without the access check (a bug) (13)
+WHOLE_LOG_NATIONAL_ONLY        PERMISSION_DENIED      the whole audit log is a national supervisor's (13)
 =============================  =====================  =================================================
 """
 
@@ -124,6 +125,8 @@ class Reason(StrEnum):
     CLIENT_CERTIFICATE_REFUSED = "CLIENT_CERTIFICATE_REFUSED"
     # Issue 13 (review S9): a servicer reached without the interceptor's client: refused, never unscoped.
     CLIENT_NOT_IDENTIFIED = "CLIENT_NOT_IDENTIFIED"
+    # Issue 13 (review S1): ExportAuditLog by a supervisor of less than the whole country.
+    WHOLE_LOG_NATIONAL_ONLY = "WHOLE_LOG_NATIONAL_ONLY"
 
     @property
     def code(self) -> str:
@@ -156,6 +159,7 @@ _CODES: dict[Reason, str] = {
     Reason.ACCESS_CHECK_UNAVAILABLE: "UNAVAILABLE",
     Reason.CLIENT_CERTIFICATE_REFUSED: "UNAUTHENTICATED",
     Reason.CLIENT_NOT_IDENTIFIED: "INTERNAL",
+    Reason.WHOLE_LOG_NATIONAL_ONLY: "PERMISSION_DENIED",
 }
 
 

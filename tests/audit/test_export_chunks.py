@@ -13,13 +13,14 @@ from audit import AuditEvent
 from audit.verify import EXPORT_CHUNK_BYTES, check_export, export_stored_log
 from hedui.v1 import audit_pb2, audit_pb2_grpc
 from verifier.api import MAX_MESSAGE_BYTES, build_server
-from verifier.config import Settings
+from verifier.config import Settings, TlsSettings
 from verifier.service import HeduiService
 from verifier.storage.db import Database
 
 
 async def _logged(db: Database, entries: int, batch: int = 10_000) -> HeduiService:
-    service = HeduiService(db, {}, Settings(database_url=db.url, audit_subject_key=b"k" * 32))
+    national = TlsSettings(development_organisation="000000-ministry")  # issue 13: the whole log is a national's
+    service = HeduiService(db, {}, Settings(database_url=db.url, audit_subject_key=b"k" * 32, tls=national))
     for start in range(0, entries, batch):
         events = [
             (AuditEvent(kind="REPORT_READ", operator="worker", client="10.0.0.1", verification=f"v-{i}"), ())

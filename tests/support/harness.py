@@ -48,6 +48,7 @@ from verifier.storage.db import Database
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO.parent / "shared" / "spec"
 EXAMPLES = SPEC / "examples"
+NATIONAL = "000000-ministry-of-civil-affairs"  # issue 13 (S1): the organisation whose supervisor reads every area
 PG_BIN = Path(os.environ.get("HEDUI_PG_BIN", "/usr/lib/postgresql/15/bin"))
 UNDER_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -283,6 +284,7 @@ class Harness:
     pki: TestPki | None = None
     channels: list[grpc.aio.Channel] = field(default_factory=list)
     client_pair: tuple[bytes, bytes] | None = None  # the harness client's certificate and key
+    national: grpc.aio.Channel | None = None  # issue 13 (S1): a national supervisor's, which reads the whole log
 
     async def client_channel(
         self, name: str, organisation: str, roles: Sequence[Role | str], *, register: bool = True
@@ -314,7 +316,8 @@ class Harness:
 
     @property
     def audit(self) -> audit_pb2_grpc.AuditServiceStub:
-        return audit_pb2_grpc.AuditServiceStub(self.channel)
+        """The audit log as a national supervisor reads it: every entry (a county's client sees its county's)."""
+        return audit_pb2_grpc.AuditServiceStub(self.national or self.channel)
 
     def envelope(
         self, request: VerificationRequest, signers: Sequence[str] | None = None, **overrides: Any
@@ -392,6 +395,9 @@ async def running_service(
         await service.clients.add(pair[0], organisation, roles, name=f"test-case-system-{uuid.uuid4().hex[:8]}")
     channel = pki.channel(port, pair)
     harness = Harness(service, port, channel, key, recording, pki=pki, client_pair=pair)
+    for name in ("test-national-supervisor", f"test-national-supervisor-{uuid.uuid4().hex[:8]}"):
+        with contextlib.suppress(ServiceError):  # started again over the same database: its first one is there
+            harness.national = harness.national or await harness.client_channel(name, NATIONAL, [Role.SUPERVISOR])
     finished = False
     try:
         yield harness

@@ -1,22 +1,36 @@
 """The audit resource: entries listed and filtered, signed tree heads, inclusion and consistency proofs,
-and the export file ``hedui audit verify`` checks."""
+and the export file ``hedui audit verify`` checks.
+
+Issue 13 (review S1): a supervisor reads the entries of its area only — those whose organisation
+(:func:`audit.organisation.entry_organisation`, stored in an indexed column) is one it :meth:`Scope.reads` —
+filtered in the database, so pages are whole and their tokens stand on its own entries. A national supervisor
+(``000000``) and a caller in this process read every entry, including the entries of no organisation, and only
+they export the whole log. Checkpoints and consistency proofs name no entry: every caller the interceptor lets
+through gets them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy import ColumnElement, and_
+
 from audit import EVENT_KINDS, AuditLog, StoredEntry
 from audit.checkpoint import CheckpointError, open_checkpoint
-from audit.log import EntryFilter, EntryTampered
+from audit.log import EntryFilter, EntryTampered, audit_entries
+from audit.organisation import entry_organisation
 from audit.tree import LogDamaged, ProofUnavailable, SignedTreeHead, SigningStopped, TransparencyLog
 from audit.verify import CheckResult, LogCheckFailed, check_stored_log, export_stored_log
 from audit.witnessing import policy_head, witnessing_of
 from verifier.errors import FieldViolation, Reason, ServiceError
-from verifier.operations._names import LEAF_INDEX
+from verifier.operations._names import IN_PROCESS, LEAF_INDEX, Caller, refused_for_scope
+from verifier.organisations import Scope
 from verifier.page_tokens import PageTokens
 from verifier.request import RequestError, filter_violations, identity_filter, in_instant_range
+from verifier.storage.areas import readable
 from verifier.storage.db import Database
 
 __all__ = ["AuditQueries", "EventQuery"]
@@ -59,6 +73,36 @@ class EventQuery:
         return instant
 
 
+def reads_every_entry(scope: Scope | None) -> bool:
+    """Whether a caller of ``scope`` reads the whole log: a caller in this process, or a national supervisor."""
+    return scope is None or scope.area_prefix == ""
+
+
+def sees_entry(scope: Scope | None, organisation: str) -> bool:
+    """Whether a caller of ``scope`` reads an entry of ``organisation`` (``""``: of none, national only)."""
+    return reads_every_entry(scope) or (bool(organisation) and scope is not None and scope.reads(organisation))
+
+
+def entries_within(scope: Scope | None) -> ColumnElement[bool] | None:
+    """:func:`sees_entry` as a condition on the entries' indexed ``organisation`` column (``None``: every entry).
+
+    The area's codes as a range first (``5334`` ≤ id < ``5335``), which the index answers on both databases
+    (digits sort alike in every collation), then the exact test of :func:`verifier.storage.areas.readable`.
+    """
+    if reads_every_entry(scope):
+        return None
+    assert scope is not None
+    column = audit_entries.c.organisation
+    exact = readable(column, scope)
+    prefix = scope.area_prefix
+    if not prefix:
+        return exact
+    bounds = [column >= prefix]
+    if prefix.strip("9"):  # a prefix of nines has no next one: no upper bound
+        bounds.append(column < str(int(prefix) + 1).zfill(len(prefix)))
+    return and_(*bounds, exact)
+
+
 def _refused(exc: SigningStopped | LogDamaged) -> ServiceError:
     """A read refused because the stored log does not match what the log signed."""
     return ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log does not match what it signed: {exc}")
@@ -99,14 +143,17 @@ class AuditQueries:
         department: str = "",
         since: str = "",
         until: str = "",
+        caller: Caller = IN_PROCESS,
     ) -> tuple[list[StoredEntry], str]:
-        """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash.
+        """Audit entries in log order, filtered; ``subject_id_number`` is matched through its keyed hash; only
+        the entries of ``caller``'s area (issue 13, :func:`sees_entry`).
 
         Entries are listed once they are under a signed head (they carry their leaf index), so the log is
         integrated first. Each is decoded from its signed bytes; a row whose columns disagree refuses the call
         (``DATA_LOSS``, naming the entry), never shown under edited values.
         """
-        scope = "\x00".join(("audit", verification, kind, subject_id_number, operator, department, since, until))
+        fields = (verification, kind, subject_id_number, operator, department, since, until, caller.organisation)
+        scope = "\x00".join(("audit", *fields))
         position = self.page_tokens.position(page_token, scope)  # issue 13: NOT_ISSUED fails EventQuery's check
         checked = EventQuery(page_size, position, kind, since, until)
         checked.violations += filter_violations(  # issue 13 (input): nothing stranger than one-line text reaches SQL
@@ -132,7 +179,11 @@ class AuditQueries:
         try:
             async with self._db.sessions() as session:
                 entries = await self._audit.entries(
-                    session, after_index=int(position) if position else -1, limit=size + 1, where=where
+                    session,
+                    after_index=int(position) if position else -1,
+                    limit=size + 1,
+                    where=where,
+                    within=entries_within(caller.scope),
                 )
         except EntryTampered as exc:
             log.error("audit log: %s", exc)
@@ -189,8 +240,11 @@ class AuditQueries:
             )
         return head
 
-    async def inclusion_proof(self, index: int, tree_size: int) -> tuple[list[bytes], SignedTreeHead, bytes]:
-        """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself."""
+    async def inclusion_proof(
+        self, index: int, tree_size: int, caller: Caller = IN_PROCESS
+    ) -> tuple[list[bytes], SignedTreeHead, bytes]:
+        """The audit path of entry ``index`` at a signed tree size (0: the latest), with the entry itself; an
+        entry outside ``caller``'s area is ``NOT_FOUND`` (issue 13), whatever the tree sizes asked for."""
         self._undamaged()
         try:
             async with self._db.sessions() as session:
@@ -198,6 +252,8 @@ class AuditQueries:
                 entry = await self._log.entry_at(session, index)
             if not self._log.vouches_for(index, entry):
                 raise LogDamaged(f"entry {index}: not the leaf the log signed (tampered)")
+            if not sees_entry(caller.scope, _organisation_of(entry)):  # the signed entry's, not a column's
+                raise refused_for_scope(ServiceError.not_found(f"auditEvents/{index}"))
         except ProofUnavailable as exc:
             raise ServiceError.invalid([FieldViolation(exc.field, exc.reason)], Reason.NO_SUCH_PROOF) from None
         except LogDamaged as exc:
@@ -218,8 +274,17 @@ class AuditQueries:
         except LogDamaged as exc:
             raise _refused(exc) from None
 
-    async def export(self) -> AsyncIterator[bytes]:
-        """The log up to its newest signed head, as the export file `hedui audit verify` checks."""
+    async def export(self, caller: Caller = IN_PROCESS) -> AsyncIterator[bytes]:
+        """The log up to its newest signed head, as the export file `hedui audit verify` checks: the whole
+        log, every area's entries, so a national supervisor's only (issue 13; else PERMISSION_DENIED)."""
+        if not reads_every_entry(caller.scope):
+            raise refused_for_scope(
+                ServiceError(
+                    Reason.WHOLE_LOG_NATIONAL_ONLY,
+                    "the whole audit log is exported to a national (000000) supervisor only; list the entries of "
+                    "your area with ListAuditEvents",
+                )
+            )
         await self.signed_tree_head(witnessed=False)
         try:
             async for chunk in export_stored_log(self._db.sessions, log_key=self._log.signer.verifier_key()):
@@ -227,3 +292,10 @@ class AuditQueries:
         except LogCheckFailed as exc:
             log.error("audit export stopped: %s", exc)
             raise ServiceError(Reason.AUDIT_LOG_DAMAGED, f"the stored audit log is damaged: {exc}") from None
+
+
+def _organisation_of(entry: bytes) -> str:
+    """The organisation of a signed entry (its bytes, which the log vouched for)."""
+    body = json.loads(entry)
+    details = body.get("details")
+    return entry_organisation(str(body.get("client", "")), details if isinstance(details, dict) else {})

@@ -8,7 +8,10 @@ import datetime as dt
 
 from sqlalchemy import insert, select
 
+from audit import AuditEvent, AuditLog
+from audit.log import audit_entries
 from verifier.operations import Caller
+from verifier.operations.audit_queries import entries_within, sees_entry
 from verifier.organisations import Role, covers
 from verifier.storage.areas import readable
 from verifier.storage.db import Database
@@ -72,3 +75,31 @@ async def test_the_database_reads_what_covers_reads(db: Database) -> None:
         "533401",
         "533402-civil-affairs",
     }
+
+
+AUDIT_ORGANISATIONS = [*ORGANISATIONS, "539901-x", "540001-x", "990101-x", "999999", ""]
+AUDIT_SUPERVISORS = [*SUPERVISORS, "539900-supervision", "990000-supervision", "999999"]
+
+
+async def test_the_audit_log_reads_what_sees_entry_reads(db: Database) -> None:
+    # Review S1: the entries' organisation column filtered by the area (a range the index answers, then the exact
+    # test) picks what the Python rule picks, on both databases; nines at the end of a prefix have no next prefix.
+    log = AuditLog(b"k" * 32)
+    async with db.write() as session:
+        for organisation in AUDIT_ORGANISATIONS:
+            client = f"c@{organisation}" if organisation else "unknown sha256:00"
+            await log.append(session, AuditEvent(kind="CALL_REFUSED", client=client))
+    for supervisor in AUDIT_SUPERVISORS:
+        scope = Caller(organisation=supervisor, roles=frozenset({Role.SUPERVISOR})).scope
+        condition = entries_within(scope)
+        query = select(audit_entries.c.organisation)
+        async with db.sessions() as session:
+            picked = set(await session.scalars(query if condition is None else query.where(condition)))
+        assert picked == {o for o in AUDIT_ORGANISATIONS if sees_entry(scope, o)}, supervisor
+    # By hand: the country reads every entry, those of no organisation too; a province its own codes only.
+    national = Caller(organisation="000000-ministry", roles=frozenset({Role.SUPERVISOR})).scope
+    assert {o for o in AUDIT_ORGANISATIONS if sees_entry(national, o)} == set(AUDIT_ORGANISATIONS)
+    province = Caller(organisation="990000-supervision", roles=frozenset({Role.SUPERVISOR})).scope
+    assert {o for o in AUDIT_ORGANISATIONS if sees_entry(province, o)} == {"990101-x", "999999"}
+    county = Caller(organisation="999999", roles=frozenset({Role.SUPERVISOR})).scope
+    assert {o for o in AUDIT_ORGANISATIONS if sees_entry(county, o)} == {"999999"}
