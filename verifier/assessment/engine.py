@@ -202,6 +202,8 @@ def assess(
     departments: which record kinds each answers with, and their names in the messages.
     """
     ctx = Context.of(request, policy, sources, catalogue)
+    if previous is not None:  # issue 13: another organisation's report, only what the recheck may compare
+        previous = previous.seen_by(request.commissioned_by, {m.id_number for m in request.members})
     m = measure(ctx, previous if request.purpose == Purpose.RECHECK else None)
     members, facts, lines = m.members, m.facts, m.lines
     annual, deducted, before, after = m.now.annual_income_fen, m.now.deductions_fen, m.before, m.now.per_capita_fen

@@ -6,8 +6,9 @@ Pure functions: the service reads the previous report and hands it in as a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
@@ -76,7 +77,7 @@ FlagKey = tuple[str, str | None, str]  # code, member, department
 
 @dataclass(frozen=True, slots=True)
 class PreviousReport:
-    """What a recheck needs of the report it names."""
+    """What a recheck needs of the report it names (and who commissioned it, who applied: issue 13)."""
 
     report_id: str
     verification_id: str
@@ -93,10 +94,34 @@ class PreviousReport:
     residential_properties: int
     members: tuple[PreviousMember, ...]
     flags: tuple[PreviousFlag, ...]
+    commissioned_by: str = ""
+    applicant: str | None = None  # the member whose relation is ``applicant``
 
     def member_ids(self) -> tuple[str, ...]:
         """The previous report's members, in its order."""
         return tuple(m.id_number for m in self.members)
+
+    def seen_by(self, organisation: str, member_ids: Collection[str]) -> PreviousReport:
+        """This report as a recheck of ``organisation`` about the household of ``member_ids`` may compare with.
+
+        Its own organisation's: all of it. Another organisation's (a household that moved, issue 13): the
+        household's figures and classification, and the members and warnings of people in the new household
+        only — not who else was in it then (they are not named; the figures before still count them), not the
+        other organisation's verification and version, nor its warnings' words (a code says which warning).
+        """
+        if not self.commissioned_by or self.commissioned_by == organisation:
+            return self
+        return dataclasses.replace(
+            self,
+            verification_id="",
+            version=0,
+            members=tuple(m for m in self.members if m.id_number in member_ids),
+            flags=tuple(
+                dataclasses.replace(f, message_zh="")
+                for f in self.flags
+                if f.id_number is None or f.id_number in member_ids
+            ),
+        )
 
 
 def _int(value: Any, where: str) -> int:
@@ -153,6 +178,8 @@ def previous_from_report(body: Mapping[str, Any]) -> PreviousReport:
                 )
                 for f in body["flags"]
             ),
+            commissioned_by=str(body.get("commissioned_by", "")),
+            applicant=next((str(m["id_number"]) for m in body["members"] if m.get("relation") == "applicant"), None),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PreviousReportError(f"the stored report is not readable: {exc}") from None

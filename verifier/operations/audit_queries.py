@@ -176,14 +176,17 @@ class AuditQueries:
             since=checked.bounds[0],
             until=checked.bounds[1],
         )
+        entries = await self._vouched(where, int(position) if position else -1, size + 1, caller)
+        page = entries[:size]
+        return page, self.page_tokens.seal(str(page[-1].index) if len(entries) > size else "", scope)
+
+    async def _vouched(self, where: EntryFilter, after: int, limit: int, caller: Caller) -> list[StoredEntry]:
+        """Up to ``limit`` entries after leaf ``after`` that pass ``where``, of ``caller``'s area, each one the
+        leaf the proven tree holds (else ``DATA_LOSS``)."""
         try:
             async with self._db.sessions() as session:
                 entries = await self._audit.entries(
-                    session,
-                    after_index=int(position) if position else -1,
-                    limit=size + 1,
-                    where=where,
-                    within=entries_within(caller.scope),
+                    session, after_index=after, limit=limit, where=where, within=entries_within(caller.scope)
                 )
         except EntryTampered as exc:
             log.error("audit log: %s", exc)
@@ -191,8 +194,7 @@ class AuditQueries:
         for entry in entries:  # the stored leaf may have been edited with the entry: the proven tree decides
             if not self._log.vouches_for(entry.index, entry.entry):
                 raise _refused(LogDamaged(f"entry {entry.index}: not the leaf the log signed (tampered)"))
-        page = entries[:size]
-        return page, self.page_tokens.seal(str(page[-1].index) if len(entries) > size else "", scope)
+        return entries
 
     async def check_log(self) -> CheckResult:
         """The stored log checked as ``hedui audit verify`` checks it (every leaf, every head, no strays),

@@ -20,23 +20,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import AuditEvent
-from audit.log import EntryMac
 from consent.text import shown
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import (
     MAX_PAGE_SIZE,
     NOBODY,
-    RESOURCE_ID,
     Caller,
     check_request_id,
     id_from,
     refused_for_scope,
 )
+from verifier.operations._previous_report import check_previous_report
 from verifier.organisations import Role
 from verifier.page_tokens import PageTokens
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
-from verifier.pipeline.publish import load_previous_report
 from verifier.pipeline.signals import FinalState
 from verifier.policy import PolicyBook
 from verifier.request import (
@@ -48,7 +46,6 @@ from verifier.request import (
     parse_request,
     stored_request,
 )
-from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored
 from verifier.storage.db import Database
 from verifier.vocabulary import VerificationState
@@ -133,7 +130,7 @@ class Verifications:
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session, caller)
                 _require_names_match(request, consent)  # issue 13 (input)
-                await _check_previous_report(session, request, self._pipeline.publisher.entry_mac)
+                moved_from = await check_previous_report(session, request, self._pipeline.publisher.entry_mac, consent)
         if existing is not None:
             return await self.get(f"verifications/{existing}", caller)
         verification_id = uuid.uuid4().hex
@@ -148,7 +145,7 @@ class Verifications:
             )
         at = dt.datetime.now(dt.UTC)
         values = _verification_values(job, request_id, at)
-        created = _created_event(job)
+        created = _created_event(job, moved_from)
         members = [m.id_number for m in request.members]
         rows = plan.new_rows(verification_id, departments, at)
 
@@ -336,9 +333,12 @@ def _verification_values(job: Job, request_id: str, at: dt.datetime) -> dict[str
     }
 
 
-def _created_event(job: Job) -> AuditEvent:
-    """The VERIFICATION_CREATED entry."""
+def _created_event(job: Job, moved_from: str | None = None) -> AuditEvent:
+    """The VERIFICATION_CREATED entry; a recheck of another organisation's report names it and its report."""
     request = job.request
+    moved: dict[str, str] = {}
+    if moved_from is not None and request.previous_report_id is not None:  # issue 13: a household that moved
+        moved = {"previous_report": request.previous_report_id, "previous_report_commissioned_by": moved_from}
     return AuditEvent(
         kind="VERIFICATION_CREATED",
         operator=job.operator,
@@ -349,34 +349,9 @@ def _created_event(job: Job) -> AuditEvent:
             "purpose": request.purpose,
             "commissioned_by": request.commissioned_by,
             "members": len(request.members),
+            **moved,
         },
     )
-
-
-async def _check_previous_report(session: AsyncSession, request: VerificationRequest, mac: EntryMac) -> None:
-    """A recheck's previous report exists, was commissioned by the same organisation, is of the same
-    household (a member in common), and is not later."""
-    report_id = request.previous_report_id
-    if report_id is None:
-        return
-    where = "request.previous_report_id"
-    if not RESOURCE_ID.fullmatch(report_id):
-        raise ServiceError.invalid([FieldViolation(where, "must be the report_id of an earlier report")])
-    previous = await load_previous_report(session, report_id, mac)
-    commissioned_by = await stored_reports.commissioned_by(session, report_id)
-    # Another organisation's report is not found either: a recheck must not reveal it, nor who left it.
-    if previous is None or commissioned_by != request.commissioned_by:
-        raise ServiceError.precondition(where, f"there is no report {report_id}", Reason.PREVIOUS_REPORT_NOT_FOUND)
-    if not set(previous.member_ids()) & {m.id_number for m in request.members}:
-        raise ServiceError.precondition(
-            where, "the previous report is of another household (no member in common)", Reason.PREVIOUS_REPORT_MISMATCH
-        )
-    if previous.application_date > request.application_date:
-        raise ServiceError.precondition(
-            where,
-            f"the previous report's application date {previous.application_date.isoformat()} is after this one's",
-            Reason.PREVIOUS_REPORT_MISMATCH,
-        )
 
 
 def _final_view(view: VerificationView, final: FinalState) -> VerificationView:
