@@ -21,7 +21,7 @@ from harness import Harness, error_details, example_request, example_sandbox, ru
 from made_certificates import issued
 
 from audit.events import EVENT_KINDS
-from connectors.tls import certificate_authority, issue_certificate
+from connectors.tls import certificate_authority, issue_certificate, public_key_sha256
 from hedui.v1 import audit_pb2, audit_pb2_grpc, consent_pb2, consent_pb2_grpc, verification_pb2, verification_pb2_grpc
 from verifier.access import CACHE_SECONDS, METHOD_ROLES, Clients, RefusedCalls, Role
 from verifier.access._refusals import MAX_CLIENTS_PER_MINUTE, OTHERS
@@ -320,3 +320,33 @@ async def test_an_unauthenticated_callers_operator_is_not_recorded(server: Harne
     refused = [e for e in entries if e.kind == "CALL_REFUSED" and e.client.startswith("unknown sha256:")]
     assert refused and all(e.operator == "" for e in refused)
     assert not [e for e in entries if b"533401197803120118" in e.entry]
+
+
+@pytest.mark.integration
+async def test_every_methods_refusal_of_an_unknown_revoked_or_refused_certificate_is_audited(server: Harness) -> None:
+    # Issue 13, "Done when": the refusal is audited — for every method, whoever the certificate says it is.
+    assert server.pki is not None
+    unknown_pair = server.pki.client("audited-unknown")
+    unknown = server.raw_channel(unknown_pair)
+    revoked = await server.client_channel("audited-revoked", ORG, list(Role))
+    await server.service.clients.revoke("audited-revoked", "decommissioned")
+    minting = issued((server.pki.ca, server.pki.ca_key), ca=True, usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    refused_channel = server.raw_channel(minting)
+    for method in METHODS:
+        for channel in (unknown, revoked, refused_channel):
+            assert (await refusal(channel, method))[0] == grpc.StatusCode.UNAUTHENTICATED, method.name
+    await server.service.refusals.flush()
+    await server.service.log.integrate(server.service.db.write)
+    async with server.service.db.sessions() as session:
+        entries = await server.service.audit.entries(session, after_index=-1, limit=100_000)
+    expected = {
+        f"unknown sha256:{public_key_sha256(unknown_pair[0])[:16]}": "CLIENT_UNKNOWN",
+        f"audited-revoked@{ORG}": "CLIENT_REVOKED",
+        f"refused sha256:{public_key_sha256(minting[0])[:16]}": "CLIENT_CERTIFICATE_REFUSED",
+    }
+    for client, reason in expected.items():
+        details = [json.loads(e.entry)["details"] for e in entries if e.kind == "CALL_REFUSED" and e.client == client]
+        assert 1 <= len(details) <= 2, client  # one a minute: two if the calls straddled a minute
+        assert sum(d["count"] for d in details) == len(METHODS), client
+        assert set().union(*(d["methods"] for d in details)) == {path_of(m) for m in METHODS}, client
+        assert set().union(*(d["reasons"] for d in details)) == {reason}, client
