@@ -395,6 +395,8 @@ async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed
         ("department", "'tax'", "its stored department 'tax' is not the signed ''"),
         ("subjects", "'[\"ab\"]'", "its stored subjects are not the signed ones"),
         ("recorded_at", "'2026-01-01 00:00:00'", "its stored time 2026-01-01T00:00:00+00:00 is not the signed"),
+        # Issue 13 (S1): moved into an area, the entry would be shown to that area's supervisors.
+        ("organisation", "'533401-x'", "its stored organisation '533401-x' is not the signed ''"),
     ],
 )
 async def test_an_edited_index_column_is_named_and_never_shown_or_hidden(
