@@ -133,6 +133,9 @@ async def test_refusals_are_audited_once_per_client_and_minute_with_a_count(serv
     for _ in range(3):
         for method in denied:
             await refusal(channel, method)
+    # Its own unknown certificate: under xdist the module's other tests may run in another process.
+    unknown_channel = await server.client_channel("counted-unknown", ORG, [], register=False)
+    await refusal(unknown_channel, GET_HEAD)
     await server.service.refusals.flush()
     await server.service.log.integrate(server.service.db.write)
     async with server.service.db.sessions() as session:
