@@ -191,7 +191,7 @@ def test_slow_and_surplus_connections_cannot_hold_the_witness(keys: tuple[Path, 
         WitnessService(signer, tmp_path / "state", {ORIGIN: [LOG.verifier()]}),
         "127.0.0.1",
         0,
-        deadline=1.0,
+        deadline=4.0,  # long enough that the three held connections outlive a busy machine's scheduling delays
         connections=3,
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -201,7 +201,10 @@ def test_slow_and_surplus_connections_cannot_hold_the_witness(keys: tuple[Path, 
             big.sendall(b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (MAX_REQUEST + 1))
             assert big.recv(100).startswith(b"HTTP/1.1 413")
         held = [socket.create_connection(address) for _ in range(3)]
-        time.sleep(0.2)  # not a wait for a result: lets the three be accepted before the fourth
+        accepted = time.monotonic() + 10
+        while server._slots._value:  # type: ignore[attr-defined]  # the three are being served (slots taken)
+            assert time.monotonic() < accepted
+            time.sleep(0.01)
         with socket.create_connection(address, timeout=10) as surplus:
             assert surplus.recv(100).startswith(b"HTTP/1.1 503")  # refused at once, not queued
         started = time.monotonic()

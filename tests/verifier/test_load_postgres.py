@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.slow]
 CONCURRENT = 200
 CLIENTS = 4
 # Generous for a loaded two-core machine; a verification without a report by then is counted, not waited for.
-SETTLE_SECONDS = 120.0
+SETTLE_SECONDS = 300.0
 DEPARTMENTS = ("banks", "housing", "police", "social_security", "tax", "vehicles")
 
 
@@ -75,7 +75,10 @@ async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(pos
                         timeout=120,
                     )
                 except grpc.aio.AioRpcError as error:
-                    failures[f"{error.code().name}: {error.details()}"] += 1
+                    if error.code() == grpc.StatusCode.CANCELLED:  # the watch cut by the settle timeout below
+                        failures[f"no report within {SETTLE_SECONDS:g} s"] += 1
+                    else:
+                        failures[f"{error.code().name}: {error.details()}"] += 1
                     return None
                 except TimeoutError:
                     failures[f"no report within {SETTLE_SECONDS:g} s"] += 1
