@@ -78,7 +78,7 @@ class Reports:
     async def _read(self, name: str, caller: Caller) -> CheckedReport:
         """A report version as served: checked to be as issued, its reading committed to the log."""
         verification_id, version_text = _parse_name(name)
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             row = await stored_reports.for_reading(
                 session, verification_id, None if version_text == "latest" else int(version_text)
             )
