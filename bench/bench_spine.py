@@ -90,7 +90,12 @@ class UnlimitedSandbox(SandboxConnector):
     """A sandbox department that declares no practical call rate limit (the sandbox declares 50 a second)."""
 
     def describe(self) -> ConnectorDescription:
-        return replace(super().describe(), max_queries_per_second=1_000_000)
+        # Made once, as the sandbox's own (hedui's resilience layer reads it before and after every call).
+        if self._unlimited is None:
+            self._unlimited = replace(super().describe(), max_queries_per_second=1_000_000)
+        return self._unlimited
+
+    _unlimited: ConnectorDescription | None = None
 
 
 def _server_main(spec: ServerSpec, conn: Connection, stop: EventType) -> None:

@@ -91,6 +91,8 @@ class _Window:
 
     def __init__(self) -> None:
         self.minutes: deque[_Minute] = deque()
+        # The last reading and the minute it was judged in; None once a call changed the counts since.
+        self.reading: tuple[int, HealthReading] | None = None
 
     def bucket(self, minute: int, keep: int) -> _Minute:
         """The bucket of ``minute`` (made if new); buckets older than ``keep`` minutes go."""
@@ -118,6 +120,7 @@ class HealthBook:
         window = self._windows.get(department)
         if window is None:
             window = self._windows[department] = _Window()
+        window.reading = None  # the caller changes the counts
         return window.bucket(int(self._clock() // 60), self._keep)
 
     def called(self, department: str, seconds: float) -> None:
@@ -134,16 +137,22 @@ class HealthBook:
             self._now(department).failures += 1
 
     def reading(self, department: str) -> HealthReading:
-        """``department``'s window now, judged."""
+        """``department``'s window now, judged (once per change of its counts and minute: every verification's
+        message shows each department's reading)."""
         with self._lock:
             window = self._windows.get(department)
             minute = int(self._clock() // 60)
+            if window is not None and window.reading is not None and window.reading[0] == minute:
+                return window.reading[1]
             buckets = [b for b in (window.minutes if window else ()) if b.minute > minute - self._keep]
             calls = sum(b.calls for b in buckets)
             failures = min(sum(b.failures for b in buckets), calls)
             latencies = [sum(b.latencies[i] for b in buckets) for i in range(len(LATENCY_BOUNDS))]
-        status = judge(calls, failures, sum(latencies[:_FAST]), self.rule)
-        return HealthReading(department, status, calls, failures, _median_bound(latencies, calls))
+            status = judge(calls, failures, sum(latencies[:_FAST]), self.rule)
+            reading = HealthReading(department, status, calls, failures, _median_bound(latencies, calls))
+            if window is not None:
+                window.reading = (minute, reading)
+        return reading
 
     def departments(self) -> list[str]:
         """The departments called at least once."""

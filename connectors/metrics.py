@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -40,11 +41,42 @@ _CALL_FAILURES = frozenset({"unavailable", "invalid_answer", "timeout_or_cancell
 
 
 @dataclass(frozen=True, slots=True)
+class _Children:
+    """One department's metric children: ``labels()`` looked up once, not on every call."""
+
+    queries: Any
+    identities: Any
+    retries: Any
+    latency: Any
+    breaker: Any
+    pending: Any
+    errors: dict[str, Any]
+
+    @classmethod
+    def of(cls, department: str) -> _Children:
+        """The children labelled ``department`` (the error children by kind, as they come)."""
+        return cls(
+            _QUERIES.labels(department),
+            _IDENTITIES.labels(department),
+            _RETRIES.labels(department),
+            _LATENCY.labels(department),
+            _BREAKER.labels(department),
+            _PENDING.labels(department),
+            {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DepartmentMetrics:
     """The metric children of one department (label values bound once), and the health book its calls go to."""
 
     department: str
     health: HealthBook = field(default=HEALTH, compare=False)
+    _series: _Children = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Bind the department's label values once."""
+        object.__setattr__(self, "_series", _Children.of(self.department))
 
     @classmethod
     @functools.cache
@@ -54,29 +86,33 @@ class DepartmentMetrics:
 
     def sent(self, identities: int) -> None:
         """A call sent, about ``identities`` identity numbers."""
-        _QUERIES.labels(self.department).inc()
+        self._series.queries.inc()
         if identities:
-            _IDENTITIES.labels(self.department).inc(identities)
+            self._series.identities.inc(identities)
 
     def error(self, kind: str) -> None:
         """A failed call, by kind (unavailable, refused, invalid_answer, breaker_open, timeout_or_cancelled)."""
-        _ERRORS.labels(self.department, kind).inc()
+        errors = self._series.errors
+        child = errors.get(kind)
+        if child is None:
+            child = errors[kind] = _ERRORS.labels(self.department, kind)
+        child.inc()
         if kind in _CALL_FAILURES:
             self.health.failed(self.department)
 
     def retried(self) -> None:
         """A transient failure tried again."""
-        _RETRIES.labels(self.department).inc()
+        self._series.retries.inc()
 
     def latency(self, seconds: float) -> None:
         """How long one call took, in seconds."""
-        _LATENCY.labels(self.department).observe(seconds)
+        self._series.latency.observe(seconds)
         self.health.called(self.department, seconds)
 
     def breaker(self, state: int) -> None:
         """The circuit breaker's state (0 closed, 1 half-open, 2 open)."""
-        _BREAKER.labels(self.department).set(int(state))
+        self._series.breaker.set(int(state))
 
     def pending(self, delta: int) -> None:
         """Tickets waiting for their answer, up or down by ``delta``."""
-        _PENDING.labels(self.department).inc(delta)
+        self._series.pending.inc(delta)

@@ -284,8 +284,9 @@ class SandboxConnector:
         # Derived on first use: only asynchronous departments sign tickets.
         return self._given_ticket_key or dataset_ticket_key(self._dataset)
 
-    def describe(self) -> ConnectorDescription:
-        """The department's record kinds as data categories; asynchronous when its answers are delayed."""
+    @functools.cached_property
+    def _description(self) -> ConnectorDescription:
+        # Made once: the callers (the resilience layer) read it before and after every call.
         return ConnectorDescription(
             department=self.department,
             data_categories=tuple(sections_of(self._declaration)),
@@ -294,6 +295,10 @@ class SandboxConnector:
             asynchronous=self._delay > 0,
             shared_batches=self._delay == 0,
         )
+
+    def describe(self) -> ConnectorDescription:
+        """The department's record kinds as data categories; asynchronous when its answers are delayed."""
+        return self._description
 
     def _fail_if_faulty(self) -> None:
         """The ``unavailable`` and ``flaky`` faults: fail the call before anyone is looked up."""

@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-__all__ = ["message_to_plain", "plain_to_message"]
+__all__ = ["message_to_plain", "message_to_plain_checked", "plain_to_message"]
 
 M = TypeVar("M", bound=Message)
 
@@ -59,6 +59,7 @@ class _Field:
     enum_numbers: dict[str, int]
     message: Descriptor | None  # of the value (a map's: of its values)
     map_key_string: bool
+    floating: bool  # a float or double (of the value)
 
 
 def _kind(field: FieldDescriptor) -> int:
@@ -107,6 +108,7 @@ def _field(field: FieldDescriptor) -> _Field:
         enum_numbers={v.name: v.number for v in enum.values} if enum is not None else {},
         message=value.message_type,
         map_key_string=key_string,
+        floating=value.type in _FLOATS,
     )
 
 
@@ -125,21 +127,33 @@ def _by_name(descriptor: Descriptor) -> dict[str, _Field]:
 # --- messages to plain values ----------------------------------------------------------------------
 
 
-def _value(field: _Field, value: Any) -> Any:
+def _value(field: _Field, value: Any, odd: list[float] | None) -> Any:
     """One value as plain JSON: messages recursively, enums by name (a number the proto does not name as
     the number, as protobuf's own JSON does), bytes as base64."""
     kind = field.kind
     if kind == _SCALAR:
         return value
     if kind == _MESSAGE:
-        return message_to_plain(value)
+        return _plain(value, odd)
     if kind == _ENUM:
         return field.enum_names.get(value, value)
     return base64.b64encode(value).decode("ascii")
 
 
-def message_to_plain(message: Message) -> dict[str, Any]:
-    """Every field of ``message``: defaults included, unset optional fields as ``None``."""
+def _alike(value: float) -> bool:
+    """Whether JSON encoders agree on this float's text: Python's ``json`` writes an exponent below 1e-4 and from
+    1e16 up, where orjson writes it otherwise (or not at all); in between both write the shortest repr."""
+    return value == 0 or 1e-4 <= abs(value) < 1e16
+
+
+def _note_floats(field: _Field, value: Any, odd: list[float]) -> None:
+    """Add to ``odd`` the floats of a float field's value that encoders write differently."""
+    values = value.values() if field.is_map else value if field.repeated else (value,)
+    odd.extend(v for v in values if not _alike(v))
+
+
+def _plain(message: Message, odd: list[float] | None) -> dict[str, Any]:
+    """:func:`message_to_plain`; when ``odd`` is a list, floats that encoders write differently are added to it."""
     out: dict[str, Any] = {}
     for field in _plan(message.DESCRIPTOR):
         name = field.name
@@ -148,16 +162,31 @@ def message_to_plain(message: Message) -> dict[str, Any]:
                 out[name] = None
             continue
         value = getattr(message, name)
+        if odd is not None and field.floating:
+            _note_floats(field, value, odd)
         if field.is_map:
             if field.kind == _SCALAR:
                 out[name] = dict(sorted(value.items()))
             else:
-                out[name] = {k: _value(field, v) for k, v in sorted(value.items())}
+                out[name] = {k: _value(field, v, odd) for k, v in sorted(value.items())}
         elif field.repeated:
-            out[name] = list(value) if field.kind == _SCALAR else [_value(field, v) for v in value]
+            out[name] = list(value) if field.kind == _SCALAR else [_value(field, v, odd) for v in value]
         else:
-            out[name] = _value(field, value)
+            out[name] = _value(field, value, odd)
     return out
+
+
+def message_to_plain(message: Message) -> dict[str, Any]:
+    """Every field of ``message``: defaults included, unset optional fields as ``None``."""
+    return _plain(message, None)
+
+
+def message_to_plain_checked(message: Message) -> tuple[dict[str, Any], bool]:
+    """:func:`message_to_plain`, and whether every float in it is one that Python's ``json`` and orjson write
+    alike (so that orjson may encode the value where json's exact bytes are wanted)."""
+    odd: list[float] = []
+    plain = _plain(message, odd)
+    return plain, not odd
 
 
 # --- plain values to messages ----------------------------------------------------------------------

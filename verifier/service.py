@@ -80,7 +80,9 @@ class HeduiService:
         )
         self.trust_store = TrustStore(db, self.audit)
         self.verifications = Verifications(db, self.pipeline, self.connectors, self.policies)
-        self.reports = Reports(db, self.standalone_events, settings.catalogue, settings.centre)
+        self.reports = Reports(
+            db, self.standalone_events, settings.catalogue, settings.centre, verified=self.pipeline.publisher.verified
+        )
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         self.clients = Clients(db, self.audit)  # issue 13: who may call the API
         self.refusals = RefusedCalls(self.standalone_events)  # and the calls refused, one entry per client-minute

@@ -31,6 +31,7 @@ from connectors.resilience import (
     ResilientConnector,
     SharedBatches,
     WindowLimiter,
+    backoff,
     effective_batch_size,
 )
 from connectors.sandbox import SandboxConnector, SandboxDataset
@@ -501,3 +502,13 @@ async def test_a_sandbox_behind_shared_batches_answers_a_part_again_without_a_lo
     again = await sandbox.query(query(zhang, reference="authorizations/a1", key="v1.tax.1"))
     assert again == first
     assert sandbox.looked_up == 2
+
+
+def test_backoff_doubles_from_the_initial_wait_with_jitter_up_to_its_cap() -> None:
+    policy = ResiliencePolicy(backoff_initial_seconds=0.05, backoff_max_seconds=0.3)
+    for _ in range(200):
+        assert 0.05 <= backoff(policy, 1) <= 0.1
+        assert 0.1 <= backoff(policy, 2) <= 0.15
+        assert 0.2 <= backoff(policy, 3) <= 0.25
+        assert backoff(policy, 4) == 0.3  # 0.4 and more: capped
+        assert backoff(policy, 5000) == 0.3  # 2**4999 overflows a float: capped

@@ -24,11 +24,12 @@ from verifier.config import CentreIdentity
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import COUNTER, NOBODY, RESOURCE_ID, Caller, refused_for_scope
 from verifier.quotas import ReadWindows, caller_key
-from verifier.report.bound import check_report
-from verifier.report.build import report_digest, report_from_plain
+from verifier.report.bound import checked_report
+from verifier.report.build import report_digest
 from verifier.report.html import render_report_html
 from verifier.report.official import FORM_NUMBER_KEY, AuthorizationSlip, PrintContext
 from verifier.report.pdf import render_report_pdf
+from verifier.report.verified import CheckedReport, VerifiedReports
 from verifier.storage import authorizations as stored_authorizations
 from verifier.storage import reports as stored_reports
 from verifier.storage.db import Database
@@ -59,19 +60,25 @@ class Reports:
         standalone_events: GroupCommit,
         catalogue: DepartmentCatalogue = DEFAULT_CATALOGUE,
         centre: CentreIdentity | None = None,
+        verified: VerifiedReports | None = None,
     ) -> None:
         """Read from ``db``; commit REPORT_READ through ``standalone_events``; ``catalogue`` names departments,
-        ``centre`` is the centre the printed views name."""
+        ``centre`` is the centre the printed views name; ``verified``: the reports this process published."""
         self._db = db
         self._events = standalone_events
         self._catalogue = catalogue
         self._centre = centre or CentreIdentity()
         self.read_windows = ReadWindows()  # issue 13 (verifier/quotas.py)
+        self.verified = VerifiedReports() if verified is None else verified  # issue 11: reports known to be as issued
 
     async def get(self, name: str, caller: Caller = NOBODY) -> dict[str, Any]:
         """A report version as its JSON body; REPORT_NOT_READY before the first one exists."""
+        return (await self._read(name, caller)).body
+
+    async def _read(self, name: str, caller: Caller) -> CheckedReport:
+        """A report version as served: checked to be as issued, its reading committed to the log."""
         verification_id, version_text = _parse_name(name)
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             row = await stored_reports.for_reading(
                 session, verification_id, None if version_text == "latest" else int(version_text)
             )
@@ -83,18 +90,16 @@ class Reports:
                 if row.latest_report_version == 0:
                     raise ServiceError(Reason.REPORT_NOT_READY, f"verifications/{verification_id} has no report yet")
                 raise ServiceError.not_found(name)
-            try:
-                body: dict[str, Any] = json.loads(row.body_json)
-            except ValueError:
-                body = {}  # never a report's digest: refused below
-            # Served only as issued: the digest of what was read is the one its REPORT_CREATED entry recorded.
-            await check_report(
+            # Served only as issued: the digest of what was read is the one its REPORT_CREATED entry recorded
+            # (or this exact text was proven so before, in this process: verifier/report/verified.py).
+            checked = await checked_report(
                 session,
                 self._events.log.entry_mac,
                 report_id=row.report_id,
                 verification_id=verification_id,
                 version=row.version,
-                body=body,
+                body_json=row.body_json,
+                verified=self.verified,
             )
         # Nobody gets a report without its reading being committed to the log first; issue 13: repeated reads of
         # one report by one caller within a minute are one entry, the next one saying how many it stands for.
@@ -109,14 +114,14 @@ class Reports:
                 details=details if reads == 1 else {**details, "reads": reads},
             )
             await self._events.append(read)
-        return body
+        return checked
 
     async def message(self, name: str, caller: Caller = NOBODY, *, html: bool = False, pdf: bool = False) -> Any:
         """A report version as its ``hedui.v1.Report`` message, with its HTML view (``html``) or PDF (``pdf``)."""
-        body = await self.get(name, caller)
-        message = report_from_plain(body)
+        checked = await self._read(name, caller)
+        message = checked.message()
         if html or pdf:
-            context = await self.print_context(body)
+            context = await self.print_context(checked.body)
             if html:
                 message.html = render_report_html(message, catalogue=self._catalogue, context=context)
             if pdf:

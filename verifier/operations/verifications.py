@@ -124,7 +124,7 @@ class Verifications:
         self._check_names(authorization_names)
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             # Issue 13: the key is looked up within the organisation the caller acts for (checked above).
             existing = await stored.id_for_request(session, request.commissioned_by, request_id) if request_id else None
             if existing is None:
@@ -203,7 +203,7 @@ class Verifications:
         """A verification's state and its departments' progress, read in one statement (issue 13: another
         organisation's, or one outside a supervisor's area, is NOT_FOUND)."""
         verification_id = id_from(name, "verifications", "name")
-        async with self._db.sessions() as session:
+        async with self._db.reading() as session:
             rows = await stored.snapshot(session, verification_id)
         if not rows:
             raise ServiceError.not_found(name)

@@ -29,6 +29,7 @@ from verifier.pipeline.plan import Job
 from verifier.policy import Policy
 from verifier.report.bound import check_answers, checked_report_body
 from verifier.report.build import build_report, encode_report
+from verifier.report.verified import VerifiedReports
 from verifier.request import VerificationRequest
 from verifier.storage import reports as stored_reports
 from verifier.storage import verifications as stored_verifications
@@ -40,12 +41,13 @@ log = logging.getLogger("hedui.pipeline")
 
 
 async def load_previous_report(
-    session: AsyncSession, report_id: str, mac: EntryMac | None = None
+    session: AsyncSession, report_id: str, mac: EntryMac | None = None, verified: VerifiedReports | None = None
 ) -> PreviousReport | None:
     """The stored report a recheck names, as data for the assessment; ``None`` when there is none. With the
-    entry key's ``mac``, only as its REPORT_CREATED entry recorded it (else REPORT_TAMPERED)."""
+    entry key's ``mac``, only as its REPORT_CREATED entry recorded it (else REPORT_TAMPERED; ``verified``: the
+    reports this process knows to be as issued)."""
     if mac is not None:
-        body = await checked_report_body(session, mac, report_id)
+        body = await checked_report_body(session, mac, report_id, verified)
     else:
         body = await stored_reports.body_of(session, report_id)
     return None if body is None else previous_from_report(json.loads(body))
@@ -64,9 +66,15 @@ class Publisher:
     """Adds report versions: a report is never edited, each version is a new row naming the one before."""
 
     def __init__(
-        self, audit: AuditLog, settings: Settings, policy_for: Callable[[VerificationRequest], Policy]
+        self,
+        audit: AuditLog,
+        settings: Settings,
+        policy_for: Callable[[VerificationRequest], Policy],
+        verified: VerifiedReports | None = None,
     ) -> None:
-        """Publish with ``audit`` entries, under the policy ``policy_for`` picks for a request."""
+        """Publish with ``audit`` entries, under the policy ``policy_for`` picks for a request; each report
+        published is remembered in ``verified`` (served again without proving it again)."""
+        self.verified = VerifiedReports() if verified is None else verified
         self._audit = audit
         self._settings = settings
         self._policy_for = policy_for
@@ -109,7 +117,9 @@ class Publisher:
         # A recheck is compared with the report it names (checked to exist when the verification was created).
         previous = None
         if job.request.previous_report_id is not None:
-            previous = await load_previous_report(session, job.request.previous_report_id, self._audit.entry_mac)
+            previous = await load_previous_report(
+                session, job.request.previous_report_id, self._audit.entry_mac, self.verified
+            )
         result = assess(job.request, policy, sources, previous, catalogue=self._settings.catalogue)
         generated = dt.datetime.now(dt.UTC)
         pending = any(s.status == DepartmentStatus.PENDING for s in sources.values())
@@ -140,6 +150,7 @@ class Publisher:
             created_at=generated,
             body_json=encoded.json,
         )
+        self.verified.issued(report_id, encoded.json, report)
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
         observe_stage("publish", began)
         return Published(version, state, generated)

@@ -31,9 +31,10 @@ from audit.bound import (
 from audit.log import EntryMac
 from verifier.errors import Reason, ServiceError
 from verifier.report.build import report_digest
+from verifier.report.verified import CheckedReport, VerifiedReports, text_digest
 from verifier.storage.models import ReportRow
 
-__all__ = ["check_answers", "check_report", "checked_report_body"]
+__all__ = ["check_answers", "check_report", "checked_report", "checked_report_body"]
 
 log = logging.getLogger("hedui.report")
 
@@ -52,8 +53,39 @@ async def check_report(
         raise ServiceError(Reason.REPORT_TAMPERED, f"{name}: {problem}; it is not served as issued")
 
 
-async def checked_report_body(session: AsyncSession, mac: EntryMac, report_id: str) -> str | None:
-    """The stored JSON of the report ``report_id`` once :func:`check_report` passed (``None``: no such report)."""
+async def checked_report(
+    session: AsyncSession,
+    mac: EntryMac,
+    *,
+    report_id: str,
+    verification_id: str,
+    version: int,
+    body_json: str,
+    verified: VerifiedReports | None = None,
+) -> CheckedReport:
+    """The stored report of text ``body_json`` once it is known to be as issued: ``verified`` remembers this
+    exact text for ``report_id`` (this process wrote it, or checked it before), or :func:`check_report` passes
+    (and ``verified`` remembers it from now on)."""
+    if verified is not None:
+        known = verified.known(report_id, body_json)
+        if known is not None:
+            return known
+    try:
+        body: Any = json.loads(body_json)
+    except ValueError:
+        body = None  # never a report's digest: refused
+    await check_report(session, mac, report_id=report_id, verification_id=verification_id, version=version, body=body)
+    if verified is None:
+        return CheckedReport(body_json, body=body)
+    digest = text_digest(body_json)
+    verified.remember(report_id, digest, None)
+    return CheckedReport(body_json, body=body, remember=(verified, report_id, digest))
+
+
+async def checked_report_body(
+    session: AsyncSession, mac: EntryMac, report_id: str, verified: VerifiedReports | None = None
+) -> str | None:
+    """The stored JSON of the report ``report_id`` once :func:`checked_report` passed (``None``: no such report)."""
     row = (
         await session.execute(
             select(ReportRow.verification_id, ReportRow.version, ReportRow.body_json).where(ReportRow.id == report_id)
@@ -61,14 +93,16 @@ async def checked_report_body(session: AsyncSession, mac: EntryMac, report_id: s
     ).first()
     if row is None:
         return None
-    try:
-        body = json.loads(row.body_json)
-    except ValueError:
-        body = None
-    await check_report(
-        session, mac, report_id=report_id, verification_id=row.verification_id, version=row.version, body=body
+    checked = await checked_report(
+        session,
+        mac,
+        report_id=report_id,
+        verification_id=row.verification_id,
+        version=row.version,
+        body_json=str(row.body_json),
+        verified=verified,
     )
-    return str(row.body_json)
+    return checked.body_json
 
 
 async def check_answers(

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from connectors.records import DepartmentRecord, record_to_plain
 from consent.identity import CHINA_TIME
 from hedui.v1 import records_pb2, report_pb2
@@ -25,7 +27,7 @@ from verifier.assessment.figures import DeductionLine, HouseholdFigures, MemberF
 from verifier.assessment.reasons import INCONCLUSIVE_WORDING
 from verifier.assessment.recheck import ReportChanges
 from verifier.policy import Policy
-from verifier.protojson import message_to_plain, plain_to_message
+from verifier.protojson import message_to_plain, message_to_plain_checked, plain_to_message
 from verifier.request import VerificationRequest
 from verifier.vocabulary import DepartmentStatus
 
@@ -308,7 +310,21 @@ def _json_text(plain: Mapping[str, Any]) -> str:
     return json.dumps(plain, ensure_ascii=False)
 
 
-def _digest(plain: Mapping[str, Any]) -> str:
+def _digest(plain: Mapping[str, Any], *, floats_alike: bool = False) -> str:
+    """SHA-256 of Python's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in UTF-8.
+
+    ``floats_alike``: every float in ``plain`` is one orjson writes as json does
+    (:func:`~verifier.protojson.message_to_plain_checked`); then orjson's bytes, several times faster, are the
+    same whenever they hold no backslash (raw UTF-8, keys in code point order, the same integers), as in
+    :func:`audit.events.canonical_json`. Anything else is json's.
+    """
+    if floats_alike:
+        try:
+            fast = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # an integer beyond 64 bits, a key that is not a string
+            fast = b"\\"
+        if b"\\" not in fast:
+            return hashlib.sha256(fast).hexdigest()
     canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(canonical).hexdigest()
 
@@ -331,8 +347,8 @@ class EncodedReport:
 
 def encode_report(report: report_pb2.Report) -> EncodedReport:
     """The report's JSON text and digest from one conversion of the message (publishing needs both)."""
-    plain = report_plain(report)
-    return EncodedReport(_json_text(plain), _digest(plain))
+    plain, floats_alike = message_to_plain_checked(report)
+    return EncodedReport(_json_text(plain), _digest(plain, floats_alike=floats_alike))
 
 
 def report_from_plain(plain: Mapping[str, Any]) -> report_pb2.Report:

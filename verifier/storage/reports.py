@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import ReportRow, VerificationRow
@@ -13,6 +13,22 @@ from verifier.storage.models import ReportRow, VerificationRow
 __all__ = ["add", "body_of", "commissioned_by", "for_reading", "get"]
 
 _INSERT_REPORT = insert(cast(Table, ReportRow.__table__))
+
+
+def _for_reading(latest: bool) -> Any:
+    """:func:`for_reading`'s statement (built once): the latest version, or the one bound as ``b_version``."""
+    v, r = VerificationRow, ReportRow
+    wanted = v.latest_report_version if latest else bindparam("b_version")
+    return (
+        select(v.latest_report_version, r.id.label("report_id"), r.version, r.body_json, v.commissioned_by)
+        .select_from(v)
+        .outerjoin(r, (r.verification_id == v.id) & (r.version == wanted))
+        .where(v.id == bindparam("b_verification"))
+    )
+
+
+_FOR_READING_LATEST = _for_reading(latest=True)
+_FOR_READING_VERSION = _for_reading(latest=False)
 
 
 async def add(
@@ -48,15 +64,10 @@ async def for_reading(session: AsyncSession, verification_id: str, version: int 
     """A verification's latest version number and one of its reports (``version``; ``None``: the latest), in ONE
     statement: ``None`` when there is no such verification; the report's columns (``report_id``, ``version``,
     ``body_json``) are ``None`` when it has no such report; ``commissioned_by`` is the verification's organisation."""
-    v, r = VerificationRow, ReportRow
-    wanted = v.latest_report_version if version is None else version
-    query = (
-        select(v.latest_report_version, r.id.label("report_id"), r.version, r.body_json, v.commissioned_by)
-        .select_from(v)
-        .outerjoin(r, (r.verification_id == v.id) & (r.version == wanted))
-        .where(v.id == verification_id)
-    )
-    return (await session.execute(query)).first()
+    if version is None:
+        return (await session.execute(_FOR_READING_LATEST, {"b_verification": verification_id})).first()
+    parameters = {"b_verification": verification_id, "b_version": version}
+    return (await session.execute(_FOR_READING_VERSION, parameters)).first()
 
 
 async def body_of(session: AsyncSession, report_id: str) -> str | None:

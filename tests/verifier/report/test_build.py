@@ -7,8 +7,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from assessment_kit import ANSWERED, APPLICANT, MARKET_REGULATION, enterprise, example_report, member, request, sources
 
+from hedui.v1 import records_pb2, report_pb2
 from verifier.assessment import assess
 from verifier.policy import default_policy
 from verifier.report.build import (
@@ -91,3 +93,24 @@ def test_records_carry_the_department_that_supplied_them() -> None:
         "market_regulation",
         True,
     )
+
+
+@pytest.mark.parametrize("area", [89.5, 0.0, 120.0, 1e-5, 2.5e-7, 1e16, 3.2e17, 12345678901234.5])
+@pytest.mark.parametrize("name", ["张三", 'a "quoted"\nname\u2028', "tab\there"])
+def test_the_digest_is_json_s_canonical_bytes_whatever_the_floats_and_escapes(area: float, name: str) -> None:
+    """The digest is taken with orjson where its bytes are json's: floats json writes with an exponent (orjson
+    writes some of them otherwise) and strings that need escapes go to json, so the digest never depends on it."""
+    record = records_pb2.PropertyRecord(record_id="p1", owner_id="110101199001011234", area_m2=area, value_fen=1)
+    report = report_pb2.Report(
+        report_id="r",
+        members=[
+            report_pb2.MemberReport(
+                name=name,
+                income_by_category={"wages": 2**62, "other": -1},
+                records=[records_pb2.DepartmentRecord(department="housing", property=record)],
+            )
+        ],
+    )
+    plain = report_plain(report)
+    canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert encode_report(report).sha256 == hashlib.sha256(canonical).hexdigest() == report_digest(report)

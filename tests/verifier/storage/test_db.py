@@ -94,3 +94,50 @@ async def test_sqlite_writers_still_take_turns_in_a_pool(tmp_path: Path) -> None
             assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 8
     finally:
         await db.close()
+
+
+async def test_reads_on_postgresql_run_outside_a_transaction_and_writes_inside_one(db_url: str) -> None:
+    """``reading()``: no BEGIN … ROLLBACK around plain reads on PostgreSQL (each statement its own transaction,
+    as READ COMMITTED reads anyway): between its statements the session's backend is idle, not idle in a
+    transaction; a write transaction is still one transaction."""
+    db, other = Database(db_url), Database(db_url)
+    state = "SELECT state FROM pg_stat_activity WHERE pid = :pid"
+    try:
+        if db.dialect != "postgresql":
+            assert (await _one(db, "SELECT 1")) == 1  # SQLite: a session as any other
+            return
+        for session_of, expected in ((db.reading, "idle"), (db.write, "idle in transaction")):
+            async with session_of() as session:
+                pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                async with other.reading() as watcher:
+                    assert (await watcher.execute(text(state), {"pid": pid})).scalar_one() == expected
+    finally:
+        await db.close()
+        await other.close()
+
+
+async def _one(db: Database, statement: str) -> object:
+    async with db.reading() as session:
+        return (await session.execute(text(statement))).scalar_one()
+
+
+async def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a connection idle past PING_AFTER_IDLE_SECONDS is pinged before it is handed out; one the database
+    dropped meanwhile is replaced, and the caller never sees it."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are files, never dropped by a server")
+    monkeypatch.setattr("verifier.storage.db.PING_AFTER_IDLE_SECONDS", 0.05)
+    db, other = Database(db_url, pool_size=1, max_overflow=0), Database(db_url)
+    try:
+        first = await _one(db, "SELECT pg_backend_pid()")
+        async with other.write() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.2)
+        second = await _one(db, "SELECT pg_backend_pid()")
+        assert second != first
+        assert await _one(db, "SELECT pg_backend_pid()") == second  # used moments ago: handed out as it is
+    finally:
+        await db.close()
+        await other.close()
