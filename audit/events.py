@@ -81,9 +81,12 @@ class AuditEvent:
 
 def canonical_entry(event: AuditEvent, recorded_at: dt.datetime, subjects: Iterable[str] | None = None) -> bytes:
     """The exact bytes of the log entry for ``event`` (with ``subjects`` instead of its own, if given)."""
+    time = recorded_at if recorded_at.tzinfo is dt.UTC else recorded_at.astimezone(dt.UTC)
     body = {
         "kind": event.kind,
-        "time": recorded_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        # orjson writes an instant with microseconds exactly as isoformat does, seven times faster (a test checks
+        # it); one without (a whole second) it writes without the fraction, so isoformat writes those.
+        "time": time if time.microsecond else time.isoformat(timespec="microseconds"),
         "operator": event.operator,
         "client": event.client,
         "verification": event.verification,
@@ -106,7 +109,14 @@ def canonical_json(value: Mapping[str, object]) -> bytes:
         fast = b"\\"
     if b"\\" not in fast:
         return fast
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_instant).encode()
+
+
+def _instant(value: object) -> str:
+    """An aware instant in an entry as its text (json's side of :func:`canonical_json`)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.isoformat(timespec="microseconds")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 ENTRY_FIELDS: Final = frozenset(

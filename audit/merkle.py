@@ -171,9 +171,22 @@ class MerkleTree:
         return index
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        """Append leaf hashes in order."""
-        for leaf in leaves:
-            self.append(leaf)
+        """Append leaf hashes in order: the leaves at once, then each level's new nodes in one pass."""
+        batch = list(leaves)
+        if batch and set(map(len, batch)) != {HASH_SIZE}:
+            raise ValueError(f"wrong hash length: a leaf hash is not {HASH_SIZE} bytes")
+        levels, low, high = self._levels, self._size, self._size + len(batch)
+        levels[0] += b"".join(batch)
+        self._size = high
+        level, step = 0, 2 * HASH_SIZE
+        while high >> 1 > low >> 1:  # level + 1 gains the parents of the pairs completed at this level
+            low, high, children = low >> 1, high >> 1, levels[level]
+            if level + 1 == len(levels):
+                levels.append(bytearray())
+            levels[level + 1] += b"".join(
+                [_sha256(_NODE_PREFIX + children[i * step : i * step + step]).digest() for i in range(low, high)]
+            )
+            level += 1
 
     def leaf(self, index: int) -> bytes:
         """The leaf hash at ``index``."""
