@@ -178,7 +178,7 @@ def _common(line: bytes) -> tuple[int, bytes, dt.datetime, dict[str, Any]] | Non
     if not (canonical and index.__class__ is int and encoded.__class__ is str and body.__class__ is dict):
         return None
     time = entry_time(body)
-    return None if time.__class__ is str else (index, entry, time, body)  # type: ignore[return-value]
+    return None if isinstance(time, str) else (index, entry, time, body)
 
 
 def _careful(line: bytes, number: int) -> tuple[int, bytes, dt.datetime, dict[str, Any]] | Item:
@@ -198,73 +198,79 @@ MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far an entry's time may lie before an earlier entry's (:data:`audit.verify.MAX_CLOCK_SKEW`)."""
 
 
-class _Gathering:
-    """The segment being gathered (see :class:`Segment`)."""
-
-    __slots__ = ("allowed", "back", "first", "high", "leaves", "low", "lows", "notable")
-
-    def __init__(self, first: int) -> None:
-        self.first = first
-        self.leaves: list[bytes] = []
-        self.notable: list[tuple[int, dt.datetime, dict[str, Any]]] = []
-        self.lows: list[tuple[Moment, Moment | None]] = []
-        self.low: dt.datetime | None = None
-        self.high: Moment | None = None
-        self.allowed: dt.datetime | None = None  # the high's time less the skew
-        self.back: tuple[Moment, Moment] | None = None
-
-    def take(self, time: dt.datetime, entry: bytes, body: dict[str, Any]) -> None:
-        """The next entry of the segment."""
-        offset = len(self.leaves)
-        if self.low is None or time < self.low:
-            self.low = time
-            self.lows.append(((offset, time), self.high))
-        high = self.high
-        if high is None or time > high[1]:
-            self.high, self.allowed = (offset, time), time - MAX_CLOCK_SKEW
-        elif self.back is None and time < self.allowed:  # type: ignore[operator]
-            self.back = ((offset, time), high)
-        if body["kind"] in CONSENT_KINDS:
-            self.notable.append((offset, time, body))
-        self.leaves.append(_sha256(_LEAF_PREFIX + entry).digest())
-
-    def segment(self) -> Segment:
-        """The segment gathered (at least one entry)."""
-        assert self.high is not None
-        subtrees = tuple(aligned_subtrees(self.first, self.leaves))
-        return Segment(
-            self.first, len(self.leaves), subtrees, tuple(self.notable), tuple(self.lows), self.back, self.high
-        )
+def _order(
+    times: list[dt.datetime],
+) -> tuple[tuple[tuple[Moment, Moment | None], ...], tuple[Moment, Moment] | None, Moment]:
+    """A segment's ``lows``, ``back`` and ``high`` (see :class:`Segment`) from its entries' times: at once for
+    times in order (one writer's, the common case), entry by entry otherwise."""
+    if times == sorted(times):
+        last = times[-1]
+        return (((0, times[0]), None),), None, (times.index(last), last)
+    back: tuple[Moment, Moment] | None = None
+    low, high = times[0], (0, times[0])
+    lows: list[tuple[Moment, Moment | None]] = [((0, low), None)]
+    allowed = low - MAX_CLOCK_SKEW
+    for offset, time in enumerate(times[1:], start=1):
+        if time < low:
+            low = time
+            lows.append(((offset, time), high))
+        if time > high[1]:
+            high, allowed = (offset, time), time - MAX_CLOCK_SKEW
+        elif back is None and time < allowed:
+            back = ((offset, time), high)
+    return tuple(lows), back, high
 
 
-def scan(lines: Sequence[bytes], number: int, cuts: frozenset[int] = frozenset()) -> list[Item]:
-    """The records of ``lines`` (the first is line ``number`` of the file), in order, up to and with the first
-    fault. A segment ends before an index in ``cuts`` (sizes at which the checker must see the tree's root)."""
+def _lines(block: bytes) -> list[bytes]:
+    """A block of a file's lines as iterating the file yields them (split after each newline only)."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
+def scan(lines: Sequence[bytes] | bytes, number: int, cuts: frozenset[int] = frozenset()) -> list[Item]:
+    """The records of ``lines`` (the first is line ``number`` of the file; a ``bytes`` holds whole lines), in
+    order, up to and with the first fault. A segment ends before an index in ``cuts`` (sizes at which the checker
+    must see the tree's root)."""
+    if isinstance(lines, bytes):
+        lines = _lines(lines)
     items: list[Item] = []
-    gathering: _Gathering | None = None
+    first, leaves, times, notable = 0, list[bytes](), list[dt.datetime](), list[tuple[int, dt.datetime, Any]]()
     for line in lines:
         found = _common(line) or _careful(line, number)
         number += 1
         if not isinstance(found, tuple):
-            _close(items, gathering)
-            gathering = None
+            _close(items, first, leaves, times, notable)
+            first, leaves, times, notable = 0, [], [], []
             items.append(found)
             if isinstance(found, Head):
                 continue
             return items
         index, entry, time, body = found
-        if gathering is None or index != gathering.first + len(gathering.leaves) or index in cuts:
-            _close(items, gathering)
-            gathering = _Gathering(index)
-        gathering.take(time, entry, body)
-    _close(items, gathering)
+        if index != first + len(leaves) or index in cuts:
+            _close(items, first, leaves, times, notable)
+            first, leaves, times, notable = index, [], [], []
+        if body["kind"] in CONSENT_KINDS:
+            notable.append((len(leaves), time, body))
+        times.append(time)
+        leaves.append(_sha256(_LEAF_PREFIX + entry).digest())
+    _close(items, first, leaves, times, notable)
     return items
 
 
-def _close(items: list[Item], gathering: _Gathering | None) -> None:
-    """Append the segment gathered (if any) to ``items``."""
-    if gathering is not None and gathering.leaves:
-        items.append(gathering.segment())
+def _close(
+    items: list[Item],
+    first: int,
+    leaves: list[bytes],
+    times: list[dt.datetime],
+    notable: list[tuple[int, dt.datetime, Any]],
+) -> None:
+    """Append the segment gathered (if any entries were) to ``items``."""
+    if leaves:
+        lows, back, high = _order(times)
+        subtrees = tuple(aligned_subtrees(first, leaves))
+        items.append(Segment(first, len(leaves), subtrees, tuple(notable), lows, back, high))
 
 
 def _record(line: bytes, number: int) -> Any:

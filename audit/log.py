@@ -71,7 +71,7 @@ audit_entries = Table(
     Column("kind", String(64), nullable=False, index=True),
     Column("operator", String(200), nullable=False),
     Column("client", String(200), nullable=False),
-    Column("verification", String(100), nullable=False, index=True),
+    Column("verification", String(100), nullable=False),  # found by ix_audit_entries_verification_kind
     Column("authorization", Text, nullable=False),
     Column("department", String(64), nullable=False),
     Column("subjects", Text, nullable=False),

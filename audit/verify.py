@@ -13,6 +13,7 @@ import base64
 import collections
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import multiprocessing
@@ -393,13 +394,14 @@ def check_export(
     checker: LogChecker | None = None
     try:
         remaining = iter(lines)
-        header = next(remaining, None)
-        if header is None:
+        header = lines.readline() if isinstance(lines, io.BufferedIOBase) else next(remaining, None)
+        if not header:
             raise LogCheckFailed(Failure(None, "empty file"))
         tree_size = _check_header(_header_record(header), verifier)
         checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
         cuts = frozenset({tree_size, tree_size + 1, *checker.pinned_sizes})
-        for items in _scans(remaining, cuts):
+        chunks = _blocks(lines) if isinstance(lines, io.BufferedIOBase) else _chunks(remaining)
+        for items in _scans(chunks, cuts):
             for item in items:
                 _replay(checker, item, tree_size)
         if checker.size < tree_size:
@@ -452,14 +454,26 @@ def _replay(checker: LogChecker, item: Item, tree_size: int) -> None:
 
 
 _CHUNK_LINES = 4096
+_BLOCK_BYTES = 1 << 20
 
 
-def _chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+def _chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes] | bytes]]:
     """The lines after the header in runs of :data:`_CHUNK_LINES`, each with the line number of its first."""
     number = 2
     while chunk := list(itertools.islice(lines, _CHUNK_LINES)):
         yield number, chunk
         number += len(chunk)
+
+
+def _blocks(file: io.BufferedIOBase) -> Iterator[tuple[int, list[bytes] | bytes]]:
+    """A binary file's lines after the header in blocks of whole lines (about :data:`_BLOCK_BYTES`), each with
+    the line number of its first: handed to a scanning process as one string of bytes, split there."""
+    number = 2
+    while block := file.read(_BLOCK_BYTES):
+        if not block.endswith(b"\n"):
+            block += file.readline()
+        yield number, block
+        number += block.count(b"\n") + (not block.endswith(b"\n"))
 
 
 def _workers() -> int:
@@ -470,10 +484,9 @@ def _workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _scans(lines: Iterator[bytes], cuts: frozenset[int]) -> Iterator[list[Item]]:
+def _scans(chunks: Iterator[tuple[int, list[bytes] | bytes]], cuts: frozenset[int]) -> Iterator[list[Item]]:
     """:func:`audit._export_scan.scan` of every run of lines, in order: in this process for an export of one run
     or on one CPU, else in forked processes (a few runs ahead; the rest are not read before they are needed)."""
-    chunks = _chunks(lines)
     ahead = list(itertools.islice(chunks, 2))
     workers = _workers() if len(ahead) > 1 else 1
     if workers == 1:

@@ -3,7 +3,7 @@
 ``check_export`` scans a large export's lines in several processes (audit/_export_scan.py) and replays what they
 found through one checker. Here the runs are made a few lines long, so that a small export crosses many of them,
 and every kind of damage gives the same result — entries, heads and the first failure, word for word — scanned in
-one run, in many runs in this process, and in many runs in other processes.
+one run, in many runs in this process, and in many runs in other processes, given as lines or read from a file.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,7 +109,7 @@ def _checked(lines: list[bytes], pins: tuple[Checkpoint, ...]) -> CheckResult:
 @pytest.mark.parametrize("damage", DAMAGE)
 @pytest.mark.parametrize("pinned", [False, True])
 def test_many_runs_in_many_processes_say_what_one_run_says(
-    damage: str, pinned: bool, monkeypatch: pytest.MonkeyPatch
+    damage: str, pinned: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     lines = DAMAGE[damage]()
     tree = MerkleTree(leaf_hash(_entry(i)) for i in range(17))
@@ -130,6 +131,15 @@ def test_many_runs_in_many_processes_say_what_one_run_says(
     assert pools == [2]
     assert here == whole
     assert forked == whole
+    export = tmp_path / "export.jsonl"
+    export.write_bytes(b"".join(lines))
+    monkeypatch.setattr(verify, "_BLOCK_BYTES", 700)  # blocks of two or three lines, read from the file
+    with export.open("rb") as file:
+        assert check_export(file, SIGNER.verifier(), witnessed=pins) == whole
+    assert pools == [2, 2]
+    monkeypatch.setattr(verify, "_workers", lambda: 1)
+    with export.open("rb") as file:
+        assert check_export(file, SIGNER.verifier(), witnessed=pins) == whole
     if damage == "intact":
         assert whole.intact and (whole.entries, whole.heads) == (N, len(SIGNED_SIZES)), whole.failure
     else:
