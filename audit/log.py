@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,7 +233,12 @@ def _bulk_insert(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tupl
     if dialect.name == "postgresql":
         arrays = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect)}[])" for c in columns)
         return text(f"INSERT INTO {quote(table.name)} ({listed}) SELECT * FROM unnest({arrays})"), ()
-    processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
+    # Bytes go to sqlite3 as they are: a LargeBinary's processor only wraps them in the driver's Binary, which
+    # sqlite3 stores as the same BLOB ("sqlite3 doesn't need the Binary conversion", says SQLAlchemy's own note).
+    processors = tuple(
+        None if isinstance(c.type, LargeBinary) else c.type.dialect_impl(dialect).bind_processor(dialect)
+        for c in columns
+    )
     marks = ", ".join("?" for _ in names)
     return f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({marks})", processors
 
@@ -396,7 +402,7 @@ class AuditLog:
         e = audit_entries.c
         newest = (await session.execute(select(func.coalesce(func.max(e.seq), 0)))).scalar_one()
         names = tuple(column.name for column in _APPENDED)
-        await insert_rows(session, audit_entries, names, [tuple(row[name] for name in names) for row in rows])
+        await insert_rows(session, audit_entries, names, list(map(operator.itemgetter(*names), rows)))
         await session.execute(insert(audit_pending).from_select(["seq"], select(e.seq).where(e.seq > newest)))
 
     async def entries(
