@@ -38,6 +38,7 @@ __all__ = [
     "Segment",
     "decoded_entry",
     "line_record",
+    "lines_of",
     "scan",
 ]
 
@@ -221,7 +222,7 @@ def _order(
     return tuple(lows), back, high
 
 
-def _lines(block: bytes) -> list[bytes]:
+def lines_of(block: bytes) -> list[bytes]:
     """A block of a file's lines as iterating the file yields them (split after each newline only)."""
     lines = block.split(b"\n")
     if block.endswith(b"\n"):
@@ -229,12 +230,9 @@ def _lines(block: bytes) -> list[bytes]:
     return lines
 
 
-def scan(lines: Sequence[bytes] | bytes, number: int, cuts: frozenset[int] = frozenset()) -> list[Item]:
-    """The records of ``lines`` (the first is line ``number`` of the file; a ``bytes`` holds whole lines), in
-    order, up to and with the first fault. A segment ends before an index in ``cuts`` (sizes at which the checker
-    must see the tree's root)."""
-    if isinstance(lines, bytes):
-        lines = _lines(lines)
+def scan(lines: Sequence[bytes], number: int, cuts: frozenset[int] = frozenset()) -> list[Item]:
+    """The records of ``lines`` (the first is line ``number`` of the file), in order, up to and with the first
+    fault. A segment ends before an index in ``cuts`` (sizes at which the checker must see the tree's root)."""
     items: list[Item] = []
     first, leaves, times, notable = 0, list[bytes](), list[dt.datetime](), list[tuple[int, dt.datetime, Any]]()
     for line in lines:

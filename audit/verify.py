@@ -393,17 +393,19 @@ def check_export(
     """
     checker: LogChecker | None = None
     try:
+        file = lines if isinstance(lines, io.BufferedReader) and lines.seekable() else None
         remaining = iter(lines)
-        header = lines.readline() if isinstance(lines, io.BufferedIOBase) else next(remaining, None)
+        header = file.readline() if file is not None else next(remaining, None)
         if not header:
             raise LogCheckFailed(Failure(None, "empty file"))
         tree_size = _check_header(_header_record(header), verifier)
         checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
         cuts = frozenset({tree_size, tree_size + 1, *checker.pinned_sizes})
-        chunks = _blocks(lines) if isinstance(lines, io.BufferedIOBase) else _chunks(remaining)
-        for items in _scans(chunks, cuts):
+        number = 2  # the line number of the next task's first line
+        for count, items in _scans(_spans(file) if file is not None else _chunks(remaining), cuts):
             for item in items:
-                _replay(checker, item, tree_size)
+                _replay(checker, item, tree_size, number)
+            number += count
         if checker.size < tree_size:
             raise checker.fail(
                 checker.size,
@@ -436,8 +438,9 @@ _LINE_FAULTS = {
 }
 
 
-def _replay(checker: LogChecker, item: Item, tree_size: int) -> None:
-    """One result of :func:`audit._export_scan.scan`, taken by ``checker`` (in file order)."""
+def _replay(checker: LogChecker, item: Item, tree_size: int, number: int) -> None:
+    """One result of :func:`audit._export_scan.scan`, taken by ``checker`` (in file order; the lines scanned
+    began at line ``number``)."""
     if isinstance(item, Segment):
         checker.segment(item)
         if checker.size > tree_size:
@@ -450,30 +453,47 @@ def _replay(checker: LogChecker, item: Item, tree_size: int) -> None:
         raise checker.fail(item.index, item.message)
     else:
         index = {"entry": checker.size, "base64": item.index}.get(item.what)
-        raise LogCheckFailed(Failure(index, f"line {item.number}: {_LINE_FAULTS[item.what]}"))
+        raise LogCheckFailed(Failure(index, f"line {number + item.number}: {_LINE_FAULTS[item.what]}"))
 
 
 _CHUNK_LINES = 4096
 _BLOCK_BYTES = 1 << 20
+Task = list[bytes] | tuple[int, int, int]
+"""Lines to scan: given, or where they lie in a file (its descriptor, the first byte, the byte after the last)."""
 
 
-def _chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes] | bytes]]:
-    """The lines after the header in runs of :data:`_CHUNK_LINES`, each with the line number of its first."""
-    number = 2
+def _chunks(lines: Iterator[bytes]) -> Iterator[Task]:
+    """The lines after the header in runs of :data:`_CHUNK_LINES`."""
     while chunk := list(itertools.islice(lines, _CHUNK_LINES)):
-        yield number, chunk
-        number += len(chunk)
+        yield chunk
 
 
-def _blocks(file: io.BufferedIOBase) -> Iterator[tuple[int, list[bytes] | bytes]]:
-    """A binary file's lines after the header in blocks of whole lines (about :data:`_BLOCK_BYTES`), each with
-    the line number of its first: handed to a scanning process as one string of bytes, split there."""
-    number = 2
-    while block := file.read(_BLOCK_BYTES):
-        if not block.endswith(b"\n"):
-            block += file.readline()
-        yield number, block
-        number += block.count(b"\n") + (not block.endswith(b"\n"))
+def _spans(file: io.BufferedReader) -> Iterator[Task]:
+    """Where a file's lines after the header lie, in spans of whole lines of about :data:`_BLOCK_BYTES`: each
+    scanning process reads its own (``pread`` on the descriptor it inherits, the file never reopened by name);
+    this one reads only the line that ends each span."""
+    fd, start = file.fileno(), file.tell()
+    size = os.fstat(fd).st_size
+    while start < size:
+        end = min(start + _BLOCK_BYTES, size)
+        if end < size:
+            file.seek(end - 1)
+            file.readline()
+            end = file.tell()
+        yield fd, start, end
+        start = end
+
+
+def _scan_task(task: Task, cuts: frozenset[int]) -> tuple[int, list[Item]]:
+    """How many lines the task holds and :func:`audit._export_scan.scan` of them (line numbers from 0)."""
+    if isinstance(task, list):
+        return len(task), scan(task, 0, cuts)
+    fd, start, end = task
+    block = bytearray()
+    while len(block) < end - start and (part := os.pread(fd, end - start - len(block), start + len(block))):
+        block += part
+    lines = _export_scan.lines_of(bytes(block))
+    return len(lines), scan(lines, 0, cuts)
 
 
 def _workers() -> int:
@@ -484,20 +504,20 @@ def _workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _scans(chunks: Iterator[tuple[int, list[bytes] | bytes]], cuts: frozenset[int]) -> Iterator[list[Item]]:
-    """:func:`audit._export_scan.scan` of every run of lines, in order: in this process for an export of one run
-    or on one CPU, else in forked processes (a few runs ahead; the rest are not read before they are needed)."""
-    ahead = list(itertools.islice(chunks, 2))
+def _scans(tasks: Iterator[Task], cuts: frozenset[int]) -> Iterator[tuple[int, list[Item]]]:
+    """:func:`_scan_task` of every task, in order: in this process for an export of one task or on one CPU, else
+    in forked processes (a few tasks ahead; the rest are not read before they are needed)."""
+    ahead = list(itertools.islice(tasks, 2))
     workers = _workers() if len(ahead) > 1 else 1
     if workers == 1:
-        for number, chunk in itertools.chain(ahead, chunks):
-            yield scan(chunk, number, cuts)
+        for task in itertools.chain(ahead, tasks):
+            yield _scan_task(task, cuts)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        pending: collections.deque[Future[list[Item]]] = collections.deque()
-        for number, chunk in itertools.chain(ahead, chunks):
-            pending.append(pool.submit(scan, chunk, number, cuts))
+        pending: collections.deque[Future[tuple[int, list[Item]]]] = collections.deque()
+        for task in itertools.chain(ahead, tasks):
+            pending.append(pool.submit(_scan_task, task, cuts))
             if len(pending) > 2 * workers:
                 yield pending.popleft().result()
         while pending:
