@@ -29,6 +29,7 @@ from audit.events import entry_time
 from audit.merkle import aligned_subtrees
 
 __all__ = [
+    "FIRST_INSTANT",
     "MAX_CLOCK_SKEW",
     "EntryFault",
     "Head",
@@ -36,6 +37,7 @@ __all__ = [
     "LineFault",
     "Moment",
     "Segment",
+    "allowed_after",
     "decoded_entry",
     "line_record",
     "lines_of",
@@ -197,6 +199,13 @@ def _careful(line: bytes, number: int) -> tuple[int, bytes, dt.datetime, dict[st
 
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far an entry's time may lie before an earlier entry's (:data:`audit.verify.MAX_CLOCK_SKEW`)."""
+FIRST_INSTANT = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def allowed_after(time: dt.datetime) -> dt.datetime:
+    """The earliest time an entry may have after one of ``time``: :data:`MAX_CLOCK_SKEW` before it (never before
+    the first instant a datetime holds: an export dated in year 1 fails as backdated, not with an overflow)."""
+    return time - MAX_CLOCK_SKEW if time - FIRST_INSTANT > MAX_CLOCK_SKEW else FIRST_INSTANT
 
 
 def _order(
@@ -210,13 +219,13 @@ def _order(
     back: tuple[Moment, Moment] | None = None
     low, high = times[0], (0, times[0])
     lows: list[tuple[Moment, Moment | None]] = [((0, low), None)]
-    allowed = low - MAX_CLOCK_SKEW
+    allowed = allowed_after(low)
     for offset, time in enumerate(times[1:], start=1):
         if time < low:
             low = time
             lows.append(((offset, time), high))
         if time > high[1]:
-            high, allowed = (offset, time), time - MAX_CLOCK_SKEW
+            high, allowed = (offset, time), allowed_after(time)
         elif back is None and time < allowed:
             back = ((offset, time), high)
     return tuple(lows), back, high

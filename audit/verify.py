@@ -30,7 +30,7 @@ from sqlalchemy import Row, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import _export_scan
-from audit._export_scan import EntryFault, Head, Item, Moment, Segment, line_record, scan
+from audit._export_scan import EntryFault, Head, Item, Moment, Segment, allowed_after, line_record, scan
 from audit._export_scan import decoded_entry as _decoded
 from audit.bound import BoundLedger
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
@@ -113,7 +113,7 @@ class CheckResult:
 MAX_CLOCK_SKEW: Final = _export_scan.MAX_CLOCK_SKEW
 """How far an entry's time may lie before an earlier entry's: writers stamp entries before they commit, and a
 transaction that commits later integrates later. An entry further back was backdated or moved."""
-_BEFORE_ALL = dt.datetime.min.replace(tzinfo=dt.UTC) + MAX_CLOCK_SKEW  # earlier than any entry's time
+_BEFORE_ALL = _export_scan.FIRST_INSTANT  # no entry's time is earlier
 _NEVER = 1 << 63  # a size no log reaches
 _LEAF_PREFIX = b"\x00"
 _sha256 = hashlib.sha256
@@ -194,7 +194,7 @@ class LogChecker:
         if time < self._earliest_allowed:
             self._backdated(index, time)
         if time > self._latest:
-            self._latest, self._latest_at, self._earliest_allowed = time, index, time - MAX_CLOCK_SKEW
+            self._latest, self._latest_at, self._earliest_allowed = time, index, allowed_after(time)
         if time > self._batch_latest:
             self._batch_latest, self._batch_latest_at = time, index
         if self._ledger is not None:
@@ -246,7 +246,7 @@ class LogChecker:
         offset, latest = segment.high
         if latest > self._latest:
             self._latest, self._latest_at = latest, segment.first + offset
-            self._earliest_allowed = latest - MAX_CLOCK_SKEW
+            self._earliest_allowed = allowed_after(latest)
         if latest > self._batch_latest:
             self._batch_latest, self._batch_latest_at = latest, segment.first + offset
         tree = self._hashed()

@@ -94,6 +94,8 @@ DAMAGE: dict[str, Callable[[], list[bytes]]] = {
     "duplicated": lambda: [*_plain()[:20], _plain()[19], *_plain()[20:]],
     "backdated": lambda: _replace_entry(_plain(), 25, _entry(25, T0 - dt.timedelta(minutes=10))),
     "forward then back": lambda: _replace_entry(_plain(), 24, _entry(24, T0 + dt.timedelta(minutes=20))),
+    "year one": lambda: _replace_entry(_plain(), 10, _entry(10, dt.datetime(1, 1, 1, 0, 1, tzinfo=dt.UTC))),
+    "year one first": lambda: _replace_entry(_plain(), 0, _entry(0, dt.datetime(1, 1, 1, 0, 1, tzinfo=dt.UTC))),
     "unconsented": lambda: _replace_entry(_plain(), 30, _entry(30, kind="DEPARTMENT_QUERY_SENT")),  # no case
     "header short": lambda: _header(_plain(), 17),
     "header long": lambda: _header(_plain(), 45),
@@ -160,5 +162,9 @@ def test_the_damage_is_named_as_one_run_names_it() -> None:
     assert said["header short"] == "entry 17: beyond the 17 entries the file's header announces"
     assert said["base64"] == "entry 12: line 15: entry is not base64"
     assert said["not json"] == "line 10: not JSON"
+    assert said["year one"].startswith(
+        "entry 10: its time 0001-01-01T00:01:00+00:00 lies 739950 days, 8:59:09 before entry 9"
+    )
+    assert said["year one first"].startswith("entry 0: entries 0..6 do not match the signed tree head at size 7")
     assert said["a head removed"].startswith("signed tree head at size 21: it follows the signed head of size 14")
     assert said["header long"] == "entry 40: missing: the file's header announces 45 entries, the file ends after 40"
