@@ -22,12 +22,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from consent.departments import ALL_DEPARTMENTS
 from consent.identity import CHINA_TIME
 
-__all__ = ["ConsentLedger"]
+__all__ = ["CONSENT_KINDS", "ConsentLedger"]
+
+CONSENT_KINDS: Final = frozenset(
+    {
+        "VERIFICATION_CREATED",
+        "AUTHORIZATION_REGISTERED",
+        "AUTHORIZATION_REVOKED",
+        "TRUSTED_KEY_REVOKED",
+        "DEPARTMENT_QUERY_SENT",
+    }
+)
+"""The kinds of entry :meth:`ConsentLedger.take` reads; the checker hands it no others."""
 
 _GRACE = dt.timedelta(minutes=5)
 _SHOWN = 12  # characters of a keyed hash named in a message
@@ -78,9 +89,12 @@ class ConsentLedger:
         self._revoked: set[str] = set()
         self._keys_revoked: dict[str, dt.datetime] = {}
 
-    def take(self, body: Mapping[str, Any]) -> str | None:
-        """The next entry (decoded, its fields checked); why a query it records is not covered, else ``None``."""
-        kind, at = body["kind"], dt.datetime.fromisoformat(body["time"])
+    def take(self, body: Mapping[str, Any], at: dt.datetime | None = None) -> str | None:
+        """The next entry (decoded, its fields checked; ``at`` its time if parsed already); why a query it records
+        is not covered, else ``None``. Entries of kinds outside :data:`CONSENT_KINDS` change nothing."""
+        kind = body["kind"]
+        if at is None:
+            at = dt.datetime.fromisoformat(body["time"])
         details = body["details"]
         if kind == "VERIFICATION_CREATED":
             self._cases[body["verification"]] = (details.get("purpose"), details.get("commissioned_by"))

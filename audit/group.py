@@ -41,7 +41,7 @@ class GroupCommit:
         self._queue.append((event, id_numbers, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await asyncio.shield(done)
+        await done  # a caller cancelled meanwhile cancels only its own wait: its event is still written
 
     async def _write(self) -> None:
         while self._queue:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,10 +20,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ARRAY, any_, bindparam, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import metrics
+from audit._export_scan import line_record
 from audit.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -41,6 +42,7 @@ from audit.log import (
     audit_refused,
     audit_tree_heads,
     column_disagreement,
+    insert_rows,
 )
 from audit.merkle import MerkleTree, leaf_hash
 from audit.signer import (
@@ -76,6 +78,8 @@ Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """Opens a write transaction that commits when the block exits cleanly (e.g. ``Database.write``)."""
 
 MAX_BATCH = 50_000
+_LEAF_PREFIX = b"\x00"
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,8 +269,7 @@ class TransparencyLog:
         if not accepted:
             return None
         accumulator = state.accumulator()
-        for _, leaf in accepted:
-            accumulator.push(leaf)
+        accumulator.extend([leaf for _, leaf in accepted])
         root, size = accumulator.root(), accumulator.size
         before = note_facts(state.checkpoint)
         signed_at = dt.datetime.now(dt.UTC)
@@ -275,7 +278,7 @@ class TransparencyLog:
         line = head_line(state.size, signed_at)
         note = sign_checkpoint(Checkpoint(self.origin, size, root, (line,)), self.signer)
         await _store_leaves(session, self._tree.size, accepted)
-        await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_([s for s, _ in accepted])))
+        await _dequeue(session, [s for s, _ in accepted])
         head = await _store_head(session, size, root, note, signed_at)
         # Durable before the commit: a crash now leaves the state one head ahead, which is resumed.
         self.state.save(
@@ -289,7 +292,7 @@ class TransparencyLog:
                 runs(s for s, _ in accepted),
             )
         )
-        self._tree.extend(leaf for _, leaf in accepted)
+        self._tree.extend([leaf for _, leaf in accepted])
         return head
 
     def vouches_for(self, index: int, entry: bytes) -> bool:
@@ -427,10 +430,8 @@ def checked_head(head: SignedTreeHead, verifier: NoteVerifier, origin: str) -> S
 
 async def _store_leaves(session: AsyncSession, first: int, leaves: Sequence[tuple[int, bytes]]) -> None:
     """Store leaves ``first``.. for the entries (seq, leaf hash) given, in order."""
-    await session.execute(
-        insert(audit_leaves),
-        [{"leaf_index": first + i, "entry_seq": seq, "leaf_hash": leaf} for i, (seq, leaf) in enumerate(leaves)],
-    )
+    rows = [(first + i, seq, leaf) for i, (seq, leaf) in enumerate(leaves)]
+    await insert_rows(session, audit_leaves, ("leaf_index", "entry_seq", "leaf_hash"), rows)
 
 
 async def _store_head(
@@ -489,19 +490,59 @@ async def screen(
     refused: list[tuple[int, str]] = []
     for row in rows:
         reason = _refusal(row, entry_mac)
-        leaf = leaf_hash(bytes(row.entry)) if row.entry is not None else b""
+        leaf = _sha256(_LEAF_PREFIX + row.entry).digest() if row.entry is not None else b""
         if reason is None and leaf in accepted:
             reason = f"a copy of entry seq {accepted[leaf]} queued before it"
         if reason is None:
             accepted[leaf] = row.queued
         else:
             refused.append((row.queued, reason))
-    for start in range(0, len(accepted), 5_000):
-        chunk = list(accepted)[start : start + 5_000]
-        known = await session.execute(select(leaves.leaf_hash, leaves.leaf_index).where(leaves.leaf_hash.in_(chunk)))
-        for found in known:
-            refused.append((accepted.pop(bytes(found.leaf_hash)), f"a copy of the entry at leaf {found.leaf_index}"))
+    for leaf, index in await _in_tree(session, list(accepted)):
+        refused.append((accepted.pop(leaf), f"a copy of the entry at leaf {index}"))
     return [(seq, leaf) for leaf, seq in sorted(accepted.items(), key=lambda item: item[1])], refused
+
+
+async def _in_tree(session: AsyncSession, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
+    """Which of the leaf ``hashes`` the tree holds already, and where (5,000 a statement). SQLite's statement is
+    handed to the driver as written: SQLAlchemy would compile the IN list one parameter at a time, most of an
+    integration's CPU for a large batch; PostgreSQL's takes one array."""
+    found: list[tuple[bytes, int]] = []
+    leaves = audit_leaves.c
+    for start in range(0, len(hashes), 5_000):
+        chunk = hashes[start : start + 5_000]
+        if session.get_bind().dialect.name == "postgresql":
+            rows = await session.execute(
+                select(leaves.leaf_hash, leaves.leaf_index).where(_among(session, leaves.leaf_hash, chunk))
+            )
+        else:
+            marks = ",".join("?" * len(chunk))
+            connection = await session.connection()
+            rows = await connection.exec_driver_sql(
+                f"SELECT leaf_hash, leaf_index FROM audit_leaves WHERE leaf_hash IN ({marks})", tuple(chunk)
+            )
+        found.extend((bytes(row[0]), int(row[1])) for row in rows)
+    return found
+
+
+def _among(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter however many values (an IN
+    list is compiled a parameter a value, most of an integration's CPU for a large batch)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+async def _dequeue(session: AsyncSession, seqs: Sequence[int]) -> None:
+    """Take ``seqs`` (ascending) off the queue: by ranges when they are few runs of consecutive numbers, as a
+    batch mostly is (every number in a run is one of ``seqs``, so a range takes no other row)."""
+    batch = runs(seqs)
+    pending = audit_pending.c.seq
+    where = (
+        or_(*(pending.between(low, high) for low, high in batch))
+        if len(batch) <= 32
+        else _among(session, pending, seqs)
+    )
+    await session.execute(delete(audit_pending).where(where))
 
 
 def _refusal(row: Any, entry_mac: EntryMac | None) -> str | None:
@@ -512,10 +553,10 @@ def _refusal(row: Any, entry_mac: EntryMac | None) -> str | None:
         return f"already integrated at leaf {row.leaf_index} (queued again)"
     if entry_mac is None:  # a log that checks nothing of what hedui's append guarantees (tests, benches)
         return None
-    if not entry_mac.check(bytes(row.entry), row.mac):
+    if not entry_mac.check(row.entry, row.mac):
         return "its MAC does not verify: not appended by hedui"
     try:
-        body = json.loads(row.entry)
+        body = line_record(row.entry)  # orjson, json for what orjson refuses
     except ValueError:
         return "its bytes are not an entry"
     if not isinstance(body, dict):
@@ -530,7 +571,9 @@ async def _refuse(session: AsyncSession, refused: Sequence[tuple[int, str]]) -> 
     await session.execute(
         insert(audit_refused), [{"seq": seq, "refused_at": now, "reason": reason} for seq, reason in refused]
     )
-    await session.execute(delete(audit_pending).where(audit_pending.c.seq.in_([seq for seq, _ in refused])))
+    await session.execute(
+        delete(audit_pending).where(_among(session, audit_pending.c.seq, [seq for seq, _ in refused]))
+    )
     for seq, reason in refused:
         log.warning("audit log: queued entry seq %d refused: %s", seq, reason)
     metrics.ENTRIES_REFUSED.inc(len(refused))

@@ -10,25 +10,32 @@ witness's directory is read as it lies (:func:`witnessed_checkpoint`), without t
 from __future__ import annotations
 
 import base64
-import binascii
+import collections
 import datetime as dt
 import hashlib
+import io
+import itertools
 import json
+import multiprocessing
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import orjson
 from sqlalchemy import Row, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit import _export_scan
+from audit._export_scan import EntryFault, Head, Item, Moment, Segment, allowed_after, line_record, scan
+from audit._export_scan import decoded_entry as _decoded
 from audit.bound import BoundLedger
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
-from audit.consent_proof import ConsentLedger
-from audit.events import entry_problem
+from audit.consent_proof import CONSENT_KINDS, ConsentLedger
+from audit.events import entry_time
 from audit.heads import head_facts
 from audit.log import (
     as_utc,
@@ -39,7 +46,7 @@ from audit.log import (
     audit_tree_heads,
     column_disagreement,
 )
-from audit.merkle import RootAccumulator, leaf_hash
+from audit.merkle import RootAccumulator
 from audit.witness import HISTORY_FILE, WitnessError
 
 __all__ = [
@@ -103,40 +110,13 @@ class CheckResult:
         return self.failure is None
 
 
-def _decoded(entry: bytes) -> Any:
-    """The entry's JSON if it is in the canonical encoding (UTF-8, sorted keys, no spaces), else ``None``.
-
-    The encoding is Python's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. An entry
-    without a backslash is checked with orjson (four times faster both ways): with no escape in it, orjson's
-    sorted compact encoding of the decoded value is byte for byte json's (raw UTF-8, code point key order, the
-    same integers; a float is refused by :func:`entry_problem` either way). Any other entry takes json's path.
-    """
-    if b"\\" not in entry:
-        try:
-            body = orjson.loads(entry)
-        except orjson.JSONDecodeError:
-            body = None
-        if isinstance(body, dict) and orjson.dumps(body, option=orjson.OPT_SORT_KEYS) == entry:
-            return body
-    try:
-        body = json.loads(entry.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    again = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return body if again == entry and isinstance(body, dict) else None
-
-
-def _line(line: bytes) -> Any:
-    """One export line's JSON (orjson's parser, json's for what orjson refuses, such as NaN): ValueError if none."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
-
-
-MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_CLOCK_SKEW: Final = _export_scan.MAX_CLOCK_SKEW
 """How far an entry's time may lie before an earlier entry's: writers stamp entries before they commit, and a
 transaction that commits later integrates later. An entry further back was backdated or moved."""
+_BEFORE_ALL = _export_scan.FIRST_INSTANT  # no entry's time is earlier
+_NEVER = 1 << 63  # a size no log reaches
+_LEAF_PREFIX = b"\x00"
+_sha256 = hashlib.sha256
 
 
 class LogChecker:
@@ -158,6 +138,8 @@ class LogChecker:
         self._ledger = ledger
         self._origin = origin
         self._tree = RootAccumulator()
+        self._leaves: list[bytes] = []  # taken since the tree was last brought up to date (hashed a batch at a time)
+        self._size = 0
         self._heads = 0
         self._last_head = 0
         pins = [(c, "a witness") for c in witnessed]
@@ -165,15 +147,29 @@ class LogChecker:
             pins.append((signer_state, "the signer's state (kept with its key)"))
         self._witnessed = sorted(pins, key=lambda pin: pin[0].size)
         self._witnessed_checked = 0
-        self._latest: tuple[dt.datetime | None, int] = (None, -1)
-        self._batch_latest: tuple[dt.datetime | None, int] = (None, -1)  # the latest writer's time since a head
+        self._next_pin = self._witnessed[0][0].size if self._witnessed else _NEVER
+        # The latest writer's time so far and since the last head (at which entry), and how far back one may lie.
+        self._latest, self._latest_at, self._earliest_allowed = _BEFORE_ALL, -1, _BEFORE_ALL
+        self._batch_latest, self._batch_latest_at = _BEFORE_ALL, -1
         self._log_time: dt.datetime | None = None
         self._consent = ConsentLedger()
 
     @property
     def size(self) -> int:
         """How many entries the checker has taken so far."""
-        return self._tree.size
+        return self._size
+
+    def _hashed(self) -> RootAccumulator:
+        """The tree of every entry taken so far."""
+        if self._leaves:
+            self._tree.extend(self._leaves)
+            self._leaves = []
+        return self._tree
+
+    @property
+    def pinned_sizes(self) -> tuple[int, ...]:
+        """The sizes at which a witness's head or the signer's state pins the tree's root."""
+        return tuple(seen.size for seen, _ in self._witnessed)
 
     @property
     def heads(self) -> int:
@@ -186,42 +182,97 @@ class LogChecker:
 
     def entry(self, index: int, entry: bytes, stored_leaf: bytes | None = None) -> None:
         """The next entry; ``stored_leaf`` is the leaf hash recorded when it was integrated, if known."""
-        expected = self._tree.size
-        if index != expected:
-            if index > expected:
-                raise self.fail(expected, f"missing (the log goes on with entry {index})")
-            raise self.fail(expected, f"out of order or duplicated (found entry {index} in its place)")
+        if index != self._size:
+            self._out_of_place(index)
         body = _decoded(entry)
         if body is None:
             raise self.fail(index, "not in the canonical encoding (UTF-8 JSON object, sorted keys, no spaces)")
-        problem = entry_problem(body)
-        if problem is not None:
-            raise self.fail(index, f"not an entry hedui writes: {problem}")
-        self._check_time(index, dt.datetime.fromisoformat(body["time"]))
+        time = entry_time(body)
+        if time.__class__ is str:
+            raise self.fail(index, f"not an entry hedui writes: {time}")
+        assert isinstance(time, dt.datetime)
+        if time < self._earliest_allowed:
+            self._backdated(index, time)
+        if time > self._latest:
+            self._latest, self._latest_at, self._earliest_allowed = time, index, allowed_after(time)
+        if time > self._batch_latest:
+            self._batch_latest, self._batch_latest_at = time, index
         if self._ledger is not None:
             self._ledger.take(body)
-        unconsented = self._consent.take(body)
-        if unconsented is not None:
-            raise self.fail(index, f"consent not proven by the log: {unconsented}")
-        leaf = leaf_hash(entry)
+        if body["kind"] in CONSENT_KINDS:
+            unconsented = self._consent.take(body, time)
+            if unconsented is not None:
+                raise self.fail(index, f"consent not proven by the log: {unconsented}")
+        leaf = _sha256(_LEAF_PREFIX + entry).digest()
         if stored_leaf is not None and stored_leaf != leaf:
             raise self.fail(index, "its bytes do not hash to the leaf recorded when it was integrated (altered)")
-        self._tree.push(leaf)
-        self._check_witnessed()
+        self._leaves.append(leaf)
+        self._size = index + 1
+        if self._size >= self._next_pin:
+            self._check_witnessed()
 
-    def _check_time(self, index: int, time: dt.datetime) -> None:
-        """Time never goes backwards in log order (beyond :data:`MAX_CLOCK_SKEW`)."""
-        latest, at = self._latest
-        if latest is not None and time < latest - MAX_CLOCK_SKEW:
-            raise self.fail(
-                index,
-                f"its time {time.isoformat()} lies {latest - time} before entry {at}'s: more than {MAX_CLOCK_SKEW} "
-                "back in log order (backdated or moved)",
-            )
-        if latest is None or time > latest:
-            self._latest = (time, index)
-        if self._batch_latest[0] is None or time > self._batch_latest[0]:
-            self._batch_latest = (time, index)
+    def _out_of_place(self, index: int) -> None:
+        """Fail on an entry given out of order (never returns)."""
+        expected = self._size
+        if index > expected:
+            raise self.fail(expected, f"missing (the log goes on with entry {index})")
+        raise self.fail(expected, f"out of order or duplicated (found entry {index} in its place)")
+
+    def _backdated(self, index: int, time: dt.datetime) -> None:
+        """Fail on an entry whose time lies more than :data:`MAX_CLOCK_SKEW` before an earlier one's (never returns)."""
+        latest = self._latest
+        raise self.fail(
+            index,
+            f"its time {time.isoformat()} lies {latest - time} before entry {self._latest_at}'s: more than "
+            f"{MAX_CLOCK_SKEW} back in log order (backdated or moved)",
+        )
+
+    def segment(self, segment: Segment) -> None:
+        """Entries :func:`audit._export_scan.scan` found well formed, taken as :meth:`entry` would take each."""
+        if segment.first != self._size:
+            self._out_of_place(segment.first)
+        backdated = self._first_backdated(segment)
+        stop = segment.count if backdated is None else backdated[0]
+        for offset, time, body in segment.notable:
+            if offset >= stop:
+                break
+            unconsented = self._consent.take(body, time)
+            if unconsented is not None:
+                self._size = segment.first + offset  # the entries before it were taken
+                raise self.fail(self._size, f"consent not proven by the log: {unconsented}")
+        if backdated is not None:
+            self._size = segment.first + backdated[0]
+            self._backdated(self._size, backdated[1])
+        offset, latest = segment.high
+        if latest > self._latest:
+            self._latest, self._latest_at = latest, segment.first + offset
+            self._earliest_allowed = allowed_after(latest)
+        if latest > self._batch_latest:
+            self._batch_latest, self._batch_latest_at = latest, segment.first + offset
+        tree = self._hashed()
+        for node, leaves in segment.subtrees:
+            tree.push_subtree(node, leaves)
+        self._size = tree.size
+        if self._size >= self._next_pin:
+            self._check_witnessed()
+
+    def _first_backdated(self, segment: Segment) -> Moment | None:
+        """The segment's first entry lying too far back after those taken so far, if any; the latest time before it
+        (and its entry) become the checker's, for the message."""
+        found: tuple[Moment, Moment | None] | None = None
+        for low, before in segment.lows:  # the first entry before the allowed time is one earlier than all before it
+            if low[1] < self._earliest_allowed:
+                found = (low, before)
+                break
+        back = segment.back
+        if back is not None and (found is None or back[0][0] < found[0][0]):
+            found = back
+        if found is None:
+            return None
+        moment, before = found
+        if before is not None and before[1] > self._latest:
+            self._latest, self._latest_at = before[1], segment.first + before[0]
+        return moment
 
     def head(
         self, tree_size: int, note: str, stored_root: bytes | None = None, stored_time: dt.datetime | None = None
@@ -238,15 +289,13 @@ class LogChecker:
             raise self.fail(None, f"{where}: its checkpoint says size {checkpoint.size}")
         if tree_size <= self._last_head:
             raise self.fail(None, f"{where}: heads must grow (previous head at size {self._last_head})")
-        if tree_size > self._tree.size:
-            raise self.fail(
-                self._tree.size, f"missing: the {where} covers {tree_size} entries, the log has {self._tree.size}"
-            )
-        if tree_size < self._tree.size:
+        if tree_size > self._size:
+            raise self.fail(self._size, f"missing: the {where} covers {tree_size} entries, the log has {self._size}")
+        if tree_size < self._size:
             raise self.fail(tree_size, f"not covered by the {where} that should follow entry {tree_size - 1}")
         if stored_root is not None and stored_root != checkpoint.root_hash:
             raise self.fail(None, f"{where}: the stored root differs from the signed one")
-        if self._tree.root() != checkpoint.root_hash:
+        if self._hashed().root() != checkpoint.root_hash:
             raise self.fail(
                 first_unproven,
                 f"entries {first_unproven}..{tree_size - 1} do not match the {where}: one of them was "
@@ -264,7 +313,7 @@ class LogChecker:
         except CheckpointError as exc:
             raise self.fail(None, f"{where}: {exc}") from None
         if facts is None:  # a head signed before hedui wrote the line
-            self._batch_latest = (None, -1)
+            self._batch_latest, self._batch_latest_at = _BEFORE_ALL, -1
             return
         if facts.previous != self._last_head:
             raise self.fail(
@@ -275,37 +324,40 @@ class LogChecker:
             )
         if self._log_time is not None and facts.time < self._log_time:
             raise self.fail(None, f"{where}: its log time {facts.time.isoformat()} goes back (forged)")
-        latest, at = self._batch_latest
-        if latest is not None and latest > facts.time + MAX_CLOCK_SKEW:
+        latest, at = self._batch_latest, self._batch_latest_at
+        if latest > facts.time + MAX_CLOCK_SKEW:
             raise self.fail(at, f"written at {latest.isoformat()}, after the {where} covering it was signed")
         if stored_time is not None and as_utc(stored_time) != facts.time:
             raise self.fail(None, f"{where}: its stored signed_at is not the time it signs (edited)")
-        self._log_time, self._batch_latest = facts.time, (None, -1)
+        self._log_time = facts.time
+        self._batch_latest, self._batch_latest_at = _BEFORE_ALL, -1
 
     def _check_witnessed(self) -> None:
         while self._witnessed_checked < len(self._witnessed):
             seen, who = self._witnessed[self._witnessed_checked]
-            if seen.size > self._tree.size:
+            if seen.size > self._size:
+                self._next_pin = seen.size
                 return
-            if seen.size == self._tree.size and self._tree.root() != seen.root_hash:
+            if seen.size == self._size and self._hashed().root() != seen.root_hash:
                 raise self.fail(
                     None, f"the tree at size {seen.size} differs from the head {who} recorded: log rewritten"
                 )
             self._witnessed_checked += 1
+        self._next_pin = _NEVER
 
     def finish(self) -> CheckResult:
         """The end of the log: everything must be under a signed head, and no witness may have seen more."""
         self._check_witnessed()
-        if self._tree.size > self._last_head:
+        if self._size > self._last_head:
             raise self.fail(self._last_head, "not covered by any signed tree head (inserted after the last head)")
         for seen, who in self._witnessed[self._witnessed_checked :]:
-            if seen.size > self._tree.size:
+            if seen.size > self._size:
                 raise self.fail(
-                    self._tree.size,
-                    f"missing: {who} recorded a signed head of size {seen.size}, the log has {self._tree.size} "
+                    self._size,
+                    f"missing: {who} recorded a signed head of size {seen.size}, the log has {self._size} "
                     "entries (the tail was removed)",
                 )
-        return CheckResult(self._tree.size, self._heads, len(self._witnessed), None)
+        return CheckResult(self._size, self._heads, len(self._witnessed), None)
 
 
 def export_header_line(origin: str, log_key: str, tree_size: int) -> bytes:
@@ -335,41 +387,25 @@ def check_export(
 
     The file is untrusted, header included: its heads must carry ``verifier``'s log name as their
     origin, and it must hold exactly the ``tree_size`` entries its header announces (a file cut
-    right after a signed head is otherwise a smaller log consistent with itself).
+    right after a signed head is otherwise a smaller log consistent with itself). What each line
+    decides alone is scanned by :func:`audit._export_scan.scan`, in several processes for a large
+    export (:func:`_scans`); the checker takes the results in file order, as if it read each entry.
     """
     checker: LogChecker | None = None
-    tree_size = 0
     try:
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = _line(line)
-            except ValueError:
-                raise LogCheckFailed(Failure(None, f"line {number}: not JSON")) from None
-            if not isinstance(record, dict):
-                raise LogCheckFailed(Failure(None, f"line {number}: not a JSON object"))
-            if checker is None:
-                tree_size = _check_header(record, verifier)
-                checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
-            elif "entry" in record:
-                index, encoded = record.get("index"), record.get("entry")
-                if not isinstance(index, int) or not isinstance(encoded, str):
-                    raise LogCheckFailed(Failure(checker.size, f"line {number}: malformed entry record"))
-                try:
-                    entry = binascii.a2b_base64(encoded, strict_mode=True)
-                except (binascii.Error, ValueError):
-                    raise LogCheckFailed(Failure(index, f"line {number}: entry is not base64")) from None
-                checker.entry(index, entry)
-                if checker.size > tree_size:
-                    raise checker.fail(index, f"beyond the {tree_size} entries the file's header announces")
-            elif "checkpoint" in record:
-                size, note = record.get("head"), record.get("checkpoint")
-                if not isinstance(size, int) or not isinstance(note, str):
-                    raise LogCheckFailed(Failure(None, f"line {number}: malformed head record"))
-                checker.head(size, note)
-            else:
-                raise LogCheckFailed(Failure(None, f"line {number}: neither an entry nor a head"))
-        if checker is None:
+        file = lines if isinstance(lines, io.BufferedReader) and lines.seekable() else None
+        remaining = iter(lines)
+        header = file.readline() if file is not None else next(remaining, None)
+        if not header:
             raise LogCheckFailed(Failure(None, "empty file"))
+        tree_size = _check_header(_header_record(header), verifier)
+        checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
+        cuts = frozenset({tree_size, tree_size + 1, *checker.pinned_sizes})
+        number = 2  # the line number of the next task's first line
+        for count, items in _scans(_spans(file) if file is not None else _chunks(remaining), cuts):
+            for item in items:
+                _replay(checker, item, tree_size, number)
+            number += count
         if checker.size < tree_size:
             raise checker.fail(
                 checker.size,
@@ -379,6 +415,115 @@ def check_export(
     except LogCheckFailed as failed:
         size = checker.size if checker else 0
         return CheckResult(size, checker.heads if checker else 0, len(witnessed), failed.failure)
+
+
+def _header_record(line: bytes) -> dict[str, Any]:
+    """An export's first line as a JSON object (else the failure)."""
+    try:
+        record = line_record(line)
+    except ValueError:
+        raise LogCheckFailed(Failure(None, "line 1: not JSON")) from None
+    if not isinstance(record, dict):
+        raise LogCheckFailed(Failure(None, "line 1: not a JSON object"))
+    return record
+
+
+_LINE_FAULTS = {
+    "json": "not JSON",
+    "object": "not a JSON object",
+    "entry": "malformed entry record",
+    "base64": "entry is not base64",
+    "head": "malformed head record",
+    "kind": "neither an entry nor a head",
+}
+
+
+def _replay(checker: LogChecker, item: Item, tree_size: int, number: int) -> None:
+    """One result of :func:`audit._export_scan.scan`, taken by ``checker`` (in file order; the lines scanned
+    began at line ``number``)."""
+    if isinstance(item, Segment):
+        checker.segment(item)
+        if checker.size > tree_size:
+            raise checker.fail(tree_size, f"beyond the {tree_size} entries the file's header announces")
+    elif isinstance(item, Head):
+        checker.head(item.size, item.note)
+    elif isinstance(item, EntryFault):
+        if item.index != checker.size:
+            checker.entry(item.index, b"")  # fails on its place first, as for any entry
+        raise checker.fail(item.index, item.message)
+    else:
+        index = {"entry": checker.size, "base64": item.index}.get(item.what)
+        raise LogCheckFailed(Failure(index, f"line {number + item.number}: {_LINE_FAULTS[item.what]}"))
+
+
+_CHUNK_LINES = 4096
+_BLOCK_BYTES = 1 << 20
+Task = list[bytes] | tuple[int, int, int]
+"""Lines to scan: given, or where they lie in a file (its descriptor, the first byte, the byte after the last)."""
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[Task]:
+    """The lines after the header in runs of :data:`_CHUNK_LINES`."""
+    while chunk := list(itertools.islice(lines, _CHUNK_LINES)):
+        yield chunk
+
+
+def _spans(file: io.BufferedReader) -> Iterator[Task]:
+    """Where a file's lines after the header lie, in spans of whole lines of about :data:`_BLOCK_BYTES`: each
+    scanning process reads its own (``pread`` on the descriptor it inherits, the file never reopened by name);
+    this one reads only the line that ends each span."""
+    fd, start = file.fileno(), file.tell()
+    size = os.fstat(fd).st_size
+    while start < size:
+        end = min(start + _BLOCK_BYTES, size)
+        if end < size:
+            file.seek(end - 1)
+            file.readline()
+            end = file.tell()
+        yield fd, start, end
+        start = end
+
+
+def _scan_task(task: Task, cuts: frozenset[int]) -> tuple[int, list[Item]]:
+    """How many lines the task holds and :func:`audit._export_scan.scan` of them (line numbers from 0)."""
+    if isinstance(task, list):
+        return len(task), scan(task, 0, cuts)
+    fd, start, end = task
+    block = bytearray()
+    while len(block) < end - start and (part := os.pread(fd, end - start - len(block), start + len(block))):
+        block += part
+    lines = _export_scan.lines_of(bytes(block))
+    return len(lines), scan(lines, 0, cuts)
+
+
+def _workers() -> int:
+    """How many processes scan a large export: one per CPU this process may use, when it can fork safely (no
+    other thread that a forked child could find holding a lock); 1 (no others) otherwise."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _scans(tasks: Iterator[Task], cuts: frozenset[int]) -> Iterator[tuple[int, list[Item]]]:
+    """:func:`_scan_task` of every task, in order: in this process for an export of one task or on one CPU, else
+    in forked processes (a few tasks ahead; the rest are not read before they are needed)."""
+    ahead = list(itertools.islice(tasks, 2))
+    workers = _workers() if len(ahead) > 1 else 1
+    if workers == 1:
+        for task in itertools.chain(ahead, tasks):
+            yield _scan_task(task, cuts)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        pending: collections.deque[Future[tuple[int, list[Item]]]] = collections.deque()
+        for task in itertools.chain(ahead, tasks):
+            pending.append(pool.submit(_scan_task, task, cuts))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_header(record: dict[str, object], verifier: NoteVerifier) -> int:

@@ -37,16 +37,15 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from audit._files import write_atomically
+from audit._files import append_durably, locked, write_atomically
 from audit.checkpoint import (
     HASH_SIZE,
     Checkpoint,
@@ -275,15 +274,9 @@ class FileWitness:
     def _path(self, origin: str) -> Path:
         return self.directory / (hashlib.sha256(origin.encode("utf-8")).hexdigest() + _SUFFIX)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive use of the directory, across threads and processes."""
-        with open(self.directory / _LOCK_FILE, "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        return locked(self.directory / _LOCK_FILE)
 
     def _record(
         self,
@@ -309,10 +302,7 @@ class FileWitness:
             "cosignature": cosignature,
             "reason": reason,
         }
-        with open(self.directory / HISTORY_FILE, "ab") as history:
-            history.write(json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n")
-            history.flush()
-            os.fsync(history.fileno())
+        append_durably(self.directory / HISTORY_FILE, record)
 
     def _history_has_cosigned(self, origin: str) -> bool:
         try:

@@ -39,10 +39,8 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import http.server
-import json
 import logging
 import os
 import re
@@ -50,14 +48,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit._files import write_atomically
+from audit._files import append_durably, locked, write_atomically
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_note, parse_note
 from audit.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
 
@@ -288,15 +286,9 @@ class WitnessService:
     def _path(self, origin: str) -> Path:
         return self.state / (hashlib.sha256(origin.encode()).hexdigest() + ".checkpoint")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive use of the state, across threads and processes."""
-        with self._lock, open(self.state / ".lock", "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        return locked(self.state / ".lock", self._lock)
 
     def _record(
         self,
@@ -322,10 +314,7 @@ class WitnessService:
             "cosignature": cosignature,
             "reason": reason,
         }
-        with open(self.state / "history.jsonl", "ab") as history:
-            history.write(json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode() + b"\n")
-            history.flush()
-            os.fsync(history.fileno())
+        append_durably(self.state / "history.jsonl", record)
 
 
 class _Fork(Exception):

@@ -60,3 +60,18 @@ def test_an_entry_s_bytes_are_unchanged() -> None:
             f'"subjects":["{"a" * 64}","{"b" * 64}"],"time":"2026-12-01T09:00:00.000000+00:00","verification":"v1"}}'
         ).encode()
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)),
+    st.sampled_from(["plain", 'with "quotes"']),
+    st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=8))]),
+)
+def test_an_entry_s_time_is_written_as_isoformat_writes_it(when: dt.datetime, operator: str, zone: dt.tzinfo) -> None:
+    """orjson writes instants with microseconds (and json those of an entry that needs escapes): the same text as
+    isoformat with microseconds, whatever the zone given, a whole second included."""
+    for instant in (when, when.replace(microsecond=0)):
+        entry = canonical_entry(AuditEvent(kind="REPORT_READ", operator=operator), instant.astimezone(zone))
+        assert json.loads(entry)["time"] == instant.isoformat(timespec="microseconds")
+        assert entry == json_s(json.loads(entry))
