@@ -484,6 +484,7 @@ def column_disagreement(row: Any, body: Mapping[str, Any]) -> str | None:
         texts == (*signed, body.get("authorization"), body.get("department"))
         and row.subjects == (_subjects_column(subjects) if subjects.__class__ is list else None)
         and body.get("time").__class__ is str
+        and row.organisation == _signed_organisation(body)
     ):
         try:
             if as_utc(row.recorded_at) == dt.datetime.fromisoformat(body["time"]):
@@ -491,6 +492,12 @@ def column_disagreement(row: Any, body: Mapping[str, Any]) -> str | None:
         except ValueError:
             pass
     return _column_by_column(row, body)
+
+
+def _signed_organisation(body: Mapping[str, Any]) -> str:
+    """The organisation the signed entry ``body`` is of (what its ``organisation`` column must say)."""
+    details = body.get("details")
+    return entry_organisation(str(body.get("client")), details if isinstance(details, dict) else {})
 
 
 def _subjects_column(subjects: list[Any]) -> str:
@@ -515,8 +522,7 @@ def _column_by_column(row: Any, body: Mapping[str, Any]) -> str | None:
         return "its signed time is not an instant"
     if as_utc(row.recorded_at) != signed_time:
         return f"its stored time {as_utc(row.recorded_at).isoformat()} is not the signed {signed_time.isoformat()}"
-    details = body.get("details")
-    signed = entry_organisation(str(body.get("client")), details if isinstance(details, dict) else {})
+    signed = _signed_organisation(body)
     if row.organisation != signed:
         return f"its stored organisation {row.organisation!r} is not the signed {signed!r}"
     return None

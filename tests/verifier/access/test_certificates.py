@@ -12,7 +12,6 @@ from connectors.tls import certificate_authority, issue_certificate, load_certif
 from verifier.access._certificates import client_certificate_problem, validity_problem
 
 CA = certificate_authority("the client CA")
-NOW = dt.datetime.now(dt.UTC)
 
 
 def problem(pem: bytes) -> str | None:
@@ -37,8 +36,9 @@ def test_only_an_end_entity_for_client_auth_issued_by_the_client_ca_directly_is_
 
 
 def test_expired_and_not_yet_valid_certificates_are_named() -> None:
+    now = dt.datetime.now(dt.UTC)  # at the test, not at collection: a worker may run it minutes after the import
     expired = load_certificates(issued(CA, usages=[ExtendedKeyUsageOID.CLIENT_AUTH], days=(-30, -1))[0])[0]
     early = load_certificates(issued(CA, usages=[ExtendedKeyUsageOID.CLIENT_AUTH], days=(2, 30))[0])[0]
-    assert (validity_problem(expired, NOW) or "").startswith("expired on ")
-    assert (validity_problem(early, NOW) or "").startswith("is not valid before ")
-    assert validity_problem(load_certificates(issue_certificate(*CA, "ok")[0])[0], NOW) is None
+    assert (validity_problem(expired, now) or "").startswith("expired on ")
+    assert (validity_problem(early, now) or "").startswith("is not valid before ")
+    assert validity_problem(load_certificates(issue_certificate(*CA, "ok")[0])[0], now) is None

@@ -1,7 +1,7 @@
 """audit entries without the index on verification alone (issue 12, appends)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01
 
 - Since 0009, the index on (verification, kind) answers every look-up by verification (its first column), alone
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
