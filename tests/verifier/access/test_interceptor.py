@@ -363,3 +363,14 @@ async def test_every_methods_refusal_of_an_unknown_revoked_or_refused_certificat
         assert sum(d["count"] for d in details) == len(METHODS), client
         assert set().union(*(d["methods"] for d in details)) == {path_of(m) for m in METHODS}, client
         assert set().union(*(d["reasons"] for d in details)) == {reason}, client
+
+
+@pytest.mark.integration
+async def test_a_client_whose_label_would_not_fit_the_audit_log_cannot_be_added(server: Harness) -> None:
+    # Review 13: the log names a client name@organisation in a column of 200 characters; a longer label (a 64-letter
+    # name of a 190-character organisation) left its calls unaudited (its CALL_REFUSED entry never appeared).
+    assert server.pki is not None
+    pair = server.pki.client("long-label")
+    with pytest.raises(ServiceError) as caught:
+        await server.service.clients.add(pair[0], "533401-" + "x" * 190, [Role.CASE_SYSTEM], name="n" * 64)
+    assert caught.value.reason == "INVALID_REQUEST" and "200" in repr(caught.value.violations)
