@@ -35,6 +35,7 @@ CACHE_SECONDS: Final = 2.0
 CLIENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CACHE_LIMIT: Final = 10_000
 _KEY_HASH: Final = re.compile(r"[0-9A-Fa-f]{64}")
+_LABEL_LENGTH: Final = 200  # audit_entries.client: every entry names its client as name@organisation
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,10 @@ class Clients:
         name = name or common_name
         if not CLIENT_NAME.fullmatch(name):
             raise ServiceError.invalid([FieldViolation("name", "1 to 64 letters, digits, '.', '_' or '-'")])
+        if len(name) + 1 + len(organisation) > _LABEL_LENGTH:  # review 13: the audit log's client column
+            raise ServiceError.invalid(
+                [FieldViolation("name", f"name@organisation must fit the audit log's {_LABEL_LENGTH} characters")]
+            )
         if _KEY_HASH.fullmatch(name):  # review N6: revoke finds a client by name or key hash; never both at once
             raise ServiceError.invalid([FieldViolation("name", "must not be 64 hex digits (a certificate key's hash)")])
         at = dt.datetime.now(dt.UTC)

@@ -203,7 +203,10 @@ def assess(
     """
     ctx = Context.of(request, policy, sources, catalogue)
     if previous is not None:  # issue 13: another organisation's report, only what the recheck may compare
-        previous = previous.seen_by(request.commissioned_by, {m.id_number for m in request.members})
+        asked = {
+            m.id_number for m in request.members if any(m.id_number not in s.not_queried for s in sources.values())
+        }
+        previous = previous.seen_by(request.commissioned_by, asked)  # review 13: members its consent covers only
     m = measure(ctx, previous if request.purpose == Purpose.RECHECK else None)
     members, facts, lines = m.members, m.facts, m.lines
     annual, deducted, before, after = m.now.annual_income_fen, m.now.deductions_fen, m.before, m.now.per_capita_fen

@@ -102,7 +102,8 @@ class PreviousReport:
         return tuple(m.id_number for m in self.members)
 
     def seen_by(self, organisation: str, member_ids: Collection[str]) -> PreviousReport:
-        """This report as a recheck of ``organisation`` about the household of ``member_ids`` may compare with.
+        """This report as a recheck of ``organisation`` about the household of ``member_ids`` may compare with
+        (the new household's members its consent covers: asked about at some department, review 13).
 
         Its own organisation's: all of it. Another organisation's (a household that moved, issue 13): the
         household's figures and classification, and the members and warnings of people in the new household

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.log import EntryMac
 from consent import china_today
-from verifier.assessment.recheck import PreviousReport
 from verifier.errors import FieldViolation, Reason, ServiceError
 from verifier.operations._names import RESOURCE_ID, refused_for_scope
 from verifier.pipeline.consent import Consent
@@ -26,18 +25,17 @@ __all__ = ["check_previous_report"]
 _WHERE = "request.previous_report_id"
 
 
-def _covers_applicant(previous: PreviousReport, consent: Consent) -> bool:
-    """Whether one of the caller's named authorizations, valid today, covers the previous report's applicant."""
-    applicant, today = previous.applicant, china_today()
-    if applicant is None:
-        return False
-    return any(
-        a.revoked_at is None
+def _consented(consent: Consent) -> frozenset[str]:
+    """The members one of the caller's named authorizations, valid today, covers (lists and signs for)."""
+    today = china_today()
+    return frozenset(
+        m.id_number
+        for a in consent.authorizations
+        if a.revoked_at is None
         and a.signature_problem is None
         and a.payload.valid_from <= today <= a.payload.valid_until
-        and applicant in {m.id_number for m in a.payload.members}
-        and a.signed_for(applicant)
-        for a in consent.authorizations
+        for m in a.payload.members
+        if a.signed_for(m.id_number)
     )
 
 
@@ -58,9 +56,15 @@ async def check_previous_report(
     if previous is None or commissioned_by is None:
         raise missing
     other = commissioned_by if commissioned_by != request.commissioned_by else None
-    if other is not None and not _covers_applicant(previous, consent):
-        raise refused_for_scope(missing)  # another organisation's, and not the caller's household to ask about
-    if not set(previous.member_ids()) & {m.id_number for m in request.members}:
+    members = {m.id_number for m in request.members}
+    if other is not None:
+        consented = _consented(consent)
+        if previous.applicant is None or previous.applicant not in consented:
+            raise refused_for_scope(missing)  # another organisation's, and not the caller's household to ask about
+        # Review 13: only members the caller's consent covers count as in common, so naming someone else (who
+        # may or may not have been in that household) changes nothing of the answer.
+        members &= consented
+    if not set(previous.member_ids()) & members:
         raise ServiceError.precondition(
             _WHERE, "the previous report is of another household (no member in common)", Reason.PREVIOUS_REPORT_MISMATCH
         )

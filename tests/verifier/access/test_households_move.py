@@ -215,3 +215,69 @@ def test_another_organisations_report_is_seen_as_its_figures_and_the_new_househo
     assert (changes.household_size_before, changes.household_size_after) == (3, 2)
     assert changes.warnings_cleared == ("INCOME_ABOVE_STANDARD", "UNDECLARED_INCOME")
     assert all(w.message_zh == "" for w in changes.warning_changes)
+
+
+@pytest.mark.integration
+async def test_a_member_no_authorization_of_the_caller_covers_is_not_read_from_the_other_report(
+    harness: Harness,
+) -> None:
+    # Review 13: the caller's authorization covers the applicant and the spouse; its request names the child too,
+    # whom no authorization of its covers (its departments are not queried). The other organisation's report must
+    # say nothing of the child then: not whether the child was in that household, nor the child's figures or
+    # warnings -- the child is as new to the comparison as a stranger would be.
+    spouse = "53340119800605022X"
+    before = await harness.run(example_request())
+    previous = message_to_plain(
+        await harness.verifications.GetReport(
+            verification_pb2.GetReportRequest(name=f"{before.name}/reports/latest"), metadata=harness.metadata
+        )
+    )
+    assert CHILD in {m["id_number"] for m in previous["members"]}
+    elsewhere = await Elsewhere.of(harness, MOVED_TO)
+    raw = recheck(previous["report_id"], MOVED_TO)  # all three members, the child among them
+    envelope = envelope_message(signed_envelope(parse_request(raw), elsewhere.key, signers=[APPLICANT, spouse]))
+    auth = await elsewhere.consent.RegisterAuthorization(consent_pb2.RegisterAuthorizationRequest(envelope=envelope))
+    message = verification_pb2.CreateVerificationRequest(authorizations=[auth.name])
+    plain_to_message(raw, message.request)
+    created = await elsewhere.verifications.CreateVerification(message)
+    changes = (await elsewhere.report(created.name))["changes"]
+    child = [m for m in changes["member_changes"] if m["id_number"] == CHILD]
+    assert [c["change"] for c in child] == ["joined"], child
+    assert child[0].get("counted_annual_income_before_fen", 0) == 0 and not child[0].get("counted_before", False)
+    assert not [w for w in changes["warning_changes"] if w.get("id_number") == CHILD and w["change"] == "cleared"]
+
+
+@pytest.mark.integration
+async def test_naming_a_member_the_caller_holds_no_consent_for_does_not_tell_whether_they_were_in_the_household(
+    harness: Harness,
+) -> None:
+    # Review 13: the caller's authorization covers the previous report's applicant and a grandparent (never in
+    # that household); its recheck names the grandparent, with or without the child (whom it holds no consent
+    # for). Whether the child was in the other organisation's household must not change the answer.
+    grandparent = "533401194501010411"
+    before = await harness.run(example_request())
+    report_id = message_to_plain(
+        await harness.verifications.GetReport(
+            verification_pb2.GetReportRequest(name=f"{before.name}/reports/latest"), metadata=harness.metadata
+        )
+    )["report_id"]
+    elsewhere = await Elsewhere.of(harness, MOVED_TO)
+    applicant = next(m for m in example_request()["members"] if m["id_number"] == APPLICANT)
+    child = next(m for m in example_request()["members"] if m["id_number"] == CHILD)
+    granny = {**applicant, "id_number": grandparent, "name": "张奶奶", "declared_annual_income_fen": 0}
+    consented = parse_request(
+        {**recheck(report_id, MOVED_TO, [dict(applicant, relation="child"), granny]), "deductions": []}
+    )
+    envelope = envelope_message(signed_envelope(consented, elsewhere.key))
+    auth = await elsewhere.consent.RegisterAuthorization(consent_pb2.RegisterAuthorizationRequest(envelope=envelope))
+    answers = []
+    for members in ([granny], [granny, dict(child, relation="other")]):
+        message = verification_pb2.CreateVerificationRequest(authorizations=[auth.name])
+        plain_to_message({**recheck(report_id, MOVED_TO, members), "deductions": []}, message.request)
+        try:
+            await elsewhere.verifications.CreateVerification(message)
+            answers.append(("created",))
+        except grpc.aio.AioRpcError as exc:
+            answers.append((exc.code(), error_details(exc)[0], exc.details()))
+    assert answers[0] == answers[1], answers
+    assert answers[0][:2] == (grpc.StatusCode.FAILED_PRECONDITION, "PREVIOUS_REPORT_MISMATCH")

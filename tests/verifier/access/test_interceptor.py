@@ -6,6 +6,7 @@ the module, over real mutual TLS on loopback."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -193,6 +194,19 @@ async def test_a_client_revoked_while_it_watches_loses_its_stream(server: Harnes
     assert error_details(caught.value)[0] == "CLIENT_REVOKED"
 
 
+async def _renamed(path: str, table: str, to: str) -> None:
+    """Rename ``table`` of the running server's SQLite database, from a thread: sqlite3 waits for the lock
+    blocking its thread, and on the event loop's it would stop the server's own coroutines (in this process)
+    from committing the write transaction it waits for -- "database is locked" after the timeout, under load."""
+
+    def rename() -> None:
+        with contextlib.closing(sqlite3.connect(path, timeout=60)) as connection:
+            connection.execute(f"ALTER TABLE {table} RENAME TO {to}")
+            connection.commit()
+
+    await asyncio.to_thread(rename)
+
+
 @pytest.mark.integration
 async def test_clients_that_cannot_be_read_fail_closed_as_unavailable_without_sql(
     server: Harness, caplog: pytest.LogCaptureFixture
@@ -200,9 +214,7 @@ async def test_clients_that_cannot_be_read_fail_closed_as_unavailable_without_sq
     # Review S4: the clients table unreadable (renamed under the running server) is no UNKNOWN with SQL text.
     channel = await server.client_channel("never-cached", ORG, [], register=False)  # not in the server's memory
     path = server.service.db.url.removeprefix("sqlite+aiosqlite:///").removeprefix("sqlite:///")
-    hidden = sqlite3.connect(path, timeout=30)
-    hidden.execute("ALTER TABLE clients RENAME TO clients_hidden")
-    hidden.commit()
+    await _renamed(path, "clients", "clients_hidden")
     try:
         with caplog.at_level(logging.INFO):
             for _ in range(5):
@@ -214,9 +226,7 @@ async def test_clients_that_cannot_be_read_fail_closed_as_unavailable_without_sq
                 assert "SELECT" not in message and "clients" not in message and "Traceback" not in message
                 assert dict(caught.value.trailing_metadata() or ()).get("grpc-retry-pushback-ms") == "1000"
     finally:
-        hidden.execute("ALTER TABLE clients_hidden RENAME TO clients")
-        hidden.commit()
-        hidden.close()
+        await _renamed(path, "clients_hidden", "clients")
     lines = [r for r in caplog.records if "access check failed" in r.getMessage()]
     assert len(lines) == 1 and lines[0].exc_info is None  # one line, no traceback
     assert not [r for r in caplog.records if r.exc_info]
@@ -353,3 +363,14 @@ async def test_every_methods_refusal_of_an_unknown_revoked_or_refused_certificat
         assert sum(d["count"] for d in details) == len(METHODS), client
         assert set().union(*(d["methods"] for d in details)) == {path_of(m) for m in METHODS}, client
         assert set().union(*(d["reasons"] for d in details)) == {reason}, client
+
+
+@pytest.mark.integration
+async def test_a_client_whose_label_would_not_fit_the_audit_log_cannot_be_added(server: Harness) -> None:
+    # Review 13: the log names a client name@organisation in a column of 200 characters; a longer label (a 64-letter
+    # name of a 190-character organisation) left its calls unaudited (its CALL_REFUSED entry never appeared).
+    assert server.pki is not None
+    pair = server.pki.client("long-label")
+    with pytest.raises(ServiceError) as caught:
+        await server.service.clients.add(pair[0], "533401-" + "x" * 190, [Role.CASE_SYSTEM], name="n" * 64)
+    assert caught.value.reason == "INVALID_REQUEST" and "200" in repr(caught.value.violations)
