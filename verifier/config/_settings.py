@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from audit.note_sm2 import Sm2NoteSigner
 from audit.witnessing import WitnessPolicy
 from connectors.departments import DepartmentCatalogue
 from consent.sm2 import Sm2PrivateKey
@@ -91,6 +92,12 @@ class Settings:
         """Issue 17: sm settings built without an SM2 log key get a fresh one (as the other keys default)."""
         if self.crypto_suite is CryptoSuite.SM and not self.audit_log_sm2_key and not self.missing_key_files:
             object.__setattr__(self, "audit_log_sm2_key", Sm2PrivateKey.generate().pem())
+
+    def log_cosigners(self) -> tuple[Sm2NoteSigner, ...]:
+        """Issue 17: who signs each checkpoint beside the log's Ed25519 key: its SM2 key under ``sm``, else none."""
+        if self.crypto_suite is not CryptoSuite.SM or not self.audit_log_sm2_key:
+            return ()
+        return (Sm2NoteSigner.from_pem(self.audit_log_origin, self.audit_log_sm2_key),)
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""
