@@ -8,8 +8,10 @@ are written in the public C2SP formats rather than an ad-hoc one, so that standa
 
 * https://c2sp.org/signed-note — text ending in a newline, a blank line, then one line per
   signature: ``— <key name> base64(4-byte key ID || signature)``. Only Ed25519 keys
-  (signature type 0x01) are implemented; the key ID is
-  SHA-256(key name || 0x0A || 0x01 || public key)[:4].
+  (signature type 0x01) are implemented here; the key ID is
+  SHA-256(key name || 0x0A || 0x01 || public key)[:4]. Issue 17: under the ``sm`` suite an SM2 line (type 0xff
+  followed by an identifier, :mod:`audit.note_sm2`) signs beside it; any signer or verifier of the
+  :class:`NoteKey` / :class:`NoteCheck` shape takes part.
 * https://c2sp.org/tlog-checkpoint — the note text is the origin, the tree size in decimal,
   the base64 RFC 6962 root hash, then optional extension lines.
 
@@ -25,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -38,6 +41,8 @@ __all__ = [
     "MAX_TREE_SIZE",
     "Checkpoint",
     "CheckpointError",
+    "NoteCheck",
+    "NoteKey",
     "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
@@ -218,6 +223,36 @@ def _check_line(line: object, what: str) -> None:
 # --- keys -------------------------------------------------------------------------------------
 
 
+class NoteKey(Protocol):
+    """What signs a note line: a key name, its 4-byte key ID, and the signature of a note text."""
+
+    name: str
+    key_id: bytes
+
+    def sign(self, body: bytes) -> bytes:
+        """The signature of ``body`` (after the key ID on the line)."""
+        ...
+
+
+class NoteCheck(Protocol):
+    """What checks a note line: a key name, its key ID, its verifier key string, and the check."""
+
+    name: str
+    key_id: bytes
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string (two checks with the same one are the same key)."""
+        ...
+
+    def verify(self, body: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this key's over ``body``."""
+        ...
+
+
+Check = TypeVar("Check", bound=NoteCheck)
+
+
 class NoteVerifier:
     """An Ed25519 public key with its key name: checks note signatures."""
 
@@ -387,13 +422,13 @@ def _check_body(body: bytes) -> str:
     return text
 
 
-def signature_line(body: bytes, signer: NoteSigner) -> str:
+def signature_line(body: bytes, signer: NoteKey) -> str:
     """The note signature line by ``signer`` over ``body`` (e.g. a witness cosignature to append to a note)."""
     _check_body(body)
     return NoteSignature(signer.name, signer.key_id, signer.sign(body)).line()
 
 
-def sign_note(body: bytes, *signers: NoteSigner) -> str:
+def sign_note(body: bytes, *signers: NoteKey) -> str:
     """Sign ``body`` (which must end in a newline) with each signer; returns the note text."""
     text = _check_body(body)
     if not signers:
@@ -449,19 +484,19 @@ def parse_note(note: str | bytes) -> tuple[bytes, list[NoteSignature]]:
     return body.encode("utf-8"), signatures
 
 
-def open_note(note: str | bytes, verifiers: Sequence[NoteVerifier]) -> tuple[bytes, list[NoteVerifier]]:
+def open_note(note: str | bytes, verifiers: Sequence[Check]) -> tuple[bytes, list[Check]]:
     """Verify a note against known keys; returns its text and the known verifiers that signed it.
 
     Signatures by unknown keys (name or key ID not both matching a known key) are ignored, as
     the spec requires. Every signature by a known key must verify, and at least one must exist.
     """
     body, signatures = parse_note(note)
-    known: dict[tuple[str, bytes], list[NoteVerifier]] = {}
+    known: dict[tuple[str, bytes], list[Check]] = {}
     for verifier in verifiers:
         same = known.setdefault((verifier.name, verifier.key_id), [])
-        if all(_raw_public(v.public_key) != _raw_public(verifier.public_key) for v in same):
+        if all(v.vkey != verifier.vkey for v in same):
             same.append(verifier)
-    signed: list[NoteVerifier] = []
+    signed: list[Check] = []
     for signature in signatures:
         candidates = known.get((signature.name, signature.key_id))
         if candidates is None:
@@ -480,9 +515,9 @@ def open_note(note: str | bytes, verifiers: Sequence[NoteVerifier]) -> tuple[byt
     return body, signed
 
 
-def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
-    """The checkpoint as a note signed by the log's key."""
-    return sign_note(checkpoint.body(), signer)
+def sign_checkpoint(checkpoint: Checkpoint, signer: NoteKey, *also: NoteKey) -> str:
+    """The checkpoint as a note signed by the log's key (and, issue 17, by ``also``: the log's SM2 key)."""
+    return sign_note(checkpoint.body(), signer, *also)
 
 
 def open_checkpoint(note: str | bytes, verifier: NoteVerifier, origin: str | None = None) -> Checkpoint:

@@ -28,6 +28,7 @@ from audit._export_scan import line_record
 from audit.checkpoint import (
     Checkpoint,
     CheckpointError,
+    NoteKey,
     NoteSigner,
     NoteVerifier,
     open_checkpoint,
@@ -121,11 +122,12 @@ class TransparencyLog:
         state: StateStore | None = None,
         gate: WriteGate | None = None,
         entry_mac: EntryMac | None = None,
+        cosigners: Sequence[NoteKey] = (),  # issue 17: the log's SM2 key signs each head too under the sm suite
     ) -> None:
         """The log ``origin`` signed by ``signer``; its state in ``state`` (in memory when not given: tests),
         writes stopped through ``gate`` while it cannot sign, queued rows checked with ``entry_mac``."""
         self.origin = origin
-        self.signer = signer
+        self.signer, self.cosigners = signer, tuple(cosigners)
         self.verifier: NoteVerifier = NoteVerifier.from_vkey(signer.verifier_key())
         self.witnesses = tuple(witnesses)
         self.state: StateStore = state if state is not None else MemoryState()
@@ -276,7 +278,7 @@ class TransparencyLog:
         if before is not None and signed_at < before.time:  # log time never goes backwards
             signed_at = before.time
         line = head_line(state.size, signed_at)
-        note = sign_checkpoint(Checkpoint(self.origin, size, root, (line,)), self.signer)
+        note = sign_checkpoint(Checkpoint(self.origin, size, root, (line,)), self.signer, *self.cosigners)
         await _store_leaves(session, self._tree.size, accepted)
         await _dequeue(session, [s for s, _ in accepted])
         head = await _store_head(session, size, root, note, signed_at)

@@ -130,11 +130,14 @@ class LogChecker:
         witnessed: Sequence[Checkpoint] = (),
         signer_state: Checkpoint | None = None,
         ledger: BoundLedger | None = None,
+        head_rule: Callable[[str], None] | None = None,
     ) -> None:
         """Check against ``verifier``'s heads; ``witnessed`` heads and the ``signer_state`` (the size and root
         the signer keeps beside its key) must be in the log too; ``ledger`` takes every entry (to check the
-        stored reports and answers against them afterwards)."""
+        stored reports and answers against them afterwards); ``head_rule`` sees each head's note (issue 17: the SM2
+        line under the sm suite, audit.note_sm2.Sm2Continuity) and raises CheckpointError to fail it."""
         self._verifier = verifier
+        self._head_rule = head_rule
         self._ledger = ledger
         self._origin = origin
         self._tree = RootAccumulator()
@@ -283,6 +286,8 @@ class LogChecker:
         where = f"signed tree head at size {tree_size}"
         try:
             checkpoint = open_checkpoint(note, self._verifier, self._origin)
+            if self._head_rule is not None:
+                self._head_rule(note)
         except CheckpointError as exc:
             raise self.fail(None, f"{where}: {exc}") from None
         if checkpoint.size != tree_size:
@@ -382,6 +387,7 @@ def check_export(
     *,
     witnessed: Sequence[Checkpoint] = (),
     signer_state: Checkpoint | None = None,
+    head_rule: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Check an export (JSON lines: a header, entries in order, each head after its last entry).
 
@@ -399,7 +405,9 @@ def check_export(
         if not header:
             raise LogCheckFailed(Failure(None, "empty file"))
         tree_size = _check_header(_header_record(header), verifier)
-        checker = LogChecker(verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state)
+        checker = LogChecker(
+            verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state, head_rule=head_rule
+        )
         cuts = frozenset({tree_size, tree_size + 1, *checker.pinned_sizes})
         number = 2  # the line number of the next task's first line
         for count, items in _scans(_spans(file) if file is not None else _chunks(remaining), cuts):
@@ -549,6 +557,7 @@ async def check_stored_log(
     signer_state: Checkpoint | None = None,
     refused_rows: bool = True,
     bound_rows: bool = False,
+    head_rule: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Check the log tables as stored: leaves against entries, heads against the tree, strays.
 
@@ -562,7 +571,9 @@ async def check_stored_log(
     must then be what its entry recorded (:class:`audit.bound.BoundLedger`).
     """
     ledger = BoundLedger() if bound_rows else None
-    checker = LogChecker(verifier, origin=origin, witnessed=witnessed, signer_state=signer_state, ledger=ledger)
+    checker = LogChecker(
+        verifier, origin=origin, witnessed=witnessed, signer_state=signer_state, ledger=ledger, head_rule=head_rule
+    )
     heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
     size = heads[-1].tree_size if heads else 0
     try:

@@ -1,9 +1,10 @@
 """DSSE envelopes: signatures over the exact payload bytes, via the pre-authentication encoding.
 
-See https://github.com/secure-systems-lab/dsse/blob/master/protocol.md. Ed25519 and
-ECDSA P-256 (SHA-256) keys are supported. An ECDSA signature may be DER (what OpenSSL, ``cryptography`` and
-securesystemslib write) or the raw 64 bytes ``r ‖ s`` (IEEE P1363, what WebCrypto on a phone writes): both are
-the same two integers, so both are accepted; hedui itself signs DER.
+See https://github.com/secure-systems-lab/dsse/blob/master/protocol.md. Ed25519, ECDSA P-256 (SHA-256) and
+SM2 (SM3, the default user id ``1234567812345678``; issue 17, :mod:`consent.sm2`) keys are supported. An ECDSA or
+SM2 signature may be DER (what OpenSSL, ``cryptography``, GmSSL and securesystemslib write) or the raw 64 bytes
+``r ‖ s`` (IEEE P1363, what WebCrypto on a phone writes): both are the same two integers, so both are accepted;
+hedui itself signs DER. The key id is the same for every algorithm: SHA-256 over the SubjectPublicKeyInfo DER.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from consent.errors import FieldError
 from consent.identity import scrub
 from consent.instants import format_rfc3339
+from consent.sm2 import Sm2PrivateKey, Sm2PublicKey, is_sm2_pem
+from consent.suite import CryptoSuite
 
 __all__ = [
     "MAX_KEYID",
@@ -59,15 +62,16 @@ MAX_KEYID: Final = 128
 # is verified at most once (the first signature naming it), so bogus signatures under a trusted key id cost one
 # verification, not one each.
 MAX_SIGNATURES: Final = 8
-# The longest signature (bytes): Ed25519 is 64, ECDSA P-256 DER at most 72.
+# The longest signature (bytes): Ed25519 is 64, ECDSA P-256 and SM2 DER at most 72.
 MAX_SIGNATURE_BYTES: Final = 512
 _KEYID = re.compile(r"[\x21-\x7e]{1,128}")
 # The raw ``r ‖ s`` form of an ECDSA P-256 signature: two 32-byte big-endian integers.
 _RAW_P256_SIGNATURE: Final = 64
 _SSLIB_KEYID = re.compile(r"[0-9a-f]{64}")
 
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | Sm2PublicKey
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | Sm2PrivateKey
+_UNSUPPORTED: Final = "only Ed25519, ECDSA P-256 and SM2 keys are supported"
 
 
 class SignatureError(FieldError):
@@ -103,6 +107,8 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _public_der(key: PublicKey) -> bytes:
+    if isinstance(key, Sm2PublicKey):  # cryptography cannot serialise an SM2 key
+        return key.spki_der()
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -148,15 +154,29 @@ class SigningKey:
         return cls(ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
+    def generate_sm2(cls) -> SigningKey:
+        """A new SM2 key (issue 17, the ``sm`` suite)."""
+        return cls(Sm2PrivateKey.generate())
+
+    @classmethod
+    def generate(cls, suite: CryptoSuite) -> SigningKey:
+        """A new key of the suite's signature algorithm: Ed25519 (``standard``) or SM2 (``sm``)."""
+        return cls.generate_sm2() if suite is CryptoSuite.SM else cls.generate_ed25519()
+
+    @classmethod
     def from_pem(cls, data: bytes) -> SigningKey:
-        """A key read from unencrypted PKCS#8 PEM; only Ed25519 and P-256 are accepted."""
+        """A key read from unencrypted PKCS#8 PEM (SEC1 too for SM2); only Ed25519, P-256 and SM2 are accepted."""
+        if is_sm2_pem(data):
+            return cls(Sm2PrivateKey.from_pem(data))
         key = serialization.load_pem_private_key(data, password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-            raise ValueError("only Ed25519 and ECDSA P-256 keys are supported")
+            raise ValueError(_UNSUPPORTED)
         return cls(key)
 
     def private_pem(self) -> bytes:
         """The private key as unencrypted PKCS#8 PEM."""
+        if isinstance(self.private_key, Sm2PrivateKey):
+            return self.private_key.pem()
         return self.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -164,6 +184,8 @@ class SigningKey:
     @property
     def public_key(self) -> PublicKey:
         """The public half of the key."""
+        if isinstance(self.private_key, Sm2PrivateKey):
+            return self.private_key.public
         return self.private_key.public_key()
 
     @property
@@ -173,11 +195,14 @@ class SigningKey:
 
     def public_pem(self) -> bytes:
         """The public key as SubjectPublicKeyInfo PEM, as the trust store holds it."""
-        return self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if isinstance(self.private_key, Sm2PrivateKey):
+            return self.private_key.public.pem()
+        public = self.private_key.public_key()
+        return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def sign(self, message: bytes) -> bytes:
-        """Sign ``message`` (the PAE): Ed25519, or ECDSA P-256 over SHA-256."""
-        if isinstance(self.private_key, ed25519.Ed25519PrivateKey):
+        """Sign ``message`` (the PAE): Ed25519, ECDSA P-256 over SHA-256, or SM2 with SM3 (DER)."""
+        if isinstance(self.private_key, ed25519.Ed25519PrivateKey | Sm2PrivateKey):
             return self.private_key.sign(message)
         return self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
 
@@ -194,7 +219,7 @@ class TrustedKey:
     revoked_at: dt.datetime | None = None
 
     def load(self) -> PublicKey:
-        """The public key, checked to be Ed25519 or P-256."""
+        """The public key, checked to be Ed25519, P-256 or SM2."""
         return load_public_key(self.public_key_pem)
 
     def valid_at(self, at: dt.datetime) -> bool:
@@ -214,10 +239,12 @@ class TrustedKey:
 
 @functools.lru_cache(maxsize=1024)
 def load_public_key(pem: bytes) -> PublicKey:
-    """A PEM SubjectPublicKeyInfo that is Ed25519 or ECDSA P-256; anything else raises ``ValueError``.
+    """A PEM SubjectPublicKeyInfo that is Ed25519, ECDSA P-256 or SM2; anything else raises ``ValueError``.
 
     Cached: the trust store's few keys are parsed once, not at every check.
     """
+    if is_sm2_pem(pem):
+        return Sm2PublicKey.from_pem(pem)
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError):
@@ -226,7 +253,7 @@ def load_public_key(pem: bytes) -> PublicKey:
         return key
     if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return key
-    raise ValueError("only Ed25519 and ECDSA P-256 keys are supported")
+    raise ValueError(_UNSUPPORTED)
 
 
 def sign_envelope(payload: bytes, payload_type: str, keys: tuple[SigningKey, ...]) -> Envelope:
@@ -241,8 +268,11 @@ def _raw_to_der(sig: bytes) -> bytes:
 
 
 def verify_signature(key: PublicKey, sig: bytes, message: bytes) -> bool:
-    """One signature over ``message`` (the PAE) with an Ed25519 or ECDSA P-256 (SHA-256) key; an ECDSA
-    signature is DER or, when 64 bytes that are not a DER signature that verifies, raw ``r ‖ s``."""
+    """One signature over ``message`` (the PAE) with an Ed25519, ECDSA P-256 (SHA-256) or SM2 (SM3, default user
+    id) key; an ECDSA or SM2 signature is DER or, when 64 bytes that are not a DER signature that verifies, raw
+    ``r ‖ s``."""
+    if isinstance(key, Sm2PublicKey):
+        return key.verify(sig, message)
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, message)
@@ -275,6 +305,8 @@ def signature_holds(key: PublicKey, sig: EnvelopeSignature, message: bytes, prob
     form = ""
     if isinstance(key, ec.EllipticCurvePublicKey):
         form = " (ECDSA P-256 over SHA-256 of the PAE: DER, or raw r‖s of exactly 64 bytes)"
+    elif isinstance(key, Sm2PublicKey):
+        form = " (SM2 with SM3 over the PAE, user id 1234567812345678: DER, or raw r‖s of exactly 64 bytes)"
     problems.append(f"signature by key {shown_keyid(sig.keyid)} does not verify{form}")
     return False
 

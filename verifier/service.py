@@ -112,6 +112,7 @@ class HeduiService:
             state=FileState(settings.audit_log_state_file) if settings.audit_log_state_file else None,
             gate=gate,
             entry_mac=self.audit.entry_mac,
+            cosigners=settings.log_cosigners(),  # issue 17: the SM2 line beside the Ed25519 one under sm
         )
         if witnessing is not None:
             witnessing.proofs = log_proofs(log, db.sessions)

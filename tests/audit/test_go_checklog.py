@@ -27,9 +27,11 @@ from audit_tamper import tree_hash
 from harness import REPO, UNDER_CI, Harness, example_request
 
 from audit import AuditEvent
-from audit.checkpoint import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
+from audit.checkpoint import Checkpoint, NoteSigner, open_checkpoint, parse_note, sign_checkpoint, signature_line
 from audit.merkle import leaf_hash
+from audit.note_sm2 import Sm2NoteSigner
 from audit.tiles import Tiles
+from consent.sm2 import Sm2PrivateKey
 from hedui.v1 import audit_pb2
 from verifier.config import Settings
 from verifier.observability import TilesEndpoint
@@ -176,6 +178,14 @@ async def test_go_s_note_and_tlog_accept_hedui_s_log_and_refuse_it_altered(
     wrong.write_text(json.dumps(bad))
     code, out = run(checklog, vkey, proofs=wrong)
     assert code == 1 and "signed note:" in out, out
+
+    # Issue 17: the checkpoint with an SM2 line beside the Ed25519 one (the sm suite): Go's note opens it with the
+    # Ed25519 key alone, ignoring the line of a key type it does not know.
+    both = latest + signature_line(parse_note(latest)[0], Sm2NoteSigner(origin, Sm2PrivateKey.generate()))
+    sm2_file = tmp_path / "sm2.json"
+    sm2_file.write_text(json.dumps({"inclusion": [dict(proofs["inclusion"][-1], checkpoint=both)], "consistency": []}))
+    code, out = run(checklog, vkey, proofs=sm2_file)
+    assert code == 0 and "checklog: ok" in out, out
 
 
 class _Altering(http.server.BaseHTTPRequestHandler):

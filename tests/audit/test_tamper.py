@@ -374,6 +374,7 @@ async def test_an_entry_no_hedui_wrote_is_named_even_under_a_head_the_log_signed
         ORIGIN,
         NoteSigner.from_private_bytes(ORIGIN, settings.audit_log_key),
         state=FileState(settings.audit_log_state_file),
+        cosigners=settings.log_cosigners(),  # issue 17: the SM2 key too under HEDUI_TEST_SUITE=sm
     )
     async with log.service() as service:
         head = await unchecked.integrate(service.db.write)

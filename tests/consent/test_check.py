@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from suites import org_key
 
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
@@ -42,9 +43,9 @@ ZHANG = AuthorizedMember("533401197803120118", "张建国")
 LI = AuthorizedMember("53340119800605022X", "李秀英")
 MING = AuthorizedMember("533401200809110310", "张小明")
 
-ORG_KEY = SigningKey.generate_ed25519()
+ORG_KEY = org_key()  # issue 17: SM2 under HEDUI_TEST_SUITE=sm
 ORG_P256 = SigningKey.generate_p256()
-OTHER_ORG_KEY = SigningKey.generate_ed25519()
+OTHER_ORG_KEY = org_key()
 ZHANG_PHONE = SigningKey.generate_p256()
 LI_PHONE = SigningKey.generate_ed25519()
 STRANGER = SigningKey.generate_ed25519()

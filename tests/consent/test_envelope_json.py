@@ -6,20 +6,20 @@ import base64
 import json
 
 import pytest
+from suites import org_key
 
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
     Envelope,
     EnvelopeFormatError,
     EnvelopeSignature,
-    SigningKey,
     envelope_from_json,
     envelope_to_json,
     sign_envelope,
 )
 from consent.envelope import MAX_SIGNATURES
 
-KEY = SigningKey.generate_ed25519()
+KEY = org_key()  # issue 17: SM2 under HEDUI_TEST_SUITE=sm
 ENVELOPE = sign_envelope(b'{"purpose":"ASSESSMENT"}\n', AUTHORIZATION_PAYLOAD_TYPE, (KEY,))
 
 

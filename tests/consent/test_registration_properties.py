@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from suites import org_key
 
 from consent import (
     AUTHORIZATION_PAYLOAD_TYPE,
@@ -44,7 +45,7 @@ AT = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 1)
 ZHANG = AuthorizedMember("533401197803120118", "张建国")
 LI = AuthorizedMember("53340119800605022X", "李秀英")
-ORG_KEY = SigningKey.generate_ed25519()
+ORG_KEY = org_key()  # issue 17: SM2 under HEDUI_TEST_SUITE=sm
 ORG_P256 = SigningKey.generate_p256()
 PHONE = SigningKey.generate_p256()
 STRANGER = SigningKey.generate_ed25519()

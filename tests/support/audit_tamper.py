@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import example_sandbox, sandbox_service
 from sqlalchemy import text
+from suites import TEST_SUITE
 
 from audit import AuditEvent
 from connectors import Connector, SandboxDataset, sandbox_connectors
@@ -139,7 +140,11 @@ def configured(db_url: str, tmp_path: Path, *, witness: Path | None = None, extr
         f'audit_subject_key_file = "{keys / "subject.key"}"\n'
         f'audit_log_key_file = "{keys / "log.key"}"\n'
         f'audit_entry_key_file = "{keys / "entry.key"}"\n'
-        f'audit_log_origin = "{ORIGIN}"\n' + (f'witness_dirs = ["{witness}"]\n' if witness else "") + extra
+        f'audit_log_origin = "{ORIGIN}"\n'
+        f'crypto_suite = "{TEST_SUITE}"\n'  # issue 17: HEDUI_TEST_SUITE=sm signs the heads with SM2 too
+        f'audit_log_sm2_key_file = "{keys / "log-sm2.key"}"\n'
+        + (f'witness_dirs = ["{witness}"]\n' if witness else "")
+        + extra
     )
     settings = load_settings(config, tmp_path / "base", environ=False)
     return Logged(db_url, config, settings, [])

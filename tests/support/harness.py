@@ -20,6 +20,7 @@ import grpc
 import rfc9162
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from suites import TEST_SUITE, org_key
 
 from audit.checkpoint import open_checkpoint
 from audit.log import EntryMac
@@ -373,12 +374,13 @@ async def running_service(
         poll_interval_seconds=poll,
         audit_subject_key=b"k" * 32,
         witness_dirs=tuple(witness_dirs),
+        crypto_suite=TEST_SUITE,  # issue 17: HEDUI_TEST_SUITE=sm
     )
     chosen = {**sandbox_connectors(SandboxDataset.from_json(sandbox)), **(connectors or {})}
     recording = {d: RecordingConnector(c) for d, c in chosen.items()}
     service = HeduiService(Database(url), recording, settings)
     await service.start()
-    key = key or SigningKey.generate_ed25519()
+    key = key or org_key()  # issue 17: SM2 under HEDUI_TEST_SUITE=sm
     if trust:
         with contextlib.suppress(Exception):
             await service.trust_store.add(

@@ -236,7 +236,7 @@ def trust_store_settings(args: argparse.Namespace, *, existing: bool = False) ->
 
 
 def public_key(path: Path, option: str = "--public-key") -> bytes:
-    """A public key PEM file (Ed25519 or ECDSA P-256), checked."""
+    """A public key PEM file (Ed25519, ECDSA P-256 or SM2), checked."""
     pem = read_bytes(path, option)
     try:
         load_public_key(pem)

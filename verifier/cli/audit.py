@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from audit.anomalies import find_anomalies
 from audit.checkpoint import Checkpoint, CheckpointError, NoteSigner, NoteVerifier
 from audit.log import AuditLog, EntryFilter, EntryTampered, StoredEntry
+from audit.note_sm2 import Sm2Continuity, Sm2NoteVerifier, note_verifier
 from audit.recover import RecoveryRefused, recover
 from audit.state import FileState, StateError
 from audit.verify import (
@@ -87,18 +88,37 @@ def _read_text(path: Path, what: str) -> str:
         raise UsageError(f"{what} {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _log_verifier(args: argparse.Namespace) -> NoteVerifier:
-    """The log's public key: a file given by the supervisor, else the one the configured service signs with."""
+def _key_file(path: Path) -> tuple[NoteVerifier, Sm2NoteVerifier | None]:
+    """A ``--public-key`` file: the Ed25519 verifier key, and (issue 17) the SM2 one on a second line if given."""
+    try:
+        keys = [note_verifier(line.strip()) for line in _read_text(path, "--public-key").splitlines() if line.strip()]
+    except CheckpointError as exc:
+        raise UsageError(f"--public-key {path}: {exc}") from None
+    ed25519 = [k for k in keys if isinstance(k, NoteVerifier)]
+    sm2 = [k for k in keys if isinstance(k, Sm2NoteVerifier)]
+    if len(ed25519) != 1 or len(sm2) > 1:
+        raise UsageError(f"--public-key {path}: one Ed25519 note verifier key (and at most one SM2 one) expected")
+    return ed25519[0], (sm2[0] if sm2 else None)
+
+
+def _log_keys(args: argparse.Namespace) -> tuple[NoteVerifier, Sm2NoteVerifier | None]:
+    """The log's public key: a file given by the supervisor, else the one the configured service signs with;
+    and (issue 17) its SM2 key, the file's second line or, under the ``sm`` suite, the configured one."""
     if args.public_key is not None:
-        try:
-            return NoteVerifier.from_vkey(_read_text(args.public_key, "--public-key").strip())
-        except CheckpointError as exc:
-            raise UsageError(f"--public-key {args.public_key}: {exc}") from None
+        return _key_file(args.public_key)
     settings = _settings(args.config)
     missing = settings.missing_key_files.get("audit_log_key_file")
     if missing is not None:
         raise UsageError(f"give --public-key: there is no log key at {missing} to take it from")
-    return _log_signer(settings).verifier()
+    return _log_signer(settings).verifier(), _sm2_verifier(settings)
+
+
+def _sm2_verifier(settings: Settings) -> Sm2NoteVerifier | None:
+    """Issue 17: under the ``sm`` suite, the public half of the log's SM2 key (refused if its file is missing)."""
+    if settings.crypto_suite != "sm":
+        return None
+    _require(settings, "audit_log_sm2_key_file")
+    return settings.log_cosigners()[0].verifier()
 
 
 def _witnessed(directories: list[Path], verifier: NoteVerifier) -> list[Checkpoint]:
@@ -160,7 +180,9 @@ def _signer_state(settings: Settings, verifier: NoteVerifier) -> Checkpoint | No
 async def _verify(args: argparse.Namespace) -> CheckResult:
     """Check the export file or the database against the log's key, the witnesses and (``--config``) the
     witnesses configured and the signer's state."""
-    verifier = _log_verifier(args)
+    verifier, sm2 = _log_keys(args)
+    rule = Sm2Continuity(sm2) if sm2 is not None else None  # issue 17: the SM2 line under sm
+    head_rule = rule.check if rule is not None else None
     directories = list(args.witness or [])
     signer_state = None
     settings = None
@@ -173,19 +195,38 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
     if args.export is not None:
         try:
             with args.export.open("rb") as handle:
-                return check_export(handle, verifier, witnessed=witnessed, signer_state=signer_state)
+                return _sm2_seen(
+                    check_export(handle, verifier, witnessed=witnessed, signer_state=signer_state, head_rule=head_rule),
+                    rule,
+                )
         except OSError as exc:
             raise UsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
     db = await _open_db(_db_url(args))
     try:
         async with db.sessions() as session:
             result = await check_stored_log(
-                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state, bound_rows=True
+                session,
+                verifier,
+                origin=verifier.name,
+                witnessed=witnessed,
+                signer_state=signer_state,
+                bound_rows=True,
+                head_rule=head_rule,
             )
+            result = _sm2_seen(result, rule)
             cosigned = None if result.failure else await stored_cosignatures_failure(session, specs, verifier)
             return dataclasses.replace(result, failure=Failure(None, cosigned)) if cosigned else result
     finally:
         await db.close()
+
+
+def _sm2_seen(result: CheckResult, rule: Sm2Continuity | None) -> CheckResult:
+    """Issue 17: under the ``sm`` suite a log with signed heads must carry the SM2 line on its newest ones at least
+    (the continuity rule has checked every head from the first that carries it)."""
+    if rule is None or result.failure is not None or not result.heads or rule.seen:
+        return result
+    failure = Failure(None, f"no signed tree head carries the log's SM2 signature ({rule.verifier.name})")
+    return dataclasses.replace(result, failure=failure)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -389,8 +430,13 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
 
 
 def cmd_public_key(args: argparse.Namespace) -> int:
-    """``hedui audit public-key``: the log's note verifier key, to hand to supervisors."""
-    print(_log_signer(_settings(args.config)).verifier_key())
+    """``hedui audit public-key``: the log's note verifier key, to hand to supervisors (and witnesses, Go's note
+    package); under the ``sm`` suite its SM2 verifier key on a second line, for hedui's own verifiers."""
+    settings = _settings(args.config)
+    print(_log_signer(settings).verifier_key())
+    sm2 = _sm2_verifier(settings)
+    if sm2 is not None:
+        print(sm2.vkey)
     return 0
 
 
@@ -411,7 +457,9 @@ def add_audit_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     verify = commands.add_parser("verify", help="check every entry, signed head and witnessed head; exit 1 if not")
     common(verify)
     verify.add_argument("--export", type=Path, help="check an export file offline instead of a database")
-    verify.add_argument("--public-key", type=Path, help="the log's public key (note verifier key, one line)")
+    verify.add_argument(
+        "--public-key", type=Path, help="the log's public key (note verifier key; a second line: its SM2 key)"
+    )
     verify.add_argument("--witness", type=Path, action="append", help="a file witness directory (repeatable)")
     verify.add_argument(
         "--witness-url", nargs=2, action="append", metavar=("URL", "VKEY"), help="a tlog-witness and its key"

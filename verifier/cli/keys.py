@@ -2,7 +2,9 @@
 
 ``keys generate`` makes a signing key pair; ``keys add|list|rotate|revoke`` manage the organisations'
 keys in the database, each change with its audit event. The entries are integrated into the signed
-log by the running service (an admin command never signs tree heads with a key of its own).
+log by the running service (an admin command never signs tree heads with a key of its own). Under
+``crypto_suite = "sm"`` (issue 17) a new key is SM2 unless another algorithm is asked for, and the trust store
+takes new SM2 keys only.
 """
 
 from __future__ import annotations
@@ -13,23 +15,27 @@ import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from consent import SigningKey, TrustedKey
+from consent.envelope import load_public_key
+from consent.sm2 import Sm2PublicKey
+from consent.suite import CryptoSuite
 from verifier.cli._common import (
     UsageError,
     add_database_options,
     console,
     instant,
     public_key,
+    read_only_settings,
     shown,
     trust_store_settings,
 )
 from verifier.cli._edges import CannotCreate, probe_database
-from verifier.config import Settings
+from verifier.config import DEFAULT_BASE, Settings
 from verifier.errors import ServiceError
 from verifier.operations import Caller
 from verifier.operations.trust_store import KeyEntry, check_organisation
@@ -68,9 +74,30 @@ def _run_service(settings: Settings, work: Callable[[HeduiService], Awaitable[Re
 run_admin = _run_service  # issue 13: `hedui clients` runs its work the same way
 
 
+_GENERATORS: Final = {
+    "ed25519": SigningKey.generate_ed25519,
+    "ecdsa-p256": SigningKey.generate_p256,
+    "sm2": SigningKey.generate_sm2,
+}
+
+
+def _suite(config: Path | None) -> CryptoSuite:
+    """Issue 17: the configured crypto suite (the file's or ``HEDUI_CRYPTO_SUITE``), read without creating keys."""
+    return read_only_settings(config, DEFAULT_BASE).crypto_suite
+
+
+def _suite_allows(pem: bytes, settings: Settings) -> bytes:
+    """Issue 17: under the ``sm`` suite only SM2 keys are added to the trust store (exit 2 otherwise)."""
+    if settings.crypto_suite is CryptoSuite.SM and not isinstance(load_public_key(pem), Sm2PublicKey):
+        raise UsageError('--public-key: crypto_suite is "sm": the trust store takes SM2 keys only')
+    return pem
+
+
 def cmd_keys_generate(args: argparse.Namespace) -> int:
-    """``hedui keys generate``: a new key pair, the private key readable by its owner only."""
-    key = SigningKey.generate_p256() if args.algorithm == "ecdsa-p256" else SigningKey.generate_ed25519()
+    """``hedui keys generate``: a new key pair, the private key readable by its owner only; the algorithm asked
+    for, else the suite's (Ed25519, or SM2 under ``sm``)."""
+    algorithm = args.algorithm or ("sm2" if _suite(args.config) is CryptoSuite.SM else "ed25519")
+    key = _GENERATORS[algorithm]()
     private = args.out
     public = private.with_suffix(".pub.pem")
     if private.exists() or public.exists():
@@ -91,6 +118,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
         raise UsageError("--valid-days must be positive")
     organisation = _organisation(args.organisation)
     settings = trust_store_settings(args)
+    _suite_allows(pem, settings)
     try:  # the database can be opened (or created) before anything is written
         probe_database(settings.database_url)
     except CannotCreate as exc:
@@ -164,6 +192,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     _organisation(args.organisation)
     pem = public_key(args.public_key)
     settings = trust_store_settings(args, existing=True)
+    _suite_allows(pem, settings)
     until = instant(args.old_valid_until, "--old-valid-until")
     if until is None:
         until = dt.datetime.now(dt.UTC) + dt.timedelta(days=args.overlap_days)
@@ -203,12 +232,15 @@ def add_keys_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> 
 
     generate = keys_sub.add_parser("generate", help="generate a signing key pair for a case system or a member")
     generate.add_argument("--out", type=Path, required=True, help="private key file; the public key goes beside it")
-    generate.add_argument("--algorithm", choices=("ed25519", "ecdsa-p256"), default="ed25519")
+    generate.add_argument(
+        "--algorithm", choices=tuple(_GENERATORS), help="default: the suite's (ed25519; sm2 under crypto_suite sm)"
+    )
+    generate.add_argument("--config", type=Path, help="the centre's TOML config: its crypto_suite")
     generate.set_defaults(func=cmd_keys_generate)
 
     add = keys_sub.add_parser("add", help="trust an organisation's public key from now")
     add.add_argument("--organisation", required=True)
-    add.add_argument("--public-key", type=Path, required=True, help="PEM file (Ed25519 or ECDSA P-256)")
+    add.add_argument("--public-key", type=Path, required=True, help="PEM file (Ed25519, ECDSA P-256 or SM2)")
     add.add_argument("--valid-days", type=int, help="expire the key after this many days")
     add.add_argument("--note", default="", help="a note kept with the key")
     add_database_options(add)

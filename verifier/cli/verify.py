@@ -99,7 +99,7 @@ async def verify_and_render(
     try:
         await service.start()
         caller = Caller(operator="hedui-verify", client="cli")
-        key = SigningKey.generate_ed25519()
+        key = SigningKey.generate(settings.crypto_suite)  # issue 17: SM2 under the sm suite
         now = dt.datetime.now(dt.UTC)
         await service.trust_store.add(
             request.commissioned_by,

@@ -1,4 +1,5 @@
-"""The audit key files: 32 random bytes kept as hex, created by the service on first start, read by the tools."""
+"""The audit key files: 32 random bytes kept as hex (and, under the ``sm`` suite, the SM2 key as PKCS#8 PEM),
+created by the service on first start, read by the tools."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import os
 import secrets
 from pathlib import Path
 
+from consent.sm2 import Sm2PrivateKey
 from verifier.config._schema import ConfigError
 
-__all__ = ["secret_file"]
+__all__ = ["secret_file", "sm2_key_file"]
 
 
 def secret_file(path: Path, setting: str, *, exact: bool = False, missing: dict[str, Path] | None = None) -> bytes:
@@ -34,3 +36,22 @@ def secret_file(path: Path, setting: str, *, exact: bool = False, missing: dict[
             f"{setting}: {path} holds {len(key)} bytes, {'exactly 32' if exact else 'at least 16'} needed"
         )
     return key
+
+
+def sm2_key_file(path: Path, setting: str, *, missing: dict[str, Path] | None = None) -> bytes:
+    """Issue 17: the PKCS#8 PEM of an SM2 key (OpenSSL's or hedui's), creating a fresh one (mode 0600) when the
+    file does not exist; with ``missing`` given (read-only tools) it is recorded there instead and empty."""
+    if missing is not None and not path.exists():
+        missing[setting] = path
+        return b""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Sm2PrivateKey.generate().pem())
+    pem = path.read_bytes()
+    try:
+        Sm2PrivateKey.from_pem(pem)
+    except ValueError as exc:
+        raise ConfigError(f"{setting}: {path}: {exc}") from None
+    return pem

@@ -13,7 +13,8 @@ from pydantic_settings import EnvSettingsSource
 
 from audit.log import EntryMac
 from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue, DepartmentDeclarationError, RecordKind
-from verifier.config._keys import secret_file
+from consent.suite import CryptoSuite
+from verifier.config._keys import secret_file, sm2_key_file
 from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error, cross_check
 from verifier.config._settings import Settings
 from verifier.config._tls import TlsTable
@@ -97,6 +98,15 @@ def _entry_key(path: Path | None, create_keys: bool) -> bytes:
     return secret_file(path, "audit_entry_key_file", exact=True, missing=None if create_keys else {})
 
 
+def _sm2_log_key(config: HeduiConfig, base: Path, missing: dict[str, Path] | None) -> bytes:
+    """Issue 17: under the ``sm`` suite, the SM2 key co-signing the checkpoints (its file created by the service,
+    recorded as missing for the tools); nothing under ``standard``."""
+    if config.crypto_suite != "sm":
+        return b""
+    path = Path(config.audit_log_sm2_key_file or base / "audit-log-sm2.key")
+    return sm2_key_file(path, "audit_log_sm2_key_file", missing=missing)
+
+
 def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Settings:
     """The :class:`Settings` of a validated configuration, the key files read (or created) under ``base``."""
     config = loaded.config
@@ -105,6 +115,7 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
     log_file = Path(config.audit_log_key_file or base / "audit-log.key")
     entry_file = Path(config.audit_entry_key_file) if config.audit_entry_key_file else None
     log_key = secret_file(log_file, "audit_log_key_file", exact=True, missing=missing)
+    sm2_log_key = _sm2_log_key(config, base, missing)  # issue 17
     return Settings(
         database_url=config.database_url or f"sqlite:///{base / 'hedui.db'}",
         listen=config.listen,
@@ -138,6 +149,9 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         tiles_listen=config.tiles_listen,
         tiles_entries=config.tiles_entries,
         tls=(config.tls or TlsTable()).settings(base),
+        # issue 17, the SM suite (docs/crypto-suites.md)
+        crypto_suite=CryptoSuite(config.crypto_suite),
+        audit_log_sm2_key=sm2_log_key,
     )
 
 

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from audit.note_sm2 import Sm2NoteSigner
 from audit.witnessing import WitnessPolicy
 from connectors.departments import DepartmentCatalogue
+from consent.sm2 import Sm2PrivateKey
+from consent.suite import CryptoSuite
 from verifier.config._centre import CentreIdentity
 from verifier.config._tls import TlsSettings
 
@@ -78,6 +81,23 @@ class Settings:
     tiles_entries: bool = False  # serve tile/entries/... bundles too (issue 13: entries are not public)
     # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
     tls: TlsSettings = field(default_factory=TlsSettings)
+    # --- issue 17, the SM suite (docs/crypto-suites.md): which algorithms hedui makes, and the PKCS#8 PEM of the
+    # SM2 key that signs every checkpoint beside the Ed25519 key under ``sm`` (empty under ``standard``; a fresh
+    # key when a test builds sm settings without one) ---
+    crypto_suite: CryptoSuite = CryptoSuite.STANDARD
+    audit_log_sm2_key: bytes = field(default=b"", repr=False)
+    # --- end of issue 17's SM suite ---
+
+    def __post_init__(self) -> None:
+        """Issue 17: sm settings built without an SM2 log key get a fresh one (as the other keys default)."""
+        if self.crypto_suite is CryptoSuite.SM and not self.audit_log_sm2_key and not self.missing_key_files:
+            object.__setattr__(self, "audit_log_sm2_key", Sm2PrivateKey.generate().pem())
+
+    def log_cosigners(self) -> tuple[Sm2NoteSigner, ...]:
+        """Issue 17: who signs each checkpoint beside the log's Ed25519 key: its SM2 key under ``sm``, else none."""
+        if self.crypto_suite is not CryptoSuite.SM or not self.audit_log_sm2_key:
+            return ()
+        return (Sm2NoteSigner.from_pem(self.audit_log_origin, self.audit_log_sm2_key),)
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""

@@ -199,6 +199,12 @@ def _every_key_from_the_environment(tmp_path: Path) -> dict[str, str]:
         "tiles_listen": f"127.0.0.1:{_free_port()}",
         "tiles_entries": "false",
         "tls": json.dumps({"plaintext": True}),  # issue 13: on loopback, without the development CA
+        # issue 17's block (serve then runs under the sm suite, its SM2 log key made where the variable says)
+        "crypto_suite": "sm",
+        "key_provider": "file",
+        "key_dir": str(tmp_path / "master-keys"),
+        "department_answers_months": "6",
+        "audit_log_sm2_key_file": str(tmp_path / "keys" / "log-sm2.key"),
     }
     assert set(values) == set(HeduiConfig.model_fields) - {"departments"}, "a key of the schema is not covered"
     env = {name: value for name, value in os.environ.items() if not name.upper().startswith("HEDUI_")}
@@ -239,7 +245,12 @@ def test_config_show_names_the_variable_of_every_key_serve_runs_with(tmp_path: P
         with grpc.insecure_channel(env["HEDUI_LISTEN"]) as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
         assert (tmp_path / "env.db").exists()
-        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["entry.key", "log.key", "subject.key"]
+        assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == [
+            "entry.key",
+            "log-sm2.key",
+            "log.key",
+            "subject.key",
+        ]
         assert (tmp_path / "witness").is_dir()
         assert not (tmp_path / ".hedui").exists()
         metrics = f"http://{env['HEDUI_METRICS_LISTEN']}"
