@@ -13,7 +13,7 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 def _configuration_table() -> dict[str, str]:
     """The guide's configuration table: key → its documented default (as written)."""
     section = GUIDE.read_text(encoding="utf-8").split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", section, flags=re.MULTILINE)
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \|", section, flags=re.MULTILINE)
     return {key: default.strip() for key, default in rows}
 
 

@@ -13,6 +13,7 @@ from pydantic_settings import EnvSettingsSource
 
 from audit.log import EntryMac
 from connectors.departments import DEFAULT_DEPARTMENTS, DepartmentCatalogue, DepartmentDeclarationError, RecordKind
+from consent.suite import CryptoSuite
 from verifier.config._keys import secret_file
 from verifier.config._schema import ConfigError, FileOnlyConfig, HeduiConfig, config_error, cross_check
 from verifier.config._settings import Settings
@@ -138,6 +139,12 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         tiles_listen=config.tiles_listen,
         tiles_entries=config.tiles_entries,
         tls=(config.tls or TlsTable()).settings(base),
+        # --- issue 17, sealing at rest (docs/sealing.md) ---
+        crypto_suite=CryptoSuite(config.crypto_suite),
+        key_provider=config.key_provider,
+        key_dir=Path(config.key_dir or base / "master-keys"),
+        department_answers_months=config.department_answers_months,
+        # --- end of issue 17's sealing settings ---
     )
 
 

@@ -189,6 +189,13 @@ class HeduiConfig(BaseSettings):
     # --- end of issue 12's witness and tiles keys ---
     # Issue 13: the server's certificate and its clients' CA (verifier/config/_tls.py, docs/access.md).
     tls: TlsTable | None = None
+    # --- issue 17 (personal data at rest, retention, the suite: docs/sealing.md, docs/crypto-suites.md) ---
+    crypto_suite: Literal["standard", "sm"] = "standard"
+    key_provider: str = "file"  # "file" (key_dir) or the name of an entry point of the group hedui.key_providers
+    key_dir: str | None = None  # the file provider's master keys (default <base>/master-keys)
+    department_answers_months: PoolSize = 12  # then crypto-shredded (hedui retention run, daily in the service)
+    audit_log_sm2_key_file: str | None = None  # PKCS#8 PEM, created like the others (default <base>/audit-log-sm2.key)
+    # --- end of issue 17's keys ---
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from typing import Any
 
 from audit.witnessing import WitnessPolicy
 from connectors.departments import DepartmentCatalogue
+from consent.suite import CryptoSuite
 from verifier.config._centre import CentreIdentity
 from verifier.config._tls import TlsSettings
 
@@ -78,6 +79,16 @@ class Settings:
     tiles_entries: bool = False  # serve tile/entries/... bundles too (issue 13: entries are not public)
     # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
     tls: TlsSettings = field(default_factory=TlsSettings)
+    # --- issue 17, sealing at rest (docs/sealing.md): the suite that seals; where the master keys come from
+    # ("file": key_dir; None there: master_key, in memory, for tests and benches); how long department answers
+    # are kept before their data keys are destroyed; ``sealing`` off is for bench/bench_sealing.py only ---
+    crypto_suite: CryptoSuite = CryptoSuite.STANDARD
+    key_provider: str = "file"
+    key_dir: Path | None = None
+    master_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    department_answers_months: int = 12
+    sealing: bool = True
+    # --- end of issue 17's sealing settings ---
 
     def deadline(self, department: str) -> float:
         """How long ``department`` gets to answer one query (retries included)."""
