@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy import Row, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.bound import BoundLedger
+from audit.bound import BoundLedger, CellOpener
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
 from audit.consent_proof import ConsentLedger
 from audit.events import entry_problem
@@ -404,6 +404,7 @@ async def check_stored_log(
     signer_state: Checkpoint | None = None,
     refused_rows: bool = True,
     bound_rows: bool = False,
+    opener: CellOpener | None = None,
 ) -> CheckResult:
     """Check the log tables as stored: leaves against entries, heads against the tree, strays.
 
@@ -416,7 +417,7 @@ async def check_stored_log(
     too: somebody queued what hedui did not append. With ``bound_rows``, every stored report and department answer
     must then be what its entry recorded (:class:`audit.bound.BoundLedger`).
     """
-    ledger = BoundLedger() if bound_rows else None
+    ledger = BoundLedger(opener) if bound_rows else None  # issue 17: opener opens cells sealed at rest
     checker = LogChecker(verifier, origin=origin, witnessed=witnessed, signer_state=signer_state, ledger=ledger)
     heads = (await session.execute(select(audit_tree_heads).order_by(audit_tree_heads.c.tree_size))).all()
     size = heads[-1].tree_size if heads else 0

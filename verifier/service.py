@@ -39,6 +39,7 @@ from verifier.page_tokens import PageTokens
 from verifier.pipeline import Pipeline
 from verifier.policy import PolicyBook
 from verifier.storage.db import Database
+from verifier.storage.sealing import install, sealer_for, start_sealing
 
 __all__ = ["Caller", "DepartmentProgress", "HeduiService", "PolicyBook", "VerificationView"]
 
@@ -58,6 +59,10 @@ class HeduiService:
         """Build every part; nothing runs until :meth:`start`."""
         self.db = db
         self.settings = settings
+        # Issue 17: cells sealed at rest (verifier/storage/sealing); its keys are loaded by start(), or one by one
+        # as cells name them (a service that is not started: tools and tests).
+        self.sealer = sealer_for(settings)
+        install(db, self.sealer)
         # Every department call goes through the resilience layer: limits, retries, breaker, shared batches.
         undeclared = sorted(set(connectors) - set(settings.catalogue))
         if undeclared:
@@ -119,6 +124,7 @@ class HeduiService:
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
         await self.db.migrate()
+        await start_sealing(self.db, self.sealer)  # issue 17: the data keys made (this month's and next) and loaded
         await self._connect_departments()
         await self.pipeline.resume()
         # Issue 12: the stored log is proven against the signer's state before the service serves (a log that
@@ -156,6 +162,7 @@ class HeduiService:
         service = cls(Database.from_settings(settings), {}, settings)
         try:
             await service.db.migrate()
+            await start_sealing(service.db, service.sealer)  # issue 17
             yield service
             await service.audit_queries.integrate_own_log()
         finally:

@@ -49,6 +49,7 @@ from verifier.cli._common import (
 from verifier.cli.witness import monitored, stored_cosignatures_failure, witness_specs
 from verifier.config import Settings
 from verifier.storage.db import Database
+from verifier.storage.sealing import audit_opener, sealer_for, start_sealing
 
 __all__ = ["add_audit_commands"]
 
@@ -178,14 +179,34 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
             raise UsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
     db = await _open_db(_db_url(args))
     try:
+        opener = await _opener(db, settings or _settings(args.config))
         async with db.sessions() as session:
             result = await check_stored_log(
-                session, verifier, origin=verifier.name, witnessed=witnessed, signer_state=signer_state, bound_rows=True
+                session,
+                verifier,
+                origin=verifier.name,
+                witnessed=witnessed,
+                signer_state=signer_state,
+                bound_rows=True,
+                opener=opener,
             )
             cosigned = None if result.failure else await stored_cosignatures_failure(session, specs, verifier)
             return dataclasses.replace(result, failure=Failure(None, cosigned)) if cosigned else result
     finally:
         await db.close()
+
+
+async def _opener(db: Database, settings: Settings) -> Any:
+    """Issue 17: what opens the sealed rows, from the configured key provider (nothing created; no data keys yet:
+    the rows are read as stored)."""
+    has_keys = await db.engine.connect()
+    try:
+        tables = await has_keys.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await has_keys.close()
+    sealer = sealer_for(settings, create=False) if "data_keys" in tables else None
+    await start_sealing(db, sealer, create=False)
+    return audit_opener(sealer)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -80,12 +80,13 @@ class Settings:
     # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
     tls: TlsSettings = field(default_factory=TlsSettings)
     # --- issue 17, sealing at rest (docs/sealing.md): the suite that seals; where the master keys come from
-    # ("file": key_dir; None there: master_key, in memory, for tests and benches); how long department answers
+    # ("file": key_dir; None there: master_key in memory, empty: derived from the subject key, for tests and
+    # benches, so a service started again over the same database with the same keys reads it); how long answers
     # are kept before their data keys are destroyed; ``sealing`` off is for bench/bench_sealing.py only ---
     crypto_suite: CryptoSuite = CryptoSuite.STANDARD
     key_provider: str = "file"
     key_dir: Path | None = None
-    master_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    master_key: bytes = field(default=b"", repr=False)
     department_answers_months: int = 12
     sealing: bool = True
     # --- end of issue 17's sealing settings ---

@@ -32,6 +32,7 @@ from audit.log import EntryMac
 from verifier.errors import Reason, ServiceError
 from verifier.report.build import report_digest
 from verifier.storage.models import ReportRow
+from verifier.storage.sealing import open_rows  # issue 17: cells sealed at rest
 
 __all__ = ["check_answers", "check_report", "checked_report_body"]
 
@@ -61,6 +62,7 @@ async def checked_report_body(session: AsyncSession, mac: EntryMac, report_id: s
     ).first()
     if row is None:
         return None
+    row = (await open_rows(session, "reports", [row], [report_id]))[0]
     try:
         body = json.loads(row.body_json)
     except ValueError:

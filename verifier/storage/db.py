@@ -104,7 +104,11 @@ class Database:
         )
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # Issue 17: what every session carries (the sealer of cells at rest: verifier.storage.sealing.install).
+        self.session_info: dict[str, Any] = {}
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, class_=AsyncSession, info=self.session_info
+        )
         self._lock = asyncio.Lock()
 
     @classmethod

@@ -9,6 +9,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import ReportRow, VerificationRow
+from verifier.storage.sealing import open_rows, open_value, seal_values  # issue 17: cells sealed at rest
 
 __all__ = ["add", "body_of", "commissioned_by", "for_reading", "get"]
 
@@ -32,7 +33,7 @@ async def add(
             "verification_id": verification_id,
             "version": version,
             "created_at": created_at,
-            "body_json": body_json,
+            "body_json": seal_values(session, "reports", {"body_json": body_json}, row=report_id)["body_json"],
         },
     )
 
@@ -56,12 +57,16 @@ async def for_reading(session: AsyncSession, verification_id: str, version: int 
         .outerjoin(r, (r.verification_id == v.id) & (r.version == wanted))
         .where(v.id == verification_id)
     )
-    return (await session.execute(query)).first()
+    row = (await session.execute(query)).first()
+    if row is None or row.body_json is None:
+        return row
+    return (await open_rows(session, "reports", [row], [row.report_id]))[0]
 
 
 async def body_of(session: AsyncSession, report_id: str) -> str | None:
     """The stored JSON body of the report ``report_id`` (``None``: no such report)."""
-    return await session.scalar(select(ReportRow.body_json).where(ReportRow.id == report_id))
+    stored = await session.scalar(select(ReportRow.body_json).where(ReportRow.id == report_id))
+    return None if stored is None else str(await open_value(session, "reports", "body_json", report_id, stored))
 
 
 async def commissioned_by(session: AsyncSession, report_id: str) -> str | None:
