@@ -15,7 +15,7 @@ from verifier.storage.models import (
     AuthorizationSubjectRow,
     ConsentEpochRow,
 )
-from verifier.storage.sealing import sealer_of  # issue 17: the blind index, keyed digests, sealed payloads
+from verifier.storage.sealing import ready, sealer_of  # issue 17: the blind index, keyed digests, sealed payloads
 
 __all__ = [
     "add",
@@ -45,17 +45,21 @@ async def by_payload_digest(session: AsyncSession, digest: str) -> Authorization
     """The authorization whose payload has this SHA-256 (an envelope is registered once; issue 17: stored as a
     keyed hash of it where the database is sealed, which is no confirmation oracle)."""
     sealer = sealer_of(session)
-    stored = digest if sealer is None else sealer.index("payload sha256:" + digest)
-    return await session.scalar(select(AuthorizationRow).where(AuthorizationRow.payload_sha256 == stored))
+    stored = [digest]  # and a row stored before revision 0013 (or unsealed) under the plain digest
+    if sealer is not None and await ready(session, sealer, write=False):
+        stored.append(sealer.index("payload sha256:" + digest))
+    return await session.scalar(select(AuthorizationRow).where(AuthorizationRow.payload_sha256.in_(stored)))
 
 
 async def add(session: AsyncSession, row: AuthorizationRow, member_ids: Sequence[str]) -> None:
     """Store a new authorization and index the members it names, in the caller's transaction (issue 17: by the
     blind index, the payload and certificates sealed, where the database is sealed)."""
     row.certificate_keyids = _certificate_keyids(row.certificates_json or "[]")
+    sealer = sealer_of(session)
+    if sealer is not None:
+        await ready(session, sealer, write=True)
     session.add(row)
     await session.flush()
-    sealer = sealer_of(session)
     for id_number in member_ids:
         if sealer is None:
             session.add(AuthorizationMemberRow(authorization_id=row.id, id_number=id_number))
@@ -106,7 +110,7 @@ async def ids_naming(session: AsyncSession, id_number: str) -> list[str]:
     index of plain numbers (rows from before revision 0013 that ``hedui db seal`` has not moved yet)."""
     sealer = sealer_of(session)
     legacy = select(AuthorizationMemberRow.authorization_id).where(AuthorizationMemberRow.id_number == id_number)
-    if sealer is None:
+    if sealer is None or not await ready(session, sealer, write=False):
         return list((await session.scalars(legacy)).all())
     blind = select(AuthorizationSubjectRow.authorization_id).where(
         AuthorizationSubjectRow.id_index == sealer.index(id_number)

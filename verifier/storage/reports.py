@@ -33,7 +33,7 @@ async def add(
             "verification_id": verification_id,
             "version": version,
             "created_at": created_at,
-            "body_json": seal_values(session, "reports", {"body_json": body_json}, row=report_id)["body_json"],
+            "body_json": (await seal_values(session, "reports", {"body_json": body_json}, row=report_id))["body_json"],
         },
     )
 

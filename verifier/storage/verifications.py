@@ -101,9 +101,10 @@ async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequenc
 
     A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
     """
-    await session.execute(_INSERT_VERIFICATION, seal_values(session, "verifications", values))
+    await session.execute(_INSERT_VERIFICATION, await seal_values(session, "verifications", values))
     if results:
-        await session.execute(insert(_RESULTS), [seal_values(session, "department_results", r) for r in results])
+        sealed = [await seal_values(session, "department_results", r) for r in results]
+        await session.execute(insert(_RESULTS), sealed)
 
 
 async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
@@ -159,7 +160,7 @@ async def update_results(session: AsyncSession, rows: Sequence[Mapping[str, obje
     """Update result rows by primary key (``verification_id``, ``department``) with the values given: one
     statement for each set of columns updated (usually one), through the table (no ORM bookkeeping)."""
     groups: dict[tuple[str, ...], list[Mapping[str, object]]] = {}
-    for row in [seal_values(session, "department_results", r) for r in rows]:
+    for row in [await seal_values(session, "department_results", r) for r in rows]:
         groups.setdefault(tuple(k for k in row if k not in _KEY), []).append(row)
     for group in groups.values():
         parameters = [
@@ -179,8 +180,10 @@ async def renew_ticket(
         update(r)
         .where(r.verification_id == verification_id, r.department == department, r.status == DepartmentStatus.PENDING)
         .values(
-            ticket_id=seal_values(
-                session, "department_results", {"ticket_id": ticket_id}, row=f"{verification_id}/{department}"
+            ticket_id=(
+                await seal_values(
+                    session, "department_results", {"ticket_id": ticket_id}, row=f"{verification_id}/{department}"
+                )
             )["ticket_id"],
             ticket_ready_after=ready_after,
         )

@@ -54,7 +54,9 @@ def occurrences(data: bytes) -> dict[str, int]:
 def test_the_forms_find_what_they_look_for() -> None:
     """The counter is no blind eye: a name in each form is found in a report as the service used to store it."""
     name = household()[-1]
-    body = json.dumps({"name": name, "b64": base64.b64encode(b"x" + name.encode()).decode(), "hex": name.encode().hex()})
+    body = json.dumps(
+        {"name": name, "b64": base64.b64encode(b"x" + name.encode()).decode(), "hex": name.encode().hex()}
+    )
     assert occurrences(body.encode())[name] == 3
     assert occurrences(json.dumps({"n": name}, ensure_ascii=False).encode())[name] == 1
     assert any("\\u" in f.decode() for f in forms(name)) and len(name.encode("utf-8")) == 3 * len(name)
@@ -69,6 +71,12 @@ async def _wait_for_version(service: object, name: str, version: int) -> None:
                 return
             except ServiceError:
                 await asyncio.sleep(0.1)
+
+
+def _copied(source: Path, copy: Path) -> bytes:
+    """The bytes of a copy of ``source`` taken now (the service keeps writing the original)."""
+    shutil.copyfile(source, copy)
+    return copy.read_bytes()
 
 
 def _pg_dump(url: str) -> bytes:
@@ -101,15 +109,14 @@ async def test_no_identity_number_or_name_is_stored_in_the_clear(db_url: str, tm
         assert any(t is not None and t.startswith("hs1.") for t in tickets), tickets  # a ticket, sealed
         if database is not None:
             for suffix in ("", "-wal"):
-                shutil.copyfile(f"{database}{suffix}", tmp_path / f"running{suffix}")
-                seen[f"running{suffix}"] = (tmp_path / f"running{suffix}").read_bytes()
+                seen[f"running{suffix}"] = _copied(Path(f"{database}{suffix}"), tmp_path / f"running{suffix}")
         await _wait_for_version(service, created.name, 2)
         if database is not None:
-            seen["running-wal-later"] = Path(f"{database}-wal").read_bytes()
+            seen["running-wal-later"] = _copied(Path(f"{database}-wal"), tmp_path / "running-wal-later")
         else:
             seen["pg_dump while running"] = _pg_dump(db_url)
     if database is not None:
-        seen["after"] = database.read_bytes()
+        seen["after"] = _copied(database, tmp_path / "after")
     else:
         seen["pg_dump"] = _pg_dump(db_url)
     assert seen["running-wal" if sqlite else "pg_dump"].count(b"hs1.") >= 10  # the sealed cells are there

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verifier.storage.sealing._keys import learn_unknown
+from verifier.storage.sealing._keys import learn_unknown, ready
 from verifier.storage.sealing._sealer import CellUnreadable, Purpose, Sealer
 
 __all__ = ["SEALED", "SEALER", "open_rows", "open_value", "row_key", "seal_values", "sealer_of"]
@@ -76,7 +76,7 @@ def open_one(sealer: Sealer | None, table: str, column: str, row: str, stored: A
     return plain.encode("utf-8") if binary else plain
 
 
-def seal_values(
+async def seal_values(
     session: AsyncSession, table: str, values: Mapping[str, Any], *, row: str | None = None
 ) -> dict[str, Any]:
     """``values`` of one row with its sealed columns sealed (no sealer: as they are)."""
@@ -84,6 +84,7 @@ def seal_values(
     out = dict(values)
     if sealer is None:
         return out
+    await ready(session, sealer, write=True)
     at = dt.datetime.now(dt.UTC)
     key = row if row is not None else row_key(table, values)
     for column in SEALED[table].keys() & out.keys():

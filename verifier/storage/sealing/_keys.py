@@ -30,6 +30,7 @@ __all__ = [
     "learn_unknown",
     "load_keys",
     "next_month",
+    "ready",
     "rotate",
 ]
 
@@ -125,6 +126,32 @@ async def keep_keys(begin: Any, sealer: Sealer, at: dt.datetime) -> int:
     async with begin() as session:
         await load_keys(session, sealer)
     return len(missing)
+
+
+async def ready(session: AsyncSession, sealer: Sealer, *, write: bool) -> bool:
+    """Whether ``sealer`` can seal (``write``) or index now. A service's sealer was made ready at its start: then
+    this is a check in memory. A service that was not started (tools, tests) loads the keys now, and for a write
+    makes those it lacks in the caller's transaction (they commit, or vanish, with what they sealed)."""
+    now = dt.datetime.now(dt.UTC)
+    if not _missing_now(sealer, now):
+        return True
+    await load_keys(session, sealer)
+    missing = _missing_now(sealer, now)
+    if missing and write:
+        generation = {(k.purpose, k.period): k.generation + 1 for k in sorted(sealer.keys, key=lambda k: k.generation)}
+        session.add_all([_new_key(sealer, p, m, generation.get((p, m), 0), now) for p, m in missing])
+        await session.flush()
+        await load_keys(session, sealer)
+        missing = _missing_now(sealer, now)
+    return not missing
+
+
+def _missing_now(sealer: Sealer, at: dt.datetime) -> list[tuple[Purpose, str]]:
+    """The keys needed right now that ``sealer`` cannot use: the index key, this month's rows and answers keys."""
+    month = month_of(at)
+    usable = {(k.purpose, k.period) for k in sealer.keys if sealer.usable(k.id)}
+    wanted = [(Purpose.INDEX, ""), (Purpose.ROWS, month), (Purpose.ANSWERS, month)]
+    return [w for w in wanted if w not in usable]
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,10 @@ class Sealer:
                 except (MasterKeyMissing, InvalidTag):
                     continue  # its cells are refused as unreadable (the master key is not this provider's)
 
+    def usable(self, key_id: str) -> bool:
+        """Whether this key is unwrapped here (it can seal and open)."""
+        return key_id in self._plain
+
     def knows(self, key_id: str) -> bool:
         """Whether this key (live or destroyed) is known."""
         return key_id in self._keys
