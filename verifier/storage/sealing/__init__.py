@@ -26,7 +26,9 @@ from verifier.storage.sealing._providers import (
     MemoryKeyProvider,
     provider_for,
 )
+from verifier.storage.sealing._retention import expired_keys, shred_expired
 from verifier.storage.sealing._sealer import CellExpired, CellUnreadable, DataKey, Purpose, Sealer, month_of
+from verifier.storage.sealing._upkeep import keep_up, rotate_data_keys, run_retention
 
 if TYPE_CHECKING:
     from verifier.config import Settings
@@ -49,9 +51,11 @@ __all__ = [
     "Sealer",
     "audit_opener",
     "destroy_key",
+    "expired_keys",
     "install",
     "is_sealed",
     "keep_keys",
+    "keep_up",
     "learn_unknown",
     "load_keys",
     "month_of",
@@ -60,10 +64,13 @@ __all__ = [
     "provider_for",
     "ready",
     "rotate",
+    "rotate_data_keys",
     "row_key",
+    "run_retention",
     "seal_values",
     "sealer_for",
     "sealer_of",
+    "shred_expired",
     "start_sealing",
 ]
 
