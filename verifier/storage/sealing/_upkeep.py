@@ -34,11 +34,19 @@ async def rotate_data_keys(begin: Any, sealer: Sealer, audit: AuditLog, *, opera
 
 
 async def run_retention(
-    begin: Any, sealer: Sealer, audit: AuditLog, months: int, *, operator: str, client: str
+    begin: Any,
+    sealer: Sealer,
+    audit: AuditLog,
+    months: int,
+    *,
+    operator: str,
+    client: str,
+    at: dt.datetime | None = None,
 ) -> list[DataKey]:
-    """Destroy the answers keys past retention, one ``DATA_KEY_DESTROYED`` entry each, in one transaction."""
+    """Destroy the answers keys past retention at ``at`` (default now), one ``DATA_KEY_DESTROYED`` entry each, in one
+    transaction."""
     async with begin() as session:
-        destroyed = await shred_expired(session, sealer, months, dt.datetime.now(dt.UTC))
+        destroyed = await shred_expired(session, sealer, months, at or dt.datetime.now(dt.UTC))
         for key in destroyed:
             details: dict[str, JsonValue] = {
                 "key_id": key.id,
