@@ -9,9 +9,9 @@ from typing import Any
 
 from verifier.cli._common import UsageError, add_database_options, trust_store_settings
 from verifier.service import HeduiService
-from verifier.storage.sealing import DataKey, run_retention
+from verifier.storage.sealing import DataKey, run_retention, seal_legacy
 
-__all__ = ["add_retention_commands", "cmd_retention_run"]
+__all__ = ["add_retention_commands", "add_seal_command", "cmd_db_seal", "cmd_retention_run"]
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
@@ -35,6 +35,31 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     for key in destroyed:
         print(f"department answers of {key.period} deleted: data key {key.id} destroyed")
     return 0
+
+
+def cmd_db_seal(args: argparse.Namespace) -> int:
+    """``hedui db seal``: the rows written before revision 0013 sealed in place (idempotent)."""
+    from verifier.cli.keys import run_admin
+
+    settings = trust_store_settings(args, existing=True)
+
+    async def work(service: HeduiService) -> dict[str, int]:
+        """The sealing pass in one transaction."""
+        if service.sealer is None:
+            raise UsageError("sealing is off")
+        async with service.db.write() as session:
+            return await seal_legacy(session, service.sealer)
+
+    done = run_admin(settings, work)
+    print("sealed: " + ", ".join(f"{table} {count}" for table, count in done.items()))
+    return 0
+
+
+def add_seal_command(db_sub: Any) -> None:
+    """Register ``hedui db seal``."""
+    seal = db_sub.add_parser("seal", help="seal the rows written before personal data was sealed at rest (issue 17)")
+    add_database_options(seal)
+    seal.set_defaults(func=cmd_db_seal)
 
 
 def add_retention_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:

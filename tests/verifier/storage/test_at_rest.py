@@ -12,13 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from audit_tamper import sandbox
+from audit_tamper import configured, sandbox, verify
 from harness import PG_BIN, UNDER_CI, _as_postgres, example_request, sandbox_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from verifier.config import Settings
 from verifier.errors import ServiceError
+from verifier.storage import authorizations
+from verifier.storage.sealing import seal_legacy
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +123,35 @@ async def test_no_identity_number_or_name_is_stored_in_the_clear(db_url: str, tm
         seen["pg_dump"] = _pg_dump(db_url)
     assert seen["running-wal" if sqlite else "pg_dump"].count(b"hs1.") >= 10  # the sealed cells are there
     assert {where: occurrences(data) for where, data in seen.items()} == {where: {} for where in seen}
+
+
+async def test_rows_from_before_sealing_are_sealed_in_place(db_url: str, tmp_path: Path) -> None:
+    """``hedui db seal``'s pass: a database written unsealed (as before revision 0013) is sealed in place, its
+    members moved to the blind index; the report reads as before and the audit log still vouches for it."""
+    log = configured(db_url, tmp_path, extra=f'key_dir = "{tmp_path / "master-keys"}"\n')
+    async with sandbox_service(log.settings.with_overrides(sealing=False), sandbox()) as (service, request, first):
+        created = await service.verifications.create(request, [first])
+        await service.verifications.wait_for_report(created.name, 60.0)
+        report = await service.reports.get(f"{created.name}/reports/1")
+    async with sandbox_service(log.settings, sandbox()) as (service, request, second):
+        assert service.sealer is not None
+        async with service.db.write() as session:
+            done = await seal_legacy(session, service.sealer)
+        assert done == {
+            "verifications": 1,
+            "department_results": 6,
+            "reports": 1,
+            "authorizations": 1,
+            "authorization_members": 3,
+        }
+        async with service.db.write() as session:
+            assert (await seal_legacy(session, service.sealer))["reports"] == 0  # idempotent
+        assert await service.reports.get(f"{created.name}/reports/1") == report
+        async with service.db.sessions() as session:
+            cells = (await session.execute(text("SELECT body_json FROM reports"))).scalars().all()
+            members = (await session.execute(text("SELECT count(*) FROM authorization_members"))).scalar_one()
+            found = await authorizations.ids_naming(session, request.members[0].id_number)
+        assert all(c.startswith("hs1.") for c in cells) and members == 0
+        assert set(found) == {a.removeprefix("authorizations/") for a in (first, second)}  # one envelope, or two
+    code, out = await verify(log)
+    assert code == 0 and "audit log intact" in out, out

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from verifier.storage.sealing._cells import PREFIX, is_sealed
 from verifier.storage.sealing._columns import SEALED, SEALER, open_rows, open_value, row_key, seal_values, sealer_of
 from verifier.storage.sealing._keys import Rotation, destroy_key, keep_keys, learn_unknown, load_keys, ready, rotate
+from verifier.storage.sealing._legacy import seal_legacy
 from verifier.storage.sealing._orm import register
 from verifier.storage.sealing._providers import (
     ENTRY_POINT_GROUP,
@@ -67,6 +68,7 @@ __all__ = [
     "rotate_data_keys",
     "row_key",
     "run_retention",
+    "seal_legacy",
     "seal_values",
     "sealer_for",
     "sealer_of",
