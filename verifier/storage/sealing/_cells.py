@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
-from consent.suite import CryptoSuite
+from consent.suite import Aead, CryptoSuite
 
-__all__ = ["PREFIX", "Cell", "CellFormatError", "cell_aad", "is_sealed", "parse_cell", "seal_cell"]
+__all__ = ["PREFIX", "Cell", "CellFormatError", "cell_aad", "cell_key_id", "is_sealed", "parse_cell", "seal_cell"]
 
 PREFIX: Final = "hs1."
 _SUITE_BYTE: Final = {CryptoSuite.STANDARD: 1, CryptoSuite.SM: 2}
@@ -53,14 +53,24 @@ def cell_aad(header: bytes, table: str, column: str, row: str) -> bytes:
     return header + b"hedui sealed cell v1\0" + "\0".join((table, column, row)).encode("utf-8")
 
 
-def seal_cell(suite: CryptoSuite, key_id: str, dek: bytes, where: tuple[str, str, str], plaintext: bytes) -> str:
-    """``plaintext`` sealed under the data key ``key_id`` for the cell ``where`` (table, column, row key).
+def seal_cell(suite: CryptoSuite, key_id: str, aead: Aead, where: tuple[str, str, str], plaintext: bytes) -> str:
+    """``plaintext`` sealed with ``aead`` (the data key ``key_id``) for the cell ``where`` (table, column, row key).
 
     Random 96-bit nonces: at most 2**32 seals per data key (NIST SP 800-38D); keys are monthly, far below that."""
     header = bytes([_SUITE_BYTE[suite]]) + bytes.fromhex(key_id)
     nonce = os.urandom(_NONCE)
-    body = suite.aead(dek).encrypt(nonce, plaintext, cell_aad(header, *where))
+    body = aead.encrypt(nonce, plaintext, cell_aad(header, *where))
     return PREFIX + base64.urlsafe_b64encode(header + nonce + body).decode("ascii").rstrip("=")
+
+
+def cell_key_id(stored: str) -> str | None:
+    """The key id a sealed cell names, from its first 12 characters alone (``None``: no sealed cell header)."""
+    head = stored[len(PREFIX) : len(PREFIX) + 12]
+    try:
+        raw = base64.urlsafe_b64decode(head)
+    except (binascii.Error, ValueError):
+        return None
+    return raw[1:_HEADER].hex() if len(raw) == _HEADER and raw[0] in _BYTE_SUITE else None
 
 
 def parse_cell(stored: str) -> Cell:

@@ -16,9 +16,9 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 
 from consent.identity import CHINA_TIME
-from consent.suite import CryptoSuite
+from consent.suite import Aead, CryptoSuite
 from verifier.errors import Reason, ServiceError
-from verifier.storage.sealing._cells import CellFormatError, cell_aad, is_sealed, parse_cell, seal_cell
+from verifier.storage.sealing._cells import CellFormatError, cell_aad, cell_key_id, is_sealed, parse_cell, seal_cell
 from verifier.storage.sealing._providers import KeyProvider, MasterKeyMissing
 
 __all__ = ["CellExpired", "CellUnreadable", "DataKey", "Purpose", "Sealer", "month_of"]
@@ -89,6 +89,7 @@ class Sealer:
         self.suite = suite
         self._keys: dict[str, DataKey] = {}
         self._plain: dict[str, bytes] = {}
+        self._aeads: dict[str, Aead] = {}  # built once per key
 
     def learn(self, keys: Iterable[DataKey]) -> None:
         """Take (or update) these keys; a live one is unwrapped now, a destroyed one forgotten."""
@@ -96,6 +97,7 @@ class Sealer:
             self._keys[key.id] = key
             if key.wrapped is None:
                 self._plain.pop(key.id, None)
+                self._aeads.pop(key.id, None)
             elif key.id not in self._plain:
                 try:
                     self._plain[key.id] = self.provider.unwrap(key.kek_id, key.wrapped, key.wrap_aad())
@@ -127,16 +129,11 @@ class Sealer:
     def seal(self, purpose: Purpose, where: tuple[str, str, str], text: str, at: dt.datetime) -> str:
         """``text`` sealed for the cell ``where`` (table, column, row key) under ``purpose``'s key of ``at``."""
         key = self.writing_key(purpose, at)
-        return seal_cell(key.suite, key.id, self._plain[key.id], where, text.encode("utf-8"))
+        return seal_cell(key.suite, key.id, self._aead(key.id, self._plain[key.id]), where, text.encode("utf-8"))
 
     def key_of(self, stored: str) -> str | None:
         """The key id a sealed cell names (``None``: legacy plaintext, or not a cell)."""
-        if not is_sealed(stored):
-            return None
-        try:
-            return parse_cell(stored).key_id
-        except CellFormatError:
-            return None
+        return cell_key_id(stored) if is_sealed(stored) else None
 
     def open(self, where: tuple[str, str, str], stored: str) -> str:
         """The text a cell holds (legacy plaintext as it is). ``CellUnreadable`` / ``CellExpired`` otherwise."""
@@ -160,13 +157,19 @@ class Sealer:
         if key.suite is not cell.suite:
             raise CellUnreadable(name, "its suite is not its key's (edited)", key.id)
         try:
-            plain = cell.suite.aead(dek).decrypt(cell.nonce, cell.body, cell_aad(cell.header, *where))
+            plain = self._aead(key.id, dek).decrypt(cell.nonce, cell.body, cell_aad(cell.header, *where))
         except InvalidTag:
             raise CellUnreadable(name, "it was edited or moved from another row") from None
         try:
             return plain.decode("utf-8")
         except UnicodeDecodeError:
             raise CellUnreadable(name, "it holds no text") from None
+
+    def _aead(self, key_id: str, dek: bytes) -> Aead:
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            aead = self._aeads[key_id] = self._keys[key_id].suite.aead(dek)
+        return aead
 
     def index(self, value: str) -> str:
         """The blind index of ``value`` (an identity number, a payload digest): the keyed hash, hex."""
