@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy import DateTime, Integer, String, Text, column, select, table, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ __all__ = [
     "OUTCOME_KINDS",
     "REPORT_CREATED",
     "BoundLedger",
+    "CellOpener",
     "Recorded",
     "StoredAnswer",
     "answer_digest",
@@ -215,14 +216,31 @@ _results = table(
 _PAGE: Final = 2_000
 
 
+class CellOpener(Protocol):
+    """Issue 17: opens a cell sealed at rest (the digests are over the plaintext). Raises ``LookupError`` when its
+    data key is gone (destroyed by retention: the answer expired) or not at hand, ``ValueError`` when it does not open
+    (edited or moved); returns a legacy plaintext cell as it is."""
+
+    def __call__(self, table: str, column: str, row: str, stored: Any) -> Any:
+        """The plaintext of ``stored``, the cell ``table.column`` of ``row``."""
+        ...
+
+
+def _as_stored(table: str, column: str, row: str, stored: Any) -> Any:
+    return stored
+
+
 class BoundLedger:
     """What the log checker saw of reports and answers (fed every signed entry in log order), and the check of
     every stored report and department result against it (``hedui audit verify --db``)."""
 
-    def __init__(self) -> None:
-        """An empty ledger."""
+    def __init__(self, opener: CellOpener | None = None) -> None:
+        """An empty ledger; ``opener`` opens sealed cells (issue 17; none: the rows are read as stored)."""
         self._reports: dict[str, Mapping[str, Any]] = {}
         self._outcomes: dict[tuple[str, str], Recorded] = {}
+        self._open: CellOpener = opener or _as_stored
+        self.expired = 0  # issue 17: answers whose data key retention destroyed (neither checked nor failed)
+        self.unopened = 0  # ... and reports whose data key is not at hand (no master key given: not checked)
 
     def take(self, body: Mapping[str, Any]) -> None:
         """The next signed entry (decoded, already checked to be an entry hedui writes)."""
@@ -241,14 +259,20 @@ class BoundLedger:
 
         The rows are read before those newer entries, so a row committed meanwhile has its entry among them."""
         suspects: list[tuple[str, str, object]] = []
-        async for row in _pages(session, _reports, (_reports.c.id,)):
-            problem = _report_row_problem(row, self._reports.get(row.id))
+        async for stored in _pages(session, _reports, (_reports.c.id,)):
+            row, problem = self._opened_report(stored)
+            if row is None:
+                continue
+            problem = problem or _report_row_problem(row, self._reports.get(row.id))
             if problem is not None:
                 name = f"report {row.id} (verifications/{row.verification_id}/reports/{row.version})"
                 suspects.append((name, problem, row.id))
-        async for row in _pages(session, _results, (_results.c.verification_id, _results.c.department)):
+        async for stored in _pages(session, _results, (_results.c.verification_id, _results.c.department)):
+            row, problem = self._opened_answer(stored)
+            if row is None:
+                continue
             answer = StoredAnswer.of(row.verification_id, row)
-            problem = answer_problem(answer, self._outcomes.get((answer.verification, answer.department)))
+            problem = problem or answer_problem(answer, self._outcomes.get((answer.verification, answer.department)))
             if problem is not None:
                 name = f"department answer of verifications/{row.verification_id} at {row.department}"
                 suspects.append((name, problem, (answer.verification, answer.department)))
@@ -261,6 +285,43 @@ class BoundLedger:
                 return f"{name}: {problem}", unchecked
             unchecked += 1
         return None, unchecked
+
+    def _opened_report(self, row: Any) -> tuple[Any, str | None]:
+        """Issue 17: the report row with its body opened, or why it does not open."""
+        values = dict(row._mapping)
+        try:
+            values["body_json"] = self._open("reports", "body_json", str(row.id), row.body_json)
+        except LookupError:
+            self.unopened += 1
+            return None, None
+        except ValueError as exc:
+            return row, f"its sealed body does not open ({exc})"
+        return _Row(values), None
+
+    def _opened_answer(self, row: Any) -> tuple[Any, str | None]:
+        """Issue 17: the result row with its answer opened, ``None`` when retention destroyed its key (expired, not
+        a failure: nothing is built from it any more), or why it does not open."""
+        values = dict(row._mapping)
+        key = f"{row.verification_id}/{row.department}"
+        try:
+            for name in ("records_json", "not_queried_json"):
+                values[name] = self._open("department_results", name, key, values[name])
+        except LookupError:
+            self.expired += 1
+            return None, None
+        except ValueError as exc:
+            return row, f"its sealed answer does not open ({exc})"
+        return _Row(values), None
+
+
+class _Row(dict[str, Any]):
+    """A row's columns by attribute (the opened copy of a Core row)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def _report_row_problem(row: Any, details: Mapping[str, Any] | None) -> str | None:

@@ -49,6 +49,9 @@ EVENT_KINDS: Final = frozenset(
         "CLIENT_ADDED",
         "CLIENT_REVOKED",
         "CALL_REFUSED",
+        # Issue 17: data keys of the cells sealed at rest rotated, and destroyed by retention (crypto-shredding).
+        "DATA_KEYS_ROTATED",
+        "DATA_KEY_DESTROYED",
     }
 )
 

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audit import _export_scan
 from audit._export_scan import EntryFault, Head, Item, Moment, Segment, allowed_after, line_record, scan
 from audit._export_scan import decoded_entry as _decoded
-from audit.bound import BoundLedger
+from audit.bound import BoundLedger, CellOpener
 from audit.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
 from audit.consent_proof import CONSENT_KINDS, ConsentLedger
 from audit.events import entry_time
@@ -558,6 +558,7 @@ async def check_stored_log(
     refused_rows: bool = True,
     bound_rows: bool = False,
     head_rule: Callable[[str], None] | None = None,
+    opener: CellOpener | None = None,
 ) -> CheckResult:
     """Check the log tables as stored: leaves against entries, heads against the tree, strays.
 
@@ -570,7 +571,7 @@ async def check_stored_log(
     too: somebody queued what hedui did not append. With ``bound_rows``, every stored report and department answer
     must then be what its entry recorded (:class:`audit.bound.BoundLedger`).
     """
-    ledger = BoundLedger() if bound_rows else None
+    ledger = BoundLedger(opener) if bound_rows else None  # issue 17: opener opens cells sealed at rest
     checker = LogChecker(
         verifier, origin=origin, witnessed=witnessed, signer_state=signer_state, ledger=ledger, head_rule=head_rule
     )

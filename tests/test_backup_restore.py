@@ -42,6 +42,7 @@ def _centre(directory: Path, database_url: str) -> Path:
         f'database_url = "{database_url}"\n'
         f'audit_subject_key_file = "{directory / "audit-subject.key"}"\n'
         f'audit_log_key_file = "{directory / "audit-log.key"}"\n'
+        f'key_dir = "{directory / "master-keys"}"\n'
         f'witness_dirs = ["{directory / "witness"}"]\n',
         encoding="utf-8",
     )
@@ -59,6 +60,7 @@ def _back_up_keys(state: Path, backup: Path) -> None:
     (backup / "keys").mkdir(parents=True)
     for name in KEYS:
         shutil.copy2(state / name, backup / "keys" / name)
+    shutil.copytree(state / "master-keys", backup / "keys" / "master-keys")  # issue 17
     shutil.copytree(state / "witness", backup / "witness")
 
 
@@ -67,6 +69,7 @@ def _restore_keys(backup: Path, state: Path) -> None:
     for name in KEYS:
         shutil.copy2(backup / "keys" / name, state / name)
         (state / name).chmod(0o600)
+    shutil.copytree(backup / "keys" / "master-keys", state / "master-keys")  # issue 17
     shutil.copytree(backup / "witness", state / "witness")
 
 

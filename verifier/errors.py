@@ -43,6 +43,8 @@ ACCESS_CHECK_UNAVAILABLE       UNAVAILABLE            who calls could not be che
 CLIENT_CERTIFICATE_REFUSED     UNAUTHENTICATED        a CA's, not for clientAuth, or not the client CA's (13)
 CLIENT_NOT_IDENTIFIED          INTERNAL               a servicer ran without the access check (a bug) (13)
 WHOLE_LOG_NATIONAL_ONLY        PERMISSION_DENIED      the whole audit log is a national supervisor's (13)
+SEALED_CELL_UNREADABLE         DATA_LOSS              a sealed cell does not open: edited, moved, or no key (17)
+ANSWER_EXPIRED                 FAILED_PRECONDITION    a department answer was crypto-shredded (retention, 17)
 =============================  =====================  =================================================
 """
 
@@ -127,6 +129,10 @@ class Reason(StrEnum):
     CLIENT_NOT_IDENTIFIED = "CLIENT_NOT_IDENTIFIED"
     # Issue 13 (review S1): ExportAuditLog by a supervisor of less than the whole country.
     WHOLE_LOG_NATIONAL_ONLY = "WHOLE_LOG_NATIONAL_ONLY"
+    # Issue 17 (docs/sealing.md): a cell sealed at rest that does not open (edited, moved to another row, or its
+    # data key unknown to this process); a department answer whose data key retention destroyed.
+    SEALED_CELL_UNREADABLE = "SEALED_CELL_UNREADABLE"
+    ANSWER_EXPIRED = "ANSWER_EXPIRED"
 
     @property
     def code(self) -> str:
@@ -160,6 +166,8 @@ _CODES: dict[Reason, str] = {
     Reason.CLIENT_CERTIFICATE_REFUSED: "UNAUTHENTICATED",
     Reason.CLIENT_NOT_IDENTIFIED: "INTERNAL",
     Reason.WHOLE_LOG_NATIONAL_ONLY: "PERMISSION_DENIED",
+    Reason.SEALED_CELL_UNREADABLE: "DATA_LOSS",
+    Reason.ANSWER_EXPIRED: "FAILED_PRECONDITION",
 }
 
 

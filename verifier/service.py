@@ -39,6 +39,7 @@ from verifier.page_tokens import PageTokens
 from verifier.pipeline import Pipeline
 from verifier.policy import PolicyBook
 from verifier.storage.db import Database
+from verifier.storage.sealing import install, keep_up, sealer_for, start_sealing
 
 __all__ = ["Caller", "DepartmentProgress", "HeduiService", "PolicyBook", "VerificationView"]
 
@@ -58,6 +59,10 @@ class HeduiService:
         """Build every part; nothing runs until :meth:`start`."""
         self.db = db
         self.settings = settings
+        # Issue 17: cells sealed at rest (verifier/storage/sealing); its keys are loaded by start(), or one by one
+        # as cells name them (a service that is not started: tools and tests).
+        self.sealer = sealer_for(settings)
+        install(db, self.sealer)
         # Every department call goes through the resilience layer: limits, retries, breaker, shared batches.
         undeclared = sorted(set(connectors) - set(settings.catalogue))
         if undeclared:
@@ -72,6 +77,7 @@ class HeduiService:
         self.audit = AuditLog(settings.audit_subject_key, settings.audit_entry_key or None, gate)
         self.log, self._witnessing = self._transparency_log(db, settings, gate)
         self._integrator: asyncio.Task[None] | None = None
+        self._upkeep: asyncio.Task[None] | None = None
         self._closing = False  # the integrator's loop ends at its next turn even should a cancellation be lost
         self.standalone_events = GroupCommit(self.audit, db.write)
         self.pipeline = Pipeline(db, self.connectors, self.audit, settings, self.policies.for_request)
@@ -122,6 +128,7 @@ class HeduiService:
     async def start(self) -> None:
         """Apply migrations, resume work a previous run left unfinished, integrate the audit log from now on."""
         await self.db.migrate()
+        await start_sealing(self.db, self.sealer)  # issue 17: the data keys made (this month's and next) and loaded
         await self._connect_departments()
         await self.pipeline.resume()
         # Issue 12: the stored log is proven against the signer's state before the service serves (a log that
@@ -129,6 +136,23 @@ class HeduiService:
         with contextlib.suppress(SigningStopped):
             await self.log.integrate(self.db.write)
         self._integrator = asyncio.create_task(self._integrate_forever(), name="hedui-audit-integrator")
+        await self._keep_sealing_up_once()  # issue 17: retention before serving, then daily
+        self._upkeep = asyncio.create_task(self._keep_sealing_up(), name="hedui-sealing-upkeep")
+
+    async def _keep_sealing_up_once(self) -> None:
+        """Issue 17: next month's data keys made and expired department answers crypto-shredded (retention)."""
+        if self.sealer is None:
+            return
+        try:
+            await keep_up(self.db.write, self.sealer, self.audit, self.settings.department_answers_months)
+        except Exception:
+            log.exception("data keys' upkeep (retention) failed; tried again in a day")
+
+    async def _keep_sealing_up(self) -> None:
+        """:meth:`_keep_sealing_up_once` daily."""
+        while not self._closing:
+            await asyncio.sleep(24 * 3600)
+            await self._keep_sealing_up_once()
 
     async def _connect_departments(self) -> None:
         """Connectors that learn their limits from the department (remote ones) ask now, then get wrapped anew.
@@ -159,6 +183,7 @@ class HeduiService:
         service = cls(Database.from_settings(settings), {}, settings)
         try:
             await service.db.migrate()
+            await start_sealing(service.db, service.sealer, create=False)  # issue 17: the keys loaded, none made
             yield service
             await service.audit_queries.integrate_own_log()
         finally:
@@ -167,6 +192,10 @@ class HeduiService:
     async def close(self) -> None:
         """Stop the background work, integrate what is left of the audit log, close the database."""
         self._closing = True
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._upkeep
         if self._integrator is not None:
             self._integrator.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -31,6 +31,7 @@ from audit_tamper import (
     service_role_url,
     sql,
     tree_hash,
+    unsealed_rows,
     verified,
     verify,
 )
@@ -727,6 +728,7 @@ async def test_no_report_is_built_from_an_edited_department_answer(db_url: str, 
         vid = created.name.removeprefix("verifications/")
         first = await service.reports.get(f"{created.name}/reports/1")
         assert next(s for s in first["sources"] if s["department"] == "banks")["status"] == "pending"
+        await unsealed_rows(service)  # issue 17: edited as someone holding the data keys could
         await sql(
             db_url,
             "UPDATE department_results SET records_json = replace(records_json, '0', '1') "
@@ -751,6 +753,7 @@ async def test_get_report_over_grpc_refuses_an_edited_report_with_data_loss(harn
     name = f"{verification.name}/reports/1"
     first = await harness.verifications.GetReport(verification_pb2.GetReportRequest(name=name))
     assert first.assessment.household_size == 3
+    await unsealed_rows(harness.service)  # issue 17: edited as someone holding the data keys could
     await sql(
         harness.service.db.url,
         "UPDATE reports SET body_json = replace(body_json, '\"household_size\": 3', '\"household_size\": 2') "

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import example_sandbox, sandbox_service
-from sqlalchemy import text
+from sqlalchemy import select, text
 from suites import TEST_SUITE
 
 from audit import AuditEvent
@@ -27,6 +27,7 @@ from verifier.cli import main
 from verifier.config import Settings, load_settings
 from verifier.service import HeduiService
 from verifier.storage.db import Database
+from verifier.storage.models import DepartmentResultRow, ReportRow
 
 ORIGIN = "tamper.hedui/audit"
 POLICE = "public_security"
@@ -189,7 +190,40 @@ async def verified(db_url: str, tmp_path: Path) -> Verified:
         created = await service.verifications.create(request, [authorization])
         await service.verifications.wait_for_report(created.name, 60.0)
         report = await service.reports.get(f"{created.name}/reports/1")
+    await unsealed(log)
     return Verified(log, created.name.removeprefix("verifications/"), report["report_id"])
+
+
+async def unsealed(log: Logged) -> None:
+    """Issue 17: the stored reports and answers replaced by their plaintext, as someone holding the data keys could
+    (what they then write is read as it is, a legacy cell), so the tests edit them with SQL as before the cells were
+    sealed: what catches an edit is the audit log's digest over the plaintext, not the cipher."""
+    async with log.service() as service:
+        await unsealed_rows(service)
+
+
+async def unsealed_rows(service: HeduiService) -> None:
+    """:func:`unsealed` over a service's own database (a running one)."""
+    async with service.db.sessions() as session:
+        reports = (await session.scalars(select(ReportRow))).all()
+        answers = (await session.scalars(select(DepartmentResultRow))).all()
+        plain_reports = [{"i": r.id, "b": r.body_json} for r in reports]
+        plain_answers = [
+            {"v": a.verification_id, "d": a.department, "r": a.records_json, "n": a.not_queried_json} for a in answers
+        ]
+    db = Database(service.db.url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("UPDATE reports SET body_json = :b WHERE id = :i"), plain_reports)
+            await connection.execute(
+                text(
+                    "UPDATE department_results SET records_json = :r, not_queried_json = :n "
+                    "WHERE verification_id = :v AND department = :d"
+                ),
+                plain_answers,
+            )
+    finally:
+        await db.close()
 
 
 async def sql(url: str, *statements: str, triggers: bool = False) -> list[Any]:

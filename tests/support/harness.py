@@ -366,8 +366,10 @@ async def running_service(
     trust: bool = True,
     witness_dirs: Sequence[Path] = (),
     connectors: dict[str, Connector] | None = None,
+    key_dir: Path | None = None,
 ) -> AsyncIterator[Harness]:
-    """``connectors`` replace the sandbox connectors of their departments (e.g. a RemoteConnector for tax)."""
+    """``connectors`` replace the sandbox connectors of their departments (e.g. a RemoteConnector for tax);
+    ``key_dir``: the master keys in files there (what a ``hedui`` command run beside it reads), else in memory."""
     settings = Settings(
         database_url=url,
         department_deadline_seconds=deadline,
@@ -375,6 +377,7 @@ async def running_service(
         audit_subject_key=b"k" * 32,
         witness_dirs=tuple(witness_dirs),
         crypto_suite=TEST_SUITE,  # issue 17: HEDUI_TEST_SUITE=sm
+        key_dir=key_dir,
     )
     chosen = {**sandbox_connectors(SandboxDataset.from_json(sandbox)), **(connectors or {})}
     recording = {d: RecordingConnector(c) for d, c in chosen.items()}

@@ -24,6 +24,7 @@ from verifier.cli.departments import add_departments_commands
 from verifier.cli.keys import add_keys_commands
 from verifier.cli.policy import add_policy_commands
 from verifier.cli.report import add_report_commands
+from verifier.cli.retention import add_retention_commands
 from verifier.cli.serve import add_serve_command
 from verifier.cli.verify import _verify, add_verify_command, run_verification, signed_authorization
 from verifier.cli.witness import add_witness_commands
@@ -53,6 +54,7 @@ def parser() -> HeduiParser:
     add_departments_commands(sub, HeduiParser)
     add_report_commands(sub, HeduiParser)
     add_witness_commands(sub, HeduiParser)
+    add_retention_commands(sub, HeduiParser)  # issue 17
     return top
 
 

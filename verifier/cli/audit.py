@@ -50,6 +50,7 @@ from verifier.cli._common import (
 from verifier.cli.witness import monitored, stored_cosignatures_failure, witness_specs
 from verifier.config import Settings
 from verifier.storage.db import Database
+from verifier.storage.sealing import Sealer, audit_opener, sealer_for, start_sealing
 
 __all__ = ["add_audit_commands"]
 
@@ -203,6 +204,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
             raise UsageError(f"--export {args.export}: cannot read: {exc.strerror}") from None
     db = await _open_db(_db_url(args))
     try:
+        opener = await _opener(db, settings or _settings(args.config))
         async with db.sessions() as session:
             result = await check_stored_log(
                 session,
@@ -212,6 +214,7 @@ async def _verify(args: argparse.Namespace) -> CheckResult:
                 signer_state=signer_state,
                 bound_rows=True,
                 head_rule=head_rule,
+                opener=opener,
             )
             result = _sm2_seen(result, rule)
             cosigned = None if result.failure else await stored_cosignatures_failure(session, specs, verifier)
@@ -227,6 +230,25 @@ def _sm2_seen(result: CheckResult, rule: Sm2Continuity | None) -> CheckResult:
         return result
     failure = Failure(None, f"no signed tree head carries the log's SM2 signature ({rule.verifier.name})")
     return dataclasses.replace(result, failure=failure)
+
+
+async def _opener(db: Database, settings: Settings) -> Any:
+    """Issue 17: what opens the sealed rows, from the configured key provider (nothing created; no data keys yet:
+    the rows are read as stored)."""
+    return audit_opener(await read_sealer(db, settings))
+
+
+async def read_sealer(db: Database, settings: Settings) -> Sealer | None:
+    """Issue 17: the sealer a read-only tool opens ``db``'s sealed cells with, its data keys loaded and nothing
+    created (``None`` for a database from before sealing, whose rows are read as stored)."""
+    has_keys = await db.engine.connect()
+    try:
+        tables = await has_keys.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await has_keys.close()
+    sealer = sealer_for(settings, create=False) if "data_keys" in tables else None
+    await start_sealing(db, sealer, create=False)
+    return sealer
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

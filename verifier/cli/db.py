@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from verifier.cli._common import UsageError, check_db_url
 from verifier.cli._edges import CannotCreate, probe_database
+from verifier.cli.retention import add_seal_command
 from verifier.storage.db import Database
 
 __all__ = ["add_db_commands"]
@@ -61,3 +62,4 @@ def add_db_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> No
         "--service-role", help="PostgreSQL role the service runs as: granted no UPDATE/DELETE/TRUNCATE on the log"
     )
     migrate.set_defaults(func=cmd_db_migrate)
+    add_seal_command(db_sub)  # issue 17: hedui db seal (verifier/cli/retention.py)

@@ -35,6 +35,7 @@ from verifier.cli._common import (
     trust_store_settings,
 )
 from verifier.cli._edges import CannotCreate, probe_database
+from verifier.cli.data_keys import add_data_key_commands
 from verifier.config import DEFAULT_BASE, Settings
 from verifier.errors import ServiceError
 from verifier.operations import Caller
@@ -267,3 +268,4 @@ def add_keys_commands(sub: Any, parser_class: type[argparse.ArgumentParser]) -> 
     revoke.add_argument("--at", help="revoked from this time, e.g. when it was stolen (ISO 8601; default now)")
     add_database_options(revoke)
     revoke.set_defaults(func=cmd_keys_revoke)
+    add_data_key_commands(keys_sub, add_database_options)  # issue 17: hedui keys rotate-data-key

@@ -30,6 +30,7 @@ from audit.log import AuditLog, EntryFilter, StoredEntry
 from verifier.assessment.flags import yuan
 from verifier.cli._common import UsageError, add_database_options, read_only_settings, with_database
 from verifier.cli.audit import _open_db as open_log_database
+from verifier.cli.audit import read_sealer
 from verifier.config import Settings
 from verifier.operations.reports import print_context
 from verifier.report.build import report_digest, report_from_plain
@@ -38,6 +39,7 @@ from verifier.report.official import report_number
 from verifier.report.pdf import render_report_pdf
 from verifier.storage import reports as stored_reports
 from verifier.storage.db import Database
+from verifier.storage.sealing import install
 
 __all__ = ["CheckOutcome", "add_report_commands", "check_report", "key_figures", "pdf_text", "printed_digests"]
 
@@ -140,6 +142,7 @@ async def _check(settings: Settings, digest: str, text: str | None) -> tuple[Che
     invalid input (exit 2, one line), never created and never a traceback."""
     db = await open_log_database(str(settings.database_url))
     try:
+        install(db, await read_sealer(db, settings))  # issue 17: the stored report is sealed
         outcome = await check_report(db, digest)
         genuine = None
         if text is not None and outcome.body is not None and outcome.stored_unchanged:

@@ -149,9 +149,13 @@ def settings_of(loaded: LoadedConfig, base: Path, *, create_keys: bool) -> Setti
         tiles_listen=config.tiles_listen,
         tiles_entries=config.tiles_entries,
         tls=(config.tls or TlsTable()).settings(base),
-        # issue 17, the SM suite (docs/crypto-suites.md)
+        # --- issue 17, sealing at rest (docs/sealing.md) ---
         crypto_suite=CryptoSuite(config.crypto_suite),
-        audit_log_sm2_key=sm2_log_key,
+        audit_log_sm2_key=sm2_log_key,  # the SM suite (docs/crypto-suites.md)
+        key_provider=config.key_provider,
+        key_dir=Path(config.key_dir or base / "master-keys"),
+        department_answers_months=config.department_answers_months,
+        # --- end of issue 17's sealing settings ---
     )
 
 

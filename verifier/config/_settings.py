@@ -81,12 +81,20 @@ class Settings:
     tiles_entries: bool = False  # serve tile/entries/... bundles too (issue 13: entries are not public)
     # Issue 13: how the gRPC server is reached (``[tls]``; default: the development CA under .hedui/tls).
     tls: TlsSettings = field(default_factory=TlsSettings)
-    # --- issue 17, the SM suite (docs/crypto-suites.md): which algorithms hedui makes, and the PKCS#8 PEM of the
-    # SM2 key that signs every checkpoint beside the Ed25519 key under ``sm`` (empty under ``standard``; a fresh
-    # key when a test builds sm settings without one) ---
+    # --- issue 17, sealing at rest (docs/sealing.md): the suite that seals; where the master keys come from
+    # ("file": key_dir; None there: master_key in memory, empty: derived from the subject key, for tests and
+    # benches, so a service started again over the same database with the same keys reads it); how long answers
+    # are kept before their data keys are destroyed; ``sealing`` off is for bench/bench_sealing.py only ---
     crypto_suite: CryptoSuite = CryptoSuite.STANDARD
+    key_provider: str = "file"
+    key_dir: Path | None = None
+    master_key: bytes = field(default=b"", repr=False)
+    department_answers_months: int = 12
+    sealing: bool = True
+    # the SM suite (docs/crypto-suites.md): the PKCS#8 PEM of the SM2 key that signs every checkpoint beside the
+    # Ed25519 key under ``sm`` (empty under ``standard``; a fresh key when a test builds sm settings without one)
     audit_log_sm2_key: bytes = field(default=b"", repr=False)
-    # --- end of issue 17's SM suite ---
+    # --- end of issue 17's settings ---
 
     def __post_init__(self) -> None:
         """Issue 17: sm settings built without an SM2 log key get a fresh one (as the other keys default)."""

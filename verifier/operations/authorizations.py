@@ -160,7 +160,8 @@ class Authorizations:
             existing = await stored.by_request_id(session, organisation, request_id) if request_id else None
             if existing is None:
                 return await stored.by_payload_digest(session, digest)
-        if existing.payload_sha256 != digest:
+            forms = await stored.payload_digest_forms(session, digest)
+        if existing.payload_sha256 not in forms:
             raise ServiceError(
                 Reason.REQUEST_ID_REUSED,
                 "request_id: was used for another authorization; a retry sends the same payload, a new one a new id",

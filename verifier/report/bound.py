@@ -33,6 +33,7 @@ from verifier.errors import Reason, ServiceError
 from verifier.report.build import report_digest
 from verifier.report.verified import CheckedReport, VerifiedReports, text_digest
 from verifier.storage.models import ReportRow
+from verifier.storage.sealing import open_rows  # issue 17: cells sealed at rest
 
 __all__ = ["check_answers", "check_report", "checked_report", "checked_report_body"]
 
@@ -93,6 +94,7 @@ async def checked_report_body(
     ).first()
     if row is None:
         return None
+    row = (await open_rows(session, "reports", [row], [report_id]))[0]
     checked = await checked_report(
         session,
         mac,

@@ -108,12 +108,16 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             _ping_if_idle(self.engine, PING_AFTER_IDLE_SECONDS)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # Issue 17: what every session carries (the sealer of cells at rest: verifier.storage.sealing.install).
+        self.session_info: dict[str, Any] = {}
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, class_=AsyncSession, info=self.session_info
+        )
         # Plain reads on PostgreSQL without a transaction around them (see reading()).
         self._reads = self.sessions
         if self.dialect == "postgresql":
             reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._reads = async_sessionmaker(reads, expire_on_commit=False, class_=AsyncSession)
+            self._reads = async_sessionmaker(reads, expire_on_commit=False, class_=AsyncSession, info=self.session_info)
         self._lock = asyncio.Lock()
 
     @classmethod

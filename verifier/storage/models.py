@@ -22,9 +22,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AuthorizationMemberRow",
     "AuthorizationRow",
+    "AuthorizationSubjectRow",
     "Base",
     "ClientRow",
     "ConsentEpochRow",
+    "DataKeyRow",
     "DepartmentResultRow",
     "ReportRow",
     "TrustedKeyRow",
@@ -108,6 +110,9 @@ class AuthorizationRow(Base):
     signed_by_json: Mapped[str] = mapped_column(Text)
     # Member-key certificates carried with the envelope (DSSE JSON envelopes), for members' own signatures.
     certificates_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # Issue 17: the key ids that signed those certificates, in plain text (certificates_json is sealed), for
+    # count_signed_with_key_since.
+    certificate_keyids: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     commissioned_by: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(String(40))
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -200,3 +205,29 @@ class ConsentEpochRow(Base):
     __tablename__ = "consent_epoch"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuthorizationSubjectRow(Base):
+    """Issue 17: the blind index from a member's identity number (a keyed hash, never the number) to the
+    authorizations naming them (docs/sealing.md)."""
+
+    __tablename__ = "authorization_subjects"
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorizations.id"), primary_key=True)
+    id_index: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class DataKeyRow(Base):
+    """Issue 17: a data key that seals cells at rest, wrapped under a master key of the key provider
+    (``wrapped`` is ``NULL`` once retention destroyed it: its cells are crypto-shredded)."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (UniqueConstraint("purpose", "period", "generation", name="uq_data_keys_purpose_period"),)
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(7))
+    generation: Mapped[int] = mapped_column(Integer)
+    suite: Mapped[str] = mapped_column(String(16))
+    kek_id: Mapped[str] = mapped_column(String(200))
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

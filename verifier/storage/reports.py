@@ -9,6 +9,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.storage.models import ReportRow, VerificationRow
+from verifier.storage.sealing import open_rows, open_value, seal_values  # issue 17: cells sealed at rest
 
 __all__ = ["add", "body_of", "commissioned_by", "for_reading", "get"]
 
@@ -48,7 +49,7 @@ async def add(
             "verification_id": verification_id,
             "version": version,
             "created_at": created_at,
-            "body_json": body_json,
+            "body_json": (await seal_values(session, "reports", {"body_json": body_json}, row=report_id))["body_json"],
         },
     )
 
@@ -65,14 +66,19 @@ async def for_reading(session: AsyncSession, verification_id: str, version: int 
     statement: ``None`` when there is no such verification; the report's columns (``report_id``, ``version``,
     ``body_json``) are ``None`` when it has no such report; ``commissioned_by`` is the verification's organisation."""
     if version is None:
-        return (await session.execute(_FOR_READING_LATEST, {"b_verification": verification_id})).first()
-    parameters = {"b_verification": verification_id, "b_version": version}
-    return (await session.execute(_FOR_READING_VERSION, parameters)).first()
+        row = (await session.execute(_FOR_READING_LATEST, {"b_verification": verification_id})).first()
+    else:
+        parameters = {"b_verification": verification_id, "b_version": version}
+        row = (await session.execute(_FOR_READING_VERSION, parameters)).first()
+    if row is None or row.body_json is None:
+        return row
+    return (await open_rows(session, "reports", [row], [row.report_id]))[0]
 
 
 async def body_of(session: AsyncSession, report_id: str) -> str | None:
     """The stored JSON body of the report ``report_id`` (``None``: no such report)."""
-    return await session.scalar(select(ReportRow.body_json).where(ReportRow.id == report_id))
+    stored = await session.scalar(select(ReportRow.body_json).where(ReportRow.id == report_id))
+    return None if stored is None else str(await open_value(session, "reports", "body_json", report_id, stored))
 
 
 async def commissioned_by(session: AsyncSession, report_id: str) -> str | None:

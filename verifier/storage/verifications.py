@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verifier.organisations import Scope
 from verifier.storage.areas import readable
 from verifier.storage.models import DepartmentResultRow, VerificationRow
+from verifier.storage.sealing import open_rows, seal_values  # issue 17: cells sealed at rest
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
 __all__ = [
@@ -100,9 +101,10 @@ async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequenc
 
     A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
     """
-    await session.execute(_INSERT_VERIFICATION, dict(values))
+    await session.execute(_INSERT_VERIFICATION, await seal_values(session, "verifications", values))
     if results:
-        await session.execute(insert(_RESULTS), list(results))
+        sealed = [await seal_values(session, "department_results", r) for r in results]
+        await session.execute(insert(_RESULTS), sealed)
 
 
 async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
@@ -113,7 +115,8 @@ async def get(session: AsyncSession, verification_id: str) -> VerificationRow | 
 async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]:
     """The verification and its departments' progress, one row per department, read in ONE statement
     (so the state and the progress come from one snapshot); empty when there is no such verification."""
-    return (await session.execute(_SNAPSHOT, {"b_verification": verification_id})).all()
+    rows = (await session.execute(_SNAPSHOT, {"b_verification": verification_id})).all()
+    return await open_rows(session, "verifications", rows, [verification_id] * len(rows))
 
 
 async def page(
@@ -157,7 +160,7 @@ async def update_results(session: AsyncSession, rows: Sequence[Mapping[str, obje
     """Update result rows by primary key (``verification_id``, ``department``) with the values given: one
     statement for each set of columns updated (usually one), through the table (no ORM bookkeeping)."""
     groups: dict[tuple[str, ...], list[Mapping[str, object]]] = {}
-    for row in rows:
+    for row in [await seal_values(session, "department_results", r) for r in rows]:
         groups.setdefault(tuple(k for k in row if k not in _KEY), []).append(row)
     for group in groups.values():
         parameters = [
@@ -176,7 +179,14 @@ async def renew_ticket(
     await session.execute(
         update(r)
         .where(r.verification_id == verification_id, r.department == department, r.status == DepartmentStatus.PENDING)
-        .values(ticket_id=ticket_id, ticket_ready_after=ready_after)
+        .values(
+            ticket_id=(
+                await seal_values(
+                    session, "department_results", {"ticket_id": ticket_id}, row=f"{verification_id}/{department}"
+                )
+            )["ticket_id"],
+            ticket_ready_after=ready_after,
+        )
     )
 
 
@@ -194,7 +204,8 @@ async def results_for_report(session: AsyncSession, verification_id: str) -> Seq
     query = select(r.department, r.status, r.detail, r.records_json, r.not_queried_json, r.answered_at).where(
         r.verification_id == verification_id
     )
-    return (await session.execute(query)).all()
+    rows = (await session.execute(query)).all()
+    return await open_rows(session, "department_results", rows, [f"{verification_id}/{r.department}" for r in rows])
 
 
 async def next_report_version(

@@ -52,7 +52,8 @@ async def _issue(url: str, tmp: Path) -> dict[str, Any]:
     """One verification of the example household whose bank answers late: versions 1 and 2 as PDFs."""
     sandbox = example_sandbox()
     sandbox["banks"]["answer_after_seconds"] = 3  # beyond the departments' deadline: pending in version 1
-    async with running_service(url, sandbox, deadline=1.0, poll=0.2) as h:
+    # The master keys where `hedui report check` run in ``tmp`` looks for them (issue 17: the reports are sealed).
+    async with running_service(url, sandbox, deadline=1.0, poll=0.2, key_dir=tmp / ".hedui" / "master-keys") as h:
         v = await h.run(example_request())
         await _settled_twice(h, v.name)
         first, first_json = await _pdf(h, f"{v.name}/reports/1")

@@ -92,6 +92,7 @@ def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path
         "HEDUI_AUDIT_SUBJECT_KEY_FILE": str(tmp_path / "keys" / "subject.key"),
         "HEDUI_DEPARTMENTS__BANKS__DEADLINE_SECONDS": "30",
         "HEDUI_TLS__PLAINTEXT": "true",  # issue 13: no development CA (it would be made under ./.hedui)
+        "HEDUI_KEY_DIR": str(tmp_path / "master-keys"),  # issue 17: the master keys (default ./.hedui/master-keys)
     }
     shown = subprocess.run(
         [*HEDUI, "config", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
@@ -105,6 +106,7 @@ def test_serve_takes_its_whole_configuration_from_hedui_variables(tmp_path: Path
             grpc.channel_ready_future(channel).result(timeout=60)
         assert (tmp_path / "env.db").exists()
         assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["log.key", "subject.key"]
+        assert any((tmp_path / "master-keys").iterdir())  # the master key wrapping the data keys, made at start
         assert not (tmp_path / ".hedui").exists()
     finally:
         server.send_signal(signal.SIGTERM)

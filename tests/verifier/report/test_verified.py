@@ -7,7 +7,7 @@ import json
 
 import pytest
 from harness import example_request, seed_verification
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from hedui.v1 import report_pb2
 from verifier.config import Settings
@@ -18,6 +18,7 @@ from verifier.report.verified import VerifiedReports
 from verifier.request import parse_request
 from verifier.service import HeduiService
 from verifier.storage.db import Database
+from verifier.storage.models import ReportRow
 
 REQUEST = parse_request(example_request())
 JOB = Job("v1", "worker", "peer", REQUEST, ())
@@ -37,8 +38,9 @@ async def published(db: Database) -> HeduiService:
 
 
 async def stored_text(db: Database) -> str:
+    """The report's stored text, opened (issue 17: the row holds it sealed; the ORM opens what it loads)."""
     async with db.sessions() as session:
-        return str((await session.execute(text("SELECT body_json FROM reports"))).scalar_one())
+        return str((await session.scalars(select(ReportRow))).one().body_json)
 
 
 async def test_the_publisher_remembers_its_report_and_the_same_report_is_served(db: Database) -> None:
