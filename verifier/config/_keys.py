@@ -13,6 +13,14 @@ from verifier.config._schema import ConfigError
 __all__ = ["secret_file", "sm2_key_file"]
 
 
+def _create_owner_only(path: Path, content: bytes) -> None:
+    """Write a new key file readable by its owner only (mode 0600; never over an existing one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
 def secret_file(path: Path, setting: str, *, exact: bool = False, missing: dict[str, Path] | None = None) -> bytes:
     """Read a secret kept as hex, creating it (mode 0600) when it does not exist.
 
@@ -23,10 +31,7 @@ def secret_file(path: Path, setting: str, *, exact: bool = False, missing: dict[
         missing[setting] = path
         return b""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
+        _create_owner_only(path, secrets.token_hex(32).encode())
     try:
         key = bytes.fromhex(path.read_text().strip())
     except ValueError:
@@ -45,10 +50,7 @@ def sm2_key_file(path: Path, setting: str, *, missing: dict[str, Path] | None = 
         missing[setting] = path
         return b""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(Sm2PrivateKey.generate().pem())
+        _create_owner_only(path, Sm2PrivateKey.generate().pem())
     pem = path.read_bytes()
     try:
         Sm2PrivateKey.from_pem(pem)
