@@ -249,17 +249,18 @@ class _Run:
     # --- calling the connector, within its limits and the deadline -----------------------------------
 
     async def _pace(self, identities: int) -> None:
-        """Keep to the connector's query and identity rates."""
+        """Keep to the connector's query and identity rates: one caller at a time waits out the interval, and the
+        next interval counts from when that caller went on (slots reserved ahead let a caller woken late call
+        right before the next one on a busy machine: 0.05 s apart at 10 queries a second)."""
         d = self.description
         interval = 1 / d.max_queries_per_second
         if d.max_identities_per_second:
             interval = max(interval, identities / d.max_identities_per_second)
         async with self._pacing:
-            now = time.monotonic()
-            start = max(now, self._next_call)
-            self._next_call = start + interval
-        if start > now:
-            await asyncio.sleep(start - now)
+            wait = self._next_call - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_call = time.monotonic() + interval
 
     async def call(self, what: str, identities: int, work: Callable[[], Awaitable[R]]) -> R:
         """One call within the connector's limits and the deadline; transient errors retried a few times."""

@@ -268,6 +268,7 @@ def test_reference_roots_at_every_size() -> None:
         assert tree.root(size) == ROOT_HASHES[size]
         assert accumulator.root() == ROOT_HASHES[size]
         assert root_hash([leaf_hash(entry) for entry in LEAF_INPUTS[:size]]) == ROOT_HASHES[size]
+        assert rfc9162.tree_hash(LEAF_INPUTS[:size]) == ROOT_HASHES[size]  # the harness's check of every entry
     assert tree.root() == ROOT_HASHES[8]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-__all__ = ["HASH_SIZE", "verify_consistency", "verify_inclusion"]
+__all__ = ["HASH_SIZE", "tree_hash", "verify_consistency", "verify_inclusion"]
 
 HASH_SIZE = 32
 
@@ -31,6 +31,22 @@ def _lsb(value: int) -> bool:
 def _are_hashes(values: Sequence[bytes]) -> bool:
     """Every value the algorithms combine is a HASH output, HASH_SIZE bytes long."""
     return all(isinstance(value, bytes | bytearray) and len(value) == HASH_SIZE for value in values)
+
+
+def tree_hash(entries: Sequence[bytes]) -> bytes:
+    """RFC 9162 §2.1.1: MTH(D[n]), the Merkle Tree Hash of the ordered list of entries ``entries``."""
+    # The hash of an empty list is the hash of an empty string: MTH({}) = HASH().
+    if not entries:
+        return hashlib.sha256(b"").digest()
+    # The hash of a list with one entry (a leaf hash): MTH({d(0)}) = HASH(0x00 || d(0)).
+    if len(entries) == 1:
+        return hashlib.sha256(b"\x00" + bytes(entries[0])).digest()
+    # For n > 1, let k be the largest power of two smaller than n (i.e., k < n <= 2k):
+    # MTH(D[n]) = HASH(0x01 || MTH(D[0:k]) || MTH(D[k:n])).
+    k = 1
+    while k * 2 < len(entries):
+        k *= 2
+    return _hash_children(tree_hash(entries[:k]), tree_hash(entries[k:]))
 
 
 def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:

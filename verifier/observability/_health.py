@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -62,8 +63,10 @@ class ReadinessReport:
         return "; ".join(f"{c.name}: {c.detail}" for c in self.checks if not c.ok)
 
 
+@functools.cache
 def revisions() -> tuple[str, frozenset[str]]:
-    """The newest migration this code expects the schema to be at, and every revision it knows."""
+    """The newest migration this code expects the schema to be at, and every revision it knows (read once a
+    process: Alembic loads every migration file to tell)."""
     scripts = ScriptDirectory(str(MIGRATIONS))
     return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
 

@@ -1,4 +1,5 @@
-"""``hedui verify REQUEST.json`` as a user runs it: a subprocess, its exit code, its output."""
+"""``hedui verify REQUEST.json`` as a user runs it: a subprocess, its exit code, its output (the refusals of bad
+input in this process: the same ``main``, a start-up saved each; one of them goes through a subprocess)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from harness import EXAMPLES, REPO, example_request, example_sandbox
-from hedui_cli import APPLICANT, SPOUSE, audit_events, ok, write
+from hedui_cli import APPLICANT, SPOUSE, audit_events, hedui_here, ok, write
 from hedui_cli import hedui_process as hedui
 
 from connectors.departments import DepartmentCatalogue
@@ -102,7 +103,7 @@ def test_invalid_request_exits_2_with_one_line_and_writes_nothing(
     request = example_request()
     change(request)
     path = write(tmp_path / "req.json", request)
-    done = hedui("verify", str(path), "--sandbox", str(sandbox), cwd=tmp_path)
+    done = hedui_here("verify", str(path), "--sandbox", str(sandbox), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1
@@ -125,7 +126,7 @@ def test_malformed_sandbox_exits_2(tmp_path: Path, sandbox: str, words: str) -> 
     path = tmp_path / "sandbox.json"
     path.write_text(sandbox)
     request = write(tmp_path / "req.json", example_request())
-    done = hedui("verify", str(request), "--sandbox", str(path), cwd=tmp_path)
+    done = hedui_here("verify", str(request), "--sandbox", str(path), cwd=tmp_path)
     assert done.returncode == 2
     assert words in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -140,7 +141,7 @@ def test_html_format_with_invalid_input_exits_2_before_anything_runs(
     request = example_request()
     request["area"] = "moon"
     path = write(tmp_path / "req.json", request)
-    done = hedui("verify", str(path), "--sandbox", str(sandbox), "--format", "html", cwd=tmp_path)
+    done = hedui_here("verify", str(path), "--sandbox", str(sandbox), "--format", "html", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stdout == ""
     assert "area" in done.stderr
@@ -163,7 +164,7 @@ def test_missing_and_malformed_request_files_exit_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize("url", ["notaurl://x", "mysql://u@h/db", "::"])
 def test_unsupported_database_url_exits_2(tmp_path: Path, example_files: tuple[Path, Path], url: str) -> None:
     request, sandbox = example_files
-    done = hedui("verify", str(request), "--sandbox", str(sandbox), "--db", url, cwd=tmp_path)
+    done = hedui_here("verify", str(request), "--sandbox", str(sandbox), "--db", url, cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "--db" in done.stderr
