@@ -6,12 +6,13 @@ wrapped key is gone from the database's files (SQLite's file and WAL, PostgreSQL
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from audit_tamper import configured, hedui, sandbox, verify
-from harness import sandbox_service
+from harness import PostgresCluster, sandbox_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +21,7 @@ from verifier.errors import Reason
 from verifier.storage import verifications
 from verifier.storage.db import Database
 from verifier.storage.sealing import CellExpired, month_of, run_retention
+from verifier.storage.sealing._retention import scrub
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +149,28 @@ def test_audit_verify_tells_expired_answers_from_keys_not_at_hand_and_edited_cel
     row, problem = ledger._opened_report(report)  # a report's key is never destroyed by retention
     assert problem == "its data key k1 was destroyed (retention destroys answers' keys only)"
     assert (ledger.expired, ledger.unopened) == (1, 1)
+
+
+@pytest.mark.postgres
+async def test_the_service_role_is_told_to_have_the_owner_vacuum_data_keys(postgres: PostgresCluster) -> None:
+    """The service's own role may not VACUUM FULL data_keys (it does not own it): the scrub says what to run."""
+    owner_url = postgres.create_database()
+    role = f"hedui_service_{uuid.uuid4().hex[:8]}"
+    owner = Database(owner_url)
+    try:
+        await owner.migrate()
+        async with owner.engine.begin() as connection:
+            await connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        await owner.grant_service_role(role)
+        assert (
+            await scrub(owner.engine)
+            == "PostgreSQL: data_keys rewritten (VACUUM FULL): no dead row version holds a destroyed key"
+        )
+    finally:
+        await owner.close()
+    service = Database(owner_url.replace("postgres@", f"{role}@"))
+    try:
+        said = await scrub(service.engine)
+    finally:
+        await service.close()
+    assert said == "PostgreSQL: not the owner of data_keys: run `VACUUM FULL data_keys` as its owner"
