@@ -31,6 +31,7 @@ __all__ = [
     "OUTCOME_KINDS",
     "REPORT_CREATED",
     "BoundLedger",
+    "CellKeyDestroyed",
     "CellOpener",
     "Recorded",
     "StoredAnswer",
@@ -46,6 +47,8 @@ REPORT_CREATED: Final = "REPORT_CREATED"
 ANSWERED: Final = "DEPARTMENT_ANSWER_RECEIVED"
 OUTCOME_KINDS: Final = frozenset({ANSWERED, "DEPARTMENT_ANSWER_PENDING", "DEPARTMENT_QUERY_FAILED"})
 """The entries that record how asking a department ended; the latest of them is what its stored row must say."""
+KEY_DESTROYED: Final = "DATA_KEY_DESTROYED"
+"""Issue 17: retention destroyed a data key (``details.key_id``): the answers it sealed expired."""
 _OK: Final = "ok"
 
 
@@ -216,10 +219,20 @@ _results = table(
 _PAGE: Final = 2_000
 
 
+class CellKeyDestroyed(LookupError):
+    """Issue 17: the cell's data key was destroyed (crypto-shredded); which key, to match its ``DATA_KEY_DESTROYED``."""
+
+    def __init__(self, message: str, key_id: str) -> None:
+        """Why, and the destroyed key's id."""
+        super().__init__(message)
+        self.key_id = key_id
+
+
 class CellOpener(Protocol):
-    """Issue 17: opens a cell sealed at rest (the digests are over the plaintext). Raises ``LookupError`` when its
-    data key is gone (destroyed by retention: the answer expired) or not at hand, ``ValueError`` when it does not open
-    (edited or moved); returns a legacy plaintext cell as it is."""
+    """Issue 17: opens a cell sealed at rest (the digests are over the plaintext). Raises :class:`CellKeyDestroyed`
+    when its data key was destroyed (by retention: the answer expired), ``LookupError`` when its key is not at hand
+    (unknown here, or its master key not given), ``ValueError`` when it does not open (edited or moved); returns a
+    legacy plaintext cell as it is."""
 
     def __call__(self, table: str, column: str, row: str, stored: Any) -> Any:
         """The plaintext of ``stored``, the cell ``table.column`` of ``row``."""
@@ -239,8 +252,9 @@ class BoundLedger:
         self._reports: dict[str, Mapping[str, Any]] = {}
         self._outcomes: dict[tuple[str, str], Recorded] = {}
         self._open: CellOpener = opener or _as_stored
-        self.expired = 0  # issue 17: answers whose data key retention destroyed (neither checked nor failed)
-        self.unopened = 0  # ... and reports whose data key is not at hand (no master key given: not checked)
+        self.expired = 0  # issue 17: answers whose data key retention destroyed, as the log records (not checked)
+        self.unopened = 0  # ... and reports and answers whose data key is not at hand (no master key given)
+        self._destroyed: set[str] = set()  # the data keys the log says retention destroyed
 
     def take(self, body: Mapping[str, Any]) -> None:
         """The next signed entry (decoded, already checked to be an entry hedui writes)."""
@@ -251,6 +265,8 @@ class BoundLedger:
         elif kind in OUTCOME_KINDS:
             key = (body["verification"], body["department"])
             self._outcomes[key] = Recorded(kind, body["department"], body["details"])
+        elif kind == KEY_DESTROYED:
+            self._destroyed.add(str(body["details"].get("key_id")))
 
     async def check(self, session: AsyncSession, size: int) -> tuple[str | None, int]:
         """The first stored report or department result that disagrees with the log, in words (``None``: none),
@@ -268,11 +284,16 @@ class BoundLedger:
                 name = f"report {row.id} (verifications/{row.verification_id}/reports/{row.version})"
                 suspects.append((name, problem, row.id))
         async for stored in _pages(session, _results, (_results.c.verification_id, _results.c.department)):
-            row, problem = self._opened_answer(stored)
+            row, opened = self._opened_answer(stored)
+            if isinstance(opened, CellKeyDestroyed):  # destroyed with no entry saying so among those checked
+                name = f"department answer of verifications/{stored.verification_id} at {stored.department}"
+                why = f"its data key {opened.key_id} was destroyed and no DATA_KEY_DESTROYED entry says so"
+                suspects.append((name, why, (KEY_DESTROYED, opened.key_id)))
+                continue
             if row is None:
                 continue
             answer = StoredAnswer.of(row.verification_id, row)
-            problem = problem or answer_problem(answer, self._outcomes.get((answer.verification, answer.department)))
+            problem = opened or answer_problem(answer, self._outcomes.get((answer.verification, answer.department)))
             if problem is not None:
                 name = f"department answer of verifications/{row.verification_id} at {row.department}"
                 suspects.append((name, problem, (answer.verification, answer.department)))
@@ -291,6 +312,8 @@ class BoundLedger:
         values = dict(row._mapping)
         try:
             values["body_json"] = self._open("reports", "body_json", str(row.id), row.body_json)
+        except CellKeyDestroyed as exc:
+            return row, f"its data key {exc.key_id} was destroyed (retention destroys answers' keys only)"
         except LookupError:
             self.unopened += 1
             return None, None
@@ -298,16 +321,22 @@ class BoundLedger:
             return row, f"its sealed body does not open ({exc})"
         return _Row(values), None
 
-    def _opened_answer(self, row: Any) -> tuple[Any, str | None]:
-        """Issue 17: the result row with its answer opened, ``None`` when retention destroyed its key (expired, not
-        a failure: nothing is built from it any more), or why it does not open."""
+    def _opened_answer(self, row: Any) -> tuple[Any, str | CellKeyDestroyed | None]:
+        """Issue 17: the result row with its answer opened; ``None`` when retention destroyed its key as the log
+        records (expired, not a failure: nothing is built from it any more) or its key is not at hand (not checked);
+        else why it does not open (a destroyed key the log does not record: :class:`CellKeyDestroyed`)."""
         values = dict(row._mapping)
         key = f"{row.verification_id}/{row.department}"
         try:
             for name in ("records_json", "not_queried_json"):
                 values[name] = self._open("department_results", name, key, values[name])
-        except LookupError:
+        except CellKeyDestroyed as exc:
+            if exc.key_id not in self._destroyed:
+                return None, exc
             self.expired += 1
+            return None, None
+        except LookupError:
+            self.unopened += 1
             return None, None
         except ValueError as exc:
             return row, f"its sealed answer does not open ({exc})"
@@ -351,11 +380,12 @@ async def _pages(session: AsyncSession, of: Any, key: Sequence[Any]) -> AsyncIte
 
 
 async def _newer(session: AsyncSession, size: int) -> set[object]:
-    """The report ids and (verification, department) pairs that entries outside the first ``size`` leaves are
-    about: their rows are checked by a later run."""
+    """The report ids, (verification, department) pairs and destroyed data keys that entries outside the first
+    ``size`` leaves are about: their rows are checked by a later run."""
     e, leaves = audit_entries.c, audit_leaves.c
     checked = select(leaves.entry_seq).where(leaves.leaf_index < size)
-    query = select(e.entry).where(e.kind.in_(sorted({REPORT_CREATED, *OUTCOME_KINDS})), ~e.seq.in_(checked))
+    kinds = sorted({REPORT_CREATED, KEY_DESTROYED, *OUTCOME_KINDS})
+    query = select(e.entry).where(e.kind.in_(kinds), ~e.seq.in_(checked))
     about: set[object] = set()
     for (entry,) in (await session.execute(query)).all():
         body = _decoded(bytes(entry))
@@ -363,6 +393,8 @@ async def _newer(session: AsyncSession, size: int) -> set[object]:
             continue
         if body.get("kind") == REPORT_CREATED:
             about.add(str(body["details"].get("report_id")))
+        elif body.get("kind") == KEY_DESTROYED:
+            about.add((KEY_DESTROYED, str(body["details"].get("key_id"))))
         else:
             about.add((str(body.get("verification")), str(body.get("department"))))
     return about

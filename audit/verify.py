@@ -103,6 +103,8 @@ class CheckResult:
     failure: Failure | None
     pending: int = 0
     unchecked_rows: int = 0  # reports and answers whose entries are among those ``pending`` (checked next time)
+    expired_answers: int = 0  # issue 17: answers whose data key retention destroyed, as the log records
+    unopened_rows: int = 0  # issue 17: reports and answers whose data key is not at hand (not checked)
 
     @property
     def intact(self) -> bool:
@@ -585,7 +587,8 @@ async def check_stored_log(
         unchecked = await _check_bound_rows(session, checker, ledger, size)
     except LogCheckFailed as failed:
         return CheckResult(checker.size, checker.heads, len(witnessed), failed.failure)
-    return CheckResult(result.entries, result.heads, result.witnessed, None, pending, unchecked)
+    expired, unopened = (ledger.expired, ledger.unopened) if ledger is not None else (0, 0)
+    return CheckResult(result.entries, result.heads, result.witnessed, None, pending, unchecked, expired, unopened)
 
 
 async def _check_bound_rows(session: AsyncSession, checker: LogChecker, ledger: BoundLedger | None, size: int) -> int:

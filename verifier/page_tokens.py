@@ -2,19 +2,21 @@
 
 A list's position (an offset, a leaf index, the last row seen) travels to the caller and back; unsealed, a
 crafted one reached the database ("StatementError … [SQL: …]"). A sealed token is ``base64url(mac ‖ position)``,
-the MAC (16 bytes of HMAC-SHA-256) over the list it belongs to (its *scope*: the method and its filters) and the
-position, under a key derived from a service key. A token that was not issued for this list by a service holding
-the key opens to nothing, and the call is ``INVALID_ARGUMENT`` naming ``page_token``.
+the MAC (16 bytes of HMAC-SHA-256, or HMAC-SM3 under the ``sm`` crypto suite, issue 17) over the list it belongs to
+(its *scope*: the method and its filters) and the position, under a key derived from a service key with the same
+HMAC. A token that was not issued for this list by a service holding the key opens to nothing, and the call is
+``INVALID_ARGUMENT`` naming ``page_token``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 from typing import Final
+
+from consent.suite import CryptoSuite
 
 __all__ = ["MAX_PAGE_TOKEN", "NOT_ISSUED", "PageTokens"]
 
@@ -29,21 +31,24 @@ NOT_ISSUED: Final = "not-issued"
 class PageTokens:
     """Seal positions into page tokens and open them again, under one key."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "suite")
 
-    def __init__(self, key: bytes | None = None) -> None:
-        """Tokens under ``key`` (``None``: a random key of this process, so its tokens end with it)."""
+    def __init__(self, key: bytes | None = None, suite: CryptoSuite = CryptoSuite.STANDARD) -> None:
+        """Tokens under ``key`` (``None``: a random key of this process, so its tokens end with it), MACed with
+        ``suite``'s keyed hash (HMAC-SHA256, or HMAC-SM3 under ``sm``)."""
         self._key = key if key is not None else os.urandom(32)
+        self.suite = suite
 
     @classmethod
-    def derived(cls, service_key: bytes) -> PageTokens:
-        """Tokens under a key derived from ``service_key`` (the audit subject key): every replica of one service
-        opens the tokens any of them issued, and a token says nothing of the service key."""
-        return cls(hmac.new(service_key, _LABEL, hashlib.sha256).digest())
+    def derived(cls, service_key: bytes, suite: CryptoSuite = CryptoSuite.STANDARD) -> PageTokens:
+        """Tokens under a key derived from ``service_key`` (the audit subject key) with ``suite``'s HMAC: every
+        replica of one service opens the tokens any of them issued, and a token says nothing of the service key.
+        A token issued under the other suite does not open (after a switch, a caller starts its list again)."""
+        return cls(suite.keyed_hash(service_key, _LABEL), suite)
 
     def _mac(self, scope: str, position: bytes) -> bytes:
         message = scope.encode("utf-8", "surrogatepass") + b"\x00" + position
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+        return self.suite.keyed_hash(self._key, message)[:_MAC_BYTES]
 
     def seal(self, position: str, scope: str) -> str:
         """The token of ``position`` in the list ``scope`` (``""`` stays ``""``: the list ended)."""

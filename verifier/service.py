@@ -92,7 +92,8 @@ class HeduiService:
         self.audit_queries = AuditQueries(db, self.audit, self.log)
         self.clients = Clients(db, self.audit)  # issue 13: who may call the API
         self.refusals = RefusedCalls(self.standalone_events)  # and the calls refused, one entry per client-minute
-        page_tokens = PageTokens.derived(settings.audit_subject_key)  # issue 13: one key for every replica's tokens
+        # issue 13: one key for every replica's tokens; issue 17: HMAC-SM3 under the sm suite
+        page_tokens = PageTokens.derived(settings.audit_subject_key, settings.crypto_suite)
         self.verifications.page_tokens = self.authorizations.page_tokens = self.audit_queries.page_tokens = page_tokens
         # Why the last integration of the audit log failed (None: it did not); readiness reads it.
         self.integration_failure: str | None = None
@@ -144,7 +145,7 @@ class HeduiService:
         if self.sealer is None:
             return
         try:
-            await keep_up(self.db.write, self.sealer, self.audit, self.settings.department_answers_months)
+            await keep_up(self.db, self.sealer, self.audit, self.settings.department_answers_months)
         except Exception:
             log.exception("data keys' upkeep (retention) failed; tried again in a day")
 

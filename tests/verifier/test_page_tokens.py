@@ -3,15 +3,22 @@ databases: each is INVALID_ARGUMENT naming the field, never UNKNOWN, SQL or a tr
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from harness import Harness, error_details, example_request
 from prometheus_client import REGISTRY
+from suites import TEST_SUITE
 
+from consent.suite import CryptoSuite
 from hedui.v1 import audit_pb2, consent_pb2, verification_pb2
 from verifier.page_tokens import MAX_PAGE_TOKEN, NOT_ISSUED, PageTokens
 from verifier.request import parse_request
@@ -31,6 +38,27 @@ def test_a_sealed_position_opens_only_for_its_list_and_key() -> None:
     for forged in ("40", edited, "€", "A" * (MAX_PAGE_TOKEN + 1), "!!!!", "AAAA"):
         assert tokens.position(forged, "audit\x00x") == NOT_ISSUED, forged
     assert tokens.seal("", "s") == "" and tokens.position("", "s") == ""
+
+
+def _hmac_sm3(key: bytes, data: bytes) -> bytes:
+    mac = crypto_hmac.HMAC(key, hashes.SM3())
+    mac.update(data)
+    return mac.finalize()
+
+
+@pytest.mark.parametrize("suite", list(CryptoSuite))
+def test_a_token_is_the_suites_hmac_of_its_list_and_position_and_opens_only_under_that_suite(
+    suite: CryptoSuite,
+) -> None:
+    """Issue 17: HMAC-SHA256 or HMAC-SM3 (sm), computed here without the suite's code; the other suite refuses it."""
+    mac = _hmac_sm3 if suite is CryptoSuite.SM else (lambda k, d: hmac.new(k, d, hashlib.sha256).digest())
+    key = mac(b"k" * 32, b"hedui page tokens v1")
+    expected = mac(key, b"audit\x00x\x0040")[:16] + b"40"
+    token = PageTokens.derived(b"k" * 32, suite).seal("40", "audit\x00x")
+    assert token == base64.urlsafe_b64encode(expected).decode().rstrip("=")
+    assert PageTokens.derived(b"k" * 32, suite).position(token, "audit\x00x") == "40"
+    other = CryptoSuite.STANDARD if suite is CryptoSuite.SM else CryptoSuite.SM
+    assert PageTokens.derived(b"k" * 32, other).position(token, "audit\x00x") == NOT_ISSUED
 
 
 CRAFTED = [
@@ -64,6 +92,10 @@ async def test_a_crafted_page_token_is_invalid_argument_naming_page_token(harnes
 
 async def test_an_issued_token_pages_on_and_is_refused_for_other_filters(harness: Harness) -> None:
     h = harness
+    # Issue 17: one setting (crypto_suite) selects the tokens' HMAC too; HEDUI_TEST_SUITE=sm runs this with HMAC-SM3.
+    tokens = h.service.verifications.page_tokens
+    assert tokens.suite is TEST_SUITE is h.service.settings.crypto_suite
+    assert h.service.authorizations.page_tokens is h.service.audit_queries.page_tokens is tokens
     for days in (30, 31, 32):
         await h.register(h.envelope(REQUEST, valid_until=dt.date.today() + dt.timedelta(days=days)))
     registered = "AUTHORIZATION_REGISTERED"

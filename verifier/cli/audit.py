@@ -271,6 +271,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     if result.unchecked_rows:
         pending += f"; {result.unchecked_rows} stored reports or answers with those newer entries not checked"
+    if result.expired_answers:  # issue 17: crypto-shredded by retention, as DATA_KEY_DESTROYED entries record
+        pending += f"; {result.expired_answers} department answers expired (data key destroyed by retention)"
+    if result.unopened_rows:
+        pending += f"; {result.unopened_rows} stored reports or answers not checked (their data key is not at hand)"
     print(
         f"audit log intact ({source}): {result.entries} entries, {result.heads} signed tree head(s){witnessed}{pending}"
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from verifier.cli._common import UsageError, add_database_options, trust_store_settings
 from verifier.service import HeduiService
-from verifier.storage.sealing import DataKey, run_retention, seal_legacy
+from verifier.storage.sealing import Retention, run_retention, seal_legacy
 
 __all__ = ["add_retention_commands", "add_seal_command", "cmd_db_seal", "cmd_retention_run"]
 
@@ -21,19 +21,21 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     settings = trust_store_settings(args, existing=True)
     months = settings.department_answers_months
 
-    async def work(service: HeduiService) -> list[DataKey]:
-        """Retention, with its audit entries."""
+    async def work(service: HeduiService) -> Retention:
+        """Retention, with its audit entries, and the destroyed keys' old row versions scrubbed."""
         if service.sealer is None:
             raise UsageError("sealing is off")
         return await run_retention(
-            service.db.write, service.sealer, service.audit, months, operator="hedui-retention", client="cli"
+            service.db, service.sealer, service.audit, months, operator="hedui-retention", client="cli"
         )
 
-    destroyed = run_admin(settings, work)
-    if not destroyed:
+    done = run_admin(settings, work)
+    if not done.destroyed:
         print(f"no department answers older than {months} months: nothing destroyed")
-    for key in destroyed:
+    for key in done.destroyed:
         print(f"department answers of {key.period} deleted: data key {key.id} destroyed")
+    if done.destroyed:
+        print(done.scrubbed)
     return 0
 
 

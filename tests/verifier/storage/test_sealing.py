@@ -159,3 +159,35 @@ def test_the_file_provider_keeps_owner_only_master_keys_and_wraps_per_key(tmp_pa
     with pytest.raises(LookupError):
         read_only.current()
     assert not (tmp_path / "none").exists()
+
+
+def test_after_a_switch_of_suite_new_keys_of_the_new_suite_seal_and_the_old_cells_still_open() -> None:
+    """Keys made under ``standard``, then ``crypto_suite = "sm"``: the service lacks this month's and next month's rows
+    and answers keys of SM4 (the next generation) and seals with them once made; the index key stays (never
+    replaced); an AES-GCM cell sealed before the switch opens."""
+    from verifier.storage.sealing._keys import _missing, _next_generation, next_month
+
+    old, keys = _sealer(CryptoSuite.STANDARD)
+    before = old.seal(Purpose.ROWS, REPORT, TEXT, NOW)
+    switched = Sealer(old.provider, CryptoSuite.SM)
+    switched.learn(keys.values())
+    month, following = month_of(NOW), next_month(month_of(NOW))
+    assert _missing(switched, NOW) == [
+        (Purpose.ROWS, month),
+        (Purpose.ROWS, following),
+        (Purpose.ANSWERS, month),
+        (Purpose.ANSWERS, following),
+    ]
+    assert (_next_generation(switched, Purpose.ROWS, month), _next_generation(switched, Purpose.ROWS, following)) == (
+        1,
+        0,
+    )
+    assert switched.writing_key(Purpose.ROWS, NOW).suite is CryptoSuite.STANDARD  # until the new key is made
+    new = DataKey("00" * 8, Purpose.ROWS, month, 1, CryptoSuite.SM, old.provider.current(), None)
+    new.wrapped = old.provider.wrap(new.kek_id, os.urandom(16), new.wrap_aad())
+    switched.learn([new])
+    assert switched.writing_key(Purpose.ROWS, NOW) is new
+    after = switched.seal(Purpose.ROWS, REPORT, TEXT, NOW)
+    assert switched.key_of(after) == new.id and switched.key_of(before) == keys[Purpose.ROWS].id
+    assert switched.open(REPORT, before) == switched.open(REPORT, after) == TEXT
+    assert switched.index("x") == old.index("x")  # the index key of the standard suite, kept

@@ -29,7 +29,7 @@ from verifier.storage.sealing._providers import (
 )
 from verifier.storage.sealing._retention import expired_keys, shred_expired
 from verifier.storage.sealing._sealer import CellExpired, CellUnreadable, DataKey, Purpose, Sealer, month_of
-from verifier.storage.sealing._upkeep import keep_up, rotate_data_keys, run_retention
+from verifier.storage.sealing._upkeep import Retention, keep_up, rotate_data_keys, run_retention
 
 if TYPE_CHECKING:
     from verifier.config import Settings
@@ -48,6 +48,7 @@ __all__ = [
     "MasterKeyMissing",
     "MemoryKeyProvider",
     "Purpose",
+    "Retention",
     "Rotation",
     "Sealer",
     "audit_opener",
@@ -109,15 +110,17 @@ async def start_sealing(db: Database, sealer: Sealer | None, *, create: bool = T
 
 
 def audit_opener(sealer: Sealer | None) -> Any:
-    """The :class:`audit.bound.CellOpener` of ``sealer`` (``hedui audit verify --db``): a destroyed or missing key
-    is ``LookupError`` (expired, or not checked), a cell that does not open ``ValueError`` (edited)."""
+    """The :class:`audit.bound.CellOpener` of ``sealer`` (``hedui audit verify --db``): a destroyed key is
+    ``CellKeyDestroyed`` (expired, if the log records its destruction), a key not at hand ``LookupError`` (not
+    checked), a cell that does not open ``ValueError`` (edited)."""
+    from audit.bound import CellKeyDestroyed
     from verifier.storage.sealing._columns import open_one
 
     def opener(table: str, column: str, row: str, stored: Any) -> Any:
         try:
             return open_one(sealer, table, column, row, stored)
         except CellExpired as exc:
-            raise LookupError(str(exc)) from None
+            raise CellKeyDestroyed(exc.message, exc.key_id) from None
         except CellUnreadable as exc:
             raise (LookupError if exc.missing else ValueError)(exc.message) from None
 

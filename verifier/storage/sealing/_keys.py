@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,9 +100,21 @@ def _new_key(sealer: Sealer, purpose: Purpose, period: str, generation: int, at:
     )
 
 
+def _own(sealer: Sealer, key: DataKey) -> bool:
+    """Whether ``key`` serves ``sealer`` for writing: of its suite (after a switch of suite, the keys made before it
+    are replaced for new writes), or the index key of any suite (never replaced: docs/sealing.md)."""
+    return key.purpose is Purpose.INDEX or key.suite is sealer.suite
+
+
+def _next_generation(sealer: Sealer, purpose: Purpose, period: str) -> int:
+    """The generation a new key of ``purpose`` and ``period`` takes (one more than the newest known)."""
+    return max((k.generation + 1 for k in sealer.keys if k.purpose is purpose and k.period == period), default=0)
+
+
 def _missing(sealer: Sealer, at: dt.datetime) -> list[tuple[Purpose, str]]:
-    """The keys the service needs and lacks: the index key, this month's and next month's rows and answers keys."""
-    have = {(k.purpose, k.period) for k in sealer.keys}
+    """The keys the service needs and lacks: the index key, this month's and next month's rows and answers keys (of
+    the sealer's suite)."""
+    have = {(k.purpose, k.period) for k in sealer.keys if _own(sealer, k)}
     month = month_of(at)
     wanted = [(Purpose.INDEX, "")] + [
         (p, m) for p in (Purpose.ROWS, Purpose.ANSWERS) for m in (month, next_month(month))
@@ -120,7 +132,7 @@ async def keep_keys(begin: Any, sealer: Sealer, at: dt.datetime) -> int:
         return 0
     try:
         async with begin() as session:
-            session.add_all([_new_key(sealer, p, m, 0, at) for p, m in missing])
+            session.add_all([_new_key(sealer, p, m, _next_generation(sealer, p, m), at) for p, m in missing])
     except IntegrityError:
         missing = []
     async with begin() as session:
@@ -138,8 +150,7 @@ async def ready(session: AsyncSession, sealer: Sealer, *, write: bool) -> bool:
     await load_keys(session, sealer)
     missing = _missing_now(sealer, now)
     if missing and write:
-        generation = {(k.purpose, k.period): k.generation + 1 for k in sorted(sealer.keys, key=lambda k: k.generation)}
-        session.add_all([_new_key(sealer, p, m, generation.get((p, m), 0), now) for p, m in missing])
+        session.add_all([_new_key(sealer, p, m, _next_generation(sealer, p, m), now) for p, m in missing])
         await session.flush()
         await load_keys(session, sealer)
         missing = _missing_now(sealer, now)
@@ -149,7 +160,7 @@ async def ready(session: AsyncSession, sealer: Sealer, *, write: bool) -> bool:
 def _missing_now(sealer: Sealer, at: dt.datetime) -> list[tuple[Purpose, str]]:
     """The keys needed right now that ``sealer`` cannot use: the index key, this month's rows and answers keys."""
     month = month_of(at)
-    usable = {(k.purpose, k.period) for k in sealer.keys if sealer.usable(k.id)}
+    usable = {(k.purpose, k.period) for k in sealer.keys if sealer.usable(k.id) and _own(sealer, k)}
     wanted = [(Purpose.INDEX, ""), (Purpose.ROWS, month), (Purpose.ANSWERS, month)]
     return [w for w in wanted if w not in usable]
 
@@ -168,6 +179,8 @@ async def rotate(session: AsyncSession, sealer: Sealer, at: dt.datetime) -> Rota
     under the provider's current master key, in the caller's transaction. Cells are not touched: old keys still open
     them, so a running service reads on (it learns the new keys when it meets them, or at its daily upkeep)."""
     await load_keys(session, sealer)
+    if session.get_bind().dialect.name == "sqlite":  # the old wrappings zeroed in the pages (docs/sealing.md)
+        await session.execute(text("PRAGMA secure_delete = ON"))
     month = month_of(at)
     added: list[DataKeyRow] = []
     for purpose in (Purpose.ROWS, Purpose.ANSWERS):

@@ -4,19 +4,31 @@ An ``answers`` key of the month M seals the answers stored in M (China time); it
 ``department_answers_months`` months has passed. The cells stay as they are (no bound row is rewritten): they no
 longer open, and a read says so (``ANSWER_EXPIRED``). Reports are sealed under ``rows`` keys, which are never
 destroyed, so they stay readable; the audit log holds digests only and stays verifiable.
+
+After a destruction :func:`scrub` removes the old copy of the wrapped key from the database's files: SQLite's WAL
+checkpointed and truncated (the page itself was rewritten with ``secure_delete``), PostgreSQL's ``data_keys``
+rewritten by ``VACUUM FULL`` (its dead tuple holds the wrapped key until then). docs/sealing.md says what remains.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from verifier.storage.sealing._keys import destroy_key, load_keys, next_month
 from verifier.storage.sealing._sealer import DataKey, Purpose, Sealer, month_of
 
-__all__ = ["expired_keys", "shred_expired"]
+__all__ = ["expired_keys", "scrub", "shred_expired"]
+
+log = logging.getLogger("hedui.sealing")
+
+# How long VACUUM FULL may wait for its lock on data_keys (a transaction holding it: the next run scrubs).
+_LOCK_TIMEOUT = "5s"
 
 
 def _months_after(period: str, months: int) -> str:
@@ -50,3 +62,47 @@ async def shred_expired(session: AsyncSession, sealer: Sealer, months: int, at: 
         await destroy_key(session, key.id, at)
     await load_keys(session, sealer)
     return doomed
+
+
+async def scrub(engine: AsyncEngine) -> str:
+    """After destroying keys: the old row versions holding their wrapped bytes removed from the database's files, as
+    far as this connection may; one line saying what was done (and, when not, why and what to run)."""
+    if engine.dialect.name == "sqlite":
+        return await _scrub_sqlite(engine)
+    if engine.dialect.name == "postgresql":
+        return await _scrub_postgresql(engine)
+    return f"{engine.dialect.name}: old row versions not scrubbed (unsupported database)"  # pragma: no cover
+
+
+async def _scrub_sqlite(engine: AsyncEngine) -> str:
+    """The WAL checkpointed into the file and truncated to nothing: its frames held the page with the wrapped key."""
+    async with engine.connect() as connection:
+        busy, frames, copied = (await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).one()
+    if busy:
+        log.warning(
+            "retention: the SQLite WAL was not truncated (%s of %s frames copied; a reader was busy)", copied, frames
+        )
+        return "SQLite WAL not truncated (a reader held it): run `PRAGMA wal_checkpoint(TRUNCATE)` when idle"
+    return "SQLite WAL checkpointed and truncated"
+
+
+async def _scrub_postgresql(engine: AsyncEngine) -> str:
+    """``VACUUM FULL data_keys`` outside a transaction, waiting at most :data:`_LOCK_TIMEOUT` for its lock; only the
+    table's owner (or a superuser) may: the service's own role is told so."""
+    owner = text(
+        "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = to_regclass('data_keys')"
+    )
+    autocommit: Any = engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as connection:
+        if not (await connection.execute(owner)).scalar():
+            log.warning("retention: VACUUM FULL data_keys needs the table's owner; run it as the owner")
+            return "PostgreSQL: not the owner of data_keys: run `VACUUM FULL data_keys` as its owner"
+        try:
+            await connection.exec_driver_sql(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
+            await connection.exec_driver_sql("VACUUM FULL data_keys")
+        except DBAPIError as exc:
+            log.warning("retention: VACUUM FULL data_keys failed: %s", type(exc.orig).__name__)
+            return "PostgreSQL: VACUUM FULL data_keys did not run (its lock was busy): run it again"
+        finally:
+            await connection.exec_driver_sql("RESET lock_timeout")
+    return "PostgreSQL: data_keys rewritten (VACUUM FULL): no dead row version holds a destroyed key"

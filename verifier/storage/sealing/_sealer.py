@@ -118,13 +118,14 @@ class Sealer:
         return list(self._keys.values())
 
     def writing_key(self, purpose: Purpose, at: dt.datetime) -> DataKey:
-        """The key that seals ``purpose`` now: the newest generation of this month's, else the newest live key of
-        an earlier month (the daily upkeep makes next month's in advance)."""
+        """The key that seals ``purpose`` now: the newest generation of this month's, one of this sealer's suite
+        first (after a switch of suite), else the newest live key of an earlier month (the daily upkeep makes next
+        month's in advance)."""
         month = month_of(at)
         live = [k for k in self._keys.values() if k.purpose is purpose and k.id in self._plain and k.period <= month]
         if not live:
             raise LookupError(f"no live {purpose} data key: the sealer was not started")
-        return max(live, key=lambda k: (k.period, k.generation))
+        return max(live, key=lambda k: (k.period, k.suite is self.suite, k.generation))
 
     def seal(self, purpose: Purpose, where: tuple[str, str, str], text: str, at: dt.datetime) -> str:
         """``text`` sealed for the cell ``where`` (table, column, row key) under ``purpose``'s key of ``at``."""

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from audit import AuditEvent, AuditLog
 from audit.events import JsonValue
 from verifier.storage.sealing._keys import Rotation, keep_keys, rotate
-from verifier.storage.sealing._retention import shred_expired
+from verifier.storage.sealing._retention import scrub, shred_expired
 from verifier.storage.sealing._sealer import DataKey, Sealer
 
-__all__ = ["keep_up", "rotate_data_keys", "run_retention"]
+if TYPE_CHECKING:
+    from verifier.storage.db import Database
+
+__all__ = ["Retention", "keep_up", "rotate_data_keys", "run_retention"]
 
 log = logging.getLogger("hedui.sealing")
 
@@ -33,8 +37,17 @@ async def rotate_data_keys(begin: Any, sealer: Sealer, audit: AuditLog, *, opera
     return done
 
 
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """What a retention run did: the data keys destroyed, and how their old copies were scrubbed (``""``: none
+    destroyed, nothing to scrub)."""
+
+    destroyed: list[DataKey]
+    scrubbed: str
+
+
 async def run_retention(
-    begin: Any,
+    db: Database,
     sealer: Sealer,
     audit: AuditLog,
     months: int,
@@ -42,10 +55,11 @@ async def run_retention(
     operator: str,
     client: str,
     at: dt.datetime | None = None,
-) -> list[DataKey]:
+) -> Retention:
     """Destroy the answers keys past retention at ``at`` (default now), one ``DATA_KEY_DESTROYED`` entry each, in one
-    transaction."""
-    async with begin() as session:
+    transaction of ``db``; then, if any was destroyed, their old row versions scrubbed from the files (:func:`scrub`:
+    SQLite's WAL truncated, PostgreSQL's ``VACUUM FULL data_keys``)."""
+    async with db.write() as session:
         destroyed = await shred_expired(session, sealer, months, at or dt.datetime.now(dt.UTC))
         for key in destroyed:
             details: dict[str, JsonValue] = {
@@ -56,12 +70,14 @@ async def run_retention(
             }
             event = AuditEvent("DATA_KEY_DESTROYED", operator=operator, client=client, details=details)
             await audit.append(session, event)
-    return destroyed
+    return Retention(destroyed, await scrub(db.engine) if destroyed else "")
 
 
-async def keep_up(begin: Any, sealer: Sealer, audit: AuditLog, months: int) -> None:
+async def keep_up(db: Database, sealer: Sealer, audit: AuditLog, months: int) -> None:
     """The service's daily upkeep: next month's keys made, every key learnt anew, retention run."""
-    await keep_keys(begin, sealer, dt.datetime.now(dt.UTC))
-    destroyed = await run_retention(begin, sealer, audit, months, operator="hedui-retention", client="service")
-    for key in destroyed:
+    await keep_keys(db.write, sealer, dt.datetime.now(dt.UTC))
+    done = await run_retention(db, sealer, audit, months, operator="hedui-retention", client="service")
+    for key in done.destroyed:
         log.info("department answers of %s crypto-shredded (data key %s destroyed)", key.period, key.id)
+    if done.destroyed:
+        log.info("retention: %s", done.scrubbed)
