@@ -250,14 +250,22 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="append rounds (best of each, floor alike)")
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=1_000)
-    parser.add_argument("--skip-appends", action="store_true")
+    parser.add_argument("--skip-appends", action="store_true", help="the same as --part tree --part export")
+    parser.add_argument(
+        "--part",
+        action="append",
+        choices=("appends", "tree", "export"),
+        help="run only this part (repeatable; default: all three)",
+    )
     args = parser.parse_args()
     print(
         f"hedui audit bench · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
         f"Python {platform.python_version()} · {dt.date.today()}"
     )
 
-    if not args.skip_appends:
+    default = ("tree", "export") if args.skip_appends else ("appends", "tree", "export")
+    parts = set(args.part or default)
+    if "appends" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             for url in args.db or [f"sqlite:///{tmp}/bench.db"]:
                 f = asyncio.run(appends(url, args.appends, args.callers, tmp, args.repeat))
@@ -279,9 +287,18 @@ def main() -> int:
                     f"→ group commit is ×{f['appends_per_s'] / f['single_tx_per_s']:.1f}"
                 )
 
+    if not parts & {"tree", "export"}:
+        return 0
     entries = [canonical_entry(_event(i), dt.datetime(2026, 11, 23, tzinfo=dt.UTC)) for i in range(args.entries)]
-    t = tree_figures(entries, args.proofs)
-    print(f"\n[tree · {args.entries:,} entries]")
+    if "tree" in parts:
+        _print_tree(args.entries, tree_figures(entries, args.proofs))
+    if "export" in parts:
+        _print_export(args.entries, export_figures(entries, head_every=1000))
+    return 0
+
+
+def _print_tree(count: int, t: dict[str, float]) -> None:
+    print(f"\n[tree · {count:,} entries]")
     print(f"  build: {t['build_s']:.2f} s")
     print(
         f"  inclusion proof: {t['inclusion_ms']:.3f} ms, {t['inclusion_bytes']:.0f} B; "
@@ -302,15 +319,13 @@ def main() -> int:
             f"→ ratio {t['consistency_ms'] / t['pymerkle_consistency_ms']:.2f}"
         )
 
-    e = export_figures(entries, head_every=1000)
-    print(
-        f"\n[export verification · {args.entries:,} entries, {e['heads']:.0f} signed heads, {e['bytes'] / 1e6:.0f} MB]"
-    )
+
+def _print_export(count: int, e: dict[str, float]) -> None:
+    print(f"\n[export verification · {count:,} entries, {e['heads']:.0f} signed heads, {e['bytes'] / 1e6:.0f} MB]")
     print(f"  hedui audit verify --export: {e['verify_s']:.1f} s (aim < 30 s)")
     print(
         f"  floor: hashing the leaves alone: {e['hash_floor_s']:.2f} s → ratio {e['verify_s'] / e['hash_floor_s']:.1f}"
     )
-    return 0
 
 
 if __name__ == "__main__":
