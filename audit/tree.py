@@ -52,7 +52,7 @@ from audit.log import (
     sqlite_datetime_text,
     subjects_column,
 )
-from audit.merkle import MerkleTree, leaf_hash
+from audit.merkle import MerkleTree, RootAccumulator, compact_range, leaf_hash
 from audit.organisation import entry_organisation
 from audit.signer import (
     SigningStopped,
@@ -279,8 +279,17 @@ class TransparencyLog:
             await _refuse(session, refused)
         if not accepted:
             return None
-        accumulator = state.accumulator()
-        accumulator.extend([leaf for _, leaf in accepted])
+        leaves = [leaf for _, leaf in accepted]
+        tree, first = self._tree, self._tree.size
+        if tree.size == state.size and tree.root() == state.root:
+            # The tree in memory is the state's (proven: its root at the state's size is the one signed), so the
+            # batch is hashed once: the tree's perfect subtrees at the new size are the state's compact range
+            # extended, as its accumulator would compute it. (Should the transaction fail, the tree is rebuilt.)
+            tree.extend(leaves)
+            accumulator = RootAccumulator.from_range(tree.size, compact_range(tree, tree.size))
+        else:
+            accumulator = state.accumulator()
+            accumulator.extend(leaves)
         root, size = accumulator.root(), accumulator.size
         before = note_facts(state.checkpoint)
         signed_at = dt.datetime.now(dt.UTC)
@@ -288,7 +297,7 @@ class TransparencyLog:
             signed_at = before.time
         line = head_line(state.size, signed_at)
         note = sign_checkpoint(Checkpoint(self.origin, size, root, (line,)), self.signer, *self.cosigners)
-        await _store_leaves(session, self._tree.size, accepted)
+        await _store_leaves(session, first, accepted)
         await _dequeue(session, [s for s, _ in accepted])
         head = await _store_head(session, size, root, note, signed_at)
         # Durable before the commit: a crash now leaves the state one head ahead, which is resumed.
@@ -303,7 +312,8 @@ class TransparencyLog:
                 runs(s for s, _ in accepted),
             )
         )
-        self._tree.extend([leaf for _, leaf in accepted])
+        if self._tree.size < size:
+            self._tree.extend(leaves)
         return head
 
     def vouches_for(self, index: int, entry: bytes) -> bool:

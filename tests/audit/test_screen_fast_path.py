@@ -24,7 +24,7 @@ from verifier.storage.db import Database
 
 _ID = "110101199003077777"
 _DIALECTS: dict[str, Dialect] = {
-    "sqlite": sqlite.dialect(),  # type: ignore[no-untyped-call]
+    "sqlite": sqlite.dialect(),
     "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
 }
 
