@@ -279,17 +279,8 @@ class TransparencyLog:
             await _refuse(session, refused)
         if not accepted:
             return None
-        leaves = [leaf for _, leaf in accepted]
-        tree, first = self._tree, self._tree.size
-        if tree.size == state.size and tree.root() == state.root:
-            # The tree in memory is the state's (proven: its root at the state's size is the one signed), so the
-            # batch is hashed once: the tree's perfect subtrees at the new size are the state's compact range
-            # extended, as its accumulator would compute it. (Should the transaction fail, the tree is rebuilt.)
-            tree.extend(leaves)
-            accumulator = RootAccumulator.from_range(tree.size, compact_range(tree, tree.size))
-        else:
-            accumulator = state.accumulator()
-            accumulator.extend(leaves)
+        leaves, first = [leaf for _, leaf in accepted], self._tree.size
+        accumulator = _extended(self._tree, state, leaves)
         root, size = accumulator.root(), accumulator.size
         before = note_facts(state.checkpoint)
         signed_at = dt.datetime.now(dt.UTC)
@@ -449,6 +440,19 @@ def checked_head(head: SignedTreeHead, verifier: NoteVerifier, origin: str) -> S
     return head
 
 
+def _extended(tree: MerkleTree, state: SignerState, leaves: list[bytes]) -> RootAccumulator:
+    """The signer state's accumulator extended by ``leaves``. When the tree in memory is the state's (proven: its
+    root at the state's size is the one signed) the batch is hashed once: the tree is extended and its perfect
+    subtrees at the new size are the compact range the accumulator would compute (should the transaction fail,
+    the integrator rebuilds the tree). Otherwise the state's accumulator extends it as before."""
+    if tree.size == state.size and tree.root() == state.root:
+        tree.extend(leaves)
+        return RootAccumulator.from_range(tree.size, compact_range(tree, tree.size))
+    accumulator = state.accumulator()
+    accumulator.extend(leaves)
+    return accumulator
+
+
 async def _store_leaves(session: AsyncSession, first: int, leaves: Sequence[tuple[int, bytes]]) -> None:
     """Store leaves ``first``.. for the entries (seq, leaf hash) given, in order."""
     rows = [(first + i, seq, leaf) for i, (seq, leaf) in enumerate(leaves)]
@@ -598,11 +602,9 @@ def _accepted_leaf(row: Sequence[Any], entry_mac: EntryMac | None, sqlite: bool)
     common path — an entry not yet integrated, its MAC valid, its bytes a JSON object decoded by orjson, every
     column what :meth:`AuditLog._row <audit.log.AuditLog>` writes for it — else ``None`` (the row then takes
     :func:`_refusal`, which decides exactly what is wrong, or that nothing is). Nothing it accepts is refused
-    there: each comparison is one of :func:`~audit.log.column_disagreement`'s, on the same values (the time: on
-    SQLite the stored text against the one an append stores for the signed instant; else the instants)."""
-    (_, leaf_index, entry, mac, kind, operator, client, verification, authorization, department, subjects,
-     organisation, recorded_at, _) = row  # fmt: skip
-    if entry.__class__ is not bytes or mac.__class__ is not bytes or leaf_index is not None or entry_mac is None:
+    there: each comparison is one of :func:`~audit.log.column_disagreement`'s, on the same values."""
+    entry, mac = row[2], row[3]
+    if entry.__class__ is not bytes or mac.__class__ is not bytes or row[1] is not None or entry_mac is None:
         return None
     if not hmac.compare_digest(entry_mac.mac(entry), mac):
         return None
@@ -610,10 +612,16 @@ def _accepted_leaf(row: Sequence[Any], entry_mac: EntryMac | None, sqlite: bool)
         body = _loads(entry)
     except ValueError:
         return None
-    if body.__class__ is not dict:
+    if body.__class__ is not dict or not _columns_agree(row, body) or not _time_agrees(row[12], body, sqlite):
         return None
-    time, signed_subjects, details = body.get("time"), body.get("subjects"), body.get("details")
-    if not (
+    return _sha256(_LEAF_PREFIX + entry).digest()
+
+
+def _columns_agree(row: Sequence[Any], body: dict[str, Any]) -> bool:
+    """Whether a raw queue row's text columns, subjects and organisation are the signed entry ``body``'s."""
+    (kind, operator, client, verification, authorization, department, subjects, organisation) = row[4:12]
+    signed_subjects, details = body.get("subjects"), body.get("details")
+    return (
         kind == body.get("kind")
         and operator == body.get("operator")
         and client == body.get("client")
@@ -621,29 +629,29 @@ def _accepted_leaf(row: Sequence[Any], entry_mac: EntryMac | None, sqlite: bool)
         and authorization == body.get("authorization")
         and department == body.get("department")
         and client.__class__ is str
-        and time.__class__ is str
         and signed_subjects.__class__ is list
         and details.__class__ is dict
-    ):
-        return None
-    if subjects != subjects_column(signed_subjects):
-        return None
-    if organisation != entry_organisation(client, details):
-        return None
+        and subjects == subjects_column(signed_subjects)
+        and organisation == entry_organisation(client, details)
+    )
+
+
+def _time_agrees(recorded_at: Any, body: dict[str, Any], sqlite: bool) -> bool:
+    """Whether the stored time is the signed one: on SQLite the stored text must be the one an append stores for
+    the signed instant (``sqlite_datetime_text``, which SQLAlchemy's DATETIME parses back to that instant, so
+    column_disagreement agrees); elsewhere the instants must be equal."""
+    time = body.get("time")
+    if time.__class__ is not str:
+        return False
     try:
         signed = dt.datetime.fromisoformat(time)
     except ValueError:
-        return None
-    if sqlite:
-        # The stored text must be the one an append stores for the signed instant (``sqlite_datetime_text``):
-        # SQLAlchemy's DATETIME parses exactly that text back to the instant, so column_disagreement agrees.
-        if signed.tzinfo is None:
-            return None
-        if recorded_at != sqlite_datetime_text(signed if signed.tzinfo is dt.UTC else signed.astimezone(dt.UTC)):
-            return None
-    elif recorded_at.__class__ is not dt.datetime or as_utc(recorded_at) != signed:
-        return None
-    return _sha256(_LEAF_PREFIX + entry).digest()
+        return False
+    if not sqlite:
+        return recorded_at.__class__ is dt.datetime and as_utc(recorded_at) == signed
+    if signed.tzinfo is None:
+        return False
+    return bool(recorded_at == sqlite_datetime_text(signed if signed.tzinfo is dt.UTC else signed.astimezone(dt.UTC)))
 
 
 async def _in_tree(session: AsyncSession, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
