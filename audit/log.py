@@ -12,7 +12,6 @@ import functools
 import hashlib
 import hmac
 import json
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,6 @@ from sqlalchemy import (
     CursorResult,
     DateTime,
     Index,
-    Insert,
     Integer,
     LargeBinary,
     MetaData,
@@ -62,6 +60,8 @@ __all__ = [
     "insert_rows",
     "metadata",
     "signed_entry",
+    "sqlite_datetime_text",
+    "subjects_column",
 ]
 
 metadata = MetaData()
@@ -200,32 +200,47 @@ def _one_statement(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _appending(rows: Sequence[dict[str, Any]]) -> Insert:
-    """``WITH appended AS (INSERT INTO audit_entries … RETURNING seq) INSERT INTO audit_pending SELECT seq``."""
-    appended = insert(audit_entries).values(list(rows)).returning(audit_entries.c.seq).cte("appended")
-    return insert(audit_pending).from_select(["seq"], select(appended.c.seq))
-
-
 _APPENDED = [column for column in audit_entries.columns if column.name != "seq"]  # what an append writes
+_APPENDED_NAMES = tuple(column.name for column in _APPENDED)
 
 
 @functools.cache
-def _unnested(dialect: Dialect) -> TextClause:
+def _unnested(dialect: Dialect, returning: bool = False) -> TextClause:
     """PostgreSQL: any number of entries appended and queued by one statement of one array per column, the same
     text whatever the count (prepared once per connection), the rows numbered so that seq follows their order::
 
         WITH appended AS (INSERT INTO audit_entries (c1, …) SELECT c1, … FROM unnest(CAST(:c1 AS type[]), …)
         WITH ORDINALITY AS u(c1, …, n) ORDER BY n RETURNING seq) INSERT INTO audit_pending (seq) SELECT seq …
 
-    Built from the table: a column added to ``audit_entries`` (and to :meth:`AuditLog._row`) is appended too."""
+    Built from the table: a column added to ``audit_entries`` (and to :meth:`AuditLog._row`) is appended too.
+    ``returning``: the statement also returns the queued seqs (:meth:`AuditLog.append`'s one entry: built once,
+    each call only binds its values, where an ``insert(...).values(rows)`` CTE was built and compiled per call)."""
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column.name) for column in _APPENDED)
     arrays = ", ".join(f"CAST(:{column.name} AS {column.type.compile(dialect)}[])" for column in _APPENDED)
     return text(
         f"WITH appended AS (INSERT INTO audit_entries ({names}) SELECT {names} FROM unnest({arrays}) "
         f"WITH ORDINALITY AS u({names}, n) ORDER BY n RETURNING seq) "
-        "INSERT INTO audit_pending (seq) SELECT seq FROM appended"
+        "INSERT INTO audit_pending (seq) SELECT seq FROM appended" + (" RETURNING seq" if returning else "")
     )
+
+
+def sqlite_datetime_text(value: dt.datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores for ``value`` (``YYYY-MM-DD HH:MM:SS.ffffff``, its fields as
+    they are, any offset dropped), without its ``%``-format of seven fields: a test holds them equal."""
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _sqlite_datetime(fallback: Any) -> Any:
+    """SQLite's DATETIME bind processor: :func:`sqlite_datetime_text` for a plain ``datetime``, anything else
+    to ``fallback``, SQLAlchemy's own."""
+
+    def process(value: Any) -> Any:
+        if value.__class__ is dt.datetime:
+            return sqlite_datetime_text(value)
+        return fallback(value)
+
+    return process
 
 
 @functools.cache
@@ -239,12 +254,19 @@ def _bulk_insert(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tupl
         return text(f"INSERT INTO {quote(table.name)} ({listed}) SELECT * FROM unnest({arrays})"), ()
     # Bytes go to sqlite3 as they are: a LargeBinary's processor only wraps them in the driver's Binary, which
     # sqlite3 stores as the same BLOB ("sqlite3 doesn't need the Binary conversion", says SQLAlchemy's own note).
-    processors = tuple(
-        None if isinstance(c.type, LargeBinary) else c.type.dialect_impl(dialect).bind_processor(dialect)
-        for c in columns
-    )
+    processors = tuple(_sqlite_processor(c, dialect) for c in columns)
     marks = ", ".join("?" for _ in names)
     return f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({marks})", processors
+
+
+def _sqlite_processor(column: Column[Any], dialect: Dialect) -> Any:
+    """The bind processor :func:`insert_rows` applies to ``column`` on SQLite (``None``: the value as it is)."""
+    if isinstance(column.type, LargeBinary):
+        return None
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if processor is not None and isinstance(column.type, DateTime):
+        return _sqlite_datetime(processor)
+    return processor
 
 
 async def insert_rows(
@@ -347,24 +369,25 @@ class AuditLog:
         """The keyed hash that stands for a person's identity number in the log (never the number itself)."""
         return subject_hash(self._key, id_number)
 
-    def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> dict[str, Any]:
+    def _row(self, event: AuditEvent, id_numbers: Sequence[str], now: dt.datetime) -> tuple[Any, ...]:
+        """The values an append stores for ``event``, in the order of ``audit_entries``' columns (``_APPENDED``)."""
         subjects = (
             sorted({*event.subjects, *(self.subject(n) for n in id_numbers)}) if id_numbers or event.subjects else []
         )
         entry = canonical_entry(event, now, subjects)
-        return {
-            "recorded_at": now,
-            "kind": event.kind,
-            "operator": event.operator,
-            "client": event.client,
-            "verification": event.verification,
-            "authorization": event.authorization,
-            "department": event.department,
-            "subjects": _subjects_column(subjects),
-            "entry": entry,
-            "mac": self.entry_mac.mac(entry),
-            "organisation": entry_organisation(event.client, event.details),
-        }
+        return (
+            now,
+            event.kind,
+            event.operator,
+            event.client,
+            event.verification,
+            event.authorization,
+            event.department,
+            subjects_column(subjects),
+            entry,
+            self.entry_mac.mac(entry),
+            entry_organisation(event.client, event.details),
+        )
 
     async def append(self, session: AsyncSession, event: AuditEvent, id_numbers: Sequence[str] = ()) -> int:
         """Append ``event`` in ``session``'s transaction and return its sequence number.
@@ -374,11 +397,13 @@ class AuditLog:
         On PostgreSQL the entry and its place in the integration queue are one statement.
         """
         self._admit()
-        row = self._row(event, id_numbers, self._now())
+        values = self._row(event, id_numbers, self._now())
         if _one_statement(session):
-            queued = await session.scalar(_appending([row]).returning(audit_pending.c.seq))
+            arrays = {name: [value] for name, value in zip(_APPENDED_NAMES, values, strict=True)}
+            queued = await session.scalar(_unnested(session.get_bind().dialect, True), arrays)
             assert queued is not None
             return int(queued)
+        row = dict(zip(_APPENDED_NAMES, values, strict=True))
         result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
             insert(audit_entries).values(**row)
         )
@@ -395,19 +420,21 @@ class AuditLog:
         self._admit()
         rows = [self._row(event, id_numbers, self._now()) for event, id_numbers in events]
         if _one_statement(session):
-            columns = {column.name: [row[column.name] for row in rows] for column in _APPENDED}
+            columns = dict(zip(_APPENDED_NAMES, map(list, zip(*rows, strict=True)), strict=True))
             await session.execute(_unnested(session.get_bind().dialect), columns)
             return
         if len(rows) <= _ROWS_A_STATEMENT:
-            result = await session.execute(insert(audit_entries).returning(audit_entries.c.seq), rows)
+            result = await session.execute(
+                insert(audit_entries).returning(audit_entries.c.seq),
+                [dict(zip(_APPENDED_NAMES, row, strict=True)) for row in rows],
+            )
             await session.execute(insert(audit_pending), [{"seq": seq} for seq in result.scalars()])
             return
         # SQLite: the entries after the newest one now are this transaction's (SQLite has one writer: another's
         # commit in between makes this transaction's first write fail, never pass unnoticed).
         e = audit_entries.c
         newest = (await session.execute(select(func.coalesce(func.max(e.seq), 0)))).scalar_one()
-        names = tuple(column.name for column in _APPENDED)
-        await insert_rows(session, audit_entries, names, list(map(operator.itemgetter(*names), rows)))
+        await insert_rows(session, audit_entries, _APPENDED_NAMES, rows)
         await session.execute(insert(audit_pending).from_select(["seq"], select(e.seq).where(e.seq > newest)))
 
     async def entries(
@@ -482,7 +509,7 @@ def column_disagreement(row: Any, body: Mapping[str, Any]) -> str | None:
     subjects = body.get("subjects")
     if (
         texts == (*signed, body.get("authorization"), body.get("department"))
-        and row.subjects == (_subjects_column(subjects) if subjects.__class__ is list else None)
+        and row.subjects == (subjects_column(subjects) if subjects.__class__ is list else None)
         and body.get("time").__class__ is str
         and row.organisation == _signed_organisation(body)
     ):
@@ -500,8 +527,8 @@ def _signed_organisation(body: Mapping[str, Any]) -> str:
     return entry_organisation(str(body.get("client")), details if isinstance(details, dict) else {})
 
 
-def _subjects_column(subjects: list[Any]) -> str:
-    """The subjects column as an append writes it."""
+def subjects_column(subjects: list[Any]) -> str:
+    """The subjects column as an append writes it (from the sorted subjects of the entry)."""
     return json.dumps(subjects) if subjects else "[]"
 
 

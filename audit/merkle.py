@@ -20,6 +20,7 @@ __all__ = [
     "ProofError",
     "RootAccumulator",
     "aligned_subtrees",
+    "compact_range",
     "leaf_hash",
     "node_hash",
     "root_hash",
@@ -348,6 +349,18 @@ class RootAccumulator:
         for piece in reversed(stack[:-1]):
             result = _sha256(_NODE_PREFIX + piece + result).digest()
         return result
+
+
+def compact_range(tree: MerkleTree, size: int) -> tuple[bytes, ...]:
+    """The compact range of ``tree``'s first ``size`` leaves: the roots of the perfect subtrees covering them,
+    largest first (one per set bit of ``size``), as :attr:`RootAccumulator.compact_range` holds it."""
+    hashes: list[bytes] = []
+    position = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            hashes.append(tree.node(level, position >> level))
+            position += 1 << level
+    return tuple(hashes)
 
 
 def aligned_subtrees(first: int, leaf_hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:

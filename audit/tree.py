@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +22,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import ARRAY, any_, bindparam, delete, insert, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit import metrics
@@ -37,6 +41,7 @@ from audit.checkpoint import (
 from audit.heads import head_facts, head_line, note_facts
 from audit.log import (
     EntryMac,
+    as_utc,
     audit_entries,
     audit_leaves,
     audit_pending,
@@ -44,8 +49,11 @@ from audit.log import (
     audit_tree_heads,
     column_disagreement,
     insert_rows,
+    sqlite_datetime_text,
+    subjects_column,
 )
-from audit.merkle import MerkleTree, leaf_hash
+from audit.merkle import MerkleTree, RootAccumulator, compact_range, leaf_hash
+from audit.organisation import entry_organisation
 from audit.signer import (
     SigningStopped,
     StoredTip,
@@ -81,6 +89,7 @@ Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 MAX_BATCH = 50_000
 _LEAF_PREFIX = b"\x00"
 _sha256 = hashlib.sha256
+_loads = orjson.loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +279,8 @@ class TransparencyLog:
             await _refuse(session, refused)
         if not accepted:
             return None
-        accumulator = state.accumulator()
-        accumulator.extend([leaf for _, leaf in accepted])
+        leaves, first = [leaf for _, leaf in accepted], self._tree.size
+        accumulator = _extended(self._tree, state, leaves)
         root, size = accumulator.root(), accumulator.size
         before = note_facts(state.checkpoint)
         signed_at = dt.datetime.now(dt.UTC)
@@ -279,7 +288,7 @@ class TransparencyLog:
             signed_at = before.time
         line = head_line(state.size, signed_at)
         note = sign_checkpoint(Checkpoint(self.origin, size, root, (line,)), self.signer, *self.cosigners)
-        await _store_leaves(session, self._tree.size, accepted)
+        await _store_leaves(session, first, accepted)
         await _dequeue(session, [s for s, _ in accepted])
         head = await _store_head(session, size, root, note, signed_at)
         # Durable before the commit: a crash now leaves the state one head ahead, which is resumed.
@@ -294,7 +303,8 @@ class TransparencyLog:
                 runs(s for s, _ in accepted),
             )
         )
-        self._tree.extend([leaf for _, leaf in accepted])
+        if self._tree.size < size:
+            self._tree.extend(leaves)
         return head
 
     def vouches_for(self, index: int, entry: bytes) -> bool:
@@ -430,6 +440,19 @@ def checked_head(head: SignedTreeHead, verifier: NoteVerifier, origin: str) -> S
     return head
 
 
+def _extended(tree: MerkleTree, state: SignerState, leaves: list[bytes]) -> RootAccumulator:
+    """The signer state's accumulator extended by ``leaves``. When the tree in memory is the state's (proven: its
+    root at the state's size is the one signed) the batch is hashed once: the tree is extended and its perfect
+    subtrees at the new size are the compact range the accumulator would compute (should the transaction fail,
+    the integrator rebuilds the tree). Otherwise the state's accumulator extends it as before."""
+    if tree.size == state.size and tree.root() == state.root:
+        tree.extend(leaves)
+        return RootAccumulator.from_range(tree.size, compact_range(tree, tree.size))
+    accumulator = state.accumulator()
+    accumulator.extend(leaves)
+    return accumulator
+
+
 async def _store_leaves(session: AsyncSession, first: int, leaves: Sequence[tuple[int, bytes]]) -> None:
     """Store leaves ``first``.. for the entries (seq, leaf hash) given, in order."""
     rows = [(first + i, seq, leaf) for i, (seq, leaf) in enumerate(leaves)]
@@ -474,34 +497,161 @@ async def screen(
     Refused: a queue row with no entry, an entry already in the tree (re-queued), an entry whose MAC does not
     verify (not appended by hedui) or whose columns disagree with its bytes (edited since), a copy of an entry
     in the tree or earlier in the batch.
+
+    The rows are read by one statement handed to the driver as written (no SQLAlchemy row processing: on SQLite
+    its DATETIME parse was a large part of an integration's CPU) and checked on the common path in few steps
+    (:func:`_accepted_leaf`); any row off it takes :func:`_refusal`, which decides it as before.
     """
-    e, pending, leaves = audit_entries.c, audit_pending.c, audit_leaves.c
-    rows = (
-        await session.execute(
-            select(audit_entries, pending.seq.label("queued"), leaves.leaf_index)
-            .select_from(
-                audit_pending.outerjoin(audit_entries, e.seq == pending.seq).outerjoin(
-                    audit_leaves, leaves.entry_seq == pending.seq
-                )
-            )
-            .order_by(pending.seq)
-            .limit(max_batch)
-        )
-    ).all()
+    dialect = session.get_bind().dialect
+    connection = await session.connection()
+    rows = await connection.exec_driver_sql(_queue_statement(dialect, int(max_batch)))
+    slow = _slow_row(dialect)
     accepted: dict[bytes, int] = {}
     refused: list[tuple[int, str]] = []
-    for row in rows:
-        reason = _refusal(row, entry_mac)
-        leaf = _sha256(_LEAF_PREFIX + row.entry).digest() if row.entry is not None else b""
+    sqlite = dialect.name == "sqlite"
+    raw: Sequence[Any]
+    for raw in rows:
+        leaf = _accepted_leaf(raw, entry_mac, sqlite)
+        reason: str | None = None
+        if leaf is None:
+            queued_row = slow(raw)
+            reason = _refusal(queued_row, entry_mac)
+            entry = queued_row.entry
+            leaf = _sha256(_LEAF_PREFIX + entry).digest() if isinstance(entry, bytes) else b""
+        queued = raw[0]
         if reason is None and leaf in accepted:
             reason = f"a copy of entry seq {accepted[leaf]} queued before it"
         if reason is None:
-            accepted[leaf] = row.queued
+            accepted[leaf] = queued
         else:
-            refused.append((row.queued, reason))
+            refused.append((queued, reason))
     for leaf, index in await _in_tree(session, list(accepted)):
         refused.append((accepted.pop(leaf), f"a copy of the entry at leaf {index}"))
     return [(seq, leaf) for leaf, seq in sorted(accepted.items(), key=lambda item: item[1])], refused
+
+
+# What screen reads of a queue row, in this order after the queued seq and the leaf index (if integrated).
+_SCREENED = (
+    "entry",
+    "mac",
+    "kind",
+    "operator",
+    "client",
+    "verification",
+    "authorization",
+    "department",
+    "subjects",
+    "organisation",
+    "recorded_at",
+    "seq",
+)
+
+
+@functools.cache
+def _queue_statement(dialect: Dialect, limit: int) -> str:
+    """``screen``'s statement: the first ``limit`` queue rows with their entries' columns and leaf index."""
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(f"e.{quote(name)}" for name in _SCREENED)
+    return (
+        f"SELECT p.seq, l.leaf_index, {columns} FROM audit_pending p "
+        "LEFT OUTER JOIN audit_entries e ON e.seq = p.seq LEFT OUTER JOIN audit_leaves l ON l.entry_seq = p.seq "
+        f"ORDER BY p.seq LIMIT {int(limit)}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _QueuedRow:
+    """A queue row as :func:`_refusal` and :func:`~audit.log.column_disagreement` read it (the slow path)."""
+
+    queued: int
+    leaf_index: int | None
+    entry: bytes | None
+    mac: bytes | None
+    kind: str
+    operator: str
+    client: str
+    verification: str
+    authorization: str
+    department: str
+    subjects: str
+    organisation: str
+    recorded_at: dt.datetime | None
+    seq: int | None
+
+
+@functools.cache
+def _slow_row(dialect: Dialect) -> Callable[[Sequence[Any]], _QueuedRow]:
+    """A raw queue row as a :class:`_QueuedRow`, its values as SQLAlchemy's column types would hand them back
+    (on SQLite the stored text of ``recorded_at`` parsed by the DATETIME type; bytes as bytes)."""
+    parse = audit_entries.c.recorded_at.type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def row(raw: Sequence[Any]) -> _QueuedRow:
+        values = list(raw)
+        for i in (2, 3):  # entry, mac: bytes as SQLAlchemy's LargeBinary hands them back
+            if isinstance(values[i], memoryview | bytearray):
+                values[i] = bytes(values[i])
+        if parse is not None and values[12] is not None:
+            values[12] = parse(values[12])
+        return _QueuedRow(*values)
+
+    return row
+
+
+def _accepted_leaf(row: Sequence[Any], entry_mac: EntryMac | None, sqlite: bool) -> bytes | None:
+    """The leaf hash of a raw queue row (see ``_SCREENED``) that passes every check of :func:`_refusal` on its
+    common path — an entry not yet integrated, its MAC valid, its bytes a JSON object decoded by orjson, every
+    column what :meth:`AuditLog._row <audit.log.AuditLog>` writes for it — else ``None`` (the row then takes
+    :func:`_refusal`, which decides exactly what is wrong, or that nothing is). Nothing it accepts is refused
+    there: each comparison is one of :func:`~audit.log.column_disagreement`'s, on the same values."""
+    entry, mac = row[2], row[3]
+    if entry.__class__ is not bytes or mac.__class__ is not bytes or row[1] is not None or entry_mac is None:
+        return None
+    if not hmac.compare_digest(entry_mac.mac(entry), mac):
+        return None
+    try:
+        body = _loads(entry)
+    except ValueError:
+        return None
+    if body.__class__ is not dict or not _columns_agree(row, body) or not _time_agrees(row[12], body, sqlite):
+        return None
+    return _sha256(_LEAF_PREFIX + entry).digest()
+
+
+def _columns_agree(row: Sequence[Any], body: dict[str, Any]) -> bool:
+    """Whether a raw queue row's text columns, subjects and organisation are the signed entry ``body``'s."""
+    (kind, operator, client, verification, authorization, department, subjects, organisation) = row[4:12]
+    signed_subjects, details = body.get("subjects"), body.get("details")
+    return (
+        kind == body.get("kind")
+        and operator == body.get("operator")
+        and client == body.get("client")
+        and verification == body.get("verification")
+        and authorization == body.get("authorization")
+        and department == body.get("department")
+        and client.__class__ is str
+        and signed_subjects.__class__ is list
+        and details.__class__ is dict
+        and subjects == subjects_column(signed_subjects)
+        and organisation == entry_organisation(client, details)
+    )
+
+
+def _time_agrees(recorded_at: Any, body: dict[str, Any], sqlite: bool) -> bool:
+    """Whether the stored time is the signed one: on SQLite the stored text must be the one an append stores for
+    the signed instant (``sqlite_datetime_text``, which SQLAlchemy's DATETIME parses back to that instant, so
+    column_disagreement agrees); elsewhere the instants must be equal."""
+    time = body.get("time")
+    if time.__class__ is not str:
+        return False
+    try:
+        signed = dt.datetime.fromisoformat(time)
+    except ValueError:
+        return False
+    if not sqlite:
+        return recorded_at.__class__ is dt.datetime and as_utc(recorded_at) == signed
+    if signed.tzinfo is None:
+        return False
+    return bool(recorded_at == sqlite_datetime_text(signed if signed.tzinfo is dt.UTC else signed.astimezone(dt.UTC)))
 
 
 async def _in_tree(session: AsyncSession, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
@@ -553,9 +703,11 @@ def _refusal(row: Any, entry_mac: EntryMac | None) -> str | None:
         return "a queue row for no stored entry"
     if row.leaf_index is not None:
         return f"already integrated at leaf {row.leaf_index} (queued again)"
+    if not isinstance(row.entry, bytes):  # SQLite stores whatever is inserted: text in the entry column
+        return "its bytes are not an entry"
     if entry_mac is None:  # a log that checks nothing of what hedui's append guarantees (tests, benches)
         return None
-    if not entry_mac.check(row.entry, row.mac):
+    if not entry_mac.check(row.entry, row.mac if isinstance(row.mac, bytes) else None):
         return "its MAC does not verify: not appended by hedui"
     try:
         body = line_record(row.entry)  # orjson, json for what orjson refuses

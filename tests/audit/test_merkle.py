@@ -26,6 +26,7 @@ from audit.merkle import (
     MerkleTree,
     ProofError,
     RootAccumulator,
+    compact_range,
     leaf_hash,
     node_hash,
     root_hash,
@@ -706,3 +707,16 @@ def test_larger_tree_spot_checks() -> None:
         assert proof == naive_subproof(size1, leaves[:size2], True)
         verify_consistency(size1, size2, tree.root(size1), tree.root(size2), proof)
         assert rfc9162.verify_consistency(size1, size2, tree.root(size1), tree.root(size2), proof)
+
+
+def test_compact_range_of_a_tree_is_the_accumulators() -> None:
+    """The integrator takes the signer's new compact range from its tree (audit.tree): it must be the one the
+    accumulator holds after the same leaves, at every size, taken from a larger tree too."""
+    leaves = [hashlib.sha256(bytes([i % 256, i // 256])).digest() for i in range(300)]
+    tree = MerkleTree(leaves)
+    accumulator = RootAccumulator()
+    for size in range(301):
+        assert compact_range(tree, size) == accumulator.compact_range, size
+        assert RootAccumulator.from_range(size, compact_range(tree, size)).root() == tree.root(size)
+        if size < 300:
+            accumulator.push(leaves[size])
