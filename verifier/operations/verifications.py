@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from verifier.organisations import Role
 from verifier.page_tokens import PageTokens
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
-from verifier.pipeline.signals import FinalState
+from verifier.pipeline.signals import FinalState, progress_of
 from verifier.policy import PolicyBook
 from verifier.request import (
     MAX_AUTHORIZATIONS,
@@ -51,6 +52,9 @@ from verifier.storage.db import Database
 from verifier.vocabulary import VerificationState
 
 __all__ = ["DepartmentProgress", "VerificationView", "Verifications"]
+
+# How many just-created verifications are kept for their first watcher (each watcher takes its own at once).
+_FRESH_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,9 @@ class Verifications:
         self._departments = departments
         self._policies = policies
         self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
+        # Verifications created here, as committed, with the change count they were committed at: the first
+        # watcher of one that has not changed since is handed it without reading it back.
+        self._fresh: OrderedDict[str, tuple[int, VerificationView]] = OrderedDict()
 
     def parse_request(self, raw: Mapping[str, Any]) -> VerificationRequest:
         """A request checked field by field (violations named ``request.…``), under a known policy."""
@@ -151,24 +158,47 @@ class Verifications:
 
         # One transaction: the verification, its consent decisions and the queries about to be sent.
         # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
-        async def commit_and_send() -> None:
-            """Commit the verification with its plan, then send the plan's queries."""
+        async def commit_and_send() -> int:
+            """Commit the verification with its plan, then send the plan's queries; returns the verification's
+            change count at the commit (before anything sent could change it)."""
             async with self._db.write() as session:
                 # Consent as decided still stands at the commit (a revocation committing meanwhile waits).
                 unchanged = await self._pipeline.gate.still_stands(session, consent)
                 await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
+            committed = self._pipeline.signals.version(verification_id)
             self._pipeline.send(job, plan, confirmed_at=consent.epoch if unchanged else None, rows=rows)
+            return committed
 
         try:
-            await asyncio.shield(asyncio.ensure_future(commit_and_send()))
+            committed = await asyncio.shield(asyncio.ensure_future(commit_and_send()))
         except IntegrityError:
             # The same request_id was created concurrently: this call is its retry.
             existing = await self._created_under(request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 raise
             return await self.get(f"verifications/{existing}", caller)
-        return _new_view(job, rows, at)  # as committed: nothing needs reading back
+        view = _new_view(job, rows, at)  # as committed: nothing needs reading back
+        self._keep_fresh(view, committed)
+        return view
+
+    def _keep_fresh(self, view: VerificationView, committed: int) -> None:
+        """Remember a verification just committed here for its first watcher, with the change count it was
+        committed at (any later change counts one more, and the view is then read instead)."""
+        self._fresh[view.verification_id] = (committed, view)
+        while len(self._fresh) > _FRESH_KEPT:
+            self._fresh.popitem(last=False)
+
+    async def _first_view(self, name: str, verification_id: str, seen: int, caller: Caller) -> VerificationView:
+        """What :meth:`get` would read now: the view committed at creation while nothing was signalled since
+        (change count ``seen``), else read."""
+        fresh = self._fresh.pop(verification_id, None)
+        if fresh is None or fresh[0] != seen:
+            return await self.get(name, caller)
+        view = fresh[1]
+        if not caller.reads(view.request.commissioned_by):
+            raise refused_for_scope(ServiceError.not_found(name))
+        return view
 
     async def _created_under(self, commissioned_by: str, request_id: str) -> str | None:
         """The verification a call of ``commissioned_by`` with this ``request_id`` created, if any."""
@@ -284,7 +314,7 @@ class Verifications:
         verification_id = id_from(name, "verifications", "name")
         signals = self._pipeline.signals
         seen = signals.version(verification_id)
-        view = await self.get(name, caller)
+        view = await self._first_view(name, verification_id, seen, caller)
         yield view
         while not VerificationState(view.state).terminal:
             # Also wakes every second, for changes made by another process on the same database.
@@ -369,9 +399,10 @@ def _final_view(view: VerificationView, final: FinalState) -> VerificationView:
 
 def _new_view(job: Job, rows: Sequence[Mapping[str, Any]], at: dt.datetime) -> VerificationView:
     """A verification just created, as committed (the view CreateVerification answers with)."""
+    # Each row's own time as written (a planned department's is the plan's, a moment after ``at``).
     departments = tuple(
-        DepartmentProgress(str(r["department"]), str(r["status"]), 0, str(r["detail"]), at)
-        for r in sorted(rows, key=lambda r: str(r["department"]))
+        DepartmentProgress(p.department, p.status, p.records, p.detail, p.updated_at)
+        for p in sorted((progress_of(r) for r in rows), key=lambda p: p.department)
     )
     return VerificationView(
         verification_id=job.verification_id,
