@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.organisations import Scope
@@ -20,6 +20,7 @@ __all__ = [
     "get",
     "id_for_request",
     "lock",
+    "lock_with_consent_epoch",
     "next_report_version",
     "page",
     "renew_ticket",
@@ -196,6 +197,25 @@ async def lock(session: AsyncSession, verification_id: str) -> None:
     if session.get_bind().dialect.name == "sqlite":
         return
     await session.execute(_LOCK, {"b_verification": verification_id})
+
+
+# PostgreSQL: the verification locked for update and the consent epoch share-locked, in one round trip (two
+# locking clauses; SQLAlchemy's with_for_update writes one).
+_LOCK_WITH_EPOCH = text(
+    "SELECT consent_epoch.value FROM consent_epoch JOIN verifications ON verifications.id = :b_verification"
+    " WHERE consent_epoch.id = 1"
+    " FOR SHARE OF consent_epoch FOR UPDATE OF verifications"
+)
+
+
+async def lock_with_consent_epoch(session: AsyncSession, verification_id: str) -> int | None:
+    """:func:`lock` and the consent epoch share-locked (``authorizations.consent_epoch(share_lock=True)``) in ONE
+    statement on PostgreSQL; returns the epoch. ``None`` where nothing was locked: on SQLite (no row locks; the
+    caller reads the epoch itself), or when there is no such verification (or no epoch row)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return None
+    value = await session.scalar(_LOCK_WITH_EPOCH, {"b_verification": verification_id})
+    return None if value is None else int(value)
 
 
 async def results_for_report(session: AsyncSession, verification_id: str) -> Sequence[Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from verifier.storage import verifications as stored
 from verifier.storage import work
@@ -152,3 +152,28 @@ async def test_report_versions_count_up_and_set_the_state(db: Database) -> None:
     with pytest.raises(LookupError):
         async with db.write() as session:
             await stored.next_report_version(session, "nope", VerificationState.COMPLETED, AT)
+
+
+async def test_one_statement_locks_the_verification_and_share_locks_the_consent_epoch(db: Database) -> None:
+    """PostgreSQL: while the storing transaction holds them, neither a revocation's bump of the epoch nor another
+    storer's lock of the verification can go ahead; a reader of the epoch can. SQLite locks nothing (None)."""
+    async with db.write() as session:
+        await stored.add(session, values("v1"), [])
+    async with db.write() as session:
+        epoch = await stored.lock_with_consent_epoch(session, "v1")
+        if db.dialect == "sqlite":
+            assert epoch is None
+            return
+        assert epoch == 0  # no revocation yet (the migration's row)
+        assert await stored.lock_with_consent_epoch(session, "nobody") is None  # no such verification: not locked
+        async with db.write() as other:
+            await other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            assert await other.scalar(text("SELECT value FROM consent_epoch WHERE id = 1 FOR SHARE")) == 0
+        for blocked in (
+            "UPDATE consent_epoch SET value = value + 1 WHERE id = 1",
+            "SELECT id FROM verifications WHERE id = 'v1' FOR UPDATE",
+        ):
+            async with db.write() as other:
+                await other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                with pytest.raises(DBAPIError, match="lock timeout"):
+                    await other.execute(text(blocked))
