@@ -132,10 +132,15 @@ class Verifications:
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
         async with self._db.reading() as session:
-            # Issue 13: the key is looked up within the organisation the caller acts for (checked above).
-            existing = await stored.id_for_request(session, request.commissioned_by, request_id) if request_id else None
+            # Issue 13: the key is looked up within the organisation the caller acts for (checked above); the
+            # consent epoch comes with it, in the same statement.
+            existing, epoch = (
+                await stored.id_for_request_and_consent_epoch(session, request.commissioned_by, request_id)
+                if request_id
+                else (None, None)
+            )
             if existing is None:
-                consent = await self._authorizations_named(authorization_names, session, caller)
+                consent = await self._authorizations_named(authorization_names, session, caller, epoch)
                 _require_names_match(request, consent)  # issue 13 (input)
                 moved_from = await check_previous_report(session, request, self._pipeline.publisher.entry_mac, consent)
         if existing is not None:
@@ -215,10 +220,13 @@ class Verifications:
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
 
-    async def _authorizations_named(self, names: Sequence[str], session: AsyncSession, caller: Caller) -> Consent:
+    async def _authorizations_named(
+        self, names: Sequence[str], session: AsyncSession, caller: Caller, epoch: int | None = None
+    ) -> Consent:
         """The authorizations a verification names, as they stand: each must be registered (issue 13: by the
-        caller's organisation; another's is not registered, as far as the caller can tell)."""
-        consent = await self._pipeline.authorizations.current(names, session)
+        caller's organisation; another's is not registered, as far as the caller can tell). ``epoch``: the
+        consent epoch just read in ``session`` (else read here)."""
+        consent = await self._pipeline.authorizations.current(names, session, epoch=epoch)
         registered = {a.name for a in consent.authorizations}
         known = {a.name for a in consent.authorizations if caller.acts_for(a.payload.commissioned_by)}
         for index, name in enumerate(names):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.organisations import Scope
 from verifier.storage.areas import readable
-from verifier.storage.models import DepartmentResultRow, VerificationRow
+from verifier.storage.models import ConsentEpochRow, DepartmentResultRow, VerificationRow
 from verifier.storage.sealing import open_rows, seal_values  # issue 17: cells sealed at rest
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
@@ -19,6 +19,7 @@ __all__ = [
     "add",
     "get",
     "id_for_request",
+    "id_for_request_and_consent_epoch",
     "lock",
     "lock_with_consent_epoch",
     "next_report_version",
@@ -89,6 +90,25 @@ async def id_for_request(session: AsyncSession, commissioned_by: str, request_id
     """The verification ``commissioned_by`` created under ``request_id`` (a retried call), if any: a key is its
     organisation's (issue 13)."""
     return await session.scalar(_ID_FOR_REQUEST, {"b_organisation": commissioned_by, "b_request": request_id})
+
+
+# The look-up of a retried call and the consent epoch, in one statement (CreateVerification reads both first).
+_ID_FOR_REQUEST_AND_EPOCH = select(ConsentEpochRow.value, _ID_FOR_REQUEST.scalar_subquery()).where(
+    ConsentEpochRow.id == 1
+)
+
+
+async def id_for_request_and_consent_epoch(
+    session: AsyncSession, commissioned_by: str, request_id: str
+) -> tuple[str | None, int]:
+    """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``, not locked), read in ONE
+    statement: one snapshot, one round trip."""
+    row = (
+        await session.execute(_ID_FOR_REQUEST_AND_EPOCH, {"b_organisation": commissioned_by, "b_request": request_id})
+    ).first()
+    if row is None:  # no epoch row (a database before its migration's row): no revocation counted yet
+        return await id_for_request(session, commissioned_by, request_id), 0
+    return row[1], int(row[0] or 0)
 
 
 _KEY = ("verification_id", "department")

@@ -26,8 +26,9 @@ BACKGROUND = ("claim work", "renew work leases", "watch consent", "hedui-audit-i
 
 # Written by hand from the code path (operations/verifications.py → pipeline/run.py), in order.
 CREATE = [
-    "SELECT verifications",  # a verification already created under this request_id? (a retried call)
-    "SELECT consent_epoch",  # consent as it stands (the authorization itself is known from its registration)
+    # A verification already created under this request_id (a retried call)? And consent as it stands (the
+    # authorization itself is known from its registration): one statement, the look-up a scalar subquery.
+    "SELECT consent_epoch",
     "SELECT consent_epoch",  # unchanged at the commit (share-locked on PostgreSQL): the queries leave at once
     "INSERT verifications",
     "INSERT department_results",  # six rows, one statement

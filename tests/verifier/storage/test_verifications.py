@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from verifier.storage import verifications as stored
 from verifier.storage import work
+from verifier.storage.authorizations import bump_consent_epoch
 from verifier.storage.db import Database
 from verifier.storage.models import WorkStepRow
 from verifier.vocabulary import DepartmentStatus, StepPhase, VerificationState
@@ -177,3 +178,18 @@ async def test_one_statement_locks_the_verification_and_share_locks_the_consent_
                 await other.execute(text("SET LOCAL lock_timeout = '200ms'"))
                 with pytest.raises(DBAPIError, match="lock timeout"):
                     await other.execute(text(blocked))
+
+
+async def test_a_retried_calls_look_up_and_the_consent_epoch_are_one_read(db: Database) -> None:
+    """The verification an organisation created under a request_id, with the consent epoch as it stands."""
+    async with db.write() as session:
+        await stored.add(session, values("v1", request_id="r1"), [])
+    async with db.reading() as session:
+        assert await stored.id_for_request_and_consent_epoch(session, "org-a", "r1") == ("v1", 0)
+        assert await stored.id_for_request_and_consent_epoch(session, "org-b", "r1") == (None, 0)  # another's key
+        assert await stored.id_for_request_and_consent_epoch(session, "org-a", "r2") == (None, 0)
+    async with db.write() as session:
+        await bump_consent_epoch(session)
+        await bump_consent_epoch(session)
+    async with db.reading() as session:
+        assert await stored.id_for_request_and_consent_epoch(session, "org-a", "r1") == ("v1", 2)
