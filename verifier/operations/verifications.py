@@ -132,13 +132,8 @@ class Verifications:
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
         async with self._db.reading() as session:
-            # Issue 13: the key is looked up within the organisation the caller acts for (checked above); the
-            # consent epoch comes with it, in the same statement.
-            existing, epoch = (
-                await stored.id_for_request_and_consent_epoch(session, request.commissioned_by, request_id)
-                if request_id
-                else (None, None)
-            )
+            # Issue 13: the key is looked up within the caller's organisation (checked above), with the epoch.
+            existing, epoch = await _retried_and_epoch(session, request.commissioned_by, request_id)
             if existing is None:
                 consent = await self._authorizations_named(authorization_names, session, caller, epoch)
                 _require_names_match(request, consent)  # issue 13 (input)
@@ -164,8 +159,7 @@ class Verifications:
         # One transaction: the verification, its consent decisions and the queries about to be sent.
         # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
         async def commit_and_send() -> int:
-            """Commit the verification with its plan, then send the plan's queries; returns the verification's
-            change count at the commit (before anything sent could change it)."""
+            """Commit the verification with its plan, send its queries; returns the change count at the commit."""
             async with self._db.write() as session:
                 # Consent as decided still stands at the commit (a revocation committing meanwhile waits).
                 unchanged = await self._pipeline.gate.still_stands(session, consent)
@@ -183,16 +177,15 @@ class Verifications:
             if existing is None:
                 raise
             return await self.get(f"verifications/{existing}", caller)
-        view = _new_view(job, rows, at)  # as committed: nothing needs reading back
-        self._keep_fresh(view, committed)
-        return view
+        return self._keep_fresh(_new_view(job, rows, at), committed)  # as committed: nothing needs reading back
 
-    def _keep_fresh(self, view: VerificationView, committed: int) -> None:
-        """Remember a verification just committed here for its first watcher, with the change count it was
-        committed at (any later change counts one more, and the view is then read instead)."""
+    def _keep_fresh(self, view: VerificationView, committed: int) -> VerificationView:
+        """Remember (and return) a verification just committed here for its first watcher, with the change count it
+        was committed at (any later change counts one more, and the view is then read instead)."""
         self._fresh[view.verification_id] = (committed, view)
         while len(self._fresh) > _FRESH_KEPT:
             self._fresh.popitem(last=False)
+        return view
 
     async def _first_view(self, name: str, verification_id: str, seen: int, caller: Caller) -> VerificationView:
         """What :meth:`get` would read now: the view committed at creation while nothing was signalled since
@@ -342,6 +335,16 @@ class Verifications:
                 if view.latest_report_version > 0 and view.state != VerificationState.RUNNING:
                     return view
         return await self.get(name)
+
+
+async def _retried_and_epoch(
+    session: AsyncSession, commissioned_by: str, request_id: str
+) -> tuple[str | None, int | None]:
+    """The verification a retried call created (with ``request_id``) and the consent epoch, in one statement;
+    without a ``request_id``, neither (the epoch is then read with the authorizations)."""
+    if not request_id:
+        return None, None
+    return await stored.id_for_request_and_consent_epoch(session, commissioned_by, request_id)
 
 
 def _require_names_match(request: VerificationRequest, consent: Consent) -> None:
