@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ from verifier.organisations import Role
 from verifier.page_tokens import PageTokens
 from verifier.pipeline import Job, Pipeline
 from verifier.pipeline.consent import Consent
-from verifier.pipeline.signals import FinalState
+from verifier.pipeline.signals import FinalState, progress_of
 from verifier.policy import PolicyBook
 from verifier.request import (
     MAX_AUTHORIZATIONS,
@@ -51,6 +52,9 @@ from verifier.storage.db import Database
 from verifier.vocabulary import VerificationState
 
 __all__ = ["DepartmentProgress", "VerificationView", "Verifications"]
+
+# How many just-created verifications are kept for their first watcher (each watcher takes its own at once).
+_FRESH_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,9 @@ class Verifications:
         self._departments = departments
         self._policies = policies
         self.page_tokens = PageTokens()  # issue 13: the service sets its own (verifier/page_tokens.py)
+        # Verifications created here, as committed, with the change count they were committed at: the first
+        # watcher of one that has not changed since is handed it without reading it back.
+        self._fresh: OrderedDict[str, tuple[int, VerificationView]] = OrderedDict()
 
     def parse_request(self, raw: Mapping[str, Any]) -> VerificationRequest:
         """A request checked field by field (violations named ``request.…``), under a known policy."""
@@ -125,10 +132,10 @@ class Verifications:
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
         # What the call needs to know before deciding anything, read in one session.
         async with self._db.reading() as session:
-            # Issue 13: the key is looked up within the organisation the caller acts for (checked above).
-            existing = await stored.id_for_request(session, request.commissioned_by, request_id) if request_id else None
+            # Issue 13: the key is looked up within the caller's organisation (checked above), with the epoch.
+            existing, epoch = await _retried_and_epoch(session, request.commissioned_by, request_id)
             if existing is None:
-                consent = await self._authorizations_named(authorization_names, session, caller)
+                consent = await self._authorizations_named(authorization_names, session, caller, epoch)
                 _require_names_match(request, consent)  # issue 13 (input)
                 moved_from = await check_previous_report(session, request, self._pipeline.publisher.entry_mac, consent)
         if existing is not None:
@@ -151,24 +158,45 @@ class Verifications:
 
         # One transaction: the verification, its consent decisions and the queries about to be sent.
         # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
-        async def commit_and_send() -> None:
-            """Commit the verification with its plan, then send the plan's queries."""
+        async def commit_and_send() -> int:
+            """Commit the verification with its plan, send its queries; returns the change count at the commit."""
             async with self._db.write() as session:
                 # Consent as decided still stands at the commit (a revocation committing meanwhile waits).
                 unchanged = await self._pipeline.gate.still_stands(session, consent)
                 await stored.add(session, values, rows)
                 await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
+            committed = self._pipeline.signals.version(verification_id)
             self._pipeline.send(job, plan, confirmed_at=consent.epoch if unchanged else None, rows=rows)
+            return committed
 
         try:
-            await asyncio.shield(asyncio.ensure_future(commit_and_send()))
+            committed = await asyncio.shield(asyncio.ensure_future(commit_and_send()))
         except IntegrityError:
             # The same request_id was created concurrently: this call is its retry.
             existing = await self._created_under(request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 raise
             return await self.get(f"verifications/{existing}", caller)
-        return _new_view(job, rows, at)  # as committed: nothing needs reading back
+        return self._keep_fresh(_new_view(job, rows, at), committed)  # as committed: nothing needs reading back
+
+    def _keep_fresh(self, view: VerificationView, committed: int) -> VerificationView:
+        """Remember (and return) a verification just committed here for its first watcher, with the change count it
+        was committed at (any later change counts one more, and the view is then read instead)."""
+        self._fresh[view.verification_id] = (committed, view)
+        while len(self._fresh) > _FRESH_KEPT:
+            self._fresh.popitem(last=False)
+        return view
+
+    async def _first_view(self, name: str, verification_id: str, seen: int, caller: Caller) -> VerificationView:
+        """What :meth:`get` would read now: the view committed at creation while nothing was signalled since
+        (change count ``seen``), else read."""
+        fresh = self._fresh.pop(verification_id, None)
+        if fresh is None or fresh[0] != seen:
+            return await self.get(name, caller)
+        view = fresh[1]
+        if not caller.reads(view.request.commissioned_by):
+            raise refused_for_scope(ServiceError.not_found(name))
+        return view
 
     async def _created_under(self, commissioned_by: str, request_id: str) -> str | None:
         """The verification a call of ``commissioned_by`` with this ``request_id`` created, if any."""
@@ -185,10 +213,13 @@ class Verifications:
         for index, name in enumerate(names):
             id_from(name, "authorizations", f"authorizations[{index}]")
 
-    async def _authorizations_named(self, names: Sequence[str], session: AsyncSession, caller: Caller) -> Consent:
+    async def _authorizations_named(
+        self, names: Sequence[str], session: AsyncSession, caller: Caller, epoch: int | None = None
+    ) -> Consent:
         """The authorizations a verification names, as they stand: each must be registered (issue 13: by the
-        caller's organisation; another's is not registered, as far as the caller can tell)."""
-        consent = await self._pipeline.authorizations.current(names, session)
+        caller's organisation; another's is not registered, as far as the caller can tell). ``epoch``: the
+        consent epoch just read in ``session`` (else read here)."""
+        consent = await self._pipeline.authorizations.current(names, session, epoch=epoch)
         registered = {a.name for a in consent.authorizations}
         known = {a.name for a in consent.authorizations if caller.acts_for(a.payload.commissioned_by)}
         for index, name in enumerate(names):
@@ -284,7 +315,7 @@ class Verifications:
         verification_id = id_from(name, "verifications", "name")
         signals = self._pipeline.signals
         seen = signals.version(verification_id)
-        view = await self.get(name, caller)
+        view = await self._first_view(name, verification_id, seen, caller)
         yield view
         while not VerificationState(view.state).terminal:
             # Also wakes every second, for changes made by another process on the same database.
@@ -304,6 +335,16 @@ class Verifications:
                 if view.latest_report_version > 0 and view.state != VerificationState.RUNNING:
                     return view
         return await self.get(name)
+
+
+async def _retried_and_epoch(
+    session: AsyncSession, commissioned_by: str, request_id: str
+) -> tuple[str | None, int | None]:
+    """The verification a retried call created (with ``request_id``) and the consent epoch, in one statement;
+    without a ``request_id``, neither (the epoch is then read with the authorizations)."""
+    if not request_id:
+        return None, None
+    return await stored.id_for_request_and_consent_epoch(session, commissioned_by, request_id)
 
 
 def _require_names_match(request: VerificationRequest, consent: Consent) -> None:
@@ -369,9 +410,10 @@ def _final_view(view: VerificationView, final: FinalState) -> VerificationView:
 
 def _new_view(job: Job, rows: Sequence[Mapping[str, Any]], at: dt.datetime) -> VerificationView:
     """A verification just created, as committed (the view CreateVerification answers with)."""
+    # Each row's own time as written (a planned department's is the plan's, a moment after ``at``).
     departments = tuple(
-        DepartmentProgress(str(r["department"]), str(r["status"]), 0, str(r["detail"]), at)
-        for r in sorted(rows, key=lambda r: str(r["department"]))
+        DepartmentProgress(p.department, p.status, p.records, p.detail, p.updated_at)
+        for p in sorted((progress_of(r) for r in rows), key=lambda p: p.department)
     )
     return VerificationView(
         verification_id=job.verification_id,

@@ -123,17 +123,26 @@ class AuthorizationReader:
         return await self.registered([rows[i] for i in ids if i in rows], session)
 
     async def current(
-        self, names: Sequence[str], session: AsyncSession | None = None, *, share_lock: bool = False
+        self,
+        names: Sequence[str],
+        session: AsyncSession | None = None,
+        *,
+        share_lock: bool = False,
+        epoch: int | None = None,
     ) -> Consent:
         """The consent epoch (``share_lock``: share-locked, PostgreSQL), then the authorizations named (read
         after it: a revocation between the two reads is seen now or, having bumped the epoch, at the next
         check). An authorization judged at this same epoch before (registered here, or read for this or
         another verification) is not read again: nothing that could change its judgement has happened since
-        (every such change bumps the epoch). So a decision costs one read while the epoch stands still."""
+        (every such change bumps the epoch). So a decision costs one read while the epoch stands still.
+
+        ``epoch``: the epoch as the caller just read it in ``session`` (share-locked if ``share_lock``), not read again.
+        """
         if session is None:
             async with self.db.sessions() as own:
-                return await self.current(names, own, share_lock=share_lock)
-        epoch = await stored_authorizations.consent_epoch(session, share_lock=share_lock)
+                return await self.current(names, own, share_lock=share_lock, epoch=epoch)
+        if epoch is None:
+            epoch = await stored_authorizations.consent_epoch(session, share_lock=share_lock)
         ids = [n.removeprefix("authorizations/") for n in names]
         judged = {i: kept[1] for i in ids if (kept := self._known.get(i)) is not None and kept[0] == epoch}
         missing = [i for i in ids if i not in judged]
@@ -168,16 +177,17 @@ class ConsentGate:
         self._reading.clear()
 
     async def authorizations(
-        self, job: Job, session: AsyncSession | None = None
+        self, job: Job, session: AsyncSession | None = None, *, epoch: int | None = None
     ) -> tuple[RegisteredAuthorization, ...]:
-        """The job's authorizations as they stand now (in ``session``, share-locked, if given)."""
-        return (await self.consent(job, session)).authorizations
+        """The job's authorizations as they stand now (in ``session``, share-locked, if given; ``epoch``: as
+        :meth:`consent`)."""
+        return (await self.consent(job, session, epoch=epoch)).authorizations
 
-    async def consent(self, job: Job, session: AsyncSession | None = None) -> Consent:
+    async def consent(self, job: Job, session: AsyncSession | None = None, *, epoch: int | None = None) -> Consent:
         """The job's authorizations as they stand now, with the consent epoch they were read at (in ``session``,
-        share-locked, if given)."""
+        share-locked, if given; ``epoch``: the epoch the caller just read share-locked in ``session``)."""
         if session is not None:
-            return await self._reader.current(job.authorization_names, session, share_lock=True)
+            return await self._reader.current(job.authorization_names, session, share_lock=True, epoch=epoch)
         # Queries of one verification leave together: the decisions made at the same moment share one read.
         reading = self._reading.get(job.verification_id)
         if reading is None:
@@ -210,9 +220,12 @@ class ConsentGate:
         allowed, ended = still_allowed(job, department, ids, consent.authorizations, china_today())
         return allowed, ended, consent.epoch
 
-    async def before_store(self, session: AsyncSession, job: Job, items: Sequence[Settled]) -> list[Settled]:
-        """In the storing transaction: drop what is about members withdrawn since the outcomes came."""
-        authorizations = await self.authorizations(job, session)
+    async def before_store(
+        self, session: AsyncSession, job: Job, items: Sequence[Settled], *, epoch: int | None = None
+    ) -> list[Settled]:
+        """In the storing transaction: drop what is about members withdrawn since the outcomes came (``epoch``:
+        the consent epoch the transaction just share-locked, not read again)."""
+        authorizations = await self.authorizations(job, session, epoch=epoch)
         today = china_today()
         kept: list[Settled] = []
         for item in items:

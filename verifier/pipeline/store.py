@@ -54,8 +54,11 @@ class AnswerStore:
         the report they complete, in one statement); also returns the result rows as written. Locks the
         verification first, so concurrent storers of one verification serialise (and the last one sees it is
         the last)."""
-        kept = await self._gate.before_store(session, job, items)
-        await stored_verifications.lock(session, job.verification_id)
+        # PostgreSQL: the verification locked and the consent epoch share-locked in one statement.
+        epoch = await stored_verifications.lock_with_consent_epoch(session, job.verification_id)
+        kept = await self._gate.before_store(session, job, items, epoch=epoch)
+        if epoch is None:
+            await stored_verifications.lock(session, job.verification_id)
         now = dt.datetime.now(dt.UTC)
         ends = [work.Finish(key_of(job, item), *self._next(item, now)) for item in kept]
         mine = await work.finish(session, self._worker, ends)

@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.organisations import Scope
 from verifier.storage.areas import readable
-from verifier.storage.models import DepartmentResultRow, VerificationRow
+from verifier.storage.models import ConsentEpochRow, DepartmentResultRow, VerificationRow
 from verifier.storage.sealing import open_rows, seal_values  # issue 17: cells sealed at rest
 from verifier.vocabulary import DepartmentStatus, VerificationState
 
@@ -19,7 +19,9 @@ __all__ = [
     "add",
     "get",
     "id_for_request",
+    "id_for_request_and_consent_epoch",
     "lock",
+    "lock_with_consent_epoch",
     "next_report_version",
     "page",
     "renew_ticket",
@@ -90,6 +92,25 @@ async def id_for_request(session: AsyncSession, commissioned_by: str, request_id
     return await session.scalar(_ID_FOR_REQUEST, {"b_organisation": commissioned_by, "b_request": request_id})
 
 
+# The look-up of a retried call and the consent epoch, in one statement (CreateVerification reads both first).
+_ID_FOR_REQUEST_AND_EPOCH = select(ConsentEpochRow.value, _ID_FOR_REQUEST.scalar_subquery()).where(
+    ConsentEpochRow.id == 1
+)
+
+
+async def id_for_request_and_consent_epoch(
+    session: AsyncSession, commissioned_by: str, request_id: str
+) -> tuple[str | None, int]:
+    """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``, not locked), read in ONE
+    statement: one snapshot, one round trip."""
+    row = (
+        await session.execute(_ID_FOR_REQUEST_AND_EPOCH, {"b_organisation": commissioned_by, "b_request": request_id})
+    ).first()
+    if row is None:  # no epoch row (a database before its migration's row): no revocation counted yet
+        return await id_for_request(session, commissioned_by, request_id), 0
+    return row[1], int(row[0] or 0)
+
+
 _KEY = ("verification_id", "department")
 _UPDATE_RESULT = update(_RESULTS).where(
     _RESULTS.c.verification_id == bindparam("b_verification"), _RESULTS.c.department == bindparam("b_department")
@@ -99,11 +120,18 @@ _UPDATE_RESULT = update(_RESULTS).where(
 async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> None:
     """Store a new verification and one result row per department, in the caller's transaction.
 
-    A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here.
+    A second verification with the same ``request_id`` raises ``IntegrityError`` at commit or here. On PostgreSQL
+    ONE statement inserts both (the verification a data-modifying CTE: one round trip less on the way to the
+    first department query; the results' foreign key is checked at the statement's end, when the row is there).
     """
-    await session.execute(_INSERT_VERIFICATION, await seal_values(session, "verifications", values))
-    if results:
-        sealed = [await seal_values(session, "department_results", r) for r in results]
+    verification = await seal_values(session, "verifications", values)
+    sealed = [await seal_values(session, "department_results", r) for r in results]
+    if sealed and session.get_bind().dialect.name == "postgresql":
+        parent = insert(_VERIFICATIONS).values(verification).cte("new_verification")
+        await session.execute(insert(_RESULTS).values(sealed).add_cte(parent))
+        return
+    await session.execute(_INSERT_VERIFICATION, verification)
+    if sealed:
         await session.execute(insert(_RESULTS), sealed)
 
 
@@ -196,6 +224,25 @@ async def lock(session: AsyncSession, verification_id: str) -> None:
     if session.get_bind().dialect.name == "sqlite":
         return
     await session.execute(_LOCK, {"b_verification": verification_id})
+
+
+# PostgreSQL: the verification locked for update and the consent epoch share-locked, in one round trip (two
+# locking clauses; SQLAlchemy's with_for_update writes one).
+_LOCK_WITH_EPOCH = text(
+    "SELECT consent_epoch.value FROM consent_epoch JOIN verifications ON verifications.id = :b_verification"
+    " WHERE consent_epoch.id = 1"
+    " FOR SHARE OF consent_epoch FOR UPDATE OF verifications"
+)
+
+
+async def lock_with_consent_epoch(session: AsyncSession, verification_id: str) -> int | None:
+    """:func:`lock` and the consent epoch share-locked (``authorizations.consent_epoch(share_lock=True)``) in ONE
+    statement on PostgreSQL; returns the epoch. ``None`` where nothing was locked: on SQLite (no row locks; the
+    caller reads the epoch itself), or when there is no such verification (or no epoch row)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return None
+    value = await session.scalar(_LOCK_WITH_EPOCH, {"b_verification": verification_id})
+    return None if value is None else int(value)
 
 
 async def results_for_report(session: AsyncSession, verification_id: str) -> Sequence[Any]:

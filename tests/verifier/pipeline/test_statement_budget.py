@@ -26,10 +26,11 @@ BACKGROUND = ("claim work", "renew work leases", "watch consent", "hedui-audit-i
 
 # Written by hand from the code path (operations/verifications.py → pipeline/run.py), in order.
 CREATE = [
-    "SELECT verifications",  # a verification already created under this request_id? (a retried call)
-    "SELECT consent_epoch",  # consent as it stands (the authorization itself is known from its registration)
+    # A verification already created under this request_id (a retried call)? And consent as it stands (the
+    # authorization itself is known from its registration): one statement, the look-up a scalar subquery.
+    "SELECT consent_epoch",
     "SELECT consent_epoch",  # unchanged at the commit (share-locked on PostgreSQL): the queries leave at once
-    "INSERT verifications",
+    "INSERT verifications",  # PostgreSQL: with the six rows below, one statement (the verification a CTE)
     "INSERT department_results",  # six rows, one statement
     "INSERT audit_entries",  # VERIFICATION_CREATED, six CONSENT_DECISION, six DEPARTMENT_QUERY_SENT
     "INSERT audit_pending",
@@ -37,8 +38,10 @@ CREATE = [
 ]  # CreateVerification answers with the verification as committed: nothing is read back
 SEND: list[str] = []  # decided again as they leave, on the epoch confirmed by the commit just made
 STORE = [
-    "SELECT consent_epoch",  # share-locked on PostgreSQL: a revocation commits before or waits
-    "SELECT verifications",  # the verification locked (PostgreSQL: SQLite's writers take turns anyway)
+    # PostgreSQL: ONE statement share-locks the consent epoch (a revocation commits before or waits) and locks the
+    # verification (FOR SHARE OF consent_epoch FOR UPDATE OF verifications); SQLite reads the epoch (its writers
+    # take turns anyway, it has no row locks).
+    "SELECT consent_epoch",
     "UPDATE work_steps",  # the six steps done, if still this process's
     "UPDATE department_results",  # six rows, one statement
     "UPDATE verifications",  # the next report version and the state
@@ -50,11 +53,11 @@ STORE = [
 
 def expected(dialect: str) -> list[str]:
     """On PostgreSQL an append is one statement, named by its main part: ``WITH appended AS (INSERT INTO
-    audit_entries …) INSERT INTO audit_pending …``."""
-    store = STORE if dialect == "postgresql" else [s for s in STORE if s != "SELECT verifications"]
-    statements = [*CREATE, *SEND, *store]
+    audit_entries …) INSERT INTO audit_pending …``; so is a new verification with its result rows (``WITH
+    new_verification AS (INSERT INTO verifications …) INSERT INTO department_results …``)."""
+    statements = [*CREATE, *SEND, *STORE]
     if dialect == "postgresql":
-        statements = [s for s in statements if s != "INSERT audit_entries"]
+        statements = [s for s in statements if s not in ("INSERT audit_entries", "INSERT verifications")]
     return statements
 
 

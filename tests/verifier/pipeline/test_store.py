@@ -35,7 +35,9 @@ class Gate:
         self.ended = ended
         self.judged: list[str] = []
 
-    async def before_store(self, session: Any, job: Job, items: Sequence[Settled]) -> list[Settled]:
+    async def before_store(
+        self, session: Any, job: Job, items: Sequence[Settled], *, epoch: int | None = None
+    ) -> list[Settled]:
         self.judged.extend(item.department for item in items)
         catalogue = DepartmentCatalogue()
         return [withdrawn_from(i, (), i.asked, catalogue[i.department]) if self.ended else i for i in items]

@@ -45,7 +45,9 @@ class Gate:
         self.consenting -= 1
         return (tuple(ids), ()) if self.consenting >= 0 else ((), tuple(ids))
 
-    async def before_store(self, session: Any, job: Job, items: Sequence[Settled]) -> list[Settled]:
+    async def before_store(
+        self, session: Any, job: Job, items: Sequence[Settled], *, epoch: int | None = None
+    ) -> list[Settled]:
         return [withdrawn_from(item, item.asked, (), DepartmentCatalogue()[item.department]) for item in items]
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from verifier.storage import verifications as stored
 from verifier.storage import work
+from verifier.storage.authorizations import bump_consent_epoch
 from verifier.storage.db import Database
 from verifier.storage.models import WorkStepRow
 from verifier.vocabulary import DepartmentStatus, StepPhase, VerificationState
@@ -71,11 +72,13 @@ async def test_a_verification_without_results_still_has_a_snapshot(db: Database)
 async def test_one_request_id_is_one_verification(db: Database) -> None:
     async with db.write() as session:
         await stored.add(session, values("v1", request_id="r-1"), [])
-    with pytest.raises(IntegrityError):
-        async with db.write() as session:
-            await stored.add(session, values("v2", request_id="r-1"), [])
+    for results in ([], [result("v2", "tax"), result("v2", "banks")]):  # on PostgreSQL the latter is one statement
+        with pytest.raises(IntegrityError):
+            async with db.write() as session:
+                await stored.add(session, values("v2", request_id="r-1"), results)
     async with db.sessions() as session:
         assert await stored.id_for_request(session, "org-a", "r-1") == "v1"
+        assert await stored.snapshot(session, "v2") == []  # nothing of the refused one is left
         assert await stored.id_for_request(session, "org-a", "r-2") is None
 
 
@@ -152,3 +155,43 @@ async def test_report_versions_count_up_and_set_the_state(db: Database) -> None:
     with pytest.raises(LookupError):
         async with db.write() as session:
             await stored.next_report_version(session, "nope", VerificationState.COMPLETED, AT)
+
+
+async def test_one_statement_locks_the_verification_and_share_locks_the_consent_epoch(db: Database) -> None:
+    """PostgreSQL: while the storing transaction holds them, neither a revocation's bump of the epoch nor another
+    storer's lock of the verification can go ahead; a reader of the epoch can. SQLite locks nothing (None)."""
+    async with db.write() as session:
+        await stored.add(session, values("v1"), [])
+    async with db.write() as session:
+        epoch = await stored.lock_with_consent_epoch(session, "v1")
+        if db.dialect == "sqlite":
+            assert epoch is None
+            return
+        assert epoch == 0  # no revocation yet (the migration's row)
+        assert await stored.lock_with_consent_epoch(session, "nobody") is None  # no such verification: not locked
+        async with db.write() as other:
+            await other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            assert await other.scalar(text("SELECT value FROM consent_epoch WHERE id = 1 FOR SHARE")) == 0
+        for blocked in (
+            "UPDATE consent_epoch SET value = value + 1 WHERE id = 1",
+            "SELECT id FROM verifications WHERE id = 'v1' FOR UPDATE",
+        ):
+            async with db.write() as other:
+                await other.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                with pytest.raises(DBAPIError, match="lock timeout"):
+                    await other.execute(text(blocked))
+
+
+async def test_a_retried_calls_look_up_and_the_consent_epoch_are_one_read(db: Database) -> None:
+    """The verification an organisation created under a request_id, with the consent epoch as it stands."""
+    async with db.write() as session:
+        await stored.add(session, values("v1", request_id="r1"), [])
+    async with db.reading() as session:
+        assert await stored.id_for_request_and_consent_epoch(session, "org-a", "r1") == ("v1", 0)
+        assert await stored.id_for_request_and_consent_epoch(session, "org-b", "r1") == (None, 0)  # another's key
+        assert await stored.id_for_request_and_consent_epoch(session, "org-a", "r2") == (None, 0)
+    async with db.write() as session:
+        await bump_consent_epoch(session)
+        await bump_consent_epoch(session)
+    async with db.reading() as session:
+        assert await stored.id_for_request_and_consent_epoch(session, "org-a", "r1") == ("v1", 2)
