@@ -33,6 +33,7 @@ from statements import StatementCounter
 from template_schema import install, postgres_template
 
 from consent.identity import check_character, mask
+from verifier.storage import db as storage_db
 from verifier.storage.db import Database
 
 # Fresh databases get the migrated schema from a template (tests/support/template_schema.py: the migrations were
@@ -40,6 +41,10 @@ from verifier.storage.db import Database
 REPLAY_TEMPLATE = os.environ.get("HEDUI_TEST_MIGRATIONS", "template") != "real"
 if REPLAY_TEMPLATE:
     install()
+# The suite's own SQLite commits are not synced to disk, as its PostgreSQL cluster runs with fsync off: a loaded
+# run spent a third of its time stalled on I/O (/proc/pressure/io). Processes the tests start (``hedui serve``,
+# the crash drills) keep hedui's FULL; a killed process loses no commit in WAL mode either way.
+storage_db.SQLITE_SYNCHRONOUS = "NORMAL"
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,10 @@ APPEND_ONLY_TABLES = frozenset({"audit_entries", "audit_leaves", "audit_tree_hea
 # How long a SQLite statement waits for another process's write lock before "database is locked".
 SQLITE_BUSY_SECONDS = 10.0
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# Every commit synced to disk: durability is the point (a process killed or a machine that loses power keeps what
+# it committed). The test suite alone sets NORMAL in its own process (tests/conftest.py), as its PostgreSQL
+# cluster runs with fsync off: WAL mode keeps commits across a killed process either way.
+SQLITE_SYNCHRONOUS = "FULL"
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out (see _ping_if_idle).
 PING_AFTER_IDLE_SECONDS = 1.0
 
@@ -256,5 +260,5 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     cursor.close()
