@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from alembic.script import ScriptDirectory
 from grpc_health.v1 import health_pb2
 from prometheus_client import Gauge
 from sqlalchemy import text
 
-from verifier.storage.db import MIGRATIONS, Database
+from verifier.storage.db import Database, migration_revisions
 
 __all__ = ["Check", "Readiness", "ReadinessReport"]
 
@@ -63,12 +61,10 @@ class ReadinessReport:
         return "; ".join(f"{c.name}: {c.detail}" for c in self.checks if not c.ok)
 
 
-@functools.cache
 def revisions() -> tuple[str, frozenset[str]]:
     """The newest migration this code expects the schema to be at, and every revision it knows (read once a
-    process: Alembic loads every migration file to tell)."""
-    scripts = ScriptDirectory(str(MIGRATIONS))
-    return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
+    process, by the storage that migrates)."""
+    return migration_revisions()
 
 
 class Readiness:

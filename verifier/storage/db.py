@@ -61,9 +61,16 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 @functools.cache
+def migration_revisions() -> tuple[str, frozenset[str]]:
+    """The newest migration of this code and every revision it knows (Alembic reads every migration file to
+    tell: done once a process)."""
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
+
+
 def migrations_head() -> str:
-    """The newest migration of this code (Alembic reads every migration file to tell: done once a process)."""
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
+    """The newest migration of this code."""
+    return migration_revisions()[0]
 
 
 def at_head(connection: Connection) -> bool:
