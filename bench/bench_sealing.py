@@ -4,11 +4,12 @@ Not a test: it prints figures. Two hedui services in this process, each over its
 directory with the built-in sandbox departments: one seals (``--suite standard``: AES-256-GCM and HMAC-SHA256;
 ``sm``: SM4-GCM and HMAC-SM3), one does not (``sealing = False``, a switch for this bench only). The same work runs
 on each, alternately, in rounds: whole verifications one at a time through the operations (RegisterAuthorization,
-CreateVerification, the wait for the report, GetReport) and bursts of GetReport. Each figure is the median over the
+CreateVerification, the wait for the report, GetReport) and bursts of report reads: as the ``hedui.v1.Report``
+message the ``GetReport`` RPC sends, and as the JSON value ``hedui verify`` prints. Each figure is the median over the
 rounds; the ratio is sealed over plain, of the wall time and of this process's CPU time (the steadier figure on a
 loaded machine: a verification's wall time is mostly waiting on the departments and the coalescing of answers).
 
-    .venv/bin/python bench/bench_sealing.py [--suite standard|sm] [--rounds 5] [--verifications 20] [--reads 200]
+    .venv/bin/python bench/bench_sealing.py [--suite standard|sm] [--rounds 15] [--verifications 20] [--reads 200]
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ async def _service(directory: Path, suite: CryptoSuite, *, sealing: bool) -> Hed
 
 async def _round(
     service: HeduiService, request: VerificationRequest, key: SigningKey, args: argparse.Namespace
-) -> tuple[float, float, float, float]:
-    """Wall and CPU seconds per verification, then per GetReport, of one round on ``service``."""
+) -> tuple[float, ...]:
+    """Wall and CPU seconds per verification, per GetReport message, per JSON read, of one round on ``service``."""
     started, cpu = time.perf_counter(), time.process_time()
     name = ""
     for _ in range(args.verifications):
@@ -56,16 +57,13 @@ async def _round(
         await service.reports.get(f"{name}/reports/latest")
     per_verification = (time.perf_counter() - started) / args.verifications
     cpu_verification = (time.process_time() - cpu) / args.verifications
-    started, cpu = time.perf_counter(), time.process_time()
-    for _ in range(args.reads):
-        await service.reports.get(f"{name}/reports/latest")
-    reads = args.reads
-    return (
-        per_verification,
-        cpu_verification,
-        (time.perf_counter() - started) / reads,
-        (time.process_time() - cpu) / reads,
-    )
+    figures = [per_verification, cpu_verification]
+    for read in (service.reports.message, service.reports.get):
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(args.reads):
+            await read(f"{name}/reports/latest")
+        figures += [(time.perf_counter() - started) / args.reads, (time.process_time() - cpu) / args.reads]
+    return tuple(figures)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -73,7 +71,7 @@ async def main(args: argparse.Namespace) -> None:
     text = importlib.resources.files("verifier").joinpath("data/demo-household.json").read_text("utf-8")
     request = parse_request(json.loads(text))
     suite = CryptoSuite(args.suite)
-    figures: dict[str, list[tuple[float, float, float, float]]] = {"plain": [], "sealed": []}
+    figures: dict[str, list[tuple[float, ...]]] = {"plain": [], "sealed": []}
     with tempfile.TemporaryDirectory(prefix="hedui-bench-sealing-") as tmp:
         (Path(tmp) / "plain").mkdir()
         (Path(tmp) / "sealed").mkdir()
@@ -92,7 +90,8 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             for service in services.values():
                 await service.close()
-    for what, index in (("verification (register, create, wait, report)", 0), ("GetReport", 2)):
+    reads = (("GetReport (the message)", 2), ("report as JSON (hedui verify)", 4))
+    for what, index in (("verification (register, create, wait, report)", 0), *reads):
         line = []
         for clock, offset in (("wall", 0), ("CPU", 1)):
             plain_ms = statistics.median(f[index + offset] for f in figures["plain"]) * 1000
@@ -104,7 +103,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=[s.value for s in CryptoSuite], default="standard")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--verifications", type=int, default=20)
     parser.add_argument("--reads", type=int, default=200)
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,6 @@
 """The series read when Prometheus scrapes: verifications by state, the audit log's size and lags, the pool.
 
-Read from the database once per scrape (four small statements on indexed columns and the short integration
+Read from the database once per scrape (two small statements on indexed columns and the short integration
 queue) and from the connection pool's counters — never on a verification's path.
 """
 
@@ -53,12 +53,16 @@ async def _database(db: Database) -> int:
     """Verifications by state and the log's figures; returns the signed tree size."""
     async with db.sessions() as session:
         states = dict((await session.execute(select(VerificationRow.state, func.count()).group_by("state"))).all())
-        entries = (await session.execute(select(func.max(audit_entries.c.seq)))).scalar()
-        size = (await session.execute(select(func.max(audit_tree_heads.c.tree_size)))).scalar()
-        pending, oldest = (
+        # One statement, so one snapshot: read apart, an integration committed between the reads showed
+        # every entry integrated (no queue) under no signed head.
+        queued = audit_pending.join(audit_entries, audit_pending.c.seq == audit_entries.c.seq)
+        entries, size, pending, oldest = (
             await session.execute(
-                select(func.count(), func.min(audit_entries.c.recorded_at)).select_from(
-                    audit_pending.join(audit_entries, audit_pending.c.seq == audit_entries.c.seq)
+                select(
+                    select(func.max(audit_entries.c.seq)).scalar_subquery(),
+                    select(func.max(audit_tree_heads.c.tree_size)).scalar_subquery(),
+                    select(func.count()).select_from(queued).scalar_subquery(),
+                    select(func.min(audit_entries.c.recorded_at)).select_from(queued).scalar_subquery(),
                 )
             )
         ).one()

@@ -105,6 +105,33 @@ def test_an_edited_cell_is_refused_with_a_reason_not_a_traceback(edit: object) -
     assert refused.value.reason is Reason.SEALED_CELL_UNREADABLE
 
 
+def test_a_report_read_again_is_not_opened_again_yet_an_edit_or_a_destroyed_key_still_tells(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import verifier.storage.sealing._sealer as sealer_module
+
+    parsed: list[str] = []
+    parse = sealer_module.parse_cell
+    monkeypatch.setattr(sealer_module, "parse_cell", lambda stored: parsed.append(stored) or parse(stored))
+    sealer, keys = _sealer(CryptoSuite.STANDARD)
+    cell = sealer.seal(Purpose.ROWS, REPORT, TEXT, NOW)
+    assert [sealer.open(REPORT, cell) for _ in range(3)] == [TEXT] * 3 and parsed == []  # as sealed here
+    other = sealer.seal(Purpose.ROWS, ("reports", "body_json", "r-2"), TEXT, NOW)
+    with pytest.raises(CellUnreadable):
+        sealer.open(REPORT, other)  # another row's cell: opened, and refused
+    edited = cell[:40] + ("A" if cell[40] != "A" else "B") + cell[41:]
+    with pytest.raises(CellUnreadable):
+        sealer.open(REPORT, edited)
+    assert parsed == [other, edited]
+    answers = ("department_results", "records_json", "v-1/tax")
+    answer = sealer.seal(Purpose.ANSWERS, answers, "[]", NOW)
+    assert sealer.open(answers, answer) == "[]" and parsed[-1] == answer  # answers are never remembered
+    keys[Purpose.ROWS].wrapped = None  # never done to a rows key; if it were, nothing would outlive it
+    sealer.learn([keys[Purpose.ROWS]])
+    with pytest.raises(CellExpired):
+        sealer.open(REPORT, cell)
+
+
 def test_legacy_plaintext_is_read_as_it_is_and_an_unknown_key_is_named() -> None:
     sealer, _ = _sealer(CryptoSuite.STANDARD)
     assert sealer.open(REPORT, TEXT) == TEXT

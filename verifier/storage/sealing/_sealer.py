@@ -7,6 +7,7 @@ the blind index (keyed hashes of identity numbers) and the keyed payload digests
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ class Purpose(StrEnum):
 
 
 _WRAP_AAD: Final = b"hedui data key v1\0"
+
+REMEMBERED_TABLES: Final = frozenset({"reports"})
+"""Tables whose cells the sealer remembers opened: a report is read again soon after it is written (GetReport
+after the watch, the printed view), and opening one costs a base64 decoding of tens of kilobytes. Its key is a
+``rows`` key, never destroyed, so a remembered report cannot outlive a crypto-shredding."""
+
+REMEMBERED_CELLS: Final = 256
+"""Cells remembered opened per process (the least recently used leave first)."""
 
 
 def month_of(at: dt.datetime) -> str:
@@ -90,6 +99,9 @@ class Sealer:
         self._keys: dict[str, DataKey] = {}
         self._plain: dict[str, bytes] = {}
         self._aeads: dict[str, Aead] = {}  # built once per key
+        # (table, column, row) -> (the stored cell, its text): a cell read back byte for byte as it was sealed or
+        # opened here holds that text (the cell is authenticated, its nonce random: an edit is another string).
+        self._opened: collections.OrderedDict[tuple[str, str, str], tuple[str, str]] = collections.OrderedDict()
 
     def learn(self, keys: Iterable[DataKey]) -> None:
         """Take (or update) these keys; a live one is unwrapped now, a destroyed one forgotten."""
@@ -130,7 +142,17 @@ class Sealer:
     def seal(self, purpose: Purpose, where: tuple[str, str, str], text: str, at: dt.datetime) -> str:
         """``text`` sealed for the cell ``where`` (table, column, row key) under ``purpose``'s key of ``at``."""
         key = self.writing_key(purpose, at)
-        return seal_cell(key.suite, key.id, self._aead(key.id, self._plain[key.id]), where, text.encode("utf-8"))
+        sealed = seal_cell(key.suite, key.id, self._aead(key.id, self._plain[key.id]), where, text.encode("utf-8"))
+        self._remember(where, sealed, text)
+        return sealed
+
+    def _remember(self, where: tuple[str, str, str], stored: str, text: str) -> None:
+        """Keep a cell of a :data:`REMEMBERED_TABLES` table with its text (bounded by :data:`REMEMBERED_CELLS`)."""
+        if where[0] in REMEMBERED_TABLES:
+            self._opened[where] = (stored, text)
+            self._opened.move_to_end(where)
+            if len(self._opened) > REMEMBERED_CELLS:
+                self._opened.popitem(last=False)
 
     def key_of(self, stored: str) -> str | None:
         """The key id a sealed cell names (``None``: legacy plaintext, or not a cell)."""
@@ -140,6 +162,10 @@ class Sealer:
         """The text a cell holds (legacy plaintext as it is). ``CellUnreadable`` / ``CellExpired`` otherwise."""
         if not is_sealed(stored):
             return stored
+        known = self._opened.get(where)
+        if known is not None and known[0] == stored and cell_key_id(stored) in self._plain:
+            self._opened.move_to_end(where)
+            return known[1]
         name = f"{where[0]}.{where[1]} of {where[2]}"
         try:
             cell = parse_cell(stored)
@@ -162,9 +188,11 @@ class Sealer:
         except InvalidTag:
             raise CellUnreadable(name, "it was edited or moved from another row") from None
         try:
-            return plain.decode("utf-8")
+            text = plain.decode("utf-8")
         except UnicodeDecodeError:
             raise CellUnreadable(name, "it holds no text") from None
+        self._remember(where, stored, text)
+        return text
 
     def _aead(self, key_id: str, dek: bytes) -> Aead:
         aead = self._aeads.get(key_id)
