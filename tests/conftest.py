@@ -36,6 +36,25 @@ from consent.identity import check_character, mask
 from verifier.storage import db as storage_db
 from verifier.storage.db import Database
 
+
+def _temporary_files_in_memory() -> None:
+    """Put the run's temporary files (``tmp_path``, the PostgreSQL clusters, what the processes the tests start
+    write) on ``/dev/shm`` when it is a tmpfs with room: on the 2-core CI machine the suite waited on the disk
+    (/proc/pressure/io "full" 8-20 %), and ``tests/audit`` took 97 s instead of 113 s in memory. ``TMPDIR`` set by
+    the caller wins; ``HEDUI_TEST_TMP=disk`` keeps the system's temporary directory."""
+    if "TMPDIR" in os.environ or os.environ.get("HEDUI_TEST_TMP") == "disk":
+        return
+    try:
+        room = os.statvfs("/dev/shm")
+    except OSError:
+        return
+    if room.f_bavail * room.f_frsize >= 12 * 2**30 and os.access("/dev/shm", os.W_OK | os.X_OK):
+        os.environ["TMPDIR"] = "/dev/shm"  # the xdist workers and every process the tests start inherit it
+        tempfile.tempdir = None  # recomputed from TMPDIR on next use
+
+
+_temporary_files_in_memory()
+
 # Fresh databases get the migrated schema from a template (tests/support/template_schema.py: the migrations were
 # most of the suite's time); HEDUI_TEST_MIGRATIONS=real runs every migration on every fresh database instead.
 REPLAY_TEMPLATE = os.environ.get("HEDUI_TEST_MIGRATIONS", "template") != "real"

@@ -411,7 +411,8 @@ def run_chromium(browser: str, profile: Path, *args: str) -> subprocess.Complete
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "LANG": "C.UTF-8"},
+        # No D-Bus here: without "disabled:" Chromium waits ~16 s on the bus before every page (0.8 s with it).
+        env={**os.environ, "LANG": "C.UTF-8", "DBUS_SESSION_BUS_ADDRESS": "disabled:"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done
