@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError
 
 from audit.tiles import Tiles
@@ -35,7 +34,7 @@ from verifier.observability import OperatorEndpoint, TilesEndpoint, configure_lo
 from verifier.observability.tracing import enable_tracing
 from verifier.policy import PolicyBook, PolicyError
 from verifier.service import HeduiService
-from verifier.storage.db import Database, async_url
+from verifier.storage.db import Database, MigrationFailed, async_url
 
 __all__ = ["SCHEMA_DOC", "add_serve_command"]
 
@@ -101,7 +100,7 @@ async def _started(service: HeduiService) -> None:
     than this code) is one line, not a traceback (a database out of reach is said by the command's handler)."""
     try:
         await service.start()
-    except (DBAPIError, CommandError) as exc:
+    except (DBAPIError, MigrationFailed) as exc:
         await service.db.close()
         if database_failure(exc) is not None:
             raise

@@ -78,6 +78,8 @@ def configure_logging(log_format: str = "auto", level: str = "INFO", stream: Tex
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic is imported when a schema is to change, after this: its plug-in set-up says nothing an operator needs.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     migrations = logging.getLogger("alembic.runtime.migration")
     if not any(isinstance(f, _MigrationNoise) for f in migrations.filters):
         migrations.addFilter(_MigrationNoise())

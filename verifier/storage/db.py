@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import functools
@@ -12,9 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.default import DefaultDialect
@@ -27,9 +25,11 @@ from verifier.storage._inline_sqlite import InlineConnection, inline_connector
 from verifier.storage.models import Base
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from verifier.config import Settings
 
-__all__ = ["Database", "async_url", "run_migrations"]
+__all__ = ["Database", "MigrationFailed", "async_url", "run_migrations"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 APPEND_ONLY_TABLES = frozenset({"audit_entries", "audit_leaves", "audit_tree_heads", "audit_refused"})
@@ -53,17 +53,57 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class MigrationFailed(RuntimeError):
+    """Alembic could not bring the schema to this code's newest migration (a revision newer than this code, a
+    migration that failed): Alembic's own ``CommandError``, whose import every caller would otherwise pay."""
+
+
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config  # Alembic only when a schema changes (see migration_revisions)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+def _assigned(path: Path) -> dict[str, object]:
+    """The constants a migration file assigns at module level (``revision = "0012"``, ``down_revision = …``)."""
+    values: dict[str, object] = {}
+    for node in ast.parse(path.read_text("utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+            values[target.id] = value.value
+    return values
+
+
 @functools.cache
 def migration_revisions() -> tuple[str, frozenset[str]]:
-    """The newest migration of this code and every revision it knows (Alembic reads every migration file to
-    tell: done once a process)."""
+    """The newest migration of this code and every revision it knows, once a process: read from the migration
+    files' ``revision`` and ``down_revision`` constants, as Alembic reads them (a test compares with its
+    ``ScriptDirectory``), because importing Alembic cost every command and server start about a fifth of its
+    start-up. A chain that is not one plain line of constants is left to Alembic itself."""
+    parent: dict[str, object] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        values = _assigned(path)
+        if not isinstance(values.get("revision"), str):
+            return _revisions_by_alembic()
+        parent[str(values["revision"])] = values.get("down_revision")
+    heads = set(parent) - set(parent.values())
+    if len(heads) != 1 or not all(p is None or p in parent for p in parent.values()):
+        return _revisions_by_alembic()
+    return heads.pop(), frozenset(parent)
+
+
+def _revisions_by_alembic() -> tuple[str, frozenset[str]]:
+    """:func:`migration_revisions` as Alembic's ``ScriptDirectory`` tells them."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory(str(MIGRATIONS))
     return scripts.get_current_head() or "", frozenset(script.revision for script in scripts.walk_revisions())
 
@@ -83,10 +123,17 @@ def at_head(connection: Connection) -> bool:
 
 def run_migrations(connection: Connection) -> None:
     """Upgrade the schema to the newest revision on an open connection; nothing to do when it is there already
-    (every start of a service and every admin command asks: Alembic's own check took ~0.2 s of loading files)."""
+    (every start of a service and every admin command asks: Alembic's own check took ~0.2 s of loading files).
+    ``MigrationFailed`` when Alembic refuses."""
     if at_head(connection):
         return
-    command.upgrade(_alembic_config(connection), "head")
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    try:
+        command.upgrade(_alembic_config(connection), "head")
+    except CommandError as exc:
+        raise MigrationFailed(str(exc)) from exc
 
 
 def _pool_options(url: str, pool_size: int, max_overflow: int, pool_timeout: float) -> dict[str, Any]:
