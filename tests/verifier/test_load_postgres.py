@@ -41,6 +41,19 @@ async def _settled(stub: Any, name: str, metadata: Any) -> verification_pb2.Veri
     raise AssertionError(f"{name}: the watch ended without a report")
 
 
+async def _state_now(stub: Any, name: str, metadata: Any) -> str:
+    """The verification's state and report version as GetVerification shows it now (for a failure's message)."""
+    if not name:
+        return "not created"
+    try:
+        now = await stub.GetVerification(
+            verification_pb2.GetVerificationRequest(name=name), metadata=metadata, timeout=30
+        )
+    except grpc.aio.AioRpcError as error:
+        return f"GetVerification {error.code().name}"
+    return f"now {verification_pb2.Verification.State.Name(now.state)}, report {now.latest_report or 'none'}"
+
+
 async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(postgres: PostgresCluster) -> None:
     async with running_service(postgres.create_database(), example_sandbox()) as h:
         request = example_request()
@@ -59,14 +72,18 @@ async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(pos
                 channel = await channels.enter_async_context(hedui_channel(f"127.0.0.1:{h.port}", transport))
                 stubs.append(verification_pb2_grpc.VerificationServiceStub(channel))
 
+            loop = asyncio.get_running_loop()
+
             async def one(i: int) -> dict[str, Any] | None:
                 message = verification_pb2.CreateVerificationRequest(
                     authorizations=[authorization.name], request_id=f"load-{i}"
                 )
                 plain_to_message(request, message.request)
                 stub = stubs[i % CLIENTS]
+                name, started = "", loop.time()
                 try:
                     created = await stub.CreateVerification(message, metadata=h.metadata, timeout=120)
+                    name = created.name
                     async with asyncio.timeout(SETTLE_SECONDS):
                         settled = await _settled(stub, created.name, h.metadata)
                     report = await stub.GetReport(
@@ -74,14 +91,15 @@ async def test_200_concurrent_verifications_all_complete_and_none_is_unknown(pos
                         metadata=h.metadata,
                         timeout=120,
                     )
-                except grpc.aio.AioRpcError as error:
-                    if error.code() == grpc.StatusCode.CANCELLED:  # the watch cut by the settle timeout below
-                        failures[f"no report within {SETTLE_SECONDS:g} s"] += 1
+                except (grpc.aio.AioRpcError, TimeoutError) as error:
+                    # Say what ended the wait, after how long, and what the verification shows now: a watch the
+                    # server cut is not a verification that never finished.
+                    waited = f"after {loop.time() - started:.0f} s"
+                    if isinstance(error, TimeoutError):
+                        what = f"no report within {SETTLE_SECONDS:g} s"
                     else:
-                        failures[f"{error.code().name}: {error.details()}"] += 1
-                    return None
-                except TimeoutError:
-                    failures[f"no report within {SETTLE_SECONDS:g} s"] += 1
+                        what = f"{error.code().name}: {error.details()} {waited}"
+                    failures[f"{what}; {await _state_now(stub, name, h.metadata)}"] += 1
                     return None
                 assert settled.state == verification_pb2.Verification.COMPLETED, (created.name, settled.state)
                 return message_to_plain(report)
