@@ -39,6 +39,7 @@ from audit.checkpoint import (
     sign_checkpoint,
 )
 from audit.heads import head_facts, head_line, note_facts
+from audit.leaf_index import LeafIndex
 from audit.log import (
     EntryMac,
     as_utc,
@@ -147,6 +148,7 @@ class TransparencyLog:
         self._checked = False  # the stored log was found to agree with the state since the last failure
         self._holder = holder_name()
         self._tree = MerkleTree()
+        self._leaf_index = LeafIndex()
         self._lock = asyncio.Lock()
 
     # --- integration -----------------------------------------------------------------------
@@ -274,7 +276,7 @@ class TransparencyLog:
 
     async def _integrate_in(self, session: AsyncSession, state: SignerState, max_batch: int) -> SignedTreeHead | None:
         """Screen the queue, extend the signer's state with what passes, store the leaves and the signed head."""
-        accepted, refused = await screen(session, self.entry_mac, max_batch)
+        accepted, refused = await screen(session, self.entry_mac, max_batch, self._in_tree)
         if refused:
             await _refuse(session, refused)
         if not accepted:
@@ -306,6 +308,11 @@ class TransparencyLog:
         if self._tree.size < size:
             self._tree.extend(leaves)
         return head
+
+    def _in_tree(self, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
+        """Which of the leaf ``hashes`` the proven tree in memory holds, and where (screen runs with it at the
+        signer state's size: the leaves the signer signed, whatever the database's rows say now)."""
+        return self._leaf_index.find(self._tree, hashes)
 
     def vouches_for(self, index: int, entry: bytes) -> bool:
         """Whether ``entry`` is the leaf at ``index`` of the tree this process proved (True beyond its size)."""
@@ -490,13 +497,16 @@ async def _queued(transaction: Transaction) -> bool:
 
 
 async def screen(
-    session: AsyncSession, entry_mac: EntryMac | None, max_batch: int
+    session: AsyncSession,
+    entry_mac: EntryMac | None,
+    max_batch: int,
+    in_tree: Callable[[Sequence[bytes]], list[tuple[bytes, int]]],
 ) -> tuple[list[tuple[int, bytes]], list[tuple[int, str]]]:
     """The queue's next rows in seq order: those to integrate (seq, leaf hash) and those refused (seq, why).
 
     Refused: a queue row with no entry, an entry already in the tree (re-queued), an entry whose MAC does not
     verify (not appended by hedui) or whose columns disagree with its bytes (edited since), a copy of an entry
-    in the tree or earlier in the batch.
+    in the tree (``in_tree`` says which hashes the signed tree holds, and where) or earlier in the batch.
 
     The rows are read by one statement handed to the driver as written (no SQLAlchemy row processing: on SQLite
     its DATETIME parse was a large part of an integration's CPU) and checked on the common path in few steps
@@ -525,7 +535,7 @@ async def screen(
             accepted[leaf] = queued
         else:
             refused.append((queued, reason))
-    for leaf, index in await _in_tree(session, list(accepted)):
+    for leaf, index in in_tree(list(accepted)):
         refused.append((accepted.pop(leaf), f"a copy of the entry at leaf {index}"))
     return [(seq, leaf) for leaf, seq in sorted(accepted.items(), key=lambda item: item[1])], refused
 
@@ -652,28 +662,6 @@ def _time_agrees(recorded_at: Any, body: dict[str, Any], sqlite: bool) -> bool:
     if signed.tzinfo is None:
         return False
     return bool(recorded_at == sqlite_datetime_text(signed if signed.tzinfo is dt.UTC else signed.astimezone(dt.UTC)))
-
-
-async def _in_tree(session: AsyncSession, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
-    """Which of the leaf ``hashes`` the tree holds already, and where (5,000 a statement). SQLite's statement is
-    handed to the driver as written: SQLAlchemy would compile the IN list one parameter at a time, most of an
-    integration's CPU for a large batch; PostgreSQL's takes one array."""
-    found: list[tuple[bytes, int]] = []
-    leaves = audit_leaves.c
-    for start in range(0, len(hashes), 5_000):
-        chunk = hashes[start : start + 5_000]
-        if session.get_bind().dialect.name == "postgresql":
-            rows = await session.execute(
-                select(leaves.leaf_hash, leaves.leaf_index).where(_among(session, leaves.leaf_hash, chunk))
-            )
-        else:
-            marks = ",".join("?" * len(chunk))
-            connection = await session.connection()
-            rows = await connection.exec_driver_sql(
-                f"SELECT leaf_hash, leaf_index FROM audit_leaves WHERE leaf_hash IN ({marks})", tuple(chunk)
-            )
-        found.extend((bytes(row[0]), int(row[1])) for row in rows)
-    return found
 
 
 def _among(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:
