@@ -657,6 +657,10 @@ def _time_agrees(recorded_at: Any, body: dict[str, Any], sqlite: bool) -> bool:
         signed = dt.datetime.fromisoformat(time)
     except ValueError:
         return False
+    if sqlite and len(time) == 32 and time[10] == "T" and time[26:] == "+00:00":
+        # What canonical_entry writes (UTC, microseconds): its SQLite text is the same fields with a space for T,
+        # which sqlite_datetime_text(signed) would write (a valid instant of this shape prints back as itself).
+        return bool(recorded_at == time[:10] + " " + time[11:26])
     if not sqlite:
         return recorded_at.__class__ is dt.datetime and as_utc(recorded_at) == signed
     if signed.tzinfo is None:
