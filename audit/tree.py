@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -120,8 +121,8 @@ class TransparencyLog:
     """Integrates committed audit entries into a Merkle tree, signs heads, serves proofs.
 
     Signing extends only the signer's state (:mod:`audit.state`), proven against the stored log first
-    (:mod:`audit.signer`). The tree lives in memory (≈ 64 MB per million entries) for proofs; processes
-    sharing one database take turns through the signer's lease."""
+    (:mod:`audit.signer`). The tree lives in memory (≈ 64 MB per million entries, its leaves' index 16-32 MB:
+    :mod:`audit.leaf_index`) for proofs and copies; processes sharing one database take turns through its lease."""
 
     def __init__(
         self,
@@ -147,8 +148,7 @@ class TransparencyLog:
         self.damage: str | None = None
         self._checked = False  # the stored log was found to agree with the state since the last failure
         self._holder = holder_name()
-        self._tree = MerkleTree()
-        self._leaf_index = LeafIndex()
+        self._tree, self._leaves = MerkleTree(), LeafIndex()  # the proven tree; its leaves by hash (copies)
         self._lock = asyncio.Lock()
 
     # --- integration -----------------------------------------------------------------------
@@ -276,7 +276,7 @@ class TransparencyLog:
 
     async def _integrate_in(self, session: AsyncSession, state: SignerState, max_batch: int) -> SignedTreeHead | None:
         """Screen the queue, extend the signer's state with what passes, store the leaves and the signed head."""
-        accepted, refused = await screen(session, self.entry_mac, max_batch, self._in_tree)
+        accepted, refused = await screen(session, self.entry_mac, max_batch, partial(self._leaves.find, self._tree))
         if refused:
             await _refuse(session, refused)
         if not accepted:
@@ -308,11 +308,6 @@ class TransparencyLog:
         if self._tree.size < size:
             self._tree.extend(leaves)
         return head
-
-    def _in_tree(self, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
-        """Which of the leaf ``hashes`` the proven tree in memory holds, and where (screen runs with it at the
-        signer state's size: the leaves the signer signed, whatever the database's rows say now)."""
-        return self._leaf_index.find(self._tree, hashes)
 
     def vouches_for(self, index: int, entry: bytes) -> bool:
         """Whether ``entry`` is the leaf at ``index`` of the tree this process proved (True beyond its size)."""
