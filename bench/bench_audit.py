@@ -6,7 +6,8 @@ Not a test: it prints figures, each beside a floor or a comparison measured in t
    events through ``audit.group.GroupCommit`` while the log integrates them every 200 ms under
    signed heads; appends/s until the last one is under a signed head. Floors: the same rows
    inserted by bare ``executemany`` in batches of the same size (the database's own insert rate),
-   and one transaction per event (what group commit saves).
+   and one transaction per event (what group commit saves). Each timed phase starts with the
+   database's log written back, and the events, like the floor's rows, are made beforehand.
 2. The Merkle tree at 10^6 entries: build, inclusion and consistency proofs (time and size), each
    beside the Python library ``pymerkle`` doing the same appends and proofs, as a ratio.
 3. Offline verification of a 10^6-entry export (``hedui audit verify --export``), against the
