@@ -103,7 +103,7 @@ audit_leaves = Table(
     metadata,
     Column("leaf_index", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("entry_seq", BigInteger, nullable=False, unique=True),
-    Column("leaf_hash", LargeBinary, nullable=False, index=True),
+    Column("leaf_hash", LargeBinary, nullable=False),  # not indexed: copies are found in memory (audit.leaf_index)
 )
 
 # One row: the integrator's lease. Each integration updates it first, so integrations take turns across every

@@ -195,6 +195,12 @@ class MerkleTree:
             raise ValueError(f"leaf index {index} is out of range for tree size {self._size}")
         return self._node(0, index)
 
+    def leaf_bytes(self, low: int, high: int) -> bytes:
+        """The leaf hashes ``low..high-1`` end to end (a copy), for whoever indexes them (audit.leaf_index)."""
+        if not 0 <= low <= high <= self._size:
+            raise ValueError(f"leaves {low}..{high} are out of range for tree size {self._size}")
+        return bytes(self._levels[0][low * HASH_SIZE : high * HASH_SIZE])
+
     def node(self, level: int, index: int) -> bytes:
         """The hash of the ``index``-th perfect subtree of ``2**level`` leaves (C2SP tlog-tiles reads these)."""
         if level < 0 or not 0 <= index < self._size >> level:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -39,6 +40,7 @@ from audit.checkpoint import (
     sign_checkpoint,
 )
 from audit.heads import head_facts, head_line, note_facts
+from audit.leaf_index import LeafIndex
 from audit.log import (
     EntryMac,
     as_utc,
@@ -119,8 +121,8 @@ class TransparencyLog:
     """Integrates committed audit entries into a Merkle tree, signs heads, serves proofs.
 
     Signing extends only the signer's state (:mod:`audit.state`), proven against the stored log first
-    (:mod:`audit.signer`). The tree lives in memory (≈ 64 MB per million entries) for proofs; processes
-    sharing one database take turns through the signer's lease."""
+    (:mod:`audit.signer`). The tree lives in memory (≈ 64 MB per million entries, its leaves' index 16-32 MB:
+    :mod:`audit.leaf_index`) for proofs and copies; processes sharing one database take turns through its lease."""
 
     def __init__(
         self,
@@ -146,7 +148,7 @@ class TransparencyLog:
         self.damage: str | None = None
         self._checked = False  # the stored log was found to agree with the state since the last failure
         self._holder = holder_name()
-        self._tree = MerkleTree()
+        self._tree, self._leaves = MerkleTree(), LeafIndex()  # the proven tree; its leaves by hash (copies)
         self._lock = asyncio.Lock()
 
     # --- integration -----------------------------------------------------------------------
@@ -274,7 +276,7 @@ class TransparencyLog:
 
     async def _integrate_in(self, session: AsyncSession, state: SignerState, max_batch: int) -> SignedTreeHead | None:
         """Screen the queue, extend the signer's state with what passes, store the leaves and the signed head."""
-        accepted, refused = await screen(session, self.entry_mac, max_batch)
+        accepted, refused = await screen(session, self.entry_mac, max_batch, partial(self._leaves.find, self._tree))
         if refused:
             await _refuse(session, refused)
         if not accepted:
@@ -490,13 +492,16 @@ async def _queued(transaction: Transaction) -> bool:
 
 
 async def screen(
-    session: AsyncSession, entry_mac: EntryMac | None, max_batch: int
+    session: AsyncSession,
+    entry_mac: EntryMac | None,
+    max_batch: int,
+    in_tree: Callable[[Sequence[bytes]], list[tuple[bytes, int]]],
 ) -> tuple[list[tuple[int, bytes]], list[tuple[int, str]]]:
     """The queue's next rows in seq order: those to integrate (seq, leaf hash) and those refused (seq, why).
 
     Refused: a queue row with no entry, an entry already in the tree (re-queued), an entry whose MAC does not
     verify (not appended by hedui) or whose columns disagree with its bytes (edited since), a copy of an entry
-    in the tree or earlier in the batch.
+    in the tree (``in_tree`` says which hashes the signed tree holds, and where) or earlier in the batch.
 
     The rows are read by one statement handed to the driver as written (no SQLAlchemy row processing: on SQLite
     its DATETIME parse was a large part of an integration's CPU) and checked on the common path in few steps
@@ -525,7 +530,7 @@ async def screen(
             accepted[leaf] = queued
         else:
             refused.append((queued, reason))
-    for leaf, index in await _in_tree(session, list(accepted)):
+    for leaf, index in in_tree(list(accepted)):
         refused.append((accepted.pop(leaf), f"a copy of the entry at leaf {index}"))
     return [(seq, leaf) for leaf, seq in sorted(accepted.items(), key=lambda item: item[1])], refused
 
@@ -647,33 +652,15 @@ def _time_agrees(recorded_at: Any, body: dict[str, Any], sqlite: bool) -> bool:
         signed = dt.datetime.fromisoformat(time)
     except ValueError:
         return False
+    if sqlite and len(time) == 32 and time[10] == "T" and time[26:] == "+00:00":
+        # What canonical_entry writes (UTC, microseconds): its SQLite text is the same fields with a space for T,
+        # which sqlite_datetime_text(signed) would write (a valid instant of this shape prints back as itself).
+        return bool(recorded_at == time[:10] + " " + time[11:26])
     if not sqlite:
         return recorded_at.__class__ is dt.datetime and as_utc(recorded_at) == signed
     if signed.tzinfo is None:
         return False
     return bool(recorded_at == sqlite_datetime_text(signed if signed.tzinfo is dt.UTC else signed.astimezone(dt.UTC)))
-
-
-async def _in_tree(session: AsyncSession, hashes: Sequence[bytes]) -> list[tuple[bytes, int]]:
-    """Which of the leaf ``hashes`` the tree holds already, and where (5,000 a statement). SQLite's statement is
-    handed to the driver as written: SQLAlchemy would compile the IN list one parameter at a time, most of an
-    integration's CPU for a large batch; PostgreSQL's takes one array."""
-    found: list[tuple[bytes, int]] = []
-    leaves = audit_leaves.c
-    for start in range(0, len(hashes), 5_000):
-        chunk = hashes[start : start + 5_000]
-        if session.get_bind().dialect.name == "postgresql":
-            rows = await session.execute(
-                select(leaves.leaf_hash, leaves.leaf_index).where(_among(session, leaves.leaf_hash, chunk))
-            )
-        else:
-            marks = ",".join("?" * len(chunk))
-            connection = await session.connection()
-            rows = await connection.exec_driver_sql(
-                f"SELECT leaf_hash, leaf_index FROM audit_leaves WHERE leaf_hash IN ({marks})", tuple(chunk)
-            )
-        found.extend((bytes(row[0]), int(row[1])) for row in rows)
-    return found
 
 
 def _among(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:

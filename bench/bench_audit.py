@@ -6,7 +6,8 @@ Not a test: it prints figures, each beside a floor or a comparison measured in t
    events through ``audit.group.GroupCommit`` while the log integrates them every 200 ms under
    signed heads; appends/s until the last one is under a signed head. Floors: the same rows
    inserted by bare ``executemany`` in batches of the same size (the database's own insert rate),
-   and one transaction per event (what group commit saves).
+   and one transaction per event (what group commit saves). Each timed phase starts with the
+   database's log written back, and the events, like the floor's rows, are made beforehand.
 2. The Merkle tree at 10^6 entries: build, inclusion and consistency proofs (time and size), each
    beside the Python library ``pymerkle`` doing the same appends and proofs, as a ratio.
 3. Offline verification of a 10^6-entry export (``hedui audit verify --export``), against the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 from audit.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
 from audit.events import AuditEvent, canonical_entry
@@ -62,10 +65,12 @@ def _event(i: int) -> AuditEvent:
 
 
 async def _group_phase(
-    db: Database, log: AuditLog, tree: TransparencyLog, count: int, callers: int
-) -> tuple[float, float, int]:
-    """``count`` events from ``callers`` concurrent callers through group commit, integrated every 200 ms: seconds
-    until all are appended, until all are under a signed head, and how many commits it took."""
+    db: Database, log: AuditLog, tree: TransparencyLog, events: list[AuditEvent], callers: int
+) -> tuple[float, float, int, float]:
+    """``events`` from ``callers`` concurrent callers through group commit, integrated every 200 ms: seconds until
+    all are appended, until all are under a signed head, how many commits it took, and this process's CPU seconds.
+    The events are made beforehand, as the floor's rows are: what is timed starts at the append."""
+    count = len(events)
     group = GroupCommit(log, db.write)
     stop = asyncio.Event()
     async with db.sessions() as session:
@@ -73,16 +78,20 @@ async def _group_phase(
     target = (head.tree_size if head else 0) + count
 
     async def integrate_every(seconds: float) -> None:
+        # Every 200 ms as the service does (audit_integrate_seconds), and at once when the last caller is done:
+        # the phase ended wherever the tick was, and waiting out its sleep added 0-200 ms of idle to the figure.
         while not stop.is_set():
-            await asyncio.sleep(seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
             await tree.integrate(db.write)
 
     async def caller(offset: int) -> None:
-        for i in range(offset, count, callers):
-            await group.append(_event(i), ())
+        for event in events[offset::callers]:
+            await group.append(event, ())
 
+    await _settle(db)
     integrator = asyncio.create_task(integrate_every(0.2))
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     await asyncio.gather(*(caller(c) for c in range(callers)))
     appended = time.perf_counter() - start
     stop.set()
@@ -91,12 +100,25 @@ async def _group_phase(
         pass
     async with db.sessions() as session:
         head = await tree.latest_head(session)
-    under_head = time.perf_counter() - start
+    under_head, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert head is not None and head.tree_size == target, head
-    return appended, under_head, group.commits
+    return appended, under_head, group.commits, cpu
 
 
-async def appends(url: str, count: int, callers: int, state_dir: str, repeat: int = 3) -> dict[str, float]:
+async def _settle(db: Database) -> None:
+    """Start a timed phase with the database's log written back (SQLite: the WAL checkpointed and emptied;
+    PostgreSQL: a checkpoint, where the role may), so that no phase pays for the one before it: unsettled, the
+    floor checkpointed most of the group phase's pages, and a round's checkpoints fell wherever the WAL crossed
+    its bound."""
+    async with db.engine.connect() as connection:
+        if db.engine.dialect.name == "sqlite":
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        with contextlib.suppress(DBAPIError):  # not a superuser nor pg_checkpoint: the server checkpoints at will
+            await connection.exec_driver_sql("CHECKPOINT")
+
+
+async def appends(url: str, count: int, callers: int, state_dir: str, repeat: int = 3) -> dict[str, Any]:
     """Group commit against its floors, each measured ``repeat`` times in turn (best of each: the machine may be
     shared, and the best run is the one least disturbed)."""
     db = Database(url)
@@ -116,20 +138,26 @@ async def appends(url: str, count: int, callers: int, state_dir: str, repeat: in
     async with db.engine.begin() as connection:
         await connection.run_sync(floor_table.metadata.create_all)
     now = dt.datetime.now(dt.UTC)
-    rows = [{"kind": "REPORT_READ", "entry": canonical_entry(_event(i), now)} for i in range(count)]
-    appended = under_head = floor = float("inf")
+    events = [_event(i) for i in range(count)]
+    rows = [{"kind": "REPORT_READ", "entry": canonical_entry(event, now)} for event in events]
+    appended = under_head = floor = cpu = floor_cpu = float("inf")
     commits = 0
+    ratios: list[float] = []
     for _ in range(repeat):
-        took = await _group_phase(db, log, tree, count, callers)
+        took = await _group_phase(db, log, tree, events, callers)
         if took[1] < under_head:
-            appended, under_head, commits = took
+            appended, under_head, commits, _ = took
+        cpu = min(cpu, took[3])
         # Floor 1: the same rows by bare executemany, in batches of the size group commit reached.
-        batch = max(1, count // max(1, commits))
-        start = time.perf_counter()
+        batch = max(1, count // max(1, took[2]))
+        await _settle(db)
+        used, start = time.process_time(), time.perf_counter()
         for b in range(0, count, batch):
             async with db.write() as session:
                 await session.execute(insert(floor_table), rows[b : b + batch])
-        floor = min(floor, time.perf_counter() - start)
+        took_floor = time.perf_counter() - start
+        floor, floor_cpu = min(floor, took_floor), min(floor_cpu, time.process_time() - used)
+        ratios.append(took_floor / took[1])
 
     # Floor 2: one transaction per event, as without group commit (a sample, extrapolated).
     sample = min(2000, count)
@@ -146,6 +174,9 @@ async def appends(url: str, count: int, callers: int, state_dir: str, repeat: in
         "batch": max(1, count // max(1, commits)),
         "floor_insert_per_s": count / floor,
         "single_tx_per_s": 1 / single,
+        "cpu_us": cpu / count * 1e6,
+        "floor_cpu_us": floor_cpu / count * 1e6,
+        "ratios": ratios,
     }
 
 
@@ -294,6 +325,11 @@ def main() -> int:
                 print(
                     f"  floor: bare executemany of the same rows:  {f['floor_insert_per_s']:>9,.0f} rows/s "
                     f"→ ratio {f['appends_per_s'] / f['floor_insert_per_s']:.2f}"
+                )
+                print(
+                    f"  each round's ratio (its floor right after it): "
+                    f"{' '.join(f'{r:.2f}' for r in f['ratios'])}; CPU of this process {f['cpu_us']:.1f} µs an "
+                    f"append, {f['floor_cpu_us']:.1f} µs a floor row (least of the rounds)"
                 )
                 print(
                     f"  one transaction per event:                {f['single_tx_per_s']:>9,.0f} appends/s "
