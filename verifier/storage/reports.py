@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from verifier.storage import core
 from verifier.storage.models import ReportRow, VerificationRow
 from verifier.storage.sealing import open_rows, open_value, seal_values  # issue 17: cells sealed at rest
 
@@ -42,7 +43,8 @@ async def add(
     body_json: str,
 ) -> None:
     """Store one report version in the caller's transaction."""
-    await session.execute(
+    await core.execute(
+        session,
         _INSERT_REPORT,
         {
             "id": report_id,
@@ -66,10 +68,10 @@ async def for_reading(session: AsyncSession, verification_id: str, version: int 
     statement: ``None`` when there is no such verification; the report's columns (``report_id``, ``version``,
     ``body_json``) are ``None`` when it has no such report; ``commissioned_by`` is the verification's organisation."""
     if version is None:
-        row = (await session.execute(_FOR_READING_LATEST, {"b_verification": verification_id})).first()
+        row = (await core.execute(session, _FOR_READING_LATEST, {"b_verification": verification_id})).first()
     else:
         parameters = {"b_verification": verification_id, "b_version": version}
-        row = (await session.execute(_FOR_READING_VERSION, parameters)).first()
+        row = (await core.execute(session, _FOR_READING_VERSION, parameters)).first()
     if row is None or row.body_json is None:
         return row
     return (await open_rows(session, "reports", [row], [row.report_id]))[0]

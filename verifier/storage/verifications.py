@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.organisations import Scope
+from verifier.storage import core
 from verifier.storage.areas import readable
 from verifier.storage.models import ConsentEpochRow, DepartmentResultRow, VerificationRow
 from verifier.storage.sealing import open_rows, seal_values  # issue 17: cells sealed at rest
@@ -41,6 +42,7 @@ _ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(
     _VERIFICATIONS.c.request_id == bindparam("b_request"),
 )
 _INSERT_VERIFICATION = insert(_VERIFICATIONS)
+_INSERT_RESULTS = insert(_RESULTS)
 _NEXT_VERSION = (
     update(_VERIFICATIONS)
     .where(_VERIFICATIONS.c.id == bindparam("b_verification"))
@@ -103,8 +105,10 @@ async def id_for_request_and_consent_epoch(
 ) -> tuple[str | None, int]:
     """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``, not locked), read in ONE
     statement: one snapshot, one round trip."""
-    row = (
-        await session.execute(_ID_FOR_REQUEST_AND_EPOCH, {"b_organisation": commissioned_by, "b_request": request_id})
+    row: Any = (
+        await core.execute(
+            session, _ID_FOR_REQUEST_AND_EPOCH, {"b_organisation": commissioned_by, "b_request": request_id}
+        )
     ).first()
     if row is None:  # no epoch row (a database before its migration's row): no revocation counted yet
         return await id_for_request(session, commissioned_by, request_id), 0
@@ -128,11 +132,11 @@ async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequenc
     sealed = [await seal_values(session, "department_results", r) for r in results]
     if sealed and session.get_bind().dialect.name == "postgresql":
         parent = insert(_VERIFICATIONS).values(verification).cte("new_verification")
-        await session.execute(insert(_RESULTS).values(sealed).add_cte(parent))
+        await core.execute(session, insert(_RESULTS).values(sealed).add_cte(parent))
         return
-    await session.execute(_INSERT_VERIFICATION, verification)
+    await core.execute(session, _INSERT_VERIFICATION, verification)
     if sealed:
-        await session.execute(insert(_RESULTS), sealed)
+        await core.execute(session, _INSERT_RESULTS, sealed)
 
 
 async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
@@ -143,7 +147,7 @@ async def get(session: AsyncSession, verification_id: str) -> VerificationRow | 
 async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]:
     """The verification and its departments' progress, one row per department, read in ONE statement
     (so the state and the progress come from one snapshot); empty when there is no such verification."""
-    rows = (await session.execute(_SNAPSHOT, {"b_verification": verification_id})).all()
+    rows = (await core.execute(session, _SNAPSHOT, {"b_verification": verification_id})).all()
     return await open_rows(session, "verifications", rows, [verification_id] * len(rows))
 
 
@@ -196,7 +200,7 @@ async def update_results(session: AsyncSession, rows: Sequence[Mapping[str, obje
             | {k: v for k, v in r.items() if k not in _KEY}
             for r in group
         ]
-        await session.execute(_UPDATE_RESULT, parameters)
+        await core.execute(session, _UPDATE_RESULT, parameters)
 
 
 async def renew_ticket(
@@ -223,7 +227,7 @@ async def lock(session: AsyncSession, verification_id: str) -> None:
     SQLite: it has no row locks (FOR UPDATE), and its writers take turns anyway (one at a time)."""
     if session.get_bind().dialect.name == "sqlite":
         return
-    await session.execute(_LOCK, {"b_verification": verification_id})
+    await core.execute(session, _LOCK, {"b_verification": verification_id})
 
 
 # PostgreSQL: the verification locked for update and the consent epoch share-locked, in one round trip (two
@@ -241,7 +245,7 @@ async def lock_with_consent_epoch(session: AsyncSession, verification_id: str) -
     caller reads the epoch itself), or when there is no such verification (or no epoch row)."""
     if session.get_bind().dialect.name == "sqlite":
         return None
-    value = await session.scalar(_LOCK_WITH_EPOCH, {"b_verification": verification_id})
+    value = await core.scalar(session, _LOCK_WITH_EPOCH, {"b_verification": verification_id})
     return None if value is None else int(value)
 
 
@@ -259,8 +263,8 @@ async def next_report_version(
     session: AsyncSession, verification_id: str, state: VerificationState, at: dt.datetime
 ) -> int:
     """Take the next report version number and set the state; this also locks the verification."""
-    version = await session.scalar(
-        _NEXT_VERSION, {"b_verification": verification_id, "b_state": str(state), "b_updated_at": at}
+    version = await core.scalar(
+        session, _NEXT_VERSION, {"b_verification": verification_id, "b_state": str(state), "b_updated_at": at}
     )
     if version is None:
         raise LookupError(verification_id)

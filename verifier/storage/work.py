@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from verifier.storage import core
 from verifier.storage.models import WorkStepRow
 from verifier.vocabulary import StepPhase
 
@@ -87,7 +88,7 @@ class Finish:
 async def add(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store new steps (already leased by the process that will send them at once), in the caller's transaction."""
     if rows:
-        await session.execute(_INSERT_STEPS, list(rows))
+        await core.execute(session, _INSERT_STEPS, list(rows))
 
 
 async def adopt(session: AsyncSession) -> int:
@@ -165,8 +166,8 @@ async def finish(session: AsyncSession, worker: str, ends: Sequence[Finish]) -> 
         groups.setdefault((end.phase, end.due_at), []).append(end.key)
     mine: set[str] = set()
     for (phase, due_at), keys in groups.items():
-        result = await session.execute(
-            _FINISH, {"b_keys": keys, "b_worker": worker, "b_phase": str(phase), "b_due_at": due_at}
+        result = await core.execute(
+            session, _FINISH, {"b_keys": keys, "b_worker": worker, "b_phase": str(phase), "b_due_at": due_at}
         )
         mine.update(result.scalars())
     return mine
