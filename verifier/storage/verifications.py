@@ -98,18 +98,17 @@ async def id_for_request(session: AsyncSession, commissioned_by: str, request_id
 _ID_FOR_REQUEST_AND_EPOCH = select(ConsentEpochRow.value, _ID_FOR_REQUEST.scalar_subquery()).where(
     ConsentEpochRow.id == 1
 )
+_ID_FOR_REQUEST_AND_EPOCH_SHARED = _ID_FOR_REQUEST_AND_EPOCH.with_for_update(read=True, of=ConsentEpochRow)
 
 
 async def id_for_request_and_consent_epoch(
-    session: AsyncSession, commissioned_by: str, request_id: str
+    session: AsyncSession, commissioned_by: str, request_id: str, *, share_lock: bool = False
 ) -> tuple[str | None, int]:
-    """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``, not locked), read in ONE
-    statement: one snapshot, one round trip."""
-    row: Any = (
-        await core.execute(
-            session, _ID_FOR_REQUEST_AND_EPOCH, {"b_organisation": commissioned_by, "b_request": request_id}
-        )
-    ).first()
+    """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``; ``share_lock``: share-locked
+    on PostgreSQL), read in ONE statement: one snapshot, one round trip."""
+    statement = _ID_FOR_REQUEST_AND_EPOCH_SHARED if share_lock else _ID_FOR_REQUEST_AND_EPOCH
+    parameters = {"b_organisation": commissioned_by, "b_request": request_id}
+    row: Any = (await core.execute(session, statement, parameters)).first()
     if row is None:  # no epoch row (a database before its migration's row): no revocation counted yet
         return await id_for_request(session, commissioned_by, request_id), 0
     return row[1], int(row[0] or 0)

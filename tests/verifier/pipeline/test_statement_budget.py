@@ -26,17 +26,17 @@ BACKGROUND = ("claim work", "renew work leases", "watch consent", "hedui-audit-i
 
 # Written by hand from the code path (operations/verifications.py → pipeline/run.py), in order.
 CREATE = [
-    # A verification already created under this request_id (a retried call)? And consent as it stands (the
+    # ONE write transaction decides and records the plan. A verification already created under this request_id (a
+    # retried call)? And consent as it stands (share-locked on PostgreSQL: the queries leave on it at once; the
     # authorization itself is known from its registration): one statement, the look-up a scalar subquery.
     "SELECT consent_epoch",
-    "SELECT consent_epoch",  # unchanged at the commit (share-locked on PostgreSQL): the queries leave at once
     "INSERT verifications",  # PostgreSQL: with the six rows below, one statement (the verification a CTE)
     "INSERT department_results",  # six rows, one statement
     "INSERT audit_entries",  # VERIFICATION_CREATED, six CONSENT_DECISION, six DEPARTMENT_QUERY_SENT
     "INSERT audit_pending",
     "INSERT work_steps",  # six steps, leased to this process
 ]  # CreateVerification answers with the verification as committed: nothing is read back
-SEND: list[str] = []  # decided again as they leave, on the epoch confirmed by the commit just made
+SEND: list[str] = []  # they leave on the decision the commit just made
 STORE = [
     # PostgreSQL: ONE statement share-locks the consent epoch (a revocation commits before or waits) and locks the
     # verification (FOR SHARE OF consent_epoch FOR UPDATE OF verifications); SQLite reads the epoch (its writers
