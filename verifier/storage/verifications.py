@@ -23,6 +23,7 @@ __all__ = [
     "id_for_request_and_consent_epoch",
     "lock",
     "lock_with_consent_epoch",
+    "lock_with_consent_epoch_and_version",
     "next_report_version",
     "page",
     "renew_ticket",
@@ -232,7 +233,8 @@ async def lock(session: AsyncSession, verification_id: str) -> None:
 # PostgreSQL: the verification locked for update and the consent epoch share-locked, in one round trip (two
 # locking clauses; SQLAlchemy's with_for_update writes one).
 _LOCK_WITH_EPOCH = text(
-    "SELECT consent_epoch.value FROM consent_epoch JOIN verifications ON verifications.id = :b_verification"
+    "SELECT consent_epoch.value, verifications.latest_report_version"
+    " FROM consent_epoch JOIN verifications ON verifications.id = :b_verification"
     " WHERE consent_epoch.id = 1"
     " FOR SHARE OF consent_epoch FOR UPDATE OF verifications"
 )
@@ -242,10 +244,17 @@ async def lock_with_consent_epoch(session: AsyncSession, verification_id: str) -
     """:func:`lock` and the consent epoch share-locked (``authorizations.consent_epoch(share_lock=True)``) in ONE
     statement on PostgreSQL; returns the epoch. ``None`` where nothing was locked: on SQLite (no row locks; the
     caller reads the epoch itself), or when there is no such verification (or no epoch row)."""
+    locked = await lock_with_consent_epoch_and_version(session, verification_id)
+    return None if locked is None else locked[0]
+
+
+async def lock_with_consent_epoch_and_version(session: AsyncSession, verification_id: str) -> tuple[int, int] | None:
+    """:func:`lock_with_consent_epoch`, also returning the verification's latest report version as locked (so a
+    publisher in this transaction knows the next one: ``reports.add_with_next_version``): (epoch, version)."""
     if session.get_bind().dialect.name == "sqlite":
         return None
-    value = await core.scalar(session, _LOCK_WITH_EPOCH, {"b_verification": verification_id})
-    return None if value is None else int(value)
+    row: Any = (await core.execute(session, _LOCK_WITH_EPOCH, {"b_verification": verification_id})).first()
+    return None if row is None else (int(row[0] or 0), int(row[1] or 0))
 
 
 async def results_for_report(session: AsyncSession, verification_id: str) -> Sequence[Any]:

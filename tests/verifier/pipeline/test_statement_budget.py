@@ -44,7 +44,7 @@ STORE = [
     "SELECT consent_epoch",  # PostgreSQL only
     "UPDATE work_steps",  # the six steps done, if still this process's
     "UPDATE department_results",  # six rows, one statement
-    "UPDATE verifications",  # the next report version and the state
+    "UPDATE verifications",  # the next version and the state (PostgreSQL: with the report's row, below)
     "INSERT audit_entries",  # six DEPARTMENT_ANSWER_RECEIVED and REPORT_CREATED
     "INSERT audit_pending",
     "INSERT reports",
@@ -55,12 +55,14 @@ def expected(dialect: str) -> list[str]:
     """SQLite reads the storing transaction's consent epoch with the steps' end. On PostgreSQL an append is one
     statement, named by its main part: ``WITH appended AS (INSERT INTO audit_entries …) INSERT INTO audit_pending
     …``; so is a new verification with its result rows (``WITH new_verification AS (INSERT INTO verifications …)
-    INSERT INTO department_results …``)."""
+    INSERT INTO department_results …``), and the report with the verification's next version (``WITH bumped AS
+    (UPDATE verifications …) INSERT INTO reports …``: the version was read with the lock)."""
     statements = [*CREATE, *SEND, *STORE]
     if dialect == "sqlite":
         statements.remove("SELECT consent_epoch")  # the storing transaction's (CREATE's stays)
     if dialect == "postgresql":
-        statements = [s for s in statements if s not in ("INSERT audit_entries", "INSERT verifications")]
+        drop = ("INSERT audit_entries", "INSERT verifications", "UPDATE verifications")
+        statements = [s for s in statements if s not in drop]
     return statements
 
 
