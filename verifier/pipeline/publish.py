@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,29 +149,21 @@ class Publisher:
         encoded = encode_report(report)
         created = _created_event(job, report_id, version, result, encoded.sha256)
         await self._audit.append_many(session, [*before, (created, [m.id_number for m in job.request.members])])
-        if locked_version is not None:
-            await stored_reports.add_with_next_version(
-                session,
-                report_id=report_id,
-                verification_id=vid,
-                version=version,
-                state=str(state),
-                created_at=generated,
-                body_json=encoded.json,
-            )
-        else:
-            await stored_reports.add(
-                session,
-                report_id=report_id,
-                verification_id=vid,
-                version=version,
-                created_at=generated,
-                body_json=encoded.json,
-            )
+        row = {"report_id": report_id, "verification_id": vid, "version": version, "created_at": generated}
+        await _store(session, row, encoded.json, None if locked_version is None else state)
         self.verified.issued(report_id, encoded.json, report)
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
         observe_stage("publish", began)
         return Published(version, state, generated)
+
+
+async def _store(session: AsyncSession, row: dict[str, Any], body_json: str, state: VerificationState | None) -> None:
+    """Store the report version ``row`` describes; with ``state`` (PostgreSQL, the version read with the lock), in
+    one statement with the verification's new version and state."""
+    if state is None:
+        await stored_reports.add(session, body_json=body_json, **row)
+    else:
+        await stored_reports.add_with_next_version(session, body_json=body_json, state=str(state), **row)
 
 
 def _created_event(job: Job, report_id: str, version: int, result: AssessmentResult, sha256: str) -> AuditEvent:
