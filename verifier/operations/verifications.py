@@ -48,6 +48,7 @@ from verifier.request import (
     stored_request,
 )
 from verifier.storage import verifications as stored
+from verifier.storage.authorizations import consent_epoch
 from verifier.storage.db import Database
 from verifier.vocabulary import VerificationState
 
@@ -130,52 +131,50 @@ class Verifications:
         check_request_id(request_id)
         self._check_names(authorization_names)
         caller.check_acts_for(request.commissioned_by, "request.commissioned_by")  # issue 13
-        # What the call needs to know before deciding anything, read in one session.
-        async with self._db.reading() as session:
-            # Issue 13: the key is looked up within the caller's organisation (checked above), with the epoch.
-            existing, epoch = await _retried_and_epoch(session, request.commissioned_by, request_id)
-            if existing is None:
-                consent = await self._authorizations_named(authorization_names, session, caller, epoch)
-                _require_names_match(request, consent)  # issue 13 (input)
-                moved_from = await check_previous_report(session, request, self._pipeline.publisher.entry_mac, consent)
-        if existing is not None:
-            return await self.get(f"verifications/{existing}", caller)
         verification_id = uuid.uuid4().hex
         job = Job(verification_id, caller.operator, caller.client, request, tuple(authorization_names))
         departments = sorted(self._departments)
-        plan = self._pipeline.plan(job, departments, consent.authorizations, complete=True)
-        if not plan.queries:
-            raise ServiceError.precondition(
-                "authorizations",
-                "no valid authorization covers any member: " + "; ".join(plan.reasons),
-                Reason.CONSENT_MISSING,
-            )
-        at = dt.datetime.now(dt.UTC)
-        values = _verification_values(job, request_id, at)
-        created = _created_event(job, moved_from)
-        members = [m.id_number for m in request.members]
-        rows = plan.new_rows(verification_id, departments, at)
 
-        # One transaction: the verification, its consent decisions and the queries about to be sent.
+        # ONE transaction reads what the call must know (a retried call's verification, consent as it stands: the
+        # consent epoch, share-locked on PostgreSQL, so a revocation committing meanwhile waits; SQLite's writers
+        # take turns) and writes the verification, its consent decisions and the queries about to be sent: the
+        # plan is decided on what is committed with it, so its queries leave on that decision at once.
         # Shielded: once it starts, a cancelled call must not leave it committed but never sent.
-        async def commit_and_send() -> int:
-            """Commit the verification with its plan, send its queries; returns the change count at the commit."""
+        async def commit_and_send() -> tuple[str | None, int, list[dict[str, object]], dt.datetime]:
+            """Decide and commit the verification with its plan, send its queries; returns (the verification a
+            retried call created, else None), the change count at the commit, the result rows and their time."""
             async with self._db.write() as session:
-                # Consent as decided still stands at the commit (a revocation committing meanwhile waits).
-                unchanged = await self._pipeline.gate.still_stands(session, consent)
-                await stored.add(session, values, rows)
-                await self._pipeline.record_plan(session, job, plan, opening=[(created, members)], inserted=True)
+                # Issue 13: the key is looked up within the caller's organisation (checked above), with the epoch.
+                existing, epoch = await _retried_and_epoch(session, request.commissioned_by, request_id)
+                if existing is not None:
+                    return existing, 0, [], dt.datetime.now(dt.UTC)
+                consent = await self._authorizations_named(authorization_names, session, caller, epoch)
+                _require_names_match(request, consent)  # issue 13 (input)
+                moved_from = await check_previous_report(session, request, self._pipeline.publisher.entry_mac, consent)
+                plan = self._pipeline.plan(job, departments, consent.authorizations, complete=True)
+                if not plan.queries:
+                    raise ServiceError.precondition(
+                        "authorizations",
+                        "no valid authorization covers any member: " + "; ".join(plan.reasons),
+                        Reason.CONSENT_MISSING,
+                    )
+                at = dt.datetime.now(dt.UTC)
+                rows = plan.new_rows(verification_id, departments, at)
+                await stored.add(session, _verification_values(job, request_id, at), rows)
+                opening = [(_created_event(job, moved_from), [m.id_number for m in request.members])]
+                await self._pipeline.record_plan(session, job, plan, opening=opening, inserted=True)
             committed = self._pipeline.signals.version(verification_id)
-            self._pipeline.send(job, plan, confirmed_at=consent.epoch if unchanged else None, rows=rows)
-            return committed
+            self._pipeline.send(job, plan, confirmed_at=consent.epoch, rows=rows)
+            return None, committed, rows, at
 
         try:
-            committed = await asyncio.shield(asyncio.ensure_future(commit_and_send()))
+            existing, committed, rows, at = await asyncio.shield(asyncio.ensure_future(commit_and_send()))
         except IntegrityError:
             # The same request_id was created concurrently: this call is its retry.
             existing = await self._created_under(request.commissioned_by, request_id) if request_id else None
             if existing is None:
                 raise
+        if existing is not None:
             return await self.get(f"verifications/{existing}", caller)
         return self._keep_fresh(_new_view(job, rows, at), committed)  # as committed: nothing needs reading back
 
@@ -337,14 +336,12 @@ class Verifications:
         return await self.get(name)
 
 
-async def _retried_and_epoch(
-    session: AsyncSession, commissioned_by: str, request_id: str
-) -> tuple[str | None, int | None]:
-    """The verification a retried call created (with ``request_id``) and the consent epoch, in one statement;
-    without a ``request_id``, neither (the epoch is then read with the authorizations)."""
+async def _retried_and_epoch(session: AsyncSession, commissioned_by: str, request_id: str) -> tuple[str | None, int]:
+    """In a write transaction: the verification a retried call created (with ``request_id``, else none) and the
+    consent epoch (share-locked on PostgreSQL), in one statement."""
     if not request_id:
-        return None, None
-    return await stored.id_for_request_and_consent_epoch(session, commissioned_by, request_id)
+        return None, await consent_epoch(session, share_lock=True)
+    return await stored.id_for_request_and_consent_epoch(session, commissioned_by, request_id, share_lock=True)
 
 
 def _require_names_match(request: VerificationRequest, consent: Consent) -> None:

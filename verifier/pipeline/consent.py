@@ -166,12 +166,6 @@ class ConsentGate:
         self._catalogue = catalogue
         self._reading: dict[str, asyncio.Future[Consent]] = {}
 
-    @staticmethod
-    async def still_stands(session: AsyncSession, consent: Consent) -> bool:
-        """In a writing transaction: whether nothing changed consent since ``consent`` was read (the epoch,
-        share-locked on PostgreSQL, so a revocation committing meanwhile waits for this transaction)."""
-        return await stored_authorizations.consent_epoch(session, share_lock=True) == consent.epoch
-
     def changed(self) -> None:
         """Consent changed in this process (a revocation): no decision from now on joins a read begun before."""
         self._reading.clear()

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,12 +103,15 @@ class Publisher:
         sources: Mapping[str, SourceOutcome] | None = None,
         *,
         before: Sequence[tuple[AuditEvent, Sequence[str]]] = (),
+        locked_version: int | None = None,
     ) -> Published:
         """Assess the answers and add the next report version, in the caller's transaction.
 
         ``sources`` are every department's outcomes when the caller has them all in hand (exactly
         what is being stored); otherwise they are read back. ``before``: audit entries of the answers
-        this report completes, appended with its ``REPORT_CREATED`` in one statement.
+        this report completes, appended with its ``REPORT_CREATED`` in one statement. ``locked_version``
+        (PostgreSQL): the verification's latest version as this transaction locked it; the report is then stored
+        with its version and the verification's new state in one statement.
         """
         began = time.perf_counter()
         vid = job.verification_id
@@ -124,8 +128,11 @@ class Publisher:
         generated = dt.datetime.now(dt.UTC)
         pending = any(s.status == DepartmentStatus.PENDING for s in sources.values())
         state = VerificationState.AWAITING_ANSWERS if pending else VerificationState.COMPLETED
-        # Taking the next version number also locks the verification until this transaction ends.
-        version = await stored_verifications.next_report_version(session, vid, state, generated)
+        if locked_version is not None:
+            version = locked_version + 1  # locked (FOR UPDATE) in this transaction: no one else can take it
+        else:
+            # Taking the next version number also locks the verification until this transaction ends.
+            version = await stored_verifications.next_report_version(session, vid, state, generated)
         report_id = uuid.uuid4().hex
         report = build_report(
             report_id=report_id,
@@ -142,18 +149,21 @@ class Publisher:
         encoded = encode_report(report)
         created = _created_event(job, report_id, version, result, encoded.sha256)
         await self._audit.append_many(session, [*before, (created, [m.id_number for m in job.request.members])])
-        await stored_reports.add(
-            session,
-            report_id=report_id,
-            verification_id=vid,
-            version=version,
-            created_at=generated,
-            body_json=encoded.json,
-        )
+        row = {"report_id": report_id, "verification_id": vid, "version": version, "created_at": generated}
+        await _store(session, row, encoded.json, None if locked_version is None else state)
         self.verified.issued(report_id, encoded.json, report)
         log.info("report %s v%d for verification %s: %s", report_id, version, vid, result.household.classification)
         observe_stage("publish", began)
         return Published(version, state, generated)
+
+
+async def _store(session: AsyncSession, row: dict[str, Any], body_json: str, state: VerificationState | None) -> None:
+    """Store the report version ``row`` describes; with ``state`` (PostgreSQL, the version read with the lock), in
+    one statement with the verification's new version and state."""
+    if state is None:
+        await stored_reports.add(session, body_json=body_json, **row)
+    else:
+        await stored_reports.add_with_next_version(session, body_json=body_json, state=str(state), **row)
 
 
 def _created_event(job: Job, report_id: str, version: int, result: AssessmentResult, sha256: str) -> AuditEvent:

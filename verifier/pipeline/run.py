@@ -328,7 +328,7 @@ class Pipeline:
         began = time.perf_counter()
         final: FinalState | None = None
         async with self._db.write() as session:
-            batch, events, rows = await self._store.keep_unaudited(session, job, batch)
+            batch, events, rows, locked_version = await self._store.keep_unaudited(session, job, batch)
             for item in batch:
                 known.outcomes[item.department] = item.source()
             known.progress.update((str(r["department"]), progress_of(r)) for r in rows)
@@ -339,7 +339,7 @@ class Pipeline:
                 pending = any(o.status == DepartmentStatus.PENDING for o in known.outcomes.values())
                 whole = alone and not pending
                 published = await self.publisher.publish_in(
-                    session, job, known.outcomes if whole else None, before=events
+                    session, job, known.outcomes if whole else None, before=events, locked_version=locked_version
                 )
                 final = known.final(published) if whole else None
             else:

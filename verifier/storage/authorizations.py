@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from verifier.storage import core
 from verifier.storage.models import (
     AuthorizationMemberRow,
     AuthorizationRow,
@@ -149,7 +150,7 @@ _EPOCH_SHARED = _EPOCH.with_for_update(read=True)
 async def consent_epoch(session: AsyncSession, *, share_lock: bool = False) -> int:
     """How many consent changes (revocations) there have been; ``share_lock`` share-locks the counter
     (PostgreSQL), so a revocation cannot commit before the caller's transaction does."""
-    return int(await session.scalar(_EPOCH_SHARED if share_lock else _EPOCH) or 0)
+    return int(await core.scalar(session, _EPOCH_SHARED if share_lock else _EPOCH) or 0)
 
 
 async def bump_consent_epoch(session: AsyncSession) -> None:

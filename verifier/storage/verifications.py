@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verifier.organisations import Scope
+from verifier.storage import core
 from verifier.storage.areas import readable
 from verifier.storage.models import ConsentEpochRow, DepartmentResultRow, VerificationRow
 from verifier.storage.sealing import open_rows, seal_values  # issue 17: cells sealed at rest
@@ -22,6 +23,7 @@ __all__ = [
     "id_for_request_and_consent_epoch",
     "lock",
     "lock_with_consent_epoch",
+    "lock_with_consent_epoch_and_version",
     "next_report_version",
     "page",
     "renew_ticket",
@@ -41,6 +43,7 @@ _ID_FOR_REQUEST = select(_VERIFICATIONS.c.id).where(
     _VERIFICATIONS.c.request_id == bindparam("b_request"),
 )
 _INSERT_VERIFICATION = insert(_VERIFICATIONS)
+_INSERT_RESULTS = insert(_RESULTS)
 _NEXT_VERSION = (
     update(_VERIFICATIONS)
     .where(_VERIFICATIONS.c.id == bindparam("b_verification"))
@@ -96,16 +99,17 @@ async def id_for_request(session: AsyncSession, commissioned_by: str, request_id
 _ID_FOR_REQUEST_AND_EPOCH = select(ConsentEpochRow.value, _ID_FOR_REQUEST.scalar_subquery()).where(
     ConsentEpochRow.id == 1
 )
+_ID_FOR_REQUEST_AND_EPOCH_SHARED = _ID_FOR_REQUEST_AND_EPOCH.with_for_update(read=True, of=ConsentEpochRow)
 
 
 async def id_for_request_and_consent_epoch(
-    session: AsyncSession, commissioned_by: str, request_id: str
+    session: AsyncSession, commissioned_by: str, request_id: str, *, share_lock: bool = False
 ) -> tuple[str | None, int]:
-    """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``, not locked), read in ONE
-    statement: one snapshot, one round trip."""
-    row = (
-        await session.execute(_ID_FOR_REQUEST_AND_EPOCH, {"b_organisation": commissioned_by, "b_request": request_id})
-    ).first()
+    """:func:`id_for_request` and the consent epoch (``authorizations.consent_epoch``; ``share_lock``: share-locked
+    on PostgreSQL), read in ONE statement: one snapshot, one round trip."""
+    statement = _ID_FOR_REQUEST_AND_EPOCH_SHARED if share_lock else _ID_FOR_REQUEST_AND_EPOCH
+    parameters = {"b_organisation": commissioned_by, "b_request": request_id}
+    row: Any = (await core.execute(session, statement, parameters)).first()
     if row is None:  # no epoch row (a database before its migration's row): no revocation counted yet
         return await id_for_request(session, commissioned_by, request_id), 0
     return row[1], int(row[0] or 0)
@@ -128,11 +132,11 @@ async def add(session: AsyncSession, values: Mapping[str, Any], results: Sequenc
     sealed = [await seal_values(session, "department_results", r) for r in results]
     if sealed and session.get_bind().dialect.name == "postgresql":
         parent = insert(_VERIFICATIONS).values(verification).cte("new_verification")
-        await session.execute(insert(_RESULTS).values(sealed).add_cte(parent))
+        await core.execute(session, insert(_RESULTS).values(sealed).add_cte(parent))
         return
-    await session.execute(_INSERT_VERIFICATION, verification)
+    await core.execute(session, _INSERT_VERIFICATION, verification)
     if sealed:
-        await session.execute(insert(_RESULTS), sealed)
+        await core.execute(session, _INSERT_RESULTS, sealed)
 
 
 async def get(session: AsyncSession, verification_id: str) -> VerificationRow | None:
@@ -143,7 +147,7 @@ async def get(session: AsyncSession, verification_id: str) -> VerificationRow | 
 async def snapshot(session: AsyncSession, verification_id: str) -> Sequence[Any]:
     """The verification and its departments' progress, one row per department, read in ONE statement
     (so the state and the progress come from one snapshot); empty when there is no such verification."""
-    rows = (await session.execute(_SNAPSHOT, {"b_verification": verification_id})).all()
+    rows = (await core.execute(session, _SNAPSHOT, {"b_verification": verification_id})).all()
     return await open_rows(session, "verifications", rows, [verification_id] * len(rows))
 
 
@@ -196,7 +200,7 @@ async def update_results(session: AsyncSession, rows: Sequence[Mapping[str, obje
             | {k: v for k, v in r.items() if k not in _KEY}
             for r in group
         ]
-        await session.execute(_UPDATE_RESULT, parameters)
+        await core.execute(session, _UPDATE_RESULT, parameters)
 
 
 async def renew_ticket(
@@ -223,13 +227,14 @@ async def lock(session: AsyncSession, verification_id: str) -> None:
     SQLite: it has no row locks (FOR UPDATE), and its writers take turns anyway (one at a time)."""
     if session.get_bind().dialect.name == "sqlite":
         return
-    await session.execute(_LOCK, {"b_verification": verification_id})
+    await core.execute(session, _LOCK, {"b_verification": verification_id})
 
 
 # PostgreSQL: the verification locked for update and the consent epoch share-locked, in one round trip (two
 # locking clauses; SQLAlchemy's with_for_update writes one).
 _LOCK_WITH_EPOCH = text(
-    "SELECT consent_epoch.value FROM consent_epoch JOIN verifications ON verifications.id = :b_verification"
+    "SELECT consent_epoch.value, verifications.latest_report_version"
+    " FROM consent_epoch JOIN verifications ON verifications.id = :b_verification"
     " WHERE consent_epoch.id = 1"
     " FOR SHARE OF consent_epoch FOR UPDATE OF verifications"
 )
@@ -239,10 +244,17 @@ async def lock_with_consent_epoch(session: AsyncSession, verification_id: str) -
     """:func:`lock` and the consent epoch share-locked (``authorizations.consent_epoch(share_lock=True)``) in ONE
     statement on PostgreSQL; returns the epoch. ``None`` where nothing was locked: on SQLite (no row locks; the
     caller reads the epoch itself), or when there is no such verification (or no epoch row)."""
+    locked = await lock_with_consent_epoch_and_version(session, verification_id)
+    return None if locked is None else locked[0]
+
+
+async def lock_with_consent_epoch_and_version(session: AsyncSession, verification_id: str) -> tuple[int, int] | None:
+    """:func:`lock_with_consent_epoch`, also returning the verification's latest report version as locked (so a
+    publisher in this transaction knows the next one: ``reports.add_with_next_version``): (epoch, version)."""
     if session.get_bind().dialect.name == "sqlite":
         return None
-    value = await session.scalar(_LOCK_WITH_EPOCH, {"b_verification": verification_id})
-    return None if value is None else int(value)
+    row: Any = (await core.execute(session, _LOCK_WITH_EPOCH, {"b_verification": verification_id})).first()
+    return None if row is None else (int(row[0] or 0), int(row[1] or 0))
 
 
 async def results_for_report(session: AsyncSession, verification_id: str) -> Sequence[Any]:
@@ -259,8 +271,8 @@ async def next_report_version(
     session: AsyncSession, verification_id: str, state: VerificationState, at: dt.datetime
 ) -> int:
     """Take the next report version number and set the state; this also locks the verification."""
-    version = await session.scalar(
-        _NEXT_VERSION, {"b_verification": verification_id, "b_state": str(state), "b_updated_at": at}
+    version = await core.scalar(
+        session, _NEXT_VERSION, {"b_verification": verification_id, "b_state": str(state), "b_updated_at": at}
     )
     if version is None:
         raise LookupError(verification_id)

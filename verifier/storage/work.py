@@ -18,7 +18,8 @@ from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verifier.storage.models import WorkStepRow
+from verifier.storage import core
+from verifier.storage.models import ConsentEpochRow, WorkStepRow
 from verifier.vocabulary import StepPhase
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "anything_due",
     "claim",
     "finish",
+    "finish_done_with_consent_epoch",
     "open_sends",
     "release",
     "renew",
@@ -62,6 +64,11 @@ _FINISH = (
     .values(phase=bindparam("b_phase"), due_at=bindparam("b_due_at"), leased_by=None, lease_until=None)
     .returning(_STEPS.c.key)
 )
+# The same, returning the consent epoch with each key (a scalar subquery): SQLite's storing transaction reads it so,
+# not in a statement of its own.
+_FINISH_WITH_EPOCH = _FINISH.returning(
+    select(ConsentEpochRow.value).where(ConsentEpochRow.id == 1).scalar_subquery().label("consent_epoch")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +94,7 @@ class Finish:
 async def add(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store new steps (already leased by the process that will send them at once), in the caller's transaction."""
     if rows:
-        await session.execute(_INSERT_STEPS, list(rows))
+        await core.execute(session, _INSERT_STEPS, list(rows))
 
 
 async def adopt(session: AsyncSession) -> int:
@@ -165,11 +172,24 @@ async def finish(session: AsyncSession, worker: str, ends: Sequence[Finish]) -> 
         groups.setdefault((end.phase, end.due_at), []).append(end.key)
     mine: set[str] = set()
     for (phase, due_at), keys in groups.items():
-        result = await session.execute(
-            _FINISH, {"b_keys": keys, "b_worker": worker, "b_phase": str(phase), "b_due_at": due_at}
+        result = await core.execute(
+            session, _FINISH, {"b_keys": keys, "b_worker": worker, "b_phase": str(phase), "b_due_at": due_at}
         )
         mine.update(result.scalars())
     return mine
+
+
+async def finish_done_with_consent_epoch(
+    session: AsyncSession, worker: str, keys: Sequence[str], at: dt.datetime
+) -> tuple[set[str], int | None]:
+    """:func:`finish` for steps that are all done at ``at``, in ONE statement that also reads the consent epoch
+    (``authorizations.consent_epoch``, unlocked: for SQLite, whose writers take turns); returns the keys that were
+    still ``worker``'s and the epoch (``None`` when none was: no row came back to carry it)."""
+    if not keys:
+        return set(), None
+    parameters = {"b_keys": list(keys), "b_worker": worker, "b_phase": str(StepPhase.DONE), "b_due_at": at}
+    rows = (await core.execute(session, _FINISH_WITH_EPOCH, parameters)).all()
+    return {r.key for r in rows}, (int(rows[0].consent_epoch or 0) if rows else None)
 
 
 async def anything_due(session: AsyncSession, now: dt.datetime) -> bool:

@@ -26,25 +26,25 @@ BACKGROUND = ("claim work", "renew work leases", "watch consent", "hedui-audit-i
 
 # Written by hand from the code path (operations/verifications.py → pipeline/run.py), in order.
 CREATE = [
-    # A verification already created under this request_id (a retried call)? And consent as it stands (the
+    # ONE write transaction decides and records the plan. A verification already created under this request_id (a
+    # retried call)? And consent as it stands (share-locked on PostgreSQL: the queries leave on it at once; the
     # authorization itself is known from its registration): one statement, the look-up a scalar subquery.
     "SELECT consent_epoch",
-    "SELECT consent_epoch",  # unchanged at the commit (share-locked on PostgreSQL): the queries leave at once
     "INSERT verifications",  # PostgreSQL: with the six rows below, one statement (the verification a CTE)
     "INSERT department_results",  # six rows, one statement
     "INSERT audit_entries",  # VERIFICATION_CREATED, six CONSENT_DECISION, six DEPARTMENT_QUERY_SENT
     "INSERT audit_pending",
     "INSERT work_steps",  # six steps, leased to this process
 ]  # CreateVerification answers with the verification as committed: nothing is read back
-SEND: list[str] = []  # decided again as they leave, on the epoch confirmed by the commit just made
+SEND: list[str] = []  # they leave on the decision the commit just made
 STORE = [
     # PostgreSQL: ONE statement share-locks the consent epoch (a revocation commits before or waits) and locks the
-    # verification (FOR SHARE OF consent_epoch FOR UPDATE OF verifications); SQLite reads the epoch (its writers
-    # take turns anyway, it has no row locks).
-    "SELECT consent_epoch",
+    # verification (FOR SHARE OF consent_epoch FOR UPDATE OF verifications). SQLite (its writers take turns, it has
+    # no row locks) reads the epoch in the statement that finishes the steps (UPDATE … RETURNING key, (SELECT …)).
+    "SELECT consent_epoch",  # PostgreSQL only
     "UPDATE work_steps",  # the six steps done, if still this process's
     "UPDATE department_results",  # six rows, one statement
-    "UPDATE verifications",  # the next report version and the state
+    "UPDATE verifications",  # the next version and the state (PostgreSQL: with the report's row, below)
     "INSERT audit_entries",  # six DEPARTMENT_ANSWER_RECEIVED and REPORT_CREATED
     "INSERT audit_pending",
     "INSERT reports",
@@ -52,12 +52,17 @@ STORE = [
 
 
 def expected(dialect: str) -> list[str]:
-    """On PostgreSQL an append is one statement, named by its main part: ``WITH appended AS (INSERT INTO
-    audit_entries …) INSERT INTO audit_pending …``; so is a new verification with its result rows (``WITH
-    new_verification AS (INSERT INTO verifications …) INSERT INTO department_results …``)."""
+    """SQLite reads the storing transaction's consent epoch with the steps' end. On PostgreSQL an append is one
+    statement, named by its main part: ``WITH appended AS (INSERT INTO audit_entries …) INSERT INTO audit_pending
+    …``; so is a new verification with its result rows (``WITH new_verification AS (INSERT INTO verifications …)
+    INSERT INTO department_results …``), and the report with the verification's next version (``WITH bumped AS
+    (UPDATE verifications …) INSERT INTO reports …``: the version was read with the lock)."""
     statements = [*CREATE, *SEND, *STORE]
+    if dialect == "sqlite":
+        statements.remove("SELECT consent_epoch")  # the storing transaction's (CREATE's stays)
     if dialect == "postgresql":
-        statements = [s for s in statements if s not in ("INSERT audit_entries", "INSERT verifications")]
+        drop = ("INSERT audit_entries", "INSERT verifications", "UPDATE verifications")
+        statements = [s for s in statements if s not in drop]
     return statements
 
 

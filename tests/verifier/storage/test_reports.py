@@ -76,3 +76,44 @@ async def test_reading_finds_a_version_or_the_latest_with_the_verification_in_on
     assert (first.report_id, first.version, first.body_json) == ("r1", 1, '{"a": 1}')
     assert missing is not None and missing.latest_report_version == 2 and missing.report_id is None
     assert nobody is None
+
+
+async def test_postgresql_stores_a_report_with_the_next_version_locked_before_in_one_statement(db: Database) -> None:
+    if db.dialect == "sqlite":
+        pytest.skip("a data-modifying CTE: PostgreSQL only (SQLite takes the version with its own UPDATE)")
+    await add_verification(db, "v1", "org-a")
+    for version in (1, 2):
+        async with db.write() as session:
+            assert await verifications.lock_with_consent_epoch_and_version(session, "v1") == (0, version - 1)
+            await stored.add_with_next_version(
+                session,
+                report_id=f"r{version}",
+                verification_id="v1",
+                version=version,
+                state="COMPLETED",
+                created_at=AT + dt.timedelta(minutes=version),
+                body_json=f'{{"v": {version}}}',
+            )
+        async with db.reading() as session:
+            row = await verifications.get(session, "v1")
+            report = await stored.for_reading(session, "v1", None)
+        assert row is not None and (row.latest_report_version, row.state) == (version, "COMPLETED")
+        assert row.updated_at == AT + dt.timedelta(minutes=version)
+        assert report is not None and (report.report_id, report.version) == (f"r{version}", version)
+    # Not at the version expected (another publisher's, or no such verification): nothing is written.
+    for verification_id, version in (("v1", 2), ("nope", 1)):
+        with pytest.raises(LookupError):
+            async with db.write() as session:
+                await stored.add_with_next_version(
+                    session,
+                    report_id="r-late",
+                    verification_id=verification_id,
+                    version=version,
+                    state="FAILED",
+                    created_at=AT,
+                    body_json="{}",
+                )
+    async with db.reading() as session:
+        row = await verifications.get(session, "v1")
+        assert await stored.body_of(session, "r-late") is None
+    assert row is not None and (row.latest_report_version, row.state) == (2, "COMPLETED")

@@ -27,6 +27,7 @@ from verifier.errors import database_failure
 from verifier.pipeline.plan import Job
 from verifier.request import parse_request
 from verifier.storage import work
+from verifier.storage.authorizations import bump_consent_epoch
 from verifier.storage.db import Database
 from verifier.vocabulary import StepPhase
 
@@ -110,6 +111,25 @@ async def test_a_step_is_claimed_once_and_again_only_after_its_lease_lapsed(db: 
         assert await work.finish(session, "a", [work.Finish("v1.tax.1", StepPhase.DONE, now)]) == set()
         assert await work.finish(session, "b", [work.Finish("v1.tax.1", StepPhase.DONE, now)]) == {"v1.tax.1"}
         assert await work.open_sends(session, "v1") == 0
+
+
+async def test_finishing_done_steps_reads_the_consent_epoch_in_the_same_statement(db: Database) -> None:
+    await seed_verification(db, JOB, {"tax": ASKING, "police": ASKING})  # two send steps, due, held by nobody
+    now = dt.datetime.now(dt.UTC)
+    async with db.write() as session:
+        claimed = await work.claim(session, "a", now=now, until=now + dt.timedelta(seconds=30), limit=10)
+        await bump_consent_epoch(session)
+        await bump_consent_epoch(session)
+    assert sorted(c.key for c in claimed) == ["v1.police.1", "v1.tax.1"]
+    async with db.write() as session:
+        # Another worker's steps: nothing is finished, and no row carries the epoch back.
+        assert await work.finish_done_with_consent_epoch(session, "b", ["v1.tax.1"], now) == (set(), None)
+        assert await work.finish_done_with_consent_epoch(session, "a", [], now) == (set(), None)
+        mine = await work.finish_done_with_consent_epoch(session, "a", ["v1.tax.1", "v1.police.1", "v1.x.1"], now)
+        assert mine == ({"v1.tax.1", "v1.police.1"}, 2)  # two revocations counted
+        assert await work.open_sends(session, "v1") == 0
+        # Done already: finishing again finds nothing held.
+        assert await work.finish_done_with_consent_epoch(session, "a", ["v1.tax.1"], now) == (set(), None)
 
 
 async def test_released_steps_are_due_for_anyone_and_adopting_twice_adds_nothing(db: Database) -> None:
