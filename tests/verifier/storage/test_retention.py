@@ -174,3 +174,31 @@ async def test_the_service_role_is_told_to_have_the_owner_vacuum_data_keys(postg
     finally:
         await service.close()
     assert said == "PostgreSQL: not the owner of data_keys: run `VACUUM FULL data_keys` as its owner"
+
+
+@pytest.mark.postgres
+async def test_a_transaction_older_than_the_destruction_is_waited_for_then_named(
+    postgres: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncpg
+
+    from verifier.storage.sealing import _retention
+
+    monkeypatch.setattr(_retention, "_OLD_SNAPSHOT_WAIT_SECONDS", 0.3)
+    url = postgres.create_database()
+    db = Database(url)
+    await db.migrate()
+    older = await asyncpg.connect(url)
+    try:
+        reading = older.transaction(isolation="repeatable_read")
+        await reading.start()
+        await older.fetchval("SELECT count(*) FROM alembic_version")  # a snapshot from before: it could see old rows
+        said = await scrub(db.engine)
+        assert "a transaction older than the destruction was still open" in said and "again" in said
+        await reading.rollback()
+        assert await scrub(db.engine) == (
+            "PostgreSQL: data_keys rewritten (VACUUM FULL): no dead row version holds a destroyed key"
+        )
+    finally:
+        await older.close()
+        await db.close()

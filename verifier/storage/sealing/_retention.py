@@ -12,6 +12,7 @@ rewritten by ``VACUUM FULL`` (its dead tuple holds the wrapped key until then). 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import Any
@@ -29,6 +30,14 @@ log = logging.getLogger("hedui.sealing")
 
 # How long VACUUM FULL may wait for its lock on data_keys (a transaction holding it: the next run scrubs).
 _LOCK_TIMEOUT = "5s"
+# VACUUM FULL keeps a dead row version that a transaction older than its deletion may still see: the scrub first
+# waits (at most this long) for the sessions it can see to have no snapshot from before it began.
+_OLD_SNAPSHOT_WAIT_SECONDS = 10.0
+_OLDER_SNAPSHOTS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_xmin IS NOT NULL "
+    "AND age(backend_xmin) >= age(CAST(CAST(CAST(:horizon AS bigint) % 4294967296 AS text) AS xid))"
+)
 
 
 def _months_after(period: str, months: int) -> str:
@@ -97,6 +106,7 @@ async def _scrub_postgresql(engine: AsyncEngine) -> str:
         if not (await connection.execute(owner)).scalar():
             log.warning("retention: VACUUM FULL data_keys needs the table's owner; run it as the owner")
             return "PostgreSQL: not the owner of data_keys: run `VACUUM FULL data_keys` as its owner"
+        older = await _wait_for_older_snapshots(connection)
         try:
             await connection.exec_driver_sql(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
             await connection.exec_driver_sql("VACUUM FULL data_keys")
@@ -105,4 +115,23 @@ async def _scrub_postgresql(engine: AsyncEngine) -> str:
             return "PostgreSQL: VACUUM FULL data_keys did not run (its lock was busy): run it again"
         finally:
             await connection.exec_driver_sql("RESET lock_timeout")
+    if older:
+        log.warning("retention: %d sessions kept snapshots older than the destruction through VACUUM FULL", older)
+        return (
+            "PostgreSQL: data_keys rewritten (VACUUM FULL), but a transaction older than the destruction was still "
+            "open: run `VACUUM FULL data_keys` again when it has ended"
+        )
     return "PostgreSQL: data_keys rewritten (VACUUM FULL): no dead row version holds a destroyed key"
+
+
+async def _wait_for_older_snapshots(connection: Any) -> int:
+    """Wait until no session this role can see holds a snapshot from before now (which would keep the destroyed
+    keys' old row versions through VACUUM FULL); how many still do after :data:`_OLD_SNAPSHOT_WAIT_SECONDS`.
+    Sessions of other roles show no snapshot without ``pg_read_all_stats``."""
+    horizon = int((await connection.exec_driver_sql("SELECT txid_current()")).scalar())
+    deadline = asyncio.get_running_loop().time() + _OLD_SNAPSHOT_WAIT_SECONDS
+    while True:
+        older = int((await connection.execute(_OLDER_SNAPSHOTS, {"horizon": horizon})).scalar() or 0)
+        if older == 0 or asyncio.get_running_loop().time() >= deadline:
+            return older
+        await asyncio.sleep(0.05)
