@@ -55,6 +55,14 @@ def _temporary_files_in_memory() -> None:
 
 _temporary_files_in_memory()
 
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the machine has cores (``--maxprocesses`` still caps it). The workers
+    wait on the processes and loopback servers they start: two workers on the 2-core machine kept the CPU about
+    62 % busy, and three ran the suite in 312 s instead of 390-445 s (2026-12-02, quiet)."""
+    return (os.cpu_count() or 1) + 1
+
+
 # Fresh databases get the migrated schema from a template (tests/support/template_schema.py: the migrations were
 # most of the suite's time); HEDUI_TEST_MIGRATIONS=real runs every migration on every fresh database instead.
 REPLAY_TEMPLATE = os.environ.get("HEDUI_TEST_MIGRATIONS", "template") != "real"
