@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect
 
 from audit import AuditEvent, AuditLog
 from audit.log import _APPENDED_NAMES, audit_entries, sqlite_datetime_text
-from audit.tree import _accepted_leaf, _refusal, _slow_row
+from audit.tree import _SCREENED, _accepted_leaf, _refusal, _slow_row
 from verifier.storage.db import Database
 
 _ID = "110101199003077777"
@@ -39,19 +39,8 @@ def _raw(log: AuditLog, event: AuditEvent, dialect: str, **changes: Any) -> list
     return [7, None, *(values[name] for name in _SCREENED_AFTER_LEAF), 7]
 
 
-_SCREENED_AFTER_LEAF = (
-    "entry",
-    "mac",
-    "kind",
-    "operator",
-    "client",
-    "verification",
-    "authorization",
-    "department",
-    "subjects",
-    "organisation",
-    "recorded_at",
-)
+# The queue row's layout is the statement's own (audit.tree._SCREENED), the queued seq last.
+_SCREENED_AFTER_LEAF = _SCREENED[:-1]
 
 
 def _event() -> AuditEvent:

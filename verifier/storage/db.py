@@ -91,7 +91,7 @@ def migration_revisions() -> tuple[str, frozenset[str]]:
     parent: dict[str, object] = {}
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):
         values = _assigned(path)
-        if not isinstance(values.get("revision"), str):
+        if not isinstance(values.get("revision"), str) or "down_revision" not in values:  # e.g. a merge's tuple
             return _revisions_by_alembic()
         parent[str(values["revision"])] = values.get("down_revision")
     heads = set(parent) - set(parent.values())

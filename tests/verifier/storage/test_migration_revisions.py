@@ -34,6 +34,8 @@ def test_a_chain_that_is_not_one_line_of_constants_is_left_to_alembic(
     assert storage_db.migration_revisions.__wrapped__() == ("?", frozenset()) and asked == ["alembic"]
     (versions / "c.py").write_text('revision = make()\ndown_revision = "b"\n')  # not a constant
     assert storage_db.migration_revisions.__wrapped__() == ("?", frozenset()) and asked == ["alembic"] * 2
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = ("a", "b")\n')  # a merge: not one line
+    assert storage_db.migration_revisions.__wrapped__() == ("?", frozenset()) and asked == ["alembic"] * 3
 
 
 def test_the_command_line_starts_without_alembic() -> None:
